@@ -1,0 +1,14 @@
+DROP TABLE audit_log;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE waiting_list;
+DROP TABLE vaccinations;
+DROP TABLE appointments;
+DROP TABLE residents;
+DROP TABLE stock_movements;
+DROP TABLE stock_balances;
+DROP TABLE slots;
+DROP TABLE sites;
+DROP TABLE products;
+DROP TABLE towns;
+DROP TABLE app_secrets;

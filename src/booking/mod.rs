@@ -1,0 +1,618 @@
+//! The booking transactions: book, cancel, reschedule, join a waiting list, record a dose.
+//!
+//! How the invariants hold on both backends under concurrent requests:
+//! - **No overbooking**: a seat is taken by a conditional `UPDATE slots ... WHERE booked < seats`
+//!   (see `models::slot`). On PostgreSQL the row lock makes concurrent updates of one slot queue
+//!   and re-check the condition; on SQLite all writes go through one connection. The CHECK
+//!   constraint on `slots` is the backstop.
+//! - **No promise without vaccine**: the same conditional update on `stock_balances.promised`,
+//!   with `CHECK (promised <= on_hand)` as backstop.
+//! - **One booking per dose**: a unique partial index on active appointments.
+//! - **Held second-dose seats**: the first-dose update also requires
+//!   `booked_first + second_dose_held < seats` until the slot's release time.
+//! - **Nothing acknowledged is lost**: each change is one transaction; a reschedule takes the new
+//!   seat inside the same transaction that gives up the old one.
+//!
+//! Deadlock freedom on PostgreSQL: every transaction locks rows in one order: the appointment,
+//! then slots by id, then stock balances by (site, product). Reads and rule checks happen before
+//! the transaction, so it stays short (four statements for a booking).
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use crate::db::{unique_violation_on, AnyConnection, Db};
+use crate::domain::{age_on, BookingCode, Email, IdNumber, PersonName, Phone};
+use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::appointment::{self, AppointmentStatus};
+use crate::models::stock::{self, Movement};
+use crate::models::{
+    product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment,
+    NewResident, NewVaccination, Product, Resident, Slot, Vaccination,
+};
+use crate::security::Keys;
+
+/// Why a booking action was refused. Each maps to a catalogue key and an HTTP status in `web/`.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("no such slot")]
+    SlotNotFound,
+    #[error("the slot has already started")]
+    SlotStarted,
+    #[error("the slot is full")]
+    SlotFull,
+    #[error("the site has no vaccine left to promise")]
+    NoStock,
+    #[error("the resident already holds an appointment for this dose")]
+    AlreadyBooked,
+    #[error("the resident has already received this dose")]
+    AlreadyVaccinated,
+    #[error("the previous dose has not been recorded")]
+    PreviousDoseMissing,
+    #[error("this dose can be booked from {0}")]
+    TooEarly(NaiveDate),
+    #[error("the product's series has fewer doses")]
+    NotInSeries,
+    #[error("later doses must be of the product given first")]
+    WrongProduct,
+    #[error("the resident's age is outside the product's range")]
+    AgeOutOfRange,
+    #[error("no appointment matches")]
+    NotFound,
+    #[error("the appointment is no longer active")]
+    NotActive,
+    #[error("the new slot is the current one")]
+    SameSlot,
+    #[error("no such town")]
+    TownNotFound,
+    #[error("database: {0}")]
+    Db(#[from] DieselError),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+impl BookingError {
+    /// The catalogue key of the message shown to the resident.
+    pub fn key(&self) -> &'static str {
+        match self {
+            BookingError::SlotNotFound => "err.book.slot_not_found",
+            BookingError::SlotStarted => "err.book.slot_started",
+            BookingError::SlotFull => "err.book.slot_full",
+            BookingError::NoStock => "err.book.no_stock",
+            BookingError::AlreadyBooked => "err.book.already_booked",
+            BookingError::AlreadyVaccinated => "err.book.already_vaccinated",
+            BookingError::PreviousDoseMissing => "err.book.previous_dose_missing",
+            BookingError::TooEarly(_) => "err.book.too_early",
+            BookingError::NotInSeries => "err.book.not_in_series",
+            BookingError::WrongProduct => "err.book.wrong_product",
+            BookingError::AgeOutOfRange => "err.book.age",
+            BookingError::NotFound => "err.find.not_found",
+            BookingError::NotActive => "err.book.not_active",
+            BookingError::SameSlot => "err.book.same_slot",
+            BookingError::TownNotFound => "err.not_found",
+            BookingError::Db(_) | BookingError::Pool(_) => "err.internal",
+        }
+    }
+
+    /// Whether this is the system's fault rather than the request's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, BookingError::Db(_) | BookingError::Pool(_))
+    }
+}
+
+/// The validated details a resident gives when booking or joining a list.
+#[derive(Debug, Clone)]
+pub struct ResidentDetails {
+    pub id_number: IdNumber,
+    pub name: PersonName,
+    pub phone: Phone,
+    pub email: Email,
+    /// The language for messages, `zh-CN` or `en`.
+    pub lang: String,
+}
+
+/// The time and settings the rules are judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub now: NaiveDateTime,
+    pub release_hours: i64,
+}
+
+/// A confirmed booking.
+#[derive(Debug, Clone)]
+pub struct Booked {
+    pub appointment: Appointment,
+    pub slot: Slot,
+}
+
+/// Book `dose` in `slot_id` for a resident. Returns the committed appointment.
+pub fn book(
+    db: &Db,
+    keys: &Keys,
+    rules: Rules,
+    slot_id: SlotId,
+    dose: i32,
+    who: &ResidentDetails,
+) -> Result<Booked, BookingError> {
+    let id_hash = keys.hash_id_number(&who.id_number);
+    // A unique violation on the booking code (40 random bits) or on a resident created by a
+    // concurrent request is settled by running the whole booking again.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_book(db, rules, slot_id, dose, who, &id_hash) {
+            Err(BookingError::Db(e))
+                if attempt < 3
+                    && (unique_violation_on(&e, "code") || unique_violation_on(&e, "id_hash")) =>
+            {
+                continue
+            }
+            Err(BookingError::Db(e)) if unique_violation_on(&e, "dose") => {
+                return Err(BookingError::AlreadyBooked)
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_book(
+    db: &Db,
+    rules: Rules,
+    slot_id: SlotId,
+    dose: i32,
+    who: &ResidentDetails,
+    id_hash: &str,
+) -> Result<Booked, BookingError> {
+    let (slot, existing) = {
+        let mut conn = db.read.get()?;
+        let slot = slot::find(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
+        let product = product::find(&mut conn, ProductId(slot.product_id))?
+            .ok_or(BookingError::SlotNotFound)?;
+        let existing = resident::find_by_hash(&mut conn, id_hash)?;
+        check_eligibility(
+            &mut conn,
+            rules,
+            existing.as_ref(),
+            who.id_number.birth_date(),
+            &slot,
+            &product,
+            dose,
+        )?;
+        (slot, existing)
+    };
+    let code = BookingCode::generate(&mut rand::rng());
+    let now = rules.now;
+    let released = slot.held_seats_released(now, rules.release_hours);
+    let mut conn = db.write.get()?;
+    let appointment = conn.transaction::<_, BookingError, _>(|c| {
+        let resident_id = match &existing {
+            Some(r) => {
+                if r.name != who.name.as_str()
+                    || r.phone != who.phone.as_str()
+                    || r.email != who.email.as_str()
+                    || r.lang != who.lang
+                {
+                    resident::update_contact(
+                        c,
+                        ResidentId(r.id),
+                        who.name.as_str(),
+                        who.phone.as_str(),
+                        who.email.as_str(),
+                        &who.lang,
+                    )?;
+                }
+                r.id
+            }
+            None => insert_resident(c, who, id_hash, now)?,
+        };
+        let took = if dose == 1 {
+            slot::take_first_dose_seat(c, slot_id, released)?
+        } else {
+            slot::take_second_dose_seat(c, slot_id)?
+        };
+        if !took {
+            return Err(BookingError::SlotFull);
+        }
+        let new = NewAppointment {
+            id: new_id(),
+            code: code.as_str().to_string(),
+            resident_id,
+            slot_id: slot.id,
+            site_id: slot.site_id,
+            product_id: slot.product_id,
+            dose_number: dose,
+            status: AppointmentStatus::Booked.as_str().into(),
+            starts_at: slot.starts_at,
+            created_at: now,
+            updated_at: now,
+        };
+        appointment::insert(c, &new)?;
+        if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
+            return Err(BookingError::NoStock);
+        }
+        Ok(Appointment {
+            id: new.id,
+            code: new.code,
+            resident_id,
+            slot_id: new.slot_id,
+            site_id: new.site_id,
+            product_id: new.product_id,
+            dose_number: dose,
+            status: new.status,
+            starts_at: new.starts_at,
+            created_at: now,
+            updated_at: now,
+        })
+    })?;
+    Ok(Booked { appointment, slot })
+}
+
+fn insert_resident(
+    c: &mut AnyConnection,
+    who: &ResidentDetails,
+    id_hash: &str,
+    now: NaiveDateTime,
+) -> Result<i64, BookingError> {
+    let id = new_id();
+    resident::insert(
+        c,
+        &NewResident {
+            id,
+            id_hash: id_hash.to_string(),
+            id_last4: who.id_number.last4().to_string(),
+            birth_date: who.id_number.birth_date(),
+            name: who.name.as_str().into(),
+            phone: who.phone.as_str().into(),
+            email: who.email.as_str().into(),
+            lang: who.lang.clone(),
+            created_at: now,
+        },
+    )?;
+    Ok(id)
+}
+
+/// The rules a slot must meet for this resident and dose, checked before any write.
+fn check_eligibility(
+    conn: &mut AnyConnection,
+    rules: Rules,
+    resident: Option<&Resident>,
+    birth: NaiveDate,
+    slot: &Slot,
+    product: &Product,
+    dose: i32,
+) -> Result<(), BookingError> {
+    check_slot(rules, birth, slot, product)?;
+    let doses = match resident {
+        Some(r) => vaccination::list_for_resident(conn, ResidentId(r.id))?,
+        None => Vec::new(),
+    };
+    check_dose(&doses, dose, slot, product)?;
+    if let Some(r) = resident {
+        // Booking the same dose twice is refused; moving it is `reschedule`.
+        if appointment::find_active_for_dose(conn, ResidentId(r.id), dose)?.is_some() {
+            return Err(BookingError::AlreadyBooked);
+        }
+    }
+    Ok(())
+}
+
+/// The slot has not started and the resident's age on its day is in the product's range.
+fn check_slot(
+    rules: Rules,
+    birth: NaiveDate,
+    slot: &Slot,
+    product: &Product,
+) -> Result<(), BookingError> {
+    if slot.starts_at <= rules.now {
+        return Err(BookingError::SlotStarted);
+    }
+    let age = age_on(birth, slot.starts_at.date());
+    if age < product.min_age_years || age > product.max_age_years {
+        return Err(BookingError::AgeOutOfRange);
+    }
+    Ok(())
+}
+
+/// `dose` is in the series, not yet given, and (after the first) inside the interval from the
+/// previous dose, of the same product.
+fn check_dose(
+    doses: &[Vaccination],
+    dose: i32,
+    slot: &Slot,
+    product: &Product,
+) -> Result<(), BookingError> {
+    if dose < 1 || dose > product.doses_in_series {
+        return Err(BookingError::NotInSeries);
+    }
+    if doses.iter().any(|v| v.dose_number == dose) {
+        return Err(BookingError::AlreadyVaccinated);
+    }
+    if dose > 1 {
+        let (opens, _) =
+            next_dose_window(doses, dose, product).ok_or(BookingError::PreviousDoseMissing)?;
+        let previous = doses.iter().find(|v| v.dose_number == dose - 1);
+        if previous.is_some_and(|p| p.product_id != product.id) {
+            return Err(BookingError::WrongProduct);
+        }
+        if slot.starts_at.date() < opens {
+            return Err(BookingError::TooEarly(opens));
+        }
+    }
+    Ok(())
+}
+
+/// The window `(opens, closes)` for `dose`, from the previous dose's date and the product's
+/// interval; `None` while the previous dose is not recorded.
+pub fn next_dose_window(
+    doses: &[Vaccination],
+    dose: i32,
+    product: &Product,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let previous = doses.iter().find(|v| v.dose_number == dose - 1)?;
+    let given = previous.given_at.date();
+    Some((
+        given + Duration::days(i64::from(product.min_interval_days)),
+        given + Duration::days(i64::from(product.max_interval_days)),
+    ))
+}
+
+/// Find an appointment by booking code and the resident's ID number. A wrong code and a wrong
+/// ID number give the same answer, so the lookup reveals nothing.
+pub fn find_appointment(
+    conn: &mut AnyConnection,
+    keys: &Keys,
+    code: &BookingCode,
+    id_number: &IdNumber,
+) -> Result<(Appointment, Resident), BookingError> {
+    let appt = appointment::find_by_code(conn, code.as_str())?.ok_or(BookingError::NotFound)?;
+    let res = resident::find(conn, ResidentId(appt.resident_id))?.ok_or(BookingError::NotFound)?;
+    if !crate::security::constant_time_eq(&res.id_hash, &keys.hash_id_number(id_number)) {
+        return Err(BookingError::NotFound);
+    }
+    Ok((appt, res))
+}
+
+/// Cancel a booked appointment: its seat and its promised dose go back.
+pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), BookingError> {
+    let mut conn = db.write.get()?;
+    conn.transaction::<_, BookingError, _>(|c| {
+        let a = appointment::find(c, id)?.ok_or(BookingError::NotFound)?;
+        if !appointment::transition(
+            c,
+            id,
+            AppointmentStatus::Booked,
+            AppointmentStatus::Cancelled,
+            now,
+        )? {
+            return Err(BookingError::NotActive);
+        }
+        slot::release_seat(c, SlotId(a.slot_id), a.dose_number == 1)?;
+        stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
+        Ok(())
+    })
+}
+
+/// Move a booked appointment to another slot. The old seat is given up only in the transaction
+/// that secures the new one, so a failed move leaves the booking exactly as it was.
+pub fn reschedule(
+    db: &Db,
+    rules: Rules,
+    id: AppointmentId,
+    to: SlotId,
+) -> Result<Booked, BookingError> {
+    let (old, new_slot) = {
+        let mut conn = db.read.get()?;
+        let old = appointment::find(&mut conn, id)?.ok_or(BookingError::NotFound)?;
+        if old.status() != AppointmentStatus::Booked {
+            return Err(BookingError::NotActive);
+        }
+        if old.slot_id == to.0 {
+            return Err(BookingError::SameSlot);
+        }
+        let new_slot = slot::find(&mut conn, to)?.ok_or(BookingError::SlotNotFound)?;
+        let product = product::find(&mut conn, ProductId(new_slot.product_id))?
+            .ok_or(BookingError::SlotNotFound)?;
+        let res = resident::find(&mut conn, ResidentId(old.resident_id))?
+            .ok_or(BookingError::NotFound)?;
+        check_slot(rules, res.birth_date, &new_slot, &product)?;
+        let doses = vaccination::list_for_resident(&mut conn, ResidentId(res.id))?;
+        check_dose(&doses, old.dose_number, &new_slot, &product)?;
+        (old, new_slot)
+    };
+    let first = old.dose_number == 1;
+    let released = new_slot.held_seats_released(rules.now, rules.release_hours);
+    let mut conn = db.write.get()?;
+    conn.transaction::<_, BookingError, _>(|c| {
+        if !appointment::move_to_slot(c, id, &new_slot, rules.now)? {
+            return Err(BookingError::NotActive);
+        }
+        // Slots in id order, then stock rows in key order (see the module doc).
+        let take = |c: &mut AnyConnection| -> Result<(), BookingError> {
+            let took = if first {
+                slot::take_first_dose_seat(c, SlotId(new_slot.id), released)?
+            } else {
+                slot::take_second_dose_seat(c, SlotId(new_slot.id))?
+            };
+            if took {
+                Ok(())
+            } else {
+                Err(BookingError::SlotFull)
+            }
+        };
+        if new_slot.id < old.slot_id {
+            take(c)?;
+            slot::release_seat(c, SlotId(old.slot_id), first)?;
+        } else {
+            slot::release_seat(c, SlotId(old.slot_id), first)?;
+            take(c)?;
+        }
+        let old_key = (old.site_id, old.product_id);
+        let new_key = (new_slot.site_id, new_slot.product_id);
+        if old_key != new_key {
+            let promise = |c: &mut AnyConnection| -> Result<(), BookingError> {
+                if stock::promise_dose(c, SiteId(new_key.0), ProductId(new_key.1))? {
+                    Ok(())
+                } else {
+                    Err(BookingError::NoStock)
+                }
+            };
+            if new_key < old_key {
+                promise(c)?;
+                stock::unpromise_dose(c, SiteId(old_key.0), ProductId(old_key.1))?;
+            } else {
+                stock::unpromise_dose(c, SiteId(old_key.0), ProductId(old_key.1))?;
+                promise(c)?;
+            }
+        }
+        Ok(())
+    })?;
+    let mut conn = db.read.get()?;
+    let appointment = appointment::find(&mut conn, id)?.ok_or(BookingError::NotFound)?;
+    Ok(Booked {
+        appointment,
+        slot: new_slot,
+    })
+}
+
+/// The outcome of joining a waiting list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    /// The resident's place in the queue (1 = next).
+    pub position: i64,
+    /// True if they were already on the list.
+    pub already: bool,
+}
+
+/// Put a resident on a town's waiting list for a first dose (or the next dose they need).
+pub fn join_waiting_list(
+    db: &Db,
+    keys: &Keys,
+    now: NaiveDateTime,
+    town: TownId,
+    who: &ResidentDetails,
+) -> Result<Waiting, BookingError> {
+    let id_hash = keys.hash_id_number(&who.id_number);
+    let existing = {
+        let mut conn = db.read.get()?;
+        crate::models::town::find(&mut conn, town)?.ok_or(BookingError::TownNotFound)?;
+        resident::find_by_hash(&mut conn, &id_hash)?
+    };
+    let mut conn = db.write.get()?;
+    let already = conn.transaction::<_, BookingError, _>(|c| {
+        let resident_id = match &existing {
+            Some(r) => r.id,
+            None => insert_resident(c, who, &id_hash, now)?,
+        };
+        let doses = vaccination::list_for_resident(c, ResidentId(resident_id))?;
+        let entry = waiting::WaitingEntry {
+            id: new_id(),
+            town_id: town.0,
+            resident_id,
+            dose_number: doses.len() as i32 + 1,
+            status: "waiting".into(),
+            created_at: now,
+        };
+        // A savepoint, so that "already waiting" does not abort the transaction on PostgreSQL.
+        match c.transaction(|c| waiting::insert(c, &entry)) {
+            Ok(()) => Ok(false),
+            Err(e) if crate::db::is_unique_violation(&e) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    })?;
+    let resident_id = match existing {
+        Some(r) => r.id,
+        None => resident::find_by_hash(&mut conn, &id_hash)?
+            .ok_or(BookingError::NotFound)?
+            .id,
+    };
+    let position = waiting::position(&mut conn, town, resident_id)?.unwrap_or(1);
+    Ok(Waiting { position, already })
+}
+
+/// Record a dose given for an appointment: the vaccination, the appointment marked vaccinated,
+/// and one dose out of the site's stock through the ledger, in one transaction. Clinic pages
+/// call this; until they exist, demo data and tests do.
+pub fn record_dose(
+    db: &Db,
+    appointment_id: AppointmentId,
+    lot: &str,
+    staff: &str,
+    staff_user_id: Option<i64>,
+    given_at: NaiveDateTime,
+    observation_minutes: i64,
+) -> Result<(), BookingError> {
+    let mut conn = db.write.get()?;
+    conn.transaction::<_, BookingError, _>(|c| {
+        let a = appointment::find(c, appointment_id)?.ok_or(BookingError::NotFound)?;
+        let from = a.status();
+        if !from.is_active()
+            || !appointment::transition(
+                c,
+                appointment_id,
+                from,
+                AppointmentStatus::Vaccinated,
+                given_at,
+            )?
+        {
+            return Err(BookingError::NotActive);
+        }
+        vaccination::insert(
+            c,
+            &NewVaccination {
+                id: new_id(),
+                resident_id: a.resident_id,
+                appointment_id: Some(a.id),
+                site_id: a.site_id,
+                product_id: a.product_id,
+                dose_number: a.dose_number,
+                lot: lot.to_string(),
+                given_at,
+                staff_user_id,
+                observation_until: given_at + Duration::minutes(observation_minutes),
+            },
+        )?;
+        stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
+        stock::record(
+            c,
+            &Movement {
+                id: new_id(),
+                site_id: Some(a.site_id),
+                product_id: a.product_id,
+                delta: -1,
+                kind: "given".into(),
+                reason: format!("appointment {}", a.id),
+                actor: staff.to_string(),
+                lot: Some(lot.to_string()),
+                created_at: given_at,
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// Today's and later slots of a town's sites with a first-dose seat free, soonest first.
+pub fn next_free_slots(
+    conn: &mut AnyConnection,
+    rules: Rules,
+    site_ids: &[i64],
+    limit: usize,
+) -> QueryResult<Vec<Slot>> {
+    let candidates = slot::list_open_for_sites(conn, site_ids, rules.now, 2000)?;
+    let mut out: Vec<Slot> = Vec::new();
+    for s in candidates {
+        if s.free_first(rules.now, rules.release_hours) > 0
+            && !out.iter().any(|o| o.site_id == s.site_id)
+        {
+            out.push(s);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `site` exists (for friendly 404s).
+pub fn site_exists(conn: &mut AnyConnection, id: SiteId) -> QueryResult<bool> {
+    Ok(site::find(conn, id)?.is_some())
+}

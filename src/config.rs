@@ -1,0 +1,107 @@
+//! Typed settings, read from environment variables with documented defaults (README.md lists
+//! them). Settings travel in `AppState`; nothing reads the environment after start-up.
+
+use std::env;
+
+use anyhow::{bail, Context};
+use chrono_tz::Tz;
+
+/// Everything the server can be configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: `sqlite://PATH` or `postgres://...`. Default `sqlite://dosewise.db`.
+    pub database_url: String,
+    /// `DOSEWISE_BIND`: address to listen on. Default `127.0.0.1:8080`.
+    pub bind: String,
+    /// `DOSEWISE_BASE_URL`: the public URL, used in QR codes and mail links.
+    /// Default `http://` + the bind address.
+    pub base_url: Option<String>,
+    /// `DOSEWISE_SECRET`: at least 32 characters; keys cookies and the ID-number hash. When unset,
+    /// a random secret is generated once and kept in the database.
+    pub secret: Option<String>,
+    /// `DOSEWISE_TIME_ZONE`: the city's IANA time zone for display. Default `Asia/Shanghai`.
+    pub time_zone: Tz,
+    /// `DOSEWISE_SECOND_DOSE_RELEASE_HOURS`: seats held for second doses open to first doses this
+    /// many hours before the slot starts. Default 24.
+    pub second_dose_release_hours: i64,
+    /// `DOSEWISE_COOKIE_SECURE`: mark cookies `Secure` (behind HTTPS). Default false.
+    pub cookie_secure: bool,
+    /// `DOSEWISE_POOL_SIZE`: database connections for reads. Default 8.
+    pub pool_size: u32,
+    /// `DOSEWISE_WORKERS`: HTTP worker threads. Default: one per core.
+    pub workers: usize,
+    /// `DOSEWISE_LOGIN_DELAY_MS`: pause after a wrong password. Default 1000.
+    pub login_delay_ms: u64,
+}
+
+impl Settings {
+    /// Defaults for every setting, as documented.
+    pub fn defaults() -> Settings {
+        Settings {
+            database_url: "sqlite://dosewise.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            base_url: None,
+            secret: None,
+            time_zone: chrono_tz::Asia::Shanghai,
+            second_dose_release_hours: 24,
+            cookie_secure: false,
+            pool_size: 8,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            login_delay_ms: 1000,
+        }
+    }
+
+    /// Read the environment over the defaults; a malformed value is a start-up error.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let mut s = Settings::defaults();
+        if let Some(v) = var("DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = var("DOSEWISE_BIND") {
+            s.bind = v;
+        }
+        s.base_url = var("DOSEWISE_BASE_URL");
+        s.secret = var("DOSEWISE_SECRET");
+        if let Some(v) = var("DOSEWISE_TIME_ZONE") {
+            s.time_zone = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("DOSEWISE_TIME_ZONE: unknown time zone {v:?}"))?;
+        }
+        if let Some(v) = var("DOSEWISE_SECOND_DOSE_RELEASE_HOURS") {
+            s.second_dose_release_hours = v
+                .parse()
+                .context("DOSEWISE_SECOND_DOSE_RELEASE_HOURS must be a whole number of hours")?;
+        }
+        if let Some(v) = var("DOSEWISE_COOKIE_SECURE") {
+            s.cookie_secure = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = var("DOSEWISE_POOL_SIZE") {
+            s.pool_size = v.parse().context("DOSEWISE_POOL_SIZE must be a number")?;
+        }
+        if let Some(v) = var("DOSEWISE_WORKERS") {
+            s.workers = v.parse().context("DOSEWISE_WORKERS must be a number")?;
+        }
+        if let Some(v) = var("DOSEWISE_LOGIN_DELAY_MS") {
+            s.login_delay_ms = v.parse().context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
+        }
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Refuse settings that cannot work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.secret {
+            if secret.len() < 32 {
+                bail!("DOSEWISE_SECRET must be at least 32 characters");
+            }
+        }
+        if self.pool_size == 0 || self.workers == 0 {
+            bail!("DOSEWISE_POOL_SIZE and DOSEWISE_WORKERS must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

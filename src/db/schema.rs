@@ -1,0 +1,195 @@
+// The diesel view of migrations/{sqlite,postgres}. tests/migrations.rs fails when a column here
+// and in the migrated database disagree, on either backend.
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    towns (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        eligible -> BigInt,
+        contact_emails -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        manufacturer -> Text,
+        doses_in_series -> Integer,
+        min_interval_days -> Integer,
+        max_interval_days -> Integer,
+        min_age_years -> Integer,
+        max_age_years -> Integer,
+        pack_size -> Integer,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> BigInt,
+        town_id -> BigInt,
+        name -> Text,
+        address -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    slots (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        seats -> Integer,
+        second_dose_held -> Integer,
+        booked_first -> Integer,
+        booked_second -> Integer,
+    }
+}
+
+diesel::table! {
+    stock_balances (site_id, product_id) {
+        site_id -> BigInt,
+        product_id -> BigInt,
+        on_hand -> Integer,
+        promised -> Integer,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        site_id -> Nullable<BigInt>,
+        product_id -> BigInt,
+        delta -> Integer,
+        kind -> Text,
+        reason -> Text,
+        actor -> Text,
+        lot -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    residents (id) {
+        id -> BigInt,
+        id_hash -> Text,
+        id_last4 -> Text,
+        birth_date -> Date,
+        name -> Text,
+        phone -> Text,
+        email -> Text,
+        lang -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> BigInt,
+        code -> Text,
+        resident_id -> BigInt,
+        slot_id -> BigInt,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        dose_number -> Integer,
+        status -> Text,
+        starts_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vaccinations (id) {
+        id -> BigInt,
+        resident_id -> BigInt,
+        appointment_id -> Nullable<BigInt>,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        dose_number -> Integer,
+        lot -> Text,
+        given_at -> Timestamp,
+        staff_user_id -> Nullable<BigInt>,
+        observation_until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waiting_list (id) {
+        id -> BigInt,
+        town_id -> BigInt,
+        resident_id -> BigInt,
+        dose_number -> Integer,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        site_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(sites -> towns (town_id));
+diesel::joinable!(slots -> sites (site_id));
+diesel::joinable!(slots -> products (product_id));
+diesel::joinable!(appointments -> slots (slot_id));
+diesel::joinable!(appointments -> residents (resident_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_secrets,
+    towns,
+    products,
+    sites,
+    slots,
+    stock_balances,
+    stock_movements,
+    residents,
+    appointments,
+    vaccinations,
+    waiting_list,
+    users,
+    sessions,
+    audit_log,
+);

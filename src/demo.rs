@@ -1,0 +1,327 @@
+//! Demo and generated cities: the small demo city behind `serve --demo`, and `demo-data` for a
+//! city of any size (load tests, evaluation at city scale). Both fill only an empty database.
+
+use anyhow::{bail, Context};
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use diesel::Connection;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::db::{AnyConnection, Db};
+use crate::domain::IdNumber;
+use crate::ids::new_id;
+use crate::models::stock::{self, Movement};
+use crate::models::{
+    appointment, product, resident, site, slot, town, user, vaccination, AppointmentStatus,
+    NewAppointment, NewProduct, NewResident, NewSite, NewSlot, NewTown, NewUser, NewVaccination,
+};
+use crate::security::{hash_password, random_token, Keys};
+
+/// The size of a generated city.
+#[derive(Debug, Clone, Copy)]
+pub struct CityOptions {
+    pub towns: usize,
+    pub sites_per_town: usize,
+    pub days: i64,
+    pub seats_per_slot: i32,
+    /// Residents who already had a first dose, with later doses partly booked.
+    pub residents_in_series: usize,
+    /// Whether to create one user per role.
+    pub users: bool,
+}
+
+impl CityOptions {
+    /// The demo city of `serve --demo`: 8 towns, 20 sites, 14 days.
+    pub fn demo() -> CityOptions {
+        CityOptions {
+            towns: 8,
+            sites_per_town: 0,
+            days: 14,
+            seats_per_slot: 6,
+            residents_in_series: 40,
+            users: true,
+        }
+    }
+}
+
+/// Who was created, with passwords to print once.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub towns: usize,
+    pub sites: usize,
+    pub slots: usize,
+    pub users: Vec<(String, String, String)>,
+}
+
+const TOWN_NAMES: [&str; 24] = [
+    "城关镇", "东湖镇", "西岭镇", "南桥镇", "北港镇", "青山镇", "白沙镇", "金田镇",
+    "石门镇", "龙泉镇", "桃园镇", "柳河镇", "松林镇", "梅岭镇", "新塘镇", "江口镇",
+    "长安镇", "永和镇", "平安镇", "兴隆镇", "太平镇", "安宁镇", "凤凰镇", "双河镇",
+];
+const SITE_KINDS: [&str; 3] = ["社区卫生服务中心", "卫生院接种点", "体育馆临时接种点"];
+const STREETS: [&str; 6] = ["人民路", "解放路", "建设路", "中山路", "和平路", "文化路"];
+/// Morning and afternoon sessions, local time: 08:30-11:30 and 13:30-16:30 (lunch break).
+const SESSIONS: [(u32, u32, u32, u32); 2] = [(8, 30, 11, 30), (13, 30, 16, 30)];
+const SLOT_MINUTES: i64 = 30;
+
+/// Fill an empty database with a city. Refuses a database that already has towns.
+pub fn generate_city(
+    db: &Db,
+    keys: &Keys,
+    tz: Tz,
+    now: NaiveDateTime,
+    opts: CityOptions,
+) -> anyhow::Result<Created> {
+    let mut conn = db.write.get()?;
+    if town::count(&mut conn)? > 0 {
+        bail!("the database already has towns; demo data only fills an empty database");
+    }
+    let mut rng = StdRng::seed_from_u64(20211);
+    let today = tz.from_utc_datetime(&now).date_naive();
+    let mut created = Created::default();
+    conn.transaction::<_, anyhow::Error, _>(|c| {
+        let products = insert_products(c)?;
+        let mut site_ids = Vec::new();
+        for i in 0..opts.towns {
+            let base = TOWN_NAMES[i % TOWN_NAMES.len()];
+            let name = if i < TOWN_NAMES.len() { base.to_string() } else { format!("{base}{}", i / TOWN_NAMES.len() + 1) };
+            let town_id = new_id();
+            town::insert(c, &NewTown {
+                id: town_id,
+                code: format!("T{:03}", i + 1),
+                name,
+                eligible: rng.random_range(20_000..160_000),
+                contact_emails: format!("town{:03}@health.example.cn", i + 1),
+                active: true,
+            })?;
+            created.towns += 1;
+            // The demo city has 20 sites over 8 towns: 3, 3, 3, 3, 2, 2, 2, 2.
+            let n_sites = if opts.sites_per_town > 0 { opts.sites_per_town } else if i < 4 { 3 } else { 2 };
+            for j in 0..n_sites {
+                let site_id = new_id();
+                site::insert(c, &NewSite {
+                    id: site_id,
+                    town_id,
+                    name: format!("{}{}", town_name_prefix(i), SITE_KINDS[j % SITE_KINDS.len()]),
+                    address: format!("{}{}号", STREETS[(i + j) % STREETS.len()], 10 + 7 * j + i),
+                    active: true,
+                })?;
+                created.sites += 1;
+                site_ids.push((site_id, products[(i + j) % products.len()]));
+            }
+        }
+        // Slots and stock: each site gives one product; stock covers 90 % of its seats.
+        let mut rows = Vec::new();
+        for &(site_id, product_id) in &site_ids {
+            let mut seats_total = 0i64;
+            for d in 0..opts.days {
+                let day = today + Duration::days(d);
+                for start in day_slots(tz, day) {
+                    rows.push(NewSlot {
+                        id: new_id(),
+                        site_id,
+                        product_id,
+                        starts_at: start,
+                        ends_at: start + Duration::minutes(SLOT_MINUTES),
+                        seats: opts.seats_per_slot,
+                        second_dose_held: opts.seats_per_slot / 3,
+                        booked_first: 0,
+                        booked_second: 0,
+                    });
+                    seats_total += i64::from(opts.seats_per_slot);
+                }
+            }
+            stock::record(c, &Movement {
+                id: new_id(),
+                site_id: Some(site_id),
+                product_id,
+                delta: i32::try_from(seats_total * 9 / 10).unwrap_or(i32::MAX),
+                kind: "received".into(),
+                reason: "demo data: opening stock".into(),
+                actor: "demo-data".into(),
+                lot: Some(format!("LOT{}", rng.random_range(100_000..999_999))),
+                created_at: now,
+            })?;
+        }
+        created.slots = rows.len();
+        slot::insert_many(c, &rows)?;
+        insert_residents_in_series(c, keys, &mut rng, now, &site_ids, opts.residents_in_series)?;
+        if opts.users {
+            created.users = insert_users(c, now, site_ids.first().map(|s| s.0))?;
+        }
+        Ok(())
+    })?;
+    Ok(created)
+}
+
+fn town_name_prefix(i: usize) -> String {
+    TOWN_NAMES[i % TOWN_NAMES.len()].trim_end_matches('镇').to_string()
+}
+
+/// The UTC start of every slot on a local day.
+pub fn day_slots(tz: Tz, day: NaiveDate) -> Vec<NaiveDateTime> {
+    let mut out = Vec::new();
+    for (h1, m1, h2, m2) in SESSIONS {
+        let (Some(from), Some(to)) = (NaiveTime::from_hms_opt(h1, m1, 0), NaiveTime::from_hms_opt(h2, m2, 0)) else {
+            continue;
+        };
+        let mut t = day.and_time(from);
+        while t + Duration::minutes(SLOT_MINUTES) <= day.and_time(to) {
+            if let Some(utc) = tz.from_local_datetime(&t).earliest() {
+                out.push(utc.naive_utc());
+            }
+            t += Duration::minutes(SLOT_MINUTES);
+        }
+    }
+    out
+}
+
+fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
+    let list = [
+        ("INACT-2", "新冠病毒灭活疫苗（Vero细胞）", "示例生物制品所", 2, 21, 56, 18, 120, 2),
+        ("MRNA-A", "mRNA 新冠疫苗 A", "示例医药", 2, 28, 84, 12, 120, 6),
+    ];
+    let mut ids = Vec::new();
+    for (code, name, maker, doses, min, max, min_age, max_age, pack) in list {
+        let id = new_id();
+        product::insert(c, &NewProduct {
+            id,
+            code: code.into(),
+            name: name.into(),
+            manufacturer: maker.into(),
+            doses_in_series: doses,
+            min_interval_days: min,
+            max_interval_days: max,
+            min_age_years: min_age,
+            max_age_years: max_age,
+            pack_size: pack,
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// A valid ID number for a person born on `birth`.
+pub fn sample_id_number<R: Rng>(rng: &mut R, birth: NaiveDate) -> IdNumber {
+    loop {
+        let first17 = format!(
+            "{}{}{:03}",
+            rng.random_range(110_101..650_000),
+            birth.format("%Y%m%d"),
+            rng.random_range(0..1000)
+        );
+        if let Some(id) = IdNumber::with_check_digit(&first17) {
+            return id;
+        }
+    }
+}
+
+/// Residents whose first dose was given 10-60 days ago; some have their second dose booked.
+fn insert_residents_in_series(
+    c: &mut AnyConnection,
+    keys: &Keys,
+    rng: &mut StdRng,
+    now: NaiveDateTime,
+    sites: &[(i64, i64)],
+    count: usize,
+) -> anyhow::Result<()> {
+    const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
+    const GIVEN: [&str; 10] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军"];
+    for i in 0..count {
+        let (site_id, product_id) = sites[i % sites.len()];
+        let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
+            + Duration::days(rng.random_range(0..18_000));
+        let id = sample_id_number(rng, birth);
+        let resident_id = new_id();
+        resident::insert(c, &NewResident {
+            id: resident_id,
+            id_hash: keys.hash_id_number(&id),
+            id_last4: id.last4().into(),
+            birth_date: birth,
+            name: format!("{}{}", SURNAMES[i % 10], GIVEN[(i * 7) % 10]),
+            phone: format!("139{:08}", rng.random_range(0..100_000_000)),
+            email: format!("resident{i}@example.cn"),
+            lang: "zh-CN".into(),
+            created_at: now,
+        })?;
+        let given = now - Duration::days(rng.random_range(10..60));
+        vaccination::insert(c, &NewVaccination {
+            id: new_id(),
+            resident_id,
+            appointment_id: None,
+            site_id,
+            product_id,
+            dose_number: 1,
+            lot: "LOT-DEMO-1".into(),
+            given_at: given,
+            staff_user_id: None,
+            observation_until: given + Duration::minutes(30),
+        })?;
+        // Every third resident already holds a second-dose appointment.
+        if i % 3 == 0 {
+            book_demo_second_dose(c, now, resident_id, site_id, product_id, given)?;
+        }
+    }
+    Ok(())
+}
+
+fn book_demo_second_dose(
+    c: &mut AnyConnection,
+    now: NaiveDateTime,
+    resident_id: i64,
+    site_id: i64,
+    product_id: i64,
+    given: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let p = product::find(c, crate::ids::ProductId(product_id))?.context("product")?;
+    let opens = (given + Duration::days(i64::from(p.min_interval_days))).max(now + Duration::days(1));
+    let candidates = slot::list_open_for_sites(c, &[site_id], opens, 50)?;
+    for s in candidates {
+        if slot::take_second_dose_seat(c, crate::ids::SlotId(s.id))?
+            && stock::promise_dose(c, crate::ids::SiteId(site_id), crate::ids::ProductId(product_id))?
+        {
+            appointment::insert(c, &NewAppointment {
+                id: new_id(),
+                code: crate::domain::BookingCode::generate(&mut rand::rng()).as_str().into(),
+                resident_id,
+                slot_id: s.id,
+                site_id,
+                product_id,
+                dose_number: 2,
+                status: AppointmentStatus::Booked.as_str().into(),
+                starts_at: s.starts_at,
+                created_at: now,
+                updated_at: now,
+            })?;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn insert_users(
+    c: &mut AnyConnection,
+    now: NaiveDateTime,
+    clinic_site: Option<i64>,
+) -> anyhow::Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for (name, role, site) in [
+        ("admin", "admin", None),
+        ("bureau", "bureau", None),
+        ("clinic", "clinic", clinic_site),
+    ] {
+        let password = random_token()[..16].to_string();
+        user::insert(c, &NewUser {
+            id: new_id(),
+            username: name.into(),
+            password_hash: hash_password(&password)?,
+            role: role.into(),
+            site_id: site,
+            active: true,
+            created_at: now,
+        })?;
+        out.push((name.to_string(), role.to_string(), password));
+    }
+    Ok(out)
+}

@@ -1,0 +1,156 @@
+//! A resident's name, mobile phone number and email address.
+
+use super::FieldError;
+
+/// A person's name: 1 to 50 letters (any script), spaces, and the marks names use (`·.'-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    /// Parse a name; markup, digits and SQL punctuation are refused, not escaped away.
+    pub fn parse(raw: &str) -> Result<PersonName, FieldError> {
+        let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let n = s.chars().count();
+        if n == 0 {
+            return Err(FieldError::new("name", "err.name.empty"));
+        }
+        if n > 50 {
+            return Err(FieldError::new("name", "err.name.long"));
+        }
+        let ok = |c: char| c.is_alphabetic() || c == ' ' || "·•.'-’".contains(c);
+        if !s.chars().all(ok) {
+            return Err(FieldError::new("name", "err.name.chars"));
+        }
+        Ok(PersonName(s))
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A mainland mobile number: 11 digits starting 13-19, an optional +86 prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// Parse a phone number; spaces and hyphens are ignored.
+    pub fn parse(raw: &str) -> Result<Phone, FieldError> {
+        let mut s: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if let Some(rest) = s.strip_prefix("+86") {
+            s = rest.to_string();
+        } else if s.len() == 13 && s.starts_with("86") {
+            s = s[2..].to_string();
+        }
+        let b = s.as_bytes();
+        if s.is_empty() {
+            return Err(FieldError::new("phone", "err.phone.empty"));
+        }
+        if b.len() != 11
+            || !b.iter().all(u8::is_ascii_digit)
+            || b[0] != b'1'
+            || !(b'3'..=b'9').contains(&b[1])
+        {
+            return Err(FieldError::new("phone", "err.phone.format"));
+        }
+        Ok(Phone(s))
+    }
+
+    /// The 11 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address: one `@`, a dotted domain, no spaces, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Parse an email address; the domain is lower-cased.
+    pub fn parse(raw: &str) -> Result<Email, FieldError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(FieldError::new("email", "err.email.empty"));
+        }
+        let bad = || FieldError::new("email", "err.email.format");
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.chars().any(|c| "<>()[]\\,;:\"@".contains(c));
+        if !domain_ok || !local_ok {
+            return Err(bad());
+        }
+        Ok(Email(format!("{local}@{}", domain.to_lowercase())))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn names_in_any_script_are_accepted_and_markup_is_not() {
+        assert_eq!(PersonName::parse("  王  小明 ").unwrap().as_str(), "王 小明");
+        assert!(PersonName::parse("Anne-Marie O'Neil").is_ok());
+        assert!(PersonName::parse("阿卜杜·热合曼").is_ok());
+        assert_eq!(PersonName::parse("").unwrap_err().key, "err.name.empty");
+        assert_eq!(
+            PersonName::parse("<script>alert(1)</script>").unwrap_err().key,
+            "err.name.chars"
+        );
+        assert_eq!(
+            PersonName::parse("x'); DROP TABLE residents;--").unwrap_err().key,
+            "err.name.chars"
+        );
+        assert_eq!(PersonName::parse(&"名".repeat(51)).unwrap_err().key, "err.name.long");
+    }
+
+    #[test]
+    fn phones_are_mainland_mobiles() {
+        assert_eq!(Phone::parse("138 0013 8000").unwrap().as_str(), "13800138000");
+        assert_eq!(Phone::parse("+86 138-0013-8000").unwrap().as_str(), "13800138000");
+        assert_eq!(Phone::parse("8613800138000").unwrap().as_str(), "13800138000");
+        assert_eq!(Phone::parse("12800138000").unwrap_err().key, "err.phone.format");
+        assert_eq!(Phone::parse("1380013800").unwrap_err().key, "err.phone.format");
+        assert_eq!(Phone::parse("").unwrap_err().key, "err.phone.empty");
+    }
+
+    #[test]
+    fn emails_need_a_dotted_domain() {
+        assert_eq!(Email::parse(" Li@Example.COM ").unwrap().as_str(), "Li@example.com");
+        assert!(Email::parse("李@例子.中国").is_ok());
+        for bad in ["a", "a@b", "a@.b.c", "a b@c.d", "<a>@c.d", "a@c..d", "@c.d"] {
+            assert_eq!(Email::parse(bad).unwrap_err().key, "err.email.format", "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,80}") {
+            let _ = PersonName::parse(&s);
+            let _ = Phone::parse(&s);
+            let _ = Email::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `AppError`: the one error type handlers return. Its *kind* decides the status and the page;
+//! its *cause* (for 500s) goes only to the log. Pages are rendered in the request's language by
+//! `web::middleware::render_errors`; JSON errors for `/api` are built in `web::api`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::booking::BookingError;
+
+/// What went wrong, as the user should hear it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request could not be read.
+    #[error("bad request")]
+    BadRequest,
+    /// 403: the CSRF token was missing or wrong.
+    #[error("form expired or forged")]
+    Csrf,
+    /// 403: logged in without the right role.
+    #[error("forbidden")]
+    Forbidden,
+    /// 303 to the login page, coming back to the given path afterwards.
+    #[error("login required")]
+    LoginRequired(String),
+    /// 413: a body over the size limit.
+    #[error("request too large")]
+    TooLarge,
+    /// 404.
+    #[error("not found")]
+    NotFound,
+    /// 409: a booking rule refused the action; the key says which.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// 500: the cause is logged, never shown.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    /// The catalogue key of the page's message.
+    pub fn key(&self) -> &'static str {
+        match self {
+            AppError::BadRequest => "err.bad_request",
+            AppError::Csrf => "err.csrf",
+            AppError::Forbidden => "err.forbidden",
+            AppError::NotFound => "err.not_found",
+            AppError::LoginRequired(_) => "err.login_required",
+            AppError::TooLarge => "err.too_large",
+            AppError::Conflict(k) => k,
+            AppError::Internal(_) => "err.internal",
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::LoginRequired(next) = self {
+            let to = format!("/login?next={}", crate::web::ctx::encode(next));
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, to))
+                .finish();
+        }
+        // Replaced by the localised page in `render_errors`; this is the fallback.
+        HttpResponse::build(self.status_code())
+            .content_type("text/plain; charset=utf-8")
+            .body(self.status_code().to_string())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+impl From<BookingError> for AppError {
+    fn from(e: BookingError) -> Self {
+        match e {
+            BookingError::Db(e) => AppError::Internal(e.into()),
+            BookingError::Pool(e) => AppError::Internal(e.into()),
+            BookingError::NotFound | BookingError::SlotNotFound | BookingError::TownNotFound => {
+                AppError::NotFound
+            }
+            other => AppError::Conflict(other.key()),
+        }
+    }
+}

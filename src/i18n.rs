@@ -1,0 +1,127 @@
+//! The translation catalogue: every user-visible string, in zh-CN (the default) and en, from
+//! `locales/*.txt` (`key = value` lines). `tests/i18n.rs` fails when a key is missing in either
+//! language or a template uses a key the catalogue lacks.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A language the pages are offered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Simplified Chinese, the default.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// Every language, default first.
+    pub const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
+
+    /// The BCP 47 code, used in `<html lang>`, cookies and stored preferences.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parse a code as stored or sent in a link.
+    pub fn from_code(s: &str) -> Option<Lang> {
+        match s {
+            "zh-CN" | "zh" | "zh-Hans" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The first supported language in an `Accept-Language` header, by q-value order.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut prefs: Vec<(f32, Lang)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.trim().split(';');
+                let tag = it.next()?.trim().to_ascii_lowercase();
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                let lang = if tag.starts_with("zh") {
+                    Lang::Zh
+                } else if tag.starts_with("en") {
+                    Lang::En
+                } else {
+                    return None;
+                };
+                Some((q, lang))
+            })
+            .collect();
+        prefs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        prefs.first().map(|p| p.1)
+    }
+
+    /// The catalogue string for `key` (the key itself if missing, which tests forbid).
+    pub fn t(self, key: &str) -> &'static str {
+        let cat = catalogue(self);
+        match cat.get_key_value(key) {
+            Some((_, v)) => v,
+            None => missing(key),
+        }
+    }
+
+    /// The catalogue string with `{name}` placeholders filled in.
+    pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut s = self.t(key).to_string();
+        for (name, value) in args {
+            s = s.replace(&format!("{{{name}}}"), value);
+        }
+        s
+    }
+}
+
+fn missing(key: &str) -> &'static str {
+    tracing::warn!(key, "missing translation");
+    "?"
+}
+
+const ZH_SOURCE: &str = include_str!("../locales/zh-CN.txt");
+const EN_SOURCE: &str = include_str!("../locales/en.txt");
+
+/// Parse `key = value` lines; blank lines and `#` comments are skipped.
+pub fn parse_catalogue(source: &'static str) -> HashMap<&'static str, &'static str> {
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = ").map(|(k, v)| (k.trim(), v.trim())))
+        .collect()
+}
+
+/// The parsed catalogue of a language (parsed once; it is compiled-in data, not settings).
+pub fn catalogue(lang: Lang) -> &'static HashMap<&'static str, &'static str> {
+    static ZH: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    static EN: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    match lang {
+        Lang::Zh => ZH.get_or_init(|| parse_catalogue(ZH_SOURCE)),
+        Lang::En => EN.get_or_init(|| parse_catalogue(EN_SOURCE)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_the_highest_q() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("fr, en;q=0.5, zh-CN;q=0.8"), Some(Lang::Zh));
+        assert_eq!(Lang::from_accept_language("fr-FR"), None);
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let s = Lang::En.tf("site.seats_left", &[("n", "3")]);
+        assert!(s.contains('3') && !s.contains("{n}"), "{s}");
+    }
+}

@@ -1,0 +1,17 @@
+//! Dosewise: timed vaccination appointments for residents, clinic and bureau pages, and the
+//! allocation of irregular vaccine shipments across a city's towns.
+
+pub mod booking;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod ids;
+pub mod models;
+pub mod security;
+pub mod startup;
+pub mod views;
+pub mod web;

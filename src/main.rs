@@ -1,0 +1,207 @@
+//! The `dosewise` command: serve (default), migrate, demo-data, create-user.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use dosewise::clock::{Clock, SystemClock};
+use dosewise::config::Settings;
+use dosewise::db::{redact, Db};
+use dosewise::demo::{generate_city, CityOptions};
+use dosewise::ids::new_id;
+use dosewise::models::{user, NewUser, Role};
+use dosewise::security::{hash_password, Keys};
+use dosewise::startup::{master_secret, Application};
+
+#[derive(Parser)]
+#[command(name = "dosewise", version, about = "Timed vaccination appointments and dose scheduling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web pages and the API (the default).
+    Serve {
+        /// Address to listen on (overrides DOSEWISE_BIND).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Fill an empty database with the demo city first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Fill an empty database with a generated city of any size.
+    DemoData {
+        #[arg(long, default_value_t = 8)]
+        towns: usize,
+        #[arg(long, default_value_t = 3)]
+        sites_per_town: usize,
+        #[arg(long, default_value_t = 14)]
+        days: i64,
+        #[arg(long, default_value_t = 6)]
+        seats_per_slot: i32,
+        /// Also create the admin, bureau and clinic users (passwords printed once).
+        #[arg(long)]
+        users: bool,
+    },
+    /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
+    CreateUser {
+        #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
+        role: String,
+        /// The site a clinic user works at.
+        #[arg(long)]
+        site: Option<i64>,
+        username: String,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,actix_server=warn".into()),
+        )
+        .with_target(false)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("dosewise: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::from_env()?;
+    match cli.command.unwrap_or(Command::Serve { bind: None, demo: false }) {
+        Command::Serve { bind, demo } => {
+            if let Some(b) = bind {
+                settings.bind = b;
+            }
+            serve(settings, demo)
+        }
+        Command::Migrate => {
+            Db::connect(&settings.database_url, 1)?;
+            println!("migrations applied to {}", redact(&settings.database_url));
+            Ok(())
+        }
+        Command::DemoData { towns, sites_per_town, days, seats_per_slot, users } => {
+            if towns == 0 || sites_per_town == 0 || days <= 0 || seats_per_slot <= 0 {
+                bail!("--towns, --sites-per-town, --days and --seats-per-slot must be positive");
+            }
+            let opts = CityOptions {
+                towns,
+                sites_per_town,
+                days,
+                seats_per_slot,
+                residents_in_series: towns * 5,
+                users,
+            };
+            fill(&settings, opts)
+        }
+        Command::CreateUser { role, site, username } => create_user(&settings, &role, site, &username),
+    }
+}
+
+fn fill(settings: &Settings, opts: CityOptions) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2)?;
+    let keys = Keys::derive(&master_secret(settings, &db)?);
+    let created = generate_city(&db, &keys, settings.time_zone, SystemClock.now(), opts)?;
+    println!(
+        "created {} towns, {} sites, {} slots",
+        created.towns, created.sites, created.slots
+    );
+    print_users(&created.users);
+    Ok(())
+}
+
+fn print_users(users: &[(String, String, String)]) {
+    if users.is_empty() {
+        return;
+    }
+    println!("Demo users (passwords are shown only this once):");
+    for (name, role, password) in users {
+        println!("  {name:<8} role {role:<7} password {password}");
+    }
+}
+
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, settings.pool_size)?;
+    if demo {
+        let keys = Keys::derive(&master_secret(&settings, &db)?);
+        let mut conn = db.read.get()?;
+        if dosewise::models::town::count(&mut conn)? == 0 {
+            let created = generate_city(&db, &keys, settings.time_zone, SystemClock.now(), CityOptions::demo())?;
+            println!("Demo city created: {} towns, {} sites, {} slots.", created.towns, created.sites, created.slots);
+            print_users(&created.users);
+        } else {
+            println!("The database already has a city; --demo left it as it is.");
+        }
+    } else {
+        let mut conn = db.read.get()?;
+        if user::count(&mut conn)? == 0 {
+            tracing::warn!("no users yet: create the first administrator with `dosewise create-user --role admin admin`");
+        }
+    }
+    tracing::info!(database = %redact(&settings.database_url), bind = %settings.bind, "starting");
+    let app = Application::build_with_db(settings, db, Arc::new(SystemClock))?;
+    println!("Dosewise is listening on http://127.0.0.1:{}/", app.port());
+    actix_web::rt::System::new().block_on(app.run_until_stopped())?;
+    Ok(())
+}
+
+fn create_user(settings: &Settings, role: &str, site: Option<i64>, username: &str) -> anyhow::Result<()> {
+    let role = Role::parse(role).context("unknown role")?;
+    let username = username.trim();
+    if username.is_empty() || username.len() > 64 || !username.chars().all(|c| c.is_alphanumeric() || "._-".contains(c)) {
+        bail!("a username is 1-64 letters, digits, dots, hyphens or underscores");
+    }
+    if role == Role::Clinic && site.is_none() {
+        bail!("a clinic user needs --site ID");
+    }
+    let password = read_password()?;
+    if password.chars().count() < 10 {
+        bail!("the password must be at least 10 characters");
+    }
+    let db = Db::connect(&settings.database_url, 1)?;
+    let mut conn = db.write.get()?;
+    if let Some(id) = site {
+        dosewise::models::site::find(&mut conn, dosewise::ids::SiteId(id))?.context("no site with that id")?;
+    }
+    let now = SystemClock.now();
+    let inserted = user::insert(&mut conn, &NewUser {
+        id: new_id(),
+        username: username.into(),
+        password_hash: hash_password(&password)?,
+        role: role.as_str().into(),
+        site_id: site,
+        active: true,
+        created_at: now,
+    });
+    match inserted {
+        Ok(()) => {}
+        Err(e) if dosewise::db::is_unique_violation(&e) => bail!("the username {username:?} is taken"),
+        Err(e) => return Err(e.into()),
+    }
+    dosewise::models::audit::record(&mut conn, now, "cli", "create-user", username, role.as_str())?;
+    println!("created {} user {username}", role.as_str());
+    Ok(())
+}
+
+/// Ask twice on a terminal; otherwise read one line from stdin.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Again: ")?;
+        if a != b {
+            bail!("the passwords differ");
+        }
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}

@@ -1,0 +1,200 @@
+//! Appointments: a resident's booked seat in a slot for one dose.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::appointments;
+use crate::db::AnyConnection;
+use crate::ids::{AppointmentId, ResidentId, SlotId};
+
+/// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppointmentStatus {
+    /// Booked and waiting for the day.
+    Booked,
+    /// Checked in at the site.
+    CheckedIn,
+    /// The dose was given.
+    Vaccinated,
+    /// Cancelled by the resident or the site.
+    Cancelled,
+    /// The resident did not come.
+    NoShow,
+}
+
+impl AppointmentStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::Vaccinated => "vaccinated",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+
+    /// Parse the stored text (unknown text reads as cancelled, which holds nothing).
+    pub fn parse(s: &str) -> AppointmentStatus {
+        match s {
+            "booked" => AppointmentStatus::Booked,
+            "checked_in" => AppointmentStatus::CheckedIn,
+            "vaccinated" => AppointmentStatus::Vaccinated,
+            "no_show" => AppointmentStatus::NoShow,
+            _ => AppointmentStatus::Cancelled,
+        }
+    }
+
+    /// Whether it holds a seat and a promised dose.
+    pub fn is_active(self) -> bool {
+        matches!(self, AppointmentStatus::Booked | AppointmentStatus::CheckedIn)
+    }
+}
+
+/// An appointment.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = appointments)]
+pub struct Appointment {
+    pub id: i64,
+    pub code: String,
+    pub resident_id: i64,
+    pub slot_id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub dose_number: i32,
+    pub status: String,
+    pub starts_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Appointment {
+    /// The parsed status.
+    pub fn status(&self) -> AppointmentStatus {
+        AppointmentStatus::parse(&self.status)
+    }
+}
+
+/// An appointment to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = appointments)]
+pub struct NewAppointment {
+    pub id: i64,
+    pub code: String,
+    pub resident_id: i64,
+    pub slot_id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub dose_number: i32,
+    pub status: String,
+    pub starts_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Insert an appointment.
+pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
+    diesel::insert_into(appointments::table)
+        .values(a)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// One appointment.
+pub fn find(conn: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<Appointment>> {
+    appointments::table
+        .find(id.0)
+        .select(Appointment::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The appointment with this booking code.
+pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Appointment>> {
+    appointments::table
+        .filter(appointments::code.eq(code))
+        .select(Appointment::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A resident's appointments, newest first.
+pub fn list_for_resident(
+    conn: &mut AnyConnection,
+    resident: ResidentId,
+) -> QueryResult<Vec<Appointment>> {
+    appointments::table
+        .filter(appointments::resident_id.eq(resident.0))
+        .order(appointments::created_at.desc())
+        .select(Appointment::as_select())
+        .load(conn)
+}
+
+/// The resident's active appointment for a dose, if any.
+pub fn find_active_for_dose(
+    conn: &mut AnyConnection,
+    resident: ResidentId,
+    dose: i32,
+) -> QueryResult<Option<Appointment>> {
+    appointments::table
+        .filter(appointments::resident_id.eq(resident.0))
+        .filter(appointments::dose_number.eq(dose))
+        .filter(appointments::status.eq_any(["booked", "checked_in"]))
+        .select(Appointment::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Move an appointment from `from` to `to` status; false if it was no longer in `from`
+/// (someone else changed it first).
+pub fn transition(
+    conn: &mut AnyConnection,
+    id: AppointmentId,
+    from: AppointmentStatus,
+    to: AppointmentStatus,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        appointments::table
+            .find(id.0)
+            .filter(appointments::status.eq(from.as_str())),
+    )
+    .set((
+        appointments::status.eq(to.as_str()),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Point a booked appointment at another slot; false if it is no longer booked.
+pub fn move_to_slot(
+    conn: &mut AnyConnection,
+    id: AppointmentId,
+    slot: &crate::models::Slot,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        appointments::table
+            .find(id.0)
+            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str())),
+    )
+    .set((
+        appointments::slot_id.eq(slot.id),
+        appointments::site_id.eq(slot.site_id),
+        appointments::product_id.eq(slot.product_id),
+        appointments::starts_at.eq(slot.starts_at),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Active appointments in one slot (for checks and staff lists).
+pub fn count_active_in_slot(conn: &mut AnyConnection, slot: SlotId) -> QueryResult<i64> {
+    appointments::table
+        .filter(appointments::slot_id.eq(slot.0))
+        .filter(appointments::status.eq_any(["booked", "checked_in"]))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,84 @@
+//! Residents. The ID number is kept only as a keyed hash plus its last four characters.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::residents;
+use crate::db::AnyConnection;
+use crate::ids::ResidentId;
+
+/// A resident who has booked or joined a waiting list.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = residents)]
+pub struct Resident {
+    pub id: i64,
+    pub id_hash: String,
+    pub id_last4: String,
+    pub birth_date: NaiveDate,
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub lang: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A resident to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = residents)]
+pub struct NewResident {
+    pub id: i64,
+    pub id_hash: String,
+    pub id_last4: String,
+    pub birth_date: NaiveDate,
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub lang: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// The resident with this ID-number hash.
+pub fn find_by_hash(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<Resident>> {
+    residents::table
+        .filter(residents::id_hash.eq(id_hash))
+        .select(Resident::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// One resident.
+pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resident>> {
+    residents::table
+        .find(id.0)
+        .select(Resident::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Insert a resident.
+pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
+    diesel::insert_into(residents::table)
+        .values(r)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Keep the latest contact details a resident gave.
+pub fn update_contact(
+    conn: &mut AnyConnection,
+    id: ResidentId,
+    name: &str,
+    phone: &str,
+    email: &str,
+    lang: &str,
+) -> QueryResult<()> {
+    diesel::update(residents::table.find(id.0))
+        .set((
+            residents::name.eq(name),
+            residents::phone.eq(phone),
+            residents::email.eq(email),
+            residents::lang.eq(lang),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

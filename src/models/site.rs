@@ -1,0 +1,65 @@
+//! Vaccination sites, each in one town.
+
+use diesel::prelude::*;
+
+use crate::db::schema::sites;
+use crate::db::AnyConnection;
+use crate::ids::{SiteId, TownId};
+
+/// A vaccination site.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sites)]
+pub struct Site {
+    pub id: i64,
+    pub town_id: i64,
+    pub name: String,
+    pub address: String,
+    pub active: bool,
+}
+
+/// A site to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sites)]
+pub struct NewSite {
+    pub id: i64,
+    pub town_id: i64,
+    pub name: String,
+    pub address: String,
+    pub active: bool,
+}
+
+/// One site.
+pub fn find(conn: &mut AnyConnection, id: SiteId) -> QueryResult<Option<Site>> {
+    sites::table
+        .find(id.0)
+        .select(Site::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Active sites of a town by name.
+pub fn list_for_town(conn: &mut AnyConnection, town: TownId) -> QueryResult<Vec<Site>> {
+    sites::table
+        .filter(sites::town_id.eq(town.0))
+        .filter(sites::active.eq(true))
+        .order((sites::name.asc(), sites::id.asc()))
+        .select(Site::as_select())
+        .load(conn)
+}
+
+/// Every active site.
+pub fn list_active(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
+    sites::table
+        .filter(sites::active.eq(true))
+        .order((sites::town_id.asc(), sites::name.asc()))
+        .select(Site::as_select())
+        .load(conn)
+}
+
+/// Insert one row.
+pub fn insert(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<()> {
+    diesel::insert_into(sites::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,168 @@
+//! Timed slots and the seat counters that enforce "no overbooking".
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::slots;
+use crate::db::AnyConnection;
+use crate::ids::{SiteId, SlotId};
+
+/// A timed slot at a site for one product.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = slots)]
+pub struct Slot {
+    pub id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub seats: i32,
+    pub second_dose_held: i32,
+    pub booked_first: i32,
+    pub booked_second: i32,
+}
+
+/// A slot to insert.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = slots)]
+pub struct NewSlot {
+    pub id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub seats: i32,
+    pub second_dose_held: i32,
+    pub booked_first: i32,
+    pub booked_second: i32,
+}
+
+impl Slot {
+    /// Whether the seats held for second doses are open to everyone at `now`.
+    pub fn held_seats_released(&self, now: NaiveDateTime, release_hours: i64) -> bool {
+        now >= self.starts_at - chrono::Duration::hours(release_hours)
+    }
+
+    /// Seats a first dose may still take at `now`.
+    pub fn free_first(&self, now: NaiveDateTime, release_hours: i64) -> i32 {
+        let held = if self.held_seats_released(now, release_hours) {
+            self.booked_second
+        } else {
+            self.booked_second.max(self.second_dose_held)
+        };
+        (self.seats - self.booked_first - held).max(0)
+    }
+
+    /// Seats a second (or later) dose may still take.
+    pub fn free_second(&self) -> i32 {
+        (self.seats - self.booked_first - self.booked_second).max(0)
+    }
+}
+
+/// One slot.
+pub fn find(conn: &mut AnyConnection, id: SlotId) -> QueryResult<Option<Slot>> {
+    slots::table
+        .find(id.0)
+        .select(Slot::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A site's slots starting in `[from, to)`, in time order.
+pub fn list_for_site_between(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::site_id.eq(site.0))
+        .filter(slots::starts_at.ge(from))
+        .filter(slots::starts_at.lt(to))
+        .order((slots::starts_at.asc(), slots::product_id.asc()))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+/// Future slots of several sites with a seat still free for someone, in time order. The exact
+/// first-dose rule is applied by the caller; this is the coarse filter.
+pub fn list_open_for_sites(
+    conn: &mut AnyConnection,
+    sites: &[i64],
+    from: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::site_id.eq_any(sites))
+        .filter(slots::starts_at.ge(from))
+        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+        .order(slots::starts_at.asc())
+        .limit(limit)
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+/// Take one first-dose seat if one is free. Held second-dose seats count as taken until
+/// `released`. Returns false when the slot is full for first doses.
+///
+/// A conditional UPDATE is atomic on both backends: PostgreSQL re-checks the condition under the
+/// row lock, and SQLite has a single writer. So two bookings for the last seat cannot both win.
+pub fn take_first_dose_seat(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    released: bool,
+) -> QueryResult<bool> {
+    let target = slots::table.find(id.0);
+    let n = if released {
+        diesel::update(target.filter((slots::booked_first + slots::booked_second).lt(slots::seats)))
+            .set(slots::booked_first.eq(slots::booked_first + 1))
+            .execute(conn)?
+    } else {
+        // Held seats still unused by second doses are not free for first doses.
+        diesel::update(
+            target
+                .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+                .filter((slots::booked_first + slots::second_dose_held).lt(slots::seats)),
+        )
+        .set(slots::booked_first.eq(slots::booked_first + 1))
+        .execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// Take one second-dose seat (any free seat, held ones first by construction).
+pub fn take_second_dose_seat(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
+    let n = diesel::update(
+        slots::table
+            .find(id.0)
+            .filter((slots::booked_first + slots::booked_second).lt(slots::seats)),
+    )
+    .set(slots::booked_second.eq(slots::booked_second + 1))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Give back the seat of a cancelled or moved appointment.
+pub fn release_seat(conn: &mut AnyConnection, id: SlotId, first_dose: bool) -> QueryResult<()> {
+    let target = slots::table.find(id.0);
+    if first_dose {
+        diesel::update(target.filter(slots::booked_first.gt(0)))
+            .set(slots::booked_first.eq(slots::booked_first - 1))
+            .execute(conn)?;
+    } else {
+        diesel::update(target.filter(slots::booked_second.gt(0)))
+            .set(slots::booked_second.eq(slots::booked_second - 1))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Insert many slots, in batches that stay inside both backends' parameter limits.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[NewSlot]) -> QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(&mut *conn, |c| diesel::insert_into(slots::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The stock ledger: every movement of doses, and per site and product the balance it adds up to
+//! (`on_hand`) with the doses promised to active appointments (`promised`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{stock_balances, stock_movements};
+use crate::db::AnyConnection;
+use crate::ids::{ProductId, SiteId};
+
+/// A site's balance of one product.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stock_balances)]
+pub struct StockBalance {
+    pub site_id: i64,
+    pub product_id: i64,
+    pub on_hand: i32,
+    pub promised: i32,
+}
+
+/// One movement of doses (positive in, negative out).
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = stock_movements)]
+pub struct Movement {
+    pub id: i64,
+    pub site_id: Option<i64>,
+    pub product_id: i64,
+    pub delta: i32,
+    pub kind: String,
+    pub reason: String,
+    pub actor: String,
+    pub lot: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Record a movement into or out of a site and keep its balance in step, in the caller's
+/// transaction. Refused (by the CHECK constraints) if it would leave promised doses unbacked.
+pub fn record(conn: &mut AnyConnection, m: &Movement) -> QueryResult<()> {
+    diesel::insert_into(stock_movements::table)
+        .values(m)
+        .execute(conn)?;
+    if let Some(site) = m.site_id {
+        let updated = diesel::update(stock_balances::table.find((site, m.product_id)))
+            .set(stock_balances::on_hand.eq(stock_balances::on_hand + m.delta))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(stock_balances::table)
+                .values((
+                    stock_balances::site_id.eq(site),
+                    stock_balances::product_id.eq(m.product_id),
+                    stock_balances::on_hand.eq(m.delta),
+                    stock_balances::promised.eq(0),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Promise one dose to a new appointment if the site holds one not yet promised.
+pub fn promise_dose(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    product: ProductId,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        stock_balances::table
+            .find((site.0, product.0))
+            .filter(stock_balances::promised.lt(stock_balances::on_hand)),
+    )
+    .set(stock_balances::promised.eq(stock_balances::promised + 1))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Withdraw the promise of a cancelled or moved appointment.
+pub fn unpromise_dose(conn: &mut AnyConnection, site: SiteId, product: ProductId) -> QueryResult<()> {
+    diesel::update(
+        stock_balances::table
+            .find((site.0, product.0))
+            .filter(stock_balances::promised.gt(0)),
+    )
+    .set(stock_balances::promised.eq(stock_balances::promised - 1))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A site's balances.
+pub fn balances_for_site(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Vec<StockBalance>> {
+    stock_balances::table
+        .filter(stock_balances::site_id.eq(site.0))
+        .select(StockBalance::as_select())
+        .load(conn)
+}
+
+/// The ledger's sum for a site and product (to check the balance against).
+pub fn ledger_sum(conn: &mut AnyConnection, site: SiteId, product: ProductId) -> QueryResult<i64> {
+    let deltas: Vec<i32> = stock_movements::table
+        .filter(stock_movements::site_id.eq(site.0))
+        .filter(stock_movements::product_id.eq(product.0))
+        .select(stock_movements::delta)
+        .load(conn)?;
+    Ok(deltas.into_iter().map(i64::from).sum())
+}

@@ -1,0 +1,61 @@
+//! Vaccinations: doses given. Staff recording arrives with the clinic pages; this is the record
+//! and the model function that writes it.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::vaccinations;
+use crate::db::AnyConnection;
+use crate::ids::ResidentId;
+
+/// A dose given.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = vaccinations)]
+pub struct Vaccination {
+    pub id: i64,
+    pub resident_id: i64,
+    pub appointment_id: Option<i64>,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub dose_number: i32,
+    pub lot: String,
+    pub given_at: NaiveDateTime,
+    pub staff_user_id: Option<i64>,
+    pub observation_until: NaiveDateTime,
+}
+
+/// A dose to record.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = vaccinations)]
+pub struct NewVaccination {
+    pub id: i64,
+    pub resident_id: i64,
+    pub appointment_id: Option<i64>,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub dose_number: i32,
+    pub lot: String,
+    pub given_at: NaiveDateTime,
+    pub staff_user_id: Option<i64>,
+    pub observation_until: NaiveDateTime,
+}
+
+/// Insert a vaccination record.
+pub fn insert(conn: &mut AnyConnection, v: &NewVaccination) -> QueryResult<()> {
+    diesel::insert_into(vaccinations::table)
+        .values(v)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A resident's doses, in order.
+pub fn list_for_resident(
+    conn: &mut AnyConnection,
+    resident: ResidentId,
+) -> QueryResult<Vec<Vaccination>> {
+    vaccinations::table
+        .filter(vaccinations::resident_id.eq(resident.0))
+        .order(vaccinations::dose_number.asc())
+        .select(Vaccination::as_select())
+        .load(conn)
+}

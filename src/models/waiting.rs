@@ -1,0 +1,62 @@
+//! Waiting lists: residents who found no free slot in their town (first-dose demand for the
+//! allocation).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::waiting_list;
+use crate::db::AnyConnection;
+use crate::ids::TownId;
+
+/// Someone waiting for a seat in a town.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = waiting_list)]
+pub struct WaitingEntry {
+    pub id: i64,
+    pub town_id: i64,
+    pub resident_id: i64,
+    pub dose_number: i32,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Add someone to a town's list. A second join while already waiting is a unique violation,
+/// which the caller treats as "already on the list".
+pub fn insert(conn: &mut AnyConnection, e: &WaitingEntry) -> QueryResult<()> {
+    diesel::insert_into(waiting_list::table)
+        .values(e)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// How many people are waiting in a town.
+pub fn count_waiting(conn: &mut AnyConnection, town: TownId) -> QueryResult<i64> {
+    waiting_list::table
+        .filter(waiting_list::town_id.eq(town.0))
+        .filter(waiting_list::status.eq("waiting"))
+        .count()
+        .get_result(conn)
+}
+
+/// The resident's place on a town's list (1-based), if waiting.
+pub fn position(
+    conn: &mut AnyConnection,
+    town: TownId,
+    resident_id: i64,
+) -> QueryResult<Option<i64>> {
+    let mine: Option<NaiveDateTime> = waiting_list::table
+        .filter(waiting_list::town_id.eq(town.0))
+        .filter(waiting_list::resident_id.eq(resident_id))
+        .filter(waiting_list::status.eq("waiting"))
+        .select(waiting_list::created_at)
+        .first(conn)
+        .optional()?;
+    let Some(at) = mine else { return Ok(None) };
+    let ahead: i64 = waiting_list::table
+        .filter(waiting_list::town_id.eq(town.0))
+        .filter(waiting_list::status.eq("waiting"))
+        .filter(waiting_list::created_at.lt(at))
+        .count()
+        .get_result(conn)?;
+    Ok(Some(ahead + 1))
+}

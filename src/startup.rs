@@ -1,0 +1,104 @@
+//! Start-up: settings -> database (migrations) -> keys -> `AppState` -> `HttpServer`.
+//! Tests build the same `Application` on port 0 with their own database and clock.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::models::secret;
+use crate::security::{random_token, Keys};
+use crate::web::middleware::{csrf_cookie, log_requests, render_errors, security_headers};
+use crate::web::state::AppState;
+
+/// A built server, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connect, migrate, bind. Binding `:0` picks a free port (tests).
+    pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url, settings.pool_size)?;
+        Self::build_with_db(settings, db, clock)
+    }
+
+    /// As [`Application::build`], on an already connected database.
+    pub fn build_with_db(
+        settings: Settings,
+        db: Db,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
+        let keys = Keys::derive(&master_secret(&settings, &db)?);
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let base_url = settings
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+        let workers = settings.workers;
+        let state = web::Data::new(AppState {
+            settings,
+            db,
+            keys,
+            clock,
+            base_url,
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(render_errors))
+                .wrap(from_fn(csrf_cookie))
+                .wrap(security_headers())
+                .wrap(from_fn(log_requests))
+                .configure(crate::web::routes)
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port: addr.port(),
+            server,
+            state,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use it to reach the database and the clock).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serve until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// `DOSEWISE_SECRET`, or a secret generated once and kept in the database so that every
+/// process on it agrees (set `DOSEWISE_SECRET` in production, so a stolen database alone does
+/// not reveal the key to the ID-number hashes).
+pub fn master_secret(settings: &Settings, db: &Db) -> anyhow::Result<String> {
+    if let Some(s) = &settings.secret {
+        return Ok(s.clone());
+    }
+    let mut conn = db.write.get()?;
+    secret::get_or_create(&mut conn, "master", random_token)
+        .context("cannot read or store the generated secret")
+}

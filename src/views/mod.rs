@@ -1,0 +1,323 @@
+//! Page structs rendered by askama templates in `templates/`, and the formatting they share
+//! (times in the city's zone, dates in the page's language, the QR code).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Weekday};
+use chrono_tz::Tz;
+
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::web::ctx::Ctx;
+
+/// Render a page with status 200.
+pub fn html<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
+    html_status(page, actix_web::http::StatusCode::OK)
+}
+
+/// Render a page with a given status (422 for a form with errors, 409 for a refused booking).
+pub fn html_status<T: Template>(
+    page: &T,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// A 303 See Other, the answer to every successful POST.
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, to.to_string()))
+        .finish()
+}
+
+/// Field errors of a form, already in the page's language.
+#[derive(Debug, Default, Clone)]
+pub struct FormErrors(BTreeMap<&'static str, String>);
+
+impl FormErrors {
+    /// Add a message for a field.
+    pub fn add(&mut self, field: &'static str, message: String) {
+        self.0.entry(field).or_insert(message);
+    }
+
+    /// The message for a field.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    /// Whether the form has no errors.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every error, for the summary at the top of the form.
+    pub fn all(&self) -> Vec<(&'static str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+}
+
+/// A UTC instant in the city's zone.
+pub fn local(tz: Tz, at: NaiveDateTime) -> chrono::DateTime<Tz> {
+    tz.from_utc_datetime(&at)
+}
+
+/// `HH:MM` in the city's zone.
+pub fn hm(tz: Tz, at: NaiveDateTime) -> String {
+    local(tz, at).format("%H:%M").to_string()
+}
+
+/// A day as people read it: `11月30日 星期一` or `Mon 30 Nov`.
+pub fn day_label(lang: Lang, d: NaiveDate) -> String {
+    let wd = match d.weekday() {
+        Weekday::Mon => "day.mon",
+        Weekday::Tue => "day.tue",
+        Weekday::Wed => "day.wed",
+        Weekday::Thu => "day.thu",
+        Weekday::Fri => "day.fri",
+        Weekday::Sat => "day.sat",
+        Weekday::Sun => "day.sun",
+    };
+    match lang {
+        Lang::Zh => format!("{}月{}日 {}", d.month(), d.day(), lang.t(wd)),
+        Lang::En => format!("{} {} {}", lang.t(wd), d.day(), d.format("%b")),
+    }
+}
+
+/// A full date and time range: `11月30日 星期一 09:00–09:30`.
+pub fn when(lang: Lang, tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!(
+        "{} {}–{}",
+        day_label(lang, local(tz, start).date_naive()),
+        hm(tz, start),
+        hm(tz, end)
+    )
+}
+
+/// The UTC range `[start, end)` of a local day.
+pub fn day_bounds(tz: Tz, d: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.naive_utc())
+            .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+    };
+    (start(d), start(d.succ_opt().unwrap_or(d)))
+}
+
+/// An inline SVG QR code for `text`, sized by CSS.
+pub fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            match svg.find("<svg") {
+                Some(i) => svg[i..].to_string(),
+                None => svg,
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Any error page.
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+pub struct ErrorPage {
+    pub ctx: Ctx,
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl ErrorPage {
+    /// The page for `status` with the message `key`, for a request that may have no `Ctx`.
+    pub fn new(lang: Lang, req: &HttpRequest, status: u16, key: &str) -> ErrorPage {
+        let ctx = Ctx {
+            lang,
+            csrf: req
+                .cookie(crate::web::cookies::CSRF)
+                .map(|c| c.value().to_string())
+                .unwrap_or_default(),
+            path: req.path().to_string(),
+            user: None,
+        };
+        ErrorPage {
+            message: lang.t(key),
+            ctx,
+            status,
+        }
+    }
+}
+
+/// A town on the home page.
+pub struct TownRow {
+    pub id: String,
+    pub name: String,
+    pub sites: usize,
+}
+
+/// The home page.
+#[derive(Template)]
+#[template(path = "resident/home.html")]
+pub struct HomePage {
+    pub ctx: Ctx,
+    pub towns: Vec<TownRow>,
+    pub first_run: bool,
+}
+
+/// A site on a town's page.
+pub struct SiteRow {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub next_free: Option<String>,
+}
+
+/// The values typed into the resident details form, kept on errors.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct ResidentForm {
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    pub email: String,
+    pub dose_number: String,
+    pub csrf: String,
+}
+
+/// A town's sites, and the waiting list when nothing is free.
+#[derive(Template)]
+#[template(path = "resident/town.html")]
+pub struct TownPage {
+    pub ctx: Ctx,
+    pub town_id: String,
+    pub town_name: String,
+    pub sites: Vec<SiteRow>,
+    pub any_free: bool,
+    pub waiting: i64,
+    pub form: ResidentForm,
+    pub errors: FormErrors,
+}
+
+/// One slot in a day's list.
+pub struct SlotRow {
+    pub id: String,
+    pub time: String,
+    pub product: String,
+    pub free_first: i32,
+    pub free_second: i32,
+    pub label: String,
+}
+
+/// A site's day of slots.
+#[derive(Template)]
+#[template(path = "resident/site.html")]
+pub struct SitePage {
+    pub ctx: Ctx,
+    pub site_id: String,
+    pub site_name: String,
+    pub address: String,
+    pub town_id: String,
+    pub town_name: String,
+    pub day: String,
+    pub prev_date: Option<String>,
+    pub next_date: Option<String>,
+    pub slots: Vec<SlotRow>,
+    /// When set, each slot offers "move here" for the resident's appointment.
+    pub moving: bool,
+    pub other_sites: Vec<(String, String)>,
+}
+
+/// The booking form for one slot.
+#[derive(Template)]
+#[template(path = "resident/book.html")]
+pub struct BookPage {
+    pub ctx: Ctx,
+    pub slot_id: String,
+    pub site_id: String,
+    pub site_name: String,
+    pub address: String,
+    pub when: String,
+    pub product: String,
+    pub doses_in_series: i32,
+    pub form: ResidentForm,
+    pub errors: FormErrors,
+    pub refusal: Option<String>,
+}
+
+/// An appointment, as its holder sees it.
+#[derive(Template)]
+#[template(path = "resident/appointment.html")]
+pub struct AppointmentPage {
+    pub ctx: Ctx,
+    pub code: String,
+    pub qr: String,
+    pub name: String,
+    pub masked_id: String,
+    pub site_id: String,
+    pub site_name: String,
+    pub address: String,
+    pub when: String,
+    pub arrive: String,
+    pub product: String,
+    pub dose_number: i32,
+    pub status_label: &'static str,
+    pub active: bool,
+    pub next_dose: Option<String>,
+    pub town_id: String,
+}
+
+/// Find an appointment by code and ID number.
+#[derive(Template)]
+#[template(path = "resident/find.html")]
+pub struct FindPage {
+    pub ctx: Ctx,
+    pub code: String,
+    pub errors: FormErrors,
+    pub refusal: Option<String>,
+}
+
+/// Joined a waiting list.
+#[derive(Template)]
+#[template(path = "resident/waiting.html")]
+pub struct WaitingPage {
+    pub ctx: Ctx,
+    pub town_name: String,
+    pub message: String,
+}
+
+/// The staff login page.
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub ctx: Ctx,
+    pub username: String,
+    pub next: String,
+    pub error: Option<&'static str>,
+}
+
+/// A role's start page.
+#[derive(Template)]
+#[template(path = "staff/home.html")]
+pub struct RoleHomePage {
+    pub ctx: Ctx,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub rows: Vec<(String, String)>,
+}
+
+/// What clinic staff see when they open a resident's QR code.
+#[derive(Template)]
+#[template(path = "staff/checkin.html")]
+pub struct CheckinPage {
+    pub ctx: Ctx,
+    pub code: String,
+    pub rows: Vec<(&'static str, String)>,
+    pub problem: Option<&'static str>,
+}

@@ -1,0 +1,381 @@
+//! The JSON API under `/api/v1` (integrations such as a mini-program, and our load tests).
+//! Errors are JSON: 400 malformed, 404, 409 refused by a booking rule, 422 invalid field.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::ctx::request_lang;
+use super::resident::refusal_message;
+use super::state::{blocking, read, AppState};
+use crate::booking::{self, BookingError, ResidentDetails};
+use crate::domain::{BookingCode, Email, FieldError, IdNumber, PersonName, Phone};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::ids::{SiteId, SlotId, TownId};
+use crate::models::{product, site, slot, town, Slot};
+use crate::views::day_bounds;
+
+/// An API error with its JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.into(),
+            field: None,
+        }
+    }
+
+    fn field(lang: Lang, e: FieldError) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: lang.t(e.key).to_string(),
+            field: Some(e.field),
+        }
+    }
+
+    fn booking(lang: Lang, e: BookingError) -> ApiError {
+        match e {
+            BookingError::SlotNotFound => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                error: lang.t(e.key()).to_string(),
+                field: Some("slot_id"),
+            },
+            BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang.t(e.key())),
+            e if e.is_internal() => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang.t("err.internal"))
+            }
+            e => ApiError::new(StatusCode::CONFLICT, refusal_message(lang, &e)),
+        }
+    }
+
+    /// The handler for bodies that are not valid JSON of the expected shape, or too large.
+    pub fn from_json(err: actix_web::error::JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+        let lang = request_lang(req);
+        let e = match err {
+            actix_web::error::JsonPayloadError::Overflow { .. }
+            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, lang.t("err.too_large"))
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, lang.t("err.bad_json")),
+        };
+        e.into()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.error)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self.field {
+            Some(f) => serde_json::json!({ "error": self.error, "field": f }),
+            None => serde_json::json!({ "error": self.error }),
+        };
+        HttpResponse::build(self.status).json(body)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        if let AppError::Internal(cause) = &e {
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        }
+        ApiError::new(e.status_code(), Lang::En.t(e.key()))
+    }
+}
+
+#[derive(Serialize)]
+struct ApiSite {
+    id: SiteId,
+    name: String,
+    address: String,
+}
+
+#[derive(Serialize)]
+struct ApiTown {
+    id: TownId,
+    name: String,
+    sites: Vec<ApiSite>,
+}
+
+/// `GET /api/v1/towns`.
+pub async fn towns(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (towns, sites) = read(&state, |c, _| Ok((town::list_active(c)?, site::list_active(c)?))).await?;
+    let out: Vec<ApiTown> = towns
+        .into_iter()
+        .map(|t| ApiTown {
+            id: TownId(t.id),
+            sites: sites
+                .iter()
+                .filter(|s| s.town_id == t.id)
+                .map(|s| ApiSite {
+                    id: SiteId(s.id),
+                    name: s.name.clone(),
+                    address: s.address.clone(),
+                })
+                .collect(),
+            name: t.name,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=30"))
+        .json(out))
+}
+
+/// Query of `GET /api/v1/availability`.
+#[derive(Deserialize)]
+pub struct AvailabilityQuery {
+    site: Option<String>,
+    date: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ApiSlot {
+    id: SlotId,
+    starts_at: String,
+    ends_at: String,
+    product: String,
+    seats: i32,
+    free_first_dose: i32,
+    free_second_dose: i32,
+}
+
+/// `GET /api/v1/availability?site=ID&date=YYYY-MM-DD`: cacheable for a few seconds.
+pub async fn availability(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<AvailabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = request_lang(&req);
+    let bad = |field: &'static str| ApiError::field(lang, FieldError::new(field, "err.field_invalid"));
+    let site_id: i64 = q.site.as_deref().and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad("site"))?;
+    let date = match q.date.as_deref() {
+        Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| bad("date"))?,
+        None => state.today(),
+    };
+    let tz = state.settings.time_zone;
+    let (from, to) = day_bounds(tz, date);
+    let (slots, products) = read(&state, move |c, _| {
+        site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
+        Ok((
+            slot::list_for_site_between(c, SiteId(site_id), from, to)?,
+            product::list(c)?,
+        ))
+    })
+    .await?;
+    let rules = state.rules();
+    let iso = |t| crate::views::local(tz, t).to_rfc3339();
+    let out: Vec<ApiSlot> = slots
+        .iter()
+        .map(|s: &Slot| ApiSlot {
+            id: SlotId(s.id),
+            starts_at: iso(s.starts_at),
+            ends_at: iso(s.ends_at),
+            product: products
+                .iter()
+                .find(|p| p.id == s.product_id)
+                .map(|p| p.code.clone())
+                .unwrap_or_default(),
+            seats: s.seats,
+            free_first_dose: if s.starts_at > rules.now { s.free_first(rules.now, rules.release_hours) } else { 0 },
+            free_second_dose: if s.starts_at > rules.now { s.free_second() } else { 0 },
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=5"))
+        .json(serde_json::json!({
+            "site": SiteId(site_id),
+            "date": date.format("%Y-%m-%d").to_string(),
+            "slots": out,
+        })))
+}
+
+/// An id sent as a JSON string or number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StrOrInt {
+    S(String),
+    N(i64),
+}
+
+impl StrOrInt {
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrOrInt::S(s) => s.trim().parse().ok(),
+            StrOrInt::N(n) => Some(*n),
+        }
+    }
+}
+
+/// The resident in a booking request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiResident {
+    id_number: String,
+    name: String,
+    phone: String,
+    email: String,
+}
+
+/// `POST /api/v1/appointments` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiBookRequest {
+    slot_id: Option<StrOrInt>,
+    dose_number: Option<i64>,
+    resident: Option<ApiResident>,
+}
+
+#[derive(Serialize)]
+struct ApiBooked {
+    code: String,
+    slot_id: SlotId,
+    starts_at: String,
+    dose_number: i32,
+}
+
+/// `POST /api/v1/appointments`: 201 with the booking code.
+pub async fn book(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ApiBookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = request_lang(&req);
+    let body = body.into_inner();
+    let slot_id = body
+        .slot_id
+        .as_ref()
+        .and_then(StrOrInt::as_i64)
+        .ok_or_else(|| ApiError::field(lang, FieldError::new("slot_id", "err.field_invalid")))?;
+    let dose = body
+        .dose_number
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| (1..=10).contains(n))
+        .ok_or_else(|| ApiError::field(lang, FieldError::new("dose_number", "err.dose_number")))?;
+    let r = body.resident.unwrap_or_default();
+    let prefix = |e: FieldError| ApiError::field(lang, e);
+    let details = ResidentDetails {
+        id_number: IdNumber::parse(&r.id_number).map_err(prefix)?,
+        name: PersonName::parse(&r.name).map_err(prefix)?,
+        phone: Phone::parse(&r.phone).map_err(prefix)?,
+        email: Email::parse(&r.email).map_err(prefix)?,
+        lang: lang.code().to_string(),
+    };
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(booking::book(&st.db, &st.keys, st.rules(), SlotId(slot_id), dose, &details))
+    })
+    .await?;
+    let b = outcome.map_err(|e| ApiError::booking(lang, e))?;
+    let tz = state.settings.time_zone;
+    Ok(HttpResponse::Created().json(ApiBooked {
+        code: b.appointment.code,
+        slot_id: SlotId(b.slot.id),
+        starts_at: crate::views::local(tz, b.slot.starts_at).to_rfc3339(),
+        dose_number: b.appointment.dose_number,
+    }))
+}
+
+/// Body of lookup and cancel: the code and the ID number, never in the URL.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiCodeRequest {
+    code: String,
+    id_number: String,
+}
+
+#[derive(Serialize)]
+struct ApiAppointment {
+    code: String,
+    status: String,
+    slot_id: SlotId,
+    site_id: SiteId,
+    starts_at: String,
+    dose_number: i32,
+}
+
+async fn find(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    body: ApiCodeRequest,
+) -> Result<crate::models::Appointment, ApiError> {
+    let lang = request_lang(req);
+    let code = BookingCode::parse(&body.code).map_err(|e| ApiError::field(lang, e))?;
+    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
+    let found = read(state, move |c, st| {
+        Ok(booking::find_appointment(c, &st.keys, &code, &id).map(|(a, _)| a))
+    })
+    .await?;
+    found.map_err(|e| ApiError::booking(lang, e))
+}
+
+fn appointment_json(state: &AppState, a: crate::models::Appointment) -> HttpResponse {
+    HttpResponse::Ok().json(ApiAppointment {
+        code: a.code,
+        status: a.status,
+        slot_id: SlotId(a.slot_id),
+        site_id: SiteId(a.site_id),
+        starts_at: crate::views::local(state.settings.time_zone, a.starts_at).to_rfc3339(),
+        dose_number: a.dose_number,
+    })
+}
+
+/// `POST /api/v1/appointments/lookup`.
+pub async fn lookup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ApiCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let a = find(&req, &state, body.into_inner()).await?;
+    Ok(appointment_json(&state, a))
+}
+
+/// `POST /api/v1/appointments/cancel`.
+pub async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ApiCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = request_lang(&req);
+    let a = find(&req, &state, body.into_inner()).await?;
+    let id = crate::ids::AppointmentId(a.id);
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(booking::cancel(&st.db, id, st.now()).and_then(|_| {
+            let mut c = st.db.read.get()?;
+            crate::models::appointment::find(&mut c, id)?.ok_or(BookingError::NotFound)
+        }))
+    })
+    .await?;
+    let a = outcome.map_err(|e| ApiError::booking(lang, e))?;
+    Ok(appointment_json(&state, a))
+}
+
+/// `GET /healthz`: 200 when the database answers.
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    use diesel::connection::SimpleConnection;
+    let ok = blocking(&state, |st| {
+        let mut c = st.db.read.get()?;
+        c.batch_execute("SELECT 1").map_err(AppError::from)
+    })
+    .await;
+    match ok {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"})),
+    }
+}

@@ -1,0 +1,167 @@
+//! Staff and bureau login and logout. Passwords are Argon2id hashes; a wrong password costs a
+//! pause; sessions live in the database so logout (or deactivation) ends them for good.
+
+use std::sync::OnceLock;
+
+use actix_web::{web, HttpResponse};
+use chrono::Duration;
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::cookies;
+use super::ctx::Ctx;
+use super::resident::CsrfForm;
+use super::state::{blocking, AppState};
+use crate::error::AppError;
+use crate::models::{audit, user, Role, Session};
+use crate::security::{hash_password, random_token, sha256_hex, verify_password};
+use crate::views::{html, html_status, see_other, LoginPage};
+
+/// How long a login lasts.
+const SESSION_HOURS: i64 = 12;
+
+/// Where a role starts.
+pub fn home_for(role: Role) -> &'static str {
+    match role {
+        Role::Clinic => "/staff",
+        Role::Bureau => "/bureau",
+        Role::Admin => "/admin",
+    }
+}
+
+/// A `next` parameter that stays on this site.
+fn safe_next(next: &str) -> Option<&str> {
+    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')).then_some(next)
+}
+
+/// Query of the login page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+/// `GET /login`.
+pub async fn login_form(ctx: Ctx, q: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    if let Some(u) = &ctx.user {
+        return Ok(see_other(safe_next(&q.next).unwrap_or(home_for(u.role))));
+    }
+    html(&LoginPage {
+        username: String::new(),
+        next: safe_next(&q.next).unwrap_or_default().to_string(),
+        error: None,
+        ctx,
+    })
+}
+
+/// The login form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: String,
+    csrf: String,
+}
+
+/// A hash to verify against when the user does not exist, so both cases take as long.
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+/// `POST /login`.
+pub async fn login(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let username = form.username.trim().to_string();
+    let password = form.password.clone();
+    let token = random_token();
+    let token_hash = sha256_hex(&token);
+    let found = blocking(&state, move |st| {
+        let mut c = st.db.read.get()?;
+        let u = user::find_active_by_username(&mut c, &username)?;
+        let ok = match &u {
+            Some(u) => verify_password(&password, &u.password_hash),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
+        };
+        let Some(u) = u.filter(|_| ok) else {
+            return Ok::<_, AppError>(None);
+        };
+        let now = st.now();
+        let mut w = st.db.write.get()?;
+        w.transaction::<_, diesel::result::Error, _>(|w| {
+            user::insert_session(
+                w,
+                &Session {
+                    id: token_hash,
+                    user_id: u.id,
+                    created_at: now,
+                    expires_at: now + Duration::hours(SESSION_HOURS),
+                    revoked_at: None,
+                },
+            )?;
+            audit::record(w, now, &u.username, "login", &format!("user {}", u.id), "")
+        })?;
+        Ok(Some(u))
+    })
+    .await?;
+    match found {
+        Some(u) => {
+            let to = safe_next(&form.next).unwrap_or(home_for(u.role())).to_string();
+            let mut res = see_other(&to);
+            let _ = res.add_cookie(&cookies::private(
+                &state.keys.cookie,
+                cookies::SESSION,
+                token,
+                SESSION_HOURS * 3600,
+                state.settings.cookie_secure,
+            ));
+            Ok(res)
+        }
+        None => {
+            tracing::info!("failed login");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(
+                state.settings.login_delay_ms,
+            ))
+            .await;
+            let page = LoginPage {
+                username: form.username.trim().chars().take(64).collect(),
+                next: safe_next(&form.next).unwrap_or_default().to_string(),
+                error: Some("login.failed"),
+                ctx,
+            };
+            html_status(&page, actix_web::http::StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+/// `POST /logout`: the session is revoked in the database, not just forgotten by the browser.
+pub async fn logout(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    if let Some(u) = ctx.user.clone() {
+        blocking(&state, move |st| {
+            let now = st.now();
+            let mut w = st.db.write.get()?;
+            w.transaction::<_, diesel::result::Error, _>(|w| {
+                user::revoke_session(w, &u.session_hash, now)?;
+                audit::record(w, now, &u.username, "logout", &format!("user {}", u.id), "")
+            })
+            .map_err(AppError::from)
+        })
+        .await?;
+    }
+    let mut res = see_other("/");
+    let _ = res.add_cookie(&cookies::removal(cookies::SESSION, state.settings.cookie_secure));
+    Ok(res)
+}

@@ -1,0 +1,49 @@
+//! Cookie helpers: private (encrypted and signed) cookies for sessions and the resident's
+//! "manage this appointment" grant, and the settings every cookie shares.
+
+use actix_web::cookie::{time::Duration, Cookie, CookieJar, Key, SameSite};
+use actix_web::HttpRequest;
+
+/// The staff session cookie.
+pub const SESSION: &str = "dw_session";
+/// The resident's grant to see and change one appointment, after code + ID number.
+pub const APPOINTMENT: &str = "dw_appt";
+/// The CSRF double-submit cookie.
+pub const CSRF: &str = "dw_csrf";
+/// The language choice.
+pub const LANG: &str = "dw_lang";
+
+/// Read and decrypt a private cookie; `None` if absent or tampered with.
+pub fn get_private(req: &HttpRequest, key: &Key, name: &str) -> Option<String> {
+    let cookie = req.cookie(name)?;
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    jar.private(key).get(name).map(|c| c.value().to_string())
+}
+
+/// A private cookie, HttpOnly and SameSite=Lax, for `max_age` seconds.
+pub fn private(key: &Key, name: &str, value: String, max_age: i64, secure: bool) -> Cookie<'static> {
+    let mut jar = CookieJar::new();
+    jar.private_mut(key).add(plain(name, value, max_age, secure));
+    jar.get(name)
+        .cloned()
+        .unwrap_or_else(|| plain(name, String::new(), 0, secure))
+}
+
+/// A plain HttpOnly, SameSite=Lax cookie on `/`.
+pub fn plain(name: &str, value: String, max_age: i64, secure: bool) -> Cookie<'static> {
+    Cookie::build(name.to_string(), value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(max_age))
+        .finish()
+}
+
+/// A cookie that removes `name`.
+pub fn removal(name: &str, secure: bool) -> Cookie<'static> {
+    let mut c = plain(name, String::new(), 0, secure);
+    c.make_removal();
+    c
+}

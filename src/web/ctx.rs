@@ -1,0 +1,160 @@
+//! `Ctx`, the extractor every page handler takes: the language, the CSRF token for its forms,
+//! the logged-in user if any, and the path (for the language switch and login redirects).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::cookies;
+use super::state::{blocking, AppState};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::models::{user, Role};
+use crate::security::{constant_time_eq, sha256_hex};
+
+/// A CSRF token minted for this request by the middleware (no cookie yet).
+#[derive(Clone)]
+pub struct FreshCsrf(pub String);
+
+/// The logged-in user, as pages need them.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub site_id: Option<i64>,
+    /// The hash of the session token (for logout).
+    pub session_hash: String,
+}
+
+/// Request context for pages.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub csrf: String,
+    pub path: String,
+    pub user: Option<CurrentUser>,
+}
+
+impl Ctx {
+    /// The catalogue string for `key` in the page's language.
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    /// The catalogue string with placeholders filled.
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.lang.tf(key, args)
+    }
+
+    /// Refuse a POST whose form token does not match the cookie (403, nothing changes).
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        if !submitted.is_empty() && constant_time_eq(submitted, &self.csrf) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+
+    /// The logged-in user if they may act as `role`; otherwise a login redirect or 403.
+    pub fn require(&self, role: Role) -> Result<&CurrentUser, AppError> {
+        match &self.user {
+            None => Err(AppError::LoginRequired(self.path.clone())),
+            Some(u) if u.role.allows(role) => Ok(u),
+            Some(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The other language, for the switch link.
+    pub fn other_lang(&self) -> Lang {
+        match self.lang {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The URL that switches to the other language and comes back here.
+    pub fn switch_url(&self) -> String {
+        format!(
+            "/lang/{}?next={}",
+            self.other_lang().code(),
+            encode(&self.path)
+        )
+    }
+}
+
+/// Percent-encode a string for a query parameter.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The request's language: the cookie, then Accept-Language, then Chinese.
+pub fn request_lang(req: &HttpRequest) -> Lang {
+    req.cookie(cookies::LANG)
+        .and_then(|c| Lang::from_code(c.value()))
+        .or_else(|| {
+            req.headers()
+                .get("accept-language")
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Ctx, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let lang = request_lang(req);
+        let csrf = req
+            .extensions()
+            .get::<FreshCsrf>()
+            .map(|f| f.0.clone())
+            .or_else(|| req.cookie(cookies::CSRF).map(|c| c.value().to_string()))
+            .unwrap_or_default();
+        let path = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{}", req.path(), q),
+        };
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = state
+            .as_ref()
+            .and_then(|s| cookies::get_private(req, &s.keys.cookie, cookies::SESSION));
+        Box::pin(async move {
+            let user = match (state, token) {
+                (Some(state), Some(token)) => {
+                    let hash = sha256_hex(&token);
+                    blocking(&state, move |st| {
+                        let mut conn = st.db.read.get()?;
+                        let u = user::find_session_user(&mut conn, &hash, st.now())?;
+                        Ok::<_, AppError>(u.map(|u| CurrentUser {
+                            id: u.id,
+                            role: u.role(),
+                            username: u.username,
+                            site_id: u.site_id,
+                            session_hash: hash,
+                        }))
+                    })
+                    .await?
+                }
+                _ => None,
+            };
+            Ok(Ctx {
+                lang,
+                csrf,
+                path,
+                user,
+            })
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! Middleware: request ids and one log line per request (no personal data: the route pattern,
+//! not the path), the CSRF cookie, security headers, and localised error pages.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{web, HttpMessage, HttpResponse};
+use askama::Template;
+
+use super::cookies;
+use super::ctx::{request_lang, FreshCsrf};
+use super::state::AppState;
+use crate::error::AppError;
+use crate::security::random_token;
+use crate::views::ErrorPage;
+
+/// Headers on every response: a CSP with no inline script, no framing, no sniffing, no referrer.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// Give each request an id (echoed in `X-Request-Id`) and log one line when it ends.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = random_token()[..16].to_string();
+    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+    let mut res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    tracing::info!(request_id = %id, %method, %route, status, ms = format!("{ms:.1}"), "request");
+    Ok(res)
+}
+
+/// Mint a CSRF token for a visitor without one and set it as a cookie on the response.
+pub async fn csrf_cookie(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let needs = req.cookie(cookies::CSRF).is_none_or(|c| c.value().len() != 64);
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.cookie_secure);
+    let fresh = needs.then(|| {
+        let token = random_token();
+        req.extensions_mut().insert(FreshCsrf(token.clone()));
+        token
+    });
+    let mut res = next.call(req).await?;
+    if let Some(token) = fresh {
+        // A year: the token only proves a form came from our own page.
+        let _ = res
+            .response_mut()
+            .add_cookie(&cookies::plain(cookies::CSRF, token, 365 * 86400, secure));
+    }
+    Ok(res)
+}
+
+/// Turn an `AppError` (or a framework error) into a page in the visitor's language, or a JSON
+/// body under `/api`. 5xx pages say nothing internal; the cause chain goes to the log.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res);
+    }
+    let key = match res.response().error().and_then(|e| e.as_error::<AppError>()) {
+        Some(AppError::LoginRequired(_)) => return Ok(res),
+        Some(e @ AppError::Internal(cause)) => {
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+            e.key()
+        }
+        Some(e) => e.key(),
+        None if res.response().error().is_some() || status.as_u16() == 404 => {
+            if let Some(e) = res.response().error() {
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "internal error");
+                }
+            }
+            fallback_key(status.as_u16())
+        }
+        None => return Ok(res),
+    };
+    let (req, res) = res.into_parts();
+    if req.path().starts_with("/api/") {
+        let body = serde_json::json!({ "error": crate::i18n::Lang::En.t(key) });
+        let mut out = HttpResponse::build(status).json(body);
+        copy_cookies(&res, &mut out);
+        return Ok(ServiceResponse::new(req, out));
+    }
+    let lang = request_lang(&req);
+    let page = ErrorPage::new(lang, &req, status.as_u16(), key);
+    let html = page.render().unwrap_or_else(|_| status.to_string());
+    let mut out = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html);
+    copy_cookies(&res, &mut out);
+    Ok(ServiceResponse::new(req, out))
+}
+
+fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {
+    for c in from.cookies() {
+        let _ = to.add_cookie(&c);
+    }
+}
+
+fn fallback_key(status: u16) -> &'static str {
+    match status {
+        400 => "err.bad_request",
+        403 => "err.forbidden",
+        404 => "err.not_found",
+        405 => "err.bad_request",
+        413 => "err.too_large",
+        s if s >= 500 => "err.internal",
+        _ => "err.bad_request",
+    }
+}

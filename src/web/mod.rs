@@ -1,0 +1,113 @@
+//! HTTP: the one route table, extractor configuration, and the handler modules per area.
+
+pub mod api;
+pub mod auth;
+pub mod cookies;
+pub mod ctx;
+pub mod middleware;
+pub mod resident;
+pub mod staff;
+pub mod state;
+
+use actix_web::error::UrlencodedError;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::i18n::Lang;
+
+/// The largest form or JSON body accepted.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Every route, in one table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::FormConfig::default()
+            .limit(BODY_LIMIT)
+            .error_handler(|err, _| match err {
+                UrlencodedError::Overflow { .. } => AppError::TooLarge.into(),
+                _ => AppError::BadRequest.into(),
+            }),
+    )
+    .app_data(
+        web::JsonConfig::default()
+            .limit(BODY_LIMIT)
+            .content_type_required(true)
+            .error_handler(api::ApiError::from_json),
+    )
+    .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+    .app_data(web::QueryConfig::default().error_handler(|_, _| AppError::BadRequest.into()))
+    .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+    // Residents
+    .route("/", web::get().to(resident::home))
+    .route("/towns/{id}", web::get().to(resident::town_page))
+    .route("/towns/{id}/wait", web::post().to(resident::join_waiting))
+    .route("/sites/{id}", web::get().to(resident::site_page))
+    .route("/slots/{id}/book", web::get().to(resident::book_form))
+    .route("/slots/{id}/book", web::post().to(resident::book_submit))
+    .route("/appointment", web::get().to(resident::appointment_page))
+    .route("/appointment/cancel", web::post().to(resident::cancel))
+    .route("/appointment/move", web::get().to(resident::move_form))
+    .route("/appointment/move", web::post().to(resident::move_submit))
+    .route("/find", web::get().to(resident::find_form))
+    .route("/find", web::post().to(resident::find_submit))
+    .route("/lang/{code}", web::get().to(switch_lang))
+    // Staff, bureau, admin
+    .route("/login", web::get().to(auth::login_form))
+    .route("/login", web::post().to(auth::login))
+    .route("/logout", web::post().to(auth::logout))
+    .route("/staff", web::get().to(staff::clinic_home))
+    .route("/staff/checkin/{code}", web::get().to(staff::checkin))
+    .route("/bureau", web::get().to(staff::bureau_home))
+    .route("/admin", web::get().to(staff::admin_home))
+    // JSON API
+    .route("/api/v1/towns", web::get().to(api::towns))
+    .route("/api/v1/availability", web::get().to(api::availability))
+    .route("/api/v1/appointments", web::post().to(api::book))
+    .route("/api/v1/appointments/lookup", web::post().to(api::lookup))
+    .route("/api/v1/appointments/cancel", web::post().to(api::cancel))
+    // Plumbing
+    .route("/healthz", web::get().to(api::healthz))
+    .route("/static/app.css", web::get().to(stylesheet))
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../static/app.css"))
+}
+
+/// Query of the language switch.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NextQuery {
+    next: String,
+}
+
+/// `GET /lang/{code}?next=/path`: remember the language and go back.
+async fn switch_lang(
+    path: web::Path<String>,
+    q: web::Query<NextQuery>,
+    state: web::Data<state::AppState>,
+) -> Result<HttpResponse, AppError> {
+    let lang = Lang::from_code(&path).ok_or(AppError::NotFound)?;
+    let next = if q.next.starts_with('/') && !q.next.starts_with("//") && !q.next.contains('\\') {
+        q.next.as_str()
+    } else {
+        "/"
+    };
+    let mut res = crate::views::see_other(next);
+    let _ = res.add_cookie(&cookies::plain(
+        cookies::LANG,
+        lang.code().to_string(),
+        365 * 86400,
+        state.settings.cookie_secure,
+    ));
+    Ok(res)
+}

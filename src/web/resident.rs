@@ -1,0 +1,554 @@
+//! The resident's pages: towns, sites and their slots, booking, the appointment (find, move,
+//! cancel), the waiting list.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+
+use super::cookies;
+use super::ctx::Ctx;
+use super::state::{blocking, read, AppState};
+use crate::booking::{self, BookingError, ResidentDetails};
+use crate::domain::{parse_dose_number, BookingCode, Email, FieldError, IdNumber, PersonName, Phone};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::{
+    appointment, product, resident, site, slot, town, vaccination, waiting, AppointmentStatus,
+    Product,
+};
+use crate::views::{
+    day_bounds, day_label, hm, html, html_status, local, qr_svg, see_other, when, AppointmentPage,
+    BookPage, FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage,
+    TownRow, WaitingPage,
+};
+
+/// How far ahead the day navigation goes.
+const DAYS_AHEAD: i64 = 60;
+/// How long the "manage this appointment" grant lasts, in seconds.
+const GRANT_SECONDS: i64 = 2 * 3600;
+
+/// Turn a field error into its message in the page's language.
+pub fn field_message(lang: Lang, e: FieldError) -> String {
+    lang.t(e.key).to_string()
+}
+
+/// Parse the resident details of a form, collecting every error.
+pub fn parse_resident(lang: Lang, f: &ResidentForm) -> Result<ResidentDetails, FormErrors> {
+    let mut errors = FormErrors::default();
+    let mut note = |e: FieldError| errors.add(e.field, field_message(lang, e));
+    let name = PersonName::parse(&f.name).map_err(&mut note).ok();
+    let id_number = IdNumber::parse(&f.id_number).map_err(&mut note).ok();
+    let phone = Phone::parse(&f.phone).map_err(&mut note).ok();
+    let email = Email::parse(&f.email).map_err(&mut note).ok();
+    match (name, id_number, phone, email) {
+        (Some(name), Some(id_number), Some(phone), Some(email)) => Ok(ResidentDetails {
+            id_number,
+            name,
+            phone,
+            email,
+            lang: lang.code().to_string(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A booking refusal as the resident reads it.
+pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
+    match e {
+        BookingError::TooEarly(d) => lang.tf(e.key(), &[("date", &day_label(lang, *d))]),
+        e => lang.t(e.key()).to_string(),
+    }
+}
+
+/// `GET /`: pick a town.
+pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (towns, sites) = read(&state, |c, _| {
+        Ok((town::list_active(c)?, site::list_active(c)?))
+    })
+    .await?;
+    let rows = towns
+        .iter()
+        .map(|t| TownRow {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            sites: sites.iter().filter(|s| s.town_id == t.id).count(),
+        })
+        .collect();
+    html(&HomePage {
+        first_run: towns.is_empty(),
+        towns: rows,
+        ctx,
+    })
+}
+
+/// `GET /towns/{id}`: the town's sites with each one's next free slot.
+pub async fn town_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    render_town(ctx, state, TownId(*path), ResidentForm::default(), FormErrors::default(), StatusCode::OK).await
+}
+
+async fn render_town(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    id: TownId,
+    form: ResidentForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (t, sites, free, waiting) = read(&state, move |c, st| {
+        let t = town::find(c, id)?.filter(|t| t.active).ok_or(AppError::NotFound)?;
+        let sites = site::list_for_town(c, id)?;
+        let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
+        let free = booking::next_free_slots(c, st.rules(), &ids, ids.len())?;
+        let waiting = waiting::count_waiting(c, id)?;
+        Ok((t, sites, free, waiting))
+    })
+    .await?;
+    let tz = state.settings.time_zone;
+    let rows: Vec<SiteRow> = sites
+        .iter()
+        .map(|s| SiteRow {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            address: s.address.clone(),
+            next_free: free
+                .iter()
+                .find(|f| f.site_id == s.id)
+                .map(|f| when(ctx.lang, tz, f.starts_at, f.ends_at)),
+        })
+        .collect();
+    let page = TownPage {
+        town_id: t.id.to_string(),
+        town_name: t.name,
+        any_free: !free.is_empty(),
+        sites: rows,
+        waiting,
+        form,
+        errors,
+        ctx,
+    };
+    html_status(&page, status)
+}
+
+/// The `?date=` of a site page.
+#[derive(Debug, Deserialize)]
+pub struct DayQuery {
+    date: Option<String>,
+    site: Option<String>,
+}
+
+/// `GET /sites/{id}?date=YYYY-MM-DD`: one day of a site's slots.
+pub async fn site_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    q: web::Query<DayQuery>,
+) -> Result<HttpResponse, AppError> {
+    render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await
+}
+
+async fn render_site(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    site_id: SiteId,
+    date: Option<&str>,
+    moving: bool,
+) -> Result<HttpResponse, AppError> {
+    let today = state.today();
+    let day = match date.filter(|d| !d.is_empty()) {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| AppError::BadRequest)?,
+        None => today,
+    };
+    let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
+    let tz = state.settings.time_zone;
+    let (from, to) = day_bounds(tz, day);
+    let (s, t, slots, products, others) = read(&state, move |c, _| {
+        let s = site::find(c, site_id)?.filter(|s| s.active).ok_or(AppError::NotFound)?;
+        let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
+        let slots = slot::list_for_site_between(c, site_id, from, to)?;
+        let products = product::list(c)?;
+        let others = site::list_for_town(c, TownId(s.town_id))?;
+        Ok((s, t, slots, products, others))
+    })
+    .await?;
+    let rules = state.rules();
+    let rows = slots
+        .iter()
+        .filter(|sl| sl.starts_at > rules.now)
+        .map(|sl| {
+            let free_first = sl.free_first(rules.now, rules.release_hours);
+            let free_second = sl.free_second();
+            let label = if free_second == 0 {
+                ctx.t("site.full").to_string()
+            } else if free_first == 0 {
+                ctx.t("site.second_only").to_string()
+            } else {
+                ctx.tf("site.seats_left", &[("n", &free_first.to_string())])
+            };
+            SlotRow {
+                id: sl.id.to_string(),
+                time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
+                product: product_name(&products, sl.product_id),
+                free_first,
+                free_second,
+                label,
+            }
+        })
+        .collect();
+    let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let page = SitePage {
+        site_id: s.id.to_string(),
+        site_name: s.name,
+        address: s.address,
+        town_id: t.id.to_string(),
+        town_name: t.name,
+        day: day_label(ctx.lang, day),
+        prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
+        next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
+        slots: rows,
+        moving,
+        other_sites: others
+            .into_iter()
+            .filter(|o| o.id != site_id.0)
+            .map(|o| (o.id.to_string(), o.name))
+            .collect(),
+        ctx,
+    };
+    html(&page)
+}
+
+fn product_name(products: &[Product], id: i64) -> String {
+    products
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
+async fn book_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    slot_id: SlotId,
+    form: ResidentForm,
+    errors: FormErrors,
+    refusal: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (sl, s, p) = read(state, move |c, _| {
+        let sl = slot::find(c, slot_id)?.ok_or(AppError::NotFound)?;
+        let s = site::find(c, SiteId(sl.site_id))?.ok_or(AppError::NotFound)?;
+        let p = product::find(c, ProductId(sl.product_id))?.ok_or(AppError::NotFound)?;
+        Ok((sl, s, p))
+    })
+    .await?;
+    let tz = state.settings.time_zone;
+    let refusal = refusal.or_else(|| {
+        (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
+    });
+    let page = BookPage {
+        slot_id: sl.id.to_string(),
+        site_id: s.id.to_string(),
+        site_name: s.name,
+        address: s.address,
+        when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
+        product: p.name,
+        doses_in_series: p.doses_in_series,
+        form,
+        errors,
+        refusal,
+        ctx,
+    };
+    html_status(&page, status)
+}
+
+/// `GET /slots/{id}/book`: the booking form.
+pub async fn book_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    book_page(ctx, &state, SlotId(*path), ResidentForm::default(), FormErrors::default(), None, StatusCode::OK).await
+}
+
+/// `POST /slots/{id}/book`: book, then 303 to the confirmation.
+pub async fn book_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ResidentForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let slot_id = SlotId(*path);
+    let mut form = form.into_inner();
+    form.id_number = form.id_number.trim().to_string();
+    let dose = parse_dose_number(&form.dose_number);
+    let details = parse_resident(ctx.lang, &form);
+    let (details, dose) = match (details, dose) {
+        (Ok(d), Ok(n)) => (d, n),
+        (details, dose) => {
+            let mut errors = details.err().unwrap_or_default();
+            if let Err(e) = dose {
+                errors.add(e.field, field_message(ctx.lang, e));
+            }
+            return book_page(ctx, &state, slot_id, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(booking::book(&st.db, &st.keys, st.rules(), slot_id, dose, &details))
+    })
+    .await?;
+    match outcome {
+        Ok(b) => Ok(grant_and_show(&state, b.appointment.id)),
+        Err(BookingError::SlotNotFound) => Err(AppError::NotFound),
+        Err(e) if e.is_internal() => Err(e.into()),
+        Err(e) => {
+            let msg = refusal_message(ctx.lang, &e);
+            book_page(ctx, &state, slot_id, form, FormErrors::default(), Some(msg), StatusCode::CONFLICT).await
+        }
+    }
+}
+
+/// 303 to the appointment page, with the cookie that lets this browser see it.
+fn grant_and_show(state: &AppState, appointment_id: i64) -> HttpResponse {
+    let cookie = cookies::private(
+        &state.keys.cookie,
+        cookies::APPOINTMENT,
+        appointment_id.to_string(),
+        GRANT_SECONDS,
+        state.settings.cookie_secure,
+    );
+    let mut res = see_other("/appointment");
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
+    cookies::get_private(req, &state.keys.cookie, cookies::APPOINTMENT)?
+        .parse()
+        .ok()
+}
+
+/// `GET /appointment`: the appointment this browser was granted (after booking or finding it).
+pub async fn appointment_page(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = granted(&req, &state) else {
+        return Ok(see_other("/find"));
+    };
+    let data = read(&state, move |c, _| {
+        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
+        let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
+        let s = site::find(c, SiteId(a.site_id))?.ok_or(AppError::NotFound)?;
+        let p = product::find(c, ProductId(a.product_id))?.ok_or(AppError::NotFound)?;
+        let sl = slot::find(c, SlotId(a.slot_id))?.ok_or(AppError::NotFound)?;
+        let doses = vaccination::list_for_resident(c, ResidentId(r.id))?;
+        let next = doses.len() as i32 + 1;
+        let pending = appointment::find_active_for_dose(c, ResidentId(r.id), next)?;
+        Ok((a, r, s, p, sl, doses, pending))
+    })
+    .await?;
+    let (a, r, s, p, sl, doses, pending) = data;
+    let lang = ctx.lang;
+    let tz = state.settings.time_zone;
+    let status = a.status();
+    let code = BookingCode::parse(&a.code).map(|c| c.to_string()).unwrap_or(a.code.clone());
+    let next_dose_n = doses.len() as i32 + 1;
+    let next_dose = (status == AppointmentStatus::Vaccinated
+        && next_dose_n <= p.doses_in_series
+        && pending.is_none())
+    .then(|| booking::next_dose_window(&doses, next_dose_n, &p))
+    .flatten()
+    .map(|(opens, closes)| {
+        let args = [
+            ("n", next_dose_n.to_string()),
+            ("opens", day_label(lang, opens)),
+            ("closes", day_label(lang, closes)),
+        ];
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if state.today() > closes {
+            lang.tf("appt.next_dose_overdue", &args)
+        } else {
+            lang.tf("appt.next_dose_window", &args)
+        }
+    });
+    let arrive_at = local(tz, sl.starts_at - Duration::minutes(10)).format("%H:%M").to_string();
+    let page = AppointmentPage {
+        qr: qr_svg(&format!("{}/staff/checkin/{}", state.base_url, a.code)),
+        code,
+        name: r.name,
+        masked_id: IdNumber::mask_stored(&r.id_last4),
+        site_id: s.id.to_string(),
+        site_name: s.name,
+        address: s.address,
+        when: when(lang, tz, sl.starts_at, sl.ends_at),
+        arrive: lang.tf("appt.arrive", &[("time", &arrive_at)]),
+        product: p.name,
+        dose_number: a.dose_number,
+        status_label: lang.t(&format!("status.{}", status.as_str())),
+        active: status == AppointmentStatus::Booked,
+        next_dose,
+        town_id: s.town_id.to_string(),
+        ctx,
+    };
+    html(&page)
+}
+
+/// The find form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FindForm {
+    code: String,
+    id_number: String,
+    csrf: String,
+}
+
+/// `GET /find`.
+pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    html(&FindPage {
+        ctx,
+        code: String::new(),
+        errors: FormErrors::default(),
+        refusal: None,
+    })
+}
+
+/// `POST /find`: code + ID number, then 303 to the appointment. Both wrong and unknown give
+/// the same slow answer.
+pub async fn find_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<FindForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let mut errors = FormErrors::default();
+    let code = BookingCode::parse(&form.code).map_err(|e| errors.add(e.field, field_message(ctx.lang, e))).ok();
+    let id = IdNumber::parse(&form.id_number).map_err(|e| errors.add(e.field, field_message(ctx.lang, e))).ok();
+    let (Some(code), Some(id)) = (code, id) else {
+        let page = FindPage { code: form.code.clone(), errors, refusal: None, ctx };
+        return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let found = read(&state, move |c, st| {
+        match booking::find_appointment(c, &st.keys, &code, &id) {
+            Ok((a, _)) => Ok(Some(a.id)),
+            Err(BookingError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+    match found {
+        Some(id) => Ok(grant_and_show(&state, id)),
+        None => {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(
+                state.settings.login_delay_ms / 2,
+            ))
+            .await;
+            let page = FindPage {
+                code: form.code.clone(),
+                errors,
+                refusal: Some(ctx.t("err.find.not_found").to_string()),
+                ctx,
+            };
+            html_status(&page, StatusCode::NOT_FOUND)
+        }
+    }
+}
+
+/// A form with only the CSRF token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// `POST /appointment/cancel`.
+pub async fn cancel(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    blocking(&state, move |st| booking::cancel(&st.db, id, st.now())).await?;
+    Ok(see_other("/appointment"))
+}
+
+/// `GET /appointment/move?site=ID&date=...`: slots to move to.
+pub async fn move_form(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<DayQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    let a = read(&state, move |c, _| appointment::find(c, id)?.ok_or(AppError::NotFound)).await?;
+    if a.status() != AppointmentStatus::Booked {
+        return Ok(see_other("/appointment"));
+    }
+    let site_id = match q.site.as_deref() {
+        Some(s) => SiteId(s.parse().map_err(|_| AppError::BadRequest)?),
+        None => SiteId(a.site_id),
+    };
+    render_site(ctx, state, site_id, q.date.as_deref(), true).await
+}
+
+/// The move form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MoveForm {
+    slot_id: String,
+    csrf: String,
+}
+
+/// `POST /appointment/move`: atomically move to another slot.
+pub async fn move_submit(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    let to = SlotId(form.slot_id.trim().parse().map_err(|_| AppError::BadRequest)?);
+    blocking(&state, move |st| booking::reschedule(&st.db, st.rules(), id, to)).await?;
+    Ok(see_other("/appointment"))
+}
+
+/// `POST /towns/{id}/wait`: join the town's waiting list.
+pub async fn join_waiting(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ResidentForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let town_id = TownId(*path);
+    let form = form.into_inner();
+    let details = match parse_resident(ctx.lang, &form) {
+        Ok(d) => d,
+        Err(errors) => {
+            return render_town(ctx, state, town_id, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    };
+    let (t, w) = blocking(&state, move |st| {
+        let w = booking::join_waiting_list(&st.db, &st.keys, st.now(), town_id, &details)?;
+        let mut c = st.db.read.get()?;
+        let t = town::find(&mut c, town_id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>((t, w))
+    })
+    .await?;
+    let key = if w.already { "wait.already" } else { "wait.joined" };
+    let message = ctx.tf(key, &[("n", &w.position.to_string()), ("town", &t.name)]);
+    html(&WaitingPage {
+        town_name: t.name,
+        message,
+        ctx,
+    })
+}
