@@ -1,0 +1,372 @@
+//! `spawn_app()`: a server on port 0 with its own database, a fixed clock and a cookie-keeping
+//! client; plus fixtures that build a small city directly through the model layer.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use dosewise::clock::FixedClock;
+use dosewise::config::Settings;
+use dosewise::db::{AnyConnection, Db};
+use dosewise::domain::IdNumber;
+use dosewise::ids::new_id;
+use dosewise::models::stock::{self, Movement};
+use dosewise::models::{product, site, slot, town, NewProduct, NewSite, NewSlot, NewTown};
+use dosewise::startup::Application;
+use dosewise::web::state::AppState;
+use serde_json::{json, Value};
+
+/// 2030-03-04 01:00 UTC, a Monday, 09:00 in Shanghai.
+pub fn test_now() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2030, 3, 4)
+        .unwrap()
+        .and_hms_opt(1, 0, 0)
+        .unwrap()
+}
+
+/// The secret every test server uses (so processes on one database agree).
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A database for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh database on the backend chosen by `TEST_DATABASE_URL`.
+    pub fn new() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(admin) if admin.starts_with("postgres") => {
+                let name = format!("dosewise_test_{}", new_id());
+                let mut conn = diesel::PgConnection::establish(&admin)
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    admin_url: Some(admin),
+                    name,
+                    _dir: None,
+                }
+            }
+            Some(other) => panic!("TEST_DATABASE_URL must be a postgres:// URL, not {other}"),
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("test.db");
+                TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    admin_url: None,
+                    name: String::new(),
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.admin_url.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin_url {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            }
+        }
+    }
+}
+
+/// Settings for a test server.
+pub fn test_settings(url: &str) -> Settings {
+    let mut s = Settings::defaults();
+    s.database_url = url.to_string();
+    s.bind = "127.0.0.1:0".into();
+    s.secret = Some(SECRET.into());
+    s.workers = 2;
+    s.pool_size = 8;
+    s.login_delay_ms = 50;
+    s
+}
+
+/// A running test server.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    pub clock: Arc<FixedClock>,
+    pub db: TestDb,
+}
+
+/// Start a server on port 0 with a fresh database and a clock fixed at [`test_now`].
+pub async fn spawn_app() -> TestApp {
+    let db = TestDb::new();
+    let clock = Arc::new(FixedClock::new(test_now()));
+    let app = Application::build(test_settings(&db.url), clock.clone()).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: client(),
+        state,
+        clock,
+        db,
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A small city made through the model layer.
+#[derive(Debug, Clone, Copy)]
+pub struct City {
+    pub town: i64,
+    pub site: i64,
+    pub product: i64,
+}
+
+impl TestApp {
+    /// A connection for fixtures and checks.
+    pub fn conn(&self) -> r2d2::PooledConnection<dosewise::db::Manager> {
+        self.state.db.write.get().unwrap()
+    }
+
+    /// The app's database handle.
+    pub fn database(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// One town with one site giving one two-dose product (21-56 days, ages 0-120).
+    pub fn city(&self) -> City {
+        let mut c = self.conn();
+        make_city(&mut c, "T001", 21, 56)
+    }
+
+    /// Add a slot `days` ahead at 10:00 Shanghai time.
+    pub fn add_slot(&self, city: City, days: i64, seats: i32, held: i32) -> i64 {
+        let start = test_now() + Duration::days(days) + Duration::hours(1);
+        add_slot_at(&mut self.conn(), city, start, seats, held)
+    }
+
+    /// Receive `n` doses at the city's site.
+    pub fn add_stock(&self, city: City, n: i32) {
+        add_stock(&mut self.conn(), city, n);
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
+    }
+
+    /// GET a page's body.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// The CSRF token in the page at `path` (also sets the cookie).
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self.get_text(path).await;
+        csrf_in(&html).unwrap_or_else(|| panic!("no CSRF token in {path}"))
+    }
+
+    /// POST a form.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Book through the API.
+    pub async fn book_api(&self, slot: i64, dose: i32, who: &Value) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/appointments",
+            &json!({"slot_id": slot.to_string(), "dose_number": dose, "resident": who}),
+        )
+        .await
+    }
+
+    /// Count rows of a table matching a SQL condition.
+    pub fn count(&self, table: &str, condition: &str) -> i64 {
+        count_where(&mut self.conn(), table, condition)
+    }
+
+    /// A slot's `(booked_first, booked_second, seats)`.
+    pub fn slot_counts(&self, slot_id: i64) -> (i32, i32, i32) {
+        let s = slot::find(&mut self.conn(), dosewise::ids::SlotId(slot_id)).unwrap().unwrap();
+        (s.booked_first, s.booked_second, s.seats)
+    }
+
+    /// The site's `(on_hand, promised)` of the city's product.
+    pub fn stock(&self, city: City) -> (i32, i32) {
+        stock::balances_for_site(&mut self.conn(), dosewise::ids::SiteId(city.site))
+            .unwrap()
+            .into_iter()
+            .find(|b| b.product_id == city.product)
+            .map(|b| (b.on_hand, b.promised))
+            .unwrap_or((0, 0))
+    }
+}
+
+/// Count rows with a raw condition (tests only).
+pub fn count_where(c: &mut AnyConnection, table: &str, condition: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"))
+        .get_result::<N>(c)
+        .unwrap()
+        .n
+}
+
+/// Build one town, site and product.
+pub fn make_city(c: &mut AnyConnection, code: &str, min: i32, max: i32) -> City {
+    let city = City { town: new_id(), site: new_id(), product: new_id() };
+    town::insert(c, &NewTown {
+        id: city.town,
+        code: code.into(),
+        name: format!("测试镇{code}"),
+        eligible: 10_000,
+        contact_emails: String::new(),
+        active: true,
+    })
+    .unwrap();
+    site::insert(c, &NewSite {
+        id: city.site,
+        town_id: city.town,
+        name: "测试接种点".into(),
+        address: "人民路1号".into(),
+        active: true,
+    })
+    .unwrap();
+    product::insert(c, &NewProduct {
+        id: city.product,
+        code: format!("P-{code}"),
+        name: "测试疫苗".into(),
+        manufacturer: "测试".into(),
+        doses_in_series: 2,
+        min_interval_days: min,
+        max_interval_days: max,
+        min_age_years: 0,
+        max_age_years: 120,
+        pack_size: 1,
+    })
+    .unwrap();
+    city
+}
+
+/// Insert a slot starting at `start` (UTC).
+pub fn add_slot_at(c: &mut AnyConnection, city: City, start: NaiveDateTime, seats: i32, held: i32) -> i64 {
+    let id = new_id();
+    slot::insert_many(c, &[NewSlot {
+        id,
+        site_id: city.site,
+        product_id: city.product,
+        starts_at: start,
+        ends_at: start + Duration::minutes(30),
+        seats,
+        second_dose_held: held,
+        booked_first: 0,
+        booked_second: 0,
+    }])
+    .unwrap();
+    id
+}
+
+/// Receive doses at a site through the ledger.
+pub fn add_stock(c: &mut AnyConnection, city: City, n: i32) {
+    stock::record(c, &Movement {
+        id: new_id(),
+        site_id: Some(city.site),
+        product_id: city.product,
+        delta: n,
+        kind: "received".into(),
+        reason: "test".into(),
+        actor: "test".into(),
+        lot: Some("LOT1".into()),
+        created_at: test_now(),
+    })
+    .unwrap();
+}
+
+/// A valid, distinct ID number for resident `i`, born in 1980-2007.
+pub fn id_number(i: u32) -> String {
+    let birth = NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + Duration::days(i64::from(i % 10_000));
+    let first17 = format!("{}{}{:03}", 110_101 + i / 10_000, birth.format("%Y%m%d"), i % 1000);
+    IdNumber::with_check_digit(&first17).unwrap().expose().to_string()
+}
+
+/// A resident for the JSON API.
+pub fn resident(i: u32) -> Value {
+    json!({
+        "id_number": id_number(i),
+        "name": format!("测试{}", ["甲", "乙", "丙", "丁"][(i % 4) as usize]),
+        "phone": format!("139{:08}", i),
+        "email": format!("r{i}@example.com"),
+    })
+}
+
+/// The resident's form fields.
+pub fn resident_form(i: u32) -> Vec<(String, String)> {
+    let r = resident(i);
+    ["name", "id_number", "phone", "email"]
+        .iter()
+        .map(|k| (k.to_string(), r[*k].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The CSRF token in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..at + 64].to_string())
+}
+
+/// Record dose `dose` as given `days_ago` before the test clock, without an appointment.
+pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago: i64) {
+    let mut c = app.conn();
+    let hash = app.state.keys.hash_id_number(&IdNumber::parse(id_number).unwrap());
+    let r = dosewise::models::resident::find_by_hash(&mut c, &hash).unwrap().unwrap();
+    let given = test_now() - Duration::days(days_ago);
+    dosewise::models::vaccination::insert(&mut c, &dosewise::models::NewVaccination {
+        id: new_id(),
+        resident_id: r.id,
+        appointment_id: None,
+        site_id: city.site,
+        product_id: city.product,
+        dose_number: dose,
+        lot: "LOT1".into(),
+        given_at: given,
+        staff_user_id: None,
+        observation_until: given + Duration::minutes(30),
+    })
+    .unwrap();
+}

@@ -1,0 +1,14 @@
+//! Black-box tests over real HTTP. Every test gets its own database: a temporary SQLite file,
+//! or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set (CI runs the suite on both).
+
+mod auth;
+mod bad_input;
+mod booking_api;
+mod browser;
+mod concurrency;
+mod helpers;
+mod i18n;
+mod migrations;
+mod multiprocess;
+mod pages;
+mod security;

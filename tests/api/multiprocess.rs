@@ -1,0 +1,145 @@
+//! Two `dosewise serve` processes on one database keep the booking invariants, and neither
+//! logs a resident's ID number.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Utc};
+use futures::future::join_all;
+
+use crate::helpers::{add_slot_at, add_stock, client, id_number, make_city, resident, TestDb, SECRET};
+
+struct Server {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &TestDb) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dosewise"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("DOSEWISE_BIND", "127.0.0.1:0")
+        .env("DOSEWISE_SECRET", SECRET)
+        .env("DOSEWISE_WORKERS", "2")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the dosewise binary starts");
+    let log = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&line);
+            sink.lock().unwrap().push('\n');
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        log.lock().unwrap().push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("Dosewise is listening on ") {
+            url = rest.trim_end_matches('/').to_string();
+            break;
+        }
+    }
+    assert!(!url.is_empty(), "server did not start: {}", log.lock().unwrap());
+    std::thread::spawn(move || for _ in out.lines() {});
+    Server { child, url, log }
+}
+
+#[actix_web::test]
+async fn two_server_processes_on_one_database_never_oversell_a_slot() {
+    let db = TestDb::new();
+    let pools = dosewise::db::Db::connect(&db.url, 2).unwrap();
+    let (slot, city) = {
+        let mut c = pools.write.get().unwrap();
+        let city = make_city(&mut c, "T001", 21, 56);
+        add_stock(&mut c, city, 500);
+        let start = Utc::now().naive_utc() + Duration::days(3);
+        (add_slot_at(&mut c, city, start, 7, 0), city)
+    };
+    let a = start(&db);
+    let b = start(&db);
+    let http = client();
+    let reqs = (0..80u32).map(|i| {
+        let base = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/api/v1/appointments"))
+                .json(&serde_json::json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(3000 + i)}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(reqs).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 7, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    let mut c = pools.read.get().unwrap();
+    assert_eq!(crate::helpers::count_where(&mut c, "appointments", "status = 'booked'"), 7);
+    let s = dosewise::models::slot::find(&mut c, dosewise::ids::SlotId(slot)).unwrap().unwrap();
+    assert_eq!(s.booked_first, 7);
+    let bal = dosewise::models::stock::balances_for_site(&mut c, dosewise::ids::SiteId(city.site)).unwrap();
+    assert_eq!(bal[0].promised, 7);
+
+    // Nothing either process logged names a resident's ID number.
+    drop(a);
+    drop(b);
+}
+
+#[actix_web::test]
+async fn server_logs_carry_a_line_per_request_and_no_personal_data() {
+    let db = TestDb::new();
+    let pools = dosewise::db::Db::connect(&db.url, 2).unwrap();
+    let slot = {
+        let mut c = pools.write.get().unwrap();
+        let city = make_city(&mut c, "T001", 21, 56);
+        add_stock(&mut c, city, 50);
+        add_slot_at(&mut c, city, Utc::now().naive_utc() + Duration::days(2), 5, 0)
+    };
+    let server = start(&db);
+    let http = client();
+    for i in 0..3u32 {
+        let res = http
+            .post(format!("{}/api/v1/appointments", server.url))
+            .json(&serde_json::json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(i)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let bad = http
+        .post(format!("{}/api/v1/appointments", server.url))
+        .json(&serde_json::json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": {"id_number": "110105194912310021"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.matches("request_id=").count() >= 4, "{log}");
+    for i in 0..3u32 {
+        let id = id_number(i);
+        assert!(!log.contains(&id), "ID number in the log");
+        assert!(!log.contains(&id[..14]), "ID number prefix in the log");
+        assert!(!log.contains(&format!("139{i:08}")), "phone number in the log");
+    }
+    assert!(!log.contains("110105194912310021"));
+}

@@ -1,0 +1,226 @@
+//! The resident's journey through the HTML pages, without JavaScript: find a site, book, find the
+//! appointment again, move it, cancel it, join a waiting list.
+
+use crate::helpers::{client, csrf_in, id_number, resident_form, spawn_app, TestApp};
+
+async fn book_form(app: &TestApp, slot: i64, who: u32, dose: &str) -> reqwest::Response {
+    let token = app.csrf(&format!("/slots/{slot}/book")).await;
+    let mut form = resident_form(who);
+    form.push(("csrf".into(), token));
+    form.push(("dose_number".into(), dose.into()));
+    app.client
+        .post(format!("{}/slots/{slot}/book", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn an_empty_database_explains_how_to_create_the_first_admin() {
+    let app = spawn_app().await;
+    let home = app.get_text("/").await;
+    assert!(home.contains("dosewise create-user --role admin"), "{home}");
+}
+
+#[actix_web::test]
+async fn a_resident_finds_a_site_and_its_slots_one_day_at_a_time() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let open = app.add_slot(city, 0, 3, 0);
+    let full = app.add_slot(city, 1, 1, 0);
+    app.add_stock(city, 10);
+    assert_eq!(app.book_api(full, 1, &crate::helpers::resident(1)).await.status(), 201);
+
+    let home = app.get_text("/").await;
+    assert!(home.contains(&format!("/towns/{}", city.town)));
+    let town = app.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(town.contains("人民路1号"));
+    assert!(town.contains("3月4日 星期一 10:00–10:30"), "next free slot shown: {town}");
+
+    let today = app.get_text(&format!("/sites/{}", city.site)).await;
+    assert!(today.contains(&format!("/slots/{open}/book")));
+    assert!(today.contains("剩余 3 个名额"));
+    assert!(today.contains("?date=2030-03-05"), "a link to the next day");
+    assert!(!today.contains("rel=\"prev\""), "no going back before today");
+
+    let tomorrow = app.get_text(&format!("/sites/{}?date=2030-03-05", city.site)).await;
+    assert!(tomorrow.contains("is-full"));
+    assert!(tomorrow.contains("已约满"));
+    assert!(!tomorrow.contains(&format!("/slots/{full}/book")));
+    assert!(tomorrow.contains("?date=2030-03-04"));
+}
+
+#[actix_web::test]
+async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 3, 0);
+    app.add_stock(city, 10);
+
+    let res = book_form(&app, slot, 1, "1").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/appointment");
+    let page = app.get_text("/appointment").await;
+    assert!(page.contains("预约成功"));
+    assert!(page.contains("<svg"), "inline QR code");
+    let id = id_number(1);
+    assert!(!page.contains(&id), "the full ID number is never shown");
+    assert!(page.contains(&format!("**************{}", &id[14..])));
+    assert!(page.contains("3月6日 星期三 10:00–10:30"));
+    let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
+    assert!(code.chars().nth(4) == Some('-'), "{code}");
+
+    // Another browser finds it with the code and the ID number.
+    let other = client();
+    let find = other.get(format!("{}/find", app.address)).send().await.unwrap().text().await.unwrap();
+    let token = csrf_in(&find).unwrap();
+    let res = other
+        .post(format!("{}/find", app.address))
+        .form(&[("csrf", token.as_str()), ("code", &code), ("id_number", &id_number(2))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "a wrong ID number finds nothing");
+    let res = other
+        .post(format!("{}/find", app.address))
+        .form(&[("csrf", token.as_str()), ("code", &code), ("id_number", &id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let found = other.get(format!("{}/appointment", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(found.contains(&code));
+}
+
+#[actix_web::test]
+async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let from = app.add_slot(city, 2, 3, 0);
+    let to = app.add_slot(city, 3, 3, 0);
+    app.add_stock(city, 10);
+    assert_eq!(book_form(&app, from, 1, "1").await.status(), 303);
+    let page = app.get_text("/appointment").await;
+    let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
+
+    let choose = app.get_text(&format!("/appointment/move?site={}&date=2030-03-07", city.site)).await;
+    assert!(choose.contains("name=\"slot_id\""), "the day offers slots to move to");
+    let token = csrf_in(&choose).unwrap();
+    let res = app.post_form("/appointment/move", &[("csrf", &token), ("slot_id", &to.to_string())]).await;
+    assert_eq!(res.status(), 303);
+    let page = app.get_text("/appointment").await;
+    assert!(page.contains(&code));
+    assert!(page.contains("3月7日"));
+    assert_eq!(app.slot_counts(from), (0, 0, 3));
+    assert_eq!(app.slot_counts(to), (1, 0, 3));
+    assert_eq!(app.stock(city), (10, 1));
+
+    // Moving to the same slot is refused and changes nothing.
+    let res = app.post_form("/appointment/move", &[("csrf", &token), ("slot_id", &to.to_string())]).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(app.slot_counts(to), (1, 0, 3));
+
+    let res = app.post_form("/appointment/cancel", &[("csrf", &token)]).await;
+    assert_eq!(res.status(), 303);
+    let page = app.get_text("/appointment").await;
+    assert!(page.contains("已取消"));
+    assert_eq!(app.slot_counts(to), (0, 0, 3));
+    assert_eq!(app.stock(city), (10, 0));
+}
+
+#[actix_web::test]
+async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 1, 0);
+    app.add_stock(city, 10);
+    assert_eq!(app.book_api(slot, 1, &crate::helpers::resident(9)).await.status(), 201);
+    let res = book_form(&app, slot, 1, "1").await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("刚刚约满"));
+    assert!(page.contains("value=\"r1@example.com\""), "input kept");
+}
+
+#[actix_web::test]
+async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let town = app.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(town.contains(&format!("/towns/{}/wait", city.town)), "waiting list offered");
+    let token = csrf_in(&town).unwrap();
+    for (who, expect) in [(1u32, "第 1 位"), (2, "第 2 位"), (1, "已经在")] {
+        let mut form = resident_form(who);
+        form.push(("csrf".into(), token.clone()));
+        let res = app
+            .client
+            .post(format!("{}/towns/{}/wait", app.address, city.town))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(page.contains(expect), "{expect}: {page}");
+    }
+    assert_eq!(app.count("waiting_list", "status = 'waiting'"), 2);
+    let mut form = resident_form(3);
+    form[1].1 = "123".into();
+    form.push(("csrf".into(), token));
+    let res = app
+        .client
+        .post(format!("{}/towns/{}/wait", app.address, city.town))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(app.count("waiting_list", "1=1"), 2);
+}
+
+#[actix_web::test]
+async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = app.add_slot(city, 1, 3, 0);
+    app.add_stock(city, 10);
+    assert_eq!(book_form(&app, slot, 1, "1").await.status(), 303);
+    let appt_id: i64 = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::appointments;
+        appointments::table.select(appointments::id).first(&mut *app.conn()).unwrap()
+    };
+    let given = crate::helpers::test_now() + chrono::Duration::days(1) + chrono::Duration::hours(1);
+    dosewise::booking::record_dose(
+        app.database(),
+        dosewise::ids::AppointmentId(appt_id),
+        "LOT1",
+        "nurse",
+        None,
+        given,
+        30,
+    )
+    .unwrap();
+    assert_eq!(app.stock(city), (9, 0), "one dose out of stock through the ledger");
+    assert_eq!(
+        dosewise::models::stock::ledger_sum(&mut app.conn(), dosewise::ids::SiteId(city.site), dosewise::ids::ProductId(city.product)).unwrap(),
+        9
+    );
+    let page = app.get_text("/appointment").await;
+    assert!(page.contains("已接种"));
+    assert!(page.contains("预约下一剂"));
+    assert!(page.contains("3月26日"), "dose 2 opens 21 days after 3月5日: {page}");
+    // Recording the same appointment twice is refused.
+    assert!(dosewise::booking::record_dose(
+        app.database(),
+        dosewise::ids::AppointmentId(appt_id),
+        "LOT1",
+        "nurse",
+        None,
+        given,
+        30
+    )
+    .is_err());
+    assert_eq!(app.count("vaccinations", "1=1"), 1);
+}

@@ -1,0 +1,419 @@
+// Dosewise browser journey: a resident books a vaccination, on a phone (zh-CN) and on a
+// desktop (switched to English), in Debian's headless Chromium driven by playwright-core.
+//
+// Usage: node tests/browser/journey.mjs BASE_URL SCREENSHOT_DIR
+//   e.g. node tests/browser/journey.mjs http://127.0.0.1:8123 /tmp/bj-shots
+//
+// The server must be fresh demo data (`dosewise serve --demo` on an empty database): the two
+// runs book as two fixed residents, and a second booking by the same resident is refused.
+// CHROMIUM=/path/to/chromium overrides /usr/bin/chromium. Nothing is ever downloaded.
+// Prints one line per step and ends with `browser journey: N passed, N failed`; exit 1 on failure.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+const OVERALL_TIMEOUT_MS = 60_000;
+const STEP_TIMEOUT_MS = 10_000;
+const NAV_TIMEOUT_MS = 15_000;
+const MAX_NEXT_DAYS = 7;
+
+const [baseArg, shotDir] = process.argv.slice(2);
+if (!baseArg || !shotDir) {
+  console.error('usage: node tests/browser/journey.mjs BASE_URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+const BASE = baseArg.replace(/\/+$/, '');
+let origin;
+try {
+  origin = new URL(BASE).origin;
+} catch {
+  console.error(`not a URL: ${baseArg}`);
+  process.exit(2);
+}
+mkdirSync(shotDir, { recursive: true });
+
+// ---- resident ID numbers (GB 11643, ISO 7064 MOD 11-2 check character) ----------------------
+
+const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CHECK_CHARS = '10X98765432';
+
+function checkChar(first17) {
+  if (!/^\d{17}$/.test(first17)) throw new Error(`bad ID prefix ${first17}`);
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * WEIGHTS[i];
+  return CHECK_CHARS[sum % 11];
+}
+const validId = (first17) => first17 + checkChar(first17);
+/** The same 17 digits with the first digit 0-9 that is NOT the right check character. */
+function wrongId(first17) {
+  const right = checkChar(first17);
+  const wrong = [...'0123456789'].find((d) => d !== right);
+  return first17 + wrong;
+}
+
+const RUNS = [
+  {
+    name: 'phone',
+    context: {
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+    },
+    lang: 'zh-CN',
+    residentName: '王小明',
+    first17: '11010519900101001', // born 1990-01-01
+  },
+  {
+    name: 'desktop',
+    context: { viewport: { width: 1280, height: 800 }, locale: 'en-US' },
+    lang: 'en',
+    residentName: 'Wang Xiaoming',
+    first17: '11010519900101002', // born 1990-01-01, another resident
+  },
+];
+for (const r of RUNS) {
+  r.goodId = validId(r.first17);
+  r.badId = wrongId(r.first17);
+  if (r.goodId === r.badId || checkChar(r.badId.slice(0, 17)) === r.badId[17]) {
+    throw new Error('ID generator self-check failed');
+  }
+}
+// No page may ever show any of these in full.
+const SECRET_IDS = RUNS.flatMap((r) => [r.goodId, r.badId]);
+
+const PHONE = '13800138000';
+const EMAIL = 'test@example.com';
+
+// ---- harness ---------------------------------------------------------------------------------
+
+class StepFailure extends Error {}
+
+let browser = null;
+let current = { run: '-', step: 'launch', page: null };
+let passed = 0;
+let failed = 0;
+let finishing = false;
+
+function fail(reason) {
+  throw new StepFailure(reason);
+}
+
+function say(run, step, msg) {
+  console.log(`${run.padEnd(7)} ${step.padEnd(12)} ok  ${msg}`);
+}
+
+async function withTimeout(promise, ms) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((resolve) => {
+      t = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+async function finishWithFailure(reason) {
+  if (finishing) return;
+  finishing = true;
+  failed += 1;
+  const { run, step, page } = current;
+  let url = '-';
+  try {
+    if (page && !page.isClosed()) url = page.url();
+  } catch {}
+  console.log(`FAIL    ${run} ${step}: ${reason}`);
+  console.log(`        url: ${url}`);
+  if (page && !page.isClosed()) {
+    const file = join(shotDir, `${run}-failure.png`);
+    try {
+      await withTimeout(page.screenshot({ path: file, fullPage: true, timeout: 5000 }), 6000);
+      console.log(`        screenshot: ${file}`);
+    } catch (e) {
+      console.log(`        (no failure screenshot: ${short(e)})`);
+    }
+  }
+  if (browser) await withTimeout(browser.close().catch(() => {}), 5000);
+  console.log(`browser journey: ${passed} passed, ${failed} failed`);
+  process.exit(1);
+}
+
+function short(e) {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0].slice(0, 300);
+}
+
+// Never hang: the whole journey, both runs, gets 60 s.
+const watchdog = setTimeout(() => {
+  setTimeout(() => process.exit(1), 10_000).unref();
+  finishWithFailure(`overall timeout of ${OVERALL_TIMEOUT_MS / 1000} s exceeded`);
+}, OVERALL_TIMEOUT_MS);
+
+// ---- page checks -----------------------------------------------------------------------------
+
+/** Checks every page must pass: language, masked ID numbers, no sideways scroll on the phone. */
+async function checkPage(run, page, { lang = run.lang } = {}) {
+  const facts = await page.evaluate(() => ({
+    lang: document.documentElement.lang,
+    text: document.documentElement.textContent || '',
+    visible: document.body ? document.body.innerText : '',
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  if (facts.lang !== lang) fail(`<html lang> is "${facts.lang}", expected "${lang}"`);
+  for (const id of SECRET_IDS) {
+    if (facts.text.includes(id) || facts.visible.includes(id)) {
+      fail(`page text shows a full ID number (${id.slice(0, 4)}…${id.slice(-4)}); only the masked form may appear`);
+    }
+  }
+  const masked = facts.visible.match(/\*{6,}[0-9X]{4}/g) || [];
+  for (const m of masked) {
+    if (!/^\*{14}[0-9X]{4}$/.test(m)) fail(`ID masked wrongly: "${m}"`);
+  }
+  if (run.name === 'phone' && facts.scrollWidth > facts.innerWidth + 1) {
+    const wide = await page.evaluate(() => {
+      const w = window.innerWidth;
+      const out = [];
+      for (const el of document.querySelectorAll('body *')) {
+        const r = el.getBoundingClientRect();
+        if (r.right > w + 1 && r.width > 0) {
+          out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''} (right=${Math.round(r.right)})`);
+        }
+        if (out.length >= 3) break;
+      }
+      return out.join(', ');
+    });
+    fail(`horizontal scroll on the phone: scrollWidth ${facts.scrollWidth} > innerWidth ${facts.innerWidth}; too wide: ${wide || '?'}`);
+  }
+  return facts;
+}
+
+async function shot(run, page, n) {
+  const file = join(shotDir, `${run.name}-${n}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Tap (phone) or click (desktop) something that loads a new page; returns the document response. */
+async function follow(run, page, locator) {
+  await locator.scrollIntoViewIfNeeded();
+  const nav = page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+  if (run.context.hasTouch) await locator.tap();
+  else await locator.click();
+  const res = await nav;
+  return res;
+}
+
+function expectOk(res, what) {
+  if (!res) fail(`${what}: no document response`);
+  if (res.status() >= 400) fail(`${what}: HTTP ${res.status()}`);
+}
+
+function step(name) {
+  current.step = name;
+}
+
+// ---- the journey -----------------------------------------------------------------------------
+
+async function journey(run) {
+  current = { run: run.name, step: 'context', page: null };
+  const context = await browser.newContext({ ...run.context, baseURL: BASE });
+  const page = await context.newPage();
+  current.page = page;
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+
+  // Anything the page itself loads (CSS, images) from the app must load.
+  const badLoads = [];
+  page.on('response', (res) => {
+    const req = res.request();
+    if (req.resourceType() !== 'document' && res.url().startsWith(origin) && res.status() >= 400) {
+      badLoads.push(`${res.status()} ${res.url()}`);
+    }
+  });
+  page.on('pageerror', (e) => console.log(`${run.name.padEnd(7)} warning      page script error: ${short(e)}`));
+  const noBadLoads = () => {
+    if (badLoads.length) fail(`subresource failed to load: ${badLoads.join('; ')}`);
+  };
+
+  // a. home
+  step('1-home');
+  const homeRes = await page.goto(`${BASE}/`, { waitUntil: 'load' });
+  expectOk(homeRes, 'home');
+  let langNote = '';
+  if (run.name === 'desktop') {
+    // Switch to English with the header's language link. An en-US browser may already get
+    // English from Accept-Language; then go to 中文 and back so the switch is still exercised.
+    const header = page.locator('header');
+    let english = header.getByRole('link', { name: 'English', exact: true });
+    if ((await english.count()) === 0) {
+      const startLang = await page.evaluate(() => document.documentElement.lang);
+      if (startLang !== 'en') fail(`no "English" link in the header and page lang is "${startLang}"`);
+      const chinese = header.getByRole('link', { name: '中文', exact: true });
+      if ((await chinese.count()) !== 1) fail('page is English by Accept-Language but has no "中文" switch link');
+      expectOk(await follow(run, page, chinese), 'switch to 中文');
+      await checkPage(run, page, { lang: 'zh-CN' });
+      english = header.getByRole('link', { name: 'English', exact: true });
+      if ((await english.count()) !== 1) fail('no "English" link in the header after switching to 中文');
+      langNote = 'en via Accept-Language, switched 中文 → English; ';
+    } else {
+      langNote = 'switched to English; ';
+    }
+    expectOk(await follow(run, page, english.first()), 'switch to English');
+    if (new URL(page.url()).pathname !== '/') fail(`language switch did not come back to / (at ${page.url()})`);
+  }
+  await checkPage(run, page);
+  noBadLoads();
+  const towns = page.locator('a[href^="/towns/"]');
+  const townCount = await towns.count();
+  if (townCount === 0) fail('no town tiles (a[href^="/towns/"]) on the home page — demo data missing?');
+  await shot(run, page, '1-home');
+  say(run.name, '1-home', `${langNote}${townCount} town tile(s), lang=${run.lang}`);
+
+  // b. town
+  step('2-town');
+  const townName = (await towns.first().locator('strong').textContent().catch(() => null)) ?? '?';
+  expectOk(await follow(run, page, towns.first()), 'town page');
+  if (!/\/towns\/\d+/.test(page.url())) fail('did not land on a town page');
+  await checkPage(run, page);
+  const sites = page.locator('a[href^="/sites/"]');
+  if ((await sites.count()) === 0) fail('no site links (a[href^="/sites/"]) on the town page');
+  await shot(run, page, '2-town');
+  say(run.name, '2-town', `${townName.trim()}: ${await sites.count()} site link(s)`);
+
+  // c. site, paging forward until a bookable slot appears
+  step('3-site');
+  const siteName = ((await sites.first().textContent()) || '?').trim();
+  expectOk(await follow(run, page, sites.first()), 'site page');
+  await checkPage(run, page);
+  const bookable = async () =>
+    page.evaluate(() => [...document.querySelectorAll('a[href]')].filter((a) => /\/slots\/\d+\/book/.test(a.getAttribute('href'))).length);
+  let nextDays = 0;
+  while ((await bookable()) === 0) {
+    if (nextDays >= MAX_NEXT_DAYS) fail(`no bookable slot within ${MAX_NEXT_DAYS} "next day" clicks`);
+    const next = page.locator('a[rel=next]');
+    if ((await next.count()) === 0) fail(`no bookable slot and no "next day" link (after ${nextDays} clicks)`);
+    expectOk(await follow(run, page, next.first()), 'next day');
+    nextDays += 1;
+    await checkPage(run, page);
+  }
+  const day = ((await page.locator('.day').first().textContent().catch(() => '')) || '').trim();
+  await shot(run, page, '3-site');
+  say(run.name, '3-site', `${siteName}, ${day || 'day ?'} (${nextDays} next-day click(s)), ${await bookable()} bookable slot(s)`);
+
+  // d. booking form
+  step('4-form');
+  const bookHref = await page.evaluate(() =>
+    [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')).find((h) => /\/slots\/\d+\/book/.test(h)));
+  const firstBook = page.locator(`a[href="${bookHref}"]`).first();
+  expectOk(await follow(run, page, firstBook), 'booking form');
+  if (!/\/slots\/\d+\/book$/.test(new URL(page.url()).pathname)) fail(`expected the booking form, at ${page.url()}`);
+  await checkPage(run, page);
+  const form = page.locator('form[action$="/book"]');
+  if ((await form.count()) !== 1) fail('no booking form (form[action$="/book"])');
+  for (const f of ['#name', '#id_number', '#phone', '#email']) {
+    if ((await form.locator(f).count()) !== 1) fail(`booking form lacks ${f}`);
+  }
+  const refusalNow = page.locator('.card.alert[role=alert]');
+  if ((await refusalNow.count()) > 0) fail(`form shows a refusal before submitting: ${(await refusalNow.first().innerText()).trim()}`);
+  await shot(run, page, '4-form');
+  say(run.name, '4-form', `${bookHref}`);
+
+  // e. wrong check digit
+  step('5-error');
+  await form.locator('#name').fill(run.residentName);
+  await form.locator('#id_number').fill(run.badId);
+  await form.locator('#phone').fill(PHONE);
+  await form.locator('#email').fill(EMAIL);
+  const badRes = await follow(run, page, form.locator('button[type=submit]'));
+  if (!badRes) fail('no response to the form submission');
+  if (badRes.status() >= 500) fail(`HTTP ${badRes.status()} for a wrong check digit`);
+  const idError = page.locator('#id_number-error');
+  if ((await idError.count()) !== 1) fail(`no #id_number-error for ID with a wrong check digit (HTTP ${badRes.status()})`);
+  if (!(await idError.isVisible())) fail('#id_number-error is not visible');
+  const errText = (await idError.innerText()).trim();
+  const kept = {
+    name: await page.locator('#name').inputValue(),
+    phone: await page.locator('#phone').inputValue(),
+    email: await page.locator('#email').inputValue(),
+  };
+  if (kept.name !== run.residentName) fail(`name field not kept: "${kept.name}" instead of "${run.residentName}"`);
+  if (kept.phone !== PHONE) fail(`phone field not kept: "${kept.phone}"`);
+  if (kept.email !== EMAIL) fail(`email field not kept: "${kept.email}"`);
+  if ((await page.locator('#id_number').getAttribute('aria-invalid')) !== 'true') fail('#id_number is not marked aria-invalid');
+  for (const other of ['#name-error', '#phone-error', '#email-error']) {
+    if ((await page.locator(other).count()) > 0) fail(`unexpected ${other}: ${(await page.locator(other).innerText()).trim()}`);
+  }
+  await checkPage(run, page);
+  await shot(run, page, '5-error');
+  say(run.name, '5-error', `HTTP ${badRes.status()}, "${errText}", fields kept`);
+
+  // f. fix the ID number and book
+  step('6-confirmed');
+  await page.locator('#id_number').fill(run.goodId);
+  const okRes = await follow(run, page, page.locator('form[action$="/book"] button[type=submit]'));
+  expectOk(okRes, 'booking');
+  await page.waitForSelector('[data-testid=booking-code], .card.alert[role=alert], #error-summary', { timeout: STEP_TIMEOUT_MS });
+  if ((await page.locator('[data-testid=booking-code]').count()) === 0) {
+    const why = await page.locator('.card.alert[role=alert], #error-summary').first().innerText().catch(() => '?');
+    fail(`booking not confirmed: ${why.replace(/\s+/g, ' ').trim()}`);
+  }
+  const code = ((await page.locator('[data-testid=booking-code]').innerText()) || '').trim();
+  if (!/^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code)) fail(`booking code "${code}" is not XXXX-XXXX`);
+  const qr = page.locator('.qr svg');
+  if ((await qr.count()) === 0) fail('no QR code (.qr svg)');
+  if (!(await qr.first().isVisible())) fail('QR code is not visible');
+  const box = await qr.first().boundingBox();
+  if (!box || box.width < 1 || box.height < 1) fail(`QR code has no size (${JSON.stringify(box)})`);
+  const facts = await checkPage(run, page);
+  const masked = '*'.repeat(14) + run.goodId.slice(-4);
+  if (!facts.visible.includes(masked)) fail(`confirmation does not show the masked ID ${masked}`);
+  const html = await page.content();
+  if (html.includes(run.goodId)) fail('the full ID number is in the confirmation page source');
+  noBadLoads();
+  await shot(run, page, '6-confirmed');
+  say(run.name, '6-confirmed', `code ${code}, QR ${Math.round(box.width)}×${Math.round(box.height)} px, ID shown as ${masked}`);
+
+  await context.close();
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+async function main() {
+  try {
+    const zhFonts = execFileSync('fc-list', [':lang=zh', 'family'], { encoding: 'utf8', timeout: 5000 }).trim();
+    if (!zhFonts) {
+      console.log('warning: no Chinese font installed (fc-list :lang=zh is empty): zh-CN screenshots show boxes; apt-get install fonts-noto-cjk');
+    }
+  } catch {}
+
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  browser = await chromium.launch({
+    executablePath,
+    timeout: 20_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  console.log(`browser ${executablePath} ${browser.version()}, base ${BASE}, screenshots in ${shotDir}`);
+
+  for (const run of RUNS) {
+    await journey(run);
+    passed += 1;
+  }
+  clearTimeout(watchdog);
+  await browser.close();
+  console.log(`browser journey: ${passed} passed, ${failed} failed`);
+}
+
+main().catch((e) => finishWithFailure(e instanceof StepFailure ? e.message : short(e)));
