@@ -66,6 +66,8 @@ fn main() {
                 .unwrap_or_else(|_| "info,actix_server=warn".into()),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("dosewise: {e:#}");

@@ -44,18 +44,23 @@ pub fn position(
     town: TownId,
     resident_id: i64,
 ) -> QueryResult<Option<i64>> {
-    let mine: Option<NaiveDateTime> = waiting_list::table
+    let mine: Option<(NaiveDateTime, i64)> = waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::resident_id.eq(resident_id))
         .filter(waiting_list::status.eq("waiting"))
-        .select(waiting_list::created_at)
+        .select((waiting_list::created_at, waiting_list::id))
         .first(conn)
         .optional()?;
-    let Some(at) = mine else { return Ok(None) };
+    let Some((at, id)) = mine else { return Ok(None) };
+    // Ahead: everyone who joined earlier (the id breaks a tie at the same instant).
     let ahead: i64 = waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::status.eq("waiting"))
-        .filter(waiting_list::created_at.lt(at))
+        .filter(
+            waiting_list::created_at
+                .lt(at)
+                .or(waiting_list::created_at.eq(at).and(waiting_list::id.lt(id))),
+        )
         .count()
         .get_result(conn)?;
     Ok(Some(ahead + 1))

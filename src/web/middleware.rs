@@ -86,7 +86,12 @@ pub async fn render_errors(
     if !(status.is_client_error() || status.is_server_error()) {
         return Ok(res);
     }
-    let key = match res.response().error().and_then(|e| e.as_error::<AppError>()) {
+    let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
+    if app_error.is_none() && res.request().path().starts_with("/api/") {
+        // The API's own errors already carry their JSON body.
+        return Ok(res);
+    }
+    let key = match app_error {
         Some(AppError::LoginRequired(_)) => return Ok(res),
         Some(e @ AppError::Internal(cause)) => {
             tracing::error!(error = %format!("{cause:#}"), "internal error");

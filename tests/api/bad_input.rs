@@ -45,8 +45,9 @@ async fn malformed_booking_forms_get_their_4xx_page_and_write_nothing() {
         assert_eq!(res.status().as_u16(), status, "{what}");
         let page = res.text().await.unwrap();
         assert!(page.contains(text), "{what}: {page}");
-        if status == 422 && what != "html in name" && what != "sql in name" {
-            assert!(page.contains("value=\"w@example.com\""), "{what}: input kept");
+        if status == 422 {
+            let kept = if what == "bad phone" { "value=\"w@example.com\"" } else { "value=\"13800138000\"" };
+            assert!(page.contains(kept), "{what}: input kept");
         }
         assert!(!page.contains("<script>alert"), "{what}: markup escaped");
     }
@@ -99,7 +100,7 @@ async fn malformed_json_gets_a_json_error_never_a_500() {
     };
     for (body, ctype, status) in [
         ("{not json", "application/json", 400),
-        ("[]", "application/json", 400),
+        ("\"just a string\"", "application/json", 400),
         ("{\"slot_id\": 1}", "text/plain", 400),
     ] {
         let res = raw(body, ctype).await;

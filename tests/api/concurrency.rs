@@ -80,8 +80,8 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
     let city = app.city();
     app.add_stock(city, 1000);
     for round in 0..8u32 {
-        let from = app.add_slot(city, 1, 5, 0);
-        let last = app.add_slot(city, 2 + i64::from(round), 1, 0);
+        let from = app.add_slot(city, 1 + i64::from(round), 5, 0);
+        let last = app.add_slot(city, 20 + i64::from(round), 1, 0);
         let mover = book_with_page(&app, from, 100 + round).await;
         let page = mover.get(format!("{}/appointment", app.address)).send().await.unwrap().text().await.unwrap();
         let token = csrf_in(&page).unwrap();

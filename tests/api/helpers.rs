@@ -139,6 +139,12 @@ pub struct City {
 }
 
 impl TestApp {
+    /// What the test clock shows.
+    pub fn clock_now(&self) -> NaiveDateTime {
+        use dosewise::clock::Clock;
+        self.clock.now()
+    }
+
     /// A connection for fixtures and checks.
     pub fn conn(&self) -> r2d2::PooledConnection<dosewise::db::Manager> {
         self.state.db.write.get().unwrap()

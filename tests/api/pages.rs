@@ -151,6 +151,7 @@ async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
     assert!(town.contains(&format!("/towns/{}/wait", city.town)), "waiting list offered");
     let token = csrf_in(&town).unwrap();
     for (who, expect) in [(1u32, "第 1 位"), (2, "第 2 位"), (1, "已经在")] {
+        app.clock.set(app.clock_now() + chrono::Duration::seconds(1));
         let mut form = resident_form(who);
         form.push(("csrf".into(), token.clone()));
         let res = app

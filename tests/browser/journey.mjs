@@ -93,7 +93,7 @@ const EMAIL = 'test@example.com';
 class StepFailure extends Error {}
 
 let browser = null;
-let current = { run: '-', step: 'launch', page: null };
+let current = { run: '-', step: 'launch', page: null, target: null };
 let passed = 0;
 let failed = 0;
 let finishing = false;
@@ -126,7 +126,7 @@ async function finishWithFailure(reason) {
     if (page && !page.isClosed()) url = page.url();
   } catch {}
   console.log(`FAIL    ${run} ${step}: ${reason}`);
-  console.log(`        url: ${url}`);
+  console.log(`        url: ${url}${current.target && current.target !== url ? ` (while loading ${current.target})` : ''}`);
   if (page && !page.isClosed()) {
     const file = join(shotDir, `${run}-failure.png`);
     try {
@@ -200,6 +200,8 @@ async function shot(run, page, n) {
 /** Tap (phone) or click (desktop) something that loads a new page; returns the document response. */
 async function follow(run, page, locator) {
   await locator.scrollIntoViewIfNeeded();
+  const href = await locator.getAttribute('href').catch(() => null);
+  current.target = href ? new URL(href, page.url()).href : `${page.url()} (form submit)`;
   const nav = page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
   if (run.context.hasTouch) await locator.tap();
   else await locator.click();
@@ -219,7 +221,7 @@ function step(name) {
 // ---- the journey -----------------------------------------------------------------------------
 
 async function journey(run) {
-  current = { run: run.name, step: 'context', page: null };
+  current = { run: run.name, step: 'context', page: null, target: null };
   const context = await browser.newContext({ ...run.context, baseURL: BASE });
   const page = await context.newPage();
   current.page = page;
@@ -241,6 +243,7 @@ async function journey(run) {
 
   // a. home
   step('1-home');
+  current.target = `${BASE}/`;
   const homeRes = await page.goto(`${BASE}/`, { waitUntil: 'load' });
   expectOk(homeRes, 'home');
   let langNote = '';
@@ -355,12 +358,17 @@ async function journey(run) {
   step('6-confirmed');
   await page.locator('#id_number').fill(run.goodId);
   const okRes = await follow(run, page, page.locator('form[action$="/book"] button[type=submit]'));
-  expectOk(okRes, 'booking');
-  await page.waitForSelector('[data-testid=booking-code], .card.alert[role=alert], #error-summary', { timeout: STEP_TIMEOUT_MS });
+  if (!okRes) fail('no response to the booking');
+  if (okRes.status() >= 500) fail(`booking: HTTP ${okRes.status()}`);
+  await page
+    .waitForSelector('[data-testid=booking-code], .card.alert[role=alert], #error-summary', { timeout: STEP_TIMEOUT_MS })
+    .catch(() => {});
   if ((await page.locator('[data-testid=booking-code]').count()) === 0) {
-    const why = await page.locator('.card.alert[role=alert], #error-summary').first().innerText().catch(() => '?');
-    fail(`booking not confirmed: ${why.replace(/\s+/g, ' ').trim()}`);
+    const why = await page.locator('.card.alert[role=alert], #error-summary').first().innerText({ timeout: 1000 }).catch(() => 'no message');
+    const hint = okRes.status() === 409 ? ' (refused: start the server on a fresh demo database, each run books a fixed resident)' : '';
+    fail(`booking not confirmed, HTTP ${okRes.status()}: ${why.replace(/\s+/g, ' ').trim()}${hint}`);
   }
+  expectOk(okRes, 'booking');
   const code = ((await page.locator('[data-testid=booking-code]').innerText()) || '').trim();
   if (!/^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code)) fail(`booking code "${code}" is not XXXX-XXXX`);
   const qr = page.locator('.qr svg');
