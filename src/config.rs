@@ -82,7 +82,9 @@ impl Settings {
             s.workers = v.parse().context("DOSEWISE_WORKERS must be a number")?;
         }
         if let Some(v) = var("DOSEWISE_LOGIN_DELAY_MS") {
-            s.login_delay_ms = v.parse().context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
+            s.login_delay_ms = v
+                .parse()
+                .context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
         }
         s.check()?;
         Ok(s)

@@ -55,9 +55,30 @@ pub struct Created {
 }
 
 const TOWN_NAMES: [&str; 24] = [
-    "城关镇", "东湖镇", "西岭镇", "南桥镇", "北港镇", "青山镇", "白沙镇", "金田镇",
-    "石门镇", "龙泉镇", "桃园镇", "柳河镇", "松林镇", "梅岭镇", "新塘镇", "江口镇",
-    "长安镇", "永和镇", "平安镇", "兴隆镇", "太平镇", "安宁镇", "凤凰镇", "双河镇",
+    "城关镇",
+    "东湖镇",
+    "西岭镇",
+    "南桥镇",
+    "北港镇",
+    "青山镇",
+    "白沙镇",
+    "金田镇",
+    "石门镇",
+    "龙泉镇",
+    "桃园镇",
+    "柳河镇",
+    "松林镇",
+    "梅岭镇",
+    "新塘镇",
+    "江口镇",
+    "长安镇",
+    "永和镇",
+    "平安镇",
+    "兴隆镇",
+    "太平镇",
+    "安宁镇",
+    "凤凰镇",
+    "双河镇",
 ];
 const SITE_KINDS: [&str; 3] = ["社区卫生服务中心", "卫生院接种点", "体育馆临时接种点"];
 const STREETS: [&str; 6] = ["人民路", "解放路", "建设路", "中山路", "和平路", "文化路"];
@@ -85,28 +106,52 @@ pub fn generate_city(
         let mut site_ids = Vec::new();
         for i in 0..opts.towns {
             let base = TOWN_NAMES[i % TOWN_NAMES.len()];
-            let name = if i < TOWN_NAMES.len() { base.to_string() } else { format!("{base}{}", i / TOWN_NAMES.len() + 1) };
+            let name = if i < TOWN_NAMES.len() {
+                base.to_string()
+            } else {
+                format!("{base}{}", i / TOWN_NAMES.len() + 1)
+            };
             let town_id = new_id();
-            town::insert(c, &NewTown {
-                id: town_id,
-                code: format!("T{:03}", i + 1),
-                name,
-                eligible: rng.random_range(20_000..160_000),
-                contact_emails: format!("town{:03}@health.example.cn", i + 1),
-                active: true,
-            })?;
+            town::insert(
+                c,
+                &NewTown {
+                    id: town_id,
+                    code: format!("T{:03}", i + 1),
+                    name,
+                    eligible: rng.random_range(20_000..160_000),
+                    contact_emails: format!("town{:03}@health.example.cn", i + 1),
+                    active: true,
+                },
+            )?;
             created.towns += 1;
             // The demo city has 20 sites over 8 towns: 3, 3, 3, 3, 2, 2, 2, 2.
-            let n_sites = if opts.sites_per_town > 0 { opts.sites_per_town } else if i < 4 { 3 } else { 2 };
+            let n_sites = if opts.sites_per_town > 0 {
+                opts.sites_per_town
+            } else if i < 4 {
+                3
+            } else {
+                2
+            };
             for j in 0..n_sites {
                 let site_id = new_id();
-                site::insert(c, &NewSite {
-                    id: site_id,
-                    town_id,
-                    name: format!("{}{}", town_name_prefix(i), SITE_KINDS[j % SITE_KINDS.len()]),
-                    address: format!("{}{}号", STREETS[(i + j) % STREETS.len()], 10 + 7 * j + i),
-                    active: true,
-                })?;
+                site::insert(
+                    c,
+                    &NewSite {
+                        id: site_id,
+                        town_id,
+                        name: format!(
+                            "{}{}",
+                            town_name_prefix(i),
+                            SITE_KINDS[j % SITE_KINDS.len()]
+                        ),
+                        address: format!(
+                            "{}{}号",
+                            STREETS[(i + j) % STREETS.len()],
+                            10 + 7 * j + i
+                        ),
+                        active: true,
+                    },
+                )?;
                 created.sites += 1;
                 site_ids.push((site_id, products[(i + j) % products.len()]));
             }
@@ -132,17 +177,20 @@ pub fn generate_city(
                     seats_total += i64::from(opts.seats_per_slot);
                 }
             }
-            stock::record(c, &Movement {
-                id: new_id(),
-                site_id: Some(site_id),
-                product_id,
-                delta: i32::try_from(seats_total * 9 / 10).unwrap_or(i32::MAX),
-                kind: "received".into(),
-                reason: "demo data: opening stock".into(),
-                actor: "demo-data".into(),
-                lot: Some(format!("LOT{}", rng.random_range(100_000..999_999))),
-                created_at: now,
-            })?;
+            stock::record(
+                c,
+                &Movement {
+                    id: new_id(),
+                    site_id: Some(site_id),
+                    product_id,
+                    delta: i32::try_from(seats_total * 9 / 10).unwrap_or(i32::MAX),
+                    kind: "received".into(),
+                    reason: "demo data: opening stock".into(),
+                    actor: "demo-data".into(),
+                    lot: Some(format!("LOT{}", rng.random_range(100_000..999_999))),
+                    created_at: now,
+                },
+            )?;
         }
         created.slots = rows.len();
         slot::insert_many(c, &rows)?;
@@ -156,14 +204,19 @@ pub fn generate_city(
 }
 
 fn town_name_prefix(i: usize) -> String {
-    TOWN_NAMES[i % TOWN_NAMES.len()].trim_end_matches('镇').to_string()
+    TOWN_NAMES[i % TOWN_NAMES.len()]
+        .trim_end_matches('镇')
+        .to_string()
 }
 
 /// The UTC start of every slot on a local day.
 pub fn day_slots(tz: Tz, day: NaiveDate) -> Vec<NaiveDateTime> {
     let mut out = Vec::new();
     for (h1, m1, h2, m2) in SESSIONS {
-        let (Some(from), Some(to)) = (NaiveTime::from_hms_opt(h1, m1, 0), NaiveTime::from_hms_opt(h2, m2, 0)) else {
+        let (Some(from), Some(to)) = (
+            NaiveTime::from_hms_opt(h1, m1, 0),
+            NaiveTime::from_hms_opt(h2, m2, 0),
+        ) else {
             continue;
         };
         let mut t = day.and_time(from);
@@ -179,24 +232,47 @@ pub fn day_slots(tz: Tz, day: NaiveDate) -> Vec<NaiveDateTime> {
 
 fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
     let list = [
-        ("INACT-2", "新冠病毒灭活疫苗（Vero细胞）", "示例生物制品所", 2, 21, 56, 18, 120, 2),
-        ("MRNA-A", "mRNA 新冠疫苗 A", "示例医药", 2, 28, 84, 12, 120, 6),
+        (
+            "INACT-2",
+            "新冠病毒灭活疫苗（Vero细胞）",
+            "示例生物制品所",
+            2,
+            21,
+            56,
+            18,
+            120,
+            2,
+        ),
+        (
+            "MRNA-A",
+            "mRNA 新冠疫苗 A",
+            "示例医药",
+            2,
+            28,
+            84,
+            12,
+            120,
+            6,
+        ),
     ];
     let mut ids = Vec::new();
     for (code, name, maker, doses, min, max, min_age, max_age, pack) in list {
         let id = new_id();
-        product::insert(c, &NewProduct {
-            id,
-            code: code.into(),
-            name: name.into(),
-            manufacturer: maker.into(),
-            doses_in_series: doses,
-            min_interval_days: min,
-            max_interval_days: max,
-            min_age_years: min_age,
-            max_age_years: max_age,
-            pack_size: pack,
-        })?;
+        product::insert(
+            c,
+            &NewProduct {
+                id,
+                code: code.into(),
+                name: name.into(),
+                manufacturer: maker.into(),
+                doses_in_series: doses,
+                min_interval_days: min,
+                max_interval_days: max,
+                min_age_years: min_age,
+                max_age_years: max_age,
+                pack_size: pack,
+            },
+        )?;
         ids.push(id);
     }
     Ok(ids)
@@ -234,30 +310,36 @@ fn insert_residents_in_series(
             + Duration::days(rng.random_range(0..18_000));
         let id = sample_id_number(rng, birth);
         let resident_id = new_id();
-        resident::insert(c, &NewResident {
-            id: resident_id,
-            id_hash: keys.hash_id_number(&id),
-            id_last4: id.last4().into(),
-            birth_date: birth,
-            name: format!("{}{}", SURNAMES[i % 10], GIVEN[(i * 7) % 10]),
-            phone: format!("139{:08}", rng.random_range(0..100_000_000)),
-            email: format!("resident{i}@example.cn"),
-            lang: "zh-CN".into(),
-            created_at: now,
-        })?;
+        resident::insert(
+            c,
+            &NewResident {
+                id: resident_id,
+                id_hash: keys.hash_id_number(&id),
+                id_last4: id.last4().into(),
+                birth_date: birth,
+                name: format!("{}{}", SURNAMES[i % 10], GIVEN[(i * 7) % 10]),
+                phone: format!("139{:08}", rng.random_range(0..100_000_000)),
+                email: format!("resident{i}@example.cn"),
+                lang: "zh-CN".into(),
+                created_at: now,
+            },
+        )?;
         let given = now - Duration::days(rng.random_range(10..60));
-        vaccination::insert(c, &NewVaccination {
-            id: new_id(),
-            resident_id,
-            appointment_id: None,
-            site_id,
-            product_id,
-            dose_number: 1,
-            lot: "LOT-DEMO-1".into(),
-            given_at: given,
-            staff_user_id: None,
-            observation_until: given + Duration::minutes(30),
-        })?;
+        vaccination::insert(
+            c,
+            &NewVaccination {
+                id: new_id(),
+                resident_id,
+                appointment_id: None,
+                site_id,
+                product_id,
+                dose_number: 1,
+                lot: "LOT-DEMO-1".into(),
+                given_at: given,
+                staff_user_id: None,
+                observation_until: given + Duration::minutes(30),
+            },
+        )?;
         // Every third resident already holds a second-dose appointment.
         if i % 3 == 0 {
             book_demo_second_dose(c, now, resident_id, site_id, product_id, given)?;
@@ -275,25 +357,35 @@ fn book_demo_second_dose(
     given: NaiveDateTime,
 ) -> anyhow::Result<()> {
     let p = product::find(c, crate::ids::ProductId(product_id))?.context("product")?;
-    let opens = (given + Duration::days(i64::from(p.min_interval_days))).max(now + Duration::days(1));
+    let opens =
+        (given + Duration::days(i64::from(p.min_interval_days))).max(now + Duration::days(1));
     let candidates = slot::list_open_for_sites(c, &[site_id], opens, 50)?;
     for s in candidates {
         if slot::take_second_dose_seat(c, crate::ids::SlotId(s.id))?
-            && stock::promise_dose(c, crate::ids::SiteId(site_id), crate::ids::ProductId(product_id))?
+            && stock::promise_dose(
+                c,
+                crate::ids::SiteId(site_id),
+                crate::ids::ProductId(product_id),
+            )?
         {
-            appointment::insert(c, &NewAppointment {
-                id: new_id(),
-                code: crate::domain::BookingCode::generate(&mut rand::rng()).as_str().into(),
-                resident_id,
-                slot_id: s.id,
-                site_id,
-                product_id,
-                dose_number: 2,
-                status: AppointmentStatus::Booked.as_str().into(),
-                starts_at: s.starts_at,
-                created_at: now,
-                updated_at: now,
-            })?;
+            appointment::insert(
+                c,
+                &NewAppointment {
+                    id: new_id(),
+                    code: crate::domain::BookingCode::generate(&mut rand::rng())
+                        .as_str()
+                        .into(),
+                    resident_id,
+                    slot_id: s.id,
+                    site_id,
+                    product_id,
+                    dose_number: 2,
+                    status: AppointmentStatus::Booked.as_str().into(),
+                    starts_at: s.starts_at,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
             return Ok(());
         }
     }
@@ -312,15 +404,18 @@ fn insert_users(
         ("clinic", "clinic", clinic_site),
     ] {
         let password = random_token()[..16].to_string();
-        user::insert(c, &NewUser {
-            id: new_id(),
-            username: name.into(),
-            password_hash: hash_password(&password)?,
-            role: role.into(),
-            site_id: site,
-            active: true,
-            created_at: now,
-        })?;
+        user::insert(
+            c,
+            &NewUser {
+                id: new_id(),
+                username: name.into(),
+                password_hash: hash_password(&password)?,
+                role: role.into(),
+                site_id: site,
+                active: true,
+                created_at: now,
+            },
+        )?;
         out.push((name.to_string(), role.to_string(), password));
     }
     Ok(out)

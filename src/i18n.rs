@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn accept_language_prefers_the_highest_q() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("fr, en;q=0.5, zh-CN;q=0.8"), Some(Lang::Zh));
+        assert_eq!(
+            Lang::from_accept_language("fr, en;q=0.5, zh-CN;q=0.8"),
+            Some(Lang::Zh)
+        );
         assert_eq!(Lang::from_accept_language("fr-FR"), None);
     }
 

@@ -79,7 +79,10 @@ mod tests {
         let b = new_id();
         assert!(a > 0 && b > 0 && a != b);
         assert_eq!(serde_json::to_string(&SlotId(42)).unwrap(), "\"42\"");
-        assert_eq!(serde_json::from_str::<SlotId>("\"42\"").unwrap(), SlotId(42));
+        assert_eq!(
+            serde_json::from_str::<SlotId>("\"42\"").unwrap(),
+            SlotId(42)
+        );
         assert_eq!(serde_json::from_str::<SlotId>("42").unwrap(), SlotId(42));
         assert!(serde_json::from_str::<SlotId>("\"x\"").is_err());
     }

@@ -15,7 +15,11 @@ use dosewise::security::{hash_password, Keys};
 use dosewise::startup::{master_secret, Application};
 
 #[derive(Parser)]
-#[command(name = "dosewise", version, about = "Timed vaccination appointments and dose scheduling")]
+#[command(
+    name = "dosewise",
+    version,
+    about = "Timed vaccination appointments and dose scheduling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -77,7 +81,10 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
-    match cli.command.unwrap_or(Command::Serve { bind: None, demo: false }) {
+    match cli.command.unwrap_or(Command::Serve {
+        bind: None,
+        demo: false,
+    }) {
         Command::Serve { bind, demo } => {
             if let Some(b) = bind {
                 settings.bind = b;
@@ -89,7 +96,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied to {}", redact(&settings.database_url));
             Ok(())
         }
-        Command::DemoData { towns, sites_per_town, days, seats_per_slot, users } => {
+        Command::DemoData {
+            towns,
+            sites_per_town,
+            days,
+            seats_per_slot,
+            users,
+        } => {
             if towns == 0 || sites_per_town == 0 || days <= 0 || seats_per_slot <= 0 {
                 bail!("--towns, --sites-per-town, --days and --seats-per-slot must be positive");
             }
@@ -103,7 +116,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             fill(&settings, opts)
         }
-        Command::CreateUser { role, site, username } => create_user(&settings, &role, site, &username),
+        Command::CreateUser {
+            role,
+            site,
+            username,
+        } => create_user(&settings, &role, site, &username),
     }
 }
 
@@ -135,8 +152,17 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let keys = Keys::derive(&master_secret(&settings, &db)?);
         let mut conn = db.read.get()?;
         if dosewise::models::town::count(&mut conn)? == 0 {
-            let created = generate_city(&db, &keys, settings.time_zone, SystemClock.now(), CityOptions::demo())?;
-            println!("Demo city created: {} towns, {} sites, {} slots.", created.towns, created.sites, created.slots);
+            let created = generate_city(
+                &db,
+                &keys,
+                settings.time_zone,
+                SystemClock.now(),
+                CityOptions::demo(),
+            )?;
+            println!(
+                "Demo city created: {} towns, {} sites, {} slots.",
+                created.towns, created.sites, created.slots
+            );
             print_users(&created.users);
         } else {
             println!("The database already has a city; --demo left it as it is.");
@@ -154,10 +180,20 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_user(settings: &Settings, role: &str, site: Option<i64>, username: &str) -> anyhow::Result<()> {
+fn create_user(
+    settings: &Settings,
+    role: &str,
+    site: Option<i64>,
+    username: &str,
+) -> anyhow::Result<()> {
     let role = Role::parse(role).context("unknown role")?;
     let username = username.trim();
-    if username.is_empty() || username.len() > 64 || !username.chars().all(|c| c.is_alphanumeric() || "._-".contains(c)) {
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c))
+    {
         bail!("a username is 1-64 letters, digits, dots, hyphens or underscores");
     }
     if role == Role::Clinic && site.is_none() {
@@ -170,24 +206,37 @@ fn create_user(settings: &Settings, role: &str, site: Option<i64>, username: &st
     let db = Db::connect(&settings.database_url, 1)?;
     let mut conn = db.write.get()?;
     if let Some(id) = site {
-        dosewise::models::site::find(&mut conn, dosewise::ids::SiteId(id))?.context("no site with that id")?;
+        dosewise::models::site::find(&mut conn, dosewise::ids::SiteId(id))?
+            .context("no site with that id")?;
     }
     let now = SystemClock.now();
-    let inserted = user::insert(&mut conn, &NewUser {
-        id: new_id(),
-        username: username.into(),
-        password_hash: hash_password(&password)?,
-        role: role.as_str().into(),
-        site_id: site,
-        active: true,
-        created_at: now,
-    });
+    let inserted = user::insert(
+        &mut conn,
+        &NewUser {
+            id: new_id(),
+            username: username.into(),
+            password_hash: hash_password(&password)?,
+            role: role.as_str().into(),
+            site_id: site,
+            active: true,
+            created_at: now,
+        },
+    );
     match inserted {
         Ok(()) => {}
-        Err(e) if dosewise::db::is_unique_violation(&e) => bail!("the username {username:?} is taken"),
+        Err(e) if dosewise::db::is_unique_violation(&e) => {
+            bail!("the username {username:?} is taken")
+        }
         Err(e) => return Err(e.into()),
     }
-    dosewise::models::audit::record(&mut conn, now, "cli", "create-user", username, role.as_str())?;
+    dosewise::models::audit::record(
+        &mut conn,
+        now,
+        "cli",
+        "create-user",
+        username,
+        role.as_str(),
+    )?;
     println!("created {} user {username}", role.as_str());
     Ok(())
 }

@@ -27,8 +27,8 @@ use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, T
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::stock::{self, Movement};
 use crate::models::{
-    product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment,
-    NewResident, NewVaccination, Product, Resident, Slot, Vaccination,
+    product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment, NewResident,
+    NewVaccination, Product, Resident, Slot, Vaccination,
 };
 use crate::security::Keys;
 
@@ -521,9 +521,11 @@ pub fn join_waiting_list(
     })?;
     let resident_id = match existing {
         Some(r) => r.id,
-        None => resident::find_by_hash(&mut conn, &id_hash)?
-            .ok_or(BookingError::NotFound)?
-            .id,
+        None => {
+            resident::find_by_hash(&mut conn, &id_hash)?
+                .ok_or(BookingError::NotFound)?
+                .id
+        }
     };
     let position = waiting::position(&mut conn, town, resident_id)?.unwrap_or(1);
     Ok(Waiting { position, already })

@@ -68,8 +68,14 @@ mod tests {
         assert_eq!(code.to_string(), "7K3Q-9MZD");
         assert_eq!(BookingCode::parse("OIL00000").unwrap().as_str(), "01100000");
         assert_eq!(BookingCode::parse("").unwrap_err().key, "err.code.empty");
-        assert_eq!(BookingCode::parse("UUUUUUUU").unwrap_err().key, "err.code.format");
-        assert_eq!(BookingCode::parse("ABC").unwrap_err().key, "err.code.format");
+        assert_eq!(
+            BookingCode::parse("UUUUUUUU").unwrap_err().key,
+            "err.code.format"
+        );
+        assert_eq!(
+            BookingCode::parse("ABC").unwrap_err().key,
+            "err.code.format"
+        );
     }
 
     proptest! {

@@ -111,37 +111,69 @@ mod tests {
 
     #[test]
     fn names_in_any_script_are_accepted_and_markup_is_not() {
-        assert_eq!(PersonName::parse("  王  小明 ").unwrap().as_str(), "王 小明");
+        assert_eq!(
+            PersonName::parse("  王  小明 ").unwrap().as_str(),
+            "王 小明"
+        );
         assert!(PersonName::parse("Anne-Marie O'Neil").is_ok());
         assert!(PersonName::parse("阿卜杜·热合曼").is_ok());
         assert_eq!(PersonName::parse("").unwrap_err().key, "err.name.empty");
         assert_eq!(
-            PersonName::parse("<script>alert(1)</script>").unwrap_err().key,
+            PersonName::parse("<script>alert(1)</script>")
+                .unwrap_err()
+                .key,
             "err.name.chars"
         );
         assert_eq!(
-            PersonName::parse("x'); DROP TABLE residents;--").unwrap_err().key,
+            PersonName::parse("x'); DROP TABLE residents;--")
+                .unwrap_err()
+                .key,
             "err.name.chars"
         );
-        assert_eq!(PersonName::parse(&"名".repeat(51)).unwrap_err().key, "err.name.long");
+        assert_eq!(
+            PersonName::parse(&"名".repeat(51)).unwrap_err().key,
+            "err.name.long"
+        );
     }
 
     #[test]
     fn phones_are_mainland_mobiles() {
-        assert_eq!(Phone::parse("138 0013 8000").unwrap().as_str(), "13800138000");
-        assert_eq!(Phone::parse("+86 138-0013-8000").unwrap().as_str(), "13800138000");
-        assert_eq!(Phone::parse("8613800138000").unwrap().as_str(), "13800138000");
-        assert_eq!(Phone::parse("12800138000").unwrap_err().key, "err.phone.format");
-        assert_eq!(Phone::parse("1380013800").unwrap_err().key, "err.phone.format");
+        assert_eq!(
+            Phone::parse("138 0013 8000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            Phone::parse("+86 138-0013-8000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            Phone::parse("8613800138000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            Phone::parse("12800138000").unwrap_err().key,
+            "err.phone.format"
+        );
+        assert_eq!(
+            Phone::parse("1380013800").unwrap_err().key,
+            "err.phone.format"
+        );
         assert_eq!(Phone::parse("").unwrap_err().key, "err.phone.empty");
     }
 
     #[test]
     fn emails_need_a_dotted_domain() {
-        assert_eq!(Email::parse(" Li@Example.COM ").unwrap().as_str(), "Li@example.com");
+        assert_eq!(
+            Email::parse(" Li@Example.COM ").unwrap().as_str(),
+            "Li@example.com"
+        );
         assert!(Email::parse("李@例子.中国").is_ok());
         for bad in ["a", "a@b", "a@.b.c", "a b@c.d", "<a>@c.d", "a@c..d", "@c.d"] {
-            assert_eq!(Email::parse(bad).unwrap_err().key, "err.email.format", "{bad}");
+            assert_eq!(
+                Email::parse(bad).unwrap_err().key,
+                "err.email.format",
+                "{bad}"
+            );
         }
     }
 

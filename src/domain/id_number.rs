@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn a_valid_number_parses_with_its_birth_date() {
         let id = IdNumber::parse(VALID).unwrap();
-        assert_eq!(id.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert_eq!(id.last4(), "002X");
         assert_eq!(id.masked(), "**************002X");
         assert_eq!(format!("{id:?}"), "IdNumber(**************002X)");

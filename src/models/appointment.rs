@@ -47,7 +47,10 @@ impl AppointmentStatus {
 
     /// Whether it holds a seat and a promised dose.
     pub fn is_active(self) -> bool {
-        matches!(self, AppointmentStatus::Booked | AppointmentStatus::CheckedIn)
+        matches!(
+            self,
+            AppointmentStatus::Booked | AppointmentStatus::CheckedIn
+        )
     }
 }
 

@@ -24,7 +24,10 @@ pub fn get_or_create(
         return Ok(v);
     }
     let inserted = diesel::insert_into(app_secrets::table)
-        .values((app_secrets::name.eq(name), app_secrets::value.eq(generate())))
+        .values((
+            app_secrets::name.eq(name),
+            app_secrets::value.eq(generate()),
+        ))
         .execute(conn);
     match inserted {
         Ok(_) => {}

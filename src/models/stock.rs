@@ -74,7 +74,11 @@ pub fn promise_dose(
 }
 
 /// Withdraw the promise of a cancelled or moved appointment.
-pub fn unpromise_dose(conn: &mut AnyConnection, site: SiteId, product: ProductId) -> QueryResult<()> {
+pub fn unpromise_dose(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    product: ProductId,
+) -> QueryResult<()> {
     diesel::update(
         stock_balances::table
             .find((site.0, product.0))

@@ -51,7 +51,9 @@ pub fn position(
         .select((waiting_list::created_at, waiting_list::id))
         .first(conn)
         .optional()?;
-    let Some((at, id)) = mine else { return Ok(None) };
+    let Some((at, id)) = mine else {
+        return Ok(None);
+    };
     // Ahead: everyone who joined earlier (the id breaks a tie at the same instant).
     let ahead: i64 = waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))

@@ -59,7 +59,10 @@ impl ApiError {
     }
 
     /// The handler for bodies that are not valid JSON of the expected shape, or too large.
-    pub fn from_json(err: actix_web::error::JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
+    pub fn from_json(
+        err: actix_web::error::JsonPayloadError,
+        req: &HttpRequest,
+    ) -> actix_web::Error {
         let lang = request_lang(req);
         let e = match err {
             actix_web::error::JsonPayloadError::Overflow { .. }
@@ -117,7 +120,10 @@ struct ApiTown {
 
 /// `GET /api/v1/towns`.
 pub async fn towns(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (towns, sites) = read(&state, |c, _| Ok((town::list_active(c)?, site::list_active(c)?))).await?;
+    let (towns, sites) = read(&state, |c, _| {
+        Ok((town::list_active(c)?, site::list_active(c)?))
+    })
+    .await?;
     let out: Vec<ApiTown> = towns
         .into_iter()
         .map(|t| ApiTown {
@@ -164,8 +170,13 @@ pub async fn availability(
     q: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = request_lang(&req);
-    let bad = |field: &'static str| ApiError::field(lang, FieldError::new(field, "err.field_invalid"));
-    let site_id: i64 = q.site.as_deref().and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad("site"))?;
+    let bad =
+        |field: &'static str| ApiError::field(lang, FieldError::new(field, "err.field_invalid"));
+    let site_id: i64 = q
+        .site
+        .as_deref()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| bad("site"))?;
     let date = match q.date.as_deref() {
         Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| bad("date"))?,
         None => state.today(),
@@ -194,8 +205,16 @@ pub async fn availability(
                 .map(|p| p.code.clone())
                 .unwrap_or_default(),
             seats: s.seats,
-            free_first_dose: if s.starts_at > rules.now { s.free_first(rules.now, rules.release_hours) } else { 0 },
-            free_second_dose: if s.starts_at > rules.now { s.free_second() } else { 0 },
+            free_first_dose: if s.starts_at > rules.now {
+                s.free_first(rules.now, rules.release_hours)
+            } else {
+                0
+            },
+            free_second_dose: if s.starts_at > rules.now {
+                s.free_second()
+            } else {
+                0
+            },
         })
         .collect();
     Ok(HttpResponse::Ok()
@@ -279,7 +298,14 @@ pub async fn book(
         lang: lang.code().to_string(),
     };
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::book(&st.db, &st.keys, st.rules(), SlotId(slot_id), dose, &details))
+        Ok::<_, AppError>(booking::book(
+            &st.db,
+            &st.keys,
+            st.rules(),
+            SlotId(slot_id),
+            dose,
+            &details,
+        ))
     })
     .await?;
     let b = outcome.map_err(|e| ApiError::booking(lang, e))?;
@@ -376,6 +402,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     .await;
     match ok {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
-        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"})),
+        Err(_) => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"}))
+        }
     }
 }

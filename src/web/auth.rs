@@ -114,7 +114,9 @@ pub async fn login(
     .await?;
     match found {
         Some(u) => {
-            let to = safe_next(&form.next).unwrap_or(home_for(u.role())).to_string();
+            let to = safe_next(&form.next)
+                .unwrap_or(home_for(u.role()))
+                .to_string();
             let mut res = see_other(&to);
             let _ = res.add_cookie(&cookies::private(
                 &state.keys.cookie,
@@ -162,6 +164,9 @@ pub async fn logout(
         .await?;
     }
     let mut res = see_other("/");
-    let _ = res.add_cookie(&cookies::removal(cookies::SESSION, state.settings.cookie_secure));
+    let _ = res.add_cookie(&cookies::removal(
+        cookies::SESSION,
+        state.settings.cookie_secure,
+    ));
     Ok(res)
 }

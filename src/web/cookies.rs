@@ -22,9 +22,16 @@ pub fn get_private(req: &HttpRequest, key: &Key, name: &str) -> Option<String> {
 }
 
 /// A private cookie, HttpOnly and SameSite=Lax, for `max_age` seconds.
-pub fn private(key: &Key, name: &str, value: String, max_age: i64, secure: bool) -> Cookie<'static> {
+pub fn private(
+    key: &Key,
+    name: &str,
+    value: String,
+    max_age: i64,
+    secure: bool,
+) -> Cookie<'static> {
     let mut jar = CookieJar::new();
-    jar.private_mut(key).add(plain(name, value, max_age, secure));
+    jar.private_mut(key)
+        .add(plain(name, value, max_age, secure));
     jar.get(name)
         .cloned()
         .unwrap_or_else(|| plain(name, String::new(), 0, secure))

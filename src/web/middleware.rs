@@ -28,7 +28,10 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
-        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=()",
+        ))
         .add(("Cache-Control", "no-store"))
 }
 
@@ -45,7 +48,8 @@ pub async fn log_requests(
     let status = res.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
     }
     tracing::info!(request_id = %id, %method, %route, status, ms = format!("{ms:.1}"), "request");
     Ok(res)
@@ -56,7 +60,9 @@ pub async fn csrf_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let needs = req.cookie(cookies::CSRF).is_none_or(|c| c.value().len() != 64);
+    let needs = req
+        .cookie(cookies::CSRF)
+        .is_none_or(|c| c.value().len() != 64);
     let secure = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|s| s.settings.cookie_secure);
@@ -68,9 +74,12 @@ pub async fn csrf_cookie(
     let mut res = next.call(req).await?;
     if let Some(token) = fresh {
         // A year: the token only proves a form came from our own page.
-        let _ = res
-            .response_mut()
-            .add_cookie(&cookies::plain(cookies::CSRF, token, 365 * 86400, secure));
+        let _ = res.response_mut().add_cookie(&cookies::plain(
+            cookies::CSRF,
+            token,
+            365 * 86400,
+            secure,
+        ));
     }
     Ok(res)
 }
@@ -86,7 +95,10 @@ pub async fn render_errors(
     if !(status.is_client_error() || status.is_server_error()) {
         return Ok(res);
     }
-    let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
+    let app_error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>());
     if app_error.is_none() && res.request().path().starts_with("/api/") {
         // The API's own errors already carry their JSON body.
         return Ok(res);

@@ -10,7 +10,9 @@ use super::cookies;
 use super::ctx::Ctx;
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
-use crate::domain::{parse_dose_number, BookingCode, Email, FieldError, IdNumber, PersonName, Phone};
+use crate::domain::{
+    parse_dose_number, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
+};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
@@ -89,7 +91,15 @@ pub async fn town_page(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    render_town(ctx, state, TownId(*path), ResidentForm::default(), FormErrors::default(), StatusCode::OK).await
+    render_town(
+        ctx,
+        state,
+        TownId(*path),
+        ResidentForm::default(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_town(
@@ -101,7 +111,9 @@ async fn render_town(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (t, sites, free, waiting) = read(&state, move |c, st| {
-        let t = town::find(c, id)?.filter(|t| t.active).ok_or(AppError::NotFound)?;
+        let t = town::find(c, id)?
+            .filter(|t| t.active)
+            .ok_or(AppError::NotFound)?;
         let sites = site::list_for_town(c, id)?;
         let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
         let free = booking::next_free_slots(c, st.rules(), &ids, ids.len())?;
@@ -168,7 +180,9 @@ async fn render_site(
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, day);
     let (s, t, slots, products, others) = read(&state, move |c, _| {
-        let s = site::find(c, site_id)?.filter(|s| s.active).ok_or(AppError::NotFound)?;
+        let s = site::find(c, site_id)?
+            .filter(|s| s.active)
+            .ok_or(AppError::NotFound)?;
         let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
         let slots = slot::list_for_site_between(c, site_id, from, to)?;
         let products = product::list(c)?;
@@ -272,7 +286,16 @@ pub async fn book_form(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    book_page(ctx, &state, SlotId(*path), ResidentForm::default(), FormErrors::default(), None, StatusCode::OK).await
+    book_page(
+        ctx,
+        &state,
+        SlotId(*path),
+        ResidentForm::default(),
+        FormErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /slots/{id}/book`: book, then 303 to the confirmation.
@@ -295,11 +318,27 @@ pub async fn book_submit(
             if let Err(e) = dose {
                 errors.add(e.field, field_message(ctx.lang, e));
             }
-            return book_page(ctx, &state, slot_id, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return book_page(
+                ctx,
+                &state,
+                slot_id,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::book(&st.db, &st.keys, st.rules(), slot_id, dose, &details))
+        Ok::<_, AppError>(booking::book(
+            &st.db,
+            &st.keys,
+            st.rules(),
+            slot_id,
+            dose,
+            &details,
+        ))
     })
     .await?;
     match outcome {
@@ -308,7 +347,16 @@ pub async fn book_submit(
         Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let msg = refusal_message(ctx.lang, &e);
-            book_page(ctx, &state, slot_id, form, FormErrors::default(), Some(msg), StatusCode::CONFLICT).await
+            book_page(
+                ctx,
+                &state,
+                slot_id,
+                form,
+                FormErrors::default(),
+                Some(msg),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
     }
 }
@@ -358,7 +406,9 @@ pub async fn appointment_page(
     let lang = ctx.lang;
     let tz = state.settings.time_zone;
     let status = a.status();
-    let code = BookingCode::parse(&a.code).map(|c| c.to_string()).unwrap_or(a.code.clone());
+    let code = BookingCode::parse(&a.code)
+        .map(|c| c.to_string())
+        .unwrap_or(a.code.clone());
     let next_dose_n = doses.len() as i32 + 1;
     let next_dose = (status == AppointmentStatus::Vaccinated
         && next_dose_n <= p.doses_in_series
@@ -378,7 +428,9 @@ pub async fn appointment_page(
             lang.tf("appt.next_dose_window", &args)
         }
     });
-    let arrive_at = local(tz, sl.starts_at - Duration::minutes(10)).format("%H:%M").to_string();
+    let arrive_at = local(tz, sl.starts_at - Duration::minutes(10))
+        .format("%H:%M")
+        .to_string();
     let page = AppointmentPage {
         qr: qr_svg(&format!("{}/staff/checkin/{}", state.base_url, a.code)),
         code,
@@ -428,10 +480,19 @@ pub async fn find_submit(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let mut errors = FormErrors::default();
-    let code = BookingCode::parse(&form.code).map_err(|e| errors.add(e.field, field_message(ctx.lang, e))).ok();
-    let id = IdNumber::parse(&form.id_number).map_err(|e| errors.add(e.field, field_message(ctx.lang, e))).ok();
+    let code = BookingCode::parse(&form.code)
+        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
+        .ok();
+    let id = IdNumber::parse(&form.id_number)
+        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
+        .ok();
     let (Some(code), Some(id)) = (code, id) else {
-        let page = FindPage { code: form.code.clone(), errors, refusal: None, ctx };
+        let page = FindPage {
+            code: form.code.clone(),
+            errors,
+            refusal: None,
+            ctx,
+        };
         return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
     let found = read(&state, move |c, st| {
@@ -488,7 +549,10 @@ pub async fn move_form(
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
-    let a = read(&state, move |c, _| appointment::find(c, id)?.ok_or(AppError::NotFound)).await?;
+    let a = read(&state, move |c, _| {
+        appointment::find(c, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
     }
@@ -516,8 +580,16 @@ pub async fn move_submit(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
-    let to = SlotId(form.slot_id.trim().parse().map_err(|_| AppError::BadRequest)?);
-    blocking(&state, move |st| booking::reschedule(&st.db, st.rules(), id, to)).await?;
+    let to = SlotId(
+        form.slot_id
+            .trim()
+            .parse()
+            .map_err(|_| AppError::BadRequest)?,
+    );
+    blocking(&state, move |st| {
+        booking::reschedule(&st.db, st.rules(), id, to)
+    })
+    .await?;
     Ok(see_other("/appointment"))
 }
 
@@ -534,7 +606,15 @@ pub async fn join_waiting(
     let details = match parse_resident(ctx.lang, &form) {
         Ok(d) => d,
         Err(errors) => {
-            return render_town(ctx, state, town_id, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            return render_town(
+                ctx,
+                state,
+                town_id,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     };
     let (t, w) = blocking(&state, move |st| {
@@ -544,7 +624,11 @@ pub async fn join_waiting(
         Ok::<_, AppError>((t, w))
     })
     .await?;
-    let key = if w.already { "wait.already" } else { "wait.joined" };
+    let key = if w.already {
+        "wait.already"
+    } else {
+        "wait.joined"
+    };
     let message = ctx.tf(key, &[("n", &w.position.to_string()), ("town", &t.name)]);
     html(&WaitingPage {
         town_name: t.name,

@@ -8,7 +8,9 @@ use super::state::{read, AppState};
 use crate::domain::{BookingCode, IdNumber};
 use crate::error::AppError;
 use crate::ids::{ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::{appointment, audit, product, resident, site, slot, stock, town, user, waiting, Role};
+use crate::models::{
+    appointment, audit, product, resident, site, slot, stock, town, user, waiting, Role,
+};
 use crate::views::{day_bounds, html, when, CheckinPage, RoleHomePage};
 
 /// `GET /staff`: the clinic desk's start page: the site's day at a glance.
@@ -28,8 +30,15 @@ pub async fn clinic_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRes
             let seats: i32 = slots.iter().map(|x| x.seats).sum();
             rows.push((s.name.clone(), format!("{booked} / {seats}")));
             for b in stock::balances_for_site(c, SiteId(s.id))? {
-                let name = products.iter().find(|p| p.id == b.product_id).map(|p| p.name.clone()).unwrap_or_default();
-                rows.push((format!("{} · {}", s.name, name), format!("{} ({})", b.on_hand, b.promised)));
+                let name = products
+                    .iter()
+                    .find(|p| p.id == b.product_id)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                rows.push((
+                    format!("{} · {}", s.name, name),
+                    format!("{} ({})", b.on_hand, b.promised),
+                ));
             }
         }
         Ok(rows)
@@ -77,9 +86,18 @@ pub async fn admin_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResp
     let lang = ctx.lang;
     let rows = read(&state, move |c, _| {
         let mut rows = vec![
-            (lang.t("admin.towns").to_string(), town::count(c)?.to_string()),
-            (lang.t("admin.sites").to_string(), site::list_active(c)?.len().to_string()),
-            (lang.t("admin.users").to_string(), user::count(c)?.to_string()),
+            (
+                lang.t("admin.towns").to_string(),
+                town::count(c)?.to_string(),
+            ),
+            (
+                lang.t("admin.sites").to_string(),
+                site::list_active(c)?.len().to_string(),
+            ),
+            (
+                lang.t("admin.users").to_string(),
+                user::count(c)?.to_string(),
+            ),
         ];
         for e in audit::recent(c, 20)? {
             rows.push((
@@ -134,8 +152,18 @@ pub async fn checkin(
             ("appt.id_number", IdNumber::mask_stored(&r.id_last4)),
             ("appt.site", s.name),
             ("appt.when", when(lang, tz, sl.starts_at, sl.ends_at)),
-            ("appt.product", format!("{} · {}", p.name, lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())]))),
-            ("appt.status", lang.t(&format!("status.{}", status.as_str())).to_string()),
+            (
+                "appt.product",
+                format!(
+                    "{} · {}",
+                    p.name,
+                    lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())])
+                ),
+            ),
+            (
+                "appt.status",
+                lang.t(&format!("status.{}", status.as_str())).to_string(),
+            ),
         ];
         Ok((rows, problem))
     })

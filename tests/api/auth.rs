@@ -8,23 +8,43 @@ use dosewise::security::hash_password;
 use crate::helpers::{client, csrf_in, spawn_app, test_now, TestApp};
 
 fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
-    user::insert(&mut app.conn(), &NewUser {
-        id: new_id(),
-        username: name.into(),
-        password_hash: hash_password("correct horse battery").unwrap(),
-        role: role.into(),
-        site_id: site,
-        active: true,
-        created_at: test_now(),
-    })
+    user::insert(
+        &mut app.conn(),
+        &NewUser {
+            id: new_id(),
+            username: name.into(),
+            password_hash: hash_password("correct horse battery").unwrap(),
+            role: role.into(),
+            site_id: site,
+            active: true,
+            created_at: test_now(),
+        },
+    )
     .unwrap();
 }
 
-async fn login(app: &TestApp, c: &reqwest::Client, name: &str, password: &str) -> reqwest::Response {
-    let page = c.get(format!("{}/login", app.address)).send().await.unwrap().text().await.unwrap();
+async fn login(
+    app: &TestApp,
+    c: &reqwest::Client,
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page).unwrap();
     c.post(format!("{}/login", app.address))
-        .form(&[("csrf", token.as_str()), ("username", name), ("password", password), ("next", "")])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", name),
+            ("password", password),
+            ("next", ""),
+        ])
         .send()
         .await
         .unwrap()
@@ -40,7 +60,11 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
 
     let anon = client();
     for path in ["/staff", "/bureau", "/admin"] {
-        let res = anon.get(format!("{}{path}", app.address)).send().await.unwrap();
+        let res = anon
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 303, "{path}");
         assert_eq!(res.headers()["location"], format!("/login?next={path}"));
     }
@@ -50,22 +74,90 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/staff");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert_eq!(nurse.get(format!("{}/staff", app.address)).send().await.unwrap().status(), 200);
-    assert_eq!(nurse.get(format!("{}/bureau", app.address)).send().await.unwrap().status(), 403);
-    assert_eq!(nurse.get(format!("{}/admin", app.address)).send().await.unwrap().status(), 403);
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert_eq!(
+        nurse
+            .get(format!("{}/staff", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        nurse
+            .get(format!("{}/bureau", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        nurse
+            .get(format!("{}/admin", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
 
     let planner = client();
-    assert_eq!(login(&app, &planner, "planner", "correct horse battery").await.status(), 303);
-    assert_eq!(planner.get(format!("{}/bureau", app.address)).send().await.unwrap().status(), 200);
-    assert_eq!(planner.get(format!("{}/staff", app.address)).send().await.unwrap().status(), 403);
+    assert_eq!(
+        login(&app, &planner, "planner", "correct horse battery")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        planner
+            .get(format!("{}/bureau", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        planner
+            .get(format!("{}/staff", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
 
     let root = client();
-    assert_eq!(login(&app, &root, "root", "correct horse battery").await.status(), 303);
+    assert_eq!(
+        login(&app, &root, "root", "correct horse battery")
+            .await
+            .status(),
+        303
+    );
     for path in ["/staff", "/bureau", "/admin"] {
-        assert_eq!(root.get(format!("{}{path}", app.address)).send().await.unwrap().status(), 200, "{path}");
+        assert_eq!(
+            root.get(format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
     }
-    let admin = root.get(format!("{}/admin", app.address)).send().await.unwrap().text().await.unwrap();
+    let admin = root
+        .get(format!("{}/admin", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(admin.contains("login"), "logins are audited");
 }
 
@@ -78,14 +170,28 @@ async fn a_wrong_password_is_refused_slowly_and_sets_no_session() {
     let res = login(&app, &c, "planner", "wrong").await;
     assert_eq!(res.status(), 401);
     assert!(started.elapsed() >= std::time::Duration::from_millis(50));
-    assert!(res.headers().get_all("set-cookie").iter().all(|v| !v.to_str().unwrap().contains("dw_session")));
+    assert!(res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|v| !v.to_str().unwrap().contains("dw_session")));
     assert!(res.text().await.unwrap().contains("用户名或密码不正确"));
     assert_eq!(login(&app, &c, "nobody", "wrong").await.status(), 401);
-    assert_eq!(c.get(format!("{}/bureau", app.address)).send().await.unwrap().status(), 303);
+    assert_eq!(
+        c.get(format!("{}/bureau", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
     let stored: String = {
         use diesel::prelude::*;
         use dosewise::db::schema::users;
-        users::table.select(users::password_hash).first(&mut *app.conn()).unwrap()
+        users::table
+            .select(users::password_hash)
+            .first(&mut *app.conn())
+            .unwrap()
     };
     assert!(stored.starts_with("$argon2id$"));
 }
@@ -104,9 +210,21 @@ async fn after_logout_the_old_session_cookie_no_longer_works() {
         .find(|v| v.starts_with("dw_session="))
         .unwrap();
     let session = session.split(';').next().unwrap().to_string();
-    let page = c.get(format!("{}/bureau", app.address)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(format!("{}/bureau", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page).unwrap();
-    let res = c.post(format!("{}/logout", app.address)).form(&[("csrf", token.as_str())]).send().await.unwrap();
+    let res = c
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
 
     // Replay the old cookie from a fresh client: the session was revoked on the server.
@@ -127,23 +245,51 @@ async fn the_qr_code_link_leads_clinic_staff_to_the_check_in_page_after_login() 
     let slot = app.add_slot(city, 0, 3, 0);
     app.add_stock(city, 5);
     add_user(&app, "nurse", "clinic", Some(city.site));
-    let booked: serde_json::Value = app.book_api(slot, 1, &crate::helpers::resident(1)).await.json().await.unwrap();
+    let booked: serde_json::Value = app
+        .book_api(slot, 1, &crate::helpers::resident(1))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = booked["code"].as_str().unwrap();
     let nurse = client();
-    let res = nurse.get(format!("{}/staff/checkin/{code}", app.address)).send().await.unwrap();
+    let res = nurse
+        .get(format!("{}/staff/checkin/{code}", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     let to_login = res.headers()["location"].to_str().unwrap().to_string();
     assert!(to_login.starts_with("/login?next=/staff/checkin/"));
-    let page = nurse.get(format!("{}{to_login}", app.address)).send().await.unwrap().text().await.unwrap();
+    let page = nurse
+        .get(format!("{}{to_login}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page).unwrap();
     let res = nurse
         .post(format!("{}/login", app.address))
-        .form(&[("csrf", token.as_str()), ("username", "nurse"), ("password", "correct horse battery"), ("next", &format!("/staff/checkin/{code}"))])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", "nurse"),
+            ("password", "correct horse battery"),
+            ("next", &format!("/staff/checkin/{code}")),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.headers()["location"], format!("/staff/checkin/{code}"));
-    let page = nurse.get(format!("{}/staff/checkin/{code}", app.address)).send().await.unwrap().text().await.unwrap();
+    let page = nurse
+        .get(format!("{}/staff/checkin/{code}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("已预约"), "{page}");
     assert!(page.contains("**************"));
     assert!(!page.contains(&crate::helpers::id_number(1)));

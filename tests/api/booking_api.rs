@@ -17,7 +17,9 @@ async fn booking_a_free_slot_answers_201_with_a_code_and_takes_one_seat_and_one_
     let body: Value = res.json().await.unwrap();
     let code = body["code"].as_str().unwrap();
     assert_eq!(code.len(), 8);
-    assert!(code.chars().all(|c| "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)));
+    assert!(code
+        .chars()
+        .all(|c| "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)));
     assert_eq!(body["slot_id"], slot.to_string());
     assert_eq!(body["dose_number"], 1);
     assert!(body["starts_at"].as_str().unwrap().ends_with("+08:00"));
@@ -63,7 +65,11 @@ async fn no_appointment_is_promised_without_a_dose_in_stock() {
     let res = app.book_api(slot, 1, &resident(2)).await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.count("appointments", "1=1"), 1);
-    assert_eq!(app.slot_counts(slot), (1, 0, 5), "the seat taken before the stock check is rolled back");
+    assert_eq!(
+        app.slot_counts(slot),
+        (1, 0, 5),
+        "the seat taken before the stock check is rolled back"
+    );
     assert_eq!(app.stock(city), (1, 1));
 }
 
@@ -74,10 +80,17 @@ async fn seats_held_for_second_doses_open_to_first_doses_only_at_release_time() 
     let slot = app.add_slot(city, 3, 3, 2);
     app.add_stock(city, 10);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
-    assert_eq!(app.book_api(slot, 1, &resident(2)).await.status(), 409, "2 of 3 seats are held");
+    assert_eq!(
+        app.book_api(slot, 1, &resident(2)).await.status(),
+        409,
+        "2 of 3 seats are held"
+    );
 
     let avail: Value = app
-        .get(&format!("/api/v1/availability?site={}&date=2030-03-07", city.site))
+        .get(&format!(
+            "/api/v1/availability?site={}&date=2030-03-07",
+            city.site
+        ))
         .await
         .json()
         .await
@@ -86,7 +99,8 @@ async fn seats_held_for_second_doses_open_to_first_doses_only_at_release_time() 
     assert_eq!(avail["slots"][0]["free_second_dose"], 2);
 
     // 23 hours before the slot (release is 24 h before), the held seats are open to everyone.
-    app.clock.set(test_now() + Duration::days(3) + Duration::hours(1) - Duration::hours(23));
+    app.clock
+        .set(test_now() + Duration::days(3) + Duration::hours(1) - Duration::hours(23));
     assert_eq!(app.book_api(slot, 1, &resident(2)).await.status(), 201);
     assert_eq!(app.slot_counts(slot), (2, 0, 3));
 }
@@ -116,14 +130,24 @@ async fn dose_two_is_bookable_from_the_minimum_interval_and_stays_bookable_when_
     let on_time = app.add_slot(city, 21, 5, 0);
     app.add_stock(city, 10);
 
-    assert_eq!(app.book_api(on_time, 2, &resident(1)).await.status(), 409, "no dose 1 yet");
+    assert_eq!(
+        app.book_api(on_time, 2, &resident(1)).await.status(),
+        409,
+        "no dose 1 yet"
+    );
     assert_eq!(app.book_api(early, 1, &resident(1)).await.status(), 201);
     give_dose(&app, city, &id_number(1), 1, 0);
     // The dose-1 appointment still holds its seat; dose 2 is a separate booking.
     let res = app.book_api(early, 2, &resident(1)).await;
     assert_eq!(res.status(), 409);
-    let msg = res.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
-    assert!(msg.contains("3月25日"), "the refusal names the first day: {msg}");
+    let msg = res.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("3月25日"),
+        "the refusal names the first day: {msg}"
+    );
     assert_eq!(app.book_api(on_time, 2, &resident(1)).await.status(), 201);
 
     // A resident whose window closed 30 days ago can still book dose 2.
@@ -159,28 +183,48 @@ async fn lookup_and_cancel_need_the_code_and_the_id_number_in_the_body() {
     let city = app.city();
     let slot = app.add_slot(city, 2, 5, 0);
     app.add_stock(city, 10);
-    let booked: Value = app.book_api(slot, 1, &resident(1)).await.json().await.unwrap();
+    let booked: Value = app
+        .book_api(slot, 1, &resident(1))
+        .await
+        .json()
+        .await
+        .unwrap();
     let code = booked["code"].as_str().unwrap();
 
     let wrong = app
-        .post_json("/api/v1/appointments/lookup", &json!({"code": code, "id_number": id_number(2)}))
+        .post_json(
+            "/api/v1/appointments/lookup",
+            &json!({"code": code, "id_number": id_number(2)}),
+        )
         .await;
     assert_eq!(wrong.status(), 404);
     let found = app
-        .post_json("/api/v1/appointments/lookup", &json!({"code": code.to_lowercase(), "id_number": id_number(1)}))
+        .post_json(
+            "/api/v1/appointments/lookup",
+            &json!({"code": code.to_lowercase(), "id_number": id_number(1)}),
+        )
         .await;
     assert_eq!(found.status(), 200);
     assert_eq!(found.json::<Value>().await.unwrap()["status"], "booked");
 
     let cancelled = app
-        .post_json("/api/v1/appointments/cancel", &json!({"code": code, "id_number": id_number(1)}))
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &json!({"code": code, "id_number": id_number(1)}),
+        )
         .await;
     assert_eq!(cancelled.status(), 200);
-    assert_eq!(cancelled.json::<Value>().await.unwrap()["status"], "cancelled");
+    assert_eq!(
+        cancelled.json::<Value>().await.unwrap()["status"],
+        "cancelled"
+    );
     assert_eq!(app.slot_counts(slot), (0, 0, 5));
     assert_eq!(app.stock(city), (10, 0));
     let again = app
-        .post_json("/api/v1/appointments/cancel", &json!({"code": code, "id_number": id_number(1)}))
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &json!({"code": code, "id_number": id_number(1)}),
+        )
         .await;
     assert_eq!(again.status(), 409);
     // Once cancelled, the same dose can be booked again.
@@ -198,9 +242,15 @@ async fn towns_and_availability_describe_the_city_with_string_ids() {
     assert_eq!(towns[0]["sites"][0]["address"], "人民路1号");
 
     let res = app
-        .get(&format!("/api/v1/availability?site={}&date=2030-03-04", city.site))
+        .get(&format!(
+            "/api/v1/availability?site={}&date=2030-03-04",
+            city.site
+        ))
         .await;
-    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
     let avail: Value = res.json().await.unwrap();
     assert_eq!(avail["site"], city.site.to_string());
     assert_eq!(avail["date"], "2030-03-04");

@@ -20,9 +20,30 @@ async fn a_resident_books_in_a_real_browser_on_a_phone_and_a_desktop() {
         "Debian's chromium is needed: apt-get install chromium (scripts/test.sh does)"
     );
     let app = spawn_app().await;
-    let opts = CityOptions { towns: 3, sites_per_town: 2, days: 5, seats_per_slot: 6, residents_in_series: 3, users: false };
-    generate_city(app.database(), &app.state.keys, app.state.settings.time_zone, test_now(), opts).unwrap();
-    let dir = format!("target/screenshots/{}", if app.db.is_postgres() { "postgres" } else { "sqlite" });
+    let opts = CityOptions {
+        towns: 3,
+        sites_per_town: 2,
+        days: 5,
+        seats_per_slot: 6,
+        residents_in_series: 3,
+        users: false,
+    };
+    generate_city(
+        app.database(),
+        &app.state.keys,
+        app.state.settings.time_zone,
+        test_now(),
+        opts,
+    )
+    .unwrap();
+    let dir = format!(
+        "target/screenshots/{}",
+        if app.db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
     let address = app.address.clone();
     let out = actix_web::web::block(move || {
         Command::new("node")
@@ -35,7 +56,14 @@ async fn a_resident_books_in_a_real_browser_on_a_phone_and_a_desktop() {
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser journey failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser journey failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
-    assert_eq!(app.count("appointments", "status = 'booked' AND dose_number = 1"), 2, "one booking per run");
+    assert_eq!(
+        app.count("appointments", "status = 'booked' AND dose_number = 1"),
+        2,
+        "one booking per run"
+    );
 }

@@ -2,13 +2,17 @@
 
 use futures::future::join_all;
 
-
 use crate::helpers::{client, csrf_in, resident, resident_form, spawn_app, TestApp};
 
 async fn book_many(app: &TestApp, slots: &[i64], n: u32) -> Vec<u16> {
     let reqs = (0..n).map(|i| {
         let slot = slots[i as usize % slots.len()];
-        async move { app.book_api(slot, 1, &resident(1000 + i)).await.status().as_u16() }
+        async move {
+            app.book_api(slot, 1, &resident(1000 + i))
+                .await
+                .status()
+                .as_u16()
+        }
     });
     join_all(reqs).await
 }
@@ -20,9 +24,23 @@ async fn a_hundred_simultaneous_bookings_for_seven_seats_confirm_exactly_seven()
     let slot = app.add_slot(city, 2, 7, 0);
     app.add_stock(city, 1000);
     let statuses = book_many(&app, &[slot], 100).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 7, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 93, "{statuses:?}");
-    assert_eq!(app.count("appointments", &format!("slot_id = {slot} AND status = 'booked'")), 7);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        93,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.count(
+            "appointments",
+            &format!("slot_id = {slot} AND status = 'booked'")
+        ),
+        7
+    );
     assert_eq!(app.slot_counts(slot), (7, 0, 7));
     assert_eq!(app.stock(city), (1000, 7));
 }
@@ -34,11 +52,18 @@ async fn simultaneous_bookings_never_promise_more_vaccine_than_the_site_holds() 
     let slots: Vec<i64> = (0..6).map(|d| app.add_slot(city, 1 + d, 10, 0)).collect();
     app.add_stock(city, 25);
     let statuses = book_many(&app, &slots, 60).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 25, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        25,
+        "{statuses:?}"
+    );
     assert_eq!(app.count("appointments", "status = 'booked'"), 25);
     assert_eq!(app.stock(city), (25, 25));
     let booked: i32 = slots.iter().map(|s| app.slot_counts(*s).0).sum();
-    assert_eq!(booked, 25, "every seat taken by a refused booking was given back");
+    assert_eq!(
+        booked, 25,
+        "every seat taken by a refused booking was given back"
+    );
 }
 
 #[actix_web::test]
@@ -53,8 +78,15 @@ async fn one_resident_booking_the_same_dose_many_times_at_once_gets_one_appointm
         async move { app.book_api(slot, 1, &resident(7)).await.status().as_u16() }
     });
     let statuses = join_all(reqs).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(app.count("appointments", "status = 'booked'"), 1);
     assert_eq!(app.count("residents", "1=1"), 1);
     let booked: i32 = slots.iter().map(|s| app.slot_counts(*s).0).sum();
@@ -65,11 +97,23 @@ async fn one_resident_booking_the_same_dose_many_times_at_once_gets_one_appointm
 /// Book `slot` through the pages with a client of its own, which then holds the grant.
 async fn book_with_page(app: &TestApp, slot: i64, who: u32) -> reqwest::Client {
     let c = client();
-    let page = c.get(format!("{}/slots/{slot}/book", app.address)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(format!("{}/slots/{slot}/book", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let mut form = resident_form(who);
     form.push(("csrf".into(), csrf_in(&page).unwrap()));
     form.push(("dose_number".into(), "1".into()));
-    let res = c.post(format!("{}/slots/{slot}/book", app.address)).form(&form).send().await.unwrap();
+    let res = c
+        .post(format!("{}/slots/{slot}/book", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     c
 }
@@ -83,12 +127,22 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         let from = app.add_slot(city, 1 + i64::from(round), 5, 0);
         let last = app.add_slot(city, 20 + i64::from(round), 1, 0);
         let mover = book_with_page(&app, from, 100 + round).await;
-        let page = mover.get(format!("{}/appointment", app.address)).send().await.unwrap().text().await.unwrap();
+        let page = mover
+            .get(format!("{}/appointment", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let token = csrf_in(&page).unwrap();
         let form = [("csrf", token.as_str()), ("slot_id", &last.to_string())];
         let other = resident(200 + round);
         let (moved, booked) = futures::join!(
-            mover.post(format!("{}/appointment/move", app.address)).form(&form).send(),
+            mover
+                .post(format!("{}/appointment/move", app.address))
+                .form(&form)
+                .send(),
             app.book_api(last, 1, &other),
         );
         let moved = moved.unwrap().status().as_u16();
@@ -101,10 +155,9 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         let kept_old = app.slot_counts(from).0;
         assert_eq!(kept_old, if moved == 303 { 0 } else { 1 }, "round {round}");
         // The mover holds exactly one active appointment either way.
-        let hash = app
-            .state
-            .keys
-            .hash_id_number(&dosewise::domain::IdNumber::parse(&crate::helpers::id_number(100 + round)).unwrap());
+        let hash = app.state.keys.hash_id_number(
+            &dosewise::domain::IdNumber::parse(&crate::helpers::id_number(100 + round)).unwrap(),
+        );
         assert_eq!(
             app.count(
                 "appointments a JOIN residents r ON r.id = a.resident_id",
@@ -114,5 +167,8 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         );
     }
     let promised = app.stock(city).1;
-    assert_eq!(i64::from(promised), app.count("appointments", "status = 'booked'"));
+    assert_eq!(
+        i64::from(promised),
+        app.count("appointments", "status = 'booked'")
+    );
 }

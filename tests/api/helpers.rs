@@ -39,12 +39,16 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh database on the backend chosen by `TEST_DATABASE_URL`.
     pub fn new() -> TestDb {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(admin) if admin.starts_with("postgres") => {
                 let name = format!("dosewise_test_{}", new_id());
                 let mut conn = diesel::PgConnection::establish(&admin)
                     .expect("TEST_DATABASE_URL must reach PostgreSQL");
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 TestDb {
                     url: format!("{base}/{name}"),
@@ -77,7 +81,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(admin) = &self.admin_url {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+                let _ = conn.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
             }
         }
     }
@@ -174,7 +181,11 @@ impl TestApp {
 
     /// GET a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// GET a page's body.
@@ -224,7 +235,9 @@ impl TestApp {
 
     /// A slot's `(booked_first, booked_second, seats)`.
     pub fn slot_counts(&self, slot_id: i64) -> (i32, i32, i32) {
-        let s = slot::find(&mut self.conn(), dosewise::ids::SlotId(slot_id)).unwrap().unwrap();
+        let s = slot::find(&mut self.conn(), dosewise::ids::SlotId(slot_id))
+            .unwrap()
+            .unwrap();
         (s.booked_first, s.booked_second, s.seats)
     }
 
@@ -248,87 +261,123 @@ pub fn count_where(c: &mut AnyConnection, table: &str, condition: &str) -> i64 {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"))
-        .get_result::<N>(c)
-        .unwrap()
-        .n
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
+    ))
+    .get_result::<N>(c)
+    .unwrap()
+    .n
 }
 
 /// Build one town, site and product.
 pub fn make_city(c: &mut AnyConnection, code: &str, min: i32, max: i32) -> City {
-    let city = City { town: new_id(), site: new_id(), product: new_id() };
-    town::insert(c, &NewTown {
-        id: city.town,
-        code: code.into(),
-        name: format!("测试镇{code}"),
-        eligible: 10_000,
-        contact_emails: String::new(),
-        active: true,
-    })
+    let city = City {
+        town: new_id(),
+        site: new_id(),
+        product: new_id(),
+    };
+    town::insert(
+        c,
+        &NewTown {
+            id: city.town,
+            code: code.into(),
+            name: format!("测试镇{code}"),
+            eligible: 10_000,
+            contact_emails: String::new(),
+            active: true,
+        },
+    )
     .unwrap();
-    site::insert(c, &NewSite {
-        id: city.site,
-        town_id: city.town,
-        name: "测试接种点".into(),
-        address: "人民路1号".into(),
-        active: true,
-    })
+    site::insert(
+        c,
+        &NewSite {
+            id: city.site,
+            town_id: city.town,
+            name: "测试接种点".into(),
+            address: "人民路1号".into(),
+            active: true,
+        },
+    )
     .unwrap();
-    product::insert(c, &NewProduct {
-        id: city.product,
-        code: format!("P-{code}"),
-        name: "测试疫苗".into(),
-        manufacturer: "测试".into(),
-        doses_in_series: 2,
-        min_interval_days: min,
-        max_interval_days: max,
-        min_age_years: 0,
-        max_age_years: 120,
-        pack_size: 1,
-    })
+    product::insert(
+        c,
+        &NewProduct {
+            id: city.product,
+            code: format!("P-{code}"),
+            name: "测试疫苗".into(),
+            manufacturer: "测试".into(),
+            doses_in_series: 2,
+            min_interval_days: min,
+            max_interval_days: max,
+            min_age_years: 0,
+            max_age_years: 120,
+            pack_size: 1,
+        },
+    )
     .unwrap();
     city
 }
 
 /// Insert a slot starting at `start` (UTC).
-pub fn add_slot_at(c: &mut AnyConnection, city: City, start: NaiveDateTime, seats: i32, held: i32) -> i64 {
+pub fn add_slot_at(
+    c: &mut AnyConnection,
+    city: City,
+    start: NaiveDateTime,
+    seats: i32,
+    held: i32,
+) -> i64 {
     let id = new_id();
-    slot::insert_many(c, &[NewSlot {
-        id,
-        site_id: city.site,
-        product_id: city.product,
-        starts_at: start,
-        ends_at: start + Duration::minutes(30),
-        seats,
-        second_dose_held: held,
-        booked_first: 0,
-        booked_second: 0,
-    }])
+    slot::insert_many(
+        c,
+        &[NewSlot {
+            id,
+            site_id: city.site,
+            product_id: city.product,
+            starts_at: start,
+            ends_at: start + Duration::minutes(30),
+            seats,
+            second_dose_held: held,
+            booked_first: 0,
+            booked_second: 0,
+        }],
+    )
     .unwrap();
     id
 }
 
 /// Receive doses at a site through the ledger.
 pub fn add_stock(c: &mut AnyConnection, city: City, n: i32) {
-    stock::record(c, &Movement {
-        id: new_id(),
-        site_id: Some(city.site),
-        product_id: city.product,
-        delta: n,
-        kind: "received".into(),
-        reason: "test".into(),
-        actor: "test".into(),
-        lot: Some("LOT1".into()),
-        created_at: test_now(),
-    })
+    stock::record(
+        c,
+        &Movement {
+            id: new_id(),
+            site_id: Some(city.site),
+            product_id: city.product,
+            delta: n,
+            kind: "received".into(),
+            reason: "test".into(),
+            actor: "test".into(),
+            lot: Some("LOT1".into()),
+            created_at: test_now(),
+        },
+    )
     .unwrap();
 }
 
 /// A valid, distinct ID number for resident `i`, born in 1980-2007.
 pub fn id_number(i: u32) -> String {
-    let birth = NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + Duration::days(i64::from(i % 10_000));
-    let first17 = format!("{}{}{:03}", 110_101 + i / 10_000, birth.format("%Y%m%d"), i % 1000);
-    IdNumber::with_check_digit(&first17).unwrap().expose().to_string()
+    let birth =
+        NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + Duration::days(i64::from(i % 10_000));
+    let first17 = format!(
+        "{}{}{:03}",
+        110_101 + i / 10_000,
+        birth.format("%Y%m%d"),
+        i % 1000
+    );
+    IdNumber::with_check_digit(&first17)
+        .unwrap()
+        .expose()
+        .to_string()
 }
 
 /// A resident for the JSON API.
@@ -359,20 +408,28 @@ pub fn csrf_in(html: &str) -> Option<String> {
 /// Record dose `dose` as given `days_ago` before the test clock, without an appointment.
 pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago: i64) {
     let mut c = app.conn();
-    let hash = app.state.keys.hash_id_number(&IdNumber::parse(id_number).unwrap());
-    let r = dosewise::models::resident::find_by_hash(&mut c, &hash).unwrap().unwrap();
+    let hash = app
+        .state
+        .keys
+        .hash_id_number(&IdNumber::parse(id_number).unwrap());
+    let r = dosewise::models::resident::find_by_hash(&mut c, &hash)
+        .unwrap()
+        .unwrap();
     let given = test_now() - Duration::days(days_ago);
-    dosewise::models::vaccination::insert(&mut c, &dosewise::models::NewVaccination {
-        id: new_id(),
-        resident_id: r.id,
-        appointment_id: None,
-        site_id: city.site,
-        product_id: city.product,
-        dose_number: dose,
-        lot: "LOT1".into(),
-        given_at: given,
-        staff_user_id: None,
-        observation_until: given + Duration::minutes(30),
-    })
+    dosewise::models::vaccination::insert(
+        &mut c,
+        &dosewise::models::NewVaccination {
+            id: new_id(),
+            resident_id: r.id,
+            appointment_id: None,
+            site_id: city.site,
+            product_id: city.product,
+            dose_number: dose,
+            lot: "LOT1".into(),
+            given_at: given,
+            staff_user_id: None,
+            observation_until: given + Duration::minutes(30),
+        },
+    )
     .unwrap();
 }

@@ -25,7 +25,10 @@ fn both_backends_have_the_same_migration_names_with_up_and_down() {
     for dir in ["migrations/sqlite", "migrations/postgres"] {
         for m in names(dir) {
             for f in ["up.sql", "down.sql"] {
-                assert!(std::path::Path::new(&format!("{dir}/{m}/{f}")).exists(), "{dir}/{m}/{f}");
+                assert!(
+                    std::path::Path::new(&format!("{dir}/{m}/{f}")).exists(),
+                    "{dir}/{m}/{f}"
+                );
             }
         }
     }
@@ -114,10 +117,12 @@ fn migrations_run_again_do_nothing_and_down_migrations_undo_them() {
     use diesel_migrations::MigrationHarness;
     match &mut *conn {
         AnyConnection::Sqlite(c) => {
-            c.revert_all_migrations(dosewise::db::SQLITE_MIGRATIONS).unwrap();
+            c.revert_all_migrations(dosewise::db::SQLITE_MIGRATIONS)
+                .unwrap();
         }
         AnyConnection::Postgresql(c) => {
-            c.revert_all_migrations(dosewise::db::POSTGRES_MIGRATIONS).unwrap();
+            c.revert_all_migrations(dosewise::db::POSTGRES_MIGRATIONS)
+                .unwrap();
         }
     }
     assert!(actual(&mut conn, "slots").is_empty());

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 
-use crate::helpers::{add_slot_at, add_stock, client, id_number, make_city, resident, TestDb, SECRET};
+use crate::helpers::{
+    add_slot_at, add_stock, client, id_number, make_city, resident, TestDb, SECRET,
+};
 
 struct Server {
     child: Child,
@@ -57,7 +59,11 @@ fn start(db: &TestDb) -> Server {
             break;
         }
     }
-    assert!(!url.is_empty(), "server did not start: {}", log.lock().unwrap());
+    assert!(
+        !url.is_empty(),
+        "server did not start: {}",
+        log.lock().unwrap()
+    );
     std::thread::spawn(move || for _ in out.lines() {});
     Server { child, url, log }
 }
@@ -90,13 +96,26 @@ async fn two_server_processes_on_one_database_never_oversell_a_slot() {
         }
     });
     let statuses = join_all(reqs).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 7, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        7,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     let mut c = pools.read.get().unwrap();
-    assert_eq!(crate::helpers::count_where(&mut c, "appointments", "status = 'booked'"), 7);
-    let s = dosewise::models::slot::find(&mut c, dosewise::ids::SlotId(slot)).unwrap().unwrap();
+    assert_eq!(
+        crate::helpers::count_where(&mut c, "appointments", "status = 'booked'"),
+        7
+    );
+    let s = dosewise::models::slot::find(&mut c, dosewise::ids::SlotId(slot))
+        .unwrap()
+        .unwrap();
     assert_eq!(s.booked_first, 7);
-    let bal = dosewise::models::stock::balances_for_site(&mut c, dosewise::ids::SiteId(city.site)).unwrap();
+    let bal = dosewise::models::stock::balances_for_site(&mut c, dosewise::ids::SiteId(city.site))
+        .unwrap();
     assert_eq!(bal[0].promised, 7);
 
     // Nothing either process logged names a resident's ID number.
@@ -112,7 +131,13 @@ async fn server_logs_carry_a_line_per_request_and_no_personal_data() {
         let mut c = pools.write.get().unwrap();
         let city = make_city(&mut c, "T001", 21, 56);
         add_stock(&mut c, city, 50);
-        add_slot_at(&mut c, city, Utc::now().naive_utc() + Duration::days(2), 5, 0)
+        add_slot_at(
+            &mut c,
+            city,
+            Utc::now().naive_utc() + Duration::days(2),
+            5,
+            0,
+        )
     };
     let server = start(&db);
     let http = client();
@@ -139,7 +164,10 @@ async fn server_logs_carry_a_line_per_request_and_no_personal_data() {
         let id = id_number(i);
         assert!(!log.contains(&id), "ID number in the log");
         assert!(!log.contains(&id[..14]), "ID number prefix in the log");
-        assert!(!log.contains(&format!("139{i:08}")), "phone number in the log");
+        assert!(
+            !log.contains(&format!("139{i:08}")),
+            "phone number in the log"
+        );
     }
     assert!(!log.contains("110105194912310021"));
 }

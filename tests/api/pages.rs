@@ -30,21 +30,34 @@ async fn a_resident_finds_a_site_and_its_slots_one_day_at_a_time() {
     let open = app.add_slot(city, 0, 3, 0);
     let full = app.add_slot(city, 1, 1, 0);
     app.add_stock(city, 10);
-    assert_eq!(app.book_api(full, 1, &crate::helpers::resident(1)).await.status(), 201);
+    assert_eq!(
+        app.book_api(full, 1, &crate::helpers::resident(1))
+            .await
+            .status(),
+        201
+    );
 
     let home = app.get_text("/").await;
     assert!(home.contains(&format!("/towns/{}", city.town)));
     let town = app.get_text(&format!("/towns/{}", city.town)).await;
     assert!(town.contains("人民路1号"));
-    assert!(town.contains("3月4日 星期一 10:00–10:30"), "next free slot shown: {town}");
+    assert!(
+        town.contains("3月4日 星期一 10:00–10:30"),
+        "next free slot shown: {town}"
+    );
 
     let today = app.get_text(&format!("/sites/{}", city.site)).await;
     assert!(today.contains(&format!("/slots/{open}/book")));
     assert!(today.contains("剩余 3 个名额"));
     assert!(today.contains("?date=2030-03-05"), "a link to the next day");
-    assert!(!today.contains("rel=\"prev\""), "no going back before today");
+    assert!(
+        !today.contains("rel=\"prev\""),
+        "no going back before today"
+    );
 
-    let tomorrow = app.get_text(&format!("/sites/{}?date=2030-03-05", city.site)).await;
+    let tomorrow = app
+        .get_text(&format!("/sites/{}?date=2030-03-05", city.site))
+        .await;
     assert!(tomorrow.contains("is-full"));
     assert!(tomorrow.contains("已约满"));
     assert!(!tomorrow.contains(&format!("/slots/{full}/book")));
@@ -73,23 +86,45 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
 
     // Another browser finds it with the code and the ID number.
     let other = client();
-    let find = other.get(format!("{}/find", app.address)).send().await.unwrap().text().await.unwrap();
+    let find = other
+        .get(format!("{}/find", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&find).unwrap();
     let res = other
         .post(format!("{}/find", app.address))
-        .form(&[("csrf", token.as_str()), ("code", &code), ("id_number", &id_number(2))])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("code", &code),
+            ("id_number", &id_number(2)),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 404, "a wrong ID number finds nothing");
     let res = other
         .post(format!("{}/find", app.address))
-        .form(&[("csrf", token.as_str()), ("code", &code), ("id_number", &id)])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("code", &code),
+            ("id_number", &id),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let found = other.get(format!("{}/appointment", app.address)).send().await.unwrap().text().await.unwrap();
+    let found = other
+        .get(format!("{}/appointment", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(found.contains(&code));
 }
 
@@ -104,10 +139,23 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     let page = app.get_text("/appointment").await;
     let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
 
-    let choose = app.get_text(&format!("/appointment/move?site={}&date=2030-03-07", city.site)).await;
-    assert!(choose.contains("name=\"slot_id\""), "the day offers slots to move to");
+    let choose = app
+        .get_text(&format!(
+            "/appointment/move?site={}&date=2030-03-07",
+            city.site
+        ))
+        .await;
+    assert!(
+        choose.contains("name=\"slot_id\""),
+        "the day offers slots to move to"
+    );
     let token = csrf_in(&choose).unwrap();
-    let res = app.post_form("/appointment/move", &[("csrf", &token), ("slot_id", &to.to_string())]).await;
+    let res = app
+        .post_form(
+            "/appointment/move",
+            &[("csrf", &token), ("slot_id", &to.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let page = app.get_text("/appointment").await;
     assert!(page.contains(&code));
@@ -117,11 +165,18 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     assert_eq!(app.stock(city), (10, 1));
 
     // Moving to the same slot is refused and changes nothing.
-    let res = app.post_form("/appointment/move", &[("csrf", &token), ("slot_id", &to.to_string())]).await;
+    let res = app
+        .post_form(
+            "/appointment/move",
+            &[("csrf", &token), ("slot_id", &to.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), 409);
     assert_eq!(app.slot_counts(to), (1, 0, 3));
 
-    let res = app.post_form("/appointment/cancel", &[("csrf", &token)]).await;
+    let res = app
+        .post_form("/appointment/cancel", &[("csrf", &token)])
+        .await;
     assert_eq!(res.status(), 303);
     let page = app.get_text("/appointment").await;
     assert!(page.contains("已取消"));
@@ -135,7 +190,12 @@ async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
     let city = app.city();
     let slot = app.add_slot(city, 2, 1, 0);
     app.add_stock(city, 10);
-    assert_eq!(app.book_api(slot, 1, &crate::helpers::resident(9)).await.status(), 201);
+    assert_eq!(
+        app.book_api(slot, 1, &crate::helpers::resident(9))
+            .await
+            .status(),
+        201
+    );
     let res = book_form(&app, slot, 1, "1").await;
     assert_eq!(res.status(), 409);
     let page = res.text().await.unwrap();
@@ -148,10 +208,14 @@ async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
     let app = spawn_app().await;
     let city = app.city();
     let town = app.get_text(&format!("/towns/{}", city.town)).await;
-    assert!(town.contains(&format!("/towns/{}/wait", city.town)), "waiting list offered");
+    assert!(
+        town.contains(&format!("/towns/{}/wait", city.town)),
+        "waiting list offered"
+    );
     let token = csrf_in(&town).unwrap();
     for (who, expect) in [(1u32, "第 1 位"), (2, "第 2 位"), (1, "已经在")] {
-        app.clock.set(app.clock_now() + chrono::Duration::seconds(1));
+        app.clock
+            .set(app.clock_now() + chrono::Duration::seconds(1));
         let mut form = resident_form(who);
         form.push(("csrf".into(), token.clone()));
         let res = app
@@ -190,7 +254,10 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
     let appt_id: i64 = {
         use diesel::prelude::*;
         use dosewise::db::schema::appointments;
-        appointments::table.select(appointments::id).first(&mut *app.conn()).unwrap()
+        appointments::table
+            .select(appointments::id)
+            .first(&mut *app.conn())
+            .unwrap()
     };
     let given = crate::helpers::test_now() + chrono::Duration::days(1) + chrono::Duration::hours(1);
     dosewise::booking::record_dose(
@@ -203,15 +270,27 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
         30,
     )
     .unwrap();
-    assert_eq!(app.stock(city), (9, 0), "one dose out of stock through the ledger");
     assert_eq!(
-        dosewise::models::stock::ledger_sum(&mut app.conn(), dosewise::ids::SiteId(city.site), dosewise::ids::ProductId(city.product)).unwrap(),
+        app.stock(city),
+        (9, 0),
+        "one dose out of stock through the ledger"
+    );
+    assert_eq!(
+        dosewise::models::stock::ledger_sum(
+            &mut app.conn(),
+            dosewise::ids::SiteId(city.site),
+            dosewise::ids::ProductId(city.product)
+        )
+        .unwrap(),
         9
     );
     let page = app.get_text("/appointment").await;
     assert!(page.contains("已接种"));
     assert!(page.contains("预约下一剂"));
-    assert!(page.contains("3月26日"), "dose 2 opens 21 days after 3月5日: {page}");
+    assert!(
+        page.contains("3月26日"),
+        "dose 2 opens 21 days after 3月5日: {page}"
+    );
     // Recording the same appointment twice is refused.
     assert!(dosewise::booking::record_dose(
         app.database(),

@@ -10,7 +10,10 @@ async fn every_page_carries_the_security_headers() {
         let res = app.get(path).await;
         let h = res.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
@@ -34,7 +37,12 @@ async fn every_form_posts_a_csrf_token() {
     let mut form = crate::helpers::resident_form(1);
     form.push(("csrf".into(), token));
     form.push(("dose_number".into(), "1".into()));
-    app.client.post(format!("{}/slots/{slot}/book", app.address)).form(&form).send().await.unwrap();
+    app.client
+        .post(format!("{}/slots/{slot}/book", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     pages.push(app.get_text("/appointment").await);
     let mut forms = 0;
     for page in &pages {
@@ -42,7 +50,10 @@ async fn every_form_posts_a_csrf_token() {
             let form = &chunk[..chunk.find("</form>").unwrap()];
             if form.contains("method=\"post\"") {
                 forms += 1;
-                assert!(form.contains("name=\"csrf\""), "form without a token: {form}");
+                assert!(
+                    form.contains("name=\"csrf\""),
+                    "form without a token: {form}"
+                );
             }
         }
     }
@@ -57,15 +68,34 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     app.add_stock(city, 3);
     assert_eq!(app.book_api(slot, 1, &resident(5)).await.status(), 201);
     let id = id_number(5);
-    assert_eq!(app.count("residents", &format!("id_last4 = '{}'", &id[14..])), 1);
-    for (table, col) in [("residents", "id_hash"), ("residents", "name"), ("residents", "id_last4"), ("audit_log", "detail")] {
-        assert_eq!(app.count(table, &format!("{col} LIKE '%{}%'", &id[..14])), 0, "{table}.{col}");
+    assert_eq!(
+        app.count("residents", &format!("id_last4 = '{}'", &id[14..])),
+        1
+    );
+    for (table, col) in [
+        ("residents", "id_hash"),
+        ("residents", "name"),
+        ("residents", "id_last4"),
+        ("audit_log", "detail"),
+    ] {
+        assert_eq!(
+            app.count(table, &format!("{col} LIKE '%{}%'", &id[..14])),
+            0,
+            "{table}.{col}"
+        );
     }
     let hash: String = {
         use diesel::prelude::*;
         use dosewise::db::schema::residents;
-        residents::table.select(residents::id_hash).first(&mut *app.conn()).unwrap()
+        residents::table
+            .select(residents::id_hash)
+            .first(&mut *app.conn())
+            .unwrap()
     };
     assert_eq!(hash.len(), 64);
-    assert_ne!(hash, dosewise::security::sha256_hex(&id), "keyed, not a plain hash");
+    assert_ne!(
+        hash,
+        dosewise::security::sha256_hex(&id),
+        "keyed, not a plain hash"
+    );
 }

@@ -419,8 +419,9 @@ async function main() {
     await journey(run);
     passed += 1;
   }
-  clearTimeout(watchdog);
   await browser.close();
+  if (finishing) return;
+  clearTimeout(watchdog);
   console.log(`browser journey: ${passed} passed, ${failed} failed`);
 }
 
