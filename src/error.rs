@@ -85,6 +85,12 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl From<crate::db::WriteError> for AppError {
+    fn from(e: crate::db::WriteError) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
         AppError::Internal(e.into())
@@ -108,6 +114,7 @@ impl From<BookingError> for AppError {
         match e {
             BookingError::Db(e) => AppError::Internal(e.into()),
             BookingError::Pool(e) => AppError::Internal(e.into()),
+            BookingError::Write(e) => AppError::Internal(e.into()),
             BookingError::NotFound | BookingError::SlotNotFound | BookingError::TownNotFound => {
                 AppError::NotFound
             }

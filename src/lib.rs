@@ -1,6 +1,7 @@
 //! Dosewise: timed vaccination appointments for residents, clinic and bureau pages, and the
 //! allocation of irregular vaccine shipments across a city's towns.
 
+pub mod allocation;
 pub mod booking;
 pub mod clock;
 pub mod config;

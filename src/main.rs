@@ -52,6 +52,15 @@ enum Command {
         #[arg(long)]
         users: bool,
     },
+    /// Plan a shipment's allocation (policy lex-v1) from a vax-alloc-instance/1 document.
+    /// Exit 2 with a message naming the field when the instance is invalid.
+    PlanAllocation {
+        /// The instance file, or `-` for stdin.
+        instance: String,
+        /// Write the plan here instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<String>,
+    },
     /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
     CreateUser {
         #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
@@ -121,6 +130,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             site,
             username,
         } => create_user(&settings, &role, site, &username),
+        Command::PlanAllocation { instance, output } => {
+            plan_allocation(&instance, output.as_deref())
+        }
     }
 }
 
@@ -238,6 +250,29 @@ fn create_user(
         role.as_str(),
     )?;
     println!("created {} user {username}", role.as_str());
+    Ok(())
+}
+
+/// `plan-allocation`: read, plan, write. Invalid instances exit with status 2.
+fn plan_allocation(input: &str, output: Option<&str>) -> anyhow::Result<()> {
+    let text = if input == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(input).with_context(|| format!("cannot read {input}"))?
+    };
+    let plan = match dosewise::allocation::run_cli(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("dosewise: invalid instance: {e}");
+            std::process::exit(2);
+        }
+    };
+    match output {
+        Some(path) => std::fs::write(path, plan + "\n").with_context(|| format!("cannot write {path}"))?,
+        None => println!("{plan}"),
+    }
     Ok(())
 }
 

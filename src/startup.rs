@@ -48,6 +48,9 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let workers = settings.workers;
+        // Database work runs on each worker's blocking threads. More threads than connections
+        // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
+        let blocking_threads = settings.pool_size as usize + 2;
         let state = web::Data::new(AppState {
             settings,
             db,
@@ -66,6 +69,7 @@ impl Application {
                 .configure(crate::web::routes)
         })
         .workers(workers)
+        .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
         Ok(Application {

@@ -69,6 +69,8 @@ pub enum BookingError {
     Db(#[from] DieselError),
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    #[error("database writer: {0}")]
+    Write(#[from] crate::db::WriteError),
 }
 
 impl BookingError {
@@ -90,13 +92,16 @@ impl BookingError {
             BookingError::NotActive => "err.book.not_active",
             BookingError::SameSlot => "err.book.same_slot",
             BookingError::TownNotFound => "err.not_found",
-            BookingError::Db(_) | BookingError::Pool(_) => "err.internal",
+            BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_) => "err.internal",
         }
     }
 
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
-        matches!(self, BookingError::Db(_) | BookingError::Pool(_))
+        matches!(
+            self,
+            BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_)
+        )
     }
 }
 
@@ -183,8 +188,9 @@ fn try_book(
     let code = BookingCode::generate(&mut rand::rng());
     let now = rules.now;
     let released = slot.held_seats_released(now, rules.release_hours);
-    let mut conn = db.write.get()?;
-    let appointment = conn.transaction::<_, BookingError, _>(|c| {
+    let (who, id_hash, booked_slot) = (who.clone(), id_hash.to_string(), slot.clone());
+    let appointment = db.transaction(move |c| {
+        let (who, slot) = (&who, &booked_slot);
         let resident_id = match &existing {
             Some(r) => {
                 if r.name != who.name.as_str()
@@ -203,7 +209,7 @@ fn try_book(
                 }
                 r.id
             }
-            None => insert_resident(c, who, id_hash, now)?,
+            None => insert_resident(c, who, &id_hash, now)?,
         };
         let took = if dose == 1 {
             slot::take_first_dose_seat(c, slot_id, released)?
@@ -374,8 +380,7 @@ pub fn find_appointment(
 
 /// Cancel a booked appointment: its seat and its promised dose go back.
 pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), BookingError> {
-    let mut conn = db.write.get()?;
-    conn.transaction::<_, BookingError, _>(|c| {
+    db.transaction(move |c| {
         let a = appointment::find(c, id)?.ok_or(BookingError::NotFound)?;
         if !appointment::transition(
             c,
@@ -421,9 +426,10 @@ pub fn reschedule(
     };
     let first = old.dose_number == 1;
     let released = new_slot.held_seats_released(rules.now, rules.release_hours);
-    let mut conn = db.write.get()?;
-    conn.transaction::<_, BookingError, _>(|c| {
-        if !appointment::move_to_slot(c, id, &new_slot, rules.now)? {
+    let moved_to = new_slot.clone();
+    db.transaction(move |c| {
+        let new_slot = &moved_to;
+        if !appointment::move_to_slot(c, id, new_slot, rules.now)? {
             return Err(BookingError::NotActive);
         }
         // Slots in id order, then stock rows in key order (see the module doc).
@@ -497,11 +503,11 @@ pub fn join_waiting_list(
         crate::models::town::find(&mut conn, town)?.ok_or(BookingError::TownNotFound)?;
         resident::find_by_hash(&mut conn, &id_hash)?
     };
-    let mut conn = db.write.get()?;
-    let already = conn.transaction::<_, BookingError, _>(|c| {
-        let resident_id = match &existing {
-            Some(r) => r.id,
-            None => insert_resident(c, who, &id_hash, now)?,
+    let (who_owned, hash_owned, existing_id) = (who.clone(), id_hash.clone(), existing.as_ref().map(|r| r.id));
+    let already = db.transaction(move |c| -> Result<bool, BookingError> {
+        let resident_id = match existing_id {
+            Some(id) => id,
+            None => insert_resident(c, &who_owned, &hash_owned, now)?,
         };
         let doses = vaccination::list_for_resident(c, ResidentId(resident_id))?;
         let entry = waiting::WaitingEntry {
@@ -519,6 +525,7 @@ pub fn join_waiting_list(
             Err(e) => Err(e.into()),
         }
     })?;
+    let mut conn = db.read.get()?;
     let resident_id = match existing {
         Some(r) => r.id,
         None => {

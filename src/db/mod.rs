@@ -2,6 +2,9 @@
 //! connection pools, embedded migrations, and the only place where SQL differs per backend.
 
 pub mod schema;
+mod writer;
+
+pub use writer::{WriteError, Writer};
 
 use std::time::Duration;
 
@@ -129,17 +132,20 @@ pub type Pool = r2d2::Pool<Manager>;
 /// A connection checked out of a [`Pool`].
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
-/// The pools the application uses. On SQLite every write goes through one connection (SQLite
-/// has one writer anyway; queueing in the pool is fairer and faster than spinning on
-/// SQLITE_BUSY), while reads use a pool of their own. On PostgreSQL both are the same pool.
+/// The connections the application uses. On SQLite the application's write transactions go to
+/// one writer thread that commits them in groups (see `writer`), and reads use a pool of their
+/// own. On PostgreSQL every transaction runs on a pooled connection and the database's row locks
+/// order concurrent writers.
 #[derive(Clone)]
 pub struct Db {
     /// Which backend this is.
     pub backend: Backend,
     /// Connections for reads.
     pub read: Pool,
-    /// Connections for write transactions.
+    /// A pool for tools and tests that write outside the application's transactions (one
+    /// connection on SQLite, the read pool on PostgreSQL).
     pub write: Pool,
+    writer: Option<Writer>,
 }
 
 impl Db {
@@ -156,15 +162,36 @@ impl Db {
                 .with_context(|| format!("cannot open a pool on {}", redact(url)))
         };
         let read = build(pool_size)?;
-        let write = match manager.backend {
-            Backend::Sqlite => build(1)?,
-            Backend::Postgres => read.clone(),
+        let (write, writer) = match manager.backend {
+            Backend::Sqlite => (
+                build(1)?,
+                Some(Writer::start(manager.clone()).context("cannot start the SQLite writer")?),
+            ),
+            Backend::Postgres => (read.clone(), None),
         };
         Ok(Db {
             backend: manager.backend,
             read,
             write,
+            writer,
         })
+    }
+
+    /// Run `f` as one write transaction and return once it is committed (or rolled back).
+    pub fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
+    {
+        match &self.writer {
+            Some(w) => w.run(f),
+            None => {
+                let mut conn = self.write.get()?;
+                let conn: &mut AnyConnection = &mut conn;
+                conn.transaction(f)
+            }
+        }
     }
 }
 

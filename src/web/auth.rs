@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use actix_web::{web, HttpResponse};
 use chrono::Duration;
-use diesel::Connection;
 use serde::Deserialize;
 
 use super::cookies;
@@ -95,19 +94,20 @@ pub async fn login(
             return Ok::<_, AppError>(None);
         };
         let now = st.now();
-        let mut w = st.db.write.get()?;
-        w.transaction::<_, diesel::result::Error, _>(|w| {
+        let (user_id, username) = (u.id, u.username.clone());
+        st.db.transaction(move |w| -> Result<(), AppError> {
             user::insert_session(
                 w,
                 &Session {
                     id: token_hash,
-                    user_id: u.id,
+                    user_id,
                     created_at: now,
                     expires_at: now + Duration::hours(SESSION_HOURS),
                     revoked_at: None,
                 },
             )?;
-            audit::record(w, now, &u.username, "login", &format!("user {}", u.id), "")
+            audit::record(w, now, &username, "login", &format!("user {user_id}"), "")?;
+            Ok(())
         })?;
         Ok(Some(u))
     })
@@ -154,12 +154,11 @@ pub async fn logout(
     if let Some(u) = ctx.user.clone() {
         blocking(&state, move |st| {
             let now = st.now();
-            let mut w = st.db.write.get()?;
-            w.transaction::<_, diesel::result::Error, _>(|w| {
+            st.db.transaction(move |w| -> Result<(), AppError> {
                 user::revoke_session(w, &u.session_hash, now)?;
-                audit::record(w, now, &u.username, "logout", &format!("user {}", u.id), "")
+                audit::record(w, now, &u.username, "logout", &format!("user {}", u.id), "")?;
+                Ok(())
             })
-            .map_err(AppError::from)
         })
         .await?;
     }

@@ -113,7 +113,11 @@ pub struct TestApp {
 
 /// Start a server on port 0 with a fresh database and a clock fixed at [`test_now`].
 pub async fn spawn_app() -> TestApp {
-    let db = TestDb::new();
+    spawn_app_on(TestDb::new()).await
+}
+
+/// Start a server on port 0 on the given database.
+pub async fn spawn_app_on(db: TestDb) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
     let app = Application::build(test_settings(&db.url), clock.clone()).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,0 +1,121 @@
+//! The SQLite writer: one thread owns the only write connection and commits queued write
+//! transactions in groups. Each job runs inside its own savepoint, so a refused booking rolls
+//! back alone; the group commits once, and every caller hears its result only after that commit
+//! (a booking shown as confirmed is on disk in the WAL).
+//!
+//! Why: SQLite has one writer anyway. Handing the connection between threads through a pool costs
+//! a context switch and a lock hand-off per transaction, and each commit appends its own WAL
+//! frames; under load the group commit writes a hot page (a site's stock row) once per group.
+//! BENCHMARKS.md has the before and after.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use diesel::result::Error as DieselError;
+use diesel::Connection;
+
+use super::{AnyConnection, Manager};
+
+/// Runs a job inside the group's transaction and returns how to deliver its outcome once the
+/// group has committed (or failed to).
+type Job = Box<dyn FnOnce(&mut AnyConnection) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// The most jobs committed together.
+const MAX_GROUP: usize = 128;
+
+/// A handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: SyncSender<Job>,
+}
+
+/// Why a write could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The group's commit failed; the job's own work was rolled back with it.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// The writer thread is gone (it could not reopen its connection).
+    #[error("the database writer has stopped")]
+    Stopped,
+}
+
+impl Writer {
+    /// Start the writer thread on its own connection.
+    pub fn start(manager: Manager) -> Result<Writer, diesel::ConnectionError> {
+        let conn = manager.open()?;
+        let (jobs, rx) = sync_channel::<Job>(4096);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(manager, conn, rx))
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+        Ok(Writer { jobs })
+    }
+
+    /// Run `f` in a write transaction (a savepoint within the group) and wait for the commit.
+    pub fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + Send + 'static,
+    {
+        let (tx, rx) = sync_channel::<Result<T, E>>(1);
+        let job: Job = Box::new(move |conn: &mut AnyConnection| {
+            let outcome = conn.transaction(f);
+            Box::new(move |committed: Result<(), String>| {
+                let out = match committed {
+                    Ok(()) => outcome,
+                    // Whatever the job did was rolled back with the group.
+                    Err(e) => Err(E::from(WriteError::Commit(e))),
+                };
+                let _ = tx.send(out);
+            })
+        });
+        self.jobs.send(job).map_err(|_| E::from(WriteError::Stopped))?;
+        rx.recv().map_err(|_| E::from(WriteError::Stopped))?
+    }
+}
+
+fn run(manager: Manager, mut conn: AnyConnection, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            conn.transaction::<_, DieselError, _>(|c| {
+                for job in group {
+                    delivers.push(job(c));
+                }
+                Ok(())
+            })
+        }));
+        match result {
+            Ok(committed) => {
+                let committed = committed.map_err(|e| e.to_string());
+                for d in delivers {
+                    d(committed.clone());
+                }
+            }
+            Err(_) => {
+                // A job panicked: nothing of this group was committed. Its callers hear an
+                // error (their delivery closures are dropped), and the connection, whose
+                // transaction state is unknown, is replaced.
+                drop(delivers);
+                tracing::error!("a write job panicked; the group was rolled back");
+                match manager.open() {
+                    Ok(c) => conn = c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the writer cannot reopen its connection");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
