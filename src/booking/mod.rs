@@ -170,9 +170,8 @@ fn try_book(
 ) -> Result<Booked, BookingError> {
     let (slot, existing) = {
         let mut conn = db.read.get()?;
-        let slot = slot::find(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
-        let product = product::find(&mut conn, ProductId(slot.product_id))?
-            .ok_or(BookingError::SlotNotFound)?;
+        let (slot, product) =
+            slot::find_with_product(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
         let existing = resident::find_by_hash(&mut conn, id_hash)?;
         check_eligibility(
             &mut conn,

@@ -68,6 +68,20 @@ pub fn find(conn: &mut AnyConnection, id: SlotId) -> QueryResult<Option<Slot>> {
         .optional()
 }
 
+/// A slot with the product it gives, in one query.
+pub fn find_with_product(
+    conn: &mut AnyConnection,
+    id: SlotId,
+) -> QueryResult<Option<(Slot, crate::models::Product)>> {
+    use crate::db::schema::products;
+    slots::table
+        .inner_join(products::table)
+        .filter(slots::id.eq(id.0))
+        .select((Slot::as_select(), crate::models::Product::as_select()))
+        .first(conn)
+        .optional()
+}
+
 /// A site's slots starting in `[from, to)`, in time order.
 pub fn list_for_site_between(
     conn: &mut AnyConnection,
