@@ -61,8 +61,12 @@ fn bench(c: &mut Criterion) {
     for n in [100usize, 1_000, 10_000] {
         let doc = generate(n, 7);
         let instance = parse_instance(&doc).expect("generated instance is valid");
-        group.bench_with_input(BenchmarkId::new("plan", n), &instance, |b, inst| b.iter(|| plan(inst)));
-        group.bench_with_input(BenchmarkId::new("cli", n), &doc, |b, doc| b.iter(|| run_cli(doc).unwrap()));
+        group.bench_with_input(BenchmarkId::new("plan", n), &instance, |b, inst| {
+            b.iter(|| plan(inst))
+        });
+        group.bench_with_input(BenchmarkId::new("cli", n), &doc, |b, doc| {
+            b.iter(|| run_cli(doc).unwrap())
+        });
     }
     group.finish();
 }

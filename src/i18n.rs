@@ -85,13 +85,23 @@ fn missing(key: &str) -> &'static str {
     "?"
 }
 
-const ZH_SOURCE: &str = include_str!("../locales/zh-CN.txt");
-const EN_SOURCE: &str = include_str!("../locales/en.txt");
+/// One file per area and language, so areas can grow without touching each other's text.
+const ZH_SOURCES: [&str; 3] = [
+    include_str!("../locales/zh-CN.txt"),
+    include_str!("../locales/bureau.zh-CN.txt"),
+    include_str!("../locales/clinic.zh-CN.txt"),
+];
+const EN_SOURCES: [&str; 3] = [
+    include_str!("../locales/en.txt"),
+    include_str!("../locales/bureau.en.txt"),
+    include_str!("../locales/clinic.en.txt"),
+];
 
 /// Parse `key = value` lines; blank lines and `#` comments are skipped.
-pub fn parse_catalogue(source: &'static str) -> HashMap<&'static str, &'static str> {
-    source
-        .lines()
+pub fn parse_catalogue(sources: &[&'static str]) -> HashMap<&'static str, &'static str> {
+    sources
+        .iter()
+        .flat_map(|s| s.lines())
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once(" = ").map(|(k, v)| (k.trim(), v.trim())))
@@ -103,8 +113,8 @@ pub fn catalogue(lang: Lang) -> &'static HashMap<&'static str, &'static str> {
     static ZH: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
     static EN: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
     match lang {
-        Lang::Zh => ZH.get_or_init(|| parse_catalogue(ZH_SOURCE)),
-        Lang::En => EN.get_or_init(|| parse_catalogue(EN_SOURCE)),
+        Lang::Zh => ZH.get_or_init(|| parse_catalogue(&ZH_SOURCES)),
+        Lang::En => EN.get_or_init(|| parse_catalogue(&EN_SOURCES)),
     }
 }
 

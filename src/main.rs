@@ -270,7 +270,9 @@ fn plan_allocation(input: &str, output: Option<&str>) -> anyhow::Result<()> {
         }
     };
     match output {
-        Some(path) => std::fs::write(path, plan + "\n").with_context(|| format!("cannot write {path}"))?,
+        Some(path) => {
+            std::fs::write(path, plan + "\n").with_context(|| format!("cannot write {path}"))?
+        }
         None => println!("{plan}"),
     }
     Ok(())

@@ -247,6 +247,7 @@ fn try_book(
             starts_at: new.starts_at,
             created_at: now,
             updated_at: now,
+            checked_in_at: None,
         })
     })?;
     Ok(Booked { appointment, slot })
@@ -502,7 +503,11 @@ pub fn join_waiting_list(
         crate::models::town::find(&mut conn, town)?.ok_or(BookingError::TownNotFound)?;
         resident::find_by_hash(&mut conn, &id_hash)?
     };
-    let (who_owned, hash_owned, existing_id) = (who.clone(), id_hash.clone(), existing.as_ref().map(|r| r.id));
+    let (who_owned, hash_owned, existing_id) = (
+        who.clone(),
+        id_hash.clone(),
+        existing.as_ref().map(|r| r.id),
+    );
     let already = db.transaction(move |c| -> Result<bool, BookingError> {
         let resident_id = match existing_id {
             Some(id) => id,

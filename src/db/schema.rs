@@ -108,6 +108,7 @@ diesel::table! {
         starts_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        checked_in_at -> Nullable<Timestamp>,
     }
 }
 
@@ -170,12 +171,99 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        doses -> Integer,
+        received_on -> Date,
+        next_expected_on -> Date,
+        next_latest_on -> Date,
+        status -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lots (id) {
+        id -> BigInt,
+        shipment_id -> Nullable<BigInt>,
+        product_id -> BigInt,
+        lot_number -> Text,
+        expires_on -> Date,
+        doses -> Integer,
+    }
+}
+
+diesel::table! {
+    allocation_plans (id) {
+        id -> BigInt,
+        shipment_id -> BigInt,
+        status -> Text,
+        instance_json -> Text,
+        plan_json -> Text,
+        optimal_json -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    town_notices (id) {
+        id -> BigInt,
+        town_id -> BigInt,
+        plan_id -> BigInt,
+        doses -> Integer,
+        arrives_on -> Date,
+        second_doses_due -> Integer,
+        due_by -> Nullable<Date>,
+        first_dose_seats -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    screenings (id) {
+        id -> BigInt,
+        appointment_id -> BigInt,
+        fever -> Bool,
+        allergy -> Bool,
+        pregnant -> Bool,
+        recent_vaccine -> Bool,
+        outcome -> Text,
+        reason -> Text,
+        staff_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    adverse_events (id) {
+        id -> BigInt,
+        vaccination_id -> BigInt,
+        resident_id -> BigInt,
+        site_id -> BigInt,
+        severity -> Text,
+        symptoms -> Text,
+        action_taken -> Text,
+        occurred_at -> Timestamp,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sites -> towns (town_id));
 diesel::joinable!(slots -> sites (site_id));
 diesel::joinable!(slots -> products (product_id));
 diesel::joinable!(appointments -> slots (slot_id));
 diesel::joinable!(appointments -> residents (resident_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(lots -> shipments (shipment_id));
+diesel::joinable!(allocation_plans -> shipments (shipment_id));
+diesel::joinable!(town_notices -> towns (town_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_secrets,
@@ -192,4 +280,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     audit_log,
+    shipments,
+    lots,
+    allocation_plans,
+    town_notices,
+    screenings,
+    adverse_events,
 );

@@ -72,7 +72,9 @@ impl Writer {
                 let _ = tx.send(out);
             })
         });
-        self.jobs.send(job).map_err(|_| E::from(WriteError::Stopped))?;
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(WriteError::Stopped))?;
         rx.recv().map_err(|_| E::from(WriteError::Stopped))?
     }
 }

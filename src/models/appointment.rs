@@ -69,6 +69,7 @@ pub struct Appointment {
     pub starts_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub checked_in_at: Option<NaiveDateTime>,
 }
 
 impl Appointment {

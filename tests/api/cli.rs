@@ -15,12 +15,21 @@ fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[actix_web::test]
@@ -32,26 +41,65 @@ async fn create_user_reads_the_password_from_stdin_and_the_user_can_log_in() {
         make_city(&mut c, "T001", 21, 56).site
     };
     let site_arg = site.to_string();
-    let ok = dosewise(&db.url, &["create-user", "--role", "clinic", "--site", &site_arg, "nurse"], "a long enough password\n");
+    let ok = dosewise(
+        &db.url,
+        &[
+            "create-user",
+            "--role",
+            "clinic",
+            "--site",
+            &site_arg,
+            "nurse",
+        ],
+        "a long enough password\n",
+    );
     assert!(ok.status.success(), "{}", text(&ok));
-    let taken = dosewise(&db.url, &["create-user", "--role", "bureau", "nurse"], "another long password\n");
+    let taken = dosewise(
+        &db.url,
+        &["create-user", "--role", "bureau", "nurse"],
+        "another long password\n",
+    );
     assert_eq!(taken.status.code(), Some(1));
     assert!(text(&taken).contains("taken"), "{}", text(&taken));
-    let short = dosewise(&db.url, &["create-user", "--role", "bureau", "planner"], "short\n");
+    let short = dosewise(
+        &db.url,
+        &["create-user", "--role", "bureau", "planner"],
+        "short\n",
+    );
     assert_eq!(short.status.code(), Some(1));
     assert!(text(&short).contains("at least 10"));
-    let no_site = dosewise(&db.url, &["create-user", "--role", "clinic", "nurse2"], "a long enough password\n");
+    let no_site = dosewise(
+        &db.url,
+        &["create-user", "--role", "clinic", "nurse2"],
+        "a long enough password\n",
+    );
     assert!(text(&no_site).contains("--site"));
-    let bad_role = dosewise(&db.url, &["create-user", "--role", "king", "x"], "a long enough password\n");
+    let bad_role = dosewise(
+        &db.url,
+        &["create-user", "--role", "king", "x"],
+        "a long enough password\n",
+    );
     assert!(!bad_role.status.success());
 
     let app = spawn_app_on(db).await;
     let c = client();
-    let page = c.get(format!("{}/login", app.address)).send().await.unwrap().text().await.unwrap();
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page).unwrap();
     let res = c
         .post(format!("{}/login", app.address))
-        .form(&[("csrf", token.as_str()), ("username", "nurse"), ("password", "a long enough password"), ("next", "")])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", "nurse"),
+            ("password", "a long enough password"),
+            ("next", ""),
+        ])
         .send()
         .await
         .unwrap();
@@ -63,7 +111,22 @@ async fn create_user_reads_the_password_from_stdin_and_the_user_can_log_in() {
 #[test]
 fn demo_data_fills_an_empty_database_once() {
     let db = TestDb::new();
-    let out = dosewise(&db.url, &["demo-data", "--towns", "2", "--sites-per-town", "2", "--days", "3", "--seats-per-slot", "4", "--users"], "");
+    let out = dosewise(
+        &db.url,
+        &[
+            "demo-data",
+            "--towns",
+            "2",
+            "--sites-per-town",
+            "2",
+            "--days",
+            "3",
+            "--seats-per-slot",
+            "4",
+            "--users",
+        ],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("created 2 towns, 4 sites, 144 slots"), "{t}");
@@ -79,7 +142,11 @@ fn demo_data_fills_an_empty_database_once() {
 fn an_unknown_database_scheme_is_a_clear_start_up_error() {
     let out = dosewise("mysql://root@127.0.0.1/x", &["migrate"], "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("unsupported scheme \"mysql\""), "{}", text(&out));
+    assert!(
+        text(&out).contains("unsupported scheme \"mysql\""),
+        "{}",
+        text(&out)
+    );
     let out = dosewise("postgres://nobody:secret@127.0.0.1:1/x", &["migrate"], "");
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
@@ -95,16 +162,22 @@ fn plan_allocation_reproduces_the_worked_example_of_allocation_md() {
     assert!(out.status.success(), "{}", text(&out));
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/tiny-3.plan.json").unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/tiny-3.plan.json").unwrap())
+            .unwrap();
     assert_eq!(got, want);
 
     // From stdin to a file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");
     let instance = std::fs::read_to_string("tests/fixtures/tiny-3.json").unwrap();
-    let o = dosewise("sqlite://unused.db", &["plan-allocation", "-", "-o", path.to_str().unwrap()], &instance);
+    let o = dosewise(
+        "sqlite://unused.db",
+        &["plan-allocation", "-", "-o", path.to_str().unwrap()],
+        &instance,
+    );
     assert!(o.status.success(), "{}", text(&o));
-    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(written["levels"]["first"], 1280);
 }
 
@@ -112,10 +185,22 @@ fn plan_allocation_reproduces_the_worked_example_of_allocation_md() {
 fn plan_allocation_exits_2_naming_the_field_of_an_invalid_instance() {
     let instance = std::fs::read_to_string("tests/fixtures/tiny-3.json").unwrap();
     let cases = [
-        (instance.replacen("\"count\": 70", "\"count\": -70", 1), "towns[0].second_dose_queue[0].count"),
-        (instance.replacen("vax-alloc-instance/1", "vax-alloc-instance/9", 1), "schema"),
-        (instance.replacen("\"id\": \"B\"", "\"id\": \"A\"", 1), "towns[1].id"),
-        (instance.replacen("[80,80,80,80,80,50,0]", "[80,80]", 1), "towns[0].capacity_per_day"),
+        (
+            instance.replacen("\"count\": 70", "\"count\": -70", 1),
+            "towns[0].second_dose_queue[0].count",
+        ),
+        (
+            instance.replacen("vax-alloc-instance/1", "vax-alloc-instance/9", 1),
+            "schema",
+        ),
+        (
+            instance.replacen("\"id\": \"B\"", "\"id\": \"A\"", 1),
+            "towns[1].id",
+        ),
+        (
+            instance.replacen("[80,80,80,80,80,50,0]", "[80,80]", 1),
+            "towns[0].capacity_per_day",
+        ),
         ("{not json".to_string(), ""),
     ];
     for (doc, field) in cases {
