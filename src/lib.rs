@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod booking;
+pub mod bureau;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod product;
 pub mod resident;
 pub mod secret;
+pub mod shipment;
 pub mod site;
 pub mod slot;
 pub mod stock;

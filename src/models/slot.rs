@@ -171,6 +171,18 @@ pub fn release_seat(conn: &mut AnyConnection, id: SlotId, first_dose: bool) -> Q
     Ok(())
 }
 
+/// Hold `n` more seats of a slot for second doses (never more than its seats).
+pub fn add_held_seats(conn: &mut AnyConnection, id: SlotId, n: i32) -> QueryResult<()> {
+    diesel::update(
+        slots::table
+            .find(id.0)
+            .filter((slots::second_dose_held + n).le(slots::seats)),
+    )
+    .set(slots::second_dose_held.eq(slots::second_dose_held + n))
+    .execute(conn)
+    .map(|_| ())
+}
+
 /// Insert many slots, in batches that stay inside both backends' parameter limits.
 pub fn insert_many(conn: &mut AnyConnection, rows: &[NewSlot]) -> QueryResult<()> {
     for chunk in rows.chunks(500) {

@@ -1,0 +1,206 @@
+//! Shipments received by the bureau, their lots, the allocation plans made for them, and the
+//! notices that tell towns what is coming.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{allocation_plans, lots, shipments, town_notices};
+use crate::db::AnyConnection;
+
+/// A shipment of one product.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = shipments)]
+pub struct Shipment {
+    pub id: i64,
+    pub product_id: i64,
+    pub doses: i32,
+    pub received_on: NaiveDate,
+    pub next_expected_on: NaiveDate,
+    pub next_latest_on: NaiveDate,
+    /// `received`, then `approved` once a plan for it is approved.
+    pub status: String,
+    pub recorded_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A lot of a shipment.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = lots)]
+pub struct ShipmentLot {
+    pub id: i64,
+    pub shipment_id: Option<i64>,
+    pub product_id: i64,
+    pub lot_number: String,
+    pub expires_on: NaiveDate,
+    pub doses: i32,
+}
+
+/// A plan for a shipment: the instance it was made from, the plan (adjusted or not), and the
+/// optimal plan it is compared with.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = allocation_plans)]
+pub struct AllocationPlan {
+    pub id: i64,
+    pub shipment_id: i64,
+    /// `draft` or `approved`.
+    pub status: String,
+    pub instance_json: String,
+    pub plan_json: String,
+    pub optimal_json: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<NaiveDateTime>,
+}
+
+/// What a town is told when a plan is approved.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = town_notices)]
+pub struct TownNotice {
+    pub id: i64,
+    pub town_id: i64,
+    pub plan_id: i64,
+    pub doses: i32,
+    pub arrives_on: NaiveDate,
+    pub second_doses_due: i32,
+    pub due_by: Option<NaiveDate>,
+    pub first_dose_seats: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// Insert a shipment.
+pub fn insert(conn: &mut AnyConnection, s: &Shipment) -> QueryResult<()> {
+    diesel::insert_into(shipments::table).values(s).execute(conn).map(|_| ())
+}
+
+/// Insert a lot.
+pub fn insert_lot(conn: &mut AnyConnection, l: &ShipmentLot) -> QueryResult<()> {
+    diesel::insert_into(lots::table).values(l).execute(conn).map(|_| ())
+}
+
+/// Whether a lot number is known for a product already.
+pub fn lot_exists(conn: &mut AnyConnection, product: i64, number: &str) -> QueryResult<bool> {
+    let n: i64 = lots::table
+        .filter(lots::product_id.eq(product))
+        .filter(lots::lot_number.eq(number))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// One shipment.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Shipment>> {
+    shipments::table
+        .find(id)
+        .select(Shipment::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Shipments, newest first.
+pub fn list(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<Shipment>> {
+    shipments::table
+        .order(shipments::created_at.desc())
+        .limit(limit)
+        .select(Shipment::as_select())
+        .load(conn)
+}
+
+/// A shipment's lots, soonest expiry first (the order doses are sent out in).
+pub fn lots_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<ShipmentLot>> {
+    lots::table
+        .filter(lots::shipment_id.eq(shipment))
+        .order((lots::expires_on.asc(), lots::lot_number.asc()))
+        .select(ShipmentLot::as_select())
+        .load(conn)
+}
+
+/// Insert a plan.
+pub fn insert_plan(conn: &mut AnyConnection, p: &AllocationPlan) -> QueryResult<()> {
+    diesel::insert_into(allocation_plans::table)
+        .values(p)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// One plan.
+pub fn find_plan(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<AllocationPlan>> {
+    allocation_plans::table
+        .find(id)
+        .select(AllocationPlan::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A shipment's plans, newest first.
+pub fn plans_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<AllocationPlan>> {
+    allocation_plans::table
+        .filter(allocation_plans::shipment_id.eq(shipment))
+        .order(allocation_plans::created_at.desc())
+        .select(AllocationPlan::as_select())
+        .load(conn)
+}
+
+/// Replace a draft plan's JSON (an adjustment); false if it is no longer a draft.
+pub fn update_draft(conn: &mut AnyConnection, id: i64, plan_json: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        allocation_plans::table
+            .find(id)
+            .filter(allocation_plans::status.eq("draft")),
+    )
+    .set(allocation_plans::plan_json.eq(plan_json))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Mark a draft plan approved; false if it was not a draft (approved already).
+pub fn approve(conn: &mut AnyConnection, id: i64, by: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(
+        allocation_plans::table
+            .find(id)
+            .filter(allocation_plans::status.eq("draft")),
+    )
+    .set((
+        allocation_plans::status.eq("approved"),
+        allocation_plans::approved_by.eq(Some(by)),
+        allocation_plans::approved_at.eq(Some(at)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Set a shipment's status.
+pub fn set_status(conn: &mut AnyConnection, id: i64, status: &str) -> QueryResult<()> {
+    diesel::update(shipments::table.find(id))
+        .set(shipments::status.eq(status))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Insert a town notice.
+pub fn insert_notice(conn: &mut AnyConnection, n: &TownNotice) -> QueryResult<()> {
+    diesel::insert_into(town_notices::table)
+        .values(n)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Notices, newest first, optionally for one town.
+pub fn notices(conn: &mut AnyConnection, town: Option<i64>, limit: i64) -> QueryResult<Vec<TownNotice>> {
+    let mut q = town_notices::table.into_boxed();
+    if let Some(t) = town {
+        q = q.filter(town_notices::town_id.eq(t));
+    }
+    q.order(town_notices::created_at.desc())
+        .limit(limit)
+        .select(TownNotice::as_select())
+        .load(conn)
+}
+
+/// Notices of one plan.
+pub fn notices_of_plan(conn: &mut AnyConnection, plan: i64) -> QueryResult<Vec<TownNotice>> {
+    town_notices::table
+        .filter(town_notices::plan_id.eq(plan))
+        .select(TownNotice::as_select())
+        .load(conn)
+}
