@@ -198,6 +198,7 @@ pub fn generate_city(
         if opts.users {
             created.users = insert_users(c, now, site_ids.first().map(|s| s.0))?;
         }
+        insert_shipment_to_plan(c, products[0], today, now, &mut rng)?;
         Ok(())
     })?;
     Ok(created)
@@ -388,6 +389,61 @@ fn book_demo_second_dose(
             )?;
             return Ok(());
         }
+    }
+    Ok(())
+}
+
+/// A shipment received today and not yet allocated, so the bureau has one to plan.
+fn insert_shipment_to_plan(
+    c: &mut AnyConnection,
+    product_id: i64,
+    today: NaiveDate,
+    now: NaiveDateTime,
+    rng: &mut StdRng,
+) -> anyhow::Result<()> {
+    use crate::models::shipment::{self, Shipment, ShipmentLot};
+    let id = new_id();
+    shipment::insert(
+        c,
+        &Shipment {
+            id,
+            product_id,
+            doses: 2400,
+            received_on: today,
+            next_expected_on: today + Duration::days(7),
+            next_latest_on: today + Duration::days(10),
+            status: "received".into(),
+            recorded_by: "demo-data".into(),
+            created_at: now,
+        },
+    )?;
+    for (i, doses) in [1400, 1000].into_iter().enumerate() {
+        let lot = format!("DEMO{}-{}", rng.random_range(10_000..99_999), i + 1);
+        shipment::insert_lot(
+            c,
+            &ShipmentLot {
+                id: new_id(),
+                shipment_id: Some(id),
+                product_id,
+                lot_number: lot.clone(),
+                expires_on: today + Duration::days(180 + 30 * i as i64),
+                doses,
+            },
+        )?;
+        stock::record(
+            c,
+            &Movement {
+                id: new_id(),
+                site_id: None,
+                product_id,
+                delta: doses,
+                kind: "received".into(),
+                reason: format!("shipment {id}"),
+                actor: "demo-data".into(),
+                lot: Some(lot),
+                created_at: now,
+            },
+        )?;
     }
     Ok(())
 }

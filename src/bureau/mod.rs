@@ -25,7 +25,10 @@ use crate::views::day_bounds;
 #[derive(Debug, thiserror::Error)]
 pub enum BureauError {
     #[error("{field}: {key}")]
-    Field { field: &'static str, key: &'static str },
+    Field {
+        field: &'static str,
+        key: &'static str,
+    },
     #[error("lots line {line}: {key}")]
     Lot { line: usize, key: &'static str },
     #[error("not found")]
@@ -67,25 +70,46 @@ pub fn parse_lots(text: &str) -> Result<Vec<LotInput>, BureauError> {
         }
         let parts: Vec<&str> = raw.split([',', '，']).map(str::trim).collect();
         let [number, expiry, doses] = parts[..] else {
-            return Err(BureauError::Lot { line, key: "err.lot.format" });
+            return Err(BureauError::Lot {
+                line,
+                key: "err.lot.format",
+            });
         };
         let valid_number = !number.is_empty()
             && number.len() <= 40
-            && number.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            && number
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
         if !valid_number {
-            return Err(BureauError::Lot { line, key: "err.lot.number" });
+            return Err(BureauError::Lot {
+                line,
+                key: "err.lot.number",
+            });
         }
-        let expires_on = NaiveDate::parse_from_str(expiry, "%Y-%m-%d")
-            .map_err(|_| BureauError::Lot { line, key: "err.lot.expiry" })?;
+        let expires_on =
+            NaiveDate::parse_from_str(expiry, "%Y-%m-%d").map_err(|_| BureauError::Lot {
+                line,
+                key: "err.lot.expiry",
+            })?;
         let doses: i32 = doses
             .parse()
             .ok()
             .filter(|d| *d > 0)
-            .ok_or(BureauError::Lot { line, key: "err.lot.doses" })?;
+            .ok_or(BureauError::Lot {
+                line,
+                key: "err.lot.doses",
+            })?;
         if out.iter().any(|l: &LotInput| l.lot_number == number) {
-            return Err(BureauError::Lot { line, key: "err.lot.duplicate" });
+            return Err(BureauError::Lot {
+                line,
+                key: "err.lot.duplicate",
+            });
         }
-        out.push(LotInput { lot_number: number.to_string(), expires_on, doses });
+        out.push(LotInput {
+            lot_number: number.to_string(),
+            expires_on,
+            doses,
+        });
     }
     if out.is_empty() {
         return Err(field("lots", "err.lot.none"));
@@ -122,8 +146,15 @@ pub fn record_shipment(
     if input.next_latest_on < input.next_expected_on {
         return Err(field("next_latest_on", "err.shipment.latest_order"));
     }
-    if let Some(i) = input.lots.iter().position(|l| l.expires_on <= input.received_on) {
-        return Err(BureauError::Lot { line: i + 1, key: "err.lot.expired" });
+    if let Some(i) = input
+        .lots
+        .iter()
+        .position(|l| l.expires_on <= input.received_on)
+    {
+        return Err(BureauError::Lot {
+            line: i + 1,
+            key: "err.lot.expired",
+        });
     }
     let total: i64 = input.lots.iter().map(|l| i64::from(l.doses)).sum();
     if total != i64::from(input.doses) {
@@ -327,7 +358,15 @@ pub fn build_instance(
     let sites = site::list_active(c)?;
     let mut facts: HashMap<i64, SiteFacts> = sites
         .iter()
-        .map(|s| (s.id, SiteFacts { capacity: vec![0; horizon as usize], ..Default::default() }))
+        .map(|s| {
+            (
+                s.id,
+                SiteFacts {
+                    capacity: vec![0; horizon as usize],
+                    ..Default::default()
+                },
+            )
+        })
         .collect();
 
     // Doses given: first doses by site, and who still waits for a second dose of this product.
@@ -343,7 +382,9 @@ pub fn build_instance(
         .load(c)?;
     let second: HashSet<i64> = given.iter().filter(|g| g.3 == 2).map(|g| g.0).collect();
     for (resident, site_id, product_id, dose, at) in &given {
-        let Some(f) = facts.get_mut(site_id) else { continue };
+        let Some(f) = facts.get_mut(site_id) else {
+            continue;
+        };
         if *dose == 1 {
             f.first_dosed += 1;
             if *product_id == p.id && !second.contains(resident) {
@@ -405,7 +446,10 @@ pub fn build_instance(
             continue;
         }
         let waiting_here = waiting.iter().filter(|w| **w == t.id).count() as u64;
-        let mut sum = SiteFacts { capacity: vec![0; horizon as usize], ..Default::default() };
+        let mut sum = SiteFacts {
+            capacity: vec![0; horizon as usize],
+            ..Default::default()
+        };
         let mut docs = Vec::new();
         for s in &own {
             let f = &facts[&s.id];
@@ -420,10 +464,22 @@ pub fn build_instance(
             }
             // Within a town, each site sees the town's waiting list: the split decides who serves it.
             let eligible = (t.eligible.max(0) as u64 / own.len() as u64).max(1);
-            docs.push(unit_doc(&s.id.to_string(), &s.name, eligible, f, waiting_here));
+            docs.push(unit_doc(
+                &s.id.to_string(),
+                &s.name,
+                eligible,
+                f,
+                waiting_here,
+            ));
             site_names.insert(s.id.to_string(), s.name.clone());
         }
-        town_docs.push(unit_doc(&t.code, &t.name, t.eligible.max(0) as u64, &sum, waiting_here));
+        town_docs.push(unit_doc(
+            &t.code,
+            &t.name,
+            t.eligible.max(0) as u64,
+            &sum,
+            waiting_here,
+        ));
         site_docs.insert(t.code.clone(), docs);
         town_ids.insert(t.code.clone(), t.id);
     }
@@ -439,7 +495,12 @@ pub fn build_instance(
         "policy": {"name": "lex-v1", "reserve_safety_factor": 1.0},
         "towns": town_docs,
     });
-    Ok(StoredInstance { instance, sites: site_docs, town_ids, site_names })
+    Ok(StoredInstance {
+        instance,
+        sites: site_docs,
+        town_ids,
+        site_names,
+    })
 }
 
 /// One town (or site) of an instance document.
@@ -460,11 +521,19 @@ fn unit_doc(id: &str, name: &str, eligible: u64, f: &SiteFacts, waiting_list: u6
 }
 
 /// The instance made of `towns` (documents), with the parent's header and `doses` to ship.
-fn sub_instance(parent: &Value, towns: Vec<Value>, doses: u64, suffix: &str) -> Result<Instance, BureauError> {
+fn sub_instance(
+    parent: &Value,
+    towns: Vec<Value>,
+    doses: u64,
+    suffix: &str,
+) -> Result<Instance, BureauError> {
     let mut doc = parent.clone();
     doc["towns"] = Value::Array(towns);
     doc["shipment"]["doses"] = json!(doses);
-    doc["instance_id"] = json!(format!("{}/{suffix}", parent["instance_id"].as_str().unwrap_or("")));
+    doc["instance_id"] = json!(format!(
+        "{}/{suffix}",
+        parent["instance_id"].as_str().unwrap_or("")
+    ));
     parse_instance(&doc.to_string()).map_err(|e| BureauError::Instance(e.to_string()))
 }
 
@@ -475,7 +544,12 @@ fn town_line(si: &StoredInstance, code: &str, doses: u64) -> Result<TownLine, Bu
         .and_then(|ts| ts.iter().find(|t| t["id"] == code))
         .cloned()
         .ok_or(BureauError::NotFound)?;
-    let alone = allocation::plan(&sub_instance(&si.instance, vec![town_doc.clone()], doses, code)?);
+    let alone = allocation::plan(&sub_instance(
+        &si.instance,
+        vec![town_doc.clone()],
+        doses,
+        code,
+    )?);
     let (tp, ex) = (&alone.towns[0], &alone.explanations[0]);
     let site_docs = si.sites.get(code).cloned().unwrap_or_default();
     let split = allocation::plan(&sub_instance(&si.instance, site_docs, tp.ship_doses, code)?);
@@ -515,16 +589,27 @@ fn cap_name(cap: &allocation::FirstDoseCap) -> String {
 
 /// The optimal plan of an instance, with each town's site split.
 pub fn optimal_plan(si: &StoredInstance) -> Result<StoredPlan, BureauError> {
-    let inst = parse_instance(&si.instance.to_string()).map_err(|e| BureauError::Instance(e.to_string()))?;
+    let inst = parse_instance(&si.instance.to_string())
+        .map_err(|e| BureauError::Instance(e.to_string()))?;
     let p = allocation::plan(&inst);
     let mut towns = Vec::new();
     for (tp, ex) in p.towns.iter().zip(&p.explanations) {
         let site_docs = si.sites.get(&tp.id).cloned().unwrap_or_default();
-        let split = allocation::plan(&sub_instance(&si.instance, site_docs, tp.ship_doses, &tp.id)?);
+        let split = allocation::plan(&sub_instance(
+            &si.instance,
+            site_docs,
+            tp.ship_doses,
+            &tp.id,
+        )?);
         towns.push(TownLine {
             town_id: si.town_ids.get(&tp.id).copied().unwrap_or_default(),
             code: tp.id.clone(),
-            name: inst.towns().iter().find(|t| t.id == tp.id).map(|t| t.name.clone()).unwrap_or_default(),
+            name: inst
+                .towns()
+                .iter()
+                .find(|t| t.id == tp.id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
             ship: tp.ship_doses,
             urgent_second: ex.urgent_second,
             reserve: ex.reserve,
@@ -605,8 +690,11 @@ pub fn make_plan(
             &format!("plan {id} of shipment {shipment_id}"),
             &format!(
                 "urgent {} reserve {} first {} other {} hold {}",
-                plan.levels.urgent_second, plan.levels.reserve, plan.levels.first,
-                plan.levels.other_second, plan.central_hold
+                plan.levels.urgent_second,
+                plan.levels.reserve,
+                plan.levels.first,
+                plan.levels.other_second,
+                plan.central_hold
             ),
         )?;
         Ok(id)
@@ -662,7 +750,7 @@ pub fn adjust(
         return Err(BureauError::AlreadyApproved);
     }
     let pack = u64::try_from(loaded.product.pack_size.max(1)).unwrap_or(1);
-    if doses % pack != 0 {
+    if !doses.is_multiple_of(pack) {
         return Err(field("doses", "err.adjust.packs"));
     }
     let mut plan = loaded.plan.clone();
@@ -670,7 +758,13 @@ pub fn adjust(
         return Err(BureauError::NotFound);
     };
     let shipment = u64::try_from(loaded.shipment.doses).unwrap_or(0);
-    let others: u64 = plan.towns.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, t)| t.ship).sum();
+    let others: u64 = plan
+        .towns
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, t)| t.ship)
+        .sum();
     if others + doses > shipment {
         return Err(field("doses", "err.adjust.over"));
     }
@@ -686,7 +780,11 @@ pub fn adjust(
     plan.total(shipment);
     let (actor, reason, code) = (actor.to_string(), reason.to_string(), code.to_string());
     db.transaction(move |c| -> Result<(), BureauError> {
-        if !shipment::update_draft(c, plan_id, &serde_json::to_string(&plan).unwrap_or_default())? {
+        if !shipment::update_draft(
+            c,
+            plan_id,
+            &serde_json::to_string(&plan).unwrap_or_default(),
+        )? {
             return Err(BureauError::AlreadyApproved);
         }
         audit::record(
@@ -737,7 +835,15 @@ pub fn approve(
         let horizon = (s.next_expected_on - run_date).num_days().max(1);
         for t in &loaded.plan.towns {
             for site_line in &t.sites {
-                send_to_site(c, &mut lots, s, site_line.site_id, site_line.ship, &actor, now)?;
+                send_to_site(
+                    c,
+                    &mut lots,
+                    s,
+                    site_line.site_id,
+                    site_line.ship,
+                    &actor,
+                    now,
+                )?;
                 hold_second_dose_seats(c, &loaded.product, site_line, run_date, horizon, tz)?;
             }
             // A town whose site split shipped less than its share keeps the rest central.
@@ -745,7 +851,10 @@ pub fn approve(
             let due_by = t
                 .second_doses
                 .keys()
-                .filter_map(|k| k.rsplit_once('@').and_then(|(_, d)| d.parse::<NaiveDate>().ok()))
+                .filter_map(|k| {
+                    k.rsplit_once('@')
+                        .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
+                })
                 .map(|d| d + Duration::days(i64::from(loaded.product.max_interval_days)))
                 .max();
             shipment::insert_notice(
@@ -779,7 +888,9 @@ pub fn approve(
         Ok(true)
     });
     match result {
-        Err(BureauError::Db(e)) if crate::db::is_unique_violation(&e) => Err(BureauError::OtherApproved),
+        Err(BureauError::Db(e)) if crate::db::is_unique_violation(&e) => {
+            Err(BureauError::OtherApproved)
+        }
         other => other,
     }
 }
@@ -843,7 +954,10 @@ fn hold_second_dose_seats(
     slots.retain(|s| s.product_id == p.id);
     let mut extra: HashMap<i64, i32> = HashMap::new();
     for (cohort, count) in &line.second_doses {
-        let Some(first) = cohort.rsplit_once('@').and_then(|(_, d)| d.parse::<NaiveDate>().ok()) else {
+        let Some(first) = cohort
+            .rsplit_once('@')
+            .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
+        else {
             continue;
         };
         let opens = (first + Duration::days(i64::from(p.min_interval_days))).max(run_date);
@@ -883,7 +997,10 @@ fn hold_second_dose_seats(
 
 /// Towns by id, for pages.
 pub fn towns_by_id(c: &mut AnyConnection) -> Result<HashMap<i64, Town>, BureauError> {
-    Ok(town::list_active(c)?.into_iter().map(|t| (t.id, t)).collect())
+    Ok(town::list_active(c)?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
 }
 
 /// Whether a town exists.
@@ -906,10 +1023,19 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(line("A1, 2031-01-31"), (1, "err.lot.format"));
-        assert_eq!(line("A1, 2031-01-31, 5\nA<b>, 2031-01-31, 5"), (2, "err.lot.number"));
+        assert_eq!(
+            line("A1, 2031-01-31, 5\nA<b>, 2031-01-31, 5"),
+            (2, "err.lot.number")
+        );
         assert_eq!(line("A1, 2031-02-30, 5"), (1, "err.lot.expiry"));
         assert_eq!(line("A1, 2031-01-31, -5"), (1, "err.lot.doses"));
-        assert_eq!(line("A1, 2031-01-31, 5\nA1, 2031-01-31, 5"), (2, "err.lot.duplicate"));
-        assert!(matches!(parse_lots("  \n"), Err(BureauError::Field { field: "lots", .. })));
+        assert_eq!(
+            line("A1, 2031-01-31, 5\nA1, 2031-01-31, 5"),
+            (2, "err.lot.duplicate")
+        );
+        assert!(matches!(
+            parse_lots("  \n"),
+            Err(BureauError::Field { field: "lots", .. })
+        ));
     }
 }

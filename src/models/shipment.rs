@@ -70,12 +70,18 @@ pub struct TownNotice {
 
 /// Insert a shipment.
 pub fn insert(conn: &mut AnyConnection, s: &Shipment) -> QueryResult<()> {
-    diesel::insert_into(shipments::table).values(s).execute(conn).map(|_| ())
+    diesel::insert_into(shipments::table)
+        .values(s)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Insert a lot.
 pub fn insert_lot(conn: &mut AnyConnection, l: &ShipmentLot) -> QueryResult<()> {
-    diesel::insert_into(lots::table).values(l).execute(conn).map(|_| ())
+    diesel::insert_into(lots::table)
+        .values(l)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Whether a lot number is known for a product already.
@@ -154,7 +160,12 @@ pub fn update_draft(conn: &mut AnyConnection, id: i64, plan_json: &str) -> Query
 }
 
 /// Mark a draft plan approved; false if it was not a draft (approved already).
-pub fn approve(conn: &mut AnyConnection, id: i64, by: &str, at: NaiveDateTime) -> QueryResult<bool> {
+pub fn approve(
+    conn: &mut AnyConnection,
+    id: i64,
+    by: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
     let n = diesel::update(
         allocation_plans::table
             .find(id)
@@ -186,7 +197,11 @@ pub fn insert_notice(conn: &mut AnyConnection, n: &TownNotice) -> QueryResult<()
 }
 
 /// Notices, newest first, optionally for one town.
-pub fn notices(conn: &mut AnyConnection, town: Option<i64>, limit: i64) -> QueryResult<Vec<TownNotice>> {
+pub fn notices(
+    conn: &mut AnyConnection,
+    town: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<TownNotice>> {
     let mut q = town_notices::table.into_boxed();
     if let Some(t) = town {
         q = q.filter(town_notices::town_id.eq(t));

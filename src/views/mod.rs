@@ -321,3 +321,4 @@ pub struct CheckinPage {
     pub rows: Vec<(&'static str, String)>,
     pub problem: Option<&'static str>,
 }
+pub mod bureau;

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bureau;
 pub mod cookies;
 pub mod ctx;
 pub mod middleware;
@@ -60,6 +61,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/staff/checkin/{code}", web::get().to(staff::checkin))
     .route("/bureau", web::get().to(staff::bureau_home))
     .route("/admin", web::get().to(staff::admin_home))
+    // The bureau's shipment workflow
+    .route("/bureau/shipments", web::get().to(bureau::shipments))
+    .route("/bureau/shipments", web::post().to(bureau::record_shipment))
+    .route(
+        "/bureau/shipments/{id}",
+        web::get().to(bureau::shipment_detail),
+    )
+    .route(
+        "/bureau/shipments/{id}/plan",
+        web::post().to(bureau::make_plan),
+    )
+    .route("/bureau/plans/{id}", web::get().to(bureau::plan_detail))
+    .route("/bureau/plans/{id}/adjust", web::post().to(bureau::adjust))
+    .route(
+        "/bureau/plans/{id}/approve",
+        web::post().to(bureau::approve),
+    )
+    .route(
+        "/bureau/plans/{id}/instance.json",
+        web::get().to(bureau::instance_json),
+    )
+    .route("/bureau/notices", web::get().to(bureau::notices))
+    .route("/bureau/audit", web::get().to(bureau::audit_log))
     // JSON API
     .route("/api/v1/towns", web::get().to(api::towns))
     .route("/api/v1/availability", web::get().to(api::availability))

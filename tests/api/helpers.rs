@@ -437,3 +437,44 @@ pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago
     )
     .unwrap();
 }
+
+/// Create a user with `role` (and site) and return a client logged in as them.
+pub async fn staff_client(app: &TestApp, role: &str, site: Option<i64>) -> reqwest::Client {
+    let name = format!("{role}{}", new_id() % 100_000);
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: new_id(),
+            username: name.clone(),
+            password_hash: dosewise::security::hash_password("correct horse battery").unwrap(),
+            role: role.into(),
+            site_id: site,
+            active: true,
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+    let c = client();
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page).unwrap();
+    let res = c
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", &name),
+            ("password", "correct horse battery"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "login as {role}");
+    c
+}

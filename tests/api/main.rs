@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod booking_api;
 mod browser;
+mod bureau;
 mod cli;
 mod concurrency;
 mod helpers;

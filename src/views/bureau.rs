@@ -1,0 +1,136 @@
+//! Page structs of the bureau's shipment workflow.
+
+use askama::Template;
+
+use super::FormErrors;
+use crate::web::ctx::Ctx;
+
+/// A shipment in a list.
+pub struct ShipmentRow {
+    pub id: String,
+    pub product: String,
+    pub doses: i32,
+    pub received_on: String,
+    pub next_expected_on: String,
+    pub next_latest_on: String,
+    pub status: &'static str,
+}
+
+/// The values typed into the shipment form, kept on errors.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct ShipmentForm {
+    pub product_id: String,
+    pub doses: String,
+    pub received_on: String,
+    pub next_expected_on: String,
+    pub next_latest_on: String,
+    pub lots: String,
+    pub csrf: String,
+}
+
+/// Shipments and the form to record one.
+#[derive(Template)]
+#[template(path = "bureau/shipments.html")]
+pub struct ShipmentsPage {
+    pub ctx: Ctx,
+    pub shipments: Vec<ShipmentRow>,
+    pub products: Vec<(String, String)>,
+    pub form: ShipmentForm,
+    pub errors: FormErrors,
+}
+
+/// One shipment, its lots and plans.
+#[derive(Template)]
+#[template(path = "bureau/shipment.html")]
+pub struct ShipmentPage {
+    pub ctx: Ctx,
+    pub s: ShipmentRow,
+    pub lots: Vec<(String, String, i32)>,
+    pub plans: Vec<(String, String, &'static str, String)>,
+    pub can_plan: bool,
+    pub refusal: Option<String>,
+}
+
+/// One level of a plan against the optimal plan.
+pub struct LevelRow {
+    pub label: &'static str,
+    pub optimal: u64,
+    pub current: u64,
+    pub lost: u64,
+}
+
+/// A site's share in a town row.
+pub struct SiteShareRow {
+    pub name: String,
+    pub ship: u64,
+    pub first: u64,
+    pub second: u64,
+}
+
+/// A town's row of a plan.
+pub struct PlanTownRow {
+    pub code: String,
+    pub name: String,
+    pub ship: u64,
+    pub optimal_ship: u64,
+    pub urgent: u64,
+    pub reserve: u64,
+    pub first: u64,
+    pub other: u64,
+    pub coverage_before: String,
+    pub coverage_after: String,
+    pub cap: &'static str,
+    pub sites: Vec<SiteShareRow>,
+}
+
+/// A notice to a town.
+pub struct NoticeRow {
+    pub town: String,
+    pub doses: i32,
+    pub arrives_on: String,
+    pub second_doses_due: i32,
+    pub due_by: String,
+    pub first_dose_seats: i32,
+}
+
+/// A plan: the table per town, the levels against the optimal plan, adjust and approve.
+#[derive(Template)]
+#[template(path = "bureau/plan.html")]
+pub struct PlanPage {
+    pub ctx: Ctx,
+    pub plan_id: String,
+    pub shipment_id: String,
+    pub product: String,
+    pub shipment_doses: i32,
+    pub pack_size: i32,
+    pub approved: bool,
+    pub status: &'static str,
+    pub central_hold: u64,
+    pub water_level: String,
+    pub levels: Vec<LevelRow>,
+    pub towns: Vec<PlanTownRow>,
+    pub adjustments: Vec<(String, u64, u64, String, String)>,
+    pub notices: Vec<NoticeRow>,
+    pub errors: FormErrors,
+    pub refusal: Option<String>,
+    pub adjust_code: String,
+    pub adjust_doses: String,
+    pub adjust_reason: String,
+}
+
+/// Notices to towns.
+#[derive(Template)]
+#[template(path = "bureau/notices.html")]
+pub struct NoticesPage {
+    pub ctx: Ctx,
+    pub rows: Vec<NoticeRow>,
+}
+
+/// The audit log.
+#[derive(Template)]
+#[template(path = "bureau/audit.html")]
+pub struct AuditPage {
+    pub ctx: Ctx,
+    pub rows: Vec<(String, String, String, String, String)>,
+}

@@ -1,0 +1,647 @@
+//! The bureau's shipment pages: record a shipment, plan it, adjust and approve the plan, the
+//! notices to towns, and the audit log. Rules live in `bureau/`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::ctx::Ctx;
+use super::resident::CsrfForm;
+use super::state::{blocking, read, AppState};
+use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::models::shipment::{self, Shipment, TownNotice};
+use crate::models::{audit, product, Product, Role};
+use crate::views::bureau::{
+    AuditPage, LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
+    ShipmentRow, ShipmentsPage, SiteShareRow,
+};
+use crate::views::{html, html_status, see_other, FormErrors};
+
+fn status_key(status: &str) -> &'static str {
+    match status {
+        "approved" => "shipment.status.approved",
+        "draft" => "plan.status.draft",
+        _ => "shipment.status.received",
+    }
+}
+
+fn shipment_row(s: &Shipment, products: &[Product]) -> ShipmentRow {
+    ShipmentRow {
+        id: s.id.to_string(),
+        product: products
+            .iter()
+            .find(|p| p.id == s.product_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        doses: s.doses,
+        received_on: s.received_on.to_string(),
+        next_expected_on: s.next_expected_on.to_string(),
+        next_latest_on: s.next_latest_on.to_string(),
+        status: status_key(&s.status),
+    }
+}
+
+/// A bureau error as the page shows it: field errors next to the field, the rest on top.
+fn explain(lang: Lang, e: &BureauError) -> (FormErrors, Option<String>) {
+    let mut errors = FormErrors::default();
+    let mut refusal = None;
+    match e {
+        BureauError::Field { field, key } => errors.add(field, lang.t(key).to_string()),
+        BureauError::Lot { line, key } => errors.add(
+            "lots",
+            lang.tf(
+                "err.lot.line",
+                &[("line", &line.to_string()), ("problem", lang.t(key))],
+            ),
+        ),
+        BureauError::AlreadyApproved => refusal = Some(lang.t("err.plan.approved").to_string()),
+        BureauError::OtherApproved => refusal = Some(lang.t("err.plan.other_approved").to_string()),
+        BureauError::Instance(msg) => {
+            refusal = Some(lang.tf("err.plan.instance", &[("problem", msg)]))
+        }
+        _ => refusal = Some(lang.t("err.internal").to_string()),
+    }
+    (errors, refusal)
+}
+
+fn is_internal(e: &BureauError) -> bool {
+    matches!(
+        e,
+        BureauError::Db(_) | BureauError::Pool(_) | BureauError::Write(_)
+    )
+}
+
+impl From<BureauError> for AppError {
+    fn from(e: BureauError) -> Self {
+        match e {
+            BureauError::NotFound => AppError::NotFound,
+            e => AppError::Internal(e.into()),
+        }
+    }
+}
+
+async fn shipments_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    form: ShipmentForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (list, products) = read(state, |c, _| {
+        Ok((shipment::list(c, 100)?, product::list(c)?))
+    })
+    .await?;
+    let mut form = form;
+    if form.received_on.is_empty() {
+        form.received_on = state.today().to_string();
+    }
+    html_status(
+        &ShipmentsPage {
+            shipments: list.iter().map(|s| shipment_row(s, &products)).collect(),
+            products: products
+                .iter()
+                .map(|p| (p.id.to_string(), p.name.clone()))
+                .collect(),
+            form,
+            errors,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `GET /bureau/shipments`.
+pub async fn shipments(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    shipments_page(
+        ctx,
+        &state,
+        ShipmentForm::default(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Parse the shipment form, collecting field errors.
+fn parse_shipment(lang: Lang, f: &ShipmentForm) -> Result<ShipmentInput, FormErrors> {
+    let mut errors = FormErrors::default();
+    let date = |v: &str, name: &'static str, errors: &mut FormErrors| {
+        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+            .map_err(|_| errors.add(name, lang.t("err.field_date").to_string()))
+            .ok()
+    };
+    let product_id = f.product_id.trim().parse::<i64>().ok();
+    if product_id.is_none() {
+        errors.add("product_id", lang.t("err.shipment.product").to_string());
+    }
+    let doses = f
+        .doses
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|d| *d > 0 && *d <= 10_000_000);
+    if doses.is_none() {
+        errors.add("doses", lang.t("err.shipment.doses").to_string());
+    }
+    let received_on = date(&f.received_on, "received_on", &mut errors);
+    let next_expected_on = date(&f.next_expected_on, "next_expected_on", &mut errors);
+    let next_latest_on = date(&f.next_latest_on, "next_latest_on", &mut errors);
+    let lots = match bureau::parse_lots(&f.lots) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            let (e, _) = explain(lang, &e);
+            for (field, msg) in e.all() {
+                errors.add(field, msg.to_string());
+            }
+            None
+        }
+    };
+    match (
+        product_id,
+        doses,
+        received_on,
+        next_expected_on,
+        next_latest_on,
+        lots,
+    ) {
+        (
+            Some(product_id),
+            Some(doses),
+            Some(received_on),
+            Some(next_expected_on),
+            Some(next_latest_on),
+            Some(lots),
+        ) if errors.is_empty() => Ok(ShipmentInput {
+            product_id,
+            doses,
+            received_on,
+            next_expected_on,
+            next_latest_on,
+            lots,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `POST /bureau/shipments`: record a shipment, then 303 to it.
+pub async fn record_shipment(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<ShipmentForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let input = match parse_shipment(ctx.lang, &form) {
+        Ok(i) => i,
+        Err(errors) => {
+            return shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY)
+                .await
+        }
+    };
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(bureau::record_shipment(
+            &st.db,
+            input,
+            st.today(),
+            &user,
+            st.now(),
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(id) => Ok(see_other(&format!("/bureau/shipments/{id}"))),
+        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) => {
+            let (mut errors, refusal) = explain(ctx.lang, &e);
+            if let Some(r) = refusal {
+                errors.add("product_id", r);
+            }
+            shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+async fn shipment_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    id: i64,
+    refusal: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (s, lots, plans, products) = read(state, move |c, _| {
+        let s = shipment::find(c, id)?.ok_or(AppError::NotFound)?;
+        Ok((
+            s,
+            shipment::lots_of(c, id)?,
+            shipment::plans_of(c, id)?,
+            product::list(c)?,
+        ))
+    })
+    .await?;
+    let tz = state.settings.time_zone;
+    html_status(
+        &ShipmentPage {
+            can_plan: s.status != "approved",
+            s: shipment_row(&s, &products),
+            lots: lots
+                .into_iter()
+                .map(|l| (l.lot_number, l.expires_on.to_string(), l.doses))
+                .collect(),
+            plans: plans
+                .into_iter()
+                .map(|p| {
+                    let at = crate::views::local(tz, p.created_at)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string();
+                    (p.id.to_string(), at, status_key(&p.status), p.created_by)
+                })
+                .collect(),
+            refusal,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `GET /bureau/shipments/{id}`.
+pub async fn shipment_detail(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    shipment_page(ctx, &state, *path, None, StatusCode::OK).await
+}
+
+/// `POST /bureau/shipments/{id}/plan`: build the instance from the database and plan it.
+pub async fn make_plan(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(bureau::make_plan(
+            &st.db,
+            id,
+            st.today(),
+            st.settings.time_zone,
+            &user,
+            st.now(),
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(plan) => Ok(see_other(&format!("/bureau/plans/{plan}"))),
+        Err(BureauError::NotFound) => Err(AppError::NotFound),
+        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) => {
+            let (errors, refusal) = explain(ctx.lang, &e);
+            let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
+            shipment_page(ctx, &state, id, msg, StatusCode::CONFLICT).await
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn cap_key(cap: &str) -> &'static str {
+    match cap {
+        "capacity" => "cap.capacity",
+        "waiting_list" => "cap.waiting_list",
+        "stock" => "cap.stock",
+        "shipment_exhausted" => "cap.shipment_exhausted",
+        _ => "cap.none",
+    }
+}
+
+fn level_rows(optimal: &LevelTotals, current: &LevelTotals) -> Vec<LevelRow> {
+    [
+        (
+            "level.urgent_second",
+            optimal.urgent_second,
+            current.urgent_second,
+        ),
+        ("level.reserve", optimal.reserve, current.reserve),
+        ("level.first", optimal.first, current.first),
+        (
+            "level.other_second",
+            optimal.other_second,
+            current.other_second,
+        ),
+    ]
+    .into_iter()
+    .map(|(label, optimal, current)| LevelRow {
+        label,
+        optimal,
+        current,
+        lost: optimal.saturating_sub(current),
+    })
+    .collect()
+}
+
+fn notice_rows(
+    notices: Vec<TownNotice>,
+    towns: &std::collections::HashMap<i64, crate::models::Town>,
+) -> Vec<NoticeRow> {
+    notices
+        .into_iter()
+        .map(|n| NoticeRow {
+            town: towns
+                .get(&n.town_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            doses: n.doses,
+            arrives_on: n.arrives_on.to_string(),
+            second_doses_due: n.second_doses_due,
+            due_by: n.due_by.map(|d| d.to_string()).unwrap_or_default(),
+            first_dose_seats: n.first_dose_seats,
+        })
+        .collect()
+}
+
+/// What a plan page shows after a form: the typed values and any errors.
+#[derive(Default)]
+struct PlanFormState {
+    code: String,
+    doses: String,
+    reason: String,
+    errors: FormErrors,
+    refusal: Option<String>,
+}
+
+async fn plan_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    id: i64,
+    form: PlanFormState,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (loaded, notices, towns) = read(state, move |c, _| {
+        let loaded = bureau::load_plan(c, id)?;
+        let notices = shipment::notices_of_plan(c, id)?;
+        Ok((loaded, notices, bureau::towns_by_id(c)?))
+    })
+    .await?;
+    let StoredPlan {
+        towns: lines,
+        central_hold,
+        levels,
+        water_level,
+        adjustments,
+    } = loaded.plan;
+    let approved = loaded.row.status == "approved";
+    let page = PlanPage {
+        plan_id: id.to_string(),
+        shipment_id: loaded.shipment.id.to_string(),
+        product: loaded.product.name.clone(),
+        shipment_doses: loaded.shipment.doses,
+        pack_size: loaded.product.pack_size,
+        approved,
+        status: status_key(&loaded.row.status),
+        central_hold,
+        water_level: pct(water_level),
+        levels: level_rows(&loaded.optimal.levels, &levels),
+        towns: lines
+            .into_iter()
+            .map(|t| PlanTownRow {
+                optimal_ship: loaded
+                    .optimal
+                    .towns
+                    .iter()
+                    .find(|o| o.code == t.code)
+                    .map_or(0, |o| o.ship),
+                code: t.code,
+                name: t.name,
+                ship: t.ship,
+                urgent: t.urgent_second,
+                reserve: t.reserve,
+                first: t.first,
+                other: t.other_second,
+                coverage_before: pct(t.coverage_before),
+                coverage_after: pct(t.coverage_after),
+                cap: cap_key(&t.cap),
+                sites: t
+                    .sites
+                    .into_iter()
+                    .map(|s| SiteShareRow {
+                        second: s.second_doses.values().sum(),
+                        name: s.name,
+                        ship: s.ship,
+                        first: s.first,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        adjustments: adjustments
+            .into_iter()
+            .map(|a| (a.code, a.from, a.to, a.reason, a.by))
+            .collect(),
+        notices: notice_rows(notices, &towns),
+        errors: form.errors,
+        refusal: form.refusal,
+        adjust_code: form.code,
+        adjust_doses: form.doses,
+        adjust_reason: form.reason,
+        ctx,
+    };
+    html_status(&page, status)
+}
+
+/// `GET /bureau/plans/{id}`.
+pub async fn plan_detail(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    plan_page(ctx, &state, *path, PlanFormState::default(), StatusCode::OK).await
+}
+
+/// The adjust form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AdjustForm {
+    code: String,
+    doses: String,
+    reason: String,
+    csrf: String,
+}
+
+/// `POST /bureau/plans/{id}/adjust`: change one town's share, with a reason.
+pub async fn adjust(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<AdjustForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let form = form.into_inner();
+    let mut st8 = PlanFormState {
+        code: form.code.clone(),
+        doses: form.doses.clone(),
+        reason: form.reason.clone(),
+        ..Default::default()
+    };
+    let Some(doses) = form
+        .doses
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|d| *d <= 100_000_000)
+    else {
+        st8.errors
+            .add("doses", ctx.t("err.adjust.doses").to_string());
+        return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let (code, reason) = (form.code.clone(), form.reason.clone());
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(bureau::adjust(
+            &st.db,
+            id,
+            &code,
+            doses,
+            &reason,
+            &user,
+            st.now(),
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(see_other(&format!("/bureau/plans/{id}"))),
+        Err(BureauError::NotFound) => {
+            st8.errors
+                .add("doses", ctx.t("err.adjust.town").to_string());
+            plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) => {
+            let (errors, refusal) = explain(ctx.lang, &e);
+            let status = if refusal.is_some() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            st8.errors = errors;
+            st8.refusal = refusal;
+            plan_page(ctx, &state, id, st8, status).await
+        }
+    }
+}
+
+/// `POST /bureau/plans/{id}/approve`: one transaction; approving twice does nothing more.
+pub async fn approve(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(bureau::approve(
+            &st.db,
+            id,
+            st.settings.time_zone,
+            &user,
+            st.now(),
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/bureau/plans/{id}"))),
+        Err(BureauError::NotFound) => Err(AppError::NotFound),
+        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) => {
+            let (_, refusal) = explain(ctx.lang, &e);
+            plan_page(
+                ctx,
+                &state,
+                id,
+                PlanFormState {
+                    refusal,
+                    ..Default::default()
+                },
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}
+
+/// `GET /bureau/plans/{id}/instance.json`: the instance as planned, for `dosewise plan-allocation`.
+pub async fn instance_json(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let id = *path;
+    let loaded = read(&state, move |c, _| Ok(bureau::load_plan(c, id)?)).await?;
+    let body = serde_json::to_string_pretty(&loaded.instance.instance)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"instance-{id}.json\""),
+        ))
+        .body(body))
+}
+
+/// Query of the notices page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TownQuery {
+    town: Option<i64>,
+}
+
+/// `GET /bureau/notices[?town=ID]`: what each town has been told.
+pub async fn notices(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    q: web::Query<TownQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let town = q.town;
+    let (list, towns) = read(&state, move |c, _| {
+        Ok((shipment::notices(c, town, 500)?, bureau::towns_by_id(c)?))
+    })
+    .await?;
+    html(&NoticesPage {
+        rows: notice_rows(list, &towns),
+        ctx,
+    })
+}
+
+/// `GET /bureau/audit`: the newest audit entries.
+pub async fn audit_log(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let tz = state.settings.time_zone;
+    let rows = read(&state, |c, _| Ok(audit::recent(c, 300)?)).await?;
+    html(&AuditPage {
+        rows: rows
+            .into_iter()
+            .map(|e| {
+                let at = crate::views::local(tz, e.created_at)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string();
+                (at, e.actor, e.action, e.subject, e.detail)
+            })
+            .collect(),
+        ctx,
+    })
+}
