@@ -13,7 +13,7 @@ use crate::domain::IdNumber;
 use crate::ids::new_id;
 use crate::models::stock::{self, Movement};
 use crate::models::{
-    appointment, product, resident, site, slot, town, user, vaccination, AppointmentStatus,
+    appointment, product, resident, site, slot, town, user, vaccination, waiting, AppointmentStatus,
     NewAppointment, NewProduct, NewResident, NewSite, NewSlot, NewTown, NewUser, NewVaccination,
 };
 use crate::security::{hash_password, random_token, Keys};
@@ -27,6 +27,10 @@ pub struct CityOptions {
     pub seats_per_slot: i32,
     /// Residents who already had a first dose, with later doses partly booked.
     pub residents_in_series: usize,
+    /// Days of seats each site holds in stock at the start.
+    pub stock_days: i64,
+    /// People on each town's waiting list for a first dose.
+    pub waiting_per_town: usize,
     /// Whether to create one user per role.
     pub users: bool,
 }
@@ -40,6 +44,8 @@ impl CityOptions {
             days: 14,
             seats_per_slot: 6,
             residents_in_series: 40,
+            stock_days: 2,
+            waiting_per_town: 400,
             users: true,
         }
     }
@@ -104,6 +110,7 @@ pub fn generate_city(
     conn.transaction::<_, anyhow::Error, _>(|c| {
         let products = insert_products(c)?;
         let mut site_ids = Vec::new();
+        let mut town_ids = Vec::new();
         for i in 0..opts.towns {
             let base = TOWN_NAMES[i % TOWN_NAMES.len()];
             let name = if i < TOWN_NAMES.len() {
@@ -124,6 +131,7 @@ pub fn generate_city(
                 },
             )?;
             created.towns += 1;
+            town_ids.push(town_id);
             // The demo city has 20 sites over 8 towns: 3, 3, 3, 3, 2, 2, 2, 2.
             let n_sites = if opts.sites_per_town > 0 {
                 opts.sites_per_town
@@ -156,7 +164,8 @@ pub fn generate_city(
                 site_ids.push((site_id, products[(i + j) % products.len()]));
             }
         }
-        // Slots and stock: each site gives one product; stock covers 90 % of its seats.
+        // Slots and stock: each site gives one product and holds `stock_days` days of its
+        // seats in stock, so the shipment waiting to be planned has somewhere to go.
         let mut rows = Vec::new();
         for &(site_id, product_id) in &site_ids {
             let mut seats_total = 0i64;
@@ -174,7 +183,9 @@ pub fn generate_city(
                         booked_first: 0,
                         booked_second: 0,
                     });
-                    seats_total += i64::from(opts.seats_per_slot);
+                    if d < opts.stock_days {
+                        seats_total += i64::from(opts.seats_per_slot);
+                    }
                 }
             }
             stock::record(
@@ -183,7 +194,7 @@ pub fn generate_city(
                     id: new_id(),
                     site_id: Some(site_id),
                     product_id,
-                    delta: i32::try_from(seats_total * 9 / 10).unwrap_or(i32::MAX),
+                    delta: i32::try_from(seats_total).unwrap_or(i32::MAX),
                     kind: "received".into(),
                     reason: "demo data: opening stock".into(),
                     actor: "demo-data".into(),
@@ -195,6 +206,7 @@ pub fn generate_city(
         created.slots = rows.len();
         slot::insert_many(c, &rows)?;
         insert_residents_in_series(c, keys, &mut rng, now, &site_ids, opts.residents_in_series)?;
+        insert_waiting(c, keys, &mut rng, now, &town_ids, opts.waiting_per_town)?;
         if opts.users {
             created.users = insert_users(c, now, site_ids.first().map(|s| s.0))?;
         }
@@ -344,6 +356,45 @@ fn insert_residents_in_series(
         // Every third resident already holds a second-dose appointment.
         if i % 3 == 0 {
             book_demo_second_dose(c, now, resident_id, site_id, product_id, given)?;
+        }
+    }
+    Ok(())
+}
+
+/// Residents with no dose yet, on their town's waiting list.
+fn insert_waiting(
+    c: &mut AnyConnection,
+    keys: &Keys,
+    rng: &mut StdRng,
+    now: NaiveDateTime,
+    towns: &[i64],
+    per_town: usize,
+) -> anyhow::Result<()> {
+    for (t, town_id) in towns.iter().enumerate() {
+        for i in 0..per_town {
+            let birth = NaiveDate::from_ymd_opt(1960, 1, 1).unwrap_or_default()
+                + Duration::days(rng.random_range(0..15_000));
+            let id = sample_id_number(rng, birth);
+            let resident_id = new_id();
+            resident::insert(c, &NewResident {
+                id: resident_id,
+                id_hash: keys.hash_id_number(&id),
+                id_last4: id.last4().into(),
+                birth_date: birth,
+                name: format!("候补{}", t * per_town + i + 1),
+                phone: format!("137{:08}", rng.random_range(0..100_000_000)),
+                email: format!("waiting{t}-{i}@example.cn"),
+                lang: "zh-CN".into(),
+                created_at: now,
+            })?;
+            waiting::insert(c, &waiting::WaitingEntry {
+                id: new_id(),
+                town_id: *town_id,
+                resident_id,
+                dose_number: 1,
+                status: "waiting".into(),
+                created_at: now - Duration::minutes((per_town - i) as i64),
+            })?;
         }
     }
     Ok(())

@@ -48,6 +48,9 @@ enum Command {
         days: i64,
         #[arg(long, default_value_t = 6)]
         seats_per_slot: i32,
+        /// Days of seats each site holds in stock (default: all the days).
+        #[arg(long)]
+        stock_days: Option<i64>,
         /// Also create the admin, bureau and clinic users (passwords printed once).
         #[arg(long)]
         users: bool,
@@ -110,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             sites_per_town,
             days,
             seats_per_slot,
+            stock_days,
             users,
         } => {
             if towns == 0 || sites_per_town == 0 || days <= 0 || seats_per_slot <= 0 {
@@ -121,6 +125,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 days,
                 seats_per_slot,
                 residents_in_series: towns * 5,
+                waiting_per_town: 10,
+                stock_days: stock_days.unwrap_or(days),
                 users,
             };
             fill(&settings, opts)

@@ -26,6 +26,8 @@ async fn a_resident_books_in_a_real_browser_on_a_phone_and_a_desktop() {
         days: 5,
         seats_per_slot: 6,
         residents_in_series: 3,
+        waiting_per_town: 5,
+        stock_days: 2,
         users: false,
     };
     generate_city(

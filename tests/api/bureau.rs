@@ -533,6 +533,8 @@ async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
         days: 10,
         seats_per_slot: 6,
         residents_in_series: 9,
+        waiting_per_town: 5,
+        stock_days: 2,
         users: false,
     };
     dosewise::demo::generate_city(
