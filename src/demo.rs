@@ -13,8 +13,9 @@ use crate::domain::IdNumber;
 use crate::ids::new_id;
 use crate::models::stock::{self, Movement};
 use crate::models::{
-    appointment, product, resident, site, slot, town, user, vaccination, waiting, AppointmentStatus,
-    NewAppointment, NewProduct, NewResident, NewSite, NewSlot, NewTown, NewUser, NewVaccination,
+    appointment, product, resident, site, slot, town, user, vaccination, waiting,
+    AppointmentStatus, NewAppointment, NewProduct, NewResident, NewSite, NewSlot, NewTown, NewUser,
+    NewVaccination,
 };
 use crate::security::{hash_password, random_token, Keys};
 
@@ -376,25 +377,31 @@ fn insert_waiting(
                 + Duration::days(rng.random_range(0..15_000));
             let id = sample_id_number(rng, birth);
             let resident_id = new_id();
-            resident::insert(c, &NewResident {
-                id: resident_id,
-                id_hash: keys.hash_id_number(&id),
-                id_last4: id.last4().into(),
-                birth_date: birth,
-                name: format!("候补{}", t * per_town + i + 1),
-                phone: format!("137{:08}", rng.random_range(0..100_000_000)),
-                email: format!("waiting{t}-{i}@example.cn"),
-                lang: "zh-CN".into(),
-                created_at: now,
-            })?;
-            waiting::insert(c, &waiting::WaitingEntry {
-                id: new_id(),
-                town_id: *town_id,
-                resident_id,
-                dose_number: 1,
-                status: "waiting".into(),
-                created_at: now - Duration::minutes((per_town - i) as i64),
-            })?;
+            resident::insert(
+                c,
+                &NewResident {
+                    id: resident_id,
+                    id_hash: keys.hash_id_number(&id),
+                    id_last4: id.last4().into(),
+                    birth_date: birth,
+                    name: format!("候补{}", t * per_town + i + 1),
+                    phone: format!("137{:08}", rng.random_range(0..100_000_000)),
+                    email: format!("waiting{t}-{i}@example.cn"),
+                    lang: "zh-CN".into(),
+                    created_at: now,
+                },
+            )?;
+            waiting::insert(
+                c,
+                &waiting::WaitingEntry {
+                    id: new_id(),
+                    town_id: *town_id,
+                    resident_id,
+                    dose_number: 1,
+                    status: "waiting".into(),
+                    created_at: now - Duration::minutes((per_town - i) as i64),
+                },
+            )?;
         }
     }
     Ok(())

@@ -550,14 +550,31 @@ fn town_line(si: &StoredInstance, code: &str, doses: u64) -> Result<TownLine, Bu
         doses,
         code,
     )?);
-    let (tp, ex) = (&alone.towns[0], &alone.explanations[0]);
-    let site_docs = si.sites.get(code).cloned().unwrap_or_default();
-    let split = allocation::plan(&sub_instance(&si.instance, site_docs, tp.ship_doses, code)?);
+    let name = town_doc["name"].as_str().unwrap_or_default();
+    line_of(si, name, doses, &alone.towns[0], &alone.explanations[0])
+}
+
+/// A town's line from its plan and explanation, with its share split across its sites. `ship`
+/// is what the town is sent (an adjustment may send more than the town can use).
+fn line_of(
+    si: &StoredInstance,
+    name: &str,
+    ship: u64,
+    tp: &allocation::TownPlan,
+    ex: &allocation::TownExplanation,
+) -> Result<TownLine, BureauError> {
+    let site_docs = si.sites.get(&tp.id).cloned().unwrap_or_default();
+    let split = allocation::plan(&sub_instance(
+        &si.instance,
+        site_docs,
+        tp.ship_doses,
+        &tp.id,
+    )?);
     Ok(TownLine {
-        town_id: si.town_ids.get(code).copied().unwrap_or_default(),
-        code: code.to_string(),
-        name: town_doc["name"].as_str().unwrap_or_default().to_string(),
-        ship: doses,
+        town_id: si.town_ids.get(&tp.id).copied().unwrap_or_default(),
+        code: tp.id.clone(),
+        name: name.to_string(),
+        ship,
         urgent_second: ex.urgent_second,
         reserve: ex.reserve,
         first: ex.first,
@@ -594,43 +611,18 @@ pub fn optimal_plan(si: &StoredInstance) -> Result<StoredPlan, BureauError> {
     let p = allocation::plan(&inst);
     let mut towns = Vec::new();
     for (tp, ex) in p.towns.iter().zip(&p.explanations) {
-        let site_docs = si.sites.get(&tp.id).cloned().unwrap_or_default();
-        let split = allocation::plan(&sub_instance(
-            &si.instance,
-            site_docs,
+        let name = inst
+            .towns()
+            .iter()
+            .find(|t| t.id == tp.id)
+            .map(|t| t.name.as_str());
+        towns.push(line_of(
+            si,
+            name.unwrap_or_default(),
             tp.ship_doses,
-            &tp.id,
+            tp,
+            ex,
         )?);
-        towns.push(TownLine {
-            town_id: si.town_ids.get(&tp.id).copied().unwrap_or_default(),
-            code: tp.id.clone(),
-            name: inst
-                .towns()
-                .iter()
-                .find(|t| t.id == tp.id)
-                .map(|t| t.name.clone())
-                .unwrap_or_default(),
-            ship: tp.ship_doses,
-            urgent_second: ex.urgent_second,
-            reserve: ex.reserve,
-            first: ex.first,
-            other_second: ex.other_second,
-            coverage_before: ex.coverage_before,
-            coverage_after: ex.coverage_after,
-            cap: cap_name(&ex.first_dose_cap),
-            second_doses: tp.second_doses.clone(),
-            sites: split
-                .towns
-                .iter()
-                .map(|s| SiteLine {
-                    site_id: s.id.parse().unwrap_or_default(),
-                    name: si.site_names.get(&s.id).cloned().unwrap_or_default(),
-                    ship: s.ship_doses,
-                    first: s.first_doses,
-                    second_doses: s.second_doses.clone(),
-                })
-                .collect(),
-        });
     }
     let mut out = StoredPlan {
         towns,

@@ -5,7 +5,7 @@ use dosewise::ids::new_id;
 use dosewise::models::{user, NewUser};
 use dosewise::security::hash_password;
 
-use crate::helpers::{client, csrf_in, spawn_app, test_now, TestApp};
+use crate::helpers::{client, csrf_in, login, spawn_app, test_now, TestApp};
 
 fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
     user::insert(
@@ -21,33 +21,6 @@ fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
         },
     )
     .unwrap();
-}
-
-async fn login(
-    app: &TestApp,
-    c: &reqwest::Client,
-    name: &str,
-    password: &str,
-) -> reqwest::Response {
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap();
-    c.post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", name),
-            ("password", password),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 #[actix_web::test]

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::helpers::{client, csrf_in, make_city, spawn_app_on, TestDb};
+use crate::helpers::{client, login, make_city, spawn_app_on, TestDb};
 
 fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dosewise"))
@@ -83,26 +83,7 @@ async fn create_user_reads_the_password_from_stdin_and_the_user_can_log_in() {
 
     let app = spawn_app_on(db).await;
     let c = client();
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap();
-    let res = c
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", "nurse"),
-            ("password", "a long enough password"),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = login(&app, &c, "nurse", "a long enough password").await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/staff");
     assert_eq!(app.count("audit_log", "action = 'create-user'"), 1);

@@ -455,6 +455,18 @@ pub async fn staff_client(app: &TestApp, role: &str, site: Option<i64>) -> reqwe
     )
     .unwrap();
     let c = client();
+    let res = login(app, &c, &name, "correct horse battery").await;
+    assert_eq!(res.status(), 303, "login as {role}");
+    c
+}
+
+/// Log in through the login form (fetching its CSRF token first).
+pub async fn login(
+    app: &TestApp,
+    c: &reqwest::Client,
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
     let page = c
         .get(format!("{}/login", app.address))
         .send()
@@ -464,17 +476,14 @@ pub async fn staff_client(app: &TestApp, role: &str, site: Option<i64>) -> reqwe
         .await
         .unwrap();
     let token = csrf_in(&page).unwrap();
-    let res = c
-        .post(format!("{}/login", app.address))
+    c.post(format!("{}/login", app.address))
         .form(&[
             ("csrf", token.as_str()),
-            ("username", &name),
-            ("password", "correct horse battery"),
+            ("username", name),
+            ("password", password),
             ("next", ""),
         ])
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login as {role}");
-    c
+        .unwrap()
 }
