@@ -32,6 +32,23 @@ pub struct Settings {
     pub workers: usize,
     /// `DOSEWISE_LOGIN_DELAY_MS`: pause after a wrong password. Default 1000.
     pub login_delay_ms: u64,
+    /// `SMTP_URL`: send mail through this server (`smtp://`, `smtps://`, `?tls=required`).
+    /// Unset: write `.eml` files into `mail_dir`.
+    pub smtp_url: Option<String>,
+    /// `DOSEWISE_MAIL_DIR`: where `.eml` files go without SMTP. Default `mail`.
+    pub mail_dir: String,
+    /// `DOSEWISE_MAIL_FROM`: the sender. Default `Dosewise <noreply@dosewise.invalid>`.
+    pub mail_from: String,
+    /// `DOSEWISE_MAIL_MAX_ATTEMPTS`: tries before a message is marked failed. Default 8.
+    pub mail_max_attempts: i32,
+    /// `DOSEWISE_MAIL_RETRY_SECONDS`: the first retry's delay, doubled each time. Default 30.
+    pub mail_retry_seconds: i64,
+    /// `DOSEWISE_REMINDER_HOURS`: reminders go this long before the slot. Default 24.
+    pub reminder_hours: i64,
+    /// `DOSEWISE_MAIL_WORKER`: run the mail worker inside `serve`. Default true.
+    pub mail_worker: bool,
+    /// `DOSEWISE_MAIL_INTERVAL_MS`: pause between worker passes. Default 2000.
+    pub mail_interval_ms: u64,
 }
 
 impl Settings {
@@ -48,6 +65,14 @@ impl Settings {
             pool_size: 8,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_delay_ms: 1000,
+            smtp_url: None,
+            mail_dir: "mail".into(),
+            mail_from: "Dosewise <noreply@dosewise.invalid>".into(),
+            mail_max_attempts: 8,
+            mail_retry_seconds: 30,
+            reminder_hours: 24,
+            mail_worker: true,
+            mail_interval_ms: 2000,
         }
     }
 
@@ -85,6 +110,38 @@ impl Settings {
             s.login_delay_ms = v
                 .parse()
                 .context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
+        }
+        s.smtp_url = var("SMTP_URL");
+        if let Some(v) = var("DOSEWISE_MAIL_DIR") {
+            s.mail_dir = v;
+        }
+        if let Some(v) = var("DOSEWISE_MAIL_FROM") {
+            s.mail_from = v;
+        }
+        let number = |name: &str| -> anyhow::Result<Option<i64>> {
+            var(name)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .with_context(|| format!("{name} must be a number"))
+                })
+                .transpose()
+        };
+        if let Some(v) = number("DOSEWISE_MAIL_MAX_ATTEMPTS")? {
+            s.mail_max_attempts =
+                i32::try_from(v).context("DOSEWISE_MAIL_MAX_ATTEMPTS is too large")?;
+        }
+        if let Some(v) = number("DOSEWISE_MAIL_RETRY_SECONDS")? {
+            s.mail_retry_seconds = v;
+        }
+        if let Some(v) = number("DOSEWISE_REMINDER_HOURS")? {
+            s.reminder_hours = v;
+        }
+        if let Some(v) = number("DOSEWISE_MAIL_INTERVAL_MS")? {
+            s.mail_interval_ms =
+                u64::try_from(v).context("DOSEWISE_MAIL_INTERVAL_MS must be positive")?;
+        }
+        if let Some(v) = var("DOSEWISE_MAIL_WORKER") {
+            s.mail_worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
         s.check()?;
         Ok(s)

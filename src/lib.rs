@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod ids;
+pub mod mail;
 pub mod models;
 pub mod security;
 pub mod startup;

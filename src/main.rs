@@ -64,6 +64,11 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<String>,
     },
+    /// Deliver queued mail and queue reminders; with --once, one pass then exit (for cron).
+    SendMail {
+        #[arg(long)]
+        once: bool,
+    },
     /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
     CreateUser {
         #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             site,
             username,
         } => create_user(&settings, &role, site, &username),
+        Command::SendMail { once } => send_mail(&settings, once),
         Command::PlanAllocation { instance, output } => {
             plan_allocation(&instance, output.as_deref())
         }
@@ -257,6 +263,43 @@ fn create_user(
     )?;
     println!("created {} user {username}", role.as_str());
     Ok(())
+}
+
+/// `send-mail`: the mail worker without the web server.
+fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2)?;
+    let cfg = dosewise::mail::worker::MailConfig {
+        transport: dosewise::mail::Transport::from_settings(
+            settings.smtp_url.as_deref(),
+            &settings.mail_dir,
+        )?,
+        from: settings.mail_from.clone(),
+        max_attempts: settings.mail_max_attempts,
+        retry_base_seconds: settings.mail_retry_seconds,
+        reminder_hours: settings.reminder_hours,
+        interval_ms: settings.mail_interval_ms,
+    };
+    let base = settings
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.bind));
+    loop {
+        let r = dosewise::mail::worker::run_once(
+            &db,
+            &cfg,
+            &base,
+            settings.time_zone,
+            SystemClock.now(),
+        )?;
+        println!(
+            "scheduled {}, sent {}, retried {}, failed {}, skipped {}",
+            r.scheduled, r.sent, r.retried, r.failed, r.skipped
+        );
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(settings.mail_interval_ms));
+    }
 }
 
 /// `plan-allocation`: read, plan, write. Invalid instances exit with status 2.

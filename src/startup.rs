@@ -12,6 +12,8 @@ use anyhow::Context;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::mail::worker::MailConfig;
+use crate::mail::Transport;
 use crate::models::secret;
 use crate::security::{random_token, Keys};
 use crate::web::middleware::{csrf_cookie, log_requests, render_errors, security_headers};
@@ -37,6 +39,17 @@ impl Application {
         db: Db,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
+        let transport = Transport::from_settings(settings.smtp_url.as_deref(), &settings.mail_dir)?;
+        Self::build_with(settings, db, clock, transport)
+    }
+
+    /// As [`Application::build_with_db`], with a given mail transport (tests).
+    pub fn build_with(
+        settings: Settings,
+        db: Db,
+        clock: Arc<dyn Clock>,
+        transport: Transport,
+    ) -> anyhow::Result<Application> {
         let keys = Keys::derive(&master_secret(&settings, &db)?);
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -48,6 +61,15 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let workers = settings.workers;
+        let mail = MailConfig {
+            transport,
+            from: settings.mail_from.clone(),
+            max_attempts: settings.mail_max_attempts,
+            retry_base_seconds: settings.mail_retry_seconds,
+            reminder_hours: settings.reminder_hours,
+            interval_ms: settings.mail_interval_ms,
+        };
+        let run_worker = settings.mail_worker;
         // Database work runs on each worker's blocking threads. More threads than connections
         // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
         let blocking_threads = settings.pool_size as usize + 2;
@@ -57,7 +79,12 @@ impl Application {
             keys,
             clock,
             base_url,
+            mail: mail.clone(),
         });
+        if run_worker {
+            let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
+            crate::mail::worker::start(weak, mail)?;
+        }
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -24,6 +24,7 @@ use diesel::result::Error as DieselError;
 use crate::db::{unique_violation_on, AnyConnection, Db};
 use crate::domain::{age_on, BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::stock::{self, Movement};
 use crate::models::{
@@ -235,6 +236,17 @@ fn try_book(
         if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
             return Err(BookingError::NoStock);
         }
+        // The confirmation is queued in the same transaction: no booking without its mail,
+        // and no mail for a booking that rolled back.
+        outbox::enqueue(
+            c,
+            Kind::Booked,
+            new.id,
+            who.email.as_str(),
+            &who.lang,
+            None,
+            now,
+        )?;
         Ok(Appointment {
             id: new.id,
             code: new.code,
@@ -393,8 +405,30 @@ pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), Book
         }
         slot::release_seat(c, SlotId(a.slot_id), a.dose_number == 1)?;
         stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
+        if let Some(r) = resident::find(c, ResidentId(a.resident_id))? {
+            outbox::enqueue(c, Kind::Cancelled, a.id, &r.email, &r.lang, None, now)?;
+        }
+        tell_next_waiting(c, SiteId(a.site_id), now)?;
         Ok(())
     })
+}
+
+/// A seat opened at a site: tell the first person on its town's waiting list (one seat, one
+/// person, in the order they joined).
+fn tell_next_waiting(
+    c: &mut AnyConnection,
+    site_id: SiteId,
+    now: NaiveDateTime,
+) -> Result<(), BookingError> {
+    let Some(s) = site::find(c, site_id)? else {
+        return Ok(());
+    };
+    if let Some((entry, resident_id)) = waiting::take_next(c, TownId(s.town_id))? {
+        if let Some(r) = resident::find(c, ResidentId(resident_id))? {
+            outbox::enqueue(c, Kind::SeatsOpened, entry, &r.email, &r.lang, None, now)?;
+        }
+    }
+    Ok(())
 }
 
 /// Move a booked appointment to another slot. The old seat is given up only in the transaction
@@ -405,7 +439,7 @@ pub fn reschedule(
     id: AppointmentId,
     to: SlotId,
 ) -> Result<Booked, BookingError> {
-    let (old, new_slot) = {
+    let (old, new_slot, res) = {
         let mut conn = db.read.get()?;
         let old = appointment::find(&mut conn, id)?.ok_or(BookingError::NotFound)?;
         if old.status() != AppointmentStatus::Booked {
@@ -422,7 +456,7 @@ pub fn reschedule(
         check_slot(rules, res.birth_date, &new_slot, &product)?;
         let doses = vaccination::list_for_resident(&mut conn, ResidentId(res.id))?;
         check_dose(&doses, old.dose_number, &new_slot, &product)?;
-        (old, new_slot)
+        (old, new_slot, res)
     };
     let first = old.dose_number == 1;
     let released = new_slot.held_seats_released(rules.now, rules.release_hours);
@@ -470,6 +504,7 @@ pub fn reschedule(
                 promise(c)?;
             }
         }
+        outbox::enqueue(c, Kind::Moved, id.0, &res.email, &res.lang, None, rules.now)?;
         Ok(())
     })?;
     let mut conn = db.read.get()?;

@@ -849,10 +849,11 @@ pub fn approve(
                 })
                 .map(|d| d + Duration::days(i64::from(loaded.product.max_interval_days)))
                 .max();
+            let notice_id = new_id();
             shipment::insert_notice(
                 c,
                 &TownNotice {
-                    id: new_id(),
+                    id: notice_id,
                     town_id: t.town_id,
                     plan_id,
                     doses: i32::try_from(t.ship).unwrap_or(i32::MAX),
@@ -863,6 +864,24 @@ pub fn approve(
                     created_at: now,
                 },
             )?;
+            let contacts = town::find(c, TownId(t.town_id))?
+                .map(|t| t.contact_emails)
+                .unwrap_or_default();
+            for address in contacts
+                .split([',', ';', ' ', '\n'])
+                .map(str::trim)
+                .filter(|a| a.contains('@'))
+            {
+                crate::mail::outbox::enqueue(
+                    c,
+                    crate::mail::outbox::Kind::TownNotice,
+                    notice_id,
+                    address,
+                    "zh-CN",
+                    None,
+                    now,
+                )?;
+            }
         }
         audit::record(
             c,

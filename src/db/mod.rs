@@ -235,6 +235,42 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Claim up to `limit` outbox messages that are due (or whose lease ran out) under `token`.
+/// PostgreSQL skips rows another process is claiming at the same moment (`FOR UPDATE SKIP
+/// LOCKED`); SQLite has one writer, so its UPDATE is already exclusive.
+pub fn claim_outbox(
+    conn: &mut AnyConnection,
+    token: &str,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    const DUE: &str = "(status = 'pending' AND next_attempt_at <= {now}) OR (status = 'sending' AND lease_until < {now})";
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::sql_query(format!(
+            "UPDATE outbox SET status = 'sending', claim_token = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE {} ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)",
+            DUE.replace("{now}", "$3")
+        ))
+        .bind::<Text, _>(token)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .execute(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(format!(
+            "UPDATE outbox SET status = 'sending', claim_token = ?1, lease_until = ?2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE {} ORDER BY next_attempt_at LIMIT ?4)",
+            DUE.replace("{now}", "?3")
+        ))
+        .bind::<Text, _>(token)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .execute(c),
+    }
+}
+
 /// True when the error is a unique-constraint violation (either backend).
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(

@@ -255,6 +255,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        ref_id -> BigInt,
+        recipient -> Text,
+        lang -> Text,
+        message_id -> Text,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        claim_token -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sites -> towns (town_id));
 diesel::joinable!(slots -> sites (site_id));
 diesel::joinable!(slots -> products (product_id));
@@ -286,4 +306,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     town_notices,
     screenings,
     adverse_events,
+    outbox,
 );

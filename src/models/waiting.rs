@@ -29,6 +29,30 @@ pub fn insert(conn: &mut AnyConnection, e: &WaitingEntry) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// The first person waiting in a town, marked notified (in the caller's transaction).
+pub fn take_next(conn: &mut AnyConnection, town: TownId) -> QueryResult<Option<(i64, i64)>> {
+    let next: Option<(i64, i64)> = waiting_list::table
+        .filter(waiting_list::town_id.eq(town.0))
+        .filter(waiting_list::status.eq("waiting"))
+        .order((waiting_list::created_at.asc(), waiting_list::id.asc()))
+        .select((waiting_list::id, waiting_list::resident_id))
+        .first(conn)
+        .optional()?;
+    if let Some((id, _)) = next {
+        let n = diesel::update(
+            waiting_list::table
+                .find(id)
+                .filter(waiting_list::status.eq("waiting")),
+        )
+        .set(waiting_list::status.eq("notified"))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+    }
+    Ok(next)
+}
+
 /// How many people are waiting in a town.
 pub fn count_waiting(conn: &mut AnyConnection, town: TownId) -> QueryResult<i64> {
     waiting_list::table

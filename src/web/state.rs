@@ -20,6 +20,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The public URL without a trailing slash (QR codes, mail links).
     pub base_url: String,
+    /// How mail is sent.
+    pub mail: crate::mail::worker::MailConfig,
 }
 
 impl AppState {

@@ -1,0 +1,242 @@
+//! The outbox table: enqueue in the caller's transaction; claim with a lease so that several
+//! processes deliver each message once; mark sent, retry with exponential backoff, or fail.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::outbox;
+use crate::db::AnyConnection;
+use crate::ids::new_id;
+
+/// What a message is about; `ref_id` points at the row it is rendered from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An appointment was booked (ref: appointment).
+    Booked,
+    /// An appointment was moved (ref: appointment).
+    Moved,
+    /// An appointment was cancelled (ref: appointment).
+    Cancelled,
+    /// The day-before reminder (ref: appointment).
+    Reminder,
+    /// Dose 1 was recorded: the second-dose window (ref: vaccination).
+    SecondDoseWindow,
+    /// The second-dose window opened (ref: vaccination).
+    SecondDoseOpen,
+    /// The window closes soon and nothing is booked (ref: vaccination).
+    SecondDoseLastCall,
+    /// Seats opened in the town of someone waiting (ref: waiting-list entry).
+    SeatsOpened,
+    /// An allocation was approved (ref: town notice).
+    TownNotice,
+}
+
+impl Kind {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Booked => "booked",
+            Kind::Moved => "moved",
+            Kind::Cancelled => "cancelled",
+            Kind::Reminder => "reminder",
+            Kind::SecondDoseWindow => "dose2_window",
+            Kind::SecondDoseOpen => "dose2_open",
+            Kind::SecondDoseLastCall => "dose2_last_call",
+            Kind::SeatsOpened => "seats_opened",
+            Kind::TownNotice => "town_notice",
+        }
+    }
+
+    /// Parse the stored text.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Booked,
+            Kind::Moved,
+            Kind::Cancelled,
+            Kind::Reminder,
+            Kind::SecondDoseWindow,
+            Kind::SecondDoseOpen,
+            Kind::SecondDoseLastCall,
+            Kind::SeatsOpened,
+            Kind::TownNotice,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A message waiting, being sent, sent or failed.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub ref_id: i64,
+    pub recipient: String,
+    pub lang: String,
+    pub message_id: String,
+    pub dedupe_key: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_until: Option<NaiveDateTime>,
+    pub claim_token: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Queue a message in the caller's transaction. With a `dedupe_key`, a second message with the
+/// same key is refused by the unique index (the caller runs it in a savepoint).
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    kind: Kind,
+    ref_id: i64,
+    recipient: &str,
+    lang: &str,
+    dedupe_key: Option<String>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let id = new_id();
+    diesel::insert_into(outbox::table)
+        .values(&OutboxRow {
+            id,
+            kind: kind.as_str().into(),
+            ref_id,
+            recipient: recipient.to_string(),
+            lang: lang.to_string(),
+            message_id: format!("<{id:x}.{}@dosewise>", kind.as_str()),
+            dedupe_key,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            lease_until: None,
+            claim_token: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        })
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Queue a message once per `key`, whoever asks first (several processes schedule reminders).
+pub fn enqueue_once(
+    conn: &mut AnyConnection,
+    kind: Kind,
+    ref_id: i64,
+    recipient: &str,
+    lang: &str,
+    key: String,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let exists: i64 = outbox::table
+        .filter(outbox::dedupe_key.eq(&key))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    // A savepoint, so that losing a race to another process does not abort the transaction.
+    match conn.transaction(|c| enqueue(c, kind, ref_id, recipient, lang, Some(key), now)) {
+        Ok(()) => Ok(true),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The rows claimed under `token`.
+pub fn claimed(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .filter(outbox::claim_token.eq(token))
+        .filter(outbox::status.eq("sending"))
+        .order(outbox::created_at.asc())
+        .select(OutboxRow::as_select())
+        .load(conn)
+}
+
+/// Mark a claimed message sent (only while this claim still holds it).
+pub fn mark_sent(
+    conn: &mut AnyConnection,
+    id: i64,
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id).filter(outbox::claim_token.eq(token)))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now)),
+            outbox::claim_token.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A message that needs no sending any more (its appointment was cancelled, say).
+pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id).filter(outbox::claim_token.eq(token)))
+        .set((
+            outbox::status.eq("skipped"),
+            outbox::claim_token.eq(None::<String>),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// After a failed attempt: try again after an exponential backoff, or give up after
+/// `max_attempts` and mark the message failed (the bureau sees it).
+pub fn mark_failed_attempt(
+    conn: &mut AnyConnection,
+    row: &OutboxRow,
+    token: &str,
+    error: &str,
+    now: NaiveDateTime,
+    max_attempts: i32,
+    base_seconds: i64,
+) -> QueryResult<()> {
+    let error: String = error.chars().take(500).collect();
+    let target = outbox::table
+        .find(row.id)
+        .filter(outbox::claim_token.eq(token));
+    if row.attempts >= max_attempts {
+        diesel::update(target)
+            .set((
+                outbox::status.eq("failed"),
+                outbox::last_error.eq(Some(error)),
+                outbox::claim_token.eq(None::<String>),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    } else {
+        let delay = base_seconds.saturating_mul(1 << (row.attempts.clamp(1, 16) - 1));
+        diesel::update(target)
+            .set((
+                outbox::status.eq("pending"),
+                outbox::next_attempt_at.eq(now + Duration::seconds(delay)),
+                outbox::last_error.eq(Some(error)),
+                outbox::claim_token.eq(None::<String>),
+                outbox::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
+/// Counts by status, for the bureau.
+pub fn counts(conn: &mut AnyConnection) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Messages that failed for good, newest first.
+pub fn failed(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .filter(outbox::status.eq("failed"))
+        .order(outbox::created_at.desc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,381 @@
+//! Rendering an outbox row into a message, from the database as it is when the message is sent,
+//! in the recipient's language, with plain-text and HTML parts from `templates/mail/`.
+
+use askama::Template;
+use chrono::{Duration, NaiveDateTime};
+use chrono_tz::Tz;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart};
+use lettre::Message;
+
+use super::ics;
+use super::outbox::{Kind, OutboxRow};
+use crate::booking::next_dose_window;
+use crate::db::AnyConnection;
+use crate::domain::BookingCode;
+use crate::i18n::Lang;
+use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::{appointment, product, resident, site, slot, town, vaccination};
+use crate::views::{day_label, when};
+
+/// The text part.
+#[derive(Template)]
+#[template(path = "mail/message.txt")]
+struct TextBody<'a> {
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    facts: &'a [(String, String)],
+    link: &'a Option<(String, String)>,
+    footer: &'a str,
+}
+
+/// The HTML part.
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct HtmlBody<'a> {
+    lang: &'a str,
+    title: &'a str,
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    facts: &'a [(String, String)],
+    link: &'a Option<(String, String)>,
+    footer: &'a str,
+}
+
+/// What goes into a message before it becomes MIME.
+struct Content {
+    subject: String,
+    greeting: String,
+    paragraphs: Vec<String>,
+    facts: Vec<(String, String)>,
+    link: Option<(String, String)>,
+    ics: Option<String>,
+}
+
+/// What the renderer needs besides the database.
+pub struct Env<'a> {
+    pub base_url: &'a str,
+    pub tz: Tz,
+    pub from: &'a str,
+    pub now: NaiveDateTime,
+}
+
+/// Why a row cannot become a message.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("the message cannot be built: {0}")]
+    Build(String),
+}
+
+/// Build the message for a row; `None` when it should no longer be sent (a reminder for an
+/// appointment that was cancelled, an invitation to someone who has booked).
+pub fn render(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    row: &OutboxRow,
+) -> Result<Option<Message>, RenderError> {
+    let lang = Lang::from_code(&row.lang).unwrap_or_default();
+    let Some(kind) = Kind::parse(&row.kind) else {
+        return Err(RenderError::Build(format!("unknown kind {}", row.kind)));
+    };
+    let content = match kind {
+        Kind::Booked | Kind::Moved | Kind::Cancelled | Kind::Reminder => {
+            appointment_mail(c, env, lang, kind, row.ref_id)?
+        }
+        Kind::SecondDoseWindow | Kind::SecondDoseOpen | Kind::SecondDoseLastCall => {
+            second_dose_mail(c, env, lang, kind, row.ref_id)?
+        }
+        Kind::SeatsOpened => seats_mail(c, env, lang, row.ref_id)?,
+        Kind::TownNotice => town_notice_mail(c, lang, row.ref_id)?,
+    };
+    let Some(content) = content else {
+        return Ok(None);
+    };
+    build(env, lang, row, content).map(Some)
+}
+
+fn build(env: &Env<'_>, lang: Lang, row: &OutboxRow, m: Content) -> Result<Message, RenderError> {
+    let footer = lang.t("mail.footer");
+    let bad = |e: &dyn std::fmt::Display| RenderError::Build(e.to_string());
+    let text = TextBody {
+        greeting: &m.greeting,
+        paragraphs: &m.paragraphs,
+        facts: &m.facts,
+        link: &m.link,
+        footer,
+    }
+    .render()
+    .map_err(|e| bad(&e))?;
+    let html = HtmlBody {
+        lang: lang.code(),
+        title: &m.subject,
+        greeting: &m.greeting,
+        paragraphs: &m.paragraphs,
+        facts: &m.facts,
+        link: &m.link,
+        footer,
+    }
+    .render()
+    .map_err(|e| bad(&e))?;
+    let alternative = MultiPart::alternative_plain_html(text, html);
+    let body = match m.ics {
+        Some(ics) => {
+            let method = if ics.contains("METHOD:CANCEL") {
+                "CANCEL"
+            } else {
+                "REQUEST"
+            };
+            let ctype =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| bad(&e))?;
+            MultiPart::mixed()
+                .multipart(alternative)
+                .singlepart(Attachment::new("appointment.ics".into()).body(ics, ctype))
+        }
+        None => alternative,
+    };
+    Message::builder()
+        .from(env.from.parse().map_err(|e| bad(&e))?)
+        .to(row.recipient.parse().map_err(|e| bad(&e))?)
+        .subject(m.subject)
+        .message_id(Some(row.message_id.clone()))
+        .multipart(body)
+        .map_err(|e| bad(&e))
+}
+
+fn appointment_mail(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    lang: Lang,
+    kind: Kind,
+    id: i64,
+) -> Result<Option<Content>, RenderError> {
+    let Some(a) = appointment::find(c, AppointmentId(id))? else {
+        return Ok(None);
+    };
+    if kind == Kind::Reminder && a.status != "booked" {
+        return Ok(None);
+    }
+    let (Some(r), Some(s), Some(p), Some(sl)) = (
+        resident::find(c, ResidentId(a.resident_id))?,
+        site::find(c, SiteId(a.site_id))?,
+        product::find(c, ProductId(a.product_id))?,
+        slot::find(c, SlotId(a.slot_id))?,
+    ) else {
+        return Ok(None);
+    };
+    let code = BookingCode::parse(&a.code)
+        .map(|c| c.to_string())
+        .unwrap_or(a.code.clone());
+    let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
+    let key = match kind {
+        Kind::Moved => "mail.moved",
+        Kind::Cancelled => "mail.cancelled",
+        Kind::Reminder => "mail.reminder",
+        _ => "mail.booked",
+    };
+    let subject = lang.tf(
+        &format!("{key}.subject"),
+        &[("site", &s.name), ("when", &at)],
+    );
+    let mut paragraphs = vec![lang.t(&format!("{key}.body")).to_string()];
+    if kind != Kind::Cancelled {
+        paragraphs.push(format!(
+            "{} {} {}",
+            lang.t("appt.bring_id"),
+            lang.t("appt.bring_code"),
+            lang.t("appt.bring_mask")
+        ));
+    }
+    let dose = lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())]);
+    let location = format!("{} {}", s.name, s.address);
+    let ics = (kind != Kind::Reminder).then(|| {
+        ics::render(&ics::Event {
+            uid: format!("{}@dosewise", a.id),
+            sequence: (a.updated_at - a.created_at).num_seconds().max(0),
+            start: sl.starts_at,
+            end: sl.ends_at,
+            stamp: env.now,
+            summary: &format!("{} · {}", lang.t("mail.event"), s.name),
+            location: &location,
+            description: &format!("{}: {code} · {} {dose}", lang.t("appt.code"), p.name),
+            cancelled: kind == Kind::Cancelled,
+        })
+    });
+    Ok(Some(Content {
+        subject,
+        greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
+        paragraphs,
+        facts: vec![
+            (lang.t("appt.code").into(), code),
+            (lang.t("appt.site").into(), s.name.clone()),
+            (lang.t("mail.address").into(), s.address.clone()),
+            (lang.t("appt.when").into(), at),
+            (
+                lang.t("appt.product").into(),
+                format!("{} · {dose}", p.name),
+            ),
+        ],
+        link: Some((
+            lang.t("mail.manage").into(),
+            format!("{}/find", env.base_url),
+        )),
+        ics,
+    }))
+}
+
+fn second_dose_mail(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    lang: Lang,
+    kind: Kind,
+    vaccination_id: i64,
+) -> Result<Option<Content>, RenderError> {
+    use crate::db::schema::vaccinations;
+    use diesel::prelude::*;
+    let Some(v) = vaccinations::table
+        .find(vaccination_id)
+        .select(crate::models::Vaccination::as_select())
+        .first(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let (Some(r), Some(p), Some(s)) = (
+        resident::find(c, ResidentId(v.resident_id))?,
+        product::find(c, ProductId(v.product_id))?,
+        site::find(c, SiteId(v.site_id))?,
+    ) else {
+        return Ok(None);
+    };
+    let doses = vaccination::list_for_resident(c, ResidentId(r.id))?;
+    let next = v.dose_number + 1;
+    if next > p.doses_in_series || doses.iter().any(|d| d.dose_number >= next) {
+        return Ok(None);
+    }
+    if kind != Kind::SecondDoseWindow
+        && appointment::find_active_for_dose(c, ResidentId(r.id), next)?.is_some()
+    {
+        return Ok(None);
+    }
+    let Some((opens, closes)) = next_dose_window(&doses, next, &p) else {
+        return Ok(None);
+    };
+    let key = match kind {
+        Kind::SecondDoseOpen => "mail.dose2_open",
+        Kind::SecondDoseLastCall => "mail.dose2_last_call",
+        _ => "mail.dose2_window",
+    };
+    let args = [
+        ("n", next.to_string()),
+        ("opens", day_label(lang, opens)),
+        ("closes", day_label(lang, closes)),
+    ];
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Ok(Some(Content {
+        subject: lang.tf(&format!("{key}.subject"), &args),
+        greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
+        paragraphs: vec![lang.tf(&format!("{key}.body"), &args)],
+        facts: vec![
+            (lang.t("mail.opens").into(), day_label(lang, opens)),
+            (lang.t("mail.closes").into(), day_label(lang, closes)),
+            (lang.t("appt.product").into(), p.name),
+        ],
+        link: Some((
+            lang.t("mail.book_now").into(),
+            format!("{}/towns/{}", env.base_url, s.town_id),
+        )),
+        ics: None,
+    }))
+}
+
+fn seats_mail(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    lang: Lang,
+    entry_id: i64,
+) -> Result<Option<Content>, RenderError> {
+    use crate::db::schema::waiting_list;
+    use diesel::prelude::*;
+    let Some((town_id, resident_id)) = waiting_list::table
+        .find(entry_id)
+        .select((waiting_list::town_id, waiting_list::resident_id))
+        .first::<(i64, i64)>(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let (Some(t), Some(r)) = (
+        town::find(c, TownId(town_id))?,
+        resident::find(c, ResidentId(resident_id))?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Content {
+        subject: lang.tf("mail.seats.subject", &[("town", &t.name)]),
+        greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
+        paragraphs: vec![lang.tf("mail.seats.body", &[("town", &t.name)])],
+        facts: Vec::new(),
+        link: Some((
+            lang.t("mail.book_now").into(),
+            format!("{}/towns/{}", env.base_url, t.id),
+        )),
+        ics: None,
+    }))
+}
+
+fn town_notice_mail(
+    c: &mut AnyConnection,
+    lang: Lang,
+    notice_id: i64,
+) -> Result<Option<Content>, RenderError> {
+    use crate::db::schema::town_notices;
+    use diesel::prelude::*;
+    let Some(n) = town_notices::table
+        .find(notice_id)
+        .select(crate::models::shipment::TownNotice::as_select())
+        .first(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(t) = town::find(c, TownId(n.town_id))? else {
+        return Ok(None);
+    };
+    let due = match n.due_by {
+        Some(d) => lang.tf(
+            "mail.notice.due_by",
+            &[
+                ("n", &n.second_doses_due.to_string()),
+                ("date", &d.to_string()),
+            ],
+        ),
+        None => n.second_doses_due.to_string(),
+    };
+    Ok(Some(Content {
+        subject: lang.tf(
+            "mail.notice.subject",
+            &[("town", &t.name), ("date", &n.arrives_on.to_string())],
+        ),
+        greeting: lang.tf("mail.notice.greeting", &[("town", &t.name)]),
+        paragraphs: vec![lang.t("mail.notice.body").to_string()],
+        facts: vec![
+            (lang.t("notice.doses").into(), n.doses.to_string()),
+            (lang.t("notice.arrives_on").into(), n.arrives_on.to_string()),
+            (lang.t("notice.second_due").into(), due),
+            (
+                lang.t("notice.first_seats").into(),
+                n.first_dose_seats.to_string(),
+            ),
+        ],
+        link: None,
+        ics: None,
+    }))
+}
+
+/// When a reminder is due: `hours` before the slot.
+pub fn reminder_from(starts_at: NaiveDateTime, hours: i64) -> NaiveDateTime {
+    starts_at - Duration::hours(hours)
+}

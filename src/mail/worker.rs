@@ -1,0 +1,231 @@
+//! The mail worker: schedules time-based messages (reminders, second-dose invitations) and
+//! delivers due outbox rows. It runs as a thread inside `dosewise serve` and as
+//! `dosewise send-mail --once`; any number of them can share one database.
+
+use std::sync::Weak;
+
+use chrono::{Duration, NaiveDateTime};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+
+use super::outbox::{self, Kind};
+use super::render::{render, Env};
+use super::Transport;
+use crate::db::schema::{appointments, products, residents, vaccinations};
+use crate::db::{claim_outbox, Db};
+use crate::security::random_token;
+use crate::web::state::AppState;
+
+/// How the worker sends.
+#[derive(Clone)]
+pub struct MailConfig {
+    pub transport: Transport,
+    pub from: String,
+    pub max_attempts: i32,
+    pub retry_base_seconds: i64,
+    pub reminder_hours: i64,
+    pub interval_ms: u64,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    pub scheduled: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// How long a claim lasts before another worker may take the message over.
+const LEASE_SECONDS: i64 = 120;
+const BATCH: i64 = 50;
+
+/// Queue the messages that time makes due: reminders for tomorrow's appointments, the
+/// second-dose window after a first dose, the invitation when it opens, the last call.
+pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Result<usize> {
+    let (reminders, doses) = {
+        let mut c = db.read.get()?;
+        let reminders: Vec<(i64, String, String)> = appointments::table
+            .inner_join(residents::table)
+            .filter(appointments::status.eq("booked"))
+            .filter(appointments::starts_at.gt(now))
+            .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
+            .select((appointments::id, residents::email, residents::lang))
+            .load(&mut c)?;
+        let doses: Vec<(i64, NaiveDateTime, i32, i32, String, String)> = vaccinations::table
+            .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
+            .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
+            .filter(vaccinations::dose_number.lt(products::doses_in_series))
+            .filter(vaccinations::given_at.gt(now - Duration::days(400)))
+            .select((
+                vaccinations::id,
+                vaccinations::given_at,
+                products::min_interval_days,
+                products::max_interval_days,
+                residents::email,
+                residents::lang,
+            ))
+            .load(&mut c)?;
+        (reminders, doses)
+    };
+    let week = Duration::days(7);
+    let mut jobs: Vec<(Kind, i64, String, String, String)> = Vec::new();
+    for (id, email, lang) in reminders {
+        jobs.push((Kind::Reminder, id, email, lang, format!("reminder:{id}")));
+    }
+    for (id, given, min, max, email, lang) in doses {
+        let opens = given + Duration::days(i64::from(min));
+        let last_call = given + Duration::days(i64::from(max) - 3);
+        if given > now - Duration::days(2) {
+            jobs.push((
+                Kind::SecondDoseWindow,
+                id,
+                email.clone(),
+                lang.clone(),
+                format!("dose2-window:{id}"),
+            ));
+        }
+        if opens <= now && opens > now - week {
+            jobs.push((
+                Kind::SecondDoseOpen,
+                id,
+                email.clone(),
+                lang.clone(),
+                format!("dose2-open:{id}"),
+            ));
+        }
+        if last_call <= now && last_call > now - week {
+            jobs.push((
+                Kind::SecondDoseLastCall,
+                id,
+                email,
+                lang,
+                format!("dose2-last:{id}"),
+            ));
+        }
+    }
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let queued = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+        let mut n = 0;
+        for (kind, id, email, lang, key) in jobs {
+            if outbox::enqueue_once(c, kind, id, &email, &lang, key, now)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    })?;
+    Ok(queued)
+}
+
+/// Deliver what is due, batch by batch, until nothing is left to claim.
+pub fn deliver(
+    db: &Db,
+    cfg: &MailConfig,
+    base_url: &str,
+    tz: Tz,
+    now: NaiveDateTime,
+) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    loop {
+        let token = random_token();
+        let claim_token = token.clone();
+        let claimed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+            Ok(claim_outbox(
+                c,
+                &claim_token,
+                now,
+                now + Duration::seconds(LEASE_SECONDS),
+                BATCH,
+            )?)
+        })?;
+        if claimed == 0 {
+            return Ok(report);
+        }
+        let rows = {
+            let mut c = db.read.get()?;
+            outbox::claimed(&mut c, &token)?
+        };
+        let env = Env {
+            base_url,
+            tz,
+            from: &cfg.from,
+            now,
+        };
+        for row in rows {
+            let message = {
+                let mut c = db.read.get()?;
+                render(&mut c, &env, &row)
+            };
+            let outcome = match message {
+                Ok(None) => Outcome::Skip,
+                Ok(Some(m)) => match cfg.transport.send(&m) {
+                    Ok(()) => Outcome::Sent,
+                    Err(e) => Outcome::Failed(e),
+                },
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+            let (token, max, base) = (token.clone(), cfg.max_attempts, cfg.retry_base_seconds);
+            let failed_for_good = matches!(outcome, Outcome::Failed(_)) && row.attempts >= max;
+            match &outcome {
+                Outcome::Sent => report.sent += 1,
+                Outcome::Skip => report.skipped += 1,
+                Outcome::Failed(e) => {
+                    tracing::warn!(kind = %row.kind, attempts = row.attempts, error = %e, "mail not sent");
+                    if failed_for_good {
+                        report.failed += 1;
+                    } else {
+                        report.retried += 1;
+                    }
+                }
+            }
+            db.transaction(move |c| -> Result<(), crate::booking::BookingError> {
+                match outcome {
+                    Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
+                    Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,
+                    Outcome::Failed(e) => {
+                        outbox::mark_failed_attempt(c, &row, &token, &e, now, max, base)?
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
+
+enum Outcome {
+    Sent,
+    Skip,
+    Failed(String),
+}
+
+/// One full pass: schedule, then deliver.
+pub fn run_once(
+    db: &Db,
+    cfg: &MailConfig,
+    base_url: &str,
+    tz: Tz,
+    now: NaiveDateTime,
+) -> anyhow::Result<Report> {
+    let scheduled = schedule(db, now, cfg.reminder_hours)?;
+    let mut report = deliver(db, cfg, base_url, tz, now)?;
+    report.scheduled = scheduled;
+    Ok(report)
+}
+
+/// Run passes every `interval_ms` on a thread until the application is gone.
+pub fn start(state: Weak<AppState>, cfg: MailConfig) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("mail-worker".into())
+        .spawn(move || loop {
+            let Some(st) = state.upgrade() else { return };
+            if let Err(e) = run_once(&st.db, &cfg, &st.base_url, st.settings.time_zone, st.now()) {
+                tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
+            }
+            drop(st);
+            std::thread::sleep(std::time::Duration::from_millis(cfg.interval_ms));
+        })?;
+    Ok(())
+}
