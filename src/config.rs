@@ -32,6 +32,9 @@ pub struct Settings {
     pub workers: usize,
     /// `DOSEWISE_LOGIN_DELAY_MS`: pause after a wrong password. Default 1000.
     pub login_delay_ms: u64,
+    /// `DOSEWISE_OBSERVATION_MINUTES`: how long people stay under observation after a dose.
+    /// Default 30.
+    pub observation_minutes: i64,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
             pool_size: 8,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_delay_ms: 1000,
+            observation_minutes: 30,
         }
     }
 
@@ -86,6 +90,11 @@ impl Settings {
                 .parse()
                 .context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
         }
+        if let Some(v) = var("DOSEWISE_OBSERVATION_MINUTES") {
+            s.observation_minutes = v
+                .parse()
+                .context("DOSEWISE_OBSERVATION_MINUTES must be a whole number of minutes")?;
+        }
         s.check()?;
         Ok(s)
     }
@@ -99,6 +108,9 @@ impl Settings {
         }
         if self.pool_size == 0 || self.workers == 0 {
             bail!("DOSEWISE_POOL_SIZE and DOSEWISE_WORKERS must be at least 1");
+        }
+        if !(0..=24 * 60).contains(&self.observation_minutes) {
+            bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");
         }
         Ok(())
     }
