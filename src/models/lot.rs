@@ -61,12 +61,12 @@ pub fn site_balance(
     Ok(sum.unwrap_or(0))
 }
 
-/// The lots a site holds doses of and that have not expired by `on`, with the doses held,
-/// soonest expiry first (the one to use first).
+/// The lots a site holds doses of, with the doses held, soonest expiry first (the one to use
+/// first); with `unexpired_on`, only those not expired on that day.
 pub fn in_stock_at_site(
     conn: &mut AnyConnection,
     site: SiteId,
-    on: NaiveDate,
+    unexpired_on: Option<NaiveDate>,
 ) -> QueryResult<Vec<(Lot, i64)>> {
     let sums: Vec<(i64, Option<String>, Option<i64>)> = stock_movements::table
         .filter(stock_movements::site_id.eq(site.0))
@@ -89,10 +89,14 @@ pub fn in_stock_at_site(
         return Ok(Vec::new());
     }
     let numbers: Vec<&str> = held.iter().map(|(_, l, _)| l.as_str()).collect();
-    let mut out: Vec<(Lot, i64)> = lots::table
+    let mut query = lots::table
         .filter(lots::lot_number.eq_any(numbers))
-        .filter(lots::expires_on.ge(on))
         .select(Lot::as_select())
+        .into_boxed();
+    if let Some(on) = unexpired_on {
+        query = query.filter(lots::expires_on.ge(on));
+    }
+    let mut out: Vec<(Lot, i64)> = query
         .load(conn)?
         .into_iter()
         .filter_map(|lot| {

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -71,7 +71,7 @@ fn refusal(lang: Lang, e: &ClinicError) -> String {
 fn refusal_status(e: &ClinicError) -> StatusCode {
     match e {
         ClinicError::WrongSite => StatusCode::FORBIDDEN,
-        ClinicError::NotFound | ClinicError::UnknownCode => StatusCode::NOT_FOUND,
+        ClinicError::NotFound => StatusCode::NOT_FOUND,
         _ => StatusCode::CONFLICT,
     }
 }
@@ -189,7 +189,7 @@ async fn render_today(
             appointment::list_for_site_between(c, site_id, from, to)?,
             product::list(c)?,
             stock::balances_for_site(c, site_id)?,
-            lot::in_stock_at_site(c, site_id, today)?,
+            lot::in_stock_at_site(c, site_id, Some(today))?,
             vaccination::list_in_observation(c, site_id, now)?,
         ))
     })
@@ -312,7 +312,7 @@ pub async fn find_code(
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Clinic)?;
     match BookingCode::parse(&q.code) {
-        Ok(code) => Ok(see_other(&format!("/staff/checkin/{code}"))),
+        Ok(code) => Ok(see_other(&format!("/staff/checkin/{}", code.as_str()))),
         Err(e) => {
             let site: i64 = q.site.trim().parse().map_err(|_| AppError::BadRequest)?;
             let view = TodayView {
@@ -413,7 +413,7 @@ async fn render_checkin(
 ) -> Result<HttpResponse, AppError> {
     let u = ctx.require(Role::Clinic)?.clone();
     let d = desk(state, &u);
-    let lookup = code.to_string();
+    let lookup = code.as_str().to_string();
     let (today, tz, lang) = (d.today(), d.tz, ctx.lang);
     let found = read(state, move |c, _| {
         let Some(a) = appointment::find_by_code(c, &lookup)? else {
@@ -428,7 +428,7 @@ async fn render_checkin(
             let reactions = adverse_event::list_for_vaccination(c, v.id)?;
             history.push((v, reactions));
         }
-        let lots = lot::in_stock_at_site(c, SiteId(a.site_id), today)?;
+        let lots = lot::in_stock_at_site(c, SiteId(a.site_id), Some(today))?;
         Ok(Some((a, r, s, sl, products, history, lots)))
     })
     .await?;
@@ -450,8 +450,9 @@ async fn render_checkin(
         ctx,
     };
     let Some((a, r, s, sl, products, history, lots)) = found else {
+        // Explained on the page (a bare 404 would be replaced by the generic error page).
         page.problem = Some(lang.t("checkin.unknown").to_string());
-        return html_status(&page, view.status.unwrap_or(StatusCode::NOT_FOUND));
+        return html_status(&page, view.status.unwrap_or(StatusCode::OK));
     };
     let status = view.status.unwrap_or(StatusCode::OK);
     match desk_ops::admit(&d, &a) {
@@ -607,11 +608,13 @@ pub async fn checkin_submit(
     .await?;
     match outcome {
         Ok(ScreeningOutcome::Cleared) => Ok(see_other(&format!(
-            "/staff/checkin/{code}?done=checked_in"
+            "/staff/checkin/{}?done=checked_in",
+            code.as_str()
         ))),
-        Ok(ScreeningOutcome::Deferred(_)) => {
-            Ok(see_other(&format!("/staff/checkin/{code}?done=deferred")))
-        }
+        Ok(ScreeningOutcome::Deferred(_)) => Ok(see_other(&format!(
+            "/staff/checkin/{}?done=deferred",
+            code.as_str()
+        ))),
         Err(e) if e.is_internal() => Err(AppError::Internal(e.into())),
         Err(ClinicError::IdMismatch) => {
             errors.add("last4", refusal(lang, &ClinicError::IdMismatch));
@@ -668,7 +671,7 @@ pub async fn dose_submit(
         };
         return render_checkin(ctx, &state, code, view).await;
     };
-    let lookup = code.to_string();
+    let lookup = code.as_str().to_string();
     let a = read(&state, move |c, _| {
         appointment::find_by_code(c, &lookup)?.ok_or(AppError::NotFound)
     })
@@ -887,7 +890,7 @@ async fn render_wastage(
         // Expired lots too: an expired vial is the commonest wastage.
         Ok((
             s,
-            lot::in_stock_at_site(c, site_id, NaiveDate::MIN)?,
+            lot::in_stock_at_site(c, site_id, None)?,
             product::list(c)?,
         ))
     })
