@@ -310,8 +310,8 @@ pub fn check_in(db: &Db, desk: &Desk, cmd: CheckIn) -> Result<ScreeningOutcome, 
         if a.status() == AppointmentStatus::CheckedIn {
             return Err(ClinicError::AlreadyCheckedIn);
         }
-        let r = resident::find(&mut conn, ResidentId(a.resident_id))?
-            .ok_or(ClinicError::NotFound)?;
+        let r =
+            resident::find(&mut conn, ResidentId(a.resident_id))?.ok_or(ClinicError::NotFound)?;
         if !crate::security::constant_time_eq(&r.id_last4.to_ascii_uppercase(), &cmd.last4) {
             return Err(ClinicError::IdMismatch);
         }

@@ -117,8 +117,7 @@ impl Note {
         if s.is_empty() {
             return Err(FieldError::new(field, "clinic.err.note_empty"));
         }
-        if s.chars().count() > 500 || s.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
-        {
+        if s.chars().count() > 500 || s.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
             return Err(FieldError::new(field, "clinic.err.note_long"));
         }
         Ok(Note(s.to_string()))

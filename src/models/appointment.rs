@@ -204,7 +204,11 @@ pub fn count_active_in_slot(conn: &mut AnyConnection, slot: SlotId) -> QueryResu
 }
 
 /// Check a booked appointment in (clinic desk); false if it was no longer booked.
-pub fn check_in(conn: &mut AnyConnection, id: AppointmentId, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn check_in(
+    conn: &mut AnyConnection,
+    id: AppointmentId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let n = diesel::update(
         appointments::table
             .find(id.0)
@@ -233,8 +237,14 @@ pub fn list_for_site_between(
         .filter(appointments::site_id.eq(site.0))
         .filter(appointments::starts_at.ge(from))
         .filter(appointments::starts_at.lt(to))
-        .order((appointments::starts_at.asc(), appointments::created_at.asc()))
-        .select((Appointment::as_select(), crate::models::Resident::as_select()))
+        .order((
+            appointments::starts_at.asc(),
+            appointments::created_at.asc(),
+        ))
+        .select((
+            Appointment::as_select(),
+            crate::models::Resident::as_select(),
+        ))
         .load(conn)
 }
 

@@ -105,8 +105,6 @@ pub fn in_stock_at_site(
                 .map(|(_, _, n)| (lot.clone(), *n))
         })
         .collect();
-    out.sort_by(|a, b| {
-        (a.0.expires_on, &a.0.lot_number).cmp(&(b.0.expires_on, &b.0.lot_number))
-    });
+    out.sort_by(|a, b| (a.0.expires_on, &a.0.lot_number).cmp(&(b.0.expires_on, &b.0.lot_number)));
     Ok(out)
 }

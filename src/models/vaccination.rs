@@ -95,6 +95,9 @@ pub fn list_in_observation(
         .filter(vaccinations::observation_until.gt(now))
         .filter(vaccinations::given_at.le(now))
         .order(vaccinations::observation_until.asc())
-        .select((Vaccination::as_select(), crate::models::Resident::as_select()))
+        .select((
+            Vaccination::as_select(),
+            crate::models::Resident::as_select(),
+        ))
         .load(conn)
 }

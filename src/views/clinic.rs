@@ -28,6 +28,8 @@ pub struct Counts {
 /// One appointment in today's list.
 pub struct ApptRow {
     pub code: String,
+    /// The code as the resident's ticket shows it (`7K3Q-9MZD`).
+    pub code_shown: String,
     pub name: String,
     pub masked_id: String,
     pub dose: i32,
@@ -161,8 +163,16 @@ pub struct DeskCheckinPage {
 /// The screening questions: the field, the question and what to do on "yes".
 pub const SCREENING_QUESTIONS: [(&str, &str, &str); 4] = [
     ("fever", "clinic.screen.fever", "clinic.screen.fever_hint"),
-    ("allergy", "clinic.screen.allergy", "clinic.screen.allergy_hint"),
-    ("pregnant", "clinic.screen.pregnant", "clinic.screen.pregnant_hint"),
+    (
+        "allergy",
+        "clinic.screen.allergy",
+        "clinic.screen.allergy_hint",
+    ),
+    (
+        "pregnant",
+        "clinic.screen.pregnant",
+        "clinic.screen.pregnant_hint",
+    ),
     (
         "recent_vaccine",
         "clinic.screen.recent_vaccine",

@@ -29,8 +29,8 @@ use crate::models::{
 };
 use crate::views::clinic::{
     ApptRow, CheckinForm, ChooseSitePage, Counts, DeskCheckinPage, DoseForm, HistoryRow,
-    ObservationRow, ReactionForm, ReactionPage, SlotBlock, SCREENING_QUESTIONS, StockRow, TodayPage, WalkInForm,
-    WalkInPage, WasteForm, WastagePage,
+    ObservationRow, ReactionForm, ReactionPage, SlotBlock, StockRow, TodayPage, WalkInForm,
+    WalkInPage, WastagePage, WasteForm, SCREENING_QUESTIONS,
 };
 use crate::views::{day_label, hm, html, html_status, local, see_other, when, FormErrors};
 
@@ -215,6 +215,9 @@ async fn render_today(
                     }
                     ApptRow {
                         code: a.code.clone(),
+                        code_shown: BookingCode::parse(&a.code)
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|_| a.code.clone()),
                         name: r.name.clone(),
                         masked_id: IdNumber::mask_stored(&r.id_last4),
                         dose: a.dose_number,
@@ -1181,7 +1184,10 @@ pub fn severe_reaction_rows(
     )?;
     let mut rows = vec![(
         lang.t("clinic.bureau.severe_title").to_string(),
-        lang.tf("clinic.bureau.severe_count", &[("n", &events.len().to_string())]),
+        lang.tf(
+            "clinic.bureau.severe_count",
+            &[("n", &events.len().to_string())],
+        ),
     )];
     for (e, site_name) in events {
         let at = local(tz, e.occurred_at);

@@ -265,7 +265,9 @@ async fn a_nurse_checks_in_by_code_screens_records_the_dose_and_sees_the_person_
         ),
         1
     );
-    let page = d.text(&format!("/staff/checkin/{code}?done=checked_in")).await;
+    let page = d
+        .text(&format!("/staff/checkin/{code}?done=checked_in"))
+        .await;
     assert!(page.contains("action=\"/staff/checkin/"), "dose form");
     assert!(page.contains("value=\"LOT-A\""));
 
@@ -364,7 +366,10 @@ async fn the_desk_explains_unknown_wrong_site_wrong_day_cancelled_and_used_codes
     assert_eq!(res.status(), 403);
     let body = res.text().await.unwrap();
     assert!(body.contains("不在您的接种点"), "{body}");
-    assert!(!body.contains("测试乙"), "no personal details for another site");
+    assert!(
+        !body.contains("测试乙"),
+        "no personal details for another site"
+    );
     let res = other_nurse
         .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
         .send()
@@ -375,7 +380,10 @@ async fn the_desk_explains_unknown_wrong_site_wrong_day_cancelled_and_used_codes
     // Used: after the dose, the code shows the record and cannot be checked in again.
     assert_eq!(d.check_in(&today_code, 1).await.status(), 303);
     assert_eq!(d.check_in(&today_code, 1).await.status(), 409);
-    assert_eq!(d.give(&today_code, "LOT-A", "1", "09:00").await.status(), 303);
+    assert_eq!(
+        d.give(&today_code, "LOT-A", "1", "09:00").await.status(),
+        303
+    );
     let res = d.check_in(&today_code, 1).await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("已经登记过"));
@@ -412,7 +420,10 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("请选择今天接种或暂缓接种"), "{body}");
-    assert!(body.contains("guidance"), "the yes answer's advice is highlighted");
+    assert!(
+        body.contains("guidance"),
+        "the yes answer's advice is highlighted"
+    );
     let res = send(answers("proceed", "")).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("发热者必须暂缓接种"));
@@ -456,7 +467,10 @@ async fn the_dose_is_checked_against_history_interval_and_lot() {
     give_dose(&d.app, d.city, &id_number(1), 1, 10);
 
     let page = d.text(&format!("/staff/checkin/{code}")).await;
-    assert!(!page.contains("value=\"LOT-OLD\""), "expired lots are not offered");
+    assert!(
+        !page.contains("value=\"LOT-OLD\""),
+        "expired lots are not offered"
+    );
 
     let res = d.give(&code, "LOT-A", "1", "09:00").await;
     assert_eq!(res.status(), 409);
@@ -474,10 +488,18 @@ async fn the_dose_is_checked_against_history_interval_and_lot() {
     assert_eq!(d.give(&code, "NOPE", "2", "09:00").await.status(), 409);
     let res = d.give(&code, "LOT-A", "2", "23:59").await;
     assert_eq!(res.status(), 409, "a time in the future");
-    for (lot, dose, time) in [("", "1", "09:00"), ("LOT-A", "x", "09:00"), ("LOT-A", "1", "9h")] {
+    for (lot, dose, time) in [
+        ("", "1", "09:00"),
+        ("LOT-A", "x", "09:00"),
+        ("LOT-A", "1", "9h"),
+    ] {
         assert_eq!(d.give(&code, lot, dose, time).await.status(), 422);
     }
-    assert_eq!(d.app.count("vaccinations", "1=1"), 1, "only the earlier dose");
+    assert_eq!(
+        d.app.count("vaccinations", "1=1"),
+        1,
+        "only the earlier dose"
+    );
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 0);
     assert_eq!(d.status_of(&code), "checked_in");
 }
@@ -512,7 +534,10 @@ async fn twenty_simultaneous_dose_posts_for_one_appointment_record_exactly_one()
         1,
         "{statuses:?}"
     );
-    assert!(statuses.iter().all(|s| *s == 303 || *s == 409), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(d.app.count("vaccinations", "1=1"), 1);
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 1);
     assert_eq!(d.app.count("audit_log", "action = 'record-dose'"), 1);
@@ -551,7 +576,10 @@ async fn simultaneous_walk_ins_never_exceed_the_seats_or_the_stock() {
         2,
         "{statuses:?}"
     );
-    assert!(statuses.iter().all(|s| *s == 303 || *s == 409), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(d.app.slot_counts(d.slot), (2, 0, 10));
     assert_eq!(d.app.stock(d.city), (2, 2));
     assert_eq!(d.app.count("appointments", "1=1"), 2);
@@ -584,10 +612,14 @@ async fn walk_in_many(d: &Desk, n: u32) -> Vec<u16> {
 async fn a_walk_in_takes_a_seat_and_a_dose_then_goes_through_check_in_like_a_booking() {
     let d = Desk::new(3, 10).await;
     // 09:00: nothing is running yet.
-    let page = d.text(&format!("/staff/sites/{}/walk-in", d.city.site)).await;
+    let page = d
+        .text(&format!("/staff/sites/{}/walk-in", d.city.site))
+        .await;
     assert!(page.contains("目前没有进行中"), "{page}");
     d.app.clock.set(during_the_slot());
-    let page = d.text(&format!("/staff/sites/{}/walk-in", d.city.site)).await;
+    let page = d
+        .text(&format!("/staff/sites/{}/walk-in", d.city.site))
+        .await;
     assert!(page.contains(&format!("value=\"{}\"", d.slot)));
 
     let path = format!("/staff/sites/{}/walk-in", d.city.site);
@@ -609,7 +641,10 @@ async fn a_walk_in_takes_a_seat_and_a_dose_then_goes_through_check_in_like_a_boo
     let res = d.post(&path, &form).await;
     assert_eq!(res.status(), 303);
     let to = location(&res);
-    assert!(to.starts_with("/staff/checkin/") && to.ends_with("?done=walk_in"), "{to}");
+    assert!(
+        to.starts_with("/staff/checkin/") && to.ends_with("?done=walk_in"),
+        "{to}"
+    );
     let code = to["/staff/checkin/".len()..to.len() - "?done=walk_in".len()].to_string();
     assert_eq!(d.app.slot_counts(d.slot), (1, 0, 3));
     assert_eq!(d.app.stock(d.city), (10, 1));
@@ -652,12 +687,23 @@ async fn no_shows_free_the_promised_dose_keep_the_seat_and_let_the_resident_book
     );
     assert_eq!(d.status_of(&absent), "no_show");
     assert_eq!(d.status_of(&present), "checked_in");
-    assert_eq!(d.app.stock(d.city), (10, 1), "only the present one's dose stays promised");
-    assert_eq!(d.app.slot_counts(d.slot), (2, 0, 4), "seats are not reused retroactively");
+    assert_eq!(
+        d.app.stock(d.city),
+        (10, 1),
+        "only the present one's dose stays promised"
+    );
+    assert_eq!(
+        d.app.slot_counts(d.slot),
+        (2, 0, 4),
+        "seats are not reused retroactively"
+    );
     assert_eq!(d.app.count("audit_log", "action = 'no-show'"), 1);
     // Again: nothing left to mark.
     let res = d.post(&path, &[("slot", "")]).await;
-    assert_eq!(location(&res), format!("/staff/sites/{}?done=no_show&n=0", d.city.site));
+    assert_eq!(
+        location(&res),
+        format!("/staff/sites/{}?done=no_show&n=0", d.city.site)
+    );
     assert_eq!(d.post(&path, &[("slot", "abc")]).await.status(), 400);
 
     let later = d.app.add_slot(d.city, 2, 4, 0);
@@ -678,16 +724,41 @@ async fn wastage_goes_through_the_ledger_and_never_leaves_promises_unbacked() {
     let res = d
         .post(
             &path,
-            &[("lot", &lot), ("doses", "2"), ("kind", "broken"), ("reason", "dropped")],
+            &[
+                ("lot", &lot),
+                ("doses", "2"),
+                ("kind", "broken"),
+                ("reason", "dropped"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("少于已承诺"));
     for form in [
-        [("lot", lot.as_str()), ("doses", "abc"), ("kind", "broken"), ("reason", "x")],
-        [("lot", lot.as_str()), ("doses", "1"), ("kind", "stolen"), ("reason", "x")],
-        [("lot", lot.as_str()), ("doses", "1"), ("kind", "broken"), ("reason", " ")],
-        [("lot", "garbage"), ("doses", "1"), ("kind", "broken"), ("reason", "x")],
+        [
+            ("lot", lot.as_str()),
+            ("doses", "abc"),
+            ("kind", "broken"),
+            ("reason", "x"),
+        ],
+        [
+            ("lot", lot.as_str()),
+            ("doses", "1"),
+            ("kind", "stolen"),
+            ("reason", "x"),
+        ],
+        [
+            ("lot", lot.as_str()),
+            ("doses", "1"),
+            ("kind", "broken"),
+            ("reason", " "),
+        ],
+        [
+            ("lot", "garbage"),
+            ("doses", "1"),
+            ("kind", "broken"),
+            ("reason", "x"),
+        ],
     ] {
         assert_eq!(d.post(&path, &form).await.status(), 422, "{form:?}");
     }
@@ -697,7 +768,12 @@ async fn wastage_goes_through_the_ledger_and_never_leaves_promises_unbacked() {
     let res = d
         .post(
             &path,
-            &[("lot", &lot), ("doses", "1"), ("kind", "cold_chain"), ("reason", "fridge at 12 °C")],
+            &[
+                ("lot", &lot),
+                ("doses", "1"),
+                ("kind", "cold_chain"),
+                ("reason", "fridge at 12 °C"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -729,20 +805,43 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
     };
     let today = d.text("/staff").await;
     let path = format!("/staff/vaccinations/{vaccination}/reaction");
-    assert!(today.contains(&path), "the observation list links to the reaction form");
+    assert!(
+        today.contains(&path),
+        "the observation list links to the reaction form"
+    );
     assert_eq!(d.get(&path).await.status(), 200);
 
     for form in [
-        [("severity", "deadly"), ("symptoms", "rash"), ("action", "x"), ("time", "09:10")],
-        [("severity", "severe"), ("symptoms", ""), ("action", "x"), ("time", "09:10")],
-        [("severity", "severe"), ("symptoms", "rash"), ("action", "x"), ("time", "9 o'clock")],
+        [
+            ("severity", "deadly"),
+            ("symptoms", "rash"),
+            ("action", "x"),
+            ("time", "09:10"),
+        ],
+        [
+            ("severity", "severe"),
+            ("symptoms", ""),
+            ("action", "x"),
+            ("time", "09:10"),
+        ],
+        [
+            ("severity", "severe"),
+            ("symptoms", "rash"),
+            ("action", "x"),
+            ("time", "9 o'clock"),
+        ],
     ] {
         assert_eq!(d.post(&path, &form).await.status(), 422, "{form:?}");
     }
     let res = d
         .post(
             &path,
-            &[("severity", "severe"), ("symptoms", "rash"), ("action", "x"), ("time", "08:00")],
+            &[
+                ("severity", "severe"),
+                ("symptoms", "rash"),
+                ("action", "x"),
+                ("time", "08:00"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 409, "before the dose");
@@ -761,11 +860,17 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(
-        d.app
-            .count("adverse_events", "severity = 'severe' AND recorded_by IS NOT NULL"),
+        d.app.count(
+            "adverse_events",
+            "severity = 'severe' AND recorded_by IS NOT NULL"
+        ),
         1
     );
-    assert_eq!(d.app.count("audit_log", "action = 'adverse-event' AND actor = 'nurse'"), 1);
+    assert_eq!(
+        d.app
+            .count("audit_log", "action = 'adverse-event' AND actor = 'nurse'"),
+        1
+    );
     let record = d.text(&format!("/staff/checkin/{code}")).await;
     assert!(record.contains("wheezing and hives"));
 
@@ -796,7 +901,10 @@ async fn admins_choose_a_site_and_clinic_staff_reach_only_their_own() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains(&format!("/staff/sites/{}", d.city.site)), "{page}");
+    assert!(
+        page.contains(&format!("/staff/sites/{}", d.city.site)),
+        "{page}"
+    );
     let res = root
         .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
         .send()
@@ -827,11 +935,17 @@ async fn bad_input_on_the_desk_gets_a_page_in_the_users_language_and_writes_noth
     let before = d.app.count("audit_log", "1=1");
 
     let res = d
-        .get(&format!("/staff/checkin?site={}&code=%3Cscript%3E", d.city.site))
+        .get(&format!(
+            "/staff/checkin?site={}&code=%3Cscript%3E",
+            d.city.site
+        ))
         .await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
-    assert!(body.contains("lang=\"en\"") && !body.contains("<script>"), "{body}");
+    assert!(
+        body.contains("lang=\"en\"") && !body.contains("<script>"),
+        "{body}"
+    );
     assert_eq!(d.get("/staff/checkin?code=x&site=y").await.status(), 400);
     assert_eq!(d.get("/staff/checkin/%00%00").await.status(), 404);
     assert_eq!(d.get("/staff/sites/abc").await.status(), 404);
@@ -882,5 +996,62 @@ async fn the_desk_script_is_served_for_the_csp_and_the_page_prints() {
     let js = res.text().await.unwrap();
     assert!(js.contains("getElementById('live')") && js.contains("defaultValue"));
     let css = app.get_text("/static/app.css").await;
-    assert!(css.contains(".no-print, form"), "a print stylesheet for the day's list");
+    assert!(
+        css.contains(".no-print, form"),
+        "a print stylesheet for the day's list"
+    );
+}
+
+#[actix_web::test]
+async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer() {
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let d = Desk::new(6, 10).await;
+    let tablet = d.book(d.slot, 1).await;
+    let desk = d.book(d.slot, 2).await;
+    let names = |i: u32| resident(i)["name"].as_str().unwrap().to_string();
+    let input = serde_json::json!({
+        "username": "nurse",
+        "password": PASSWORD,
+        "runs": [
+            {"code": tablet, "last4": &id_number(1)[14..], "name_shown": names(1)},
+            {"code": desk, "last4": &id_number(2)[14..], "name_shown": names(2)},
+        ],
+    });
+    let dir = format!(
+        "target/screenshots/{}",
+        if d.app.db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    let address = d.app.address.clone();
+    let out = actix_web::web::block(move || {
+        std::process::Command::new("node")
+            .args([
+                "tests/browser/clinic.mjs",
+                &address,
+                &dir,
+                &input.to_string(),
+            ])
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "clinic journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    assert_eq!(d.app.count("vaccinations", "1=1"), 2);
+    assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 2);
+    assert_eq!(d.app.stock(d.city), (8, 0));
 }
