@@ -49,6 +49,9 @@ pub struct Settings {
     pub mail_worker: bool,
     /// `DOSEWISE_MAIL_INTERVAL_MS`: pause between worker passes. Default 2000.
     pub mail_interval_ms: u64,
+    /// `DOSEWISE_OBSERVATION_MINUTES`: how long people stay under observation after a dose.
+    /// Default 30.
+    pub observation_minutes: i64,
 }
 
 impl Settings {
@@ -73,6 +76,7 @@ impl Settings {
             reminder_hours: 24,
             mail_worker: true,
             mail_interval_ms: 2000,
+            observation_minutes: 30,
         }
     }
 
@@ -143,6 +147,11 @@ impl Settings {
         if let Some(v) = var("DOSEWISE_MAIL_WORKER") {
             s.mail_worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
+        if let Some(v) = var("DOSEWISE_OBSERVATION_MINUTES") {
+            s.observation_minutes = v
+                .parse()
+                .context("DOSEWISE_OBSERVATION_MINUTES must be a whole number of minutes")?;
+        }
         s.check()?;
         Ok(s)
     }
@@ -156,6 +165,9 @@ impl Settings {
         }
         if self.pool_size == 0 || self.workers == 0 {
             bail!("DOSEWISE_POOL_SIZE and DOSEWISE_WORKERS must be at least 1");
+        }
+        if !(0..=24 * 60).contains(&self.observation_minutes) {
+            bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");
         }
         Ok(())
     }

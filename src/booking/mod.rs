@@ -1,4 +1,5 @@
-//! The booking transactions: book, cancel, reschedule, join a waiting list, record a dose.
+//! The booking transactions: book, cancel, reschedule, join a waiting list; the clinic desk's
+//! (check in, record a dose, walk-ins, no-shows, wastage, reactions) are in `clinic`.
 //!
 //! How the invariants hold on both backends under concurrent requests:
 //! - **No overbooking**: a seat is taken by a conditional `UPDATE slots ... WHERE booked < seats`
@@ -17,6 +18,8 @@
 //! then slots by id, then stock balances by (site, product). Reads and rule checks happen before
 //! the transaction, so it stays short (four statements for a booking).
 
+pub mod clinic;
+
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -26,10 +29,10 @@ use crate::domain::{age_on, BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
-use crate::models::stock::{self, Movement};
+use crate::models::stock;
 use crate::models::{
     product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment, NewResident,
-    NewVaccination, Product, Resident, Slot, Vaccination,
+    Product, Resident, Slot, Vaccination,
 };
 use crate::security::Keys;
 
@@ -265,7 +268,7 @@ fn try_book(
     Ok(Booked { appointment, slot })
 }
 
-fn insert_resident(
+pub(crate) fn insert_resident(
     c: &mut AnyConnection,
     who: &ResidentDetails,
     id_hash: &str,
@@ -575,67 +578,6 @@ pub fn join_waiting_list(
     };
     let position = waiting::position(&mut conn, town, resident_id)?.unwrap_or(1);
     Ok(Waiting { position, already })
-}
-
-/// Record a dose given for an appointment: the vaccination, the appointment marked vaccinated,
-/// and one dose out of the site's stock through the ledger, in one transaction. Clinic pages
-/// call this; until they exist, demo data and tests do.
-pub fn record_dose(
-    db: &Db,
-    appointment_id: AppointmentId,
-    lot: &str,
-    staff: &str,
-    staff_user_id: Option<i64>,
-    given_at: NaiveDateTime,
-    observation_minutes: i64,
-) -> Result<(), BookingError> {
-    let mut conn = db.write.get()?;
-    conn.transaction::<_, BookingError, _>(|c| {
-        let a = appointment::find(c, appointment_id)?.ok_or(BookingError::NotFound)?;
-        let from = a.status();
-        if !from.is_active()
-            || !appointment::transition(
-                c,
-                appointment_id,
-                from,
-                AppointmentStatus::Vaccinated,
-                given_at,
-            )?
-        {
-            return Err(BookingError::NotActive);
-        }
-        vaccination::insert(
-            c,
-            &NewVaccination {
-                id: new_id(),
-                resident_id: a.resident_id,
-                appointment_id: Some(a.id),
-                site_id: a.site_id,
-                product_id: a.product_id,
-                dose_number: a.dose_number,
-                lot: lot.to_string(),
-                given_at,
-                staff_user_id,
-                observation_until: given_at + Duration::minutes(observation_minutes),
-            },
-        )?;
-        stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
-        stock::record(
-            c,
-            &Movement {
-                id: new_id(),
-                site_id: Some(a.site_id),
-                product_id: a.product_id,
-                delta: -1,
-                kind: "given".into(),
-                reason: format!("appointment {}", a.id),
-                actor: staff.to_string(),
-                lot: Some(lot.to_string()),
-                created_at: given_at,
-            },
-        )?;
-        Ok(())
-    })
 }
 
 /// Today's and later slots of a town's sites with a first-dose seat free, soonest first.

@@ -202,3 +202,61 @@ pub fn count_active_in_slot(conn: &mut AnyConnection, slot: SlotId) -> QueryResu
         .count()
         .get_result(conn)
 }
+
+/// Check a booked appointment in (clinic desk); false if it was no longer booked.
+pub fn check_in(
+    conn: &mut AnyConnection,
+    id: AppointmentId,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        appointments::table
+            .find(id.0)
+            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str())),
+    )
+    .set((
+        appointments::status.eq(AppointmentStatus::CheckedIn.as_str()),
+        appointments::checked_in_at.eq(Some(now)),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A site's appointments starting in `[from, to)` with their residents, in time order (the
+/// clinic's day list).
+pub fn list_for_site_between(
+    conn: &mut AnyConnection,
+    site: crate::ids::SiteId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(Appointment, crate::models::Resident)>> {
+    use crate::db::schema::residents;
+    appointments::table
+        .inner_join(residents::table)
+        .filter(appointments::site_id.eq(site.0))
+        .filter(appointments::starts_at.ge(from))
+        .filter(appointments::starts_at.lt(to))
+        .order((
+            appointments::starts_at.asc(),
+            appointments::created_at.asc(),
+        ))
+        .select((
+            Appointment::as_select(),
+            crate::models::Resident::as_select(),
+        ))
+        .load(conn)
+}
+
+/// The booked (not checked-in) appointments of some slots: the candidates for no-show.
+pub fn list_booked_in_slots(
+    conn: &mut AnyConnection,
+    slots: &[i64],
+) -> QueryResult<Vec<Appointment>> {
+    appointments::table
+        .filter(appointments::slot_id.eq_any(slots))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+        .order(appointments::id.asc())
+        .select(Appointment::as_select())
+        .load(conn)
+}

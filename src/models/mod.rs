@@ -2,10 +2,13 @@
 //! functions that take `&mut AnyConnection` and return `QueryResult`. HTTP meaning is added only
 //! in handlers; business rules live in `booking/`.
 
+pub mod adverse_event;
 pub mod appointment;
 pub mod audit;
+pub mod lot;
 pub mod product;
 pub mod resident;
+pub mod screening;
 pub mod secret;
 pub mod shipment;
 pub mod site;

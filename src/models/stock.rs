@@ -106,3 +106,47 @@ pub fn ledger_sum(conn: &mut AnyConnection, site: SiteId, product: ProductId) ->
         .load(conn)?;
     Ok(deltas.into_iter().map(i64::from).sum())
 }
+
+/// Withdraw the promises of `n` appointments at once (no-shows), in the caller's transaction.
+pub fn unpromise_doses(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    product: ProductId,
+    n: i32,
+) -> QueryResult<()> {
+    diesel::update(
+        stock_balances::table
+            .find((site.0, product.0))
+            .filter(stock_balances::promised.ge(n)),
+    )
+    .set(stock_balances::promised.eq(stock_balances::promised - n))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Take `m` (a negative movement) out of a site's doses that are not promised to anyone, and
+/// write it to the ledger. False, writing nothing, if the site holds fewer unpromised doses:
+/// the conditional UPDATE decides under the row lock, as `promise_dose` does.
+pub fn record_out_of_unpromised(conn: &mut AnyConnection, m: &Movement) -> QueryResult<bool> {
+    let Some(site) = m.site_id else {
+        return Ok(false);
+    };
+    let out = -m.delta;
+    if out <= 0 {
+        return Ok(false);
+    }
+    let n = diesel::update(
+        stock_balances::table
+            .find((site, m.product_id))
+            .filter((stock_balances::on_hand - stock_balances::promised).ge(out)),
+    )
+    .set(stock_balances::on_hand.eq(stock_balances::on_hand - out))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(stock_movements::table)
+        .values(m)
+        .execute(conn)?;
+    Ok(true)
+}

@@ -59,3 +59,45 @@ pub fn list_for_resident(
         .select(Vaccination::as_select())
         .load(conn)
 }
+
+/// One vaccination.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Vaccination>> {
+    vaccinations::table
+        .find(id)
+        .select(Vaccination::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The vaccination recorded for an appointment.
+pub fn find_for_appointment(
+    conn: &mut AnyConnection,
+    appointment: crate::ids::AppointmentId,
+) -> QueryResult<Option<Vaccination>> {
+    vaccinations::table
+        .filter(vaccinations::appointment_id.eq(appointment.0))
+        .select(Vaccination::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// People still in their observation period at a site at `now`, with their residents, the
+/// first to leave first.
+pub fn list_in_observation(
+    conn: &mut AnyConnection,
+    site: crate::ids::SiteId,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(Vaccination, crate::models::Resident)>> {
+    use crate::db::schema::residents;
+    vaccinations::table
+        .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
+        .filter(vaccinations::site_id.eq(site.0))
+        .filter(vaccinations::observation_until.gt(now))
+        .filter(vaccinations::given_at.le(now))
+        .order(vaccinations::observation_until.asc())
+        .select((
+            Vaccination::as_select(),
+            crate::models::Resident::as_select(),
+        ))
+        .load(conn)
+}

@@ -1,6 +1,8 @@
 //! Page structs rendered by askama templates in `templates/`, and the formatting they share
 //! (times in the city's zone, dates in the page's language, the QR code).
 
+pub mod clinic;
+
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse};
@@ -310,15 +312,5 @@ pub struct RoleHomePage {
     pub heading: &'static str,
     pub intro: &'static str,
     pub rows: Vec<(String, String)>,
-}
-
-/// What clinic staff see when they open a resident's QR code.
-#[derive(Template)]
-#[template(path = "staff/checkin.html")]
-pub struct CheckinPage {
-    pub ctx: Ctx,
-    pub code: String,
-    pub rows: Vec<(&'static str, String)>,
-    pub problem: Option<&'static str>,
 }
 pub mod bureau;

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod bureau;
+pub mod clinic;
 pub mod cookies;
 pub mod ctx;
 pub mod middleware;
@@ -58,7 +59,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/login", web::post().to(auth::login))
     .route("/logout", web::post().to(auth::logout))
     .route("/staff", web::get().to(staff::clinic_home))
-    .route("/staff/checkin/{code}", web::get().to(staff::checkin))
+    // Clinic desk (issue 4)
+    .route("/staff/sites/{id}", web::get().to(clinic::today))
+    .route(
+        "/staff/sites/{id}/no-shows",
+        web::post().to(clinic::no_shows),
+    )
+    .route(
+        "/staff/sites/{id}/walk-in",
+        web::get().to(clinic::walkin_form),
+    )
+    .route(
+        "/staff/sites/{id}/walk-in",
+        web::post().to(clinic::walkin_submit),
+    )
+    .route(
+        "/staff/sites/{id}/wastage",
+        web::get().to(clinic::wastage_form),
+    )
+    .route(
+        "/staff/sites/{id}/wastage",
+        web::post().to(clinic::wastage_submit),
+    )
+    .route("/staff/checkin", web::get().to(clinic::find_code))
+    .route("/staff/checkin/{code}", web::get().to(clinic::checkin_page))
+    .route(
+        "/staff/checkin/{code}",
+        web::post().to(clinic::checkin_submit),
+    )
+    .route(
+        "/staff/checkin/{code}/dose",
+        web::post().to(clinic::dose_submit),
+    )
+    .route(
+        "/staff/vaccinations/{id}/reaction",
+        web::get().to(clinic::reaction_form),
+    )
+    .route(
+        "/staff/vaccinations/{id}/reaction",
+        web::post().to(clinic::reaction_submit),
+    )
     .route("/bureau", web::get().to(staff::bureau_home))
     .route("/admin", web::get().to(staff::admin_home))
     // The bureau's shipment workflow
@@ -93,6 +133,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Plumbing
     .route("/healthz", web::get().to(api::healthz))
     .route("/static/app.css", web::get().to(stylesheet))
+    .route("/static/clinic.js", web::get().to(clinic::script))
     .default_service(web::to(not_found));
 }
 

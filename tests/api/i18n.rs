@@ -30,7 +30,7 @@ fn keys_used() -> BTreeSet<String> {
                     && [
                         "err.", "nav.", "home.", "town.", "site.", "book.", "form.", "appt.",
                         "find.", "move.", "wait.", "login.", "staff.", "bureau.", "admin.",
-                        "checkin.", "day.", "app.", "lang.", "footer.", "status.",
+                        "checkin.", "day.", "app.", "lang.", "footer.", "status.", "clinic.",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p));

@@ -7,6 +7,7 @@ mod booking_api;
 mod browser;
 mod bureau;
 mod cli;
+mod clinic;
 mod concurrency;
 mod helpers;
 mod i18n;

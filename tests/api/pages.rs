@@ -259,17 +259,74 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
             .first(&mut *app.conn())
             .unwrap()
     };
+    // The next day, at the desk, during the slot: checked in, then the dose recorded.
     let given = crate::helpers::test_now() + chrono::Duration::days(1) + chrono::Duration::hours(1);
-    dosewise::booking::record_dose(
-        app.database(),
-        dosewise::ids::AppointmentId(appt_id),
-        "LOT1",
-        "nurse",
-        None,
-        given,
-        30,
+    app.clock.set(given);
+    dosewise::models::lot::insert(
+        &mut app.conn(),
+        &dosewise::models::lot::NewLot {
+            id: dosewise::ids::new_id(),
+            shipment_id: None,
+            product_id: city.product,
+            lot_number: "LOT1".into(),
+            expires_on: chrono::NaiveDate::from_ymd_opt(2031, 1, 1).unwrap(),
+            doses: 10,
+        },
     )
     .unwrap();
+    use dosewise::booking::clinic::{self, CheckIn, Desk, GiveDose, Staff};
+    let nurse_id = dosewise::ids::new_id();
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: nurse_id,
+            username: "nurse".into(),
+            password_hash: "-".into(),
+            role: "clinic".into(),
+            site_id: Some(city.site),
+            active: true,
+            created_at: given,
+        },
+    )
+    .unwrap();
+    let desk = Desk {
+        staff: Staff {
+            user_id: nurse_id,
+            username: "nurse".into(),
+            site_id: Some(city.site),
+            any_site: false,
+        },
+        now: given,
+        tz: app.state.settings.time_zone,
+        release_hours: 24,
+        observation_minutes: 30,
+    };
+    let code: String = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::appointments;
+        appointments::table
+            .select(appointments::code)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    clinic::check_in(
+        app.database(),
+        &desk,
+        CheckIn {
+            code: dosewise::domain::BookingCode::parse(&code).unwrap(),
+            last4: crate::helpers::id_number(1)[14..].to_string(),
+            answers: Default::default(),
+            outcome: dosewise::domain::clinic::ScreeningOutcome::Cleared,
+        },
+    )
+    .unwrap();
+    let give = GiveDose {
+        appointment: dosewise::ids::AppointmentId(appt_id),
+        lot: "LOT1".into(),
+        dose_number: 1,
+        given_at: given,
+    };
+    clinic::record_dose(app.database(), &desk, give.clone()).unwrap();
     assert_eq!(
         app.stock(city),
         (9, 0),
@@ -292,15 +349,6 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
         "dose 2 opens 21 days after 3月5日: {page}"
     );
     // Recording the same appointment twice is refused.
-    assert!(dosewise::booking::record_dose(
-        app.database(),
-        dosewise::ids::AppointmentId(appt_id),
-        "LOT1",
-        "nurse",
-        None,
-        given,
-        30
-    )
-    .is_err());
+    assert!(clinic::record_dose(app.database(), &desk, give).is_err());
     assert_eq!(app.count("vaccinations", "1=1"), 1);
 }

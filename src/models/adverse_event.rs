@@ -1,0 +1,61 @@
+//! Adverse events: reactions after a dose, with what was done and who recorded them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{adverse_events, sites};
+use crate::db::AnyConnection;
+
+/// A recorded reaction.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = adverse_events)]
+pub struct AdverseEvent {
+    pub id: i64,
+    pub vaccination_id: i64,
+    pub resident_id: i64,
+    pub site_id: i64,
+    /// `mild`, `moderate` or `severe`.
+    pub severity: String,
+    pub symptoms: String,
+    pub action_taken: String,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Insert a reaction in the caller's transaction.
+pub fn insert(conn: &mut AnyConnection, e: &AdverseEvent) -> QueryResult<()> {
+    diesel::insert_into(adverse_events::table)
+        .values(e)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Reactions recorded for one vaccination, oldest first.
+pub fn list_for_vaccination(
+    conn: &mut AnyConnection,
+    vaccination: i64,
+) -> QueryResult<Vec<AdverseEvent>> {
+    adverse_events::table
+        .filter(adverse_events::vaccination_id.eq(vaccination))
+        .order(adverse_events::occurred_at.asc())
+        .select(AdverseEvent::as_select())
+        .load(conn)
+}
+
+/// Reactions of one severity since `since`, newest first, with the site's name.
+pub fn list_by_severity_since(
+    conn: &mut AnyConnection,
+    severity: &str,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(AdverseEvent, String)>> {
+    adverse_events::table
+        .inner_join(sites::table.on(sites::id.eq(adverse_events::site_id)))
+        .filter(adverse_events::severity.eq(severity))
+        .filter(adverse_events::occurred_at.ge(since))
+        .order(adverse_events::occurred_at.desc())
+        .limit(limit)
+        .select((AdverseEvent::as_select(), sites::name))
+        .load(conn)
+}

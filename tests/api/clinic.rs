@@ -1,0 +1,1057 @@
+//! The clinic desk: today's list, check-in by code with identity and screening, recording the
+//! dose, observation, adverse reactions, walk-ins, no-shows and wastage; their refusals, and the
+//! invariants under many simultaneous requests.
+
+use chrono::{Duration, NaiveDate};
+use futures::future::join_all;
+
+use dosewise::ids::new_id;
+use dosewise::models::lot::{self, NewLot};
+use dosewise::models::stock::{self, Movement};
+use dosewise::models::{user, NewUser};
+use dosewise::security::hash_password;
+
+use crate::helpers::{
+    client, csrf_in, give_dose, id_number, resident, resident_form, spawn_app, test_now, City,
+    TestApp,
+};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// 10:05 in Shanghai on the test day: inside the 10:00-10:30 slot `add_slot(city, 0, ..)` makes.
+fn during_the_slot() -> chrono::NaiveDateTime {
+    test_now() + Duration::hours(1) + Duration::minutes(5)
+}
+
+/// 10:31 in Shanghai: that slot is over.
+fn after_the_slot() -> chrono::NaiveDateTime {
+    test_now() + Duration::hours(1) + Duration::minutes(31)
+}
+
+fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
+    user::insert(
+        &mut app.conn(),
+        &NewUser {
+            id: new_id(),
+            username: name.into(),
+            password_hash: hash_password(PASSWORD).unwrap(),
+            role: role.into(),
+            site_id: site,
+            active: true,
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+}
+
+/// A logged-in client for `name`.
+async fn login(app: &TestApp, name: &str) -> reqwest::Client {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page).unwrap();
+    let res = c
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", name),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "login as {name}");
+    c
+}
+
+/// A lot of the city's product received at its site through the ledger.
+fn add_lot(app: &TestApp, city: City, number: &str, expires: NaiveDate, doses: i32) {
+    let mut c = app.conn();
+    lot::insert(
+        &mut c,
+        &NewLot {
+            id: new_id(),
+            shipment_id: None,
+            product_id: city.product,
+            lot_number: number.into(),
+            expires_on: expires,
+            doses,
+        },
+    )
+    .unwrap();
+    stock::record(
+        &mut c,
+        &Movement {
+            id: new_id(),
+            site_id: Some(city.site),
+            product_id: city.product,
+            delta: doses,
+            kind: "received".into(),
+            reason: "test".into(),
+            actor: "test".into(),
+            lot: Some(number.into()),
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+}
+
+fn far_expiry() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2031, 1, 1).unwrap()
+}
+
+/// A desk: a city with a slot today at 10:00 (`seats`), a lot of `doses`, and a logged-in nurse.
+struct Desk {
+    app: TestApp,
+    city: City,
+    slot: i64,
+    nurse: reqwest::Client,
+}
+
+impl Desk {
+    async fn new(seats: i32, doses: i32) -> Desk {
+        let app = spawn_app().await;
+        let city = app.city();
+        let slot = app.add_slot(city, 0, seats, 0);
+        add_lot(&app, city, "LOT-A", far_expiry(), doses);
+        add_user(&app, "nurse", "clinic", Some(city.site));
+        let nurse = login(&app, "nurse").await;
+        Desk {
+            app,
+            city,
+            slot,
+            nurse,
+        }
+    }
+
+    /// Book resident `i` into `slot` through the API; their booking code.
+    async fn book(&self, slot: i64, i: u32) -> String {
+        let res = self.app.book_api(slot, 1, &resident(i)).await;
+        assert_eq!(res.status(), 201);
+        let v: serde_json::Value = res.json().await.unwrap();
+        v["code"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.nurse
+            .get(format!("{}{path}", self.app.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(form);
+        self.nurse
+            .post(format!("{}{path}", self.app.address))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn csrf(&self) -> String {
+        csrf_in(&self.text("/staff").await).unwrap()
+    }
+
+    /// Check resident `i` in with no screening concerns.
+    async fn check_in(&self, code: &str, i: u32) -> reqwest::Response {
+        let last4 = &id_number(i)[14..];
+        self.post(
+            &format!("/staff/checkin/{code}"),
+            &[
+                ("last4", last4),
+                ("fever", "no"),
+                ("allergy", "no"),
+                ("pregnant", "no"),
+                ("recent_vaccine", "no"),
+            ],
+        )
+        .await
+    }
+
+    async fn give(&self, code: &str, lot: &str, dose: &str, time: &str) -> reqwest::Response {
+        self.post(
+            &format!("/staff/checkin/{code}/dose"),
+            &[("lot", lot), ("dose_number", dose), ("time", time)],
+        )
+        .await
+    }
+
+    fn status_of(&self, code: &str) -> String {
+        use diesel::prelude::*;
+        use dosewise::db::schema::appointments;
+        appointments::table
+            .filter(appointments::code.eq(code))
+            .select(appointments::status)
+            .first(&mut *self.app.conn())
+            .unwrap()
+    }
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn a_nurse_checks_in_by_code_screens_records_the_dose_and_sees_the_person_in_observation() {
+    let d = Desk::new(4, 10).await;
+    let code = d.book(d.slot, 1).await;
+
+    let today = d.text("/staff").await;
+    assert!(today.contains(&code), "today's list shows the booking");
+    assert!(today.contains("10:00–10:30"));
+    assert!(today.contains("LOT-A"), "stock shows the lot");
+    assert!(today.contains("/static/clinic.js"));
+    assert!(!today.contains(&id_number(1)), "never the full ID number");
+
+    // The typed code (lower case, with a space) leads to the check-in page.
+    let typed: String = format!("{} {}", &code[..4], &code[4..]).to_lowercase();
+    let res = d
+        .get(&format!(
+            "/staff/checkin?site={}&code={}",
+            d.city.site,
+            typed.replace(' ', "%20")
+        ))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), format!("/staff/checkin/{code}"));
+    let page = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(page.contains("**************"), "{page}");
+    assert!(page.contains("name=\"last4\""));
+
+    // The wrong last four characters are refused next to the field; nothing is written.
+    let res = d
+        .post(
+            &format!("/staff/checkin/{code}"),
+            &[
+                ("last4", "0000"),
+                ("fever", "no"),
+                ("allergy", "no"),
+                ("pregnant", "no"),
+                ("recent_vaccine", "no"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("后 4 位不符"));
+    assert_eq!(d.app.count("screenings", "1=1"), 0);
+    assert_eq!(d.status_of(&code), "booked");
+
+    let res = d.check_in(&code, 1).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        location(&res),
+        format!("/staff/checkin/{code}?done=checked_in")
+    );
+    assert_eq!(d.status_of(&code), "checked_in");
+    assert_eq!(
+        d.app.count(
+            "screenings",
+            "outcome = 'cleared' AND fever = FALSE AND staff_user_id IS NOT NULL"
+        ),
+        1
+    );
+    let page = d
+        .text(&format!("/staff/checkin/{code}?done=checked_in"))
+        .await;
+    assert!(page.contains("action=\"/staff/checkin/"), "dose form");
+    assert!(page.contains("value=\"LOT-A\""));
+
+    let res = d.give(&code, "LOT-A", "1", "09:00").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        location(&res),
+        format!("/staff/sites/{}?done=dose#observation", d.city.site)
+    );
+    assert_eq!(d.status_of(&code), "vaccinated");
+    assert_eq!(d.app.count("vaccinations", "lot = 'LOT-A'"), 1);
+    assert_eq!(
+        d.app.count(
+            "stock_movements",
+            "kind = 'given' AND delta = -1 AND lot = 'LOT-A' AND actor = 'nurse'"
+        ),
+        1
+    );
+    assert_eq!(d.app.stock(d.city), (9, 0));
+    for action in ["check-in", "record-dose"] {
+        assert_eq!(
+            d.app.count(
+                "audit_log",
+                &format!("action = '{action}' AND actor = 'nurse'")
+            ),
+            1,
+            "{action} audited"
+        );
+    }
+
+    // Observation: given at 09:00, may leave at 09:30 (the default 30 minutes).
+    let today = d
+        .text(&format!("/staff/sites/{}?done=dose", d.city.site))
+        .await;
+    let obs = &today[today.find("id=\"observation\"").unwrap()..];
+    assert!(obs.contains("测试乙") && obs.contains("09:30"), "{obs}");
+    assert!(today.contains("已登记接种"));
+
+    // The code now shows the record, and a second dose for the same appointment is refused.
+    let page = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(page.contains("登记不良反应"));
+    let res = d.give(&code, "LOT-A", "1", "09:00").await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(d.app.count("vaccinations", "1=1"), 1);
+}
+
+#[actix_web::test]
+async fn the_desk_explains_unknown_wrong_site_wrong_day_cancelled_and_used_codes() {
+    let d = Desk::new(4, 10).await;
+    let today_code = d.book(d.slot, 1).await;
+    let tomorrow = d.app.add_slot(d.city, 1, 4, 0);
+    let tomorrow_code = d.book(tomorrow, 2).await;
+    let cancelled_code = d.book(d.slot, 3).await;
+    {
+        use diesel::prelude::*;
+        use dosewise::db::schema::appointments;
+        let id: i64 = appointments::table
+            .filter(appointments::code.eq(&cancelled_code))
+            .select(appointments::id)
+            .first(&mut *d.app.conn())
+            .unwrap();
+        dosewise::booking::cancel(
+            d.app.database(),
+            dosewise::ids::AppointmentId(id),
+            test_now(),
+        )
+        .unwrap();
+    }
+
+    let res = d.get("/staff/checkin/ZZZZ2222").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("没有这个预约码"));
+
+    let page = d.text(&format!("/staff/checkin/{tomorrow_code}")).await;
+    assert!(page.contains("不是今天"), "{page}");
+    assert!(!page.contains("name=\"last4\""));
+    let res = d.check_in(&tomorrow_code, 2).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(d.status_of(&tomorrow_code), "booked");
+
+    let page = d.text(&format!("/staff/checkin/{cancelled_code}")).await;
+    assert!(page.contains("已取消或已使用"), "{page}");
+    assert_eq!(d.check_in(&cancelled_code, 3).await.status(), 409);
+
+    // A nurse of another site sees no details and can change nothing.
+    let mut c = d.app.conn();
+    let other = crate::helpers::make_city(&mut c, "T002", 21, 56);
+    drop(c);
+    add_user(&d.app, "other", "clinic", Some(other.site));
+    let other_nurse = login(&d.app, "other").await;
+    let res = other_nurse
+        .get(format!("{}/staff/checkin/{today_code}", d.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("不在您的接种点"), "{body}");
+    assert!(
+        !body.contains("测试乙"),
+        "no personal details for another site"
+    );
+    let res = other_nurse
+        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Used: after the dose, the code shows the record and cannot be checked in again.
+    assert_eq!(d.check_in(&today_code, 1).await.status(), 303);
+    assert_eq!(d.check_in(&today_code, 1).await.status(), 409);
+    assert_eq!(
+        d.give(&today_code, "LOT-A", "1", "09:00").await.status(),
+        303
+    );
+    let res = d.check_in(&today_code, 1).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("已经登记过"));
+    assert_eq!(d.app.count("screenings", "1=1"), 1);
+}
+
+#[actix_web::test]
+async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives_the_dose_back() {
+    let d = Desk::new(4, 10).await;
+    let code = d.book(d.slot, 1).await;
+    assert_eq!(d.app.stock(d.city), (10, 1));
+    let last4 = id_number(1)[14..].to_string();
+    let path = format!("/staff/checkin/{code}");
+    let answers = |decision: &'static str, reason: &'static str| {
+        vec![
+            ("last4", last4.clone()),
+            ("fever", "yes".to_string()),
+            ("allergy", "no".to_string()),
+            ("pregnant", "no".to_string()),
+            ("recent_vaccine", "no".to_string()),
+            ("decision", decision.to_string()),
+            ("reason", reason.to_string()),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let path = path.clone();
+        let d = &d;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            d.post(&path, &form).await
+        }
+    };
+    let res = send(answers("", "")).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("请选择今天接种或暂缓接种"), "{body}");
+    assert!(
+        body.contains("guidance"),
+        "the yes answer's advice is highlighted"
+    );
+    let res = send(answers("proceed", "")).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("发热者必须暂缓接种"));
+    let res = send(answers("defer", "  ")).await;
+    assert_eq!(res.status(), 422);
+    let res = send(vec![("last4", last4.clone())]).await;
+    assert_eq!(res.status(), 422, "unanswered questions");
+    assert_eq!(d.app.count("screenings", "1=1"), 0);
+    assert_eq!(d.status_of(&code), "booked");
+
+    let res = send(answers("defer", "38.6 °C")).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(d.status_of(&code), "cancelled");
+    assert_eq!(
+        d.app.count(
+            "screenings",
+            "outcome = 'deferred' AND fever = TRUE AND reason = '38.6 °C'"
+        ),
+        1
+    );
+    assert_eq!(d.app.stock(d.city), (10, 0), "the promised dose is back");
+    assert_eq!(d.app.count("audit_log", "action = 'defer'"), 1);
+    // The resident may book again.
+    let later = d.app.add_slot(d.city, 3, 4, 0);
+    assert_eq!(d.app.book_api(later, 1, &resident(1)).await.status(), 201);
+}
+
+#[actix_web::test]
+async fn the_dose_is_checked_against_history_interval_and_lot() {
+    let d = Desk::new(4, 10).await;
+    add_lot(
+        &d.app,
+        d.city,
+        "LOT-OLD",
+        NaiveDate::from_ymd_opt(2030, 3, 1).unwrap(),
+        5,
+    );
+    let code = d.book(d.slot, 1).await;
+    assert_eq!(d.check_in(&code, 1).await.status(), 303);
+    // Dose 1 was in fact given ten days ago elsewhere (recorded without an appointment).
+    give_dose(&d.app, d.city, &id_number(1), 1, 10);
+
+    let page = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(
+        !page.contains("value=\"LOT-OLD\""),
+        "expired lots are not offered"
+    );
+
+    let res = d.give(&code, "LOT-A", "1", "09:00").await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("已接种过这一剂"));
+    let res = d.give(&code, "LOT-A", "2", "09:00").await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("3月15日") && body.contains("21 天"),
+        "dose 2 opens 21 days after 2月22日: {body}"
+    );
+    let res = d.give(&code, "LOT-OLD", "2", "09:00").await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("已过期"));
+    assert_eq!(d.give(&code, "NOPE", "2", "09:00").await.status(), 409);
+    let res = d.give(&code, "LOT-A", "2", "23:59").await;
+    assert_eq!(res.status(), 409, "a time in the future");
+    for (lot, dose, time) in [
+        ("", "1", "09:00"),
+        ("LOT-A", "x", "09:00"),
+        ("LOT-A", "1", "9h"),
+    ] {
+        assert_eq!(d.give(&code, lot, dose, time).await.status(), 422);
+    }
+    assert_eq!(
+        d.app.count("vaccinations", "1=1"),
+        1,
+        "only the earlier dose"
+    );
+    assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 0);
+    assert_eq!(d.status_of(&code), "checked_in");
+}
+
+#[actix_web::test]
+async fn twenty_simultaneous_dose_posts_for_one_appointment_record_exactly_one() {
+    let d = Desk::new(4, 10).await;
+    let code = d.book(d.slot, 1).await;
+    assert_eq!(d.check_in(&code, 1).await.status(), 303);
+    let token = d.csrf().await;
+    let url = format!("{}/staff/checkin/{code}/dose", d.app.address);
+    let posts = (0..20).map(|_| {
+        let (c, url, token) = (d.nurse.clone(), url.clone(), token.clone());
+        async move {
+            c.post(url)
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("lot", "LOT-A"),
+                    ("dose_number", "1"),
+                    ("time", "09:00"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(posts).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(d.app.count("vaccinations", "1=1"), 1);
+    assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 1);
+    assert_eq!(d.app.count("audit_log", "action = 'record-dose'"), 1);
+    assert_eq!(d.app.stock(d.city), (9, 0));
+    assert_eq!(
+        stock::ledger_sum(
+            &mut d.app.conn(),
+            dosewise::ids::SiteId(d.city.site),
+            dosewise::ids::ProductId(d.city.product)
+        )
+        .unwrap(),
+        9
+    );
+}
+
+#[actix_web::test]
+async fn simultaneous_walk_ins_never_exceed_the_seats_or_the_stock() {
+    // Seats are the limit: 3 seats, plenty of vaccine, 12 people at once.
+    let d = Desk::new(3, 50).await;
+    d.app.clock.set(during_the_slot());
+    let statuses = walk_in_many(&d, 12).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(d.app.slot_counts(d.slot), (3, 0, 3));
+    assert_eq!(d.app.stock(d.city), (50, 3));
+
+    // Stock is the limit: 10 seats, 2 doses.
+    let d = Desk::new(10, 2).await;
+    d.app.clock.set(during_the_slot());
+    let statuses = walk_in_many(&d, 8).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(d.app.slot_counts(d.slot), (2, 0, 10));
+    assert_eq!(d.app.stock(d.city), (2, 2));
+    assert_eq!(d.app.count("appointments", "1=1"), 2);
+    assert_eq!(d.app.count("audit_log", "action = 'walk-in'"), 2);
+}
+
+async fn walk_in_many(d: &Desk, n: u32) -> Vec<u16> {
+    let token = d.csrf().await;
+    let url = format!("{}/staff/sites/{}/walk-in", d.app.address, d.city.site);
+    let slot = d.slot.to_string();
+    let posts = (0..n).map(|i| {
+        let (c, url, token, slot) = (d.nurse.clone(), url.clone(), token.clone(), slot.clone());
+        async move {
+            let mut form = resident_form(500 + i);
+            form.push(("csrf".into(), token));
+            form.push(("slot".into(), slot));
+            c.post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    join_all(posts).await
+}
+
+#[actix_web::test]
+async fn a_walk_in_takes_a_seat_and_a_dose_then_goes_through_check_in_like_a_booking() {
+    let d = Desk::new(3, 10).await;
+    // 09:00: nothing is running yet.
+    let page = d
+        .text(&format!("/staff/sites/{}/walk-in", d.city.site))
+        .await;
+    assert!(page.contains("目前没有进行中"), "{page}");
+    d.app.clock.set(during_the_slot());
+    let page = d
+        .text(&format!("/staff/sites/{}/walk-in", d.city.site))
+        .await;
+    assert!(page.contains(&format!("value=\"{}\"", d.slot)));
+
+    let path = format!("/staff/sites/{}/walk-in", d.city.site);
+    let slot = d.slot.to_string();
+    let mut bad: Vec<(String, String)> = resident_form(7);
+    let good = id_number(7);
+    let wrong = if good.ends_with('0') { '1' } else { '0' };
+    bad[1].1 = format!("{}{wrong}", &good[..17]); // a wrong check digit
+    bad.push(("slot".into(), slot.clone()));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(d.post(&path, &bad).await.status(), 422);
+    assert_eq!(d.app.count("residents", "1=1"), 0);
+
+    let form: Vec<(String, String)> = resident_form(7)
+        .into_iter()
+        .chain([("slot".to_string(), slot.clone())])
+        .collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let res = d.post(&path, &form).await;
+    assert_eq!(res.status(), 303);
+    let to = location(&res);
+    assert!(
+        to.starts_with("/staff/checkin/") && to.ends_with("?done=walk_in"),
+        "{to}"
+    );
+    let code = to["/staff/checkin/".len()..to.len() - "?done=walk_in".len()].to_string();
+    assert_eq!(d.app.slot_counts(d.slot), (1, 0, 3));
+    assert_eq!(d.app.stock(d.city), (10, 1));
+
+    // The same person again: they already hold this dose's appointment.
+    let res = d.post(&path, &form).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("预约码签到"));
+
+    assert_eq!(d.check_in(&code, 7).await.status(), 303);
+    assert_eq!(d.give(&code, "LOT-A", "1", "10:05").await.status(), 303);
+    assert_eq!(d.app.stock(d.city), (9, 0));
+    // Dose 1 done: a walk-in for the same person now would be dose 2, too early.
+    let res = d.post(&path, &form).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("还不能接种"));
+}
+
+#[actix_web::test]
+async fn no_shows_free_the_promised_dose_keep_the_seat_and_let_the_resident_book_again() {
+    let d = Desk::new(4, 10).await;
+    let absent = d.book(d.slot, 1).await;
+    let present = d.book(d.slot, 2).await;
+    assert_eq!(d.check_in(&present, 2).await.status(), 303);
+    let path = format!("/staff/sites/{}/no-shows", d.city.site);
+    let slot = d.slot.to_string();
+
+    let res = d.post(&path, &[("slot", slot.as_str())]).await;
+    assert_eq!(res.status(), 409, "the slot has not ended");
+    assert_eq!(d.status_of(&absent), "booked");
+
+    d.app.clock.set(after_the_slot());
+    let today = d.text("/staff").await;
+    assert!(today.contains("标记为未到"));
+    let res = d.post(&path, &[("slot", slot.as_str())]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        location(&res),
+        format!("/staff/sites/{}?done=no_show&n=1", d.city.site)
+    );
+    assert_eq!(d.status_of(&absent), "no_show");
+    assert_eq!(d.status_of(&present), "checked_in");
+    assert_eq!(
+        d.app.stock(d.city),
+        (10, 1),
+        "only the present one's dose stays promised"
+    );
+    assert_eq!(
+        d.app.slot_counts(d.slot),
+        (2, 0, 4),
+        "seats are not reused retroactively"
+    );
+    assert_eq!(d.app.count("audit_log", "action = 'no-show'"), 1);
+    // Again: nothing left to mark.
+    let res = d.post(&path, &[("slot", "")]).await;
+    assert_eq!(
+        location(&res),
+        format!("/staff/sites/{}?done=no_show&n=0", d.city.site)
+    );
+    assert_eq!(d.post(&path, &[("slot", "abc")]).await.status(), 400);
+
+    let later = d.app.add_slot(d.city, 2, 4, 0);
+    assert_eq!(d.app.book_api(later, 1, &resident(1)).await.status(), 201);
+}
+
+#[actix_web::test]
+async fn wastage_goes_through_the_ledger_and_never_leaves_promises_unbacked() {
+    let d = Desk::new(4, 3).await;
+    d.book(d.slot, 1).await;
+    d.book(d.slot, 2).await;
+    assert_eq!(d.app.stock(d.city), (3, 2));
+    let path = format!("/staff/sites/{}/wastage", d.city.site);
+    let lot = format!("{}:LOT-A", d.city.product);
+    let page = d.text(&path).await;
+    assert!(page.contains(&lot));
+
+    let res = d
+        .post(
+            &path,
+            &[
+                ("lot", &lot),
+                ("doses", "2"),
+                ("kind", "broken"),
+                ("reason", "dropped"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("少于已承诺"));
+    for form in [
+        [
+            ("lot", lot.as_str()),
+            ("doses", "abc"),
+            ("kind", "broken"),
+            ("reason", "x"),
+        ],
+        [
+            ("lot", lot.as_str()),
+            ("doses", "1"),
+            ("kind", "stolen"),
+            ("reason", "x"),
+        ],
+        [
+            ("lot", lot.as_str()),
+            ("doses", "1"),
+            ("kind", "broken"),
+            ("reason", " "),
+        ],
+        [
+            ("lot", "garbage"),
+            ("doses", "1"),
+            ("kind", "broken"),
+            ("reason", "x"),
+        ],
+    ] {
+        assert_eq!(d.post(&path, &form).await.status(), 422, "{form:?}");
+    }
+    assert_eq!(d.app.count("stock_movements", "kind = 'wasted'"), 0);
+    assert_eq!(d.app.stock(d.city), (3, 2));
+
+    let res = d
+        .post(
+            &path,
+            &[
+                ("lot", &lot),
+                ("doses", "1"),
+                ("kind", "cold_chain"),
+                ("reason", "fridge at 12 °C"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(d.app.stock(d.city), (2, 2));
+    assert_eq!(
+        d.app.count(
+            "stock_movements",
+            "kind = 'wasted' AND delta = -1 AND lot = 'LOT-A' AND actor = 'nurse' AND reason LIKE 'cold_chain:%'"
+        ),
+        1
+    );
+    assert_eq!(d.app.count("audit_log", "action = 'wastage'"), 1);
+}
+
+#[actix_web::test]
+async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_bureau() {
+    let d = Desk::new(4, 10).await;
+    add_user(&d.app, "planner", "bureau", None);
+    let code = d.book(d.slot, 1).await;
+    assert_eq!(d.check_in(&code, 1).await.status(), 303);
+    assert_eq!(d.give(&code, "LOT-A", "1", "09:00").await.status(), 303);
+    let vaccination: i64 = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::vaccinations;
+        vaccinations::table
+            .select(vaccinations::id)
+            .first(&mut *d.app.conn())
+            .unwrap()
+    };
+    let today = d.text("/staff").await;
+    let path = format!("/staff/vaccinations/{vaccination}/reaction");
+    assert!(
+        today.contains(&path),
+        "the observation list links to the reaction form"
+    );
+    assert_eq!(d.get(&path).await.status(), 200);
+
+    for form in [
+        [
+            ("severity", "deadly"),
+            ("symptoms", "rash"),
+            ("action", "x"),
+            ("time", "09:10"),
+        ],
+        [
+            ("severity", "severe"),
+            ("symptoms", ""),
+            ("action", "x"),
+            ("time", "09:10"),
+        ],
+        [
+            ("severity", "severe"),
+            ("symptoms", "rash"),
+            ("action", "x"),
+            ("time", "9 o'clock"),
+        ],
+    ] {
+        assert_eq!(d.post(&path, &form).await.status(), 422, "{form:?}");
+    }
+    let res = d
+        .post(
+            &path,
+            &[
+                ("severity", "severe"),
+                ("symptoms", "rash"),
+                ("action", "x"),
+                ("time", "08:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 409, "before the dose");
+    assert_eq!(d.app.count("adverse_events", "1=1"), 0);
+
+    let res = d
+        .post(
+            &path,
+            &[
+                ("severity", "severe"),
+                ("symptoms", "wheezing and hives"),
+                ("action", "adrenaline 0.5 mg, ambulance called"),
+                ("time", "09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        d.app.count(
+            "adverse_events",
+            "severity = 'severe' AND recorded_by IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        d.app
+            .count("audit_log", "action = 'adverse-event' AND actor = 'nurse'"),
+        1
+    );
+    let record = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(record.contains("wheezing and hives"));
+
+    let planner = login(&d.app, "planner").await;
+    let bureau = planner
+        .get(format!("{}/bureau", d.app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bureau.contains("近 7 天严重不良反应"), "{bureau}");
+    assert!(bureau.contains("wheezing and hives") && bureau.contains("测试接种点"));
+}
+
+#[actix_web::test]
+async fn admins_choose_a_site_and_clinic_staff_reach_only_their_own() {
+    let d = Desk::new(4, 10).await;
+    add_user(&d.app, "root", "admin", None);
+    add_user(&d.app, "planner", "bureau", None);
+    let root = login(&d.app, "root").await;
+    let page = root
+        .get(format!("{}/staff", d.app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/staff/sites/{}", d.city.site)),
+        "{page}"
+    );
+    let res = root
+        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let planner = login(&d.app, "planner").await;
+    let res = planner
+        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let anon = client();
+    let res = anon
+        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[actix_web::test]
+async fn bad_input_on_the_desk_gets_a_page_in_the_users_language_and_writes_nothing() {
+    let d = Desk::new(4, 10).await;
+    let code = d.book(d.slot, 1).await;
+    d.get("/lang/en?next=/").await;
+    let before = d.app.count("audit_log", "1=1");
+
+    let res = d
+        .get(&format!(
+            "/staff/checkin?site={}&code=%3Cscript%3E",
+            d.city.site
+        ))
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("lang=\"en\"") && !body.contains("<script>"),
+        "{body}"
+    );
+    assert_eq!(d.get("/staff/checkin?code=x&site=y").await.status(), 400);
+    assert_eq!(d.get("/staff/checkin/%00%00").await.status(), 404);
+    assert_eq!(d.get("/staff/sites/abc").await.status(), 404);
+    assert_eq!(d.get("/staff/sites/12345").await.status(), 403);
+    assert_eq!(d.get("/staff/vaccinations/1/reaction").await.status(), 404);
+
+    let res = d
+        .post(
+            &format!("/staff/checkin/{code}"),
+            &[("last4", "12"), ("fever", "maybe")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Enter the last 4 characters"), "{body}");
+    assert!(body.contains("Answer yes or no."));
+
+    // Forged or missing CSRF tokens are refused before anything else.
+    let res = d
+        .nurse
+        .post(format!("{}/staff/checkin/{code}/dose", d.app.address))
+        .form(&[("lot", "LOT-A"), ("dose_number", "1"), ("time", "09:00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let huge = "x".repeat(20_000);
+    let res = d
+        .post(
+            &format!("/staff/sites/{}/wastage", d.city.site),
+            &[("reason", huge.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(d.app.count("audit_log", "1=1"), before);
+    assert_eq!(d.status_of(&code), "booked");
+}
+
+#[actix_web::test]
+async fn the_desk_script_is_served_for_the_csp_and_the_page_prints() {
+    let app = spawn_app().await;
+    let res = app.get("/static/clinic.js").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let js = res.text().await.unwrap();
+    assert!(js.contains("getElementById('live')") && js.contains("defaultValue"));
+    let css = app.get_text("/static/app.css").await;
+    assert!(
+        css.contains(".no-print, form"),
+        "a print stylesheet for the day's list"
+    );
+}
+
+#[actix_web::test]
+async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer() {
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let d = Desk::new(6, 10).await;
+    let tablet = d.book(d.slot, 1).await;
+    let desk = d.book(d.slot, 2).await;
+    let names = |i: u32| resident(i)["name"].as_str().unwrap().to_string();
+    let input = serde_json::json!({
+        "username": "nurse",
+        "password": PASSWORD,
+        "runs": [
+            {"code": tablet, "last4": &id_number(1)[14..], "name_shown": names(1)},
+            {"code": desk, "last4": &id_number(2)[14..], "name_shown": names(2)},
+        ],
+    });
+    let dir = format!(
+        "target/screenshots/{}",
+        if d.app.db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    let address = d.app.address.clone();
+    let out = actix_web::web::block(move || {
+        std::process::Command::new("node")
+            .args([
+                "tests/browser/clinic.mjs",
+                &address,
+                &dir,
+                &input.to_string(),
+            ])
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "clinic journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    assert_eq!(d.app.count("vaccinations", "1=1"), 2);
+    assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 2);
+    assert_eq!(d.app.stock(d.city), (8, 0));
+}
