@@ -170,17 +170,14 @@ fn appointment_mail(
         .map(|c| c.to_string())
         .unwrap_or(a.code.clone());
     let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
-    let key = match kind {
-        Kind::Moved => "mail.moved",
-        Kind::Cancelled => "mail.cancelled",
-        Kind::Reminder => "mail.reminder",
-        _ => "mail.booked",
+    let (subject_key, body_key) = match kind {
+        Kind::Moved => ("mail.moved.subject", "mail.moved.body"),
+        Kind::Cancelled => ("mail.cancelled.subject", "mail.cancelled.body"),
+        Kind::Reminder => ("mail.reminder.subject", "mail.reminder.body"),
+        _ => ("mail.booked.subject", "mail.booked.body"),
     };
-    let subject = lang.tf(
-        &format!("{key}.subject"),
-        &[("site", &s.name), ("when", &at)],
-    );
-    let mut paragraphs = vec![lang.t(&format!("{key}.body")).to_string()];
+    let subject = lang.tf(subject_key, &[("site", &s.name), ("when", &at)]);
+    let mut paragraphs = vec![lang.t(body_key).to_string()];
     if kind != Kind::Cancelled {
         paragraphs.push(format!(
             "{} {} {}",
@@ -263,10 +260,10 @@ fn second_dose_mail(
     let Some((opens, closes)) = next_dose_window(&doses, next, &p) else {
         return Ok(None);
     };
-    let key = match kind {
-        Kind::SecondDoseOpen => "mail.dose2_open",
-        Kind::SecondDoseLastCall => "mail.dose2_last_call",
-        _ => "mail.dose2_window",
+    let (subject_key, body_key) = match kind {
+        Kind::SecondDoseOpen => ("mail.dose2_open.subject", "mail.dose2_open.body"),
+        Kind::SecondDoseLastCall => ("mail.dose2_last_call.subject", "mail.dose2_last_call.body"),
+        _ => ("mail.dose2_window.subject", "mail.dose2_window.body"),
     };
     let args = [
         ("n", next.to_string()),
@@ -275,9 +272,9 @@ fn second_dose_mail(
     ];
     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(Some(Content {
-        subject: lang.tf(&format!("{key}.subject"), &args),
+        subject: lang.tf(subject_key, &args),
         greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
-        paragraphs: vec![lang.tf(&format!("{key}.body"), &args)],
+        paragraphs: vec![lang.tf(body_key, &args)],
         facts: vec![
             (lang.t("mail.opens").into(), day_label(lang, opens)),
             (lang.t("mail.closes").into(), day_label(lang, closes)),

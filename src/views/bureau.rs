@@ -134,3 +134,12 @@ pub struct AuditPage {
     pub ctx: Ctx,
     pub rows: Vec<(String, String, String, String, String)>,
 }
+
+/// The mail outbox as the bureau sees it: counts, and messages that failed for good.
+#[derive(Template)]
+#[template(path = "bureau/mail.html")]
+pub struct MailPage {
+    pub ctx: Ctx,
+    pub counts: Vec<(String, i64)>,
+    pub failed: Vec<(String, String, String, i32, String)>,
+}

@@ -645,3 +645,45 @@ pub async fn audit_log(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespo
         ctx,
     })
 }
+
+/// An email address with most of its local part hidden.
+fn mask_email(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            format!("{}***@{domain}", local.chars().take(2).collect::<String>())
+        }
+        None => "***".into(),
+    }
+}
+
+/// `GET /bureau/mail`: how much mail is waiting, and what failed for good.
+pub async fn mail(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let tz = state.settings.time_zone;
+    let (counts, failed) = read(&state, |c, _| {
+        Ok((
+            crate::mail::outbox::counts(c)?,
+            crate::mail::outbox::failed(c, 200)?,
+        ))
+    })
+    .await?;
+    html(&crate::views::bureau::MailPage {
+        counts,
+        failed: failed
+            .into_iter()
+            .map(|m| {
+                let at = crate::views::local(tz, m.created_at)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string();
+                (
+                    at,
+                    m.kind,
+                    mask_email(&m.recipient),
+                    m.attempts,
+                    m.last_error.unwrap_or_default(),
+                )
+            })
+            .collect(),
+        ctx,
+    })
+}

@@ -124,6 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/bureau/notices", web::get().to(bureau::notices))
     .route("/bureau/audit", web::get().to(bureau::audit_log))
+    .route("/bureau/mail", web::get().to(bureau::mail))
     // JSON API
     .route("/api/v1/towns", web::get().to(api::towns))
     .route("/api/v1/availability", web::get().to(api::availability))

@@ -99,6 +99,12 @@ pub fn test_settings(url: &str) -> Settings {
     s.workers = 2;
     s.pool_size = 8;
     s.login_delay_ms = 50;
+    // Tests deliver mail explicitly (`TestApp::deliver_mail`), into memory.
+    s.mail_worker = false;
+    s.mail_dir = std::env::temp_dir()
+        .join("dosewise-test-mail")
+        .display()
+        .to_string();
     s
 }
 
@@ -109,6 +115,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     pub clock: Arc<FixedClock>,
     pub db: TestDb,
+    /// Messages the memory transport received, raw RFC 5322.
+    pub mail: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
 /// Start a server on port 0 with a fresh database and a clock fixed at [`test_now`].
@@ -118,8 +126,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Start a server on port 0 on the given database.
 pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    spawn_app_with(db, transport, mail).await
+}
+
+/// Start a server with a given mail transport (`mail` is what a memory transport fills).
+pub async fn spawn_app_with(
+    db: TestDb,
+    transport: dosewise::mail::Transport,
+    mail: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
-    let app = Application::build(test_settings(&db.url), clock.clone()).expect("app builds");
+    let settings = test_settings(&db.url);
+    let pools = Db::connect(&settings.database_url, settings.pool_size).expect("database");
+    let app =
+        Application::build_with(settings, pools, clock.clone(), transport).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -129,6 +151,7 @@ pub async fn spawn_app_on(db: TestDb) -> TestApp {
         state,
         clock,
         db,
+        mail,
     }
 }
 
@@ -150,6 +173,28 @@ pub struct City {
 }
 
 impl TestApp {
+    /// Run the mail worker once (schedule, then deliver what is due) and return its report.
+    pub async fn deliver_mail(&self) -> dosewise::mail::worker::Report {
+        let st = self.state.clone();
+        actix_web::web::block(move || {
+            dosewise::mail::worker::run_once(
+                &st.db,
+                &st.mail,
+                &st.base_url,
+                st.settings.time_zone,
+                st.clock.now(),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    /// The messages delivered so far, parsed.
+    pub fn sent_mail(&self) -> Vec<Vec<u8>> {
+        self.mail.lock().unwrap().clone()
+    }
+
     /// What the test clock shows.
     pub fn clock_now(&self) -> NaiveDateTime {
         use dosewise::clock::Clock;

@@ -12,8 +12,8 @@ use crate::helpers::{
     add_slot_at, add_stock, client, id_number, make_city, resident, TestDb, SECRET,
 };
 
-struct Server {
-    child: Child,
+pub struct Server {
+    pub child: Child,
     url: String,
     log: Arc<Mutex<String>>,
 }
@@ -26,8 +26,14 @@ impl Drop for Server {
 }
 
 fn start(db: &TestDb) -> Server {
+    start_with(db, &["serve"], &[("DOSEWISE_MAIL_WORKER", "0")])
+}
+
+/// Start `dosewise ARGS` on the database with extra environment variables.
+pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dosewise"))
-        .arg("serve")
+        .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", &db.url)
         .env("DOSEWISE_BIND", "127.0.0.1:0")
         .env("DOSEWISE_SECRET", SECRET)
