@@ -154,45 +154,85 @@ pub fn deliver(
             from: &cfg.from,
             now,
         };
-        for row in rows {
-            let message = {
-                let mut c = db.read.get()?;
-                render(&mut c, &env, &row)
-            };
-            let outcome = match message {
-                Ok(None) => Outcome::Skip,
-                Ok(Some(m)) => match cfg.transport.send(&m) {
-                    Ok(()) => Outcome::Sent,
-                    Err(e) => Outcome::Failed(e),
-                },
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-            let (token, max, base) = (token.clone(), cfg.max_attempts, cfg.retry_base_seconds);
-            let failed_for_good = matches!(outcome, Outcome::Failed(_)) && row.attempts >= max;
-            match &outcome {
-                Outcome::Sent => report.sent += 1,
-                Outcome::Skip => report.skipped += 1,
-                Outcome::Failed(e) => {
-                    tracing::warn!(kind = %row.kind, attempts = row.attempts, error = %e, "mail not sent");
-                    if failed_for_good {
-                        report.failed += 1;
-                    } else {
-                        report.retried += 1;
-                    }
-                }
-            }
-            db.transaction(move |c| -> Result<(), crate::booking::BookingError> {
-                match outcome {
-                    Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
-                    Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,
-                    Outcome::Failed(e) => {
-                        outbox::mark_failed_attempt(c, &row, &token, &e, now, max, base)?
-                    }
-                }
-                Ok(())
-            })?;
+        let chunk = rows.len().div_ceil(SENDERS).max(1);
+        let env = &env;
+        let token = &token;
+        // Several senders at once: an SMTP exchange is mostly waiting on the network.
+        let parts: Vec<anyhow::Result<Report>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || send_all(db, cfg, env, token, now, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a mail sender panicked")))
+                })
+                .collect()
+        });
+        for part in parts {
+            let p = part?;
+            report.sent += p.sent;
+            report.retried += p.retried;
+            report.failed += p.failed;
+            report.skipped += p.skipped;
         }
     }
+}
+
+/// How many messages are sent at once.
+const SENDERS: usize = 8;
+
+/// Render and send claimed rows one after another, recording each outcome.
+fn send_all(
+    db: &Db,
+    cfg: &MailConfig,
+    env: &Env<'_>,
+    token: &str,
+    now: NaiveDateTime,
+    rows: &[outbox::OutboxRow],
+) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    for row in rows {
+        let row = row.clone();
+        let message = {
+            let mut c = db.read.get()?;
+            render(&mut c, env, &row)
+        };
+        let outcome = match message {
+            Ok(None) => Outcome::Skip,
+            Ok(Some(m)) => match cfg.transport.send(&m) {
+                Ok(()) => Outcome::Sent,
+                Err(e) => Outcome::Failed(e),
+            },
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        let (token, max, base) = (token.to_string(), cfg.max_attempts, cfg.retry_base_seconds);
+        match &outcome {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Skip => report.skipped += 1,
+            Outcome::Failed(e) => {
+                tracing::warn!(kind = %row.kind, attempts = row.attempts, error = %e, "mail not sent");
+                if row.attempts >= max {
+                    report.failed += 1;
+                } else {
+                    report.retried += 1;
+                }
+            }
+        }
+        db.transaction(move |c| -> Result<(), crate::booking::BookingError> {
+            match outcome {
+                Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
+                Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,
+                Outcome::Failed(e) => {
+                    outbox::mark_failed_attempt(c, &row, &token, &e, now, max, base)?
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(report)
 }
 
 enum Outcome {

@@ -13,6 +13,7 @@ use std::time::Duration;
 pub struct Sink {
     pub port: u16,
     stop: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -24,10 +25,15 @@ impl Sink {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, store) = (stop.clone(), messages.clone());
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let tracked = open.clone();
         let handle = std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        if let Ok(s) = stream.try_clone() {
+                            tracked.lock().unwrap().push(s);
+                        }
                         let store = store.clone();
                         std::thread::spawn(move || {
                             let _ = serve(stream, &store);
@@ -40,13 +46,18 @@ impl Sink {
         Sink {
             port,
             stop,
+            open,
             handle: Some(handle),
         }
     }
 
-    /// Stop listening (the port refuses connections until a new sink binds it).
+    /// Go down: stop listening and drop every open connection (the port refuses connections
+    /// until a new sink binds it).
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
