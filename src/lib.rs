@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod ids;
 pub mod models;
 pub mod security;
+pub mod setup;
 pub mod startup;
 pub mod views;
 pub mod web;

@@ -321,4 +321,5 @@ pub struct CheckinPage {
     pub rows: Vec<(&'static str, String)>,
     pub problem: Option<&'static str>,
 }
+pub mod admin;
 pub mod bureau;

@@ -28,9 +28,32 @@ fn keys_used() -> BTreeSet<String> {
                         c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit()
                     })
                     && [
-                        "err.", "nav.", "home.", "town.", "site.", "book.", "form.", "appt.",
-                        "find.", "move.", "wait.", "login.", "staff.", "bureau.", "admin.",
-                        "checkin.", "day.", "app.", "lang.", "footer.", "status.",
+                        "err.",
+                        "nav.",
+                        "home.",
+                        "town.",
+                        "site.",
+                        "book.",
+                        "form.",
+                        "appt.",
+                        "find.",
+                        "move.",
+                        "wait.",
+                        "login.",
+                        "staff.",
+                        "bureau.",
+                        "admin.",
+                        "checkin.",
+                        "day.",
+                        "app.",
+                        "lang.",
+                        "footer.",
+                        "status.",
+                        "product.",
+                        "user.",
+                        "setup.",
+                        "exception.",
+                        "import.",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p));

@@ -14,3 +14,4 @@ mod migrations;
 mod multiprocess;
 mod pages;
 mod security;
+mod setup;
