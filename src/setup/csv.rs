@@ -41,9 +41,12 @@ pub struct ImportReport {
     pub sites: usize,
 }
 
+/// A CSV record: the line it starts on and its fields.
+pub type Record = (usize, Vec<String>);
+
 /// Split CSV text into records, each with the line it starts on. A quote left open is an error
 /// on the line it opened.
-pub fn parse_csv_rows(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+pub fn parse_csv_rows(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let mut rows = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();

@@ -49,7 +49,7 @@ fn keys_used() -> BTreeSet<String> {
                         "lang.",
                         "footer.",
                         "status.",
-                        "product.",
+                        "vaccine.",
                         "user.",
                         "setup.",
                         "exception.",

@@ -14,6 +14,9 @@ use crate::helpers::{
     City, TestApp, TestDb,
 };
 
+/// A form's fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 /// GET `form_page` for its token, then POST `form` to `path`.
 async fn post(
     c: &reqwest::Client,
@@ -276,7 +279,7 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
 ) {
     let app = spawn_app().await;
     let admin = staff_client(&app, "admin", None).await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(&str, Form, &str)> = vec![
         (
             "/admin/towns",
             vec![
@@ -1175,4 +1178,60 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
         app.count("audit_log", "action IN ('towns.import', 'sites.import')"),
         6
     );
+}
+
+#[actix_web::test]
+async fn in_a_real_browser_an_admin_sets_up_a_city_and_a_resident_sees_its_slots() {
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = spawn_app().await;
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: new_id(),
+            username: "admin".into(),
+            password_hash: dosewise::security::hash_password("first admin password").unwrap(),
+            role: "admin".into(),
+            site_id: None,
+            active: true,
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+    let dir = format!(
+        "target/screenshots/{}",
+        if app.db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    let address = app.address.clone();
+    let out = actix_web::web::block(move || {
+        std::process::Command::new("node")
+            .args([
+                "tests/browser/setup.mjs",
+                &address,
+                &dir,
+                "admin",
+                "first admin password",
+            ])
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "setup journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+    assert!(app.count("slots", "seats = 4") > 0);
+    assert_eq!(app.count("audit_log", "action = 'sites.template'"), 1);
 }
