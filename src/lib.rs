@@ -15,6 +15,7 @@ pub mod ids;
 pub mod mail;
 pub mod models;
 pub mod security;
+pub mod setup;
 pub mod startup;
 pub mod views;
 pub mod web;

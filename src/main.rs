@@ -1,4 +1,4 @@
-//! The `dosewise` command: serve (default), migrate, demo-data, create-user.
+//! The `dosewise` command: serve (default), migrate, demo-data, publish-slots, create-user.
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -69,6 +69,9 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Publish slots from every site's weekly template for its days ahead (cron-style; `serve`
+    /// also does it every hour). Safe to run any number of times.
+    PublishSlots,
     /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
     CreateUser {
         #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
@@ -142,6 +145,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             username,
         } => create_user(&settings, &role, site, &username),
         Command::SendMail { once } => send_mail(&settings, once),
+        Command::PublishSlots => {
+            let db = Db::connect(&settings.database_url, 2)?;
+            let r = dosewise::setup::publish_all(
+                &db,
+                settings.time_zone,
+                SystemClock.now(),
+                "publish-slots",
+            )?;
+            println!("{}", r.summary());
+            Ok(())
+        }
         Command::PlanAllocation { instance, output } => {
             plan_allocation(&instance, output.as_deref())
         }
@@ -197,11 +211,29 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             tracing::warn!("no users yet: create the first administrator with `dosewise create-user --role admin admin`");
         }
     }
+    start_publishing(db.clone(), settings.time_zone);
     tracing::info!(database = %redact(&settings.database_url), bind = %settings.bind, "starting");
     let app = Application::build_with_db(settings, db, Arc::new(SystemClock))?;
     println!("Dosewise is listening on http://127.0.0.1:{}/", app.port());
     actix_web::rt::System::new().block_on(app.run_until_stopped())?;
     Ok(())
+}
+
+/// The daily job, run every hour so a new day's slots appear soon after local midnight: publish
+/// every site's slots from its template. Each process may run it; publishing is idempotent.
+fn start_publishing(db: Db, tz: chrono_tz::Tz) {
+    let spawned = std::thread::Builder::new()
+        .name("publish-slots".into())
+        .spawn(move || loop {
+            match dosewise::setup::publish_all(&db, tz, SystemClock.now(), "publish-job") {
+                Ok(r) => tracing::info!(report = %r.summary(), "slots published"),
+                Err(e) => tracing::error!(error = %e, "publishing slots failed"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the slot publishing job");
+    }
 }
 
 fn create_user(

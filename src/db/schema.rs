@@ -275,6 +275,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    site_products (site_id, product_id) {
+        site_id -> BigInt,
+        product_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    site_templates (site_id) {
+        site_id -> BigInt,
+        slot_minutes -> Integer,
+        seats -> Integer,
+        days_ahead -> Integer,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    site_hours (site_id, weekday) {
+        site_id -> BigInt,
+        weekday -> Integer,
+        opens -> Integer,
+        lunch_starts -> Nullable<Integer>,
+        lunch_ends -> Nullable<Integer>,
+        closes -> Integer,
+    }
+}
+
+diesel::table! {
+    site_exceptions (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        day -> Date,
+        kind -> Text,
+        starts -> Integer,
+        ends -> Integer,
+        seats -> Nullable<Integer>,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_changes (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        old_min_interval_days -> Integer,
+        old_max_interval_days -> Integer,
+        new_min_interval_days -> Integer,
+        new_max_interval_days -> Integer,
+        reason -> Text,
+        changed_by -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sites -> towns (town_id));
 diesel::joinable!(slots -> sites (site_id));
 diesel::joinable!(slots -> products (product_id));
@@ -284,6 +342,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(lots -> shipments (shipment_id));
 diesel::joinable!(allocation_plans -> shipments (shipment_id));
 diesel::joinable!(town_notices -> towns (town_id));
+diesel::joinable!(site_products -> sites (site_id));
+diesel::joinable!(site_products -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_secrets,
@@ -307,4 +367,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     screenings,
     adverse_events,
     outbox,
+    site_products,
+    site_templates,
+    site_hours,
+    site_exceptions,
+    product_changes,
 );

@@ -19,6 +19,12 @@ pub mod user;
 pub mod vaccination;
 pub mod waiting;
 
+// City set-up (issue 6).
+pub mod exception;
+pub mod product_change;
+pub mod site_product;
+pub mod template;
+
 pub use appointment::{Appointment, AppointmentStatus, NewAppointment};
 pub use product::{NewProduct, Product};
 pub use resident::{NewResident, Resident};

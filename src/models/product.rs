@@ -62,3 +62,31 @@ pub fn insert(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+/// Overwrite a product's fields; false if it does not exist.
+pub fn update(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<bool> {
+    diesel::update(products::table.find(row.id))
+        .set((
+            products::code.eq(&row.code),
+            products::name.eq(&row.name),
+            products::manufacturer.eq(&row.manufacturer),
+            products::doses_in_series.eq(row.doses_in_series),
+            products::min_interval_days.eq(row.min_interval_days),
+            products::max_interval_days.eq(row.max_interval_days),
+            products::min_age_years.eq(row.min_age_years),
+            products::max_age_years.eq(row.max_age_years),
+            products::pack_size.eq(row.pack_size),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Whether any dose of the product has been given.
+pub fn has_been_given(conn: &mut AnyConnection, id: ProductId) -> QueryResult<bool> {
+    use crate::db::schema::vaccinations;
+    let n: i64 = vaccinations::table
+        .filter(vaccinations::product_id.eq(id.0))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

@@ -63,3 +63,32 @@ pub fn insert(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+/// Every site, active or not (the admin's list).
+pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
+    sites::table
+        .order((sites::town_id.asc(), sites::name.asc(), sites::id.asc()))
+        .select(Site::as_select())
+        .load(conn)
+}
+
+/// How many sites, active or not, a town has.
+pub fn count_for_town(conn: &mut AnyConnection, town: TownId) -> QueryResult<i64> {
+    sites::table
+        .filter(sites::town_id.eq(town.0))
+        .count()
+        .get_result(conn)
+}
+
+/// Overwrite a site's editable fields; false if it does not exist.
+pub fn update(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<bool> {
+    diesel::update(sites::table.find(row.id))
+        .set((
+            sites::town_id.eq(row.town_id),
+            sites::name.eq(&row.name),
+            sites::address.eq(&row.address),
+            sites::active.eq(row.active),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}

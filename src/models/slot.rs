@@ -192,3 +192,132 @@ pub fn insert_many(conn: &mut AnyConnection, rows: &[NewSlot]) -> QueryResult<()
     }
     Ok(())
 }
+
+/// A site's slots starting after `from`, every product, in time order (the publisher's view).
+pub fn list_future_for_site(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    from: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::site_id.eq(site.0))
+        .filter(slots::starts_at.gt(from))
+        .order((slots::starts_at.asc(), slots::product_id.asc()))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+/// Insert slots, skipping any whose (site, product, start) exists already, so two publishers
+/// running at once never duplicate a slot nor fail. Returns how many were inserted.
+pub fn insert_many_new(conn: &mut AnyConnection, rows: &[NewSlot]) -> QueryResult<usize> {
+    let mut n = 0;
+    match conn {
+        // diesel cannot batch an upsert on SQLite; one statement per row inside the caller's
+        // transaction is fast enough for a site's days ahead.
+        AnyConnection::Sqlite(c) => {
+            for row in rows {
+                n += diesel::insert_into(slots::table)
+                    .values(row)
+                    .on_conflict((slots::site_id, slots::product_id, slots::starts_at))
+                    .do_nothing()
+                    .execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(500) {
+                n += diesel::insert_into(slots::table)
+                    .values(chunk)
+                    .on_conflict((slots::site_id, slots::product_id, slots::starts_at))
+                    .do_nothing()
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Change the end and seats of a slot nobody has booked; false if someone has.
+pub fn reshape_unbooked(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    ends_at: NaiveDateTime,
+    seats: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        slots::table
+            .find(id.0)
+            .filter(slots::booked_first.eq(0))
+            .filter(slots::booked_second.eq(0)),
+    )
+    .set((
+        slots::ends_at.eq(ends_at),
+        slots::seats.eq(seats),
+        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
+            "CASE WHEN second_dose_held > {seats} THEN {seats} ELSE second_dose_held END"
+        ))),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Set a slot's seats, never below what is booked; false if more are booked than `seats`.
+pub fn set_seats(conn: &mut AnyConnection, id: SlotId, seats: i32) -> QueryResult<bool> {
+    let n = diesel::update(
+        slots::table
+            .find(id.0)
+            .filter((slots::booked_first + slots::booked_second).le(seats)),
+    )
+    .set((
+        slots::seats.eq(seats),
+        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
+            "CASE WHEN second_dose_held > {seats} THEN {seats} ELSE second_dose_held END"
+        ))),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Withdraw a slot nobody holds: delete it when no appointment ever pointed at it, otherwise
+/// close it (no seats). False when it has bookings (it is then left as it is).
+pub fn withdraw_unbooked(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
+    use crate::db::schema::appointments;
+    let deleted = diesel::delete(
+        slots::table
+            .filter(slots::id.eq(id.0))
+            .filter(slots::booked_first.eq(0))
+            .filter(slots::booked_second.eq(0))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                appointments::table.filter(appointments::slot_id.eq(id.0)),
+            ))),
+    )
+    .execute(conn)?;
+    if deleted == 1 {
+        return Ok(true);
+    }
+    reshape_closed(conn, id)
+}
+
+fn reshape_closed(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
+    let n = diesel::update(
+        slots::table
+            .find(id.0)
+            .filter(slots::booked_first.eq(0))
+            .filter(slots::booked_second.eq(0)),
+    )
+    .set((slots::seats.eq(0), slots::second_dose_held.eq(0)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Whether any active site has published a slot starting after `now`, full or not (residents
+/// see "not set up yet" until one has).
+pub fn any_published(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    use crate::db::schema::sites;
+    diesel::select(diesel::dsl::exists(
+        slots::table
+            .inner_join(sites::table)
+            .filter(sites::active.eq(true))
+            .filter(slots::starts_at.gt(now)),
+    ))
+    .get_result(conn)
+}

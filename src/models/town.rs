@@ -60,3 +60,41 @@ pub fn insert(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+/// Every town, active or not, by code (the admin's list).
+pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<Town>> {
+    towns::table
+        .order((towns::code.asc(), towns::id.asc()))
+        .select(Town::as_select())
+        .load(conn)
+}
+
+/// The town with this code.
+pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Town>> {
+    towns::table
+        .filter(towns::code.eq(code))
+        .select(Town::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Overwrite a town's editable fields; false if it does not exist.
+pub fn update(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<bool> {
+    diesel::update(towns::table.find(row.id))
+        .set((
+            towns::code.eq(&row.code),
+            towns::name.eq(&row.name),
+            towns::eligible.eq(row.eligible),
+            towns::contact_emails.eq(&row.contact_emails),
+            towns::active.eq(row.active),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Delete a town (the caller checks that nothing refers to it).
+pub fn delete(conn: &mut AnyConnection, id: TownId) -> QueryResult<bool> {
+    diesel::delete(towns::table.find(id.0))
+        .execute(conn)
+        .map(|n| n == 1)
+}

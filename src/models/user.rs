@@ -159,3 +159,51 @@ pub fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
         .first(conn)
         .optional()
 }
+
+/// Every user by name (the admin's list).
+pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::username.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Activate or deactivate a user; false if it does not exist.
+pub fn set_active(conn: &mut AnyConnection, id: UserId, active: bool) -> QueryResult<bool> {
+    diesel::update(users::table.find(id.0))
+        .set(users::active.eq(active))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Replace a user's password hash; false if it does not exist.
+pub fn set_password(conn: &mut AnyConnection, id: UserId, hash: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id.0))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// End every live session of a user at once.
+pub fn revoke_all_sessions(
+    conn: &mut AnyConnection,
+    id: UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(id.0))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// The user with this name, active or not.
+pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}

@@ -313,4 +313,5 @@ pub struct RoleHomePage {
     pub intro: &'static str,
     pub rows: Vec<(String, String)>,
 }
+pub mod admin;
 pub mod bureau;

@@ -1,5 +1,6 @@
 //! HTTP: the one route table, extractor configuration, and the handler modules per area.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod bureau;
@@ -100,7 +101,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(clinic::reaction_submit),
     )
     .route("/bureau", web::get().to(staff::bureau_home))
-    .route("/admin", web::get().to(staff::admin_home))
+    .route("/admin", web::get().to(admin::home))
     // The bureau's shipment workflow
     .route("/bureau/shipments", web::get().to(bureau::shipments))
     .route("/bureau/shipments", web::post().to(bureau::record_shipment))
@@ -125,6 +126,51 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/bureau/notices", web::get().to(bureau::notices))
     .route("/bureau/audit", web::get().to(bureau::audit_log))
     .route("/bureau/mail", web::get().to(bureau::mail))
+    // City set-up (admin; products also bureau)
+    .route("/admin/publish", web::post().to(admin::publish))
+    .route("/admin/towns", web::get().to(admin::towns))
+    .route("/admin/towns", web::post().to(admin::create_town))
+    .route("/admin/towns/{id}", web::get().to(admin::town_page))
+    .route("/admin/towns/{id}", web::post().to(admin::update_town))
+    .route(
+        "/admin/towns/{id}/delete",
+        web::post().to(admin::delete_town),
+    )
+    .route("/admin/products", web::get().to(admin::products))
+    .route("/admin/products", web::post().to(admin::create_product))
+    .route("/admin/products/{id}", web::get().to(admin::product_page))
+    .route(
+        "/admin/products/{id}",
+        web::post().to(admin::update_product),
+    )
+    .route("/admin/sites", web::get().to(admin::sites))
+    .route("/admin/sites", web::post().to(admin::create_site))
+    .route("/admin/sites/{id}", web::get().to(admin::site_page))
+    .route("/admin/sites/{id}", web::post().to(admin::update_site))
+    .route(
+        "/admin/sites/{id}/template",
+        web::post().to(admin::save_template),
+    )
+    .route(
+        "/admin/sites/{id}/exceptions",
+        web::post().to(admin::add_exception),
+    )
+    .route("/admin/users", web::get().to(admin::users))
+    .route("/admin/users", web::post().to(admin::create_user))
+    .route(
+        "/admin/users/{id}/active",
+        web::post().to(admin::set_active),
+    )
+    .route(
+        "/admin/users/{id}/password",
+        web::post().to(admin::reset_password),
+    )
+    .route("/admin/import", web::get().to(admin::import_form))
+    .route("/admin/import", web::post().to(admin::import))
+    .route(
+        "/admin/import/example.csv",
+        web::get().to(admin::import_example),
+    )
     // JSON API
     .route("/api/v1/towns", web::get().to(api::towns))
     .route("/api/v1/availability", web::get().to(api::availability))

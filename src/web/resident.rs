@@ -66,8 +66,12 @@ pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
 
 /// `GET /`: pick a town.
 pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (towns, sites) = read(&state, |c, _| {
-        Ok((town::list_active(c)?, site::list_active(c)?))
+    let (towns, sites, open) = read(&state, |c, st| {
+        Ok((
+            town::list_active(c)?,
+            site::list_active(c)?,
+            slot::any_published(c, st.now())?,
+        ))
     })
     .await?;
     let rows = towns
@@ -79,7 +83,8 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
         })
         .collect();
     html(&HomePage {
-        first_run: towns.is_empty(),
+        // Not set up until some site has published slots (issue 6).
+        first_run: !open,
         towns: rows,
         ctx,
     })
@@ -91,6 +96,9 @@ pub async fn town_page(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+        return Ok(page);
+    }
     render_town(
         ctx,
         state,
@@ -161,6 +169,9 @@ pub async fn site_page(
     path: web::Path<i64>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+        return Ok(page);
+    }
     render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await
 }
 
@@ -286,6 +297,9 @@ pub async fn book_form(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+        return Ok(page);
+    }
     book_page(
         ctx,
         &state,

@@ -244,6 +244,7 @@ async fn malformed_json_gets_a_json_error_never_a_500() {
 async fn unknown_pages_and_bad_parameters_get_a_page_in_the_visitors_language() {
     let app = spawn_app().await;
     let city = app.city();
+    app.add_slot(city, 1, 3, 0); // residents' pages open once a slot is published
     for (path, status) in [
         ("/nope", 404),
         ("/sites/abc", 404),

@@ -58,6 +58,11 @@ fn keys_used() -> BTreeSet<String> {
                         "notice.",
                         "audit.",
                         "mail.",
+                        "vaccine.",
+                        "user.",
+                        "setup.",
+                        "exception.",
+                        "import.",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p));

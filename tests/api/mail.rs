@@ -102,7 +102,10 @@ async fn a_booking_queues_its_confirmation_with_a_calendar_file_and_a_refused_on
 async fn moving_and_cancelling_are_mailed_and_the_first_person_waiting_hears_of_the_seat() {
     let app = spawn_app().await;
     let city = app.city();
-    // Two people wait in the town, in order, while nothing is free.
+    // The town's only slot is full: two people wait, in order.
+    let a = app.add_slot(city, 2, 1, 0);
+    app.add_stock(city, 10);
+    let booked: serde_json::Value = app.book_api(a, 1, &resident(1)).await.json().await.unwrap();
     for who in [5u32, 6] {
         app.clock.set(app.clock_now() + Duration::seconds(1));
         let token = app.csrf(&format!("/towns/{}", city.town)).await;
@@ -117,9 +120,6 @@ async fn moving_and_cancelling_are_mailed_and_the_first_person_waiting_hears_of_
             .unwrap();
         assert_eq!(res.status(), 200);
     }
-    let a = app.add_slot(city, 2, 1, 0);
-    app.add_stock(city, 10);
-    let booked: serde_json::Value = app.book_api(a, 1, &resident(1)).await.json().await.unwrap();
     let code = booked["code"].as_str().unwrap().to_string();
     let res = app
         .post_json(

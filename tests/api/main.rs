@@ -16,4 +16,5 @@ mod migrations;
 mod multiprocess;
 mod pages;
 mod security;
+mod setup;
 mod smtp;

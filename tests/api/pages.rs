@@ -207,6 +207,7 @@ async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
 async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
     let app = spawn_app().await;
     let city = app.city();
+    app.add_slot(city, 1, 0, 0); // published, but no seat
     let town = app.get_text(&format!("/towns/{}", city.town)).await;
     assert!(
         town.contains(&format!("/towns/{}/wait", city.town)),

@@ -1,0 +1,1237 @@
+//! City set-up over HTTP (issue 6): from an empty database to bookable slots with the pages
+//! only; towns, vaccines (interval changes with a reason), sites with a weekly template and the
+//! slots published from it (template changes, week and daylight-saving boundaries, publishing
+//! twice, the `publish-slots` command), exceptions with the residents they affect, staff
+//! accounts, and the CSV import's refusals.
+
+use chrono::{Duration, NaiveDate};
+use dosewise::ids::new_id;
+use dosewise::models::{site, town, NewSite, NewTown};
+use dosewise::setup;
+
+use crate::helpers::{
+    add_stock, client, csrf_in, id_number, login, resident, spawn_app, staff_client, test_now,
+    City, TestApp, TestDb,
+};
+
+/// A form's fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// GET `form_page` for its token, then POST `form` to `path`.
+async fn post(
+    c: &reqwest::Client,
+    app: &TestApp,
+    form_page: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = get(c, app, form_page).await;
+    let token = csrf_in(&page).unwrap_or_default();
+    let mut body: Vec<(&str, &str)> = form.to_vec();
+    body.push(("csrf", &token));
+    c.post(format!("{}{path}", app.address))
+        .form(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(c: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    c.get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The id in a `/admin/{kind}/{id}...` location.
+fn id_in(loc: &str) -> i64 {
+    loc.split('/')
+        .nth(3)
+        .unwrap()
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The template form: weekdays 08:30-11:30 and 13:30-16:30, Saturday mornings, Sunday closed.
+fn template_form<'a>(
+    product: &'a str,
+    minutes: &'a str,
+    seats: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("product", product),
+        ("slot_minutes", minutes),
+        ("seats", seats),
+        ("days_ahead", "7"),
+    ];
+    for d in ["0", "1", "2", "3", "4"] {
+        let names = setup::HOUR_FIELDS[d.parse::<usize>().unwrap()];
+        f.push((names[0], "08:30"));
+        f.push((names[1], "11:30"));
+        f.push((names[2], "13:30"));
+        f.push((names[3], "16:30"));
+    }
+    f.push((setup::HOUR_FIELDS[5][0], "09:00"));
+    f.push((setup::HOUR_FIELDS[5][3], "12:00"));
+    f
+}
+
+/// Create a town, a vaccine and a site through the pages; returns (town, product, site).
+async fn city_by_pages(app: &TestApp, admin: &reqwest::Client) -> City {
+    let res = post(
+        admin,
+        app,
+        "/admin/towns",
+        "/admin/towns",
+        &[
+            ("code", "t001"),
+            ("name", "城关镇"),
+            ("eligible", "120000"),
+            (
+                "contact_emails",
+                "office@t001.example.cn, chief@t001.example.cn",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let towns = get(admin, app, "/admin/towns").await;
+    assert!(
+        towns.contains("T001") && towns.contains("office@t001.example.cn; chief@t001.example.cn")
+    );
+    let town = town::find_by_code(&mut app.conn(), "T001")
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = post(
+        admin,
+        app,
+        "/admin/products",
+        "/admin/products",
+        &[
+            ("code", "INACT-2"),
+            ("name", "新冠灭活疫苗"),
+            ("manufacturer", "某生物"),
+            ("doses_in_series", "2"),
+            ("min_interval_days", "21"),
+            ("max_interval_days", "56"),
+            ("min_age_years", "3"),
+            ("max_age_years", "120"),
+            ("pack_size", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let product = dosewise::models::product::list(&mut app.conn()).unwrap()[0].id;
+    let t = town.to_string();
+    let res = post(
+        admin,
+        app,
+        "/admin/sites",
+        "/admin/sites",
+        &[
+            ("town_id", &t),
+            ("name", "城关社区卫生服务中心"),
+            ("address", "人民路10号"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let site = id_in(&location(&res));
+    City {
+        town,
+        site,
+        product,
+    }
+}
+
+async fn save_template(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    city: City,
+    minutes: &str,
+    seats: &str,
+) -> reqwest::Response {
+    let p = city.product.to_string();
+    let page = format!("/admin/sites/{}", city.site);
+    post(
+        admin,
+        app,
+        &page,
+        &format!("{page}/template"),
+        &template_form(&p, minutes, seats),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn an_admin_sets_up_a_city_from_an_empty_database_to_bookable_slots_with_the_pages_only() {
+    let app = spawn_app().await;
+    assert!(app
+        .get_text("/")
+        .await
+        .contains("dosewise create-user --role admin"));
+    let admin = staff_client(&app, "admin", None).await;
+    let city = city_by_pages(&app, &admin).await;
+    // Nothing is published yet: residents see "not set up" everywhere but home.
+    let res = app.get(&format!("/towns/{}", city.town)).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("还没有接种点发布"));
+    assert_eq!(
+        app.get(&format!("/sites/{}", city.site)).await.status(),
+        503
+    );
+
+    let res = save_template(&app, &admin, city, "30", "6").await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let page = get(&admin, &app, &location(&res)).await;
+    // Now is Monday 2030-03-04 09:00 local; 7 days ahead cover Mon-Fri (12 slots a day),
+    // Saturday (6) and Sunday (closed).
+    let today_left = 12 - 2; // 08:30 and 09:00 have started (now is 09:00)
+    let expected = today_left + 4 * 12 + 6;
+    assert!(page.contains(&format!("{expected} ")), "{page}");
+    assert_eq!(
+        app.count("slots", &format!("site_id = {}", city.site)),
+        expected
+    );
+    assert_eq!(
+        app.count("slots", "seats = 6 AND booked_first = 0"),
+        expected
+    );
+    // Residents see the town, the site and its slots; a booking needs stock at the site.
+    let home = app.get_text("/").await;
+    assert!(home.contains("城关镇") && !home.contains("create-user"));
+    let site_page = app
+        .get_text(&format!("/sites/{}?date=2030-03-05", city.site))
+        .await;
+    assert!(site_page.contains("08:30") && site_page.contains("13:30"));
+    assert!(!site_page.contains("12:00"), "lunch break");
+    add_stock(&mut app.conn(), city, 10);
+    let slot = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(city.site))
+            .order(slots::starts_at.asc())
+            .select(slots::id)
+            .first::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    let res = app.book_api(slot, 1, &resident(1)).await;
+    assert_eq!(res.status(), 201);
+    // Every change is in the audit log.
+    for action in [
+        "towns.create",
+        "products.create",
+        "sites.create",
+        "sites.template",
+    ] {
+        assert_eq!(
+            app.count("audit_log", &format!("action = '{action}'")),
+            1,
+            "{action}"
+        );
+    }
+    // Clinic staff cannot reach set-up; the bureau reaches vaccines only.
+    let nurse = staff_client(&app, "clinic", Some(city.site)).await;
+    assert_eq!(
+        nurse
+            .get(format!("{}/admin/towns", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let bureau = staff_client(&app, "bureau", None).await;
+    assert_eq!(
+        bureau
+            .get(format!("{}/admin/products", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        bureau
+            .get(format!("{}/admin/sites", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
+#[actix_web::test]
+async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_input_and_write_nothing(
+) {
+    let app = spawn_app().await;
+    let admin = staff_client(&app, "admin", None).await;
+    let cases: Vec<(&str, Form, &str)> = vec![
+        (
+            "/admin/towns",
+            vec![
+                ("code", "T 1"),
+                ("name", "甲镇"),
+                ("eligible", "5"),
+                ("contact_emails", ""),
+            ],
+            "代码应为",
+        ),
+        (
+            "/admin/towns",
+            vec![
+                ("code", "T1"),
+                ("name", ""),
+                ("eligible", "5"),
+                ("contact_emails", ""),
+            ],
+            "请填写名称",
+        ),
+        (
+            "/admin/towns",
+            vec![
+                ("code", "T1"),
+                ("name", "甲镇"),
+                ("eligible", "-5"),
+                ("contact_emails", ""),
+            ],
+            "适种人口",
+        ),
+        (
+            "/admin/towns",
+            vec![
+                ("code", "T1"),
+                ("name", "甲镇"),
+                ("eligible", "5"),
+                ("contact_emails", "x@"),
+            ],
+            "邮箱",
+        ),
+        (
+            "/admin/products",
+            vec![
+                ("code", "P1"),
+                ("name", "苗"),
+                ("manufacturer", "厂"),
+                ("doses_in_series", "2"),
+                ("min_interval_days", "30"),
+                ("max_interval_days", "20"),
+                ("min_age_years", "0"),
+                ("max_age_years", "9"),
+                ("pack_size", "1"),
+            ],
+            "最长间隔",
+        ),
+        (
+            "/admin/products",
+            vec![
+                ("code", "P1"),
+                ("name", "苗"),
+                ("manufacturer", "厂"),
+                ("doses_in_series", "x"),
+                ("min_interval_days", "1"),
+                ("max_interval_days", "2"),
+                ("min_age_years", "0"),
+                ("max_age_years", "9"),
+                ("pack_size", "0"),
+            ],
+            "每盒剂数",
+        ),
+        (
+            "/admin/sites",
+            vec![("town_id", "42"), ("name", "点"), ("address", "路")],
+            "请选择镇",
+        ),
+    ];
+    for (path, form, expect) in cases {
+        let res = post(&admin, &app, path, path, &form).await;
+        assert_eq!(res.status(), 422, "{expect}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(expect), "{expect}: {page}");
+        assert!(path == "/admin/sites" || page.contains("aria-invalid=\"true\""));
+    }
+    assert_eq!(
+        app.count("towns", "1=1") + app.count("products", "1=1") + app.count("sites", "1=1"),
+        0
+    );
+    // A taken code; a town with sites cannot be deleted, only deactivated.
+    let city = city_by_pages(&app, &admin).await;
+    let res = post(
+        &admin,
+        &app,
+        "/admin/towns",
+        "/admin/towns",
+        &[
+            ("code", "T001"),
+            ("name", "又一镇"),
+            ("eligible", "1"),
+            ("contact_emails", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text().await.unwrap().contains("value=\"又一镇\""),
+        "input kept"
+    );
+    let page = format!("/admin/towns/{}", city.town);
+    let res = post(&admin, &app, &page, &format!("{page}/delete"), &[]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("只能停用"));
+    let res = post(
+        &admin,
+        &app,
+        &page,
+        &page,
+        &[
+            ("code", "T001"),
+            ("name", "城关镇"),
+            ("eligible", "99"),
+            ("contact_emails", ""),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("towns", "active = FALSE AND eligible = 99"), 1);
+    // An empty town can be deleted.
+    post(
+        &admin,
+        &app,
+        "/admin/towns",
+        "/admin/towns",
+        &[
+            ("code", "T009"),
+            ("name", "空镇"),
+            ("eligible", "1"),
+            ("contact_emails", ""),
+        ],
+    )
+    .await;
+    let empty = town::find_by_code(&mut app.conn(), "T009")
+        .unwrap()
+        .unwrap()
+        .id;
+    let page = format!("/admin/towns/{empty}");
+    assert_eq!(
+        post(&admin, &app, &page, &format!("{page}/delete"), &[])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.count("audit_log", "action = 'towns.delete'"), 1);
+    // Templates: times out of order, half a lunch break, no vaccine, no open day.
+    let p = city.product.to_string();
+    let site_page = format!("/admin/sites/{}", city.site);
+    let n = setup::HOUR_FIELDS[0];
+    for (form, expect) in [
+        (
+            vec![
+                ("product", &p[..]),
+                ("slot_minutes", "30"),
+                ("seats", "6"),
+                ("days_ahead", "7"),
+                (n[0], "17:00"),
+                (n[3], "09:00"),
+            ],
+            "时间应依次为",
+        ),
+        (
+            vec![
+                ("product", &p[..]),
+                ("slot_minutes", "30"),
+                ("seats", "6"),
+                ("days_ahead", "7"),
+                (n[0], "08:00"),
+                (n[1], "12:00"),
+                (n[3], "17:00"),
+            ],
+            "同时填写",
+        ),
+        (
+            vec![
+                ("slot_minutes", "30"),
+                ("seats", "6"),
+                ("days_ahead", "7"),
+                (n[0], "08:00"),
+                (n[3], "17:00"),
+            ],
+            "至少选择一种疫苗",
+        ),
+        (
+            vec![
+                ("product", &p[..]),
+                ("slot_minutes", "30"),
+                ("seats", "6"),
+                ("days_ahead", "7"),
+            ],
+            "至少开放一天",
+        ),
+        (
+            vec![
+                ("product", &p[..]),
+                ("slot_minutes", "3"),
+                ("seats", "0"),
+                ("days_ahead", "99"),
+                (n[0], "8:7"),
+                (n[3], "17:00"),
+            ],
+            "5 到 240",
+        ),
+    ] {
+        let res = post(
+            &admin,
+            &app,
+            &site_page,
+            &format!("{site_page}/template"),
+            &form,
+        )
+        .await;
+        assert_eq!(res.status(), 422, "{expect}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(expect), "{expect}: {page}");
+    }
+    assert_eq!(app.count("site_templates", "1=1"), 0);
+    assert_eq!(app.count("slots", "1=1"), 0);
+}
+
+#[actix_web::test]
+async fn a_vaccine_already_given_changes_its_interval_only_with_a_recorded_reason() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let bureau = staff_client(&app, "bureau", None).await;
+    let page = format!("/admin/products/{}", city.product);
+    let form = |min: &'static str, reason: &'static str| {
+        vec![
+            ("code", "P-T001"),
+            ("name", "测试疫苗"),
+            ("manufacturer", "测试"),
+            ("doses_in_series", "2"),
+            ("min_interval_days", min),
+            ("max_interval_days", "56"),
+            ("min_age_years", "0"),
+            ("max_age_years", "120"),
+            ("pack_size", "1"),
+            ("reason", reason),
+        ]
+    };
+    // Nobody vaccinated yet: no reason needed.
+    assert_eq!(
+        post(&bureau, &app, &page, &page, &form("20", ""))
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.count("product_changes", "1=1"), 0);
+    // Once someone had a dose, the interval changes only with a reason, recorded.
+    let slot = app.add_slot(city, 1, 3, 0);
+    app.add_stock(city, 3);
+    assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
+    crate::helpers::give_dose(&app, city, &id_number(1), 1, 1);
+    let res = post(&bureau, &app, &page, &page, &form("28", "")).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("说明原因"));
+    assert_eq!(app.count("products", "min_interval_days = 20"), 1);
+    let res = post(&bureau, &app, &page, &page, &form("28", "说明书修订")).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.count(
+            "product_changes",
+            "old_min_interval_days = 20 AND new_min_interval_days = 28 AND reason = '说明书修订'"
+        ),
+        1
+    );
+    let shown = get(&bureau, &app, &page).await;
+    assert!(shown.contains("说明书修订") && shown.contains("20–56"));
+    assert_eq!(app.count("audit_log", "action = 'products.update'"), 2);
+}
+
+fn slot_count(app: &TestApp, site: i64) -> i64 {
+    app.count("slots", &format!("site_id = {site}"))
+}
+
+#[actix_web::test]
+async fn publishing_twice_duplicates_nothing_and_a_template_change_never_touches_booked_slots() {
+    let app = spawn_app().await;
+    let admin = staff_client(&app, "admin", None).await;
+    let city = city_by_pages(&app, &admin).await;
+    assert_eq!(
+        save_template(&app, &admin, city, "30", "6").await.status(),
+        303
+    );
+    let before = slot_count(&app, city.site);
+    add_stock(&mut app.conn(), city, 10);
+    // Book the 10:00 slot tomorrow (02:00 UTC).
+    let booked_at = NaiveDate::from_ymd_opt(2030, 3, 5)
+        .unwrap()
+        .and_hms_opt(2, 0, 0)
+        .unwrap();
+    let booked_slot = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(city.site))
+            .filter(slots::starts_at.eq(booked_at))
+            .select(slots::id)
+            .first::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        app.book_api(booked_slot, 1, &resident(1)).await.status(),
+        201
+    );
+    // The job twice: nothing changes.
+    for _ in 0..2 {
+        let r = setup::publish_all(
+            app.database(),
+            app.state.settings.time_zone,
+            test_now(),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(r, setup::PublishReport::default());
+    }
+    assert_eq!(slot_count(&app, city.site), before);
+    // Hour-long slots with 4 seats: unbooked slots are reshaped or withdrawn, the booked one kept.
+    let res = save_template(&app, &admin, city, "60", "4").await;
+    assert_eq!(res.status(), 303);
+    let (b1, _, seats) = app.slot_counts(booked_slot);
+    assert_eq!((b1, seats), (1, 6), "the booked slot is unchanged");
+    assert_eq!(
+        app.count(
+            "slots",
+            &format!("id = {booked_slot} AND ends_at = '2030-03-05 02:30:00'")
+        ),
+        1
+    );
+    let open = app.count("slots", &format!("site_id = {} AND seats > 0", city.site));
+    // Weekdays: 08:30-11:30 and 13:30-16:30 hold 3 + 3 hour slots; Saturday 09-12 holds 3.
+    let expected = 5 + 4 * 6 + 3 + 1; // today from 09:30, four days, Saturday, the kept booking
+    assert_eq!(open, expected);
+    assert_eq!(
+        app.count("slots", "seats = 4 AND ends_at > starts_at"),
+        expected - 1
+    );
+    // Running again still changes nothing.
+    let again = setup::publish_all(
+        app.database(),
+        app.state.settings.time_zone,
+        test_now(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(
+        again.created + again.reshaped + again.withdrawn,
+        0,
+        "{again:?}"
+    );
+    // A week later the job publishes the new days (the week boundary) and nothing twice.
+    let later = test_now() + Duration::days(7);
+    let r =
+        setup::publish_all(app.database(), app.state.settings.time_zone, later, "test").unwrap();
+    assert_eq!(r.created, 5 + 4 * 6 + 3, "{r:?}");
+}
+
+#[actix_web::test]
+async fn slots_follow_local_time_across_the_daylight_saving_change_in_berlin() {
+    let db = TestDb::new();
+    let pools = dosewise::db::Db::connect(&db.url, 2).unwrap();
+    let tz = chrono_tz::Europe::Berlin;
+    let city = {
+        let mut c = pools.write.get().unwrap();
+        crate::helpers::make_city(&mut c, "B001", 21, 56)
+    };
+    // Open every day 01:00-04:00 and 09:00-10:00 (lunch 04:00-09:00), 30-minute slots.
+    let mut form = setup::TemplateForm {
+        slot_minutes: "30".into(),
+        seats: "2".into(),
+        days_ahead: "4".into(),
+        products: vec![city.product.to_string()],
+        ..Default::default()
+    };
+    for d in 0..7 {
+        form.hours[d] = [
+            "01:00".into(),
+            "04:00".into(),
+            "09:00".into(),
+            "10:00".into(),
+        ];
+    }
+    let input = setup::parse_template(&form).unwrap();
+    // Friday 2030-03-29 00:00 local (23:00 UTC the day before); the clocks go forward on
+    // Sunday 31 March at 02:00.
+    let now = NaiveDate::from_ymd_opt(2030, 3, 28)
+        .unwrap()
+        .and_hms_opt(23, 0, 0)
+        .unwrap();
+    let r = setup::save_template(&pools, city.site, input, tz, "test", now).unwrap();
+    let mut c = pools.read.get().unwrap();
+    let slots =
+        dosewise::models::slot::list_future_for_site(&mut c, dosewise::ids::SiteId(city.site), now)
+            .unwrap();
+    let day = |d: u32| {
+        NaiveDate::from_ymd_opt(
+            2030,
+            if d > 31 { 4 } else { 3 },
+            if d > 31 { d - 31 } else { d },
+        )
+        .unwrap()
+    };
+    let on = |d: u32| {
+        slots
+            .iter()
+            .filter(|s| tz.from_utc_datetime(&s.starts_at).date_naive() == day(d))
+            .count()
+    };
+    use chrono::TimeZone;
+    // Friday, Saturday, Monday: 6 + 2 slots. Sunday: 02:00 and 02:30 do not exist.
+    assert_eq!((on(29), on(30), on(31), on(32)), (8, 8, 6, 8));
+    assert_eq!(r.created, 30);
+    // 09:00 local is 08:00 UTC before the change and 07:00 UTC after it.
+    let utc = |d: NaiveDate, h: u32| {
+        slots
+            .iter()
+            .any(|s| s.starts_at == d.and_hms_opt(h, 0, 0).unwrap())
+    };
+    assert!(utc(day(30), 8) && !utc(day(30), 7));
+    assert!(utc(day(32), 7) && !utc(day(32), 8));
+    // Sunday 03:00 CEST is 01:00 UTC; 01:30 CET is 00:30 UTC, the last slot before the gap.
+    assert!(slots
+        .iter()
+        .any(|s| s.starts_at == day(31).and_hms_opt(1, 0, 0).unwrap()));
+    assert!(slots
+        .iter()
+        .all(|s| s.ends_at - s.starts_at == Duration::minutes(30)));
+    drop(c);
+    // Publishing again the next day adds only the new day.
+    let r = setup::publish_all(&pools, tz, now + Duration::days(1), "test").unwrap();
+    assert_eq!((r.created, r.withdrawn, r.reshaped), (8, 0, 0));
+}
+
+#[actix_web::test]
+async fn the_publish_slots_command_can_run_twice() {
+    let app = spawn_app().await;
+    let admin = staff_client(&app, "admin", None).await;
+    let city = city_by_pages(&app, &admin).await;
+    assert_eq!(
+        save_template(&app, &admin, city, "30", "6").await.status(),
+        303
+    );
+    let before = slot_count(&app, city.site);
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
+            .arg("publish-slots")
+            .env("DATABASE_URL", &app.db.url)
+            .env("DOSEWISE_SECRET", crate::helpers::SECRET)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // The command runs on the real clock (years before the test clock): it publishes the
+    // template's days ahead of the real today, and leaves the test's later slots alone.
+    let first = run();
+    let after_first = slot_count(&app, city.site);
+    assert!(
+        !first.starts_with("0 slots created") && after_first > before,
+        "{first}"
+    );
+    let second = run();
+    assert!(
+        second.starts_with("0 slots created, 0 reshaped, 0 withdrawn"),
+        "{second}"
+    );
+    assert_eq!(slot_count(&app, city.site), after_first);
+}
+
+#[actix_web::test]
+async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_their_notices() {
+    let app = spawn_app().await;
+    let admin = staff_client(&app, "admin", None).await;
+    let city = city_by_pages(&app, &admin).await;
+    assert_eq!(
+        save_template(&app, &admin, city, "30", "6").await.status(),
+        303
+    );
+    add_stock(&mut app.conn(), city, 10);
+    // Two bookings tomorrow morning (10:00 local), one in the afternoon.
+    let at = |h: u32, m: u32| {
+        NaiveDate::from_ymd_opt(2030, 3, 5)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    };
+    let slot_at = |t| {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(city.site))
+            .filter(slots::starts_at.eq(t))
+            .select(slots::id)
+            .first::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    let morning = slot_at(at(2, 0));
+    let afternoon = slot_at(at(6, 0));
+    for (slot, who) in [(morning, 1), (morning, 2), (afternoon, 3)] {
+        assert_eq!(app.book_api(slot, 1, &resident(who)).await.status(), 201);
+    }
+    let page = format!("/admin/sites/{}", city.site);
+    let url = format!("{page}/exceptions");
+    let closure = [
+        ("exc-day", "2030-03-05"),
+        ("kind", "closed"),
+        ("exc-starts", "08:00"),
+        ("exc-ends", "12:00"),
+        ("exc-reason", "停电"),
+    ];
+    let res = post(&admin, &app, &page, &url, &closure).await;
+    assert_eq!(res.status(), 409, "confirmation first");
+    let shown = res.text().await.unwrap();
+    assert!(shown.contains(&format!("**************{}", &id_number(1)[14..])));
+    assert!(!shown.contains(&id_number(1)), "only masked ID numbers");
+    assert!(shown.contains("name=\"confirm\" value=\"2\""));
+    assert_eq!(app.count("site_exceptions", "1=1"), 0);
+    assert_eq!(app.count("appointments", "status = 'booked'"), 3);
+    // Confirming a stale count shows the list again; the right count applies it.
+    let mut confirm = closure.to_vec();
+    confirm.push(("confirm", "2"));
+    let res = post(&admin, &app, &page, &url, &confirm).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("appointments", "status = 'cancelled'"), 2);
+    assert_eq!(app.slot_counts(afternoon).0, 1);
+    assert_eq!(app.stock(city), (10, 1), "promised doses released");
+    assert_eq!(app.count("audit_log", "action = 'notify.pending'"), 2);
+    assert_eq!(app.count("audit_log", "action = 'sites.exception'"), 1);
+    // The morning is closed: no seats before noon, the afternoon untouched.
+    assert_eq!(
+        app.count("slots", &format!("site_id = {} AND starts_at >= '2030-03-05 00:00:00' AND starts_at < '2030-03-05 04:00:00' AND seats > 0", city.site)),
+        0
+    );
+    assert_eq!(
+        app.count("slots", &format!("id = {afternoon} AND seats = 6")),
+        1
+    );
+    // Publishing again does not reopen it.
+    setup::publish_all(
+        app.database(),
+        app.state.settings.time_zone,
+        test_now(),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        app.count("slots", &format!("id = {morning} AND seats = 0")),
+        1
+    );
+    // Fewer seats in the afternoon: never below what stays booked; the latest booking goes.
+    assert_eq!(app.book_api(afternoon, 1, &resident(4)).await.status(), 201);
+    let seats = [
+        ("exc-day", "2030-03-05"),
+        ("kind", "seats"),
+        ("exc-starts", "13:00"),
+        ("exc-ends", "16:30"),
+        ("exc-seats", "1"),
+        ("exc-reason", "人手不足"),
+        ("confirm", "1"),
+    ];
+    let res = post(&admin, &app, &page, &url, &seats).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(afternoon), (1, 0, 1));
+    assert_eq!(app.count("slots", &format!("site_id = {} AND starts_at >= '2030-03-05 05:00:00' AND starts_at < '2030-03-05 09:00:00' AND seats <> 1", city.site)), 0);
+    let shown = get(&admin, &app, &page).await;
+    assert!(shown.contains("停电") && shown.contains("人手不足"));
+    // Bad exceptions: a past day, a reversed window, no reason.
+    for (form, expect) in [
+        (
+            vec![
+                ("exc-day", "2030-03-01"),
+                ("kind", "closed"),
+                ("exc-reason", "x"),
+            ],
+            "已过",
+        ),
+        (
+            vec![
+                ("exc-day", "2030-03-06"),
+                ("kind", "closed"),
+                ("exc-starts", "12:00"),
+                ("exc-ends", "08:00"),
+                ("exc-reason", "x"),
+            ],
+            "晚于开始",
+        ),
+        (
+            vec![("exc-day", "2030-03-06"), ("kind", "closed")],
+            "请填写原因",
+        ),
+    ] {
+        let res = post(&admin, &app, &page, &url, &form).await;
+        assert_eq!(res.status(), 422, "{expect}");
+        assert!(res.text().await.unwrap().contains(expect), "{expect}");
+    }
+}
+
+#[actix_web::test]
+async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_entries() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let admin = staff_client(&app, "admin", None).await;
+    let s = city.site.to_string();
+    // Refused: a clinic user without a site, a short password.
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        "/admin/users",
+        &[
+            ("username", "nurse1"),
+            ("role", "clinic"),
+            ("site_id", ""),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("需要指定接种点") && page.contains("10 到 200"));
+    assert!(
+        !page.contains("value=\"short\""),
+        "passwords are never echoed"
+    );
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        "/admin/users",
+        &[
+            ("username", "nurse1"),
+            ("role", "clinic"),
+            ("site_id", &s),
+            ("password", "a long enough password"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        "/admin/users",
+        &[
+            ("username", "nurse1"),
+            ("role", "bureau"),
+            ("site_id", ""),
+            ("password", "a long enough password"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422, "a taken name");
+    assert_eq!(
+        app.count(
+            "users",
+            "username = 'nurse1' AND password_hash LIKE '$argon2id$%'"
+        ),
+        1
+    );
+    // The nurse logs in and works; deactivation ends the session on the next request.
+    let nurse = client();
+    assert_eq!(
+        login(&app, &nurse, "nurse1", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        nurse
+            .get(format!("{}/staff", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let id = dosewise::models::user::find_by_username(&mut app.conn(), "nurse1")
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        &format!("/admin/users/{id}/active"),
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = nurse
+        .get(format!("{}/staff", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the session ended at once");
+    assert!(location(&res).starts_with("/login"));
+    assert_eq!(
+        login(&app, &nurse, "nurse1", "a long enough password")
+            .await
+            .status(),
+        401,
+        "cannot log in"
+    );
+    // Reactivate, reset the password: the old one stops working.
+    post(
+        &admin,
+        &app,
+        "/admin/users",
+        &format!("/admin/users/{id}/active"),
+        &[("active", "true")],
+    )
+    .await;
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        &format!("/admin/users/{id}/password"),
+        &[("password", "another long password")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        login(&app, &nurse, "nurse1", "a long enough password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(&app, &nurse, "nurse1", "another long password")
+            .await
+            .status(),
+        303
+    );
+    // An admin cannot lock themselves out.
+    let me = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::users;
+        users::table
+            .filter(users::role.eq("admin"))
+            .select(users::id)
+            .first::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    let res = post(
+        &admin,
+        &app,
+        "/admin/users",
+        &format!("/admin/users/{me}/active"),
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    for action in [
+        "users.create",
+        "users.deactivate",
+        "users.activate",
+        "users.password",
+    ] {
+        assert_eq!(
+            app.count("audit_log", &format!("action = '{action}'")),
+            1,
+            "{action}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
+    let app = spawn_app().await;
+    {
+        let mut c = app.conn();
+        town::insert(
+            &mut c,
+            &NewTown {
+                id: new_id(),
+                code: "T050".into(),
+                name: "老镇".into(),
+                eligible: 1,
+                contact_emails: String::new(),
+                active: true,
+            },
+        )
+        .unwrap();
+        let t = town::find_by_code(&mut c, "T050").unwrap().unwrap().id;
+        site::insert(
+            &mut c,
+            &NewSite {
+                id: new_id(),
+                town_id: t,
+                name: "老镇卫生院".into(),
+                address: "老街1号".into(),
+                active: true,
+            },
+        )
+        .unwrap();
+    }
+    let admin = staff_client(&app, "admin", None).await;
+    let example = admin
+        .get(format!("{}/admin/import/example.csv", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(example.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let example = example.text().await.unwrap();
+    let bad = "type,town_code,name,eligible,contact_emails,address\n\
+               town,T100,新镇,5000,office@new.example.cn,\n\
+               town,T100,重复镇,10,,\n\
+               town,T050,已有镇,10,,\n\
+               site,T999,无主点,,,某路\n\
+               site,T050,老镇卫生院,,,老街1号\n\
+               site,T100,\"新镇点, 北门\",,,\n\
+               town,T101,坏邮箱镇,10,not-mail,\n\
+               moon,T100,x,,,y\n\
+               site,T100,短行\n";
+    let res = post(
+        &admin,
+        &app,
+        "/admin/import",
+        "/admin/import",
+        &[("csv", bad)],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    for line in 3..=10 {
+        assert!(
+            page.contains(&format!("第 {line} 行")),
+            "line {line}: {page}"
+        );
+    }
+    assert!(!page.contains("第 2 行"), "line 2 is fine");
+    assert!(page.contains("新镇点, 北门"), "the text is kept");
+    assert_eq!(app.count("towns", "1=1"), 1);
+    assert_eq!(app.count("sites", "1=1"), 1);
+    // Only the database-level problems: still nothing written.
+    let res = post(
+        &admin,
+        &app,
+        "/admin/import",
+        "/admin/import",
+        &[(
+            "csv",
+            "type,town_code,name,eligible,contact_emails,address\ntown,T050,x,1,,\n",
+        )],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("第 2 行"));
+    // A wrong header, an empty file.
+    for (csv, expect) in [("code,name\nT1,x\n", "第一行应为"), ("", "没有镇或接种点")] {
+        let res = post(
+            &admin,
+            &app,
+            "/admin/import",
+            "/admin/import",
+            &[("csv", csv)],
+        )
+        .await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains(expect), "{expect}");
+    }
+    // The example imports as it is, and sites may name existing towns.
+    let mut good = example.clone();
+    good.push_str("site,T050,老镇第二接种点,,,新街2号\n");
+    let res = post(
+        &admin,
+        &app,
+        "/admin/import",
+        "/admin/import",
+        &[("csv", &good)],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("已导入 2 个镇和 4 个接种点"));
+    assert_eq!(app.count("towns", "1=1"), 3);
+    assert_eq!(app.count("sites", "name = '城关体育馆临时接种点, 北门'"), 1);
+    assert_eq!(
+        app.count("audit_log", "action IN ('towns.import', 'sites.import')"),
+        6
+    );
+}
+
+#[actix_web::test]
+async fn in_a_real_browser_an_admin_sets_up_a_city_and_a_resident_sees_its_slots() {
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = spawn_app().await;
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: new_id(),
+            username: "admin".into(),
+            password_hash: dosewise::security::hash_password("first admin password").unwrap(),
+            role: "admin".into(),
+            site_id: None,
+            active: true,
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+    let dir = format!(
+        "target/screenshots/{}",
+        if app.db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    let address = app.address.clone();
+    let out = actix_web::web::block(move || {
+        std::process::Command::new("node")
+            .args([
+                "tests/browser/setup.mjs",
+                &address,
+                &dir,
+                "admin",
+                "first admin password",
+            ])
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "setup journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+    assert!(app.count("slots", "seats = 4") > 0);
+    assert_eq!(app.count("audit_log", "action = 'sites.template'"), 1);
+}

@@ -1,0 +1,140 @@
+// Dosewise set-up journey: an administrator sets up a new city from an empty database with the
+// pages only (a town, a vaccine, a site with its weekly template, which publishes slots), then a
+// resident on a phone sees the town, the site and its slots. Headless Chromium (Debian's), driven
+// by playwright-core; nothing is downloaded.
+//
+// Usage: node tests/browser/setup.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD
+// Prints one line per step and ends with `setup journey: N passed, N failed`; exit 1 on failure.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [baseArg, shotDir, user, password] = process.argv.slice(2);
+if (!baseArg || !shotDir || !user || !password) {
+  console.error('usage: node tests/browser/setup.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD');
+  process.exit(2);
+}
+const BASE = baseArg.replace(/\/+$/, '');
+mkdirSync(shotDir, { recursive: true });
+
+let passed = 0;
+let step = 'launch';
+let browser = null;
+const watchdog = setTimeout(() => {
+  console.log(`FAIL ${step}: overall timeout`);
+  process.exit(1);
+}, 90_000);
+
+function ok(msg) {
+  passed += 1;
+  console.log(`${step.padEnd(10)} ok  ${msg}`);
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Submit a form by its button and wait for the page it leads to. */
+async function submit(page, buttonText) {
+  const [res] = await Promise.all([
+    page.waitForNavigation({ timeout: 15_000 }),
+    page.getByRole('button', { name: buttonText }).click(),
+  ]);
+  return res;
+}
+
+async function main() {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    timeout: 20_000,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+  const admin = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', baseURL: BASE });
+  const page = await admin.newPage();
+  page.setDefaultTimeout(10_000);
+
+  step = 'login';
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await submit(page, 'Log in');
+  await page.goto('/admin');
+  check((await page.textContent('h1')).includes('Administration'), 'admin start page');
+  await page.screenshot({ path: join(shotDir, 'setup-1-admin.png'), fullPage: true });
+  ok('the admin start page lists the set-up steps');
+
+  step = 'town';
+  await page.goto('/admin/towns');
+  await page.getByLabel('Code').fill('T001');
+  await page.getByLabel('Name').fill('Riverside');
+  await page.getByLabel('Eligible population').fill('42000');
+  await page.getByLabel('Contact emails for notices').fill('office@riverside.example.org');
+  let res = await submit(page, 'Add a town');
+  check(res.status() === 200 && (await page.content()).includes('Riverside'), 'town listed');
+  ok('town T001 Riverside created');
+
+  step = 'vaccine';
+  await page.goto('/admin/products');
+  await page.getByLabel('Code').fill('INACT-2');
+  await page.getByLabel('Name', { exact: true }).fill('Inactivated COVID-19 vaccine');
+  await page.getByLabel('Manufacturer').fill('Example Biotech');
+  res = await submit(page, 'Add a vaccine');
+  check((await page.content()).includes('Inactivated COVID-19 vaccine'), 'vaccine listed');
+  ok('vaccine created with the default series (2 doses, 21-56 days)');
+
+  step = 'site';
+  await page.goto('/admin/sites');
+  await page.getByLabel('Name').fill('Riverside Health Centre');
+  await page.getByLabel('Address').fill('1 River Road');
+  await submit(page, 'Add a site');
+  check(page.url().includes('/admin/sites/'), `site page, got ${page.url()}`);
+  ok('site created; its page opens on the weekly template');
+
+  step = 'template';
+  await page.getByLabel('INACT-2 · Inactivated COVID-19 vaccine').check();
+  for (const d of [0, 1, 2, 3, 4]) {
+    await page.fill(`#opens_${d}`, '08:30');
+    await page.fill(`#lunch_starts_${d}`, '11:30');
+    await page.fill(`#lunch_ends_${d}`, '13:30');
+    await page.fill(`#closes_${d}`, '16:30');
+  }
+  await page.fill('#opens_5', '09:00');
+  await page.fill('#closes_5', '12:00');
+  await page.getByLabel('Slot length (minutes)').fill('30');
+  await page.getByLabel('Seats per slot (the crowd limit)').fill('4');
+  await page.getByLabel('Days of slots published ahead').fill('7');
+  await submit(page, 'Save the template and publish slots');
+  const text = await page.textContent('main');
+  const m = text.match(/Template saved: (\d+) slots created/);
+  check(m && Number(m[1]) > 0, `slots published: ${text.slice(0, 200)}`);
+  await page.screenshot({ path: join(shotDir, 'setup-2-site-template.png'), fullPage: true });
+  ok(`template saved, ${m[1]} slots published`);
+
+  step = 'resident';
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', baseURL: BASE,
+  });
+  const rp = await phone.newPage();
+  rp.setDefaultTimeout(10_000);
+  await rp.goto('/');
+  await Promise.all([rp.waitForNavigation(), rp.getByRole('link', { name: /Riverside/ }).click()]);
+  await Promise.all([rp.waitForNavigation(), rp.getByRole('link', { name: /Riverside Health Centre/ }).first().click()]);
+  const slots = await rp.locator('a[href^="/slots/"]').count();
+  check(slots > 0, 'the resident sees bookable slots');
+  const scroll = await rp.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+  check(scroll, 'no sideways scroll on the phone');
+  await rp.screenshot({ path: join(shotDir, 'setup-3-resident-site.png'), fullPage: true });
+  ok(`the resident sees ${slots} slots at the new site`);
+
+  await browser.close();
+  clearTimeout(watchdog);
+  console.log(`setup journey: ${passed} passed, 0 failed`);
+}
+
+main().catch(async (e) => {
+  console.log(`FAIL ${step}: ${String(e && e.message ? e.message : e).split('\n')[0]}`);
+  if (browser) await browser.close().catch(() => {});
+  console.log(`setup journey: ${passed} passed, 1 failed`);
+  process.exit(1);
+});
