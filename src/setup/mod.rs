@@ -8,8 +8,8 @@
 //! slot that has bookings, and withdraws or reshapes only unbooked future slots that the template
 //! no longer describes. Exceptions are the one way seats of a booked slot change: the booked
 //! appointments that no longer fit are cancelled (seat and promised dose released) in the same
-//! transaction, and what each resident must be told is recorded in the audit log (action
-//! `notify.pending`) until the mail outbox exists.
+//! transaction, each resident is sent the cancellation through the mail outbox, and the audit
+//! log records it (action `notify.queued`).
 
 mod csv;
 
@@ -1374,14 +1374,19 @@ pub fn apply_exception(
         let cancelled = cancel_all(c, &affected, now)?;
         let window = format!("{} {}-{}", input.day, hm(input.starts), hm(input.ends));
         for a in &affected {
+            // The resident is told by mail (the cancellation message links to booking again).
+            let appt = crate::models::appointment::find(c, crate::ids::AppointmentId(a.appointment_id))?;
+            if let Some(r) = appt.map(|x| x.resident_id).map(|id| crate::models::resident::find(c, crate::ids::ResidentId(id))).transpose()?.flatten() {
+                crate::mail::outbox::enqueue(c, crate::mail::outbox::Kind::Cancelled, a.appointment_id, &r.email, &r.lang, None, now)?;
+            }
             audit::record(
                 c,
                 now,
                 &actor,
-                "notify.pending",
+                "notify.queued",
                 &format!("appointment {}", a.code),
                 &format!(
-                    "cancelled by an exception at {} ({window}: {}); tell the resident and offer another slot",
+                    "cancelled by an exception at {} ({window}: {}); the resident is mailed and may book another slot",
                     s.name, input.reason
                 ),
             )?;

@@ -29,6 +29,23 @@ pub struct CurrentUser {
     pub session_hash: String,
 }
 
+impl CurrentUser {
+    /// The work pages this user may open, for the header.
+    pub fn links(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.role.allows(Role::Clinic) {
+            out.push(("staff.title", "/staff"));
+        }
+        if self.role.allows(Role::Bureau) {
+            out.push(("bureau.shipments", "/bureau/shipments"));
+        }
+        if self.role == Role::Admin {
+            out.push(("admin.title", "/admin"));
+        }
+        out
+    }
+}
+
 /// Request context for pages.
 #[derive(Debug, Clone)]
 pub struct Ctx {

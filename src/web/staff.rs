@@ -7,7 +7,7 @@ use super::ctx::Ctx;
 use super::state::{read, AppState};
 use crate::error::AppError;
 use crate::ids::{SiteId, TownId};
-use crate::models::{audit, site, stock, town, user, waiting, Role};
+use crate::models::{site, stock, town, waiting, Role};
 use crate::views::{html, RoleHomePage};
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
@@ -40,42 +40,6 @@ pub async fn bureau_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRes
     html(&RoleHomePage {
         heading: ctx.t("bureau.title"),
         intro: ctx.t("bureau.intro"),
-        rows,
-        ctx,
-    })
-}
-
-/// `GET /admin`: the city's size and the latest audit entries.
-pub async fn admin_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
-    let lang = ctx.lang;
-    let rows = read(&state, move |c, _| {
-        let mut rows = vec![
-            (
-                lang.t("admin.towns").to_string(),
-                town::count(c)?.to_string(),
-            ),
-            (
-                lang.t("admin.sites").to_string(),
-                site::list_active(c)?.len().to_string(),
-            ),
-            (
-                lang.t("admin.users").to_string(),
-                user::count(c)?.to_string(),
-            ),
-        ];
-        for e in audit::recent(c, 20)? {
-            rows.push((
-                e.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                format!("{} · {} · {}", e.actor, e.action, e.subject),
-            ));
-        }
-        Ok(rows)
-    })
-    .await?;
-    html(&RoleHomePage {
-        heading: ctx.t("admin.title"),
-        intro: ctx.t("admin.intro"),
         rows,
         ctx,
     })

@@ -6,15 +6,15 @@ use std::process::{Command, Output, Stdio};
 use crate::helpers::{client, login, make_city, spawn_app_on, TestDb};
 
 fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dosewise"))
-        .args(args)
-        .env("DATABASE_URL", db_url)
-        .env("DOSEWISE_SECRET", crate::helpers::SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::helpers::spawn(
+        Command::new(env!("CARGO_BIN_EXE_dosewise"))
+            .args(args)
+            .env("DATABASE_URL", db_url)
+            .env("DOSEWISE_SECRET", crate::helpers::SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     child
         .stdin
         .take()

@@ -532,3 +532,18 @@ pub async fn login(
         .await
         .unwrap()
 }
+
+/// Start a command, retrying while the kernel reports the executable busy (ETXTBSY): another
+/// test thread may be forking while holding a just-written file open, a known Linux race.
+pub fn spawn(cmd: &mut std::process::Command) -> std::process::Child {
+    for _ in 0..50 {
+        match cmd.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("cannot start {cmd:?}: {e}"),
+        }
+    }
+    panic!("{cmd:?} stayed busy")
+}

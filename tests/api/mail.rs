@@ -384,15 +384,15 @@ async fn two_worker_processes_on_one_database_deliver_each_message_exactly_once(
             .unwrap();
     }
     let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
-            .args(["send-mail", "--once"])
-            .env("DATABASE_URL", &app.db.url)
-            .env("DOSEWISE_SECRET", crate::helpers::SECRET)
-            .env("SMTP_URL", sink.url())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+        crate::helpers::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
+                .args(["send-mail", "--once"])
+                .env("DATABASE_URL", &app.db.url)
+                .env("DOSEWISE_SECRET", crate::helpers::SECRET)
+                .env("SMTP_URL", sink.url())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+        )
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());

@@ -31,18 +31,18 @@ fn start(db: &TestDb) -> Server {
 
 /// Start `dosewise ARGS` on the database with extra environment variables.
 pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dosewise"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("DATABASE_URL", &db.url)
-        .env("DOSEWISE_BIND", "127.0.0.1:0")
-        .env("DOSEWISE_SECRET", SECRET)
-        .env("DOSEWISE_WORKERS", "2")
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the dosewise binary starts");
+    let mut child = crate::helpers::spawn(
+        Command::new(env!("CARGO_BIN_EXE_dosewise"))
+            .args(args)
+            .envs(env.iter().copied())
+            .env("DATABASE_URL", &db.url)
+            .env("DOSEWISE_BIND", "127.0.0.1:0")
+            .env("DOSEWISE_SECRET", SECRET)
+            .env("DOSEWISE_WORKERS", "2")
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let log = Arc::new(Mutex::new(String::new()));
     let stderr = child.stderr.take().unwrap();
     let sink = log.clone();

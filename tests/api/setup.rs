@@ -817,7 +817,12 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
     assert_eq!(app.count("appointments", "status = 'cancelled'"), 2);
     assert_eq!(app.slot_counts(afternoon).0, 1);
     assert_eq!(app.stock(city), (10, 1), "promised doses released");
-    assert_eq!(app.count("audit_log", "action = 'notify.pending'"), 2);
+    assert_eq!(app.count("audit_log", "action = 'notify.queued'"), 2);
+    assert_eq!(
+        app.count("outbox", "kind = 'cancelled'"),
+        2,
+        "each affected resident is mailed"
+    );
     assert_eq!(app.count("audit_log", "action = 'sites.exception'"), 1);
     // The morning is closed: no seats before noon, the afternoon untouched.
     assert_eq!(
