@@ -10,6 +10,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::Serialize;
+
 use super::instance::Instance;
 use super::plan::{FirstDoseCap, Levels, Plan, TownExplanation, TownPlan, PLAN_SCHEMA};
 use super::rounding::{allocate_level, leximin_cmp, water_level, Candidate, LevelItem, Ratio};
@@ -17,65 +20,106 @@ use super::town::{Calendar, Outcome, TownModel};
 
 /// Plans the shipment of a validated instance. Pure and deterministic.
 pub fn plan(instance: &Instance) -> Plan {
-    let h = instance.header();
-    let cal = Calendar {
-        run_date: h.run_date,
-        min_interval: i64::from(h.product.min_interval_days),
-        max_interval: i64::from(h.product.max_interval_days),
-        horizon: instance.horizon_days() as usize,
-        late_days: i64::from(instance.late_days()),
-        reserve_safety_factor: h.policy.reserve_safety_factor,
-    };
-    let towns = instance.towns();
-    let mut order: Vec<usize> = (0..towns.len()).collect();
-    order.sort_by(|&x, &y| towns[x].id.cmp(&towns[y].id));
-    let models: Vec<TownModel> = order
-        .iter()
-        .map(|&i| TownModel::new(i, &towns[i], &cal))
-        .collect();
-    let n = h.product.pack_size.max(1);
-    let mut state = State {
-        models: &models,
-        n,
-        packs_left: h.shipment.doses / n,
-        total: models.iter().map(|m| m.stock).collect(),
-        packs: vec![0; models.len()],
-    };
+    Solved::new(instance).into_plan()
+}
 
-    state.level(|m, t| {
-        (t < m.urgent_full()).then(|| (i128::from(t), i128::from(m.ucap), m.ucap - t))
-    });
-    state.level(|m, t| {
-        (t < m.reserve_full()).then(|| {
-            let r = t.saturating_sub(m.ucap);
-            (i128::from(r), i128::from(m.rho), m.reserve_full() - t)
-        })
-    });
-    let before_first = state.packs.clone();
-    state.level(|m, t| {
-        (t < m.first_full()).then(|| {
-            let f = t.saturating_sub(m.reserve_full());
-            (
-                i128::from(m.first_dosed + f),
-                i128::from(m.eligible),
-                m.first_full() - t,
-            )
-        })
-    });
-    let first_packs: Vec<u64> = state
-        .packs
-        .iter()
-        .zip(&before_first)
-        .map(|(a, b)| a - b)
-        .collect();
-    state.due_levels();
+/// `serde_json::to_string_pretty(&plan(instance))`, byte for byte, written straight from
+/// the solution: no town or cohort id is cloned and no explanation is built.
+pub(crate) fn plan_json_pretty(instance: &Instance) -> serde_json::Result<Vec<u8>> {
+    let solved = Solved::new(instance);
+    let cohorts: usize = solved.outcomes.iter().map(|o| o.cohort_doses.len()).sum();
+    // About what a town with a few second doses takes, so the buffer rarely grows.
+    let mut out = Vec::with_capacity(512 + 128 * solved.models.len() + 16 * cohorts);
+    serde_json::to_writer_pretty(&mut out, &PlanJson(&solved))?;
+    Ok(out)
+}
 
-    let outcomes: Vec<Outcome> = models
-        .iter()
-        .zip(&state.total)
-        .map(|(m, &t)| m.outcome(t))
-        .collect();
-    build_plan(instance, &models, &outcomes, &state.packs, &first_packs, n)
+/// The pack counts of a plan and what each town does with its doses.
+struct Solved<'a> {
+    instance: &'a Instance,
+    /// Town models, sorted by town id.
+    models: Vec<TownModel>,
+    /// Best use of each town's doses, in the order of `models`.
+    outcomes: Vec<Outcome>,
+    /// Packs shipped to each town.
+    packs: Vec<u64>,
+    /// Packs shipped to each town at the first-dose level.
+    first_packs: Vec<u64>,
+    /// Pack size.
+    n: u64,
+}
+
+impl<'a> Solved<'a> {
+    /// Runs the levels of the policy.
+    fn new(instance: &'a Instance) -> Self {
+        let h = instance.header();
+        let cal = Calendar {
+            run_date: h.run_date,
+            min_interval: i64::from(h.product.min_interval_days),
+            max_interval: i64::from(h.product.max_interval_days),
+            horizon: instance.horizon_days() as usize,
+            late_days: i64::from(instance.late_days()),
+            reserve_safety_factor: h.policy.reserve_safety_factor,
+        };
+        let towns = instance.towns();
+        let mut order: Vec<usize> = (0..towns.len()).collect();
+        order.sort_by(|&x, &y| towns[x].id.cmp(&towns[y].id));
+        let models: Vec<TownModel> = order
+            .iter()
+            .map(|&i| TownModel::new(i, &towns[i], &cal))
+            .collect();
+        let n = h.product.pack_size.max(1);
+        let mut state = State {
+            models: &models,
+            n,
+            packs_left: h.shipment.doses / n,
+            total: models.iter().map(|m| m.stock).collect(),
+            packs: vec![0; models.len()],
+        };
+
+        state.level(|m, t| {
+            (t < m.urgent_full()).then(|| (i128::from(t), i128::from(m.ucap), m.ucap - t))
+        });
+        state.level(|m, t| {
+            (t < m.reserve_full()).then(|| {
+                let r = t.saturating_sub(m.ucap);
+                (i128::from(r), i128::from(m.rho), m.reserve_full() - t)
+            })
+        });
+        let before_first = state.packs.clone();
+        state.level(|m, t| {
+            (t < m.first_full()).then(|| {
+                let f = t.saturating_sub(m.reserve_full());
+                (
+                    i128::from(m.first_dosed + f),
+                    i128::from(m.eligible),
+                    m.first_full() - t,
+                )
+            })
+        });
+        let first_packs: Vec<u64> = state
+            .packs
+            .iter()
+            .zip(&before_first)
+            .map(|(a, b)| a - b)
+            .collect();
+        state.due_levels();
+
+        let outcomes: Vec<Outcome> = models
+            .iter()
+            .zip(&state.total)
+            .map(|(m, &t)| m.outcome(t))
+            .collect();
+        let packs = state.packs;
+        Self {
+            instance,
+            models,
+            outcomes,
+            packs,
+            first_packs,
+            n,
+        }
+    }
 }
 
 /// Packs handed out so far.
@@ -312,92 +356,182 @@ fn continuous_water_level(models: &[TownModel], first_total: u64) -> Option<Rati
     Some(water_level(&items, target))
 }
 
-fn build_plan(
-    instance: &Instance,
-    models: &[TownModel],
-    outcomes: &[Outcome],
-    packs: &[u64],
-    first_packs: &[u64],
-    n: u64,
-) -> Plan {
-    let h = instance.header();
-    let towns = instance.towns();
-    let first_total: u64 = outcomes.iter().map(|o| o.f).sum();
-    let level = continuous_water_level(models, first_total);
-    let mut plans = Vec::with_capacity(models.len());
-    let mut explanations = Vec::with_capacity(models.len());
-    for ((m, o), (&p, &fp)) in models
-        .iter()
-        .zip(outcomes)
-        .zip(packs.iter().zip(first_packs))
-    {
-        let town = &towns[m.input];
-        let second_doses: BTreeMap<String, u64> = town
-            .second_dose_queue
-            .iter()
-            .zip(&o.cohort_doses)
-            .filter(|(_, &d)| d > 0)
-            .map(|(c, &d)| (c.cohort_id.clone(), d))
-            .collect();
-        let coverage = |f: u64| {
-            if m.eligible == 0 {
-                0.0
-            } else {
-                (m.first_dosed + f) as f64 / m.eligible as f64
-            }
-        };
-        let above_water = level.is_some_and(|l| {
-            m.eligible > 0 && Ratio::new((m.first_dosed + o.f).into(), m.eligible.into()) > l
-        });
-        // Within one pack of its ceiling after getting packs: the ceiling is what binds.
-        let at_ceiling = o.f == m.hi || (fp > 0 && m.hi - o.f < n);
-        let cap = if m.waiting == 0 {
-            FirstDoseCap::None
-        } else if at_ceiling && m.hi == m.waiting {
-            FirstDoseCap::WaitingList
-        } else if at_ceiling {
-            FirstDoseCap::Capacity
-        } else if fp == 0 && above_water {
-            FirstDoseCap::Stock
-        } else {
-            FirstDoseCap::ShipmentExhausted
-        };
-        plans.push(TownPlan {
-            id: town.id.clone(),
-            ship_doses: p * n,
-            first_doses: o.f,
-            second_doses,
-        });
-        explanations.push(TownExplanation {
-            id: town.id.clone(),
-            ship_doses: p * n,
-            urgent_second: o.a,
-            reserve: o.r,
-            first: o.f,
-            other_second: o.due_total(),
-            stock_left: o.left,
-            reserve_target: m.rho,
-            first_dose_cap: cap,
-            coverage_before: coverage(0),
-            coverage_after: coverage(o.f),
-        });
-    }
-    let shipped: u64 = plans.iter().map(|t| t.ship_doses).sum();
-    let water = level.map_or(0.0, |l| (l.to_f64() * 1e6).round() / 1e6);
-    Plan {
-        schema: PLAN_SCHEMA.to_owned(),
-        instance_id: h.instance_id.clone(),
-        policy: h.policy.name.as_str().to_owned(),
-        central_hold: h.shipment.doses - shipped,
-        towns: plans,
-        levels: Levels {
+impl Solved<'_> {
+    /// Level totals and the continuous water level (`None` when no first dose is bought
+    /// beyond what the towns' own stock pays for).
+    fn levels(&self) -> (Levels, Option<Ratio>) {
+        let outcomes = &self.outcomes;
+        let first_total: u64 = outcomes.iter().map(|o| o.f).sum();
+        let level = continuous_water_level(&self.models, first_total);
+        let levels = Levels {
             urgent_second: outcomes.iter().map(|o| o.a).sum(),
             reserve: outcomes.iter().map(|o| o.r).sum(),
             first: first_total,
             other_second: outcomes.iter().map(Outcome::due_total).sum(),
-            water_level: water,
-        },
-        explanations,
+            water_level: level.map_or(0.0, |l| (l.to_f64() * 1e6).round() / 1e6),
+        };
+        (levels, level)
+    }
+
+    /// Doses of the shipment that stay central.
+    fn central_hold(&self) -> u64 {
+        let shipped: u64 = self.packs.iter().map(|p| p * self.n).sum();
+        self.instance.header().shipment.doses - shipped
+    }
+
+    /// Town `k` (in id order) and its second doses per cohort, in input order, cohorts
+    /// getting none left out.
+    fn second_doses(&self, k: usize) -> impl Iterator<Item = (&str, u64)> {
+        self.instance.towns()[self.models[k].input]
+            .second_dose_queue
+            .iter()
+            .zip(&self.outcomes[k].cohort_doses)
+            .filter(|(_, &d)| d > 0)
+            .map(|(c, &d)| (c.cohort_id.as_str(), d))
+    }
+
+    fn into_plan(self) -> Plan {
+        let h = self.instance.header();
+        let towns = self.instance.towns();
+        let n = self.n;
+        let (levels, level) = self.levels();
+        let mut plans = Vec::with_capacity(self.models.len());
+        let mut explanations = Vec::with_capacity(self.models.len());
+        for (k, ((m, o), (&p, &fp))) in self
+            .models
+            .iter()
+            .zip(&self.outcomes)
+            .zip(self.packs.iter().zip(&self.first_packs))
+            .enumerate()
+        {
+            let town = &towns[m.input];
+            let second_doses: BTreeMap<String, u64> = self
+                .second_doses(k)
+                .map(|(id, d)| (id.to_owned(), d))
+                .collect();
+            let coverage = |f: u64| {
+                if m.eligible == 0 {
+                    0.0
+                } else {
+                    (m.first_dosed + f) as f64 / m.eligible as f64
+                }
+            };
+            let above_water = level.is_some_and(|l| {
+                m.eligible > 0 && Ratio::new((m.first_dosed + o.f).into(), m.eligible.into()) > l
+            });
+            // Within one pack of its ceiling after getting packs: the ceiling is what binds.
+            let at_ceiling = o.f == m.hi || (fp > 0 && m.hi - o.f < n);
+            let cap = if m.waiting == 0 {
+                FirstDoseCap::None
+            } else if at_ceiling && m.hi == m.waiting {
+                FirstDoseCap::WaitingList
+            } else if at_ceiling {
+                FirstDoseCap::Capacity
+            } else if fp == 0 && above_water {
+                FirstDoseCap::Stock
+            } else {
+                FirstDoseCap::ShipmentExhausted
+            };
+            plans.push(TownPlan {
+                id: town.id.clone(),
+                ship_doses: p * n,
+                first_doses: o.f,
+                second_doses,
+            });
+            explanations.push(TownExplanation {
+                id: town.id.clone(),
+                ship_doses: p * n,
+                urgent_second: o.a,
+                reserve: o.r,
+                first: o.f,
+                other_second: o.due_total(),
+                stock_left: o.left,
+                reserve_target: m.rho,
+                first_dose_cap: cap,
+                coverage_before: coverage(0),
+                coverage_after: coverage(o.f),
+            });
+        }
+        Plan {
+            schema: PLAN_SCHEMA.to_owned(),
+            instance_id: h.instance_id.clone(),
+            policy: h.policy.name.as_str().to_owned(),
+            central_hold: self.central_hold(),
+            towns: plans,
+            levels,
+            explanations,
+        }
+    }
+}
+
+/// Serialises a solution exactly as [`Plan`] serialises (same fields in the same order,
+/// `second_doses` as a map sorted by cohort id), borrowing every string.
+struct PlanJson<'s>(&'s Solved<'s>);
+
+impl Serialize for PlanJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let solved = self.0;
+        let h = solved.instance.header();
+        let mut plan = serializer.serialize_struct("Plan", 6)?;
+        plan.serialize_field("schema", PLAN_SCHEMA)?;
+        plan.serialize_field("instance_id", &h.instance_id)?;
+        plan.serialize_field("policy", h.policy.name.as_str())?;
+        plan.serialize_field("central_hold", &solved.central_hold())?;
+        plan.serialize_field("towns", &TownsJson(solved))?;
+        plan.serialize_field("levels", &solved.levels().0)?;
+        plan.end()
+    }
+}
+
+/// The `towns` array of [`PlanJson`].
+struct TownsJson<'s>(&'s Solved<'s>);
+
+impl Serialize for TownsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let solved = self.0;
+        let towns = solved.instance.towns();
+        let mut seq = serializer.serialize_seq(Some(solved.models.len()))?;
+        // One buffer for every town's second doses.
+        let mut second: Vec<(&str, u64)> = Vec::new();
+        for (k, m) in solved.models.iter().enumerate() {
+            second.clear();
+            second.extend(solved.second_doses(k));
+            // What collecting into a `BTreeMap` does: sort by key, the last value of a
+            // repeated key wins (cohort ids are unique in a town, so none repeats).
+            second.sort_by(|x, y| x.0.cmp(y.0));
+            second.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    earlier.1 = later.1;
+                }
+                same
+            });
+            seq.serialize_element(&TownJson {
+                id: &towns[m.input].id,
+                ship_doses: solved.packs[k] * solved.n,
+                first_doses: solved.outcomes[k].f,
+                second_doses: SecondDosesJson(&second),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// One element of [`TownsJson`]: the fields of [`TownPlan`], in its order.
+#[derive(Serialize)]
+struct TownJson<'a> {
+    id: &'a str,
+    ship_doses: u64,
+    first_doses: u64,
+    second_doses: SecondDosesJson<'a>,
+}
+
+/// Second doses per cohort id, sorted by id: serialises like `BTreeMap<String, u64>`.
+struct SecondDosesJson<'a>(&'a [(&'a str, u64)]);
+
+impl Serialize for SecondDosesJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(id, d)| (id, d)))
     }
 }
 
@@ -472,5 +606,117 @@ mod tests {
         );
         assert!((p.explanations[1].coverage_after - 12624.0 / 48000.0).abs() < 1e-12);
         assert!((p.explanations[2].coverage_before - 400.0 / 6500.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use chrono::{Duration, NaiveDate};
+
+    use super::*;
+    use crate::allocation::instance::{
+        parse_instance, tests::TINY_3, Capacity, Cohort, InstanceHeader, NextShipment, Policy,
+        PolicyName, Product, Shipment, Town,
+    };
+
+    fn serde_pretty(inst: &Instance) -> String {
+        serde_json::to_string_pretty(&plan(inst)).expect("serializable")
+    }
+
+    fn written(inst: &Instance) -> String {
+        String::from_utf8(plan_json_pretty(inst).expect("serializable")).expect("UTF-8")
+    }
+
+    /// A reproducible instance with `n` towns, up to 12 cohorts each with ids whose
+    /// byte order is not their input order (`c10` < `c2`), some of them non-ASCII.
+    fn generated(n: usize, doses: u64, pack_size: u64, seed: u64) -> Instance {
+        let mut state = seed | 1;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let run = NaiveDate::from_ymd_opt(2021, 3, 1).unwrap_or_default();
+        let towns = (0..n)
+            .map(|i| {
+                let eligible = next(50_000);
+                let cap = next(300);
+                Town {
+                    id: format!("T{}", next(1_000_000) * 10_000 + i as u64),
+                    name: format!("Town {i}"),
+                    population: eligible,
+                    eligible,
+                    first_dosed: next(eligible / 2 + 1),
+                    first_dose_waiting: if eligible == 0 {
+                        0
+                    } else {
+                        next(eligible / 10)
+                    },
+                    stock_on_hand: next(300),
+                    capacity_per_day: if i % 3 == 0 {
+                        Capacity::Uniform(cap)
+                    } else {
+                        Capacity::Daily((0..7).map(|d| if d == 6 { 0 } else { cap }).collect())
+                    },
+                    second_dose_queue: (0..next(13))
+                        .map(|j| Cohort {
+                            cohort_id: if j % 5 == 4 {
+                                format!("Kohorte-ä{j}")
+                            } else {
+                                format!("c{j}")
+                            },
+                            first_dose_date: run - Duration::days(20 + next(45) as i64),
+                            count: next(200),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let header = InstanceHeader {
+            instance_id: format!("gen-\"{seed}\""),
+            run_date: run,
+            product: Product {
+                id: "P".into(),
+                min_interval_days: 21,
+                max_interval_days: 56,
+                pack_size,
+            },
+            shipment: Shipment {
+                doses,
+                received_date: run,
+            },
+            next_shipment: NextShipment {
+                expected_date: run + Duration::days(7),
+                latest_date: run + Duration::days(10),
+            },
+            policy: Policy {
+                name: PolicyName::LexV1,
+                reserve_safety_factor: 0.7,
+            },
+        };
+        Instance::new(header, towns).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_worked_example_is_written_as_serde_writes_the_plan() {
+        let inst = parse_instance(TINY_3).expect("valid");
+        assert_eq!(written(&inst), serde_pretty(&inst));
+        let empty = Instance::new(inst.header().clone(), Vec::new()).expect("valid");
+        assert_eq!(written(&empty), serde_pretty(&empty));
+    }
+
+    #[test]
+    fn generated_plans_are_written_as_serde_writes_them() {
+        for (seed, doses, pack) in [
+            (1, 0, 6),
+            (2, 600, 1),
+            (3, 60_000, 6),
+            (4, 600_000, 10),
+            (5, 10_000_000, 6),
+        ] {
+            let inst = generated(150, doses, pack, seed);
+            assert_eq!(written(&inst), serde_pretty(&inst), "seed {seed}");
+        }
     }
 }

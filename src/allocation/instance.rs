@@ -5,11 +5,13 @@
 //! length, unique ids). Both report the offending field by its path.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use super::error::AllocError;
+use super::wire::parse_fast;
 
 /// The `schema` value an instance document must carry.
 pub const INSTANCE_SCHEMA: &str = "vax-alloc-instance/1";
@@ -157,11 +159,21 @@ pub struct Instance {
 impl Instance {
     /// Validates a header and towns; errors name fields as the JSON document would.
     pub fn new(header: InstanceHeader, towns: Vec<Town>) -> Result<Self, AllocError> {
+        Self::validated(header, towns, false)
+    }
+
+    /// [`Instance::new`], told whether every town's cohort ids are already known to be
+    /// distinct (then that check is skipped; the result is the same).
+    pub(crate) fn validated(
+        header: InstanceHeader,
+        towns: Vec<Town>,
+        cohort_ids_distinct: bool,
+    ) -> Result<Self, AllocError> {
         validate_header(&header)?;
         let horizon = (header.next_shipment.expected_date - header.run_date).num_days();
-        let mut ids = HashSet::new();
+        let mut ids = HashSet::with_capacity(towns.len());
         for (i, town) in towns.iter().enumerate() {
-            validate_town(&format!("towns[{i}]"), town, &header, horizon)?;
+            validate_town(i, town, &header, horizon, cohort_ids_distinct)?;
             if !ids.insert(town.id.as_str()) {
                 return Err(AllocError::new(
                     format!("towns[{i}].id"),
@@ -267,9 +279,20 @@ fn validate_header(h: &InstanceHeader) -> Result<(), AllocError> {
     Ok(())
 }
 
-fn validate_town(path: &str, t: &Town, h: &InstanceHeader, horizon: i64) -> Result<(), AllocError> {
+fn validate_town(
+    i: usize,
+    t: &Town,
+    h: &InstanceHeader,
+    horizon: i64,
+    cohort_ids_distinct: bool,
+) -> Result<(), AllocError> {
+    // Paths are only formatted for the error that is returned.
+    let path = |rest: fmt::Arguments<'_>| format!("towns[{i}].{rest}");
     if t.id.is_empty() {
-        return Err(AllocError::new(format!("{path}.id"), "must not be empty"));
+        return Err(AllocError::new(
+            path(format_args!("id")),
+            "must not be empty",
+        ));
     }
     for (name, v) in [
         ("population", t.population),
@@ -278,20 +301,26 @@ fn validate_town(path: &str, t: &Town, h: &InstanceHeader, horizon: i64) -> Resu
         ("first_dose_waiting", t.first_dose_waiting),
         ("stock_on_hand", t.stock_on_hand),
     ] {
-        check_max(&format!("{path}.{name}"), v)?;
+        if v > MAX_COUNT {
+            return Err(too_large(path(format_args!("{name}"))));
+        }
     }
     if t.eligible == 0 && t.first_dose_waiting > 0 {
         return Err(AllocError::new(
-            format!("{path}.eligible"),
+            path(format_args!("eligible")),
             "must be positive when first_dose_waiting is positive",
         ));
     }
     match &t.capacity_per_day {
-        Capacity::Uniform(c) => check_max(&format!("{path}.capacity_per_day"), *c)?,
+        Capacity::Uniform(c) => {
+            if *c > MAX_COUNT {
+                return Err(too_large(path(format_args!("capacity_per_day"))));
+            }
+        }
         Capacity::Daily(days) => {
             if i64::try_from(days.len()).ok() != Some(horizon) {
                 return Err(AllocError::new(
-                    format!("{path}.capacity_per_day"),
+                    path(format_args!("capacity_per_day")),
                     format!(
                         "must be one number or an array of exactly {horizon} numbers \
                          (one per day until the next shipment), got {}",
@@ -299,41 +328,78 @@ fn validate_town(path: &str, t: &Town, h: &InstanceHeader, horizon: i64) -> Resu
                     ),
                 ));
             }
-            for (d, c) in days.iter().enumerate() {
-                check_max(&format!("{path}.capacity_per_day[{d}]"), *c)?;
+            if let Some(d) = days.iter().position(|&c| c > MAX_COUNT) {
+                return Err(too_large(path(format_args!("capacity_per_day[{d}]"))));
             }
         }
     }
+    let queue = &t.second_dose_queue;
+    // Short queues (the usual case) look for duplicate ids among quick fingerprints
+    // instead of a `HashSet`; ids are only compared when their fingerprints match.
+    let mut prints = [0u64; SHORT_QUEUE];
     let mut ids = HashSet::new();
-    for (j, c) in t.second_dose_queue.iter().enumerate() {
-        let cpath = format!("{path}.second_dose_queue[{j}]");
+    for (j, c) in queue.iter().enumerate() {
+        let cpath = |field: &str| path(format_args!("second_dose_queue[{j}].{field}"));
         if c.cohort_id.is_empty() {
-            return Err(AllocError::new(
-                format!("{cpath}.cohort_id"),
-                "must not be empty",
-            ));
+            return Err(AllocError::new(cpath("cohort_id"), "must not be empty"));
         }
-        if !ids.insert(c.cohort_id.as_str()) {
+        let duplicate = if cohort_ids_distinct {
+            false
+        } else if queue.len() <= SHORT_QUEUE {
+            let print = fingerprint(&c.cohort_id);
+            prints[j] = print;
+            prints[..j]
+                .iter()
+                .zip(queue)
+                .any(|(&p, o)| p == print && o.cohort_id == c.cohort_id)
+        } else {
+            !ids.insert(c.cohort_id.as_str())
+        };
+        if duplicate {
             return Err(AllocError::new(
-                format!("{cpath}.cohort_id"),
+                cpath("cohort_id"),
                 format!("duplicate cohort id \"{}\" in this town", c.cohort_id),
             ));
         }
         if c.first_dose_date > h.run_date {
             return Err(AllocError::new(
-                format!("{cpath}.first_dose_date"),
+                cpath("first_dose_date"),
                 "must not be after run_date",
             ));
         }
         if (h.run_date - c.first_dose_date).num_days() > 100 * MAX_WINDOW_DAYS {
             return Err(AllocError::new(
-                format!("{cpath}.first_dose_date"),
+                cpath("first_dose_date"),
                 "is implausibly far before run_date",
             ));
         }
-        check_max(&format!("{cpath}.count"), c.count)?;
+        if c.count > MAX_COUNT {
+            return Err(too_large(cpath("count")));
+        }
     }
     Ok(())
+}
+
+/// Longest cohort queue whose ids are checked for repeats by [`fingerprint`]s.
+pub(crate) const SHORT_QUEUE: usize = 16;
+
+/// A quick 64-bit fingerprint of a string: equal strings have equal fingerprints.
+pub(crate) fn fingerprint(s: &str) -> u64 {
+    let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    let mut h = s.len() as u64;
+    for chunk in &mut chunks {
+        h = mix(h, u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    mix(h, tail)
+}
+
+fn too_large(path: String) -> AllocError {
+    AllocError::new(path, format!("must be at most {MAX_COUNT}"))
 }
 
 fn check_max(path: &str, v: u64) -> Result<(), AllocError> {
@@ -350,7 +416,20 @@ fn check_max(path: &str, v: u64) -> Result<(), AllocError> {
 /// Parses and validates a `vax-alloc-instance/1` document.
 ///
 /// Unknown fields are ignored; missing or mistyped ones are errors naming their path.
+///
+/// Well-formed documents take a typed fast path (see `wire`); only when that gives up is
+/// the document parsed again as a `serde_json::Value` tree, which names the bad field.
 pub fn parse_instance(json: &str) -> Result<Instance, AllocError> {
+    match parse_fast(json) {
+        Some((header, towns, cohort_ids_distinct)) => {
+            Instance::validated(header, towns, cohort_ids_distinct)
+        }
+        None => parse_instance_value(json),
+    }
+}
+
+/// The reference parser: checks shapes on a `Value` tree, naming each field by its path.
+fn parse_instance_value(json: &str) -> Result<Instance, AllocError> {
     let value: Value = serde_json::from_str(json)
         .map_err(|e| AllocError::new("(document)", format!("invalid JSON: {e}")))?;
     let root = Obj::root(&value)?;
@@ -687,6 +766,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn duplicate_cohort_id_in_a_long_queue_names_it() {
+        for len in [16, 17, 40] {
+            let msg = error_after(|v| {
+                let queue: Vec<Value> = (0..len)
+                    .map(|j| {
+                        let id = if j == len - 1 { 3 } else { j };
+                        serde_json::json!({"cohort_id": format!("q{id}"),
+                            "first_dose_date": "2021-02-01", "count": 1})
+                    })
+                    .collect();
+                v["towns"][2]["second_dose_queue"] = Value::Array(queue);
+            });
+            assert_eq!(
+                msg,
+                format!(
+                    "towns[2].second_dose_queue[{}].cohort_id: duplicate cohort id \"q3\" in this town",
+                    len - 1
+                )
+            );
+        }
+    }
+
+    #[test]
     fn zero_pack_size_names_it() {
         let msg = error_after(|v| v["product"]["pack_size"] = 0.into());
         assert_eq!(msg, "product.pack_size: must be at least 1");
@@ -744,6 +846,107 @@ pub(crate) mod tests {
             msg,
             "towns[2].eligible: must be positive when first_dose_waiting is positive"
         );
+    }
+
+    /// Every node of the example replaced by each of a few values, and every field
+    /// removed: the parser (fast path or not) answers exactly as the `Value` parser does.
+    #[test]
+    fn the_fast_path_never_changes_an_answer() {
+        fn nodes(v: &Value, at: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+            out.push(at.clone());
+            let children: Vec<(Value, &Value)> = match v {
+                Value::Object(m) => m
+                    .iter()
+                    .map(|(k, c)| (Value::from(k.as_str()), c))
+                    .collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (Value::from(i), c))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (key, child) in children {
+                at.push(key);
+                nodes(child, at, out);
+                at.pop();
+            }
+        }
+        fn node<'v>(v: &'v mut Value, path: &[Value]) -> &'v mut Value {
+            path.iter().fold(v, |v, k| match k {
+                Value::String(s) => &mut v[s.as_str()],
+                _ => &mut v[k.as_u64().unwrap_or(0) as usize],
+            })
+        }
+        let base: Value = serde_json::from_str(TINY_3).expect("example is JSON");
+        let mut paths = Vec::new();
+        nodes(&base, &mut Vec::new(), &mut paths);
+        let replacements = [
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!(0),
+            serde_json::json!(7),
+            serde_json::json!(-1),
+            serde_json::json!(2.5),
+            serde_json::json!(1.0),
+            serde_json::json!(10_000_000_000_000u64),
+            serde_json::json!(5_000_000_000u64),
+            serde_json::json!(""),
+            serde_json::json!("A@01-06"),
+            serde_json::json!("2021-03-01"),
+            serde_json::json!("2021-3-1"),
+            serde_json::json!("lex-v1"),
+            serde_json::json!([]),
+            serde_json::json!([1, 2, 3, 4, 5, 6, 7]),
+            serde_json::json!({}),
+            serde_json::json!(["MRNA-A", 21, 56, 6]),
+        ];
+        let mut docs = vec![TINY_3.to_owned()];
+        for path in &paths {
+            for r in &replacements {
+                let mut v = base.clone();
+                *node(&mut v, path) = r.clone();
+                docs.push(v.to_string());
+            }
+            if let Some((Value::String(last), parent)) = path.split_last() {
+                let mut v = base.clone();
+                if let Some(m) = node(&mut v, parent).as_object_mut() {
+                    m.remove(last.as_str());
+                }
+                docs.push(v.to_string());
+            }
+        }
+        docs.push(TINY_3.replacen("\"pack_size\": 6", "\"pack_size\": 6, \"pack_size\": 7", 1));
+        docs.push(TINY_3.replacen("\"tiny-3\"", "\"tiny-\\u0033\"", 1));
+        docs.push(TINY_3.replacen("\"lex-v1\"", "\"lex\\u002dv1\"", 1));
+        for (from, to) in [
+            ("\"stock_on_hand\": 0", "\"stock_on_hand\": -0"),
+            ("\"stock_on_hand\": 0", "\"stock_on_hand\": 1e2"),
+            ("50,0]", "50,-0]"),
+            ("\"capacity_per_day\": 150", "\"capacity_per_day\": 150.0"),
+            (
+                "\"reserve_safety_factor\": 1.0",
+                "\"reserve_safety_factor\": 1",
+            ),
+            (
+                "\"reserve_safety_factor\": 1.0",
+                "\"reserve_safety_factor\": 1e-400",
+            ),
+            (
+                "\"reserve_safety_factor\": 1.0",
+                "\"reserve_safety_factor\": 1e400",
+            ),
+            ("\"count\": 70", "\"count\": 18446744073709551616"),
+        ] {
+            assert!(TINY_3.contains(from), "{from}");
+            docs.push(TINY_3.replacen(from, to, 1));
+        }
+        docs.push(format!("{TINY_3} x"));
+        docs.push("[]".to_owned());
+        assert!(docs.len() > 1000, "{}", docs.len());
+        for doc in &docs {
+            assert_eq!(parse_instance(doc), parse_instance_value(doc), "{doc}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod rounding;
 mod schedule;
 mod sites;
 mod town;
+mod wire;
 
 #[cfg(test)]
 mod oracle;
@@ -29,8 +30,10 @@ pub use sites::{derived_site_instance, plan_split_sites};
 /// Parses an instance document, plans it and returns the plan as pretty JSON.
 pub fn run_cli(input: &str) -> Result<String, AllocError> {
     let instance = parse_instance(input)?;
-    let plan = plan(&instance);
-    serde_json::to_string_pretty(&plan)
+    // Same bytes as `serde_json::to_string_pretty(&plan(&instance))`, without the copies.
+    let json = engine::plan_json_pretty(&instance)
+        .map_err(|e| AllocError::new("(plan)", format!("cannot serialize the plan: {e}")))?;
+    String::from_utf8(json)
         .map_err(|e| AllocError::new("(plan)", format!("cannot serialize the plan: {e}")))
 }
 
