@@ -95,6 +95,7 @@ impl Desk {
         Rules {
             now: self.now,
             release_hours: self.release_hours,
+            tz: self.tz,
         }
     }
 
@@ -244,6 +245,7 @@ pub fn check_dose_on(
     dose: i32,
     on: NaiveDate,
     product: &Product,
+    tz: Tz,
 ) -> Result<(), ClinicError> {
     if dose < 1 || dose > product.doses_in_series {
         return Err(ClinicError::NotInSeries);
@@ -260,7 +262,7 @@ pub fn check_dose_on(
             return Err(ClinicError::WrongProduct);
         }
         let (opens, _) =
-            next_dose_window(doses, dose, product).ok_or(ClinicError::PreviousDoseMissing)?;
+            next_dose_window(doses, dose, product, tz).ok_or(ClinicError::PreviousDoseMissing)?;
         if on < opens {
             return Err(ClinicError::TooEarly {
                 opens,
@@ -407,7 +409,13 @@ pub fn record_dose(db: &Db, desk: &Desk, cmd: GiveDose) -> Result<i64, ClinicErr
             return Err(ClinicError::LotUnavailable);
         }
         let doses = vaccination::list_for_resident(&mut conn, ResidentId(a.resident_id))?;
-        check_dose_on(&doses, cmd.dose_number, cmd.given_at.date(), &p)?;
+        check_dose_on(
+            &doses,
+            cmd.dose_number,
+            desk.day_of(cmd.given_at),
+            &p,
+            desk.tz,
+        )?;
         a
     };
     let (now, staff, minutes) = (desk.now, desk.staff.clone(), desk.observation_minutes);
@@ -534,7 +542,7 @@ fn try_walk_in(
         if dose > p.doses_in_series {
             return Err(ClinicError::SeriesComplete);
         }
-        check_dose_on(&doses, dose, desk.now.date(), &p)?;
+        check_dose_on(&doses, dose, desk.day_of(desk.now), &p, desk.tz)?;
         if let Some(r) = &existing {
             if appointment::find_active_for_dose(&mut conn, ResidentId(r.id), dose)?.is_some() {
                 return Err(ClinicError::AlreadyBooked);

@@ -125,6 +125,14 @@ pub struct ResidentDetails {
 pub struct Rules {
     pub now: NaiveDateTime,
     pub release_hours: i64,
+    /// The city's time zone: days (intervals, ages) are the city's days, not UTC's.
+    pub tz: chrono_tz::Tz,
+}
+
+/// The city's date of a UTC instant.
+pub fn local_day(tz: chrono_tz::Tz, at: NaiveDateTime) -> NaiveDate {
+    use chrono::TimeZone;
+    tz.from_utc_datetime(&at).date_naive()
 }
 
 /// A confirmed booking.
@@ -307,7 +315,7 @@ fn check_eligibility(
         Some(r) => vaccination::list_for_resident(conn, ResidentId(r.id))?,
         None => Vec::new(),
     };
-    check_dose(&doses, dose, slot, product)?;
+    check_dose(&doses, dose, slot, product, rules.tz)?;
     if let Some(r) = resident {
         // Booking the same dose twice is refused; moving it is `reschedule`.
         if appointment::find_active_for_dose(conn, ResidentId(r.id), dose)?.is_some() {
@@ -327,7 +335,7 @@ fn check_slot(
     if slot.starts_at <= rules.now {
         return Err(BookingError::SlotStarted);
     }
-    let age = age_on(birth, slot.starts_at.date());
+    let age = age_on(birth, local_day(rules.tz, slot.starts_at));
     if age < product.min_age_years || age > product.max_age_years {
         return Err(BookingError::AgeOutOfRange);
     }
@@ -341,6 +349,7 @@ fn check_dose(
     dose: i32,
     slot: &Slot,
     product: &Product,
+    tz: chrono_tz::Tz,
 ) -> Result<(), BookingError> {
     if dose < 1 || dose > product.doses_in_series {
         return Err(BookingError::NotInSeries);
@@ -350,12 +359,12 @@ fn check_dose(
     }
     if dose > 1 {
         let (opens, _) =
-            next_dose_window(doses, dose, product).ok_or(BookingError::PreviousDoseMissing)?;
+            next_dose_window(doses, dose, product, tz).ok_or(BookingError::PreviousDoseMissing)?;
         let previous = doses.iter().find(|v| v.dose_number == dose - 1);
         if previous.is_some_and(|p| p.product_id != product.id) {
             return Err(BookingError::WrongProduct);
         }
-        if slot.starts_at.date() < opens {
+        if local_day(tz, slot.starts_at) < opens {
             return Err(BookingError::TooEarly(opens));
         }
     }
@@ -368,9 +377,10 @@ pub fn next_dose_window(
     doses: &[Vaccination],
     dose: i32,
     product: &Product,
+    tz: chrono_tz::Tz,
 ) -> Option<(NaiveDate, NaiveDate)> {
     let previous = doses.iter().find(|v| v.dose_number == dose - 1)?;
-    let given = previous.given_at.date();
+    let given = local_day(tz, previous.given_at);
     Some((
         given + Duration::days(i64::from(product.min_interval_days)),
         given + Duration::days(i64::from(product.max_interval_days)),
@@ -396,7 +406,8 @@ pub fn find_appointment(
 /// Cancel a booked appointment: its seat and its promised dose go back.
 pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), BookingError> {
     db.transaction(move |c| {
-        let a = appointment::find(c, id)?.ok_or(BookingError::NotFound)?;
+        // The transition locks the row first, so what is read next is the committed state
+        // (a concurrent move cannot make us release the wrong slot).
         if !appointment::transition(
             c,
             id,
@@ -406,6 +417,7 @@ pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), Book
         )? {
             return Err(BookingError::NotActive);
         }
+        let a = appointment::find(c, id)?.ok_or(BookingError::NotFound)?;
         slot::release_seat(c, SlotId(a.slot_id), a.dose_number == 1)?;
         stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
         if let Some(r) = resident::find(c, ResidentId(a.resident_id))? {
@@ -458,7 +470,7 @@ pub fn reschedule(
             .ok_or(BookingError::NotFound)?;
         check_slot(rules, res.birth_date, &new_slot, &product)?;
         let doses = vaccination::list_for_resident(&mut conn, ResidentId(res.id))?;
-        check_dose(&doses, old.dose_number, &new_slot, &product)?;
+        check_dose(&doses, old.dose_number, &new_slot, &product, rules.tz)?;
         (old, new_slot, res)
     };
     let first = old.dose_number == 1;
@@ -466,7 +478,7 @@ pub fn reschedule(
     let moved_to = new_slot.clone();
     db.transaction(move |c| {
         let new_slot = &moved_to;
-        if !appointment::move_to_slot(c, id, new_slot, rules.now)? {
+        if !appointment::move_to_slot(c, id, old.slot_id, new_slot, rules.now)? {
             return Err(BookingError::NotActive);
         }
         // Slots in id order, then stock rows in key order (see the module doc).

@@ -146,6 +146,11 @@ pub fn record_shipment(
     if input.next_latest_on < input.next_expected_on {
         return Err(field("next_latest_on", "err.shipment.latest_order"));
     }
+    if input.next_latest_on > input.received_on + Duration::days(366)
+        || input.received_on < today - Duration::days(366)
+    {
+        return Err(field("next_latest_on", "err.shipment.too_far"));
+    }
     if let Some(i) = input
         .lots
         .iter()
@@ -814,6 +819,11 @@ pub fn approve(
         if !shipment::approve(c, plan_id, &actor, now)? {
             return Ok(false);
         }
+        // The plan as it is now that its row is ours: an adjustment that committed after the
+        // read above is what gets carried out (and one after this point is refused).
+        let row = shipment::find_plan(c, plan_id)?.ok_or(BureauError::NotFound)?;
+        let plan: StoredPlan = serde_json::from_str(&row.plan_json)
+            .map_err(|e| BureauError::Instance(e.to_string()))?;
         let s = &loaded.shipment;
         shipment::set_status(c, s.id, "approved")?;
         let mut lots: Vec<(String, i64)> = shipment::lots_of(c, s.id)?
@@ -825,19 +835,33 @@ pub fn approve(
             .and_then(|d| d.parse::<NaiveDate>().ok())
             .unwrap_or(s.received_on);
         let horizon = (s.next_expected_on - run_date).num_days().max(1);
-        for t in &loaded.plan.towns {
-            for site_line in &t.sites {
-                send_to_site(
-                    c,
-                    &mut lots,
-                    s,
-                    site_line.site_id,
-                    site_line.ship,
-                    &actor,
-                    now,
-                )?;
-                hold_second_dose_seats(c, &loaded.product, site_line, run_date, horizon, tz)?;
-            }
+        // Rows are locked in the global order (slots by id, then stock rows by key), the same
+        // as bookings, so approving while residents book cannot deadlock on PostgreSQL.
+        let mut held: BTreeMap<i64, i32> = BTreeMap::new();
+        for site_line in plan.towns.iter().flat_map(|t| &t.sites) {
+            hold_second_dose_seats(
+                c,
+                &loaded.product,
+                site_line,
+                run_date,
+                horizon,
+                tz,
+                &mut held,
+            )?;
+        }
+        for (slot_id, n) in held {
+            slot::add_held_seats(c, crate::ids::SlotId(slot_id), n)?;
+        }
+        let mut sends: Vec<(i64, u64)> = plan
+            .towns
+            .iter()
+            .flat_map(|t| t.sites.iter().map(|s| (s.site_id, s.ship)))
+            .collect();
+        sends.sort_unstable();
+        for (site_id, ship) in sends {
+            send_to_site(c, &mut lots, s, site_id, ship, &actor, now)?;
+        }
+        for t in &plan.towns {
             // A town whose site split shipped less than its share keeps the rest central.
             let due: u64 = t.second_doses.values().sum();
             let due_by = t
@@ -891,9 +915,9 @@ pub fn approve(
             &format!("plan {plan_id} of shipment {}", s.id),
             &format!(
                 "{} towns, {} doses held centrally, {} adjustments",
-                loaded.plan.towns.len(),
-                loaded.plan.central_hold,
-                loaded.plan.adjustments.len()
+                plan.towns.len(),
+                plan.central_hold,
+                plan.adjustments.len()
             ),
         )?;
         Ok(true)
@@ -957,13 +981,13 @@ fn hold_second_dose_seats(
     run_date: NaiveDate,
     horizon: i64,
     tz: Tz,
+    extra: &mut BTreeMap<i64, i32>,
 ) -> Result<(), BureauError> {
     let last = run_date + Duration::days(horizon - 1);
     let (from, _) = day_bounds(tz, run_date);
     let (_, to) = day_bounds(tz, last);
     let mut slots = slot::list_for_site_between(c, SiteId(line.site_id), from, to)?;
     slots.retain(|s| s.product_id == p.id);
-    let mut extra: HashMap<i64, i32> = HashMap::new();
     for (cohort, count) in &line.second_doses {
         let Some(first) = cohort
             .rsplit_once('@')
@@ -999,9 +1023,6 @@ fn hold_second_dose_seats(
                 break;
             }
         }
-    }
-    for (slot_id, n) in extra {
-        slot::add_held_seats(c, crate::ids::SlotId(slot_id), n)?;
     }
     Ok(())
 }

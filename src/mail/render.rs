@@ -257,7 +257,7 @@ fn second_dose_mail(
     {
         return Ok(None);
     }
-    let Some((opens, closes)) = next_dose_window(&doses, next, &p) else {
+    let Some((opens, closes)) = next_dose_window(&doses, next, &p, env.tz) else {
         return Ok(None);
     };
     let (subject_key, body_key) = match kind {

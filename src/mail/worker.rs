@@ -46,12 +46,17 @@ const BATCH: i64 = 50;
 pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Result<usize> {
     let (reminders, doses) = {
         let mut c = db.read.get()?;
-        let reminders: Vec<(i64, String, String)> = appointments::table
+        let reminders: Vec<(i64, NaiveDateTime, String, String)> = appointments::table
             .inner_join(residents::table)
             .filter(appointments::status.eq("booked"))
             .filter(appointments::starts_at.gt(now))
             .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
-            .select((appointments::id, residents::email, residents::lang))
+            .select((
+                appointments::id,
+                appointments::starts_at,
+                residents::email,
+                residents::lang,
+            ))
             .load(&mut c)?;
         let doses: Vec<(i64, NaiveDateTime, i32, i32, String, String)> = vaccinations::table
             .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
@@ -71,8 +76,10 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Res
     };
     let week = Duration::days(7);
     let mut jobs: Vec<(Kind, i64, String, String, String)> = Vec::new();
-    for (id, email, lang) in reminders {
-        jobs.push((Kind::Reminder, id, email, lang, format!("reminder:{id}")));
+    for (id, starts_at, email, lang) in reminders {
+        // Keyed by the time too: a moved appointment gets a reminder for its new time.
+        let key = format!("reminder:{id}:{}", starts_at.and_utc().timestamp());
+        jobs.push((Kind::Reminder, id, email, lang, key));
     }
     for (id, given, min, max, email, lang) in doses {
         let opens = given + Duration::days(i64::from(min));

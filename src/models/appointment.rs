@@ -171,17 +171,20 @@ pub fn transition(
     Ok(n == 1)
 }
 
-/// Point a booked appointment at another slot; false if it is no longer booked.
+/// Point a booked appointment at another slot; false if it is no longer booked in `from_slot`
+/// (a concurrent move or cancel got there first, so the caller's view of it is stale).
 pub fn move_to_slot(
     conn: &mut AnyConnection,
     id: AppointmentId,
+    from_slot: i64,
     slot: &crate::models::Slot,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         appointments::table
             .find(id.0)
-            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str())),
+            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+            .filter(appointments::slot_id.eq(from_slot)),
     )
     .set((
         appointments::slot_id.eq(slot.id),

@@ -565,6 +565,7 @@ pub fn parse_exception(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionI
     match day {
         None => check.add("day", "err.setup.date"),
         Some(d) if d < today => check.add("day", "err.setup.past"),
+        Some(d) if d > today + Duration::days(366) => check.add("day", "err.setup.too_far"),
         _ => {}
     }
     let time = |raw: &str, default: i32| {

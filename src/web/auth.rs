@@ -29,8 +29,11 @@ pub fn home_for(role: Role) -> &'static str {
 }
 
 /// A `next` parameter that stays on this site.
-fn safe_next(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')).then_some(next)
+pub fn safe_next(next: &str) -> Option<&str> {
+    // Only a local path of visible ASCII: browsers drop tabs and newlines from URLs, so
+    // "/\t/evil.example" would otherwise become "//evil.example".
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    (local && next.bytes().all(|b| b.is_ascii_graphic())).then_some(next)
 }
 
 /// Query of the login page.

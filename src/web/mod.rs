@@ -209,11 +209,7 @@ async fn switch_lang(
     state: web::Data<state::AppState>,
 ) -> Result<HttpResponse, AppError> {
     let lang = Lang::from_code(&path).ok_or(AppError::NotFound)?;
-    let next = if q.next.starts_with('/') && !q.next.starts_with("//") && !q.next.contains('\\') {
-        q.next.as_str()
-    } else {
-        "/"
-    };
+    let next = auth::safe_next(&q.next).unwrap_or("/");
     let mut res = crate::views::see_other(next);
     let _ = res.add_cookie(&cookies::plain(
         cookies::LANG,

@@ -427,7 +427,7 @@ pub async fn appointment_page(
     let next_dose = (status == AppointmentStatus::Vaccinated
         && next_dose_n <= p.doses_in_series
         && pending.is_none())
-    .then(|| booking::next_dose_window(&doses, next_dose_n, &p))
+    .then(|| booking::next_dose_window(&doses, next_dose_n, &p, tz))
     .flatten()
     .map(|(opens, closes)| {
         let args = [

@@ -35,6 +35,7 @@ impl AppState {
         Rules {
             now: self.now(),
             release_hours: self.settings.second_dose_release_hours,
+            tz: self.settings.time_zone,
         }
     }
 

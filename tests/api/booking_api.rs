@@ -264,3 +264,31 @@ async fn towns_and_availability_describe_the_city_with_string_ids() {
     assert_eq!(s["free_second_dose"], 4);
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[actix_web::test]
+async fn intervals_count_the_citys_days_not_utcs() {
+    let app = spawn_app().await;
+    let city = app.city(); // 21-56 days, Asia/Shanghai
+    let first = app.add_slot(city, 0, 5, 0);
+    app.add_stock(city, 10);
+    assert_eq!(app.book_api(first, 1, &resident(1)).await.status(), 201);
+    // Dose 1 at 07:30 on 4 March in Shanghai, which is still 3 March in UTC.
+    {
+        use diesel::prelude::*;
+        use dosewise::db::schema::vaccinations;
+        let given = chrono::NaiveDate::from_ymd_opt(2030, 3, 3)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        give_dose(&app, city, &id_number(1), 1, 0);
+        diesel::update(vaccinations::table)
+            .set(vaccinations::given_at.eq(given))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    // 24 March 10:00 Shanghai is day 20: too early; 25 March is day 21: bookable.
+    let day20 = app.add_slot(city, 20, 5, 0);
+    let day21 = app.add_slot(city, 21, 5, 0);
+    assert_eq!(app.book_api(day20, 2, &resident(1)).await.status(), 409);
+    assert_eq!(app.book_api(day21, 2, &resident(1)).await.status(), 201);
+}

@@ -172,3 +172,60 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         app.count("appointments", "status = 'booked'")
     );
 }
+
+#[actix_web::test]
+async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 100);
+    for round in 0..6u32 {
+        let from = app.add_slot(city, 1 + i64::from(round), 2, 0);
+        let b = app.add_slot(city, 20 + i64::from(round), 5, 0);
+        let c = app.add_slot(city, 40 + i64::from(round), 5, 0);
+        // Someone else holds the other seat of the old slot.
+        assert_eq!(
+            app.book_api(from, 1, &resident(500 + round)).await.status(),
+            201
+        );
+        let mover = book_with_page(&app, from, 600 + round).await;
+        let page = mover
+            .get(format!("{}/appointment", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_in(&page).unwrap();
+        let (to_b, to_c) = (b.to_string(), c.to_string());
+        let url = format!("{}/appointment/move", app.address);
+        let (x, y) = futures::join!(
+            mover
+                .post(&url)
+                .form(&[("csrf", token.as_str()), ("slot_id", &to_b)])
+                .send(),
+            mover
+                .post(&url)
+                .form(&[("csrf", token.as_str()), ("slot_id", &to_c)])
+                .send(),
+        );
+        let ok = [x.unwrap().status().as_u16(), y.unwrap().status().as_u16()];
+        // Either one wins and the other is refused, or they ran one after the other (B, then C):
+        // both are fine as long as every seat is counted once.
+        assert!(ok.contains(&303), "round {round}: {ok:?}");
+        assert_eq!(
+            app.slot_counts(from).0,
+            1,
+            "round {round}: the other resident keeps their seat"
+        );
+        assert_eq!(
+            app.slot_counts(b).0 + app.slot_counts(c).0,
+            1,
+            "round {round}"
+        );
+    }
+    assert_eq!(
+        i64::from(app.stock(city).1),
+        app.count("appointments", "status = 'booked'")
+    );
+}

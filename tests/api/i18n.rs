@@ -147,6 +147,12 @@ async fn pages_are_chinese_by_default_and_follow_accept_language_and_the_switch(
     assert_eq!(res.headers()["location"], "/find");
     let find = app.get_text("/find").await;
     assert!(find.contains("Find my appointment"));
+    let res = app.get("/lang/en?next=/%09/evil.example").await;
+    assert_eq!(
+        res.headers()["location"],
+        "/",
+        "a tab cannot smuggle in //host"
+    );
     let res = app.get("/lang/zh-CN?next=//evil.example").await;
     assert_eq!(res.headers()["location"], "/", "no open redirect");
     assert!(app.get_text("/find").await.contains("查询我的预约"));

@@ -200,6 +200,10 @@ async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
     assert_eq!(res.status(), 409);
     let page = res.text().await.unwrap();
     assert!(page.contains("刚刚约满"));
+    assert!(
+        !page.contains(&id_number(1)),
+        "the ID number is never echoed back"
+    );
     assert!(page.contains("value=\"r1@example.com\""), "input kept");
 }
 
