@@ -1372,7 +1372,7 @@ pub fn apply_exception(
                 created_at: now,
             },
         )?;
-        let cancelled = cancel_all(c, &affected, now)?;
+        let (cancelled, promised) = cancel_all(c, &affected, now)?;
         let window = format!("{} {}-{}", input.day, hm(input.starts), hm(input.ends));
         for a in &affected {
             // The resident is told by mail (the cancellation message links to booking again).
@@ -1408,6 +1408,8 @@ pub fn apply_exception(
                 }
             }
         }
+        // Stock rows last, after every slot this transaction touches: the global lock order.
+        unpromise_all(c, promised)?;
         audit::record(
             c,
             now,
@@ -1426,12 +1428,16 @@ pub fn apply_exception(
     })
 }
 
-/// Cancel appointments in lock order: appointments by id, then slots by id, then stock by key.
+/// Doses promised per (site, product), to withdraw.
+type Promised = BTreeMap<(i64, i64), i32>;
+
+/// Cancel appointments in lock order (appointments by id, then slots by id) and return the
+/// promised doses to withdraw: the caller does that last, after any other slot it changes.
 fn cancel_all(
     c: &mut AnyConnection,
     affected: &[Affected],
     now: NaiveDateTime,
-) -> Result<usize, SetupError> {
+) -> Result<(usize, Promised), SetupError> {
     let mut ids: Vec<&Affected> = affected.iter().collect();
     ids.sort_by_key(|a| a.appointment_id);
     let mut seats: BTreeMap<i64, (i32, i32)> = BTreeMap::new();
@@ -1463,12 +1469,17 @@ fn cancel_all(
             slot::release_seat(c, SlotId(slot_id), false)?;
         }
     }
+    Ok((n, promised))
+}
+
+/// Withdraw the promised doses of cancelled appointments, in key order.
+fn unpromise_all(c: &mut AnyConnection, promised: Promised) -> Result<(), SetupError> {
     for ((site_id, product_id), k) in promised {
         for _ in 0..k {
             stock::unpromise_dose(c, SiteId(site_id), ProductId(product_id))?;
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 // ---- staff accounts -----------------------------------------------------------------------
