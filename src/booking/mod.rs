@@ -613,8 +613,3 @@ pub fn next_free_slots(
     }
     Ok(out)
 }
-
-/// Whether `site` exists (for friendly 404s).
-pub fn site_exists(conn: &mut AnyConnection, id: SiteId) -> QueryResult<bool> {
-    Ok(site::find(conn, id)?.is_some())
-}

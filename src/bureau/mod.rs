@@ -1035,11 +1035,6 @@ pub fn towns_by_id(c: &mut AnyConnection) -> Result<HashMap<i64, Town>, BureauEr
         .collect())
 }
 
-/// Whether a town exists.
-pub fn town_exists(c: &mut AnyConnection, id: i64) -> Result<bool, BureauError> {
-    Ok(town::find(c, TownId(id))?.is_some())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

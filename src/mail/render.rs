@@ -2,7 +2,7 @@
 //! in the recipient's language, with plain-text and HTML parts from `templates/mail/`.
 
 use askama::Template;
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart};
@@ -370,9 +370,4 @@ fn town_notice_mail(
         link: None,
         ics: None,
     }))
-}
-
-/// When a reminder is due: `hours` before the slot.
-pub fn reminder_from(starts_at: NaiveDateTime, hours: i64) -> NaiveDateTime {
-    starts_at - Duration::hours(hours)
 }

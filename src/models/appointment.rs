@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::appointments;
 use crate::db::AnyConnection;
-use crate::ids::{AppointmentId, ResidentId, SlotId};
+use crate::ids::{AppointmentId, ResidentId};
 
 /// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,15 +195,6 @@ pub fn move_to_slot(
     ))
     .execute(conn)?;
     Ok(n == 1)
-}
-
-/// Active appointments in one slot (for checks and staff lists).
-pub fn count_active_in_slot(conn: &mut AnyConnection, slot: SlotId) -> QueryResult<i64> {
-    appointments::table
-        .filter(appointments::slot_id.eq(slot.0))
-        .filter(appointments::status.eq_any(["booked", "checked_in"]))
-        .count()
-        .get_result(conn)
 }
 
 /// Check a booked appointment in (clinic desk); false if it was no longer booked.
