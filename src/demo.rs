@@ -427,10 +427,11 @@ fn book_demo_second_dose(
                 crate::ids::ProductId(product_id),
             )?
         {
+            let id = new_id();
             appointment::insert(
                 c,
                 &NewAppointment {
-                    id: new_id(),
+                    id,
                     code: crate::domain::BookingCode::generate(&mut rand::rng())
                         .as_str()
                         .into(),
@@ -444,6 +445,18 @@ fn book_demo_second_dose(
                     created_at: now,
                     updated_at: now,
                 },
+            )?;
+            // Like any booking, its confirmation is queued with it.
+            let r = crate::models::resident::find(c, crate::ids::ResidentId(resident_id))?
+                .context("resident")?;
+            crate::mail::outbox::enqueue(
+                c,
+                crate::mail::outbox::Kind::Booked,
+                id,
+                &r.email,
+                &r.lang,
+                None,
+                now,
             )?;
             return Ok(());
         }

@@ -4,6 +4,7 @@
 pub mod allocation;
 pub mod booking;
 pub mod bureau;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;

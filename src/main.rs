@@ -1,4 +1,5 @@
-//! The `dosewise` command: serve (default), migrate, demo-data, publish-slots, create-user.
+//! The `dosewise` command: serve (default), migrate, demo-data, publish-slots, create-user,
+//! send-mail, plan-allocation, check.
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -72,6 +73,9 @@ enum Command {
     /// Publish slots from every site's weekly template for its days ahead (cron-style; `serve`
     /// also does it every hour). Safe to run any number of times.
     PublishSlots,
+    /// Verify every invariant that spans tables (seats, stock and its ledger, plans, notices,
+    /// appointments, the outbox); print each violation and exit 1 if there is any.
+    Check,
     /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
     CreateUser {
         #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
@@ -145,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             username,
         } => create_user(&settings, &role, site, &username),
         Command::SendMail { once } => send_mail(&settings, once),
+        Command::Check => check(&settings),
         Command::PublishSlots => {
             let db = Db::connect(&settings.database_url, 2)?;
             let r = dosewise::setup::publish_all(
@@ -160,6 +165,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             plan_allocation(&instance, output.as_deref())
         }
     }
+}
+
+fn check(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 1)?;
+    let violations = dosewise::check::run(&mut *db.read.get()?)?;
+    if violations.is_empty() {
+        println!("ok: every invariant holds");
+        return Ok(());
+    }
+    for v in &violations {
+        println!("{v}");
+    }
+    println!("{} violations", violations.len());
+    std::process::exit(1)
 }
 
 fn fill(settings: &Settings, opts: CityOptions) -> anyhow::Result<()> {

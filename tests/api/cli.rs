@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::helpers::{client, login, make_city, spawn_app_on, TestDb};
 
-fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
+pub fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = crate::helpers::spawn(
         Command::new(env!("CARGO_BIN_EXE_dosewise"))
             .args(args)
@@ -24,7 +24,7 @@ fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

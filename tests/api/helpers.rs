@@ -77,8 +77,53 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// What `dosewise check` finds wrong in this database (nothing if it was never set up).
+    pub fn violations(&self) -> Vec<String> {
+        if let Some(dir) = &self._dir {
+            if !dir.path().join("test.db").exists() {
+                return Vec::new();
+            }
+        }
+        let Ok(mut conn) = dosewise::db::Manager::new(&self.url).and_then(|m| Ok(m.open()?)) else {
+            return Vec::new();
+        };
+        // A database the test never migrated has nothing to check.
+        if diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT 1 FROM app_secrets WHERE 1 = 0"),
+            &mut conn,
+        )
+        .is_err()
+        {
+            return Vec::new();
+        }
+        match dosewise::check::run(&mut conn) {
+            Ok(v) => v.iter().map(ToString::to_string).collect(),
+            Err(e) => vec![format!("dosewise check could not read the database: {e}")],
+        }
+    }
+}
+
 impl Drop for TestDb {
+    /// Every test ends with the whole-database check: a test passes only if it also left the
+    /// database consistent.
     fn drop(&mut self) {
+        let violations = if std::thread::panicking() {
+            Vec::new()
+        } else {
+            self.violations()
+        };
+        self.remove();
+        assert!(
+            violations.is_empty(),
+            "dosewise check after the test:\n{}",
+            violations.join("\n")
+        );
+    }
+}
+
+impl TestDb {
+    fn remove(&mut self) {
         if let Some(admin) = &self.admin_url {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
                 let _ = conn.batch_execute(&format!(

@@ -1,0 +1,554 @@
+//! `dosewise check`: reads the whole database and verifies every invariant that spans tables,
+//! on both backends. Each violation names the invariant and the rows involved.
+//!
+//! The invariants and where they are kept (ARCHITECTURE.md has the same table):
+//! - a slot's counters equal the appointments holding its seats, and never exceed its seats;
+//! - no two bookable slots of one site and product overlap in time (the crowd limit);
+//! - each stock balance equals its ledger, never promises more than it holds, and no lot (at a
+//!   site or central) goes below zero;
+//! - a site's promised doses equal its active appointments; its given doses equal the
+//!   vaccinations recorded at its desk, and each vaccinated appointment has exactly one vaccination;
+//! - each approved plan: what was planned for a town = what was moved to its sites = what the
+//!   town was told;
+//! - one active appointment per resident and dose, on the slot, site and time it names;
+//! - every outbox row in a known state, and every booking's confirmation queued.
+//!
+//! The queries are plain SQL written once for both backends; sums are cast to BIGINT so they
+//! read the same from SQLite and PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::bureau::StoredPlan;
+use crate::db::AnyConnection;
+
+/// One broken invariant, with the rows involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// A short name of the invariant.
+    pub invariant: &'static str,
+    /// The rows involved, as `table id=...` and the values that disagree.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.detail)
+    }
+}
+
+/// The statuses of an appointment that hold a promised dose.
+const ACTIVE: &str = "('booked', 'checked_in')";
+
+/// An appointment holds its slot's seat unless it was cancelled (a deferral at the desk keeps
+/// the seat: the resident came).
+const HOLDS_SEAT: &str = "(a.status <> 'cancelled' OR EXISTS (SELECT 1 FROM screenings sc \
+     WHERE sc.appointment_id = a.id AND sc.outcome = 'deferred'))";
+
+/// The outbox states the worker knows.
+const OUTBOX_STATES: [&str; 5] = ["pending", "sending", "sent", "skipped", "failed"];
+
+/// Verify every invariant; an empty list means the database is consistent.
+pub fn run(c: &mut AnyConnection) -> QueryResult<Vec<Violation>> {
+    let mut out = Vec::new();
+    slots(c, &mut out)?;
+    overlapping_slots(c, &mut out)?;
+    stock(c, &mut out)?;
+    doses(c, &mut out)?;
+    plans(c, &mut out)?;
+    appointments(c, &mut out)?;
+    outbox(c, &mut out)?;
+    Ok(out)
+}
+
+fn push(out: &mut Vec<Violation>, invariant: &'static str, detail: String) {
+    out.push(Violation { invariant, detail });
+}
+
+#[derive(QueryableByName)]
+struct SlotRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    seats: i64,
+    #[diesel(sql_type = BigInt)]
+    held: i64,
+    #[diesel(sql_type = BigInt)]
+    booked_first: i64,
+    #[diesel(sql_type = BigInt)]
+    booked_second: i64,
+    #[diesel(sql_type = BigInt)]
+    n_first: i64,
+    #[diesel(sql_type = BigInt)]
+    n_second: i64,
+}
+
+/// Seats and held seats against the appointments on each slot.
+fn slots(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let rows: Vec<SlotRow> = diesel::sql_query(format!(
+        "SELECT * FROM (SELECT s.id, CAST(s.seats AS BIGINT) AS seats, \
+           CAST(s.second_dose_held AS BIGINT) AS held, \
+           CAST(s.booked_first AS BIGINT) AS booked_first, \
+           CAST(s.booked_second AS BIGINT) AS booked_second, \
+           (SELECT COUNT(*) FROM appointments a WHERE a.slot_id = s.id AND a.dose_number = 1 \
+              AND {HOLDS_SEAT}) AS n_first, \
+           (SELECT COUNT(*) FROM appointments a WHERE a.slot_id = s.id AND a.dose_number > 1 \
+              AND {HOLDS_SEAT}) AS n_second \
+         FROM slots s) q \
+         WHERE q.booked_first <> q.n_first OR q.booked_second <> q.n_second \
+            OR q.booked_first + q.booked_second > q.seats OR q.seats < 0 \
+            OR q.held < 0 OR q.held > q.seats \
+         ORDER BY q.id"
+    ))
+    .load(c)?;
+    for r in rows {
+        push(
+            out,
+            "slot seats match its appointments",
+            format!(
+                "slot id={}: seats={} held={} booked_first={} booked_second={}, \
+                 appointments holding a seat: first={} later={}",
+                r.id, r.seats, r.held, r.booked_first, r.booked_second, r.n_first, r.n_second
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct PairRow {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+    #[diesel(sql_type = BigInt)]
+    site_id: i64,
+}
+
+/// No two slots with seats of one site and product cover the same time.
+fn overlapping_slots(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let rows: Vec<PairRow> = diesel::sql_query(
+        "SELECT x.id AS a, y.id AS b, x.site_id FROM slots x JOIN slots y \
+           ON y.site_id = x.site_id AND y.product_id = x.product_id AND x.id < y.id \
+          AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at \
+         WHERE x.seats > 0 AND y.seats > 0 ORDER BY x.id, y.id",
+    )
+    .load(c)?;
+    for r in rows {
+        push(
+            out,
+            "no overlapping bookable slots",
+            format!(
+                "site id={}: slots id={} and id={} overlap",
+                r.site_id, r.a, r.b
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct BalanceRow {
+    #[diesel(sql_type = BigInt)]
+    site_id: i64,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = BigInt)]
+    on_hand: i64,
+    #[diesel(sql_type = BigInt)]
+    promised: i64,
+    #[diesel(sql_type = BigInt)]
+    ledger: i64,
+    #[diesel(sql_type = BigInt)]
+    active: i64,
+}
+
+#[derive(QueryableByName)]
+struct LotRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    site_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    lot: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Balances against the ledger and the appointments; lots and central stock never negative.
+fn stock(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    // Every (site, product) that has a balance, a ledger row or an active appointment.
+    let rows: Vec<BalanceRow> = diesel::sql_query(format!(
+        "SELECT k.site_id, k.product_id, \
+           COALESCE((SELECT CAST(b.on_hand AS BIGINT) FROM stock_balances b \
+              WHERE b.site_id = k.site_id AND b.product_id = k.product_id), 0) AS on_hand, \
+           COALESCE((SELECT CAST(b.promised AS BIGINT) FROM stock_balances b \
+              WHERE b.site_id = k.site_id AND b.product_id = k.product_id), 0) AS promised, \
+           COALESCE((SELECT CAST(SUM(m.delta) AS BIGINT) FROM stock_movements m \
+              WHERE m.site_id = k.site_id AND m.product_id = k.product_id), 0) AS ledger, \
+           (SELECT COUNT(*) FROM appointments a WHERE a.site_id = k.site_id \
+              AND a.product_id = k.product_id AND a.status IN {ACTIVE}) AS active \
+         FROM (SELECT site_id, product_id FROM stock_balances \
+               UNION SELECT site_id, product_id FROM stock_movements WHERE site_id IS NOT NULL \
+               UNION SELECT site_id, product_id FROM appointments WHERE status IN {ACTIVE}) k \
+         ORDER BY k.site_id, k.product_id"
+    ))
+    .load(c)?;
+    for r in rows {
+        let key = format!("site id={} product id={}", r.site_id, r.product_id);
+        if r.on_hand != r.ledger {
+            push(
+                out,
+                "stock balance equals its ledger",
+                format!("{key}: on_hand={} ledger sum={}", r.on_hand, r.ledger),
+            );
+        }
+        if r.promised < 0 || r.promised > r.on_hand {
+            push(
+                out,
+                "promised doses are held",
+                format!("{key}: promised={} on_hand={}", r.promised, r.on_hand),
+            );
+        }
+        if r.promised != r.active {
+            push(
+                out,
+                "promised doses equal active appointments",
+                format!(
+                    "{key}: promised={} active appointments={}",
+                    r.promised, r.active
+                ),
+            );
+        }
+    }
+    let lots: Vec<LotRow> = diesel::sql_query(
+        "SELECT site_id, product_id, lot, CAST(SUM(delta) AS BIGINT) AS n FROM stock_movements \
+         GROUP BY site_id, product_id, lot HAVING SUM(delta) < 0 \
+         ORDER BY product_id, lot",
+    )
+    .load(c)?;
+    for r in lots {
+        let place = r
+            .site_id
+            .map_or_else(|| "central stock".to_string(), |s| format!("site id={s}"));
+        push(
+            out,
+            "no stock below zero",
+            format!(
+                "{place} product id={} lot {}: {}",
+                r.product_id,
+                r.lot.as_deref().unwrap_or("(none)"),
+                r.n
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct DoseRow {
+    #[diesel(sql_type = BigInt)]
+    site_id: i64,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = BigInt)]
+    given: i64,
+    #[diesel(sql_type = BigInt)]
+    vaccinations: i64,
+}
+
+#[derive(QueryableByName)]
+struct IdCount {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Doses given out of the ledger against vaccinations recorded at a desk (every desk record,
+/// walk-ins included, has an appointment; a vaccination without one is history brought in
+/// from before the system, which never passed through its stock); appointments marked
+/// vaccinated against their vaccination rows.
+fn doses(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let rows: Vec<DoseRow> = diesel::sql_query(
+        "SELECT k.site_id, k.product_id, \
+           COALESCE((SELECT CAST(-SUM(m.delta) AS BIGINT) FROM stock_movements m \
+              WHERE m.site_id = k.site_id AND m.product_id = k.product_id \
+                AND m.kind = 'given'), 0) AS given, \
+           (SELECT COUNT(*) FROM vaccinations v WHERE v.site_id = k.site_id \
+              AND v.product_id = k.product_id AND v.appointment_id IS NOT NULL) AS vaccinations \
+         FROM (SELECT site_id, product_id FROM vaccinations WHERE appointment_id IS NOT NULL \
+               UNION SELECT site_id, product_id FROM stock_movements \
+                 WHERE kind = 'given' AND site_id IS NOT NULL) k \
+         ORDER BY k.site_id, k.product_id",
+    )
+    .load(c)?;
+    for r in rows.into_iter().filter(|r| r.given != r.vaccinations) {
+        push(
+            out,
+            "each dose given is one vaccination",
+            format!(
+                "site id={} product id={}: ledger gave {} doses, {} vaccinations recorded",
+                r.site_id, r.product_id, r.given, r.vaccinations
+            ),
+        );
+    }
+    let rows: Vec<IdCount> = diesel::sql_query(
+        "SELECT a.id, (SELECT COUNT(*) FROM vaccinations v WHERE v.appointment_id = a.id) AS n \
+         FROM appointments a WHERE (a.status = 'vaccinated') <> EXISTS \
+           (SELECT 1 FROM vaccinations v WHERE v.appointment_id = a.id) \
+            OR (SELECT COUNT(*) FROM vaccinations v WHERE v.appointment_id = a.id) > 1 \
+         ORDER BY a.id",
+    )
+    .load(c)?;
+    for r in rows {
+        push(
+            out,
+            "a vaccinated appointment has one vaccination",
+            format!("appointment id={}: {} vaccinations", r.id, r.n),
+        );
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct PlanRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    shipment_id: i64,
+    #[diesel(sql_type = Text)]
+    plan_json: String,
+}
+
+#[derive(QueryableByName)]
+struct MoveRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    site_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    reason: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct NoticeRow {
+    #[diesel(sql_type = BigInt)]
+    town_id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct SiteTown {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    town_id: i64,
+}
+
+/// Each approved plan: planned per town = moved to the town's sites = told to the town, and
+/// what left central stock = what arrived at the sites.
+fn plans(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let plans: Vec<PlanRow> = diesel::sql_query(
+        "SELECT id, shipment_id, plan_json FROM allocation_plans WHERE status = 'approved' \
+         ORDER BY id",
+    )
+    .load(c)?;
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let town_of: BTreeMap<i64, i64> = diesel::sql_query("SELECT id, town_id FROM sites")
+        .load::<SiteTown>(c)?
+        .into_iter()
+        .map(|s| (s.id, s.town_id))
+        .collect();
+    let moves: Vec<MoveRow> = diesel::sql_query(
+        "SELECT site_id, reason, CAST(SUM(delta) AS BIGINT) AS n FROM stock_movements \
+         WHERE kind = 'allocated' GROUP BY site_id, reason",
+    )
+    .load(c)?;
+    for p in plans {
+        let plan: StoredPlan = match serde_json::from_str(&p.plan_json) {
+            Ok(plan) => plan,
+            Err(e) => {
+                push(
+                    out,
+                    "approved plans are readable",
+                    format!("allocation_plans id={}: {e}", p.id),
+                );
+                continue;
+            }
+        };
+        let prefix = format!("shipment {} to site ", p.shipment_id);
+        let (mut central_out, mut sites_in) = (0i64, 0i64);
+        let mut moved: BTreeMap<i64, i64> = BTreeMap::new();
+        for m in moves.iter().filter(|m| m.reason.starts_with(&prefix)) {
+            match m.site_id {
+                None => central_out -= m.n,
+                Some(site) => {
+                    sites_in += m.n;
+                    *moved
+                        .entry(town_of.get(&site).copied().unwrap_or(-1))
+                        .or_default() += m.n;
+                }
+            }
+        }
+        // An id is a number: formatting it in is safe, and one placeholder syntax would not
+        // serve both backends.
+        let told: BTreeMap<i64, i64> = diesel::sql_query(format!(
+            "SELECT town_id, CAST(SUM(doses) AS BIGINT) AS n FROM town_notices \
+             WHERE plan_id = {} GROUP BY town_id",
+            p.id
+        ))
+        .load::<NoticeRow>(c)?
+        .into_iter()
+        .map(|n| (n.town_id, n.n))
+        .collect();
+        if central_out != sites_in {
+            push(
+                out,
+                "approval conserves doses",
+                format!(
+                    "allocation_plans id={}: {central_out} doses left central stock, \
+                     {sites_in} arrived at sites",
+                    p.id
+                ),
+            );
+        }
+        for t in &plan.towns {
+            let planned = i64::try_from(t.ship).unwrap_or(i64::MAX);
+            let split: u64 = t.sites.iter().map(|s| s.ship).sum();
+            let moved = moved.get(&t.town_id).copied().unwrap_or(0);
+            let told = told.get(&t.town_id).copied().unwrap_or(0);
+            if planned != moved || planned != told || t.ship != split {
+                push(
+                    out,
+                    "planned = moved = told",
+                    format!(
+                        "allocation_plans id={} town id={} ({}): planned {planned}, \
+                         split over sites {split}, moved to its sites {moved}, told {told}",
+                        p.id, t.town_id, t.code
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct DupRow {
+    #[diesel(sql_type = BigInt)]
+    resident_id: i64,
+    #[diesel(sql_type = BigInt)]
+    dose_number: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// One active appointment per resident and dose; each appointment on the slot it names.
+fn appointments(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let dups: Vec<DupRow> = diesel::sql_query(format!(
+        "SELECT resident_id, CAST(dose_number AS BIGINT) AS dose_number, COUNT(*) AS n \
+         FROM appointments WHERE status IN {ACTIVE} GROUP BY resident_id, dose_number \
+         HAVING COUNT(*) > 1"
+    ))
+    .load(c)?;
+    for d in dups {
+        push(
+            out,
+            "one active appointment per resident and dose",
+            format!(
+                "residents id={} dose {}: {} active appointments",
+                d.resident_id, d.dose_number, d.n
+            ),
+        );
+    }
+    let wrong: Vec<IdCount> = diesel::sql_query(
+        "SELECT a.id, a.slot_id AS n FROM appointments a LEFT JOIN slots s ON s.id = a.slot_id \
+         WHERE s.id IS NULL OR s.site_id <> a.site_id OR s.product_id <> a.product_id \
+            OR s.starts_at <> a.starts_at ORDER BY a.id",
+    )
+    .load(c)?;
+    for w in wrong {
+        push(
+            out,
+            "an appointment is on the slot it names",
+            format!(
+                "appointment id={}: slot id={} is missing or disagrees on site, vaccine or time",
+                w.id, w.n
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct OutboxRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    broken: i64,
+}
+
+/// Outbox rows in known states; every booking's confirmation queued (a walk-in, booked at the
+/// desk with the resident standing there, gets none).
+fn outbox(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let states = OUTBOX_STATES.map(|s| format!("'{s}'")).join(", ");
+    let rows: Vec<OutboxRow> = diesel::sql_query(format!(
+        "SELECT id, kind, status, CAST(CASE \
+            WHEN status NOT IN ({states}) THEN 1 \
+            WHEN status = 'sent' AND sent_at IS NULL THEN 2 \
+            WHEN status = 'sending' AND (claim_token IS NULL OR lease_until IS NULL) THEN 3 \
+            ELSE 0 END AS BIGINT) AS broken FROM outbox ORDER BY id"
+    ))
+    .load(c)?;
+    for r in rows {
+        let unknown_kind = crate::mail::outbox::Kind::parse(&r.kind).is_none();
+        if r.broken == 0 && !unknown_kind {
+            continue;
+        }
+        let why = match r.broken {
+            1 => "unknown status",
+            2 => "sent without a time",
+            3 => "sending without a lease",
+            _ => "unknown kind",
+        };
+        push(
+            out,
+            "outbox rows are in a known state",
+            format!(
+                "outbox id={} kind={} status={}: {why}",
+                r.id, r.kind, r.status
+            ),
+        );
+    }
+    let missing: Vec<IdCount> = diesel::sql_query(
+        "SELECT a.id, a.resident_id AS n FROM appointments a \
+           JOIN residents r ON r.id = a.resident_id \
+         WHERE a.status = 'booked' AND r.email <> '' AND NOT EXISTS (SELECT 1 FROM outbox o \
+           WHERE o.ref_id = a.id AND o.kind = 'booked') \
+           AND NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.action = 'walk-in' \
+             AND l.subject = 'appointment ' || CAST(a.id AS TEXT)) ORDER BY a.id",
+    )
+    .load(c)?;
+    for m in missing {
+        push(
+            out,
+            "every booking's confirmation is queued",
+            format!(
+                "appointment id={} (resident id={}) has no confirmation in the outbox",
+                m.id, m.n
+            ),
+        );
+    }
+    Ok(())
+}
