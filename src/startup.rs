@@ -16,7 +16,9 @@ use crate::mail::worker::MailConfig;
 use crate::mail::Transport;
 use crate::models::secret;
 use crate::security::{random_token, Keys};
-use crate::web::middleware::{csrf_cookie, log_requests, render_errors, security_headers};
+use crate::web::middleware::{
+    csrf_cookie, etag, head_as_get, log_requests, render_errors, security_headers,
+};
 use crate::web::state::AppState;
 
 /// A built server, ready to run.
@@ -80,6 +82,7 @@ impl Application {
             clock,
             base_url,
             mail: mail.clone(),
+            caches: Default::default(),
         });
         if run_worker {
             let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
@@ -91,8 +94,10 @@ impl Application {
                 .app_data(app_state.clone())
                 .wrap(from_fn(render_errors))
                 .wrap(from_fn(csrf_cookie))
+                .wrap(from_fn(etag))
                 .wrap(security_headers())
                 .wrap(from_fn(log_requests))
+                .wrap(from_fn(head_as_get))
                 .configure(crate::web::routes)
         })
         .workers(workers)

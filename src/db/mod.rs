@@ -146,6 +146,9 @@ pub struct Db {
     /// connection on SQLite, the read pool on PostgreSQL).
     pub write: Pool,
     writer: Option<Writer>,
+    /// Counts this process's committed write transactions: read caches compare it to see
+    /// their own writes at once (`web::cache`).
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -174,7 +177,14 @@ impl Db {
             read,
             write,
             writer,
+            generation: Default::default(),
         })
+    }
+
+    /// How many write transactions this process has committed (read it before a read that
+    /// is to be cached).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Run `f` as one write transaction and return once it is committed (or rolled back).
@@ -184,14 +194,19 @@ impl Db {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
     {
-        match &self.writer {
+        let result = match &self.writer {
             Some(w) => w.run(f),
             None => {
                 let mut conn = self.write.get()?;
                 let conn: &mut AnyConnection = &mut conn;
                 conn.transaction(f)
             }
+        };
+        if result.is_ok() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
+        result
     }
 }
 

@@ -1152,7 +1152,15 @@ pub async fn not_set_up(
     ctx: &Ctx,
     state: &web::Data<AppState>,
 ) -> Result<Option<HttpResponse>, AppError> {
-    let open = read(state, |c, st| Ok(slot::any_published(c, st.now())?)).await?;
+    let generation = state.db.generation();
+    let open = match state.caches.published.get(&(), generation) {
+        Some(open) => open,
+        None => {
+            let open = read(state, |c, st| Ok(slot::any_published(c, st.now())?)).await?;
+            state.caches.published.put((), generation, open);
+            open
+        }
+    };
     if open {
         return Ok(None);
     }

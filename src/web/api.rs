@@ -163,7 +163,8 @@ struct ApiSlot {
     free_second_dose: i32,
 }
 
-/// `GET /api/v1/availability?site=ID&date=YYYY-MM-DD`: cacheable for a few seconds.
+/// `GET /api/v1/availability?site=ID&date=YYYY-MM-DD`: served from a one-second cache
+/// (`web::cache`), cacheable by clients for a second, with an `ETag` (middleware).
 pub async fn availability(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -183,14 +184,25 @@ pub async fn availability(
     };
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, date);
-    let (slots, products) = read(&state, move |c, _| {
-        site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
-        Ok((
-            slot::list_for_site_between(c, SiteId(site_id), from, to)?,
-            product::list(c)?,
-        ))
-    })
-    .await?;
+    let generation = state.db.generation();
+    let key = (site_id, from, to);
+    let cached = match state.caches.availability.get(&key, generation) {
+        Some(hit) => hit,
+        None => {
+            let read_now = read(&state, move |c, _| {
+                site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
+                Ok((
+                    slot::list_for_site_between(c, SiteId(site_id), from, to)?,
+                    product::list(c)?,
+                ))
+            })
+            .await?;
+            let hit = std::sync::Arc::new(read_now);
+            state.caches.availability.put(key, generation, hit.clone());
+            hit
+        }
+    };
+    let (slots, products) = (&cached.0, &cached.1);
     let rules = state.rules();
     let iso = |t| crate::views::local(tz, t).to_rfc3339();
     let out: Vec<ApiSlot> = slots
@@ -218,7 +230,7 @@ pub async fn availability(
         })
         .collect();
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=5"))
+        .insert_header(("Cache-Control", "public, max-age=1"))
         .json(serde_json::json!({
             "site": SiteId(site_id),
             "date": date.format("%Y-%m-%d").to_string(),

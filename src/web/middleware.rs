@@ -35,23 +35,111 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Cache-Control", "no-store"))
 }
 
-/// Give each request an id (echoed in `X-Request-Id`) and log one line when it ends.
+/// Answer `HEAD` like `GET` (every page and API read): the route table names only `GET`, and
+/// actix-http sends no body for a `HEAD` request whatever the handler returns, keeping the
+/// headers (`Content-Length`, `ETag`, `Cache-Control`).
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
+/// A weak `ETag` on every successful `GET` whose handler allowed caching (any `Cache-Control`
+/// but `no-store`), and `304 Not Modified` when the client already holds that version: the
+/// availability API, the site's day page and the static files. The tag is a hash of the body,
+/// so a page that differs per visitor (a signed-in header, a token) differs in its tag too.
+pub async fn etag(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_get = req.method() == actix_web::http::Method::GET;
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let res = next.call(req).await?;
+    let cacheable = is_get
+        && res.status() == actix_web::http::StatusCode::OK
+        && res
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.contains("no-store"));
+    if !cacheable {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let Ok(bytes) = actix_web::body::to_bytes(body).await else {
+        return Ok(ServiceResponse::new(
+            req,
+            HttpResponse::InternalServerError().finish(),
+        ));
+    };
+    let tag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        format!("W/\"{:016x}\"", h.finish())
+    };
+    let matches = if_none_match
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let tag = HeaderValue::from_str(&tag).map_err(actix_web::error::ErrorInternalServerError)?;
+    if matches {
+        let mut not_modified = HttpResponse::NotModified();
+        for name in [header::CACHE_CONTROL, header::VARY] {
+            if let Some(v) = head.headers().get(&name) {
+                not_modified.insert_header((name, v.clone()));
+            }
+        }
+        not_modified.insert_header((header::ETAG, tag));
+        return Ok(ServiceResponse::new(req, not_modified.finish()));
+    }
+    head.headers_mut().insert(header::ETAG, tag);
+    Ok(ServiceResponse::new(
+        req,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
+}
+
+/// Give each request an id (echoed in `X-Request-Id`) and log one line when it ends: at `debug`
+/// level (`RUST_LOG=dosewise=debug` turns the access log on), and at `warn` for server errors.
+/// The route pattern is looked up only when the line is written: it routes the path a second
+/// time (a regex match per dynamic route), which cost a measurable share of a cheap request.
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let id = format!("{:016x}", rand::random::<u64>());
-    let method = req.method().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
+    let id = rand::random::<u64>();
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    let mut hex = [0u8; 16];
+    for (i, b) in hex.iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[((id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&hex) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    tracing::info!(request_id = %id, %method, %route, status, ms = format!("{ms:.1}"), "request");
+    let server_error = status >= 500;
+    if server_error || tracing::enabled!(tracing::Level::DEBUG) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let method = res.request().method().clone();
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "(unmatched)".into());
+        let id = format!("{id:016x}");
+        if server_error {
+            tracing::warn!(request_id = %id, %method, %route, status, ms = format!("{ms:.1}"), "request");
+        } else {
+            tracing::debug!(request_id = %id, %method, %route, status, ms = format!("{ms:.1}"), "request");
+        }
+    }
     Ok(res)
 }
 

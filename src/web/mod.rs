@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod bureau;
+pub mod cache;
 pub mod clinic;
 pub mod cookies;
 pub mod ctx;

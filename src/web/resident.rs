@@ -172,7 +172,13 @@ pub async fn site_page(
     if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await
+    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await?;
+    // Revalidated on every visit (ETag): the page changes with every booking.
+    page.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(page)
 }
 
 async fn render_site(
@@ -190,17 +196,28 @@ async fn render_site(
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, day);
-    let (s, t, slots, products, others) = read(&state, move |c, _| {
-        let s = site::find(c, site_id)?
-            .filter(|s| s.active)
-            .ok_or(AppError::NotFound)?;
-        let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
-        let slots = slot::list_for_site_between(c, site_id, from, to)?;
-        let products = product::list(c)?;
-        let others = site::list_for_town(c, TownId(s.town_id))?;
-        Ok((s, t, slots, products, others))
-    })
-    .await?;
+    let generation = state.db.generation();
+    let key = (site_id.0, from, to);
+    let cached = match state.caches.site_day.get(&key, generation) {
+        Some(hit) => hit,
+        None => {
+            let read_now = read(&state, move |c, _| {
+                let s = site::find(c, site_id)?
+                    .filter(|s| s.active)
+                    .ok_or(AppError::NotFound)?;
+                let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
+                let slots = slot::list_for_site_between(c, site_id, from, to)?;
+                let products = product::list(c)?;
+                let others = site::list_for_town(c, TownId(s.town_id))?;
+                Ok((s, t, slots, products, others))
+            })
+            .await?;
+            let hit = std::sync::Arc::new(read_now);
+            state.caches.site_day.put(key, generation, hit.clone());
+            hit
+        }
+    };
+    let (s, t, slots, products, others) = (*cached).clone();
     let rules = state.rules();
     let rows = slots
         .iter()

@@ -22,6 +22,8 @@ pub struct AppState {
     pub base_url: String,
     /// How mail is sent.
     pub mail: crate::mail::worker::MailConfig,
+    /// Short-lived read caches (at most a second, and never across this process's writes).
+    pub caches: super::cache::Caches,
 }
 
 impl AppState {

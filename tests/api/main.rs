@@ -6,6 +6,7 @@ mod bad_input;
 mod booking_api;
 mod browser;
 mod bureau;
+mod caching;
 mod check;
 mod cli;
 mod clinic;

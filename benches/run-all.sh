@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Every figure of BENCHMARKS.md, each printed beside its ceiling measured in the same run:
+# HTTP figures against a bare actix-web handler, booking figures against the same booking
+# transaction in a tight loop without HTTP. The ratio is the figure that counts.
+#   benches/run-all.sh [SECONDS per figure, default 8] [CONCURRENCY, default 64]
+# Loopback only; bounded (about 15 figures x SECONDS plus one release build). Needs wrk
+# (Debian's package) and PostgreSQL on 127.0.0.1:5432 for the PostgreSQL rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-8}" conc="${2:-64}"
+command -v wrk >/dev/null || { echo "benches/run-all.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
+cargo build --release --quiet --bin dosewise --bench load --bench ceiling
+bin() { ls -t target/release/deps/"$1"-* | grep -v '\.d$' | head -n1; }
+load=$(bin load) ceiling=$(bin ceiling)
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export DOSEWISE_SECRET=bench-secret-bench-secret-bench-secret-12 RUST_LOG=warn
+export DOSEWISE_MAIL_DIR="$work/mail"
+
+# rate FROM wrk's output (requests/s) and p99
+wrk_run() { wrk -t2 -c"$conc" -d"${secs}s" --latency "$1" 2>&1; }
+wrk_rate() { awk '/Requests\/sec/ {printf "%.0f", $2}'; }
+wrk_p99() { awk '$1=="99%" {print $2}'; }
+row() { printf '| %-44s | %10s | %9s | %-24s | %6s |\n' "$1" "$2" "$3" "$4" "$5"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "-" }'; }
+
+start_server() { # url port
+  DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" target/release/dosewise serve >"$work/serve-$2.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server on $2 did not start" >&2; exit 1
+}
+fresh_city() { # url
+  target/release/dosewise demo-data --towns 50 --sites-per-town 4 --days 14 --seats-per-slot 60 >/dev/null
+}
+pg_fresh() {
+  psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS dosewise_bench WITH (FORCE)' -c 'CREATE DATABASE dosewise_bench' >/dev/null
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); ${secs}s per figure, $conc clients; $(date -u +%F)"
+row "figure" "per second" "p99" "ceiling (same run)" "ratio"
+row "--------------------------------------------" "----------" "---------" "------------------------" "------"
+
+# The HTTP ceiling: a bare actix-web handler.
+"$ceiling" http 127.0.0.1:8300 >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+out=$(wrk_run http://127.0.0.1:8300/)
+bare=$(wrk_rate <<<"$out")
+row "bare actix-web handler (ceiling)" "$bare" "$(wrk_p99 <<<"$out")" "-" "100 %"
+
+# SQLite server on a generated city.
+export DATABASE_URL="sqlite://$work/city.db"
+fresh_city
+start_server "$DATABASE_URL" 8201
+site=$(curl -sf http://127.0.0.1:8201/api/v1/towns | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sites"][0]["id"])')
+day=$(date -u -d tomorrow +%F)
+for path in /healthz /static/app.css "/api/v1/availability?site=$site&date=$day" "/sites/$site"; do
+  out=$(wrk_run "http://127.0.0.1:8201$path")
+  r=$(wrk_rate <<<"$out")
+  label="GET ${path%%\?*}"
+  [ "$path" = "/sites/$site" ] && label="GET /sites/{id} (day page)"
+  row "$label, SQLite" "$r" "$(wrk_p99 <<<"$out")" "bare $bare" "$(ratio "$r" "$bare")"
+done
+rss=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
+out=$("$load" --url http://127.0.0.1:8201 --mode book --concurrency "$conc" --seconds "$secs")
+booked=$(awk -F'[ ,/]+' '/^successful/ {print $4}' <<<"$out")
+p99=$(awk '/^latency/ {gsub(",", ""); print $7}' <<<"$out")
+rss_after=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
+txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
+row "confirmed bookings, SQLite" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
+echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
+
+# PostgreSQL.
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  pg_fresh
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dosewise_bench DOSEWISE_POOL_SIZE=16
+  fresh_city
+  start_server "$DATABASE_URL" 8202
+  out=$("$load" --url http://127.0.0.1:8202 --mode book --concurrency "$conc" --seconds "$secs")
+  booked=$(awk -F'[ ,/]+' '/^successful/ {print $4}' <<<"$out")
+  p99=$(awk '/^latency/ {gsub(",", ""); print $7}' <<<"$out")
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
+  txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
+  row "confirmed bookings, PostgreSQL" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
+  echo "  ($tx)"
+fi

@@ -1,0 +1,83 @@
+//! Short-lived in-process caches for the pages the whole city reads at once (availability, a
+//! site's day, "is anything published"): an entry lives at most one second, and none outlives
+//! a write committed by this process (`Db::generation`), so a resident who just booked sees
+//! the seat gone at once. Other processes' writes show within the second.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+
+use crate::models::{Product, Site, Slot, Town};
+
+/// Entries older than this are read again.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// More keys than this and the cache starts over (a crawler walking every day of every site).
+const MAX_KEYS: usize = 4096;
+
+/// One cache: values by key, each stamped with when and at which write generation it was read.
+pub struct TtlCache<K, V> {
+    map: Mutex<HashMap<K, (Instant, u64, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Default for TtlCache<K, V> {
+    fn default() -> Self {
+        TtlCache {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
+    /// The value read at `generation` less than [`MAX_AGE`] ago, if any.
+    pub fn get(&self, key: &K, generation: u64) -> Option<V> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|(at, g, _)| *g == generation && at.elapsed() < MAX_AGE)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    /// Keep a value read at `generation` (read the generation before reading the value).
+    pub fn put(&self, key: K, generation: u64, value: V) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= MAX_KEYS {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), generation, value));
+        }
+    }
+}
+
+/// A site's slots for one day and the vaccines, as the availability API reads them.
+pub type DaySlots = Arc<(Vec<Slot>, Vec<Product>)>;
+/// What a site's day page reads: the site, its town, the day's slots, vaccines, the town's sites.
+pub type SiteDay = Arc<(Site, Town, Vec<Slot>, Vec<Product>, Vec<Site>)>;
+
+/// The caches the application keeps.
+#[derive(Default)]
+pub struct Caches {
+    /// `(site, day start, day end)` -> the availability API's rows.
+    pub availability: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
+    /// `(site, day start, day end)` -> the day page's rows.
+    pub site_day: TtlCache<(i64, NaiveDateTime, NaiveDateTime), SiteDay>,
+    /// Whether any site has a future slot (the "not set up yet" page).
+    pub published: TtlCache<(), bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_served_only_at_its_generation_and_for_a_second() {
+        let c: TtlCache<u8, u32> = TtlCache::default();
+        c.put(1, 7, 42);
+        assert_eq!(c.get(&1, 7), Some(42));
+        assert_eq!(c.get(&1, 8), None, "a later write invalidates it");
+        assert_eq!(c.get(&2, 7), None);
+        std::thread::sleep(MAX_AGE + Duration::from_millis(20));
+        assert_eq!(c.get(&1, 7), None, "at most one second stale");
+    }
+}
