@@ -310,6 +310,7 @@ fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
         retry_base_seconds: settings.mail_retry_seconds,
         reminder_hours: settings.reminder_hours,
         interval_ms: settings.mail_interval_ms,
+        lease_seconds: settings.mail_lease_seconds,
     };
     let base = settings
         .base_url
@@ -321,7 +322,7 @@ fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
             &cfg,
             &base,
             settings.time_zone,
-            SystemClock.now(),
+            &SystemClock,
         )?;
         println!(
             "scheduled {}, sent {}, retried {}, failed {}, skipped {}",

@@ -12,6 +12,7 @@ use super::outbox::{self, Kind};
 use super::render::{render, Env};
 use super::Transport;
 use crate::db::schema::{appointments, products, residents, vaccinations};
+use crate::clock::Clock;
 use crate::db::{claim_outbox, Db};
 use crate::security::random_token;
 use crate::web::state::AppState;
@@ -25,6 +26,8 @@ pub struct MailConfig {
     pub retry_base_seconds: i64,
     pub reminder_hours: i64,
     pub interval_ms: u64,
+    /// How long a claim lasts unless renewed, in seconds.
+    pub lease_seconds: i64,
 }
 
 /// What one pass did.
@@ -37,13 +40,16 @@ pub struct Report {
     pub skipped: usize,
 }
 
-/// How long a claim lasts before another worker may take the message over.
-const LEASE_SECONDS: i64 = 120;
 const BATCH: i64 = 50;
 
 /// Queue the messages that time makes due: reminders for tomorrow's appointments, the
 /// second-dose window after a first dose, the invitation when it opens, the last call.
-pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Result<usize> {
+pub fn schedule(
+    db: &Db,
+    now: NaiveDateTime,
+    reminder_hours: i64,
+    _tz: Tz,
+) -> anyhow::Result<usize> {
     let (reminders, doses) = {
         let mut c = db.read.get()?;
         let reminders: Vec<(i64, NaiveDateTime, String, String)> = appointments::table
@@ -139,12 +145,13 @@ pub fn deliver(
     loop {
         let token = random_token();
         let claim_token = token.clone();
+        let lease = Duration::seconds(cfg.lease_seconds);
         let claimed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
             Ok(claim_outbox(
                 c,
                 &claim_token,
                 now,
-                now + Duration::seconds(LEASE_SECONDS),
+                now + lease,
                 BATCH,
             )?)
         })?;
@@ -254,9 +261,10 @@ pub fn run_once(
     cfg: &MailConfig,
     base_url: &str,
     tz: Tz,
-    now: NaiveDateTime,
+    clock: &dyn Clock,
 ) -> anyhow::Result<Report> {
-    let scheduled = schedule(db, now, cfg.reminder_hours)?;
+    let now = clock.now();
+    let scheduled = schedule(db, now, cfg.reminder_hours, tz)?;
     let mut report = deliver(db, cfg, base_url, tz, now)?;
     report.scheduled = scheduled;
     Ok(report)
@@ -268,7 +276,7 @@ pub fn start(state: Weak<AppState>, cfg: MailConfig) -> std::io::Result<()> {
         .name("mail-worker".into())
         .spawn(move || loop {
             let Some(st) = state.upgrade() else { return };
-            if let Err(e) = run_once(&st.db, &cfg, &st.base_url, st.settings.time_zone, st.now()) {
+            if let Err(e) = run_once(&st.db, &cfg, &st.base_url, st.settings.time_zone, st.clock.as_ref()) {
                 tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
             }
             drop(st);
