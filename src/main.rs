@@ -317,13 +317,8 @@ fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.bind));
     loop {
-        let r = dosewise::mail::worker::run_once(
-            &db,
-            &cfg,
-            &base,
-            settings.time_zone,
-            &SystemClock,
-        )?;
+        let r =
+            dosewise::mail::worker::run_once(&db, &cfg, &base, settings.time_zone, &SystemClock)?;
         println!(
             "scheduled {}, sent {}, retried {}, failed {}, skipped {}",
             r.scheduled, r.sent, r.retried, r.failed, r.skipped

@@ -328,11 +328,13 @@ async fn reminders_say_today_tomorrow_or_the_date_by_the_city_s_days_in_both_lan
     let app = spawn_app().await;
     let city = app.city();
     app.add_stock(city, 20);
-    let at = |h: i64| crate::helpers::add_slot_at(&mut app.conn(), city, test_now() + Duration::hours(h), 5, 0);
+    let at = |h: i64| {
+        crate::helpers::add_slot_at(&mut app.conn(), city, test_now() + Duration::hours(h), 5, 0)
+    };
     // The clock shows 2030-03-04 09:00 in Shanghai (01:00 UTC).
     let today = at(6); // 15:00 the same day
     let tomorrow = at(22); // 03-05 07:00 in Shanghai, still 03-04 in UTC
-    let later = at(24 + 46); // 03-07 23:00 UTC, 03-08 07:00 in Shanghai
+    let later = at(3 * 24 + 22); // 03-07 23:00 UTC, 03-08 07:00 in Shanghai
     let next_morning = at(24 + 25); // 03-06 02:00 UTC, 10:00 in Shanghai
     book_in(&app, today, 1, "zh-CN").await;
     book_in(&app, today, 2, "en").await;
@@ -353,16 +355,31 @@ async fn reminders_say_today_tomorrow_or_the_date_by_the_city_s_days_in_both_lan
         all[0].clone()
     };
     let m = reminder_to(1);
-    assert!(m.subject.starts_with("今天接种提醒") && m.subject.contains("15:00"), "{m:?}");
+    assert!(
+        m.subject.starts_with("今天接种提醒") && m.subject.contains("15:00"),
+        "{m:?}"
+    );
     assert!(m.text.contains("今天") && !m.text.contains("明天"), "{m:?}");
     let m = reminder_to(2);
-    assert!(m.subject.starts_with("Today:") && m.subject.contains("15:00"), "{m:?}");
-    assert!(m.text.contains("today") && !m.text.contains("tomorrow"), "{m:?}");
+    assert!(
+        m.subject.starts_with("Today:") && m.subject.contains("15:00"),
+        "{m:?}"
+    );
+    assert!(
+        m.text.contains("today") && !m.text.contains("tomorrow"),
+        "{m:?}"
+    );
     let m = reminder_to(3);
-    assert!(m.subject.starts_with("明天接种提醒") && m.subject.contains("3月5日"), "{m:?}");
+    assert!(
+        m.subject.starts_with("明天接种提醒") && m.subject.contains("3月5日"),
+        "{m:?}"
+    );
     assert!(m.text.contains("明天"), "{m:?}");
     let m = reminder_to(4);
-    assert!(m.subject.starts_with("Tomorrow:") && m.subject.contains("5 Mar"), "{m:?}");
+    assert!(
+        m.subject.starts_with("Tomorrow:") && m.subject.contains("5 Mar"),
+        "{m:?}"
+    );
     assert!(m.text.contains("tomorrow"), "{m:?}");
     assert_eq!(
         app.count("outbox", "kind = 'reminder'"),
@@ -376,20 +393,32 @@ async fn reminders_say_today_tomorrow_or_the_date_by_the_city_s_days_in_both_lan
         .set(test_now() + Duration::days(1) + Duration::hours(16));
     app.deliver_mail().await;
     let m = reminder_to(5);
-    assert!(m.subject.starts_with("今天接种提醒") && m.subject.contains("3月6日"), "{m:?}");
+    assert!(
+        m.subject.starts_with("今天接种提醒") && m.subject.contains("3月6日"),
+        "{m:?}"
+    );
     assert!(m.text.contains("今天") && !m.text.contains("明天"), "{m:?}");
 
     // Reminders three days ahead name the date.
     deliver_with_reminder_hours(&app, 72).await;
     let m = reminder_to(6);
-    assert!(m.subject.starts_with("Reminder:") && m.subject.contains("8 Mar"), "{m:?}");
+    assert!(
+        m.subject.starts_with("Reminder:") && m.subject.contains("8 Mar"),
+        "{m:?}"
+    );
     assert!(
         m.text.contains("8 Mar") && !m.text.contains("today") && !m.text.contains("tomorrow"),
         "{m:?}"
     );
     let m = reminder_to(7);
-    assert!(m.subject.starts_with("接种提醒") && m.subject.contains("3月8日"), "{m:?}");
-    assert!(m.text.contains("3月8日") && !m.text.contains("今天") && !m.text.contains("明天"), "{m:?}");
+    assert!(
+        m.subject.starts_with("接种提醒") && m.subject.contains("3月8日"),
+        "{m:?}"
+    );
+    assert!(
+        m.text.contains("3月8日") && !m.text.contains("今天") && !m.text.contains("明天"),
+        "{m:?}"
+    );
     assert_eq!(
         app.count("outbox", "kind = 'reminder' AND status = 'sent'"),
         7
@@ -444,9 +473,13 @@ async fn reminders_follow_a_moved_appointment_and_a_stale_one_is_not_sent() {
         (2, vec![true, true]),
         "one reminder per time the appointment had a day before it, none stale: {reminders:?}"
     );
-    assert!(reminders.iter().all(|m| m.to == "r1@example.com"
-        && m.subject.starts_with("明天接种提醒")));
-    assert_eq!(app.count("outbox", "kind = 'reminder' AND status = 'sent'"), 2);
+    assert!(reminders
+        .iter()
+        .all(|m| m.to == "r1@example.com" && m.subject.starts_with("明天接种提醒")));
+    assert_eq!(
+        app.count("outbox", "kind = 'reminder' AND status = 'sent'"),
+        2
+    );
     assert_eq!(
         app.count("outbox", "kind = 'reminder' AND status = 'skipped'"),
         1,
@@ -479,15 +512,24 @@ async fn a_confirmation_states_the_time_that_was_booked_even_when_sent_after_a_m
         c.subject.contains("预约成功") && c.subject.contains("08:30–09:00"),
         "the confirmation states the booked time: {c:?}"
     );
-    assert!(c.text.contains("08:30–09:00") && !c.text.contains("09:30"), "{c:?}");
+    assert!(
+        c.text.contains("08:30–09:00") && !c.text.contains("09:30"),
+        "{c:?}"
+    );
     let ics = c.ics.as_deref().unwrap();
-    assert!(ics.contains("DTSTART:20300306T003000Z") && ics.contains("SEQUENCE:0\r\n"), "{ics}");
+    assert!(
+        ics.contains("DTSTART:20300306T003000Z") && ics.contains("SEQUENCE:0\r\n"),
+        "{ics}"
+    );
     assert!(
         m.subject.contains("预约已改期") && m.subject.contains("09:30–10:00"),
         "{m:?}"
     );
     let ics = m.ics.as_deref().unwrap();
-    assert!(ics.contains("DTSTART:20300306T013000Z") && ics.contains("SEQUENCE:2\r\n"), "{ics}");
+    assert!(
+        ics.contains("DTSTART:20300306T013000Z") && ics.contains("SEQUENCE:2\r\n"),
+        "{ics}"
+    );
     // The outbox rows name the slot each message is about.
     assert_eq!(
         app.count("outbox", &format!("kind = 'booked' AND slot_id = {booked}")),
@@ -519,7 +561,9 @@ async fn second_dose_messages_follow_the_window_and_stop_once_dose_two_is_booked
     app.deliver_mail().await;
     let open = sent_of_kind(&app, "dose2_open");
     assert_eq!(open.len(), 2, "{open:?}");
-    assert!(open.iter().all(|m| m.subject.contains("现在可以预约第 2 剂")));
+    assert!(open
+        .iter()
+        .all(|m| m.subject.contains("现在可以预约第 2 剂")));
 
     // Resident 2 books dose 2; resident 1 does not. At the last call, only resident 1 hears.
     let second = app.add_slot(city, 30, 5, 0);
@@ -590,7 +634,10 @@ async fn the_second_dose_opens_in_mail_on_the_same_city_day_as_on_the_booking_pa
         1
     );
     let on_the_day = app.add_slot(city, 21, 5, 0); // 03-25 10:00 in Shanghai
-    assert_eq!(app.book_api(on_the_day, 2, &resident(1)).await.status(), 201);
+    assert_eq!(
+        app.book_api(on_the_day, 2, &resident(1)).await.status(),
+        201
+    );
 }
 
 #[actix_web::test]
@@ -733,7 +780,10 @@ async fn two_workers_at_once_against_a_slow_smtp_server_deliver_each_message_exa
                 .env("SMTP_URL", sink.url())
                 .env("DOSEWISE_MAIL_LEASE_SECONDS", "3")
                 // The sender names the worker, so the sink can tell who delivered what.
-                .env("DOSEWISE_MAIL_FROM", format!("{name} <{name}@dosewise.invalid>"))
+                .env(
+                    "DOSEWISE_MAIL_FROM",
+                    format!("{name} <{name}@dosewise.invalid>"),
+                )
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped()),
         )
@@ -769,7 +819,11 @@ async fn two_workers_at_once_against_a_slow_smtp_server_deliver_each_message_exa
     }
     let twice: Vec<_> = per_recipient.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "received more than once: {twice:?}");
-    assert_eq!(per_recipient.len(), N as usize, "every recipient received one");
+    assert_eq!(
+        per_recipient.len(),
+        N as usize,
+        "every recipient received one"
+    );
     for i in 0..N {
         assert!(per_recipient.contains_key(&format!("r{}@example.com", 100 + i)));
     }
