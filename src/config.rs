@@ -49,6 +49,9 @@ pub struct Settings {
     pub mail_worker: bool,
     /// `DOSEWISE_MAIL_INTERVAL_MS`: pause between worker passes. Default 2000.
     pub mail_interval_ms: u64,
+    /// `DOSEWISE_MAIL_LEASE_SECONDS`: how long a worker's claim on a message lasts unless it is
+    /// renewed (the worker renews it while sending). Default 120.
+    pub mail_lease_seconds: i64,
     /// `DOSEWISE_OBSERVATION_MINUTES`: how long people stay under observation after a dose.
     /// Default 30.
     pub observation_minutes: i64,
@@ -76,6 +79,7 @@ impl Settings {
             reminder_hours: 24,
             mail_worker: true,
             mail_interval_ms: 2000,
+            mail_lease_seconds: 120,
             observation_minutes: 30,
         }
     }
@@ -144,6 +148,9 @@ impl Settings {
             s.mail_interval_ms =
                 u64::try_from(v).context("DOSEWISE_MAIL_INTERVAL_MS must be positive")?;
         }
+        if let Some(v) = number("DOSEWISE_MAIL_LEASE_SECONDS")? {
+            s.mail_lease_seconds = v;
+        }
         if let Some(v) = var("DOSEWISE_MAIL_WORKER") {
             s.mail_worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
@@ -165,6 +172,9 @@ impl Settings {
         }
         if self.pool_size == 0 || self.workers == 0 {
             bail!("DOSEWISE_POOL_SIZE and DOSEWISE_WORKERS must be at least 1");
+        }
+        if !(1..=24 * 3600).contains(&self.mail_lease_seconds) {
+            bail!("DOSEWISE_MAIL_LEASE_SECONDS must be between 1 and 86400");
         }
         if !(0..=24 * 60).contains(&self.observation_minutes) {
             bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");

@@ -329,19 +329,15 @@ fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
         retry_base_seconds: settings.mail_retry_seconds,
         reminder_hours: settings.reminder_hours,
         interval_ms: settings.mail_interval_ms,
+        lease_seconds: settings.mail_lease_seconds,
     };
     let base = settings
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.bind));
     loop {
-        let r = dosewise::mail::worker::run_once(
-            &db,
-            &cfg,
-            &base,
-            settings.time_zone,
-            SystemClock.now(),
-        )?;
+        let r =
+            dosewise::mail::worker::run_once(&db, &cfg, &base, settings.time_zone, &SystemClock)?;
         println!(
             "scheduled {}, sent {}, retried {}, failed {}, skipped {}",
             r.scheduled, r.sent, r.retried, r.failed, r.skipped

@@ -70,6 +70,7 @@ impl Application {
             retry_base_seconds: settings.mail_retry_seconds,
             reminder_hours: settings.reminder_hours,
             interval_ms: settings.mail_interval_ms,
+            lease_seconds: settings.mail_lease_seconds,
         };
         let run_worker = settings.mail_worker;
         // Database work runs on each worker's blocking threads. More threads than connections

@@ -20,7 +20,7 @@
 
 pub mod clinic;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
@@ -129,11 +129,7 @@ pub struct Rules {
     pub tz: chrono_tz::Tz,
 }
 
-/// The city's date of a UTC instant.
-pub fn local_day(tz: chrono_tz::Tz, at: NaiveDateTime) -> NaiveDate {
-    use chrono::TimeZone;
-    tz.from_utc_datetime(&at).date_naive()
-}
+pub use crate::domain::days::local_day;
 
 /// A confirmed booking.
 #[derive(Debug, Clone)]
@@ -249,13 +245,13 @@ fn try_book(
         }
         // The confirmation is queued in the same transaction: no booking without its mail,
         // and no mail for a booking that rolled back.
-        outbox::enqueue(
+        outbox::enqueue_for_appointment(
             c,
             Kind::Booked,
             new.id,
+            slot.id,
             who.email.as_str(),
             &who.lang,
-            None,
             now,
         )?;
         Ok(Appointment {
@@ -380,10 +376,11 @@ pub fn next_dose_window(
     tz: chrono_tz::Tz,
 ) -> Option<(NaiveDate, NaiveDate)> {
     let previous = doses.iter().find(|v| v.dose_number == dose - 1)?;
-    let given = local_day(tz, previous.given_at);
-    Some((
-        given + Duration::days(i64::from(product.min_interval_days)),
-        given + Duration::days(i64::from(product.max_interval_days)),
+    Some(crate::domain::days::dose_window(
+        tz,
+        previous.given_at,
+        product.min_interval_days,
+        product.max_interval_days,
     ))
 }
 
@@ -421,7 +418,15 @@ pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), Book
         slot::release_seat(c, SlotId(a.slot_id), a.dose_number == 1)?;
         stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
         if let Some(r) = resident::find(c, ResidentId(a.resident_id))? {
-            outbox::enqueue(c, Kind::Cancelled, a.id, &r.email, &r.lang, None, now)?;
+            outbox::enqueue_for_appointment(
+                c,
+                Kind::Cancelled,
+                a.id,
+                a.slot_id,
+                &r.email,
+                &r.lang,
+                now,
+            )?;
         }
         tell_next_waiting(c, SiteId(a.site_id), now)?;
         Ok(())
@@ -519,7 +524,15 @@ pub fn reschedule(
                 promise(c)?;
             }
         }
-        outbox::enqueue(c, Kind::Moved, id.0, &res.email, &res.lang, None, rules.now)?;
+        outbox::enqueue_for_appointment(
+            c,
+            Kind::Moved,
+            id.0,
+            new_slot.id,
+            &res.email,
+            &res.lang,
+            rules.now,
+        )?;
         Ok(())
     })?;
     let mut conn = db.read.get()?;

@@ -272,6 +272,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        slot_id -> Nullable<BigInt>,
     }
 }
 

@@ -3,6 +3,7 @@
 mod booking_code;
 pub mod clinic;
 mod contact;
+pub mod days;
 mod id_number;
 
 pub use booking_code::BookingCode;

@@ -1,5 +1,6 @@
-//! The outbox table: enqueue in the caller's transaction; claim with a lease so that several
-//! processes deliver each message once; mark sent, retry with exponential backoff, or fail.
+//! The outbox table: enqueue in the caller's transaction; claim with a lease (renewed while the
+//! claim's messages are sent) so that several processes deliver each message once; mark sent,
+//! retry with exponential backoff, or fail - each only under the claim that holds the row.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -84,6 +85,9 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// The slot an appointment message is about, as it was when the message was queued (the
+    /// booked time for a confirmation, the new one for a move); `None` for other messages.
+    pub slot_id: Option<i64>,
 }
 
 /// Queue a message in the caller's transaction. With a `dedupe_key`, a second message with the
@@ -92,6 +96,44 @@ pub fn enqueue(
     conn: &mut AnyConnection,
     kind: Kind,
     ref_id: i64,
+    recipient: &str,
+    lang: &str,
+    dedupe_key: Option<String>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    insert(conn, kind, ref_id, None, recipient, lang, dedupe_key, now)
+}
+
+/// Queue a message about an appointment in the caller's transaction, naming the slot it is about
+/// as it is now: the message states that slot's time even if the appointment moves before it is
+/// sent.
+pub fn enqueue_for_appointment(
+    conn: &mut AnyConnection,
+    kind: Kind,
+    appointment_id: i64,
+    slot_id: i64,
+    recipient: &str,
+    lang: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    insert(
+        conn,
+        kind,
+        appointment_id,
+        Some(slot_id),
+        recipient,
+        lang,
+        None,
+        now,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &mut AnyConnection,
+    kind: Kind,
+    ref_id: i64,
+    slot_id: Option<i64>,
     recipient: &str,
     lang: &str,
     dedupe_key: Option<String>,
@@ -115,16 +157,19 @@ pub fn enqueue(
             last_error: None,
             created_at: now,
             sent_at: None,
+            slot_id,
         })
         .execute(conn)
         .map(|_| ())
 }
 
 /// Queue a message once per `key`, whoever asks first (several processes schedule reminders).
+#[allow(clippy::too_many_arguments)]
 pub fn enqueue_once(
     conn: &mut AnyConnection,
     kind: Kind,
     ref_id: i64,
+    slot_id: Option<i64>,
     recipient: &str,
     lang: &str,
     key: String,
@@ -138,7 +183,7 @@ pub fn enqueue_once(
         return Ok(false);
     }
     // A savepoint, so that losing a race to another process does not abort the transaction.
-    match conn.transaction(|c| enqueue(c, kind, ref_id, recipient, lang, Some(key), now)) {
+    match conn.transaction(|c| insert(c, kind, ref_id, slot_id, recipient, lang, Some(key), now)) {
         Ok(()) => Ok(true),
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
@@ -155,37 +200,77 @@ pub fn claimed(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<OutboxR
         .load(conn)
 }
 
-/// Mark a claimed message sent (only while this claim still holds it).
+/// Extend the lease of every message this claim still holds and has not finished; returns how
+/// many. Rows another worker has taken over carry another token and are left alone.
+pub fn renew_lease(
+    conn: &mut AnyConnection,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::claim_token.eq(token))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set(outbox::lease_until.eq(Some(lease_until)))
+    .execute(conn)
+}
+
+/// Whether this claim still holds the message (checked just before it is sent).
+pub fn still_holds(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
+    let n: i64 = outbox::table
+        .find(id)
+        .filter(outbox::claim_token.eq(token))
+        .filter(outbox::status.eq("sending"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Mark a claimed message sent; `false` (and nothing changed) unless this claim holds it.
 pub fn mark_sent(
     conn: &mut AnyConnection,
     id: i64,
     token: &str,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id).filter(outbox::claim_token.eq(token)))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::sent_at.eq(Some(now)),
-            outbox::claim_token.eq(None::<String>),
-            outbox::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(|_| ())
+) -> QueryResult<bool> {
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::claim_token.eq(token))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set((
+        outbox::status.eq("sent"),
+        outbox::sent_at.eq(Some(now)),
+        outbox::claim_token.eq(None::<String>),
+        outbox::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
-/// A message that needs no sending any more (its appointment was cancelled, say).
-pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id).filter(outbox::claim_token.eq(token)))
-        .set((
-            outbox::status.eq("skipped"),
-            outbox::claim_token.eq(None::<String>),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// A message that needs no sending any more (its appointment was cancelled, say); `false`
+/// unless this claim holds it.
+pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::claim_token.eq(token))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set((
+        outbox::status.eq("skipped"),
+        outbox::claim_token.eq(None::<String>),
+        outbox::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// After a failed attempt: try again after an exponential backoff, or give up after
-/// `max_attempts` and mark the message failed (the bureau sees it).
+/// `max_attempts` and mark the message failed (the bureau sees it). `false` unless this claim
+/// holds the message.
 pub fn mark_failed_attempt(
     conn: &mut AnyConnection,
     row: &OutboxRow,
@@ -194,20 +279,22 @@ pub fn mark_failed_attempt(
     now: NaiveDateTime,
     max_attempts: i32,
     base_seconds: i64,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     let error: String = error.chars().take(500).collect();
     let target = outbox::table
         .find(row.id)
-        .filter(outbox::claim_token.eq(token));
+        .filter(outbox::claim_token.eq(token))
+        .filter(outbox::status.eq("sending"));
     if row.attempts >= max_attempts {
         diesel::update(target)
             .set((
                 outbox::status.eq("failed"),
                 outbox::last_error.eq(Some(error)),
                 outbox::claim_token.eq(None::<String>),
+                outbox::lease_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)
-            .map(|_| ())
+            .map(|n| n == 1)
     } else {
         let delay = base_seconds.saturating_mul(1 << (row.attempts.clamp(1, 16) - 1));
         diesel::update(target)
@@ -219,7 +306,7 @@ pub fn mark_failed_attempt(
                 outbox::lease_until.eq(None::<NaiveDateTime>),
             ))
             .execute(conn)
-            .map(|_| ())
+            .map(|n| n == 1)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Rendering an outbox row into a message, from the database as it is when the message is sent,
-//! in the recipient's language, with plain-text and HTML parts from `templates/mail/`.
+//! in the recipient's language, with plain-text and HTML parts from `templates/mail/`. A message
+//! about an appointment states the slot its row names (the time booked, or moved to, when it was
+//! queued), not wherever the appointment is by the time it is sent; days ("today", "tomorrow")
+//! are the city's days at the moment of sending.
 
 use askama::Template;
 use chrono::NaiveDateTime;
@@ -12,6 +15,7 @@ use super::ics;
 use super::outbox::{Kind, OutboxRow};
 use crate::booking::next_dose_window;
 use crate::db::AnyConnection;
+use crate::domain::days::local_day;
 use crate::domain::BookingCode;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
@@ -82,7 +86,7 @@ pub fn render(
     };
     let content = match kind {
         Kind::Booked | Kind::Moved | Kind::Cancelled | Kind::Reminder => {
-            appointment_mail(c, env, lang, kind, row.ref_id)?
+            appointment_mail(c, env, lang, kind, row)?
         }
         Kind::SecondDoseWindow | Kind::SecondDoseOpen | Kind::SecondDoseLastCall => {
             second_dose_mail(c, env, lang, kind, row.ref_id)?
@@ -150,19 +154,36 @@ fn appointment_mail(
     env: &Env<'_>,
     lang: Lang,
     kind: Kind,
-    id: i64,
+    row: &OutboxRow,
 ) -> Result<Option<Content>, RenderError> {
-    let Some(a) = appointment::find(c, AppointmentId(id))? else {
+    let Some(a) = appointment::find(c, AppointmentId(row.ref_id))? else {
         return Ok(None);
     };
-    if kind == Kind::Reminder && a.status != "booked" {
+    // A reminder is about the appointment as it is now, and only if it is still at the time the
+    // reminder was queued for (after a move, the new time gets its own reminder). Other messages
+    // state the slot their row names (rows written before it was recorded: the current one).
+    let slot_id = match (kind, row.slot_id) {
+        (Kind::Reminder, _) | (_, None) => a.slot_id,
+        (_, Some(queued)) => queued,
+    };
+    let Some(sl) = slot::find(c, SlotId(slot_id))? else {
         return Ok(None);
+    };
+    if kind == Kind::Reminder {
+        if a.status != "booked" || sl.starts_at <= env.now {
+            return Ok(None);
+        }
+        if let Some(queued) = row.slot_id.filter(|q| *q != a.slot_id) {
+            let moved = slot::find(c, SlotId(queued))?.is_none_or(|q| q.starts_at != sl.starts_at);
+            if moved {
+                return Ok(None);
+            }
+        }
     }
-    let (Some(r), Some(s), Some(p), Some(sl)) = (
+    let (Some(r), Some(s), Some(p)) = (
         resident::find(c, ResidentId(a.resident_id))?,
-        site::find(c, SiteId(a.site_id))?,
-        product::find(c, ProductId(a.product_id))?,
-        slot::find(c, SlotId(a.slot_id))?,
+        site::find(c, SiteId(sl.site_id))?,
+        product::find(c, ProductId(sl.product_id))?,
     ) else {
         return Ok(None);
     };
@@ -173,11 +194,25 @@ fn appointment_mail(
     let (subject_key, body_key) = match kind {
         Kind::Moved => ("mail.moved.subject", "mail.moved.body"),
         Kind::Cancelled => ("mail.cancelled.subject", "mail.cancelled.body"),
-        Kind::Reminder => ("mail.reminder.subject", "mail.reminder.body"),
+        Kind::Reminder => {
+            // Today, tomorrow or the date: the city's days, as of sending.
+            let (day, today) = (local_day(env.tz, sl.starts_at), local_day(env.tz, env.now));
+            if day == today {
+                ("mail.reminder.subject_today", "mail.reminder.body_today")
+            } else if today.succ_opt() == Some(day) {
+                (
+                    "mail.reminder.subject_tomorrow",
+                    "mail.reminder.body_tomorrow",
+                )
+            } else {
+                ("mail.reminder.subject", "mail.reminder.body")
+            }
+        }
         _ => ("mail.booked.subject", "mail.booked.body"),
     };
+    let date = day_label(lang, local_day(env.tz, sl.starts_at));
     let subject = lang.tf(subject_key, &[("site", &s.name), ("when", &at)]);
-    let mut paragraphs = vec![lang.t(body_key).to_string()];
+    let mut paragraphs = vec![lang.tf(body_key, &[("date", &date)])];
     if kind != Kind::Cancelled {
         paragraphs.push(format!(
             "{} {} {}",
@@ -191,7 +226,9 @@ fn appointment_mail(
     let ics = (kind != Kind::Reminder).then(|| {
         ics::render(&ics::Event {
             uid: format!("{}@dosewise", a.id),
-            sequence: (a.updated_at - a.created_at).num_seconds().max(0),
+            // The version of the event this message carries: 0 for the booking, later for each
+            // change, by when the message was queued (not by when it is sent).
+            sequence: (row.created_at - a.created_at).num_seconds().max(0),
             start: sl.starts_at,
             end: sl.ends_at,
             stamp: env.now,

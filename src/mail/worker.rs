@@ -11,8 +11,10 @@ use diesel::prelude::*;
 use super::outbox::{self, Kind};
 use super::render::{render, Env};
 use super::Transport;
+use crate::clock::Clock;
 use crate::db::schema::{appointments, products, residents, vaccinations};
 use crate::db::{claim_outbox, Db};
+use crate::domain::days::{day_start, dose_window};
 use crate::security::random_token;
 use crate::web::state::AppState;
 
@@ -25,6 +27,8 @@ pub struct MailConfig {
     pub retry_base_seconds: i64,
     pub reminder_hours: i64,
     pub interval_ms: u64,
+    /// How long a claim lasts unless renewed, in seconds.
+    pub lease_seconds: i64,
 }
 
 /// What one pass did.
@@ -37,22 +41,23 @@ pub struct Report {
     pub skipped: usize,
 }
 
-/// How long a claim lasts before another worker may take the message over.
-const LEASE_SECONDS: i64 = 120;
 const BATCH: i64 = 50;
 
 /// Queue the messages that time makes due: reminders for tomorrow's appointments, the
-/// second-dose window after a first dose, the invitation when it opens, the last call.
-pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Result<usize> {
+/// second-dose window after a first dose, the invitation when it opens, the last call. The
+/// window is the one booking uses ([`dose_window`], on the city's days in `tz`): the invitation
+/// goes when the booking page starts to accept dose 2, at the city's midnight.
+pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> anyhow::Result<usize> {
     let (reminders, doses) = {
         let mut c = db.read.get()?;
-        let reminders: Vec<(i64, NaiveDateTime, String, String)> = appointments::table
+        let reminders: Vec<(i64, i64, NaiveDateTime, String, String)> = appointments::table
             .inner_join(residents::table)
             .filter(appointments::status.eq("booked"))
             .filter(appointments::starts_at.gt(now))
             .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
             .select((
                 appointments::id,
+                appointments::slot_id,
                 appointments::starts_at,
                 residents::email,
                 residents::lang,
@@ -75,41 +80,28 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Res
         (reminders, doses)
     };
     let week = Duration::days(7);
-    let mut jobs: Vec<(Kind, i64, String, String, String)> = Vec::new();
-    for (id, starts_at, email, lang) in reminders {
-        // Keyed by the time too: a moved appointment gets a reminder for its new time.
+    let mut jobs: Vec<(Kind, i64, Option<i64>, String, String, String)> = Vec::new();
+    for (id, slot_id, starts_at, email, lang) in reminders {
+        // Keyed by the time too: a moved appointment gets a reminder for its new time (and the
+        // renderer drops one queued for a time the appointment has left).
         let key = format!("reminder:{id}:{}", starts_at.and_utc().timestamp());
-        jobs.push((Kind::Reminder, id, email, lang, key));
+        jobs.push((Kind::Reminder, id, Some(slot_id), email, lang, key));
     }
     for (id, given, min, max, email, lang) in doses {
-        let opens = given + Duration::days(i64::from(min));
-        let last_call = given + Duration::days(i64::from(max) - 3);
+        let (opens, closes) = dose_window(tz, given, min, max);
+        let opens = day_start(tz, opens);
+        let last_call = day_start(tz, closes - Duration::days(3));
+        let mut job = |kind: Kind, key: String| {
+            jobs.push((kind, id, None, email.clone(), lang.clone(), key));
+        };
         if given > now - Duration::days(2) {
-            jobs.push((
-                Kind::SecondDoseWindow,
-                id,
-                email.clone(),
-                lang.clone(),
-                format!("dose2-window:{id}"),
-            ));
+            job(Kind::SecondDoseWindow, format!("dose2-window:{id}"));
         }
         if opens <= now && opens > now - week {
-            jobs.push((
-                Kind::SecondDoseOpen,
-                id,
-                email.clone(),
-                lang.clone(),
-                format!("dose2-open:{id}"),
-            ));
+            job(Kind::SecondDoseOpen, format!("dose2-open:{id}"));
         }
         if last_call <= now && last_call > now - week {
-            jobs.push((
-                Kind::SecondDoseLastCall,
-                id,
-                email,
-                lang,
-                format!("dose2-last:{id}"),
-            ));
+            job(Kind::SecondDoseLastCall, format!("dose2-last:{id}"));
         }
     }
     if jobs.is_empty() {
@@ -117,8 +109,8 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Res
     }
     let queued = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
         let mut n = 0;
-        for (kind, id, email, lang, key) in jobs {
-            if outbox::enqueue_once(c, kind, id, &email, &lang, key, now)? {
+        for (kind, id, slot, email, lang, key) in jobs {
+            if outbox::enqueue_once(c, kind, id, slot, &email, &lang, key, now)? {
                 n += 1;
             }
         }
@@ -127,26 +119,24 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64) -> anyhow::Res
     Ok(queued)
 }
 
-/// Deliver what is due, batch by batch, until nothing is left to claim.
+/// Deliver what is due, batch by batch, until nothing is left to claim. Each claim carries its
+/// own lease, taken from the clock when it is made and renewed while its messages are sent, so
+/// no other worker takes over a message that is still being sent however long the pass runs.
 pub fn deliver(
     db: &Db,
     cfg: &MailConfig,
     base_url: &str,
     tz: Tz,
-    now: NaiveDateTime,
+    clock: &dyn Clock,
 ) -> anyhow::Result<Report> {
     let mut report = Report::default();
+    let lease = Duration::seconds(cfg.lease_seconds.max(1));
     loop {
         let token = random_token();
         let claim_token = token.clone();
+        let now = clock.now();
         let claimed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
-            Ok(claim_outbox(
-                c,
-                &claim_token,
-                now,
-                now + Duration::seconds(LEASE_SECONDS),
-                BATCH,
-            )?)
+            Ok(claim_outbox(c, &claim_token, now, now + lease, BATCH)?)
         })?;
         if claimed == 0 {
             return Ok(report);
@@ -164,19 +154,24 @@ pub fn deliver(
         let chunk = rows.len().div_ceil(SENDERS).max(1);
         let env = &env;
         let token = &token;
-        // Several senders at once: an SMTP exchange is mostly waiting on the network.
         let parts: Vec<anyhow::Result<Report>> = std::thread::scope(|scope| {
+            let (done, stop) = std::sync::mpsc::channel::<()>();
+            let keeper = scope.spawn(move || keep_claim(db, clock, token, lease, &stop));
+            // Several senders at once: an SMTP exchange is mostly waiting on the network.
             let handles: Vec<_> = rows
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || send_all(db, cfg, env, token, now, part)))
+                .map(|part| scope.spawn(move || send_all(db, cfg, env, token, clock, part)))
                 .collect();
-            handles
+            let parts = handles
                 .into_iter()
                 .map(|h| {
                     h.join()
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("a mail sender panicked")))
                 })
-                .collect()
+                .collect();
+            drop(done);
+            let _ = keeper.join();
+            parts
         });
         for part in parts {
             let p = part?;
@@ -191,13 +186,38 @@ pub fn deliver(
 /// How many messages are sent at once.
 const SENDERS: usize = 8;
 
-/// Render and send claimed rows one after another, recording each outcome.
+/// Renew the claim's lease every third of its length until `stop` says the senders are done.
+fn keep_claim(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+    lease: Duration,
+    stop: &std::sync::mpsc::Receiver<()>,
+) {
+    let every = lease
+        .to_std()
+        .map(|d| d / 3)
+        .unwrap_or(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_millis(100));
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let (token, until) = (token.to_string(), clock.now() + lease);
+        let renewed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+            Ok(outbox::renew_lease(c, &token, until)?)
+        });
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "mail lease not renewed");
+        }
+    }
+}
+
+/// Render and send claimed rows one after another, recording each outcome. A row this claim no
+/// longer holds (its lease ran out and another worker took it) is left to that worker.
 fn send_all(
     db: &Db,
     cfg: &MailConfig,
     env: &Env<'_>,
     token: &str,
-    now: NaiveDateTime,
+    clock: &dyn Clock,
     rows: &[outbox::OutboxRow],
 ) -> anyhow::Result<Report> {
     let mut report = Report::default();
@@ -205,6 +225,10 @@ fn send_all(
         let row = row.clone();
         let message = {
             let mut c = db.read.get()?;
+            if !outbox::still_holds(&mut c, row.id, token)? {
+                tracing::warn!(kind = %row.kind, "mail claim lost before sending; left to its new holder");
+                continue;
+            }
             render(&mut c, env, &row)
         };
         let outcome = match message {
@@ -228,16 +252,19 @@ fn send_all(
                 }
             }
         }
-        db.transaction(move |c| -> Result<(), crate::booking::BookingError> {
-            match outcome {
+        let (kind, now) = (row.kind.clone(), clock.now());
+        let held = db.transaction(move |c| -> Result<bool, crate::booking::BookingError> {
+            Ok(match outcome {
                 Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
                 Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,
                 Outcome::Failed(e) => {
                     outbox::mark_failed_attempt(c, &row, &token, &e, now, max, base)?
                 }
-            }
-            Ok(())
+            })
         })?;
+        if !held {
+            tracing::warn!(kind = %kind, "mail claim lost while sending; its outcome is not recorded");
+        }
     }
     Ok(report)
 }
@@ -254,10 +281,11 @@ pub fn run_once(
     cfg: &MailConfig,
     base_url: &str,
     tz: Tz,
-    now: NaiveDateTime,
+    clock: &dyn Clock,
 ) -> anyhow::Result<Report> {
-    let scheduled = schedule(db, now, cfg.reminder_hours)?;
-    let mut report = deliver(db, cfg, base_url, tz, now)?;
+    let now = clock.now();
+    let scheduled = schedule(db, now, cfg.reminder_hours, tz)?;
+    let mut report = deliver(db, cfg, base_url, tz, clock)?;
     report.scheduled = scheduled;
     Ok(report)
 }
@@ -268,7 +296,13 @@ pub fn start(state: Weak<AppState>, cfg: MailConfig) -> std::io::Result<()> {
         .name("mail-worker".into())
         .spawn(move || loop {
             let Some(st) = state.upgrade() else { return };
-            if let Err(e) = run_once(&st.db, &cfg, &st.base_url, st.settings.time_zone, st.now()) {
+            if let Err(e) = run_once(
+                &st.db,
+                &cfg,
+                &st.base_url,
+                st.settings.time_zone,
+                st.clock.as_ref(),
+            ) {
                 tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
             }
             drop(st);

@@ -227,7 +227,7 @@ impl TestApp {
                 &st.mail,
                 &st.base_url,
                 st.settings.time_zone,
-                st.clock.now(),
+                st.clock.as_ref(),
             )
         })
         .await

@@ -1,5 +1,6 @@
 //! Mail: the outbox is written with the change, the worker delivers through a real SMTP server,
-//! retries when it is down, and several workers deliver each message once.
+//! retries when it is down, and several workers deliver each message once; reminders and
+//! second-dose messages follow the city's days.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,108 @@ fn parts(m: &ParsedMail<'_>) -> Vec<(String, String)> {
     } else {
         m.subparts.iter().flat_map(parts).collect()
     }
+}
+
+/// A delivered message's To, Subject and text part.
+#[derive(Debug, Clone)]
+struct Mail {
+    to: String,
+    subject: String,
+    text: String,
+    ics: Option<String>,
+}
+
+fn mail(raw: &[u8]) -> Mail {
+    let m = parse(raw);
+    let all = parts(&m);
+    let part = |t: &str| all.iter().find(|p| p.0 == t).map(|p| p.1.clone());
+    Mail {
+        to: m.headers.get_first_value("To").unwrap_or_default(),
+        subject: m.headers.get_first_value("Subject").unwrap_or_default(),
+        text: part("text/plain").unwrap_or_default(),
+        ics: part("text/calendar"),
+    }
+}
+
+/// The delivered messages of one outbox kind (the kind is in the Message-ID).
+fn sent_of_kind(app: &TestApp, kind: &str) -> Vec<Mail> {
+    let tag = format!(".{kind}@dosewise>");
+    app.sent_mail()
+        .iter()
+        .filter(|raw| {
+            parse(raw)
+                .headers
+                .get_first_value("Message-ID")
+                .is_some_and(|id| id.ends_with(&tag))
+        })
+        .map(|raw| mail(raw))
+        .collect()
+}
+
+/// Book through the API as a visitor whose browser asks for `lang`; returns the booking code.
+async fn book_in(app: &TestApp, slot: i64, who: u32, lang: &str) -> String {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/appointments", app.address))
+        .header("accept-language", lang)
+        .json(&json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(who)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["code"].as_str().unwrap().to_string()
+}
+
+/// Move an appointment the way a resident does: find it with code and ID number, then move.
+async fn move_appointment(app: &TestApp, code: &str, who: u32, to: i64) {
+    let browser = crate::helpers::client();
+    let find = browser
+        .get(format!("{}/find", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::helpers::csrf_in(&find).unwrap();
+    let res = browser
+        .post(format!("{}/find", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("code", code),
+            ("id_number", &id_number(who)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = browser
+        .post(format!("{}/appointment/move", app.address))
+        .form(&[("csrf", token.as_str()), ("slot_id", &to.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the move succeeds");
+}
+
+/// Run the worker once with a different reminder lead time.
+async fn deliver_with_reminder_hours(app: &TestApp, hours: i64) {
+    let st = app.state.clone();
+    actix_web::web::block(move || {
+        let mut cfg = st.mail.clone();
+        cfg.reminder_hours = hours;
+        dosewise::mail::worker::run_once(
+            &st.db,
+            &cfg,
+            &st.base_url,
+            st.settings.time_zone,
+            st.clock.as_ref(),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
 }
 
 fn subjects(app: &TestApp) -> Vec<String> {
@@ -178,22 +281,12 @@ async fn reminders_go_the_day_before_once_and_not_for_cancelled_appointments() {
     let city = app.city();
     let slot = app.add_slot(city, 2, 5, 0); // 2030-03-06 10:00 Shanghai
     app.add_stock(city, 10);
-    let kept: serde_json::Value = app
-        .book_api(slot, 1, &resident(1))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let dropped: serde_json::Value = app
-        .book_api(slot, 1, &resident(2))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let _kept = book_in(&app, slot, 1, "zh-CN").await;
+    let dropped = book_in(&app, slot, 2, "zh-CN").await;
     let res = app
         .post_json(
             "/api/v1/appointments/cancel",
-            &json!({"code": dropped["code"], "id_number": id_number(2)}),
+            &json!({"code": dropped, "id_number": id_number(2)}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -208,13 +301,244 @@ async fn reminders_go_the_day_before_once_and_not_for_cancelled_appointments() {
         .set(test_now() + Duration::days(1) + Duration::hours(2));
     app.deliver_mail().await;
     app.deliver_mail().await;
-    let reminders: Vec<String> = subjects(&app)
-        .into_iter()
-        .filter(|s| s.contains("明天接种提醒"))
-        .collect();
+    let reminders = sent_of_kind(&app, "reminder");
     assert_eq!(reminders.len(), 1, "{reminders:?}");
+    assert_eq!(
+        reminders[0].to, "r1@example.com",
+        "the reminder goes to the kept booking, never to the cancelled one"
+    );
+    assert!(
+        reminders[0].subject.contains("明天接种提醒")
+            && reminders[0].subject.contains("3月6日")
+            && reminders[0].subject.contains("10:00"),
+        "{reminders:?}"
+    );
     assert_eq!(app.count("outbox", "kind = 'reminder'"), 1);
-    let _ = kept;
+    assert_eq!(
+        app.count(
+            "outbox",
+            "kind = 'reminder' AND status = 'sent' AND recipient = 'r1@example.com'"
+        ),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn reminders_say_today_tomorrow_or_the_date_by_the_city_s_days_in_both_languages() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 20);
+    let at = |h: i64| {
+        crate::helpers::add_slot_at(&mut app.conn(), city, test_now() + Duration::hours(h), 5, 0)
+    };
+    // The clock shows 2030-03-04 09:00 in Shanghai (01:00 UTC).
+    let today = at(6); // 15:00 the same day
+    let tomorrow = at(22); // 03-05 07:00 in Shanghai, still 03-04 in UTC
+    let later = at(3 * 24 + 22); // 03-07 23:00 UTC, 03-08 07:00 in Shanghai
+    let next_morning = at(24 + 25); // 03-06 02:00 UTC, 10:00 in Shanghai
+    book_in(&app, today, 1, "zh-CN").await;
+    book_in(&app, today, 2, "en").await;
+    book_in(&app, tomorrow, 3, "zh-CN").await;
+    book_in(&app, tomorrow, 4, "en").await;
+    book_in(&app, next_morning, 5, "zh-CN").await;
+    book_in(&app, later, 6, "en").await;
+    book_in(&app, later, 7, "zh-CN").await;
+    app.deliver_mail().await;
+
+    let reminder_to = |who: u32| -> Mail {
+        let to = format!("r{who}@example.com");
+        let all: Vec<Mail> = sent_of_kind(&app, "reminder")
+            .into_iter()
+            .filter(|m| m.to == to)
+            .collect();
+        assert_eq!(all.len(), 1, "one reminder to {to}: {all:?}");
+        all[0].clone()
+    };
+    let m = reminder_to(1);
+    assert!(
+        m.subject.starts_with("今天接种提醒") && m.subject.contains("15:00"),
+        "{m:?}"
+    );
+    assert!(m.text.contains("今天") && !m.text.contains("明天"), "{m:?}");
+    let m = reminder_to(2);
+    assert!(
+        m.subject.starts_with("Today:") && m.subject.contains("15:00"),
+        "{m:?}"
+    );
+    assert!(
+        m.text.contains("today") && !m.text.contains("tomorrow"),
+        "{m:?}"
+    );
+    let m = reminder_to(3);
+    assert!(
+        m.subject.starts_with("明天接种提醒") && m.subject.contains("3月5日"),
+        "{m:?}"
+    );
+    assert!(m.text.contains("明天"), "{m:?}");
+    let m = reminder_to(4);
+    assert!(
+        m.subject.starts_with("Tomorrow:") && m.subject.contains("5 Mar"),
+        "{m:?}"
+    );
+    assert!(m.text.contains("tomorrow"), "{m:?}");
+    assert_eq!(
+        app.count("outbox", "kind = 'reminder'"),
+        4,
+        "only the appointments within a day"
+    );
+
+    // 03-05 17:00 UTC is already 03-06 01:00 in Shanghai: the 10:00 appointment is today there
+    // (though tomorrow in UTC).
+    app.clock
+        .set(test_now() + Duration::days(1) + Duration::hours(16));
+    app.deliver_mail().await;
+    let m = reminder_to(5);
+    assert!(
+        m.subject.starts_with("今天接种提醒") && m.subject.contains("3月6日"),
+        "{m:?}"
+    );
+    assert!(m.text.contains("今天") && !m.text.contains("明天"), "{m:?}");
+
+    // Reminders three days ahead name the date.
+    deliver_with_reminder_hours(&app, 72).await;
+    let m = reminder_to(6);
+    assert!(
+        m.subject.starts_with("Reminder:") && m.subject.contains("8 Mar"),
+        "{m:?}"
+    );
+    assert!(
+        m.text.contains("8 Mar") && !m.text.contains("today") && !m.text.contains("tomorrow"),
+        "{m:?}"
+    );
+    let m = reminder_to(7);
+    assert!(
+        m.subject.starts_with("接种提醒") && m.subject.contains("3月8日"),
+        "{m:?}"
+    );
+    assert!(
+        m.text.contains("3月8日") && !m.text.contains("今天") && !m.text.contains("明天"),
+        "{m:?}"
+    );
+    assert_eq!(
+        app.count("outbox", "kind = 'reminder' AND status = 'sent'"),
+        7
+    );
+}
+
+#[actix_web::test]
+async fn reminders_follow_a_moved_appointment_and_a_stale_one_is_not_sent() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let first = app.add_slot(city, 2, 5, 0); // 03-06 10:00 Shanghai
+    let second = app.add_slot(city, 4, 5, 0); // 03-08
+    let third = app.add_slot(city, 6, 5, 0); // 03-10
+    let code = book_in(&app, first, 1, "zh-CN").await;
+
+    app.clock
+        .set(test_now() + Duration::days(1) + Duration::hours(2));
+    app.deliver_mail().await;
+    move_appointment(&app, &code, 1, second).await;
+
+    // The reminder for the new time is queued, but the appointment moves again before it goes.
+    app.clock
+        .set(test_now() + Duration::days(3) + Duration::hours(2));
+    let st = app.state.clone();
+    let queued = actix_web::web::block(move || {
+        dosewise::mail::worker::schedule(
+            &st.db,
+            st.clock.now(),
+            st.mail.reminder_hours,
+            st.settings.time_zone,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(queued, 1);
+    move_appointment(&app, &code, 1, third).await;
+    app.deliver_mail().await;
+
+    app.clock
+        .set(test_now() + Duration::days(5) + Duration::hours(2));
+    app.deliver_mail().await;
+
+    let reminders = sent_of_kind(&app, "reminder");
+    let days: Vec<bool> = ["3月6日", "3月10日"]
+        .iter()
+        .map(|d| reminders.iter().any(|m| m.subject.contains(d)))
+        .collect();
+    assert_eq!(
+        (reminders.len(), days),
+        (2, vec![true, true]),
+        "one reminder per time the appointment had a day before it, none stale: {reminders:?}"
+    );
+    assert!(reminders
+        .iter()
+        .all(|m| m.to == "r1@example.com" && m.subject.starts_with("明天接种提醒")));
+    assert_eq!(
+        app.count("outbox", "kind = 'reminder' AND status = 'sent'"),
+        2
+    );
+    assert_eq!(
+        app.count("outbox", "kind = 'reminder' AND status = 'skipped'"),
+        1,
+        "the reminder for 03-08 is dropped, not sent with the new time"
+    );
+}
+
+#[actix_web::test]
+async fn a_confirmation_states_the_time_that_was_booked_even_when_sent_after_a_move() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let day = test_now() + Duration::days(2) - Duration::hours(1); // 03-06 00:00 UTC
+    let booked =
+        crate::helpers::add_slot_at(&mut app.conn(), city, day + Duration::minutes(30), 5, 0);
+    let moved =
+        crate::helpers::add_slot_at(&mut app.conn(), city, day + Duration::minutes(90), 5, 0);
+    let code = book_in(&app, booked, 1, "zh-CN").await;
+    app.clock.set(test_now() + Duration::seconds(2));
+    move_appointment(&app, &code, 1, moved).await;
+    // Both messages wait in the outbox: the confirmation is sent after the move.
+    assert_eq!(app.count("outbox", "status = 'pending'"), 2);
+    app.deliver_mail().await;
+
+    let confirmation = sent_of_kind(&app, "booked");
+    let change = sent_of_kind(&app, "moved");
+    assert_eq!((confirmation.len(), change.len()), (1, 1));
+    let (c, m) = (&confirmation[0], &change[0]);
+    assert!(
+        c.subject.contains("预约成功") && c.subject.contains("08:30–09:00"),
+        "the confirmation states the booked time: {c:?}"
+    );
+    assert!(
+        c.text.contains("08:30–09:00") && !c.text.contains("09:30"),
+        "{c:?}"
+    );
+    let ics = c.ics.as_deref().unwrap();
+    assert!(
+        ics.contains("DTSTART:20300306T003000Z") && ics.contains("SEQUENCE:0\r\n"),
+        "{ics}"
+    );
+    assert!(
+        m.subject.contains("预约已改期") && m.subject.contains("09:30–10:00"),
+        "{m:?}"
+    );
+    let ics = m.ics.as_deref().unwrap();
+    assert!(
+        ics.contains("DTSTART:20300306T013000Z") && ics.contains("SEQUENCE:2\r\n"),
+        "{ics}"
+    );
+    // The outbox rows name the slot each message is about.
+    assert_eq!(
+        app.count("outbox", &format!("kind = 'booked' AND slot_id = {booked}")),
+        1
+    );
+    assert_eq!(
+        app.count("outbox", &format!("kind = 'moved' AND slot_id = {moved}")),
+        1
+    );
 }
 
 #[actix_web::test]
@@ -223,36 +547,96 @@ async fn second_dose_messages_follow_the_window_and_stop_once_dose_two_is_booked
     let city = app.city(); // 21-56 days
     let first = app.add_slot(city, 0, 5, 0);
     app.add_stock(city, 10);
-    assert_eq!(app.book_api(first, 1, &resident(1)).await.status(), 201);
-    give_dose(&app, city, &id_number(1), 1, 0);
+    for who in [1, 2] {
+        assert_eq!(app.book_api(first, 1, &resident(who)).await.status(), 201);
+        give_dose(&app, city, &id_number(who), 1, 0);
+    }
     app.deliver_mail().await;
-    assert!(
-        subjects(&app).iter().any(|s| s.contains("第 2 剂接种时间")),
-        "{:?}",
-        subjects(&app)
-    );
+    let window = sent_of_kind(&app, "dose2_window");
+    assert_eq!(window.len(), 2, "{window:?}");
+    assert!(window.iter().all(|m| m.subject.contains("第 2 剂接种时间")));
 
     app.clock
         .set(test_now() + Duration::days(21) + Duration::hours(1));
     app.deliver_mail().await;
-    assert!(
-        subjects(&app)
-            .iter()
-            .any(|s| s.contains("现在可以预约第 2 剂")),
-        "{:?}",
-        subjects(&app)
-    );
+    let open = sent_of_kind(&app, "dose2_open");
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert!(open
+        .iter()
+        .all(|m| m.subject.contains("现在可以预约第 2 剂")));
 
-    // Dose 2 booked: the last call is queued but not sent.
+    // Resident 2 books dose 2; resident 1 does not. At the last call, only resident 1 hears.
     let second = app.add_slot(city, 30, 5, 0);
-    assert_eq!(app.book_api(second, 2, &resident(1)).await.status(), 201);
+    assert_eq!(app.book_api(second, 2, &resident(2)).await.status(), 201);
     app.clock.set(test_now() + Duration::days(54));
     let report = app.deliver_mail().await;
-    assert!(report.skipped >= 1, "{report:?}");
+    assert_eq!(report.skipped, 1, "{report:?}");
+    let last = sent_of_kind(&app, "dose2_last_call");
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0].to, "r1@example.com");
     assert!(
-        !subjects(&app).iter().any(|s| s.contains("即将超过")),
-        "{:?}",
-        subjects(&app)
+        last[0].subject.contains("即将超过") && last[0].text.contains("4月29日"),
+        "{last:?}"
+    );
+    assert_eq!(
+        app.count(
+            "outbox",
+            "kind = 'dose2_last_call' AND status = 'sent' AND recipient = 'r1@example.com'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "outbox",
+            "kind = 'dose2_last_call' AND status = 'skipped' AND recipient = 'r2@example.com'"
+        ),
+        1,
+        "queued for resident 2 but not sent: dose 2 is booked"
+    );
+}
+
+#[actix_web::test]
+async fn the_second_dose_opens_in_mail_on_the_same_city_day_as_on_the_booking_page() {
+    let app = spawn_app().await;
+    let city = app.city(); // 21-56 days
+    let first = app.add_slot(city, 0, 5, 0);
+    app.add_stock(city, 10);
+    assert_eq!(app.book_api(first, 1, &resident(1)).await.status(), 201);
+    // Given 2030-03-04 09:00 in Shanghai: dose 2 may be booked from 03-25 in Shanghai.
+    give_dose(&app, city, &id_number(1), 1, 0);
+    app.deliver_mail().await;
+
+    // 03-24 23:00 in Shanghai: not yet, in mail or on the booking page.
+    app.clock
+        .set(test_now() + Duration::days(20) + Duration::hours(14));
+    app.deliver_mail().await;
+    assert!(sent_of_kind(&app, "dose2_open").is_empty());
+    let early = crate::helpers::add_slot_at(
+        &mut app.conn(),
+        city,
+        test_now() + Duration::days(20) + Duration::hours(14) + Duration::minutes(30),
+        5,
+        0,
+    );
+    assert_eq!(app.book_api(early, 2, &resident(1)).await.status(), 409);
+
+    // 03-25 01:00 in Shanghai (still 03-24 in UTC, less than 21 x 24 hours after the dose):
+    // booking is open, and so the mail says so.
+    app.clock
+        .set(test_now() + Duration::days(21) - Duration::hours(8));
+    app.deliver_mail().await;
+    let open = sent_of_kind(&app, "dose2_open");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].to, "r1@example.com");
+    assert!(open[0].text.contains("4月29日"), "{open:?}");
+    assert_eq!(
+        app.count("outbox", "kind = 'dose2_open' AND status = 'sent'"),
+        1
+    );
+    let on_the_day = app.add_slot(city, 21, 5, 0); // 03-25 10:00 in Shanghai
+    assert_eq!(
+        app.book_api(on_the_day, 2, &resident(1)).await.status(),
+        201
     );
 }
 
@@ -358,14 +742,18 @@ async fn a_message_that_keeps_failing_is_marked_failed_for_the_bureau() {
 }
 
 #[actix_web::test]
-async fn two_worker_processes_on_one_database_deliver_each_message_exactly_once() {
+async fn two_workers_at_once_against_a_slow_smtp_server_deliver_each_message_exactly_once() {
+    const N: u32 = 150;
     let store = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink::start(0, store.clone());
+    // Each message takes 0.8 s: a batch of 50 over 8 senders takes about 5 s, longer than the
+    // 3 s lease the workers are given, so a claim only holds if each claim has its own lease,
+    // renewed while its messages are sent.
+    let sink = Sink::start_slow(0, store.clone(), std::time::Duration::from_millis(800));
     let app = spawn_app().await;
     let city = app.city();
     let slots: Vec<i64> = (0..4).map(|d| app.add_slot(city, 2 + d, 40, 0)).collect();
     app.add_stock(city, 200);
-    for i in 0..120u32 {
+    for i in 0..N {
         assert_eq!(
             app.book_api(slots[i as usize % 4], 1, &resident(100 + i))
                 .await
@@ -383,19 +771,33 @@ async fn two_worker_processes_on_one_database_deliver_each_message_exactly_once(
             .execute(&mut *app.conn())
             .unwrap();
     }
-    let spawn = || {
+    let spawn = |name: &str| {
         crate::helpers::spawn(
             std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
                 .args(["send-mail", "--once"])
                 .env("DATABASE_URL", &app.db.url)
                 .env("DOSEWISE_SECRET", crate::helpers::SECRET)
                 .env("SMTP_URL", sink.url())
+                .env("DOSEWISE_MAIL_LEASE_SECONDS", "3")
+                // The sender names the worker, so the sink can tell who delivered what.
+                .env(
+                    "DOSEWISE_MAIL_FROM",
+                    format!("{name} <{name}@dosewise.invalid>"),
+                )
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped()),
         )
     };
-    let (a, b) = (spawn(), spawn());
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // Worker b starts while worker a is busy, after a's first lease would have run out: it must
+    // not take over the messages a has claimed and is still sending.
+    let mut a = spawn("worker-a");
+    actix_web::rt::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(a.try_wait().unwrap().is_none(), "worker a is still sending");
+    let b = spawn("worker-b");
+    let (a, b) = actix_web::web::block(move || (a.wait_with_output(), b.wait_with_output()))
+        .await
+        .unwrap();
+    let (a, b) = (a.unwrap(), b.unwrap());
     assert!(
         a.status.success() && b.status.success(),
         "{}{}",
@@ -403,19 +805,46 @@ async fn two_worker_processes_on_one_database_deliver_each_message_exactly_once(
         String::from_utf8_lossy(&b.stderr)
     );
     let got = store.lock().unwrap().clone();
-    let ids: HashSet<String> = got
-        .iter()
-        .map(|raw| {
-            mailparse::parse_mail(raw.as_bytes())
-                .unwrap()
-                .headers
-                .get_first_value("Message-ID")
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(got.len(), 120, "each message once: {} received", got.len());
-    assert_eq!(ids.len(), 120);
-    assert_eq!(app.count("outbox", "status = 'sent'"), 120);
+    let times = sink.accepted_at.lock().unwrap().clone();
+    let mut per_recipient: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut by_worker: std::collections::BTreeMap<String, Vec<std::time::Instant>> =
+        Default::default();
+    for (raw, at) in got.iter().zip(&times) {
+        let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
+        let to = m.headers.get_first_value("To").unwrap();
+        *per_recipient.entry(to).or_default() += 1;
+        let from = m.headers.get_first_value("From").unwrap();
+        let worker = if from.contains("worker-a") { "a" } else { "b" };
+        by_worker.entry(worker.into()).or_default().push(*at);
+    }
+    let twice: Vec<_> = per_recipient.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "received more than once: {twice:?}");
+    assert_eq!(
+        per_recipient.len(),
+        N as usize,
+        "every recipient received one"
+    );
+    for i in 0..N {
+        assert!(per_recipient.contains_key(&format!("r{}@example.com", 100 + i)));
+    }
+    // The two workers really ran at the same time: each delivered while the other did.
+    let (Some(a), Some(b)) = (by_worker.get("a"), by_worker.get("b")) else {
+        panic!("both workers delivered: {by_worker:?}");
+    };
+    let span = |v: &Vec<std::time::Instant>| (*v.iter().min().unwrap(), *v.iter().max().unwrap());
+    let ((a_first, a_last), (b_first, b_last)) = (span(a), span(b));
+    assert!(
+        a_first.max(b_first) < a_last.min(b_last),
+        "the workers overlapped: a {} messages, b {}",
+        a.len(),
+        b.len()
+    );
+    assert_eq!(app.count("outbox", "status = 'sent'"), i64::from(N));
+    assert_eq!(
+        app.count("outbox", "attempts <> 1 OR claim_token IS NOT NULL"),
+        0,
+        "no message was claimed twice"
+    );
     sink.stop();
 }
 

@@ -1,17 +1,19 @@
 //! A real SMTP server for the tests: it speaks enough ESMTP for lettre (EHLO, MAIL, RCPT, DATA,
 //! RSET, NOOP, QUIT), keeps every message it accepts, and can be stopped and restarted on the
-//! same port to play a mail server going down.
+//! same port to play a mail server going down, or answer slowly to play a busy one.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A running sink.
 pub struct Sink {
     pub port: u16,
+    /// When each kept message was accepted, in the order of `messages`.
+    pub accepted_at: Arc<Mutex<Vec<Instant>>>,
     stop: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
     handle: Option<JoinHandle<()>>,
@@ -20,11 +22,18 @@ pub struct Sink {
 impl Sink {
     /// Listen on `port` (0 for any free port), keeping messages in `messages`.
     pub fn start(port: u16, messages: Arc<Mutex<Vec<String>>>) -> Sink {
+        Sink::start_slow(port, messages, Duration::ZERO)
+    }
+
+    /// As [`Sink::start`], waiting `delay` before accepting each message (a busy server).
+    pub fn start_slow(port: u16, messages: Arc<Mutex<Vec<String>>>, delay: Duration) -> Sink {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("sink binds");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, store) = (stop.clone(), messages.clone());
+        let accepted_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let times = accepted_at.clone();
         let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let tracked = open.clone();
         let handle = std::thread::spawn(move || {
@@ -34,9 +43,9 @@ impl Sink {
                         if let Ok(s) = stream.try_clone() {
                             tracked.lock().unwrap().push(s);
                         }
-                        let store = store.clone();
+                        let (store, times) = (store.clone(), times.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(stream, &store);
+                            let _ = serve(stream, &store, &times, delay);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -45,6 +54,7 @@ impl Sink {
         });
         Sink {
             port,
+            accepted_at,
             stop,
             open,
             handle: Some(handle),
@@ -75,7 +85,12 @@ impl Drop for Sink {
     }
 }
 
-fn serve(stream: TcpStream, store: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    store: &Mutex<Vec<String>>,
+    times: &Mutex<Vec<Instant>>,
+    delay: Duration,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut out = stream.try_clone()?;
@@ -107,7 +122,12 @@ fn serve(stream: TcpStream, store: &Mutex<Vec<String>>) -> std::io::Result<()> {
                         .unwrap_or(&l),
                 );
             }
-            store.lock().unwrap().push(data);
+            std::thread::sleep(delay);
+            {
+                let mut kept = store.lock().unwrap();
+                kept.push(data);
+                times.lock().unwrap().push(Instant::now());
+            }
             out.write_all(b"250 queued\r\n")?;
         } else if cmd.starts_with("QUIT") {
             out.write_all(b"221 bye\r\n")?;
