@@ -39,3 +39,6 @@ cargo test --locked
 
 echo "== tests on PostgreSQL ($PG_URL)"
 TEST_DATABASE_URL="$PG_URL" cargo test --locked --test api
+
+echo "== fault proof, short run (scripts/proof.sh; the full run's table is in RELIABILITY.md)"
+python3 scripts/proof.py --short --bin target/debug/dosewise
