@@ -55,6 +55,13 @@ pub struct Settings {
     /// `DOSEWISE_OBSERVATION_MINUTES`: how long people stay under observation after a dose.
     /// Default 30.
     pub observation_minutes: i64,
+    /// Per address and minute: bookings, moves, draw entries and waiting-list joins
+    /// (`DOSEWISE_RATE_BOOK`, 0 = no limit).
+    pub rate_book_per_minute: u32,
+    /// Per address and minute: look-ups and cancellations by code (`DOSEWISE_RATE_LOOKUP`).
+    pub rate_lookup_per_minute: u32,
+    /// Per address and minute: login attempts (`DOSEWISE_RATE_LOGIN`).
+    pub rate_login_per_minute: u32,
 }
 
 impl Settings {
@@ -81,6 +88,9 @@ impl Settings {
             mail_interval_ms: 2000,
             mail_lease_seconds: 120,
             observation_minutes: 30,
+            rate_book_per_minute: 30,
+            rate_lookup_per_minute: 30,
+            rate_login_per_minute: 10,
         }
     }
 
@@ -158,6 +168,17 @@ impl Settings {
             s.observation_minutes = v
                 .parse()
                 .context("DOSEWISE_OBSERVATION_MINUTES must be a whole number of minutes")?;
+        }
+        for (name, field) in [
+            ("DOSEWISE_RATE_BOOK", &mut s.rate_book_per_minute),
+            ("DOSEWISE_RATE_LOOKUP", &mut s.rate_lookup_per_minute),
+            ("DOSEWISE_RATE_LOGIN", &mut s.rate_login_per_minute),
+        ] {
+            if let Some(v) = var(name) {
+                *field = v
+                    .parse()
+                    .with_context(|| format!("{name} must be a whole number per minute"))?;
+            }
         }
         s.check()?;
         Ok(s)

@@ -76,7 +76,9 @@ impl Application {
         // Database work runs on each worker's blocking threads. More threads than connections
         // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
         let blocking_threads = settings.pool_size as usize + 2;
+        let limits = crate::web::limits::Limits::new(&settings);
         let state = web::Data::new(AppState {
+            limits,
             settings,
             db,
             keys,
@@ -97,6 +99,7 @@ impl Application {
                 .wrap(from_fn(csrf_cookie))
                 .wrap(from_fn(etag))
                 .wrap(security_headers())
+                .wrap(from_fn(crate::web::limits::rate_limit))
                 .wrap(from_fn(log_requests))
                 .wrap(from_fn(head_as_get))
                 .configure(crate::web::routes)

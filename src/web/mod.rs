@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clinic;
 pub mod cookies;
 pub mod ctx;
+pub mod limits;
 pub mod middleware;
 pub mod resident;
 pub mod staff;

@@ -24,6 +24,8 @@ pub struct AppState {
     pub mail: crate::mail::worker::MailConfig,
     /// Short-lived read caches (at most a second, and never across this process's writes).
     pub caches: super::cache::Caches,
+    /// Per-address rate limits.
+    pub limits: super::limits::Limits,
 }
 
 impl AppState {

@@ -89,3 +89,67 @@ async fn availability_and_the_day_page_revalidate_with_etags_and_show_a_booking_
     let html = app.get_text(&page).await;
     assert!(html.contains("剩余 4 个名额"), "{html}");
 }
+
+#[actix_web::test]
+async fn a_script_booking_from_one_address_is_slowed_with_429_and_gains_nothing() {
+    let db = crate::helpers::TestDb::new();
+    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    let app = crate::helpers::spawn_app_configured(db, transport, mail, |s| {
+        s.rate_book_per_minute = 6;
+    })
+    .await;
+    let city = app.city();
+    app.add_stock(city, 100);
+    let slot = app.add_slot(city, 1, 100, 0);
+    // 60 requests at once from 127.0.0.1.
+    let people: Vec<Value> = (0..60).map(|i| resident(100 + i)).collect();
+    let tries = people.iter().map(|who| app.book_api(slot, 1, who));
+    let answers = futures::future::join_all(tries).await;
+    let mut booked = 0;
+    let mut limited = 0;
+    for res in answers {
+        match res.status().as_u16() {
+            201 => booked += 1,
+            429 => {
+                let wait: u64 = res.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "{wait}");
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["code"], "rate_limited", "{body}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(booked <= 3, "a burst of at most 3 passes, not {booked}");
+    assert_eq!(booked + limited, 60);
+    assert_eq!(app.count("appointments", "1=1"), booked);
+    assert_eq!(app.slot_counts(slot).0, booked as i32);
+    // Another address is not slowed by it.
+    let other = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let res = other
+        .post(format!("{}/api/v1/appointments", app.address))
+        .json(&serde_json::json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(999)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // The page form is limited too, with a page in the visitor's language.
+    let page = app
+        .client
+        .post(format!("{}/slots/{slot}/book", app.address))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 429);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(page.text().await.unwrap().contains("请求过于频繁"));
+}

@@ -142,6 +142,10 @@ pub fn test_settings(url: &str) -> Settings {
     s.bind = "127.0.0.1:0".into();
     s.secret = Some(SECRET.into());
     s.workers = 2;
+    // Tests book hundreds of times from one address; `limits.rs` tests the limits themselves.
+    s.rate_book_per_minute = 0;
+    s.rate_lookup_per_minute = 0;
+    s.rate_login_per_minute = 0;
     s.pool_size = 8;
     s.login_delay_ms = 50;
     // Tests deliver mail explicitly (`TestApp::deliver_mail`), into memory.
@@ -182,8 +186,19 @@ pub async fn spawn_app_with(
     transport: dosewise::mail::Transport,
     mail: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 ) -> TestApp {
+    spawn_app_configured(db, transport, mail, |_| {}).await
+}
+
+/// Start a server whose settings `configure` changes first.
+pub async fn spawn_app_configured(
+    db: TestDb,
+    transport: dosewise::mail::Transport,
+    mail: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
-    let settings = test_settings(&db.url);
+    let mut settings = test_settings(&db.url);
+    configure(&mut settings);
     let pools = Db::connect(&settings.database_url, settings.pool_size).expect("database");
     let app =
         Application::build_with(settings, pools, clock.clone(), transport).expect("app builds");

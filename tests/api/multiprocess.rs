@@ -39,6 +39,8 @@ pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
             .env("DOSEWISE_BIND", "127.0.0.1:0")
             .env("DOSEWISE_SECRET", SECRET)
             .env("DOSEWISE_WORKERS", "2")
+            .env("DOSEWISE_RATE_BOOK", "0")
+            .env("DOSEWISE_RATE_LOOKUP", "0")
             .env("RUST_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),

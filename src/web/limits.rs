@@ -1,0 +1,196 @@
+//! Per-address rate limits (governor's keyed GCRA limiters): booking and entering a draw,
+//! looking up or cancelling an appointment by code, and logging in. Over the limit a request
+//! is answered 429 with `Retry-After` (JSON on the API, a page in the visitor's language
+//! elsewhere) before it reaches a handler or the database.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::ctx::request_lang;
+use super::state::AppState;
+use crate::config::Settings;
+use crate::views::ErrorPage;
+
+/// What a limited request is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Booking, moving, entering a draw, joining a waiting list.
+    Book,
+    /// Looking up or cancelling by booking or entry code.
+    Lookup,
+    /// Logging in.
+    Login,
+}
+
+impl Action {
+    /// The limited action a request is, if any (only POSTs are limited).
+    pub fn of(method: &Method, path: &str) -> Option<Action> {
+        if method != Method::POST {
+            return None;
+        }
+        match path {
+            "/api/v1/appointments" | "/appointment/move" => Some(Action::Book),
+            "/login" => Some(Action::Login),
+            "/find" | "/appointment/cancel" => Some(Action::Lookup),
+            p if p.starts_with("/api/v1/appointments/") || p.starts_with("/api/v1/entries") => {
+                Some(Action::Lookup)
+            }
+            p if p.starts_with("/entries") => Some(Action::Lookup),
+            p if (p.starts_with("/slots/") && p.ends_with("/book"))
+                || (p.starts_with("/towns/") && p.ends_with("/wait")) =>
+            {
+                Some(Action::Book)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The limiters of one process (a limit of 0 per minute turns that one off).
+pub struct Limits {
+    book: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    lookup: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    login: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    checks: AtomicU32,
+}
+
+fn limiter(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
+    let n = NonZeroU32::new(per_minute)?;
+    // A burst of a third of the minute's allowance (at least 3): a family booking together
+    // or a mistyped code is never slowed; a script sending hundreds a second is.
+    let burst = NonZeroU32::new((per_minute / 3).max(3)).unwrap_or(n);
+    Some(RateLimiter::keyed(Quota::per_minute(n).allow_burst(burst)))
+}
+
+impl Limits {
+    /// Limiters from the settings (`DOSEWISE_RATE_BOOK`, `_LOOKUP`, `_LOGIN`, per minute).
+    pub fn new(s: &Settings) -> Limits {
+        Limits {
+            book: limiter(s.rate_book_per_minute),
+            lookup: limiter(s.rate_lookup_per_minute),
+            login: limiter(s.rate_login_per_minute),
+            checks: AtomicU32::new(0),
+        }
+    }
+
+    /// `Ok` if `ip` may do `action` now, else how many seconds until it may.
+    pub fn check(&self, action: Action, ip: IpAddr) -> Result<(), u64> {
+        let limiter = match action {
+            Action::Book => &self.book,
+            Action::Lookup => &self.lookup,
+            Action::Login => &self.login,
+        };
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        // Forget quiet addresses now and then, so the maps stay small.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
+            for l in [&self.book, &self.lookup, &self.login]
+                .into_iter()
+                .flatten()
+            {
+                l.retain_recent();
+            }
+        }
+        limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// Answer 429 to an address over its limit, before the handler runs.
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let action = Action::of(req.method(), req.path());
+    let (Some(action), Some(ip), Some(state)) = (
+        action,
+        req.peer_addr().map(|a| a.ip()),
+        req.app_data::<web::Data<AppState>>().cloned(),
+    ) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Err(wait) = state.limits.check(action, ip) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    tracing::info!(action = ?action, retry_after = wait, "rate limited");
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let mut res = if req.path().starts_with("/api/") {
+        HttpResponse::build(status).json(serde_json::json!({
+            "error": crate::i18n::Lang::En.t("err.rate_limited"),
+            "code": "rate_limited",
+            "retry_after": wait,
+        }))
+    } else {
+        let page = ErrorPage::new(
+            request_lang(req.request()),
+            req.request(),
+            status.as_u16(),
+            "err.rate_limited",
+        );
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(page.render().unwrap_or_else(|_| status.to_string()))
+    };
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(wait.max(1)),
+    );
+    Ok(req.into_response(res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_posts_that_book_look_up_or_log_in_are_limited() {
+        let post = Method::POST;
+        assert_eq!(
+            Action::of(&post, "/api/v1/appointments"),
+            Some(Action::Book)
+        );
+        assert_eq!(Action::of(&post, "/slots/12/book"), Some(Action::Book));
+        assert_eq!(Action::of(&post, "/towns/3/wait"), Some(Action::Book));
+        assert_eq!(Action::of(&post, "/find"), Some(Action::Lookup));
+        assert_eq!(
+            Action::of(&post, "/api/v1/appointments/lookup"),
+            Some(Action::Lookup)
+        );
+        assert_eq!(Action::of(&post, "/login"), Some(Action::Login));
+        assert_eq!(Action::of(&Method::GET, "/slots/12/book"), None);
+        assert_eq!(Action::of(&post, "/staff/sites/1/walk-in"), None);
+    }
+
+    #[test]
+    fn a_burst_passes_then_the_address_waits_and_others_do_not() {
+        let mut s = Settings::defaults();
+        s.rate_book_per_minute = 6;
+        let l = Limits::new(&s);
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(l.check(Action::Book, a), Ok(()));
+        }
+        let wait = l.check(Action::Book, a).unwrap_err();
+        assert!((1..=10).contains(&wait), "{wait}");
+        assert_eq!(l.check(Action::Book, b), Ok(()));
+        assert_eq!(
+            l.check(Action::Login, a),
+            Ok(()),
+            "each action has its own limit"
+        );
+    }
+}
