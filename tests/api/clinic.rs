@@ -434,9 +434,47 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
     assert_eq!(d.app.count("screenings", "1=1"), 0);
     assert_eq!(d.status_of(&code), "booked");
 
+    // Another resident in the same slot, cancelled by themselves: gone from the list.
+    let other = d.book(d.slot, 2).await;
+    let cancel = d
+        .app
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &serde_json::json!({"code": other, "id_number": id_number(2)}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+
     let res = send(answers("defer", "38.6 °C")).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(d.status_of(&code), "cancelled");
+    assert_eq!(d.status_of(&code), "deferred");
+    assert_eq!(d.status_of(&other), "cancelled");
+    // The day list keeps the deferred resident, labelled as deferred with the reason, in Chinese
+    // and in English; a cancellation is not listed.
+    let list = d.text(&format!("/staff/sites/{}", d.city.site)).await;
+    let shown = |code: &str| {
+        list.find(&format!("/staff/checkin/{code}\""))
+            .map(|at| list[at..at + list[at..].find("</tr>").unwrap()].to_string())
+    };
+    let row = shown(&code).unwrap_or_else(|| panic!("the deferral is listed: {list}"));
+    assert!(row.contains("已暂缓") && row.contains("38.6 °C"), "{row}");
+    assert!(!row.contains("已取消"), "{row}");
+    assert!(row.contains("st-deferred") || list.contains("class=\"st-deferred\""));
+    assert!(shown(&other).is_none(), "a cancellation is not on the list");
+    assert!(list.contains("暂缓 1"), "the slot counts the deferral: {list}");
+    d.nurse
+        .get(format!("{}/lang/en?next=/staff", d.app.address))
+        .send()
+        .await
+        .unwrap();
+    let en = d.text(&format!("/staff/sites/{}", d.city.site)).await;
+    let at = en.find(&format!("/staff/checkin/{code}\"")).unwrap();
+    let row = &en[at..at + en[at..].find("</tr>").unwrap()];
+    assert!(row.contains("Deferred") && row.contains("38.6 °C"), "{row}");
+    assert!(!row.contains("Cancelled"), "{row}");
+    // Its check-in page says it was deferred, not cancelled.
+    let page = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(page.contains("Deferred"), "{page}");
     assert_eq!(
         d.app.count(
             "screenings",
