@@ -173,7 +173,12 @@ pub fn generate_city(
         let opening: Vec<(i64, String)> = products
             .iter()
             .enumerate()
-            .map(|(k, &p)| (p, format!("OPEN{}-{}", rng.random_range(100_000..999_999), k + 1)))
+            .map(|(k, &p)| {
+                (
+                    p,
+                    format!("OPEN{}-{}", rng.random_range(100_000..999_999), k + 1),
+                )
+            })
             .collect();
         let opening_lot = |product: i64| {
             opening
@@ -227,7 +232,13 @@ pub fn generate_city(
                 .map(|(_, n)| n)
                 .sum();
             if doses > 0 {
-                insert_lot(c, *product_id, lot_number, today + Duration::days(150), doses)?;
+                insert_lot(
+                    c,
+                    *product_id,
+                    lot_number,
+                    today + Duration::days(150),
+                    doses,
+                )?;
             }
         }
         created.slots = rows.len();

@@ -238,9 +238,15 @@ mod tests {
         assert!(ship.iter().all(|s| s % 6 == 0), "{ship:?}");
         assert_eq!(ship[2], 0, "no seats, no stock: {ship:?}");
         // Two to one, like their seats, within a pack.
-        assert!((ship[0] as i64 - 2 * ship[1] as i64).abs() <= 12, "{ship:?}");
+        assert!(
+            (ship[0] as i64 - 2 * ship[1] as i64).abs() <= 12,
+            "{ship:?}"
+        );
         for (t, n) in split.towns.iter().zip(&need.towns) {
-            assert_eq!(t.first_doses, n.first_doses, "the doses given do not change");
+            assert_eq!(
+                t.first_doses, n.first_doses,
+                "the doses given do not change"
+            );
         }
     }
 

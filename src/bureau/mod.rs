@@ -581,13 +581,9 @@ fn line_of(
     }
     // The whole share goes to the sites, including what the town cannot use before the next
     // shipment (an adjustment may send more): the sites get it as stock.
-    let split = allocation::split_whole_share(&sub_instance(
-        &si.instance,
-        site_docs,
-        ship,
-        &tp.id,
-    )?)
-    .map_err(|e| BureauError::Instance(e.to_string()))?;
+    let split =
+        allocation::split_whole_share(&sub_instance(&si.instance, site_docs, ship, &tp.id)?)
+            .map_err(|e| BureauError::Instance(e.to_string()))?;
     Ok(TownLine {
         town_id: si.town_ids.get(&tp.id).copied().unwrap_or_default(),
         code: tp.id.clone(),

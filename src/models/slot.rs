@@ -224,19 +224,19 @@ pub fn list_running_for_site(
 /// Set a booked slot's seats to `seats`, or to its bookings when it has more (0 closes it to
 /// new bookings: its seats become its bookings); the seats held for second doses never exceed
 /// the new seats. False when the seats were that already.
-pub fn fit_seats_to_bookings(conn: &mut AnyConnection, id: SlotId, seats: i32) -> QueryResult<bool> {
+pub fn fit_seats_to_bookings(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    seats: i32,
+) -> QueryResult<bool> {
     let seats = seats.max(0);
     let target = format!(
         "(CASE WHEN booked_first + booked_second > {seats} \
          THEN booked_first + booked_second ELSE {seats} END)"
     );
-    let n = diesel::update(
-        slots::table
-            .find(id.0)
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-                "seats <> {target}"
-            ))),
-    )
+    let n = diesel::update(slots::table.find(id.0).filter(diesel::dsl::sql::<
+        diesel::sql_types::Bool,
+    >(&format!("seats <> {target}"))))
     .set((
         slots::seats.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&target)),
         slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(

@@ -1200,12 +1200,10 @@ pub fn publish_site(
             }
             Some(_) => true,
             None if booked == 0 && e.seats > 0 => {
-                if slot::withdraw_unbooked(c, id)? {
-                    report.withdrawn += 1;
-                    true
-                } else {
-                    false
-                }
+                // False when it was booked meanwhile.
+                let withdrawn = slot::withdraw_unbooked(c, id)?;
+                report.withdrawn += usize::from(withdrawn);
+                withdrawn
             }
             None if booked == 0 => {
                 slot::withdraw_unbooked(c, id)?;

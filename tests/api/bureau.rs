@@ -176,7 +176,6 @@ fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
 }
 
-
 /// The id at the end of a plan's path.
 fn plan_id(path: &str) -> i64 {
     path.rsplit('/').next().unwrap().parse().unwrap()
@@ -273,7 +272,10 @@ fn assert_carried_out(app: &TestApp, plan: i64) -> BTreeMap<String, i64> {
         app,
         "SELECT SUM(delta) FROM stock_movements WHERE site_id IS NULL AND kind = 'allocated'",
     );
-    assert_eq!(left_central, planned_total, "nothing moved twice or beside the plan");
+    assert_eq!(
+        left_central, planned_total,
+        "nothing moved twice or beside the plan"
+    );
     let doses = sum_sql(
         app,
         &format!("SELECT SUM(doses) FROM shipments WHERE id = {shipment}"),

@@ -461,7 +461,10 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
     assert!(!row.contains("已取消"), "{row}");
     assert!(row.contains("st-deferred") || list.contains("class=\"st-deferred\""));
     assert!(shown(&other).is_none(), "a cancellation is not on the list");
-    assert!(list.contains("暂缓 1"), "the slot counts the deferral: {list}");
+    assert!(
+        list.contains("暂缓 1"),
+        "the slot counts the deferral: {list}"
+    );
     d.nurse
         .get(format!("{}/lang/en?next=/staff", d.app.address))
         .send()
@@ -1225,7 +1228,10 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     )
     .unwrap();
     assert!(!held.is_empty(), "the site holds doses of a lot");
-    assert!(day.contains(&held[0].0.lot_number), "the desk lists its lots: {day}");
+    assert!(
+        day.contains(&held[0].0.lot_number),
+        "the desk lists its lots: {day}"
+    );
     let res = app.book_api(slot, 1, &resident(7)).await;
     assert_eq!(res.status(), 201);
     let booked: serde_json::Value = res.json().await.unwrap();
@@ -1293,12 +1299,14 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
         ),
         1
     );
-    let after = dosewise::models::stock::balances_for_site(
-        &mut app.conn(),
-        dosewise::ids::SiteId(site),
-    )
-    .unwrap();
-    assert_eq!(after[0].on_hand, on_hand - 1, "one dose left the site's stock");
+    let after =
+        dosewise::models::stock::balances_for_site(&mut app.conn(), dosewise::ids::SiteId(site))
+            .unwrap();
+    assert_eq!(
+        after[0].on_hand,
+        on_hand - 1,
+        "one dose left the site's stock"
+    );
     let record = get(checkin).await;
     assert!(record.contains(&lot), "the record names the lot: {record}");
 }
