@@ -166,7 +166,27 @@ pub fn generate_city(
             }
         }
         // Slots and stock: each site gives one product and holds `stock_days` days of its
-        // seats in stock, so the shipment waiting to be planned has somewhere to go.
+        // seats in stock, so the shipment waiting to be planned has somewhere to go. The
+        // opening stock of each product is one earlier delivery, a lot like any other: its
+        // `lots` row holds what the sites received of it through the ledger, so the desk can
+        // record doses from it at once.
+        let opening: Vec<(i64, String)> = products
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| {
+                (
+                    p,
+                    format!("OPEN{}-{}", rng.random_range(100_000..999_999), k + 1),
+                )
+            })
+            .collect();
+        let opening_lot = |product: i64| {
+            opening
+                .iter()
+                .find(|(p, _)| *p == product)
+                .map(|(_, l)| l.clone())
+        };
+        let mut received: Vec<(i64, i64)> = Vec::new();
         let mut rows = Vec::new();
         for &(site_id, product_id) in &site_ids {
             let mut seats_total = 0i64;
@@ -199,10 +219,27 @@ pub fn generate_city(
                     kind: "received".into(),
                     reason: "demo data: opening stock".into(),
                     actor: "demo-data".into(),
-                    lot: Some(format!("LOT{}", rng.random_range(100_000..999_999))),
+                    lot: opening_lot(product_id),
                     created_at: now,
                 },
             )?;
+            received.push((product_id, seats_total));
+        }
+        for (product_id, lot_number) in &opening {
+            let doses: i64 = received
+                .iter()
+                .filter(|(p, _)| p == product_id)
+                .map(|(_, n)| n)
+                .sum();
+            if doses > 0 {
+                insert_lot(
+                    c,
+                    *product_id,
+                    lot_number,
+                    today + Duration::days(150),
+                    doses,
+                )?;
+            }
         }
         created.slots = rows.len();
         slot::insert_many(c, &rows)?;
@@ -307,7 +344,31 @@ pub fn sample_id_number<R: Rng>(rng: &mut R, birth: NaiveDate) -> IdNumber {
     }
 }
 
+/// A lot with no shipment row (demo deliveries before the system).
+fn insert_lot(
+    c: &mut AnyConnection,
+    product_id: i64,
+    lot_number: &str,
+    expires_on: NaiveDate,
+    doses: i64,
+) -> anyhow::Result<()> {
+    crate::models::lot::insert(
+        c,
+        &crate::models::lot::NewLot {
+            id: new_id(),
+            shipment_id: None,
+            product_id,
+            lot_number: lot_number.into(),
+            expires_on,
+            doses: i32::try_from(doses).unwrap_or(i32::MAX),
+        },
+    )?;
+    Ok(())
+}
+
 /// Residents whose first dose was given 10-60 days ago; some have their second dose booked.
+/// Their doses came from an earlier lot per product, received by each site and given out in
+/// full, so the ledger, the lots and the dose records agree.
 fn insert_residents_in_series(
     c: &mut AnyConnection,
     keys: &Keys,
@@ -318,6 +379,51 @@ fn insert_residents_in_series(
 ) -> anyhow::Result<()> {
     const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
     const GIVEN: [&str; 10] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军"];
+    if sites.is_empty() {
+        return Ok(());
+    }
+    let mut products: Vec<i64> = sites.iter().map(|s| s.1).collect();
+    products.sort_unstable();
+    products.dedup();
+    let earlier = |product: i64| {
+        let k = products.iter().position(|p| *p == product).unwrap_or(0);
+        format!("LOT-DEMO-{}", k + 1)
+    };
+    let mut per_site: Vec<(i64, i64, i64)> = Vec::new();
+    for i in 0..count {
+        let (site_id, product_id) = sites[i % sites.len()];
+        match per_site.iter_mut().find(|s| s.0 == site_id) {
+            Some(s) => s.2 += 1,
+            None => per_site.push((site_id, product_id, 1)),
+        }
+    }
+    for &product_id in &products {
+        let doses: i64 = per_site
+            .iter()
+            .filter(|s| s.1 == product_id)
+            .map(|s| s.2)
+            .sum();
+        if doses > 0 {
+            let expires = now.date() + Duration::days(30);
+            insert_lot(c, product_id, &earlier(product_id), expires, doses)?;
+        }
+    }
+    for &(site_id, product_id, doses) in &per_site {
+        stock::record(
+            c,
+            &Movement {
+                id: new_id(),
+                site_id: Some(site_id),
+                product_id,
+                delta: i32::try_from(doses).unwrap_or(i32::MAX),
+                kind: "received".into(),
+                reason: "demo data: an earlier delivery".into(),
+                actor: "demo-data".into(),
+                lot: Some(earlier(product_id)),
+                created_at: now - Duration::days(61),
+            },
+        )?;
+    }
     for i in 0..count {
         let (site_id, product_id) = sites[i % sites.len()];
         let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
@@ -348,10 +454,24 @@ fn insert_residents_in_series(
                 site_id,
                 product_id,
                 dose_number: 1,
-                lot: "LOT-DEMO-1".into(),
+                lot: earlier(product_id),
                 given_at: given,
                 staff_user_id: None,
                 observation_until: given + Duration::minutes(30),
+            },
+        )?;
+        stock::record(
+            c,
+            &Movement {
+                id: new_id(),
+                site_id: Some(site_id),
+                product_id,
+                delta: -1,
+                kind: "given".into(),
+                reason: format!("demo data: dose 1 of resident {resident_id}"),
+                actor: "demo-data".into(),
+                lot: Some(earlier(product_id)),
+                created_at: given,
             },
         )?;
         // Every third resident already holds a second-dose appointment.

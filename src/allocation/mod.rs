@@ -25,7 +25,7 @@ pub use instance::{
     Product, Shipment, Town, INSTANCE_SCHEMA, MAX_COUNT, MAX_INTERVAL_DAYS, MAX_WINDOW_DAYS,
 };
 pub use plan::{FirstDoseCap, Levels, Plan, TownExplanation, TownPlan, PLAN_SCHEMA};
-pub use sites::{derived_site_instance, plan_split_sites};
+pub use sites::{derived_site_instance, place_whole_share, plan_split_sites, split_whole_share};
 
 /// Parses an instance document, plans it and returns the plan as pretty JSON.
 pub fn run_cli(input: &str) -> Result<String, AllocError> {

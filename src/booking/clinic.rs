@@ -121,6 +121,8 @@ pub enum ClinicError {
     WrongDay,
     #[error("the appointment was cancelled or is no longer active")]
     NotActive,
+    #[error("the resident was deferred at screening")]
+    Deferred,
     #[error("already checked in")]
     AlreadyCheckedIn,
     #[error("not checked in yet")]
@@ -182,6 +184,7 @@ impl ClinicError {
             ClinicError::WrongSite => "checkin.wrong_site",
             ClinicError::WrongDay => "checkin.wrong_day",
             ClinicError::NotActive => "checkin.not_active",
+            ClinicError::Deferred => "checkin.deferred",
             ClinicError::AlreadyCheckedIn => "clinic.err.already_checked_in",
             ClinicError::NotCheckedIn => "clinic.err.not_checked_in",
             ClinicError::AlreadyVaccinated => "clinic.err.already_vaccinated",
@@ -283,6 +286,7 @@ pub fn admit(desk: &Desk, a: &Appointment) -> Result<(), ClinicError> {
         AppointmentStatus::Cancelled | AppointmentStatus::NoShow => {
             return Err(ClinicError::NotActive)
         }
+        AppointmentStatus::Deferred => return Err(ClinicError::Deferred),
     }
     if desk.day_of(a.starts_at) != desk.today() {
         return Err(ClinicError::WrongDay);
@@ -335,7 +339,7 @@ pub fn check_in(db: &Db, desk: &Desk, cmd: CheckIn) -> Result<ScreeningOutcome, 
                     c,
                     id,
                     AppointmentStatus::Booked,
-                    AppointmentStatus::Cancelled,
+                    AppointmentStatus::Deferred,
                     now,
                 )? {
                     return Err(ClinicError::NotActive);

@@ -37,6 +37,13 @@ pub enum BureauError {
     AlreadyApproved,
     #[error("another plan for this shipment is approved")]
     OtherApproved,
+    /// The stored plan's shares do not add up (a town's sites get more or less than its share,
+    /// or the shares exceed the shipment's lots): it is not carried out.
+    #[error("the plan's shares do not add up at the sites")]
+    Unplaced,
+    /// The plan kept changing under an adjustment (others adjusting it at the same moment).
+    #[error("the plan changed while it was being adjusted")]
+    Changed,
     #[error("the instance could not be planned: {0}")]
     Instance(String),
     #[error("database: {0}")]
@@ -569,12 +576,14 @@ fn line_of(
     ex: &allocation::TownExplanation,
 ) -> Result<TownLine, BureauError> {
     let site_docs = si.sites.get(&tp.id).cloned().unwrap_or_default();
-    let split = allocation::plan(&sub_instance(
-        &si.instance,
-        site_docs,
-        tp.ship_doses,
-        &tp.id,
-    )?);
+    if site_docs.is_empty() && ship > 0 {
+        return Err(field("doses", "err.adjust.no_sites"));
+    }
+    // The whole share goes to the sites, including what the town cannot use before the next
+    // shipment (an adjustment may send more): the sites get it as stock.
+    let split =
+        allocation::split_whole_share(&sub_instance(&si.instance, site_docs, ship, &tp.id)?)
+            .map_err(|e| BureauError::Instance(e.to_string()))?;
     Ok(TownLine {
         town_id: si.town_ids.get(&tp.id).copied().unwrap_or_default(),
         code: tp.id.clone(),
@@ -724,8 +733,16 @@ pub fn load_plan(c: &mut AnyConnection, id: i64) -> Result<LoadedPlan, BureauErr
     })
 }
 
+/// How often an adjustment is re-applied to a plan others changed meanwhile.
+const ADJUST_TRIES: usize = 32;
+
 /// Change one town's share of a draft plan, with a reason. Refused when it breaks a hard
 /// constraint: more than the shipment, not whole packs, an unknown town.
+///
+/// The new plan is written only over the plan it was computed from (a conditional update on
+/// the stored JSON); when another adjustment or an approval got there first, it is computed
+/// again from the plan as it is then, so simultaneous adjustments never undo each other and one
+/// that comes after the approval is refused.
 pub fn adjust(
     db: &Db,
     plan_id: i64,
@@ -739,6 +756,24 @@ pub fn adjust(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(field("reason", "err.adjust.reason"));
     }
+    for _ in 0..ADJUST_TRIES {
+        if adjust_once(db, plan_id, code, doses, reason, actor, now)? {
+            return Ok(());
+        }
+    }
+    Err(BureauError::Changed)
+}
+
+/// One try of [`adjust`]: false when the plan changed since it was read.
+fn adjust_once(
+    db: &Db,
+    plan_id: i64,
+    code: &str,
+    doses: u64,
+    reason: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<bool, BureauError> {
     let loaded = {
         let mut c = db.read.get()?;
         load_plan(&mut c, plan_id)?
@@ -776,13 +811,15 @@ pub fn adjust(
     });
     plan.total(shipment);
     let (actor, reason, code) = (actor.to_string(), reason.to_string(), code.to_string());
-    db.transaction(move |c| -> Result<(), BureauError> {
+    let read = loaded.row.plan_json;
+    db.transaction(move |c| -> Result<bool, BureauError> {
         if !shipment::update_draft(
             c,
             plan_id,
+            &read,
             &serde_json::to_string(&plan).unwrap_or_default(),
         )? {
-            return Err(BureauError::AlreadyApproved);
+            return Ok(false);
         }
         audit::record(
             c,
@@ -792,7 +829,7 @@ pub fn adjust(
             &format!("plan {plan_id} town {code}"),
             &format!("{from} -> {doses} doses: {reason}"),
         )?;
-        Ok(())
+        Ok(true)
     })
 }
 
@@ -825,6 +862,18 @@ pub fn approve(
         let plan: StoredPlan = serde_json::from_str(&row.plan_json)
             .map_err(|e| BureauError::Instance(e.to_string()))?;
         let s = &loaded.shipment;
+        // What is planned is what is moved and what the towns are told: a plan whose towns'
+        // shares are not exactly their sites' (a draft stored by an older version) or exceed
+        // the shipment is refused, and the whole transaction with it.
+        let planned: u64 = plan.towns.iter().map(|t| t.ship).sum();
+        if planned > u64::try_from(s.doses).unwrap_or(0)
+            || plan
+                .towns
+                .iter()
+                .any(|t| t.sites.iter().map(|s| s.ship).sum::<u64>() != t.ship)
+        {
+            return Err(BureauError::Unplaced);
+        }
         shipment::set_status(c, s.id, "approved")?;
         let mut lots: Vec<(String, i64)> = shipment::lots_of(c, s.id)?
             .into_iter()
@@ -862,7 +911,6 @@ pub fn approve(
             send_to_site(c, &mut lots, s, site_id, ship, &actor, now)?;
         }
         for t in &plan.towns {
-            // A town whose site split shipped less than its share keeps the rest central.
             let due: u64 = t.second_doses.values().sum();
             let due_by = t
                 .second_doses
@@ -930,7 +978,8 @@ pub fn approve(
     }
 }
 
-/// Move `doses` from central stock to a site, lot by lot in expiry order.
+/// Move `doses` from central stock to a site, lot by lot in expiry order; refused (and with it
+/// the approval) when the shipment's lots do not hold them.
 fn send_to_site(
     c: &mut AnyConnection,
     lots: &mut [(String, i64)],
@@ -968,6 +1017,9 @@ fn send_to_site(
                 },
             )?;
         }
+    }
+    if left > 0 {
+        return Err(BureauError::Unplaced);
     }
     Ok(())
 }

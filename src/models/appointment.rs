@@ -20,6 +20,9 @@ pub enum AppointmentStatus {
     Cancelled,
     /// The resident did not come.
     NoShow,
+    /// Screening at the desk deferred the dose (the reason is the screening's); the seat of the
+    /// slot stays counted, the promised dose is given back, and the resident may book again.
+    Deferred,
 }
 
 impl AppointmentStatus {
@@ -31,6 +34,7 @@ impl AppointmentStatus {
             AppointmentStatus::Vaccinated => "vaccinated",
             AppointmentStatus::Cancelled => "cancelled",
             AppointmentStatus::NoShow => "no_show",
+            AppointmentStatus::Deferred => "deferred",
         }
     }
 
@@ -41,6 +45,7 @@ impl AppointmentStatus {
             "checked_in" => AppointmentStatus::CheckedIn,
             "vaccinated" => AppointmentStatus::Vaccinated,
             "no_show" => AppointmentStatus::NoShow,
+            "deferred" => AppointmentStatus::Deferred,
             _ => AppointmentStatus::Cancelled,
         }
     }

@@ -32,6 +32,20 @@ pub fn insert(conn: &mut AnyConnection, s: &Screening) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// The reason of the latest deferral of each of `appointments` that screening deferred.
+pub fn deferral_reasons(
+    conn: &mut AnyConnection,
+    appointments: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = screenings::table
+        .filter(screenings::appointment_id.eq_any(appointments))
+        .filter(screenings::outcome.eq("deferred"))
+        .order(screenings::created_at.asc())
+        .select((screenings::appointment_id, screenings::reason))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The latest screening of an appointment.
 pub fn latest_for_appointment(
     conn: &mut AnyConnection,

@@ -147,12 +147,19 @@ pub fn plans_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<Allo
         .load(conn)
 }
 
-/// Replace a draft plan's JSON (an adjustment); false if it is no longer a draft.
-pub fn update_draft(conn: &mut AnyConnection, id: i64, plan_json: &str) -> QueryResult<bool> {
+/// Replace a draft plan's JSON (an adjustment) if it is still the `read` one; false if it is no
+/// longer a draft or changed since it was read.
+pub fn update_draft(
+    conn: &mut AnyConnection,
+    id: i64,
+    read: &str,
+    plan_json: &str,
+) -> QueryResult<bool> {
     let n = diesel::update(
         allocation_plans::table
             .find(id)
-            .filter(allocation_plans::status.eq("draft")),
+            .filter(allocation_plans::status.eq("draft"))
+            .filter(allocation_plans::plan_json.eq(read)),
     )
     .set(allocation_plans::plan_json.eq(plan_json))
     .execute(conn)?;

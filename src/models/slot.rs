@@ -207,6 +207,46 @@ pub fn list_future_for_site(
         .load(conn)
 }
 
+/// A site's slots under way at `now` (started, not ended), every product.
+pub fn list_running_for_site(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::site_id.eq(site.0))
+        .filter(slots::starts_at.le(now))
+        .filter(slots::ends_at.gt(now))
+        .select(Slot::as_select())
+        .load(conn)
+}
+
+/// Set a booked slot's seats to `seats`, or to its bookings when it has more (0 closes it to
+/// new bookings: its seats become its bookings); the seats held for second doses never exceed
+/// the new seats. False when the seats were that already.
+pub fn fit_seats_to_bookings(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    seats: i32,
+) -> QueryResult<bool> {
+    let seats = seats.max(0);
+    let target = format!(
+        "(CASE WHEN booked_first + booked_second > {seats} \
+         THEN booked_first + booked_second ELSE {seats} END)"
+    );
+    let n = diesel::update(slots::table.find(id.0).filter(diesel::dsl::sql::<
+        diesel::sql_types::Bool,
+    >(&format!("seats <> {target}"))))
+    .set((
+        slots::seats.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&target)),
+        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
+            "CASE WHEN second_dose_held > {target} THEN {target} ELSE second_dose_held END"
+        ))),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Insert slots, skipping any whose (site, product, start) exists already, so two publishers
 /// running at once never duplicate a slot nor fail. Returns how many were inserted.
 pub fn insert_many_new(conn: &mut AnyConnection, rows: &[NewSlot]) -> QueryResult<usize> {

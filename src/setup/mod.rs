@@ -1155,32 +1155,72 @@ pub fn publish_site(
     // published by hand) are left as they are.
     let horizon = local_to_utc(tz, today + Duration::days(i64::from(t.days_ahead)), 0)
         .unwrap_or_else(|| now + Duration::days(i64::from(t.days_ahead) + 1));
-    let mut report = PublishReport::default();
-    for e in slot::list_future_for_site(c, site_id, now)?
+    let existing: Vec<Slot> = slot::list_future_for_site(c, site_id, now)?
         .into_iter()
         .filter(|e| e.starts_at < horizon)
-    {
+        .collect();
+    // New slots never overlap a slot that stays: one under way now, or a booked slot the
+    // template no longer has in that shape (kept for its bookings, closed to new ones below).
+    let mut kept: Vec<(i64, NaiveDateTime, NaiveDateTime)> =
+        slot::list_running_for_site(c, site_id, now)?
+            .iter()
+            .chain(existing.iter().filter(|e| {
+                e.booked_first + e.booked_second > 0
+                    && wanted
+                        .get(&(e.product_id, e.starts_at))
+                        .is_none_or(|w| w.ends_at != e.ends_at)
+            }))
+            .map(|e| (e.product_id, e.starts_at, e.ends_at))
+            .collect();
+    wanted.retain(|_, w| !overlaps_any(&kept, w.product_id, w.starts_at, w.ends_at));
+    let mut report = PublishReport::default();
+    for e in existing {
         let booked = e.booked_first + e.booked_second;
-        match wanted.remove(&(e.product_id, e.starts_at)) {
-            Some(w) if booked == 0 && (w.ends_at != e.ends_at || w.seats != e.seats) => {
-                if slot::reshape_unbooked(c, SlotId(e.id), w.ends_at, w.seats)? {
+        let id = SlotId(e.id);
+        let stays = match wanted.remove(&(e.product_id, e.starts_at)) {
+            // The template's shape: a booked slot takes the template's seats, never fewer
+            // than its bookings.
+            Some(w) if booked > 0 => {
+                if slot::fit_seats_to_bookings(c, id, w.seats)? {
                     report.reshaped += 1;
                 }
+                true
             }
-            Some(_) => {}
-            None if booked == 0 && e.seats > 0 => {
-                if slot::withdraw_unbooked(c, SlotId(e.id))? {
-                    report.withdrawn += 1;
+            Some(w) if w.ends_at != e.ends_at || w.seats != e.seats => {
+                if slot::reshape_unbooked(c, id, w.ends_at, w.seats)? {
+                    report.reshaped += 1;
+                    true
+                } else if w.ends_at == e.ends_at {
+                    // Booked meanwhile, in the template's shape: the template's seats.
+                    slot::fit_seats_to_bookings(c, id, w.seats)?;
+                    true
                 } else {
-                    report.kept_booked += 1;
+                    false // booked meanwhile in its old shape
                 }
             }
-            None if booked == 0 => {
-                slot::withdraw_unbooked(c, SlotId(e.id))?;
+            Some(_) => true,
+            None if booked == 0 && e.seats > 0 => {
+                // False when it was booked meanwhile.
+                let withdrawn = slot::withdraw_unbooked(c, id)?;
+                report.withdrawn += usize::from(withdrawn);
+                withdrawn
             }
-            None => report.kept_booked += 1,
+            None if booked == 0 => {
+                slot::withdraw_unbooked(c, id)?;
+                true
+            }
+            None => false,
+        };
+        if !stays {
+            // Booked in a shape the template no longer has: its residents keep their
+            // appointments, nobody new is added (seats = bookings), and no new slot is
+            // published beside it.
+            slot::fit_seats_to_bookings(c, id, 0)?;
+            report.kept_booked += 1;
+            kept.push((e.product_id, e.starts_at, e.ends_at));
         }
     }
+    wanted.retain(|_, w| !overlaps_any(&kept, w.product_id, w.starts_at, w.ends_at));
     let rows: Vec<NewSlot> = wanted
         .into_values()
         .map(|w| NewSlot {
@@ -1197,6 +1237,18 @@ pub fn publish_site(
         .collect();
     report.created = slot::insert_many_new(c, &rows)?;
     Ok(report)
+}
+
+/// Whether `[from, to)` of `product` overlaps any of the `(product, start, end)` slots.
+fn overlaps_any(
+    slots: &[(i64, NaiveDateTime, NaiveDateTime)],
+    product: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> bool {
+    slots
+        .iter()
+        .any(|&(p, a, b)| p == product && a < to && from < b)
 }
 
 /// Publish every site with a template, one transaction per site (the daily job and

@@ -23,6 +23,7 @@ pub struct Counts {
     pub checked_in: usize,
     pub vaccinated: usize,
     pub no_show: usize,
+    pub deferred: usize,
 }
 
 /// One appointment in today's list.
@@ -35,6 +36,8 @@ pub struct ApptRow {
     pub dose: i32,
     pub status: &'static str,
     pub status_label: &'static str,
+    /// Why screening deferred the dose (empty otherwise).
+    pub reason: String,
 }
 
 /// One slot of today's list.

@@ -59,6 +59,8 @@ fn explain(lang: Lang, e: &BureauError) -> (FormErrors, Option<String>) {
         ),
         BureauError::AlreadyApproved => refusal = Some(lang.t("err.plan.approved").to_string()),
         BureauError::OtherApproved => refusal = Some(lang.t("err.plan.other_approved").to_string()),
+        BureauError::Unplaced => refusal = Some(lang.t("err.plan.unplaced").to_string()),
+        BureauError::Changed => refusal = Some(lang.t("err.plan.changed").to_string()),
         BureauError::Instance(msg) => {
             refusal = Some(lang.tf("err.plan.instance", &[("problem", msg)]))
         }

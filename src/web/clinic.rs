@@ -24,8 +24,8 @@ use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId};
 use crate::models::{
-    adverse_event, appointment, lot, product, resident, site, slot, stock, town, vaccination,
-    AppointmentStatus, Product, Role,
+    adverse_event, appointment, lot, product, resident, screening, site, slot, stock, town,
+    vaccination, AppointmentStatus, Product, Role,
 };
 use crate::views::clinic::{
     ApptRow, CheckinForm, ChooseSitePage, Counts, DeskCheckinPage, DoseForm, HistoryRow,
@@ -181,19 +181,27 @@ async fn render_today(
     }
     let (from, to) = d.today_bounds();
     let (now, today, tz, lang) = (d.now, d.today(), d.tz, ctx.lang);
-    let (s, slots, appts, products, balances, lots, observing) = read(state, move |c, _| {
-        let s = site::find(c, site_id)?.ok_or(AppError::NotFound)?;
-        Ok((
-            s,
-            slot::list_for_site_between(c, site_id, from, to)?,
-            appointment::list_for_site_between(c, site_id, from, to)?,
-            product::list(c)?,
-            stock::balances_for_site(c, site_id)?,
-            lot::in_stock_at_site(c, site_id, Some(today))?,
-            vaccination::list_in_observation(c, site_id, now)?,
-        ))
-    })
-    .await?;
+    let (s, slots, appts, reasons, products, balances, lots, observing) =
+        read(state, move |c, _| {
+            let s = site::find(c, site_id)?.ok_or(AppError::NotFound)?;
+            let appts = appointment::list_for_site_between(c, site_id, from, to)?;
+            let deferred: Vec<i64> = appts
+                .iter()
+                .filter(|(a, _)| a.status() == AppointmentStatus::Deferred)
+                .map(|(a, _)| a.id)
+                .collect();
+            Ok((
+                s,
+                slot::list_for_site_between(c, site_id, from, to)?,
+                appts,
+                screening::deferral_reasons(c, &deferred)?,
+                product::list(c)?,
+                stock::balances_for_site(c, site_id)?,
+                lot::in_stock_at_site(c, site_id, Some(today))?,
+                vaccination::list_in_observation(c, site_id, now)?,
+            ))
+        })
+        .await?;
     let mut totals = Counts::default();
     let mut any_to_mark = false;
     let blocks = slots
@@ -211,6 +219,7 @@ async fn render_today(
                         AppointmentStatus::CheckedIn => counts.checked_in += 1,
                         AppointmentStatus::Vaccinated => counts.vaccinated += 1,
                         AppointmentStatus::NoShow => counts.no_show += 1,
+                        AppointmentStatus::Deferred => counts.deferred += 1,
                         AppointmentStatus::Cancelled => {}
                     }
                     ApptRow {
@@ -223,6 +232,7 @@ async fn render_today(
                         dose: a.dose_number,
                         status: st.as_str(),
                         status_label: lang.t(&format!("status.{}", st.as_str())),
+                        reason: reasons.get(&a.id).cloned().unwrap_or_default(),
                     }
                 })
                 .collect();
@@ -234,6 +244,7 @@ async fn render_today(
             totals.checked_in += counts.checked_in;
             totals.vaccinated += counts.vaccinated;
             totals.no_show += counts.no_show;
+            totals.deferred += counts.deferred;
             SlotBlock {
                 id: sl.id.to_string(),
                 time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),

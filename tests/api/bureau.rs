@@ -1,11 +1,14 @@
 //! The bureau's shipment workflow over HTTP: record, plan (instance built from the database),
 //! adjust, approve (ledger, held seats, notices) and the audit trail.
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
 use dosewise::ids::new_id;
 use dosewise::models::waiting::WaitingEntry;
 use dosewise::models::{resident, vaccination, NewResident, NewVaccination};
 use futures::future::join_all;
+use serde_json::Value;
 
 use crate::helpers::{
     add_slot_at, add_stock, count_where, csrf_in, make_city, spawn_app, staff_client, test_now,
@@ -171,6 +174,141 @@ async fn record(
 
 fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The id at the end of a plan's path.
+fn plan_id(path: &str) -> i64 {
+    path.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// The stored plan document.
+fn plan_doc(app: &TestApp, plan: i64) -> Value {
+    let row = dosewise::models::shipment::find_plan(&mut app.conn(), plan)
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(&row.plan_json).unwrap()
+}
+
+/// A number from SQL (`SELECT ... AS n`), 0 when NULL.
+fn sum_sql(app: &TestApp, sql: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT CAST(COALESCE(({sql}), 0) AS BIGINT) AS n"))
+        .get_result::<N>(&mut *app.conn())
+        .unwrap()
+        .n
+}
+
+/// What was planned = what was moved = what was told, per town and per site, for an approved
+/// plan: each town's share in the plan, the doses that left central stock for its sites, the
+/// doses its sites received, and the doses its one notice names are the same number; the rest
+/// of the shipment is still central. Returns each town's share by code.
+fn assert_carried_out(app: &TestApp, plan: i64) -> BTreeMap<String, i64> {
+    let row = dosewise::models::shipment::find_plan(&mut app.conn(), plan)
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "approved");
+    let shipment = row.shipment_id;
+    let doc: Value = serde_json::from_str(&row.plan_json).unwrap();
+    let mut shares = BTreeMap::new();
+    let mut planned_total = 0;
+    for t in doc["towns"].as_array().unwrap() {
+        let code = t["code"].as_str().unwrap().to_string();
+        let planned = t["ship"].as_i64().unwrap();
+        let town_id = t["town_id"].as_i64().unwrap();
+        let notices = app.count(
+            "town_notices",
+            &format!("plan_id = {plan} AND town_id = {town_id}"),
+        );
+        assert_eq!(notices, 1, "{code}: one notice");
+        let told = sum_sql(
+            app,
+            &format!(
+                "SELECT SUM(doses) FROM town_notices WHERE plan_id = {plan} AND town_id = {town_id}"
+            ),
+        );
+        let (mut moved_out, mut moved_in, mut split) = (0, 0, 0);
+        for s in t["sites"].as_array().unwrap() {
+            let site = s["site_id"].as_i64().unwrap();
+            let site_ship = s["ship"].as_i64().unwrap();
+            let arrived = sum_sql(
+                app,
+                &format!(
+                    "SELECT SUM(delta) FROM stock_movements WHERE site_id = {site} \
+                     AND kind = 'allocated'"
+                ),
+            );
+            let left = -sum_sql(
+                app,
+                &format!(
+                    "SELECT SUM(delta) FROM stock_movements WHERE site_id IS NULL \
+                     AND kind = 'allocated' AND reason = 'shipment {shipment} to site {site}'"
+                ),
+            );
+            assert_eq!(
+                (arrived, left),
+                (site_ship, site_ship),
+                "{code} site {site}: planned {site_ship}, arrived {arrived}, left central {left}"
+            );
+            split += site_ship;
+            moved_in += arrived;
+            moved_out += left;
+        }
+        assert_eq!(
+            (split, moved_out, moved_in, told),
+            (planned, planned, planned, planned),
+            "{code}: planned {planned} = split over its sites = out of central = into its sites \
+             = its notice"
+        );
+        planned_total += planned;
+        shares.insert(code, planned);
+    }
+    let left_central = -sum_sql(
+        app,
+        "SELECT SUM(delta) FROM stock_movements WHERE site_id IS NULL AND kind = 'allocated'",
+    );
+    assert_eq!(
+        left_central, planned_total,
+        "nothing moved twice or beside the plan"
+    );
+    let doses = sum_sql(
+        app,
+        &format!("SELECT SUM(doses) FROM shipments WHERE id = {shipment}"),
+    );
+    assert_eq!(
+        doc["central_hold"].as_i64().unwrap(),
+        doses - planned_total,
+        "the central hold is the rest of the shipment"
+    );
+    shares
+}
+
+/// The `<td>` cells of the table row that starts at `marker`, as text.
+fn row_cells(page: &str, marker: &str) -> Vec<String> {
+    let at = page.find(marker).unwrap_or_else(|| panic!("no {marker}"));
+    let row = &page[at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..];
+            c[..c.find("</td>").unwrap()].trim().to_string()
+        })
+        .collect()
+}
+
+/// The leading whole number of a cell.
+fn number(cell: &str) -> u64 {
+    cell.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number in {cell}"))
 }
 
 #[actix_web::test]
@@ -354,12 +492,57 @@ async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_i
     let replanned: serde_json::Value = serde_json::from_str(&replanned).unwrap();
     let levels = &replanned["levels"];
     assert!(levels["urgent_second"].as_u64().unwrap() > 0, "{levels}");
-    // The page's level totals are the CLI's.
-    let first = levels["first"].as_u64().unwrap().to_string();
-    assert!(
-        page.contains(&format!("<td>{first}</td>")),
-        "first doses {first}"
+    // The page's level totals are the CLI's, level by level, in the optimal column and (nothing
+    // adjusted yet) in this plan's column.
+    let table = &page[page.find("class=\"card table levels\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let rows: Vec<Vec<String>> = table
+        .split("<tr><th scope=\"row\">")
+        .skip(1)
+        .map(|r| row_cells(r, ""))
+        .collect();
+    let cli: Vec<u64> = ["urgent_second", "reserve", "first", "other_second"]
+        .iter()
+        .map(|k| levels[*k].as_u64().unwrap())
+        .collect();
+    let optimal: Vec<u64> = rows.iter().map(|r| number(&r[0])).collect();
+    let current: Vec<u64> = rows.iter().map(|r| number(&r[1])).collect();
+    assert_eq!(optimal, cli, "the optimal column is the CLI's levels");
+    assert_eq!(current, cli, "this plan is the optimal one");
+    // Each town's row: the CLI's shipment and first doses; the stored split adds up to it.
+    let stored = plan_doc(&app, plan_id(&plan));
+    let mut shipped = 0;
+    for t in replanned["towns"].as_array().unwrap() {
+        let code = t["id"].as_str().unwrap();
+        let cells = row_cells(&page, &format!("data-town=\"{code}\""));
+        let ship = t["ship_doses"].as_u64().unwrap();
+        assert_eq!(number(&cells[0]), ship, "{code} ships the CLI's doses");
+        assert_eq!(
+            number(&cells[3]),
+            t["first_doses"].as_u64().unwrap(),
+            "{code} gives the CLI's first doses"
+        );
+        let line = stored["towns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["code"] == code)
+            .unwrap();
+        assert_eq!(line["ship"].as_u64().unwrap(), ship);
+        let split: u64 = line["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["ship"].as_u64().unwrap())
+            .sum();
+        assert_eq!(split, ship, "{code}'s sites get its whole share");
+        shipped += ship;
+    }
+    assert_eq!(
+        replanned["central_hold"].as_u64().unwrap(),
+        stored["central_hold"].as_u64().unwrap()
     );
+    assert_eq!(shipped + stored["central_hold"].as_u64().unwrap(), 600);
     assert_eq!(app.count("audit_log", "action = 'allocation.plan'"), 1);
 }
 
@@ -450,19 +633,19 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
     );
     assert_eq!(app.count("audit_log", "action = 'allocation.approve'"), 1);
     assert_eq!(app.count("shipments", "status = 'approved'"), 1);
-    // The ledger: what left central stock arrived at the sites, lot by lot.
+    // The ledger, per town: planned = moved out of central = arrived at its sites = told.
+    let shares = assert_carried_out(&app, plan_id(&plan));
+    assert!(
+        shares.values().sum::<i64>() > 24,
+        "the sites received doses: {shares:?}"
+    );
     let mut c = app.conn();
-    let central = count_where(
+    let lots_moved = count_where(
         &mut c,
         "stock_movements",
-        "site_id IS NULL AND kind = 'allocated'",
+        "site_id IS NOT NULL AND kind = 'allocated' AND lot IN ('L1', 'L2')",
     );
-    let arrived = count_where(
-        &mut c,
-        "stock_movements",
-        "site_id IS NOT NULL AND kind = 'allocated'",
-    );
-    assert!(central > 0 && central == arrived);
+    assert!(lots_moved > 0, "doses travel lot by lot");
     let to_sites: i64 = [a, b]
         .iter()
         .map(|city| {
@@ -474,7 +657,11 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
             .unwrap()
         })
         .sum();
-    assert!(to_sites > 24, "the sites received doses: {to_sites}");
+    assert_eq!(
+        to_sites,
+        24 + shares.values().sum::<i64>(),
+        "each site holds its opening stock and its share"
+    );
     let held = count_where(
         &mut c,
         "slots",
@@ -566,4 +753,252 @@ async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
     let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("town_notices", "1=1"), 3);
+}
+
+/// Two more sites in town A (T001): one with fewer seats, one with no seats in the horizon, both
+/// without stock, so its share has to be split three ways.
+fn more_sites_in_town_a(app: &TestApp, a: City) -> [i64; 2] {
+    let mut c = app.conn();
+    let mut ids = [0; 2];
+    for (k, seats) in [(0usize, 4), (1, 0)] {
+        let site = City {
+            town: a.town,
+            site: new_id(),
+            product: a.product,
+        };
+        dosewise::models::site::insert(
+            &mut c,
+            &dosewise::models::NewSite {
+                id: site.site,
+                town_id: a.town,
+                name: format!("测试镇分点{k}"),
+                address: "人民路3号".into(),
+                active: true,
+            },
+        )
+        .unwrap();
+        if seats > 0 {
+            for d in 0..10 {
+                let start = test_now() + Duration::days(d) + Duration::hours(2);
+                add_slot_at(&mut c, site, start, seats, 0);
+            }
+        }
+        ids[k] = site.site;
+    }
+    ids
+}
+
+#[actix_web::test]
+async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_moved() {
+    let app = spawn_app().await;
+    let (a, _) = two_towns(&app);
+    let extra = more_sites_in_town_a(&app, a);
+    let bureau = staff_client(&app, "bureau", None).await;
+    let plan = planned(&app, &bureau, a).await;
+    let optimal = plan_doc(&app, plan_id(&plan));
+    let t001 = |doc: &Value| {
+        doc["towns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["code"] == "T001")
+            .unwrap()
+            .clone()
+    };
+    let before = t001(&optimal)["ship"].as_u64().unwrap();
+    // Far more than the town can use before the next shipment: the bureau stocks it up.
+    let share = 300u64;
+    assert!(before < share, "{before}");
+    let res = post(
+        &bureau,
+        &app,
+        &plan,
+        &format!("{plan}/adjust"),
+        &[("code", "T001"), ("doses", "300"), ("reason", "防汛储备")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let adjusted = t001(&plan_doc(&app, plan_id(&plan)));
+    assert_eq!(adjusted["ship"].as_u64().unwrap(), share);
+    let sites: Vec<(i64, u64)> = adjusted["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["site_id"].as_i64().unwrap(), s["ship"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sites.len(), 3, "{sites:?}");
+    assert_eq!(
+        sites.iter().map(|s| s.1).sum::<u64>(),
+        share,
+        "the split adds up to the share: {sites:?}"
+    );
+    assert!(sites.iter().all(|s| s.1 % 6 == 0), "whole packs: {sites:?}");
+    let no_seats = sites.iter().find(|s| s.0 == extra[1]).unwrap().1;
+    assert_eq!(no_seats, 0, "a site with no seats gets no stock: {sites:?}");
+    // The page shows each site's part of the new share.
+    let page = bureau
+        .get(format!("{}{plan}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = row_cells(&page, "data-town=\"T001\"");
+    assert_eq!(number(&row[0]), share, "{row:?}");
+    for (_, n) in &sites {
+        assert!(page.contains(&format!("下发 {n} 剂")), "site share {n}");
+    }
+
+    let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let shares = assert_carried_out(&app, plan_id(&plan));
+    assert_eq!(shares["T001"], 300);
+    // The notice on the bureau's list says the same 300.
+    let notices = bureau
+        .get(format!("{}{plan}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let told = row_cells(&notices, "<th scope=\"row\">测试镇T001</th>");
+    assert_eq!(number(&told[0]), 300, "{told:?}");
+}
+
+#[actix_web::test]
+async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads() {
+    let app = spawn_app().await;
+    let (a, _) = two_towns(&app);
+    more_sites_in_town_a(&app, a);
+    let bureau = staff_client(&app, "bureau", None).await;
+    let plan = planned(&app, &bureau, a).await;
+    let page = bureau
+        .get(format!("{}{plan}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page).unwrap();
+    let approve = format!("{}{plan}/approve", app.address);
+    let adjust = format!("{}{plan}/adjust", app.address);
+    // 12 adjustments of both towns and 6 approvals, all at once (the approvals spread over
+    // the first 170 ms).
+    let requests = (0..18).map(|i| {
+        let (c, token) = (bureau.clone(), token.clone());
+        let (approve, adjust) = (approve.clone(), adjust.clone());
+        async move {
+            if i % 3 == 2 {
+                // Approvals arrive while the adjustments are under way.
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10 * i as u64)).await;
+                let res = c
+                    .post(approve)
+                    .form(&[("csrf", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                ("approve", res.status().as_u16())
+            } else {
+                let code = if i % 3 == 0 { "T001" } else { "T002" };
+                let doses = (6 * (i + 1)).to_string();
+                let reason = format!("调整{i}");
+                let res = c
+                    .post(adjust)
+                    .form(&[
+                        ("csrf", token.as_str()),
+                        ("code", code),
+                        ("doses", doses.as_str()),
+                        ("reason", reason.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                ("adjust", res.status().as_u16())
+            }
+        }
+    });
+    let outcomes = join_all(requests).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|(what, s)| *s == 303 || (*what == "adjust" && *s == 409)),
+        "every approval succeeds (once), every adjustment is made or refused as too late: \
+         {outcomes:?}"
+    );
+    let accepted = outcomes
+        .iter()
+        .filter(|(what, s)| *what == "adjust" && *s == 303)
+        .count();
+    assert_eq!(app.count("allocation_plans", "status = 'approved'"), 1);
+    assert_eq!(app.count("audit_log", "action = 'allocation.approve'"), 1);
+    // Every adjustment acknowledged is in the approved plan; none is lost to another.
+    let doc = plan_doc(&app, plan_id(&plan));
+    let adjustments = doc["adjustments"].as_array().unwrap();
+    assert_eq!(adjustments.len(), accepted, "{adjustments:?}");
+    assert_eq!(
+        app.count("audit_log", "action = 'allocation.adjust'"),
+        accepted as i64
+    );
+    // Each town's share is the last adjustment made to it (or the optimal one).
+    let shares = assert_carried_out(&app, plan_id(&plan));
+    for code in ["T001", "T002"] {
+        if let Some(last) = adjustments.iter().rev().find(|a| a["code"] == code) {
+            assert_eq!(
+                shares[code],
+                last["to"].as_i64().unwrap(),
+                "{code}: {adjustments:?}"
+            );
+        }
+    }
+    // Adjusting after the approval is refused and changes nothing.
+    let res = post(
+        &bureau,
+        &app,
+        &plan,
+        &format!("{plan}/adjust"),
+        &[("code", "T001"), ("doses", "6"), ("reason", "晚了")],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(plan_doc(&app, plan_id(&plan)), doc);
+}
+
+#[actix_web::test]
+async fn a_stored_plan_whose_sites_do_not_add_up_is_refused_and_moves_nothing() {
+    let app = spawn_app().await;
+    let (a, _) = two_towns(&app);
+    let bureau = staff_client(&app, "bureau", None).await;
+    let plan = planned(&app, &bureau, a).await;
+    // A draft saved by an older version: town T001's sites get less than its share.
+    let mut doc = plan_doc(&app, plan_id(&plan));
+    let town = doc["towns"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["code"] == "T001")
+        .unwrap();
+    let ship = town["ship"].as_u64().unwrap();
+    town["ship"] = serde_json::json!(ship + 6);
+    let read = dosewise::models::shipment::find_plan(&mut app.conn(), plan_id(&plan))
+        .unwrap()
+        .unwrap()
+        .plan_json;
+    assert!(dosewise::models::shipment::update_draft(
+        &mut app.conn(),
+        plan_id(&plan),
+        &read,
+        &doc.to_string()
+    )
+    .unwrap());
+    let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("重新生成方案"), "{page}");
+    assert_eq!(app.count("allocation_plans", "status = 'approved'"), 0);
+    assert_eq!(app.count("stock_movements", "kind = 'allocated'"), 0);
+    assert_eq!(app.count("town_notices", "1=1"), 0);
+    assert_eq!(app.count("shipments", "status = 'approved'"), 0);
 }

@@ -434,9 +434,50 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
     assert_eq!(d.app.count("screenings", "1=1"), 0);
     assert_eq!(d.status_of(&code), "booked");
 
+    // Another resident in the same slot, cancelled by themselves: gone from the list.
+    let other = d.book(d.slot, 2).await;
+    let cancel = d
+        .app
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &serde_json::json!({"code": other, "id_number": id_number(2)}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+
     let res = send(answers("defer", "38.6 °C")).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(d.status_of(&code), "cancelled");
+    assert_eq!(d.status_of(&code), "deferred");
+    assert_eq!(d.status_of(&other), "cancelled");
+    // The day list keeps the deferred resident, labelled as deferred with the reason, in Chinese
+    // and in English; a cancellation is not listed.
+    let list = d.text(&format!("/staff/sites/{}", d.city.site)).await;
+    let shown = |code: &str| {
+        list.find(&format!("/staff/checkin/{code}\""))
+            .map(|at| list[at..at + list[at..].find("</tr>").unwrap()].to_string())
+    };
+    let row = shown(&code).unwrap_or_else(|| panic!("the deferral is listed: {list}"));
+    assert!(row.contains("已暂缓") && row.contains("38.6 °C"), "{row}");
+    assert!(!row.contains("已取消"), "{row}");
+    assert!(row.contains("st-deferred") || list.contains("class=\"st-deferred\""));
+    assert!(shown(&other).is_none(), "a cancellation is not on the list");
+    assert!(
+        list.contains("暂缓 1"),
+        "the slot counts the deferral: {list}"
+    );
+    d.nurse
+        .get(format!("{}/lang/en?next=/staff", d.app.address))
+        .send()
+        .await
+        .unwrap();
+    let en = d.text(&format!("/staff/sites/{}", d.city.site)).await;
+    let at = en.find(&format!("/staff/checkin/{code}\"")).unwrap();
+    let row = &en[at..at + en[at..].find("</tr>").unwrap()];
+    assert!(row.contains("Deferred") && row.contains("38.6 °C"), "{row}");
+    assert!(!row.contains("Cancelled"), "{row}");
+    // Its check-in page says it was deferred, not cancelled.
+    let page = d.text(&format!("/staff/checkin/{code}")).await;
+    assert!(page.contains("Deferred"), "{page}");
     assert_eq!(
         d.app.count(
             "screenings",
@@ -1054,4 +1095,218 @@ async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer
     assert_eq!(d.app.count("vaccinations", "1=1"), 2);
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 2);
     assert_eq!(d.app.stock(d.city), (8, 0));
+}
+
+#[actix_web::test]
+async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
+    let app = spawn_app().await;
+    let created = dosewise::demo::generate_city(
+        app.database(),
+        &app.state.keys,
+        app.state.settings.time_zone,
+        test_now(),
+        dosewise::demo::CityOptions::demo(),
+    )
+    .unwrap();
+    // Every lot the ledger names is a lot, and each lot's movements add up to its doses.
+    assert_eq!(
+        app.count(
+            "stock_movements m",
+            "m.lot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lots l \
+             WHERE l.lot_number = m.lot AND l.product_id = m.product_id)"
+        ),
+        0,
+        "no ledger row names an unknown lot"
+    );
+    assert_eq!(
+        app.count(
+            "lots l",
+            "l.doses <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
+             WHERE m.lot = l.lot_number AND m.product_id = l.product_id AND m.kind = 'received')"
+        ),
+        0,
+        "each lot's doses are what was received of it"
+    );
+    assert_eq!(
+        app.count(
+            "vaccinations v",
+            "NOT EXISTS (SELECT 1 FROM lots l WHERE l.lot_number = v.lot \
+             AND l.product_id = v.product_id)"
+        ),
+        0,
+        "every dose given names a known lot"
+    );
+    assert_eq!(
+        app.count(
+            "vaccinations v",
+            "NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.kind = 'given' \
+             AND m.site_id = v.site_id AND m.lot = v.lot AND m.created_at = v.given_at)"
+        ),
+        0,
+        "every dose given left the ledger"
+    );
+    assert_eq!(
+        app.count(
+            "stock_balances b",
+            "b.on_hand <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
+             WHERE m.site_id = b.site_id AND m.product_id = b.product_id AND m.lot IS NOT NULL)"
+        ),
+        0,
+        "every dose a site holds belongs to a lot"
+    );
+    // The README's walk-through: log in as `clinic` with the printed password, open /staff.
+    let password = created
+        .users
+        .iter()
+        .find(|(name, _, _)| name == "clinic")
+        .map(|(_, _, p)| p.clone())
+        .unwrap();
+    let nurse = client();
+    let page = nurse
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&page).unwrap();
+    let res = nurse
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", "clinic"),
+            ("password", password.as_str()),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let get = |path: String| {
+        let nurse = nurse.clone();
+        let address = app.address.clone();
+        async move {
+            nurse
+                .get(format!("{address}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let site: i64 = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::users;
+        users::table
+            .filter(users::username.eq("clinic"))
+            .select(users::site_id)
+            .first::<Option<i64>>(&mut *app.conn())
+            .unwrap()
+            .unwrap()
+    };
+    let day = get(format!("/staff/sites/{site}")).await;
+    // A resident books a slot there today, as on the resident pages.
+    let slot: i64 = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(site))
+            .filter(slots::starts_at.gt(test_now() + Duration::minutes(30)))
+            .filter(slots::starts_at.lt(test_now() + Duration::hours(3)))
+            .order(slots::starts_at.asc())
+            .select(slots::id)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let held = dosewise::models::lot::in_stock_at_site(
+        &mut app.conn(),
+        dosewise::ids::SiteId(site),
+        Some(test_now().date()),
+    )
+    .unwrap();
+    assert!(!held.is_empty(), "the site holds doses of a lot");
+    assert!(
+        day.contains(&held[0].0.lot_number),
+        "the desk lists its lots: {day}"
+    );
+    let res = app.book_api(slot, 1, &resident(7)).await;
+    assert_eq!(res.status(), 201);
+    let booked: serde_json::Value = res.json().await.unwrap();
+    let code = booked["code"].as_str().unwrap().to_string();
+    // Check in by the typed code, screen, and record the dose from the lot the form offers.
+    let res = nurse
+        .get(format!(
+            "{}/staff/checkin?code={code}&site={site}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let checkin = format!("/staff/checkin/{code}");
+    let page = get(checkin.clone()).await;
+    let token = csrf_in(&page).unwrap();
+    let last4 = &id_number(7)[14..];
+    let res = nurse
+        .post(format!("{}{checkin}", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("last4", last4),
+            ("fever", "no"),
+            ("allergy", "no"),
+            ("pregnant", "no"),
+            ("recent_vaccine", "no"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let form = get(checkin.clone()).await;
+    assert!(form.contains("name=\"lot\""), "the dose form: {form}");
+    let select = &form[form.find("name=\"lot\"").unwrap()..];
+    let at = select.find("<option value=\"").expect("a lot is offered") + "<option value=\"".len();
+    let lot = select[at..at + select[at..].find('"').unwrap()].to_string();
+    assert_eq!(lot, held[0].0.lot_number, "the soonest-expiring lot first");
+    assert!(!lot.is_empty(), "{form}");
+    let (on_hand, _) = {
+        let b = dosewise::models::stock::balances_for_site(
+            &mut app.conn(),
+            dosewise::ids::SiteId(site),
+        )
+        .unwrap();
+        (b[0].on_hand, b[0].promised)
+    };
+    let token = csrf_in(&form).unwrap();
+    let res = nurse
+        .post(format!("{}{checkin}/dose", app.address))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("lot", lot.as_str()),
+            ("dose_number", "1"),
+            ("time", "09:00"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.count(
+            "vaccinations",
+            &format!("lot = '{lot}' AND site_id = {site} AND dose_number = 1")
+        ),
+        1
+    );
+    let after =
+        dosewise::models::stock::balances_for_site(&mut app.conn(), dosewise::ids::SiteId(site))
+            .unwrap();
+    assert_eq!(
+        after[0].on_hand,
+        on_hand - 1,
+        "one dose left the site's stock"
+    );
+    let record = get(checkin).await;
+    assert!(record.contains(&lot), "the record names the lot: {record}");
 }

@@ -111,7 +111,14 @@ fn placeholders_match_between_languages() {
 fn every_key_the_code_names_is_in_the_catalogue() {
     let used = keys_used();
     assert!(used.len() > 50, "{}", used.len());
-    let statuses = ["booked", "checked_in", "vaccinated", "cancelled", "no_show"];
+    let statuses = [
+        "booked",
+        "checked_in",
+        "vaccinated",
+        "cancelled",
+        "no_show",
+        "deferred",
+    ];
     let mut missing: Vec<String> = used
         .iter()
         .filter(|k| !catalogue(Lang::Zh).contains_key(k.as_str()))

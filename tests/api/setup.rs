@@ -563,7 +563,7 @@ fn slot_count(app: &TestApp, site: i64) -> i64 {
 }
 
 #[actix_web::test]
-async fn publishing_twice_duplicates_nothing_and_a_template_change_never_touches_booked_slots() {
+async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_slots() {
     let app = spawn_app().await;
     let admin = staff_client(&app, "admin", None).await;
     let city = city_by_pages(&app, &admin).await;
@@ -604,11 +604,17 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_never_touches
         assert_eq!(r, setup::PublishReport::default());
     }
     assert_eq!(slot_count(&app, city.site), before);
-    // Hour-long slots with 4 seats: unbooked slots are reshaped or withdrawn, the booked one kept.
+    // Hour-long slots with 4 seats: unbooked slots are reshaped or withdrawn; the booked one is
+    // kept with its booking but closed to new ones (its seats are its bookings), and the hour
+    // slot that would overlap it is not published.
     let res = save_template(&app, &admin, city, "60", "4").await;
     assert_eq!(res.status(), 303);
     let (b1, _, seats) = app.slot_counts(booked_slot);
-    assert_eq!((b1, seats), (1, 6), "the booked slot is unchanged");
+    assert_eq!(
+        (b1, seats),
+        (1, 1),
+        "the booked slot keeps its booking and takes no more"
+    );
     assert_eq!(
         app.count(
             "slots",
@@ -618,7 +624,8 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_never_touches
     );
     let open = app.count("slots", &format!("site_id = {} AND seats > 0", city.site));
     // Weekdays: 08:30-11:30 and 13:30-16:30 hold 3 + 3 hour slots; Saturday 09-12 holds 3.
-    let expected = 5 + 4 * 6 + 3 + 1; // today from 09:30, four days, Saturday, the kept booking
+    // Today from 09:30, four days, Saturday; tomorrow's 09:30-10:30 gives way to the kept booking.
+    let expected = 5 + 4 * 6 + 3 - 1 + 1;
     assert_eq!(open, expected);
     assert_eq!(
         app.count("slots", "seats = 4 AND ends_at > starts_at"),
@@ -642,6 +649,137 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_never_touches
     let r =
         setup::publish_all(app.database(), app.state.settings.time_zone, later, "test").unwrap();
     assert_eq!(r.created, 5 + 4 * 6 + 3, "{r:?}");
+}
+
+/// Pairs of slots of one site and product that overlap in time while both have seats (with
+/// `bookable`, only pairs that both have a free seat).
+fn overlapping(app: &TestApp, site: i64, bookable: bool) -> i64 {
+    let open = if bookable {
+        "a.booked_first + a.booked_second < a.seats AND b.booked_first + b.booked_second < b.seats"
+    } else {
+        "a.seats > 0 AND b.seats > 0"
+    };
+    app.count(
+        "slots a JOIN slots b ON a.site_id = b.site_id AND a.product_id = b.product_id \
+         AND a.id < b.id AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at",
+        &format!("a.site_id = {site} AND {open}"),
+    )
+}
+
+#[actix_web::test]
+async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_shape() {
+    let app = spawn_app().await;
+    let admin = staff_client(&app, "admin", None).await;
+    let city = city_by_pages(&app, &admin).await;
+    assert_eq!(
+        save_template(&app, &admin, city, "30", "6").await.status(),
+        303
+    );
+    add_stock(&mut app.conn(), city, 20);
+    // Two residents book the 10:00-10:30 slot tomorrow (02:00 UTC).
+    let at = NaiveDate::from_ymd_opt(2030, 3, 5)
+        .unwrap()
+        .and_hms_opt(2, 0, 0)
+        .unwrap();
+    let booked = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(city.site))
+            .filter(slots::starts_at.eq(at))
+            .select(slots::id)
+            .first::<i64>(&mut *app.conn())
+            .unwrap()
+    };
+    for i in 1..=2 {
+        assert_eq!(app.book_api(booked, 1, &resident(i)).await.status(), 201);
+    }
+    // Five-minute slots of 2 seats: the old half hour keeps its two bookings, takes nobody new,
+    // and no five-minute slot is published beside it.
+    let res = save_template(&app, &admin, city, "5", "2").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(booked), (2, 0, 2), "closed at its bookings");
+    assert_eq!(overlapping(&app, city.site, false), 0);
+    assert_eq!(overlapping(&app, city.site, true), 0);
+    let beside = app.count(
+        "slots",
+        &format!(
+            "site_id = {} AND id <> {booked} AND starts_at < '2030-03-05 02:30:00' \
+             AND ends_at > '2030-03-05 02:00:00'",
+            city.site
+        ),
+    );
+    assert_eq!(beside, 0, "no new slot covers the booked half hour");
+    assert!(
+        app.count(
+            "slots",
+            &format!(
+                "site_id = {} AND starts_at = '2030-03-05 02:30:00' \
+                 AND ends_at = '2030-03-05 02:35:00' AND seats = 2",
+                city.site
+            )
+        ) == 1,
+        "the new shape starts right after it"
+    );
+    // A resident cannot take a third seat in the old slot, through the API or the page.
+    let res = app.book_api(booked, 1, &resident(3)).await;
+    assert_eq!(res.status(), 409);
+    let day = app
+        .get_text(&format!(
+            "/api/v1/availability?site={}&date=2030-03-05",
+            city.site
+        ))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&day).unwrap();
+    let old = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str() == Some(booked.to_string().as_str()))
+        .unwrap();
+    assert_eq!(old["free_first_dose"], 0, "{old}");
+    assert_eq!(app.slot_counts(booked), (2, 0, 2));
+    // Publishing again changes nothing.
+    let again = setup::publish_all(
+        app.database(),
+        app.state.settings.time_zone,
+        test_now(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(
+        again.created + again.reshaped + again.withdrawn,
+        0,
+        "{again:?}"
+    );
+    // Back to half hours of 6: the booked slot has the template's shape again and reopens.
+    let res = save_template(&app, &admin, city, "30", "6").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(booked), (2, 0, 6), "reopened");
+    assert_eq!(overlapping(&app, city.site, false), 0);
+    assert_eq!(app.book_api(booked, 1, &resident(3)).await.status(), 201);
+    // The other way round: hour slots of 4 around a booked half hour.
+    let res = save_template(&app, &admin, city, "60", "4").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(booked), (3, 0, 3));
+    assert_eq!(overlapping(&app, city.site, false), 0);
+    assert_eq!(overlapping(&app, city.site, true), 0);
+    // At 09:40 the 09:30-10:30 hour is under way: five-minute slots start after it ends.
+    app.clock.set(test_now() + Duration::minutes(40));
+    let res = save_template(&app, &admin, city, "5", "2").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(overlapping(&app, city.site, false), 0);
+    let today = |from: &str, to: &str| {
+        app.count(
+            "slots",
+            &format!(
+                "site_id = {} AND starts_at >= '2030-03-04 {from}' AND starts_at < '2030-03-04 {to}'",
+                city.site
+            ),
+        )
+    };
+    assert_eq!(today("01:30:00", "02:30:00"), 1, "only the running hour");
+    assert_eq!(today("02:30:00", "02:35:00"), 1, "then the new shape");
 }
 
 #[actix_web::test]
