@@ -6,6 +6,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
@@ -62,7 +63,9 @@ pub async fn csrf_cookie(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     // The JSON API and static files have no forms: no token to mint for them.
     let path = req.path();
-    let formless = path.starts_with("/api/") || path.starts_with("/static/") || path == "/healthz";
+    let formless = path.starts_with("/api/") || path.starts_with("/static/")
+        || path == "/healthz"
+        || path == "/readyz";
     let needs = !formless
         && req
             .cookie(cookies::CSRF)
@@ -103,12 +106,29 @@ pub async fn render_errors(
         .response()
         .error()
         .and_then(|e| e.as_error::<AppError>());
-    if app_error.is_none() && res.request().path().starts_with("/api/") {
+    let api = res.request().path().starts_with("/api/");
+    if api && status == StatusCode::SERVICE_UNAVAILABLE {
+        // Every API 503 says the same, in the request's language, with `Retry-After`.
+        if let Some(AppError::Internal(cause)) = app_error {
+            tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+        }
+        let (req, res) = res.into_parts();
+        let body = serde_json::json!({ "error": request_lang(&req).t("err.unavailable") });
+        let mut out = HttpResponse::build(status).json(body);
+        retry_after(&mut out);
+        copy_cookies(&res, &mut out);
+        return Ok(ServiceResponse::new(req, out));
+    }
+    if app_error.is_none() && api {
         // The API's own errors already carry their JSON body.
         return Ok(res);
     }
     let key = match app_error {
         Some(AppError::LoginRequired(_)) => return Ok(res),
+        Some(e @ AppError::Internal(cause)) if e.is_unavailable() => {
+            tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+            e.key()
+        }
         Some(e @ AppError::Internal(cause)) => {
             tracing::error!(error = %format!("{cause:#}"), "internal error");
             e.key()
@@ -137,8 +157,19 @@ pub async fn render_errors(
     let mut out = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        retry_after(&mut out);
+    }
     copy_cookies(&res, &mut out);
     Ok(ServiceResponse::new(req, out))
+}
+
+/// Ask the client to come back in a few seconds (every 503).
+fn retry_after(res: &mut HttpResponse) {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::error::RETRY_AFTER_SECONDS),
+    );
 }
 
 fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {

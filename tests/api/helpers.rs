@@ -139,7 +139,7 @@ pub async fn spawn_app_with(
 ) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
     let settings = test_settings(&db.url);
-    let pools = Db::connect(&settings.database_url, settings.pool_size).expect("database");
+    let pools = Db::connect_with(&settings.database_url, &settings.db_options()).expect("database");
     let app =
         Application::build_with(settings, pools, clock.clone(), transport).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
