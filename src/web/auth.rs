@@ -145,11 +145,20 @@ pub async fn login(
                 .unwrap_or(home_for(u.role()))
                 .to_string();
             let mut res = see_other(&to);
+            // A new CSRF token bound to the new session: the one used before login (which
+            // someone else may have planted) stops working.
+            let csrf = state.keys.csrf_token(&sha256_hex(&token));
             let _ = res.add_cookie(&cookies::private(
                 &state.keys.cookie,
                 cookies::SESSION,
                 token,
                 SESSION_HOURS * 3600,
+                state.settings.cookie_secure,
+            ));
+            let _ = res.add_cookie(&cookies::plain(
+                cookies::CSRF,
+                csrf,
+                365 * 86400,
                 state.settings.cookie_secure,
             ));
             Ok(res)

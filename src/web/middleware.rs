@@ -12,10 +12,9 @@ use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
 
 use super::cookies;
-use super::ctx::{request_lang, FreshCsrf};
+use super::ctx::{csrf_binding, request_lang, CsrfToken};
 use super::state::AppState;
 use crate::error::AppError;
-use crate::security::random_token;
 use crate::views::ErrorPage;
 
 /// Headers on every response: a CSP with no inline script, no framing, no sniffing, no referrer.
@@ -56,31 +55,47 @@ pub async fn log_requests(
     Ok(res)
 }
 
-/// Mint a CSRF token for a visitor without one and set it as a cookie on the response.
+/// Give each page request its CSRF token: the visitor's `dw_csrf` cookie when this server made
+/// it for the visitor's session (see `Keys::csrf_token`), otherwise a fresh one, set as the cookie
+/// on the response. A planted or stale cookie is never trusted; the login sets a new one.
 pub async fn csrf_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // The JSON API and static files have no forms: no token to mint for them.
+    // The JSON API, static files and probes have no forms: no token for them.
     let path = req.path();
-    let formless = path.starts_with("/api/") || path.starts_with("/static/")
+    let formless = path.starts_with("/api/")
+        || path.starts_with("/static/")
         || path == "/healthz"
         || path == "/readyz";
-    let needs = !formless
-        && req
-            .cookie(cookies::CSRF)
-            .is_none_or(|c| c.value().len() != 64);
-    let secure = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.cookie_secure);
-    let fresh = needs.then(|| {
-        let token = random_token();
-        req.extensions_mut().insert(FreshCsrf(token.clone()));
-        token
-    });
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let fresh = match state.as_ref().filter(|_| !formless) {
+        None => None,
+        Some(state) => {
+            let binding = csrf_binding(req.request(), &state.keys);
+            let current = req
+                .cookie(cookies::CSRF)
+                .map(|c| c.value().to_string())
+                .filter(|t| state.keys.csrf_valid(t, &binding));
+            let (token, fresh) = match current {
+                Some(t) => (t, None),
+                None => {
+                    let t = state.keys.csrf_token(&binding);
+                    (t.clone(), Some(t))
+                }
+            };
+            req.extensions_mut().insert(CsrfToken(token));
+            fresh
+        }
+    };
+    let secure = state.is_some_and(|s| s.settings.cookie_secure);
     let mut res = next.call(req).await?;
-    if let Some(token) = fresh {
-        // A year: the token only proves a form came from our own page.
+    let handler_set_one = res
+        .response()
+        .cookies()
+        .any(|c| c.name() == cookies::CSRF);
+    if let Some(token) = fresh.filter(|_| !handler_set_one) {
+        // A year: the token only proves a form came from our own page for this session.
         let _ = res.response_mut().add_cookie(&cookies::plain(
             cookies::CSRF,
             token,
