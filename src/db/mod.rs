@@ -144,10 +144,16 @@ thread_local! {
 /// transaction started inside `f` rolls back instead of committing once the flag is raised, so a
 /// request answered 503 leaves nothing behind (unless its commit was already under way).
 pub fn with_cancel<T>(flag: Arc<AtomicBool>, f: impl FnOnce() -> T) -> T {
-    let previous = CANCEL.with(|c| c.replace(Some(flag)));
-    let out = f();
-    CANCEL.with(|c| *c.borrow_mut() = previous);
-    out
+    /// Puts the previous flag back even if `f` panics (the thread serves other requests).
+    struct Restore(Option<Arc<AtomicBool>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CANCEL.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(CANCEL.with(|c| c.replace(Some(flag))));
+    f()
 }
 
 /// This thread's cancel flag, if its caller set one.
@@ -244,11 +250,7 @@ fn pg_url_with_timeouts(url: &str, timeout: Duration) -> String {
         ("tcp_user_timeout", "10000".to_string()),
     ];
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let present = |k: &str| {
-        query
-            .split('&')
-            .any(|kv| kv.split('=').next() == Some(k))
-    };
+    let present = |k: &str| query.split('&').any(|kv| kv.split('=').next() == Some(k));
     let mut out = url.to_string();
     for (k, v) in wanted {
         if !present(k) {
@@ -545,6 +547,85 @@ mod tests {
         );
         let err = Backend::from_url("mysql://u@h/db").unwrap_err().to_string();
         assert!(err.contains("\"mysql\""), "{err}");
+    }
+
+    #[test]
+    fn every_answer_is_reported_to_health() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("h.db").display());
+        let db = Db::connect(&url, 1).unwrap();
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!db.health().answered_since(before));
+        db.read.get().unwrap().batch_execute("SELECT 1").unwrap();
+        assert!(db.health().answered_since(before));
+        let later = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        db.transaction(|c| c.batch_execute("SELECT 1").map_err(anyhow::Error::from))
+            .unwrap();
+        assert!(db.health().answered_since(later));
+    }
+
+    #[test]
+    fn cancelled_writes_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let db = Db::connect(&url, 1).unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let raise = flag.clone();
+        let out: anyhow::Result<()> = with_cancel(flag, || {
+            db.transaction(move |c| {
+                c.batch_execute("UPDATE readiness SET checked_at = '2031-01-01 00:00:00'")?;
+                raise.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        let err = out.unwrap_err();
+        assert!(err
+            .downcast_ref::<WriteError>()
+            .is_some_and(WriteError::is_outage));
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n = diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM readiness WHERE checked_at = '2031-01-01 00:00:00'",
+        )
+        .get_result::<N>(&mut db.read.get().unwrap())
+        .unwrap()
+        .n;
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn pg_urls_get_timeouts_and_keep_their_own() {
+        let u = pg_url_with_timeouts("postgres://u@h/db", Duration::from_millis(1500));
+        assert!(
+            u.starts_with("postgres://u@h/db?connect_timeout=2&keepalives=1"),
+            "{u}"
+        );
+        assert!(u.contains("tcp_user_timeout="), "{u}");
+        let u = pg_url_with_timeouts(
+            "postgres://u@h/db?connect_timeout=9",
+            Duration::from_secs(3),
+        );
+        assert!(u.contains("connect_timeout=9&keepalives=1"), "{u}");
+        assert!(!u.contains("connect_timeout=3"), "{u}");
+    }
+
+    #[test]
+    fn outages_are_told_from_refusals() {
+        assert!(is_outage_message(
+            "canceling statement due to statement timeout"
+        ));
+        assert!(is_outage_message("attempt to write a readonly database"));
+        assert!(is_outage_message("database or disk is full"));
+        assert!(is_outage_message("database is locked"));
+        assert!(!is_outage_message(
+            "duplicate key value violates unique constraint \"appointments_dose\""
+        ));
+        assert!(!is_outage_message("CHECK constraint failed: seats"));
     }
 
     #[test]

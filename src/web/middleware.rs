@@ -90,10 +90,7 @@ pub async fn csrf_cookie(
     };
     let secure = state.is_some_and(|s| s.settings.cookie_secure);
     let mut res = next.call(req).await?;
-    let handler_set_one = res
-        .response()
-        .cookies()
-        .any(|c| c.name() == cookies::CSRF);
+    let handler_set_one = res.response().cookies().any(|c| c.name() == cookies::CSRF);
     if let Some(token) = fresh.filter(|_| !handler_set_one) {
         // A year: the token only proves a form came from our own page for this session.
         let _ = res.response_mut().add_cookie(&cookies::plain(

@@ -232,7 +232,10 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
     .unwrap();
     let res = crate::helpers::client()
         .post(format!("{}/logout", app.address))
-        .header("cookie", format!("dw_session={session}; dw_csrf={other_token}"))
+        .header(
+            "cookie",
+            format!("dw_session={session}; dw_csrf={other_token}"),
+        )
         .form(&[("csrf", other_token.as_str())])
         .send()
         .await
