@@ -6,8 +6,8 @@
 //! - no two bookable slots of one site and product overlap in time (the crowd limit);
 //! - each stock balance equals its ledger, never promises more than it holds, and no lot (at a
 //!   site or central) goes below zero;
-//! - a site's promised doses equal its active appointments; its given doses equal the
-//!   vaccinations recorded at its desk, and each vaccinated appointment has exactly one vaccination;
+//! - a site's promised doses equal its active appointments; its given doses equal its
+//!   vaccinations, and each vaccinated appointment has exactly one vaccination;
 //! - each approved plan: what was planned for a town = what was moved to its sites = what the
 //!   town was told;
 //! - one active appointment per resident and dose, on the slot, site and time it names;
@@ -43,10 +43,9 @@ impl fmt::Display for Violation {
 /// The statuses of an appointment that hold a promised dose.
 const ACTIVE: &str = "('booked', 'checked_in')";
 
-/// An appointment holds its slot's seat unless it was cancelled (a deferral at the desk keeps
-/// the seat: the resident came).
-const HOLDS_SEAT: &str = "(a.status <> 'cancelled' OR EXISTS (SELECT 1 FROM screenings sc \
-     WHERE sc.appointment_id = a.id AND sc.outcome = 'deferred'))";
+/// An appointment holds its slot's seat unless it was cancelled (a deferral at the desk,
+/// status `deferred`, keeps the seat: the resident came).
+const HOLDS_SEAT: &str = "a.status <> 'cancelled'";
 
 /// The outbox states the worker knows.
 const OUTBOX_STATES: [&str; 5] = ["pending", "sending", "sent", "skipped", "failed"];
@@ -268,10 +267,9 @@ struct IdCount {
     n: i64,
 }
 
-/// Doses given out of the ledger against vaccinations recorded at a desk (every desk record,
-/// walk-ins included, has an appointment; a vaccination without one is history brought in
-/// from before the system, which never passed through its stock); appointments marked
-/// vaccinated against their vaccination rows.
+/// Doses given out of the ledger against vaccinations recorded (history brought in from
+/// before, as the demo's, goes through the ledger too: received, then given); appointments
+/// marked vaccinated against their vaccination rows.
 fn doses(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
     let rows: Vec<DoseRow> = diesel::sql_query(
         "SELECT k.site_id, k.product_id, \
@@ -279,8 +277,8 @@ fn doses(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
               WHERE m.site_id = k.site_id AND m.product_id = k.product_id \
                 AND m.kind = 'given'), 0) AS given, \
            (SELECT COUNT(*) FROM vaccinations v WHERE v.site_id = k.site_id \
-              AND v.product_id = k.product_id AND v.appointment_id IS NOT NULL) AS vaccinations \
-         FROM (SELECT site_id, product_id FROM vaccinations WHERE appointment_id IS NOT NULL \
+              AND v.product_id = k.product_id) AS vaccinations \
+         FROM (SELECT site_id, product_id FROM vaccinations \
                UNION SELECT site_id, product_id FROM stock_movements \
                  WHERE kind = 'given' AND site_id IS NOT NULL) k \
          ORDER BY k.site_id, k.product_id",

@@ -28,6 +28,13 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `DOSEWISE_POOL_SIZE`: database connections for reads. Default 8.
     pub pool_size: u32,
+    /// `DOSEWISE_DB_TIMEOUT_MS`: the longest a request waits for a database connection, or for
+    /// a database that has stopped answering, before it is answered 503 with `Retry-After`.
+    /// Default 2000.
+    pub db_timeout_ms: u64,
+    /// `DOSEWISE_STATEMENT_TIMEOUT_MS`: PostgreSQL's `statement_timeout` for the application's
+    /// connections. Default 10000.
+    pub statement_timeout_ms: u64,
     /// `DOSEWISE_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: usize,
     /// `DOSEWISE_LOGIN_DELAY_MS`: pause after a wrong password. Default 1000.
@@ -76,6 +83,8 @@ impl Settings {
             second_dose_release_hours: 24,
             cookie_secure: false,
             pool_size: 8,
+            db_timeout_ms: 2000,
+            statement_timeout_ms: 10_000,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             login_delay_ms: 1000,
             smtp_url: None,
@@ -120,6 +129,16 @@ impl Settings {
         }
         if let Some(v) = var("DOSEWISE_POOL_SIZE") {
             s.pool_size = v.parse().context("DOSEWISE_POOL_SIZE must be a number")?;
+        }
+        if let Some(v) = var("DOSEWISE_DB_TIMEOUT_MS") {
+            s.db_timeout_ms = v
+                .parse()
+                .context("DOSEWISE_DB_TIMEOUT_MS must be a number of milliseconds")?;
+        }
+        if let Some(v) = var("DOSEWISE_STATEMENT_TIMEOUT_MS") {
+            s.statement_timeout_ms = v
+                .parse()
+                .context("DOSEWISE_STATEMENT_TIMEOUT_MS must be a number of milliseconds")?;
         }
         if let Some(v) = var("DOSEWISE_WORKERS") {
             s.workers = v.parse().context("DOSEWISE_WORKERS must be a number")?;
@@ -197,10 +216,29 @@ impl Settings {
         if !(1..=24 * 3600).contains(&self.mail_lease_seconds) {
             bail!("DOSEWISE_MAIL_LEASE_SECONDS must be between 1 and 86400");
         }
+        if self.db_timeout_ms < 100 || self.statement_timeout_ms < 100 {
+            bail!("DOSEWISE_DB_TIMEOUT_MS and DOSEWISE_STATEMENT_TIMEOUT_MS must be at least 100");
+        }
         if !(0..=24 * 60).contains(&self.observation_minutes) {
             bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// The database options these settings describe.
+    pub fn db_options(&self) -> crate::db::DbOptions {
+        crate::db::DbOptions {
+            pool_size: self.pool_size,
+            timeout: std::time::Duration::from_millis(self.db_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+        }
+    }
+
+    /// How long a request waits for a database that does not answer (see `db_timeout_ms`).
+    pub fn db_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.db_timeout_ms)
     }
 }
 

@@ -31,14 +31,33 @@ pub enum AppError {
     /// 409: a booking rule refused the action; the key says which.
     #[error("conflict: {0}")]
     Conflict(&'static str),
-    /// 500: the cause is logged, never shown.
+    /// 503 with `Retry-After`: the database did not answer in time (or refuses writes).
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// 500: the cause is logged, never shown. A cause that is a database outage
+    /// (`db::is_outage_cause`) is answered as [`AppError::Unavailable`].
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
 
+/// Seconds a client is asked to wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
 impl AppError {
+    /// True for a database outage: status 503, "try again shortly", and `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            AppError::Unavailable => true,
+            AppError::Internal(cause) => crate::db::is_outage_cause(cause.as_ref()),
+            _ => false,
+        }
+    }
+
     /// The catalogue key of the page's message.
     pub fn key(&self) -> &'static str {
+        if self.is_unavailable() {
+            return "err.unavailable";
+        }
         match self {
             AppError::BadRequest => "err.bad_request",
             AppError::Csrf => "err.csrf",
@@ -47,6 +66,7 @@ impl AppError {
             AppError::LoginRequired(_) => "err.login_required",
             AppError::TooLarge => "err.too_large",
             AppError::Conflict(k) => k,
+            AppError::Unavailable => "err.unavailable",
             AppError::Internal(_) => "err.internal",
         }
     }
@@ -54,6 +74,9 @@ impl AppError {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
+        if self.is_unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
@@ -61,6 +84,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,8 +97,11 @@ impl ResponseError for AppError {
                 .finish();
         }
         // Replaced by the localised page in `render_errors`; this is the fallback.
-        HttpResponse::build(self.status_code())
-            .content_type("text/plain; charset=utf-8")
+        let mut res = HttpResponse::build(self.status_code());
+        if self.is_unavailable() {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        res.content_type("text/plain; charset=utf-8")
             .body(self.status_code().to_string())
     }
 }

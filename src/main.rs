@@ -204,7 +204,7 @@ fn print_users(users: &[(String, String, String)]) {
 }
 
 fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database_url, settings.pool_size)?;
+    let db = Db::connect_with(&settings.database_url, &settings.db_options())?;
     if demo {
         let keys = Keys::derive(&master_secret(&settings, &db)?);
         let mut conn = db.read.get()?;

@@ -17,6 +17,7 @@ pub struct Keys {
     /// Signs and encrypts cookies.
     pub cookie: actix_web::cookie::Key,
     id_hash: [u8; 32],
+    csrf: [u8; 32],
 }
 
 impl Keys {
@@ -28,7 +29,33 @@ impl Keys {
         Keys {
             cookie: actix_web::cookie::Key::from(&cookie_material),
             id_hash: hmac(secret.as_bytes(), b"dosewise resident id hash"),
+            csrf: hmac(secret.as_bytes(), b"dosewise csrf key"),
         }
+    }
+
+    /// A CSRF token bound to `binding` (the hash of the session token, or "" before login):
+    /// 16 random bytes and 16 bytes of their HMAC with the binding, as 64 hex characters. Only
+    /// this server can make one, and a token made for one session fails for any other.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        let mut nonce = [0u8; 16];
+        rand::rng().fill_bytes(&mut nonce);
+        let nonce = hex(&nonce);
+        let mac = self.csrf_mac(&nonce, binding);
+        format!("{nonce}{mac}")
+    }
+
+    /// True when `token` came from [`Keys::csrf_token`] with this key and `binding`.
+    pub fn csrf_valid(&self, token: &str, binding: &str) -> bool {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return false;
+        }
+        let (nonce, mac) = token.split_at(32);
+        constant_time_eq(mac, &self.csrf_mac(nonce, binding))
+    }
+
+    fn csrf_mac(&self, nonce: &str, binding: &str) -> String {
+        let msg = format!("{nonce}\n{binding}");
+        hex(&hmac(&self.csrf, msg.as_bytes())[..16])
     }
 
     /// The stored form of an ID number: HMAC-SHA256 under a secret key, so lookups work but a
@@ -115,6 +142,20 @@ mod tests {
         assert_ne!(a, b);
         assert!(!a.contains("1949"));
         assert_eq!(a, Keys::derive(&"a".repeat(32)).hash_id_number(&id));
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_key_and_the_session() {
+        let keys = Keys::derive(&"a".repeat(32));
+        let t = keys.csrf_token("session-1");
+        assert_eq!(t.len(), 64);
+        assert!(keys.csrf_valid(&t, "session-1"));
+        assert!(!keys.csrf_valid(&t, "session-2"));
+        assert!(!keys.csrf_valid(&t, ""));
+        assert!(!Keys::derive(&"b".repeat(32)).csrf_valid(&t, "session-1"));
+        assert!(!keys.csrf_valid(&"a".repeat(64), "session-1"));
+        assert!(!keys.csrf_valid(&t[..63], "session-1"));
+        assert_ne!(t, keys.csrf_token("session-1"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct Application {
 impl Application {
     /// Connect, migrate, bind. Binding `:0` picks a free port (tests).
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let db = Db::connect(&settings.database_url, settings.pool_size)?;
+        let db = Db::connect_with(&settings.database_url, &settings.db_options())?;
         Self::build_with_db(settings, db, clock)
     }
 

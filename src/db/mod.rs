@@ -1,15 +1,25 @@
 //! The database layer: `AnyConnection` (SQLite or PostgreSQL, chosen by the URL scheme), the
 //! connection pools, embedded migrations, and the only place where SQL differs per backend.
+//!
+//! Outages: every wait for the database is bounded. The pools wait at most
+//! [`DbOptions::timeout`] for a connection; PostgreSQL connections carry a connect timeout,
+//! TCP keepalives and a TCP user timeout (a black-holed network breaks them instead of hanging
+//! them) and a `statement_timeout`. Each connection reports to [`Health`] when the database
+//! answers, so the web layer can tell a slow request from a database that has stopped answering
+//! (`web::state::blocking`), and [`is_outage`] tells which errors mean "try again later".
 
 pub mod schema;
 mod writer;
 
 pub use writer::{WriteError, Writer};
 
-use std::time::Duration;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -72,12 +82,99 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// How long the application waits for the database, and how large its pools are.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections for reads (and, on PostgreSQL, for writes).
+    pub pool_size: u32,
+    /// The longest wait for a pooled connection, and for a database that stopped answering,
+    /// before a request is answered 503 (`DOSEWISE_DB_TIMEOUT_MS`). Also PostgreSQL's connect
+    /// timeout (at least 2 s, libpq's minimum).
+    pub timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on pooled connections (`DOSEWISE_STATEMENT_TIMEOUT_MS`).
+    pub statement_timeout: Duration,
+}
+
+impl DbOptions {
+    /// The documented defaults with `pool_size` connections.
+    pub fn with_pool_size(pool_size: u32) -> DbOptions {
+        DbOptions {
+            pool_size,
+            timeout: Duration::from_millis(2000),
+            statement_timeout: Duration::from_millis(10_000),
+        }
+    }
+}
+
+/// When the database last answered, shared by every connection of one [`Db`]: a request that
+/// waits long while nothing answers is facing an outage, not a slow query.
+#[derive(Debug)]
+pub struct Health {
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last answer, plus one (0: never).
+    last_answer: AtomicU64,
+}
+
+impl Health {
+    fn new() -> Health {
+        Health {
+            epoch: Instant::now(),
+            last_answer: AtomicU64::new(0),
+        }
+    }
+
+    fn answered(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.last_answer.fetch_max(ms + 1, Ordering::Relaxed);
+    }
+
+    /// True when some query finished (with an answer from the database) at or after `since`.
+    pub fn answered_since(&self, since: Instant) -> bool {
+        let at = since.saturating_duration_since(self.epoch).as_millis();
+        u128::from(self.last_answer.load(Ordering::Relaxed)) > at
+    }
+}
+
+thread_local! {
+    /// Set while a request's blocking work runs: raised when the request gave up waiting.
+    static CANCEL: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on this thread with `flag` as its "the caller has given up" signal: a write
+/// transaction started inside `f` rolls back instead of committing once the flag is raised, so a
+/// request answered 503 leaves nothing behind (unless its commit was already under way).
+pub fn with_cancel<T>(flag: Arc<AtomicBool>, f: impl FnOnce() -> T) -> T {
+    /// Puts the previous flag back even if `f` panics (the thread serves other requests).
+    struct Restore(Option<Arc<AtomicBool>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CANCEL.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(CANCEL.with(|c| c.replace(Some(flag))));
+    f()
+}
+
+/// This thread's cancel flag, if its caller set one.
+fn current_cancel() -> Option<Arc<AtomicBool>> {
+    CANCEL.with(|c| c.borrow().clone())
+}
+
+/// Whether a cancel flag has been raised.
+fn is_cancelled(flag: &Option<Arc<AtomicBool>>) -> bool {
+    flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+}
+
 /// An r2d2 manager that picks the backend from the URL scheme, so a connection error keeps its
 /// real cause (diesel's derived `establish` tries each backend and drops the errors).
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: String,
     backend: Backend,
+    health: Arc<Health>,
+    /// Statements run on each new pooled connection (PostgreSQL's `statement_timeout`).
+    session_sql: Option<String>,
 }
 
 impl Manager {
@@ -86,14 +183,29 @@ impl Manager {
         Ok(Manager {
             url: url.to_string(),
             backend: Backend::from_url(url)?,
+            health: Arc::new(Health::new()),
+            session_sql: None,
         })
+    }
+
+    /// A manager whose PostgreSQL connections are bounded as `options` say.
+    pub fn with_options(url: &str, options: &DbOptions) -> anyhow::Result<Manager> {
+        let mut m = Manager::new(url)?;
+        if m.backend == Backend::Postgres {
+            m.url = pg_url_with_timeouts(url, options.timeout);
+            m.session_sql = Some(format!(
+                "SET statement_timeout = {}",
+                options.statement_timeout.as_millis()
+            ));
+        }
+        Ok(m)
     }
 
     /// Open one connection outside any pool (migrations, tools).
     pub fn open(&self) -> Result<AnyConnection, ConnectionError> {
-        match self.backend {
+        let mut conn = match self.backend {
             Backend::Postgres => {
-                diesel::PgConnection::establish(&self.url).map(AnyConnection::Postgresql)
+                diesel::PgConnection::establish(&self.url).map(AnyConnection::Postgresql)?
             }
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(sqlite_path(&self.url))?;
@@ -103,10 +215,50 @@ impl Manager {
                     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(AnyConnection::Sqlite(conn))
+                AnyConnection::Sqlite(conn)
+            }
+        };
+        conn.set_instrumentation(HealthReport(self.health.clone()));
+        Ok(conn)
+    }
+}
+
+/// Tells [`Health`] whenever the database answered a query.
+struct HealthReport(Arc<Health>);
+
+impl Instrumentation for HealthReport {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error, .. } = event {
+            if error.is_none_or(|e| !is_outage(e)) {
+                self.0.answered();
             }
         }
     }
+}
+
+/// `url` with libpq's connect timeout, TCP keepalives and TCP user timeout added (any the URL
+/// already sets are kept): a dead or black-holed server then breaks connections within seconds
+/// instead of leaving them waiting for the whole outage.
+fn pg_url_with_timeouts(url: &str, timeout: Duration) -> String {
+    let connect = timeout.as_secs().max(2);
+    let wanted = [
+        ("connect_timeout", connect.to_string()),
+        ("keepalives", "1".to_string()),
+        ("keepalives_idle", "5".to_string()),
+        ("keepalives_interval", "2".to_string()),
+        ("keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", "10000".to_string()),
+    ];
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let present = |k: &str| query.split('&').any(|kv| kv.split('=').next() == Some(k));
+    let mut out = url.to_string();
+    for (k, v) in wanted {
+        if !present(k) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{k}={v}"));
+        }
+    }
+    out
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -114,7 +266,12 @@ impl r2d2::ManageConnection for Manager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<AnyConnection, ConnectionError> {
-        self.open()
+        let mut conn = self.open()?;
+        if let Some(sql) = &self.session_sql {
+            conn.batch_execute(sql)
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
@@ -149,22 +306,29 @@ pub struct Db {
     /// Counts this process's committed write transactions: read caches compare it to see
     /// their own writes at once (`web::cache`).
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    health: Arc<Health>,
 }
 
 impl Db {
-    /// Create the database if needed, run migrations on a plain connection, then build pools.
+    /// Create the database if needed, run migrations on a plain connection, then build pools
+    /// (with the default timeouts).
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
-        let manager = Manager::new(url)?;
+        Db::connect_with(url, &DbOptions::with_pool_size(pool_size))
+    }
+
+    /// As [`Db::connect`], with the given pool size and timeouts.
+    pub fn connect_with(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        let manager = Manager::with_options(url, options)?;
         prepare(&manager)?;
         let build = |size: u32| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(10))
+                .connection_timeout(options.timeout)
                 .build(manager.clone())
                 .with_context(|| format!("cannot open a pool on {}", redact(url)))
         };
-        let read = build(pool_size)?;
+        let read = build(options.pool_size)?;
         let (write, writer) = match manager.backend {
             Backend::Sqlite => (
                 build(1)?,
@@ -178,6 +342,7 @@ impl Db {
             write,
             writer,
             generation: Default::default(),
+            health: manager.health.clone(),
         })
     }
 
@@ -187,19 +352,36 @@ impl Db {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// When the database last answered (see [`Health`]).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// Run `f` as one write transaction and return once it is committed (or rolled back).
+    /// If the caller has given up waiting (see [`with_cancel`]) before the commit, the
+    /// transaction rolls back and the result is [`WriteError::Cancelled`].
     pub fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
     {
+        let cancel = current_cancel();
         let result = match &self.writer {
-            Some(w) => w.run(f),
+            Some(w) => w.run(cancel, f),
             None => {
+                if is_cancelled(&cancel) {
+                    return Err(E::from(WriteError::Cancelled));
+                }
                 let mut conn = self.write.get()?;
                 let conn: &mut AnyConnection = &mut conn;
-                conn.transaction(f)
+                conn.transaction(|c| {
+                    let out = f(c)?;
+                    if is_cancelled(&cancel) {
+                        return Err(E::from(WriteError::Cancelled));
+                    }
+                    Ok(out)
+                })
             }
         };
         if result.is_ok() {
@@ -208,6 +390,67 @@ impl Db {
         }
         result
     }
+}
+
+/// True when a database error means the database is out of reach or refuses writes for now
+/// (a broken or timed-out connection, a cancelled statement, a read-only or full database, a
+/// lock that was not released in time): the request should be answered 503, "try again".
+pub fn is_outage(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => is_outage_message(info.message()),
+        _ => false,
+    }
+}
+
+/// True when an error message (PostgreSQL or SQLite) names an outage rather than a refusal.
+pub fn is_outage_message(message: &str) -> bool {
+    const NEEDLES: [&str; 16] = [
+        "statement timeout",
+        "canceling statement",
+        "terminating connection",
+        "server closed the connection",
+        "could not receive data",
+        "could not send data",
+        "no connection to the server",
+        "connection refused",
+        "connection timed out",
+        "the database system is",
+        "database is locked",
+        "database table is locked",
+        "disk is full",
+        "readonly database",
+        "read-only transaction",
+        "disk i/o error",
+    ];
+    let m = message.to_ascii_lowercase();
+    NEEDLES.iter().any(|n| m.contains(n))
+}
+
+/// True when some error in a chain of causes is an outage: a pool that found no connection in
+/// time, a database error of [`is_outage`], or a write the writer could not run.
+pub fn is_outage_cause(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<r2d2::Error>().is_some() {
+            return true;
+        }
+        if let Some(d) = err.downcast_ref::<DieselError>() {
+            if is_outage(d) {
+                return true;
+            }
+        }
+        if let Some(w) = err.downcast_ref::<WriteError>() {
+            if w.is_outage() {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// WAL mode for SQLite, then the embedded migrations.
@@ -319,6 +562,85 @@ mod tests {
         );
         let err = Backend::from_url("mysql://u@h/db").unwrap_err().to_string();
         assert!(err.contains("\"mysql\""), "{err}");
+    }
+
+    #[test]
+    fn every_answer_is_reported_to_health() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("h.db").display());
+        let db = Db::connect(&url, 1).unwrap();
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!db.health().answered_since(before));
+        db.read.get().unwrap().batch_execute("SELECT 1").unwrap();
+        assert!(db.health().answered_since(before));
+        let later = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        db.transaction(|c| c.batch_execute("SELECT 1").map_err(anyhow::Error::from))
+            .unwrap();
+        assert!(db.health().answered_since(later));
+    }
+
+    #[test]
+    fn cancelled_writes_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let db = Db::connect(&url, 1).unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let raise = flag.clone();
+        let out: anyhow::Result<()> = with_cancel(flag, || {
+            db.transaction(move |c| {
+                c.batch_execute("UPDATE readiness SET checked_at = '2031-01-01 00:00:00'")?;
+                raise.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        let err = out.unwrap_err();
+        assert!(err
+            .downcast_ref::<WriteError>()
+            .is_some_and(WriteError::is_outage));
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n = diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM readiness WHERE checked_at = '2031-01-01 00:00:00'",
+        )
+        .get_result::<N>(&mut db.read.get().unwrap())
+        .unwrap()
+        .n;
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn pg_urls_get_timeouts_and_keep_their_own() {
+        let u = pg_url_with_timeouts("postgres://u@h/db", Duration::from_millis(1500));
+        assert!(
+            u.starts_with("postgres://u@h/db?connect_timeout=2&keepalives=1"),
+            "{u}"
+        );
+        assert!(u.contains("tcp_user_timeout="), "{u}");
+        let u = pg_url_with_timeouts(
+            "postgres://u@h/db?connect_timeout=9",
+            Duration::from_secs(3),
+        );
+        assert!(u.contains("connect_timeout=9&keepalives=1"), "{u}");
+        assert!(!u.contains("connect_timeout=3"), "{u}");
+    }
+
+    #[test]
+    fn outages_are_told_from_refusals() {
+        assert!(is_outage_message(
+            "canceling statement due to statement timeout"
+        ));
+        assert!(is_outage_message("attempt to write a readonly database"));
+        assert!(is_outage_message("database or disk is full"));
+        assert!(is_outage_message("database is locked"));
+        assert!(!is_outage_message(
+            "duplicate key value violates unique constraint \"appointments_dose\""
+        ));
+        assert!(!is_outage_message("CHECK constraint failed: seats"));
     }
 
     #[test]

@@ -9,6 +9,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    readiness (id) {
+        id -> Integer,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     towns (id) {
         id -> BigInt,
         code -> Text,

@@ -9,12 +9,14 @@
 //! BENCHMARKS.md has the before and after.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use diesel::result::Error as DieselError;
 use diesel::Connection;
 
-use super::{AnyConnection, Manager};
+use super::{is_cancelled, is_outage_message, AnyConnection, Manager};
 
 /// Runs a job inside the group's transaction and returns how to deliver its outcome once the
 /// group has committed (or failed to).
@@ -39,6 +41,20 @@ pub enum WriteError {
     /// The writer thread is gone (it could not reopen its connection).
     #[error("the database writer has stopped")]
     Stopped,
+    /// The caller gave up waiting before the commit; nothing was written.
+    #[error("the request gave up waiting for the database")]
+    Cancelled,
+}
+
+impl WriteError {
+    /// True when the write failed because the database is unavailable, not because of the
+    /// request (see `db::is_outage`).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            WriteError::Commit(m) => is_outage_message(m),
+            WriteError::Stopped | WriteError::Cancelled => true,
+        }
+    }
 }
 
 impl Writer {
@@ -54,7 +70,8 @@ impl Writer {
     }
 
     /// Run `f` in a write transaction (a savepoint within the group) and wait for the commit.
-    pub fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Once `cancel` is raised the job is skipped, or its savepoint rolled back if it is running.
+    pub fn run<T, E, F>(&self, cancel: Option<Arc<AtomicBool>>, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -62,7 +79,17 @@ impl Writer {
     {
         let (tx, rx) = sync_channel::<Result<T, E>>(1);
         let job: Job = Box::new(move |conn: &mut AnyConnection| {
-            let outcome = conn.transaction(f);
+            let outcome = if is_cancelled(&cancel) {
+                Err(E::from(WriteError::Cancelled))
+            } else {
+                conn.transaction(|c| {
+                    let out = f(c)?;
+                    if is_cancelled(&cancel) {
+                        return Err(E::from(WriteError::Cancelled));
+                    }
+                    Ok(out)
+                })
+            };
             Box::new(move |committed: Result<(), String>| {
                 let out = match committed {
                     Ok(()) => outcome,

@@ -7,6 +7,7 @@ pub mod appointment;
 pub mod audit;
 pub mod lot;
 pub mod product;
+pub mod readiness;
 pub mod resident;
 pub mod screening;
 pub mod secret;

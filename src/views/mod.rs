@@ -142,10 +142,7 @@ impl ErrorPage {
     pub fn new(lang: Lang, req: &HttpRequest, status: u16, key: &str) -> ErrorPage {
         let ctx = Ctx {
             lang,
-            csrf: req
-                .cookie(crate::web::cookies::CSRF)
-                .map(|c| c.value().to_string())
-                .unwrap_or_default(),
+            csrf: crate::web::ctx::request_csrf(req),
             path: req.path().to_string(),
             user: None,
         };

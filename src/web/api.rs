@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ctx::request_lang;
 use super::resident::refusal_message;
-use super::state::{blocking, read, AppState};
+use super::state::{blocking, blocking_strict, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::{BookingCode, Email, FieldError, IdNumber, PersonName, Phone};
 use crate::error::AppError;
@@ -50,6 +50,10 @@ impl ApiError {
                 field: Some("slot_id"),
             },
             BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang.t(e.key())),
+            e if e.is_internal() && crate::db::is_outage_cause(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang.t("err.unavailable"))
+            }
             e if e.is_internal() => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang.t("err.internal"))
@@ -97,8 +101,14 @@ impl ResponseError for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        if let AppError::Internal(cause) = &e {
-            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        match &e {
+            AppError::Internal(cause) if e.is_unavailable() => {
+                tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error");
+            }
+            _ => {}
         }
         ApiError::new(e.status_code(), Lang::En.t(e.key()))
     }
@@ -404,7 +414,7 @@ pub async fn cancel(
     Ok(appointment_json(&state, a))
 }
 
-/// `GET /healthz`: 200 when the database answers.
+/// `GET /healthz`: liveness, 200 when the process runs and the database answers a read.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     use diesel::connection::SimpleConnection;
     let ok = blocking(&state, |st| {
@@ -414,8 +424,42 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     .await;
     match ok {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
-        Err(_) => {
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable"}))
+        Err(_) => unavailable(),
+    }
+}
+
+/// `GET /readyz`: readiness, 200 only when a read answers and a write commits through the same
+/// write path as bookings (on SQLite the group-commit writer), within `DOSEWISE_DB_TIMEOUT_MS`.
+/// A read-only, full or locked database is not ready even though `/healthz` says 200.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    use diesel::connection::SimpleConnection;
+    let ok = blocking_strict(&state, |st| {
+        st.db.read.get()?.batch_execute("SELECT 1")?;
+        let now = st.now();
+        st.db
+            .transaction(move |c| crate::models::readiness::touch(c, now).map_err(AppError::from))
+    })
+    .await;
+    match ok {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            match &e {
+                AppError::Internal(cause) => {
+                    tracing::warn!(error = %format!("{cause:#}"), "not ready")
+                }
+                e => tracing::warn!(error = %e, "not ready"),
+            }
+            unavailable()
         }
     }
+}
+
+/// The 503 of the probes, with `Retry-After`.
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((
+            actix_web::http::header::RETRY_AFTER,
+            crate::error::RETRY_AFTER_SECONDS,
+        ))
+        .json(serde_json::json!({"status": "unavailable"}))
 }

@@ -72,6 +72,30 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
 }
 
+/// Check a password against `stored` (or the dummy hash, answering false) on the hasher: at
+/// most one Argon2 run per core at a time, holding no database connection. A flood of logins
+/// then queues here (as cheap waiting tasks), not in front of the pools and threads that serve
+/// everyone's reads.
+async fn verify_on_hasher(password: String, stored: Option<String>) -> Result<bool, AppError> {
+    static HASHER: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let hasher = HASHER.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = hasher
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(web::block(move || match stored {
+        Some(h) => verify_password(&password, &h),
+        None => {
+            verify_password(&password, dummy_hash());
+            false
+        }
+    })
+    .await?)
+}
+
 /// `POST /login`.
 pub async fn login(
     ctx: Ctx,
@@ -80,52 +104,61 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let username = form.username.trim().to_string();
-    let password = form.password.clone();
-    let token = random_token();
-    let token_hash = sha256_hex(&token);
-    let found = blocking(&state, move |st| {
+    // The user is read and the connection returned before the password is hashed.
+    let user = blocking(&state, move |st| {
         let mut c = st.db.read.get()?;
-        let u = user::find_active_by_username(&mut c, &username)?;
-        let ok = match &u {
-            Some(u) => verify_password(&password, &u.password_hash),
-            None => {
-                verify_password(&password, dummy_hash());
-                false
-            }
-        };
-        let Some(u) = u.filter(|_| ok) else {
-            return Ok::<_, AppError>(None);
-        };
-        let now = st.now();
-        let (user_id, username) = (u.id, u.username.clone());
-        st.db.transaction(move |w| -> Result<(), AppError> {
-            user::insert_session(
-                w,
-                &Session {
-                    id: token_hash,
-                    user_id,
-                    created_at: now,
-                    expires_at: now + Duration::hours(SESSION_HOURS),
-                    revoked_at: None,
-                },
-            )?;
-            audit::record(w, now, &username, "login", &format!("user {user_id}"), "")?;
-            Ok(())
-        })?;
-        Ok(Some(u))
+        user::find_active_by_username(&mut c, &username).map_err(AppError::from)
     })
     .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = verify_on_hasher(form.password.clone(), stored).await?;
+    let token = random_token();
+    let found = match user.filter(|_| ok) {
+        None => None,
+        Some(u) => {
+            let token_hash = sha256_hex(&token);
+            let (user_id, name) = (u.id, u.username.clone());
+            blocking(&state, move |st| {
+                let now = st.now();
+                st.db.transaction(move |w| -> Result<(), AppError> {
+                    user::insert_session(
+                        w,
+                        &Session {
+                            id: token_hash,
+                            user_id,
+                            created_at: now,
+                            expires_at: now + Duration::hours(SESSION_HOURS),
+                            revoked_at: None,
+                        },
+                    )?;
+                    audit::record(w, now, &name, "login", &format!("user {user_id}"), "")?;
+                    Ok(())
+                })
+            })
+            .await?;
+            Some(u)
+        }
+    };
     match found {
         Some(u) => {
             let to = safe_next(&form.next)
                 .unwrap_or(home_for(u.role()))
                 .to_string();
             let mut res = see_other(&to);
+            // A new CSRF token bound to the new session: the one used before login (which
+            // someone else may have planted) stops working.
+            let csrf = state.keys.csrf_token(&sha256_hex(&token));
             let _ = res.add_cookie(&cookies::private(
                 &state.keys.cookie,
                 cookies::SESSION,
                 token,
                 SESSION_HOURS * 3600,
+                state.settings.cookie_secure,
+            ));
+            let _ = res.add_cookie(&cookies::plain(
+                cookies::CSRF,
+                csrf,
+                365 * 86400,
                 state.settings.cookie_secure,
             ));
             Ok(res)

@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 pub const SESSION: &str = "dw_session";
 /// The resident's grant to see and change one appointment, after code + ID number.
 pub const APPOINTMENT: &str = "dw_appt";
-/// The CSRF double-submit cookie.
+/// The CSRF cookie: a token the server signed for the visitor's session, echoed in each form.
 pub const CSRF: &str = "dw_csrf";
 /// The language choice.
 pub const LANG: &str = "dw_lang";

@@ -12,11 +12,28 @@ use super::state::{blocking, AppState};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::{user, Role};
-use crate::security::{constant_time_eq, sha256_hex};
+use crate::security::{constant_time_eq, sha256_hex, Keys};
 
-/// A CSRF token minted for this request by the middleware (no cookie yet).
+/// This request's CSRF token, checked (or minted) by the `csrf_cookie` middleware: the only
+/// token forms may carry and `Ctx::check_csrf` accepts.
 #[derive(Clone)]
-pub struct FreshCsrf(pub String);
+pub struct CsrfToken(pub String);
+
+/// What a CSRF token is bound to: the hash of the session token in the visitor's session cookie,
+/// or "" without one. A login (new session) or logout therefore invalidates the old token.
+pub fn csrf_binding(req: &HttpRequest, keys: &Keys) -> String {
+    cookies::get_private(req, &keys.cookie, cookies::SESSION)
+        .map(|t| sha256_hex(&t))
+        .unwrap_or_default()
+}
+
+/// The CSRF token the middleware settled on for this request ("" on formless paths).
+pub fn request_csrf(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
 
 /// The logged-in user, as pages need them.
 #[derive(Debug, Clone)]
@@ -66,7 +83,8 @@ impl Ctx {
         self.lang.tf(key, args)
     }
 
-    /// Refuse a POST whose form token does not match the cookie (403, nothing changes).
+    /// Refuse a POST whose form token is not this request's token, which the server made for
+    /// this browser's session (403, nothing changes).
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
         if !submitted.is_empty() && constant_time_eq(submitted, &self.csrf) {
             Ok(())
@@ -133,12 +151,7 @@ impl FromRequest for Ctx {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let lang = request_lang(req);
-        let csrf = req
-            .extensions()
-            .get::<FreshCsrf>()
-            .map(|f| f.0.clone())
-            .or_else(|| req.cookie(cookies::CSRF).map(|c| c.value().to_string()))
-            .unwrap_or_default();
+        let csrf = request_csrf(req);
         let path = match req.query_string() {
             "" => req.path().to_string(),
             q => format!("{}?{}", req.path(), q),

@@ -6,15 +6,15 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web, HttpMessage, HttpResponse};
 use askama::Template;
 
 use super::cookies;
-use super::ctx::{request_lang, FreshCsrf};
+use super::ctx::{csrf_binding, request_lang, CsrfToken};
 use super::state::AppState;
 use crate::error::AppError;
-use crate::security::random_token;
 use crate::views::ErrorPage;
 
 /// Headers on every response: a CSP with no inline script, no framing, no sniffing, no referrer.
@@ -143,29 +143,44 @@ pub async fn log_requests(
     Ok(res)
 }
 
-/// Mint a CSRF token for a visitor without one and set it as a cookie on the response.
+/// Give each page request its CSRF token: the visitor's `dw_csrf` cookie when this server made
+/// it for the visitor's session (see `Keys::csrf_token`), otherwise a fresh one, set as the cookie
+/// on the response. A planted or stale cookie is never trusted; the login sets a new one.
 pub async fn csrf_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // The JSON API and static files have no forms: no token to mint for them.
+    // The JSON API, static files and probes have no forms: no token for them.
     let path = req.path();
-    let formless = path.starts_with("/api/") || path.starts_with("/static/") || path == "/healthz";
-    let needs = !formless
-        && req
-            .cookie(cookies::CSRF)
-            .is_none_or(|c| c.value().len() != 64);
-    let secure = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.cookie_secure);
-    let fresh = needs.then(|| {
-        let token = random_token();
-        req.extensions_mut().insert(FreshCsrf(token.clone()));
-        token
-    });
+    let formless = path.starts_with("/api/")
+        || path.starts_with("/static/")
+        || path == "/healthz"
+        || path == "/readyz";
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let fresh = match state.as_ref().filter(|_| !formless) {
+        None => None,
+        Some(state) => {
+            let binding = csrf_binding(req.request(), &state.keys);
+            let current = req
+                .cookie(cookies::CSRF)
+                .map(|c| c.value().to_string())
+                .filter(|t| state.keys.csrf_valid(t, &binding));
+            let (token, fresh) = match current {
+                Some(t) => (t, None),
+                None => {
+                    let t = state.keys.csrf_token(&binding);
+                    (t.clone(), Some(t))
+                }
+            };
+            req.extensions_mut().insert(CsrfToken(token));
+            fresh
+        }
+    };
+    let secure = state.is_some_and(|s| s.settings.cookie_secure);
     let mut res = next.call(req).await?;
-    if let Some(token) = fresh {
-        // A year: the token only proves a form came from our own page.
+    let handler_set_one = res.response().cookies().any(|c| c.name() == cookies::CSRF);
+    if let Some(token) = fresh.filter(|_| !handler_set_one) {
+        // A year: the token only proves a form came from our own page for this session.
         let _ = res.response_mut().add_cookie(&cookies::plain(
             cookies::CSRF,
             token,
@@ -191,12 +206,29 @@ pub async fn render_errors(
         .response()
         .error()
         .and_then(|e| e.as_error::<AppError>());
-    if app_error.is_none() && res.request().path().starts_with("/api/") {
+    let api = res.request().path().starts_with("/api/");
+    if api && status == StatusCode::SERVICE_UNAVAILABLE {
+        // Every API 503 says the same, in the request's language, with `Retry-After`.
+        if let Some(AppError::Internal(cause)) = app_error {
+            tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+        }
+        let (req, res) = res.into_parts();
+        let body = serde_json::json!({ "error": request_lang(&req).t("err.unavailable") });
+        let mut out = HttpResponse::build(status).json(body);
+        retry_after(&mut out);
+        copy_cookies(&res, &mut out);
+        return Ok(ServiceResponse::new(req, out));
+    }
+    if app_error.is_none() && api {
         // The API's own errors already carry their JSON body.
         return Ok(res);
     }
     let key = match app_error {
         Some(AppError::LoginRequired(_)) => return Ok(res),
+        Some(e @ AppError::Internal(cause)) if e.is_unavailable() => {
+            tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+            e.key()
+        }
         Some(e @ AppError::Internal(cause)) => {
             tracing::error!(error = %format!("{cause:#}"), "internal error");
             e.key()
@@ -225,8 +257,19 @@ pub async fn render_errors(
     let mut out = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        retry_after(&mut out);
+    }
     copy_cookies(&res, &mut out);
     Ok(ServiceResponse::new(req, out))
+}
+
+/// Ask the client to come back in a few seconds (every 503).
+fn retry_after(res: &mut HttpResponse) {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::error::RETRY_AFTER_SECONDS),
+    );
 }
 
 fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {

@@ -181,6 +181,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/appointments/cancel", web::post().to(api::cancel))
     // Plumbing
     .route("/healthz", web::get().to(api::healthz))
+    .route("/readyz", web::get().to(api::readyz))
     .route("/static/app.css", web::get().to(stylesheet))
     .route("/static/clinic.js", web::get().to(clinic::script))
     .default_service(web::to(not_found));

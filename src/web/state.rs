@@ -1,6 +1,8 @@
 //! `AppState`: settings, pools, keys and the clock, shared by every handler.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeZone};
@@ -52,15 +54,81 @@ impl AppState {
     }
 }
 
+/// How [`run_blocking`] waits.
+#[derive(Clone, Copy)]
+enum Patience {
+    /// Wait as long as the database keeps answering; give up once nothing has answered for
+    /// `DOSEWISE_DB_TIMEOUT_MS` (an outage, not a slow request).
+    WhileAnswering,
+    /// Give up after `DOSEWISE_DB_TIMEOUT_MS`, answering or not (the readiness probe).
+    Strict,
+}
+
 /// Run blocking work (database, Argon2) off the async workers, with the state at hand.
+///
+/// A request does not hang with the database: once it has waited `DOSEWISE_DB_TIMEOUT_MS` and no
+/// connection got an answer during that long, it is answered 503 ([`AppError::Unavailable`]) and the work
+/// is cancelled (a write transaction still waiting rolls back instead of committing later).
 pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
+    run_blocking(state, Patience::WhileAnswering, f).await
+}
+
+/// As [`blocking`], but answered 503 after `DOSEWISE_DB_TIMEOUT_MS` whatever else the database
+/// is doing: for probes that must prove the database works now.
+pub async fn blocking_strict<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
+    run_blocking(state, Patience::Strict, f).await
+}
+
+async fn run_blocking<T, E, F>(
+    state: &web::Data<AppState>,
+    patience: Patience,
+    f: F,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
     let st = state.clone();
-    web::block(move || f(&st).map_err(Into::into)).await?
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let work = web::block(move || crate::db::with_cancel(flag, || f(&st).map_err(Into::into)));
+    let mut work = std::pin::pin!(work);
+    let limit = state.settings.db_timeout();
+    let tick = (limit / 8).max(Duration::from_millis(20));
+    let started = Instant::now();
+    loop {
+        if let Ok(done) = actix_web::rt::time::timeout(tick, &mut work).await {
+            return done?;
+        }
+        let now = Instant::now();
+        if now.duration_since(started) < limit {
+            continue;
+        }
+        let answering = now
+            .checked_sub(limit)
+            .is_some_and(|t| state.db.health().answered_since(t));
+        if matches!(patience, Patience::WhileAnswering) && answering {
+            continue;
+        }
+        cancel.store(true, Ordering::SeqCst);
+        tracing::warn!(
+            waited_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0),
+            answering,
+            "gave up waiting for the database"
+        );
+        return Err(AppError::Unavailable);
+    }
 }
 
 /// Run a read on a pooled read connection.

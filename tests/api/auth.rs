@@ -267,3 +267,88 @@ async fn the_qr_code_link_leads_clinic_staff_to_the_check_in_page_after_login() 
     assert!(page.contains("**************"));
     assert!(!page.contains(&crate::helpers::id_number(1)));
 }
+
+#[actix_web::test]
+async fn a_flood_of_wrong_passwords_does_not_starve_the_reads() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let app = spawn_app().await;
+    app.city();
+    add_user(&app, "planner", "bureau", None);
+    let page = app.get_text("/login").await;
+    let token = csrf_in(&page).unwrap();
+    // Warm up (the first wrong login also builds the hash used for unknown users).
+    let warm = app
+        .post_form(
+            "/login",
+            &[("csrf", &token), ("username", "planner"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(warm.status(), 401);
+    let towns = format!("{}/api/v1/towns", app.address);
+    assert_eq!(app.client.get(&towns).send().await.unwrap().status(), 200);
+
+    // 64 clients keep sending wrong passwords (for a real account and an unknown one)...
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logins = (0..64).map(|i| {
+        let (app, token) = (&app, token.clone());
+        let (in_flight, done) = (in_flight.clone(), done.clone());
+        async move {
+            let mut statuses = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                let user = if i % 2 == 0 { "planner" } else { "nobody" };
+                let res = app
+                    .post_form(
+                        "/login",
+                        &[("csrf", &token), ("username", user), ("password", "wrong")],
+                    )
+                    .await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                statuses.push(res.status().as_u16());
+            }
+            statuses
+        }
+    });
+    // ...while a resident's reads are timed.
+    let reads = async {
+        while in_flight.load(Ordering::SeqCst) < 64 {
+            actix_web::rt::time::sleep(Duration::from_millis(1)).await;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let mut samples = Vec::new();
+        for _ in 0..15 {
+            let before = in_flight.load(Ordering::SeqCst);
+            let started = Instant::now();
+            let res = client().get(&towns).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap();
+            let took = started.elapsed();
+            let after = in_flight.load(Ordering::SeqCst);
+            samples.push((took, before.min(after)));
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        done.store(true, Ordering::SeqCst);
+        samples
+    };
+    let (statuses, samples) = futures::join!(futures::future::join_all(logins), reads);
+    let statuses: Vec<u16> = statuses.into_iter().flatten().collect();
+    assert!(statuses.len() >= 64, "{} logins", statuses.len());
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    // The reads really ran during the flood: each with dozens of logins in flight.
+    assert!(
+        samples.iter().all(|(_, n)| *n >= 32),
+        "reads did not overlap the logins: {samples:?}"
+    );
+    let mut times: Vec<Duration> = samples.iter().map(|(t, _)| *t).collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    assert!(
+        median < Duration::from_millis(150),
+        "median read {median:?} during the login flood: {samples:?}"
+    );
+    assert_eq!(app.count("sessions", "1 = 1"), 0);
+}

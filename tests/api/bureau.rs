@@ -100,6 +100,7 @@ fn two_towns(app: &TestApp) -> (City, City) {
             },
         )
         .unwrap();
+        crate::helpers::ledger_history_dose(&mut c, a.site, a.product, "OLD", given);
         if i < 25 {
             dosewise::models::waiting::insert(
                 &mut c,

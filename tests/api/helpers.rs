@@ -199,7 +199,7 @@ pub async fn spawn_app_configured(
     let clock = Arc::new(FixedClock::new(test_now()));
     let mut settings = test_settings(&db.url);
     configure(&mut settings);
-    let pools = Db::connect(&settings.database_url, settings.pool_size).expect("database");
+    let pools = Db::connect_with(&settings.database_url, &settings.db_options()).expect("database");
     let app =
         Application::build_with(settings, pools, clock.clone(), transport).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -541,6 +541,36 @@ pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago
         },
     )
     .unwrap();
+    ledger_history_dose(&mut c, city.site, city.product, "LOT1", given);
+}
+
+/// The ledger side of a dose given before the test: the dose arrived at the site and went out
+/// as given (net zero), so that every vaccination is one `given` movement as `dosewise check`
+/// requires.
+pub fn ledger_history_dose(
+    c: &mut AnyConnection,
+    site: i64,
+    product: i64,
+    lot: &str,
+    at: NaiveDateTime,
+) {
+    for (delta, kind) in [(1, "received"), (-1, "given")] {
+        stock::record(
+            c,
+            &Movement {
+                id: new_id(),
+                site_id: Some(site),
+                product_id: product,
+                delta,
+                kind: kind.into(),
+                reason: "history".into(),
+                actor: "test".into(),
+                lot: Some(lot.into()),
+                created_at: at,
+            },
+        )
+        .unwrap();
+    }
 }
 
 /// Create a user with `role` (and site) and return a client logged in as them.

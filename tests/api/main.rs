@@ -16,6 +16,7 @@ mod i18n;
 mod mail;
 mod migrations;
 mod multiprocess;
+mod outage;
 mod pages;
 mod security;
 mod setup;

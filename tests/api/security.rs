@@ -99,3 +99,167 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
         "keyed, not a plain hash"
     );
 }
+
+/// The value of cookie `name` set by a response.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+#[actix_web::test]
+async fn a_forged_csrf_cookie_and_form_pair_is_refused_and_writes_nothing() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 5, 0);
+    app.add_stock(city, 10);
+    let path = format!("{}/slots/{slot}/book", app.address);
+    let mut form = crate::helpers::resident_form(1);
+    form.push(("dose_number".into(), "1".into()));
+    // An attacker who can plant a cookie (a sibling subdomain, plain HTTP) picks any value of
+    // the right shape and posts it in the form too: the server did not make it, so it fails.
+    let well_formed = dosewise::security::random_token();
+    for fake in ["a".repeat(64), "0".repeat(64), well_formed] {
+        let mut forged = form.clone();
+        forged.push(("csrf".into(), fake.clone()));
+        let res = crate::helpers::client()
+            .post(&path)
+            .header("cookie", format!("dw_csrf={fake}"))
+            .form(&forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{fake}");
+        assert!(res.text().await.unwrap().contains("表单已过期"));
+    }
+    assert_eq!(app.count("appointments", "1=1"), 0);
+    assert_eq!(app.count("residents", "1=1"), 0);
+    assert_eq!(app.slot_counts(slot), (0, 0, 5));
+    // The same form with the token the server gave this browser goes through.
+    let token = app.csrf(&format!("/slots/{slot}/book")).await;
+    form.push(("csrf".into(), token));
+    let res = app.client.post(&path).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(slot), (1, 0, 5));
+}
+
+#[actix_web::test]
+async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
+    let app = spawn_app().await;
+    let name = "planner";
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: dosewise::ids::new_id(),
+            username: name.into(),
+            password_hash: dosewise::security::hash_password("correct horse battery").unwrap(),
+            role: "bureau".into(),
+            site_id: None,
+            active: true,
+            created_at: crate::helpers::test_now(),
+        },
+    )
+    .unwrap();
+    let c = crate::helpers::client();
+    let before = crate::helpers::csrf_in(
+        &c.get(format!("{}/login", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let res = c
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("csrf", before.as_str()),
+            ("username", name),
+            ("password", "correct horse battery"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let session = set_cookie(&res, "dw_session").expect("a session");
+    // The login rotates the token.
+    let rotated = set_cookie(&res, "dw_csrf").expect("a new CSRF cookie at login");
+    assert_ne!(rotated, before);
+
+    // The old token, in the form only or in cookie and form (as an attacker who planted it
+    // before the login would send it), no longer works: the session is not ended.
+    let res = c
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", before.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = crate::helpers::client()
+        .post(format!("{}/logout", app.address))
+        .header("cookie", format!("dw_session={session}; dw_csrf={before}"))
+        .form(&[("csrf", before.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.count("sessions", "revoked_at IS NULL"), 1);
+    assert_eq!(
+        c.get(format!("{}/bureau", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Another session's valid token does not work for this one either.
+    let other = crate::helpers::client();
+    let other_token = crate::helpers::csrf_in(
+        &other
+            .get(format!("{}/login", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let res = crate::helpers::client()
+        .post(format!("{}/logout", app.address))
+        .header(
+            "cookie",
+            format!("dw_session={session}; dw_csrf={other_token}"),
+        )
+        .form(&[("csrf", other_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.count("sessions", "revoked_at IS NULL"), 1);
+
+    // The token of a page seen after login works.
+    let page = c
+        .get(format!("{}/bureau", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let after = crate::helpers::csrf_in(&page).unwrap();
+    assert_eq!(after, rotated);
+    let res = c
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", after.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.count("sessions", "revoked_at IS NOT NULL"), 1);
+}
