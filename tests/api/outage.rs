@@ -88,6 +88,13 @@ impl Proxy {
             }
         }
     }
+
+    /// Switch to an outage and let the server's read caches (at most a second old, see
+    /// `web::cache`) run out, so every answer below has to come from the database.
+    fn fail(&self, m: Mode) {
+        self.set(m);
+        std::thread::sleep(dosewise::web::cache::MAX_AGE + Duration::from_millis(100));
+    }
 }
 
 impl Drop for Proxy {
@@ -245,7 +252,7 @@ async fn a_database_outage_is_answered_503_quickly_in_the_visitors_language_and_
     assert_ne!(en, zh);
 
     for (round, mode) in [Mode::Refuse, Mode::Hang].into_iter().enumerate() {
-        proxy.set(mode);
+        proxy.fail(mode);
         let who = 10 * round as u32;
         let c = &app.client;
         let (page, book, availability, api_book, health) = futures::join!(
