@@ -67,8 +67,8 @@ for path in /healthz /static/app.css "/api/v1/availability?site=$site&date=$day"
 done
 rss=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
 out=$("$load" --url http://127.0.0.1:8201 --mode book --concurrency "$conc" --seconds "$secs")
-booked=$(awk -F'[ ,/]+' '/^successful/ {print $4}' <<<"$out")
-p99=$(awk '/^latency/ {gsub(",", ""); print $7}' <<<"$out")
+booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
+p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
 rss_after=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
@@ -83,8 +83,8 @@ if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   fresh_city
   start_server "$DATABASE_URL" 8202
   out=$("$load" --url http://127.0.0.1:8202 --mode book --concurrency "$conc" --seconds "$secs")
-  booked=$(awk -F'[ ,/]+' '/^successful/ {print $4}' <<<"$out")
-  p99=$(awk '/^latency/ {gsub(",", ""); print $7}' <<<"$out")
+  booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
+  p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
   txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")

@@ -1218,8 +1218,8 @@ pub fn severe_reaction_rows(
 /// `GET /static/clinic.js`: the desk's small progressive enhancement (the list reloads itself
 /// while nobody is typing). Every page works without it.
 pub async fn script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../static/clinic.js"))
+    super::static_file(
+        include_str!("../../static/clinic.js"),
+        "text/javascript; charset=utf-8",
+    )
 }

@@ -192,10 +192,31 @@ async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 async fn stylesheet() -> HttpResponse {
+    static_file(
+        include_str!("../../static/app.css"),
+        "text/css; charset=utf-8",
+    )
+}
+
+/// A file built into the binary, with its `ETag` computed once per process.
+pub(crate) fn static_file(body: &'static str, content_type: &'static str) -> HttpResponse {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static TAGS: OnceLock<Mutex<HashMap<usize, String>>> = OnceLock::new();
+    let tag = TAGS
+        .get_or_init(Default::default)
+        .lock()
+        .map(|mut tags| {
+            tags.entry(body.as_ptr() as usize)
+                .or_insert_with(|| middleware::weak_etag(body.as_bytes()))
+                .clone()
+        })
+        .unwrap_or_else(|_| middleware::weak_etag(body.as_bytes()));
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(content_type)
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../static/app.css"))
+        .insert_header(("ETag", tag))
+        .body(body)
 }
 
 /// Query of the language switch.

@@ -53,7 +53,7 @@ async fn availability_and_the_day_page_revalidate_with_etags_and_show_a_booking_
         .to_string();
     let api = format!("/api/v1/availability?site={}&date={day}", city.site);
     let page = format!("/sites/{}?date={day}", city.site);
-    for path in [&api, &page] {
+    for path in [&api, &page, &"/static/app.css".to_string()] {
         let first = app.get(path).await;
         assert_eq!(first.status(), 200);
         let tag = first.headers()["etag"].to_str().unwrap().to_string();

@@ -542,7 +542,8 @@ async fn the_dose_is_checked_against_history_interval_and_lot() {
         "only the earlier dose"
     );
     assert_eq!(
-        d.app.count("stock_movements", "kind = 'given' AND reason <> 'history'"),
+        d.app
+            .count("stock_movements", "kind = 'given' AND reason <> 'history'"),
         0,
         "nothing given at the desk"
     );
