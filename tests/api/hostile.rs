@@ -247,11 +247,179 @@ async fn a_thousand_generated_hostile_inputs_get_no_5xx_and_write_nothing() {
         "valid requests were refused:\n{}",
         refused.join("\n")
     );
+    // And the digest sees writes: the valid requests changed these tables.
+    let written = snapshot(&app);
+    for t in [
+        "appointments",
+        "residents",
+        "vaccinations",
+        "towns",
+        "users",
+        "shipments",
+    ] {
+        assert_ne!(
+            written.get(t),
+            before.get(t),
+            "the digest missed {t} changing"
+        );
+    }
     eprintln!(
         "hostile input: {} probes ({refusals} to refuse) in {:?}",
         probes.len(),
         started.elapsed()
     );
+}
+
+/// The inputs of the report, one by one: each is refused with a message saying what is wrong
+/// (in Chinese, and in English for an English browser), and nothing is written.
+#[actix_web::test]
+async fn the_reported_inputs_are_refused_with_a_clear_message_and_write_nothing() {
+    let app = spawn_app().await;
+    let (w, clients) = build_world(&app).await;
+    let mut tokens = HashMap::new();
+    for (who, c) in &clients {
+        tokens.insert(*who, token_of(&app, c, *who).await);
+    }
+    let post = |who: Who, path: String, form: Vec<(&'static str, String)>| {
+        let c = clients[&who].clone();
+        let url = format!("{}{path}", app.address);
+        let mut form = form;
+        form.push(("csrf", tokens[&who].clone()));
+        async move {
+            let res = c.post(url).form(&form).send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let before = snapshot(&app);
+    let r = |s: &str| s.replace("RLO", "\u{202E}").replace("NUL", "\0");
+    let cases: Vec<(&str, Who, String, Vec<(&'static str, String)>)> = vec![
+        (
+            "a NUL in the login username",
+            Who::Fresh,
+            "/login".into(),
+            vec![("username", r("rootNUL")), ("password", PASSWORD.into())],
+        ),
+        (
+            "a NUL in the dose's lot",
+            Who::Clinic,
+            format!("/staff/checkin/{}/dose", w.code_checked_in),
+            vec![
+                ("lot", r("LOTNUL1")),
+                ("dose_number", "1".into()),
+                ("time", "10:05".into()),
+            ],
+        ),
+        (
+            "a NUL in the wasted lot",
+            Who::Clinic,
+            format!("/staff/sites/{}/wastage", w.site),
+            vec![
+                ("lot", r(&format!("{}:LOTNUL1", w.product))),
+                ("doses", "1".into()),
+                ("kind", "broken".into()),
+                ("reason", "摔碎".into()),
+            ],
+        ),
+        (
+            "a NUL in the reason of an adjustment",
+            Who::Bureau,
+            format!("/bureau/plans/{}/adjust", w.plan),
+            vec![
+                ("code", "T001".into()),
+                ("doses", "0".into()),
+                ("reason", r("停电NUL")),
+            ],
+        ),
+        (
+            "a right-to-left override in a resident's email",
+            Who::Anon,
+            format!("/slots/{}/book", w.slot_a),
+            {
+                let mut f: Vec<(&'static str, String)> = ["name", "id_number", "phone"]
+                    .into_iter()
+                    .map(|k| (k, resident(910)[k].as_str().unwrap().to_string()))
+                    .collect();
+                f.push(("email", r("RLOmoc.elpmaxe@il")));
+                f.push(("dose_number", "1".into()));
+                f
+            },
+        ),
+        (
+            "a right-to-left override in a town's name",
+            Who::Admin,
+            "/admin/towns".into(),
+            vec![
+                ("code", "T778".into()),
+                ("name", r("城关RLO镇")),
+                ("eligible", "100".into()),
+                ("contact_emails", "".into()),
+            ],
+        ),
+        (
+            "a right-to-left override in a site's address",
+            Who::Admin,
+            "/admin/sites".into(),
+            vec![
+                ("town_id", w.town.to_string()),
+                ("name", "新点".into()),
+                ("address", r("人民路RLO1号")),
+            ],
+        ),
+    ];
+    for (what, who, path, form) in cases {
+        let (status, page) = post(who, path, form).await;
+        assert_eq!(status, 422, "{what}: {page}");
+        assert!(page.contains(CHARS_MESSAGE), "{what}: {page}");
+    }
+    // The JSON API names the field.
+    let mut who = resident(911);
+    who["name"] = json!("王RLO小明".replace("RLO", "\u{202E}"));
+    let res = app.book_api(w.slot_a, 1, &who).await;
+    assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["field"], "name");
+    assert!(v["error"].as_str().unwrap().contains(CHARS_MESSAGE), "{v}");
+    // Dates: out of PostgreSQL's range, and out of 2000-2100.
+    for (date, message) in [
+        ("-262143-01-01", "年-月-日"),
+        ("+262143-12-31", "年-月-日"),
+        ("2101-01-01", "2000 年到 2100 年"),
+    ] {
+        let res = app
+            .get(&format!(
+                "/api/v1/availability?site={}&date={}",
+                w.site,
+                enc(date.as_bytes())
+            ))
+            .await;
+        assert_eq!(res.status(), 422, "{date}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["field"], "date", "{date}");
+        assert!(
+            v["error"].as_str().unwrap().contains(message),
+            "{date}: {v}"
+        );
+    }
+    // In English for an English browser.
+    let res = clients[&Who::Admin]
+        .post(format!("{}/admin/towns", app.address))
+        .header("accept-language", "en")
+        .form(&[
+            ("csrf", tokens[&Who::Admin].as_str()),
+            ("code", "T779"),
+            ("name", "East\u{2067}Lake"),
+            ("eligible", "100"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("characters that cannot be used here"),
+        "{page}"
+    );
+    assert_eq!(snapshot(&app), before, "nothing was written");
 }
 
 // ---- the world --------------------------------------------------------------------------------
