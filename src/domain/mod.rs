@@ -130,7 +130,7 @@ mod tests {
             ("", "err.field_date"),
             ("2030-03-04\0", "err.text.chars"),
         ] {
-            assert_eq!(parse_date(&raw, "d").unwrap_err().key, key, "{raw:?}");
+            assert_eq!(parse_date(raw, "d").unwrap_err().key, key, "{raw:?}");
         }
     }
 
@@ -138,7 +138,7 @@ mod tests {
     fn lot_numbers_are_short_and_plain() {
         assert_eq!(parse_lot_number(" LOT-1/a ", "lot").unwrap(), "LOT-1/a");
         assert_eq!(
-            parse_lot_number("L\01", "lot").unwrap_err().key,
+            parse_lot_number("L\u{0}1", "lot").unwrap_err().key,
             "err.text.chars"
         );
         for bad in ["", "A B", "<b>", &"x".repeat(41)] {

@@ -949,7 +949,11 @@ pub fn save_template(
 ) -> Result<PublishReport, SetupError> {
     let actor = actor.to_string();
     db.transaction(move |c| {
-        site::find(c, SiteId(site_id))?.ok_or(SetupError::NotFound)?;
+        // Saves of one site's template queue here: each replaces the products and hours it
+        // read (delete, then insert), which two at once would do twice.
+        if !site::lock(c, SiteId(site_id))? {
+            return Err(SetupError::NotFound);
+        }
         for p in &input.products {
             product::find(c, ProductId(*p))?
                 .ok_or_else(|| invalid("products", "err.setup.products"))?;

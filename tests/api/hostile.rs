@@ -292,7 +292,8 @@ async fn the_reported_inputs_are_refused_with_a_clear_message_and_write_nothing(
     };
     let before = snapshot(&app);
     let r = |s: &str| s.replace("RLO", "\u{202E}").replace("NUL", "\0");
-    let cases: Vec<(&str, Who, String, Vec<(&'static str, String)>)> = vec![
+    type Case = (&'static str, Who, String, Vec<(&'static str, String)>);
+    let cases: Vec<Case> = vec![
         (
             "a NUL in the login username",
             Who::Fresh,
