@@ -505,7 +505,7 @@ pub async fn adjust(
             st8.errors.add(e.field, ctx.t(e.key).to_string())
         })
         .ok();
-    let reason = PlainText::parse(&form.reason, TextRule::lines("reason", 500).required())
+    let reason = PlainText::parse(&form.reason, TextRule::line("reason", 500).required())
         .map_err(|e| {
             let e = e.or_key("err.adjust.reason");
             st8.errors.add(e.field, ctx.t(e.key).to_string())

@@ -882,7 +882,7 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         vec![
             text("code", "T001"),
             field("doses", int(0, 100_000_000), 0),
-            lines("reason", true, "该镇本周接种点停电"),
+            text("reason", "该镇本周接种点停电"),
         ],
     ));
     out.push(form(
@@ -897,9 +897,12 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
             text("code", code),
             text("name", name),
             field("eligible", int(0, 100_000_000), 10_000),
-            lines(
+            field(
                 "contact_emails",
-                false,
+                Kind::Text {
+                    required: false,
+                    multiline: false,
+                },
                 "office@t.example.cn; chief@t.example.cn",
             ),
         ]
@@ -936,7 +939,15 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
             field("min_age_years", int(0, 120), 0),
             field("max_age_years", int(0, 120), 120),
             field("pack_size", int(1, 1000), 1),
-            lines("reason", false, ""),
+            // Optional; not empty here, so that what is inserted lands inside it.
+            field(
+                "reason",
+                Kind::Text {
+                    required: false,
+                    multiline: false,
+                },
+                "例行核对",
+            ),
         ]
     };
     out.push(form(
