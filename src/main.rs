@@ -262,22 +262,16 @@ fn create_user(
     username: &str,
 ) -> anyhow::Result<()> {
     let role = Role::parse(role).context("unknown role")?;
-    let username = username.trim();
-    if username.is_empty()
-        || username.len() > 64
-        || !username
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._-".contains(c))
-    {
+    let Ok(username) = dosewise::setup::parse_username(username) else {
         bail!("a username is 1-64 letters, digits, dots, hyphens or underscores");
-    }
+    };
     if role == Role::Clinic && site.is_none() {
         bail!("a clinic user needs --site ID");
     }
     let password = read_password()?;
-    if password.chars().count() < 10 {
-        bail!("the password must be at least 10 characters");
-    }
+    let Some(password) = dosewise::setup::parse_password(&password) else {
+        bail!("the password must be 10-200 characters, without control characters");
+    };
     let db = Db::connect(&settings.database_url, 1)?;
     let mut conn = db.write.get()?;
     if let Some(id) = site {
@@ -289,7 +283,7 @@ fn create_user(
         &mut conn,
         &NewUser {
             id: new_id(),
-            username: username.into(),
+            username: username.clone(),
             password_hash: hash_password(&password)?,
             role: role.as_str().into(),
             site_id: site,
@@ -309,7 +303,7 @@ fn create_user(
         now,
         "cli",
         "create-user",
-        username,
+        &username,
         role.as_str(),
     )?;
     println!("created {} user {username}", role.as_str());

@@ -68,52 +68,31 @@ pub struct LotInput {
 
 /// Parse the lots field: one lot per line, `number, expiry date, doses`.
 pub fn parse_lots(text: &str) -> Result<Vec<LotInput>, BureauError> {
+    use crate::domain::{parse_date, parse_lot_number, text};
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let raw = raw.trim();
+        let lot = |key: &'static str| BureauError::Lot { line, key };
+        let raw = text::clean(raw).ok_or(lot(text::CHARS))?;
         if raw.is_empty() {
             continue;
         }
         let parts: Vec<&str> = raw.split([',', '，']).map(str::trim).collect();
         let [number, expiry, doses] = parts[..] else {
-            return Err(BureauError::Lot {
-                line,
-                key: "err.lot.format",
-            });
+            return Err(lot("err.lot.format"));
         };
-        let valid_number = !number.is_empty()
-            && number.len() <= 40
-            && number
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if !valid_number {
-            return Err(BureauError::Lot {
-                line,
-                key: "err.lot.number",
-            });
-        }
-        let expires_on =
-            NaiveDate::parse_from_str(expiry, "%Y-%m-%d").map_err(|_| BureauError::Lot {
-                line,
-                key: "err.lot.expiry",
-            })?;
+        let number = parse_lot_number(number, "lots").map_err(|e| lot(e.key))?;
+        let expires_on = parse_date(expiry, "lots").map_err(|_| lot("err.lot.expiry"))?;
         let doses: i32 = doses
             .parse()
             .ok()
             .filter(|d| *d > 0)
-            .ok_or(BureauError::Lot {
-                line,
-                key: "err.lot.doses",
-            })?;
+            .ok_or(lot("err.lot.doses"))?;
         if out.iter().any(|l: &LotInput| l.lot_number == number) {
-            return Err(BureauError::Lot {
-                line,
-                key: "err.lot.duplicate",
-            });
+            return Err(lot("err.lot.duplicate"));
         }
         out.push(LotInput {
-            lot_number: number.to_string(),
+            lot_number: number,
             expires_on,
             doses,
         });
@@ -1107,6 +1086,13 @@ mod tests {
             (2, "err.lot.number")
         );
         assert_eq!(line("A1, 2031-02-30, 5"), (1, "err.lot.expiry"));
+        assert_eq!(line("A1, 2101-01-01, 5"), (1, "err.lot.expiry"));
+        assert_eq!(line("A1, -262143-01-01, 5"), (1, "err.lot.expiry"));
+        assert_eq!(
+            line("A1, 2031-01-31, 5\nA\u{0}2, 2031-01-31, 5"),
+            (2, "err.text.chars")
+        );
+        assert_eq!(line("A\u{202E}1, 2031-01-31, 5"), (1, "err.text.chars"));
         assert_eq!(line("A1, 2031-01-31, -5"), (1, "err.lot.doses"));
         assert_eq!(
             line("A1, 2031-01-31, 5\nA1, 2031-01-31, 5"),

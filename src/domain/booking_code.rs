@@ -4,7 +4,7 @@ use std::fmt;
 
 use rand::Rng;
 
-use super::FieldError;
+use super::{FieldError, PlainText, TextRule};
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -25,7 +25,10 @@ impl BookingCode {
     /// Parse a typed code: case, hyphens and spaces are ignored, and the letters people confuse
     /// with digits (`O`, `I`, `L`) read as `0` and `1`.
     pub fn parse(raw: &str) -> Result<BookingCode, FieldError> {
-        let s: String = raw
+        let text = PlainText::parse(raw, TextRule::line("code", 40))
+            .map_err(|e| e.or_key("err.code.format"))?;
+        let s: String = text
+            .as_str()
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .map(|c| match c.to_ascii_uppercase() {
@@ -75,6 +78,10 @@ mod tests {
         assert_eq!(
             BookingCode::parse("ABC").unwrap_err().key,
             "err.code.format"
+        );
+        assert_eq!(
+            BookingCode::parse("7K3Q\u{202E}9MZD").unwrap_err().key,
+            "err.text.chars"
         );
     }
 

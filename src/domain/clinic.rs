@@ -4,7 +4,7 @@
 
 use chrono::NaiveTime;
 
-use super::FieldError;
+use super::{text, FieldError, PlainText, TextRule};
 
 /// The screening questions' answers (true = yes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub enum Decision {
 impl Decision {
     /// Parse the form value; empty means "not chosen".
     pub fn parse(raw: &str) -> Result<Option<Decision>, FieldError> {
-        match raw.trim() {
+        match text::clean(raw).unwrap_or("?") {
             "" => Ok(None),
             "proceed" => Ok(Some(Decision::Proceed)),
             "defer" => Ok(Some(Decision::Defer)),
@@ -81,7 +81,7 @@ pub fn screening_outcome(
 
 /// A yes/no answer from a radio group; no answer is an error.
 pub fn parse_yes_no(raw: &str, field: &'static str) -> Result<bool, FieldError> {
-    match raw.trim() {
+    match text::clean(raw).unwrap_or_default() {
         "yes" => Ok(true),
         "no" => Ok(false),
         _ => Err(FieldError::new(field, "clinic.err.answer")),
@@ -90,7 +90,10 @@ pub fn parse_yes_no(raw: &str, field: &'static str) -> Result<bool, FieldError> 
 
 /// The last four characters of an ID number, as staff read them off the card.
 pub fn parse_last4(raw: &str) -> Result<String, FieldError> {
-    let s: String = raw
+    let t = PlainText::parse(raw, TextRule::line("last4", 20))
+        .map_err(|e| e.or_key("clinic.err.last4_format"))?;
+    let s: String = t
+        .as_str()
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
@@ -106,21 +109,22 @@ pub fn parse_last4(raw: &str) -> Result<String, FieldError> {
     }
 }
 
-/// A short free text (a reason, symptoms, the action taken): trimmed, 1 to 500 characters.
+/// A short free text (a reason, symptoms, the action taken): [`PlainText`] of 1 to 500
+/// characters, on several lines if need be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note(String);
 
 impl Note {
     /// Parse the text of `field`.
     pub fn parse(raw: &str, field: &'static str) -> Result<Note, FieldError> {
-        let s = raw.trim();
-        if s.is_empty() {
-            return Err(FieldError::new(field, "clinic.err.note_empty"));
-        }
-        if s.chars().count() > 500 || s.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
-            return Err(FieldError::new(field, "clinic.err.note_long"));
-        }
-        Ok(Note(s.to_string()))
+        let t =
+            PlainText::parse(raw, TextRule::lines(field, 500).required()).map_err(|e| {
+                match e.key {
+                    text::EMPTY => e.or_key("clinic.err.note_empty"),
+                    _ => e.or_key("clinic.err.note_long"),
+                }
+            })?;
+        Ok(Note(t.into_string()))
     }
 
     /// The text.
@@ -154,7 +158,7 @@ impl Severity {
     pub fn parse(raw: &str) -> Result<Severity, FieldError> {
         Severity::ALL
             .into_iter()
-            .find(|s| s.as_str() == raw.trim())
+            .find(|s| Some(s.as_str()) == text::clean(raw))
             .ok_or(FieldError::new("severity", "clinic.err.severity"))
     }
 }
@@ -191,23 +195,24 @@ impl WasteKind {
     pub fn parse(raw: &str) -> Result<WasteKind, FieldError> {
         WasteKind::ALL
             .into_iter()
-            .find(|s| s.as_str() == raw.trim())
+            .find(|s| Some(s.as_str()) == text::clean(raw))
             .ok_or(FieldError::new("kind", "clinic.err.waste_kind"))
     }
 }
 
 /// A number of doses wasted at once: 1 to 1000.
 pub fn parse_doses(raw: &str) -> Result<i32, FieldError> {
-    match raw.trim().parse::<i32>() {
-        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+    match text::clean(raw).map(str::parse::<i32>) {
+        Some(Ok(n)) if (1..=1000).contains(&n) => Ok(n),
         _ => Err(FieldError::new("doses", "clinic.err.doses")),
     }
 }
 
 /// A clock time `HH:MM` typed at the desk (read in the city's zone by the caller).
 pub fn parse_clock_time(raw: &str, field: &'static str) -> Result<NaiveTime, FieldError> {
-    NaiveTime::parse_from_str(raw.trim(), "%H:%M")
-        .map_err(|_| FieldError::new(field, "clinic.err.time"))
+    text::clean(raw)
+        .and_then(|s| NaiveTime::parse_from_str(s, "%H:%M").ok())
+        .ok_or(FieldError::new(field, "clinic.err.time"))
 }
 
 #[cfg(test)]
@@ -264,6 +269,26 @@ mod tests {
             screening_outcome(fever, Some(Decision::Defer), "38.5 °C"),
             Ok(ScreeningOutcome::Deferred(n)) if n.as_str() == "38.5 °C"
         ));
+    }
+
+    #[test]
+    fn notes_refuse_control_and_text_direction_characters() {
+        assert_eq!(
+            Note::parse("发热\0", "reason").unwrap_err().key,
+            "err.text.chars"
+        );
+        assert_eq!(
+            Note::parse("\u{202E}发热", "reason").unwrap_err().key,
+            "err.text.chars"
+        );
+        assert_eq!(
+            Note::parse("发热\r\n38.5 °C", "reason").unwrap().as_str(),
+            "发热\n38.5 °C"
+        );
+        assert_eq!(
+            Note::parse(&"x".repeat(501), "reason").unwrap_err().key,
+            "clinic.err.note_long"
+        );
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! A resident's name, mobile phone number and email address.
 
-use super::FieldError;
+use super::{FieldError, PlainText, TextRule};
 
 /// A person's name: 1 to 50 letters (any script), spaces, and the marks names use (`·.'-`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
-    /// Parse a name; markup, digits and SQL punctuation are refused, not escaped away.
+    /// Parse a name; markup, digits and SQL punctuation are refused, not escaped away (control
+    /// and text-direction characters by [`PlainText`] first).
     pub fn parse(raw: &str) -> Result<PersonName, FieldError> {
-        let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Spacing is collapsed below; the text rule only bounds what is read.
+        let text = PlainText::parse(raw, TextRule::line("name", 200))
+            .map_err(|e| e.or_key("err.name.long"))?;
+        let s = text
+            .as_str()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let n = s.chars().count();
         if n == 0 {
             return Err(FieldError::new("name", "err.name.empty"));
@@ -37,7 +45,10 @@ pub struct Phone(String);
 impl Phone {
     /// Parse a phone number; spaces and hyphens are ignored.
     pub fn parse(raw: &str) -> Result<Phone, FieldError> {
-        let mut s: String = raw
+        let text = PlainText::parse(raw, TextRule::line("phone", 40))
+            .map_err(|e| e.or_key("err.phone.format"))?;
+        let mut s: String = text
+            .as_str()
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect();
@@ -73,7 +84,9 @@ pub struct Email(String);
 impl Email {
     /// Parse an email address; the domain is lower-cased.
     pub fn parse(raw: &str) -> Result<Email, FieldError> {
-        let s = raw.trim();
+        let text = PlainText::parse(raw, TextRule::line("email", 254))
+            .map_err(|e| e.or_key("err.email.format"))?;
+        let s = text.as_str();
         if s.is_empty() {
             return Err(FieldError::new("email", "err.email.empty"));
         }
@@ -159,6 +172,32 @@ mod tests {
             "err.phone.format"
         );
         assert_eq!(Phone::parse("").unwrap_err().key, "err.phone.empty");
+    }
+
+    #[test]
+    fn control_and_text_direction_characters_are_refused_by_every_contact_type() {
+        for bad in ["王\0小明", "王\u{202E}小明", "\u{2066}Li\u{2069}"] {
+            assert_eq!(PersonName::parse(bad).unwrap_err().key, "err.text.chars");
+        }
+        for bad in ["138\u{0}00138000", "\u{202E}13800138000"] {
+            assert_eq!(Phone::parse(bad).unwrap_err().key, "err.text.chars");
+        }
+        for bad in [
+            "li@example.com\u{202E}",
+            "\u{202E}moc.elpmaxe@il",
+            "li\u{2067}@example.com",
+            "li@exa\0mple.com",
+            "li@example.com\r\nBcc: x@evil.example",
+        ] {
+            let e = Email::parse(bad).unwrap_err();
+            assert_eq!((e.field, e.key), ("email", "err.text.chars"), "{bad:?}");
+        }
+        assert_eq!(
+            Email::parse(&format!("{}@example.com", "a".repeat(300)))
+                .unwrap_err()
+                .key,
+            "err.email.format"
+        );
     }
 
     #[test]

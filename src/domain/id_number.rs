@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use super::FieldError;
+use super::{FieldError, PlainText, TextRule};
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_CHARS: &[u8; 11] = b"10X98765432";
@@ -17,7 +17,10 @@ pub struct IdNumber(String);
 impl IdNumber {
     /// Parse user input: spaces are ignored and a lower-case `x` is accepted.
     pub fn parse(raw: &str) -> Result<IdNumber, FieldError> {
-        let s: String = raw
+        let text = PlainText::parse(raw, TextRule::line("id_number", 40))
+            .map_err(|e| e.or_key("err.id.length"))?;
+        let s: String = text
+            .as_str()
             .chars()
             .filter(|c| !c.is_whitespace())
             .map(|c| c.to_ascii_uppercase())
@@ -132,6 +135,9 @@ mod tests {
         assert_eq!(key("110105189912310021"), "err.id.birth_date");
         assert_eq!(key("110105194912310021"), "err.id.check_digit");
         assert_eq!(key("一二三四五六七八九十一二三四五六七八"), "err.id.format");
+        assert_eq!(key("11010519491231002X\0"), "err.text.chars");
+        assert_eq!(key("\u{202E}11010519491231002X"), "err.text.chars");
+        assert_eq!(key(&"1".repeat(100)), "err.id.length");
     }
 
     proptest! {

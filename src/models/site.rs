@@ -37,6 +37,15 @@ pub fn find(conn: &mut AnyConnection, id: SiteId) -> QueryResult<Option<Site>> {
         .optional()
 }
 
+/// Lock a site's row for the rest of the transaction (a no-op update, which takes the row lock
+/// on PostgreSQL; SQLite has one writer anyway). Whether the site exists.
+pub fn lock(conn: &mut AnyConnection, id: SiteId) -> QueryResult<bool> {
+    diesel::update(sites::table.find(id.0))
+        .set(sites::active.eq(sites::active))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
 /// Active sites of a town by name.
 pub fn list_for_town(conn: &mut AnyConnection, town: TownId) -> QueryResult<Vec<Site>> {
     sites::table

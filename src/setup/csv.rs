@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{parse_code, parse_emails, parse_int, parse_text, SetupError};
 use crate::db::Db;
+use crate::domain::text;
 use crate::ids::new_id;
 use crate::models::{audit, site, town, NewSite, NewTown};
 use chrono::NaiveDateTime;
@@ -132,6 +133,9 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
     let mut problems: Vec<(usize, String)> = Vec::new();
     let mut it = rows.into_iter();
     match it.next() {
+        Some((l, h)) if h.iter().any(|f| text::clean(f).is_none()) => {
+            return Err((l, text::CHARS.into()))
+        }
         Some((_, h)) if h.iter().map(|f| f.trim().to_ascii_lowercase()).eq(HEADER) => {}
         Some((l, _)) => return Err((l, "err.import.header".into())),
         None => return Err((1, "err.import.empty".into())),
@@ -145,24 +149,24 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
             bad("err.import.columns");
             continue;
         }
+        // Every cell is plain text: one line, no control or text-direction characters.
+        if f.iter().any(|cell| text::clean(cell).is_none()) {
+            bad(text::CHARS);
+            continue;
+        }
         let get = |i: usize| f[i].trim();
         match get(0).to_ascii_lowercase().as_str() {
             "town" => {
-                let code = parse_code(get(1));
-                let name = parse_text(get(2), 60);
+                let code = parse_code(get(1), "err.import.code").map_err(&mut bad).ok();
+                let name = parse_text(get(2), 60, "err.import.name")
+                    .map_err(&mut bad)
+                    .ok();
                 let eligible = parse_int(get(3), 0, 100_000_000);
-                let emails = parse_emails(get(4));
-                if code.is_none() {
-                    bad("err.import.code");
-                }
-                if name.is_none() {
-                    bad("err.import.name");
-                }
+                let emails = parse_emails(get(4), "err.import.emails")
+                    .map_err(&mut bad)
+                    .ok();
                 if eligible.is_none() {
                     bad("err.import.eligible");
-                }
-                if emails.is_none() {
-                    bad("err.import.emails");
                 }
                 if !get(5).is_empty() {
                     bad("err.import.town_address");
@@ -188,18 +192,13 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                 }
             }
             "site" => {
-                let code = parse_code(get(1));
-                let name = parse_text(get(2), 60);
-                let address = parse_text(get(5), 120);
-                if code.is_none() {
-                    bad("err.import.code");
-                }
-                if name.is_none() {
-                    bad("err.import.name");
-                }
-                if address.is_none() {
-                    bad("err.import.address");
-                }
+                let code = parse_code(get(1), "err.import.code").map_err(&mut bad).ok();
+                let name = parse_text(get(2), 60, "err.import.name")
+                    .map_err(&mut bad)
+                    .ok();
+                let address = parse_text(get(5), 120, "err.import.address")
+                    .map_err(&mut bad)
+                    .ok();
                 if !get(3).is_empty() || !get(4).is_empty() {
                     bad("err.import.site_extra");
                 }
@@ -362,6 +361,21 @@ mod tests {
         assert!(
             [2, 3, 4, 5, 6].iter().all(|l| lines.contains(l)),
             "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn control_and_text_direction_characters_are_named_with_their_line() {
+        let text = "type,town_code,name,eligible,contact_emails,address\n\
+                    town,T1,城关\u{202E}镇,10,,\n\
+                    town,T2,东湖镇,10,a@b.cn\u{0},\n\
+                    site,T1,\"卫生院\n二楼\",,,人民路1号\n\
+                    town,T4,西湖镇,10\u{c},,\n";
+        let (rows, problems) = check_rows(text);
+        assert!(rows.is_empty());
+        assert_eq!(
+            problems,
+            [2, 3, 4, 6].map(|l| (l, text::CHARS.to_string())).to_vec()
         );
     }
 }

@@ -21,7 +21,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use crate::db::{unique_violation_on, AnyConnection, Db};
-use crate::domain::{Email, IdNumber};
+use crate::domain::{parse_id, text, Email, IdNumber, PlainText, TextRule};
 use crate::ids::{new_id, AppointmentId, ProductId, SiteId, SlotId, TownId, UserId};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::exception::{self, SiteException};
@@ -78,6 +78,11 @@ impl Check {
         self.0.push((field, key));
     }
 
+    /// The value, or its error noted against `field`.
+    fn read<T>(&mut self, field: &'static str, r: Result<T, &'static str>) -> Option<T> {
+        r.map_err(|key| self.add(field, key)).ok()
+    }
+
     fn done<T>(self, value: impl FnOnce() -> T) -> Result<T, SetupError> {
         if self.0.is_empty() {
             Ok(value())
@@ -89,53 +94,57 @@ impl Check {
 
 // ---- parsing ------------------------------------------------------------------------------
 
+// Text fields are read as [`PlainText`]: the error is `key` (the field's own message) or
+// `text::CHARS` when the text has control or text-direction characters.
+
 /// A code (town or product): 1-20 letters, digits, `-` or `_`, kept upper-case.
-pub fn parse_code(raw: &str) -> Option<String> {
-    let s = raw.trim();
-    let ok = !s.is_empty()
-        && s.len() <= 20
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    ok.then(|| s.to_ascii_uppercase())
+pub fn parse_code(raw: &str, key: &'static str) -> Result<String, &'static str> {
+    let s = PlainText::parse(raw, TextRule::line("code", 20).required())
+        .map_err(|e| e.or_key(key).key)?;
+    let ok = s
+        .as_str()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| s.as_str().to_ascii_uppercase()).ok_or(key)
 }
 
-/// A name or address: 1-`max` characters, no control characters.
-pub fn parse_text(raw: &str, max: usize) -> Option<String> {
-    let s = raw.trim();
-    let ok = !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control);
-    ok.then(|| s.to_string())
+/// A name or address: 1-`max` characters of one line.
+pub fn parse_text(raw: &str, max: usize, key: &'static str) -> Result<String, &'static str> {
+    PlainText::parse(raw, TextRule::line("text", max).required())
+        .map(PlainText::into_string)
+        .map_err(|e| e.or_key(key).key)
 }
 
 /// A whole number in `[min, max]`.
 pub fn parse_int(raw: &str, min: i64, max: i64) -> Option<i64> {
-    raw.trim()
+    text::clean(raw)?
         .parse::<i64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
 }
 
 /// Contact addresses separated by commas, semicolons or spaces; stored `a@x.cn; b@y.cn`.
-pub fn parse_emails(raw: &str) -> Option<String> {
+pub fn parse_emails(raw: &str, key: &'static str) -> Result<String, &'static str> {
+    let all = PlainText::parse(raw, TextRule::line("contact_emails", 3000))
+        .map_err(|e| e.or_key(key).key)?;
     let mut out = Vec::new();
-    for part in raw
-        .split([',', ';', '，', '；', ' ', '\n', '\r', '\t'])
+    for part in all
+        .as_str()
+        .split([',', ';', '，', '；', ' '])
         .filter(|p| !p.trim().is_empty())
     {
-        let e = Email::parse(part).ok()?;
+        let e = Email::parse(part).map_err(|e| e.or_key(key).key)?;
         let e = e.as_str().to_string();
-        if e.is_empty() {
-            return None;
-        }
         if !out.contains(&e) {
             out.push(e);
         }
     }
-    (out.len() <= 10).then(|| out.join("; "))
+    (out.len() <= 10).then(|| out.join("; ")).ok_or(key)
 }
 
 /// `HH:MM` as minutes after midnight (`24:00` allowed as the end of a day).
 pub fn parse_hm(raw: &str) -> Option<i32> {
-    let (h, m) = raw.trim().split_once(':')?;
+    let (h, m) = text::clean(raw)?.split_once(':')?;
     let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
     let ok = (0..=24).contains(&h) && (0..60).contains(&m) && m % 5 == 0 && h * 60 + m <= 1440;
     ok.then_some(h * 60 + m)
@@ -175,22 +184,16 @@ pub struct TownInput {
 /// Parse the town form, collecting every error.
 pub fn parse_town(f: &TownForm, new: bool) -> Result<TownInput, SetupError> {
     let mut check = Check::default();
-    let code = parse_code(&f.code);
-    if code.is_none() {
-        check.add("code", "err.setup.code");
-    }
-    let name = parse_text(&f.name, 60);
-    if name.is_none() {
-        check.add("name", "err.setup.name");
-    }
+    let code = check.read("code", parse_code(&f.code, "err.setup.code"));
+    let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
     let eligible = parse_int(&f.eligible, 0, 100_000_000);
     if eligible.is_none() {
         check.add("eligible", "err.setup.eligible");
     }
-    let emails = parse_emails(&f.contact_emails);
-    if emails.is_none() {
-        check.add("contact_emails", "err.setup.emails");
-    }
+    let emails = check.read(
+        "contact_emails",
+        parse_emails(&f.contact_emails, "err.setup.emails"),
+    );
     check.done(|| TownInput {
         code: code.unwrap_or_default(),
         name: name.unwrap_or_default(),
@@ -266,28 +269,26 @@ pub fn parse_product(f: &ProductForm) -> Result<ProductInput, SetupError> {
     let min_age = num(&f.min_age_years, "min_age_years", "err.setup.age", 0, 120);
     let max_age = num(&f.max_age_years, "max_age_years", "err.setup.age", 0, 120);
     let pack = num(&f.pack_size, "pack_size", "err.setup.pack", 1, 1000);
-    let code = parse_code(&f.code);
-    if code.is_none() {
-        check.add("code", "err.setup.code");
-    }
-    let name = parse_text(&f.name, 60);
-    if name.is_none() {
-        check.add("name", "err.setup.name");
-    }
-    let manufacturer = parse_text(&f.manufacturer, 80);
-    if manufacturer.is_none() {
-        check.add("manufacturer", "err.setup.name");
-    }
+    let code = check.read("code", parse_code(&f.code, "err.setup.code"));
+    let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
+    let manufacturer = check.read(
+        "manufacturer",
+        parse_text(&f.manufacturer, 80, "err.setup.name"),
+    );
     if max < min {
         check.add("max_interval_days", "err.setup.interval_order");
     }
     if max_age < min_age {
         check.add("max_age_years", "err.setup.age_order");
     }
-    let reason = f.reason.trim();
-    if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        check.add("reason", "err.setup.reason");
-    }
+    let reason = check
+        .read(
+            "reason",
+            PlainText::parse(&f.reason, TextRule::line("reason", 200))
+                .map_err(|e| e.or_key("err.setup.reason").key),
+        )
+        .map(PlainText::into_string)
+        .unwrap_or_default();
     check.done(|| ProductInput {
         code: code.unwrap_or_default(),
         name: name.unwrap_or_default(),
@@ -298,7 +299,7 @@ pub fn parse_product(f: &ProductForm) -> Result<ProductInput, SetupError> {
         min_age_years: min_age,
         max_age_years: max_age,
         pack_size: pack,
-        reason: reason.to_string(),
+        reason,
     })
 }
 
@@ -325,18 +326,12 @@ pub struct SiteInput {
 /// Parse the site form, collecting every error.
 pub fn parse_site(f: &SiteForm, new: bool) -> Result<SiteInput, SetupError> {
     let mut check = Check::default();
-    let town_id = f.town_id.trim().parse::<i64>().ok();
+    let town_id = parse_id(&f.town_id);
     if town_id.is_none() {
         check.add("town_id", "err.setup.town");
     }
-    let name = parse_text(&f.name, 60);
-    if name.is_none() {
-        check.add("name", "err.setup.name");
-    }
-    let address = parse_text(&f.address, 120);
-    if address.is_none() {
-        check.add("address", "err.setup.address");
-    }
+    let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
+    let address = check.read("address", parse_text(&f.address, 120, "err.setup.address"));
     check.done(|| SiteInput {
         town_id: town_id.unwrap_or_default(),
         name: name.unwrap_or_default(),
@@ -454,10 +449,10 @@ pub fn parse_template(f: &TemplateForm) -> Result<TemplateInput, SetupError> {
     }) as i32;
     let mut products = Vec::new();
     for p in &f.products {
-        match p.trim().parse::<i64>() {
-            Ok(id) if !products.contains(&id) => products.push(id),
-            Ok(_) => {}
-            Err(_) => check.add("products", "err.setup.products"),
+        match parse_id(p) {
+            Some(id) if !products.contains(&id) => products.push(id),
+            Some(_) => {}
+            None => check.add("products", "err.setup.products"),
         }
     }
     if products.is_empty() {
@@ -466,7 +461,7 @@ pub fn parse_template(f: &TemplateForm) -> Result<TemplateInput, SetupError> {
     let mut hours = Vec::new();
     for (d, raw) in f.hours.iter().enumerate() {
         let names = HOUR_FIELDS[d];
-        let blank: Vec<bool> = raw.iter().map(|s| s.trim().is_empty()).collect();
+        let blank: Vec<bool> = raw.iter().map(|s| text::clean(s) == Some("")).collect();
         if blank[0] && blank[3] {
             if !(blank[1] && blank[2]) {
                 check.add(names[0], "err.setup.hours_missing");
@@ -561,7 +556,7 @@ pub struct ExceptionInput {
 /// Parse the exception form; an empty window means the whole day.
 pub fn parse_exception(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionInput, SetupError> {
     let mut check = Check::default();
-    let day = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d").ok();
+    let day = text::clean(&f.day).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     match day {
         None => check.add("day", "err.setup.date"),
         Some(d) if d < today => check.add("day", "err.setup.past"),
@@ -569,7 +564,7 @@ pub fn parse_exception(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionI
         _ => {}
     }
     let time = |raw: &str, default: i32| {
-        if raw.trim().is_empty() {
+        if text::clean(raw) == Some("") {
             Some(default)
         } else {
             parse_hm(raw)
@@ -602,11 +597,11 @@ pub fn parse_exception(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionI
             None
         }
     };
-    let reason = parse_text(&f.reason, 200);
-    if reason.is_none() {
-        check.add("reason", "err.setup.reason_required");
-    }
-    let confirmed = f.confirm.trim().parse::<usize>().ok();
+    let reason = check.read(
+        "reason",
+        parse_text(&f.reason, 200, "err.setup.reason_required"),
+    );
+    let confirmed = text::clean(&f.confirm).and_then(|c| c.parse::<usize>().ok());
     check.done(|| ExceptionInput {
         day: day.unwrap_or(today),
         kind: kind.unwrap_or(ExceptionKind::Closed),
@@ -638,32 +633,34 @@ pub struct UserInput {
 }
 
 /// A username: 1-64 letters, digits, dots, hyphens or underscores (as `create-user`).
-pub fn parse_username(raw: &str) -> Option<String> {
-    let s = raw.trim();
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && s.chars().all(|c| c.is_alphanumeric() || "._-".contains(c));
-    ok.then(|| s.to_string())
+pub fn parse_username(raw: &str) -> Result<String, &'static str> {
+    let key = "err.setup.username";
+    let s = PlainText::parse(raw, TextRule::line("username", 64).required())
+        .map_err(|e| e.or_key(key).key)?;
+    let ok = s
+        .as_str()
+        .chars()
+        .all(|c| c.is_alphanumeric() || "._-".contains(c));
+    ok.then(|| s.into_string()).ok_or(key)
 }
 
-/// A password: at least 10 characters, at most 200.
+/// A new password: 10 to 200 characters, none of them control or text-direction characters
+/// (kept as typed, not trimmed).
 pub fn parse_password(raw: &str) -> Option<String> {
     let n = raw.chars().count();
-    (10..=200).contains(&n).then(|| raw.to_string())
+    let ok = (10..=200).contains(&n) && raw.chars().all(|c| text::allowed(c, false));
+    ok.then(|| raw.to_string())
 }
 
 /// Parse the user form, collecting every error.
 pub fn parse_user(f: &UserForm) -> Result<UserInput, SetupError> {
     let mut check = Check::default();
-    let username = parse_username(&f.username);
-    if username.is_none() {
-        check.add("username", "err.setup.username");
-    }
+    let username = check.read("username", parse_username(&f.username));
     let role = Role::parse(&f.role);
     if role.is_none() {
         check.add("role", "err.setup.role");
     }
-    let site_id = f.site_id.trim().parse::<i64>().ok();
+    let site_id = parse_id(&f.site_id);
     if role == Some(Role::Clinic) && site_id.is_none() {
         check.add("site_id", "err.setup.user_site");
     }
@@ -951,7 +948,11 @@ pub fn save_template(
 ) -> Result<PublishReport, SetupError> {
     let actor = actor.to_string();
     db.transaction(move |c| {
-        site::find(c, SiteId(site_id))?.ok_or(SetupError::NotFound)?;
+        // Saves of one site's template queue here: each replaces the products and hours it
+        // read (delete, then insert), which two at once would do twice.
+        if !site::lock(c, SiteId(site_id))? {
+            return Err(SetupError::NotFound);
+        }
         for p in &input.products {
             product::find(c, ProductId(*p))?
                 .ok_or_else(|| invalid("products", "err.setup.products"))?;
@@ -1745,11 +1746,34 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_bad_ones_refused() {
+        let k = "err.setup.emails";
         assert_eq!(
-            parse_emails("a@x.cn, b@y.cn;a@x.cn").as_deref(),
-            Some("a@x.cn; b@y.cn")
+            parse_emails("a@x.cn, b@y.cn;a@x.cn", k).as_deref(),
+            Ok("a@x.cn; b@y.cn")
         );
-        assert_eq!(parse_emails("").as_deref(), Some(""));
-        assert_eq!(parse_emails("not-an-address"), None);
+        assert_eq!(parse_emails("a@x.cn\r\nb@y.cn", k), Err(text::CHARS));
+        assert_eq!(parse_emails("", k).as_deref(), Ok(""));
+        assert_eq!(parse_emails("not-an-address", k), Err(k));
+        assert_eq!(parse_emails("a@x.cn\u{202E}", k), Err(text::CHARS));
+        assert_eq!(parse_emails("a@x.cn; \0b@y.cn", k), Err(text::CHARS));
+    }
+
+    #[test]
+    fn names_codes_and_passwords_refuse_control_and_text_direction_characters() {
+        let k = "err.setup.name";
+        assert_eq!(parse_text(" 城关镇 ", 60, k).as_deref(), Ok("城关镇"));
+        assert_eq!(parse_text("城关\u{202E}镇", 60, k), Err(text::CHARS));
+        assert_eq!(parse_text("城关镇\u{c}", 60, k), Err(text::CHARS));
+        assert_eq!(parse_text("", 60, k), Err(k));
+        assert_eq!(parse_text(&"镇".repeat(61), 60, k), Err(k));
+        assert_eq!(parse_code("t001", "c").as_deref(), Ok("T001"));
+        assert_eq!(parse_code("T0\u{0}01", "c"), Err(text::CHARS));
+        assert_eq!(parse_code("T 1", "c"), Err("c"));
+        assert_eq!(parse_username("nurse\u{2066}"), Err(text::CHARS));
+        assert_eq!(parse_int("7\u{85}", 1, 60), None);
+        assert_eq!(parse_hm("08:00\u{c}"), None);
+        assert!(parse_password("correct horse battery").is_some());
+        assert!(parse_password("correct horse\0battery").is_none());
+        assert!(parse_password("correct\u{202E} horse battery").is_none());
     }
 }

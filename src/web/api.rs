@@ -3,14 +3,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::ctx::request_lang;
 use super::resident::refusal_message;
 use super::state::{blocking, blocking_strict, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
-use crate::domain::{BookingCode, Email, FieldError, IdNumber, PersonName, Phone};
+use crate::domain::{
+    parse_date, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
+};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{SiteId, SlotId, TownId};
@@ -186,10 +187,11 @@ pub async fn availability(
     let site_id: i64 = q
         .site
         .as_deref()
-        .and_then(|s| s.trim().parse().ok())
+        .and_then(parse_id)
         .ok_or_else(|| bad("site"))?;
+    // Bounded (2000-2100): PostgreSQL cannot store every date chrono can parse.
     let date = match q.date.as_deref() {
-        Some(d) => NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| bad("date"))?,
+        Some(d) => parse_date(d, "date").map_err(|e| ApiError::field(lang, e))?,
         None => state.today(),
     };
     let tz = state.settings.time_zone;
@@ -259,7 +261,7 @@ pub enum StrOrInt {
 impl StrOrInt {
     fn as_i64(&self) -> Option<i64> {
         match self {
-            StrOrInt::S(s) => s.trim().parse().ok(),
+            StrOrInt::S(s) => parse_id(s),
             StrOrInt::N(n) => Some(*n),
         }
     }

@@ -11,6 +11,7 @@ use super::cookies;
 use super::ctx::Ctx;
 use super::resident::CsrfForm;
 use super::state::{blocking, AppState};
+use crate::domain::{PlainText, TextRule};
 use crate::error::AppError;
 use crate::models::{audit, user, Role, Session};
 use crate::security::{hash_password, random_token, sha256_hex, verify_password};
@@ -103,7 +104,20 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let username = form.username.trim().to_string();
+    // No account has a name with control or text-direction characters (nor can the database
+    // look one up: PostgreSQL refuses a NUL): say so at once.
+    let username = match PlainText::parse(&form.username, TextRule::line("username", 200)) {
+        Ok(u) => u.into_string(),
+        Err(e) => {
+            let page = LoginPage {
+                username: String::new(),
+                next: safe_next(&form.next).unwrap_or_default().to_string(),
+                error: Some(e.key),
+                ctx,
+            };
+            return html_status(&page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     // The user is read and the connection returned before the password is hashed.
     let user = blocking(&state, move |st| {
         let mut c = st.db.read.get()?;

@@ -3,13 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::ctx::Ctx;
 use super::resident::CsrfForm;
 use super::state::{blocking, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
+use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::shipment::{self, Shipment, TownNotice};
@@ -132,19 +132,16 @@ pub async fn shipments(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespo
 fn parse_shipment(lang: Lang, f: &ShipmentForm) -> Result<ShipmentInput, FormErrors> {
     let mut errors = FormErrors::default();
     let date = |v: &str, name: &'static str, errors: &mut FormErrors| {
-        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-            .map_err(|_| errors.add(name, lang.t("err.field_date").to_string()))
+        parse_date(v, name)
+            .map_err(|e| errors.add(name, lang.t(e.key).to_string()))
             .ok()
     };
-    let product_id = f.product_id.trim().parse::<i64>().ok();
+    let product_id = parse_id(&f.product_id);
     if product_id.is_none() {
         errors.add("product_id", lang.t("err.shipment.product").to_string());
     }
-    let doses = f
-        .doses
-        .trim()
-        .parse::<i32>()
-        .ok()
+    let doses = text::clean(&f.doses)
+        .and_then(|d| d.parse::<i32>().ok())
         .filter(|d| *d > 0 && *d <= 10_000_000);
     if doses.is_none() {
         errors.add("doses", lang.t("err.shipment.doses").to_string());
@@ -497,18 +494,29 @@ pub async fn adjust(
         reason: form.reason.clone(),
         ..Default::default()
     };
-    let Some(doses) = form
-        .doses
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|d| *d <= 100_000_000)
-    else {
+    let doses = text::clean(&form.doses)
+        .and_then(|d| d.parse::<u64>().ok())
+        .filter(|d| *d <= 100_000_000);
+    if doses.is_none() {
         st8.errors
             .add("doses", ctx.t("err.adjust.doses").to_string());
+    }
+    let code = PlainText::parse(&form.code, TextRule::line("code", 20).required())
+        .map_err(|e| {
+            let e = e.or_key("err.adjust.town");
+            st8.errors.add(e.field, ctx.t(e.key).to_string())
+        })
+        .ok();
+    let reason = PlainText::parse(&form.reason, TextRule::line("reason", 500).required())
+        .map_err(|e| {
+            let e = e.or_key("err.adjust.reason");
+            st8.errors.add(e.field, ctx.t(e.key).to_string())
+        })
+        .ok();
+    let (Some(doses), Some(code), Some(reason)) = (doses, code, reason) else {
         return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let (code, reason) = (form.code.clone(), form.reason.clone());
+    let (code, reason) = (code.into_string(), reason.into_string());
     let outcome = blocking(&state, move |st| {
         Ok::<_, AppError>(bureau::adjust(
             &st.db,

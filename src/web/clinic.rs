@@ -19,7 +19,9 @@ use crate::domain::clinic::{
     parse_clock_time, parse_doses, parse_last4, parse_yes_no, screening_outcome, Decision, Note,
     ScreeningAnswers, ScreeningOutcome, Severity, WasteKind,
 };
-use crate::domain::{parse_dose_number, BookingCode, FieldError, IdNumber};
+use crate::domain::{
+    parse_dose_number, parse_id, parse_lot_number, text, BookingCode, FieldError, IdNumber,
+};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId};
@@ -328,7 +330,7 @@ pub async fn find_code(
     match BookingCode::parse(&q.code) {
         Ok(code) => Ok(see_other(&format!("/staff/checkin/{}", code.as_str()))),
         Err(e) => {
-            let site: i64 = q.site.trim().parse().map_err(|_| AppError::BadRequest)?;
+            let site = parse_id(&q.site).ok_or(AppError::BadRequest)?;
             let view = TodayView {
                 code: q.code.chars().take(40).collect(),
                 code_error: Some(field_message(ctx.lang, e)),
@@ -364,9 +366,9 @@ pub async fn no_shows(
     let u = ctx.require(Role::Clinic)?.clone();
     ctx.check_csrf(&form.csrf)?;
     let site_id = SiteId(*path);
-    let only = match form.slot.trim() {
-        "" => None,
-        s => Some(SlotId(s.parse().map_err(|_| AppError::BadRequest)?)),
+    let only = match text::clean(&form.slot) {
+        Some("") => None,
+        _ => Some(SlotId(parse_id(&form.slot).ok_or(AppError::BadRequest)?)),
     };
     let d = desk(&state, &u);
     let outcome = blocking(&state, move |st| {
@@ -672,11 +674,13 @@ pub async fn dose_submit(
         let time = parse_clock_time(&form.time, "time").map_err(&mut note).ok();
         (dose, time)
     };
-    let lot = form.lot.trim().to_string();
-    if lot.is_empty() || lot.chars().count() > 64 {
-        errors.add("lot", lang.t("clinic.err.lot_required").to_string());
-    }
-    let (Some(dose), Some(time), true) = (dose, time, errors.is_empty()) else {
+    let lot = parse_lot_number(&form.lot, "lot")
+        .map_err(|e| {
+            let e = e.or_key("clinic.err.lot_required");
+            errors.add(e.field, field_message(lang, e))
+        })
+        .ok();
+    let (Some(dose), Some(time), Some(lot), true) = (dose, time, lot, errors.is_empty()) else {
         let view = CheckinView {
             dose_form: Some(form),
             errors,
@@ -810,6 +814,9 @@ pub async fn walkin_submit(
     let u = ctx.require(Role::Clinic)?.clone();
     ctx.check_csrf(&form.csrf)?;
     let site_id = SiteId(*path);
+    if !desk(&state, &u).staff.may_act_for(site_id.0) {
+        return Err(AppError::Forbidden);
+    }
     let mut form = form.into_inner();
     form.id_number = form.id_number.trim().to_string();
     let lang = ctx.lang;
@@ -823,7 +830,7 @@ pub async fn walkin_submit(
             ..Default::default()
         },
     );
-    let slot_id = form.slot.trim().parse::<i64>().ok().map(SlotId);
+    let slot_id = parse_id(&form.slot).map(SlotId);
     let (details, slot_id) = match (details, slot_id) {
         (Ok(d), Some(s)) => (d, s),
         (details, slot_id) => {
@@ -958,14 +965,19 @@ pub async fn wastage_submit(
     let mut errors = FormErrors::default();
     let parsed = {
         let mut note = note(&mut errors, lang);
-        let lot = form
-            .lot
-            .split_once(':')
-            .and_then(|(p, l)| Some((ProductId(p.parse().ok()?), l.to_string())))
-            .filter(|(_, l)| !l.is_empty())
-            .ok_or(FieldError::new("lot", "clinic.err.lot_required"))
-            .map_err(&mut note)
-            .ok();
+        // The select's value is `PRODUCT_ID:LOT_NUMBER`.
+        let lot = match form.lot.split_once(':') {
+            Some((p, l)) => parse_id(p)
+                .ok_or(FieldError::new("lot", "clinic.err.lot_required"))
+                .and_then(|p| {
+                    let l = parse_lot_number(l, "lot")
+                        .map_err(|e| e.or_key("clinic.err.lot_required"))?;
+                    Ok((ProductId(p), l))
+                }),
+            None => Err(FieldError::new("lot", "clinic.err.lot_required")),
+        }
+        .map_err(&mut note)
+        .ok();
         let doses = parse_doses(&form.doses).map_err(&mut note).ok();
         let kind = WasteKind::parse(&form.kind).map_err(&mut note).ok();
         let reason = Note::parse(&form.reason, "reason").map_err(&mut note).ok();

@@ -11,7 +11,7 @@ use super::ctx::Ctx;
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::{
-    parse_dose_number, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
+    parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
 };
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -588,7 +588,7 @@ pub async fn move_form(
         return Ok(see_other("/appointment"));
     }
     let site_id = match q.site.as_deref() {
-        Some(s) => SiteId(s.parse().map_err(|_| AppError::BadRequest)?),
+        Some(s) => SiteId(parse_id(s).ok_or(AppError::BadRequest)?),
         None => SiteId(a.site_id),
     };
     render_site(ctx, state, site_id, q.date.as_deref(), true).await
@@ -611,12 +611,7 @@ pub async fn move_submit(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
-    let to = SlotId(
-        form.slot_id
-            .trim()
-            .parse()
-            .map_err(|_| AppError::BadRequest)?,
-    );
+    let to = SlotId(parse_id(&form.slot_id).ok_or(AppError::BadRequest)?);
     blocking(&state, move |st| {
         booking::reschedule(&st.db, st.rules(), id, to)
     })

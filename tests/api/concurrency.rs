@@ -229,3 +229,58 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
         app.count("appointments", "status = 'booked'")
     );
 }
+
+#[actix_web::test]
+async fn simultaneous_saves_of_one_sites_template_all_succeed_and_leave_one_template() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let admin = crate::helpers::staff_client(&app, "admin", None).await;
+    let page = format!("/admin/sites/{}", city.site);
+    let html = admin
+        .get(format!("{}{page}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&html).unwrap();
+    let product = city.product.to_string();
+    let saves = (0..8).map(|i| {
+        let (admin, token, product) = (admin.clone(), token.clone(), product.clone());
+        let url = format!("{}{page}/template", app.address);
+        async move {
+            let seats = (4 + i % 2).to_string();
+            admin
+                .post(url)
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("slot_minutes", "30"),
+                    ("seats", seats.as_str()),
+                    ("days_ahead", "7"),
+                    ("product", product.as_str()),
+                    ("opens_0", "08:00"),
+                    ("closes_0", "12:00"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(saves).await;
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    let site = format!("site_id = {}", city.site);
+    assert_eq!(app.count("site_templates", &site), 1);
+    assert_eq!(app.count("site_hours", &site), 1);
+    assert_eq!(app.count("site_products", &site), 1);
+    // The slots are one template's: all with the same seat count.
+    let counts: Vec<i64> = [4, 5]
+        .iter()
+        .map(|n| app.count("slots", &format!("{site} AND seats = {n}")))
+        .collect();
+    assert!(counts.iter().sum::<i64>() > 0, "{counts:?}");
+    assert!(counts.contains(&0), "one template's seats: {counts:?}");
+    assert_eq!(app.count("audit_log", "action = 'sites.template'"), 8);
+}

@@ -12,6 +12,7 @@ mod cli;
 mod clinic;
 mod concurrency;
 mod helpers;
+mod hostile;
 mod i18n;
 mod mail;
 mod migrations;
