@@ -29,6 +29,8 @@ pub enum Kind {
     SeatsOpened,
     /// An allocation was approved (ref: town notice).
     TownNotice,
+    /// A draw decided an entry: drawn (with its booking) or not (ref: draw entry).
+    EntryResult,
 }
 
 impl Kind {
@@ -44,6 +46,7 @@ impl Kind {
             Kind::SecondDoseLastCall => "dose2_last_call",
             Kind::SeatsOpened => "seats_opened",
             Kind::TownNotice => "town_notice",
+            Kind::EntryResult => "entry_result",
         }
     }
 
@@ -59,6 +62,7 @@ impl Kind {
             Kind::SecondDoseLastCall,
             Kind::SeatsOpened,
             Kind::TownNotice,
+            Kind::EntryResult,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -624,18 +624,22 @@ async fn site_edit(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let today = state.today();
-    let (s, towns, products, t, hours, chosen, excs, future) = read(state, move |c, st| {
+    let ((s, towns, products, t, hours, chosen, excs, future), rule) = read(state, move |c, st| {
         let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
         let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
+        let rule = template::release_rule(c, SiteId(id))?;
         Ok((
-            s,
-            town::list_all(c)?,
-            product::list(c)?,
-            template::find(c, SiteId(id))?,
-            template::hours(c, SiteId(id))?,
-            site_product::list_for_site(c, SiteId(id))?,
-            exception::list_for_site_from(c, SiteId(id), today)?,
-            future,
+            (
+                s,
+                town::list_all(c)?,
+                product::list(c)?,
+                template::find(c, SiteId(id))?,
+                template::hours(c, SiteId(id))?,
+                site_product::list_for_site(c, SiteId(id))?,
+                exception::list_for_site_from(c, SiteId(id), today)?,
+                future,
+            ),
+            rule,
         ))
     })
     .await?;
@@ -648,9 +652,9 @@ async fn site_edit(
         active: if s.active { "on".into() } else { String::new() },
         csrf: String::new(),
     });
-    let template = v
-        .template
-        .unwrap_or_else(|| TemplateForm::from_stored(t.as_ref(), &hours, &chosen));
+    let template = v.template.unwrap_or_else(|| {
+        TemplateForm::from_stored(t.as_ref(), &hours, &chosen).with_release(&rule)
+    });
     let days = (0..7)
         .map(|d| (WEEKDAY_KEYS[d], HOUR_FIELDS[d], template.hours[d].clone()))
         .collect();

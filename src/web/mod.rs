@@ -7,6 +7,7 @@ pub mod bureau;
 pub mod clinic;
 pub mod cookies;
 pub mod ctx;
+pub mod draw;
 pub mod middleware;
 pub mod resident;
 pub mod staff;
@@ -54,6 +55,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/appointment/move", web::post().to(resident::move_submit))
     .route("/find", web::get().to(resident::find_form))
     .route("/find", web::post().to(resident::find_submit))
+    .route("/entry", web::get().to(draw::entry_page))
+    .route("/entry/find", web::get().to(draw::entry_find_form))
+    .route("/entry/find", web::post().to(draw::entry_find_submit))
+    .route("/draws/{id}", web::get().to(draw::draw_page))
     .route("/lang/{code}", web::get().to(switch_lang))
     // Staff, bureau, admin
     .route("/login", web::get().to(auth::login_form))
@@ -177,6 +182,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/appointments", web::post().to(api::book))
     .route("/api/v1/appointments/lookup", web::post().to(api::lookup))
     .route("/api/v1/appointments/cancel", web::post().to(api::cancel))
+    .route("/api/v1/entries/lookup", web::post().to(api::entry_lookup))
+    .route("/api/v1/draws/{id}", web::get().to(api::draw))
     // Plumbing
     .route("/healthz", web::get().to(api::healthz))
     .route("/static/app.css", web::get().to(stylesheet))

@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod clinic;
 mod concurrency;
+mod draw;
 mod helpers;
 mod i18n;
 mod mail;
