@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    add_slot_at, client, csrf_in, id_number, resident, resident_form, spawn_app, test_now, City,
-    TestApp,
+    add_slot_at, client, csrf_in, id_number, resident, resident_form, spawn_app, staff_client,
+    test_now, City, TestApp,
 };
 
 fn sha256_hex(s: &str) -> String {
@@ -565,33 +565,63 @@ async fn the_booking_form_in_the_window_gives_an_entry_page_whose_result_shows_a
     assert!(subject.starts_with("已中签"), "{subject}");
 }
 
+/// The admin's template form for the city's site: every day 09:00-11:00, hour slots, 3 seats,
+/// 10 days ahead, with the given release fields.
+async fn post_template(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    city: City,
+    release: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = format!("{}/admin/sites/{}", app.address, city.site);
+    let html = admin.get(&page).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_in(&html).unwrap();
+    let product = city.product.to_string();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("product", &product),
+        ("slot_minutes", "60"),
+        ("seats", "3"),
+        ("days_ahead", "10"),
+    ];
+    for names in dosewise::setup::HOUR_FIELDS {
+        form.push((names[0], "09:00"));
+        form.push((names[3], "11:00"));
+    }
+    form.extend_from_slice(release);
+    admin
+        .post(format!("{page}/template"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_its_draws_seed() {
     let app = spawn_app().await;
     let city = app.city();
-    let mut form = dosewise::setup::TemplateForm {
-        slot_minutes: "60".into(),
-        seats: "3".into(),
-        days_ahead: "10".into(),
-        products: vec![city.product.to_string()],
-        release_days: "7".into(),
-        release_time: "20:00".into(),
-        draw_minutes: "15".into(),
-        ..Default::default()
-    };
-    for d in 0..7 {
-        form.hours[d] = ["09:00".into(), String::new(), String::new(), "11:00".into()];
+    let admin = staff_client(&app, "admin", None).await;
+    let rule = [
+        ("release_days", "7"),
+        ("release_time", "20:00"),
+        ("draw_minutes", "15"),
+    ];
+    assert_eq!(post_template(&app, &admin, city, &rule).await.status(), 303);
+    let form = admin
+        .get(format!("{}/admin/sites/{}", app.address, city.site))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for value in ["value=\"7\"", "value=\"20:00\"", "value=\"15\""] {
+        assert!(
+            form.contains(value),
+            "the form shows the stored rule: {value}"
+        );
     }
-    let input = dosewise::setup::parse_template(&form).unwrap();
-    dosewise::setup::save_template(
-        app.database(),
-        city.site,
-        input,
-        app.state.settings.time_zone,
-        "test",
-        test_now(),
-    )
-    .unwrap();
     use dosewise::db::schema::{draws, slots};
     let rows: Vec<(NaiveDateTime, Option<NaiveDateTime>)> = slots::table
         .filter(slots::site_id.eq(city.site))
@@ -643,46 +673,39 @@ async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_i
         "the seed stays secret"
     );
 
-    // Saving again changes nothing; removing the rule opens the slots at once and drops the
-    // draws nobody entered.
+    // Saving again changes nothing.
     let n = committed.len();
-    let input = dosewise::setup::parse_template(&form).unwrap();
-    dosewise::setup::save_template(
-        app.database(),
-        city.site,
-        input,
-        app.state.settings.time_zone,
-        "test",
-        test_now(),
-    )
-    .unwrap();
+    assert_eq!(post_template(&app, &admin, city, &rule).await.status(), 303);
     assert_eq!(app.count("draws", "1=1") as usize, n);
-    form.release_days.clear();
-    form.release_time.clear();
-    let input = dosewise::setup::parse_template(&form).unwrap();
-    dosewise::setup::save_template(
-        app.database(),
-        city.site,
-        input,
-        app.state.settings.time_zone,
-        "test",
-        test_now(),
+    // A half-given or impossible rule is refused, named, and nothing changes.
+    let res = post_template(&app, &admin, city, &[("release_days", "7")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("HH:MM"));
+    let res = post_template(
+        &app,
+        &admin,
+        city,
+        &[
+            ("release_days", "0"),
+            ("release_time", "25:00"),
+            ("draw_minutes", "-1"),
+        ],
     )
-    .unwrap();
+    .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    for field in [
+        "release_days-error",
+        "release_time-error",
+        "draw_minutes-error",
+    ] {
+        assert!(body.contains(field), "{field}");
+    }
+    assert_eq!(app.count("draws", "1=1") as usize, n);
+    // Removing the rule opens the slots at once and drops the draws nobody entered.
+    assert_eq!(post_template(&app, &admin, city, &[]).await.status(), 303);
     assert_eq!(app.count("draws", "1=1"), 0);
     assert_eq!(app.count("slots", "opens_at > '2030-03-04 01:00:00'"), 0);
-
-    // A half-given rule is refused with the field named.
-    form.release_days = "7".into();
-    let err = dosewise::setup::parse_template(&form).unwrap_err();
-    assert!(format!("{err:?}").contains("release_time"), "{err:?}");
-    form.release_time = "25:00".into();
-    form.draw_minutes = "-1".into();
-    let err = format!("{:?}", dosewise::setup::parse_template(&form).unwrap_err());
-    assert!(
-        err.contains("release_time") && err.contains("draw_minutes"),
-        "{err}"
-    );
 }
 
 #[actix_web::test]
@@ -717,4 +740,101 @@ async fn several_runners_at_once_decide_each_entry_once() {
     // Too late for an entry: the window is closed and the draw done, so it is a booking.
     assert_eq!(app.book_api(slot, 1, &resident(600)).await.status(), 409);
     assert_eq!(app.count("draw_entries", "1=1"), 20);
+}
+
+#[actix_web::test]
+async fn demo_data_can_announce_every_slots_release_and_run_draws_runs_the_draws_due() {
+    use crate::cli::{dosewise, text};
+    use crate::helpers::{count_where, TestDb};
+    let db = TestDb::new();
+    let before = chrono::Utc::now().naive_utc();
+    let out = dosewise(
+        &db.url,
+        &[
+            "demo-data",
+            "--towns",
+            "1",
+            "--sites-per-town",
+            "2",
+            "--days",
+            "2",
+            "--draw-opens-in",
+            "3600",
+            "--draw-seconds",
+            "120",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 draws"), "{}", text(&out));
+    let after = chrono::Utc::now().naive_utc();
+    {
+        let pools = dosewise::db::Db::connect(&db.url, 1).unwrap();
+        let mut c = pools.read.get().unwrap();
+        assert!(count_where(&mut c, "slots", "1=1") > 0);
+        assert_eq!(count_where(&mut c, "slots", "opens_at IS NULL"), 0);
+        use dosewise::db::schema::{draws, slots};
+        let opens: Vec<Option<NaiveDateTime>> = slots::table
+            .select(slots::opens_at)
+            .distinct()
+            .load(&mut *c)
+            .unwrap();
+        assert_eq!(opens.len(), 1, "one opening for every slot");
+        let opens = opens[0].unwrap();
+        assert!(
+            opens >= before + Duration::seconds(3599) && opens <= after + Duration::seconds(3601)
+        );
+        let rows: Vec<(NaiveDateTime, NaiveDateTime, String, String)> = draws::table
+            .select((
+                draws::opens_at,
+                draws::closes_at,
+                draws::seed,
+                draws::seed_hash,
+            ))
+            .load(&mut *c)
+            .unwrap();
+        assert_eq!(rows.len(), 2, "one draw per site");
+        for (o, cl, seed, hash) in rows {
+            assert_eq!((o, cl - o), (opens, Duration::seconds(120)));
+            assert_eq!(sha256_hex(&seed), hash);
+        }
+    }
+    let out = dosewise(&db.url, &["run-draws"], "");
+    assert!(text(&out).contains("0 draws run"), "{}", text(&out));
+
+    // Opening at once with a one-second window: once it has passed, run-draws runs both.
+    let db = TestDb::new();
+    let out = dosewise(
+        &db.url,
+        &[
+            "demo-data",
+            "--towns",
+            "1",
+            "--sites-per-town",
+            "2",
+            "--days",
+            "1",
+            "--draw-opens-in",
+            "0",
+            "--draw-seconds",
+            "1",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = dosewise(&db.url, &["run-draws"], "");
+    assert!(text(&out).contains("2 draws run"), "{}", text(&out));
+    let pools = dosewise::db::Db::connect(&db.url, 1).unwrap();
+    let mut c = pools.read.get().unwrap();
+    assert_eq!(count_where(&mut c, "draws", "status = 'done'"), 2);
+
+    // Without the flags, slots are bookable at once as before.
+    let db = TestDb::new();
+    let out = dosewise(&db.url, &["demo-data", "--towns", "1", "--days", "1"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    let pools = dosewise::db::Db::connect(&db.url, 1).unwrap();
+    let mut c = pools.read.get().unwrap();
+    assert_eq!(count_where(&mut c, "slots", "opens_at IS NOT NULL"), 0);
+    assert_eq!(count_where(&mut c, "draws", "1=1"), 0);
 }
