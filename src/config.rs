@@ -52,6 +52,9 @@ pub struct Settings {
     /// `DOSEWISE_OBSERVATION_MINUTES`: how long people stay under observation after a dose.
     /// Default 30.
     pub observation_minutes: i64,
+    /// `DOSEWISE_DRAW_MINUTES`: the draw window offered for a site's release rule when its
+    /// template does not give one (each template stores its own). Default 10.
+    pub draw_minutes: i32,
 }
 
 impl Settings {
@@ -77,6 +80,7 @@ impl Settings {
             mail_worker: true,
             mail_interval_ms: 2000,
             observation_minutes: 30,
+            draw_minutes: 10,
         }
     }
 
@@ -152,6 +156,11 @@ impl Settings {
                 .parse()
                 .context("DOSEWISE_OBSERVATION_MINUTES must be a whole number of minutes")?;
         }
+        if let Some(v) = var("DOSEWISE_DRAW_MINUTES") {
+            s.draw_minutes = v
+                .parse()
+                .context("DOSEWISE_DRAW_MINUTES must be a whole number of minutes")?;
+        }
         s.check()?;
         Ok(s)
     }
@@ -165,6 +174,9 @@ impl Settings {
         }
         if self.pool_size == 0 || self.workers == 0 {
             bail!("DOSEWISE_POOL_SIZE and DOSEWISE_WORKERS must be at least 1");
+        }
+        if !(0..=240).contains(&self.draw_minutes) {
+            bail!("DOSEWISE_DRAW_MINUTES must be between 0 and 240");
         }
         if !(0..=24 * 60).contains(&self.observation_minutes) {
             bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");

@@ -628,6 +628,15 @@ async fn site_edit(
         let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
         let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
         let rule = template::release_rule(c, SiteId(id))?;
+        // A site without a template yet is offered the city's default draw window.
+        let rule = if template::find(c, SiteId(id))?.is_none() {
+            template::ReleaseRule {
+                draw_minutes: st.settings.draw_minutes,
+                ..rule
+            }
+        } else {
+            rule
+        };
         Ok((
             (
                 s,
@@ -799,8 +808,11 @@ pub async fn save_template(
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require(Role::Admin)?.username.clone();
-    let form = TemplateForm::from_pairs(pairs.into_inner());
+    let mut form = TemplateForm::from_pairs(pairs.into_inner());
     ctx.check_csrf(&form.csrf)?;
+    if form.draw_minutes.trim().is_empty() {
+        form.draw_minutes = state.settings.draw_minutes.to_string();
+    }
     let id = *path;
     let outcome = match setup::parse_template(&form) {
         Ok(input) => {

@@ -602,6 +602,18 @@ async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_i
     let app = spawn_app().await;
     let city = app.city();
     let admin = staff_client(&app, "admin", None).await;
+    let blank = admin
+        .get(format!("{}/admin/sites/{}", app.address, city.site))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        blank.contains(r#"name="draw_minutes" type="text" value="10""#),
+        "the form offers DOSEWISE_DRAW_MINUTES"
+    );
     let rule = [
         ("release_days", "7"),
         ("release_time", "20:00"),
