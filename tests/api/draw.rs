@@ -850,3 +850,54 @@ async fn demo_data_can_announce_every_slots_release_and_run_draws_runs_the_draws
     assert_eq!(count_where(&mut c, "slots", "opens_at IS NOT NULL"), 0);
     assert_eq!(count_where(&mut c, "draws", "1=1"), 0);
 }
+
+#[actix_web::test]
+async fn bad_entry_lookups_and_unknown_draws_get_clear_answers_and_no_id_in_a_url() {
+    let app = spawn_app().await;
+    let res = app
+        .post_json(
+            "/api/v1/entries/lookup",
+            &json!({"entry": "not a code!", "id_number": id_number(1)}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(json_of(res).await["field"], "entry");
+    let res = app
+        .post_json(
+            "/api/v1/entries/lookup",
+            &json!({"entry": "7K3Q-9MZD", "id_number": "12345"}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(lookup(&app, "7K3Q9MZD", 1).await.status(), 404);
+    let res = app
+        .client
+        .post(format!("{}/api/v1/entries/lookup", app.address))
+        .header("content-type", "application/json")
+        .body("{\"entry\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.get("/api/v1/draws/123").await.status(), 404);
+    assert_eq!(app.get("/api/v1/draws/x").await.status(), 404);
+    assert_eq!(app.get("/draws/123").await.status(), 404);
+    let res = app.get("/entry").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/entry/find");
+    // The find form without its CSRF token is refused; with junk it says what is wrong.
+    let res = app
+        .post_form("/entry/find", &[("code", "x"), ("id_number", "y")])
+        .await;
+    assert_eq!(res.status(), 403);
+    let csrf = app.csrf("/entry/find").await;
+    let res = app
+        .post_form(
+            "/entry/find",
+            &[("code", "x"), ("id_number", "y"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("code-error") && page.contains("id_number-error"));
+}
