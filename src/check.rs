@@ -11,7 +11,11 @@
 //! - each approved plan: what was planned for a town = what was moved to its sites = what the
 //!   town was told;
 //! - one active appointment per resident and dose, on the slot, site and time it names;
-//! - every outbox row in a known state, and every booking's confirmation queued.
+//! - every outbox row in a known state, and every booking's confirmation queued;
+//! - each draw's seed hashes to its commitment and it counts its entries; a done draw decided
+//!   every entry, in the published order, which is the order its seed gives; a drawn entry holds
+//!   an appointment of its resident, dose and vaccine at its draw's site, and nothing else does;
+//!   one waiting entry per resident and dose; every decided entry's result is mailed.
 //!
 //! The queries are plain SQL written once for both backends; sums are cast to BIGINT so they
 //! read the same from SQLite and PostgreSQL.
@@ -60,6 +64,7 @@ pub fn run(c: &mut AnyConnection) -> QueryResult<Vec<Violation>> {
     plans(c, &mut out)?;
     appointments(c, &mut out)?;
     outbox(c, &mut out)?;
+    draws(c, &mut out)?;
     Ok(out)
 }
 
@@ -547,6 +552,189 @@ fn outbox(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
                 m.id, m.n
             ),
         );
+    }
+    Ok(())
+}
+
+/// Draws and their entries (fair release).
+fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    use crate::booking::draw::draw_order;
+    use crate::db::schema::{appointments, draw_entries, draws, outbox, residents};
+    use crate::models::draw::Draw;
+    use crate::models::draw_entry::{DrawEntry, EntryStatus};
+    use crate::security::sha256_hex;
+    let all: Vec<Draw> = draws::table
+        .order(draws::id.asc())
+        .select(Draw::as_select())
+        .load(c)?;
+    let entries: Vec<DrawEntry> = draw_entries::table
+        .order(draw_entries::id.asc())
+        .select(DrawEntry::as_select())
+        .load(c)?;
+    let mut by_draw: BTreeMap<i64, Vec<&DrawEntry>> = BTreeMap::new();
+    for e in &entries {
+        by_draw.entry(e.draw_id).or_default().push(e);
+    }
+    for d in &all {
+        let mine = by_draw.get(&d.id).cloned().unwrap_or_default();
+        if sha256_hex(&d.seed) != d.seed_hash {
+            push(
+                out,
+                "a draw's seed hashes to its commitment",
+                format!("draws id={}: SHA-256 of the seed is not seed_hash", d.id),
+            );
+        }
+        if usize::try_from(d.entries).ok() != Some(mine.len()) {
+            push(
+                out,
+                "a draw counts its entries",
+                format!(
+                    "draws id={}: entries={} but {} rows",
+                    d.id,
+                    d.entries,
+                    mine.len()
+                ),
+            );
+        }
+        let decided = mine
+            .iter()
+            .filter(|e| e.status() != EntryStatus::Waiting)
+            .count();
+        if d.is_done() {
+            if decided != mine.len() {
+                push(
+                    out,
+                    "a done draw decided every entry",
+                    format!(
+                        "draws id={}: {} entries still waiting",
+                        d.id,
+                        mine.len() - decided
+                    ),
+                );
+            }
+            let order = draw_order(&d.seed, mine.iter().map(|e| e.code.as_str()));
+            if d.order() != order {
+                push(
+                    out,
+                    "a done draw publishes the order its seed gives",
+                    format!("draws id={}: published order differs from the seed's", d.id),
+                );
+            }
+            for e in &mine {
+                let at = order.iter().position(|c| *c == e.code).map(|i| i + 1);
+                if e.position.and_then(|p| usize::try_from(p).ok()) != at {
+                    push(
+                        out,
+                        "each entry has its place in its draw's order",
+                        format!(
+                            "draw_entries id={} (draw id={}): position {:?}, order says {:?}",
+                            e.id, d.id, e.position, at
+                        ),
+                    );
+                }
+            }
+        } else if d.status == "scheduled" && decided > 0 {
+            push(
+                out,
+                "entries are decided only by a running draw",
+                format!(
+                    "draws id={}: scheduled with {decided} decided entries",
+                    d.id
+                ),
+            );
+        }
+    }
+    let mut waiting: BTreeMap<(i64, i32), usize> = BTreeMap::new();
+    for e in &entries {
+        let d = all.iter().find(|d| d.id == e.draw_id);
+        let status = e.status();
+        if status == EntryStatus::Waiting {
+            *waiting.entry((e.resident_id, e.dose_number)).or_default() += 1;
+        }
+        let decided_ok = match status {
+            EntryStatus::Waiting => e.position.is_none() && e.decided_at.is_none(),
+            _ => e.position.is_some() && e.decided_at.is_some(),
+        };
+        if !decided_ok {
+            push(
+                out,
+                "a decided entry has its place and time, a waiting one neither",
+                format!("draw_entries id={} status={}", e.id, e.status),
+            );
+        }
+        match (status, e.appointment_id) {
+            (EntryStatus::Drawn, Some(a)) => {
+                let held: Option<(i64, i32, i64, i64)> = appointments::table
+                    .find(a)
+                    .select((
+                        appointments::resident_id,
+                        appointments::dose_number,
+                        appointments::product_id,
+                        appointments::site_id,
+                    ))
+                    .first(c)
+                    .optional()?;
+                let ok = held.is_some_and(|(r, n, p, site)| {
+                    r == e.resident_id
+                        && n == e.dose_number
+                        && p == e.product_id
+                        && d.is_some_and(|d| d.site_id == site)
+                });
+                if !ok {
+                    push(
+                        out,
+                        "a drawn entry holds its appointment",
+                        format!(
+                            "draw_entries id={}: appointment id={a} is missing or not its \
+                             resident's dose of its vaccine at its draw's site",
+                            e.id
+                        ),
+                    );
+                }
+            }
+            (EntryStatus::Drawn, None) => push(
+                out,
+                "a drawn entry holds its appointment",
+                format!("draw_entries id={}: drawn without an appointment", e.id),
+            ),
+            (_, Some(a)) => push(
+                out,
+                "only a drawn entry holds an appointment",
+                format!(
+                    "draw_entries id={} status={}: appointment id={a}",
+                    e.id, e.status
+                ),
+            ),
+            _ => {}
+        }
+        if status != EntryStatus::Waiting {
+            let email: Option<String> = residents::table
+                .find(e.resident_id)
+                .select(residents::email)
+                .first(c)
+                .optional()?;
+            let mailed: i64 = outbox::table
+                .filter(outbox::kind.eq(crate::mail::outbox::Kind::EntryResult.as_str()))
+                .filter(outbox::ref_id.eq(e.id))
+                .count()
+                .get_result(c)?;
+            if email.is_some_and(|m| !m.is_empty()) && mailed == 0 {
+                push(
+                    out,
+                    "every draw result is mailed",
+                    format!("draw_entries id={}: no entry_result in the outbox", e.id),
+                );
+            }
+        }
+    }
+    for ((resident, dose), n) in waiting {
+        if n > 1 {
+            push(
+                out,
+                "one waiting entry per resident and dose",
+                format!("residents id={resident} dose {dose}: {n} waiting entries"),
+            );
+        }
     }
     Ok(())
 }

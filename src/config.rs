@@ -69,6 +69,9 @@ pub struct Settings {
     pub rate_lookup_per_minute: u32,
     /// Per address and minute: login attempts (`DOSEWISE_RATE_LOGIN`).
     pub rate_login_per_minute: u32,
+    /// `DOSEWISE_DRAW_MINUTES`: the draw window offered for a site's release rule when its
+    /// template does not give one (each template stores its own). Default 10.
+    pub draw_minutes: i32,
 }
 
 impl Settings {
@@ -100,6 +103,7 @@ impl Settings {
             rate_book_per_minute: 30,
             rate_lookup_per_minute: 30,
             rate_login_per_minute: 10,
+            draw_minutes: 10,
         }
     }
 
@@ -199,6 +203,11 @@ impl Settings {
                     .with_context(|| format!("{name} must be a whole number per minute"))?;
             }
         }
+        if let Some(v) = var("DOSEWISE_DRAW_MINUTES") {
+            s.draw_minutes = v
+                .parse()
+                .context("DOSEWISE_DRAW_MINUTES must be a whole number of minutes")?;
+        }
         s.check()?;
         Ok(s)
     }
@@ -218,6 +227,9 @@ impl Settings {
         }
         if self.db_timeout_ms < 100 || self.statement_timeout_ms < 100 {
             bail!("DOSEWISE_DB_TIMEOUT_MS and DOSEWISE_STATEMENT_TIMEOUT_MS must be at least 100");
+        }
+        if !(0..=240).contains(&self.draw_minutes) {
+            bail!("DOSEWISE_DRAW_MINUTES must be between 0 and 240");
         }
         if !(0..=24 * 60).contains(&self.observation_minutes) {
             bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");

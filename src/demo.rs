@@ -203,6 +203,7 @@ pub fn generate_city(
                         second_dose_held: opts.seats_per_slot / 3,
                         booked_first: 0,
                         booked_second: 0,
+                        opens_at: None,
                     });
                     if d < opts.stock_days {
                         seats_total += i64::from(opts.seats_per_slot);

@@ -55,6 +55,14 @@ enum Command {
         /// Also create the admin, bureau and clinic users (passwords printed once).
         #[arg(long)]
         users: bool,
+        /// Every generated slot opens this many seconds after the command (announced release);
+        /// without it, slots are bookable at once.
+        #[arg(long)]
+        draw_opens_in: Option<i64>,
+        /// With --draw-opens-in: each site's draw window lasts this long from the opening
+        /// (0: first come from the opening). Default 600.
+        #[arg(long)]
+        draw_seconds: Option<i64>,
     },
     /// Plan a shipment's allocation (policy lex-v1) from a vax-alloc-instance/1 document.
     /// Exit 2 with a message naming the field when the instance is invalid.
@@ -73,6 +81,9 @@ enum Command {
     /// Publish slots from every site's weekly template for its days ahead (cron-style; `serve`
     /// also does it every hour). Safe to run any number of times.
     PublishSlots,
+    /// Run every draw whose window has closed (`serve` also does it every second); safe to run
+    /// with any number of servers on the database.
+    RunDraws,
     /// Verify every invariant that spans tables (seats, stock and its ledger, plans, notices,
     /// appointments, the outbox); print each violation and exit 1 if there is any.
     Check,
@@ -127,10 +138,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seats_per_slot,
             stock_days,
             users,
+            draw_opens_in,
+            draw_seconds,
         } => {
             if towns == 0 || sites_per_town == 0 || days <= 0 || seats_per_slot <= 0 {
                 bail!("--towns, --sites-per-town, --days and --seats-per-slot must be positive");
             }
+            let release = match (draw_opens_in, draw_seconds) {
+                (None, None) => None,
+                (None, Some(_)) => bail!("--draw-seconds needs --draw-opens-in"),
+                (Some(o), w) if o < 0 || w.is_some_and(|w| !(0..=86_400).contains(&w)) => {
+                    bail!("--draw-opens-in must be >= 0 and --draw-seconds between 0 and 86400")
+                }
+                (Some(o), w) => Some((o, w.unwrap_or(600))),
+            };
             let opts = CityOptions {
                 towns,
                 sites_per_town,
@@ -141,7 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 stock_days: stock_days.unwrap_or(days),
                 users,
             };
-            fill(&settings, opts)
+            fill(&settings, opts, release)
         }
         Command::CreateUser {
             role,
@@ -150,6 +171,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => create_user(&settings, &role, site, &username),
         Command::SendMail { once } => send_mail(&settings, once),
         Command::Check => check(&settings),
+        Command::RunDraws => {
+            let db = Db::connect(&settings.database_url, 2)?;
+            let rules = || dosewise::booking::Rules {
+                now: SystemClock.now(),
+                release_hours: settings.second_dose_release_hours,
+                tz: settings.time_zone,
+            };
+            let n = dosewise::booking::draw::run_due(&db, &rules)?;
+            println!("{n} draws run");
+            Ok(())
+        }
         Command::PublishSlots => {
             let db = Db::connect(&settings.database_url, 2)?;
             let r = dosewise::setup::publish_all(
@@ -181,14 +213,28 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
     std::process::exit(1)
 }
 
-fn fill(settings: &Settings, opts: CityOptions) -> anyhow::Result<()> {
+fn fill(settings: &Settings, opts: CityOptions, release: Option<(i64, i64)>) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url, 2)?;
     let keys = Keys::derive(&master_secret(settings, &db)?);
-    let created = generate_city(&db, &keys, settings.time_zone, SystemClock.now(), opts)?;
+    let now = SystemClock.now();
+    let created = generate_city(&db, &keys, settings.time_zone, now, opts)?;
     println!(
         "created {} towns, {} sites, {} slots",
         created.towns, created.sites, created.slots
     );
+    if let Some((opens_in, window)) = release {
+        let opens_at = now + chrono::Duration::seconds(opens_in);
+        let draws = dosewise::booking::draw::release_everything_at(
+            &db,
+            opens_at,
+            chrono::Duration::seconds(window),
+            now,
+        )?;
+        println!(
+            "every slot opens at {} UTC; {draws} draws of {window} s scheduled",
+            opens_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
     print_users(&created.users);
     Ok(())
 }
@@ -233,6 +279,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     start_publishing(db.clone(), settings.time_zone);
     tracing::info!(database = %redact(&settings.database_url), bind = %settings.bind, "starting");
     let app = Application::build_with_db(settings, db, Arc::new(SystemClock))?;
+    dosewise::booking::draw::start_worker(std::sync::Arc::downgrade(&app.state().into_inner()))?;
     println!("Dosewise is listening on http://127.0.0.1:{}/", app.port());
     actix_web::rt::System::new().block_on(app.run_until_stopped())?;
     Ok(())

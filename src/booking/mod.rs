@@ -19,6 +19,7 @@
 //! the transaction, so it stays short (four statements for a booking).
 
 pub mod clinic;
+pub mod draw;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -69,6 +70,14 @@ pub enum BookingError {
     SameSlot,
     #[error("no such town")]
     TownNotFound,
+    #[error("the slot opens for booking at {0}")]
+    NotOpen(NaiveDateTime),
+    #[error("the slot's seats are being drawn (draw {0})")]
+    InDraw(i64),
+    #[error("the draw {0} is being run")]
+    DrawPending(i64),
+    #[error("the resident already has an entry for this dose")]
+    AlreadyEntered,
     #[error("database: {0}")]
     Db(#[from] DieselError),
     #[error("database pool: {0}")]
@@ -96,6 +105,10 @@ impl BookingError {
             BookingError::NotActive => "err.book.not_active",
             BookingError::SameSlot => "err.book.same_slot",
             BookingError::TownNotFound => "err.not_found",
+            BookingError::NotOpen(_) => "err.book.not_open",
+            BookingError::InDraw(_) => "err.book.in_draw",
+            BookingError::DrawPending(_) => "err.book.draw_running",
+            BookingError::AlreadyEntered => "err.book.already_entered",
             BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_) => "err.internal",
         }
     }
@@ -180,6 +193,7 @@ fn try_book(
         let mut conn = db.read.get()?;
         let (slot, product) =
             slot::find_with_product(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
+        draw::ensure_bookable(&mut conn, rules.now, &slot)?;
         let existing = resident::find_by_hash(&mut conn, id_hash)?;
         check_eligibility(
             &mut conn,
@@ -198,78 +212,116 @@ fn try_book(
     let (who, id_hash, booked_slot) = (who.clone(), id_hash.to_string(), slot.clone());
     let appointment = db.transaction(move |c| {
         let (who, slot) = (&who, &booked_slot);
-        let resident_id = match &existing {
-            Some(r) => {
-                if r.name != who.name.as_str()
-                    || r.phone != who.phone.as_str()
-                    || r.email != who.email.as_str()
-                    || r.lang != who.lang
-                {
-                    resident::update_contact(
-                        c,
-                        ResidentId(r.id),
-                        who.name.as_str(),
-                        who.phone.as_str(),
-                        who.email.as_str(),
-                        &who.lang,
-                    )?;
-                }
-                r.id
-            }
-            None => insert_resident(c, who, &id_hash, now)?,
-        };
-        let took = if dose == 1 {
-            slot::take_first_dose_seat(c, slot_id, released)?
-        } else {
-            slot::take_second_dose_seat(c, slot_id)?
-        };
-        if !took {
-            return Err(BookingError::SlotFull);
-        }
-        let new = NewAppointment {
-            id: new_id(),
-            code: code.as_str().to_string(),
+        let resident_id = upsert_resident(c, existing.as_ref(), who, &id_hash, now)?;
+        let seat = Seat {
+            appointment_id: new_id(),
+            code: code.as_str(),
             resident_id,
-            slot_id: slot.id,
-            site_id: slot.site_id,
-            product_id: slot.product_id,
-            dose_number: dose,
-            status: AppointmentStatus::Booked.as_str().into(),
-            starts_at: slot.starts_at,
-            created_at: now,
-            updated_at: now,
+            dose,
+            released,
+            email: who.email.as_str(),
+            lang: &who.lang,
         };
-        appointment::insert(c, &new)?;
-        if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
-            return Err(BookingError::NoStock);
-        }
-        // The confirmation is queued in the same transaction: no booking without its mail,
-        // and no mail for a booking that rolled back.
-        outbox::enqueue_for_appointment(
-            c,
-            Kind::Booked,
-            new.id,
-            slot.id,
-            who.email.as_str(),
-            &who.lang,
-            now,
-        )?;
-        Ok(Appointment {
-            id: new.id,
-            code: new.code,
-            resident_id,
-            slot_id: new.slot_id,
-            site_id: new.site_id,
-            product_id: new.product_id,
-            dose_number: dose,
-            status: new.status,
-            starts_at: new.starts_at,
-            created_at: now,
-            updated_at: now,
-            checked_in_at: None,
-        })
+        book_seat(c, slot, &seat, now)
     })?;
     Ok(Booked { appointment, slot })
+}
+
+/// The resident as the request names them: the existing row (contact details brought up to
+/// date) or a new one. Returns their id.
+pub(crate) fn upsert_resident(
+    c: &mut AnyConnection,
+    existing: Option<&Resident>,
+    who: &ResidentDetails,
+    id_hash: &str,
+    now: NaiveDateTime,
+) -> Result<i64, BookingError> {
+    match existing {
+        Some(r) => {
+            if r.name != who.name.as_str()
+                || r.phone != who.phone.as_str()
+                || r.email != who.email.as_str()
+                || r.lang != who.lang
+            {
+                resident::update_contact(
+                    c,
+                    ResidentId(r.id),
+                    who.name.as_str(),
+                    who.phone.as_str(),
+                    who.email.as_str(),
+                    &who.lang,
+                )?;
+            }
+            Ok(r.id)
+        }
+        None => insert_resident(c, who, id_hash, now),
+    }
+}
+
+/// Who takes a seat, and how, in [`book_seat`].
+pub(crate) struct Seat<'a> {
+    pub appointment_id: i64,
+    pub code: &'a str,
+    pub resident_id: i64,
+    pub dose: i32,
+    /// Whether held second-dose seats are open to first doses (see `Slot::held_seats_released`).
+    pub released: bool,
+    pub email: &'a str,
+    pub lang: &'a str,
+}
+
+/// The booking transaction's writes, in the caller's transaction: the seat (conditional
+/// UPDATE), the appointment, the promised dose (conditional UPDATE), the confirmation in the
+/// outbox. Every booking goes through here, a draw's too.
+pub(crate) fn book_seat(
+    c: &mut AnyConnection,
+    slot: &Slot,
+    seat: &Seat<'_>,
+    now: NaiveDateTime,
+) -> Result<Appointment, BookingError> {
+    let slot_id = SlotId(slot.id);
+    let took = if seat.dose == 1 {
+        slot::take_first_dose_seat(c, slot_id, seat.released)?
+    } else {
+        slot::take_second_dose_seat(c, slot_id)?
+    };
+    if !took {
+        return Err(BookingError::SlotFull);
+    }
+    let new = NewAppointment {
+        id: seat.appointment_id,
+        code: seat.code.to_string(),
+        resident_id: seat.resident_id,
+        slot_id: slot.id,
+        site_id: slot.site_id,
+        product_id: slot.product_id,
+        dose_number: seat.dose,
+        status: AppointmentStatus::Booked.as_str().into(),
+        starts_at: slot.starts_at,
+        created_at: now,
+        updated_at: now,
+    };
+    appointment::insert(c, &new)?;
+    if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
+        return Err(BookingError::NoStock);
+    }
+    // The confirmation is queued in the same transaction: no booking without its mail,
+    // and no mail for a booking that rolled back.
+    outbox::enqueue_for_appointment(c, Kind::Booked, new.id, slot.id, seat.email, seat.lang, now)?;
+    Ok(Appointment {
+        id: new.id,
+        code: new.code,
+        resident_id: seat.resident_id,
+        slot_id: new.slot_id,
+        site_id: new.site_id,
+        product_id: new.product_id,
+        dose_number: seat.dose,
+        status: new.status,
+        starts_at: new.starts_at,
+        created_at: now,
+        updated_at: now,
+        checked_in_at: None,
+    })
 }
 
 pub(crate) fn insert_resident(
@@ -469,6 +521,7 @@ pub fn reschedule(
             return Err(BookingError::SameSlot);
         }
         let new_slot = slot::find(&mut conn, to)?.ok_or(BookingError::SlotNotFound)?;
+        draw::ensure_bookable(&mut conn, rules.now, &new_slot)?;
         let product = product::find(&mut conn, ProductId(new_slot.product_id))?
             .ok_or(BookingError::SlotNotFound)?;
         let res = resident::find(&mut conn, ResidentId(old.resident_id))?
@@ -615,7 +668,8 @@ pub fn next_free_slots(
     let candidates = slot::list_open_for_sites(conn, site_ids, rules.now, 2000)?;
     let mut out: Vec<Slot> = Vec::new();
     for s in candidates {
-        if s.free_first(rules.now, rules.release_hours) > 0
+        if s.released(rules.now)
+            && s.free_first(rules.now, rules.release_hours) > 0
             && !out.iter().any(|o| o.site_id == s.site_id)
         {
             out.push(s);

@@ -62,6 +62,7 @@ diesel::table! {
         second_dose_held -> Integer,
         booked_first -> Integer,
         booked_second -> Integer,
+        opens_at -> Nullable<Timestamp>,
     }
 }
 
@@ -298,6 +299,9 @@ diesel::table! {
         days_ahead -> Integer,
         updated_by -> Text,
         updated_at -> Timestamp,
+        release_days -> Nullable<Integer>,
+        release_minutes -> Nullable<Integer>,
+        draw_minutes -> Integer,
     }
 }
 
@@ -341,6 +345,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    draws (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        seed -> Text,
+        seed_hash -> Text,
+        status -> Text,
+        entries -> Integer,
+        claim_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        drawn_at -> Nullable<Timestamp>,
+        order_codes -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    draw_entries (id) {
+        id -> BigInt,
+        code -> Text,
+        draw_id -> BigInt,
+        slot_id -> BigInt,
+        product_id -> BigInt,
+        starts_at -> Timestamp,
+        resident_id -> BigInt,
+        dose_number -> Integer,
+        status -> Text,
+        position -> Nullable<Integer>,
+        appointment_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sites -> towns (town_id));
 diesel::joinable!(slots -> sites (site_id));
 diesel::joinable!(slots -> products (product_id));
@@ -352,6 +392,9 @@ diesel::joinable!(allocation_plans -> shipments (shipment_id));
 diesel::joinable!(town_notices -> towns (town_id));
 diesel::joinable!(site_products -> sites (site_id));
 diesel::joinable!(site_products -> products (product_id));
+diesel::joinable!(draws -> sites (site_id));
+diesel::joinable!(draw_entries -> draws (draw_id));
+diesel::joinable!(draw_entries -> residents (resident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_secrets,
@@ -380,4 +423,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     site_hours,
     site_exceptions,
     product_changes,
+    draws,
+    draw_entries,
 );

@@ -30,6 +30,8 @@ pub enum Kind {
     SeatsOpened,
     /// An allocation was approved (ref: town notice).
     TownNotice,
+    /// A draw decided an entry: drawn (with its booking) or not (ref: draw entry).
+    EntryResult,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::SecondDoseLastCall => "dose2_last_call",
             Kind::SeatsOpened => "seats_opened",
             Kind::TownNotice => "town_notice",
+            Kind::EntryResult => "entry_result",
         }
     }
 
@@ -60,6 +63,7 @@ impl Kind {
             Kind::SecondDoseLastCall,
             Kind::SeatsOpened,
             Kind::TownNotice,
+            Kind::EntryResult,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -93,6 +93,7 @@ pub fn render(
         }
         Kind::SeatsOpened => seats_mail(c, env, lang, row.ref_id)?,
         Kind::TownNotice => town_notice_mail(c, lang, row.ref_id)?,
+        Kind::EntryResult => entry_mail(c, env, lang, row.ref_id)?,
     };
     let Some(content) = content else {
         return Ok(None);
@@ -407,4 +408,82 @@ fn town_notice_mail(
         link: None,
         ics: None,
     }))
+}
+
+fn entry_mail(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    lang: Lang,
+    entry_id: i64,
+) -> Result<Option<Content>, RenderError> {
+    use crate::models::draw_entry::{self, EntryStatus};
+    let Some(e) = draw_entry::find(c, entry_id)? else {
+        return Ok(None);
+    };
+    let Some(d) = crate::models::draw::find(c, e.draw_id)? else {
+        return Ok(None);
+    };
+    let (Some(r), Some(s)) = (
+        resident::find(c, ResidentId(e.resident_id))?,
+        site::find(c, SiteId(d.site_id))?,
+    ) else {
+        return Ok(None);
+    };
+    let entry_code = BookingCode::parse(&e.code)
+        .map(|c| c.to_string())
+        .unwrap_or(e.code.clone());
+    let mut facts = vec![(lang.t("entry.code").to_string(), entry_code)];
+    let greeting = lang.tf("mail.greeting", &[("name", &r.name)]);
+    match e.status() {
+        EntryStatus::Waiting => Ok(None),
+        EntryStatus::Drawn => {
+            let Some(a) = e
+                .appointment_id
+                .map(|id| appointment::find(c, AppointmentId(id)))
+                .transpose()?
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            let Some(sl) = slot::find(c, SlotId(a.slot_id))? else {
+                return Ok(None);
+            };
+            let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
+            let code = BookingCode::parse(&a.code)
+                .map(|c| c.to_string())
+                .unwrap_or(a.code.clone());
+            facts.push((lang.t("appt.code").into(), code));
+            facts.push((lang.t("appt.site").into(), s.name.clone()));
+            facts.push((lang.t("mail.address").into(), s.address.clone()));
+            facts.push((lang.t("appt.when").into(), at.clone()));
+            Ok(Some(Content {
+                subject: lang.tf(
+                    "mail.entry.drawn.subject",
+                    &[("site", &s.name), ("when", &at)],
+                ),
+                greeting,
+                paragraphs: vec![lang.t("mail.entry.drawn.body").to_string()],
+                facts,
+                link: Some((
+                    lang.t("mail.manage").into(),
+                    format!("{}/find", env.base_url),
+                )),
+                ics: None,
+            }))
+        }
+        EntryStatus::NotDrawn => {
+            facts.push((lang.t("appt.site").into(), s.name.clone()));
+            Ok(Some(Content {
+                subject: lang.tf("mail.entry.not_drawn.subject", &[("site", &s.name)]),
+                greeting,
+                paragraphs: vec![lang.t("mail.entry.not_drawn.body").to_string()],
+                facts,
+                link: Some((
+                    lang.t("entry.join_waiting").into(),
+                    format!("{}/towns/{}", env.base_url, s.town_id),
+                )),
+                ics: None,
+            }))
+        }
+    }
 }

@@ -26,6 +26,10 @@ pub mod product_change;
 pub mod site_product;
 pub mod template;
 
+// Fair release (issue 9).
+pub mod draw;
+pub mod draw_entry;
+
 pub use appointment::{Appointment, AppointmentStatus, NewAppointment};
 pub use product::{NewProduct, Product};
 pub use resident::{NewResident, Resident};

@@ -20,6 +20,8 @@ pub struct Slot {
     pub second_dose_held: i32,
     pub booked_first: i32,
     pub booked_second: i32,
+    /// When the slot can be booked (UTC); `None`: since it was published (no release rule).
+    pub opens_at: Option<NaiveDateTime>,
 }
 
 /// A slot to insert.
@@ -35,6 +37,8 @@ pub struct NewSlot {
     pub second_dose_held: i32,
     pub booked_first: i32,
     pub booked_second: i32,
+    /// When the slot can be booked (UTC); `None`: since it was published (no release rule).
+    pub opens_at: Option<NaiveDateTime>,
 }
 
 impl Slot {
@@ -51,6 +55,11 @@ impl Slot {
             self.booked_second.max(self.second_dose_held)
         };
         (self.seats - self.booked_first - held).max(0)
+    }
+
+    /// Whether the release time has come at `now` (a draw may still be deciding its seats).
+    pub fn released(&self, now: NaiveDateTime) -> bool {
+        self.opens_at.is_none_or(|t| t <= now)
     }
 
     /// Seats a second (or later) dose may still take.
@@ -360,4 +369,31 @@ pub fn any_published(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResul
             .filter(slots::starts_at.gt(now)),
     ))
     .get_result(conn)
+}
+
+/// Move the opening of a slot that has not opened yet (the release rule changed); a slot that
+/// is open already, or has bookings, keeps its opening.
+pub fn reopen_unopened(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    opens_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        slots::table
+            .find(id.0)
+            .filter(slots::opens_at.gt(now))
+            .filter(slots::booked_first.eq(0))
+            .filter(slots::booked_second.eq(0)),
+    )
+    .set(slots::opens_at.eq(opens_at))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Give every slot the same opening (the demo's `--draw-opens-in`). Returns how many.
+pub fn set_opening_of_all(conn: &mut AnyConnection, opens_at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(slots::table)
+        .set(slots::opens_at.eq(Some(opens_at)))
+        .execute(conn)
 }

@@ -72,3 +72,67 @@ pub fn replace(conn: &mut AnyConnection, t: &SiteTemplate, hours: &[SiteHours]) 
     }
     Ok(())
 }
+
+/// A site's release rule and draw window (columns of `site_templates`, kept apart from
+/// [`SiteTemplate`] so that saving the weekly template and the rule stay separate statements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = site_templates)]
+pub struct ReleaseRule {
+    /// Slots for day D open on D minus this many days; `None`: no rule, bookable at once.
+    pub release_days: Option<i32>,
+    /// ... at this local time, in minutes after midnight.
+    pub release_minutes: Option<i32>,
+    /// How long the draw window lasts from the opening; 0: first come from the opening.
+    pub draw_minutes: i32,
+}
+
+impl ReleaseRule {
+    /// No announced release: slots are bookable as soon as they are published.
+    pub const NONE: ReleaseRule = ReleaseRule {
+        release_days: None,
+        release_minutes: None,
+        draw_minutes: 10,
+    };
+
+    /// When a slot starting at `starts_at` (UTC) opens, in UTC; `None` without a rule. A local
+    /// time that does not exist (the clock jumps forward) opens an hour later.
+    pub fn opens_at(&self, tz: chrono_tz::Tz, starts_at: NaiveDateTime) -> Option<NaiveDateTime> {
+        use chrono::TimeZone;
+        let (days, minutes) = (self.release_days?, self.release_minutes?);
+        let day =
+            tz.from_utc_datetime(&starts_at).date_naive() - chrono::Duration::days(days.into());
+        let at = |m: i32| {
+            let local = day.and_hms_opt(0, 0, 0)? + chrono::Duration::minutes(m.into());
+            tz.from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.naive_utc())
+        };
+        at(minutes).or_else(|| at(minutes + 60))
+    }
+}
+
+/// A site's release rule ([`ReleaseRule::NONE`] without a template).
+pub fn release_rule(conn: &mut AnyConnection, site: SiteId) -> QueryResult<ReleaseRule> {
+    Ok(site_templates::table
+        .find(site.0)
+        .select(ReleaseRule::as_select())
+        .first(conn)
+        .optional()?
+        .unwrap_or(ReleaseRule::NONE))
+}
+
+/// Set a site's release rule (its template row must exist).
+pub fn set_release_rule(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    rule: &ReleaseRule,
+) -> QueryResult<()> {
+    diesel::update(site_templates::table.find(site.0))
+        .set((
+            site_templates::release_days.eq(rule.release_days),
+            site_templates::release_minutes.eq(rule.release_minutes),
+            site_templates::draw_minutes.eq(rule.draw_minutes),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -362,6 +362,11 @@ pub struct TemplateForm {
     pub days_ahead: String,
     pub products: Vec<String>,
     pub csrf: String,
+    /// The release rule: days before the slot's day (empty: no rule), local `HH:MM`, and the
+    /// draw window in minutes (empty: 10).
+    pub release_days: String,
+    pub release_time: String,
+    pub draw_minutes: String,
 }
 
 impl TemplateForm {
@@ -375,6 +380,9 @@ impl TemplateForm {
                 "days_ahead" => f.days_ahead = v,
                 "product" => f.products.push(v),
                 "csrf" => f.csrf = v,
+                "release_days" => f.release_days = v,
+                "release_time" => f.release_time = v,
+                "draw_minutes" => f.draw_minutes = v,
                 _ => {
                     for (d, names) in HOUR_FIELDS.iter().enumerate() {
                         if let Some(i) = names.iter().position(|n| *n == k) {
@@ -385,6 +393,14 @@ impl TemplateForm {
             }
         }
         f
+    }
+
+    /// Show a stored release rule in the form.
+    pub fn with_release(mut self, rule: &template::ReleaseRule) -> Self {
+        self.release_days = rule.release_days.map(|d| d.to_string()).unwrap_or_default();
+        self.release_time = rule.release_minutes.map(hm).unwrap_or_default();
+        self.draw_minutes = rule.draw_minutes.to_string();
+        self
     }
 
     /// The form showing a stored template.
@@ -430,6 +446,8 @@ pub struct TemplateInput {
     pub seats: i32,
     pub days_ahead: i32,
     pub products: Vec<i64>,
+    /// When the template's slots open, and the draw window.
+    pub release: template::ReleaseRule,
 }
 
 /// Parse the template form, collecting every error.
@@ -504,13 +522,52 @@ pub fn parse_template(f: &TemplateForm) -> Result<TemplateInput, SetupError> {
     if check.0.is_empty() && hours.is_empty() {
         check.add(HOUR_FIELDS[0][0], "err.setup.no_hours");
     }
+    let release = parse_release(f, &mut check);
     check.done(|| TemplateInput {
         hours,
         slot_minutes,
         seats,
         days_ahead,
         products,
+        release,
     })
+}
+
+/// The release rule of the template form: both day and time, or neither (no rule).
+fn parse_release(f: &TemplateForm, check: &mut Check) -> template::ReleaseRule {
+    let (days_raw, time_raw) = (f.release_days.trim(), f.release_time.trim());
+    let draw_minutes = if f.draw_minutes.trim().is_empty() {
+        template::ReleaseRule::NONE.draw_minutes
+    } else {
+        parse_int(&f.draw_minutes, 0, 240).unwrap_or_else(|| {
+            check.add("draw_minutes", "err.setup.draw_minutes");
+            0
+        }) as i32
+    };
+    let mut rule = template::ReleaseRule {
+        draw_minutes,
+        ..template::ReleaseRule::NONE
+    };
+    if days_raw.is_empty() && time_raw.is_empty() {
+        return rule;
+    }
+    match parse_int(days_raw, 1, 60) {
+        Some(d) => rule.release_days = Some(d as i32),
+        None => check.add("release_days", "err.setup.release_days"),
+    }
+    match parse_hm(time_raw).filter(|m| *m < 1440) {
+        Some(m) => rule.release_minutes = Some(m),
+        None => check.add("release_time", "err.setup.release_time"),
+    }
+    rule
+}
+
+/// The release rule in one line for the audit log.
+fn release_summary(r: &template::ReleaseRule) -> String {
+    match (r.release_days, r.release_minutes) {
+        (Some(d), Some(m)) => format!("slots open {} on D-{d}, draw {} min", hm(m), r.draw_minutes),
+        _ => "no release rule".to_string(),
+    }
 }
 
 /// The exception form as typed.
@@ -979,6 +1036,7 @@ pub fn save_template(
             })
             .collect();
         template::replace(c, &t, &hours)?;
+        template::set_release_rule(c, SiteId(site_id), &input.release)?;
         let report = publish_site(c, SiteId(site_id), tz, now)?;
         let days: Vec<String> = input
             .hours
@@ -998,12 +1056,13 @@ pub fn save_template(
             "sites.template",
             &format!("site {site_id}"),
             &format!(
-                "{} min slots, {} seats, {} days ahead, products {:?}; {}; {}",
+                "{} min slots, {} seats, {} days ahead, products {:?}; {}; {}; {}",
                 input.slot_minutes,
                 input.seats,
                 input.days_ahead,
                 input.products,
                 days.join(", "),
+                release_summary(&input.release),
                 report.summary()
             ),
         )?;
@@ -1140,6 +1199,7 @@ pub fn publish_site(
         return Ok(PublishReport::default());
     };
     let today = tz.from_utc_datetime(&now).date_naive();
+    let rule = template::release_rule(c, site_id)?;
     let wanted = if s.active {
         let hours = template::hours(c, site_id)?;
         let products = site_product::list_for_site(c, site_id)?;
@@ -1234,9 +1294,11 @@ pub fn publish_site(
             second_dose_held: 0,
             booked_first: 0,
             booked_second: 0,
+            opens_at: rule.opens_at(tz, w.starts_at),
         })
         .collect();
     report.created = slot::insert_many_new(c, &rows)?;
+    crate::booking::draw::sync_release(c, site_id, &rule, tz, now)?;
     Ok(report)
 }
 

@@ -2,6 +2,7 @@
 //! (times in the city's zone, dates in the page's language, the QR code).
 
 pub mod clinic;
+pub mod draw;
 
 use std::collections::BTreeMap;
 
@@ -212,6 +213,10 @@ pub struct SlotRow {
     pub free_first: i32,
     pub free_second: i32,
     pub label: String,
+    /// Why it cannot be booked or entered now ("opens at ..."), if so.
+    pub closed: Option<String>,
+    /// Whether a request for it is an entry in its draw.
+    pub in_draw: bool,
 }
 
 /// A site's day of slots.
@@ -228,6 +233,8 @@ pub struct SitePage {
     pub prev_date: Option<String>,
     pub next_date: Option<String>,
     pub slots: Vec<SlotRow>,
+    /// The draws the day's slots open with.
+    pub draws: Vec<draw::DrawRow>,
     /// When set, each slot offers "move here" for the resident's appointment.
     pub moving: bool,
     pub other_sites: Vec<(String, String)>,
@@ -248,6 +255,10 @@ pub struct BookPage {
     pub form: ResidentForm,
     pub errors: FormErrors,
     pub refusal: Option<String>,
+    /// The slot's opening: not yet, or in a draw.
+    pub notice: Option<String>,
+    /// Whether submitting enters a draw rather than booking.
+    pub entering: bool,
 }
 
 /// An appointment, as its holder sees it.

@@ -624,18 +624,31 @@ async fn site_edit(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let today = state.today();
-    let (s, towns, products, t, hours, chosen, excs, future) = read(state, move |c, st| {
+    let ((s, towns, products, t, hours, chosen, excs, future), rule) = read(state, move |c, st| {
         let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
         let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
+        let rule = template::release_rule(c, SiteId(id))?;
+        // A site without a template yet is offered the city's default draw window.
+        let rule = if template::find(c, SiteId(id))?.is_none() {
+            template::ReleaseRule {
+                draw_minutes: st.settings.draw_minutes,
+                ..rule
+            }
+        } else {
+            rule
+        };
         Ok((
-            s,
-            town::list_all(c)?,
-            product::list(c)?,
-            template::find(c, SiteId(id))?,
-            template::hours(c, SiteId(id))?,
-            site_product::list_for_site(c, SiteId(id))?,
-            exception::list_for_site_from(c, SiteId(id), today)?,
-            future,
+            (
+                s,
+                town::list_all(c)?,
+                product::list(c)?,
+                template::find(c, SiteId(id))?,
+                template::hours(c, SiteId(id))?,
+                site_product::list_for_site(c, SiteId(id))?,
+                exception::list_for_site_from(c, SiteId(id), today)?,
+                future,
+            ),
+            rule,
         ))
     })
     .await?;
@@ -648,9 +661,9 @@ async fn site_edit(
         active: if s.active { "on".into() } else { String::new() },
         csrf: String::new(),
     });
-    let template = v
-        .template
-        .unwrap_or_else(|| TemplateForm::from_stored(t.as_ref(), &hours, &chosen));
+    let template = v.template.unwrap_or_else(|| {
+        TemplateForm::from_stored(t.as_ref(), &hours, &chosen).with_release(&rule)
+    });
     let days = (0..7)
         .map(|d| (WEEKDAY_KEYS[d], HOUR_FIELDS[d], template.hours[d].clone()))
         .collect();
@@ -795,8 +808,11 @@ pub async fn save_template(
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require(Role::Admin)?.username.clone();
-    let form = TemplateForm::from_pairs(pairs.into_inner());
+    let mut form = TemplateForm::from_pairs(pairs.into_inner());
     ctx.check_csrf(&form.csrf)?;
+    if form.draw_minutes.trim().is_empty() {
+        form.draw_minutes = state.settings.draw_minutes.to_string();
+    }
     let id = *path;
     let outcome = match setup::parse_template(&form) {
         Ok(input) => {

@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{SiteId, SlotId, TownId};
-use crate::models::{product, site, slot, town, Slot};
+use crate::models::{product, site, town, Slot};
 use crate::views::day_bounds;
 
 /// An API error with its JSON body.
@@ -24,6 +24,8 @@ pub struct ApiError {
     status: StatusCode,
     error: String,
     field: Option<&'static str>,
+    /// More members of the body: a machine-readable `code` and what goes with it.
+    extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -32,6 +34,7 @@ impl ApiError {
             status,
             error: error.into(),
             field: None,
+            extra: Vec::new(),
         }
     }
 
@@ -40,6 +43,31 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             error: lang.t(e.key).to_string(),
             field: Some(e.field),
+            extra: Vec::new(),
+        }
+    }
+
+    fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> ApiError {
+        self.extra.push((key, value.into()));
+        self
+    }
+
+    /// A refusal of a booking or an entry, with the fair release's codes: `not_open` (and
+    /// `opens_at`), `draw_running`, `already_entered`.
+    fn refused(lang: Lang, tz: chrono_tz::Tz, e: BookingError) -> ApiError {
+        let iso = |t| crate::views::local(tz, t).to_rfc3339();
+        let message = super::resident::refusal_text(lang, tz, &e);
+        match e {
+            BookingError::NotOpen(at) => ApiError::new(StatusCode::CONFLICT, message)
+                .with("code", "not_open")
+                .with("opens_at", iso(at)),
+            BookingError::DrawPending(id) => ApiError::new(StatusCode::CONFLICT, message)
+                .with("code", "draw_running")
+                .with("draw", id.to_string()),
+            BookingError::AlreadyEntered => {
+                ApiError::new(StatusCode::CONFLICT, message).with("code", "already_entered")
+            }
+            e => ApiError::booking(lang, e),
         }
     }
 
@@ -49,6 +77,7 @@ impl ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 error: lang.t(e.key()).to_string(),
                 field: Some("slot_id"),
+                extra: Vec::new(),
             },
             BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang.t(e.key())),
             e if e.is_internal() && crate::db::is_outage_cause(&e) => {
@@ -92,10 +121,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = match self.field {
+        let mut body = match self.field {
             Some(f) => serde_json::json!({ "error": self.error, "field": f }),
             None => serde_json::json!({ "error": self.error }),
         };
+        for (k, v) in &self.extra {
+            body[*k] = v.clone();
+        }
         HttpResponse::build(self.status).json(body)
     }
 }
@@ -172,6 +204,14 @@ struct ApiSlot {
     seats: i32,
     free_first_dose: i32,
     free_second_dose: i32,
+    /// When the slot can be booked (entered, with a draw); `null`: since it was published.
+    opens_at: Option<String>,
+    /// While the slot's draw is scheduled or running: when its window closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    draw_closes_at: Option<String>,
+    /// The slot's draw, if it has one (`GET /api/v1/draws/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    draw: Option<String>,
 }
 
 /// `GET /api/v1/availability?site=ID&date=YYYY-MM-DD`: served from a one-second cache
@@ -196,30 +236,27 @@ pub async fn availability(
     };
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, date);
-    let generation = state.db.generation();
-    let key = (site_id, from, to);
-    let cached = match state.caches.availability.get(&key, generation) {
-        Some(hit) => hit,
-        None => {
-            let read_now = read(&state, move |c, _| {
-                site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
-                Ok((
-                    slot::list_for_site_between(c, SiteId(site_id), from, to)?,
-                    product::list(c)?,
-                ))
-            })
-            .await?;
-            let hit = std::sync::Arc::new(read_now);
-            state.caches.availability.put(key, generation, hit.clone());
-            hit
-        }
-    };
-    let (slots, products) = (&cached.0, &cached.1);
+    let products = read(&state, move |c, _| {
+        site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
+        Ok(product::list(c)?)
+    })
+    .await?;
+    let (slots, draws) = super::draw::slots_and_draws(&state, SiteId(site_id), from, to).await?;
     let rules = state.rules();
     let iso = |t| crate::views::local(tz, t).to_rfc3339();
+    let draw_of = |s: &Slot| {
+        draws
+            .iter()
+            .find(|d| Some(d.opens_at) == s.opens_at && d.site_id == s.site_id)
+    };
     let out: Vec<ApiSlot> = slots
         .iter()
         .map(|s: &Slot| ApiSlot {
+            opens_at: s.opens_at.map(iso),
+            draw_closes_at: draw_of(s)
+                .filter(|d| !d.is_done())
+                .map(|d| iso(d.closes_at)),
+            draw: draw_of(s).map(|d| d.id.to_string()),
             id: SlotId(s.id),
             starts_at: iso(s.starts_at),
             ends_at: iso(s.ends_at),
@@ -322,18 +359,30 @@ pub async fn book(
         lang: lang.code().to_string(),
     };
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::book(
+        Ok::<_, AppError>(booking::draw::book_or_enter(
             &st.db,
             &st.keys,
-            st.rules(),
+            &|| st.rules(),
             SlotId(slot_id),
             dose,
             &details,
         ))
     })
     .await?;
-    let b = outcome.map_err(|e| ApiError::booking(lang, e))?;
     let tz = state.settings.time_zone;
+    let b = match outcome.map_err(|e| ApiError::refused(lang, tz, e))? {
+        booking::draw::Outcome::Booked(b) => b,
+        booking::draw::Outcome::Entered(e) => {
+            let iso = |t| crate::views::local(tz, t).to_rfc3339();
+            return Ok(HttpResponse::Accepted().json(serde_json::json!({
+                "entry": e.entry.code,
+                "draw_at": iso(e.draw.closes_at),
+                "draw": e.draw.id.to_string(),
+                "slot_id": SlotId(e.entry.slot_id),
+                "dose_number": e.entry.dose_number,
+            })));
+        }
+    };
     Ok(HttpResponse::Created().json(ApiBooked {
         code: b.appointment.code,
         slot_id: SlotId(b.slot.id),
@@ -414,6 +463,74 @@ pub async fn cancel(
     .await?;
     let a = outcome.map_err(|e| ApiError::booking(lang, e))?;
     Ok(appointment_json(&state, a))
+}
+
+/// Body of the entry lookup: the entry code and the ID number, never in the URL.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiEntryRequest {
+    entry: String,
+    id_number: String,
+}
+
+/// `POST /api/v1/entries/lookup`: `{"entry","status","booking_code","draw_at","draw"}`; a
+/// waiting entry whose window has closed has its draw run first. 404 when code and ID number
+/// do not match.
+pub async fn entry_lookup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ApiEntryRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = request_lang(&req);
+    let body = body.into_inner();
+    let code = BookingCode::parse(&body.entry)
+        .map_err(|e| ApiError::field(lang, FieldError::new("entry", e.key)))?;
+    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
+    let found = blocking(&state, move |st| {
+        let entry = {
+            let mut c = st.db.read.get()?;
+            match booking::draw::find_entry(&mut c, &st.keys, &code, &id) {
+                Ok(e) => e,
+                Err(e) => return Ok::<_, AppError>(Err(e)),
+            }
+        };
+        Ok(booking::draw::entry_state(&st.db, &|| st.rules(), entry.id))
+    })
+    .await?;
+    let es = found.map_err(|e| ApiError::booking(lang, e))?;
+    let iso = |t| crate::views::local(state.settings.time_zone, t).to_rfc3339();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "entry": es.entry.code,
+        "status": es.entry.status,
+        "booking_code": es.appointment.as_ref().map(|a| a.code.clone()),
+        "starts_at": es.appointment.as_ref().map(|a| iso(a.starts_at)),
+        "position": es.entry.position,
+        "draw_at": iso(es.draw.closes_at),
+        "draw": es.draw.id.to_string(),
+    })))
+}
+
+/// `GET /api/v1/draws/{id}`: the commitment, and once done the seed and the order of entry
+/// codes, so anyone can recompute it (`order = sort by hex SHA-256(seed || code)`).
+pub async fn draw(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (d, _) = super::draw::load_draw(&state, *path).await?;
+    let iso = |t| crate::views::local(state.settings.time_zone, t).to_rfc3339();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": d.id.to_string(),
+        "site": SiteId(d.site_id),
+        "opens_at": iso(d.opens_at),
+        "closes_at": iso(d.closes_at),
+        "status": d.status,
+        "entries": d.entries,
+        "seed_hash": d.seed_hash,
+        "seed": d.revealed_seed(),
+        "order": d.order(),
+        "drawn_at": d.drawn_at.map(iso),
+        "algorithm": "order = entry codes sorted by lower-case hex SHA-256(seed || code), seed and code as ASCII",
+    })))
 }
 
 /// `GET /healthz`: liveness, 200 when the process runs and the database answers a read.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
-use crate::models::{Product, Site, Slot, Town};
+use crate::models::draw::Draw;
+use crate::models::Slot;
 
 /// Entries older than this are read again.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -50,18 +51,15 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// A site's slots for one day and the vaccines, as the availability API reads them.
-pub type DaySlots = Arc<(Vec<Slot>, Vec<Product>)>;
-/// What a site's day page reads: the site, its town, the day's slots, vaccines, the town's sites.
-pub type SiteDay = Arc<(Site, Town, Vec<Slot>, Vec<Product>, Vec<Site>)>;
+/// A site's slots for one day and the draws they open with.
+pub type DaySlots = Arc<(Vec<Slot>, Vec<Draw>)>;
 
 /// The caches the application keeps.
 #[derive(Default)]
 pub struct Caches {
-    /// `(site, day start, day end)` -> the availability API's rows.
-    pub availability: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
-    /// `(site, day start, day end)` -> the day page's rows.
-    pub site_day: TtlCache<(i64, NaiveDateTime, NaiveDateTime), SiteDay>,
+    /// `(site, day start, day end)` -> the slots and draws the availability API and the day
+    /// page show (`web::draw::slots_and_draws`).
+    pub slots: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
     /// Whether any site has a future slot (the "not set up yet" page).
     pub published: TtlCache<(), bool>,
 }

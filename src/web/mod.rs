@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clinic;
 pub mod cookies;
 pub mod ctx;
+pub mod draw;
 pub mod limits;
 pub mod middleware;
 pub mod resident;
@@ -56,6 +57,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/appointment/move", web::post().to(resident::move_submit))
     .route("/find", web::get().to(resident::find_form))
     .route("/find", web::post().to(resident::find_submit))
+    .route("/entry", web::get().to(draw::entry_page))
+    .route("/entry/find", web::get().to(draw::entry_find_form))
+    .route("/entry/find", web::post().to(draw::entry_find_submit))
+    .route("/draws/{id}", web::get().to(draw::draw_page))
     .route("/lang/{code}", web::get().to(switch_lang))
     // Staff, bureau, admin
     .route("/login", web::get().to(auth::login_form))
@@ -179,6 +184,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/appointments", web::post().to(api::book))
     .route("/api/v1/appointments/lookup", web::post().to(api::lookup))
     .route("/api/v1/appointments/cancel", web::post().to(api::cancel))
+    .route("/api/v1/entries/lookup", web::post().to(api::entry_lookup))
+    .route("/api/v1/draws/{id}", web::get().to(api::draw))
     // Plumbing
     .route("/healthz", web::get().to(api::healthz))
     .route("/readyz", web::get().to(api::readyz))

@@ -29,7 +29,7 @@ use crate::views::{
 /// How far ahead the day navigation goes.
 const DAYS_AHEAD: i64 = 60;
 /// How long the "manage this appointment" grant lasts, in seconds.
-const GRANT_SECONDS: i64 = 2 * 3600;
+pub(crate) const GRANT_SECONDS: i64 = 2 * 3600;
 
 /// Turn a field error into its message in the page's language.
 pub fn field_message(lang: Lang, e: FieldError) -> String {
@@ -53,6 +53,16 @@ pub fn parse_resident(lang: Lang, f: &ResidentForm) -> Result<ResidentDetails, F
             lang: lang.code().to_string(),
         }),
         _ => Err(errors),
+    }
+}
+
+/// A booking refusal as the resident reads it, times in the city's zone.
+pub fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &BookingError) -> String {
+    match e {
+        BookingError::NotOpen(at) => {
+            lang.tf(e.key(), &[("when", &super::draw::at_label(lang, tz, *at))])
+        }
+        e => refusal_message(lang, e),
     }
 }
 
@@ -196,28 +206,17 @@ async fn render_site(
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, day);
-    let generation = state.db.generation();
-    let key = (site_id.0, from, to);
-    let cached = match state.caches.site_day.get(&key, generation) {
-        Some(hit) => hit,
-        None => {
-            let read_now = read(&state, move |c, _| {
-                let s = site::find(c, site_id)?
-                    .filter(|s| s.active)
-                    .ok_or(AppError::NotFound)?;
-                let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
-                let slots = slot::list_for_site_between(c, site_id, from, to)?;
-                let products = product::list(c)?;
-                let others = site::list_for_town(c, TownId(s.town_id))?;
-                Ok((s, t, slots, products, others))
-            })
-            .await?;
-            let hit = std::sync::Arc::new(read_now);
-            state.caches.site_day.put(key, generation, hit.clone());
-            hit
-        }
-    };
-    let (s, t, slots, products, others) = (*cached).clone();
+    let (s, t, products, others) = read(&state, move |c, _| {
+        let s = site::find(c, site_id)?
+            .filter(|s| s.active)
+            .ok_or(AppError::NotFound)?;
+        let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
+        let products = product::list(c)?;
+        let others = site::list_for_town(c, TownId(s.town_id))?;
+        Ok((s, t, products, others))
+    })
+    .await?;
+    let (slots, draws) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
     let rules = state.rules();
     let rows = slots
         .iter()
@@ -232,6 +231,12 @@ async fn render_site(
             } else {
                 ctx.tf("site.seats_left", &[("n", &free_first.to_string())])
             };
+            let opening = crate::booking::draw::opening_among(rules.now, sl, &draws);
+            let in_draw = matches!(opening, crate::booking::draw::Opening::Window(_));
+            let closed = super::draw::closed_label(ctx.lang, tz, &opening).or_else(|| {
+                // A move is a first-come booking: not into a slot whose seats are being drawn.
+                (moving && in_draw).then(|| ctx.t("draw.status.open").to_string())
+            });
             SlotRow {
                 id: sl.id.to_string(),
                 time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
@@ -239,6 +244,8 @@ async fn render_site(
                 free_first,
                 free_second,
                 label,
+                closed,
+                in_draw,
             }
         })
         .collect();
@@ -253,6 +260,10 @@ async fn render_site(
         prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
         next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
         slots: rows,
+        draws: draws
+            .iter()
+            .map(|d| super::draw::draw_row(ctx.lang, tz, rules.now, d))
+            .collect(),
         moving,
         other_sites: others
             .into_iter()
@@ -281,17 +292,20 @@ async fn book_page(
     refusal: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (sl, s, p) = read(state, move |c, _| {
+    let (sl, s, p, opening) = read(state, move |c, st| {
         let sl = slot::find(c, slot_id)?.ok_or(AppError::NotFound)?;
         let s = site::find(c, SiteId(sl.site_id))?.ok_or(AppError::NotFound)?;
         let p = product::find(c, ProductId(sl.product_id))?.ok_or(AppError::NotFound)?;
-        Ok((sl, s, p))
+        let opening = booking::draw::opening(c, st.now(), &sl)?;
+        Ok((sl, s, p, opening))
     })
     .await?;
     let tz = state.settings.time_zone;
     let refusal = refusal.or_else(|| {
         (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
     });
+    let entering = matches!(opening, booking::draw::Opening::Window(_));
+    let notice = super::draw::opening_notice(ctx.lang, tz, &opening);
     let page = BookPage {
         slot_id: sl.id.to_string(),
         site_id: s.id.to_string(),
@@ -303,6 +317,8 @@ async fn book_page(
         form,
         errors,
         refusal,
+        notice,
+        entering,
         ctx,
     };
     html_status(&page, status)
@@ -362,10 +378,10 @@ pub async fn book_submit(
         }
     };
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::book(
+        Ok::<_, AppError>(booking::draw::book_or_enter(
             &st.db,
             &st.keys,
-            st.rules(),
+            &|| st.rules(),
             slot_id,
             dose,
             &details,
@@ -373,11 +389,12 @@ pub async fn book_submit(
     })
     .await?;
     match outcome {
-        Ok(b) => Ok(grant_and_show(&state, b.appointment.id)),
+        Ok(booking::draw::Outcome::Booked(b)) => Ok(grant_and_show(&state, b.appointment.id)),
+        Ok(booking::draw::Outcome::Entered(e)) => Ok(super::draw::grant_entry(&state, e.entry.id)),
         Err(BookingError::SlotNotFound) => Err(AppError::NotFound),
         Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
-            let msg = refusal_message(ctx.lang, &e);
+            let msg = refusal_text(ctx.lang, state.settings.time_zone, &e);
             book_page(
                 ctx,
                 &state,

@@ -448,6 +448,7 @@ pub fn add_slot_at(
             second_dose_held: held,
             booked_first: 0,
             booked_second: 0,
+            opens_at: None,
         }],
     )
     .unwrap();

@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod clinic;
 mod concurrency;
+mod draw;
 mod helpers;
 mod hostile;
 mod i18n;

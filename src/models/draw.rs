@@ -1,0 +1,296 @@
+//! Draws: one per site and opening instant. A draw is `scheduled` (its seed committed, entries
+//! taken during its window), `running` (claimed by one process under a lease) or `done` (seed
+//! and order published). See `booking::draw` for the rules.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{draws, slots};
+use crate::db::AnyConnection;
+use crate::ids::SiteId;
+
+/// Where a draw stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawStatus {
+    /// Seed committed; entries are taken from `opens_at` to `closes_at`.
+    Scheduled,
+    /// One process is assigning seats.
+    Running,
+    /// Every entry decided; seed and order published.
+    Done,
+}
+
+impl DrawStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DrawStatus::Scheduled => "scheduled",
+            DrawStatus::Running => "running",
+            DrawStatus::Done => "done",
+        }
+    }
+}
+
+/// A draw.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = draws)]
+pub struct Draw {
+    pub id: i64,
+    pub site_id: i64,
+    pub opens_at: NaiveDateTime,
+    pub closes_at: NaiveDateTime,
+    /// Secret until the draw is done (64 hex characters).
+    pub seed: String,
+    /// SHA-256 of the seed, published from the start.
+    pub seed_hash: String,
+    pub status: String,
+    /// How many entries were taken.
+    pub entries: i32,
+    pub claim_token: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub drawn_at: Option<NaiveDateTime>,
+    /// The entry codes in drawn order, one per line (set when done).
+    pub order_codes: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl Draw {
+    /// Whether every entry has been decided.
+    pub fn is_done(&self) -> bool {
+        self.status == DrawStatus::Done.as_str()
+    }
+
+    /// The seed, only once it may be shown.
+    pub fn revealed_seed(&self) -> Option<&str> {
+        self.is_done().then_some(self.seed.as_str())
+    }
+
+    /// The published order of entry codes (empty until done).
+    pub fn order(&self) -> Vec<String> {
+        self.order_codes
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// One draw.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
+    draws::table
+        .find(id)
+        .select(Draw::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The draw of a site's opening instant.
+pub fn find_for_opening(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    opens_at: NaiveDateTime,
+) -> QueryResult<Option<Draw>> {
+    draws::table
+        .filter(draws::site_id.eq(site.0))
+        .filter(draws::opens_at.eq(opens_at))
+        .select(Draw::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The draws of a site's opening instants.
+pub fn list_for_openings(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    opens: &[NaiveDateTime],
+) -> QueryResult<Vec<Draw>> {
+    if opens.is_empty() {
+        return Ok(Vec::new());
+    }
+    draws::table
+        .filter(draws::site_id.eq(site.0))
+        .filter(draws::opens_at.eq_any(opens))
+        .order(draws::opens_at.asc())
+        .select(Draw::as_select())
+        .load(conn)
+}
+
+/// Schedule a draw unless the site's opening instant has one already (several publishers may
+/// run at once). Returns whether it was inserted.
+pub fn insert_if_missing(conn: &mut AnyConnection, d: &Draw) -> QueryResult<bool> {
+    let n = crate::on_backend!(&mut *conn, |c| diesel::insert_into(draws::table)
+        .values(d)
+        .on_conflict((draws::site_id, draws::opens_at))
+        .do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Count one more entry, only while the draw is still scheduled: this row lock is what keeps an
+/// entry from slipping in once a process has claimed the draw.
+pub fn count_entry(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    let n = diesel::update(
+        draws::table
+            .find(id)
+            .filter(draws::status.eq(DrawStatus::Scheduled.as_str())),
+    )
+    .set(draws::entries.eq(draws::entries + 1))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Ids of draws whose window has closed and that are not done (or whose runner's lease ran
+/// out), oldest first.
+pub fn list_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    draws::table
+        .filter(draws::closes_at.le(now))
+        .filter(
+            draws::status
+                .eq(DrawStatus::Scheduled.as_str())
+                .or(draws::status
+                    .eq(DrawStatus::Running.as_str())
+                    .and(draws::lease_until.lt(now))),
+        )
+        .order(draws::closes_at.asc())
+        .select(draws::id)
+        .load(conn)
+}
+
+/// Claim a due draw for one runner: a conditional UPDATE, so of several processes one wins (a
+/// running draw whose lease ran out may be taken over). Returns whether this runner has it.
+pub fn claim(
+    conn: &mut AnyConnection,
+    id: i64,
+    token: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        draws::table
+            .find(id)
+            .filter(draws::closes_at.le(now))
+            .filter(
+                draws::status
+                    .eq(DrawStatus::Scheduled.as_str())
+                    .or(draws::status
+                        .eq(DrawStatus::Running.as_str())
+                        .and(draws::lease_until.lt(now))),
+            ),
+    )
+    .set((
+        draws::status.eq(DrawStatus::Running.as_str()),
+        draws::claim_token.eq(token),
+        draws::lease_until.eq(lease_until),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Extend the runner's lease; false when another runner has taken the draw over. Run first in
+/// each of the runner's transactions, it also locks the draw row.
+pub fn renew(
+    conn: &mut AnyConnection,
+    id: i64,
+    token: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        draws::table
+            .find(id)
+            .filter(draws::status.eq(DrawStatus::Running.as_str()))
+            .filter(draws::claim_token.eq(token)),
+    )
+    .set(draws::lease_until.eq(lease_until))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Mark the draw done and publish its order; false when the runner lost its claim.
+pub fn finish(
+    conn: &mut AnyConnection,
+    id: i64,
+    token: &str,
+    now: NaiveDateTime,
+    order: &[String],
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        draws::table
+            .find(id)
+            .filter(draws::status.eq(DrawStatus::Running.as_str()))
+            .filter(draws::claim_token.eq(token)),
+    )
+    .set((
+        draws::status.eq(DrawStatus::Done.as_str()),
+        draws::drawn_at.eq(Some(now)),
+        draws::order_codes.eq(Some(order.join("\n"))),
+        draws::claim_token.eq(None::<String>),
+        draws::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Remove a site's scheduled draws that no slot opens with any more and nobody entered (the
+/// release rule changed before they opened).
+pub fn delete_unused(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    use diesel::dsl::{exists, not};
+    diesel::delete(
+        draws::table
+            .filter(draws::site_id.eq(site.0))
+            .filter(draws::status.eq(DrawStatus::Scheduled.as_str()))
+            .filter(draws::entries.eq(0))
+            .filter(draws::opens_at.gt(now))
+            .filter(not(exists(
+                slots::table
+                    .filter(slots::site_id.eq(draws::site_id))
+                    .filter(slots::opens_at.eq(draws::opens_at.nullable())),
+            ))),
+    )
+    .execute(conn)
+}
+
+/// Change the window of a scheduled draw that has not opened yet.
+pub fn set_window(
+    conn: &mut AnyConnection,
+    id: i64,
+    closes_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        draws::table
+            .find(id)
+            .filter(draws::status.eq(DrawStatus::Scheduled.as_str()))
+            .filter(draws::opens_at.gt(now)),
+    )
+    .set(draws::closes_at.eq(closes_at))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Drop a scheduled draw that has not opened yet (its site's release no longer has a window).
+pub fn delete_unopened(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(
+        draws::table
+            .find(id)
+            .filter(draws::status.eq(DrawStatus::Scheduled.as_str()))
+            .filter(draws::entries.eq(0))
+            .filter(draws::opens_at.gt(now)),
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Every site that has slots (the demo's `--draw-opens-in` schedules one draw each).
+pub fn sites_with_slots(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
+    slots::table
+        .select(slots::site_id)
+        .distinct()
+        .order(slots::site_id.asc())
+        .load(conn)
+}

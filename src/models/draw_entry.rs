@@ -1,0 +1,141 @@
+//! Draw entries: booking requests made inside a draw window, decided when the draw runs.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::draw_entries;
+use crate::db::AnyConnection;
+use crate::ids::ResidentId;
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryStatus {
+    /// Waiting for the draw.
+    Waiting,
+    /// Drawn: it holds the appointment named in `appointment_id`.
+    Drawn,
+    /// Not drawn: no seat was left for it (or it was no longer eligible).
+    NotDrawn,
+}
+
+impl EntryStatus {
+    /// The stored text (also the API's `status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Waiting => "waiting",
+            EntryStatus::Drawn => "drawn",
+            EntryStatus::NotDrawn => "not_drawn",
+        }
+    }
+
+    /// Parse the stored text.
+    pub fn parse(s: &str) -> EntryStatus {
+        match s {
+            "drawn" => EntryStatus::Drawn,
+            "not_drawn" => EntryStatus::NotDrawn,
+            _ => EntryStatus::Waiting,
+        }
+    }
+}
+
+/// An entry.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = draw_entries)]
+pub struct DrawEntry {
+    pub id: i64,
+    /// 8 characters of Crockford base32, as booking codes.
+    pub code: String,
+    pub draw_id: i64,
+    /// The slot asked for (kept by value below too).
+    pub slot_id: i64,
+    pub product_id: i64,
+    pub starts_at: NaiveDateTime,
+    pub resident_id: i64,
+    pub dose_number: i32,
+    pub status: String,
+    /// Place in the drawn order, from 1 (set when decided).
+    pub position: Option<i32>,
+    pub appointment_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+impl DrawEntry {
+    /// The parsed status.
+    pub fn status(&self) -> EntryStatus {
+        EntryStatus::parse(&self.status)
+    }
+}
+
+/// Insert an entry.
+pub fn insert(conn: &mut AnyConnection, e: &DrawEntry) -> QueryResult<()> {
+    diesel::insert_into(draw_entries::table)
+        .values(e)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// One entry.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<DrawEntry>> {
+    draw_entries::table
+        .find(id)
+        .select(DrawEntry::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The entry with this code.
+pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<DrawEntry>> {
+    draw_entries::table
+        .filter(draw_entries::code.eq(code))
+        .select(DrawEntry::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A resident's entry for a dose that is still waiting for its draw.
+pub fn find_waiting_for_dose(
+    conn: &mut AnyConnection,
+    resident: ResidentId,
+    dose: i32,
+) -> QueryResult<Option<DrawEntry>> {
+    draw_entries::table
+        .filter(draw_entries::resident_id.eq(resident.0))
+        .filter(draw_entries::dose_number.eq(dose))
+        .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str()))
+        .select(DrawEntry::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every entry of a draw.
+pub fn list_for_draw(conn: &mut AnyConnection, draw: i64) -> QueryResult<Vec<DrawEntry>> {
+    draw_entries::table
+        .filter(draw_entries::draw_id.eq(draw))
+        .select(DrawEntry::as_select())
+        .load(conn)
+}
+
+/// Decide a waiting entry; false when it was decided already (a runner that took over).
+pub fn decide(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: EntryStatus,
+    position: i32,
+    appointment_id: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        draw_entries::table
+            .find(id)
+            .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str())),
+    )
+    .set((
+        draw_entries::status.eq(status.as_str()),
+        draw_entries::position.eq(Some(position)),
+        draw_entries::appointment_id.eq(appointment_id),
+        draw_entries::decided_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,330 @@
+//! The fair release's resident pages: one's draw entry (`/entry`, granted by cookie after
+//! entering or after code + ID number on `/entry/find`, never with the ID number in a URL) and a
+//! draw's public record (`/draws/{id}`: commitment, then seed and order). Also what the site
+//! page and the availability API share: a day's slots with their draws, running a draw whose
+//! window has closed before showing it.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::cookies;
+use super::ctx::Ctx;
+use super::resident::field_message;
+use super::state::{blocking, read, AppState};
+use crate::booking::draw::{self as drawing, EntryState};
+use crate::booking::BookingError;
+use crate::domain::{BookingCode, IdNumber};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::ids::SiteId;
+use crate::models::draw::{self, Draw};
+use crate::models::draw_entry::EntryStatus;
+use crate::models::{site, slot, Slot};
+use crate::views::draw::{DrawPage, DrawRow, EntryFindPage, EntryPage};
+use crate::views::{day_label, hm, html, html_status, local, see_other, FormErrors, ResidentForm};
+
+/// How long the "see this entry" grant lasts, in seconds (past the draw, to read the result).
+const ENTRY_GRANT_SECONDS: i64 = 7 * 86400;
+
+/// A local instant as people read it: `3月11日 星期一 20:00`.
+pub fn at_label(lang: Lang, tz: Tz, at: NaiveDateTime) -> String {
+    format!(
+        "{} {}",
+        day_label(lang, local(tz, at).date_naive()),
+        hm(tz, at)
+    )
+}
+
+/// A site's slots starting in `[from, to)` and the draws they open with, through the
+/// one-second read cache. A draw among them whose window has closed is run first (idempotent;
+/// another process may be running it).
+pub async fn slots_and_draws(
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<(Vec<Slot>, Vec<Draw>), AppError> {
+    let load = move |c: &mut crate::db::AnyConnection| -> Result<_, AppError> {
+        let slots = slot::list_for_site_between(c, site_id, from, to)?;
+        let mut opens: Vec<NaiveDateTime> = slots.iter().filter_map(|s| s.opens_at).collect();
+        opens.sort();
+        opens.dedup();
+        let draws = draw::list_for_openings(c, site_id, &opens)?;
+        Ok((slots, draws))
+    };
+    let now = state.now();
+    let due = |draws: &[Draw]| draws.iter().any(|d| !d.is_done() && d.closes_at <= now);
+    // At most a second old and never older than this process's last write (`web::cache`);
+    // a draw that has come due is never served from it.
+    let generation = state.db.generation();
+    let key = (site_id.0, from, to);
+    if let Some(hit) = state.caches.slots.get(&key, generation) {
+        if !due(&hit.1) {
+            return Ok((*hit).clone());
+        }
+    }
+    let (slots, draws) = read(state, move |c, _| load(c)).await?;
+    if !due(&draws) {
+        let fresh = std::sync::Arc::new((slots, draws));
+        state.caches.slots.put(key, generation, fresh.clone());
+        return Ok((*fresh).clone());
+    }
+    blocking(state, move |st| {
+        drawing::settle(&st.db, &|| st.rules(), &draws)?;
+        let mut c = st.db.read.get()?;
+        load(&mut c)
+    })
+    .await
+}
+
+/// A draw as pages show it.
+pub fn draw_row(lang: Lang, tz: Tz, now: NaiveDateTime, d: &Draw) -> DrawRow {
+    let status = if d.is_done() {
+        "draw.status.done"
+    } else if now < d.opens_at {
+        "draw.status.scheduled"
+    } else if now < d.closes_at && d.status == "scheduled" {
+        "draw.status.open"
+    } else {
+        "draw.status.running"
+    };
+    DrawRow {
+        id: d.id.to_string(),
+        window: lang.tf(
+            "draw.window",
+            &[
+                ("opens", &at_label(lang, tz, d.opens_at)),
+                ("closes", &at_label(lang, tz, d.closes_at)),
+            ],
+        ),
+        status_label: lang.t(status),
+        seed_hash: d.seed_hash.clone(),
+        seed: d.revealed_seed().map(str::to_string),
+        entries: d.entries,
+    }
+}
+
+/// 303 to the entry page, with the cookie that lets this browser see the entry.
+pub fn grant_entry(state: &AppState, entry_id: i64) -> HttpResponse {
+    let cookie = cookies::private(
+        &state.keys.cookie,
+        cookies::ENTRY,
+        entry_id.to_string(),
+        ENTRY_GRANT_SECONDS,
+        state.settings.cookie_secure,
+    );
+    let mut res = see_other("/entry");
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+/// `GET /entry`: the entry this browser was granted; its draw is run first if it is due.
+pub async fn entry_page(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = cookies::get_private(&req, &state.keys.cookie, cookies::ENTRY)
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return Ok(see_other("/entry/find"));
+    };
+    let (es, site) = blocking(&state, move |st| {
+        let es = drawing::entry_state(&st.db, &|| st.rules(), id)?;
+        let mut c = st.db.read.get()?;
+        let s = site::find(&mut c, SiteId(es.draw.site_id))?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>((es, s))
+    })
+    .await?;
+    let appointment_id = es.appointment.as_ref().map(|a| a.id);
+    let page = entry_view(ctx, &state, es, site);
+    let mut res = html(&page)?;
+    if let Some(a) = appointment_id {
+        // Whoever may see the entry may see the appointment it was given.
+        let _ = res.add_cookie(&cookies::private(
+            &state.keys.cookie,
+            cookies::APPOINTMENT,
+            a.to_string(),
+            super::resident::GRANT_SECONDS,
+            state.settings.cookie_secure,
+        ));
+    }
+    Ok(res)
+}
+
+fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site) -> EntryPage {
+    let (lang, tz) = (ctx.lang, state.settings.time_zone);
+    let status = es.entry.status();
+    let booking_code = es.appointment.as_ref().map(|a| {
+        BookingCode::parse(&a.code)
+            .map(|c| c.to_string())
+            .unwrap_or(a.code.clone())
+    });
+    let message = match status {
+        EntryStatus::Waiting => lang.tf(
+            "entry.status.waiting",
+            &[("time", &at_label(lang, tz, es.draw.closes_at))],
+        ),
+        EntryStatus::Drawn => match &es.appointment {
+            Some(a) => lang.tf(
+                "entry.status.drawn",
+                &[("when", &at_label(lang, tz, a.starts_at))],
+            ),
+            None => lang.t("entry.status.not_drawn").to_string(),
+        },
+        EntryStatus::NotDrawn => lang.t("entry.status.not_drawn").to_string(),
+    };
+    EntryPage {
+        code: BookingCode::parse(&es.entry.code)
+            .map(|c| c.to_string())
+            .unwrap_or(es.entry.code.clone()),
+        status: status.as_str(),
+        message,
+        site_name: s.name,
+        requested: at_label(lang, tz, es.entry.starts_at),
+        draw_at: at_label(lang, tz, es.draw.closes_at),
+        draw_id: es.draw.id.to_string(),
+        booking_code,
+        town_id: s.town_id.to_string(),
+        form: ResidentForm::default(),
+        errors: FormErrors::default(),
+        ctx,
+    }
+}
+
+/// The find form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EntryFindForm {
+    code: String,
+    id_number: String,
+    csrf: String,
+}
+
+/// `GET /entry/find`.
+pub async fn entry_find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    html(&EntryFindPage {
+        ctx,
+        code: String::new(),
+        errors: FormErrors::default(),
+        refusal: None,
+    })
+}
+
+/// `POST /entry/find`: code + ID number, then 303 to the entry. Wrong and unknown give the same
+/// slow answer, as for appointments.
+pub async fn entry_find_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<EntryFindForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let mut errors = FormErrors::default();
+    let code = BookingCode::parse(&form.code)
+        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
+        .ok();
+    let id = IdNumber::parse(&form.id_number)
+        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
+        .ok();
+    let (Some(code), Some(id)) = (code, id) else {
+        let page = EntryFindPage {
+            code: form.code.clone(),
+            errors,
+            refusal: None,
+            ctx,
+        };
+        return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let found = read(&state, move |c, st| {
+        match drawing::find_entry(c, &st.keys, &code, &id) {
+            Ok(e) => Ok(Some(e.id)),
+            Err(BookingError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+    match found {
+        Some(id) => Ok(grant_entry(&state, id)),
+        None => {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(
+                state.settings.login_delay_ms / 2,
+            ))
+            .await;
+            let page = EntryFindPage {
+                code: form.code.clone(),
+                errors,
+                refusal: Some(ctx.t("err.entry.not_found").to_string()),
+                ctx,
+            };
+            html_status(&page, StatusCode::NOT_FOUND)
+        }
+    }
+}
+
+/// `GET /draws/{id}`: a draw's commitment, and once done its seed and order.
+pub async fn draw_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (d, s) = load_draw(&state, *path).await?;
+    let tz = state.settings.time_zone;
+    let page = DrawPage {
+        site_id: s.id.to_string(),
+        site_name: s.name,
+        draw: draw_row(ctx.lang, tz, state.now(), &d),
+        order: d.order(),
+        ctx,
+    };
+    html(&page)
+}
+
+/// A draw and its site, running the draw first if its window has closed.
+pub async fn load_draw(
+    state: &web::Data<AppState>,
+    id: i64,
+) -> Result<(Draw, crate::models::Site), AppError> {
+    blocking(state, move |st| {
+        let d = {
+            let mut c = st.db.read.get()?;
+            draw::find(&mut c, id)?.ok_or(AppError::NotFound)?
+        };
+        if !d.is_done() && d.closes_at <= st.now() {
+            drawing::run_draw(&st.db, &|| st.rules(), id)?;
+        }
+        let mut c = st.db.read.get()?;
+        let d = draw::find(&mut c, id)?.ok_or(AppError::NotFound)?;
+        let s = site::find(&mut c, SiteId(d.site_id))?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>((d, s))
+    })
+    .await
+}
+
+/// The opening of a slot as the site page labels it: `None` when it can be booked or entered.
+pub fn closed_label(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<String> {
+    match opening {
+        drawing::Opening::NotOpen(at) => {
+            Some(lang.tf("site.opens_at", &[("when", &at_label(lang, tz, *at))]))
+        }
+        drawing::Opening::Pending(_) => Some(lang.t("draw.status.running").to_string()),
+        _ => None,
+    }
+}
+
+/// What the booking form says about a slot's opening: not yet, in a draw, being drawn.
+pub fn opening_notice(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<String> {
+    match opening {
+        drawing::Opening::NotOpen(at) => {
+            Some(lang.tf("err.book.not_open", &[("when", &at_label(lang, tz, *at))]))
+        }
+        drawing::Opening::Window(d) => Some(lang.tf(
+            "book.draw_notice",
+            &[("closes", &at_label(lang, tz, d.closes_at))],
+        )),
+        drawing::Opening::Pending(_) => Some(lang.t("err.book.draw_running").to_string()),
+        drawing::Opening::Open => None,
+    }
+}
