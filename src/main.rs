@@ -317,7 +317,9 @@ fn create_user(
     }
     let password = read_password()?;
     let Some(password) = dosewise::setup::parse_password(&password) else {
-        bail!("the password must have at least 10 characters (at most 200), without control characters");
+        bail!(
+            "the password must be at least 10 characters (at most 200), without control characters"
+        );
     };
     let db = Db::connect(&settings.database_url, 1)?;
     let mut conn = db.write.get()?;
