@@ -4,17 +4,37 @@ use futures::future::join_all;
 
 use crate::helpers::{client, csrf_in, resident, resident_form, spawn_app, TestApp};
 
-async fn book_many(app: &TestApp, slots: &[i64], n: u32) -> Vec<u16> {
+/// What the JSON API answers a refused booking with: 409 and the reason in `error`.
+const SLOT_FULL: &str = "这个时段刚刚约满";
+const NO_STOCK: &str = "这个接种点的疫苗已全部约出";
+const ALREADY_BOOKED: &str = "您已经预约了这一剂";
+const NOT_ACTIVE: &str = "这个预约已取消或已使用";
+
+/// `n` simultaneous bookings; each answer's status and its `error` text (empty on success).
+async fn book_many(app: &TestApp, slots: &[i64], n: u32) -> Vec<(u16, String)> {
     let reqs = (0..n).map(|i| {
         let slot = slots[i as usize % slots.len()];
-        async move {
-            app.book_api(slot, 1, &resident(1000 + i))
-                .await
-                .status()
-                .as_u16()
-        }
+        async move { answer(app.book_api(slot, 1, &resident(1000 + i)).await).await }
     });
     join_all(reqs).await
+}
+
+/// A JSON answer's status and `error` text.
+async fn answer(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    (status, body["error"].as_str().unwrap_or_default().to_string())
+}
+
+/// Every answer is a success or a 409 whose message is one of `reasons`; the number of successes.
+fn winners(answers: &[(u16, String)], ok: u16, reasons: &[&str]) -> usize {
+    for (status, error) in answers {
+        assert!(
+            *status == ok || (*status == 409 && reasons.iter().any(|r| error.contains(r))),
+            "a loser must be refused with 409 and its reason, not {status} {error:?}: {answers:?}"
+        );
+    }
+    answers.iter().filter(|(s, _)| *s == ok).count()
 }
 
 #[actix_web::test]
@@ -23,17 +43,8 @@ async fn a_hundred_simultaneous_bookings_for_seven_seats_confirm_exactly_seven()
     let city = app.city();
     let slot = app.add_slot(city, 2, 7, 0);
     app.add_stock(city, 1000);
-    let statuses = book_many(&app, &[slot], 100).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        7,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        93,
-        "{statuses:?}"
-    );
+    let answers = book_many(&app, &[slot], 100).await;
+    assert_eq!(winners(&answers, 201, &[SLOT_FULL]), 7, "{answers:?}");
     assert_eq!(
         app.count(
             "appointments",
@@ -51,12 +62,9 @@ async fn simultaneous_bookings_never_promise_more_vaccine_than_the_site_holds() 
     let city = app.city();
     let slots: Vec<i64> = (0..6).map(|d| app.add_slot(city, 1 + d, 10, 0)).collect();
     app.add_stock(city, 25);
-    let statuses = book_many(&app, &slots, 60).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        25,
-        "{statuses:?}"
-    );
+    let answers = book_many(&app, &slots, 60).await;
+    // Each slot gets exactly its ten seats' worth of requests: vaccine is the only limit.
+    assert_eq!(winners(&answers, 201, &[NO_STOCK]), 25, "{answers:?}");
     assert_eq!(app.count("appointments", "status = 'booked'"), 25);
     assert_eq!(app.stock(city), (25, 25));
     let booked: i32 = slots.iter().map(|s| app.slot_counts(*s).0).sum();
@@ -75,18 +83,10 @@ async fn one_resident_booking_the_same_dose_many_times_at_once_gets_one_appointm
     let reqs = (0..20).map(|i| {
         let slot = slots[i % slots.len()];
         let app = &app;
-        async move { app.book_api(slot, 1, &resident(7)).await.status().as_u16() }
+        async move { answer(app.book_api(slot, 1, &resident(7)).await).await }
     });
-    let statuses = join_all(reqs).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 201 || *s == 409),
-        "{statuses:?}"
-    );
+    let answers = join_all(reqs).await;
+    assert_eq!(winners(&answers, 201, &[ALREADY_BOOKED]), 1, "{answers:?}");
     assert_eq!(app.count("appointments", "status = 'booked'"), 1);
     assert_eq!(app.count("residents", "1=1"), 1);
     let booked: i32 = slots.iter().map(|s| app.slot_counts(*s).0).sum();
@@ -145,12 +145,15 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
                 .send(),
             app.book_api(last, 1, &other),
         );
-        let moved = moved.unwrap().status().as_u16();
-        let booked = booked.status().as_u16();
+        let moved = moved.unwrap();
+        let moved = (moved.status().as_u16(), moved.text().await.unwrap());
+        let booked = answer(booked).await;
         assert!(
-            (moved == 303 && booked == 409) || (moved == 409 && booked == 201),
-            "round {round}: move {moved}, book {booked}"
+            (moved.0 == 303 && booked.0 == 409 && booked.1.contains(SLOT_FULL))
+                || (moved.0 == 409 && moved.1.contains(SLOT_FULL) && booked.0 == 201),
+            "round {round}: the loser is refused because the slot is full: move {moved:?}, book {booked:?}"
         );
+        let moved = moved.0;
         assert_eq!(app.slot_counts(last), (1, 0, 1));
         let kept_old = app.slot_counts(from).0;
         assert_eq!(kept_old, if moved == 303 { 0 } else { 1 }, "round {round}");
@@ -209,10 +212,19 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
                 .form(&[("csrf", token.as_str()), ("slot_id", &to_c)])
                 .send(),
         );
-        let ok = [x.unwrap().status().as_u16(), y.unwrap().status().as_u16()];
-        // Either one wins and the other is refused, or they ran one after the other (B, then C):
-        // both are fine as long as every seat is counted once.
-        assert!(ok.contains(&303), "round {round}: {ok:?}");
+        let mut ok = Vec::new();
+        for res in [x.unwrap(), y.unwrap()] {
+            ok.push((res.status().as_u16(), res.text().await.unwrap()));
+        }
+        // Either one wins and the other is refused (the appointment it read has moved on), or
+        // they ran one after the other (B, then C): both are fine as long as every seat is
+        // counted once. Never a 500.
+        assert!(ok.iter().any(|(s, _)| *s == 303), "round {round}: {ok:?}");
+        assert!(
+            ok.iter()
+                .all(|(s, body)| *s == 303 || (*s == 409 && body.contains(NOT_ACTIVE))),
+            "round {round}: {ok:?}"
+        );
         assert_eq!(
             app.slot_counts(from).0,
             1,
