@@ -95,7 +95,7 @@ async fn one_resident_booking_the_same_dose_many_times_at_once_gets_one_appointm
 }
 
 /// Book `slot` through the pages with a client of its own, which then holds the grant.
-async fn book_with_page(app: &TestApp, slot: i64, who: u32) -> reqwest::Client {
+pub async fn book_with_page(app: &TestApp, slot: i64, who: u32) -> reqwest::Client {
     let c = client();
     let page = c
         .get(format!("{}/slots/{slot}/book", app.address))
@@ -240,4 +240,89 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
         i64::from(app.stock(city).1),
         app.count("appointments", "status = 'booked'")
     );
+}
+
+/// The appointment held by resident `who`: `(status, slot_id)`.
+fn appointment_of(app: &TestApp, who: u32) -> (String, i64) {
+    use diesel::prelude::*;
+    use dosewise::db::schema::{appointments, residents};
+    let hash = app.state.keys.hash_id_number(
+        &dosewise::domain::IdNumber::parse(&crate::helpers::id_number(who)).unwrap(),
+    );
+    appointments::table
+        .inner_join(residents::table)
+        .filter(residents::id_hash.eq(hash))
+        .select((appointments::status, appointments::slot_id))
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 100);
+    let mut others = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..16u32 {
+        let from = app.add_slot(city, 1 + i64::from(round), 2, 0);
+        let to = app.add_slot(city, 20 + i64::from(round), 2, 0);
+        // The move reads before it writes, so a cancel sent at once wins; in odd rounds the
+        // cancel waits 0-3 ms, letting the move win or meet it halfway.
+        let delay = (round % 2 == 1).then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
+        // Someone else keeps a seat in the old slot throughout.
+        assert_eq!(
+            app.book_api(from, 1, &resident(700 + round)).await.status(),
+            201
+        );
+        others += 1;
+        let who = 800 + round;
+        let c = book_with_page(&app, from, who).await;
+        let page = c
+            .get(format!("{}/appointment", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_in(&page).unwrap();
+        let to_s = to.to_string();
+        let (cancelled, moved) = futures::join!(
+            async {
+                if let Some(delay) = delay {
+                    actix_web::rt::time::sleep(delay).await;
+                }
+                c.post(format!("{}/appointment/cancel", app.address))
+                    .form(&[("csrf", token.as_str())])
+                    .send()
+                    .await
+            },
+            c.post(format!("{}/appointment/move", app.address))
+                .form(&[("csrf", token.as_str()), ("slot_id", to_s.as_str())])
+                .send(),
+        );
+        let (cancelled, moved) = (cancelled.unwrap(), moved.unwrap());
+        let cancelled = (cancelled.status().as_u16(), cancelled.text().await.unwrap());
+        let moved = (moved.status().as_u16(), moved.text().await.unwrap());
+        // Cancel then move: the move is refused (no longer active). Move then cancel: both
+        // succeed and the cancel frees the new seat. Nothing else.
+        assert_eq!(cancelled.0, 303, "round {round}: the cancel always succeeds: {cancelled:?}");
+        let (status, slot) = appointment_of(&app, who);
+        assert_eq!(status, "cancelled", "round {round}");
+        match moved.0 {
+            303 => assert_eq!(slot, to, "round {round}: moved, then cancelled"),
+            409 => {
+                assert!(moved.1.contains(NOT_ACTIVE), "round {round}: {}", moved.1);
+                assert_eq!(slot, from, "round {round}: cancelled where it was");
+            }
+            other => panic!("round {round}: move answered {other}: {}", moved.1),
+        }
+        seen.insert(moved.0);
+        assert_eq!(app.slot_counts(from), (1, 0, 2), "round {round}: old slot");
+        assert_eq!(app.slot_counts(to), (0, 0, 2), "round {round}: new slot");
+        assert_eq!(app.stock(city), (100, others), "round {round}: promised doses");
+        assert_eq!(app.count("appointments", "status = 'booked'"), i64::from(others));
+    }
+    eprintln!("move outcomes seen: {seen:?}");
 }

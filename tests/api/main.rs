@@ -19,3 +19,4 @@ mod pages;
 mod security;
 mod setup;
 mod smtp;
+mod writer;
