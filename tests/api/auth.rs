@@ -144,7 +144,11 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
         .text()
         .await
         .unwrap();
-    for (name, id) in [("nurse", nurse_id), ("planner", planner_id), ("root", root_id)] {
+    for (name, id) in [
+        ("nurse", nurse_id),
+        ("planner", planner_id),
+        ("root", root_id),
+    ] {
         assert_eq!(
             app.count(
                 "audit_log",
@@ -158,9 +162,7 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
             "{name}'s login on /admin: {admin}"
         );
         assert!(
-            audit.contains(&format!(
-                "<td>{name}</td><td>login</td><td>user {id}</td>"
-            )),
+            audit.contains(&format!("<td>{name}</td><td>login</td><td>user {id}</td>")),
             "{name}'s login on /bureau/audit: {audit}"
         );
     }

@@ -1108,8 +1108,8 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
         let nurse_token = d.csrf().await;
         let last4 = id_number(who)[14..].to_string();
         // A cancel sent at once wins (check-in reads first); in odd rounds it waits 0-3 ms.
-        let delay = (round % 2 == 1)
-            .then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
+        let delay =
+            (round % 2 == 1).then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
         let (cancel, check_in) = futures::join!(
             async {
                 if let Some(delay) = delay {
@@ -1137,7 +1137,10 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
         let (_, status) = code_and_status(&d.app, who);
         match (cancel.0, check_in.0) {
             (303, 409) => {
-                assert!(check_in.2.contains(NOT_ACTIVE), "round {round}: check-in page");
+                assert!(
+                    check_in.2.contains(NOT_ACTIVE),
+                    "round {round}: check-in page"
+                );
                 assert_eq!(status, "cancelled", "round {round}");
             }
             (409, 303) => {
@@ -1149,7 +1152,11 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
         }
         seen.insert(status);
         // The seat and the promised dose are held by the checked-in only.
-        assert_eq!(d.app.slot_counts(d.slot), (checked_in, 0, 40), "round {round}");
+        assert_eq!(
+            d.app.slot_counts(d.slot),
+            (checked_in, 0, 40),
+            "round {round}"
+        );
         assert_eq!(d.app.stock(d.city), (100, checked_in), "round {round}");
         assert_eq!(
             d.app.count("screenings", "outcome = 'cleared'"),
@@ -1213,7 +1220,11 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
                 ])
                 .send(),
         );
-        let (no_show, dose, late) = (answer(no_show).await, answer(dose).await, answer(late).await);
+        let (no_show, dose, late) = (
+            answer(no_show).await,
+            answer(dose).await,
+            answer(late).await,
+        );
         // The dose never meets the no-show (it is for a checked-in appointment).
         assert_eq!(dose.0, 303, "round {round}: {}", dose.2);
         given += 1;
@@ -1228,7 +1239,10 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
                 late_checked_in += 1;
             }
             409 => {
-                assert!(late.2.contains(NOT_ACTIVE), "round {round}: late check-in page");
+                assert!(
+                    late.2.contains(NOT_ACTIVE),
+                    "round {round}: late check-in page"
+                );
                 assert_eq!(y_status, "no_show", "round {round}");
                 assert!(no_show.1.ends_with("n=1"), "round {round}: {}", no_show.1);
             }
@@ -1238,7 +1252,11 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
         // Seats of an ended slot stay counted; the dose left stock through the ledger; only
         // the late arrivals still hold a promised dose.
         assert_eq!(d.app.slot_counts(slot), (2, 0, 4), "round {round}");
-        assert_eq!(d.app.stock(d.city), (100 - given, late_checked_in), "round {round}");
+        assert_eq!(
+            d.app.stock(d.city),
+            (100 - given, late_checked_in),
+            "round {round}"
+        );
         assert_eq!(
             stock::ledger_sum(
                 &mut d.app.conn(),

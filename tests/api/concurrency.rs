@@ -23,7 +23,10 @@ async fn book_many(app: &TestApp, slots: &[i64], n: u32) -> Vec<(u16, String)> {
 async fn answer(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await.unwrap_or_default();
-    (status, body["error"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 /// Every answer is a success or a 409 whose message is one of `reasons`; the number of successes.
@@ -269,7 +272,8 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
         let to = app.add_slot(city, 20 + i64::from(round), 2, 0);
         // The move reads before it writes, so a cancel sent at once wins; in odd rounds the
         // cancel waits 0-3 ms, letting the move win or meet it halfway.
-        let delay = (round % 2 == 1).then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
+        let delay =
+            (round % 2 == 1).then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
         // Someone else keeps a seat in the old slot throughout.
         assert_eq!(
             app.book_api(from, 1, &resident(700 + round)).await.status(),
@@ -307,7 +311,10 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
         let moved = (moved.status().as_u16(), moved.text().await.unwrap());
         // Cancel then move: the move is refused (no longer active). Move then cancel: both
         // succeed and the cancel frees the new seat. Nothing else.
-        assert_eq!(cancelled.0, 303, "round {round}: the cancel always succeeds: {cancelled:?}");
+        assert_eq!(
+            cancelled.0, 303,
+            "round {round}: the cancel always succeeds: {cancelled:?}"
+        );
         let (status, slot) = appointment_of(&app, who);
         assert_eq!(status, "cancelled", "round {round}");
         match moved.0 {
@@ -321,8 +328,15 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
         seen.insert(moved.0);
         assert_eq!(app.slot_counts(from), (1, 0, 2), "round {round}: old slot");
         assert_eq!(app.slot_counts(to), (0, 0, 2), "round {round}: new slot");
-        assert_eq!(app.stock(city), (100, others), "round {round}: promised doses");
-        assert_eq!(app.count("appointments", "status = 'booked'"), i64::from(others));
+        assert_eq!(
+            app.stock(city),
+            (100, others),
+            "round {round}: promised doses"
+        );
+        assert_eq!(
+            app.count("appointments", "status = 'booked'"),
+            i64::from(others)
+        );
     }
     eprintln!("move outcomes seen: {seen:?}");
 }

@@ -100,7 +100,11 @@ fn every_catalogue_line_is_a_key_with_a_value_and_no_key_is_given_twice() {
     let mut seen: std::collections::BTreeMap<(String, String), String> = Default::default();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let lang = if name.contains("zh-CN") { "zh-CN" } else { "en" };
+        let lang = if name.contains("zh-CN") {
+            "zh-CN"
+        } else {
+            "en"
+        };
         let text = std::fs::read_to_string(file).unwrap();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -129,17 +133,27 @@ fn every_catalogue_line_is_a_key_with_a_value_and_no_key_is_given_twice() {
             }
         }
     }
-    assert!(problems.is_empty(), "catalogue lines:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "catalogue lines:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// The string literals of the `match` arms of `fn as_str` in `file` after `impl_line`.
 fn as_str_values(file: &str, impl_line: &str) -> Vec<String> {
     let text = std::fs::read_to_string(file).unwrap();
-    let from = text.find(impl_line).unwrap_or_else(|| panic!("{impl_line} in {file}"));
+    let from = text
+        .find(impl_line)
+        .unwrap_or_else(|| panic!("{impl_line} in {file}"));
     let body = &text[from..];
     let body = &body[body.find("fn as_str").unwrap()..];
     let body = &body[..body.find("\n    }").unwrap()];
-    body.split('"').skip(1).step_by(2).map(str::to_string).collect()
+    body.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Keys built at run time (`format!("status.{}", ..)`) escape the literal scan: every such
@@ -158,7 +172,10 @@ fn keys_built_at_run_time_are_in_both_catalogues() {
         ("status.", statuses),
         (
             "clinic.severity.",
-            Severity::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+            Severity::ALL
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
         ),
     ];
     // Every prefix the code builds keys under is one of those above.
@@ -190,13 +207,19 @@ fn keys_built_at_run_time_are_in_both_catalogues() {
         for v in values {
             for lang in Lang::ALL {
                 let key = format!("{prefix}{v}");
-                if catalogue(lang).get(key.as_str()).is_none_or(|t| t.is_empty()) {
+                if catalogue(lang)
+                    .get(key.as_str())
+                    .is_none_or(|t| t.is_empty())
+                {
                     missing.push(format!("{lang:?} {key}"));
                 }
             }
         }
     }
-    assert!(missing.is_empty(), "missing keys built at run time: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "missing keys built at run time: {missing:?}"
+    );
 }
 
 #[test]

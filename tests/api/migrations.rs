@@ -355,7 +355,10 @@ fn catalogue(conn: &mut AnyConnection) -> BTreeMap<String, Table> {
             .into_iter()
             .map(|(col, rt, rc)| {
                 let rc = if rc.is_empty() {
-                    pks.get(&rt).and_then(|k| k.first()).cloned().unwrap_or_default()
+                    pks.get(&rt)
+                        .and_then(|k| k.first())
+                        .cloned()
+                        .unwrap_or_default()
                 } else {
                     rc
                 };
@@ -424,7 +427,10 @@ fn sqlite_and_postgres_migrations_build_the_same_tables_types_keys_and_indexes()
     );
     for (t, s) in &sqlite {
         let p = &pg[t];
-        assert_eq!(s.columns, p.columns, "{t}: columns (name, type class, nullable)");
+        assert_eq!(
+            s.columns, p.columns,
+            "{t}: columns (name, type class, nullable)"
+        );
         assert_eq!(s.primary_key, p.primary_key, "{t}: primary key");
         assert_eq!(s.unique, p.unique, "{t}: unique and partial unique indexes");
         assert_eq!(s.indexes, p.indexes, "{t}: other indexes");
@@ -434,6 +440,9 @@ fn sqlite_and_postgres_migrations_build_the_same_tables_types_keys_and_indexes()
             .iter()
             .map(|(c, _, k)| (c.clone(), k.clone()))
             .collect();
-        assert_eq!(p.exact, want, "PostgreSQL {t}: exact column types against schema.rs");
+        assert_eq!(
+            p.exact, want,
+            "PostgreSQL {t}: exact column types against schema.rs"
+        );
     }
 }

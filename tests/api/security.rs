@@ -178,7 +178,11 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     let res = app
         .post_form(
             "/find",
-            &[("csrf", &token), ("code", &code), ("id_number", &id_number(5))],
+            &[
+                ("csrf", &token),
+                ("code", &code),
+                ("id_number", &id_number(5)),
+            ],
         )
         .await;
     pages.push(format!("{:?}", res.headers()));

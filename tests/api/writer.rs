@@ -96,7 +96,11 @@ async fn book_while_held(
         let res = app.book_api(slot, 1, &resident(i)).await;
         let status = res.status().as_u16();
         let body: serde_json::Value = res.json().await.unwrap_or_default();
-        (i, status, body["error"].as_str().unwrap_or_default().to_string())
+        (
+            i,
+            status,
+            body["error"].as_str().unwrap_or_default().to_string(),
+        )
     }));
     let control = async {
         // The bookings read their rules and queue their transactions behind the held writer.
@@ -173,7 +177,11 @@ async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_n
     assert_eq!(app.count("appointments", "1=1"), 0);
     assert_eq!(app.count("residents", "1=1"), 0);
     assert_eq!(app.count("outbox", "1=1"), 0);
-    assert_eq!(app.count("sites", "1=1"), 1, "the dangling site was rolled back");
+    assert_eq!(
+        app.count("sites", "1=1"),
+        1,
+        "the dangling site was rolled back"
+    );
     assert_eq!(app.slot_counts(slot), (0, 0, 100));
     assert_eq!(app.stock(city), (100, 0));
 
@@ -227,7 +235,11 @@ async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
         matches!(&failed, Err(BookingError::Db(e)) if dosewise::db::is_unique_violation(e)),
         "{failed:?}"
     );
-    assert_eq!(app.count("towns", "code = 'DUP'"), 0, "its first insert too");
+    assert_eq!(
+        app.count("towns", "code = 'DUP'"),
+        0,
+        "its first insert too"
+    );
     assert!(
         answers.iter().all(|(_, s, _)| *s == 201),
         "the rest of the group is confirmed: {answers:?}"
