@@ -7,11 +7,12 @@ use dosewise::security::hash_password;
 
 use crate::helpers::{client, csrf_in, login, spawn_app, test_now, TestApp};
 
-fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
+fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) -> i64 {
+    let id = new_id();
     user::insert(
         &mut app.conn(),
         &NewUser {
-            id: new_id(),
+            id,
             username: name.into(),
             password_hash: hash_password("correct horse battery").unwrap(),
             role: role.into(),
@@ -21,15 +22,16 @@ fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
         },
     )
     .unwrap();
+    id
 }
 
 #[actix_web::test]
 async fn each_role_reaches_its_own_pages_and_no_others() {
     let app = spawn_app().await;
     let city = app.city();
-    add_user(&app, "nurse", "clinic", Some(city.site));
-    add_user(&app, "planner", "bureau", None);
-    add_user(&app, "root", "admin", None);
+    let nurse_id = add_user(&app, "nurse", "clinic", Some(city.site));
+    let planner_id = add_user(&app, "planner", "bureau", None);
+    let root_id = add_user(&app, "root", "admin", None);
 
     let anon = client();
     for path in ["/staff", "/bureau", "/admin"] {
@@ -123,6 +125,9 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
             "{path}"
         );
     }
+
+    // Logins are audited: one row per login in the database, naming the user, and shown as that
+    // row on the admin's start page and the bureau's audit page.
     let admin = root
         .get(format!("{}/admin", app.address))
         .send()
@@ -131,7 +136,37 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
         .text()
         .await
         .unwrap();
-    assert!(admin.contains("login"), "logins are audited");
+    let audit = root
+        .get(format!("{}/bureau/audit", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (name, id) in [
+        ("nurse", nurse_id),
+        ("planner", planner_id),
+        ("root", root_id),
+    ] {
+        assert_eq!(
+            app.count(
+                "audit_log",
+                &format!("actor = '{name}' AND action = 'login' AND subject = 'user {id}'")
+            ),
+            1,
+            "{name}'s login is in the audit log"
+        );
+        assert!(
+            admin.contains(&format!("<td>{name} · login · user {id}</td>")),
+            "{name}'s login on /admin: {admin}"
+        );
+        assert!(
+            audit.contains(&format!("<td>{name}</td><td>login</td><td>user {id}</td>")),
+            "{name}'s login on /bureau/audit: {audit}"
+        );
+    }
+    assert_eq!(app.count("audit_log", "action = 'login'"), 3);
 }
 
 #[actix_web::test]

@@ -1315,3 +1315,218 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     let record = get(checkin).await;
     assert!(record.contains(&lot), "the record names the lot: {record}");
 }
+
+/// The booking code and status of resident `who`'s appointment.
+fn code_and_status(app: &TestApp, who: u32) -> (String, String) {
+    use diesel::prelude::*;
+    use dosewise::db::schema::{appointments, residents};
+    let hash = app
+        .state
+        .keys
+        .hash_id_number(&dosewise::domain::IdNumber::parse(&id_number(who)).unwrap());
+    appointments::table
+        .inner_join(residents::table)
+        .filter(residents::id_hash.eq(hash))
+        .select((appointments::code, appointments::status))
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+/// A POST's status and page.
+async fn answer(res: reqwest::Result<reqwest::Response>) -> (u16, String, String) {
+    let res = res.unwrap();
+    let status = res.status().as_u16();
+    let to = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, to, res.text().await.unwrap())
+}
+
+/// What a refusal says when the appointment moved on (zh: cancelled or already used).
+const NOT_ACTIVE: &str = "这个预约已取消或已使用";
+
+#[actix_web::test]
+async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() {
+    let d = Desk::new(40, 100).await;
+    let mut checked_in = 0i32;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..12u32 {
+        let who = 300 + round;
+        let resident_client = crate::concurrency::book_with_page(&d.app, d.slot, who).await;
+        let (code, _) = code_and_status(&d.app, who);
+        let page = resident_client
+            .get(format!("{}/appointment", d.app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let resident_token = csrf_in(&page).unwrap();
+        let nurse_token = d.csrf().await;
+        let last4 = id_number(who)[14..].to_string();
+        // A cancel sent at once wins (check-in reads first); in odd rounds it waits 0-3 ms.
+        let delay =
+            (round % 2 == 1).then(|| std::time::Duration::from_millis(u64::from(round / 2 % 4)));
+        let (cancel, check_in) = futures::join!(
+            async {
+                if let Some(delay) = delay {
+                    actix_web::rt::time::sleep(delay).await;
+                }
+                resident_client
+                    .post(format!("{}/appointment/cancel", d.app.address))
+                    .form(&[("csrf", resident_token.as_str())])
+                    .send()
+                    .await
+            },
+            d.nurse
+                .post(format!("{}/staff/checkin/{code}", d.app.address))
+                .form(&[
+                    ("csrf", nurse_token.as_str()),
+                    ("last4", last4.as_str()),
+                    ("fever", "no"),
+                    ("allergy", "no"),
+                    ("pregnant", "no"),
+                    ("recent_vaccine", "no"),
+                ])
+                .send(),
+        );
+        let (cancel, check_in) = (answer(cancel).await, answer(check_in).await);
+        let (_, status) = code_and_status(&d.app, who);
+        match (cancel.0, check_in.0) {
+            (303, 409) => {
+                assert!(
+                    check_in.2.contains(NOT_ACTIVE),
+                    "round {round}: check-in page"
+                );
+                assert_eq!(status, "cancelled", "round {round}");
+            }
+            (409, 303) => {
+                assert!(cancel.2.contains(NOT_ACTIVE), "round {round}: cancel page");
+                assert_eq!(status, "checked_in", "round {round}");
+                checked_in += 1;
+            }
+            other => panic!("round {round}: cancel and check-in answered {other:?}"),
+        }
+        seen.insert(status);
+        // The seat and the promised dose are held by the checked-in only.
+        assert_eq!(
+            d.app.slot_counts(d.slot),
+            (checked_in, 0, 40),
+            "round {round}"
+        );
+        assert_eq!(d.app.stock(d.city), (100, checked_in), "round {round}");
+        assert_eq!(
+            d.app.count("screenings", "outcome = 'cleared'"),
+            i64::from(checked_in)
+        );
+        assert_eq!(
+            d.app.count("audit_log", "action = 'check-in'"),
+            i64::from(checked_in)
+        );
+    }
+    eprintln!("outcomes seen: {seen:?}");
+}
+
+#[actix_web::test]
+async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_once() {
+    use chrono::Duration;
+    let d = Desk::new(4, 100).await;
+    let mut given = 0i32;
+    let mut late_checked_in = 0i32;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..8i64 {
+        // A slot of its own today, 10:30 + 30 min per round (Shanghai), booked before it starts.
+        d.app.clock.set(test_now());
+        let starts = test_now() + Duration::minutes(90 + 30 * round);
+        let slot = crate::helpers::add_slot_at(&mut d.app.conn(), d.city, starts, 4, 0);
+        let (x, y) = (400 + round as u32, 500 + round as u32);
+        let code_x = d.book(slot, x).await;
+        let code_y = d.book(slot, y).await;
+        assert_eq!(d.check_in(&code_x, x).await.status(), 303);
+        // The slot is over: Y has not come (yet), X is about to get the dose.
+        let now = starts + Duration::minutes(31);
+        d.app.clock.set(now);
+        let time = (now + Duration::hours(8)).format("%H:%M").to_string();
+        let token = d.csrf().await;
+        let url = |p: &str| format!("{}{p}", d.app.address);
+        let slot_s = slot.to_string();
+        let last4 = id_number(y)[14..].to_string();
+        let (no_show, dose, late) = futures::join!(
+            d.nurse
+                .post(url(&format!("/staff/sites/{}/no-shows", d.city.site)))
+                .form(&[("csrf", token.as_str()), ("slot", slot_s.as_str())])
+                .send(),
+            d.nurse
+                .post(url(&format!("/staff/checkin/{code_x}/dose")))
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("lot", "LOT-A"),
+                    ("dose_number", "1"),
+                    ("time", time.as_str()),
+                ])
+                .send(),
+            d.nurse
+                .post(url(&format!("/staff/checkin/{code_y}")))
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("last4", last4.as_str()),
+                    ("fever", "no"),
+                    ("allergy", "no"),
+                    ("pregnant", "no"),
+                    ("recent_vaccine", "no"),
+                ])
+                .send(),
+        );
+        let (no_show, dose, late) = (
+            answer(no_show).await,
+            answer(dose).await,
+            answer(late).await,
+        );
+        // The dose never meets the no-show (it is for a checked-in appointment).
+        assert_eq!(dose.0, 303, "round {round}: {}", dose.2);
+        given += 1;
+        assert_eq!(d.status_of(&code_x), "vaccinated");
+        // Y is either marked absent, or checked in late: one of the two, never both.
+        assert_eq!(no_show.0, 303, "round {round}: {}", no_show.2);
+        let y_status = d.status_of(&code_y);
+        match late.0 {
+            303 => {
+                assert_eq!(y_status, "checked_in", "round {round}");
+                assert!(no_show.1.ends_with("n=0"), "round {round}: {}", no_show.1);
+                late_checked_in += 1;
+            }
+            409 => {
+                assert!(
+                    late.2.contains(NOT_ACTIVE),
+                    "round {round}: late check-in page"
+                );
+                assert_eq!(y_status, "no_show", "round {round}");
+                assert!(no_show.1.ends_with("n=1"), "round {round}: {}", no_show.1);
+            }
+            other => panic!("round {round}: the late check-in answered {other}"),
+        }
+        seen.insert(y_status);
+        // Seats of an ended slot stay counted; the dose left stock through the ledger; only
+        // the late arrivals still hold a promised dose.
+        assert_eq!(d.app.slot_counts(slot), (2, 0, 4), "round {round}");
+        assert_eq!(
+            d.app.stock(d.city),
+            (100 - given, late_checked_in),
+            "round {round}"
+        );
+        assert_eq!(
+            stock::ledger_sum(
+                &mut d.app.conn(),
+                dosewise::ids::SiteId(d.city.site),
+                dosewise::ids::ProductId(d.city.product)
+            )
+            .unwrap(),
+            i64::from(100 - given)
+        );
+        assert_eq!(d.app.count("vaccinations", "1=1"), i64::from(given));
+    }
+    eprintln!("late arrivals seen: {seen:?}");
+}

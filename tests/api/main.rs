@@ -23,3 +23,4 @@ mod pages;
 mod security;
 mod setup;
 mod smtp;
+mod writer;

@@ -16,6 +16,8 @@ pub struct Server {
     pub child: Child,
     url: String,
     log: Arc<Mutex<String>>,
+    /// The threads copying the process's stdout and stderr into `log`.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Server {
@@ -23,6 +25,31 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Server {
+    /// Stop the process and return everything it wrote: its pipes are read to the end, so no
+    /// line still on its way is missed.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().expect("log reader");
+        }
+        let log = self.log.lock().unwrap().clone();
+        log
+    }
+}
+
+/// The request lines of a log for `route` that ended with `status`.
+fn request_lines(log: &str, route: &str, status: u16) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.contains("request_id=")
+                && l.contains(&format!("route={route} "))
+                && l.contains(&format!("status={status} "))
+        })
+        .count()
 }
 
 fn start(db: &TestDb) -> Server {
@@ -48,10 +75,11 @@ pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
     let log = Arc::new(Mutex::new(String::new()));
     let stderr = child.stderr.take().unwrap();
     let sink = log.clone();
-    std::thread::spawn(move || {
+    let err_reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
         }
     });
     let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -72,8 +100,20 @@ pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
         "server did not start: {}",
         log.lock().unwrap()
     );
-    std::thread::spawn(move || for _ in out.lines() {});
-    Server { child, url, log }
+    let sink = log.clone();
+    let out_reader = std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Server {
+        child,
+        url,
+        log,
+        readers: vec![err_reader, out_reader],
+    }
 }
 
 #[actix_web::test]
@@ -126,9 +166,30 @@ async fn two_server_processes_on_one_database_never_oversell_a_slot() {
         .unwrap();
     assert_eq!(bal[0].promised, 7);
 
-    // Nothing either process logged names a resident's ID number.
-    drop(a);
-    drop(b);
+    // Nothing either process logged names a resident's ID number; both logs are read whole,
+    // after the processes stop, and they did record every booking request.
+    let logs = [a.stop(), b.stop()];
+    let route = "/api/v1/appointments";
+    for log in &logs {
+        assert!(
+            request_lines(log, route, 201) + request_lines(log, route, 409) >= 1,
+            "each process served some bookings and logged them: {log}"
+        );
+    }
+    let logged = |status| {
+        logs.iter()
+            .map(|l| request_lines(l, route, status))
+            .sum::<usize>()
+    };
+    assert_eq!(logged(201), 7, "{logs:?}");
+    assert_eq!(logged(409), 73, "{logs:?}");
+    for i in 0..80u32 {
+        let id = id_number(3000 + i);
+        for log in &logs {
+            assert!(!log.contains(&id), "ID number {id} in the log");
+            assert!(!log.contains(&id[..14]), "ID number prefix in the log");
+        }
+    }
 }
 
 #[actix_web::test]
@@ -165,9 +226,11 @@ async fn server_logs_carry_a_line_per_request_and_no_personal_data() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 422);
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let log = server.log.lock().unwrap().clone();
-    assert!(log.matches("request_id=").count() >= 4, "{log}");
+    // The whole log, read after the process has stopped.
+    let log = server.stop();
+    let route = "/api/v1/appointments";
+    assert_eq!(request_lines(&log, route, 201), 3, "{log}");
+    assert_eq!(request_lines(&log, route, 422), 1, "{log}");
     for i in 0..3u32 {
         let id = id_number(i);
         assert!(!log.contains(&id), "ID number in the log");

@@ -1,7 +1,11 @@
 //! Security headers, CSRF tokens on every form, and resident ID numbers kept out of storage,
 //! pages and URLs.
 
-use crate::helpers::{id_number, resident, spawn_app};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use dosewise::db::AnyConnection;
+
+use crate::helpers::{count_where, id_number, resident, resident_form, spawn_app};
 
 #[actix_web::test]
 async fn every_page_carries_the_security_headers() {
@@ -60,42 +64,184 @@ async fn every_form_posts_a_csrf_token() {
     assert!(forms >= 4, "{forms}");
 }
 
+/// Every column of every table of the database, read from its catalogue (`sqlite_master` and
+/// `pragma_table_info`, or PostgreSQL's `information_schema.columns`).
+fn every_column(c: &mut AnyConnection) -> Vec<(String, String)> {
+    #[derive(QueryableByName)]
+    struct Col {
+        #[diesel(sql_type = Text)]
+        t: String,
+        #[diesel(sql_type = Text)]
+        c: String,
+    }
+    let sql = match c {
+        AnyConnection::Sqlite(_) => {
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
+        }
+        AnyConnection::Postgresql(_) => {
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Col>(c)
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.t, x.c))
+        .collect()
+}
+
+/// The `table.column`s whose value (as text) contains `needle`.
+fn columns_containing(c: &mut AnyConnection, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (table, col) in every_column(c) {
+        let n = count_where(
+            c,
+            &format!("\"{table}\""),
+            &format!("CAST(\"{col}\" AS TEXT) LIKE '%{needle}%'"),
+        );
+        if n > 0 {
+            found.push(format!("{table}.{col}"));
+        }
+    }
+    found
+}
+
 #[actix_web::test]
 async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     let app = spawn_app().await;
     let city = app.city();
+    app.add_slot(city, 3, 0, 0);
+    // Everything that takes an ID number: the waiting list (while no seat is free),
+    // the API, the booking form, the lookup, a move, a cancellation and the mail about them.
+    let token = app.csrf(&format!("/towns/{}", city.town)).await;
+    let mut form = resident_form(7);
+    form.push(("csrf".into(), token));
+    let res = app
+        .client
+        .post(format!("{}/towns/{}/wait", app.address, city.town))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let waited = res.text().await.unwrap();
     let slot = app.add_slot(city, 1, 3, 0);
+    let other = app.add_slot(city, 2, 3, 0);
     app.add_stock(city, 3);
-    assert_eq!(app.book_api(slot, 1, &resident(5)).await.status(), 201);
-    let id = id_number(5);
+    let res = app.book_api(slot, 1, &resident(5)).await;
+    assert_eq!(res.status(), 201);
+    let location = format!("{:?}", res.headers().get("location"));
+    let body = res.text().await.unwrap();
+    assert!(!body.contains(&id_number(5)), "booking answer: {body}");
+    assert!(!location.contains(&id_number(5)));
+    let booked: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let code = booked["code"].as_str().unwrap().to_string();
+
+    let token = app.csrf(&format!("/slots/{slot}/book")).await;
+    let mut form = resident_form(6);
+    form.push(("csrf".into(), token));
+    form.push(("dose_number".into(), "1".into()));
+    let res = app
+        .client
+        .post(format!("{}/slots/{slot}/book", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let mut pages = vec![
+        waited,
+        format!("{:?}", res.headers()),
+        res.text().await.unwrap(),
+        app.get_text("/appointment").await,
+    ];
+    let token = app.csrf("/appointment").await;
+    let res = app
+        .post_form(
+            "/appointment/move",
+            &[("csrf", &token), ("slot_id", &other.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    pages.push(app.get_text("/appointment").await);
+    let token = app.csrf("/appointment").await;
     assert_eq!(
-        app.count("residents", &format!("id_last4 = '{}'", &id[14..])),
-        1
+        app.post_form("/appointment/cancel", &[("csrf", &token)])
+            .await
+            .status(),
+        303
     );
-    for (table, col) in [
-        ("residents", "id_hash"),
-        ("residents", "name"),
-        ("residents", "id_last4"),
-        ("audit_log", "detail"),
-    ] {
+
+    let token = app.csrf("/find").await;
+    let res = app
+        .post_form(
+            "/find",
+            &[
+                ("csrf", &token),
+                ("code", &code),
+                ("id_number", &id_number(5)),
+            ],
+        )
+        .await;
+    pages.push(format!("{:?}", res.headers()));
+    pages.push(res.text().await.unwrap());
+    let page = app.get_text("/appointment").await;
+    assert!(
+        page.contains(&format!("{}-{}", &code[..4], &code[4..])),
+        "the lookup found the appointment"
+    );
+    pages.push(page);
+
+    app.deliver_mail().await;
+    let mail: Vec<String> = app
+        .sent_mail()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert!(mail.len() >= 3, "booked, moved, cancelled: {}", mail.len());
+
+    assert_eq!(app.count("residents", "1=1"), 3);
+    let mut c = app.conn();
+    let columns = every_column(&mut c);
+    assert!(columns.len() > 50, "{columns:?}");
+    assert!(columns.contains(&("audit_log".into(), "detail".into())));
+    // The scan finds what is stored in the clear (so an empty result means something).
+    let clear = columns_containing(&mut c, "r6@example.com");
+    assert!(
+        clear.contains(&"residents.email".to_string())
+            && clear.contains(&"outbox.recipient".to_string()),
+        "{clear:?}"
+    );
+    for i in [5, 6, 7] {
+        let id = id_number(i);
         assert_eq!(
-            app.count(table, &format!("{col} LIKE '%{}%'", &id[..14])),
-            0,
-            "{table}.{col}"
+            count_where(&mut c, "residents", &format!("id_last4 = '{}'", &id[14..])),
+            1
         );
+        assert_eq!(
+            columns_containing(&mut c, &id),
+            Vec::<String>::new(),
+            "resident {i}'s ID number is stored in the clear"
+        );
+        for page in pages.iter().chain(&mail) {
+            assert!(!page.contains(&id), "resident {i}'s ID number shown");
+        }
     }
+    drop(c);
     let hash: String = {
-        use diesel::prelude::*;
         use dosewise::db::schema::residents;
         residents::table
             .select(residents::id_hash)
+            .filter(residents::id_last4.eq(&id_number(5)[14..]))
             .first(&mut *app.conn())
             .unwrap()
     };
     assert_eq!(hash.len(), 64);
     assert_ne!(
         hash,
-        dosewise::security::sha256_hex(&id),
+        dosewise::security::sha256_hex(&id_number(5)),
         "keyed, not a plain hash"
     );
 }

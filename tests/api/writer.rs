@@ -1,0 +1,253 @@
+//! The SQLite writer's group commit (`src/db/writer.rs`) under failure: a job that fails alone
+//! rolls back alone (its savepoint), and a group whose COMMIT fails answers every caller in it
+//! with an error and confirms none of them. SQLite only: PostgreSQL has no writer thread.
+//!
+//! How a COMMIT fails for real: SQLite checks a *deferred* foreign key only when the outermost
+//! transaction commits, never when a savepoint is released. So a job that defers its foreign
+//! keys (`PRAGMA defer_foreign_keys`, as a job inserting rows out of order would) and leaves one
+//! dangling passes its own savepoint, and the group's `COMMIT` is then refused with
+//! `FOREIGN KEY constraint failed` and rolled back: exactly what a full disk or an I/O error at
+//! commit does to the group (the writer has one path for every commit error).
+//!
+//! To be sure the bookings share the failing group, the writer is first held busy by a job that
+//! waits for the test; everything queued meanwhile is committed as one group when it returns.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use dosewise::booking::BookingError;
+use dosewise::db::Db;
+use dosewise::ids::new_id;
+use futures::future::join_all;
+
+use crate::helpers::{id_number, resident, spawn_app, TestApp};
+
+/// Hold the writer thread busy until the returned sender is used (or dropped).
+fn hold_the_writer(db: &Db) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let db = db.clone();
+    let holder = std::thread::spawn(move || {
+        db.transaction(move |_c| {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+            Ok::<(), BookingError>(())
+        })
+        .expect("the holding job commits");
+    });
+    started
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the writer runs the holding job");
+    (release, holder)
+}
+
+/// Queue a job on the writer from a thread of its own; its outcome arrives on the receiver.
+fn queue<F>(db: &Db, job: F) -> mpsc::Receiver<Result<(), BookingError>>
+where
+    F: FnOnce(&mut dosewise::db::AnyConnection) -> Result<(), BookingError> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let db = db.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(db.transaction(job));
+    });
+    rx
+}
+
+/// Bookings sent while the writer is held, each as `(resident, status, error text)`: ten
+/// through the API (the server's blocking threads, ten per worker, can all wait for the writer
+/// at once, so all ten reach its queue) and twenty more straight through `booking::book` (status
+/// 201 or 500 by its result). `during` runs once they have had time to reach the queue.
+async fn book_while_held(
+    app: &TestApp,
+    slot: i64,
+    first: u32,
+    during: impl FnOnce(),
+) -> Vec<(u32, u16, String)> {
+    let (release, holder) = hold_the_writer(app.database());
+    let direct: Vec<_> = (first + 10..first + 30)
+        .map(|i| {
+            let st = app.state.clone();
+            std::thread::spawn(move || {
+                let who = dosewise::booking::ResidentDetails {
+                    id_number: dosewise::domain::IdNumber::parse(&id_number(i)).unwrap(),
+                    name: dosewise::domain::PersonName::parse("测试甲").unwrap(),
+                    phone: dosewise::domain::Phone::parse(&format!("139{i:08}")).unwrap(),
+                    email: dosewise::domain::Email::parse(&format!("r{i}@example.com")).unwrap(),
+                    lang: "zh-CN".into(),
+                };
+                let rules = st.rules();
+                match dosewise::booking::book(
+                    &st.db,
+                    &st.keys,
+                    rules,
+                    dosewise::ids::SlotId(slot),
+                    1,
+                    &who,
+                ) {
+                    Ok(_) => (i, 201, String::new()),
+                    Err(e) => (i, 500, e.to_string()),
+                }
+            })
+        })
+        .collect();
+    let bookings = join_all((first..first + 10).map(|i| async move {
+        let res = app.book_api(slot, 1, &resident(i)).await;
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        (
+            i,
+            status,
+            body["error"].as_str().unwrap_or_default().to_string(),
+        )
+    }));
+    let control = async {
+        // The bookings read their rules and queue their transactions behind the held writer.
+        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        during();
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        release.send(()).unwrap();
+    };
+    let (mut answers, ()) = futures::join!(bookings, control);
+    holder.join().unwrap();
+    answers.extend(direct.into_iter().map(|t| t.join().unwrap()));
+    answers
+}
+
+/// Whether resident `i` holds a booked appointment.
+fn holds_booking(app: &TestApp, i: u32) -> bool {
+    let hash = app
+        .state
+        .keys
+        .hash_id_number(&dosewise::domain::IdNumber::parse(&id_number(i)).unwrap());
+    app.count(
+        "appointments a JOIN residents r ON r.id = a.resident_id",
+        &format!("r.id_hash = '{hash}' AND a.status = 'booked'"),
+    ) == 1
+}
+
+#[actix_web::test]
+async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_none() {
+    let app = spawn_app().await;
+    if app.db.is_postgres() {
+        eprintln!("SQLite only: PostgreSQL has no writer thread");
+        return;
+    }
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 100, 0);
+    app.add_stock(city, 100);
+
+    let mut poisoned = None;
+    let answers = book_while_held(&app, slot, 100, || {
+        // The job that breaks the group: a site of a town that does not exist, its foreign key
+        // deferred to the COMMIT.
+        poisoned = Some(queue(app.database(), |c| {
+            diesel::sql_query("PRAGMA defer_foreign_keys = ON").execute(c)?;
+            diesel::sql_query(format!(
+                "INSERT INTO sites (id, town_id, name, address, active) VALUES ({}, {}, 'x', 'y', 1)",
+                new_id(),
+                new_id()
+            ))
+            .execute(c)?;
+            Ok(())
+        }));
+    })
+    .await;
+    let poisoned = poisoned
+        .unwrap()
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        matches!(poisoned, Err(BookingError::Write(_))),
+        "the job that broke the commit hears that it failed: {poisoned:?}"
+    );
+
+    // Every caller in the group heard an error (none a confirmation), and nothing of theirs is
+    // in the database.
+    assert_eq!(answers.len(), 30);
+    for (i, status, error) in &answers {
+        assert_eq!(*status, 500, "resident {i}: {answers:?}");
+        assert!(
+            error.contains("系统暂时出了问题") || error.contains("commit failed"),
+            "resident {i}: {error}"
+        );
+        assert!(!holds_booking(&app, *i), "resident {i} was not confirmed");
+    }
+    assert_eq!(app.count("appointments", "1=1"), 0);
+    assert_eq!(app.count("residents", "1=1"), 0);
+    assert_eq!(app.count("outbox", "1=1"), 0);
+    assert_eq!(
+        app.count("sites", "1=1"),
+        1,
+        "the dangling site was rolled back"
+    );
+    assert_eq!(app.slot_counts(slot), (0, 0, 100));
+    assert_eq!(app.stock(city), (100, 0));
+
+    // The writer goes on: the same people book again, in one group, and all are confirmed.
+    let answers = book_while_held(&app, slot, 100, || {}).await;
+    assert!(
+        answers.iter().all(|(_, s, _)| *s == 201),
+        "after a failed commit the writer works again: {answers:?}"
+    );
+    for i in 100..130 {
+        assert!(holds_booking(&app, i), "resident {i}");
+    }
+    assert_eq!(app.slot_counts(slot), (30, 0, 100));
+    assert_eq!(app.stock(city), (100, 30));
+}
+
+#[actix_web::test]
+async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
+    let app = spawn_app().await;
+    if app.db.is_postgres() {
+        eprintln!("SQLite only: PostgreSQL has no writer thread");
+        return;
+    }
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 100, 0);
+    app.add_stock(city, 100);
+    let mut failing = None;
+    let answers = book_while_held(&app, slot, 200, || {
+        // A job that writes a row, then breaks a unique constraint: its savepoint is rolled
+        // back, the group commits.
+        failing = Some(queue(app.database(), |c| {
+            diesel::sql_query(format!(
+                "INSERT INTO towns (id, code, name) VALUES ({}, 'DUP', 'a')",
+                new_id()
+            ))
+            .execute(c)?;
+            diesel::sql_query(format!(
+                "INSERT INTO towns (id, code, name) VALUES ({}, 'DUP', 'b')",
+                new_id()
+            ))
+            .execute(c)?;
+            Ok(())
+        }));
+    })
+    .await;
+    let failed = failing
+        .unwrap()
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        matches!(&failed, Err(BookingError::Db(e)) if dosewise::db::is_unique_violation(e)),
+        "{failed:?}"
+    );
+    assert_eq!(
+        app.count("towns", "code = 'DUP'"),
+        0,
+        "its first insert too"
+    );
+    assert!(
+        answers.iter().all(|(_, s, _)| *s == 201),
+        "the rest of the group is confirmed: {answers:?}"
+    );
+    for i in 200..230 {
+        assert!(holds_booking(&app, i), "resident {i}");
+    }
+    assert_eq!(app.count("appointments", "status = 'booked'"), 30);
+    assert_eq!(app.slot_counts(slot), (30, 0, 100));
+    assert_eq!(app.stock(city), (100, 30));
+}
