@@ -6,6 +6,8 @@ two workers. Loopback only, bounded in time. `dosewise check` runs after every s
     scripts/proof.py [--short] [--bin target/debug/dosewise] [--pg postgres://...]
 
 Prints one table: step, cycles, acknowledged, lost, oversold, duplicates, 5xx, time to recover.
+A 503 with Retry-After while the database is out or the disk full is the promised answer, counted
+in the note, not as a 5xx failure.
 Exit 1 if any step lost, oversold or duplicated anything, answered 5xx where it must not, or
 left the database inconsistent. Standard library only (Python 3.11).
 """
@@ -17,17 +19,14 @@ import random
 import re
 import shutil
 import signal
+import socketserver
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import warnings
 
-warnings.filterwarnings("ignore", category=DeprecationWarning)
-import asyncore  # noqa: E402  (3.11 still ships it; the SMTP sinks use it)
-import smtpd  # noqa: E402
 
 SECRET = "proof-secret-proof-secret-proof-secret-01"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,7 +165,7 @@ class Load:
         self.ports, self.slots = ports, list(slots)
         self.next = first_resident
         self.lock = threading.Lock()
-        self.acked, self.fivexx, self.refused, self.failed = [], 0, 0, 0
+        self.acked, self.fivexx, self.unavailable, self.refused, self.failed = [], 0, 0, 0, 0
         self.stop_flag = threading.Event()
         self.threads = [threading.Thread(target=self.client, daemon=True) for _ in range(threads)]
 
@@ -187,6 +186,8 @@ class Load:
             with self.lock:
                 if status == 201:
                     self.acked.append((resp["code"], who["id_number"]))
+                elif status == 503:
+                    self.unavailable += 1  # the promised fast "try again" while the database is out
                 elif status >= 500:
                     self.fivexx += 1
                 elif status == 0:
@@ -377,8 +378,9 @@ def db_outage(binary, pg_admin, seconds):
     s.stop()
     ok_db, lines = check(binary, url)
     oversold, dups = counts(lines)
-    note = "during the outage: %s; slowest answer %.1fs" % (
-        ", ".join("%d x%d" % (k, statuses.count(k)) for k in sorted(set(statuses))), slowest)
+    note = "during the outage: %s; slowest answer %.1fs; bookings answered 503: %d" % (
+        ", ".join("%d x%d" % (k, statuses.count(k)) for k in sorted(set(statuses))), slowest,
+        load.unavailable)
     row("database outage (PostgreSQL)", 1, len(load.acked), lost_n, oversold, dups,
         load.fivexx + sum(1 for x in statuses if x >= 500 and x != 503), "%.1fs" % recover, ok_db, note)
 
@@ -418,24 +420,72 @@ def disk_full(binary):
         ok_db, lines = check(binary, url)
         oversold, dups = counts(lines)
         row("disk full (SQLite)", 1, len(load.acked), lost_n, oversold, dups, load.fivexx,
-            "%.1fs" % recover, ok_db, "readyz while full: %s" % statuses)
+            "%.1fs" % recover, ok_db, "readyz while full: %s; bookings answered 503: %d"
+            % (statuses, load.unavailable))
     finally:
         subprocess.run(["umount", "-l", mnt])
 
 
-class Sink(smtpd.SMTPServer):
-    """An SMTP server that records who received what, optionally slowly."""
+class SinkHandler(socketserver.StreamRequestHandler):
+    """One SMTP session: enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, QUIT)."""
+
+    def reply(self, line):
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self):
+        sink = self.server.sink
+        self.reply("220 proof sink")
+        rcpts = []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.decode("utf-8", "replace").strip().upper()
+            if cmd.startswith(("EHLO", "HELO")):
+                self.reply("250 proof sink")
+            elif cmd.startswith("MAIL"):
+                rcpts = []
+                self.reply("250 ok")
+            elif cmd.startswith("RCPT"):
+                rcpts.append(line.decode().split(":", 1)[1].strip().strip("<>"))
+                self.reply("250 ok")
+            elif cmd == "DATA":
+                self.reply("354 go on")
+                data = b""
+                while True:
+                    chunk = self.rfile.readline()
+                    if not chunk or chunk == b".\r\n":
+                        break
+                    data += chunk
+                # A slow server: each message is answered after `delay` seconds (sessions run
+                # in their own threads, as on a real server).
+                if sink.delay:
+                    time.sleep(sink.delay)
+                found = re.search(rb"(?im)^message-id:\s*(<[^>]+>)", data)
+                mid = found.group(1).decode() if found else "?"
+                with sink.lock:
+                    sink.received.extend((r, mid) for r in rcpts)
+                self.reply("250 queued")
+            elif cmd == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 ok")
+
+
+class Sink(socketserver.ThreadingTCPServer):
+    """An SMTP server that records who received which message, optionally slowly."""
+
+    daemon_threads = True
+    allow_reuse_address = True
 
     def __init__(self, port, delay):
-        super().__init__(("127.0.0.1", port), None, decode_data=False)
-        self.delay, self.received = delay, []
+        super().__init__(("127.0.0.1", port), SinkHandler)
+        self.sink, self.delay, self.received, self.lock = self, delay, [], threading.Lock()
 
-    def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
-        if self.delay:
-            time.sleep(self.delay)
-        found = re.search(rb"(?im)^message-id:\s*(<[^>]+>)", data)
-        mid = found.group(1).decode() if found else "?"
-        self.received.extend((r, mid) for r in rcpttos)
+    def close(self):
+        self.shutdown()
+        self.server_close()
 
 
 def confirmations(sink):
@@ -447,15 +497,14 @@ def confirmations(sink):
 
 def start_sink(port, delay=0.0):
     sink = Sink(port, delay)
-    t = threading.Thread(target=lambda: asyncore.loop(timeout=0.1, map=sink._map), daemon=True)
-    t.start()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
     return sink
 
 
 def mail_steps(binary, pg_admin, short):
     """SMTP outage (the server's worker keeps retrying) and a slow SMTP server with two
     `send-mail` workers: every confirmation delivered exactly once."""
-    for step, delay in (("SMTP outage then back", 0.0), ("slow SMTP, two workers", 1.0 if short else 3.0)):
+    for step, delay in (("SMTP outage then back", 0.0), ("slow SMTP, two workers", 1.0 if short else 9.0)):
         name = "dosewise_proof_mail"
         url = recreate_pg(pg_admin, name)
         fill(binary, url, towns=1)
