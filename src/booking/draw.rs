@@ -177,22 +177,9 @@ pub fn enter(
     who: &ResidentDetails,
 ) -> Result<Outcome, BookingError> {
     let id_hash = keys.hash_id_number(&who.id_number);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match try_enter(db, keys, rules, slot_id, dose, who, &id_hash) {
-            Err(BookingError::Db(e))
-                if attempt < 3
-                    && (unique_violation_on(&e, "code") || unique_violation_on(&e, "id_hash")) =>
-            {
-                continue
-            }
-            Err(BookingError::Db(e)) if unique_violation_on(&e, "dose") => {
-                return Err(BookingError::AlreadyEntered)
-            }
-            other => return other,
-        }
-    }
+    super::retrying_collisions(BookingError::AlreadyEntered, || {
+        try_enter(db, keys, rules, slot_id, dose, who, &id_hash)
+    })
 }
 
 fn try_enter(

@@ -163,19 +163,29 @@ pub fn book(
     let id_hash = keys.hash_id_number(&who.id_number);
     // A unique violation on the booking code (40 random bits) or on a resident created by a
     // concurrent request is settled by running the whole booking again.
-    let mut attempt = 0;
+    retrying_collisions(BookingError::AlreadyBooked, || {
+        try_book(db, rules, slot_id, dose, who, &id_hash)
+    })
+}
+
+/// Run `attempt` again (up to three times in all) when it collided with a concurrent request
+/// on a random code or on a resident created at the same moment; a collision on the one-per-dose
+/// index is `taken` (already booked, or already entered in a draw).
+pub(crate) fn retrying_collisions<T>(
+    taken: BookingError,
+    mut attempt: impl FnMut() -> Result<T, BookingError>,
+) -> Result<T, BookingError> {
+    let mut tries = 0;
     loop {
-        attempt += 1;
-        match try_book(db, rules, slot_id, dose, who, &id_hash) {
+        tries += 1;
+        match attempt() {
             Err(BookingError::Db(e))
-                if attempt < 3
+                if tries < 3
                     && (unique_violation_on(&e, "code") || unique_violation_on(&e, "id_hash")) =>
             {
                 continue
             }
-            Err(BookingError::Db(e)) if unique_violation_on(&e, "dose") => {
-                return Err(BookingError::AlreadyBooked)
-            }
+            Err(BookingError::Db(e)) if unique_violation_on(&e, "dose") => return Err(taken),
             other => return other,
         }
     }

@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{SiteId, SlotId, TownId};
-use crate::models::{product, site, town, Slot};
+use crate::models::{site, town, Slot};
 use crate::views::day_bounds;
 
 /// An API error with its JSON body.
@@ -236,11 +236,8 @@ pub async fn availability(
     };
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, date);
-    let products = read(&state, move |c, _| {
-        site::find(c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
-        Ok(product::list(c)?)
-    })
-    .await?;
+    let context = super::draw::site_context(&state, SiteId(site_id)).await?;
+    let products = &context.2;
     let (slots, draws) = super::draw::slots_and_draws(&state, SiteId(site_id), from, to).await?;
     let rules = state.rules();
     let iso = |t| crate::views::local(tz, t).to_rfc3339();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 
 use crate::models::draw::Draw;
-use crate::models::Slot;
+use crate::models::{Product, Site, Slot, Town};
 
 /// Entries older than this are read again.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -54,12 +54,17 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 /// A site's slots for one day and the draws they open with.
 pub type DaySlots = Arc<(Vec<Slot>, Vec<Draw>)>;
 
+/// A site, its town, the vaccines and the town's sites: what every page of a site reads.
+pub type SiteContext = Arc<(Site, Town, Vec<Product>, Vec<Site>)>;
+
 /// The caches the application keeps.
 #[derive(Default)]
 pub struct Caches {
     /// `(site, day start, day end)` -> the slots and draws the availability API and the day
     /// page show (`web::draw::slots_and_draws`).
     pub slots: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
+    /// site id -> its [`SiteContext`].
+    pub site: TtlCache<i64, SiteContext>,
     /// Whether any site has a future slot (the "not set up yet" page).
     pub published: TtlCache<(), bool>,
 }

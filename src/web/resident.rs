@@ -206,16 +206,11 @@ async fn render_site(
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, day);
-    let (s, t, products, others) = read(&state, move |c, _| {
-        let s = site::find(c, site_id)?
-            .filter(|s| s.active)
-            .ok_or(AppError::NotFound)?;
-        let t = town::find(c, TownId(s.town_id))?.ok_or(AppError::NotFound)?;
-        let products = product::list(c)?;
-        let others = site::list_for_town(c, TownId(s.town_id))?;
-        Ok((s, t, products, others))
-    })
-    .await?;
+    let context = super::draw::site_context(&state, site_id).await?;
+    if !context.0.active {
+        return Err(AppError::NotFound);
+    }
+    let (s, t, products, others) = (*context).clone();
     let (slots, draws) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
     let rules = state.rules();
     let rows = slots
