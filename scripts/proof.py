@@ -559,6 +559,7 @@ def main():
     ap.add_argument("--pg", default=os.environ.get("TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--only", default="", help="comma-separated step names to run (default all)")
     a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)  # servers run in their own scratch folders
     random.seed()
     cycles = 3 if a.short else 15
     only = set(filter(None, a.only.split(",")))
