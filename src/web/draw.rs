@@ -12,11 +12,10 @@ use serde::Deserialize;
 
 use super::cookies;
 use super::ctx::Ctx;
-use super::resident::field_message;
 use super::state::{blocking, read, AppState};
 use crate::booking::draw::{self as drawing, EntryState};
 use crate::booking::BookingError;
-use crate::domain::{BookingCode, IdNumber};
+use crate::domain::BookingCode;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::SiteId;
@@ -246,21 +245,17 @@ pub async fn entry_find_submit(
     form: web::Form<EntryFindForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let mut errors = FormErrors::default();
-    let code = BookingCode::parse(&form.code)
-        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
-        .ok();
-    let id = IdNumber::parse(&form.id_number)
-        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
-        .ok();
-    let (Some(code), Some(id)) = (code, id) else {
-        let page = EntryFindPage {
-            code: form.code.clone(),
-            errors,
-            refusal: None,
-            ctx,
-        };
-        return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, id) = match super::resident::code_and_id(ctx.lang, &form.code, &form.id_number) {
+        Ok(found) => found,
+        Err(errors) => {
+            let page = EntryFindPage {
+                code: form.code.clone(),
+                errors,
+                refusal: None,
+                ctx,
+            };
+            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
     let found = read(&state, move |c, st| {
         match drawing::find_entry(c, &st.keys, &code, &id) {
@@ -279,7 +274,7 @@ pub async fn entry_find_submit(
             .await;
             let page = EntryFindPage {
                 code: form.code.clone(),
-                errors,
+                errors: FormErrors::default(),
                 refusal: Some(ctx.t("err.entry.not_found").to_string()),
                 ctx,
             };

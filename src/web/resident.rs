@@ -36,6 +36,25 @@ pub fn field_message(lang: Lang, e: FieldError) -> String {
     lang.t(e.key).to_string()
 }
 
+/// A code (booking or entry) and an ID number from a look-up form, or the form's errors.
+pub fn code_and_id(
+    lang: Lang,
+    code: &str,
+    id_number: &str,
+) -> Result<(BookingCode, IdNumber), FormErrors> {
+    let mut errors = FormErrors::default();
+    let code = BookingCode::parse(code)
+        .map_err(|e| errors.add(e.field, field_message(lang, e)))
+        .ok();
+    let id = IdNumber::parse(id_number)
+        .map_err(|e| errors.add(e.field, field_message(lang, e)))
+        .ok();
+    match (code, id) {
+        (Some(code), Some(id)) => Ok((code, id)),
+        _ => Err(errors),
+    }
+}
+
 /// Parse the resident details of a form, collecting every error.
 pub fn parse_resident(lang: Lang, f: &ResidentForm) -> Result<ResidentDetails, FormErrors> {
     let mut errors = FormErrors::default();
@@ -522,21 +541,17 @@ pub async fn find_submit(
     form: web::Form<FindForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let mut errors = FormErrors::default();
-    let code = BookingCode::parse(&form.code)
-        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
-        .ok();
-    let id = IdNumber::parse(&form.id_number)
-        .map_err(|e| errors.add(e.field, field_message(ctx.lang, e)))
-        .ok();
-    let (Some(code), Some(id)) = (code, id) else {
-        let page = FindPage {
-            code: form.code.clone(),
-            errors,
-            refusal: None,
-            ctx,
-        };
-        return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, id) = match code_and_id(ctx.lang, &form.code, &form.id_number) {
+        Ok(found) => found,
+        Err(errors) => {
+            let page = FindPage {
+                code: form.code.clone(),
+                errors,
+                refusal: None,
+                ctx,
+            };
+            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
     };
     let found = read(&state, move |c, st| {
         match booking::find_appointment(c, &st.keys, &code, &id) {
@@ -555,7 +570,7 @@ pub async fn find_submit(
             .await;
             let page = FindPage {
                 code: form.code.clone(),
-                errors,
+                errors: FormErrors::default(),
                 refusal: Some(ctx.t("err.find.not_found").to_string()),
                 ctx,
             };
