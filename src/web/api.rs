@@ -47,6 +47,13 @@ impl ApiError {
         }
     }
 
+    /// 429 for a code tried with too many wrong ID numbers (`web::limits::CodeAttempts`).
+    fn too_many_attempts(lang: Lang, wait: u64) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, lang.t("err.code_attempts"))
+            .with("code", "too_many_attempts")
+            .with("retry_after", wait)
+    }
+
     fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> ApiError {
         self.extra.push((key, value.into()));
         self
@@ -128,7 +135,11 @@ impl ResponseError for ApiError {
         for (k, v) in &self.extra {
             body[*k] = v.clone();
         }
-        HttpResponse::build(self.status).json(body)
+        let mut res = HttpResponse::build(self.status);
+        if let Some(wait) = body.get("retry_after").and_then(serde_json::Value::as_u64) {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, wait.max(1)));
+        }
+        res.json(body)
     }
 }
 
@@ -414,10 +425,19 @@ async fn find(
     let lang = request_lang(req);
     let code = BookingCode::parse(&body.code).map_err(|e| ApiError::field(lang, e))?;
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
+    let key = code.as_str().to_string();
+    if let Some(wait) = state.limits.codes.wait(&key) {
+        return Err(ApiError::too_many_attempts(lang, wait));
+    }
     let found = read(state, move |c, st| {
         Ok(booking::find_appointment(c, &st.keys, &code, &id).map(|(a, _)| a))
     })
     .await?;
+    match &found {
+        Ok(_) => state.limits.codes.succeeded(&key),
+        Err(BookingError::NotFound) => state.limits.codes.failed(&key),
+        Err(_) => {}
+    }
     found.map_err(|e| ApiError::booking(lang, e))
 }
 

@@ -3,9 +3,12 @@
 //! is answered 429 with `Retry-After` (JSON on the API, a page in the visitor's language
 //! elsewhere) before it reaches a handler or the database.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -56,8 +59,56 @@ impl Action {
     }
 }
 
+/// Wrong look-ups per booking or entry code: after [`CodeAttempts::FREE`] wrong ID numbers for
+/// one code, each further try on that code waits twice as long as the one before (2 s, 4 s, ...
+/// up to 10 minutes), whichever address it comes from; a right answer clears the count. Kept
+/// per process: behind a load balancer the wait applies on each process separately.
+#[derive(Default)]
+pub struct CodeAttempts {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl CodeAttempts {
+    /// Wrong tries a code is allowed before it is slowed.
+    pub const FREE: u32 = 3;
+    const MAX_WAIT: u64 = 600;
+
+    /// Seconds before `code` may be tried again, if it must wait.
+    pub fn wait(&self, code: &str) -> Option<u64> {
+        let map = self.failures.lock().ok()?;
+        let (n, last) = map.get(code)?;
+        if *n < Self::FREE {
+            return None;
+        }
+        let wait = (1u64 << (n - Self::FREE + 1).min(10)).min(Self::MAX_WAIT);
+        let waited = last.elapsed().as_secs();
+        (waited < wait).then(|| wait - waited)
+    }
+
+    /// A wrong ID number (or an unknown code) was given for `code`.
+    pub fn failed(&self, code: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, last)| last.elapsed().as_secs() < Self::MAX_WAIT);
+            }
+            let e = map.entry(code.to_string()).or_insert((0, Instant::now()));
+            e.0 += 1;
+            e.1 = Instant::now();
+        }
+    }
+
+    /// The right ID number was given: the count starts again.
+    pub fn succeeded(&self, code: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(code);
+        }
+    }
+}
+
 /// The limiters of one process (a limit of 0 per minute turns that one off).
 pub struct Limits {
+    /// Wrong look-ups per code.
+    pub codes: CodeAttempts,
     book: Option<DefaultKeyedRateLimiter<IpAddr>>,
     lookup: Option<DefaultKeyedRateLimiter<IpAddr>>,
     login: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -76,6 +127,7 @@ impl Limits {
     /// Limiters from the settings (`DOSEWISE_RATE_BOOK`, `_LOOKUP`, `_LOGIN`, per minute).
     pub fn new(s: &Settings) -> Limits {
         Limits {
+            codes: CodeAttempts::default(),
             book: limiter(s.rate_book_per_minute),
             lookup: limiter(s.rate_lookup_per_minute),
             login: limiter(s.rate_login_per_minute),
@@ -172,6 +224,25 @@ mod tests {
         assert_eq!(Action::of(&post, "/login"), Some(Action::Login));
         assert_eq!(Action::of(&Method::GET, "/slots/12/book"), None);
         assert_eq!(Action::of(&post, "/staff/sites/1/walk-in"), None);
+    }
+
+    #[test]
+    fn a_code_is_slowed_after_three_wrong_tries_and_cleared_by_a_right_one() {
+        let c = CodeAttempts::default();
+        for _ in 0..CodeAttempts::FREE {
+            assert_eq!(c.wait("ABCD2345"), None);
+            c.failed("ABCD2345");
+        }
+        assert_eq!(c.wait("ABCD2345"), Some(2));
+        c.failed("ABCD2345");
+        assert_eq!(
+            c.wait("ABCD2345"),
+            Some(4),
+            "each wrong try doubles the wait"
+        );
+        assert_eq!(c.wait("EFGH6789"), None, "other codes are not slowed");
+        c.succeeded("ABCD2345");
+        assert_eq!(c.wait("ABCD2345"), None);
     }
 
     #[test]

@@ -553,6 +553,21 @@ pub async fn find_submit(
             return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
+    let key = code.as_str().to_string();
+    if let Some(wait) = state.limits.codes.wait(&key) {
+        let page = FindPage {
+            code: form.code.clone(),
+            errors: FormErrors::default(),
+            refusal: Some(ctx.t("err.code_attempts").to_string()),
+            ctx,
+        };
+        let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(wait.max(1)),
+        );
+        return Ok(res);
+    }
     let found = read(&state, move |c, st| {
         match booking::find_appointment(c, &st.keys, &code, &id) {
             Ok((a, _)) => Ok(Some(a.id)),
@@ -562,8 +577,12 @@ pub async fn find_submit(
     })
     .await?;
     match found {
-        Some(id) => Ok(grant_and_show(&state, id)),
+        Some(id) => {
+            state.limits.codes.succeeded(&key);
+            Ok(grant_and_show(&state, id))
+        }
         None => {
+            state.limits.codes.failed(&key);
             actix_web::rt::time::sleep(std::time::Duration::from_millis(
                 state.settings.login_delay_ms / 2,
             ))

@@ -153,3 +153,71 @@ async fn a_script_booking_from_one_address_is_slowed_with_429_and_gains_nothing(
     assert!(page.headers().contains_key("retry-after"));
     assert!(page.text().await.unwrap().contains("请求过于频繁"));
 }
+
+#[actix_web::test]
+async fn a_booking_code_tried_with_wrong_id_numbers_is_slowed_whoever_asks() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let slot = app.add_slot(city, 1, 10, 0);
+    let mut codes = Vec::new();
+    for i in [1, 2] {
+        let res = app.book_api(slot, 1, &resident(i)).await;
+        assert_eq!(res.status(), 201);
+        let v: Value = res.json().await.unwrap();
+        codes.push(v["code"].as_str().unwrap().to_string());
+    }
+    let lookup = |code: &str, id: &str| {
+        app.client
+            .post(format!("{}/api/v1/appointments/lookup", app.address))
+            .json(&serde_json::json!({"code": code, "id_number": id}))
+            .send()
+    };
+    let wrong = crate::helpers::id_number(77);
+    for _ in 0..3 {
+        assert_eq!(lookup(&codes[0], &wrong).await.unwrap().status(), 404);
+    }
+    // Now even the right ID number waits, from any address.
+    let slowed = lookup(&codes[0], &crate::helpers::id_number(1))
+        .await
+        .unwrap();
+    assert_eq!(slowed.status(), 429);
+    let wait: u64 = slowed.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(wait, 2);
+    let body: Value = slowed.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_attempts", "{body}");
+    // The page form says so in the resident's language.
+    let token = app.csrf("/find").await;
+    let page = app
+        .post_form(
+            "/find",
+            &[
+                ("csrf", token.as_str()),
+                ("code", codes[0].as_str()),
+                ("id_number", crate::helpers::id_number(1).as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), 429);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("输错身份证号的次数过多"));
+    // Another code is not slowed, and after the wait the right answer is served and clears it.
+    let other = lookup(&codes[1], &crate::helpers::id_number(2))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let ok = lookup(&codes[0], &crate::helpers::id_number(1))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let again = lookup(&codes[0], &wrong).await.unwrap();
+    assert_eq!(again.status(), 404, "the count started again");
+}
