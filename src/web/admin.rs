@@ -1168,15 +1168,13 @@ pub async fn not_set_up(
     ctx: &Ctx,
     state: &web::Data<AppState>,
 ) -> Result<Option<HttpResponse>, AppError> {
-    let generation = state.db.generation();
-    let open = match state.caches.published.get(&(), generation) {
-        Some(open) => open,
-        None => {
-            let open = read(state, |c, st| Ok(slot::any_published(c, st.now())?)).await?;
-            state.caches.published.put((), generation, open);
-            open
-        }
-    };
+    let open = state
+        .caches
+        .published
+        .get_or_load((), state.db.generation(), || {
+            read(state, |c, st| Ok(slot::any_published(c, st.now())?))
+        })
+        .await?;
     if open {
         return Ok(None);
     }

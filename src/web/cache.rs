@@ -40,6 +40,25 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .map(|(_, _, v)| v.clone())
     }
 
+    /// The cached value, or `load`'s (kept when it succeeds). `generation` must be read before
+    /// the load starts, so a write committed meanwhile makes the next reader load again.
+    pub async fn get_or_load<E, F>(
+        &self,
+        key: K,
+        generation: u64,
+        load: impl FnOnce() -> F,
+    ) -> Result<V, E>
+    where
+        F: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(hit) = self.get(&key, generation) {
+            return Ok(hit);
+        }
+        let fresh = load().await?;
+        self.put(key, generation, fresh.clone());
+        Ok(fresh)
+    }
+
     /// Keep a value read at `generation` (read the generation before reading the value).
     pub fn put(&self, key: K, generation: u64, value: V) {
         if let Ok(mut map) = self.map.lock() {

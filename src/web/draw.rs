@@ -43,22 +43,23 @@ pub async fn site_context(
     state: &web::Data<AppState>,
     site_id: SiteId,
 ) -> Result<super::cache::SiteContext, AppError> {
-    let generation = state.db.generation();
-    if let Some(hit) = state.caches.site.get(&site_id.0, generation) {
-        return Ok(hit);
-    }
-    let fresh = read(state, move |c, _| {
-        let s = site::find(c, site_id)?.ok_or(AppError::NotFound)?;
-        let t = crate::models::town::find(c, crate::ids::TownId(s.town_id))?
-            .ok_or(AppError::NotFound)?;
-        let products = crate::models::product::list(c)?;
-        let others = site::list_for_town(c, crate::ids::TownId(s.town_id))?;
-        Ok((s, t, products, others))
-    })
-    .await?;
-    let fresh = std::sync::Arc::new(fresh);
-    state.caches.site.put(site_id.0, generation, fresh.clone());
-    Ok(fresh)
+    let load = || async move {
+        let context = read(state, move |c, _| {
+            let s = site::find(c, site_id)?.ok_or(AppError::NotFound)?;
+            let t = crate::models::town::find(c, crate::ids::TownId(s.town_id))?
+                .ok_or(AppError::NotFound)?;
+            let products = crate::models::product::list(c)?;
+            let others = site::list_for_town(c, crate::ids::TownId(s.town_id))?;
+            Ok((s, t, products, others))
+        })
+        .await?;
+        Ok(std::sync::Arc::new(context))
+    };
+    state
+        .caches
+        .site
+        .get_or_load(site_id.0, state.db.generation(), load)
+        .await
 }
 
 /// A site's slots starting in `[from, to)` and the draws they open with, through the

@@ -196,10 +196,7 @@ pub async fn rate_limit(
             .content_type("text/html; charset=utf-8")
             .body(page.render().unwrap_or_else(|_| status.to_string()))
     };
-    res.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from(wait.max(1)),
-    );
+    super::middleware::retry_after(&mut res, wait);
     Ok(req.into_response(res))
 }
 

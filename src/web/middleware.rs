@@ -72,22 +72,11 @@ pub async fn etag(
     // A handler that knows its version (a static file) set the tag itself: no need to read
     // the body.
     if let Some(tag) = res.headers().get(header::ETAG).cloned() {
-        let matches = if_none_match
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .zip(tag.to_str().ok())
-            .is_some_and(|(v, tag)| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-        if !matches {
+        if !holds(if_none_match.as_ref(), &tag) {
             return Ok(res.map_into_boxed_body());
         }
         let (req, res) = res.into_parts();
-        let mut not_modified = HttpResponse::NotModified();
-        for name in [header::CACHE_CONTROL, header::ETAG] {
-            if let Some(v) = res.headers().get(&name) {
-                not_modified.insert_header((name, v.clone()));
-            }
-        }
-        return Ok(ServiceResponse::new(req, not_modified.finish()));
+        return Ok(ServiceResponse::new(req, not_modified(res.headers(), tag)));
     }
     let (req, res) = res.into_parts();
     let (mut head, body) = res.into_parts();
@@ -97,27 +86,36 @@ pub async fn etag(
             HttpResponse::InternalServerError().finish(),
         ));
     };
-    let tag = weak_etag(&bytes);
-    let matches = if_none_match
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    let tag = HeaderValue::from_str(&tag).map_err(actix_web::error::ErrorInternalServerError)?;
-    if matches {
-        let mut not_modified = HttpResponse::NotModified();
-        for name in [header::CACHE_CONTROL, header::VARY] {
-            if let Some(v) = head.headers().get(&name) {
-                not_modified.insert_header((name, v.clone()));
-            }
-        }
-        not_modified.insert_header((header::ETAG, tag));
-        return Ok(ServiceResponse::new(req, not_modified.finish()));
+    let tag = HeaderValue::from_str(&weak_etag(&bytes))
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    if holds(if_none_match.as_ref(), &tag) {
+        return Ok(ServiceResponse::new(req, not_modified(head.headers(), tag)));
     }
     head.headers_mut().insert(header::ETAG, tag);
     Ok(ServiceResponse::new(
         req,
         head.set_body(bytes).map_into_boxed_body(),
     ))
+}
+
+/// Whether an `If-None-Match` header names `tag` (or `*`).
+fn holds(if_none_match: Option<&HeaderValue>, tag: &HeaderValue) -> bool {
+    let (Some(v), Ok(tag)) = (if_none_match.and_then(|v| v.to_str().ok()), tag.to_str()) else {
+        return false;
+    };
+    v.split(',').any(|t| t.trim() == tag || t.trim() == "*")
+}
+
+/// `304 Not Modified` with the tag and the caching headers of the response it stands for.
+fn not_modified(headers: &header::HeaderMap, tag: HeaderValue) -> HttpResponse {
+    let mut res = HttpResponse::NotModified();
+    for name in [header::CACHE_CONTROL, header::VARY] {
+        if let Some(v) = headers.get(&name) {
+            res.insert_header((name, v.clone()));
+        }
+    }
+    res.insert_header((header::ETAG, tag));
+    res.finish()
 }
 
 /// A weak `ETag` naming these bytes.
@@ -238,7 +236,7 @@ pub async fn render_errors(
         let (req, res) = res.into_parts();
         let body = serde_json::json!({ "error": request_lang(&req).t("err.unavailable") });
         let mut out = HttpResponse::build(status).json(body);
-        retry_after(&mut out);
+        retry_after(&mut out, u64::from(crate::error::RETRY_AFTER_SECONDS));
         copy_cookies(&res, &mut out);
         return Ok(ServiceResponse::new(req, out));
     }
@@ -281,18 +279,16 @@ pub async fn render_errors(
         .content_type("text/html; charset=utf-8")
         .body(html);
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        retry_after(&mut out);
+        retry_after(&mut out, u64::from(crate::error::RETRY_AFTER_SECONDS));
     }
     copy_cookies(&res, &mut out);
     Ok(ServiceResponse::new(req, out))
 }
 
-/// Ask the client to come back in a few seconds (every 503).
-fn retry_after(res: &mut HttpResponse) {
-    res.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(crate::error::RETRY_AFTER_SECONDS),
-    );
+/// Ask the client to come back in `seconds` (at least one): every 503 and 429.
+pub(crate) fn retry_after(res: &mut HttpResponse, seconds: u64) {
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
 }
 
 fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {

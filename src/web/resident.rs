@@ -562,10 +562,7 @@ pub async fn find_submit(
             ctx,
         };
         let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
-        res.headers_mut().insert(
-            actix_web::http::header::RETRY_AFTER,
-            actix_web::http::header::HeaderValue::from(wait.max(1)),
-        );
+        super::middleware::retry_after(&mut res, wait);
         return Ok(res);
     }
     let found = read(&state, move |c, st| {
