@@ -166,15 +166,17 @@ pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let action = Action::of(req.method(), req.path());
-    let (Some(action), Some(ip), Some(state)) = (
-        action,
-        req.peer_addr().map(|a| a.ip()),
-        req.app_data::<web::Data<AppState>>().cloned(),
-    ) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    let Err(wait) = state.limits.check(action, ip) else {
+    // Only a limited POST looks further (every GET passes straight through).
+    let wait = Action::of(req.method(), req.path()).and_then(|action| {
+        let ip = req.peer_addr()?.ip();
+        let state = req.app_data::<web::Data<AppState>>()?;
+        state
+            .limits
+            .check(action, ip)
+            .err()
+            .map(|wait| (action, wait))
+    });
+    let Some((action, wait)) = wait else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     tracing::info!(action = ?action, retry_after = wait, "rate limited");
