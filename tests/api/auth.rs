@@ -1,29 +1,7 @@
 //! Staff login: Argon2id hashes, roles, slow wrong passwords, and logout that really ends the
 //! session.
 
-use dosewise::ids::new_id;
-use dosewise::models::{user, NewUser};
-use dosewise::security::hash_password;
-
-use crate::helpers::{client, csrf_in, login, spawn_app, test_now, TestApp};
-
-fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) -> i64 {
-    let id = new_id();
-    user::insert(
-        &mut app.conn(),
-        &NewUser {
-            id,
-            username: name.into(),
-            password_hash: hash_password("correct horse battery").unwrap(),
-            role: role.into(),
-            site_id: site,
-            active: true,
-            created_at: test_now(),
-        },
-    )
-    .unwrap();
-    id
-}
+use crate::helpers::{add_user, client, csrf_in, spawn_app, Session};
 
 #[actix_web::test]
 async fn each_role_reaches_its_own_pages_and_no_others() {
@@ -33,19 +11,15 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
     let planner_id = add_user(&app, "planner", "bureau", None);
     let root_id = add_user(&app, "root", "admin", None);
 
-    let anon = client();
+    let anon = Session::new(&app);
     for path in ["/staff", "/bureau", "/admin"] {
-        let res = anon
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
+        let res = anon.get(&path).await;
         assert_eq!(res.status(), 303, "{path}");
         assert_eq!(res.headers()["location"], format!("/login?next={path}"));
     }
 
-    let nurse = client();
-    let res = login(&app, &nurse, "nurse", "correct horse battery").await;
+    let nurse = Session::new(&app);
+    let res = nurse.login("nurse", "correct horse battery").await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/staff");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -53,97 +27,34 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    assert_eq!(
-        nurse
-            .get(format!("{}/staff", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        nurse
-            .get(format!("{}/bureau", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
-    assert_eq!(
-        nurse
-            .get(format!("{}/admin", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(nurse.get("/staff").await.status(), 200);
+    assert_eq!(nurse.get("/bureau").await.status(), 403);
+    assert_eq!(nurse.get("/admin").await.status(), 403);
 
-    let planner = client();
+    let planner = Session::new(&app);
     assert_eq!(
-        login(&app, &planner, "planner", "correct horse battery")
+        planner
+            .login("planner", "correct horse battery")
             .await
             .status(),
         303
     );
-    assert_eq!(
-        planner
-            .get(format!("{}/bureau", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        planner
-            .get(format!("{}/staff", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    assert_eq!(planner.get("/bureau").await.status(), 200);
+    assert_eq!(planner.get("/staff").await.status(), 403);
 
-    let root = client();
+    let root = Session::new(&app);
     assert_eq!(
-        login(&app, &root, "root", "correct horse battery")
-            .await
-            .status(),
+        root.login("root", "correct horse battery").await.status(),
         303
     );
     for path in ["/staff", "/bureau", "/admin"] {
-        assert_eq!(
-            root.get(format!("{}{path}", app.address))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200,
-            "{path}"
-        );
+        assert_eq!(root.get(&path).await.status(), 200, "{path}");
     }
 
     // Logins are audited: one row per login in the database, naming the user, and shown as that
     // row on the admin's start page and the bureau's audit page.
-    let admin = root
-        .get(format!("{}/admin", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let audit = root
-        .get(format!("{}/bureau/audit", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let admin = root.get_text("/admin").await;
+    let audit = root.get_text("/bureau/audit").await;
     for (name, id) in [
         ("nurse", nurse_id),
         ("planner", planner_id),
@@ -173,9 +84,9 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
 async fn a_wrong_password_is_refused_slowly_and_sets_no_session() {
     let app = spawn_app().await;
     add_user(&app, "planner", "bureau", None);
-    let c = client();
+    let c = Session::new(&app);
     let started = std::time::Instant::now();
-    let res = login(&app, &c, "planner", "wrong").await;
+    let res = c.login("planner", "wrong").await;
     assert_eq!(res.status(), 401);
     assert!(started.elapsed() >= std::time::Duration::from_millis(50));
     assert!(res
@@ -184,15 +95,8 @@ async fn a_wrong_password_is_refused_slowly_and_sets_no_session() {
         .iter()
         .all(|v| !v.to_str().unwrap().contains("dw_session")));
     assert!(res.text().await.unwrap().contains("用户名或密码不正确"));
-    assert_eq!(login(&app, &c, "nobody", "wrong").await.status(), 401);
-    assert_eq!(
-        c.get(format!("{}/bureau", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
+    assert_eq!(c.login("nobody", "wrong").await.status(), 401);
+    assert_eq!(c.get("/bureau").await.status(), 303);
     let stored: String = {
         use diesel::prelude::*;
         use dosewise::db::schema::users;
@@ -208,8 +112,8 @@ async fn a_wrong_password_is_refused_slowly_and_sets_no_session() {
 async fn after_logout_the_old_session_cookie_no_longer_works() {
     let app = spawn_app().await;
     add_user(&app, "planner", "bureau", None);
-    let c = client();
-    let res = login(&app, &c, "planner", "correct horse battery").await;
+    let c = Session::new(&app);
+    let res = c.login("planner", "correct horse battery").await;
     let session = res
         .headers()
         .get_all("set-cookie")
@@ -218,21 +122,9 @@ async fn after_logout_the_old_session_cookie_no_longer_works() {
         .find(|v| v.starts_with("dw_session="))
         .unwrap();
     let session = session.split(';').next().unwrap().to_string();
-    let page = c
-        .get(format!("{}/bureau", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get_text("/bureau").await;
     let token = csrf_in(&page).unwrap();
-    let res = c
-        .post(format!("{}/logout", app.address))
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = c.post_raw("/logout", &[("csrf", token.as_str())]).await;
     assert_eq!(res.status(), 303);
 
     // Replay the old cookie from a fresh client: the session was revoked on the server.
@@ -260,44 +152,26 @@ async fn the_qr_code_link_leads_clinic_staff_to_the_check_in_page_after_login() 
         .await
         .unwrap();
     let code = booked["code"].as_str().unwrap();
-    let nurse = client();
-    let res = nurse
-        .get(format!("{}/staff/checkin/{code}", app.address))
-        .send()
-        .await
-        .unwrap();
+    let nurse = Session::new(&app);
+    let res = nurse.get(&format!("/staff/checkin/{code}")).await;
     assert_eq!(res.status(), 303);
     let to_login = res.headers()["location"].to_str().unwrap().to_string();
     assert!(to_login.starts_with("/login?next=/staff/checkin/"));
-    let page = nurse
-        .get(format!("{}{to_login}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = nurse.get_text(&to_login).await;
     let token = csrf_in(&page).unwrap();
     let res = nurse
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", "nurse"),
-            ("password", "correct horse battery"),
-            ("next", &format!("/staff/checkin/{code}")),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/login",
+            &[
+                ("csrf", token.as_str()),
+                ("username", "nurse"),
+                ("password", "correct horse battery"),
+                ("next", &format!("/staff/checkin/{code}")),
+            ],
+        )
+        .await;
     assert_eq!(res.headers()["location"], format!("/staff/checkin/{code}"));
-    let page = nurse
-        .get(format!("{}/staff/checkin/{code}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = nurse.get_text(&format!("/staff/checkin/{code}")).await;
     assert!(page.contains("已预约"), "{page}");
     assert!(page.contains("**************"));
     assert!(!page.contains(&crate::helpers::id_number(1)));

@@ -11,8 +11,8 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::helpers::{
-    add_slot_at, add_stock, count_where, csrf_in, make_city, spawn_app, staff_client, test_now,
-    City, TestApp,
+    add_slot_at, add_stock, count_where, csrf_in, login_as, make_city, spawn_app, test_now, City,
+    Role, Session, TestApp,
 };
 
 /// Two towns giving one product (pack of 6), 10 days of slots, residents whose second doses fall
@@ -119,31 +119,6 @@ fn two_towns(app: &TestApp) -> (City, City) {
     (a, b)
 }
 
-async fn post(
-    c: &reqwest::Client,
-    app: &TestApp,
-    form_page: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = c
-        .get(format!("{}{form_page}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap_or_default();
-    let mut body: Vec<(&str, &str)> = form.to_vec();
-    body.push(("csrf", &token));
-    c.post(format!("{}{path}", app.address))
-        .form(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn shipment_form<'a>(product: &'a str, doses: &'a str, lots: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("product_id", product),
@@ -155,17 +130,9 @@ fn shipment_form<'a>(product: &'a str, doses: &'a str, lots: &'a str) -> Vec<(&'
     ]
 }
 
-async fn record(
-    app: &TestApp,
-    c: &reqwest::Client,
-    product: i64,
-    doses: &str,
-    lots: &str,
-) -> reqwest::Response {
+async fn record(c: &Session, product: i64, doses: &str, lots: &str) -> reqwest::Response {
     let p = product.to_string();
-    post(
-        c,
-        app,
+    c.post_form_from(
         "/bureau/shipments",
         "/bureau/shipments",
         &shipment_form(&p, doses, lots),
@@ -316,9 +283,8 @@ fn number(cell: &str) -> u64 {
 async fn recording_a_shipment_puts_its_lots_into_central_stock_through_the_ledger() {
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
-    let bureau = staff_client(&app, "bureau", None).await;
+    let bureau = login_as(&app, Role::Bureau).await;
     let res = record(
-        &app,
         &bureau,
         a.product,
         "600",
@@ -326,14 +292,7 @@ async fn recording_a_shipment_puts_its_lots_into_central_stock_through_the_ledge
     )
     .await;
     assert_eq!(res.status(), 303);
-    let page = bureau
-        .get(format!("{}{}", app.address, location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = bureau.get_text(&format!("{}", location(&res))).await;
     assert!(page.contains("L1") && page.contains("2030-10-31"), "{page}");
     assert_eq!(
         app.count("stock_movements", "site_id IS NULL AND kind = 'received'"),
@@ -342,16 +301,8 @@ async fn recording_a_shipment_puts_its_lots_into_central_stock_through_the_ledge
     assert_eq!(app.count("lots", "1=1"), 2);
     assert_eq!(app.count("audit_log", "action = 'shipment.record'"), 1);
     // Clinic staff may not see the bureau's pages.
-    let nurse = staff_client(&app, "clinic", Some(a.site)).await;
-    assert_eq!(
-        nurse
-            .get(format!("{}/bureau/shipments", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    let nurse = login_as(&app, Role::Clinic(a.site)).await;
+    assert_eq!(nurse.get("/bureau/shipments").await.status(), 403);
 }
 
 #[actix_web::test]
@@ -362,7 +313,7 @@ async fn bad_shipments_get_a_clear_message_and_write_nothing() {
         let mut c = app.conn();
         make_city(&mut c, "T009", 21, 56).product // a product with no slot and no stock
     };
-    let bureau = staff_client(&app, "bureau", None).await;
+    let bureau = login_as(&app, Role::Bureau).await;
     let p = a.product.to_string();
     let o = orphan.to_string();
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
@@ -409,24 +360,19 @@ async fn bad_shipments_get_a_clear_message_and_write_nothing() {
         ),
     ];
     for (form, expect) in cases {
-        let res = post(
-            &bureau,
-            &app,
-            "/bureau/shipments",
-            "/bureau/shipments",
-            &form,
-        )
-        .await;
+        let res = bureau
+            .post_form_from("/bureau/shipments", "/bureau/shipments", &form)
+            .await;
         assert_eq!(res.status(), 422, "{expect}");
         let page = res.text().await.unwrap();
         assert!(page.contains(expect), "{expect}: {page}");
     }
     let no_token = bureau
-        .post(format!("{}/bureau/shipments", app.address))
-        .form(&shipment_form(&p, "6", "L1, 2030-09-30, 6"))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/bureau/shipments",
+            &shipment_form(&p, "6", "L1, 2030-09-30, 6"),
+        )
+        .await;
     assert_eq!(no_token.status(), 403);
     assert_eq!(app.count("shipments", "1=1"), 0);
     assert_eq!(app.count("lots", "1=1"), 0);
@@ -434,9 +380,8 @@ async fn bad_shipments_get_a_clear_message_and_write_nothing() {
 }
 
 /// Record 600 doses and plan them; returns the plan's path.
-async fn planned(app: &TestApp, bureau: &reqwest::Client, a: City) -> String {
+async fn planned(bureau: &Session, a: City) -> String {
     let res = record(
-        app,
         bureau,
         a.product,
         "600",
@@ -444,7 +389,9 @@ async fn planned(app: &TestApp, bureau: &reqwest::Client, a: City) -> String {
     )
     .await;
     let shipment = location(&res);
-    let res = post(bureau, app, &shipment, &format!("{shipment}/plan"), &[]).await;
+    let res = bureau
+        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     location(&res)
 }
@@ -453,16 +400,9 @@ async fn planned(app: &TestApp, bureau: &reqwest::Client, a: City) -> String {
 async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_in_the_cli() {
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
+    let page = bureau.get_text(&plan).await;
     assert!(page.contains("T001") && page.contains("T002"), "{page}");
     assert!(page.contains("到期第二剂") && page.contains("第一剂"));
     assert!(
@@ -470,14 +410,7 @@ async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_i
         "a town row expands to its sites"
     );
 
-    let instance = bureau
-        .get(format!("{}{plan}/instance.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let instance = bureau.get_text(&format!("{plan}/instance.json")).await;
     let doc: serde_json::Value = serde_json::from_str(&instance).unwrap();
     assert_eq!(doc["run_date"], "2030-03-04");
     assert_eq!(doc["shipment"]["doses"], 600);
@@ -551,8 +484,8 @@ async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_i
 async fn an_adjustment_shows_its_cost_and_hard_constraints_are_refused() {
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
     let adjust = format!("{plan}/adjust");
     for (doses, reason, expect) in [
         ("7", "台风", "整箱"),
@@ -560,34 +493,25 @@ async fn an_adjustment_shows_its_cost_and_hard_constraints_are_refused() {
         ("6", "", "原因"),
         ("abc", "台风", "非负整数"),
     ] {
-        let res = post(
-            &bureau,
-            &app,
-            &plan,
-            &adjust,
-            &[("code", "T002"), ("doses", doses), ("reason", reason)],
-        )
-        .await;
+        let res = bureau
+            .post_form_from(
+                &plan,
+                &adjust,
+                &[("code", "T002"), ("doses", doses), ("reason", reason)],
+            )
+            .await;
         assert_eq!(res.status(), 422, "{expect}");
         assert!(res.text().await.unwrap().contains(expect), "{expect}");
     }
-    let res = post(
-        &bureau,
-        &app,
-        &plan,
-        &adjust,
-        &[("code", "T001"), ("doses", "6"), ("reason", "道路中断")],
-    )
-    .await;
+    let res = bureau
+        .post_form_from(
+            &plan,
+            &adjust,
+            &[("code", "T001"), ("doses", "6"), ("reason", "道路中断")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = bureau.get_text(&plan).await;
     assert!(page.contains("道路中断"));
     assert!(
         page.contains("class=\"lost\""),
@@ -600,20 +524,13 @@ async fn an_adjustment_shows_its_cost_and_hard_constraints_are_refused() {
 async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_town_once() {
     let app = spawn_app().await;
     let (a, b) = two_towns(&app);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
+    let page = bureau.get_text(&plan).await;
     let token = csrf_in(&page).unwrap();
     let url = format!("{}{plan}/approve", app.address);
     let statuses = join_all((0..8).map(|_| {
-        let (c, url, token) = (bureau.clone(), url.clone(), token.clone());
+        let (c, url, token) = (bureau.client.clone(), url.clone(), token.clone());
         async move {
             c.post(url)
                 .form(&[("csrf", token.as_str())])
@@ -670,45 +587,23 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
     );
     assert!(held > 0, "seats held for town A's second doses");
     drop(c);
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = bureau.get_text(&plan).await;
     assert!(
         page.contains("2030-03-05"),
         "notices say when it arrives: {page}"
     );
     // Approved plans cannot change.
-    let res = post(
-        &bureau,
-        &app,
-        &plan,
-        &format!("{plan}/adjust"),
-        &[("code", "T001"), ("doses", "6"), ("reason", "x")],
-    )
-    .await;
+    let res = bureau
+        .post_form_from(
+            &plan,
+            &format!("{plan}/adjust"),
+            &[("code", "T001"), ("doses", "6"), ("reason", "x")],
+        )
+        .await;
     assert_eq!(res.status(), 409);
-    let notices = bureau
-        .get(format!("{}/bureau/notices", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let notices = bureau.get_text("/bureau/notices").await;
     assert!(notices.contains("第二镇"));
-    let audit = bureau
-        .get(format!("{}/bureau/audit", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let audit = bureau.get_text("/bureau/audit").await;
     assert!(audit.contains("allocation.approve") && audit.contains("shipment.record"));
 }
 
@@ -733,25 +628,22 @@ async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
         opts,
     )
     .unwrap();
-    let bureau = staff_client(&app, "bureau", None).await;
-    let list = bureau
-        .get(format!("{}/bureau/shipments", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bureau = login_as(&app, Role::Bureau).await;
+    let list = bureau.get_text("/bureau/shipments").await;
     let at = list.find("/bureau/shipments/").unwrap();
     let id: String = list[at + 18..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
     let shipment = format!("/bureau/shipments/{id}");
-    let res = post(&bureau, &app, &shipment, &format!("{shipment}/plan"), &[]).await;
+    let res = bureau
+        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     let plan = location(&res);
-    let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
+    let res = bureau
+        .post_form_from(&plan, &format!("{plan}/approve"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("town_notices", "1=1"), 3);
 }
@@ -794,8 +686,8 @@ async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
     let extra = more_sites_in_town_a(&app, a);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
     let optimal = plan_doc(&app, plan_id(&plan));
     let t001 = |doc: &Value| {
         doc["towns"]
@@ -810,14 +702,13 @@ async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_
     // Far more than the town can use before the next shipment: the bureau stocks it up.
     let share = 300u64;
     assert!(before < share, "{before}");
-    let res = post(
-        &bureau,
-        &app,
-        &plan,
-        &format!("{plan}/adjust"),
-        &[("code", "T001"), ("doses", "300"), ("reason", "防汛储备")],
-    )
-    .await;
+    let res = bureau
+        .post_form_from(
+            &plan,
+            &format!("{plan}/adjust"),
+            &[("code", "T001"), ("doses", "300"), ("reason", "防汛储备")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let adjusted = t001(&plan_doc(&app, plan_id(&plan)));
     assert_eq!(adjusted["ship"].as_u64().unwrap(), share);
@@ -837,33 +728,21 @@ async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_
     let no_seats = sites.iter().find(|s| s.0 == extra[1]).unwrap().1;
     assert_eq!(no_seats, 0, "a site with no seats gets no stock: {sites:?}");
     // The page shows each site's part of the new share.
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = bureau.get_text(&plan).await;
     let row = row_cells(&page, "data-town=\"T001\"");
     assert_eq!(number(&row[0]), share, "{row:?}");
     for (_, n) in &sites {
         assert!(page.contains(&format!("下发 {n} 剂")), "site share {n}");
     }
 
-    let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
+    let res = bureau
+        .post_form_from(&plan, &format!("{plan}/approve"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     let shares = assert_carried_out(&app, plan_id(&plan));
     assert_eq!(shares["T001"], 300);
     // The notice on the bureau's list says the same 300.
-    let notices = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let notices = bureau.get_text(&plan).await;
     let told = row_cells(&notices, "<th scope=\"row\">测试镇T001</th>");
     assert_eq!(number(&told[0]), 300, "{told:?}");
 }
@@ -873,23 +752,16 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
     more_sites_in_town_a(&app, a);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
-    let page = bureau
-        .get(format!("{}{plan}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
+    let page = bureau.get_text(&plan).await;
     let token = csrf_in(&page).unwrap();
     let approve = format!("{}{plan}/approve", app.address);
     let adjust = format!("{}{plan}/adjust", app.address);
     // 12 adjustments of both towns and 6 approvals, all at once (the approvals spread over
     // the first 170 ms).
     let requests = (0..18).map(|i| {
-        let (c, token) = (bureau.clone(), token.clone());
+        let (c, token) = (bureau.client.clone(), token.clone());
         let (approve, adjust) = (approve.clone(), adjust.clone());
         async move {
             if i % 3 == 2 {
@@ -955,14 +827,13 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
         }
     }
     // Adjusting after the approval is refused and changes nothing.
-    let res = post(
-        &bureau,
-        &app,
-        &plan,
-        &format!("{plan}/adjust"),
-        &[("code", "T001"), ("doses", "6"), ("reason", "晚了")],
-    )
-    .await;
+    let res = bureau
+        .post_form_from(
+            &plan,
+            &format!("{plan}/adjust"),
+            &[("code", "T001"), ("doses", "6"), ("reason", "晚了")],
+        )
+        .await;
     assert_eq!(res.status(), 409);
     assert_eq!(plan_doc(&app, plan_id(&plan)), doc);
 }
@@ -971,8 +842,8 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
 async fn a_stored_plan_whose_sites_do_not_add_up_is_refused_and_moves_nothing() {
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
-    let bureau = staff_client(&app, "bureau", None).await;
-    let plan = planned(&app, &bureau, a).await;
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
     // A draft saved by an older version: town T001's sites get less than its share.
     let mut doc = plan_doc(&app, plan_id(&plan));
     let town = doc["towns"]
@@ -994,7 +865,9 @@ async fn a_stored_plan_whose_sites_do_not_add_up_is_refused_and_moves_nothing() 
         &doc.to_string()
     )
     .unwrap());
-    let res = post(&bureau, &app, &plan, &format!("{plan}/approve"), &[]).await;
+    let res = bureau
+        .post_form_from(&plan, &format!("{plan}/approve"), &[])
+        .await;
     assert_eq!(res.status(), 409);
     let page = res.text().await.unwrap();
     assert!(page.contains("重新生成方案"), "{page}");

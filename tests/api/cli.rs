@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::helpers::{client, login, make_city, spawn_app_on, TestDb};
+use crate::helpers::{make_city, spawn_app_on, Session, TestDb};
 
 pub fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = crate::helpers::spawn(
@@ -82,8 +82,9 @@ async fn create_user_reads_the_password_from_stdin_and_the_user_can_log_in() {
     assert!(!bad_role.status.success());
 
     let app = spawn_app_on(db).await;
-    let c = client();
-    let res = login(&app, &c, "nurse", "a long enough password").await;
+    let res = Session::new(&app)
+        .login("nurse", "a long enough password")
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/staff");
     assert_eq!(app.count("audit_log", "action = 'create-user'"), 1);

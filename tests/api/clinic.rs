@@ -8,15 +8,11 @@ use futures::future::join_all;
 use dosewise::ids::new_id;
 use dosewise::models::lot::{self, NewLot};
 use dosewise::models::stock::{self, Movement};
-use dosewise::models::{user, NewUser};
-use dosewise::security::hash_password;
 
 use crate::helpers::{
-    client, csrf_in, give_dose, id_number, resident, resident_form, spawn_app, test_now, City,
-    TestApp,
+    add_user, book_code, csrf_in, give_dose, id_number, login_as_user, resident, resident_form,
+    run_in_chromium, spawn_app, test_now, City, Session, TestApp, PASSWORD,
 };
-
-const PASSWORD: &str = "correct horse battery";
 
 /// 10:05 in Shanghai on the test day: inside the 10:00-10:30 slot `add_slot(city, 0, ..)` makes.
 fn during_the_slot() -> chrono::NaiveDateTime {
@@ -26,49 +22,6 @@ fn during_the_slot() -> chrono::NaiveDateTime {
 /// 10:31 in Shanghai: that slot is over.
 fn after_the_slot() -> chrono::NaiveDateTime {
     test_now() + Duration::hours(1) + Duration::minutes(31)
-}
-
-fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) {
-    user::insert(
-        &mut app.conn(),
-        &NewUser {
-            id: new_id(),
-            username: name.into(),
-            password_hash: hash_password(PASSWORD).unwrap(),
-            role: role.into(),
-            site_id: site,
-            active: true,
-            created_at: test_now(),
-        },
-    )
-    .unwrap();
-}
-
-/// A logged-in client for `name`.
-async fn login(app: &TestApp, name: &str) -> reqwest::Client {
-    let c = client();
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap();
-    let res = c
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", name),
-            ("password", PASSWORD),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "login as {name}");
-    c
 }
 
 /// A lot of the city's product received at its site through the ledger.
@@ -112,7 +65,7 @@ struct Desk {
     app: TestApp,
     city: City,
     slot: i64,
-    nurse: reqwest::Client,
+    nurse: Session,
 }
 
 impl Desk {
@@ -122,7 +75,7 @@ impl Desk {
         let slot = app.add_slot(city, 0, seats, 0);
         add_lot(&app, city, "LOT-A", far_expiry(), doses);
         add_user(&app, "nurse", "clinic", Some(city.site));
-        let nurse = login(&app, "nurse").await;
+        let nurse = login_as_user(&app, "nurse", "/staff").await;
         Desk {
             app,
             city,
@@ -133,34 +86,20 @@ impl Desk {
 
     /// Book resident `i` into `slot` through the API; their booking code.
     async fn book(&self, slot: i64, i: u32) -> String {
-        let res = self.app.book_api(slot, 1, &resident(i)).await;
-        assert_eq!(res.status(), 201);
-        let v: serde_json::Value = res.json().await.unwrap();
-        v["code"].as_str().unwrap().to_string()
+        book_code(&self.app, slot, i).await
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.nurse
-            .get(format!("{}{path}", self.app.address))
-            .send()
-            .await
-            .unwrap()
+        self.nurse.get(path).await
     }
 
     async fn text(&self, path: &str) -> String {
-        self.get(path).await.text().await.unwrap()
+        self.nurse.get_text(path).await
     }
 
+    /// POST a form with the nurse's CSRF token.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let token = self.csrf().await;
-        let mut all = vec![("csrf", token.as_str())];
-        all.extend_from_slice(form);
-        self.nurse
-            .post(format!("{}{path}", self.app.address))
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
+        self.nurse.post_form(path, form).await
     }
 
     async fn csrf(&self) -> String {
@@ -357,12 +296,10 @@ async fn the_desk_explains_unknown_wrong_site_wrong_day_cancelled_and_used_codes
     let other = crate::helpers::make_city(&mut c, "T002", 21, 56);
     drop(c);
     add_user(&d.app, "other", "clinic", Some(other.site));
-    let other_nurse = login(&d.app, "other").await;
+    let other_nurse = login_as_user(&d.app, "other", "/staff").await;
     let res = other_nurse
-        .get(format!("{}/staff/checkin/{today_code}", d.app.address))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/staff/checkin/{today_code}"))
+        .await;
     assert_eq!(res.status(), 403);
     let body = res.text().await.unwrap();
     assert!(body.contains("不在您的接种点"), "{body}");
@@ -371,10 +308,8 @@ async fn the_desk_explains_unknown_wrong_site_wrong_day_cancelled_and_used_codes
         "no personal details for another site"
     );
     let res = other_nurse
-        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/staff/sites/{}", d.city.site))
+        .await;
     assert_eq!(res.status(), 403);
 
     // Used: after the dose, the code shows the record and cannot be checked in again.
@@ -465,11 +400,7 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
         list.contains("暂缓 1"),
         "the slot counts the deferral: {list}"
     );
-    d.nurse
-        .get(format!("{}/lang/en?next=/staff", d.app.address))
-        .send()
-        .await
-        .unwrap();
+    d.nurse.get("/lang/en?next=/staff").await;
     let en = d.text(&format!("/staff/sites/{}", d.city.site)).await;
     let at = en.find(&format!("/staff/checkin/{code}\"")).unwrap();
     let row = &en[at..at + en[at..].find("</tr>").unwrap()];
@@ -558,7 +489,7 @@ async fn twenty_simultaneous_dose_posts_for_one_appointment_record_exactly_one()
     let token = d.csrf().await;
     let url = format!("{}/staff/checkin/{code}/dose", d.app.address);
     let posts = (0..20).map(|_| {
-        let (c, url, token) = (d.nurse.clone(), url.clone(), token.clone());
+        let (c, url, token) = (d.nurse.client.clone(), url.clone(), token.clone());
         async move {
             c.post(url)
                 .form(&[
@@ -637,7 +568,12 @@ async fn walk_in_many(d: &Desk, n: u32) -> Vec<u16> {
     let url = format!("{}/staff/sites/{}/walk-in", d.app.address, d.city.site);
     let slot = d.slot.to_string();
     let posts = (0..n).map(|i| {
-        let (c, url, token, slot) = (d.nurse.clone(), url.clone(), token.clone(), slot.clone());
+        let (c, url, token, slot) = (
+            d.nurse.client.clone(),
+            url.clone(),
+            token.clone(),
+            slot.clone(),
+        );
         async move {
             let mut form = resident_form(500 + i);
             form.push(("csrf".into(), token));
@@ -920,15 +856,8 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
     let record = d.text(&format!("/staff/checkin/{code}")).await;
     assert!(record.contains("wheezing and hives"));
 
-    let planner = login(&d.app, "planner").await;
-    let bureau = planner
-        .get(format!("{}/bureau", d.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let planner = login_as_user(&d.app, "planner", "/bureau").await;
+    let bureau = planner.get_text("/bureau").await;
     assert!(bureau.contains("近 7 天严重不良反应"), "{bureau}");
     assert!(bureau.contains("wheezing and hives") && bureau.contains("测试接种点"));
 }
@@ -938,38 +867,19 @@ async fn admins_choose_a_site_and_clinic_staff_reach_only_their_own() {
     let d = Desk::new(4, 10).await;
     add_user(&d.app, "root", "admin", None);
     add_user(&d.app, "planner", "bureau", None);
-    let root = login(&d.app, "root").await;
-    let page = root
-        .get(format!("{}/staff", d.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let root = login_as_user(&d.app, "root", "/admin").await;
+    let page = root.get_text("/staff").await;
     assert!(
         page.contains(&format!("/staff/sites/{}", d.city.site)),
         "{page}"
     );
-    let res = root
-        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
-        .send()
-        .await
-        .unwrap();
+    let res = root.get(&format!("/staff/sites/{}", d.city.site)).await;
     assert_eq!(res.status(), 200);
-    let planner = login(&d.app, "planner").await;
-    let res = planner
-        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
-        .send()
-        .await
-        .unwrap();
+    let planner = login_as_user(&d.app, "planner", "/bureau").await;
+    let res = planner.get(&format!("/staff/sites/{}", d.city.site)).await;
     assert_eq!(res.status(), 403);
-    let anon = client();
-    let res = anon
-        .get(format!("{}/staff/sites/{}", d.app.address, d.city.site))
-        .send()
-        .await
-        .unwrap();
+    let anon = Session::new(&d.app);
+    let res = anon.get(&format!("/staff/sites/{}", d.city.site)).await;
     assert_eq!(res.status(), 303);
 }
 
@@ -1012,11 +922,11 @@ async fn bad_input_on_the_desk_gets_a_page_in_the_users_language_and_writes_noth
     // Forged or missing CSRF tokens are refused before anything else.
     let res = d
         .nurse
-        .post(format!("{}/staff/checkin/{code}/dose", d.app.address))
-        .form(&[("lot", "LOT-A"), ("dose_number", "1"), ("time", "09:00")])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            &format!("/staff/checkin/{code}/dose"),
+            &[("lot", "LOT-A"), ("dose_number", "1"), ("time", "09:00")],
+        )
+        .await;
     assert_eq!(res.status(), 403);
     let huge = "x".repeat(20_000);
     let res = d
@@ -1050,11 +960,6 @@ async fn the_desk_script_is_served_for_the_csp_and_the_page_prints() {
 
 #[actix_web::test]
 async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer() {
-    assert!(
-        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
-        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let d = Desk::new(6, 10).await;
     let tablet = d.book(d.slot, 1).await;
     let desk = d.book(d.slot, 2).await;
@@ -1067,35 +972,7 @@ async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer
             {"code": desk, "last4": &id_number(2)[14..], "name_shown": names(2)},
         ],
     });
-    let dir = format!(
-        "target/screenshots/{}",
-        if d.app.db.is_postgres() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
-    );
-    let address = d.app.address.clone();
-    let out = actix_web::web::block(move || {
-        std::process::Command::new("node")
-            .args([
-                "tests/browser/clinic.mjs",
-                &address,
-                &dir,
-                &input.to_string(),
-            ])
-            .env("CHROMIUM", chromium)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "clinic journey failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = run_in_chromium(&d.app, "clinic.mjs", &[input.to_string()]).await;
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
     assert_eq!(d.app.count("vaccinations", "1=1"), 2);
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 2);
@@ -1166,41 +1043,12 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
         .find(|(name, _, _)| name == "clinic")
         .map(|(_, _, p)| p.clone())
         .unwrap();
-    let nurse = client();
-    let page = nurse
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap();
-    let res = nurse
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", "clinic"),
-            ("password", password.as_str()),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let nurse = Session::new(&app);
+    let res = nurse.login("clinic", &password).await;
     assert_eq!(res.status(), 303);
     let get = |path: String| {
         let nurse = nurse.clone();
-        let address = app.address.clone();
-        async move {
-            nurse
-                .get(format!("{address}{path}"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { nurse.get_text(&path).await }
     };
     let site: i64 = {
         use diesel::prelude::*;
@@ -1243,31 +1091,26 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     let code = booked["code"].as_str().unwrap().to_string();
     // Check in by the typed code, screen, and record the dose from the lot the form offers.
     let res = nurse
-        .get(format!(
-            "{}/staff/checkin?code={code}&site={site}",
-            app.address
-        ))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/staff/checkin?code={code}&site={site}"))
+        .await;
     assert_eq!(res.status(), 303);
     let checkin = format!("/staff/checkin/{code}");
     let page = get(checkin.clone()).await;
     let token = csrf_in(&page).unwrap();
     let last4 = &id_number(7)[14..];
     let res = nurse
-        .post(format!("{}{checkin}", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("last4", last4),
-            ("fever", "no"),
-            ("allergy", "no"),
-            ("pregnant", "no"),
-            ("recent_vaccine", "no"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            &checkin,
+            &[
+                ("csrf", token.as_str()),
+                ("last4", last4),
+                ("fever", "no"),
+                ("allergy", "no"),
+                ("pregnant", "no"),
+                ("recent_vaccine", "no"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let form = get(checkin.clone()).await;
     assert!(form.contains("name=\"lot\""), "the dose form: {form}");
@@ -1286,16 +1129,16 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     };
     let token = csrf_in(&form).unwrap();
     let res = nurse
-        .post(format!("{}{checkin}/dose", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("lot", lot.as_str()),
-            ("dose_number", "1"),
-            ("time", "09:00"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            &format!("{checkin}/dose"),
+            &[
+                ("csrf", token.as_str()),
+                ("lot", lot.as_str()),
+                ("dose_number", "1"),
+                ("time", "09:00"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     assert_eq!(
         app.count(
@@ -1356,14 +1199,7 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
         let who = 300 + round;
         let resident_client = crate::concurrency::book_with_page(&d.app, d.slot, who).await;
         let (code, _) = code_and_status(&d.app, who);
-        let page = resident_client
-            .get(format!("{}/appointment", d.app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = resident_client.get_text("/appointment").await;
         let resident_token = csrf_in(&page).unwrap();
         let nurse_token = d.csrf().await;
         let last4 = id_number(who)[14..].to_string();
@@ -1376,12 +1212,14 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
                     actix_web::rt::time::sleep(delay).await;
                 }
                 resident_client
+                    .client
                     .post(format!("{}/appointment/cancel", d.app.address))
                     .form(&[("csrf", resident_token.as_str())])
                     .send()
                     .await
             },
             d.nurse
+                .client
                 .post(format!("{}/staff/checkin/{code}", d.app.address))
                 .form(&[
                     ("csrf", nurse_token.as_str()),
@@ -1456,10 +1294,12 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
         let last4 = id_number(y)[14..].to_string();
         let (no_show, dose, late) = futures::join!(
             d.nurse
+                .client
                 .post(url(&format!("/staff/sites/{}/no-shows", d.city.site)))
                 .form(&[("csrf", token.as_str()), ("slot", slot_s.as_str())])
                 .send(),
             d.nurse
+                .client
                 .post(url(&format!("/staff/checkin/{code_x}/dose")))
                 .form(&[
                     ("csrf", token.as_str()),
@@ -1469,6 +1309,7 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
                 ])
                 .send(),
             d.nurse
+                .client
                 .post(url(&format!("/staff/checkin/{code_y}")))
                 .form(&[
                     ("csrf", token.as_str()),

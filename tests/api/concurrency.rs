@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 
-use crate::helpers::{client, csrf_in, resident, resident_form, spawn_app, TestApp};
+use crate::helpers::{csrf_in, resident, resident_form, spawn_app, Session, TestApp};
 
 /// What the JSON API answers a refused booking with: 409 and the reason in `error`.
 const SLOT_FULL: &str = "这个时段刚刚约满";
@@ -98,25 +98,14 @@ async fn one_resident_booking_the_same_dose_many_times_at_once_gets_one_appointm
 }
 
 /// Book `slot` through the pages with a client of its own, which then holds the grant.
-pub async fn book_with_page(app: &TestApp, slot: i64, who: u32) -> reqwest::Client {
-    let c = client();
-    let page = c
-        .get(format!("{}/slots/{slot}/book", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+pub async fn book_with_page(app: &TestApp, slot: i64, who: u32) -> Session {
+    let c = Session::new(app);
+    let path = format!("/slots/{slot}/book");
+    let page = c.get_text(&path).await;
     let mut form = resident_form(who);
     form.push(("csrf".into(), csrf_in(&page).unwrap()));
     form.push(("dose_number".into(), "1".into()));
-    let res = c
-        .post(format!("{}/slots/{slot}/book", app.address))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = c.post_raw(&path, &form).await;
     assert_eq!(res.status(), 303);
     c
 }
@@ -130,19 +119,13 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         let from = app.add_slot(city, 1 + i64::from(round), 5, 0);
         let last = app.add_slot(city, 20 + i64::from(round), 1, 0);
         let mover = book_with_page(&app, from, 100 + round).await;
-        let page = mover
-            .get(format!("{}/appointment", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = mover.get_text("/appointment").await;
         let token = csrf_in(&page).unwrap();
         let form = [("csrf", token.as_str()), ("slot_id", &last.to_string())];
         let other = resident(200 + round);
         let (moved, booked) = futures::join!(
             mover
+                .client
                 .post(format!("{}/appointment/move", app.address))
                 .form(&form)
                 .send(),
@@ -194,23 +177,18 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
             201
         );
         let mover = book_with_page(&app, from, 600 + round).await;
-        let page = mover
-            .get(format!("{}/appointment", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = mover.get_text("/appointment").await;
         let token = csrf_in(&page).unwrap();
         let (to_b, to_c) = (b.to_string(), c.to_string());
         let url = format!("{}/appointment/move", app.address);
         let (x, y) = futures::join!(
             mover
+                .client
                 .post(&url)
                 .form(&[("csrf", token.as_str()), ("slot_id", &to_b)])
                 .send(),
             mover
+                .client
                 .post(&url)
                 .form(&[("csrf", token.as_str()), ("slot_id", &to_c)])
                 .send(),
@@ -249,20 +227,13 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
 async fn simultaneous_saves_of_one_sites_template_all_succeed_and_leave_one_template() {
     let app = spawn_app().await;
     let city = app.city();
-    let admin = crate::helpers::staff_client(&app, "admin", None).await;
+    let admin = crate::helpers::login_as(&app, crate::helpers::Role::Admin).await;
     let page = format!("/admin/sites/{}", city.site);
-    let html = admin
-        .get(format!("{}{page}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = admin.get_text(&page).await;
     let token = csrf_in(&html).unwrap();
     let product = city.product.to_string();
     let saves = (0..8).map(|i| {
-        let (admin, token, product) = (admin.clone(), token.clone(), product.clone());
+        let (admin, token, product) = (admin.client.clone(), token.clone(), product.clone());
         let url = format!("{}{page}/template", app.address);
         async move {
             let seats = (4 + i % 2).to_string();
@@ -337,14 +308,7 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
         others += 1;
         let who = 800 + round;
         let c = book_with_page(&app, from, who).await;
-        let page = c
-            .get(format!("{}/appointment", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = c.get_text("/appointment").await;
         let token = csrf_in(&page).unwrap();
         let to_s = to.to_string();
         let (cancelled, moved) = futures::join!(
@@ -352,12 +316,14 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
                 if let Some(delay) = delay {
                     actix_web::rt::time::sleep(delay).await;
                 }
-                c.post(format!("{}/appointment/cancel", app.address))
+                c.client
+                    .post(format!("{}/appointment/cancel", app.address))
                     .form(&[("csrf", token.as_str())])
                     .send()
                     .await
             },
-            c.post(format!("{}/appointment/move", app.address))
+            c.client
+                .post(format!("{}/appointment/move", app.address))
                 .form(&[("csrf", token.as_str()), ("slot_id", to_s.as_str())])
                 .send(),
         );

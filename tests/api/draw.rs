@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    add_slot_at, client, csrf_in, id_number, resident, resident_form, spawn_app, staff_client,
-    test_now, City, TestApp,
+    add_slot_at, client, csrf_in, id_number, login_as, resident, resident_form, spawn_app,
+    test_now, City, Role, Session, TestApp,
 };
 
 fn sha256_hex(s: &str) -> String {
@@ -567,18 +567,10 @@ async fn the_booking_form_in_the_window_gives_an_entry_page_whose_result_shows_a
 
 /// The admin's template form for the city's site: every day 09:00-11:00, hour slots, 3 seats,
 /// 10 days ahead, with the given release fields.
-async fn post_template(
-    app: &TestApp,
-    admin: &reqwest::Client,
-    city: City,
-    release: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = format!("{}/admin/sites/{}", app.address, city.site);
-    let html = admin.get(&page).send().await.unwrap().text().await.unwrap();
-    let csrf = csrf_in(&html).unwrap();
+async fn post_template(admin: &Session, city: City, release: &[(&str, &str)]) -> reqwest::Response {
+    let page = format!("/admin/sites/{}", city.site);
     let product = city.product.to_string();
     let mut form: Vec<(&str, &str)> = vec![
-        ("csrf", &csrf),
         ("product", &product),
         ("slot_minutes", "60"),
         ("seats", "3"),
@@ -590,26 +582,16 @@ async fn post_template(
     }
     form.extend_from_slice(release);
     admin
-        .post(format!("{page}/template"))
-        .form(&form)
-        .send()
+        .post_form_from(&page, &format!("{page}/template"), &form)
         .await
-        .unwrap()
 }
 
 #[actix_web::test]
 async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_its_draws_seed() {
     let app = spawn_app().await;
     let city = app.city();
-    let admin = staff_client(&app, "admin", None).await;
-    let blank = admin
-        .get(format!("{}/admin/sites/{}", app.address, city.site))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let admin = login_as(&app, Role::Admin).await;
+    let blank = admin.get_text(&format!("/admin/sites/{}", city.site)).await;
     assert!(
         blank.contains(r#"name="draw_minutes" type="text" value="10""#),
         "the form offers DOSEWISE_DRAW_MINUTES"
@@ -619,15 +601,8 @@ async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_i
         ("release_time", "20:00"),
         ("draw_minutes", "15"),
     ];
-    assert_eq!(post_template(&app, &admin, city, &rule).await.status(), 303);
-    let form = admin
-        .get(format!("{}/admin/sites/{}", app.address, city.site))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(post_template(&admin, city, &rule).await.status(), 303);
+    let form = admin.get_text(&format!("/admin/sites/{}", city.site)).await;
     for value in ["value=\"7\"", "value=\"20:00\"", "value=\"15\""] {
         assert!(
             form.contains(value),
@@ -687,14 +662,13 @@ async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_i
 
     // Saving again changes nothing.
     let n = committed.len();
-    assert_eq!(post_template(&app, &admin, city, &rule).await.status(), 303);
+    assert_eq!(post_template(&admin, city, &rule).await.status(), 303);
     assert_eq!(app.count("draws", "1=1") as usize, n);
     // A half-given or impossible rule is refused, named, and nothing changes.
-    let res = post_template(&app, &admin, city, &[("release_days", "7")]).await;
+    let res = post_template(&admin, city, &[("release_days", "7")]).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("HH:MM"));
     let res = post_template(
-        &app,
         &admin,
         city,
         &[
@@ -715,7 +689,7 @@ async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_i
     }
     assert_eq!(app.count("draws", "1=1") as usize, n);
     // Removing the rule opens the slots at once and drops the draws nobody entered.
-    assert_eq!(post_template(&app, &admin, city, &[]).await.status(), 303);
+    assert_eq!(post_template(&admin, city, &[]).await.status(), 303);
     assert_eq!(app.count("draws", "1=1"), 0);
     assert_eq!(app.count("slots", "opens_at > '2030-03-04 01:00:00'"), 0);
 }

@@ -574,15 +574,52 @@ pub fn ledger_history_dose(
     }
 }
 
-/// Create a user with `role` (and site) and return a client logged in as them.
-pub async fn staff_client(app: &TestApp, role: &str, site: Option<i64>) -> reqwest::Client {
-    let name = format!("{role}{}", new_id() % 100_000);
+/// The password every test user gets from [`add_user`].
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A staff role, with the clinic user's site.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    Admin,
+    Bureau,
+    Clinic(i64),
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Bureau => "bureau",
+            Role::Clinic(_) => "clinic",
+        }
+    }
+
+    fn site(self) -> Option<i64> {
+        match self {
+            Role::Clinic(site) => Some(site),
+            _ => None,
+        }
+    }
+
+    /// The page the role lands on, which carries a form and so the session's CSRF token.
+    fn home(self) -> &'static str {
+        match self {
+            Role::Admin => "/admin",
+            Role::Bureau => "/bureau",
+            Role::Clinic(_) => "/staff",
+        }
+    }
+}
+
+/// Insert an active user `name` with `role` (a role name) and [`PASSWORD`]; their id.
+pub fn add_user(app: &TestApp, name: &str, role: &str, site: Option<i64>) -> i64 {
+    let id = new_id();
     dosewise::models::user::insert(
         &mut app.conn(),
         &dosewise::models::NewUser {
-            id: new_id(),
-            username: name.clone(),
-            password_hash: dosewise::security::hash_password("correct horse battery").unwrap(),
+            id,
+            username: name.into(),
+            password_hash: dosewise::security::hash_password(PASSWORD).unwrap(),
             role: role.into(),
             site_id: site,
             active: true,
@@ -590,38 +627,160 @@ pub async fn staff_client(app: &TestApp, role: &str, site: Option<i64>) -> reqwe
         },
     )
     .unwrap();
-    let c = client();
-    let res = login(app, &c, &name, "correct horse battery").await;
-    assert_eq!(res.status(), 303, "login as {role}");
-    c
+    id
 }
 
-/// Log in through the login form (fetching its CSRF token first).
-pub async fn login(
-    app: &TestApp,
-    c: &reqwest::Client,
-    name: &str,
-    password: &str,
-) -> reqwest::Response {
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
+/// A browser of one person: a cookie-keeping client on one app that does not follow redirects.
+#[derive(Clone)]
+pub struct Session {
+    pub client: reqwest::Client,
+    address: String,
+    /// Where [`Session::post_form`] fetches the CSRF token.
+    token_page: String,
+}
+
+impl Session {
+    /// A new visitor with no cookies.
+    pub fn new(app: &TestApp) -> Session {
+        Session {
+            client: client(),
+            address: app.address.clone(),
+            token_page: "/login".into(),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET a page's body.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// The CSRF token in the page at `path` ("" if it has none).
+    pub async fn csrf_from(&self, path: &str) -> String {
+        csrf_in(&self.get_text(path).await).unwrap_or_default()
+    }
+
+    /// POST a form as it is, without adding a CSRF token.
+    pub async fn post_raw<F: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &F,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST a form with the session's CSRF token, fetched from the session's start page.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let page = self.token_page.clone();
+        self.post_form_from(&page, path, form).await
+    }
+
+    /// POST a form with the CSRF token of the page at `form_page` (sent empty if it has none).
+    pub async fn post_form_from(
+        &self,
+        form_page: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf_from(form_page).await;
+        let mut body: Vec<(&str, &str)> = form.to_vec();
+        body.push(("csrf", &token));
+        self.post_raw(path, &body).await
+    }
+
+    /// Log in through the login form (fetching its CSRF token first); the answer.
+    pub async fn login(&self, name: &str, password: &str) -> reqwest::Response {
+        let token = csrf_in(&self.get_text("/login").await).unwrap();
+        self.post_raw(
+            "/login",
+            &[
+                ("csrf", token.as_str()),
+                ("username", name),
+                ("password", password),
+                ("next", ""),
+            ],
+        )
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page).unwrap();
-    c.post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("username", name),
-            ("password", password),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap()
+    }
+}
+
+/// A session logged in as user `name` (made with [`add_user`]); asserts the login succeeds.
+pub async fn login_as_user(app: &TestApp, name: &str, home: &str) -> Session {
+    let s = Session::new(app);
+    let res = s.login(name, PASSWORD).await;
+    assert_eq!(res.status(), 303, "login as {name}");
+    Session {
+        token_page: home.into(),
+        ..s
+    }
+}
+
+/// Create a user with `role` and return a session logged in as them.
+pub async fn login_as(app: &TestApp, role: Role) -> Session {
+    let name = format!("{}{}", role.name(), new_id() % 100_000);
+    add_user(app, &name, role.name(), role.site());
+    login_as_user(app, &name, role.home()).await
+}
+
+/// Book resident `i` into `slot` for dose 1 through the API; the booking code.
+pub async fn book_code(app: &TestApp, slot: i64, i: u32) -> String {
+    let res = app.book_api(slot, 1, &resident(i)).await;
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    v["code"].as_str().unwrap().to_string()
+}
+
+/// Run `tests/browser/<script>` (a journey on `tests/browser/harness.mjs`) against the app in
+/// Debian's headless Chromium with `args` after the base URL and screenshot directory; asserts
+/// it succeeded and returns what it printed.
+pub async fn run_in_chromium(app: &TestApp, script: &str, args: &[String]) -> String {
+    assert!(
+        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "Debian's chromium is needed: apt-get install chromium (scripts/test.sh does)"
+    );
+    let backend = if app.db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let mut argv = vec![
+        format!("tests/browser/{script}"),
+        app.address.clone(),
+        format!("target/screenshots/{backend}"),
+    ];
+    argv.extend_from_slice(args);
+    let out = actix_web::web::block(move || {
+        std::process::Command::new("node")
+            .args(&argv)
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    stdout
 }
 
 /// Start a command, retrying while the kernel reports the executable busy (ETXTBSY): another

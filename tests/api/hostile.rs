@@ -29,7 +29,7 @@ use dosewise::models::stock::{self, Movement};
 use dosewise::models::{town, user, NewTown, NewUser};
 use dosewise::security::hash_password;
 
-use crate::helpers::{client, csrf_in, id_number, login, resident, spawn_app, test_now, TestApp};
+use crate::helpers::{client, csrf_in, id_number, resident, spawn_app, test_now, Session, TestApp};
 
 /// The seed of every generated value.
 const SEED: u64 = 0x0D05_E715_E000_0010;
@@ -514,9 +514,9 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         (Who::Bureau, "officer"),
         (Who::Admin, "root"),
     ] {
-        let c = client();
-        assert_eq!(login(app, &c, name, PASSWORD).await.status(), 303);
-        clients.insert(who, c);
+        let c = Session::new(app);
+        assert_eq!(c.login(name, PASSWORD).await.status(), 303);
+        clients.insert(who, c.client);
     }
     clients.insert(Who::Anon, client());
     clients.insert(Who::Fresh, client());

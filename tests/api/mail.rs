@@ -726,15 +726,8 @@ async fn a_message_that_keeps_failing_is_marked_failed_for_the_bureau() {
         app.count("outbox", "status = 'failed' AND kind = 'booked'"),
         1
     );
-    let bureau = crate::helpers::staff_client(&app, "bureau", None).await;
-    let page = bureau
-        .get(format!("{}/bureau/mail", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bureau = crate::helpers::login_as(&app, crate::helpers::Role::Bureau).await;
+    let page = bureau.get_text("/bureau/mail").await;
     assert!(
         page.contains("booked") && page.contains("r1***@example.com"),
         "{page}"

@@ -10,41 +10,12 @@ use dosewise::models::{site, town, NewSite, NewTown};
 use dosewise::setup;
 
 use crate::helpers::{
-    add_stock, client, csrf_in, id_number, login, resident, spawn_app, staff_client, test_now,
-    City, TestApp, TestDb,
+    add_stock, id_number, login_as, resident, run_in_chromium, spawn_app, test_now, City, Role,
+    Session, TestApp, TestDb,
 };
 
 /// A form's fields.
 type Form<'a> = Vec<(&'a str, &'a str)>;
-
-/// GET `form_page` for its token, then POST `form` to `path`.
-async fn post(
-    c: &reqwest::Client,
-    app: &TestApp,
-    form_page: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = get(c, app, form_page).await;
-    let token = csrf_in(&page).unwrap_or_default();
-    let mut body: Vec<(&str, &str)> = form.to_vec();
-    body.push(("csrf", &token));
-    c.post(format!("{}{path}", app.address))
-        .form(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(c: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    c.get(format!("{}{path}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
 
 fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
@@ -87,25 +58,24 @@ fn template_form<'a>(
 }
 
 /// Create a town, a vaccine and a site through the pages; returns (town, product, site).
-async fn city_by_pages(app: &TestApp, admin: &reqwest::Client) -> City {
-    let res = post(
-        admin,
-        app,
-        "/admin/towns",
-        "/admin/towns",
-        &[
-            ("code", "t001"),
-            ("name", "城关镇"),
-            ("eligible", "120000"),
-            (
-                "contact_emails",
-                "office@t001.example.cn, chief@t001.example.cn",
-            ),
-        ],
-    )
-    .await;
+async fn city_by_pages(app: &TestApp, admin: &Session) -> City {
+    let res = admin
+        .post_form_from(
+            "/admin/towns",
+            "/admin/towns",
+            &[
+                ("code", "t001"),
+                ("name", "城关镇"),
+                ("eligible", "120000"),
+                (
+                    "contact_emails",
+                    "office@t001.example.cn, chief@t001.example.cn",
+                ),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let towns = get(admin, app, "/admin/towns").await;
+    let towns = admin.get_text("/admin/towns").await;
     assert!(
         towns.contains("T001") && towns.contains("office@t001.example.cn; chief@t001.example.cn")
     );
@@ -113,39 +83,37 @@ async fn city_by_pages(app: &TestApp, admin: &reqwest::Client) -> City {
         .unwrap()
         .unwrap()
         .id;
-    let res = post(
-        admin,
-        app,
-        "/admin/products",
-        "/admin/products",
-        &[
-            ("code", "INACT-2"),
-            ("name", "新冠灭活疫苗"),
-            ("manufacturer", "某生物"),
-            ("doses_in_series", "2"),
-            ("min_interval_days", "21"),
-            ("max_interval_days", "56"),
-            ("min_age_years", "3"),
-            ("max_age_years", "120"),
-            ("pack_size", "2"),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/products",
+            "/admin/products",
+            &[
+                ("code", "INACT-2"),
+                ("name", "新冠灭活疫苗"),
+                ("manufacturer", "某生物"),
+                ("doses_in_series", "2"),
+                ("min_interval_days", "21"),
+                ("max_interval_days", "56"),
+                ("min_age_years", "3"),
+                ("max_age_years", "120"),
+                ("pack_size", "2"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let product = dosewise::models::product::list(&mut app.conn()).unwrap()[0].id;
     let t = town.to_string();
-    let res = post(
-        admin,
-        app,
-        "/admin/sites",
-        "/admin/sites",
-        &[
-            ("town_id", &t),
-            ("name", "城关社区卫生服务中心"),
-            ("address", "人民路10号"),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/sites",
+            "/admin/sites",
+            &[
+                ("town_id", &t),
+                ("name", "城关社区卫生服务中心"),
+                ("address", "人民路10号"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let site = id_in(&location(&res));
     City {
@@ -156,22 +124,20 @@ async fn city_by_pages(app: &TestApp, admin: &reqwest::Client) -> City {
 }
 
 async fn save_template(
-    app: &TestApp,
-    admin: &reqwest::Client,
+    admin: &Session,
     city: City,
     minutes: &str,
     seats: &str,
 ) -> reqwest::Response {
     let p = city.product.to_string();
     let page = format!("/admin/sites/{}", city.site);
-    post(
-        admin,
-        app,
-        &page,
-        &format!("{page}/template"),
-        &template_form(&p, minutes, seats),
-    )
-    .await
+    admin
+        .post_form_from(
+            &page,
+            &format!("{page}/template"),
+            &template_form(&p, minutes, seats),
+        )
+        .await
 }
 
 #[actix_web::test]
@@ -181,7 +147,7 @@ async fn an_admin_sets_up_a_city_from_an_empty_database_to_bookable_slots_with_t
         .get_text("/")
         .await
         .contains("dosewise create-user --role admin"));
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
     // Nothing is published yet: residents see "not set up" everywhere but home.
     let res = app.get(&format!("/towns/{}", city.town)).await;
@@ -192,9 +158,9 @@ async fn an_admin_sets_up_a_city_from_an_empty_database_to_bookable_slots_with_t
         503
     );
 
-    let res = save_template(&app, &admin, city, "30", "6").await;
+    let res = save_template(&admin, city, "30", "6").await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let page = get(&admin, &app, &location(&res)).await;
+    let page = admin.get_text(&location(&res)).await;
     // Now is Monday 2030-03-04 09:00 local; 7 days ahead cover Mon-Fri (12 slots a day),
     // Saturday (6) and Sunday (closed).
     let today_left = 12 - 2; // 08:30 and 09:00 have started (now is 09:00)
@@ -243,42 +209,18 @@ async fn an_admin_sets_up_a_city_from_an_empty_database_to_bookable_slots_with_t
         );
     }
     // Clinic staff cannot reach set-up; the bureau reaches vaccines only.
-    let nurse = staff_client(&app, "clinic", Some(city.site)).await;
-    assert_eq!(
-        nurse
-            .get(format!("{}/admin/towns", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
-    let bureau = staff_client(&app, "bureau", None).await;
-    assert_eq!(
-        bureau
-            .get(format!("{}/admin/products", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        bureau
-            .get(format!("{}/admin/sites", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    let nurse = login_as(&app, Role::Clinic(city.site)).await;
+    assert_eq!(nurse.get("/admin/towns").await.status(), 403);
+    let bureau = login_as(&app, Role::Bureau).await;
+    assert_eq!(bureau.get("/admin/products").await.status(), 200);
+    assert_eq!(bureau.get("/admin/sites").await.status(), 403);
 }
 
 #[actix_web::test]
 async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_input_and_write_nothing(
 ) {
     let app = spawn_app().await;
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let cases: Vec<(&str, Form, &str)> = vec![
         (
             "/admin/towns",
@@ -357,7 +299,7 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
         ),
     ];
     for (path, form, expect) in cases {
-        let res = post(&admin, &app, path, path, &form).await;
+        let res = admin.post_form_from(path, path, &form).await;
         assert_eq!(res.status(), 422, "{expect}");
         let page = res.text().await.unwrap();
         assert!(page.contains(expect), "{expect}: {page}");
@@ -369,64 +311,64 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
     );
     // A taken code; a town with sites cannot be deleted, only deactivated.
     let city = city_by_pages(&app, &admin).await;
-    let res = post(
-        &admin,
-        &app,
-        "/admin/towns",
-        "/admin/towns",
-        &[
-            ("code", "T001"),
-            ("name", "又一镇"),
-            ("eligible", "1"),
-            ("contact_emails", ""),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/towns",
+            "/admin/towns",
+            &[
+                ("code", "T001"),
+                ("name", "又一镇"),
+                ("eligible", "1"),
+                ("contact_emails", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text().await.unwrap().contains("value=\"又一镇\""),
         "input kept"
     );
     let page = format!("/admin/towns/{}", city.town);
-    let res = post(&admin, &app, &page, &format!("{page}/delete"), &[]).await;
+    let res = admin
+        .post_form_from(&page, &format!("{page}/delete"), &[])
+        .await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("只能停用"));
-    let res = post(
-        &admin,
-        &app,
-        &page,
-        &page,
-        &[
-            ("code", "T001"),
-            ("name", "城关镇"),
-            ("eligible", "99"),
-            ("contact_emails", ""),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            &page,
+            &page,
+            &[
+                ("code", "T001"),
+                ("name", "城关镇"),
+                ("eligible", "99"),
+                ("contact_emails", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("towns", "active = FALSE AND eligible = 99"), 1);
     // An empty town can be deleted.
-    post(
-        &admin,
-        &app,
-        "/admin/towns",
-        "/admin/towns",
-        &[
-            ("code", "T009"),
-            ("name", "空镇"),
-            ("eligible", "1"),
-            ("contact_emails", ""),
-        ],
-    )
-    .await;
+    admin
+        .post_form_from(
+            "/admin/towns",
+            "/admin/towns",
+            &[
+                ("code", "T009"),
+                ("name", "空镇"),
+                ("eligible", "1"),
+                ("contact_emails", ""),
+            ],
+        )
+        .await;
     let empty = town::find_by_code(&mut app.conn(), "T009")
         .unwrap()
         .unwrap()
         .id;
     let page = format!("/admin/towns/{empty}");
     assert_eq!(
-        post(&admin, &app, &page, &format!("{page}/delete"), &[])
+        admin
+            .post_form_from(&page, &format!("{page}/delete"), &[])
             .await
             .status(),
         303
@@ -491,14 +433,9 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
             "5 到 240",
         ),
     ] {
-        let res = post(
-            &admin,
-            &app,
-            &site_page,
-            &format!("{site_page}/template"),
-            &form,
-        )
-        .await;
+        let res = admin
+            .post_form_from(&site_page, &format!("{site_page}/template"), &form)
+            .await;
         assert_eq!(res.status(), 422, "{expect}");
         let page = res.text().await.unwrap();
         assert!(page.contains(expect), "{expect}: {page}");
@@ -511,7 +448,7 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
 async fn a_vaccine_already_given_changes_its_interval_only_with_a_recorded_reason() {
     let app = spawn_app().await;
     let city = app.city();
-    let bureau = staff_client(&app, "bureau", None).await;
+    let bureau = login_as(&app, Role::Bureau).await;
     let page = format!("/admin/products/{}", city.product);
     let form = |min: &'static str, reason: &'static str| {
         vec![
@@ -529,7 +466,8 @@ async fn a_vaccine_already_given_changes_its_interval_only_with_a_recorded_reaso
     };
     // Nobody vaccinated yet: no reason needed.
     assert_eq!(
-        post(&bureau, &app, &page, &page, &form("20", ""))
+        bureau
+            .post_form_from(&page, &page, &form("20", ""))
             .await
             .status(),
         303
@@ -540,11 +478,13 @@ async fn a_vaccine_already_given_changes_its_interval_only_with_a_recorded_reaso
     app.add_stock(city, 3);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     crate::helpers::give_dose(&app, city, &id_number(1), 1, 1);
-    let res = post(&bureau, &app, &page, &page, &form("28", "")).await;
+    let res = bureau.post_form_from(&page, &page, &form("28", "")).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("说明原因"));
     assert_eq!(app.count("products", "min_interval_days = 20"), 1);
-    let res = post(&bureau, &app, &page, &page, &form("28", "说明书修订")).await;
+    let res = bureau
+        .post_form_from(&page, &page, &form("28", "说明书修订"))
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(
         app.count(
@@ -553,7 +493,7 @@ async fn a_vaccine_already_given_changes_its_interval_only_with_a_recorded_reaso
         ),
         1
     );
-    let shown = get(&bureau, &app, &page).await;
+    let shown = bureau.get_text(&page).await;
     assert!(shown.contains("说明书修订") && shown.contains("20–56"));
     assert_eq!(app.count("audit_log", "action = 'products.update'"), 2);
 }
@@ -565,12 +505,9 @@ fn slot_count(app: &TestApp, site: i64) -> i64 {
 #[actix_web::test]
 async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_slots() {
     let app = spawn_app().await;
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
-    assert_eq!(
-        save_template(&app, &admin, city, "30", "6").await.status(),
-        303
-    );
+    assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     let before = slot_count(&app, city.site);
     add_stock(&mut app.conn(), city, 10);
     // Book the 10:00 slot tomorrow (02:00 UTC).
@@ -607,7 +544,7 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_
     // Hour-long slots with 4 seats: unbooked slots are reshaped or withdrawn; the booked one is
     // kept with its booking but closed to new ones (its seats are its bookings), and the hour
     // slot that would overlap it is not published.
-    let res = save_template(&app, &admin, city, "60", "4").await;
+    let res = save_template(&admin, city, "60", "4").await;
     assert_eq!(res.status(), 303);
     let (b1, _, seats) = app.slot_counts(booked_slot);
     assert_eq!(
@@ -669,12 +606,9 @@ fn overlapping(app: &TestApp, site: i64, bookable: bool) -> i64 {
 #[actix_web::test]
 async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_shape() {
     let app = spawn_app().await;
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
-    assert_eq!(
-        save_template(&app, &admin, city, "30", "6").await.status(),
-        303
-    );
+    assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     add_stock(&mut app.conn(), city, 20);
     // Two residents book the 10:00-10:30 slot tomorrow (02:00 UTC).
     let at = NaiveDate::from_ymd_opt(2030, 3, 5)
@@ -696,7 +630,7 @@ async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_
     }
     // Five-minute slots of 2 seats: the old half hour keeps its two bookings, takes nobody new,
     // and no five-minute slot is published beside it.
-    let res = save_template(&app, &admin, city, "5", "2").await;
+    let res = save_template(&admin, city, "5", "2").await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.slot_counts(booked), (2, 0, 2), "closed at its bookings");
     assert_eq!(overlapping(&app, city.site, false), 0);
@@ -753,20 +687,20 @@ async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_
         "{again:?}"
     );
     // Back to half hours of 6: the booked slot has the template's shape again and reopens.
-    let res = save_template(&app, &admin, city, "30", "6").await;
+    let res = save_template(&admin, city, "30", "6").await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.slot_counts(booked), (2, 0, 6), "reopened");
     assert_eq!(overlapping(&app, city.site, false), 0);
     assert_eq!(app.book_api(booked, 1, &resident(3)).await.status(), 201);
     // The other way round: hour slots of 4 around a booked half hour.
-    let res = save_template(&app, &admin, city, "60", "4").await;
+    let res = save_template(&admin, city, "60", "4").await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.slot_counts(booked), (3, 0, 3));
     assert_eq!(overlapping(&app, city.site, false), 0);
     assert_eq!(overlapping(&app, city.site, true), 0);
     // At 09:40 the 09:30-10:30 hour is under way: five-minute slots start after it ends.
     app.clock.set(test_now() + Duration::minutes(40));
-    let res = save_template(&app, &admin, city, "5", "2").await;
+    let res = save_template(&admin, city, "5", "2").await;
     assert_eq!(res.status(), 303);
     assert_eq!(overlapping(&app, city.site, false), 0);
     let today = |from: &str, to: &str| {
@@ -861,12 +795,9 @@ async fn slots_follow_local_time_across_the_daylight_saving_change_in_berlin() {
 #[actix_web::test]
 async fn the_publish_slots_command_can_run_twice() {
     let app = spawn_app().await;
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
-    assert_eq!(
-        save_template(&app, &admin, city, "30", "6").await.status(),
-        303
-    );
+    assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     let before = slot_count(&app, city.site);
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
@@ -901,12 +832,9 @@ async fn the_publish_slots_command_can_run_twice() {
 #[actix_web::test]
 async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_their_notices() {
     let app = spawn_app().await;
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
-    assert_eq!(
-        save_template(&app, &admin, city, "30", "6").await.status(),
-        303
-    );
+    assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     add_stock(&mut app.conn(), city, 10);
     // Two bookings tomorrow morning (10:00 local), one in the afternoon.
     let at = |h: u32, m: u32| {
@@ -939,7 +867,7 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
         ("exc-ends", "12:00"),
         ("exc-reason", "停电"),
     ];
-    let res = post(&admin, &app, &page, &url, &closure).await;
+    let res = admin.post_form_from(&page, &url, &closure).await;
     assert_eq!(res.status(), 409, "confirmation first");
     let shown = res.text().await.unwrap();
     assert!(shown.contains(&format!("**************{}", &id_number(1)[14..])));
@@ -950,7 +878,7 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
     // Confirming a stale count shows the list again; the right count applies it.
     let mut confirm = closure.to_vec();
     confirm.push(("confirm", "2"));
-    let res = post(&admin, &app, &page, &url, &confirm).await;
+    let res = admin.post_form_from(&page, &url, &confirm).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("appointments", "status = 'cancelled'"), 2);
     assert_eq!(app.slot_counts(afternoon).0, 1);
@@ -994,11 +922,11 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
         ("exc-reason", "人手不足"),
         ("confirm", "1"),
     ];
-    let res = post(&admin, &app, &page, &url, &seats).await;
+    let res = admin.post_form_from(&page, &url, &seats).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.slot_counts(afternoon), (1, 0, 1));
     assert_eq!(app.count("slots", &format!("site_id = {} AND starts_at >= '2030-03-05 05:00:00' AND starts_at < '2030-03-05 09:00:00' AND seats <> 1", city.site)), 0);
-    let shown = get(&admin, &app, &page).await;
+    let shown = admin.get_text(&page).await;
     assert!(shown.contains("停电") && shown.contains("人手不足"));
     // Bad exceptions: a past day, a reversed window, no reason.
     for (form, expect) in [
@@ -1025,7 +953,7 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
             "请填写原因",
         ),
     ] {
-        let res = post(&admin, &app, &page, &url, &form).await;
+        let res = admin.post_form_from(&page, &url, &form).await;
         assert_eq!(res.status(), 422, "{expect}");
         assert!(res.text().await.unwrap().contains(expect), "{expect}");
     }
@@ -1035,22 +963,21 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
 async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_entries() {
     let app = spawn_app().await;
     let city = app.city();
-    let admin = staff_client(&app, "admin", None).await;
+    let admin = login_as(&app, Role::Admin).await;
     let s = city.site.to_string();
     // Refused: a clinic user without a site, a short password.
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        "/admin/users",
-        &[
-            ("username", "nurse1"),
-            ("role", "clinic"),
-            ("site_id", ""),
-            ("password", "short"),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("username", "nurse1"),
+                ("role", "clinic"),
+                ("site_id", ""),
+                ("password", "short"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
     assert!(page.contains("需要指定接种点") && page.contains("10 到 200"));
@@ -1058,33 +985,31 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
         !page.contains("value=\"short\""),
         "passwords are never echoed"
     );
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        "/admin/users",
-        &[
-            ("username", "nurse1"),
-            ("role", "clinic"),
-            ("site_id", &s),
-            ("password", "a long enough password"),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("username", "nurse1"),
+                ("role", "clinic"),
+                ("site_id", &s),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        "/admin/users",
-        &[
-            ("username", "nurse1"),
-            ("role", "bureau"),
-            ("site_id", ""),
-            ("password", "a long enough password"),
-        ],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("username", "nurse1"),
+                ("role", "bureau"),
+                ("site_id", ""),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 422, "a taken name");
     assert_eq!(
         app.count(
@@ -1094,75 +1019,64 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
         1
     );
     // The nurse logs in and works; deactivation ends the session on the next request.
-    let nurse = client();
+    let nurse = Session::new(&app);
     assert_eq!(
-        login(&app, &nurse, "nurse1", "a long enough password")
+        nurse
+            .login("nurse1", "a long enough password")
             .await
             .status(),
         303
     );
-    assert_eq!(
-        nurse
-            .get(format!("{}/staff", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(nurse.get("/staff").await.status(), 200);
     let id = dosewise::models::user::find_by_username(&mut app.conn(), "nurse1")
         .unwrap()
         .unwrap()
         .id;
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        &format!("/admin/users/{id}/active"),
-        &[("active", "false")],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            &format!("/admin/users/{id}/active"),
+            &[("active", "false")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let res = nurse
-        .get(format!("{}/staff", app.address))
-        .send()
-        .await
-        .unwrap();
+    let res = nurse.get("/staff").await;
     assert_eq!(res.status(), 303, "the session ended at once");
     assert!(location(&res).starts_with("/login"));
     assert_eq!(
-        login(&app, &nurse, "nurse1", "a long enough password")
+        nurse
+            .login("nurse1", "a long enough password")
             .await
             .status(),
         401,
         "cannot log in"
     );
     // Reactivate, reset the password: the old one stops working.
-    post(
-        &admin,
-        &app,
-        "/admin/users",
-        &format!("/admin/users/{id}/active"),
-        &[("active", "true")],
-    )
-    .await;
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        &format!("/admin/users/{id}/password"),
-        &[("password", "another long password")],
-    )
-    .await;
+    admin
+        .post_form_from(
+            "/admin/users",
+            &format!("/admin/users/{id}/active"),
+            &[("active", "true")],
+        )
+        .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            &format!("/admin/users/{id}/password"),
+            &[("password", "another long password")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
-        login(&app, &nurse, "nurse1", "a long enough password")
+        nurse
+            .login("nurse1", "a long enough password")
             .await
             .status(),
         401
     );
     assert_eq!(
-        login(&app, &nurse, "nurse1", "another long password")
+        nurse
+            .login("nurse1", "another long password")
             .await
             .status(),
         303
@@ -1177,14 +1091,13 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
             .first::<i64>(&mut *app.conn())
             .unwrap()
     };
-    let res = post(
-        &admin,
-        &app,
-        "/admin/users",
-        &format!("/admin/users/{me}/active"),
-        &[("active", "false")],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/users",
+            &format!("/admin/users/{me}/active"),
+            &[("active", "false")],
+        )
+        .await;
     assert_eq!(res.status(), 409);
     for action in [
         "users.create",
@@ -1230,12 +1143,8 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
         )
         .unwrap();
     }
-    let admin = staff_client(&app, "admin", None).await;
-    let example = admin
-        .get(format!("{}/admin/import/example.csv", app.address))
-        .send()
-        .await
-        .unwrap();
+    let admin = login_as(&app, Role::Admin).await;
+    let example = admin.get("/admin/import/example.csv").await;
     assert!(example.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -1251,14 +1160,9 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
                town,T101,坏邮箱镇,10,not-mail,\n\
                moon,T100,x,,,y\n\
                site,T100,短行\n";
-    let res = post(
-        &admin,
-        &app,
-        "/admin/import",
-        "/admin/import",
-        &[("csv", bad)],
-    )
-    .await;
+    let res = admin
+        .post_form_from("/admin/import", "/admin/import", &[("csv", bad)])
+        .await;
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
     for line in 3..=10 {
@@ -1272,43 +1176,32 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
     assert_eq!(app.count("towns", "1=1"), 1);
     assert_eq!(app.count("sites", "1=1"), 1);
     // Only the database-level problems: still nothing written.
-    let res = post(
-        &admin,
-        &app,
-        "/admin/import",
-        "/admin/import",
-        &[(
-            "csv",
-            "type,town_code,name,eligible,contact_emails,address\ntown,T050,x,1,,\n",
-        )],
-    )
-    .await;
+    let res = admin
+        .post_form_from(
+            "/admin/import",
+            "/admin/import",
+            &[(
+                "csv",
+                "type,town_code,name,eligible,contact_emails,address\ntown,T050,x,1,,\n",
+            )],
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("第 2 行"));
     // A wrong header, an empty file.
     for (csv, expect) in [("code,name\nT1,x\n", "第一行应为"), ("", "没有镇或接种点")] {
-        let res = post(
-            &admin,
-            &app,
-            "/admin/import",
-            "/admin/import",
-            &[("csv", csv)],
-        )
-        .await;
+        let res = admin
+            .post_form_from("/admin/import", "/admin/import", &[("csv", csv)])
+            .await;
         assert_eq!(res.status(), 422);
         assert!(res.text().await.unwrap().contains(expect), "{expect}");
     }
     // The example imports as it is, and sites may name existing towns.
     let mut good = example.clone();
     good.push_str("site,T050,老镇第二接种点,,,新街2号\n");
-    let res = post(
-        &admin,
-        &app,
-        "/admin/import",
-        "/admin/import",
-        &[("csv", &good)],
-    )
-    .await;
+    let res = admin
+        .post_form_from("/admin/import", "/admin/import", &[("csv", &good)])
+        .await;
     assert_eq!(res.status(), 200);
     assert!(res
         .text()
@@ -1325,11 +1218,6 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
 
 #[actix_web::test]
 async fn in_a_real_browser_an_admin_sets_up_a_city_and_a_resident_sees_its_slots() {
-    assert!(
-        std::path::Path::new("tests/browser/node_modules/playwright-core").exists(),
-        "run `npm ci --prefix tests/browser` first (scripts/test.sh does)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let app = spawn_app().await;
     dosewise::models::user::insert(
         &mut app.conn(),
@@ -1344,36 +1232,12 @@ async fn in_a_real_browser_an_admin_sets_up_a_city_and_a_resident_sees_its_slots
         },
     )
     .unwrap();
-    let dir = format!(
-        "target/screenshots/{}",
-        if app.db.is_postgres() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
-    );
-    let address = app.address.clone();
-    let out = actix_web::web::block(move || {
-        std::process::Command::new("node")
-            .args([
-                "tests/browser/setup.mjs",
-                &address,
-                &dir,
-                "admin",
-                "first admin password",
-            ])
-            .env("CHROMIUM", chromium)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "setup journey failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = run_in_chromium(
+        &app,
+        "setup.mjs",
+        &["admin".into(), "first admin password".into()],
+    )
+    .await;
     assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
     assert!(app.count("slots", "seats = 4") > 0);
     assert_eq!(app.count("audit_log", "action = 'sites.template'"), 1);

@@ -8,19 +8,10 @@
 //          "name": "..."}, {...}]} (made by tests/api/clinic.rs)
 // Prints one line per step and ends with `clinic journey: N passed, N failed`; exit 1 on failure.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { fail, harness } from './harness.mjs';
 
-const [baseArg, shotDir, json] = process.argv.slice(2);
-if (!baseArg || !shotDir || !json) {
-  console.error('usage: node tests/browser/clinic.mjs BASE_URL SCREENSHOT_DIR JSON');
-  process.exit(2);
-}
-const BASE = baseArg.replace(/\/+$/, '');
-const origin = new URL(BASE).origin;
-const input = JSON.parse(json);
-mkdirSync(shotDir, { recursive: true });
+const h = harness({ title: 'clinic journey', usage: 'BASE_URL SCREENSHOT_DIR JSON', shots: 'clinic-' });
+const input = JSON.parse(h.args[0]);
 
 const RUNS = [
   {
@@ -39,35 +30,6 @@ const RUNS = [
   },
 ];
 
-let passed = 0;
-let failed = 0;
-let browser = null;
-let current = { run: '-', step: 'launch', page: null };
-
-class StepFailure extends Error {}
-const fail = (reason) => {
-  throw new StepFailure(reason);
-};
-const say = (run, step, msg) => console.log(`${run.padEnd(7)} ${step.padEnd(12)} ok  ${msg}`);
-const short = (e) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
-
-async function finishWithFailure(reason) {
-  failed += 1;
-  const { run, step, page } = current;
-  console.log(`FAIL    ${run} ${step}: ${reason}`);
-  if (page && !page.isClosed()) {
-    console.log(`        url: ${page.url()}`);
-    try {
-      await page.screenshot({ path: join(shotDir, `clinic-${run}-failure.png`), fullPage: true, timeout: 5000 });
-    } catch {}
-  }
-  if (browser) await browser.close().catch(() => {});
-  console.log(`clinic journey: ${passed} passed, ${failed} failed`);
-  process.exit(1);
-}
-
-const watchdog = setTimeout(() => finishWithFailure('overall timeout of 60 s exceeded'), 60_000);
-
 /** Language, no full ID number, and no sideways scrolling on the tablet. */
 async function checkPage(run, page) {
   const facts = await page.evaluate(() => ({
@@ -82,8 +44,8 @@ async function checkPage(run, page) {
   return facts;
 }
 
-async function shot(run, page, n, opts = {}) {
-  await page.screenshot({ path: join(shotDir, `clinic-${run.name}-${n}.png`), fullPage: true, ...opts });
+async function shot(run, page, n) {
+  await h.shot(page, `${run.name}-${n}`);
 }
 
 async function submit(run, page, locator) {
@@ -94,22 +56,11 @@ async function submit(run, page, locator) {
 }
 
 async function journey(run) {
-  current = { run: run.name, step: 'context', page: null };
-  const context = await browser.newContext({ ...run.context, baseURL: BASE });
-  const page = await context.newPage();
-  current.page = page;
-  page.setDefaultTimeout(10_000);
-  const badLoads = [];
-  page.on('response', (res) => {
-    if (res.request().resourceType() !== 'document' && res.url().startsWith(origin) && res.status() >= 400) {
-      badLoads.push(`${res.status()} ${res.url()}`);
-    }
-  });
-  const scriptErrors = [];
-  page.on('pageerror', (e) => scriptErrors.push(short(e)));
+  const { context, page, problems } = await h.open(run.name, run.context);
+  const { badLoads, scriptErrors } = problems;
 
   // 1. Log in: from the QR link (which asks for a login first) or from the login page.
-  current.step = '1-login';
+  h.step(run.name, '1-login');
   if (run.via === 'qr') {
     await page.goto(`/staff/checkin/${run.code}`);
     if (!new URL(page.url()).pathname.startsWith('/login')) fail(`the QR link did not ask for a login (at ${page.url()})`);
@@ -122,10 +73,10 @@ async function journey(run) {
   await shot(run, page, '1-login');
   let res = await submit(run, page, page.locator('form[action="/login"] button[type=submit]'));
   if (!res || res.status() >= 400) fail(`login: HTTP ${res && res.status()}`);
-  say(run.name, '1-login', `as ${input.username}, now at ${new URL(page.url()).pathname}`);
+  h.say(run.name, '1-login', `as ${input.username}, now at ${new URL(page.url()).pathname}`);
 
   // 2. The check-in page: the QR link lands there; at the desk, type the code on today's list.
-  current.step = '2-code';
+  h.step(run.name, '2-code');
   if (run.via === 'typed') {
     if (new URL(page.url()).pathname !== '/staff') fail(`expected today's list at /staff, at ${page.url()}`);
     await checkPage(run, page);
@@ -140,10 +91,10 @@ async function journey(run) {
   let facts = await checkPage(run, page);
   if (!facts.text.includes(run.name_shown)) fail(`the check-in page does not name ${run.name_shown}`);
   if (!/\*{14}[0-9X]{4}/.test(facts.text)) fail('no masked ID number to compare with');
-  say(run.name, '2-code', `check-in page for ${run.code}`);
+  h.say(run.name, '2-code', `check-in page for ${run.code}`);
 
   // 3. Identity and screening. At the desk, first answer "allergy: yes" without deciding.
-  current.step = '3-screen';
+  h.step(run.name, '3-screen');
   await page.locator('#last4').fill(run.last4);
   for (const q of ['fever', 'allergy', 'pregnant', 'recent_vaccine']) {
     const answer = run.via === 'typed' && q === 'allergy' ? 'yes' : 'no';
@@ -167,10 +118,10 @@ async function journey(run) {
   const lots = await page.locator('#lot option').count();
   if (lots === 0) fail('no lot to choose');
   await shot(run, page, '4-dose');
-  say(run.name, '3-screen', `checked in; ${lots} lot(s) offered`);
+  h.say(run.name, '3-screen', `checked in; ${lots} lot(s) offered`);
 
   // 4. Record the dose (lot, dose number and time are prefilled), then see them in observation.
-  current.step = '4-dose';
+  h.step(run.name, '4-dose');
   res = await submit(run, page, page.locator('form[action$="/dose"] button[type=submit]'));
   if (!res || res.status() >= 400) fail(`record dose: HTTP ${res && res.status()}`);
   if (!/^\/staff\/sites\/\d+$/.test(new URL(page.url()).pathname)) fail(`expected today's list, at ${page.url()}`);
@@ -184,23 +135,13 @@ async function journey(run) {
   await page.emulateMedia({ media: 'screen' });
   if (badLoads.length) fail(`subresource failed: ${badLoads.join('; ')}`);
   if (scriptErrors.length) fail(`script errors: ${scriptErrors.join('; ')}`);
-  say(run.name, '4-dose', `in observation until 09:30`);
+  h.say(run.name, '4-dose', `in observation until 09:30`);
   await context.close();
 }
 
-async function main() {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    timeout: 20_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+h.run(async () => {
   for (const run of RUNS) {
     await journey(run);
-    passed += 1;
+    h.pass();
   }
-  await browser.close();
-  clearTimeout(watchdog);
-  console.log(`clinic journey: ${passed} passed, ${failed} failed`);
-}
-
-main().catch((e) => finishWithFailure(e instanceof StepFailure ? e.message : short(e)));
+});

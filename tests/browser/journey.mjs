@@ -9,30 +9,14 @@
 // CHROMIUM=/path/to/chromium overrides /usr/bin/chromium. Nothing is ever downloaded.
 // Prints one line per step and ends with `browser journey: N passed, N failed`; exit 1 on failure.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
+import { fail, harness, short } from './harness.mjs';
 
-const OVERALL_TIMEOUT_MS = 60_000;
-const STEP_TIMEOUT_MS = 10_000;
-const NAV_TIMEOUT_MS = 15_000;
 const MAX_NEXT_DAYS = 7;
 
-const [baseArg, shotDir] = process.argv.slice(2);
-if (!baseArg || !shotDir) {
-  console.error('usage: node tests/browser/journey.mjs BASE_URL SCREENSHOT_DIR');
-  process.exit(2);
-}
-const BASE = baseArg.replace(/\/+$/, '');
-let origin;
-try {
-  origin = new URL(BASE).origin;
-} catch {
-  console.error(`not a URL: ${baseArg}`);
-  process.exit(2);
-}
-mkdirSync(shotDir, { recursive: true });
+const h = harness({ title: 'browser journey', usage: 'BASE_URL SCREENSHOT_DIR' });
+const BASE = h.base;
+const current = h.current;
 
 // ---- resident ID numbers (GB 11643, ISO 7064 MOD 11-2 check character) ----------------------
 
@@ -88,70 +72,6 @@ const SECRET_IDS = RUNS.flatMap((r) => [r.goodId, r.badId]);
 const PHONE = '13800138000';
 const EMAIL = 'test@example.com';
 
-// ---- harness ---------------------------------------------------------------------------------
-
-class StepFailure extends Error {}
-
-let browser = null;
-let current = { run: '-', step: 'launch', page: null, target: null };
-let passed = 0;
-let failed = 0;
-let finishing = false;
-
-function fail(reason) {
-  throw new StepFailure(reason);
-}
-
-function say(run, step, msg) {
-  console.log(`${run.padEnd(7)} ${step.padEnd(12)} ok  ${msg}`);
-}
-
-async function withTimeout(promise, ms) {
-  let t;
-  return Promise.race([
-    promise,
-    new Promise((resolve) => {
-      t = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
-
-async function finishWithFailure(reason) {
-  if (finishing) return;
-  finishing = true;
-  failed += 1;
-  const { run, step, page } = current;
-  let url = '-';
-  try {
-    if (page && !page.isClosed()) url = page.url();
-  } catch {}
-  console.log(`FAIL    ${run} ${step}: ${reason}`);
-  console.log(`        url: ${url}${current.target && current.target !== url ? ` (while loading ${current.target})` : ''}`);
-  if (page && !page.isClosed()) {
-    const file = join(shotDir, `${run}-failure.png`);
-    try {
-      await withTimeout(page.screenshot({ path: file, fullPage: true, timeout: 5000 }), 6000);
-      console.log(`        screenshot: ${file}`);
-    } catch (e) {
-      console.log(`        (no failure screenshot: ${short(e)})`);
-    }
-  }
-  if (browser) await withTimeout(browser.close().catch(() => {}), 5000);
-  console.log(`browser journey: ${passed} passed, ${failed} failed`);
-  process.exit(1);
-}
-
-function short(e) {
-  const m = e instanceof Error ? e.message : String(e);
-  return m.split('\n')[0].slice(0, 300);
-}
-
-// Never hang: the whole journey, both runs, gets 60 s.
-const watchdog = setTimeout(() => {
-  setTimeout(() => process.exit(1), 10_000).unref();
-  finishWithFailure(`overall timeout of ${OVERALL_TIMEOUT_MS / 1000} s exceeded`);
-}, OVERALL_TIMEOUT_MS);
-
 // ---- page checks -----------------------------------------------------------------------------
 
 /** Checks every page must pass: language, masked ID numbers, no sideways scroll on the phone. */
@@ -192,9 +112,7 @@ async function checkPage(run, page, { lang = run.lang } = {}) {
 }
 
 async function shot(run, page, n) {
-  const file = join(shotDir, `${run.name}-${n}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
+  return h.shot(page, `${run.name}-${n}`);
 }
 
 /** Tap (phone) or click (desktop) something that loads a new page; returns the document response. */
@@ -202,7 +120,7 @@ async function follow(run, page, locator) {
   await locator.scrollIntoViewIfNeeded();
   const href = await locator.getAttribute('href').catch(() => null);
   current.target = href ? new URL(href, page.url()).href : `${page.url()} (form submit)`;
-  const nav = page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS });
+  const nav = page.waitForNavigation({ waitUntil: 'load', timeout: 15_000 });
   if (run.context.hasTouch) await locator.tap();
   else await locator.click();
   const res = await nav;
@@ -215,28 +133,14 @@ function expectOk(res, what) {
 }
 
 function step(name) {
-  current.step = name;
+  h.step(current.run, name);
 }
 
 // ---- the journey -----------------------------------------------------------------------------
 
 async function journey(run) {
-  current = { run: run.name, step: 'context', page: null, target: null };
-  const context = await browser.newContext({ ...run.context, baseURL: BASE });
-  const page = await context.newPage();
-  current.page = page;
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
-
-  // Anything the page itself loads (CSS, images) from the app must load.
-  const badLoads = [];
-  page.on('response', (res) => {
-    const req = res.request();
-    if (req.resourceType() !== 'document' && res.url().startsWith(origin) && res.status() >= 400) {
-      badLoads.push(`${res.status()} ${res.url()}`);
-    }
-  });
-  page.on('pageerror', (e) => console.log(`${run.name.padEnd(7)} warning      page script error: ${short(e)}`));
+  const { context, page, problems } = await h.open(run.name, run.context);
+  const { badLoads } = problems;
   const noBadLoads = () => {
     if (badLoads.length) fail(`subresource failed to load: ${badLoads.join('; ')}`);
   };
@@ -274,7 +178,7 @@ async function journey(run) {
   const townCount = await towns.count();
   if (townCount === 0) fail('no town tiles (a[href^="/towns/"]) on the home page — demo data missing?');
   await shot(run, page, '1-home');
-  say(run.name, '1-home', `${langNote}${townCount} town tile(s), lang=${run.lang}`);
+  h.say(run.name, '1-home', `${langNote}${townCount} town tile(s), lang=${run.lang}`);
 
   // b. town
   step('2-town');
@@ -285,7 +189,7 @@ async function journey(run) {
   const sites = page.locator('a[href^="/sites/"]');
   if ((await sites.count()) === 0) fail('no site links (a[href^="/sites/"]) on the town page');
   await shot(run, page, '2-town');
-  say(run.name, '2-town', `${townName.trim()}: ${await sites.count()} site link(s)`);
+  h.say(run.name, '2-town', `${townName.trim()}: ${await sites.count()} site link(s)`);
 
   // c. site, paging forward until a bookable slot appears
   step('3-site');
@@ -305,7 +209,7 @@ async function journey(run) {
   }
   const day = ((await page.locator('.day').first().textContent().catch(() => '')) || '').trim();
   await shot(run, page, '3-site');
-  say(run.name, '3-site', `${siteName}, ${day || 'day ?'} (${nextDays} next-day click(s)), ${await bookable()} bookable slot(s)`);
+  h.say(run.name, '3-site', `${siteName}, ${day || 'day ?'} (${nextDays} next-day click(s)), ${await bookable()} bookable slot(s)`);
 
   // d. booking form
   step('4-form');
@@ -323,7 +227,7 @@ async function journey(run) {
   const refusalNow = page.locator('.card.alert[role=alert]');
   if ((await refusalNow.count()) > 0) fail(`form shows a refusal before submitting: ${(await refusalNow.first().innerText()).trim()}`);
   await shot(run, page, '4-form');
-  say(run.name, '4-form', `${bookHref}`);
+  h.say(run.name, '4-form', `${bookHref}`);
 
   // e. wrong check digit
   step('5-error');
@@ -352,7 +256,7 @@ async function journey(run) {
   }
   await checkPage(run, page);
   await shot(run, page, '5-error');
-  say(run.name, '5-error', `HTTP ${badRes.status()}, "${errText}", fields kept`);
+  h.say(run.name, '5-error', `HTTP ${badRes.status()}, "${errText}", fields kept`);
 
   // f. fix the ID number and book
   step('6-confirmed');
@@ -361,7 +265,7 @@ async function journey(run) {
   if (!okRes) fail('no response to the booking');
   if (okRes.status() >= 500) fail(`booking: HTTP ${okRes.status()}`);
   await page
-    .waitForSelector('[data-testid=booking-code], .card.alert[role=alert], #error-summary', { timeout: STEP_TIMEOUT_MS })
+    .waitForSelector('[data-testid=booking-code], .card.alert[role=alert], #error-summary', { timeout: 10_000 })
     .catch(() => {});
   if ((await page.locator('[data-testid=booking-code]').count()) === 0) {
     const why = await page.locator('.card.alert[role=alert], #error-summary').first().innerText({ timeout: 1000 }).catch(() => 'no message');
@@ -383,46 +287,22 @@ async function journey(run) {
   if (html.includes(run.goodId)) fail('the full ID number is in the confirmation page source');
   noBadLoads();
   await shot(run, page, '6-confirmed');
-  say(run.name, '6-confirmed', `code ${code}, QR ${Math.round(box.width)}×${Math.round(box.height)} px, ID shown as ${masked}`);
+  h.say(run.name, '6-confirmed', `code ${code}, QR ${Math.round(box.width)}×${Math.round(box.height)} px, ID shown as ${masked}`);
 
   await context.close();
 }
 
 // ---- main ------------------------------------------------------------------------------------
 
-async function main() {
+h.run(async () => {
   try {
     const zhFonts = execFileSync('fc-list', [':lang=zh', 'family'], { encoding: 'utf8', timeout: 5000 }).trim();
     if (!zhFonts) {
       console.log('warning: no Chinese font installed (fc-list :lang=zh is empty): zh-CN screenshots show boxes; apt-get install fonts-noto-cjk');
     }
   } catch {}
-
-  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-  browser = await chromium.launch({
-    executablePath,
-    timeout: 20_000,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  console.log(`browser ${executablePath} ${browser.version()}, base ${BASE}, screenshots in ${shotDir}`);
-
   for (const run of RUNS) {
     await journey(run);
-    passed += 1;
+    h.pass();
   }
-  await browser.close();
-  if (finishing) return;
-  clearTimeout(watchdog);
-  console.log(`browser journey: ${passed} passed, ${failed} failed`);
-}
-
-main().catch((e) => finishWithFailure(e instanceof StepFailure ? e.message : short(e)));
+});

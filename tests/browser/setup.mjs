@@ -6,33 +6,18 @@
 // Usage: node tests/browser/setup.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD
 // Prints one line per step and ends with `setup journey: N passed, N failed`; exit 1 on failure.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { fail, harness } from './harness.mjs';
 
-const [baseArg, shotDir, user, password] = process.argv.slice(2);
-if (!baseArg || !shotDir || !user || !password) {
-  console.error('usage: node tests/browser/setup.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD');
-  process.exit(2);
-}
-const BASE = baseArg.replace(/\/+$/, '');
-mkdirSync(shotDir, { recursive: true });
-
-let passed = 0;
-let step = 'launch';
-let browser = null;
-const watchdog = setTimeout(() => {
-  console.log(`FAIL ${step}: overall timeout`);
-  process.exit(1);
-}, 90_000);
-
-function ok(msg) {
-  passed += 1;
-  console.log(`${step.padEnd(10)} ok  ${msg}`);
-}
+const h = harness({
+  title: 'setup journey',
+  usage: 'BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD',
+  shots: 'setup-',
+  timeoutMs: 90_000,
+});
+const [user, password] = h.args;
 
 function check(cond, msg) {
-  if (!cond) throw new Error(msg);
+  if (!cond) fail(msg);
 }
 
 /** Submit a form by its button and wait for the page it leads to. */
@@ -44,27 +29,22 @@ async function submit(page, buttonText) {
   return res;
 }
 
-async function main() {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    timeout: 20_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
-  const admin = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', baseURL: BASE });
-  const page = await admin.newPage();
-  page.setDefaultTimeout(10_000);
+h.run(async () => {
+  const { page } = await h.open('admin', { viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  const step = (name) => h.step('admin', name);
+  const ok = (msg) => h.pass(msg);
 
-  step = 'login';
+  step('login');
   await page.goto('/login');
   await page.getByLabel('Username').fill(user);
   await page.getByLabel('Password').fill(password);
   await submit(page, 'Log in');
   await page.goto('/admin');
   check((await page.textContent('h1')).includes('Administration'), 'admin start page');
-  await page.screenshot({ path: join(shotDir, 'setup-1-admin.png'), fullPage: true });
+  await h.shot(page, '1-admin');
   ok('the admin start page lists the set-up steps');
 
-  step = 'town';
+  step('town');
   await page.goto('/admin/towns');
   await page.getByLabel('Code').fill('T001');
   await page.getByLabel('Name').fill('Riverside');
@@ -74,7 +54,7 @@ async function main() {
   check(res.status() === 200 && (await page.content()).includes('Riverside'), 'town listed');
   ok('town T001 Riverside created');
 
-  step = 'vaccine';
+  step('vaccine');
   await page.goto('/admin/products');
   await page.getByLabel('Code').fill('INACT-2');
   await page.getByLabel('Name', { exact: true }).fill('Inactivated COVID-19 vaccine');
@@ -83,7 +63,7 @@ async function main() {
   check((await page.content()).includes('Inactivated COVID-19 vaccine'), 'vaccine listed');
   ok('vaccine created with the default series (2 doses, 21-56 days)');
 
-  step = 'site';
+  step('site');
   await page.goto('/admin/sites');
   await page.getByLabel('Name').fill('Riverside Health Centre');
   await page.getByLabel('Address').fill('1 River Road');
@@ -91,7 +71,7 @@ async function main() {
   check(page.url().includes('/admin/sites/'), `site page, got ${page.url()}`);
   ok('site created; its page opens on the weekly template');
 
-  step = 'template';
+  step('template');
   await page.getByLabel('INACT-2 · Inactivated COVID-19 vaccine').check();
   for (const d of [0, 1, 2, 3, 4]) {
     await page.fill(`#opens_${d}`, '08:30');
@@ -108,15 +88,13 @@ async function main() {
   const text = await page.textContent('main');
   const m = text.match(/Template saved: (\d+) slots created/);
   check(m && Number(m[1]) > 0, `slots published: ${text.slice(0, 200)}`);
-  await page.screenshot({ path: join(shotDir, 'setup-2-site-template.png'), fullPage: true });
+  await h.shot(page, '2-site-template');
   ok(`template saved, ${m[1]} slots published`);
 
-  step = 'resident';
-  const phone = await browser.newContext({
-    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', baseURL: BASE,
+  const { page: rp } = await h.open('phone', {
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
   });
-  const rp = await phone.newPage();
-  rp.setDefaultTimeout(10_000);
+  h.step('phone', 'resident');
   await rp.goto('/');
   await Promise.all([rp.waitForNavigation(), rp.getByRole('link', { name: /Riverside/ }).click()]);
   await Promise.all([rp.waitForNavigation(), rp.getByRole('link', { name: /Riverside Health Centre/ }).first().click()]);
@@ -124,17 +102,6 @@ async function main() {
   check(slots > 0, 'the resident sees bookable slots');
   const scroll = await rp.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
   check(scroll, 'no sideways scroll on the phone');
-  await rp.screenshot({ path: join(shotDir, 'setup-3-resident-site.png'), fullPage: true });
+  await h.shot(rp, '3-resident-site');
   ok(`the resident sees ${slots} slots at the new site`);
-
-  await browser.close();
-  clearTimeout(watchdog);
-  console.log(`setup journey: ${passed} passed, 0 failed`);
-}
-
-main().catch(async (e) => {
-  console.log(`FAIL ${step}: ${String(e && e.message ? e.message : e).split('\n')[0]}`);
-  if (browser) await browser.close().catch(() => {});
-  console.log(`setup journey: ${passed} passed, 1 failed`);
-  process.exit(1);
 });
