@@ -190,7 +190,7 @@ async fn a_flood_of_wrong_passwords_does_not_starve_the_reads() {
     let token = csrf_in(&page).unwrap();
     // Warm up (the first wrong login also builds the hash used for unknown users).
     let warm = app
-        .post_form(
+        .post_raw(
             "/login",
             &[("csrf", &token), ("username", "planner"), ("password", "x")],
         )
@@ -211,7 +211,7 @@ async fn a_flood_of_wrong_passwords_does_not_starve_the_reads() {
                 in_flight.fetch_add(1, Ordering::SeqCst);
                 let user = if i % 2 == 0 { "planner" } else { "nobody" };
                 let res = app
-                    .post_form(
+                    .post_raw(
                         "/login",
                         &[("csrf", &token), ("username", user), ("password", "wrong")],
                     )

@@ -73,7 +73,7 @@ async fn malformed_booking_forms_get_their_4xx_page_and_write_nothing() {
             form.push((k, v));
         }
         let res = app
-            .post_form(
+            .post_raw(
                 &format!("/slots/{slot}/book"),
                 &form
                     .iter()
@@ -95,7 +95,7 @@ async fn malformed_booking_forms_get_their_4xx_page_and_write_nothing() {
         assert!(!page.contains("<script>alert"), "{what}: markup escaped");
     }
     let res = app
-        .post_form(
+        .post_raw(
             "/slots/99/book",
             &[
                 ("csrf", &token),
@@ -127,14 +127,14 @@ async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
         ("email", "w@example.com"),
         ("dose_number", "1"),
     ];
-    let res = app.post_form(&format!("/slots/{slot}/book"), &form).await;
+    let res = app.post_raw(&format!("/slots/{slot}/book"), &form).await;
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("表单已过期"));
     let mut forged = form.to_vec();
     let fake = "0".repeat(64);
     forged.push(("csrf", &fake));
     assert_eq!(
-        app.post_form(&format!("/slots/{slot}/book"), &forged)
+        app.post_raw(&format!("/slots/{slot}/book"), &forged)
             .await
             .status(),
         403

@@ -193,7 +193,7 @@ async fn a_booking_code_tried_with_wrong_id_numbers_is_slowed_whoever_asks() {
     // The page form says so in the resident's language.
     let token = app.csrf("/find").await;
     let page = app
-        .post_form(
+        .post_raw(
             "/find",
             &[
                 ("csrf", token.as_str()),

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    add_slot_at, client, csrf_in, id_number, login_as, resident, resident_form, spawn_app,
-    test_now, City, Role, Session, TestApp,
+    add_slot_at, csrf_in, id_number, login_as, resident, resident_form, spawn_app, test_now, City,
+    Role, Session, TestApp,
 };
 
 fn sha256_hex(s: &str) -> String {
@@ -132,19 +132,11 @@ async fn booking_before_the_release_answers_409_not_open_with_the_opening_time_a
         .await;
     assert!(page.contains("10:00 开放"), "{page}");
     assert!(!page.contains(&format!("/slots/{slot}/book")));
-    let en = client();
-    en.get(format!("{}/lang/en", app.address))
-        .send()
-        .await
-        .unwrap();
+    let en = crate::helpers::Session::new(&app);
+    en.get("/lang/en").await;
     let page = en
-        .get(format!("{}/sites/{}?date={date}", app.address, city.site))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/sites/{}?date={date}", city.site))
+        .await;
     assert!(page.contains("Opens Mon 4 Mar 10:00"), "{page}");
     let book = format!("/slots/{slot}/book");
     let csrf = app.csrf(&book).await;
@@ -152,7 +144,7 @@ async fn booking_before_the_release_answers_409_not_open_with_the_opening_time_a
     form.push(("dose_number".into(), "1".into()));
     form.push(("csrf".into(), csrf));
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let res = app.post_form(&book, &form).await;
+    let res = app.post_raw(&book, &form).await;
     assert_eq!(res.status(), 409);
     assert!(res
         .text()
@@ -468,7 +460,7 @@ async fn the_booking_form_in_the_window_gives_an_entry_page_whose_result_shows_a
     form.push(("dose_number".into(), "1".into()));
     form.push(("csrf".into(), csrf));
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let res = app.post_form(&book, &form).await;
+    let res = app.post_raw(&book, &form).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/entry");
     let page = app.get_text("/entry").await;
@@ -490,46 +482,32 @@ async fn the_booking_form_in_the_window_gives_an_entry_page_whose_result_shows_a
 
     // Another browser finds it by code and ID number after the draw (run by this visit).
     app.clock.set(release() + Duration::minutes(10));
-    let other = client();
-    let html = other
-        .get(format!("{}/entry/find", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let other = crate::helpers::Session::new(&app);
+    let html = other.get_text("/entry/find").await;
     let csrf = csrf_in(&html).unwrap();
     let wrong = other
-        .post(format!("{}/entry/find", app.address))
-        .form(&[
-            ("code", shown.as_str()),
-            ("id_number", &id_number(8)),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/entry/find",
+            &[
+                ("code", shown.as_str()),
+                ("id_number", &id_number(8)),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status(), 404);
     let found = other
-        .post(format!("{}/entry/find", app.address))
-        .form(&[
-            ("code", shown.as_str()),
-            ("id_number", &id_number(7)),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/entry/find",
+            &[
+                ("code", shown.as_str()),
+                ("id_number", &id_number(7)),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(found.status(), 303);
-    let page = other
-        .get(format!("{}/entry", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = other.get_text("/entry").await;
     assert!(page.contains("已中签"), "{page}");
     let booking: String = {
         use dosewise::db::schema::appointments;
@@ -540,11 +518,7 @@ async fn the_booking_form_in_the_window_gives_an_entry_page_whose_result_shows_a
     };
     assert!(page.contains(&format!("{}-{}", &booking[..4], &booking[4..])));
     // The entry page grants the appointment it was given.
-    let appt = other
-        .get(format!("{}/appointment", app.address))
-        .send()
-        .await
-        .unwrap();
+    let appt = other.get("/appointment").await;
     assert_eq!(appt.status(), 200);
     assert_eq!(app.slot_counts(slot), (1, 0, 1));
 
@@ -861,12 +835,12 @@ async fn bad_entry_lookups_and_unknown_draws_get_clear_answers_and_no_id_in_a_ur
     assert_eq!(res.headers()["location"], "/entry/find");
     // The find form without its CSRF token is refused; with junk it says what is wrong.
     let res = app
-        .post_form("/entry/find", &[("code", "x"), ("id_number", "y")])
+        .post_raw("/entry/find", &[("code", "x"), ("id_number", "y")])
         .await;
     assert_eq!(res.status(), 403);
     let csrf = app.csrf("/entry/find").await;
     let res = app
-        .post_form(
+        .post_raw(
             "/entry/find",
             &[("code", "x"), ("id_number", "y"), ("csrf", &csrf)],
         )

@@ -308,8 +308,18 @@ impl TestApp {
         csrf_in(&html).unwrap_or_else(|| panic!("no CSRF token in {path}"))
     }
 
-    /// POST a form.
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    /// POST owned form fields as they are (e.g. [`resident_form`] and a token).
+    pub async fn post_fields(&self, path: &str, form: &[(String, String)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST a form as it is (the test supplies any CSRF token).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
             .form(form)

@@ -529,19 +529,14 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         let v: Value = res.json().await.unwrap();
         codes.push(v["code"].as_str().unwrap().to_string());
     }
-    let holder = client();
+    let holder = crate::helpers::Session::new(&app);
     let path = format!("/slots/{slot_a}/book");
-    let page = get_with(app, &holder, &path).await;
+    let page = get_with(app, &holder.client, &path).await;
     let tok = csrf_in(&page).unwrap();
     let mut form = vec![("csrf".to_string(), tok)];
     form.extend(crate::helpers::resident_form(5));
     form.push(("dose_number".into(), "1".into()));
-    let res = holder
-        .post(format!("{}{path}", app.address))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = holder.post_raw(&path, &form).await;
     assert_eq!(res.status(), 303, "the resident's own booking");
     let code_resident = diesel::sql_query(format!(
         "SELECT code AS name FROM appointments WHERE slot_id = {slot_a} AND code <> '{}'",
@@ -550,7 +545,7 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
     .get_result::<Name>(&mut *app.conn())
     .unwrap()
     .name;
-    clients.insert(Who::Resident, holder);
+    clients.insert(Who::Resident, holder.client);
     app.clock
         .set(test_now() + Duration::hours(1) + Duration::minutes(5));
 

@@ -80,33 +80,26 @@ async fn book_in(app: &TestApp, slot: i64, who: u32, lang: &str) -> String {
 
 /// Move an appointment the way a resident does: find it with code and ID number, then move.
 async fn move_appointment(app: &TestApp, code: &str, who: u32, to: i64) {
-    let browser = crate::helpers::client();
-    let find = browser
-        .get(format!("{}/find", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let browser = crate::helpers::Session::new(&app);
+    let find = browser.get_text("/find").await;
     let token = crate::helpers::csrf_in(&find).unwrap();
     let res = browser
-        .post(format!("{}/find", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("code", code),
-            ("id_number", &id_number(who)),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/find",
+            &[
+                ("csrf", token.as_str()),
+                ("code", code),
+                ("id_number", &id_number(who)),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let res = browser
-        .post(format!("{}/appointment/move", app.address))
-        .form(&[("csrf", token.as_str()), ("slot_id", &to.to_string())])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/appointment/move",
+            &[("csrf", token.as_str()), ("slot_id", &to.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), 303, "the move succeeds");
 }
 

@@ -1,19 +1,14 @@
 //! The resident's journey through the HTML pages, without JavaScript: find a site, book, find the
 //! appointment again, move it, cancel it, join a waiting list.
 
-use crate::helpers::{client, csrf_in, id_number, resident_form, spawn_app, TestApp};
+use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp};
 
 async fn book_form(app: &TestApp, slot: i64, who: u32, dose: &str) -> reqwest::Response {
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
     let mut form = resident_form(who);
     form.push(("csrf".into(), token));
     form.push(("dose_number".into(), dose.into()));
-    app.client
-        .post(format!("{}/slots/{slot}/book", app.address))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    app.post_fields(&format!("/slots/{slot}/book"), &form).await
 }
 
 #[actix_web::test]
@@ -85,46 +80,32 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
     assert!(code.chars().nth(4) == Some('-'), "{code}");
 
     // Another browser finds it with the code and the ID number.
-    let other = client();
-    let find = other
-        .get(format!("{}/find", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let other = crate::helpers::Session::new(&app);
+    let find = other.get_text("/find").await;
     let token = csrf_in(&find).unwrap();
     let res = other
-        .post(format!("{}/find", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("code", &code),
-            ("id_number", &id_number(2)),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/find",
+            &[
+                ("csrf", token.as_str()),
+                ("code", &code),
+                ("id_number", &id_number(2)),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 404, "a wrong ID number finds nothing");
     let res = other
-        .post(format!("{}/find", app.address))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("code", &code),
-            ("id_number", &id),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/find",
+            &[
+                ("csrf", token.as_str()),
+                ("code", &code),
+                ("id_number", &id),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
-    let found = other
-        .get(format!("{}/appointment", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let found = other.get_text("/appointment").await;
     assert!(found.contains(&code));
 }
 
@@ -151,7 +132,7 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     );
     let token = csrf_in(&choose).unwrap();
     let res = app
-        .post_form(
+        .post_raw(
             "/appointment/move",
             &[("csrf", &token), ("slot_id", &to.to_string())],
         )
@@ -166,7 +147,7 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
 
     // Moving to the same slot is refused and changes nothing.
     let res = app
-        .post_form(
+        .post_raw(
             "/appointment/move",
             &[("csrf", &token), ("slot_id", &to.to_string())],
         )
@@ -175,7 +156,7 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     assert_eq!(app.slot_counts(to), (1, 0, 3));
 
     let res = app
-        .post_form("/appointment/cancel", &[("csrf", &token)])
+        .post_raw("/appointment/cancel", &[("csrf", &token)])
         .await;
     assert_eq!(res.status(), 303);
     let page = app.get_text("/appointment").await;

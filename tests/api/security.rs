@@ -41,12 +41,7 @@ async fn every_form_posts_a_csrf_token() {
     let mut form = crate::helpers::resident_form(1);
     form.push(("csrf".into(), token));
     form.push(("dose_number".into(), "1".into()));
-    app.client
-        .post(format!("{}/slots/{slot}/book", app.address))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    app.post_fields(&format!("/slots/{slot}/book"), &form).await;
     pages.push(app.get_text("/appointment").await);
     let mut forms = 0;
     for page in &pages {
@@ -159,7 +154,7 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     ];
     let token = app.csrf("/appointment").await;
     let res = app
-        .post_form(
+        .post_raw(
             "/appointment/move",
             &[("csrf", &token), ("slot_id", &other.to_string())],
         )
@@ -168,7 +163,7 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     pages.push(app.get_text("/appointment").await);
     let token = app.csrf("/appointment").await;
     assert_eq!(
-        app.post_form("/appointment/cancel", &[("csrf", &token)])
+        app.post_raw("/appointment/cancel", &[("csrf", &token)])
             .await
             .status(),
         303
@@ -176,7 +171,7 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
 
     let token = app.csrf("/find").await;
     let res = app
-        .post_form(
+        .post_raw(
             "/find",
             &[
                 ("csrf", &token),
@@ -309,28 +304,19 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
         },
     )
     .unwrap();
-    let c = crate::helpers::client();
-    let before = crate::helpers::csrf_in(
-        &c.get(format!("{}/login", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let c = crate::helpers::Session::new(&app);
+    let before = crate::helpers::csrf_in(&c.get_text("/login").await).unwrap();
     let res = c
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("csrf", before.as_str()),
-            ("username", name),
-            ("password", "correct horse battery"),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/login",
+            &[
+                ("csrf", before.as_str()),
+                ("username", name),
+                ("password", "correct horse battery"),
+                ("next", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     let session = set_cookie(&res, "dw_session").expect("a session");
     // The login rotates the token.
@@ -339,12 +325,7 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
 
     // The old token, in the form only or in cookie and form (as an attacker who planted it
     // before the login would send it), no longer works: the session is not ended.
-    let res = c
-        .post(format!("{}/logout", app.address))
-        .form(&[("csrf", before.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = c.post_raw("/logout", &[("csrf", before.as_str())]).await;
     assert_eq!(res.status(), 403);
     let res = crate::helpers::client()
         .post(format!("{}/logout", app.address))
@@ -355,27 +336,10 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
         .unwrap();
     assert_eq!(res.status(), 403);
     assert_eq!(app.count("sessions", "revoked_at IS NULL"), 1);
-    assert_eq!(
-        c.get(format!("{}/bureau", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(c.get("/bureau").await.status(), 200);
     // Another session's valid token does not work for this one either.
-    let other = crate::helpers::client();
-    let other_token = crate::helpers::csrf_in(
-        &other
-            .get(format!("{}/login", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let other = crate::helpers::Session::new(&app);
+    let other_token = crate::helpers::csrf_in(&other.get_text("/login").await).unwrap();
     let res = crate::helpers::client()
         .post(format!("{}/logout", app.address))
         .header(
@@ -390,22 +354,10 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
     assert_eq!(app.count("sessions", "revoked_at IS NULL"), 1);
 
     // The token of a page seen after login works.
-    let page = c
-        .get(format!("{}/bureau", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get_text("/bureau").await;
     let after = crate::helpers::csrf_in(&page).unwrap();
     assert_eq!(after, rotated);
-    let res = c
-        .post(format!("{}/logout", app.address))
-        .form(&[("csrf", after.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = c.post_raw("/logout", &[("csrf", after.as_str())]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("sessions", "revoked_at IS NOT NULL"), 1);
 }
