@@ -5,9 +5,7 @@
 use chrono::{Duration, NaiveDate};
 use futures::future::join_all;
 
-use dosewise::ids::new_id;
-use dosewise::models::lot::{self, NewLot};
-use dosewise::models::stock::{self, Movement};
+use dosewise::models::stock;
 
 use crate::helpers::{
     add_user, book_code, csrf_in, give_dose, id_number, login_as_user, resident, resident_form,
@@ -22,38 +20,6 @@ fn during_the_slot() -> chrono::NaiveDateTime {
 /// 10:31 in Shanghai: that slot is over.
 fn after_the_slot() -> chrono::NaiveDateTime {
     test_now() + Duration::hours(1) + Duration::minutes(31)
-}
-
-/// A lot of the city's product received at its site through the ledger.
-fn add_lot(app: &TestApp, city: City, number: &str, expires: NaiveDate, doses: i32) {
-    let mut c = app.conn();
-    lot::insert(
-        &mut c,
-        &NewLot {
-            id: new_id(),
-            shipment_id: None,
-            product_id: city.product,
-            lot_number: number.into(),
-            expires_on: expires,
-            doses,
-        },
-    )
-    .unwrap();
-    stock::record(
-        &mut c,
-        &Movement {
-            id: new_id(),
-            site_id: Some(city.site),
-            product_id: city.product,
-            delta: doses,
-            kind: "received".into(),
-            reason: "test".into(),
-            actor: "test".into(),
-            lot: Some(number.into()),
-            created_at: test_now(),
-        },
-    )
-    .unwrap();
 }
 
 fn far_expiry() -> NaiveDate {
@@ -73,7 +39,7 @@ impl Desk {
         let app = spawn_app().await;
         let city = app.city();
         let slot = app.add_slot(city, 0, seats, 0);
-        add_lot(&app, city, "LOT-A", far_expiry(), doses);
+        app.add_lot(city, "LOT-A", far_expiry(), doses);
         add_user(&app, "nurse", "clinic", Some(city.site));
         let nurse = login_as_user(&app, "nurse", "/staff").await;
         Desk {
@@ -426,8 +392,7 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
 #[actix_web::test]
 async fn the_dose_is_checked_against_history_interval_and_lot() {
     let d = Desk::new(4, 10).await;
-    add_lot(
-        &d.app,
+    d.app.add_lot(
         d.city,
         "LOT-OLD",
         NaiveDate::from_ymd_opt(2030, 3, 1).unwrap(),

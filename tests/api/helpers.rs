@@ -288,6 +288,38 @@ impl TestApp {
         add_stock(&mut self.conn(), city, n);
     }
 
+    /// A lot of the city's product received at its site through the ledger.
+    pub fn add_lot(&self, city: City, number: &str, expires: NaiveDate, doses: i32) {
+        let mut c = self.conn();
+        dosewise::models::lot::insert(
+            &mut c,
+            &dosewise::models::lot::NewLot {
+                id: new_id(),
+                shipment_id: None,
+                product_id: city.product,
+                lot_number: number.into(),
+                expires_on: expires,
+                doses,
+            },
+        )
+        .unwrap();
+        stock::record(
+            &mut c,
+            &Movement {
+                id: new_id(),
+                site_id: Some(city.site),
+                product_id: city.product,
+                delta: doses,
+                kind: "received".into(),
+                reason: "test".into(),
+                actor: "test".into(),
+                lot: Some(number.into()),
+                created_at: test_now(),
+            },
+        )
+        .unwrap();
+    }
+
     /// GET a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
@@ -310,12 +342,8 @@ impl TestApp {
 
     /// POST owned form fields as they are (e.g. [`resident_form`] and a token).
     pub async fn post_fields(&self, path: &str, form: &[(String, String)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.address))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.post_raw(path, &pairs).await
     }
 
     /// POST a form as it is (the test supplies any CSRF token).

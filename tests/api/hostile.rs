@@ -24,18 +24,16 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use dosewise::ids::new_id;
-use dosewise::models::lot::{self, NewLot};
-use dosewise::models::stock::{self, Movement};
-use dosewise::models::{town, user, NewTown, NewUser};
-use dosewise::security::hash_password;
+use dosewise::models::{town, NewTown};
 
-use crate::helpers::{client, csrf_in, id_number, resident, spawn_app, test_now, Session, TestApp};
+use crate::helpers::{
+    add_user, client, csrf_in, id_number, resident, spawn_app, test_now, Session, TestApp, PASSWORD,
+};
 
 /// The seed of every generated value.
 const SEED: u64 = 0x0D05_E715_E000_0010;
 /// Requests in flight at once.
 const BATCH: usize = 24;
-const PASSWORD: &str = "correct horse battery";
 /// Part of `err.text.chars` in Chinese (the default language).
 const CHARS_MESSAGE: &str = "不能使用的字符";
 
@@ -440,36 +438,12 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         later.push(app.add_slot(city, d, 20, 0));
     }
     let (slot_a, slot_b) = (later[1], later[2]);
-    {
-        let mut c = app.conn();
-        lot::insert(
-            &mut c,
-            &NewLot {
-                id: new_id(),
-                shipment_id: None,
-                product_id: city.product,
-                lot_number: "LOT1".into(),
-                expires_on: NaiveDate::from_ymd_opt(2031, 1, 1).unwrap(),
-                doses: 200,
-            },
-        )
-        .unwrap();
-        stock::record(
-            &mut c,
-            &Movement {
-                id: new_id(),
-                site_id: Some(city.site),
-                product_id: city.product,
-                delta: 200,
-                kind: "received".into(),
-                reason: "test".into(),
-                actor: "test".into(),
-                lot: Some("LOT1".into()),
-                created_at: test_now(),
-            },
-        )
-        .unwrap();
-    }
+    app.add_lot(
+        city,
+        "LOT1",
+        NaiveDate::from_ymd_opt(2031, 1, 1).unwrap(),
+        200,
+    );
     let spare_town = new_id();
     town::insert(
         &mut app.conn(),
@@ -490,23 +464,10 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         ("root", "admin", None),
         ("spare", "clinic", Some(city.site)),
     ] {
-        let id = new_id();
+        let id = add_user(app, name, role, site);
         if name == "spare" {
             spare_user = id;
         }
-        user::insert(
-            &mut app.conn(),
-            &NewUser {
-                id,
-                username: name.into(),
-                password_hash: hash_password(PASSWORD).unwrap(),
-                role: role.into(),
-                site_id: site,
-                active: true,
-                created_at: test_now(),
-            },
-        )
-        .unwrap();
     }
     let mut clients = HashMap::new();
     for (who, name) in [
