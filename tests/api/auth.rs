@@ -13,7 +13,7 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
 
     let anon = Session::new(&app);
     for path in ["/staff", "/bureau", "/admin"] {
-        let res = anon.get(&path).await;
+        let res = anon.get(path).await;
         assert_eq!(res.status(), 303, "{path}");
         assert_eq!(res.headers()["location"], format!("/login?next={path}"));
     }
@@ -48,7 +48,7 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
         303
     );
     for path in ["/staff", "/bureau", "/admin"] {
-        assert_eq!(root.get(&path).await.status(), 200, "{path}");
+        assert_eq!(root.get(path).await.status(), 200, "{path}");
     }
 
     // Logins are audited: one row per login in the database, naming the user, and shown as that

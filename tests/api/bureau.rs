@@ -292,7 +292,7 @@ async fn recording_a_shipment_puts_its_lots_into_central_stock_through_the_ledge
     )
     .await;
     assert_eq!(res.status(), 303);
-    let page = bureau.get_text(&format!("{}", location(&res))).await;
+    let page = bureau.get_text(&location(&res)).await;
     assert!(page.contains("L1") && page.contains("2030-10-31"), "{page}");
     assert_eq!(
         app.count("stock_movements", "site_id IS NULL AND kind = 'received'"),

@@ -490,7 +490,7 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         let v: Value = res.json().await.unwrap();
         codes.push(v["code"].as_str().unwrap().to_string());
     }
-    let holder = crate::helpers::Session::new(&app);
+    let holder = crate::helpers::Session::new(app);
     let path = format!("/slots/{slot_a}/book");
     let page = get_with(app, &holder.client, &path).await;
     let tok = csrf_in(&page).unwrap();

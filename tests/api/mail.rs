@@ -80,7 +80,7 @@ async fn book_in(app: &TestApp, slot: i64, who: u32, lang: &str) -> String {
 
 /// Move an appointment the way a resident does: find it with code and ID number, then move.
 async fn move_appointment(app: &TestApp, code: &str, who: u32, to: i64) {
-    let browser = crate::helpers::Session::new(&app);
+    let browser = crate::helpers::Session::new(app);
     let find = browser.get_text("/find").await;
     let token = crate::helpers::csrf_in(&find).unwrap();
     let res = browser
