@@ -50,6 +50,10 @@ impl AppointmentStatus {
         }
     }
 
+    /// The statuses that hold a seat and a promised dose.
+    pub const ACTIVE: [AppointmentStatus; 2] =
+        [AppointmentStatus::Booked, AppointmentStatus::CheckedIn];
+
     /// Whether it holds a seat and a promised dose.
     pub fn is_active(self) -> bool {
         matches!(
@@ -257,5 +261,20 @@ pub fn list_booked_in_slots(
         .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .order(appointments::id.asc())
         .select(Appointment::as_select())
+        .load(conn)
+}
+
+/// The site of every active first-dose appointment for a product (one row per appointment).
+pub fn sites_of_active_first_doses(
+    conn: &mut AnyConnection,
+    product: crate::ids::ProductId,
+) -> QueryResult<Vec<i64>> {
+    appointments::table
+        .filter(appointments::product_id.eq(product.0))
+        .filter(appointments::dose_number.eq(1))
+        .filter(
+            appointments::status.eq_any(AppointmentStatus::ACTIVE.map(AppointmentStatus::as_str)),
+        )
+        .select(appointments::site_id)
         .load(conn)
 }

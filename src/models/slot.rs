@@ -397,3 +397,29 @@ pub fn set_opening_of_all(conn: &mut AnyConnection, opens_at: NaiveDateTime) -> 
         .set(slots::opens_at.eq(Some(opens_at)))
         .execute(conn)
 }
+
+/// How many slots, at any site and any time, give a product.
+pub fn count_for_product(
+    conn: &mut AnyConnection,
+    product: crate::ids::ProductId,
+) -> QueryResult<i64> {
+    slots::table
+        .filter(slots::product_id.eq(product.0))
+        .count()
+        .get_result(conn)
+}
+
+/// `(site, start, seats)` of every slot of a product starting in `[from, to)`.
+pub fn seats_for_product_between(
+    conn: &mut AnyConnection,
+    product: crate::ids::ProductId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(i64, NaiveDateTime, i32)>> {
+    slots::table
+        .filter(slots::product_id.eq(product.0))
+        .filter(slots::starts_at.ge(from))
+        .filter(slots::starts_at.lt(to))
+        .select((slots::site_id, slots::starts_at, slots::seats))
+        .load(conn)
+}

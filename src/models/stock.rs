@@ -150,3 +150,40 @@ pub fn record_out_of_unpromised(conn: &mut AnyConnection, m: &Movement) -> Query
         .execute(conn)?;
     Ok(true)
 }
+
+/// Every site's balance of one product.
+pub fn balances_for_product(
+    conn: &mut AnyConnection,
+    product: ProductId,
+) -> QueryResult<Vec<StockBalance>> {
+    stock_balances::table
+        .filter(stock_balances::product_id.eq(product.0))
+        .select(StockBalance::as_select())
+        .load(conn)
+}
+
+/// How many sites hold a balance row of a product.
+pub fn count_balances_for_product(
+    conn: &mut AnyConnection,
+    product: ProductId,
+) -> QueryResult<i64> {
+    stock_balances::table
+        .filter(stock_balances::product_id.eq(product.0))
+        .count()
+        .get_result(conn)
+}
+
+/// `(town, on hand, promised)` of every balance at an active site, in one query; a town sums
+/// its rows.
+pub fn balances_by_town(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, i32, i32)>> {
+    use crate::db::schema::sites;
+    stock_balances::table
+        .inner_join(sites::table.on(sites::id.eq(stock_balances::site_id)))
+        .filter(sites::active.eq(true))
+        .select((
+            sites::town_id,
+            stock_balances::on_hand,
+            stock_balances::promised,
+        ))
+        .load(conn)
+}

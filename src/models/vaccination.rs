@@ -101,3 +101,19 @@ pub fn list_in_observation(
         ))
         .load(conn)
 }
+
+/// `(resident, site, product, dose number, given at)` of every first and second dose given.
+pub fn list_first_and_second_doses(
+    conn: &mut AnyConnection,
+) -> QueryResult<Vec<(i64, i64, i64, i32, NaiveDateTime)>> {
+    vaccinations::table
+        .filter(vaccinations::dose_number.le(2))
+        .select((
+            vaccinations::resident_id,
+            vaccinations::site_id,
+            vaccinations::product_id,
+            vaccinations::dose_number,
+            vaccinations::given_at,
+        ))
+        .load(conn)
+}

@@ -91,3 +91,11 @@ pub fn position(
         .get_result(conn)?;
     Ok(Some(ahead + 1))
 }
+
+/// The town of every entry still waiting (one row per entry), in one query.
+pub fn waiting_town_ids(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
+    waiting_list::table
+        .filter(waiting_list::status.eq("waiting"))
+        .select(waiting_list::town_id)
+        .load(conn)
+}

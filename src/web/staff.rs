@@ -6,8 +6,7 @@ use actix_web::{web, HttpResponse};
 use super::ctx::Ctx;
 use super::state::{read, AppState};
 use crate::error::AppError;
-use crate::ids::{SiteId, TownId};
-use crate::models::{site, stock, town, waiting, Role};
+use crate::models::{stock, town, waiting, Role};
 use crate::views::{html, RoleHomePage};
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
@@ -20,19 +19,22 @@ pub async fn bureau_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRes
     ctx.require(Role::Bureau)?;
     let (lang, tz, now) = (ctx.lang, state.settings.time_zone, state.now());
     let rows = read(&state, move |c, _| {
-        let mut rows = Vec::new();
-        for t in town::list_active(c)? {
-            let waiting = waiting::count_waiting(c, TownId(t.id))?;
-            let mut on_hand = 0i64;
-            let mut promised = 0i64;
-            for s in site::list_for_town(c, TownId(t.id))? {
-                for b in stock::balances_for_site(c, SiteId(s.id))? {
-                    on_hand += i64::from(b.on_hand);
-                    promised += i64::from(b.promised);
-                }
-            }
-            rows.push((t.name, format!("{waiting} · {on_hand} ({promised})")));
-        }
+        let towns = town::list_active(c)?;
+        let waiting = waiting::waiting_town_ids(c)?;
+        let balances = stock::balances_by_town(c)?;
+        let mut rows: Vec<(String, String)> = towns
+            .into_iter()
+            .map(|t| {
+                let waiting = waiting.iter().filter(|w| **w == t.id).count();
+                let (on_hand, promised) = balances
+                    .iter()
+                    .filter(|(town, _, _)| *town == t.id)
+                    .fold((0i64, 0i64), |(o, p), (_, on_hand, promised)| {
+                        (o + i64::from(*on_hand), p + i64::from(*promised))
+                    });
+                (t.name, format!("{waiting} · {on_hand} ({promised})"))
+            })
+            .collect();
         rows.extend(super::clinic::severe_reaction_rows(c, lang, tz, now)?);
         Ok(rows)
     })
