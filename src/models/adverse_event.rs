@@ -59,3 +59,18 @@ pub fn list_by_severity_since(
         .select((AdverseEvent::as_select(), sites::name))
         .load(conn)
 }
+
+/// Reactions recorded for any of `vaccinations`, in one query, oldest first.
+pub fn list_for_vaccinations(
+    conn: &mut AnyConnection,
+    vaccinations: &[i64],
+) -> QueryResult<Vec<AdverseEvent>> {
+    if vaccinations.is_empty() {
+        return Ok(Vec::new());
+    }
+    adverse_events::table
+        .filter(adverse_events::vaccination_id.eq_any(vaccinations))
+        .order(adverse_events::occurred_at.asc())
+        .select(AdverseEvent::as_select())
+        .load(conn)
+}

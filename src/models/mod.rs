@@ -5,6 +5,7 @@
 pub mod adverse_event;
 pub mod appointment;
 pub mod audit;
+pub mod desk;
 pub mod lot;
 pub mod product;
 pub mod readiness;

@@ -2,11 +2,14 @@
 //! check-in from a resident's QR code, doses, walk-ins) is in `web::clinic`.
 
 use actix_web::{web, HttpResponse};
+use chrono::Duration;
 
 use super::ctx::Ctx;
 use super::state::{read, AppState};
+use crate::domain::clinic::Severity;
 use crate::error::AppError;
-use crate::models::{stock, town, waiting, Role};
+use crate::models::{adverse_event, stock, town, waiting, Role};
+use crate::views::clinic::severe_reaction_rows;
 use crate::views::{html, RoleHomePage};
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
@@ -35,7 +38,13 @@ pub async fn bureau_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRes
                 (t.name, format!("{waiting} · {on_hand} ({promised})"))
             })
             .collect();
-        rows.extend(super::clinic::severe_reaction_rows(c, lang, tz, now)?);
+        let severe = adverse_event::list_by_severity_since(
+            c,
+            Severity::Severe.as_str(),
+            now - Duration::days(7),
+            100,
+        )?;
+        rows.extend(severe_reaction_rows(lang, tz, severe));
         Ok(rows)
     })
     .await?;
