@@ -1,0 +1,187 @@
+//! Check-in by code: identity and screening, then the dose.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::forms::{self, NoticeQuery};
+use super::{answer, desk, on_the_form, refusal};
+use crate::booking::clinic::{self as desk_ops, ClinicError, GiveDose};
+use crate::domain::clinic::ScreeningOutcome;
+use crate::domain::BookingCode;
+use crate::error::AppError;
+use crate::ids::AppointmentId;
+use crate::models::{appointment, desk as desk_read, AppointmentStatus, Role};
+use crate::views::clinic::{self as pages, CheckinForm, CheckinView, DoseForm};
+use crate::views::{html_status, FormErrors};
+use crate::web::ctx::Ctx;
+use crate::web::state::{blocking, read, AppState};
+
+/// `GET /staff/checkin/{code}`: what a resident's QR code opens; the typed code leads here too.
+pub async fn checkin_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let view = CheckinView {
+        notice: q.message(ctx.lang),
+        ..CheckinView::default()
+    };
+    render_checkin(ctx, &state, code, view, None).await
+}
+
+/// The check-in page; `status` is the handler's (a refused form), otherwise it follows from
+/// what was found.
+async fn render_checkin(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    code: BookingCode,
+    mut view: CheckinView,
+    status: Option<StatusCode>,
+) -> Result<HttpResponse, AppError> {
+    let d = desk(state, ctx.require(Role::Clinic)?);
+    let lookup = code.as_str().to_string();
+    let today = d.today();
+    let found = read(state, move |c, _| {
+        let Some(a) = appointment::find_by_code(c, &lookup)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            desk_read::checkin(c, a, today)?.ok_or(AppError::NotFound)?,
+        ))
+    })
+    .await?;
+    let lang = ctx.lang;
+    let dose_form = view.dose_form.take();
+    let mut page = pages::checkin_page(ctx, &code, view);
+    let Some(rec) = found else {
+        // Explained on the page (a bare 404 would be replaced by the generic error page).
+        page.problem = Some(lang.t("checkin.unknown").to_string());
+        return html_status(&page, status.unwrap_or(StatusCode::OK));
+    };
+    match desk_ops::admit(&d, &rec.appointment) {
+        Err(e @ ClinicError::WrongSite) => {
+            page.problem = Some(refusal(lang, &e));
+            return html_status(&page, status.unwrap_or(StatusCode::FORBIDDEN));
+        }
+        Err(ClinicError::AlreadyVaccinated) => page.stage = "done",
+        Err(e) => page.problem = Some(refusal(lang, &e)),
+        Ok(()) if rec.appointment.status() == AppointmentStatus::CheckedIn => page.stage = "dose",
+        Ok(()) => page.stage = "screen",
+    }
+    page.show(rec, dose_form, (d.now, d.tz), |site| {
+        d.staff.may_act_for(site)
+    });
+    html_status(&page, status.unwrap_or(StatusCode::OK))
+}
+
+/// `POST /staff/checkin/{code}`: confirm identity and screen; check in or defer.
+pub async fn checkin_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CheckinForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let form = form.into_inner();
+    let lang = ctx.lang;
+    let unprocessable = Some(StatusCode::UNPROCESSABLE_ENTITY);
+    let cmd = match forms::parse_checkin(lang, &code, &form) {
+        Ok(cmd) => cmd,
+        Err(errors) => {
+            let view = CheckinView {
+                form,
+                errors,
+                ..CheckinView::default()
+            };
+            return render_checkin(ctx, &state, code, view, unprocessable).await;
+        }
+    };
+    let d = desk(&state, &u);
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::check_in(&st.db, &d, cmd))
+    })
+    .await?;
+    if let Err(e @ ClinicError::IdMismatch) = outcome {
+        let mut errors = FormErrors::default();
+        errors.add("last4", refusal(lang, &e));
+        let view = CheckinView {
+            form,
+            errors,
+            ..CheckinView::default()
+        };
+        return render_checkin(ctx, &state, code, view, unprocessable).await;
+    }
+    let done = |o| {
+        let done = match o {
+            ScreeningOutcome::Cleared => "checked_in",
+            ScreeningOutcome::Deferred(_) => "deferred",
+        };
+        format!("/staff/checkin/{}?done={done}", code.as_str())
+    };
+    let again = |msg, status| {
+        let view = CheckinView {
+            form,
+            refusal: Some(msg),
+            ..CheckinView::default()
+        };
+        render_checkin(ctx, &state, code.clone(), view, Some(status))
+    };
+    answer(lang, outcome, done, on_the_form, again).await
+}
+
+/// `POST /staff/checkin/{code}/dose`: record the dose given.
+pub async fn dose_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<DoseForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let form = form.into_inner();
+    let lang = ctx.lang;
+    let d = desk(&state, &u);
+    let (dose, time, lot) = match forms::parse_dose(lang, &form) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            let view = CheckinView {
+                dose_form: Some(form),
+                errors,
+                ..CheckinView::default()
+            };
+            let status = Some(StatusCode::UNPROCESSABLE_ENTITY);
+            return render_checkin(ctx, &state, code, view, status).await;
+        }
+    };
+    let lookup = code.as_str().to_string();
+    let a = read(&state, move |c, _| {
+        appointment::find_by_code(c, &lookup)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let cmd = GiveDose {
+        appointment: AppointmentId(a.id),
+        lot,
+        dose_number: dose,
+        given_at: d.today_at(time),
+    };
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::record_dose(&st.db, &d, cmd))
+    })
+    .await?;
+    let done = |_| format!("/staff/sites/{}?done=dose#observation", a.site_id);
+    let again = |msg, status| {
+        let view = CheckinView {
+            dose_form: Some(form),
+            refusal: Some(msg),
+            ..CheckinView::default()
+        };
+        render_checkin(ctx, &state, code.clone(), view, Some(status))
+    };
+    answer(lang, outcome, done, on_the_form, again).await
+}

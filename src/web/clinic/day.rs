@@ -1,0 +1,122 @@
+//! The site's day: the admin's site chooser, today's list, the typed code, no-shows.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::forms::{CodeQuery, NoShowForm, NoticeQuery};
+use super::{answer, desk, desk_for, wrong_site};
+use crate::booking::clinic as desk_ops;
+use crate::domain::{parse_id, text, BookingCode};
+use crate::error::AppError;
+use crate::ids::{SiteId, SlotId};
+use crate::models::{desk as desk_read, site, town, Role};
+use crate::views::clinic::{self as pages, TodayView};
+use crate::views::{html, html_status, see_other};
+use crate::web::ctx::Ctx;
+use crate::web::resident::field_message;
+use crate::web::state::{blocking, read, AppState};
+
+/// `GET /staff`: a clinic user's site today; an admin chooses a site first.
+pub async fn start(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    match (u.role, u.site_id) {
+        (Role::Admin, _) => {
+            let (sites, towns) = read(&state, |c, _| {
+                Ok((site::list_active(c)?, town::list_active(c)?))
+            })
+            .await?;
+            html(&pages::choose_site_page(ctx, sites, &towns))
+        }
+        (_, Some(site)) => {
+            let page = TodayView::default();
+            render_today(ctx, &state, SiteId(site), page, StatusCode::OK).await
+        }
+        (_, None) => Err(AppError::Forbidden),
+    }
+}
+
+/// `GET /staff/sites/{id}`: the site's day.
+pub async fn today(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    let view = TodayView {
+        notice: q.message(ctx.lang),
+        ..TodayView::default()
+    };
+    render_today(ctx, &state, SiteId(*path), view, StatusCode::OK).await
+}
+
+async fn render_today(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+    view: TodayView,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let d = desk_for(&ctx, state, site_id)?;
+    let (bounds, now, today) = (d.today_bounds(), d.now, d.today());
+    let day = read(state, move |c, _| {
+        desk_read::day(c, site_id, bounds, today, now)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    html_status(
+        &pages::today_page(ctx, day, view, (now, today, d.tz)),
+        status,
+    )
+}
+
+/// `GET /staff/checkin?code=...&site=...`: the typed booking code leads to its check-in page.
+pub async fn find_code(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    match BookingCode::parse(&q.code) {
+        Ok(code) => Ok(see_other(&format!("/staff/checkin/{}", code.as_str()))),
+        Err(e) => {
+            let site = parse_id(&q.site).ok_or(AppError::BadRequest)?;
+            let view = TodayView {
+                code: q.code.chars().take(40).collect(),
+                code_error: Some(field_message(ctx.lang, e)),
+                ..TodayView::default()
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_today(ctx, &state, SiteId(site), view, status).await
+        }
+    }
+}
+
+/// `POST /staff/sites/{id}/no-shows`.
+pub async fn no_shows(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<NoShowForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let site_id = SiteId(*path);
+    let only = match text::clean(&form.slot) {
+        Some("") => None,
+        _ => Some(SlotId(parse_id(&form.slot).ok_or(AppError::BadRequest)?)),
+    };
+    let d = desk(&state, &u);
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::mark_no_shows(&st.db, &d, site_id, only))
+    })
+    .await?;
+    let done = |n| format!("/staff/sites/{}?done=no_show&n={n}", site_id.0);
+    answer(ctx.lang, outcome, done, wrong_site, |msg, status| {
+        let view = TodayView {
+            code_error: Some(msg),
+            ..TodayView::default()
+        };
+        render_today(ctx, &state, site_id, view, status)
+    })
+    .await
+}

@@ -1,0 +1,238 @@
+//! What the desk records besides doses: walk-ins, wasted doses and adverse reactions.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::forms;
+use super::{answer, desk, desk_for, wrong_site, wrong_site_or_gone};
+use crate::booking::clinic as desk_ops;
+use crate::error::AppError;
+use crate::ids::SiteId;
+use crate::models::{desk as desk_read, vaccination, Appointment, Role};
+use crate::views::clinic::{self as pages, ReactionForm, Shown, WalkInForm, WasteForm};
+use crate::views::{hm, html_status, FormErrors};
+use crate::web::ctx::Ctx;
+use crate::web::state::{blocking, read, AppState};
+
+/// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
+pub async fn walkin_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    render_walkin(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
+}
+
+async fn render_walkin(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+    shown: Shown<WalkInForm>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let d = desk_for(&ctx, state, site_id)?;
+    let bounds = d.today_bounds();
+    let found = read(state, move |c, _| {
+        desk_read::walk_in(c, site_id, bounds)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let page = pages::walkin_page(ctx, found, shown, (d.now, d.tz));
+    html_status(&page, status)
+}
+
+/// `POST /staff/sites/{id}/walk-in`: take a seat and a dose, then go to the check-in page.
+pub async fn walkin_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<WalkInForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    ctx.check_csrf(&form.csrf)?;
+    let site_id = SiteId(*path);
+    let d = desk_for(&ctx, &state, site_id)?;
+    let mut form = form.into_inner();
+    form.id_number = form.id_number.trim().to_string();
+    let lang = ctx.lang;
+    let (details, slot_id) = match forms::parse_walkin(lang, &form) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            let shown = Shown {
+                form,
+                errors,
+                refusal: None,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_walkin(ctx, &state, site_id, shown, status).await;
+        }
+    };
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::walk_in(&st.db, &st.keys, &d, slot_id, &details))
+    })
+    .await?;
+    let done = |a: Appointment| format!("/staff/checkin/{}?done=walk_in", a.code);
+    answer(lang, outcome, done, wrong_site, |msg, status| {
+        let shown = Shown {
+            form,
+            errors: FormErrors::default(),
+            refusal: Some(msg),
+        };
+        render_walkin(ctx, &state, site_id, shown, status)
+    })
+    .await
+}
+
+// ---- wastage ----------------------------------------------------------------------------------
+
+/// `GET /staff/sites/{id}/wastage`: record wasted doses.
+pub async fn wastage_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    render_wastage(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
+}
+
+async fn render_wastage(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+    shown: Shown<WasteForm>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    desk_for(&ctx, state, site_id)?;
+    let found = read(state, move |c, _| {
+        desk_read::wastage(c, site_id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    html_status(&pages::wastage_page(ctx, found, shown), status)
+}
+
+/// `POST /staff/sites/{id}/wastage`.
+pub async fn wastage_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<WasteForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let site_id = SiteId(*path);
+    let form = form.into_inner();
+    let lang = ctx.lang;
+    let w = match forms::parse_waste(lang, site_id, &form) {
+        Ok(w) => w,
+        Err(errors) => {
+            let shown = Shown {
+                form,
+                errors,
+                refusal: None,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_wastage(ctx, &state, site_id, shown, status).await;
+        }
+    };
+    let d = desk(&state, &u);
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::record_wastage(&st.db, &d, w))
+    })
+    .await?;
+    let done = |()| format!("/staff/sites/{}?done=wastage", site_id.0);
+    answer(lang, outcome, done, wrong_site, |msg, status| {
+        let shown = Shown {
+            form,
+            errors: FormErrors::default(),
+            refusal: Some(msg),
+        };
+        render_wastage(ctx, &state, site_id, shown, status)
+    })
+    .await
+}
+
+// ---- adverse reactions ------------------------------------------------------------------------
+
+/// `GET /staff/vaccinations/{id}/reaction`: record a reaction after a dose.
+pub async fn reaction_form(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Clinic)?;
+    let form = ReactionForm {
+        severity: "mild".into(),
+        time: hm(state.settings.time_zone, state.now()),
+        ..ReactionForm::default()
+    };
+    let shown = Shown {
+        form,
+        ..Shown::default()
+    };
+    render_reaction(ctx, &state, *path, shown, StatusCode::OK).await
+}
+
+async fn render_reaction(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    vaccination_id: i64,
+    shown: Shown<ReactionForm>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let d = desk(state, ctx.require(Role::Clinic)?);
+    let rec = read(state, move |c, _| {
+        desk_read::dose(c, vaccination_id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    if !d.staff.may_act_for(rec.vaccination.site_id) {
+        return Err(AppError::Forbidden);
+    }
+    html_status(&pages::reaction_page(ctx, rec, shown, d.tz), status)
+}
+
+/// `POST /staff/vaccinations/{id}/reaction`.
+pub async fn reaction_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ReactionForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = ctx.require(Role::Clinic)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let vaccination_id = *path;
+    let form = form.into_inner();
+    let lang = ctx.lang;
+    let d = desk(&state, &u);
+    let r = match forms::parse_reaction(lang, vaccination_id, &form, |t| d.today_at(t)) {
+        Ok(r) => r,
+        Err(errors) => {
+            let shown = Shown {
+                form,
+                errors,
+                refusal: None,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_reaction(ctx, &state, vaccination_id, shown, status).await;
+        }
+    };
+    let site = read(&state, move |c, _| {
+        Ok(vaccination::find(c, vaccination_id)?
+            .ok_or(AppError::NotFound)?
+            .site_id)
+    })
+    .await?;
+    let outcome = blocking(&state, move |st| {
+        Ok::<_, AppError>(desk_ops::record_reaction(&st.db, &d, r))
+    })
+    .await?;
+    let done = |()| format!("/staff/sites/{site}?done=reaction#observation");
+    answer(lang, outcome, done, wrong_site_or_gone, |msg, status| {
+        let shown = Shown {
+            form,
+            errors: FormErrors::default(),
+            refusal: Some(msg),
+        };
+        render_reaction(ctx, &state, vaccination_id, shown, status)
+    })
+    .await
+}
