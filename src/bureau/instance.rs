@@ -63,15 +63,21 @@ pub fn build_instance(
 
     // Doses given: first doses by site, and who still waits for a second dose of this product.
     let given = vaccination::list_first_and_second_doses(c)?;
-    let second: HashSet<i64> = given.iter().filter(|g| g.3 == 2).map(|g| g.0).collect();
-    for (resident, site_id, product_id, dose, at) in &given {
-        let Some(f) = facts.get_mut(site_id) else {
+    let second: HashSet<i64> = given
+        .iter()
+        .filter(|g| g.dose_number == 2)
+        .map(|g| g.resident_id)
+        .collect();
+    for g in &given {
+        let Some(f) = facts.get_mut(&g.site_id) else {
             continue;
         };
-        if *dose == 1 {
+        if g.dose_number == 1 {
             f.first_dosed += 1;
-            if *product_id == p.id && !second.contains(resident) {
-                let day = crate::views::local(tz, *at).date_naive().min(run_date);
+            if g.product_id == p.id && !second.contains(&g.resident_id) {
+                let day = crate::views::local(tz, g.given_at)
+                    .date_naive()
+                    .min(run_date);
                 *f.cohorts.entry(day).or_default() += 1;
             }
         }

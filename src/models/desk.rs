@@ -112,36 +112,47 @@ pub fn checkin(
     }))
 }
 
+/// A site with its slots of a day and the products.
+pub struct SiteSlots {
+    pub site: Site,
+    pub slots: Vec<Slot>,
+    pub products: Vec<Product>,
+}
+
 /// The walk-in page's site, today's slots and the products; `None` when the site does not exist.
 pub fn walk_in(
     c: &mut AnyConnection,
     site_id: SiteId,
     (from, to): (NaiveDateTime, NaiveDateTime),
-) -> QueryResult<Option<(Site, Vec<Slot>, Vec<Product>)>> {
-    let Some(s) = site::find(c, site_id)? else {
+) -> QueryResult<Option<SiteSlots>> {
+    let Some(site) = site::find(c, site_id)? else {
         return Ok(None);
     };
-    Ok(Some((
-        s,
-        slot::list_for_site_between(c, site_id, from, to)?,
-        product::list(c)?,
-    )))
+    Ok(Some(SiteSlots {
+        site,
+        slots: slot::list_for_site_between(c, site_id, from, to)?,
+        products: product::list(c)?,
+    }))
+}
+
+/// A site with the lots it holds (and their doses) and the products.
+pub struct SiteLots {
+    pub site: Site,
+    pub lots: Vec<(Lot, i64)>,
+    pub products: Vec<Product>,
 }
 
 /// The wastage page's site, every lot it holds (expired ones too: an expired vial is the
 /// commonest wastage) and the products; `None` when the site does not exist.
-pub fn wastage(
-    c: &mut AnyConnection,
-    site_id: SiteId,
-) -> QueryResult<Option<(Site, Vec<(Lot, i64)>, Vec<Product>)>> {
-    let Some(s) = site::find(c, site_id)? else {
+pub fn wastage(c: &mut AnyConnection, site_id: SiteId) -> QueryResult<Option<SiteLots>> {
+    let Some(site) = site::find(c, site_id)? else {
         return Ok(None);
     };
-    Ok(Some((
-        s,
-        lot::in_stock_at_site(c, site_id, None)?,
-        product::list(c)?,
-    )))
+    Ok(Some(SiteLots {
+        site,
+        lots: lot::in_stock_at_site(c, site_id, None)?,
+        products: product::list(c)?,
+    }))
 }
 
 /// A dose with its resident, product and the reactions recorded so far.

@@ -102,10 +102,18 @@ pub fn list_in_observation(
         .load(conn)
 }
 
-/// `(resident, site, product, dose number, given at)` of every first and second dose given.
-pub fn list_first_and_second_doses(
-    conn: &mut AnyConnection,
-) -> QueryResult<Vec<(i64, i64, i64, i32, NaiveDateTime)>> {
+/// Who was given which dose of what, where and when (a vaccination without its lot and times).
+#[derive(Debug, Clone, Queryable)]
+pub struct DoseGiven {
+    pub resident_id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub dose_number: i32,
+    pub given_at: NaiveDateTime,
+}
+
+/// Every first and second dose given.
+pub fn list_first_and_second_doses(conn: &mut AnyConnection) -> QueryResult<Vec<DoseGiven>> {
     vaccinations::table
         .filter(vaccinations::dose_number.le(2))
         .select((

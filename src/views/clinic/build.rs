@@ -13,7 +13,7 @@ use crate::domain::clinic::{Severity, WasteKind};
 use crate::domain::{BookingCode, IdNumber};
 use crate::i18n::Lang;
 use crate::models::adverse_event::AdverseEvent;
-use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord};
+use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlots};
 use crate::models::lot::Lot;
 use crate::models::{AppointmentStatus, Product, Site, Slot, Town};
 use crate::views::{day_label, hm, local, when, FormErrors};
@@ -316,7 +316,11 @@ impl DeskCheckinPage {
 /// chosen when the form names none).
 pub fn walkin_page(
     ctx: Ctx,
-    (site, slots, products): (Site, Vec<Slot>, Vec<Product>),
+    SiteSlots {
+        site,
+        slots,
+        products,
+    }: SiteSlots,
     shown: Shown<WalkInForm>,
     (now, tz): (NaiveDateTime, Tz),
 ) -> WalkInPage {
@@ -358,7 +362,11 @@ pub fn walkin_page(
 /// The wastage page: every lot the site holds, as `PRODUCT_ID:LOT_NUMBER` with its label.
 pub fn wastage_page(
     ctx: Ctx,
-    (site, lots, products): (Site, Vec<(Lot, i64)>, Vec<Product>),
+    SiteLots {
+        site,
+        lots,
+        products,
+    }: SiteLots,
     shown: Shown<WasteForm>,
 ) -> WastagePage {
     let lang = ctx.lang;
