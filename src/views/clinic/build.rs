@@ -30,6 +30,26 @@ pub struct Shown<F> {
     pub refusal: Option<String>,
 }
 
+impl<F> Shown<F> {
+    /// The form again with the mistakes found in it.
+    pub fn invalid(form: F, errors: FormErrors) -> Self {
+        Shown {
+            form,
+            errors,
+            refusal: None,
+        }
+    }
+
+    /// The form again with why it was refused.
+    pub fn refused(form: F, refusal: String) -> Self {
+        Shown {
+            form,
+            errors: FormErrors::default(),
+            refusal: Some(refusal),
+        }
+    }
+}
+
 /// What a handler adds to the day's page.
 #[derive(Default)]
 pub struct TodayView {

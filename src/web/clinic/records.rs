@@ -58,11 +58,7 @@ pub async fn walkin_submit(
     let (details, slot_id) = match forms::parse_walkin(lang, &form) {
         Ok(parsed) => parsed,
         Err(errors) => {
-            let shown = Shown {
-                form,
-                errors,
-                refusal: None,
-            };
+            let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_walkin(ctx, &state, site_id, shown, status).await;
         }
@@ -73,12 +69,7 @@ pub async fn walkin_submit(
     .await?;
     let done = |a: Appointment| format!("/staff/checkin/{}?done=walk_in", a.code);
     answer(lang, outcome, done, wrong_site, |msg, status| {
-        let shown = Shown {
-            form,
-            errors: FormErrors::default(),
-            refusal: Some(msg),
-        };
-        render_walkin(ctx, &state, site_id, shown, status)
+        render_walkin(ctx, &state, site_id, Shown::refused(form, msg), status)
     })
     .await
 }
@@ -125,11 +116,7 @@ pub async fn wastage_submit(
     let w = match forms::parse_waste(lang, site_id, &form) {
         Ok(w) => w,
         Err(errors) => {
-            let shown = Shown {
-                form,
-                errors,
-                refusal: None,
-            };
+            let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_wastage(ctx, &state, site_id, shown, status).await;
         }
@@ -141,12 +128,7 @@ pub async fn wastage_submit(
     .await?;
     let done = |()| format!("/staff/sites/{}?done=wastage", site_id.0);
     answer(lang, outcome, done, wrong_site, |msg, status| {
-        let shown = Shown {
-            form,
-            errors: FormErrors::default(),
-            refusal: Some(msg),
-        };
-        render_wastage(ctx, &state, site_id, shown, status)
+        render_wastage(ctx, &state, site_id, Shown::refused(form, msg), status)
     })
     .await
 }
@@ -165,10 +147,7 @@ pub async fn reaction_form(
         time: hm(state.settings.time_zone, state.now()),
         ..ReactionForm::default()
     };
-    let shown = Shown {
-        form,
-        ..Shown::default()
-    };
+    let shown = Shown::invalid(form, FormErrors::default());
     render_reaction(ctx, &state, *path, shown, StatusCode::OK).await
 }
 
@@ -206,11 +185,7 @@ pub async fn reaction_submit(
     let r = match forms::parse_reaction(lang, vaccination_id, &form, |t| d.today_at(t)) {
         Ok(r) => r,
         Err(errors) => {
-            let shown = Shown {
-                form,
-                errors,
-                refusal: None,
-            };
+            let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_reaction(ctx, &state, vaccination_id, shown, status).await;
         }
@@ -227,12 +202,13 @@ pub async fn reaction_submit(
     .await?;
     let done = |()| format!("/staff/sites/{site}?done=reaction#observation");
     answer(lang, outcome, done, wrong_site_or_gone, |msg, status| {
-        let shown = Shown {
-            form,
-            errors: FormErrors::default(),
-            refusal: Some(msg),
-        };
-        render_reaction(ctx, &state, vaccination_id, shown, status)
+        render_reaction(
+            ctx,
+            &state,
+            vaccination_id,
+            Shown::refused(form, msg),
+            status,
+        )
     })
     .await
 }
