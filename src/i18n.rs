@@ -1,9 +1,15 @@
 //! The translation catalogue: every user-visible string, in zh-CN (the default) and en, from
 //! `locales/*.txt` (`key = value` lines). `tests/i18n.rs` fails when a key is missing in either
-//! language or a template uses a key the catalogue lacks.
+//! language or a template uses a key the catalogue lacks. Dates and times as people read them in
+//! each language (`day_label`, `hm`, `when`) are here too, shared by the pages and the mail.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+use chrono_tz::Tz;
+
+use crate::domain::days::local;
 
 /// A language the pages are offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +128,38 @@ pub fn catalogue(lang: Lang) -> &'static HashMap<&'static str, &'static str> {
         Lang::Zh => ZH.get_or_init(|| parse_catalogue(&ZH_SOURCES)),
         Lang::En => EN.get_or_init(|| parse_catalogue(&EN_SOURCES)),
     }
+}
+
+/// `HH:MM` in the city's zone.
+pub fn hm(tz: Tz, at: NaiveDateTime) -> String {
+    local(tz, at).format("%H:%M").to_string()
+}
+
+/// A day as people read it: `11月30日 星期一` or `Mon 30 Nov`.
+pub fn day_label(lang: Lang, d: NaiveDate) -> String {
+    let wd = match d.weekday() {
+        Weekday::Mon => "day.mon",
+        Weekday::Tue => "day.tue",
+        Weekday::Wed => "day.wed",
+        Weekday::Thu => "day.thu",
+        Weekday::Fri => "day.fri",
+        Weekday::Sat => "day.sat",
+        Weekday::Sun => "day.sun",
+    };
+    match lang {
+        Lang::Zh => format!("{}月{}日 {}", d.month(), d.day(), lang.t(wd)),
+        Lang::En => format!("{} {} {}", lang.t(wd), d.day(), d.format("%b")),
+    }
+}
+
+/// A full date and time range: `11月30日 星期一 09:00–09:30`.
+pub fn when(lang: Lang, tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!(
+        "{} {}–{}",
+        day_label(lang, local(tz, start).date_naive()),
+        hm(tz, start),
+        hm(tz, end)
+    )
 }
 
 #[cfg(test)]

@@ -9,13 +9,15 @@
 //! slots by id -> stock rows. Every change names the staff member and writes its audit entry in
 //! the same transaction.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
+use diesel::result::Error as DieselError;
 
-use super::{next_dose_window, BookingError, ResidentDetails, Rules};
-use crate::db::{is_unique_violation, unique_violation_on, Db};
-use crate::domain::age_on;
+use super::{retrying_collisions, BookingError, DbCause, ResidentDetails, Rules};
+use crate::db::{is_unique_violation, Db};
 use crate::domain::clinic::{Note, ScreeningAnswers, ScreeningOutcome, Severity, WasteKind};
+use crate::domain::days::{day_bounds, local_day, utc_of_local};
+use crate::domain::eligibility::{self, Refusal};
 use crate::domain::BookingCode;
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId};
 use crate::models::adverse_event::{self, AdverseEvent};
@@ -24,7 +26,6 @@ use crate::models::screening::{self, Screening};
 use crate::models::stock::{self, Movement};
 use crate::models::{
     audit, lot, product, resident, slot, vaccination, Appointment, NewAppointment, NewVaccination,
-    Product, Vaccination,
 };
 use crate::security::Keys;
 
@@ -59,7 +60,7 @@ pub struct Desk {
 impl Desk {
     /// The city's date of a UTC instant.
     pub fn day_of(&self, at: NaiveDateTime) -> NaiveDate {
-        self.tz.from_utc_datetime(&at).date_naive()
+        local_day(self.tz, at)
     }
 
     /// Today in the city.
@@ -69,26 +70,13 @@ impl Desk {
 
     /// The UTC range `[start, end)` of today in the city.
     pub fn today_bounds(&self) -> (NaiveDateTime, NaiveDateTime) {
-        let start = |d: NaiveDate| {
-            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-            self.tz
-                .from_local_datetime(&midnight)
-                .earliest()
-                .map(|t| t.naive_utc())
-                .unwrap_or(midnight)
-        };
-        let today = self.today();
-        (start(today), start(today.succ_opt().unwrap_or(today)))
+        day_bounds(self.tz, self.today())
     }
 
     /// A clock time typed today, as a UTC instant.
     pub fn today_at(&self, t: chrono::NaiveTime) -> NaiveDateTime {
         let local = self.today().and_time(t);
-        self.tz
-            .from_local_datetime(&local)
-            .earliest()
-            .map(|x| x.naive_utc())
-            .unwrap_or(local)
+        utc_of_local(self.tz, local).unwrap_or(local)
     }
 
     fn rules(&self) -> Rules {
@@ -220,6 +208,31 @@ impl ClinicError {
     }
 }
 
+impl From<Refusal> for ClinicError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotInSeries => ClinicError::NotInSeries,
+            Refusal::AlreadyGiven => ClinicError::DoseGiven,
+            Refusal::PreviousDoseMissing => ClinicError::PreviousDoseMissing,
+            Refusal::WrongProduct => ClinicError::WrongProduct,
+            Refusal::TooEarly { opens, min_days } => ClinicError::TooEarly {
+                opens,
+                days: min_days,
+            },
+            Refusal::TooYoung | Refusal::TooOld => ClinicError::AgeOutOfRange,
+        }
+    }
+}
+
+impl DbCause for ClinicError {
+    fn db_cause(&self) -> Option<&DieselError> {
+        match self {
+            ClinicError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<BookingError> for ClinicError {
     fn from(e: BookingError) -> Self {
         match e {
@@ -238,42 +251,6 @@ impl From<BookingError> for ClinicError {
             _ => ClinicError::NotFound,
         }
     }
-}
-
-/// Whether `dose` of `product` may be given on `on`, after the doses already recorded: in the
-/// series, not yet given, the previous one recorded, of the same product, and at least the
-/// product's minimum interval later.
-pub fn check_dose_on(
-    doses: &[Vaccination],
-    dose: i32,
-    on: NaiveDate,
-    product: &Product,
-    tz: Tz,
-) -> Result<(), ClinicError> {
-    if dose < 1 || dose > product.doses_in_series {
-        return Err(ClinicError::NotInSeries);
-    }
-    if doses.iter().any(|v| v.dose_number == dose) {
-        return Err(ClinicError::DoseGiven);
-    }
-    if dose > 1 {
-        let previous = doses
-            .iter()
-            .find(|v| v.dose_number == dose - 1)
-            .ok_or(ClinicError::PreviousDoseMissing)?;
-        if previous.product_id != product.id {
-            return Err(ClinicError::WrongProduct);
-        }
-        let (opens, _) =
-            next_dose_window(doses, dose, product, tz).ok_or(ClinicError::PreviousDoseMissing)?;
-        if on < opens {
-            return Err(ClinicError::TooEarly {
-                opens,
-                days: product.min_interval_days,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Whether the desk may deal with this appointment now: its site, an active status and today.
@@ -413,13 +390,8 @@ pub fn record_dose(db: &Db, desk: &Desk, cmd: GiveDose) -> Result<i64, ClinicErr
             return Err(ClinicError::LotUnavailable);
         }
         let doses = vaccination::list_for_resident(&mut conn, ResidentId(a.resident_id))?;
-        check_dose_on(
-            &doses,
-            cmd.dose_number,
-            desk.day_of(cmd.given_at),
-            &p,
-            desk.tz,
-        )?;
+        let day = desk.day_of(cmd.given_at);
+        eligibility::check_dose(&p.series(), &doses, cmd.dose_number, day, desk.tz)?;
         a
     };
     let (now, staff, minutes) = (desk.now, desk.staff.clone(), desk.observation_minutes);
@@ -500,22 +472,9 @@ pub fn walk_in(
     who: &ResidentDetails,
 ) -> Result<Appointment, ClinicError> {
     let id_hash = keys.hash_id_number(&who.id_number);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match try_walk_in(db, desk, slot_id, who, &id_hash) {
-            Err(ClinicError::Db(e))
-                if attempt < 3
-                    && (unique_violation_on(&e, "code") || unique_violation_on(&e, "id_hash")) =>
-            {
-                continue
-            }
-            Err(ClinicError::Db(e)) if unique_violation_on(&e, "dose") => {
-                return Err(ClinicError::AlreadyBooked)
-            }
-            other => return other,
-        }
-    }
+    retrying_collisions(ClinicError::AlreadyBooked, || {
+        try_walk_in(db, desk, slot_id, who, &id_hash)
+    })
 }
 
 fn try_walk_in(
@@ -533,10 +492,8 @@ fn try_walk_in(
         if !(sl.starts_at <= desk.now && desk.now < sl.ends_at) {
             return Err(ClinicError::NoCurrentSlot);
         }
-        let age = age_on(who.id_number.birth_date(), desk.today());
-        if age < p.min_age_years || age > p.max_age_years {
-            return Err(ClinicError::AgeOutOfRange);
-        }
+        let series = p.series();
+        eligibility::check_age(&series, who.id_number.birth_date(), desk.today())?;
         let existing = resident::find_by_hash(&mut conn, id_hash)?;
         let doses = match &existing {
             Some(r) => vaccination::list_for_resident(&mut conn, ResidentId(r.id))?,
@@ -546,7 +503,7 @@ fn try_walk_in(
         if dose > p.doses_in_series {
             return Err(ClinicError::SeriesComplete);
         }
-        check_dose_on(&doses, dose, desk.day_of(desk.now), &p, desk.tz)?;
+        eligibility::check_dose(&series, &doses, dose, desk.today(), desk.tz)?;
         if let Some(r) = &existing {
             if appointment::find_active_for_dose(&mut conn, ResidentId(r.id), dose)?.is_some() {
                 return Err(ClinicError::AlreadyBooked);

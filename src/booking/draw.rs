@@ -32,6 +32,7 @@ use super::{
     check_eligibility, upsert_resident, Booked, BookingError, ResidentDetails, Rules, Seat,
 };
 use crate::db::{unique_violation_on, AnyConnection, Db};
+use crate::domain::days::{day_bounds, local_day};
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
 use crate::mail::outbox::{self, Kind};
@@ -631,8 +632,8 @@ fn candidates(
     d: &Draw,
     e: &DrawEntry,
 ) -> QueryResult<Vec<Slot>> {
-    let day = super::local_day(rules.tz, e.starts_at);
-    let (from, to) = crate::views::day_bounds(rules.tz, day);
+    let day = local_day(rules.tz, e.starts_at);
+    let (from, to) = day_bounds(rules.tz, day);
     let mut out = Vec::new();
     for s in slot::list_for_site_between(conn, SiteId(d.site_id), from, to)? {
         if s.product_id != e.product_id || s.starts_at <= rules.now {

@@ -26,14 +26,16 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
 use crate::db::{unique_violation_on, AnyConnection, Db};
-use crate::domain::{age_on, BookingCode, Email, IdNumber, PersonName, Phone};
+use crate::domain::days::local_day;
+use crate::domain::eligibility::{self, Refusal};
+use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::stock;
 use crate::models::{
     product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment, NewResident,
-    Product, Resident, Slot, Vaccination,
+    Product, Resident, Slot,
 };
 use crate::security::Keys;
 
@@ -84,6 +86,34 @@ pub enum BookingError {
     Pool(#[from] r2d2::Error),
     #[error("database writer: {0}")]
     Write(#[from] crate::db::WriteError),
+}
+
+impl From<Refusal> for BookingError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotInSeries => BookingError::NotInSeries,
+            Refusal::AlreadyGiven => BookingError::AlreadyVaccinated,
+            Refusal::PreviousDoseMissing => BookingError::PreviousDoseMissing,
+            Refusal::WrongProduct => BookingError::WrongProduct,
+            Refusal::TooEarly { opens, .. } => BookingError::TooEarly(opens),
+            Refusal::TooYoung | Refusal::TooOld => BookingError::AgeOutOfRange,
+        }
+    }
+}
+
+/// An error that may stand for a database error: what [`retrying_collisions`] looks into.
+pub(crate) trait DbCause {
+    /// The database error behind it, if that is what it is.
+    fn db_cause(&self) -> Option<&DieselError>;
+}
+
+impl DbCause for BookingError {
+    fn db_cause(&self) -> Option<&DieselError> {
+        match self {
+            BookingError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl BookingError {
@@ -142,8 +172,6 @@ pub struct Rules {
     pub tz: chrono_tz::Tz,
 }
 
-pub use crate::domain::days::local_day;
-
 /// A confirmed booking.
 #[derive(Debug, Clone)]
 pub struct Booked {
@@ -171,23 +199,28 @@ pub fn book(
 /// Run `attempt` again (up to three times in all) when it collided with a concurrent request
 /// on a random code or on a resident created at the same moment; a collision on the one-per-dose
 /// index is `taken` (already booked, or already entered in a draw).
-pub(crate) fn retrying_collisions<T>(
-    taken: BookingError,
-    mut attempt: impl FnMut() -> Result<T, BookingError>,
-) -> Result<T, BookingError> {
+pub(crate) fn retrying_collisions<T, E: DbCause>(
+    taken: E,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let mut tries = 0;
     loop {
         tries += 1;
-        match attempt() {
-            Err(BookingError::Db(e))
-                if tries < 3
-                    && (unique_violation_on(&e, "code") || unique_violation_on(&e, "id_hash")) =>
-            {
-                continue
-            }
-            Err(BookingError::Db(e)) if unique_violation_on(&e, "dose") => return Err(taken),
-            other => return other,
+        let e = match attempt() {
+            Err(e) => e,
+            done => return done,
+        };
+        let (again, on_dose) = match e.db_cause() {
+            Some(d) => (
+                unique_violation_on(d, "code") || unique_violation_on(d, "id_hash"),
+                unique_violation_on(d, "dose"),
+            ),
+            None => (false, false),
+        };
+        if again && tries < 3 {
+            continue;
         }
+        return Err(if on_dose { taken } else { e });
     }
 }
 
@@ -373,7 +406,8 @@ fn check_eligibility(
         Some(r) => vaccination::list_for_resident(conn, ResidentId(r.id))?,
         None => Vec::new(),
     };
-    check_dose(&doses, dose, slot, product, rules.tz)?;
+    let day = local_day(rules.tz, slot.starts_at);
+    eligibility::check_dose(&product.series(), &doses, dose, day, rules.tz)?;
     if let Some(r) = resident {
         // Booking the same dose twice is refused; moving it is `reschedule`.
         if appointment::find_active_for_dose(conn, ResidentId(r.id), dose)?.is_some() {
@@ -393,57 +427,12 @@ fn check_slot(
     if slot.starts_at <= rules.now {
         return Err(BookingError::SlotStarted);
     }
-    let age = age_on(birth, local_day(rules.tz, slot.starts_at));
-    if age < product.min_age_years || age > product.max_age_years {
-        return Err(BookingError::AgeOutOfRange);
-    }
+    eligibility::check_age(
+        &product.series(),
+        birth,
+        local_day(rules.tz, slot.starts_at),
+    )?;
     Ok(())
-}
-
-/// `dose` is in the series, not yet given, and (after the first) inside the interval from the
-/// previous dose, of the same product.
-fn check_dose(
-    doses: &[Vaccination],
-    dose: i32,
-    slot: &Slot,
-    product: &Product,
-    tz: chrono_tz::Tz,
-) -> Result<(), BookingError> {
-    if dose < 1 || dose > product.doses_in_series {
-        return Err(BookingError::NotInSeries);
-    }
-    if doses.iter().any(|v| v.dose_number == dose) {
-        return Err(BookingError::AlreadyVaccinated);
-    }
-    if dose > 1 {
-        let (opens, _) =
-            next_dose_window(doses, dose, product, tz).ok_or(BookingError::PreviousDoseMissing)?;
-        let previous = doses.iter().find(|v| v.dose_number == dose - 1);
-        if previous.is_some_and(|p| p.product_id != product.id) {
-            return Err(BookingError::WrongProduct);
-        }
-        if local_day(tz, slot.starts_at) < opens {
-            return Err(BookingError::TooEarly(opens));
-        }
-    }
-    Ok(())
-}
-
-/// The window `(opens, closes)` for `dose`, from the previous dose's date and the product's
-/// interval; `None` while the previous dose is not recorded.
-pub fn next_dose_window(
-    doses: &[Vaccination],
-    dose: i32,
-    product: &Product,
-    tz: chrono_tz::Tz,
-) -> Option<(NaiveDate, NaiveDate)> {
-    let previous = doses.iter().find(|v| v.dose_number == dose - 1)?;
-    Some(crate::domain::days::dose_window(
-        tz,
-        previous.given_at,
-        product.min_interval_days,
-        product.max_interval_days,
-    ))
 }
 
 /// Find an appointment by booking code and the resident's ID number. A wrong code and a wrong
@@ -538,7 +527,8 @@ pub fn reschedule(
             .ok_or(BookingError::NotFound)?;
         check_slot(rules, res.birth_date, &new_slot, &product)?;
         let doses = vaccination::list_for_resident(&mut conn, ResidentId(res.id))?;
-        check_dose(&doses, old.dose_number, &new_slot, &product, rules.tz)?;
+        let day = local_day(rules.tz, new_slot.starts_at);
+        eligibility::check_dose(&product.series(), &doses, old.dose_number, day, rules.tz)?;
         (old, new_slot, res)
     };
     let first = old.dose_number == 1;

@@ -1,6 +1,7 @@
 //! The city's days. Instants are stored in UTC; every rule that speaks of days (intervals between
-//! doses, "today", "tomorrow") takes them in the city's time zone. Booking and the mail worker
-//! both use these functions, so a page and a message never disagree about a day. No I/O here.
+//! doses, ages, "today", "tomorrow", a day's list) takes them in the city's time zone. Booking,
+//! the desk, the mail worker and the pages all use these functions, so a page and a message never
+//! disagree about a day. No I/O here.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
@@ -24,19 +25,25 @@ pub fn day_start(tz: Tz, day: NaiveDate) -> NaiveDateTime {
         .unwrap_or(midnight)
 }
 
-/// The city days `(opens, closes)` between which the next dose is due: `min_days` and
-/// `max_days` after the city day on which the previous dose was given.
-pub fn dose_window(
-    tz: Tz,
-    previous_given_at: NaiveDateTime,
-    min_days: i32,
-    max_days: i32,
-) -> (NaiveDate, NaiveDate) {
-    let given = local_day(tz, previous_given_at);
+/// The UTC range `[start, end)` of the city's day `day`.
+pub fn day_bounds(tz: Tz, day: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
     (
-        given + Duration::days(i64::from(min_days)),
-        given + Duration::days(i64::from(max_days)),
+        day_start(tz, day),
+        day_start(tz, day.succ_opt().unwrap_or(day)),
     )
+}
+
+/// A UTC instant in the city's zone.
+pub fn local(tz: Tz, at: NaiveDateTime) -> chrono::DateTime<Tz> {
+    tz.from_utc_datetime(&at)
+}
+
+/// The UTC instant of a city clock time (the earlier one when the clock is set back); `None`
+/// when the clock skips that time.
+pub fn utc_of_local(tz: Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.naive_utc())
 }
 
 #[cfg(test)]
@@ -51,14 +58,30 @@ mod tests {
     }
 
     #[test]
-    fn the_window_counts_city_days_not_utc_days() {
+    fn a_city_day_runs_from_its_midnight_to_the_next() {
         let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
-        // 2030-03-04 23:30 UTC is already 03-05 in Shanghai.
-        let (opens, closes) = dose_window(shanghai, at(2030, 3, 4, 23, 30), 21, 56);
-        assert_eq!(opens, NaiveDate::from_ymd_opt(2030, 3, 26).unwrap());
-        assert_eq!(closes, NaiveDate::from_ymd_opt(2030, 4, 30).unwrap());
-        // It opens at midnight in Shanghai, 16:00 UTC the day before.
-        assert_eq!(day_start(shanghai, opens), at(2030, 3, 25, 16, 0));
+        let d = NaiveDate::from_ymd_opt(2030, 3, 26).unwrap();
+        // Midnight in Shanghai is 16:00 UTC the day before.
+        assert_eq!(
+            day_bounds(shanghai, d),
+            (at(2030, 3, 25, 16, 0), at(2030, 3, 26, 16, 0))
+        );
+        assert_eq!(
+            local_day(shanghai, at(2030, 3, 25, 15, 59)),
+            d.pred_opt().unwrap()
+        );
+        assert_eq!(local_day(shanghai, at(2030, 3, 25, 16, 0)), d);
+        assert_eq!(
+            utc_of_local(shanghai, d.and_hms_opt(9, 30, 0).unwrap()),
+            Some(at(2030, 3, 26, 1, 30))
+        );
+        // Berlin skips 02:00-03:00 on 2030-03-31.
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let gap = NaiveDate::from_ymd_opt(2030, 3, 31)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(utc_of_local(berlin, gap), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod booking_code;
 pub mod clinic;
 mod contact;
 pub mod days;
+pub mod eligibility;
 mod id_number;
 pub mod text;
 

@@ -13,14 +13,13 @@ use lettre::Message;
 
 use super::ics;
 use super::outbox::{Kind, OutboxRow};
-use crate::booking::next_dose_window;
 use crate::db::AnyConnection;
 use crate::domain::days::local_day;
+use crate::domain::eligibility::{next_dose_window, DoseWindow};
 use crate::domain::BookingCode;
-use crate::i18n::Lang;
+use crate::i18n::{day_label, when, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::{appointment, product, resident, site, slot, town, vaccination};
-use crate::views::{day_label, when};
 
 /// The text part.
 #[derive(Template)]
@@ -295,7 +294,8 @@ fn second_dose_mail(
     {
         return Ok(None);
     }
-    let Some((opens, closes)) = next_dose_window(&doses, next, &p, env.tz) else {
+    let Some(DoseWindow { opens, closes }) = next_dose_window(&p.series(), &doses, next, env.tz)
+    else {
         return Ok(None);
     };
     let (subject_key, body_key) = match kind {

@@ -14,7 +14,9 @@ use super::Transport;
 use crate::clock::Clock;
 use crate::db::schema::{appointments, products, residents, vaccinations};
 use crate::db::{claim_outbox, Db};
-use crate::domain::days::{day_start, dose_window};
+use crate::domain::days::day_start;
+use crate::domain::eligibility::DoseWindow;
+use crate::models::appointment::AppointmentStatus;
 use crate::security::random_token;
 use crate::web::state::AppState;
 
@@ -45,14 +47,14 @@ const BATCH: i64 = 50;
 
 /// Queue the messages that time makes due: reminders for tomorrow's appointments, the
 /// second-dose window after a first dose, the invitation when it opens, the last call. The
-/// window is the one booking uses ([`dose_window`], on the city's days in `tz`): the invitation
+/// window is the one booking uses ([`DoseWindow`], on the city's days in `tz`): the invitation
 /// goes when the booking page starts to accept dose 2, at the city's midnight.
 pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> anyhow::Result<usize> {
     let (reminders, doses) = {
         let mut c = db.read.get()?;
         let reminders: Vec<(i64, i64, NaiveDateTime, String, String)> = appointments::table
             .inner_join(residents::table)
-            .filter(appointments::status.eq("booked"))
+            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
             .filter(appointments::starts_at.gt(now))
             .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
             .select((
@@ -88,9 +90,9 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> any
         jobs.push((Kind::Reminder, id, Some(slot_id), email, lang, key));
     }
     for (id, given, min, max, email, lang) in doses {
-        let (opens, closes) = dose_window(tz, given, min, max);
-        let opens = day_start(tz, opens);
-        let last_call = day_start(tz, closes - Duration::days(3));
+        let window = DoseWindow::after(tz, given, min, max);
+        let opens = day_start(tz, window.opens);
+        let last_call = day_start(tz, window.closes - Duration::days(3));
         let mut job = |kind: Kind, key: String| {
             jobs.push((kind, id, None, email.clone(), lang.clone(), key));
         };

@@ -54,12 +54,12 @@ impl AppointmentStatus {
     pub const ACTIVE: [AppointmentStatus; 2] =
         [AppointmentStatus::Booked, AppointmentStatus::CheckedIn];
 
+    /// The stored text of [`Self::ACTIVE`], for queries.
+    pub const ACTIVE_TEXT: [&'static str; 2] = ["booked", "checked_in"];
+
     /// Whether it holds a seat and a promised dose.
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            AppointmentStatus::Booked | AppointmentStatus::CheckedIn
-        )
+        Self::ACTIVE.contains(&self)
     }
 }
 
@@ -152,7 +152,7 @@ pub fn find_active_for_dose(
     appointments::table
         .filter(appointments::resident_id.eq(resident.0))
         .filter(appointments::dose_number.eq(dose))
-        .filter(appointments::status.eq_any(["booked", "checked_in"]))
+        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
         .select(Appointment::as_select())
         .first(conn)
         .optional()
@@ -273,8 +273,22 @@ pub fn sites_of_active_first_doses(
         .filter(appointments::product_id.eq(product.0))
         .filter(appointments::dose_number.eq(1))
         .filter(
-            appointments::status.eq_any(AppointmentStatus::ACTIVE.map(AppointmentStatus::as_str)),
+            appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT),
         )
         .select(appointments::site_id)
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppointmentStatus;
+
+    #[test]
+    fn the_active_texts_are_the_active_statuses() {
+        let texts = AppointmentStatus::ACTIVE.map(AppointmentStatus::as_str);
+        assert_eq!(texts, AppointmentStatus::ACTIVE_TEXT);
+        for s in AppointmentStatus::ACTIVE_TEXT {
+            assert!(AppointmentStatus::parse(s).is_active());
+        }
+    }
 }

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::products;
 use crate::db::AnyConnection;
+use crate::domain::eligibility::Series;
 use crate::ids::ProductId;
 
 /// A vaccine product.
@@ -20,6 +21,20 @@ pub struct Product {
     pub min_age_years: i32,
     pub max_age_years: i32,
     pub pack_size: i32,
+}
+
+impl Product {
+    /// What the eligibility rules need of this product.
+    pub fn series(&self) -> Series {
+        Series {
+            product_id: self.id,
+            doses: self.doses_in_series,
+            min_interval_days: self.min_interval_days,
+            max_interval_days: self.max_interval_days,
+            min_age_years: self.min_age_years,
+            max_age_years: self.max_age_years,
+        }
+    }
 }
 
 /// A product to insert.

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::vaccinations;
 use crate::db::AnyConnection;
+use crate::domain::eligibility::GivenDose;
 use crate::ids::ResidentId;
 
 /// A dose given.
@@ -22,6 +23,18 @@ pub struct Vaccination {
     pub given_at: NaiveDateTime,
     pub staff_user_id: Option<i64>,
     pub observation_until: NaiveDateTime,
+}
+
+impl GivenDose for Vaccination {
+    fn dose_number(&self) -> i32 {
+        self.dose_number
+    }
+    fn product_id(&self) -> i64 {
+        self.product_id
+    }
+    fn given_at(&self) -> NaiveDateTime {
+        self.given_at
+    }
 }
 
 /// A dose to record.

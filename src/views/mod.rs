@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Weekday};
-use chrono_tz::Tz;
 
+pub use crate::domain::days::{day_bounds, local};
 use crate::error::AppError;
 use crate::i18n::Lang;
+pub use crate::i18n::{day_label, hm, when};
 use crate::web::ctx::Ctx;
 
 /// Render a page with status 200.
@@ -61,54 +61,6 @@ impl FormErrors {
     pub fn all(&self) -> Vec<(&'static str, &str)> {
         self.0.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
-}
-
-/// A UTC instant in the city's zone.
-pub fn local(tz: Tz, at: NaiveDateTime) -> chrono::DateTime<Tz> {
-    tz.from_utc_datetime(&at)
-}
-
-/// `HH:MM` in the city's zone.
-pub fn hm(tz: Tz, at: NaiveDateTime) -> String {
-    local(tz, at).format("%H:%M").to_string()
-}
-
-/// A day as people read it: `11月30日 星期一` or `Mon 30 Nov`.
-pub fn day_label(lang: Lang, d: NaiveDate) -> String {
-    let wd = match d.weekday() {
-        Weekday::Mon => "day.mon",
-        Weekday::Tue => "day.tue",
-        Weekday::Wed => "day.wed",
-        Weekday::Thu => "day.thu",
-        Weekday::Fri => "day.fri",
-        Weekday::Sat => "day.sat",
-        Weekday::Sun => "day.sun",
-    };
-    match lang {
-        Lang::Zh => format!("{}月{}日 {}", d.month(), d.day(), lang.t(wd)),
-        Lang::En => format!("{} {} {}", lang.t(wd), d.day(), d.format("%b")),
-    }
-}
-
-/// A full date and time range: `11月30日 星期一 09:00–09:30`.
-pub fn when(lang: Lang, tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
-    format!(
-        "{} {}–{}",
-        day_label(lang, local(tz, start).date_naive()),
-        hm(tz, start),
-        hm(tz, end)
-    )
-}
-
-/// The UTC range `[start, end)` of a local day.
-pub fn day_bounds(tz: Tz, d: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.naive_utc())
-            .unwrap_or_else(|| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-    };
-    (start(d), start(d.succ_opt().unwrap_or(d)))
 }
 
 /// An inline SVG QR code for `text`, sized by CSS.

@@ -10,6 +10,7 @@ use super::cookies;
 use super::ctx::Ctx;
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
+use crate::domain::eligibility::next_dose_window;
 use crate::domain::{
     parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
 };
@@ -475,16 +476,16 @@ pub async fn appointment_page(
     let next_dose = (status == AppointmentStatus::Vaccinated
         && next_dose_n <= p.doses_in_series
         && pending.is_none())
-    .then(|| booking::next_dose_window(&doses, next_dose_n, &p, tz))
+    .then(|| next_dose_window(&p.series(), &doses, next_dose_n, tz))
     .flatten()
-    .map(|(opens, closes)| {
+    .map(|window| {
         let args = [
             ("n", next_dose_n.to_string()),
-            ("opens", day_label(lang, opens)),
-            ("closes", day_label(lang, closes)),
+            ("opens", day_label(lang, window.opens)),
+            ("closes", day_label(lang, window.closes)),
         ];
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if state.today() > closes {
+        if window.is_past(state.today()) {
             lang.tf("appt.next_dose_overdue", &args)
         } else {
             lang.tf("appt.next_dose_window", &args)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::NaiveDateTime;
 
 use crate::booking::Rules;
 use crate::clock::Clock;
@@ -47,10 +47,7 @@ impl AppState {
 
     /// Today's date in the city.
     pub fn today(&self) -> chrono::NaiveDate {
-        self.settings
-            .time_zone
-            .from_utc_datetime(&self.now())
-            .date_naive()
+        crate::domain::days::local_day(self.settings.time_zone, self.now())
     }
 }
 
