@@ -97,15 +97,12 @@ impl ReleaseRule {
     /// When a slot starting at `starts_at` (UTC) opens, in UTC; `None` without a rule. A local
     /// time that does not exist (the clock jumps forward) opens an hour later.
     pub fn opens_at(&self, tz: chrono_tz::Tz, starts_at: NaiveDateTime) -> Option<NaiveDateTime> {
-        use chrono::TimeZone;
+        use crate::domain::days::{local_day, utc_of_local};
         let (days, minutes) = (self.release_days?, self.release_minutes?);
-        let day =
-            tz.from_utc_datetime(&starts_at).date_naive() - chrono::Duration::days(days.into());
+        let day = local_day(tz, starts_at) - chrono::Duration::days(days.into());
         let at = |m: i32| {
             let local = day.and_hms_opt(0, 0, 0)? + chrono::Duration::minutes(m.into());
-            tz.from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.naive_utc())
+            utc_of_local(tz, local)
         };
         at(minutes).or_else(|| at(minutes + 60))
     }
