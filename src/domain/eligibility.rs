@@ -124,8 +124,12 @@ pub fn check_dose<D: GivenDose>(
         if previous.product_id() != series.product_id {
             return Err(Refusal::WrongProduct);
         }
-        let window =
-            next_dose_window(series, given, dose, tz).ok_or(Refusal::PreviousDoseMissing)?;
+        let window = DoseWindow::after(
+            tz,
+            previous.given_at(),
+            series.min_interval_days,
+            series.max_interval_days,
+        );
         if on < window.opens {
             return Err(Refusal::TooEarly {
                 opens: window.opens,
