@@ -1,6 +1,7 @@
 //! Validated input types (parse, don't validate) and the pure rules around them. No I/O here.
 
 mod booking_code;
+pub mod city;
 pub mod clinic;
 mod contact;
 pub mod days;

@@ -9,8 +9,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{parse_code, parse_emails, parse_int, parse_text, SetupError};
+use super::SetupError;
 use crate::db::Db;
+use crate::domain::city::{parse_code, parse_emails, parse_int, parse_text};
 use crate::domain::text;
 use crate::ids::new_id;
 use crate::models::{audit, site, town, NewSite, NewTown};

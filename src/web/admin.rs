@@ -37,8 +37,8 @@ fn explain(lang: Lang, e: SetupError) -> Result<(FormErrors, Option<String>), Ap
     let mut errors = FormErrors::default();
     match e {
         SetupError::Invalid(list) => {
-            for (field, key) in list {
-                errors.add(field, lang.t(key).to_string());
+            for e in list {
+                errors.add(e.field, lang.t(e.key).to_string());
             }
             Ok((errors, None))
         }

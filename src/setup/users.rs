@@ -1,0 +1,174 @@
+//! Staff, bureau and admin accounts: creating one, activating or deactivating, new passwords.
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use super::error::{code_taken, invalid, FieldErrors, SetupError};
+use crate::db::Db;
+use crate::domain::city::{parse_password, parse_username};
+use crate::domain::parse_id;
+use crate::ids::{new_id, SiteId, UserId};
+use crate::models::{audit, site, user, NewUser, Role};
+
+/// The user form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct UserForm {
+    pub username: String,
+    pub role: String,
+    pub site_id: String,
+    pub password: String,
+    pub csrf: String,
+}
+
+/// A valid new user.
+#[derive(Debug, Clone)]
+pub struct UserInput {
+    pub username: String,
+    pub role: Role,
+    pub site_id: Option<i64>,
+    pub password: String,
+}
+
+/// Parse the user form, collecting every error.
+pub fn parse_user(f: &UserForm) -> Result<UserInput, SetupError> {
+    let mut check = FieldErrors::default();
+    let username = check.read("username", parse_username(&f.username));
+    let role = Role::parse(&f.role);
+    if role.is_none() {
+        check.add("role", "err.setup.role");
+    }
+    let site_id = parse_id(&f.site_id);
+    if role == Some(Role::Clinic) && site_id.is_none() {
+        check.add("site_id", "err.setup.user_site");
+    }
+    let password = parse_password(&f.password);
+    if password.is_none() {
+        check.add("password", "err.setup.password");
+    }
+    check.done(|| UserInput {
+        username: username.unwrap_or_default(),
+        role: role.unwrap_or(Role::Clinic),
+        site_id: if role == Some(Role::Clinic) {
+            site_id
+        } else {
+            None
+        },
+        password: password.unwrap_or_default(),
+    })
+}
+
+/// Create a staff, bureau or admin user (Argon2id password), with an audit entry.
+pub fn create_user(
+    db: &Db,
+    input: UserInput,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<i64, SetupError> {
+    let hash = crate::security::hash_password(&input.password).map_err(SetupError::Hash)?;
+    let actor = actor.to_string();
+    db.transaction(move |c| {
+        if let Some(sid) = input.site_id {
+            site::find(c, SiteId(sid))?.ok_or_else(|| invalid("site_id", "err.setup.user_site"))?;
+        }
+        if user::find_by_username(c, &input.username)?.is_some() {
+            return Err(invalid("username", "err.setup.username_taken"));
+        }
+        let id = new_id();
+        user::insert(
+            c,
+            &NewUser {
+                id,
+                username: input.username.clone(),
+                password_hash: hash,
+                role: input.role.as_str().into(),
+                site_id: input.site_id,
+                active: true,
+                created_at: now,
+            },
+        )?;
+        audit::record(
+            c,
+            now,
+            &actor,
+            "users.create",
+            &format!("user {}", input.username),
+            &format!(
+                "role {}{}",
+                input.role.as_str(),
+                input
+                    .site_id
+                    .map(|s| format!(", site {s}"))
+                    .unwrap_or_default()
+            ),
+        )?;
+        Ok(id)
+    })
+    .map_err(code_taken)
+}
+
+/// Activate or deactivate a user; deactivating ends their sessions at once. An admin cannot
+/// deactivate themselves (the city would lose its last way in).
+pub fn set_user_active(
+    db: &Db,
+    id: i64,
+    active: bool,
+    actor_id: i64,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<(), SetupError> {
+    if id == actor_id && !active {
+        return Err(SetupError::Refused("err.setup.self"));
+    }
+    let actor = actor.to_string();
+    db.transaction(move |c| {
+        let u = user::find(c, UserId(id))?.ok_or(SetupError::NotFound)?;
+        user::set_active(c, UserId(id), active)?;
+        let ended = if active {
+            0
+        } else {
+            user::revoke_all_sessions(c, UserId(id), now)?
+        };
+        audit::record(
+            c,
+            now,
+            &actor,
+            if active {
+                "users.activate"
+            } else {
+                "users.deactivate"
+            },
+            &format!("user {}", u.username),
+            &format!("{ended} sessions ended"),
+        )?;
+        Ok(())
+    })
+}
+
+/// Set a new password for a user and end their sessions.
+pub fn reset_password(
+    db: &Db,
+    id: i64,
+    password: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<(), SetupError> {
+    let password =
+        parse_password(password).ok_or_else(|| invalid("password", "err.setup.password"))?;
+    let hash = crate::security::hash_password(&password).map_err(SetupError::Hash)?;
+    let actor = actor.to_string();
+    db.transaction(move |c| {
+        let u = user::find(c, UserId(id))?.ok_or(SetupError::NotFound)?;
+        user::set_password(c, UserId(id), &hash)?;
+        let ended = user::revoke_all_sessions(c, UserId(id), now)?;
+        audit::record(
+            c,
+            now,
+            &actor,
+            "users.password",
+            &format!("user {}", u.username),
+            &format!("password reset; {ended} sessions ended"),
+        )?;
+        Ok(())
+    })
+}
