@@ -10,9 +10,9 @@ use dosewise::clock::{Clock, SystemClock};
 use dosewise::config::Settings;
 use dosewise::db::{redact, Db};
 use dosewise::demo::{generate_city, CityOptions};
-use dosewise::ids::new_id;
-use dosewise::models::{user, NewUser, Role};
-use dosewise::security::{hash_password, Keys};
+use dosewise::models::{user, Role};
+use dosewise::security::Keys;
+use dosewise::setup::{self, CreatedBy, SetupError, UserInput};
 use dosewise::startup::{master_secret, Application};
 
 #[derive(Parser)]
@@ -309,52 +309,33 @@ fn create_user(
     username: &str,
 ) -> anyhow::Result<()> {
     let role = Role::parse(role).context("unknown role")?;
-    let Ok(username) = dosewise::setup::parse_username(username) else {
+    let Ok(username) = setup::parse_username(username) else {
         bail!("a username is 1-64 letters, digits, dots, hyphens or underscores");
     };
     if role == Role::Clinic && site.is_none() {
         bail!("a clinic user needs --site ID");
     }
     let password = read_password()?;
-    let Some(password) = dosewise::setup::parse_password(&password) else {
+    let Some(password) = setup::parse_password(&password) else {
         bail!(
             "the password must be at least 10 characters (at most 200), without control characters"
         );
     };
     let db = Db::connect(&settings.database_url, 1)?;
-    let mut conn = db.write.get()?;
-    if let Some(id) = site {
-        dosewise::models::site::find(&mut conn, dosewise::ids::SiteId(id))?
-            .context("no site with that id")?;
-    }
-    let now = SystemClock.now();
-    let inserted = user::insert(
-        &mut conn,
-        &NewUser {
-            id: new_id(),
-            username: username.clone(),
-            password_hash: hash_password(&password)?,
-            role: role.as_str().into(),
-            site_id: site,
-            active: true,
-            created_at: now,
-        },
-    );
-    match inserted {
-        Ok(()) => {}
-        Err(e) if dosewise::db::is_unique_violation(&e) => {
-            bail!("the username {username:?} is taken")
+    let input = UserInput {
+        username: username.clone(),
+        role,
+        site_id: site,
+        password,
+    };
+    match setup::create_user(&db, input, CreatedBy::Cli, SystemClock.now()) {
+        Ok(_) => {}
+        Err(SetupError::Invalid(fields)) if fields.iter().any(|f| f.field == "site_id") => {
+            bail!("no site with that id")
         }
+        Err(SetupError::Invalid(_)) => bail!("the username {username:?} is taken"),
         Err(e) => return Err(e.into()),
     }
-    dosewise::models::audit::record(
-        &mut conn,
-        now,
-        "cli",
-        "create-user",
-        &username,
-        role.as_str(),
-    )?;
     println!("created {} user {username}", role.as_str());
     Ok(())
 }

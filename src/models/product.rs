@@ -105,3 +105,12 @@ pub fn has_been_given(conn: &mut AnyConnection, id: ProductId) -> QueryResult<bo
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// The id of the product with this code, if any.
+pub fn find_id_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<i64>> {
+    products::table
+        .filter(products::code.eq(code))
+        .select(products::id)
+        .first(conn)
+        .optional()
+}

@@ -98,3 +98,17 @@ pub fn delete(conn: &mut AnyConnection, id: TownId) -> QueryResult<bool> {
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// How many waiting-list entries and notices refer to a town (a town in use is not deleted).
+pub fn count_waiting_and_notices(conn: &mut AnyConnection, id: TownId) -> QueryResult<i64> {
+    use crate::db::schema::{town_notices, waiting_list};
+    let waiting: i64 = waiting_list::table
+        .filter(waiting_list::town_id.eq(id.0))
+        .count()
+        .get_result(conn)?;
+    let notices: i64 = town_notices::table
+        .filter(town_notices::town_id.eq(id.0))
+        .count()
+        .get_result(conn)?;
+    Ok(waiting + notices)
+}

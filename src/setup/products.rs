@@ -2,11 +2,10 @@
 //! were given need a reason and are kept in `product_changes`.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::error::{code_taken, invalid, FieldErrors, SetupError};
-use crate::db::{AnyConnection, Db};
+use crate::db::Db;
 use crate::domain::city::{parse_code, parse_int, parse_text};
 use crate::domain::{PlainText, TextRule};
 use crate::ids::{new_id, ProductId};
@@ -185,7 +184,7 @@ pub fn save_product(
                 "products.update"
             }
             None => {
-                if let Some(other) = product_by_code(c, &row.code)? {
+                if let Some(other) = product::find_id_by_code(c, &row.code)? {
                     if other != row.id {
                         return Err(invalid("code", "err.setup.code_taken"));
                     }
@@ -205,13 +204,4 @@ pub fn save_product(
         Ok(row.id)
     })
     .map_err(code_taken)
-}
-
-fn product_by_code(c: &mut AnyConnection, code: &str) -> QueryResult<Option<i64>> {
-    use crate::db::schema::products;
-    products::table
-        .filter(products::code.eq(code))
-        .select(products::id)
-        .first(c)
-        .optional()
 }

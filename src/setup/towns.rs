@@ -1,7 +1,6 @@
 //! Towns: their codes, eligible population and contact addresses; deleting one nothing uses.
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::error::{code_taken, invalid, FieldErrors, SetupError};
@@ -110,22 +109,13 @@ pub fn save_town(
 
 /// Delete a town that nothing refers to; a town with sites can only be deactivated.
 pub fn delete_town(db: &Db, id: i64, actor: &str, now: NaiveDateTime) -> Result<(), SetupError> {
-    use crate::db::schema::{town_notices, waiting_list};
     let actor = actor.to_string();
     db.transaction(move |c| {
         let t = town::find(c, TownId(id))?.ok_or(SetupError::NotFound)?;
         if site::count_for_town(c, TownId(id))? > 0 {
             return Err(SetupError::Refused("err.setup.town_has_sites"));
         }
-        let waiting: i64 = waiting_list::table
-            .filter(waiting_list::town_id.eq(id))
-            .count()
-            .get_result(c)?;
-        let notices: i64 = town_notices::table
-            .filter(town_notices::town_id.eq(id))
-            .count()
-            .get_result(c)?;
-        if waiting + notices > 0 {
+        if town::count_waiting_and_notices(c, TownId(id))? > 0 {
             return Err(SetupError::Refused("err.setup.town_in_use"));
         }
         town::delete(c, TownId(id))?;

@@ -58,15 +58,29 @@ pub fn parse_user(f: &UserForm) -> Result<UserInput, SetupError> {
     })
 }
 
-/// Create a staff, bureau or admin user (Argon2id password), with an audit entry.
+/// Who creates an account: an administrator on the users page, or `dosewise create-user`. The
+/// rule is the same; the audit entry says which.
+#[derive(Debug, Clone, Copy)]
+pub enum CreatedBy<'a> {
+    /// The administrator with this username.
+    Admin(&'a str),
+    /// The command line (the city's first admin).
+    Cli,
+}
+
+/// Create a staff, bureau or admin user (Argon2id password), with an audit entry. The site must
+/// exist and the username be free (field errors `site_id` and `username` otherwise).
 pub fn create_user(
     db: &Db,
     input: UserInput,
-    actor: &str,
+    by: CreatedBy<'_>,
     now: NaiveDateTime,
 ) -> Result<i64, SetupError> {
     let hash = crate::security::hash_password(&input.password).map_err(SetupError::Hash)?;
-    let actor = actor.to_string();
+    let actor = match by {
+        CreatedBy::Admin(name) => Some(name.to_string()),
+        CreatedBy::Cli => None,
+    };
     db.transaction(move |c| {
         if let Some(sid) = input.site_id {
             site::find(c, SiteId(sid))?.ok_or_else(|| invalid("site_id", "err.setup.user_site"))?;
@@ -87,21 +101,31 @@ pub fn create_user(
                 created_at: now,
             },
         )?;
-        audit::record(
-            c,
-            now,
-            &actor,
-            "users.create",
-            &format!("user {}", input.username),
-            &format!(
-                "role {}{}",
+        match &actor {
+            Some(actor) => audit::record(
+                c,
+                now,
+                actor,
+                "users.create",
+                &format!("user {}", input.username),
+                &format!(
+                    "role {}{}",
+                    input.role.as_str(),
+                    input
+                        .site_id
+                        .map(|s| format!(", site {s}"))
+                        .unwrap_or_default()
+                ),
+            )?,
+            None => audit::record(
+                c,
+                now,
+                "cli",
+                "create-user",
+                &input.username,
                 input.role.as_str(),
-                input
-                    .site_id
-                    .map(|s| format!(", site {s}"))
-                    .unwrap_or_default()
-            ),
-        )?;
+            )?,
+        }
         Ok(id)
     })
     .map_err(code_taken)

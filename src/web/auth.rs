@@ -7,9 +7,9 @@ use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
-use super::resident::CsrfForm;
 use super::state::{blocking, AppState};
 use crate::domain::{PlainText, TextRule};
 use crate::error::AppError;

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::common::CsrfForm;
 use super::ctx::Ctx;
-use super::resident::CsrfForm;
 use super::state::{blocking, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};

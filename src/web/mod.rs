@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bureau;
 pub mod cache;
 pub mod clinic;
+pub mod common;
 pub mod cookies;
 pub mod ctx;
 pub mod draw;

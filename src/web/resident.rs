@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
+use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
 use super::state::{blocking, read, AppState};
@@ -126,7 +127,7 @@ pub async fn town_page(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+    if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
     render_town(
@@ -199,7 +200,7 @@ pub async fn site_page(
     path: web::Path<i64>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+    if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
     let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await?;
@@ -345,7 +346,7 @@ pub async fn book_form(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(page) = super::admin::not_set_up(&ctx, &state).await? {
+    if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
     book_page(
@@ -594,13 +595,6 @@ pub async fn find_submit(
             html_status(&page, StatusCode::NOT_FOUND)
         }
     }
-}
-
-/// A form with only the CSRF token.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfForm {
-    pub csrf: String,
 }
 
 /// `POST /appointment/cancel`.

@@ -1,0 +1,92 @@
+//! The CSV import of towns and sites.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::{explain, run};
+use crate::error::AppError;
+use crate::models::Role;
+use crate::setup::{self, SetupError};
+use crate::views::admin::ImportPage;
+use crate::views::{html, html_status};
+use crate::web::ctx::Ctx;
+use crate::web::state::AppState;
+
+/// `GET /admin/import`: the format, the example, the form.
+pub async fn import_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    html(&ImportPage {
+        csv: String::new(),
+        problems: Vec::new(),
+        message: None,
+        ctx,
+    })
+}
+
+/// The import form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ImportForm {
+    csv: String,
+    csrf: String,
+}
+
+/// `POST /admin/import`: all rows or nothing.
+pub async fn import(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<ImportForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let csv = form.into_inner().csv;
+    let text = csv.clone();
+    let outcome = run(&state, move |st| {
+        setup::import_csv(&st.db, &text, &actor, st.now())
+    })
+    .await?;
+    let lang = ctx.lang;
+    match outcome {
+        Ok(r) => {
+            let message = Some(ctx.tf(
+                "import.done",
+                &[
+                    ("towns", &r.towns.to_string()),
+                    ("sites", &r.sites.to_string()),
+                ],
+            ));
+            html(&ImportPage {
+                csv: String::new(),
+                problems: Vec::new(),
+                message,
+                ctx,
+            })
+        }
+        Err(SetupError::Import(problems)) => html_status(
+            &ImportPage {
+                csv,
+                problems: problems
+                    .into_iter()
+                    .map(|(line, key)| (line, lang.t(&key).to_string()))
+                    .collect(),
+                message: None,
+                ctx,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => Err(explain(lang, e).err().unwrap_or(AppError::BadRequest)),
+    }
+}
+
+/// `GET /admin/import/example.csv`.
+pub async fn import_example(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"dosewise-towns-and-sites.csv\"",
+        ))
+        .body(setup::EXAMPLE_CSV))
+}

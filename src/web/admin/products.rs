@@ -1,0 +1,177 @@
+//! Product pages (bureau too): the list, adding, editing with the interval history.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::{explain, run_parsed};
+use crate::error::AppError;
+use crate::ids::ProductId;
+use crate::models::{product, product_change, Role};
+use crate::setup::{self, ProductForm};
+use crate::views::admin::{ProductEditPage, ProductListRow, ProductsPage};
+use crate::views::{html_status, local, see_other, FormErrors};
+use crate::web::ctx::Ctx;
+use crate::web::state::{read, AppState};
+
+/// `GET /admin/products` (bureau too).
+pub async fn products(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let form = ProductForm {
+        doses_in_series: "2".into(),
+        min_interval_days: "21".into(),
+        max_interval_days: "56".into(),
+        min_age_years: "18".into(),
+        max_age_years: "120".into(),
+        pack_size: "1".into(),
+        ..Default::default()
+    };
+    products_page(ctx, &state, form, FormErrors::default(), StatusCode::OK).await
+}
+
+async fn products_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    form: ProductForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let list = read(state, |c, _| Ok(product::list(c)?)).await?;
+    html_status(
+        &ProductsPage {
+            products: list
+                .into_iter()
+                .map(|p| ProductListRow {
+                    id: p.id.to_string(),
+                    code: p.code,
+                    name: p.name,
+                    manufacturer: p.manufacturer,
+                    doses: p.doses_in_series,
+                    interval: format!("{}–{}", p.min_interval_days, p.max_interval_days),
+                    ages: format!("{}–{}", p.min_age_years, p.max_age_years),
+                    pack_size: p.pack_size,
+                })
+                .collect(),
+            form,
+            errors,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `POST /admin/products`: add a product.
+pub async fn create_product(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<ProductForm>,
+) -> Result<HttpResponse, AppError> {
+    save_product(ctx, state, None, form.into_inner()).await
+}
+
+/// `POST /admin/products/{id}`: edit a product; an interval change after doses were given
+/// needs a reason.
+pub async fn update_product(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ProductForm>,
+) -> Result<HttpResponse, AppError> {
+    save_product(ctx, state, Some(*path), form.into_inner()).await
+}
+
+/// Add (`id` None) or edit a product; a refused form is shown again on the page it came from.
+async fn save_product(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    id: Option<i64>,
+    form: ProductForm,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let parsed = setup::parse_product(&form);
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_product(&st.db, id, input, &actor, st.now())
+    })
+    .await?;
+    let Err(e) = outcome else {
+        return Ok(see_other(&match id {
+            Some(id) => format!("/admin/products/{id}"),
+            None => "/admin/products".to_string(),
+        }));
+    };
+    let (errors, _) = explain(ctx.lang, e)?;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    match id {
+        None => products_page(ctx, &state, form, errors, status).await,
+        Some(id) => product_edit(ctx, &state, id, form, errors, status).await,
+    }
+}
+
+/// `GET /admin/products/{id}`.
+pub async fn product_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let id = *path;
+    let p = read(&state, move |c, _| {
+        product::find(c, ProductId(id))?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let form = ProductForm {
+        code: p.code,
+        name: p.name,
+        manufacturer: p.manufacturer,
+        doses_in_series: p.doses_in_series.to_string(),
+        min_interval_days: p.min_interval_days.to_string(),
+        max_interval_days: p.max_interval_days.to_string(),
+        min_age_years: p.min_age_years.to_string(),
+        max_age_years: p.max_age_years.to_string(),
+        pack_size: p.pack_size.to_string(),
+        reason: String::new(),
+        csrf: String::new(),
+    };
+    product_edit(ctx, &state, id, form, FormErrors::default(), StatusCode::OK).await
+}
+
+async fn product_edit(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    id: i64,
+    form: ProductForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let tz = state.settings.time_zone;
+    let (given, history) = read(state, move |c, _| {
+        product::find(c, ProductId(id))?.ok_or(AppError::NotFound)?;
+        Ok((
+            product::has_been_given(c, ProductId(id))?,
+            product_change::list_for_product(c, ProductId(id))?,
+        ))
+    })
+    .await?;
+    html_status(
+        &ProductEditPage {
+            id: id.to_string(),
+            given,
+            form,
+            errors,
+            history: history
+                .into_iter()
+                .map(|h| {
+                    (
+                        local(tz, h.changed_at).format("%Y-%m-%d %H:%M").to_string(),
+                        format!("{}–{}", h.old_min_interval_days, h.old_max_interval_days),
+                        format!("{}–{}", h.new_min_interval_days, h.new_max_interval_days),
+                        h.reason,
+                        h.changed_by,
+                    )
+                })
+                .collect(),
+            ctx,
+        },
+        status,
+    )
+}

@@ -1,0 +1,372 @@
+//! Site pages: the list, adding, the site page with its details, products, weekly template
+//! and exceptions.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::{explain, refused_status, run_parsed};
+use crate::error::AppError;
+use crate::ids::SiteId;
+use crate::models::{exception, product, site, site_product, slot, template, town, Role};
+use crate::setup::{self, ExceptionForm, ExceptionOutcome, SiteForm, TemplateForm, HOUR_FIELDS};
+use crate::views::admin::{AffectedRow, SiteEditPage, SiteListRow, SitesPage};
+use crate::views::{html_status, see_other, when, FormErrors};
+use crate::web::ctx::Ctx;
+use crate::web::state::{read, AppState};
+
+const WEEKDAY_KEYS: [&str; 7] = [
+    "day.mon", "day.tue", "day.wed", "day.thu", "day.fri", "day.sat", "day.sun",
+];
+
+fn town_options(towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
+    towns
+        .into_iter()
+        .map(|t| (t.id.to_string(), format!("{} · {}", t.code, t.name)))
+        .collect()
+}
+
+/// `GET /admin/sites`.
+pub async fn sites(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    sites_page(
+        ctx,
+        &state,
+        SiteForm::default(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn sites_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    form: SiteForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (sites, towns, templates) = read(state, |c, _| {
+        Ok((site::list_all(c)?, town::list_all(c)?, template::list(c)?))
+    })
+    .await?;
+    let rows = sites
+        .into_iter()
+        .map(|s| SiteListRow {
+            id: s.id.to_string(),
+            town: towns
+                .iter()
+                .find(|t| t.id == s.town_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            has_template: templates.iter().any(|t| t.site_id == s.id),
+            name: s.name,
+            address: s.address,
+            active: s.active,
+        })
+        .collect();
+    html_status(
+        &SitesPage {
+            sites: rows,
+            towns: town_options(towns.into_iter().filter(|t| t.active).collect()),
+            form,
+            errors,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `POST /admin/sites`: add a site, then set up its template on its page.
+pub async fn create_site(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<SiteForm>,
+) -> Result<HttpResponse, AppError> {
+    save_site(ctx, state, None, form.into_inner()).await
+}
+
+/// `POST /admin/sites/{id}`: edit a site's details.
+pub async fn update_site(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<SiteForm>,
+) -> Result<HttpResponse, AppError> {
+    save_site(ctx, state, Some(*path), form.into_inner()).await
+}
+
+/// Add (`id` None) or edit a site's details; a refused form is shown again on the page it came
+/// from.
+async fn save_site(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    id: Option<i64>,
+    form: SiteForm,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let parsed = setup::parse_site(&form, id.is_none());
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_site(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
+    .await?;
+    let e = match (outcome, id) {
+        (Ok(new), None) => return Ok(see_other(&format!("/admin/sites/{new}#template"))),
+        (Ok(_), Some(id)) => return Ok(see_other(&format!("/admin/sites/{id}"))),
+        (Err(e), _) => e,
+    };
+    let (errors, _) = explain(ctx.lang, e)?;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    match id {
+        None => sites_page(ctx, &state, form, errors, status).await,
+        Some(id) => {
+            let v = SiteView {
+                form: Some(form),
+                errors,
+                ..Default::default()
+            };
+            site_edit(ctx, &state, id, v, status).await
+        }
+    }
+}
+
+/// What a site page shows besides the stored values.
+#[derive(Default)]
+struct SiteView {
+    form: Option<SiteForm>,
+    errors: FormErrors,
+    template: Option<TemplateForm>,
+    template_errors: FormErrors,
+    exception: ExceptionForm,
+    exception_errors: FormErrors,
+    affected: Vec<setup::Affected>,
+    message: Option<String>,
+    refusal: Option<String>,
+}
+
+async fn site_edit(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    id: i64,
+    v: SiteView,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let today = state.today();
+    let ((s, towns, products, t, hours, chosen, excs, future), rule) = read(state, move |c, st| {
+        let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
+        let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
+        let rule = template::release_rule(c, SiteId(id))?;
+        // A site without a template yet is offered the city's default draw window.
+        let rule = if template::find(c, SiteId(id))?.is_none() {
+            template::ReleaseRule {
+                draw_minutes: st.settings.draw_minutes,
+                ..rule
+            }
+        } else {
+            rule
+        };
+        Ok((
+            (
+                s,
+                town::list_all(c)?,
+                product::list(c)?,
+                template::find(c, SiteId(id))?,
+                template::hours(c, SiteId(id))?,
+                site_product::list_for_site(c, SiteId(id))?,
+                exception::list_for_site_from(c, SiteId(id), today)?,
+                future,
+            ),
+            rule,
+        ))
+    })
+    .await?;
+    let lang = ctx.lang;
+    let tz = state.settings.time_zone;
+    let form = v.form.unwrap_or_else(|| SiteForm {
+        town_id: s.town_id.to_string(),
+        name: s.name.clone(),
+        address: s.address.clone(),
+        active: if s.active { "on".into() } else { String::new() },
+        csrf: String::new(),
+    });
+    let template = v.template.unwrap_or_else(|| {
+        TemplateForm::from_stored(t.as_ref(), &hours, &chosen).with_release(&rule)
+    });
+    let days = (0..7)
+        .map(|d| (WEEKDAY_KEYS[d], HOUR_FIELDS[d], template.hours[d].clone()))
+        .collect();
+    let page = SiteEditPage {
+        id: id.to_string(),
+        towns: town_options(towns),
+        form,
+        errors: v.errors,
+        products: products
+            .into_iter()
+            .map(|p| (p.id.to_string(), format!("{} · {}", p.code, p.name)))
+            .collect(),
+        template,
+        template_errors: v.template_errors,
+        days,
+        exception: v.exception,
+        exception_errors: v.exception_errors,
+        affected: v
+            .affected
+            .into_iter()
+            .map(|a| AffectedRow {
+                code: a.code,
+                masked_id: a.masked_id,
+                when: when(
+                    lang,
+                    tz,
+                    a.starts_at,
+                    a.starts_at
+                        + Duration::minutes(i64::from(t.as_ref().map_or(30, |t| t.slot_minutes))),
+                ),
+                dose: a.dose_number,
+            })
+            .collect(),
+        exceptions: excs
+            .into_iter()
+            .map(|e| {
+                let what = match e.seats {
+                    Some(n) if e.kind == "seats" => lang.tf(
+                        "exception.seats_to",
+                        &[
+                            ("from", &setup::hm(e.starts)),
+                            ("to", &setup::hm(e.ends)),
+                            ("n", &n.to_string()),
+                        ],
+                    ),
+                    _ => lang.tf(
+                        "exception.closed_at",
+                        &[("from", &setup::hm(e.starts)), ("to", &setup::hm(e.ends))],
+                    ),
+                };
+                (e.day.to_string(), what, e.reason)
+            })
+            .collect(),
+        future_slots: future,
+        message: v.message,
+        refusal: v.refusal,
+        ctx,
+    };
+    html_status(&page, status)
+}
+
+/// Query of a site page after an action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    created: Option<usize>,
+    cancelled: Option<usize>,
+}
+
+/// `GET /admin/sites/{id}`: details, products and template, exceptions.
+pub async fn site_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    q: web::Query<DoneQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let message = match (q.created, q.cancelled) {
+        (Some(n), _) => Some(ctx.tf("site.template_saved", &[("n", &n.to_string())])),
+        (_, Some(n)) => Some(ctx.tf("exception.saved", &[("n", &n.to_string())])),
+        _ => None,
+    };
+    site_edit(
+        ctx,
+        &state,
+        *path,
+        SiteView {
+            message,
+            ..Default::default()
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /admin/sites/{id}/template`: save products and the weekly template, and publish.
+pub async fn save_template(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    let mut form = TemplateForm::from_pairs(pairs.into_inner());
+    ctx.check_csrf(&form.csrf)?;
+    if form.draw_minutes.trim().is_empty() {
+        form.draw_minutes = state.settings.draw_minutes.to_string();
+    }
+    let id = *path;
+    let outcome = run_parsed(&state, setup::parse_template(&form), move |st, input| {
+        setup::save_template(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(r) => Ok(see_other(&format!(
+            "/admin/sites/{id}?created={}#template",
+            r.created
+        ))),
+        Err(e) => {
+            let (template_errors, refusal) = explain(ctx.lang, e)?;
+            let v = SiteView {
+                template: Some(form),
+                template_errors,
+                refusal,
+                ..Default::default()
+            };
+            site_edit(ctx, &state, id, v, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// `POST /admin/sites/{id}/exceptions`: close a site for (part of) a day or change a day's
+/// seats. Booked appointments inside are listed first; the second post confirms.
+pub async fn add_exception(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ExceptionForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let form = form.into_inner();
+    let parsed = setup::parse_exception(&form, state.today());
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::apply_exception(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(ExceptionOutcome::Applied { cancelled, .. }) => Ok(see_other(&format!(
+            "/admin/sites/{id}?cancelled={cancelled}#exceptions"
+        ))),
+        Ok(ExceptionOutcome::NeedsConfirmation(affected)) => {
+            let v = SiteView {
+                exception: ExceptionForm {
+                    confirm: String::new(),
+                    ..form
+                },
+                affected,
+                ..Default::default()
+            };
+            site_edit(ctx, &state, id, v, StatusCode::CONFLICT).await
+        }
+        Err(e) => {
+            let (exception_errors, refusal) = explain(ctx.lang, e)?;
+            let status = refused_status(&refusal);
+            let v = SiteView {
+                exception: form,
+                exception_errors,
+                refusal,
+                ..Default::default()
+            };
+            site_edit(ctx, &state, id, v, status).await
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Town pages: the list, adding, editing, deleting.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::{explain, refused_status, run, run_parsed};
+use crate::error::AppError;
+use crate::models::{site, town, Role, Town};
+use crate::setup::{self, TownForm};
+use crate::views::admin::{TownEditPage, TownListRow, TownsPage};
+use crate::views::{html, html_status, see_other, FormErrors};
+use crate::web::common::CsrfForm;
+use crate::web::ctx::Ctx;
+use crate::web::state::{read, AppState};
+
+/// `GET /admin/towns`.
+pub async fn towns(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    towns_page(
+        ctx,
+        &state,
+        TownForm::default(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn towns_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    form: TownForm,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (towns, sites) = read(state, |c, _| Ok((town::list_all(c)?, site::list_all(c)?))).await?;
+    html_status(
+        &TownsPage {
+            towns: towns
+                .into_iter()
+                .map(|t| TownListRow {
+                    sites: sites.iter().filter(|s| s.town_id == t.id).count(),
+                    id: t.id.to_string(),
+                    code: t.code,
+                    name: t.name,
+                    eligible: t.eligible,
+                    contact_emails: t.contact_emails,
+                    active: t.active,
+                })
+                .collect(),
+            form,
+            errors,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `POST /admin/towns`: add a town.
+pub async fn create_town(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<TownForm>,
+) -> Result<HttpResponse, AppError> {
+    save_town(ctx, state, None, form.into_inner()).await
+}
+
+/// `POST /admin/towns/{id}`: edit a town (or deactivate it).
+pub async fn update_town(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<TownForm>,
+) -> Result<HttpResponse, AppError> {
+    save_town(ctx, state, Some(*path), form.into_inner()).await
+}
+
+/// Add (`id` None) or edit a town; a refused form is shown again on the page it came from.
+async fn save_town(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    id: Option<i64>,
+    form: TownForm,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let parsed = setup::parse_town(&form, id.is_none());
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_town(&st.db, id, input, &actor, st.now())
+    })
+    .await?;
+    let Err(e) = outcome else {
+        return Ok(see_other(&match id {
+            Some(id) => format!("/admin/towns/{id}"),
+            None => "/admin/towns".to_string(),
+        }));
+    };
+    let (errors, refusal) = explain(ctx.lang, e)?;
+    match id {
+        None => towns_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Some(id) => {
+            let status = refused_status(&refusal);
+            html_status(
+                &TownEditPage {
+                    id: id.to_string(),
+                    form,
+                    errors,
+                    refusal,
+                    ctx,
+                },
+                status,
+            )
+        }
+    }
+}
+
+/// `GET /admin/towns/{id}`.
+pub async fn town_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let id = *path;
+    let t = read(&state, move |c, _| {
+        town::find(c, crate::ids::TownId(id))?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let form = stored_form(t);
+    html(&TownEditPage {
+        id: id.to_string(),
+        form,
+        errors: FormErrors::default(),
+        refusal: None,
+        ctx,
+    })
+}
+
+/// `POST /admin/towns/{id}/delete`: delete a town with no sites (others are deactivated).
+pub async fn delete_town(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let outcome = run(&state, move |st| {
+        setup::delete_town(&st.db, id, &actor, st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(see_other("/admin/towns")),
+        Err(e) => {
+            let (errors, refusal) = explain(ctx.lang, e)?;
+            let t = read(&state, move |c, _| {
+                town::find(c, crate::ids::TownId(id))?.ok_or(AppError::NotFound)
+            })
+            .await?;
+            html_status(
+                &TownEditPage {
+                    id: id.to_string(),
+                    form: stored_form(t),
+                    errors,
+                    refusal,
+                    ctx,
+                },
+                StatusCode::CONFLICT,
+            )
+        }
+    }
+}
+
+/// The town form showing a stored town.
+fn stored_form(t: Town) -> TownForm {
+    TownForm {
+        code: t.code,
+        name: t.name,
+        eligible: t.eligible.to_string(),
+        contact_emails: t.contact_emails,
+        active: if t.active { "on".into() } else { String::new() },
+        csrf: String::new(),
+    }
+}

@@ -1,0 +1,197 @@
+//! Staff account pages: the list, adding, activating or deactivating, new passwords.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::{explain, run, run_parsed};
+use crate::error::AppError;
+use crate::models::{site, user, Role};
+use crate::setup::{self, UserForm};
+use crate::views::admin::{UserRow, UsersPage};
+use crate::views::{html_status, see_other, FormErrors};
+use crate::web::ctx::Ctx;
+use crate::web::state::{read, AppState};
+
+/// `GET /admin/users`.
+pub async fn users(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    users_page(
+        ctx,
+        &state,
+        UserForm::default(),
+        FormErrors::default(),
+        None,
+        None,
+    )
+    .await
+}
+
+async fn users_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    form: UserForm,
+    errors: FormErrors,
+    message: Option<String>,
+    refusal: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let status = if !errors.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    let me = ctx.user.as_ref().map_or(0, |u| u.id);
+    let (list, sites) = read(state, |c, _| Ok((user::list(c)?, site::list_all(c)?))).await?;
+    html_status(
+        &UsersPage {
+            users: list
+                .into_iter()
+                .map(|u| UserRow {
+                    id: u.id.to_string(),
+                    site: u
+                        .site_id
+                        .and_then(|sid| sites.iter().find(|s| s.id == sid))
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    is_me: u.id == me,
+                    username: u.username,
+                    role: u.role,
+                    active: u.active,
+                })
+                .collect(),
+            sites: sites
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.name))
+                .collect(),
+            form: UserForm {
+                password: String::new(),
+                ..form
+            },
+            errors,
+            message,
+            refusal,
+            ctx,
+        },
+        status,
+    )
+}
+
+/// `POST /admin/users`: create a staff, bureau or admin account.
+pub async fn create_user(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<UserForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let outcome = run_parsed(&state, setup::parse_user(&form), move |st, input| {
+        setup::create_user(&st.db, input, setup::CreatedBy::Admin(&actor), st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(_) => Ok(see_other("/admin/users")),
+        Err(e) => {
+            let (errors, refusal) = explain(ctx.lang, e)?;
+            users_page(ctx, &state, form, errors, None, refusal).await
+        }
+    }
+}
+
+/// The activate/deactivate form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActiveForm {
+    active: String,
+    csrf: String,
+}
+
+/// `POST /admin/users/{id}/active`: deactivate (ending their sessions at once) or reactivate.
+pub async fn set_active(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ActiveForm>,
+) -> Result<HttpResponse, AppError> {
+    let me = ctx.require(Role::Admin)?.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let active = match form.active.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(AppError::BadRequest),
+    };
+    let outcome = run(&state, move |st| {
+        setup::set_user_active(&st.db, id, active, me.id, &me.username, st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(see_other("/admin/users")),
+        Err(e) => {
+            let (_, refusal) = explain(ctx.lang, e)?;
+            users_page(
+                ctx,
+                &state,
+                UserForm::default(),
+                FormErrors::default(),
+                None,
+                refusal,
+            )
+            .await
+        }
+    }
+}
+
+/// The password reset form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+    csrf: String,
+}
+
+/// `POST /admin/users/{id}/password`: set a new password and end the user's sessions.
+pub async fn reset_password(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = ctx.require(Role::Admin)?.username.clone();
+    ctx.check_csrf(&form.csrf)?;
+    let id = *path;
+    let password = form.into_inner().password;
+    let outcome = run(&state, move |st| {
+        setup::reset_password(&st.db, id, &password, &actor, st.now())
+    })
+    .await?;
+    match outcome {
+        Ok(()) => {
+            let msg = ctx.t("user.password_reset").to_string();
+            users_page(
+                ctx,
+                &state,
+                UserForm::default(),
+                FormErrors::default(),
+                Some(msg),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            let (errors, refusal) = explain(ctx.lang, e)?;
+            let refusal = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
+            users_page(
+                ctx,
+                &state,
+                UserForm::default(),
+                FormErrors::default(),
+                None,
+                refusal,
+            )
+            .await
+        }
+    }
+}
