@@ -49,7 +49,10 @@ pub fn utc_of_local(tz: Tz, local: NaiveDateTime) -> Option<NaiveDateTime> {
 /// The local time `minutes` after midnight of `day` as UTC: `None` in a daylight-saving gap; the
 /// earlier instant when the clock goes back.
 pub fn local_to_utc(tz: Tz, day: NaiveDate, minutes: i32) -> Option<NaiveDateTime> {
-    utc_of_local(tz, day.and_hms_opt(0, 0, 0)? + Duration::minutes(i64::from(minutes)))
+    utc_of_local(
+        tz,
+        day.and_hms_opt(0, 0, 0)? + Duration::minutes(i64::from(minutes)),
+    )
 }
 
 #[cfg(test)]

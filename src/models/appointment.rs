@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::appointments;
 use crate::db::AnyConnection;
-use crate::ids::{AppointmentId, ResidentId};
+use crate::ids::{AppointmentId, ResidentId, SlotId};
 
 /// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,9 +272,7 @@ pub fn sites_of_active_first_doses(
     appointments::table
         .filter(appointments::product_id.eq(product.0))
         .filter(appointments::dose_number.eq(1))
-        .filter(
-            appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT),
-        )
+        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
         .select(appointments::site_id)
         .load(conn)
 }
@@ -291,4 +289,28 @@ mod tests {
             assert!(AppointmentStatus::parse(s).is_active());
         }
     }
+}
+/// An active appointment of a slot: `(id, code, last four characters of the resident's ID
+/// number, dose number, status)`.
+pub type ActiveInSlot = (i64, String, String, i32, String);
+
+/// The booked and checked-in appointments of a slot, oldest booking first.
+pub fn list_active_in_slot(
+    conn: &mut AnyConnection,
+    slot: SlotId,
+) -> QueryResult<Vec<ActiveInSlot>> {
+    use crate::db::schema::residents;
+    appointments::table
+        .inner_join(residents::table)
+        .filter(appointments::slot_id.eq(slot.0))
+        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
+        .order((appointments::created_at.asc(), appointments::id.asc()))
+        .select((
+            appointments::id,
+            appointments::code,
+            residents::id_last4,
+            appointments::dose_number,
+            appointments::status,
+        ))
+        .load(conn)
 }

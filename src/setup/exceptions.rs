@@ -4,7 +4,6 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::error::{FieldErrors, SetupError};
@@ -160,28 +159,14 @@ pub fn affected_by(
     e: &ExceptionInput,
     tz: Tz,
 ) -> Result<Vec<Affected>, SetupError> {
-    use crate::db::schema::{appointments, residents};
     let mut out = Vec::new();
     for s in slots_in_window(c, site_id, e, tz)? {
-        let active: Vec<(i64, String, String, i32, String, NaiveDateTime)> = appointments::table
-            .inner_join(residents::table)
-            .filter(appointments::slot_id.eq(s.id))
-            .filter(appointments::status.eq_any(["booked", "checked_in"]))
-            .order((appointments::created_at.asc(), appointments::id.asc()))
-            .select((
-                appointments::id,
-                appointments::code,
-                residents::id_last4,
-                appointments::dose_number,
-                appointments::status,
-                appointments::created_at,
-            ))
-            .load(c)?;
+        let active = appointment::list_active_in_slot(c, SlotId(s.id))?;
         let keep = match e.kind {
             ExceptionKind::Closed => 0,
             ExceptionKind::Seats(n) => usize::try_from(n).unwrap_or(0),
         };
-        for (id, code, last4, dose, status, _) in active.into_iter().skip(keep) {
+        for (id, code, last4, dose, status) in active.into_iter().skip(keep) {
             out.push(Affected {
                 appointment_id: id,
                 code,
