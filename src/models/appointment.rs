@@ -277,19 +277,6 @@ pub fn sites_of_active_first_doses(
         .load(conn)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::AppointmentStatus;
-
-    #[test]
-    fn the_active_texts_are_the_active_statuses() {
-        let texts = AppointmentStatus::ACTIVE.map(AppointmentStatus::as_str);
-        assert_eq!(texts, AppointmentStatus::ACTIVE_TEXT);
-        for s in AppointmentStatus::ACTIVE_TEXT {
-            assert!(AppointmentStatus::parse(s).is_active());
-        }
-    }
-}
 /// An active appointment of a slot: `(id, code, last four characters of the resident's ID
 /// number, dose number, status)`.
 pub type ActiveInSlot = (i64, String, String, i32, String);
@@ -313,4 +300,18 @@ pub fn list_active_in_slot(
             appointments::status,
         ))
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppointmentStatus;
+
+    #[test]
+    fn the_active_texts_are_the_active_statuses() {
+        let texts = AppointmentStatus::ACTIVE.map(AppointmentStatus::as_str);
+        assert_eq!(texts, AppointmentStatus::ACTIVE_TEXT);
+        for s in AppointmentStatus::ACTIVE_TEXT {
+            assert!(AppointmentStatus::parse(s).is_active());
+        }
+    }
 }
