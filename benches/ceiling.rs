@@ -143,7 +143,7 @@ fn tx(url: &str, threads: usize, seconds: u64) {
                     };
                     let slot = SlotId(slots[n as usize % slots.len()]);
                     let t = Instant::now();
-                    match booking::book(&db, &keys, rules, slot, 1, &who) {
+                    match booking::book(&db, &keys, rules, 0, slot, 1, &who) {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => refused.fetch_add(1, Ordering::Relaxed),
                     };

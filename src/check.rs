@@ -14,7 +14,8 @@
 //! - every outbox row in a known state, and every booking's confirmation queued;
 //! - each draw's seed hashes to its commitment and it counts its entries; a done draw decided
 //!   every entry, in the published order, which is the order its seed gives; a drawn entry holds
-//!   an appointment of its resident, dose and vaccine at its draw's site, and nothing else does;
+//!   an appointment of its resident, dose and vaccine at its draw's site (or, if the entry
+//!   allowed it, another site of the same town), and nothing else does;
 //!   one waiting entry per resident and dose; every decided entry's result is mailed.
 //!
 //! The queries are plain SQL written once for both backends; sums are cast to BIGINT so they
@@ -559,7 +560,7 @@ fn outbox(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
 /// Draws and their entries (fair release).
 fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
     use crate::booking::draw::draw_order;
-    use crate::db::schema::{appointments, draw_entries, draws, outbox, residents};
+    use crate::db::schema::{appointments, draw_entries, draws, outbox, residents, sites};
     use crate::models::draw::Draw;
     use crate::models::draw_entry::{DrawEntry, EntryStatus};
     use crate::security::sha256_hex;
@@ -571,6 +572,12 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
         .order(draw_entries::id.asc())
         .select(DrawEntry::as_select())
         .load(c)?;
+    let town_of: BTreeMap<i64, i64> = sites::table
+        .select((sites::id, sites::town_id))
+        .load::<(i64, i64)>(c)?
+        .into_iter()
+        .collect();
+    let same_town = |a: i64, b: i64| town_of.get(&a).is_some_and(|t| town_of.get(&b) == Some(t));
     let mut by_draw: BTreeMap<i64, Vec<&DrawEntry>> = BTreeMap::new();
     for e in &entries {
         by_draw.entry(e.draw_id).or_default().push(e);
@@ -678,7 +685,9 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
                     r == e.resident_id
                         && n == e.dose_number
                         && p == e.product_id
-                        && d.is_some_and(|d| d.site_id == site)
+                        && d.is_some_and(|d| {
+                            d.site_id == site || (e.any_site_in_town && same_town(d.site_id, site))
+                        })
                 });
                 if !ok {
                     push(
@@ -686,7 +695,7 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
                         "a drawn entry holds its appointment",
                         format!(
                             "draw_entries id={}: appointment id={a} is missing or not its \
-                             resident's dose of its vaccine at its draw's site",
+                             resident's dose of its vaccine at its draw's site (or town)",
                             e.id
                         ),
                     );

@@ -72,6 +72,9 @@ pub struct Settings {
     /// `DOSEWISE_DRAW_MINUTES`: the draw window offered for a site's release rule when its
     /// template does not give one (each template stores its own). Default 10.
     pub draw_minutes: i32,
+    /// `DOSEWISE_CONTACT_DAY_CAP`: the most active bookings one phone number, and one e-mail
+    /// address, may hold on one day (a family still books together). Default 5; 0 = no cap.
+    pub contact_day_cap: u32,
 }
 
 impl Settings {
@@ -104,6 +107,7 @@ impl Settings {
             rate_lookup_per_minute: 30,
             rate_login_per_minute: 10,
             draw_minutes: 10,
+            contact_day_cap: 5,
         }
     }
 
@@ -207,6 +211,11 @@ impl Settings {
             s.draw_minutes = v
                 .parse()
                 .context("DOSEWISE_DRAW_MINUTES must be a whole number of minutes")?;
+        }
+        if let Some(v) = var("DOSEWISE_CONTACT_DAY_CAP") {
+            s.contact_day_cap = v
+                .parse()
+                .context("DOSEWISE_CONTACT_DAY_CAP must be a whole number of bookings")?;
         }
         s.check()?;
         Ok(s)

@@ -178,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 release_hours: settings.second_dose_release_hours,
                 tz: settings.time_zone,
             };
-            let n = dosewise::booking::draw::run_due(&db, &rules)?;
+            let n = dosewise::booking::draw::run_due(&db, &rules, settings.contact_day_cap)?;
             println!("{n} draws run");
             Ok(())
         }

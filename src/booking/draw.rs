@@ -7,8 +7,11 @@
 //! ([`run_draw`]: by `serve`'s background task, `dosewise run-draws`, or lazily by the first
 //! request that needs it): the entries are put in a random but verifiable order and each in turn
 //! gets the seat it asked for or, if that is gone, the nearest seat at the same site on the same
-//! day, through the same booking transaction as anyone ([`super::book_seat`]); the rest are not
-//! drawn. Every entry's result is mailed. After the draw the seats left are first come.
+//! day (then, if the resident allowed it, the nearest open seat at another site of the same town
+//! on that day), through the same booking transaction as anyone ([`super::book_seat`], which
+//! also applies the per-contact cap on bookings per day: an entry beyond it is not drawn, with
+//! reason `contact_cap`); the rest are not drawn. Every entry's result is mailed. After the draw
+//! the seats left are first come.
 //!
 //! **The order** (documented in README.md and on each draw's page): the seed is 32 random bytes
 //! written as 64 lower-case hex characters, chosen when the draw is scheduled, before its window
@@ -139,24 +142,38 @@ pub enum Outcome {
 
 /// Book `slot_id`, or enter its draw while the draw window is open. A request after the window
 /// closes runs the draw first (if no other process is running it) and then books first come.
+/// `contact_cap`: as for [`super::book`]; `any_site_in_town`: an entry may be given a seat at
+/// another site of the town.
+#[allow(clippy::too_many_arguments)]
 pub fn book_or_enter(
     db: &Db,
     keys: &Keys,
     rules: &dyn Fn() -> Rules,
+    contact_cap: u32,
     slot_id: SlotId,
     dose: i32,
     who: &ResidentDetails,
+    any_site_in_town: bool,
 ) -> Result<Outcome, BookingError> {
     let mut last = None;
     for _ in 0..3 {
         let now_rules = rules();
-        let outcome = match super::book(db, keys, now_rules, slot_id, dose, who) {
-            Err(BookingError::InDraw(_)) => enter(db, keys, now_rules, slot_id, dose, who),
+        let outcome = match super::book(db, keys, now_rules, contact_cap, slot_id, dose, who) {
+            Err(BookingError::InDraw(_)) => enter(
+                db,
+                keys,
+                now_rules,
+                contact_cap,
+                slot_id,
+                dose,
+                who,
+                any_site_in_town,
+            ),
             other => other.map(Outcome::Booked),
         };
         match outcome {
             Err(BookingError::DrawPending(id)) => {
-                if !run_draw(db, rules, id)? {
+                if !run_draw(db, rules, contact_cap, id)? {
                     return Err(BookingError::DrawPending(id));
                 }
                 last = Some(id);
@@ -169,29 +186,47 @@ pub fn book_or_enter(
 
 /// Enter the draw of `slot_id`: same eligibility rules as a booking, one waiting entry per ID
 /// number and dose. Nothing is taken until the draw.
+#[allow(clippy::too_many_arguments)]
 pub fn enter(
     db: &Db,
     keys: &Keys,
     rules: Rules,
+    contact_cap: u32,
     slot_id: SlotId,
     dose: i32,
     who: &ResidentDetails,
+    any_site_in_town: bool,
 ) -> Result<Outcome, BookingError> {
     let id_hash = keys.hash_id_number(&who.id_number);
+    let ask = Ask {
+        slot_id,
+        dose,
+        any_site_in_town,
+        contact_cap,
+    };
     super::retrying_collisions(BookingError::AlreadyEntered, || {
-        try_enter(db, keys, rules, slot_id, dose, who, &id_hash)
+        try_enter(db, keys, rules, ask, who, &id_hash)
     })
+}
+
+/// What an entry asks for.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    slot_id: SlotId,
+    dose: i32,
+    any_site_in_town: bool,
+    contact_cap: u32,
 }
 
 fn try_enter(
     db: &Db,
     keys: &Keys,
     rules: Rules,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Ask,
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<Outcome, BookingError> {
+    let (slot_id, dose) = (ask.slot_id, ask.dose);
     let (s, d, existing) = {
         let mut conn = db.read.get()?;
         let (s, product) =
@@ -202,7 +237,8 @@ fn try_enter(
             Opening::Pending(d) => return Err(BookingError::DrawPending(d.id)),
             Opening::Open => {
                 drop(conn);
-                return super::book(db, keys, rules, slot_id, dose, who).map(Outcome::Booked);
+                return super::book(db, keys, rules, ask.contact_cap, slot_id, dose, who)
+                    .map(Outcome::Booked);
             }
         };
         let existing = resident::find_by_hash(&mut conn, id_hash)?;
@@ -245,6 +281,8 @@ fn try_enter(
             appointment_id: None,
             created_at: now,
             decided_at: None,
+            any_site_in_town: ask.any_site_in_town,
+            reason: None,
         };
         draw_entry::insert(c, &e)?;
         Ok(e)
@@ -281,6 +319,7 @@ pub struct EntryState {
 pub fn entry_state(
     db: &Db,
     rules: &dyn Fn() -> Rules,
+    contact_cap: u32,
     id: i64,
 ) -> Result<EntryState, BookingError> {
     let read = |db: &Db| -> Result<EntryState, BookingError> {
@@ -299,7 +338,7 @@ pub fn entry_state(
     };
     let state = read(db)?;
     if state.entry.status() == EntryStatus::Waiting && state.draw.closes_at <= rules().now {
-        run_draw(db, rules, state.draw.id)?;
+        run_draw(db, rules, contact_cap, state.draw.id)?;
         return read(db);
     }
     Ok(state)
@@ -402,14 +441,18 @@ pub fn release_everything_at(
 }
 
 /// Run every draw whose window has closed. Returns how many this call completed.
-pub fn run_due(db: &Db, rules: &dyn Fn() -> Rules) -> Result<usize, BookingError> {
+pub fn run_due(
+    db: &Db,
+    rules: &dyn Fn() -> Rules,
+    contact_cap: u32,
+) -> Result<usize, BookingError> {
     let due = {
         let mut conn = db.read.get()?;
         draw::list_due(&mut conn, rules().now)?
     };
     let mut done = 0;
     for id in due {
-        if run_draw(db, rules, id)? {
+        if run_draw(db, rules, contact_cap, id)? {
             done += 1;
         }
     }
@@ -418,11 +461,16 @@ pub fn run_due(db: &Db, rules: &dyn Fn() -> Rules) -> Result<usize, BookingError
 
 /// Run the draws among `draws` whose window has closed (pages and the API call this before they
 /// show slots, so a draw is never waited for). Returns whether any is still not done.
-pub fn settle(db: &Db, rules: &dyn Fn() -> Rules, draws: &[Draw]) -> Result<bool, BookingError> {
+pub fn settle(
+    db: &Db,
+    rules: &dyn Fn() -> Rules,
+    contact_cap: u32,
+    draws: &[Draw],
+) -> Result<bool, BookingError> {
     let now = rules().now;
     let mut pending = false;
     for d in draws.iter().filter(|d| !d.is_done() && d.closes_at <= now) {
-        pending |= !run_draw(db, rules, d.id)?;
+        pending |= !run_draw(db, rules, contact_cap, d.id)?;
     }
     Ok(pending)
 }
@@ -434,7 +482,7 @@ pub fn start_worker(state: std::sync::Weak<crate::web::state::AppState>) -> std:
         .name("draws".into())
         .spawn(move || loop {
             let Some(st) = state.upgrade() else { return };
-            match run_due(&st.db, &|| st.rules()) {
+            match run_due(&st.db, &|| st.rules(), st.settings.contact_day_cap) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(draws = n, "draws run"),
                 Err(e) => tracing::warn!(error = %e, "running draws failed"),
@@ -447,7 +495,12 @@ pub fn start_worker(state: std::sync::Weak<crate::web::state::AppState>) -> std:
 
 /// Claim draw `id` and decide its entries. Returns whether the draw is done afterwards (false:
 /// it is not due, or another process is running it).
-pub fn run_draw(db: &Db, rules: &dyn Fn() -> Rules, id: i64) -> Result<bool, BookingError> {
+pub fn run_draw(
+    db: &Db,
+    rules: &dyn Fn() -> Rules,
+    contact_cap: u32,
+    id: i64,
+) -> Result<bool, BookingError> {
     let token = random_token();
     let now = rules().now;
     let lease = now + Duration::seconds(LEASE_SECONDS);
@@ -475,7 +528,7 @@ pub fn run_draw(db: &Db, rules: &dyn Fn() -> Rules, id: i64) -> Result<bool, Boo
             continue;
         }
         let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        match decide(db, rules, &d, &token, e, position) {
+        match decide(db, rules, contact_cap, &d, &token, e, position) {
             Err(BookingError::DrawPending(_)) => return Ok(false),
             other => other?,
         }
@@ -499,13 +552,16 @@ enum Tried {
     Next,
     /// No seat will do for this entry.
     Stop,
+    /// The entry's phone number or e-mail address holds the day's cap of bookings already.
+    Capped,
 }
 
 /// Decide one waiting entry: the seat it asked for, else the nearest free seat at the same site
-/// on the same day (same vaccine), else not drawn.
+/// on the same day (same vaccine), else (if allowed) at another site of the town, else not drawn.
 fn decide(
     db: &Db,
     rules_now: &dyn Fn() -> Rules,
+    contact_cap: u32,
     d: &Draw,
     token: &str,
     e: &DrawEntry,
@@ -519,6 +575,7 @@ fn decide(
         let candidates = candidates(&mut conn, rules, d, e)?;
         (r, p, candidates)
     };
+    let mut reason = None;
     if let (Some(r), Some(product)) = (&r, &product) {
         'seats: for s in candidates {
             let free = if e.dose_number == 1 {
@@ -548,12 +605,23 @@ fn decide(
                 Err(BookingError::TooEarly(_)) => continue,
                 Err(_) => break,
             }
+            let at = Attempt {
+                d,
+                token,
+                e,
+                position,
+                contact_cap,
+            };
             for _ in 0..3 {
-                match try_seat(db, rules, d, token, e, position, r, &s)? {
+                match try_seat(db, rules, &at, r, &s)? {
                     Tried::Booked => return Ok(()),
                     Tried::Again => {}
                     Tried::Next => continue 'seats,
                     Tried::Stop => break 'seats,
+                    Tried::Capped => {
+                        reason = Some("contact_cap");
+                        break 'seats;
+                    }
                 }
             }
         }
@@ -566,6 +634,9 @@ fn decide(
             return Err(BookingError::DrawPending(draw_id));
         }
         if draw_entry::decide(c, entry_id, EntryStatus::NotDrawn, position, None, now)? {
+            if let Some(why) = reason {
+                draw_entry::set_reason(c, entry_id, why)?;
+            }
             if let Some((email, lang)) = &mail {
                 outbox::enqueue(c, Kind::EntryResult, entry_id, email, lang, None, now)?;
             }
@@ -574,24 +645,31 @@ fn decide(
     })
 }
 
+/// Which entry of which draw a seat is tried for.
+struct Attempt<'a> {
+    d: &'a Draw,
+    token: &'a str,
+    e: &'a DrawEntry,
+    position: i32,
+    contact_cap: u32,
+}
+
 /// One attempt at one seat, in one transaction: renew the claim, book the seat through the
 /// booking transaction, mark the entry drawn, queue its result.
-#[allow(clippy::too_many_arguments)]
 fn try_seat(
     db: &Db,
     rules: Rules,
-    d: &Draw,
-    token: &str,
-    e: &DrawEntry,
-    position: i32,
+    at: &Attempt<'_>,
     r: &crate::models::Resident,
     s: &Slot,
 ) -> Result<Tried, BookingError> {
     let code = BookingCode::generate(&mut rand::rng());
     let now = rules.now;
     let released = s.held_seats_released(now, rules.release_hours);
-    let (draw_id, token, entry) = (d.id, token.to_string(), e.clone());
-    let (email, lang, seat_slot) = (r.email.clone(), r.lang.clone(), s.clone());
+    let (draw_id, token, entry) = (at.d.id, at.token.to_string(), at.e.clone());
+    let (position, contact_cap, tz) = (at.position, at.contact_cap, rules.tz);
+    let (email, phone, lang, seat_slot) =
+        (r.email.clone(), r.phone.clone(), r.lang.clone(), s.clone());
     let outcome = db.transaction(move |c| -> Result<bool, BookingError> {
         if !draw::renew(c, draw_id, &token, now + Duration::seconds(LEASE_SECONDS))? {
             return Err(BookingError::DrawPending(draw_id));
@@ -603,7 +681,10 @@ fn try_seat(
             dose: entry.dose_number,
             released,
             email: &email,
+            phone: &phone,
             lang: &lang,
+            contact_cap,
+            tz,
         };
         let a = super::book_seat(c, &seat_slot, &seat, now)?;
         if !draw_entry::decide(c, entry.id, EntryStatus::Drawn, position, Some(a.id), now)? {
@@ -617,6 +698,7 @@ fn try_seat(
         Ok(_) => Ok(Tried::Booked),
         Err(BookingError::SlotFull) => Ok(Tried::Next),
         Err(BookingError::NoStock) | Err(BookingError::NotActive) => Ok(Tried::Stop),
+        Err(BookingError::ContactCap) => Ok(Tried::Capped),
         Err(BookingError::Db(x)) if unique_violation_on(&x, "dose") => Ok(Tried::Stop),
         Err(BookingError::Db(x)) if unique_violation_on(&x, "code") => Ok(Tried::Again),
         Err(x) => Err(x),
@@ -625,7 +707,9 @@ fn try_seat(
 
 /// The seats an entry may get, best first: at the draw's site, of the entry's vaccine, on the
 /// same local day, not started, open now or handed out by this draw; the seat asked for first,
-/// then by distance in time from it (earlier first on a tie).
+/// then by distance in time from it (earlier first on a tie). If the entry allows it, then the
+/// same at the town's other active sites, seats open now only (another site's draw hands out
+/// its own), nearest in time first.
 fn candidates(
     conn: &mut AnyConnection,
     rules: Rules,
@@ -634,9 +718,18 @@ fn candidates(
 ) -> QueryResult<Vec<Slot>> {
     let day = local_day(rules.tz, e.starts_at);
     let (from, to) = day_bounds(rules.tz, day);
+    let wanted = |s: &Slot| s.product_id == e.product_id && s.starts_at > rules.now;
+    let nearest = |s: &Slot| {
+        (
+            s.id != e.slot_id,
+            (s.starts_at - e.starts_at).num_seconds().abs(),
+            s.starts_at,
+            s.id,
+        )
+    };
     let mut out = Vec::new();
     for s in slot::list_for_site_between(conn, SiteId(d.site_id), from, to)? {
-        if s.product_id != e.product_id || s.starts_at <= rules.now {
+        if !wanted(&s) {
             continue;
         }
         let ours = s.opens_at == Some(d.opens_at);
@@ -645,13 +738,26 @@ fn candidates(
         }
         out.push(s);
     }
-    out.sort_by_key(|s| {
-        (
-            s.id != e.slot_id,
-            (s.starts_at - e.starts_at).num_seconds().abs(),
-            s.starts_at,
-        )
-    });
+    out.sort_by_key(nearest);
+    if !e.any_site_in_town {
+        return Ok(out);
+    }
+    let Some(here) = crate::models::site::find(conn, SiteId(d.site_id))? else {
+        return Ok(out);
+    };
+    let mut elsewhere = Vec::new();
+    for other in crate::models::site::list_for_town(conn, crate::ids::TownId(here.town_id))? {
+        if other.id == d.site_id {
+            continue;
+        }
+        for s in slot::list_for_site_between(conn, SiteId(other.id), from, to)? {
+            if wanted(&s) && matches!(opening(conn, rules.now, &s)?, Opening::Open) {
+                elsewhere.push(s);
+            }
+        }
+    }
+    elsewhere.sort_by_key(nearest);
+    out.extend(elsewhere);
     Ok(out)
 }
 

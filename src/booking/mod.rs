@@ -80,6 +80,8 @@ pub enum BookingError {
     DrawPending(i64),
     #[error("the resident already has an entry for this dose")]
     AlreadyEntered,
+    #[error("this phone number or e-mail address already holds the day's cap of bookings")]
+    ContactCap,
     #[error("database: {0}")]
     Db(#[from] DieselError),
     #[error("database pool: {0}")]
@@ -139,6 +141,7 @@ impl BookingError {
             BookingError::InDraw(_) => "err.book.in_draw",
             BookingError::DrawPending(_) => "err.book.draw_running",
             BookingError::AlreadyEntered => "err.book.already_entered",
+            BookingError::ContactCap => "err.book.contact_cap",
             BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_) => "err.internal",
         }
     }
@@ -179,11 +182,13 @@ pub struct Booked {
     pub slot: Slot,
 }
 
-/// Book `dose` in `slot_id` for a resident. Returns the committed appointment.
+/// Book `dose` in `slot_id` for a resident. Returns the committed appointment. `contact_cap`:
+/// the most active bookings one phone number or e-mail address may hold on one day (0: no cap).
 pub fn book(
     db: &Db,
     keys: &Keys,
     rules: Rules,
+    contact_cap: u32,
     slot_id: SlotId,
     dose: i32,
     who: &ResidentDetails,
@@ -192,7 +197,7 @@ pub fn book(
     // A unique violation on the booking code (40 random bits) or on a resident created by a
     // concurrent request is settled by running the whole booking again.
     retrying_collisions(BookingError::AlreadyBooked, || {
-        try_book(db, rules, slot_id, dose, who, &id_hash)
+        try_book(db, rules, contact_cap, slot_id, dose, who, &id_hash)
     })
 }
 
@@ -227,6 +232,7 @@ pub(crate) fn retrying_collisions<T, E: DbCause>(
 fn try_book(
     db: &Db,
     rules: Rules,
+    contact_cap: u32,
     slot_id: SlotId,
     dose: i32,
     who: &ResidentDetails,
@@ -263,7 +269,10 @@ fn try_book(
             dose,
             released,
             email: who.email.as_str(),
+            phone: who.phone.as_str(),
             lang: &who.lang,
+            contact_cap,
+            tz: rules.tz,
         };
         book_seat(c, slot, &seat, now)
     })?;
@@ -310,11 +319,16 @@ pub(crate) struct Seat<'a> {
     /// Whether held second-dose seats are open to first doses (see `Slot::held_seats_released`).
     pub released: bool,
     pub email: &'a str,
+    pub phone: &'a str,
     pub lang: &'a str,
+    /// The most active bookings this phone number or e-mail address may hold on the slot's
+    /// (local) day, counting this one; 0: no cap.
+    pub contact_cap: u32,
+    pub tz: chrono_tz::Tz,
 }
 
-/// The booking transaction's writes, in the caller's transaction: the seat (conditional
-/// UPDATE), the appointment, the promised dose (conditional UPDATE), the confirmation in the
+/// The booking transaction's writes, in the caller's transaction: the contact cap (under a lock
+/// on the phone number and e-mail address), the seat (conditional UPDATE), the appointment, the promised dose (conditional UPDATE), the confirmation in the
 /// outbox. Every booking goes through here, a draw's too.
 pub(crate) fn book_seat(
     c: &mut AnyConnection,
@@ -322,6 +336,7 @@ pub(crate) fn book_seat(
     seat: &Seat<'_>,
     now: NaiveDateTime,
 ) -> Result<Appointment, BookingError> {
+    check_contact_cap(c, slot, seat)?;
     let slot_id = SlotId(slot.id);
     let took = if seat.dose == 1 {
         slot::take_first_dose_seat(c, slot_id, seat.released)?
@@ -365,6 +380,41 @@ pub(crate) fn book_seat(
         updated_at: now,
         checked_in_at: None,
     })
+}
+
+/// Refuse a seat that would give the seat's phone number or e-mail address more than
+/// `contact_cap` active bookings on the slot's day. The lock makes concurrent bookings with one
+/// contact take turns, so the count each one reads includes the others' committed seats.
+fn check_contact_cap(
+    c: &mut AnyConnection,
+    slot: &Slot,
+    seat: &Seat<'_>,
+) -> Result<(), BookingError> {
+    use appointment::Contact;
+    if seat.contact_cap == 0 {
+        return Ok(());
+    }
+    let contacts: Vec<Contact<'_>> = [Contact::Phone(seat.phone), Contact::Email(seat.email)]
+        .into_iter()
+        .filter(|c| !matches!(c, Contact::Phone("") | Contact::Email("")))
+        .collect();
+    let names: Vec<String> = contacts
+        .iter()
+        .map(|c| match c {
+            Contact::Phone(p) => format!("contact:phone:{p}"),
+            Contact::Email(e) => format!("contact:email:{e}"),
+        })
+        .collect();
+    crate::db::lock_names(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let (from, to) = crate::domain::days::day_bounds(seat.tz, local_day(seat.tz, slot.starts_at));
+    for contact in contacts {
+        if appointment::count_active_for_contact(c, contact, from, to)?
+            >= i64::from(seat.contact_cap)
+        {
+            return Err(BookingError::ContactCap);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn insert_resident(

@@ -529,6 +529,36 @@ pub fn claim_outbox(
     }
 }
 
+/// Serialise the caller's transaction with every other transaction that names one of `names`,
+/// until it ends. PostgreSQL: transaction-level advisory locks on a 64-bit hash of each name,
+/// taken in ascending order so two transactions never wait on each other in a cycle. SQLite:
+/// nothing to do, since every write transaction goes through the one writer connection.
+pub fn lock_names(conn: &mut AnyConnection, names: &[&str]) -> QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(()),
+        AnyConnection::Postgresql(c) => {
+            let mut keys: Vec<i64> = names.iter().map(|n| advisory_key(n)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for k in keys {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(k)
+                    .execute(c)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The first 8 bytes of SHA-256 of `name`, as a PostgreSQL advisory lock key.
+fn advisory_key(name: &str) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(name.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
 /// True when the error is a unique-constraint violation (either backend).
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(

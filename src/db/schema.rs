@@ -378,6 +378,8 @@ diesel::table! {
         appointment_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         decided_at -> Nullable<Timestamp>,
+        any_site_in_town -> Bool,
+        reason -> Nullable<Text>,
     }
 }
 

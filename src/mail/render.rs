@@ -423,7 +423,7 @@ fn entry_mail(
     let Some(d) = crate::models::draw::find(c, e.draw_id)? else {
         return Ok(None);
     };
-    let (Some(r), Some(s)) = (
+    let (Some(r), Some(draw_site)) = (
         resident::find(c, ResidentId(e.resident_id))?,
         site::find(c, SiteId(d.site_id))?,
     ) else {
@@ -447,6 +447,15 @@ fn entry_mail(
             };
             let Some(sl) = slot::find(c, SlotId(a.slot_id))? else {
                 return Ok(None);
+            };
+            // The seat may be at another site of the town (the entry allowed it): name that one.
+            let s = if a.site_id == draw_site.id {
+                draw_site
+            } else {
+                match site::find(c, SiteId(a.site_id))? {
+                    Some(s) => s,
+                    None => return Ok(None),
+                }
             };
             let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
             let code = BookingCode::parse(&a.code)
@@ -472,11 +481,16 @@ fn entry_mail(
             }))
         }
         EntryStatus::NotDrawn => {
+            let s = draw_site;
+            let body = match e.reason.as_deref() {
+                Some("contact_cap") => "mail.entry.contact_cap.body",
+                _ => "mail.entry.not_drawn.body",
+            };
             facts.push((lang.t("appt.site").into(), s.name.clone()));
             Ok(Some(Content {
                 subject: lang.tf("mail.entry.not_drawn.subject", &[("site", &s.name)]),
                 greeting,
-                paragraphs: vec![lang.t("mail.entry.not_drawn.body").to_string()],
+                paragraphs: vec![lang.t(body).to_string()],
                 facts,
                 link: Some((
                     lang.t("entry.join_waiting").into(),

@@ -158,6 +158,35 @@ pub fn find_active_for_dose(
         .optional()
 }
 
+/// Which contact detail [`count_active_for_contact`] counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact<'a> {
+    Phone(&'a str),
+    Email(&'a str),
+}
+
+/// Active appointments starting in `[from, to)` held by residents with this phone number or
+/// e-mail address (the per-contact cap on bookings per day).
+pub fn count_active_for_contact(
+    conn: &mut AnyConnection,
+    contact: Contact<'_>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<i64> {
+    use crate::db::schema::residents;
+    let q = appointments::table
+        .inner_join(residents::table)
+        .filter(appointments::status.eq_any(["booked", "checked_in"]))
+        .filter(appointments::starts_at.ge(from))
+        .filter(appointments::starts_at.lt(to))
+        .count()
+        .into_boxed();
+    match contact {
+        Contact::Phone(p) => q.filter(residents::phone.eq(p)).get_result(conn),
+        Contact::Email(e) => q.filter(residents::email.eq(e)).get_result(conn),
+    }
+}
+
 /// Move an appointment from `from` to `to` status; false if it was no longer in `from`
 /// (someone else changed it first).
 pub fn transition(

@@ -58,6 +58,11 @@ pub struct DrawEntry {
     pub appointment_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
+    /// The resident accepts a seat at another site of the same town if none is left at this one.
+    pub any_site_in_town: bool,
+    /// Why a not-drawn entry got no seat, when it is not simply that none was left
+    /// (`contact_cap`: its phone or e-mail already holds the day's cap of bookings).
+    pub reason: Option<String>,
 }
 
 impl DrawEntry {
@@ -114,6 +119,14 @@ pub fn list_for_draw(conn: &mut AnyConnection, draw: i64) -> QueryResult<Vec<Dra
         .filter(draw_entries::draw_id.eq(draw))
         .select(DrawEntry::as_select())
         .load(conn)
+}
+
+/// Record why entry `id` was not given a seat (in the transaction that decides it).
+pub fn set_reason(conn: &mut AnyConnection, id: i64, reason: &str) -> QueryResult<()> {
+    diesel::update(draw_entries::table.find(id))
+        .set(draw_entries::reason.eq(Some(reason)))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Decide a waiting entry; false when it was decided already (a runner that took over).

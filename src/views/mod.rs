@@ -140,6 +140,8 @@ pub struct ResidentForm {
     pub phone: String,
     pub email: String,
     pub dose_number: String,
+    /// A draw entry's "another site in the same town will do" checkbox (`on` when ticked).
+    pub any_site_in_town: String,
     pub csrf: String,
 }
 

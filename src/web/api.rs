@@ -60,7 +60,7 @@ impl ApiError {
     }
 
     /// A refusal of a booking or an entry, with the fair release's codes: `not_open` (and
-    /// `opens_at`), `draw_running`, `already_entered`.
+    /// `opens_at`), `draw_running`, `already_entered`, `contact_cap`.
     fn refused(lang: Lang, tz: chrono_tz::Tz, e: BookingError) -> ApiError {
         let iso = |t| crate::views::local(tz, t).to_rfc3339();
         let message = super::resident::refusal_text(lang, tz, &e);
@@ -73,6 +73,9 @@ impl ApiError {
                 .with("draw", id.to_string()),
             BookingError::AlreadyEntered => {
                 ApiError::new(StatusCode::CONFLICT, message).with("code", "already_entered")
+            }
+            BookingError::ContactCap => {
+                ApiError::new(StatusCode::CONFLICT, message).with("code", "contact_cap")
             }
             e => ApiError::booking(lang, e),
         }
@@ -329,6 +332,8 @@ pub struct ApiBookRequest {
     slot_id: Option<StrOrInt>,
     dose_number: Option<i64>,
     resident: Option<ApiResident>,
+    /// For a draw entry: another site of the same town will do if none is left at this one.
+    any_site_in_town: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -366,14 +371,17 @@ pub async fn book(
         email: Email::parse(&r.email).map_err(prefix)?,
         lang: lang.code().to_string(),
     };
+    let any_site_in_town = body.any_site_in_town.unwrap_or(false);
     let outcome = blocking(&state, move |st| {
         Ok::<_, AppError>(booking::draw::book_or_enter(
             &st.db,
             &st.keys,
             &|| st.rules(),
+            st.settings.contact_day_cap,
             SlotId(slot_id),
             dose,
             &details,
+            any_site_in_town,
         ))
     })
     .await?;
@@ -503,6 +511,10 @@ pub async fn entry_lookup(
     let code = BookingCode::parse(&body.entry)
         .map_err(|e| ApiError::field(lang, FieldError::new("entry", e.key)))?;
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
+    let key = super::draw::entry_attempts_key(&code);
+    if let Some(wait) = state.limits.codes.wait(&key) {
+        return Err(ApiError::too_many_attempts(lang, wait));
+    }
     let found = blocking(&state, move |st| {
         let entry = {
             let mut c = st.db.read.get()?;
@@ -511,9 +523,19 @@ pub async fn entry_lookup(
                 Err(e) => return Ok::<_, AppError>(Err(e)),
             }
         };
-        Ok(booking::draw::entry_state(&st.db, &|| st.rules(), entry.id))
+        Ok(booking::draw::entry_state(
+            &st.db,
+            &|| st.rules(),
+            st.settings.contact_day_cap,
+            entry.id,
+        ))
     })
     .await?;
+    match &found {
+        Ok(_) => state.limits.codes.succeeded(&key),
+        Err(BookingError::NotFound) => state.limits.codes.failed(&key),
+        Err(_) => {}
+    }
     let es = found.map_err(|e| ApiError::booking(lang, e))?;
     let iso = |t| crate::views::local(state.settings.time_zone, t).to_rfc3339();
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -522,6 +544,7 @@ pub async fn entry_lookup(
         "booking_code": es.appointment.as_ref().map(|a| a.code.clone()),
         "starts_at": es.appointment.as_ref().map(|a| iso(a.starts_at)),
         "position": es.entry.position,
+        "reason": es.entry.reason,
         "draw_at": iso(es.draw.closes_at),
         "draw": es.draw.id.to_string(),
     })))

@@ -97,7 +97,7 @@ pub async fn slots_and_draws(
         return Ok((*fresh).clone());
     }
     blocking(state, move |st| {
-        drawing::settle(&st.db, &|| st.rules(), &draws)?;
+        drawing::settle(&st.db, &|| st.rules(), st.settings.contact_day_cap, &draws)?;
         let mut c = st.db.read.get()?;
         load(&mut c)
     })
@@ -157,9 +157,14 @@ pub async fn entry_page(
         return Ok(see_other("/entry/find"));
     };
     let (es, site) = blocking(&state, move |st| {
-        let es = drawing::entry_state(&st.db, &|| st.rules(), id)?;
+        let es = drawing::entry_state(&st.db, &|| st.rules(), st.settings.contact_day_cap, id)?;
         let mut c = st.db.read.get()?;
-        let s = site::find(&mut c, SiteId(es.draw.site_id))?.ok_or(AppError::NotFound)?;
+        // The site of the seat given (another site of the town, if the entry allowed it).
+        let site_id = es
+            .appointment
+            .as_ref()
+            .map_or(es.draw.site_id, |a| a.site_id);
+        let s = site::find(&mut c, SiteId(site_id))?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((es, s))
     })
     .await?;
@@ -199,6 +204,9 @@ fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site
             ),
             None => lang.t("entry.status.not_drawn").to_string(),
         },
+        EntryStatus::NotDrawn if es.entry.reason.as_deref() == Some("contact_cap") => {
+            lang.t("entry.status.contact_cap").to_string()
+        }
         EntryStatus::NotDrawn => lang.t("entry.status.not_drawn").to_string(),
     };
     EntryPage {
@@ -258,6 +266,19 @@ pub async fn entry_find_submit(
             return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
+    // Wrong ID numbers are slowed per entry code, as per booking code (`web::limits`).
+    let key = entry_attempts_key(&code);
+    if let Some(wait) = state.limits.codes.wait(&key) {
+        let page = EntryFindPage {
+            code: form.code.clone(),
+            errors: FormErrors::default(),
+            refusal: Some(ctx.t("err.entry.code_attempts").to_string()),
+            ctx,
+        };
+        let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
+        super::middleware::retry_after(&mut res, wait);
+        return Ok(res);
+    }
     let found = read(&state, move |c, st| {
         match drawing::find_entry(c, &st.keys, &code, &id) {
             Ok(e) => Ok(Some(e.id)),
@@ -267,8 +288,12 @@ pub async fn entry_find_submit(
     })
     .await?;
     match found {
-        Some(id) => Ok(grant_entry(&state, id)),
+        Some(id) => {
+            state.limits.codes.succeeded(&key);
+            Ok(grant_entry(&state, id))
+        }
         None => {
+            state.limits.codes.failed(&key);
             actix_web::rt::time::sleep(std::time::Duration::from_millis(
                 state.settings.login_delay_ms / 2,
             ))
@@ -282,6 +307,12 @@ pub async fn entry_find_submit(
             html_status(&page, StatusCode::NOT_FOUND)
         }
     }
+}
+
+/// The key wrong look-ups of an entry code are counted under in `Limits::codes` (entry and
+/// booking codes share an alphabet, so entry codes are kept apart by a prefix).
+pub fn entry_attempts_key(code: &BookingCode) -> String {
+    format!("entry:{}", code.as_str())
 }
 
 /// `GET /draws/{id}`: a draw's commitment, and once done its seed and order.
@@ -313,7 +344,7 @@ pub async fn load_draw(
             draw::find(&mut c, id)?.ok_or(AppError::NotFound)?
         };
         if !d.is_done() && d.closes_at <= st.now() {
-            drawing::run_draw(&st.db, &|| st.rules(), id)?;
+            drawing::run_draw(&st.db, &|| st.rules(), st.settings.contact_day_cap, id)?;
         }
         let mut c = st.db.read.get()?;
         let d = draw::find(&mut c, id)?.ok_or(AppError::NotFound)?;

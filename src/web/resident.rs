@@ -393,14 +393,17 @@ pub async fn book_submit(
             .await;
         }
     };
+    let any_site_in_town = !form.any_site_in_town.is_empty();
     let outcome = blocking(&state, move |st| {
         Ok::<_, AppError>(booking::draw::book_or_enter(
             &st.db,
             &st.keys,
             &|| st.rules(),
+            st.settings.contact_day_cap,
             slot_id,
             dose,
             &details,
+            any_site_in_town,
         ))
     })
     .await?;

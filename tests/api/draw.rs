@@ -367,7 +367,12 @@ async fn one_entry_per_id_number_and_dose_with_the_booking_rules() {
     assert_eq!(app.count("appointments", "1=1"), 0);
     app.clock.set(release() + Duration::minutes(10));
     assert_eq!(
-        dosewise::booking::draw::run_due(app.database(), &|| app.state.rules()).unwrap(),
+        dosewise::booking::draw::run_due(
+            app.database(),
+            &|| app.state.rules(),
+            app.state.settings.contact_day_cap
+        )
+        .unwrap(),
         1
     );
     assert_eq!(app.count("appointments", "status = 'booked'"), 2);
@@ -416,9 +421,13 @@ async fn a_taken_seat_gives_the_nearest_seat_that_day_and_the_rest_are_then_firs
         .unwrap()
         .unwrap()
         .draw_id;
-    assert!(
-        dosewise::booking::draw::run_draw(app.database(), &|| app.state.rules(), draw_id).unwrap()
-    );
+    assert!(dosewise::booking::draw::run_draw(
+        app.database(),
+        &|| app.state.rules(),
+        app.state.settings.contact_day_cap,
+        draw_id
+    )
+    .unwrap());
     assert_eq!(app.slot_counts(ten), (2, 0, 2));
     assert_eq!(app.slot_counts(eleven), (2, 0, 2));
     assert_eq!(app.slot_counts(early), (1, 0, 1));
@@ -682,7 +691,8 @@ async fn several_runners_at_once_decide_each_entry_once() {
     let runners = (0..4).map(|_| {
         let st = app.state.clone();
         actix_web::web::block(move || {
-            dosewise::booking::draw::run_due(&st.db, &|| st.rules()).unwrap()
+            dosewise::booking::draw::run_due(&st.db, &|| st.rules(), st.settings.contact_day_cap)
+                .unwrap()
         })
     });
     let done: usize = join_all(runners)

@@ -82,6 +82,7 @@ async fn book_while_held(
                     &st.db,
                     &st.keys,
                     rules,
+                    st.settings.contact_day_cap,
                     dosewise::ids::SlotId(slot),
                     1,
                     &who,
