@@ -12,6 +12,7 @@ mod cli;
 mod clinic;
 mod concurrency;
 mod draw;
+mod fair;
 mod helpers;
 mod hostile;
 mod i18n;

@@ -1,0 +1,478 @@
+//! Fair release (issue 9), abuse limits and the town fallback: the per-phone and per-email cap
+//! on active bookings per day, wrong entry codes slowed per code, and draw entries that accept
+//! another site of the same town.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    add_slot_at, add_stock, id_number, resident, spawn_app, spawn_app_configured, test_now, City,
+    TestApp, TestDb,
+};
+
+/// A slot's start: `days` ahead at 10:00 Shanghai time.
+fn day_at_ten(days: i64) -> NaiveDateTime {
+    test_now() + Duration::days(days) + Duration::hours(1)
+}
+
+/// When the tests' releases open: an hour after the test clock's now.
+fn release() -> NaiveDateTime {
+    test_now() + Duration::hours(1)
+}
+
+/// Resident `i` with a given phone number and e-mail address.
+fn with_contact(i: u32, phone: &str, email: &str) -> Value {
+    let mut r = resident(i);
+    r["phone"] = json!(phone);
+    r["email"] = json!(email);
+    r
+}
+
+/// A server whose contact cap is `cap`.
+async fn app_with_cap(cap: u32) -> TestApp {
+    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    spawn_app_configured(TestDb::new(), transport, mail, |s| s.contact_day_cap = cap).await
+}
+
+/// A slot of `city` opening at `opens_at`, with a draw of `window` minutes from then. Returns
+/// the slot and its draw.
+fn slot_in_draw(app: &TestApp, city: City, start: NaiveDateTime, seats: i32) -> (i64, i64) {
+    use dosewise::db::schema::{draws, slots};
+    let mut c = app.conn();
+    let id = add_slot_at(&mut c, city, start, seats, 0);
+    diesel::update(slots::table.find(id))
+        .set(slots::opens_at.eq(Some(release())))
+        .execute(&mut *c)
+        .unwrap();
+    dosewise::booking::draw::schedule(
+        &mut c,
+        dosewise::ids::SiteId(city.site),
+        release(),
+        release() + Duration::minutes(10),
+        test_now(),
+    )
+    .unwrap();
+    let draw = draws::table
+        .filter(draws::site_id.eq(city.site))
+        .select(draws::id)
+        .first::<i64>(&mut *c)
+        .unwrap();
+    (id, draw)
+}
+
+/// Another active site in the city's town, with `stock` doses of its vaccine.
+fn second_site(app: &TestApp, city: City, name: &str, stock: i32) -> City {
+    let other = City {
+        site: dosewise::ids::new_id(),
+        ..city
+    };
+    let mut c = app.conn();
+    dosewise::models::site::insert(
+        &mut c,
+        &dosewise::models::site::NewSite {
+            id: other.site,
+            town_id: city.town,
+            name: name.into(),
+            address: "解放路9号".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    add_stock(&mut c, other, stock);
+    other
+}
+
+async fn json_of(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn twenty_bookings_at_once_with_one_phone_confirm_exactly_the_cap() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 100);
+    let slot = app.add_slot(city, 3, 40, 0);
+    let other_day = app.add_slot(city, 4, 5, 0);
+    let cap = app.state.settings.contact_day_cap;
+    assert_eq!(cap, 5, "the documented default");
+    let phone = "13912345678";
+    let answers = join_all((0..20u32).map(|i| {
+        let app = &app;
+        async move {
+            let who = with_contact(500 + i, phone, &format!("family{i}@example.com"));
+            let res = app.book_api(slot, 1, &who).await;
+            let status = res.status().as_u16();
+            (status, json_of(res).await)
+        }
+    }))
+    .await;
+    let booked = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(booked, 5, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 201) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["code"], "contact_cap", "{body}");
+    }
+    assert_eq!(
+        app.count(
+            "appointments a JOIN residents r ON r.id = a.resident_id",
+            &format!("r.phone = '{phone}' AND a.status = 'booked'")
+        ),
+        5
+    );
+    assert_eq!(app.slot_counts(slot), (5, 0, 40));
+    assert_eq!(app.stock(city), (100, 5));
+    // The cap is per day: the same phone books another day at once.
+    let res = app
+        .book_api(
+            other_day,
+            1,
+            &with_contact(600, phone, "another@example.com"),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
+}
+
+#[actix_web::test]
+async fn a_booking_over_the_email_cap_answers_409_contact_cap_on_the_api_and_a_clear_page() {
+    let app = app_with_cap(2).await;
+    let city = app.city();
+    app.add_stock(city, 20);
+    let slot = app.add_slot(city, 3, 10, 0);
+    let email = "shared@example.com";
+    let mut codes = Vec::new();
+    for i in 0..2u32 {
+        let res = app
+            .book_api(
+                slot,
+                1,
+                &with_contact(700 + i, &format!("1370000000{i}"), email),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        codes.push(json_of(res).await["code"].as_str().unwrap().to_string());
+    }
+    let res = app
+        .client
+        .post(format!("{}/api/v1/appointments", app.address))
+        .header("accept-language", "en")
+        .json(&json!({
+            "slot_id": slot.to_string(),
+            "dose_number": 1,
+            "resident": with_contact(702, "13700000002", email),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let body = json_of(res).await;
+    assert_eq!(body["code"], "contact_cap");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("already holds the most bookings allowed on that day"),
+        "{body}"
+    );
+    assert_eq!(app.slot_counts(slot), (2, 0, 10));
+    assert_eq!(
+        app.count("residents", &format!("email = '{email}'")),
+        2,
+        "the refused booking wrote nothing"
+    );
+
+    // The booking page refuses with the reason, in the visitor's language, keeping the input.
+    let token = app.csrf(&format!("/slots/{slot}/book")).await;
+    let idn = id_number(703);
+    let form = [
+        ("name", "王小明"),
+        ("id_number", idn.as_str()),
+        ("phone", "13700000003"),
+        ("email", email),
+        ("dose_number", "1"),
+        ("csrf", token.as_str()),
+    ];
+    let res = app.post_form(&format!("/slots/{slot}/book"), &form).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("当天的有效预约已达上限"), "{page}");
+    assert!(page.contains("13700000003"), "the input is kept");
+    assert_eq!(app.slot_counts(slot), (2, 0, 10));
+
+    // A cancelled booking no longer counts.
+    let res = app
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &json!({"code": codes[0], "id_number": id_number(700)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .book_api(slot, 1, &with_contact(702, "13700000002", email))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.slot_counts(slot), (2, 0, 10));
+}
+
+#[actix_web::test]
+async fn wrong_id_numbers_on_an_entry_code_are_slowed_with_429_and_retry_after() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let (slot, _) = slot_in_draw(&app, city, day_at_ten(7), 5);
+    app.clock.set(release());
+    let res = app.book_api(slot, 1, &resident(800)).await;
+    assert_eq!(res.status(), 202);
+    let entry = json_of(res).await["entry"].as_str().unwrap().to_string();
+    let lookup = |who: u32| {
+        let (app, entry) = (&app, entry.clone());
+        async move {
+            app.post_json(
+                "/api/v1/entries/lookup",
+                &json!({"entry": entry, "id_number": id_number(who)}),
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(lookup(801).await.status(), 404);
+    }
+    let res = lookup(801).await;
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body = json_of(res).await;
+    assert_eq!(body["code"], "too_many_attempts");
+    // While it waits, even the right ID number is not checked.
+    assert_eq!(lookup(800).await.status(), 429);
+
+    // The entry page's find form counts the same code (an HTML page, with Retry-After).
+    let token = app.csrf("/entry/find").await;
+    let idn = id_number(800);
+    let res = app
+        .post_form(
+            "/entry/find",
+            &[
+                ("code", entry.as_str()),
+                ("id_number", idn.as_str()),
+                ("csrf", token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("该抽签码输错身份证号的次数过多"));
+
+    // A booking code with the same characters is not slowed: the counts are kept apart.
+    let res = app
+        .post_json(
+            "/api/v1/appointments/lookup",
+            &json!({"code": entry, "id_number": id_number(800)}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    // Once the wait is over, the right ID number answers and clears the count.
+    tokio_sleep(wait).await;
+    let res = lookup(800).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await["status"], "waiting");
+    assert_eq!(lookup(801).await.status(), 404, "the count started again");
+}
+
+async fn tokio_sleep(secs: u64) {
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(secs * 1000 + 100)).await;
+}
+
+#[actix_web::test]
+async fn an_entry_that_allows_the_town_gets_the_nearest_seat_at_another_site_and_its_mail_names_it()
+{
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let (slot, draw) = slot_in_draw(&app, city, day_at_ten(7), 1);
+    let other = second_site(&app, city, "第二接种点", 10);
+    // At the other site that day: 13:00 and 11:00 (the nearest to 10:00), first come; and a
+    // seat the next day, never offered.
+    let (far, near, next_day) = {
+        let mut c = app.conn();
+        (
+            add_slot_at(&mut c, other, day_at_ten(7) + Duration::hours(3), 5, 0),
+            add_slot_at(&mut c, other, day_at_ten(7) + Duration::hours(1), 5, 0),
+            add_slot_at(&mut c, other, day_at_ten(8), 5, 0),
+        )
+    };
+    app.clock.set(release());
+    // Residents 900-902 allow another site of the town; 903-904 do not.
+    let mut codes = Vec::new();
+    for i in 900..905u32 {
+        let res = app
+            .post_json(
+                "/api/v1/appointments",
+                &json!({
+                    "slot_id": slot.to_string(),
+                    "dose_number": 1,
+                    "resident": resident(i),
+                    "any_site_in_town": i < 903,
+                }),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        codes.push((i, json_of(res).await["entry"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(
+        app.count("draw_entries", "any_site_in_town = TRUE"),
+        3,
+        "the choice is stored"
+    );
+    app.clock.set(release() + Duration::minutes(10));
+    let cap = app.state.settings.contact_day_cap;
+    assert!(
+        dosewise::booking::draw::run_draw(app.database(), &|| app.state.rules(), cap, draw)
+            .unwrap()
+    );
+    // The first in the published order gets the seat asked for; each later one that allowed
+    // the town gets the nearest seat at the other site; the others are not drawn.
+    let order = dosewise::models::draw::find(&mut app.conn(), draw)
+        .unwrap()
+        .unwrap()
+        .order();
+    let who = |code: &str| codes.iter().find(|(_, c)| c == code).unwrap().0;
+    let mut moved = Vec::new();
+    for (n, code) in order.iter().enumerate() {
+        let status = dosewise::models::draw_entry::find_by_code(&mut app.conn(), code)
+            .unwrap()
+            .unwrap()
+            .status;
+        let expected = if n == 0 || who(code) < 903 {
+            "drawn"
+        } else {
+            "not_drawn"
+        };
+        assert_eq!(status, expected, "place {} resident {}", n + 1, who(code));
+        if n > 0 && who(code) < 903 {
+            moved.push(who(code));
+        }
+    }
+    assert_eq!(app.slot_counts(slot), (1, 0, 1));
+    assert_eq!(app.slot_counts(near), (moved.len() as i32, 0, 5));
+    assert_eq!(app.slot_counts(far), (0, 0, 5));
+    assert_eq!(app.slot_counts(next_day), (0, 0, 5));
+    assert_eq!(app.stock(other), (10, moved.len() as i32));
+    assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
+
+    // The result mail of a moved entry names the site it was given.
+    app.deliver_mail().await;
+    use mailparse::MailHeaderMap;
+    let subjects: Vec<(String, String)> = app
+        .sent_mail()
+        .iter()
+        .map(|raw| {
+            let m = mailparse::parse_mail(raw).unwrap();
+            (
+                m.headers.get_first_value("To").unwrap_or_default(),
+                m.headers.get_first_value("Subject").unwrap_or_default(),
+            )
+        })
+        .collect();
+    for i in &moved {
+        let to = format!("r{i}@example.com");
+        let result = subjects
+            .iter()
+            .find(|(t, s)| t.contains(&to) && s.starts_with("已中签"))
+            .unwrap_or_else(|| panic!("an entry result for {to}: {subjects:?}"));
+        assert!(result.1.contains("第二接种点"), "{result:?}");
+    }
+    // And the API gives the seat's time at the other site.
+    let (i, code) = codes.iter().find(|(i, _)| moved.contains(i)).unwrap();
+    let res = app
+        .post_json(
+            "/api/v1/entries/lookup",
+            &json!({"entry": code, "id_number": id_number(*i)}),
+        )
+        .await;
+    let body = json_of(res).await;
+    assert_eq!(body["status"], "drawn");
+    let booking = body["booking_code"].as_str().unwrap();
+    assert_eq!(
+        app.count(
+            "appointments",
+            &format!(
+                "code = '{booking}' AND site_id = {} AND slot_id = {near}",
+                other.site
+            )
+        ),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn a_draw_entry_beyond_the_contact_cap_is_not_drawn_with_reason_contact_cap() {
+    let app = app_with_cap(1).await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let (slot, draw) = slot_in_draw(&app, city, day_at_ten(7), 5);
+    let open_same_day = add_slot_at(
+        &mut app.conn(),
+        city,
+        day_at_ten(7) + Duration::hours(4),
+        5,
+        0,
+    );
+    let phone = "13655556666";
+    let res = app
+        .book_api(open_same_day, 1, &with_contact(950, phone, "a@example.com"))
+        .await;
+    assert_eq!(res.status(), 201);
+    app.clock.set(release());
+    let res = app
+        .book_api(slot, 1, &with_contact(951, phone, "b@example.com"))
+        .await;
+    assert_eq!(
+        res.status(),
+        202,
+        "entering is not refused: the draw decides"
+    );
+    let entry = json_of(res).await["entry"].as_str().unwrap().to_string();
+    let res = app.book_api(slot, 1, &resident(952)).await;
+    assert_eq!(res.status(), 202);
+    app.clock.set(release() + Duration::minutes(10));
+    let cap = app.state.settings.contact_day_cap;
+    assert!(
+        dosewise::booking::draw::run_draw(app.database(), &|| app.state.rules(), cap, draw)
+            .unwrap()
+    );
+    let res = app
+        .post_json(
+            "/api/v1/entries/lookup",
+            &json!({"entry": entry, "id_number": id_number(951)}),
+        )
+        .await;
+    let body = json_of(res).await;
+    assert_eq!(body["status"], "not_drawn", "{body}");
+    assert_eq!(body["reason"], "contact_cap", "{body}");
+    assert_eq!(
+        app.slot_counts(slot),
+        (1, 0, 5),
+        "the other entry was drawn"
+    );
+    assert_eq!(
+        app.count(
+            "draw_entries",
+            "reason = 'contact_cap' AND status = 'not_drawn'"
+        ),
+        1
+    );
+    assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
+}
