@@ -17,6 +17,26 @@ pub struct DrawRow {
     pub entries: i32,
 }
 
+/// The site page's countdown to the day's next opening.
+pub struct Countdown {
+    /// The opening, RFC 3339 with the city's offset (the `<time datetime>`).
+    pub datetime: String,
+    /// The opening as people read it, in the city's time.
+    pub when: String,
+    /// How long until then, in words ("2 h 5 min"), as of the page's rendering.
+    pub left: String,
+    /// The same in seconds (the script counts from it, not from the visitor's clock).
+    pub secs: i64,
+    /// Reload the page after this many seconds (only when the opening is 10 minutes away or
+    /// less, so that the page turns bookable by itself without JavaScript).
+    pub refresh: Option<i64>,
+    /// The unit templates the optional script formats with (`{d}`, `{h}`, `{m}`).
+    pub fmt_dh: String,
+    pub fmt_hm: String,
+    pub fmt_m: String,
+    pub soon: String,
+}
+
 /// One's entry in a draw.
 #[derive(Template)]
 #[template(path = "resident/entry.html")]

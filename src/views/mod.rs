@@ -189,6 +189,8 @@ pub struct SitePage {
     pub slots: Vec<SlotRow>,
     /// The draws the day's slots open with.
     pub draws: Vec<draw::DrawRow>,
+    /// The time left until the day's next slot opens, if one has not yet.
+    pub countdown: Option<draw::Countdown>,
     /// When set, each slot offers "move here" for the resident's appointment.
     pub moving: bool,
     pub other_sites: Vec<(String, String)>,

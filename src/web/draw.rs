@@ -22,7 +22,7 @@ use crate::ids::SiteId;
 use crate::models::draw::{self, Draw};
 use crate::models::draw_entry::EntryStatus;
 use crate::models::{site, slot, Slot};
-use crate::views::draw::{DrawPage, DrawRow, EntryFindPage, EntryPage};
+use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
 use crate::views::{day_label, hm, html, html_status, local, see_other, FormErrors, ResidentForm};
 
 /// How long the "see this entry" grant lasts, in seconds (past the draw, to read the result).
@@ -365,6 +365,56 @@ pub fn closed_label(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<St
     }
 }
 
+/// The countdown to `at` as the site page shows it at `now` (`None` once it has passed).
+pub fn countdown(lang: Lang, tz: Tz, now: NaiveDateTime, at: NaiveDateTime) -> Option<Countdown> {
+    let secs = (at - now).num_seconds();
+    if secs <= 0 {
+        return None;
+    }
+    Some(Countdown {
+        datetime: crate::views::local(tz, at).to_rfc3339(),
+        when: at_label(lang, tz, at),
+        left: time_left(lang, secs),
+        secs,
+        // Reload once a minute in the last ten, and right at the opening.
+        refresh: (secs <= 600).then(|| secs.min(60)),
+        fmt_dh: lang.t("countdown.dh").to_string(),
+        fmt_hm: lang.t("countdown.hm").to_string(),
+        fmt_m: lang.t("countdown.m").to_string(),
+        soon: lang.t("countdown.soon").to_string(),
+    })
+}
+
+/// `secs` in words, to the minute (rounded up): "1 d 2 h", "2 h 5 min", "5 min".
+pub fn time_left(lang: Lang, secs: i64) -> String {
+    let minutes = (secs + 59) / 60;
+    let (d, h, m) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    if secs < 60 {
+        lang.t("countdown.soon").to_string()
+    } else if d > 0 {
+        lang.tf(
+            "countdown.dh",
+            &[("d", &d.to_string()), ("h", &h.to_string())],
+        )
+    } else if h > 0 {
+        lang.tf(
+            "countdown.hm",
+            &[("h", &h.to_string()), ("m", &m.to_string())],
+        )
+    } else {
+        lang.tf("countdown.m", &[("m", &m.to_string())])
+    }
+}
+
+/// `GET /static/countdown.js`: keeps the site page's countdown current between reloads and
+/// reloads the page at the opening. The page works without it (text and a meta refresh).
+pub async fn countdown_script() -> HttpResponse {
+    super::static_file(
+        include_str!("../../static/countdown.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
 /// What the booking form says about a slot's opening: not yet, in a draw, being drawn.
 pub fn opening_notice(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<String> {
     match opening {
@@ -377,5 +427,21 @@ pub fn opening_notice(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<
         )),
         drawing::Opening::Pending(_) => Some(lang.t("err.book.draw_running").to_string()),
         drawing::Opening::Open => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_is_in_words_to_the_minute_rounded_up() {
+        let en = Lang::En;
+        assert_eq!(time_left(en, 59), "less than a minute");
+        assert_eq!(time_left(en, 60), "1 min");
+        assert_eq!(time_left(en, 61), "2 min");
+        assert_eq!(time_left(en, 3600), "1 h 0 min");
+        assert_eq!(time_left(en, 2 * 86400 + 3 * 3600), "2 d 3 h");
+        assert_eq!(time_left(Lang::Zh, 300), "5 分钟");
     }
 }

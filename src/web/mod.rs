@@ -192,6 +192,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(api::readyz))
     .route("/static/app.css", web::get().to(stylesheet))
     .route("/static/clinic.js", web::get().to(clinic::script))
+    .route(
+        "/static/countdown.js",
+        web::get().to(draw::countdown_script),
+    )
     .default_service(web::to(not_found));
 }
 

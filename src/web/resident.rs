@@ -265,8 +265,21 @@ async fn render_site(
             }
         })
         .collect();
+    // The day's next opening still ahead, for the countdown.
+    let next_opening = slots
+        .iter()
+        .filter(|sl| sl.starts_at > rules.now)
+        .filter_map(
+            |sl| match crate::booking::draw::opening_among(rules.now, sl, &draws) {
+                crate::booking::draw::Opening::NotOpen(at) => Some(at),
+                _ => None,
+            },
+        )
+        .min();
+    let countdown = next_opening.and_then(|at| super::draw::countdown(ctx.lang, tz, rules.now, at));
     let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let page = SitePage {
+        countdown,
         site_id: s.id.to_string(),
         site_name: s.name,
         address: s.address,

@@ -476,3 +476,95 @@ async fn a_draw_entry_beyond_the_contact_cap_is_not_drawn_with_reason_contact_ca
     );
     assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
 }
+
+#[actix_web::test]
+async fn the_site_page_counts_down_to_the_opening_and_reloads_itself_in_the_last_ten_minutes() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let (slot, _) = slot_in_draw(&app, city, day_at_ten(7), 5);
+    let tz = app.state.settings.time_zone;
+    let date = dosewise::views::local(tz, day_at_ten(7)).date_naive();
+    let path = format!("/sites/{}?date={date}", city.site);
+    let opens = dosewise::views::local(tz, release()).to_rfc3339();
+
+    // An hour ahead: the opening as a machine-readable <time>, the time left, no reload.
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(html.contains("data-testid=\"countdown\""), "{html}");
+    assert!(
+        html.contains(&format!("<time datetime=\"{opens}\"")),
+        "{html}"
+    );
+    assert!(html.contains("aria-live=\"polite\""));
+    assert!(
+        html.contains("<strong data-left>1 小时 0 分钟</strong>"),
+        "{html}"
+    );
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    assert!(html.contains("<script src=\"/static/countdown.js\" defer></script>"));
+    assert!(!html.contains(&format!("href=\"/slots/{slot}/book\"")));
+
+    // Ten minutes or less: the page reloads itself once a minute, and right at the opening.
+    app.clock.set(release() - Duration::minutes(5));
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(
+        html.contains("<meta http-equiv=\"refresh\" content=\"60\">"),
+        "{html}"
+    );
+    assert!(html.contains("<strong data-left>5 分钟</strong>"), "{html}");
+    app.clock.set(release() - Duration::seconds(20));
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(
+        html.contains("<meta http-equiv=\"refresh\" content=\"20\">"),
+        "{html}"
+    );
+    assert!(html.contains("不到 1 分钟"));
+
+    // Open: no countdown, the slot can be entered.
+    app.clock.set(release());
+    let html = app.get(&path).await.text().await.unwrap();
+    assert!(!html.contains("data-testid=\"countdown\""));
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    assert!(html.contains(&format!("href=\"/slots/{slot}/book\"")));
+
+    // The script is served, as a script.
+    let res = app.get("/static/countdown.js").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+}
+
+#[actix_web::test]
+async fn the_entry_form_offers_another_site_in_the_town_and_keeps_the_choice() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let (slot, _) = slot_in_draw(&app, city, day_at_ten(7), 5);
+    let before = app.get_text(&format!("/slots/{slot}/book")).await;
+    assert!(
+        !before.contains("name=\"any_site_in_town\""),
+        "only an entry offers it"
+    );
+    app.clock.set(release());
+    let html = app.get_text(&format!("/slots/{slot}/book")).await;
+    assert!(html.contains("name=\"any_site_in_town\""), "{html}");
+    assert!(html.contains("可接受同一乡镇（街道）其他接种点的名额"));
+    let token = crate::helpers::csrf_in(&html).unwrap();
+    let mut form = crate::helpers::resident_form(990);
+    form.push(("dose_number".into(), "1".into()));
+    form.push(("any_site_in_town".into(), "on".into()));
+    form.push(("csrf".into(), token));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+    let res = app.post_form(&format!("/slots/{slot}/book"), &form).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/entry");
+    assert_eq!(
+        app.count(
+            "draw_entries",
+            "any_site_in_town = TRUE AND status = 'waiting'"
+        ),
+        1
+    );
+}
