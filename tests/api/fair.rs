@@ -195,7 +195,7 @@ async fn a_booking_over_the_email_cap_answers_409_contact_cap_on_the_api_and_a_c
         ("dose_number", "1"),
         ("csrf", token.as_str()),
     ];
-    let res = app.post_form(&format!("/slots/{slot}/book"), &form).await;
+    let res = app.post_raw(&format!("/slots/{slot}/book"), &form).await;
     assert_eq!(res.status(), 409);
     let page = res.text().await.unwrap();
     assert!(page.contains("当天的有效预约已达上限"), "{page}");
@@ -257,7 +257,7 @@ async fn wrong_id_numbers_on_an_entry_code_are_slowed_with_429_and_retry_after()
     let token = app.csrf("/entry/find").await;
     let idn = id_number(800);
     let res = app
-        .post_form(
+        .post_raw(
             "/entry/find",
             &[
                 ("code", entry.as_str()),
@@ -557,7 +557,7 @@ async fn the_entry_form_offers_another_site_in_the_town_and_keeps_the_choice() {
     form.push(("any_site_in_town".into(), "on".into()));
     form.push(("csrf".into(), token));
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (&k[..], &v[..])).collect();
-    let res = app.post_form(&format!("/slots/{slot}/book"), &form).await;
+    let res = app.post_raw(&format!("/slots/{slot}/book"), &form).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/entry");
     assert_eq!(
