@@ -21,14 +21,22 @@ pub fn html<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
 }
 
 /// Render a page with a given status (422 for a form with errors, 409 for a refused booking).
+/// The response is marked [`OwnPage`], so an error status keeps this page.
 pub fn html_status<T: Template>(
     page: &T,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
+    let mut res = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+        .body(page.render()?);
+    res.extensions_mut().insert(OwnPage);
+    Ok(res)
 }
+
+/// Marks a response whose body is the handler's own page (the form again with its message):
+/// `web::middleware::render_errors` replaces error responses without it by the generic page.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnPage;
 
 /// A 303 See Other, the answer to every successful POST.
 pub fn see_other(to: &str) -> HttpResponse {

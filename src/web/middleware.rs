@@ -15,7 +15,7 @@ use super::cookies;
 use super::ctx::{csrf_binding, request_lang, CsrfToken};
 use super::state::AppState;
 use crate::error::AppError;
-use crate::views::ErrorPage;
+use crate::views::{ErrorPage, OwnPage};
 
 /// Headers on every response: a CSP with no inline script, no framing, no sniffing, no referrer.
 pub fn security_headers() -> DefaultHeaders {
@@ -213,14 +213,17 @@ pub async fn csrf_cookie(
 }
 
 /// Turn an `AppError` (or a framework error) into a page in the visitor's language, or a JSON
-/// body under `/api`. 5xx pages say nothing internal; the cause chain goes to the log.
+/// body under `/api`. 5xx pages say nothing internal; the cause chain goes to the log. A page a
+/// handler rendered itself (marked [`OwnPage`], e.g. the look-up form with "no such code") stays.
 pub async fn render_errors(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || res.response().extensions().contains::<OwnPage>()
+    {
         return Ok(res);
     }
     let app_error = res
