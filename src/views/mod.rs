@@ -179,6 +179,8 @@ pub struct SlotRow {
     pub closed: Option<String>,
     /// Whether a request for it is an entry in its draw.
     pub in_draw: bool,
+    /// Closed by the site (no seats): `label` says so, with the reason when known.
+    pub shut: bool,
 }
 
 /// A site's day of slots.
@@ -201,6 +203,8 @@ pub struct SitePage {
     pub countdown: Option<draw::Countdown>,
     /// When set, each slot offers "move here" for the resident's appointment.
     pub moving: bool,
+    /// What was wrong with the `?date=` asked for (the page then shows today).
+    pub date_error: Option<String>,
     pub other_sites: Vec<(String, String)>,
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, Timelike};
 use serde::Deserialize;
 
 use super::common::CsrfForm;
@@ -13,14 +13,15 @@ use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{
-    parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
+    parse_date, parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName,
+    Phone,
 };
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::{
-    appointment, product, resident, site, slot, town, vaccination, waiting, AppointmentStatus,
-    Product,
+    appointment, exception, product, resident, site, slot, town, vaccination, waiting,
+    AppointmentStatus, Product,
 };
 use crate::views::{
     day_bounds, day_label, hm, html, html_status, local, qr_svg, see_other, when, AppointmentPage,
@@ -220,9 +221,17 @@ async fn render_site(
     moving: bool,
 ) -> Result<HttpResponse, AppError> {
     let today = state.today();
-    let day = match date.filter(|d| !d.is_empty()) {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| AppError::BadRequest)?,
-        None => today,
+    // A date that cannot be read shows today, saying what was wrong with it (400).
+    let (day, date_error) = match date
+        .filter(|d| !d.is_empty())
+        .map(|d| parse_date(d, "date"))
+    {
+        Some(Ok(d)) => (d, None),
+        Some(Err(e)) => (
+            today,
+            Some(ctx.tf("site.bad_date", &[("why", ctx.t(e.key))])),
+        ),
+        None => (today, None),
     };
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;
@@ -234,13 +243,29 @@ async fn render_site(
     let (s, t, products, others) = (*context).clone();
     let (slots, draws) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
     let rules = state.rules();
+    // A slot without seats was closed by the site (an exception, or a template change that
+    // kept it for appointments since cancelled): its reason is read only when there is one.
+    let exceptions = if slots
+        .iter()
+        .any(|sl| sl.seats == 0 && sl.starts_at > rules.now)
+    {
+        read(&state, move |c, _| {
+            Ok(exception::list_for_site_from(c, site_id, day)?)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
     let rows = slots
         .iter()
         .filter(|sl| sl.starts_at > rules.now)
         .map(|sl| {
             let free_first = sl.free_first(rules.now, rules.release_hours);
             let free_second = sl.free_second();
-            let label = if free_second == 0 {
+            let closure = (sl.seats == 0).then(|| closure_label(ctx.lang, tz, sl, &exceptions));
+            let label = if let Some(c) = &closure {
+                c.clone()
+            } else if free_second == 0 {
                 ctx.t("site.full").to_string()
             } else if free_first == 0 {
                 ctx.t("site.second_only").to_string()
@@ -262,6 +287,7 @@ async fn render_site(
                 label,
                 closed,
                 in_draw,
+                shut: closure.is_some(),
             }
         })
         .collect();
@@ -294,6 +320,7 @@ async fn render_site(
             .map(|d| super::draw::draw_row(ctx.lang, tz, rules.now, d))
             .collect(),
         moving,
+        date_error: date_error.clone(),
         other_sites: others
             .into_iter()
             .filter(|o| o.id != site_id.0)
@@ -301,7 +328,39 @@ async fn render_site(
             .collect(),
         ctx,
     };
-    html(&page)
+    html_status(
+        &page,
+        if date_error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+    )
+}
+
+/// "Closed", with the reason of the latest exception that closed the slot's time (or gave it no
+/// seats) when there is one.
+fn closure_label(
+    lang: Lang,
+    tz: chrono_tz::Tz,
+    sl: &slot::Slot,
+    exceptions: &[exception::SiteException],
+) -> String {
+    let start = local(tz, sl.starts_at);
+    let day = start.date_naive();
+    let from = i32::try_from(start.time().num_seconds_from_midnight() / 60).unwrap_or(0);
+    let to = from + i32::try_from((sl.ends_at - sl.starts_at).num_minutes()).unwrap_or(0);
+    let reason = exceptions
+        .iter()
+        .rev()
+        .filter(|e| e.day == day && e.starts < to && from < e.ends)
+        .find(|e| e.kind == "closed" || e.seats == Some(0))
+        .map(|e| e.reason.trim())
+        .filter(|r| !r.is_empty());
+    match reason {
+        Some(r) => lang.tf("site.closed_because", &[("reason", r)]),
+        None => lang.t("site.closed").to_string(),
+    }
 }
 
 fn product_name(products: &[Product], id: i64) -> String {
