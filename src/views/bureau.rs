@@ -143,3 +143,37 @@ pub struct MailPage {
     pub counts: Vec<(String, i64)>,
     pub failed: Vec<(String, String, String, i32, String)>,
 }
+
+impl MailPage {
+    /// An outbox status (`pending`, `sending`, `sent`, `skipped`, `failed`) in the page's
+    /// language; an unknown one as it is stored.
+    pub fn status<'a>(&self, status: &'a str) -> &'a str {
+        let key = match status {
+            "pending" => "mail.status.pending",
+            "sending" => "mail.status.sending",
+            "sent" => "mail.status.sent",
+            "skipped" => "mail.status.skipped",
+            "failed" => "mail.status.failed",
+            _ => return status,
+        };
+        self.ctx.t(key)
+    }
+
+    /// A message kind in the page's language; an unknown one as it is stored.
+    pub fn kind<'a>(&self, kind: &'a str) -> &'a str {
+        let key = match kind {
+            "booked" => "mail.kind.booked",
+            "moved" => "mail.kind.moved",
+            "cancelled" => "mail.kind.cancelled",
+            "reminder" => "mail.kind.reminder",
+            "dose2_window" => "mail.kind.dose2_window",
+            "dose2_open" => "mail.kind.dose2_open",
+            "dose2_last_call" => "mail.kind.dose2_last_call",
+            "seats_opened" => "mail.kind.seats_opened",
+            "town_notice" => "mail.kind.town_notice",
+            "entry_result" => "mail.kind.entry_result",
+            _ => return kind,
+        };
+        self.ctx.t(key)
+    }
+}
