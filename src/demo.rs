@@ -1,8 +1,11 @@
 //! Demo and generated cities: the small demo city behind `serve --demo`, and `demo-data` for a
 //! city of any size (load tests, evaluation at city scale). Both fill only an empty database.
+//! Each site gets a weekly template (every day 08:30-16:30, lunch 11:30-13:30, 30-minute slots)
+//! and its slots are made in exactly that shape, so the hourly publishing job keeps the city
+//! going day after day without touching the slots generated here.
 
 use anyhow::{bail, Context};
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use diesel::Connection;
 use rand::rngs::StdRng;
@@ -10,14 +13,16 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::{AnyConnection, Db};
 use crate::domain::IdNumber;
-use crate::ids::new_id;
+use crate::ids::{new_id, SiteId};
 use crate::models::stock::{self, Movement};
+use crate::models::template::{self, SiteHours, SiteTemplate};
 use crate::models::{
-    appointment, product, resident, site, slot, town, user, vaccination, waiting,
+    appointment, product, resident, site, site_product, slot, town, user, vaccination, waiting,
     AppointmentStatus, NewAppointment, NewProduct, NewResident, NewSite, NewSlot, NewTown, NewUser,
     NewVaccination,
 };
 use crate::security::{hash_password, random_token, Keys};
+use crate::setup::local_to_utc;
 
 /// The size of a generated city.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +39,11 @@ pub struct CityOptions {
     pub waiting_per_town: usize,
     /// Whether to create one user per role.
     pub users: bool,
+    /// Whether each site gets its weekly template (hours, slot length, seats, products), so the
+    /// publishing job adds each new day's slots. Off for a city whose slots all open at one
+    /// announced instant (`demo-data --draw-opens-in`): no template rule says that, and
+    /// publishing would open them at once.
+    pub weekly_templates: bool,
 }
 
 impl CityOptions {
@@ -48,6 +58,7 @@ impl CityOptions {
             stock_days: 2,
             waiting_per_town: 400,
             users: true,
+            weekly_templates: true,
         }
     }
 }
@@ -89,9 +100,15 @@ const TOWN_NAMES: [&str; 24] = [
 ];
 const SITE_KINDS: [&str; 3] = ["社区卫生服务中心", "卫生院接种点", "体育馆临时接种点"];
 const STREETS: [&str; 6] = ["人民路", "解放路", "建设路", "中山路", "和平路", "文化路"];
-/// Morning and afternoon sessions, local time: 08:30-11:30 and 13:30-16:30 (lunch break).
-const SESSIONS: [(u32, u32, u32, u32); 2] = [(8, 30, 11, 30), (13, 30, 16, 30)];
-const SLOT_MINUTES: i64 = 30;
+/// Every site's hours on every day, in minutes after local midnight: 08:30-16:30 with lunch
+/// 11:30-13:30, as stored in `site_hours`.
+const OPENS: i32 = 8 * 60 + 30;
+const LUNCH: (i32, i32) = (11 * 60 + 30, 13 * 60 + 30);
+const CLOSES: i32 = 16 * 60 + 30;
+const SLOT_MINUTES: i32 = 30;
+/// The longest `days_ahead` a template may have (the form's and the table's limit); a city
+/// generated for more days keeps its later slots as they are.
+const MAX_DAYS_AHEAD: i64 = 60;
 
 /// Fill an empty database with a city. Refuses a database that already has towns.
 pub fn generate_city(
@@ -101,6 +118,9 @@ pub fn generate_city(
     now: NaiveDateTime,
     opts: CityOptions,
 ) -> anyhow::Result<Created> {
+    if opts.weekly_templates && !(1..=1000).contains(&opts.seats_per_slot) {
+        bail!("a site's weekly template has 1 to 1000 seats per slot");
+    }
     let mut conn = db.write.get()?;
     if town::count(&mut conn)? > 0 {
         bail!("the database already has towns; demo data only fills an empty database");
@@ -198,7 +218,7 @@ pub fn generate_city(
                         site_id,
                         product_id,
                         starts_at: start,
-                        ends_at: start + Duration::minutes(SLOT_MINUTES),
+                        ends_at: start + Duration::minutes(SLOT_MINUTES.into()),
                         seats: opts.seats_per_slot,
                         second_dose_held: opts.seats_per_slot / 3,
                         booked_first: 0,
@@ -225,6 +245,9 @@ pub fn generate_city(
                 },
             )?;
             received.push((product_id, seats_total));
+            if opts.weekly_templates {
+                insert_template(c, site_id, product_id, &opts, now)?;
+            }
         }
         for (product_id, lot_number) in &opening {
             let doses: i64 = received
@@ -261,25 +284,50 @@ fn town_name_prefix(i: usize) -> String {
         .to_string()
 }
 
-/// The UTC start of every slot on a local day.
+/// The UTC start of every slot on a local day: the slots the sites' template asks for, with
+/// local times turned into UTC as the publisher does (`setup::local_to_utc`).
 pub fn day_slots(tz: Tz, day: NaiveDate) -> Vec<NaiveDateTime> {
     let mut out = Vec::new();
-    for (h1, m1, h2, m2) in SESSIONS {
-        let (Some(from), Some(to)) = (
-            NaiveTime::from_hms_opt(h1, m1, 0),
-            NaiveTime::from_hms_opt(h2, m2, 0),
-        ) else {
-            continue;
-        };
-        let mut t = day.and_time(from);
-        while t + Duration::minutes(SLOT_MINUTES) <= day.and_time(to) {
-            if let Some(utc) = tz.from_local_datetime(&t).earliest() {
-                out.push(utc.naive_utc());
-            }
-            t += Duration::minutes(SLOT_MINUTES);
+    for (from, to) in [(OPENS, LUNCH.0), (LUNCH.1, CLOSES)] {
+        let mut m = from;
+        while m + SLOT_MINUTES <= to {
+            out.extend(local_to_utc(tz, day, m));
+            m += SLOT_MINUTES;
         }
     }
     out
+}
+
+/// A site's weekly template in the shape of the generated slots: every day the same hours, one
+/// product, the generated seats, as many days ahead as were generated (at most 60).
+fn insert_template(
+    c: &mut AnyConnection,
+    site_id: i64,
+    product_id: i64,
+    opts: &CityOptions,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let t = SiteTemplate {
+        site_id,
+        slot_minutes: SLOT_MINUTES,
+        seats: opts.seats_per_slot,
+        days_ahead: i32::try_from(opts.days.clamp(1, MAX_DAYS_AHEAD)).unwrap_or(1),
+        updated_by: "demo-data".into(),
+        updated_at: now,
+    };
+    let hours: Vec<SiteHours> = (0..7)
+        .map(|weekday| SiteHours {
+            site_id,
+            weekday,
+            opens: OPENS,
+            lunch_starts: Some(LUNCH.0),
+            lunch_ends: Some(LUNCH.1),
+            closes: CLOSES,
+        })
+        .collect();
+    template::replace(c, &t, &hours)?;
+    site_product::replace(c, SiteId(site_id), &[product_id])?;
+    Ok(())
 }
 
 fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {

@@ -39,7 +39,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Fill an empty database with a generated city of any size.
+    /// Fill an empty database with a generated city of any size; each site gets a weekly
+    /// template (every day 08:30-16:30) in the shape of its slots, unless --draw-opens-in.
     DemoData {
         #[arg(long, default_value_t = 8)]
         towns: usize,
@@ -161,6 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 waiting_per_town: 10,
                 stock_days: stock_days.unwrap_or(days),
                 users,
+                // A city opening at one announced instant has no weekly template (whose rule
+                // would open its slots at once).
+                weekly_templates: release.is_none(),
             };
             fill(&settings, opts, release)
         }

@@ -18,6 +18,7 @@ async fn a_resident_books_in_a_real_browser_on_a_phone_and_a_desktop() {
         waiting_per_town: 5,
         stock_days: 2,
         users: false,
+        weekly_templates: true,
     };
     generate_city(
         app.database(),

@@ -619,6 +619,7 @@ async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
         waiting_per_town: 5,
         stock_days: 2,
         users: false,
+        weekly_templates: true,
     };
     dosewise::demo::generate_city(
         app.database(),
