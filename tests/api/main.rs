@@ -24,4 +24,5 @@ mod pages;
 mod security;
 mod setup;
 mod smtp;
+mod walk;
 mod writer;
