@@ -251,7 +251,6 @@ async fn unknown_pages_and_bad_parameters_get_a_page_in_the_visitors_language() 
         ("/sites/42", 404),
         ("/towns/42", 404),
         ("/slots/42/book", 404),
-        (&format!("/sites/{}?date=not-a-date", city.site)[..], 400),
         ("/lang/fr", 404),
     ] {
         let res = app.get(path).await;
@@ -259,6 +258,16 @@ async fn unknown_pages_and_bad_parameters_get_a_page_in_the_visitors_language() 
         let page = res.text().await.unwrap();
         assert!(page.contains("出错了"), "{path}: {page}");
     }
+    // A date that cannot be read gets the day page itself, saying what is wrong.
+    let res = app
+        .get(&format!("/sites/{}?date=not-a-date", city.site))
+        .await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("网址中的日期无法使用：请填写日期，格式为 年-月-日。"),
+        "{page}"
+    );
     let res = app
         .client
         .get(format!("{}/nope", app.address))

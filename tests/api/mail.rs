@@ -722,7 +722,7 @@ async fn a_message_that_keeps_failing_is_marked_failed_for_the_bureau() {
     let bureau = crate::helpers::login_as(&app, crate::helpers::Role::Bureau).await;
     let page = bureau.get_text("/bureau/mail").await;
     assert!(
-        page.contains("booked") && page.contains("r1***@example.com"),
+        page.contains("预约确认") && page.contains("r1***@example.com"),
         "{page}"
     );
 }
