@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::db::{AnyConnection, Db};
+use crate::domain::days::local_to_utc;
 use crate::domain::IdNumber;
 use crate::ids::{new_id, SiteId};
 use crate::models::stock::{self, Movement};
@@ -22,7 +23,6 @@ use crate::models::{
     NewVaccination,
 };
 use crate::security::{hash_password, random_token, Keys};
-use crate::setup::local_to_utc;
 
 /// The size of a generated city.
 #[derive(Debug, Clone, Copy)]
@@ -285,7 +285,7 @@ fn town_name_prefix(i: usize) -> String {
 }
 
 /// The UTC start of every slot on a local day: the slots the sites' template asks for, with
-/// local times turned into UTC as the publisher does (`setup::local_to_utc`).
+/// local times turned into UTC as the publisher does (`domain::days::local_to_utc`).
 pub fn day_slots(tz: Tz, day: NaiveDate) -> Vec<NaiveDateTime> {
     let mut out = Vec::new();
     for (from, to) in [(OPENS, LUNCH.0), (LUNCH.1, CLOSES)] {
