@@ -24,6 +24,7 @@ pub mod waiting;
 // City set-up (issue 6).
 pub mod exception;
 pub mod product_change;
+pub mod setup_progress;
 pub mod site_product;
 pub mod template;
 

@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 
 use super::{explain, run};
 use crate::error::AppError;
-use crate::models::{audit, Role};
-use crate::setup::{self};
+use crate::models::{audit, setup_progress, Role};
+use crate::setup;
 use crate::views::admin::AdminHomePage;
 use crate::views::{html, local};
 use crate::web::common::CsrfForm;
@@ -26,7 +26,7 @@ async fn render_home(
 ) -> Result<HttpResponse, AppError> {
     let tz = state.settings.time_zone;
     let (p, recent) = read(state, |c, st| {
-        Ok((setup::progress(c, st.now())?, audit::recent(c, 15)?))
+        Ok((setup_progress::count(c, st.now())?, audit::recent(c, 15)?))
     })
     .await?;
     html(&AdminHomePage {

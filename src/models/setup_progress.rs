@@ -1,4 +1,5 @@
-//! The set-up checklist: what the city has so far.
+//! The set-up checklist's counts: how many towns, products, sites, templates, future slots and
+//! users the city has so far (one count per table, no rule).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -17,7 +18,7 @@ pub struct Progress {
 }
 
 /// Count what the city has so far.
-pub fn progress(c: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Progress> {
+pub fn count(c: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Progress> {
     use crate::db::schema::{products, site_templates, sites, slots, towns, users};
     Ok(Progress {
         towns: towns::table.count().get_result(c)?,
