@@ -10,6 +10,7 @@ use dosewise::clock::{Clock, SystemClock};
 use dosewise::config::Settings;
 use dosewise::db::{redact, Db};
 use dosewise::demo::{generate_city, CityOptions};
+use dosewise::domain::city::{Password, Username};
 use dosewise::models::{user, Role};
 use dosewise::security::Keys;
 use dosewise::setup::{self, CreatedBy, SetupError, UserInput};
@@ -313,14 +314,14 @@ fn create_user(
     username: &str,
 ) -> anyhow::Result<()> {
     let role = Role::parse(role).context("unknown role")?;
-    let Ok(username) = setup::parse_username(username) else {
+    let Ok(username) = Username::parse(username) else {
         bail!("a username is 1-64 letters, digits, dots, hyphens or underscores");
     };
     if role == Role::Clinic && site.is_none() {
         bail!("a clinic user needs --site ID");
     }
     let password = read_password()?;
-    let Some(password) = setup::parse_password(&password) else {
+    let Ok(password) = Password::parse(&password) else {
         bail!(
             "the password must be at least 10 characters (at most 200), without control characters"
         );
@@ -337,10 +338,10 @@ fn create_user(
         Err(SetupError::Invalid(fields)) if fields.iter().any(|f| f.field == "site_id") => {
             bail!("no site with that id")
         }
-        Err(SetupError::Invalid(_)) => bail!("the username {username:?} is taken"),
+        Err(SetupError::Invalid(_)) => bail!("the username {:?} is taken", username.as_str()),
         Err(e) => return Err(e.into()),
     }
-    println!("created {} user {username}", role.as_str());
+    println!("created {} user {}", role.as_str(), username.as_str());
     Ok(())
 }
 

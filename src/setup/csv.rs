@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::SetupError;
 use crate::db::Db;
-use crate::domain::city::{parse_code, parse_emails, parse_int, parse_text};
+use crate::domain::city::{parse_emails, parse_text, relabel, Code, Eligible};
 use crate::domain::text;
 use crate::ids::new_id;
 use crate::models::{audit, site, town, NewSite, NewTown};
@@ -158,11 +158,14 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
         let get = |i: usize| f[i].trim();
         match get(0).to_ascii_lowercase().as_str() {
             "town" => {
-                let code = parse_code(get(1), "err.import.code").map_err(&mut bad).ok();
+                let code = Code::parse(get(1))
+                    .map(Code::into_string)
+                    .map_err(|k| bad(relabel(k, "err.import.code")))
+                    .ok();
                 let name = parse_text(get(2), 60, "err.import.name")
                     .map_err(&mut bad)
                     .ok();
-                let eligible = parse_int(get(3), 0, 100_000_000);
+                let eligible = Eligible::parse(get(3)).ok().map(Eligible::get);
                 let emails = parse_emails(get(4), "err.import.emails")
                     .map_err(&mut bad)
                     .ok();
@@ -193,7 +196,10 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                 }
             }
             "site" => {
-                let code = parse_code(get(1), "err.import.code").map_err(&mut bad).ok();
+                let code = Code::parse(get(1))
+                    .map(Code::into_string)
+                    .map_err(|k| bad(relabel(k, "err.import.code")))
+                    .ok();
                 let name = parse_text(get(2), 60, "err.import.name")
                     .map_err(&mut bad)
                     .ok();

@@ -35,7 +35,7 @@ impl SetupError {
 }
 
 /// One field refused: `field` with the message `key`.
-pub(crate) fn invalid(field: &'static str, key: &'static str) -> SetupError {
+pub fn invalid(field: &'static str, key: &'static str) -> SetupError {
     SetupError::Invalid(vec![FieldError::new(field, key)])
 }
 
@@ -60,12 +60,12 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
-    /// The value when nothing was refused, else every refusal.
-    pub fn done<T>(self, value: impl FnOnce() -> T) -> Result<T, SetupError> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(SetupError::Invalid(self.0))
+    /// The value when nothing was refused, else every refusal. `value` is built from the
+    /// fields read, each `Some` when nothing was refused.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, SetupError> {
+        match value() {
+            Some(v) if self.0.is_empty() => Ok(v),
+            _ => Err(SetupError::Invalid(self.0)),
         }
     }
 }

@@ -4,39 +4,18 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-use serde::Deserialize;
 
-use super::error::{FieldErrors, SetupError};
+use super::error::SetupError;
 use super::publish::{publish_site, PublishReport};
 use crate::db::{AnyConnection, Db};
-use crate::domain::city::{hm, parse_hm, parse_int, parse_text};
+use crate::domain::city::{hm, ExceptionSeats, Window};
 use crate::domain::days::local_to_utc;
-use crate::domain::{text, IdNumber};
+use crate::domain::IdNumber;
 use crate::ids::{new_id, AppointmentId, ProductId, SiteId, SlotId};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::exception::{self, SiteException};
 use crate::models::{audit, site, slot, stock, Slot};
 use std::collections::BTreeMap;
-
-/// The exception form as typed.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct ExceptionForm {
-    #[serde(rename = "exc-day")]
-    pub day: String,
-    pub kind: String,
-    #[serde(rename = "exc-starts")]
-    pub starts: String,
-    #[serde(rename = "exc-ends")]
-    pub ends: String,
-    #[serde(rename = "exc-seats")]
-    pub seats: String,
-    #[serde(rename = "exc-reason")]
-    pub reason: String,
-    /// How many affected appointments the admin saw and confirmed.
-    pub confirm: String,
-    pub csrf: String,
-}
 
 /// What an exception does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,77 +23,18 @@ pub enum ExceptionKind {
     /// No slots in the window.
     Closed,
     /// This many seats per slot in the window.
-    Seats(i32),
+    Seats(ExceptionSeats),
 }
 
-/// A valid exception.
+/// A valid exception: a day from today on, within a year.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionInput {
     pub day: NaiveDate,
     pub kind: ExceptionKind,
-    pub starts: i32,
-    pub ends: i32,
+    pub window: Window,
     pub reason: String,
+    /// How many affected appointments the admin saw and confirmed.
     pub confirmed: Option<usize>,
-}
-
-/// Parse the exception form; an empty window means the whole day.
-pub fn parse_exception(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionInput, SetupError> {
-    let mut check = FieldErrors::default();
-    let day = text::clean(&f.day).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    match day {
-        None => check.add("day", "err.setup.date"),
-        Some(d) if d < today => check.add("day", "err.setup.past"),
-        Some(d) if d > today + Duration::days(366) => check.add("day", "err.setup.too_far"),
-        _ => {}
-    }
-    let time = |raw: &str, default: i32| {
-        if text::clean(raw) == Some("") {
-            Some(default)
-        } else {
-            parse_hm(raw)
-        }
-    };
-    let starts = time(&f.starts, 0);
-    let ends = time(&f.ends, 1440);
-    if starts.is_none() {
-        check.add("starts", "err.setup.time");
-    }
-    if ends.is_none() {
-        check.add("ends", "err.setup.time");
-    }
-    if let (Some(a), Some(b)) = (starts, ends) {
-        if a >= b {
-            check.add("ends", "err.setup.window_order");
-        }
-    }
-    let kind = match f.kind.as_str() {
-        "closed" => Some(ExceptionKind::Closed),
-        "seats" => match parse_int(&f.seats, 0, 1000) {
-            Some(n) => Some(ExceptionKind::Seats(n as i32)),
-            None => {
-                check.add("seats", "err.setup.exception_seats");
-                None
-            }
-        },
-        _ => {
-            check.add("kind", "err.setup.kind");
-            None
-        }
-    };
-    let reason = check.read(
-        "reason",
-        parse_text(&f.reason, 200, "err.setup.reason_required"),
-    );
-    let confirmed = text::clean(&f.confirm).and_then(|c| c.parse::<usize>().ok());
-    check.done(|| ExceptionInput {
-        day: day.unwrap_or(today),
-        kind: kind.unwrap_or(ExceptionKind::Closed),
-        starts: starts.unwrap_or(0),
-        ends: ends.unwrap_or(1440),
-        reason: reason.unwrap_or_default(),
-        confirmed,
-    })
 }
 
 /// An appointment an exception would cancel, as the admin sees it (masked ID number only).
@@ -140,8 +60,8 @@ fn slots_in_window(
 ) -> Result<Vec<Slot>, SetupError> {
     let from = local_to_utc(tz, e.day, 0).unwrap_or_else(|| e.day.and_time(Default::default()));
     let to = from + Duration::hours(26);
-    let lo = local_to_utc(tz, e.day, e.starts).unwrap_or(from);
-    let hi = local_to_utc(tz, e.day, e.ends).unwrap_or(to);
+    let lo = local_to_utc(tz, e.day, e.window.starts()).unwrap_or(from);
+    let hi = local_to_utc(tz, e.day, e.window.ends()).unwrap_or(to);
     Ok(
         slot::list_for_site_between(c, site_id, from - Duration::hours(2), to)?
             .into_iter()
@@ -164,7 +84,7 @@ pub fn affected_by(
         let active = appointment::list_active_in_slot(c, SlotId(s.id))?;
         let keep = match e.kind {
             ExceptionKind::Closed => 0,
-            ExceptionKind::Seats(n) => usize::try_from(n).unwrap_or(0),
+            ExceptionKind::Seats(n) => usize::try_from(n.get()).unwrap_or(0),
         };
         for (id, code, last4, dose, status) in active.into_iter().skip(keep) {
             out.push(Affected {
@@ -220,7 +140,7 @@ pub fn apply_exception(
         }
         let (kind, seats) = match input.kind {
             ExceptionKind::Closed => ("closed", None),
-            ExceptionKind::Seats(n) => ("seats", Some(n)),
+            ExceptionKind::Seats(n) => ("seats", Some(n.get())),
         };
         exception::insert(
             c,
@@ -229,8 +149,8 @@ pub fn apply_exception(
                 site_id,
                 day: input.day,
                 kind: kind.into(),
-                starts: input.starts,
-                ends: input.ends,
+                starts: input.window.starts(),
+                ends: input.window.ends(),
                 seats,
                 reason: input.reason.clone(),
                 created_by: actor.clone(),
@@ -238,7 +158,7 @@ pub fn apply_exception(
             },
         )?;
         let (cancelled, promised) = cancel_all(c, &affected, now)?;
-        let window = format!("{} {}-{}", input.day, hm(input.starts), hm(input.ends));
+        let window = format!("{} {}-{}", input.day, hm(input.window.starts()), hm(input.window.ends()));
         for a in &affected {
             // The resident is told by mail (the cancellation message links to booking again).
             let appt = crate::models::appointment::find(c, crate::ids::AppointmentId(a.appointment_id))?;
@@ -259,7 +179,7 @@ pub fn apply_exception(
         }
         if let ExceptionKind::Seats(n) = input.kind {
             for sl in slots_in_window(c, SiteId(site_id), &input, tz)? {
-                if sl.starts_at > now && !slot::set_seats(c, SlotId(sl.id), n)? {
+                if sl.starts_at > now && !slot::set_seats(c, SlotId(sl.id), n.get())? {
                     return Err(SetupError::Refused("err.setup.seats_below_booked"));
                 }
             }

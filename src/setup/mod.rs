@@ -20,9 +20,9 @@ mod sites;
 mod towns;
 mod users;
 
-pub use crate::domain::city::{hm, parse_password, parse_username};
+pub use crate::domain::city::hm;
 pub use csv::{import_csv, parse_csv_rows, ImportReport, EXAMPLE_CSV};
-pub use error::{FieldErrors, SetupError};
+pub use error::{invalid, FieldErrors, SetupError};
 pub use exceptions::*;
 pub use products::*;
 pub use publish::*;

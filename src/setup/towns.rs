@@ -1,56 +1,21 @@
 //! Towns: their codes, eligible population and contact addresses; deleting one nothing uses.
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
-use super::error::{code_taken, invalid, FieldErrors, SetupError};
+use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
-use crate::domain::city::{checkbox, parse_code, parse_emails, parse_int, parse_text};
+use crate::domain::city::{Code, Eligible};
 use crate::ids::{new_id, TownId};
 use crate::models::{audit, site, town, NewTown};
-
-/// The town form as typed.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct TownForm {
-    pub code: String,
-    pub name: String,
-    pub eligible: String,
-    pub contact_emails: String,
-    pub active: String,
-    pub csrf: String,
-}
 
 /// A valid town.
 #[derive(Debug, Clone)]
 pub struct TownInput {
-    pub code: String,
+    pub code: Code,
     pub name: String,
-    pub eligible: i64,
+    pub eligible: Eligible,
     pub contact_emails: String,
     pub active: bool,
-}
-
-/// Parse the town form, collecting every error.
-pub fn parse_town(f: &TownForm, new: bool) -> Result<TownInput, SetupError> {
-    let mut check = FieldErrors::default();
-    let code = check.read("code", parse_code(&f.code, "err.setup.code"));
-    let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
-    let eligible = parse_int(&f.eligible, 0, 100_000_000);
-    if eligible.is_none() {
-        check.add("eligible", "err.setup.eligible");
-    }
-    let emails = check.read(
-        "contact_emails",
-        parse_emails(&f.contact_emails, "err.setup.emails"),
-    );
-    check.done(|| TownInput {
-        code: code.unwrap_or_default(),
-        name: name.unwrap_or_default(),
-        eligible: eligible.unwrap_or_default(),
-        contact_emails: emails.unwrap_or_default(),
-        active: new || checkbox(&f.active),
-    })
 }
 
 /// Create (`id` None) or update a town, with an audit entry. Returns its id.
@@ -65,9 +30,9 @@ pub fn save_town(
     db.transaction(move |c| {
         let row = NewTown {
             id: id.unwrap_or_else(new_id),
-            code: input.code.clone(),
+            code: input.code.as_str().to_string(),
             name: input.name.clone(),
-            eligible: input.eligible,
+            eligible: input.eligible.get(),
             contact_emails: input.contact_emails.clone(),
             active: input.active,
         };

@@ -1,61 +1,20 @@
 //! Staff, bureau and admin accounts: creating one, activating or deactivating, new passwords.
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
-use super::error::{code_taken, invalid, FieldErrors, SetupError};
+use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
-use crate::domain::city::{parse_password, parse_username};
-use crate::domain::parse_id;
+use crate::domain::city::{Password, Username};
 use crate::ids::{new_id, SiteId, UserId};
 use crate::models::{audit, site, user, NewUser, Role};
 
-/// The user form as typed.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct UserForm {
-    pub username: String,
-    pub role: String,
-    pub site_id: String,
-    pub password: String,
-    pub csrf: String,
-}
-
-/// A valid new user.
+/// A valid new user (a clinic user has a site, others none).
 #[derive(Debug, Clone)]
 pub struct UserInput {
-    pub username: String,
+    pub username: Username,
     pub role: Role,
     pub site_id: Option<i64>,
-    pub password: String,
-}
-
-/// Parse the user form, collecting every error.
-pub fn parse_user(f: &UserForm) -> Result<UserInput, SetupError> {
-    let mut check = FieldErrors::default();
-    let username = check.read("username", parse_username(&f.username));
-    let role = Role::parse(&f.role);
-    if role.is_none() {
-        check.add("role", "err.setup.role");
-    }
-    let site_id = parse_id(&f.site_id);
-    if role == Some(Role::Clinic) && site_id.is_none() {
-        check.add("site_id", "err.setup.user_site");
-    }
-    let password = parse_password(&f.password);
-    if password.is_none() {
-        check.add("password", "err.setup.password");
-    }
-    check.done(|| UserInput {
-        username: username.unwrap_or_default(),
-        role: role.unwrap_or(Role::Clinic),
-        site_id: if role == Some(Role::Clinic) {
-            site_id
-        } else {
-            None
-        },
-        password: password.unwrap_or_default(),
-    })
+    pub password: Password,
 }
 
 /// Who creates an account: an administrator on the users page, or `dosewise create-user`. The
@@ -76,7 +35,7 @@ pub fn create_user(
     by: CreatedBy<'_>,
     now: NaiveDateTime,
 ) -> Result<i64, SetupError> {
-    let hash = crate::security::hash_password(&input.password).map_err(SetupError::Hash)?;
+    let hash = crate::security::hash_password(input.password.expose()).map_err(SetupError::Hash)?;
     let actor = match by {
         CreatedBy::Admin(name) => Some(name.to_string()),
         CreatedBy::Cli => None,
@@ -85,7 +44,7 @@ pub fn create_user(
         if let Some(sid) = input.site_id {
             site::find(c, SiteId(sid))?.ok_or_else(|| invalid("site_id", "err.setup.user_site"))?;
         }
-        if user::find_by_username(c, &input.username)?.is_some() {
+        if user::find_by_username(c, input.username.as_str())?.is_some() {
             return Err(invalid("username", "err.setup.username_taken"));
         }
         let id = new_id();
@@ -93,7 +52,7 @@ pub fn create_user(
             c,
             &NewUser {
                 id,
-                username: input.username.clone(),
+                username: input.username.as_str().to_string(),
                 password_hash: hash,
                 role: input.role.as_str().into(),
                 site_id: input.site_id,
@@ -107,7 +66,7 @@ pub fn create_user(
                 now,
                 actor,
                 "users.create",
-                &format!("user {}", input.username),
+                &format!("user {}", input.username.as_str()),
                 &format!(
                     "role {}{}",
                     input.role.as_str(),
@@ -122,7 +81,7 @@ pub fn create_user(
                 now,
                 "cli",
                 "create-user",
-                &input.username,
+                input.username.as_str(),
                 input.role.as_str(),
             )?,
         }
@@ -173,13 +132,11 @@ pub fn set_user_active(
 pub fn reset_password(
     db: &Db,
     id: i64,
-    password: &str,
+    password: &Password,
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<(), SetupError> {
-    let password =
-        parse_password(password).ok_or_else(|| invalid("password", "err.setup.password"))?;
-    let hash = crate::security::hash_password(&password).map_err(SetupError::Hash)?;
+    let hash = crate::security::hash_password(password.expose()).map_err(SetupError::Hash)?;
     let actor = actor.to_string();
     db.transaction(move |c| {
         let u = user::find(c, UserId(id))?.ok_or(SetupError::NotFound)?;

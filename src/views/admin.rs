@@ -2,9 +2,11 @@
 //! staff accounts, and the CSV import.
 
 use askama::Template;
+use serde::Deserialize;
 
 use super::FormErrors;
-use crate::setup::{ExceptionForm, ProductForm, SiteForm, TemplateForm, TownForm, UserForm};
+use crate::domain::city::hm;
+use crate::models::template::{self, SiteHours, SiteTemplate};
 use crate::web::ctx::Ctx;
 
 /// The administrator's start page: what the city has so far, and what to do next.
@@ -183,4 +185,167 @@ pub struct ImportPage {
 #[template(path = "resident/not_set_up.html")]
 pub struct NotSetUpPage {
     pub ctx: Ctx,
+}
+
+// The set-up forms as posted (raw strings, with their CSRF token); `web::admin::forms` reads
+// them into `setup` inputs, and a refused form is shown again as typed.
+
+/// The town form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct TownForm {
+    pub code: String,
+    pub name: String,
+    pub eligible: String,
+    pub contact_emails: String,
+    pub active: String,
+    pub csrf: String,
+}
+
+/// The product form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ProductForm {
+    pub code: String,
+    pub name: String,
+    pub manufacturer: String,
+    pub doses_in_series: String,
+    pub min_interval_days: String,
+    pub max_interval_days: String,
+    pub min_age_years: String,
+    pub max_age_years: String,
+    pub pack_size: String,
+    pub reason: String,
+    pub csrf: String,
+}
+
+/// The site form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct SiteForm {
+    pub town_id: String,
+    pub name: String,
+    pub address: String,
+    pub active: String,
+    pub csrf: String,
+}
+
+/// Field names of the opening hours, per weekday (0 = Monday): opens, lunch starts, lunch ends,
+/// closes.
+pub const HOUR_FIELDS: [[&str; 4]; 7] = [
+    ["opens_0", "lunch_starts_0", "lunch_ends_0", "closes_0"],
+    ["opens_1", "lunch_starts_1", "lunch_ends_1", "closes_1"],
+    ["opens_2", "lunch_starts_2", "lunch_ends_2", "closes_2"],
+    ["opens_3", "lunch_starts_3", "lunch_ends_3", "closes_3"],
+    ["opens_4", "lunch_starts_4", "lunch_ends_4", "closes_4"],
+    ["opens_5", "lunch_starts_5", "lunch_ends_5", "closes_5"],
+    ["opens_6", "lunch_starts_6", "lunch_ends_6", "closes_6"],
+];
+
+/// The template form as typed (built from the form's pairs: products are repeated checkboxes).
+#[derive(Debug, Default, Clone)]
+pub struct TemplateForm {
+    /// Per weekday: opens, lunch starts, lunch ends, closes (`HH:MM` or empty).
+    pub hours: [[String; 4]; 7],
+    pub slot_minutes: String,
+    pub seats: String,
+    pub days_ahead: String,
+    pub products: Vec<String>,
+    pub csrf: String,
+    /// The release rule: days before the slot's day (empty: no rule), local `HH:MM`, and the
+    /// draw window in minutes (empty: 10).
+    pub release_days: String,
+    pub release_time: String,
+    pub draw_minutes: String,
+}
+
+impl TemplateForm {
+    /// Collect the form from its `name=value` pairs.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> TemplateForm {
+        let mut f = TemplateForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "slot_minutes" => f.slot_minutes = v,
+                "seats" => f.seats = v,
+                "days_ahead" => f.days_ahead = v,
+                "product" => f.products.push(v),
+                "csrf" => f.csrf = v,
+                "release_days" => f.release_days = v,
+                "release_time" => f.release_time = v,
+                "draw_minutes" => f.draw_minutes = v,
+                _ => {
+                    for (d, names) in HOUR_FIELDS.iter().enumerate() {
+                        if let Some(i) = names.iter().position(|n| *n == k) {
+                            f.hours[d][i] = v.clone();
+                        }
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// Show a stored release rule in the form.
+    pub fn with_release(mut self, rule: &template::ReleaseRule) -> Self {
+        self.release_days = rule.release_days.map(|d| d.to_string()).unwrap_or_default();
+        self.release_time = rule.release_minutes.map(hm).unwrap_or_default();
+        self.draw_minutes = rule.draw_minutes.to_string();
+        self
+    }
+
+    /// The form showing a stored template.
+    pub fn from_stored(t: Option<&SiteTemplate>, hours: &[SiteHours], products: &[i64]) -> Self {
+        let mut f = TemplateForm {
+            slot_minutes: t.map_or("30".into(), |t| t.slot_minutes.to_string()),
+            seats: t.map_or("6".into(), |t| t.seats.to_string()),
+            days_ahead: t.map_or("14".into(), |t| t.days_ahead.to_string()),
+            products: products.iter().map(i64::to_string).collect(),
+            ..Default::default()
+        };
+        for h in hours {
+            if let Some(day) = usize::try_from(h.weekday)
+                .ok()
+                .and_then(|d| f.hours.get_mut(d))
+            {
+                *day = [
+                    hm(h.opens),
+                    h.lunch_starts.map(hm).unwrap_or_default(),
+                    h.lunch_ends.map(hm).unwrap_or_default(),
+                    hm(h.closes),
+                ];
+            }
+        }
+        f
+    }
+}
+
+/// The user form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct UserForm {
+    pub username: String,
+    pub role: String,
+    pub site_id: String,
+    pub password: String,
+    pub csrf: String,
+}
+
+/// The exception form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ExceptionForm {
+    #[serde(rename = "exc-day")]
+    pub day: String,
+    pub kind: String,
+    #[serde(rename = "exc-starts")]
+    pub starts: String,
+    #[serde(rename = "exc-ends")]
+    pub ends: String,
+    #[serde(rename = "exc-seats")]
+    pub seats: String,
+    #[serde(rename = "exc-reason")]
+    pub reason: String,
+    /// How many affected appointments the admin saw and confirmed.
+    pub confirm: String,
+    pub csrf: String,
 }

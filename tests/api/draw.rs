@@ -559,7 +559,7 @@ async fn post_template(admin: &Session, city: City, release: &[(&str, &str)]) ->
         ("seats", "3"),
         ("days_ahead", "10"),
     ];
-    for names in dosewise::setup::HOUR_FIELDS {
+    for names in dosewise::views::admin::HOUR_FIELDS {
         form.push((names[0], "09:00"));
         form.push((names[3], "11:00"));
     }

@@ -5,9 +5,11 @@
 //! accounts, and the CSV import's refusals.
 
 use chrono::{Duration, NaiveDate};
+use dosewise::domain::city::{ClockTime, DayHours, DaysAhead, Seats, SlotMinutes};
 use dosewise::ids::new_id;
 use dosewise::models::{site, town, NewSite, NewTown};
 use dosewise::setup;
+use dosewise::views::admin::HOUR_FIELDS;
 
 use crate::helpers::{
     add_stock, id_number, login_as, resident, run_in_chromium, spawn_app, test_now, City, Role,
@@ -46,14 +48,14 @@ fn template_form<'a>(
         ("days_ahead", "7"),
     ];
     for d in ["0", "1", "2", "3", "4"] {
-        let names = setup::HOUR_FIELDS[d.parse::<usize>().unwrap()];
+        let names = HOUR_FIELDS[d.parse::<usize>().unwrap()];
         f.push((names[0], "08:30"));
         f.push((names[1], "11:30"));
         f.push((names[2], "13:30"));
         f.push((names[3], "16:30"));
     }
-    f.push((setup::HOUR_FIELDS[5][0], "09:00"));
-    f.push((setup::HOUR_FIELDS[5][3], "12:00"));
+    f.push((HOUR_FIELDS[5][0], "09:00"));
+    f.push((HOUR_FIELDS[5][3], "12:00"));
     f
 }
 
@@ -377,7 +379,7 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
     // Templates: times out of order, half a lunch break, no vaccine, no open day.
     let p = city.product.to_string();
     let site_page = format!("/admin/sites/{}", city.site);
-    let n = setup::HOUR_FIELDS[0];
+    let n = HOUR_FIELDS[0];
     for (form, expect) in [
         (
             vec![
@@ -726,22 +728,19 @@ async fn slots_follow_local_time_across_the_daylight_saving_change_in_berlin() {
         crate::helpers::make_city(&mut c, "B001", 21, 56)
     };
     // Open every day 01:00-04:00 and 09:00-10:00 (lunch 04:00-09:00), 30-minute slots.
-    let mut form = setup::TemplateForm {
-        slot_minutes: "30".into(),
-        seats: "2".into(),
-        days_ahead: "4".into(),
-        products: vec![city.product.to_string()],
-        ..Default::default()
+    let t = |raw: &str| ClockTime::parse(raw).unwrap();
+    let input = setup::TemplateInput {
+        hours: (0..7)
+            .map(|d| {
+                DayHours::new(d, t("01:00"), Some((t("04:00"), t("09:00"))), t("10:00")).unwrap()
+            })
+            .collect(),
+        slot_minutes: SlotMinutes::parse("30").unwrap(),
+        seats: Seats::parse("2").unwrap(),
+        days_ahead: DaysAhead::parse("4").unwrap(),
+        products: vec![city.product],
+        release: dosewise::models::template::ReleaseRule::NONE,
     };
-    for d in 0..7 {
-        form.hours[d] = [
-            "01:00".into(),
-            "04:00".into(),
-            "09:00".into(),
-            "10:00".into(),
-        ];
-    }
-    let input = setup::parse_template(&form).unwrap();
     // Friday 2030-03-29 00:00 local (23:00 UTC the day before); the clocks go forward on
     // Sunday 31 March at 02:00.
     let now = NaiveDate::from_ymd_opt(2030, 3, 28)

@@ -2,6 +2,7 @@
 //! with their weekly template and exceptions, publishing slots, staff accounts, the CSV import.
 //! Rules live in `setup/`.
 
+mod forms;
 mod home;
 mod import;
 mod products;

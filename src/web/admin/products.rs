@@ -3,12 +3,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
+use super::forms::product_input;
 use super::{explain, run_parsed};
 use crate::error::AppError;
 use crate::ids::ProductId;
 use crate::models::{product, product_change, Role};
-use crate::setup::{self, ProductForm};
-use crate::views::admin::{ProductEditPage, ProductListRow, ProductsPage};
+use crate::setup;
+use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
 use crate::views::{html_status, local, see_other, FormErrors};
 use crate::web::ctx::Ctx;
 use crate::web::state::{read, AppState};
@@ -88,7 +89,7 @@ async fn save_product(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require(Role::Bureau)?.username.clone();
     ctx.check_csrf(&form.csrf)?;
-    let parsed = setup::parse_product(&form);
+    let parsed = product_input(&form);
     let outcome = run_parsed(&state, parsed, move |st, input| {
         setup::save_product(&st.db, id, input, &actor, st.now())
     })

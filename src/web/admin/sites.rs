@@ -6,12 +6,16 @@ use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::forms::{exception_input, site_input, template_input};
 use super::{explain, refused_status, run_parsed};
 use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{exception, product, site, site_product, slot, template, town, Role};
-use crate::setup::{self, ExceptionForm, ExceptionOutcome, SiteForm, TemplateForm, HOUR_FIELDS};
-use crate::views::admin::{AffectedRow, SiteEditPage, SiteListRow, SitesPage};
+use crate::setup::{self, ExceptionOutcome};
+use crate::views::admin::{
+    AffectedRow, ExceptionForm, SiteEditPage, SiteForm, SiteListRow, SitesPage, TemplateForm,
+    HOUR_FIELDS,
+};
 use crate::views::{html_status, see_other, when, FormErrors};
 use crate::web::ctx::Ctx;
 use crate::web::state::{read, AppState};
@@ -107,7 +111,7 @@ async fn save_site(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require(Role::Admin)?.username.clone();
     ctx.check_csrf(&form.csrf)?;
-    let parsed = setup::parse_site(&form, id.is_none());
+    let parsed = site_input(&form, id.is_none());
     let outcome = run_parsed(&state, parsed, move |st, input| {
         setup::save_site(&st.db, id, input, st.settings.time_zone, &actor, st.now())
     })
@@ -303,7 +307,7 @@ pub async fn save_template(
         form.draw_minutes = state.settings.draw_minutes.to_string();
     }
     let id = *path;
-    let outcome = run_parsed(&state, setup::parse_template(&form), move |st, input| {
+    let outcome = run_parsed(&state, template_input(&form), move |st, input| {
         setup::save_template(&st.db, id, input, st.settings.time_zone, &actor, st.now())
     })
     .await?;
@@ -337,7 +341,7 @@ pub async fn add_exception(
     ctx.check_csrf(&form.csrf)?;
     let id = *path;
     let form = form.into_inner();
-    let parsed = setup::parse_exception(&form, state.today());
+    let parsed = exception_input(&form, state.today());
     let outcome = run_parsed(&state, parsed, move |st, input| {
         setup::apply_exception(&st.db, id, input, st.settings.time_zone, &actor, st.now())
     })

@@ -3,11 +3,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
+use super::forms::town_input;
 use super::{explain, refused_status, run, run_parsed};
 use crate::error::AppError;
 use crate::models::{site, town, Role, Town};
-use crate::setup::{self, TownForm};
-use crate::views::admin::{TownEditPage, TownListRow, TownsPage};
+use crate::setup;
+use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
 use crate::views::{html, html_status, see_other, FormErrors};
 use crate::web::common::CsrfForm;
 use crate::web::ctx::Ctx;
@@ -84,7 +85,7 @@ async fn save_town(
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.require(Role::Admin)?.username.clone();
     ctx.check_csrf(&form.csrf)?;
-    let parsed = setup::parse_town(&form, id.is_none());
+    let parsed = town_input(&form, id.is_none());
     let outcome = run_parsed(&state, parsed, move |st, input| {
         setup::save_town(&st.db, id, input, &actor, st.now())
     })

@@ -4,11 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::forms::user_input;
 use super::{explain, run, run_parsed};
+use crate::domain::city::Password;
 use crate::error::AppError;
 use crate::models::{site, user, Role};
-use crate::setup::{self, UserForm};
-use crate::views::admin::{UserRow, UsersPage};
+use crate::setup::{self, invalid};
+use crate::views::admin::{UserForm, UserRow, UsersPage};
 use crate::views::{html_status, see_other, FormErrors};
 use crate::web::ctx::Ctx;
 use crate::web::state::{read, AppState};
@@ -87,7 +89,7 @@ pub async fn create_user(
     let actor = ctx.require(Role::Admin)?.username.clone();
     ctx.check_csrf(&form.csrf)?;
     let form = form.into_inner();
-    let outcome = run_parsed(&state, setup::parse_user(&form), move |st, input| {
+    let outcome = run_parsed(&state, user_input(&form), move |st, input| {
         setup::create_user(&st.db, input, setup::CreatedBy::Admin(&actor), st.now())
     })
     .await?;
@@ -162,8 +164,8 @@ pub async fn reset_password(
     let actor = ctx.require(Role::Admin)?.username.clone();
     ctx.check_csrf(&form.csrf)?;
     let id = *path;
-    let password = form.into_inner().password;
-    let outcome = run(&state, move |st| {
+    let parsed = Password::parse(&form.password).map_err(|k| invalid("password", k));
+    let outcome = run_parsed(&state, parsed, move |st, password| {
         setup::reset_password(&st.db, id, &password, &actor, st.now())
     })
     .await?;
