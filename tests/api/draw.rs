@@ -570,6 +570,27 @@ async fn post_template(admin: &Session, city: City, release: &[(&str, &str)]) ->
 }
 
 #[actix_web::test]
+async fn a_release_time_off_the_five_minute_steps_is_refused_with_the_rule_it_breaks() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let admin = login_as(&app, Role::Admin).await;
+    let templates = app.count("site_templates", "1=1");
+    let rule = [("release_days", "7"), ("release_time", "16:03")];
+    let res = post_template(&admin, city, &rule).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("release_time-error"), "{body}");
+    // The message states the rule (5-minute steps, e.g. 16:05), in the page's language.
+    assert!(body.contains("16:05"), "{body}");
+    assert_eq!(app.count("draws", "1=1"), 0);
+    assert_eq!(app.count("site_templates", "1=1"), templates);
+    let rule = [("release_days", "7"), ("release_time", "16:05")];
+    assert_eq!(post_template(&admin, city, &rule).await.status(), 303);
+    let stored = format!("site_id = {} AND release_minutes = 965", city.site);
+    assert_eq!(app.count("site_templates", &stored), 1);
+}
+
+#[actix_web::test]
 async fn a_release_rule_on_the_template_opens_each_day_at_its_time_and_commits_its_draws_seed() {
     let app = spawn_app().await;
     let city = app.city();
