@@ -63,9 +63,9 @@ pub fn parse_int(raw: &str, min: i64, max: i64) -> Option<i64> {
         .filter(|n| (min..=max).contains(n))
 }
 
-/// A whole number within fixed bounds, refused with its own catalogue key.
+/// Whole numbers within fixed bounds, each refused with its own catalogue key.
 macro_rules! bounded {
-    ($(#[$doc:meta])* $name:ident($t:ty), $min:expr, $max:expr, $key:expr) => {
+    ($($(#[$doc:meta])* $name:ident($t:ty) in $min:literal..=$max:literal, $key:literal;)*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         pub struct $name($t);
@@ -80,7 +80,7 @@ macro_rules! bounded {
 
             /// Read a whole number in `MIN..=MAX`, else `KEY`.
             pub fn parse(raw: &str) -> Result<Self, &'static str> {
-                parse_int(raw, i64::from($min), i64::from($max))
+                parse_int(raw, i64::from(Self::MIN), i64::from(Self::MAX))
                     .and_then(|n| <$t>::try_from(n).ok())
                     .map($name)
                     .ok_or($key)
@@ -91,53 +91,33 @@ macro_rules! bounded {
                 self.0
             }
         }
-    };
+    )*};
 }
 
-bounded!(
+bounded! {
     /// A town's eligible population.
-    Eligible(i64), 0, 100_000_000, "err.setup.eligible"
-);
-bounded!(
+    Eligible(i64) in 0..=100_000_000, "err.setup.eligible";
     /// Doses in a product's series.
-    DoseCount(i32), 1, 5, "err.setup.doses"
-);
-bounded!(
+    DoseCount(i32) in 1..=5, "err.setup.doses";
     /// Days between two doses (one end of a product's interval).
-    IntervalDays(i32), 0, 365, "err.setup.days"
-);
-bounded!(
+    IntervalDays(i32) in 0..=365, "err.setup.days";
     /// An age in whole years (one end of a product's age range).
-    AgeYears(i32), 0, 120, "err.setup.age"
-);
-bounded!(
+    AgeYears(i32) in 0..=120, "err.setup.age";
     /// Doses in one pack of a product.
-    PackSize(i32), 1, 1000, "err.setup.pack"
-);
-bounded!(
+    PackSize(i32) in 1..=1000, "err.setup.pack";
     /// Seats in one slot of a site's template.
-    Seats(i32), 1, 1000, "err.setup.seats"
-);
-bounded!(
+    Seats(i32) in 1..=1000, "err.setup.seats";
     /// Seats per slot set by an exception (0: none left).
-    ExceptionSeats(i32), 0, 1000, "err.setup.exception_seats"
-);
-bounded!(
+    ExceptionSeats(i32) in 0..=1000, "err.setup.exception_seats";
     /// The length of one slot, in minutes.
-    SlotMinutes(i32), 5, 240, "err.setup.slot_minutes"
-);
-bounded!(
+    SlotMinutes(i32) in 5..=240, "err.setup.slot_minutes";
     /// How many days ahead a template publishes.
-    DaysAhead(i32), 1, 60, "err.setup.days_ahead"
-);
-bounded!(
+    DaysAhead(i32) in 1..=60, "err.setup.days_ahead";
     /// How many days before a slot's day its seats are released.
-    ReleaseDays(i32), 1, 60, "err.setup.release_days"
-);
-bounded!(
+    ReleaseDays(i32) in 1..=60, "err.setup.release_days";
     /// The draw window after a release, in minutes (0: first come, first served).
-    DrawMinutes(i32), 0, 240, "err.setup.draw_minutes"
-);
+    DrawMinutes(i32) in 0..=240, "err.setup.draw_minutes";
+}
 
 /// The days allowed between two doses of a product: the shortest is not above the longest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

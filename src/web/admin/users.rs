@@ -18,15 +18,18 @@ use crate::web::state::{read, AppState};
 /// `GET /admin/users`.
 pub async fn users(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    users_page(
-        ctx,
-        &state,
-        UserForm::default(),
-        FormErrors::default(),
-        None,
-        None,
-    )
-    .await
+    users_list(ctx, &state, None, None).await
+}
+
+/// The users page with a blank form, a message or a refusal on top.
+async fn users_list(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    message: Option<String>,
+    refusal: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let (form, errors) = (UserForm::default(), FormErrors::default());
+    users_page(ctx, state, form, errors, message, refusal).await
 }
 
 async fn users_page(
@@ -133,15 +136,7 @@ pub async fn set_active(
         Ok(()) => Ok(see_other("/admin/users")),
         Err(e) => {
             let (_, refusal) = explain(ctx.lang, e)?;
-            users_page(
-                ctx,
-                &state,
-                UserForm::default(),
-                FormErrors::default(),
-                None,
-                refusal,
-            )
-            .await
+            users_list(ctx, &state, None, refusal).await
         }
     }
 }
@@ -172,28 +167,12 @@ pub async fn reset_password(
     match outcome {
         Ok(()) => {
             let msg = ctx.t("user.password_reset").to_string();
-            users_page(
-                ctx,
-                &state,
-                UserForm::default(),
-                FormErrors::default(),
-                Some(msg),
-                None,
-            )
-            .await
+            users_list(ctx, &state, Some(msg), None).await
         }
         Err(e) => {
             let (errors, refusal) = explain(ctx.lang, e)?;
             let refusal = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
-            users_page(
-                ctx,
-                &state,
-                UserForm::default(),
-                FormErrors::default(),
-                None,
-                refusal,
-            )
-            .await
+            users_list(ctx, &state, None, refusal).await
         }
     }
 }
