@@ -91,7 +91,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::LoginRequired(next) = self {
-            let to = format!("/login?next={}", crate::web::ctx::encode(next));
+            let to = format!("/login?next={}", crate::views::layout::encode(next));
             return HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, to))
                 .finish();

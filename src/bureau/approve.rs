@@ -9,11 +9,11 @@ use chrono_tz::Tz;
 use super::plan::{load_plan, SiteLine, StoredPlan};
 use super::BureauError;
 use crate::db::{AnyConnection, Db};
+use crate::domain::days::day_bounds;
 use crate::ids::{new_id, SiteId, TownId};
 use crate::models::shipment::{self, Shipment, TownNotice};
 use crate::models::stock::{self, Movement};
 use crate::models::{audit, slot, town, Product};
-use crate::views::day_bounds;
 
 /// Approve a draft plan in one transaction: move the doses from central stock to each site
 /// through the ledger (lots by soonest expiry), hold seats for the second doses falling due,
@@ -234,7 +234,7 @@ fn hold_second_dose_seats(
         let window: Vec<&slot::Slot> = slots
             .iter()
             .filter(|s| {
-                let d = crate::views::local(tz, s.starts_at).date_naive();
+                let d = crate::domain::days::local(tz, s.starts_at).date_naive();
                 d >= opens.min(closes) && d <= closes
             })
             .collect();

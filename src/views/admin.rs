@@ -7,13 +7,13 @@ use serde::Deserialize;
 use super::FormErrors;
 use crate::domain::city::hm;
 use crate::models::template::{self, SiteHours, SiteTemplate};
-use crate::web::ctx::Ctx;
+use crate::views::layout::Layout;
 
 /// The administrator's start page: what the city has so far, and what to do next.
 #[derive(Template)]
 #[template(path = "admin/home.html")]
 pub struct AdminHomePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     /// `(label key, count, link, done)` per step.
     pub steps: Vec<(&'static str, i64, &'static str, bool)>,
     pub message: Option<String>,
@@ -35,7 +35,7 @@ pub struct TownListRow {
 #[derive(Template)]
 #[template(path = "admin/towns.html")]
 pub struct TownsPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub towns: Vec<TownListRow>,
     pub form: TownForm,
     pub errors: FormErrors,
@@ -45,7 +45,7 @@ pub struct TownsPage {
 #[derive(Template)]
 #[template(path = "admin/town.html")]
 pub struct TownEditPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub id: String,
     pub form: TownForm,
     pub errors: FormErrors,
@@ -68,7 +68,7 @@ pub struct ProductListRow {
 #[derive(Template)]
 #[template(path = "admin/products.html")]
 pub struct ProductsPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub products: Vec<ProductListRow>,
     pub form: ProductForm,
     pub errors: FormErrors,
@@ -78,7 +78,7 @@ pub struct ProductsPage {
 #[derive(Template)]
 #[template(path = "admin/product.html")]
 pub struct ProductEditPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub id: String,
     pub given: bool,
     pub form: ProductForm,
@@ -101,7 +101,7 @@ pub struct SiteListRow {
 #[derive(Template)]
 #[template(path = "admin/sites.html")]
 pub struct SitesPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub sites: Vec<SiteListRow>,
     pub towns: Vec<(String, String)>,
     pub form: SiteForm,
@@ -120,7 +120,7 @@ pub struct AffectedRow {
 #[derive(Template)]
 #[template(path = "admin/site.html")]
 pub struct SiteEditPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub id: String,
     pub towns: Vec<(String, String)>,
     pub form: SiteForm,
@@ -161,7 +161,7 @@ pub struct UserRow {
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 pub struct UsersPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub users: Vec<UserRow>,
     pub sites: Vec<(String, String)>,
     pub form: UserForm,
@@ -174,7 +174,7 @@ pub struct UsersPage {
 #[derive(Template)]
 #[template(path = "admin/import.html")]
 pub struct ImportPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub csv: String,
     pub problems: Vec<(usize, String)>,
     pub message: Option<String>,
@@ -184,7 +184,7 @@ pub struct ImportPage {
 #[derive(Template)]
 #[template(path = "resident/not_set_up.html")]
 pub struct NotSetUpPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
 }
 
 // The set-up forms as posted (raw strings, with their CSRF token); `web::admin::forms` reads

@@ -3,7 +3,7 @@
 use askama::Template;
 
 use super::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::views::layout::Layout;
 
 /// A shipment in a list.
 pub struct ShipmentRow {
@@ -33,7 +33,7 @@ pub struct ShipmentForm {
 #[derive(Template)]
 #[template(path = "bureau/shipments.html")]
 pub struct ShipmentsPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub shipments: Vec<ShipmentRow>,
     pub products: Vec<(String, String)>,
     pub form: ShipmentForm,
@@ -44,7 +44,7 @@ pub struct ShipmentsPage {
 #[derive(Template)]
 #[template(path = "bureau/shipment.html")]
 pub struct ShipmentPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub s: ShipmentRow,
     pub lots: Vec<(String, String, i32)>,
     pub plans: Vec<(String, String, &'static str, String)>,
@@ -98,7 +98,7 @@ pub struct NoticeRow {
 #[derive(Template)]
 #[template(path = "bureau/plan.html")]
 pub struct PlanPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub plan_id: String,
     pub shipment_id: String,
     pub product: String,
@@ -123,7 +123,7 @@ pub struct PlanPage {
 #[derive(Template)]
 #[template(path = "bureau/notices.html")]
 pub struct NoticesPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub rows: Vec<NoticeRow>,
 }
 
@@ -131,7 +131,7 @@ pub struct NoticesPage {
 #[derive(Template)]
 #[template(path = "bureau/audit.html")]
 pub struct AuditPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub rows: Vec<(String, String, String, String, String)>,
 }
 
@@ -139,7 +139,7 @@ pub struct AuditPage {
 #[derive(Template)]
 #[template(path = "bureau/mail.html")]
 pub struct MailPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub counts: Vec<(String, i64)>,
     pub failed: Vec<(String, String, String, i32, String)>,
 }

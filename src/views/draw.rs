@@ -4,7 +4,7 @@
 use askama::Template;
 
 use super::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::views::layout::Layout;
 
 /// A draw as the site page and the draw page show it.
 pub struct DrawRow {
@@ -41,7 +41,7 @@ pub struct Countdown {
 #[derive(Template)]
 #[template(path = "resident/entry.html")]
 pub struct EntryPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub code: String,
     /// `waiting`, `drawn` or `not_drawn`.
     pub status: &'static str,
@@ -61,7 +61,7 @@ pub struct EntryPage {
 #[derive(Template)]
 #[template(path = "resident/entry_find.html")]
 pub struct EntryFindPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub code: String,
     pub errors: FormErrors,
     pub refusal: Option<String>,
@@ -71,7 +71,7 @@ pub struct EntryFindPage {
 #[derive(Template)]
 #[template(path = "resident/draw.html")]
 pub struct DrawPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub site_id: String,
     pub site_name: String,
     pub draw: DrawRow,

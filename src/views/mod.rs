@@ -3,47 +3,15 @@
 
 pub mod clinic;
 pub mod draw;
+pub mod layout;
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 pub use crate::domain::days::{day_bounds, local};
-use crate::error::AppError;
-use crate::i18n::Lang;
 pub use crate::i18n::{day_label, hm, when};
-use crate::web::ctx::Ctx;
-
-/// Render a page with status 200.
-pub fn html<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
-    html_status(page, actix_web::http::StatusCode::OK)
-}
-
-/// Render a page with a given status (422 for a form with errors, 409 for a refused booking).
-/// The response is marked [`OwnPage`], so an error status keeps this page.
-pub fn html_status<T: Template>(
-    page: &T,
-    status: actix_web::http::StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let mut res = HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?);
-    res.extensions_mut().insert(OwnPage);
-    Ok(res)
-}
-
-/// Marks a response whose body is the handler's own page (the form again with its message):
-/// `web::middleware::render_errors` replaces error responses without it by the generic page.
-#[derive(Debug, Clone, Copy)]
-pub struct OwnPage;
-
-/// A 303 See Other, the answer to every successful POST.
-pub fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, to.to_string()))
-        .finish()
-}
+use layout::Layout;
 
 /// Field errors of a form, already in the page's language.
 #[derive(Debug, Default, Clone)]
@@ -89,30 +57,13 @@ pub fn qr_svg(text: &str) -> String {
     }
 }
 
-/// Any error page.
+/// Any error page (`web::ctx` builds it for a request).
 #[derive(Template)]
 #[template(path = "errors/error.html")]
 pub struct ErrorPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub status: u16,
     pub message: &'static str,
-}
-
-impl ErrorPage {
-    /// The page for `status` with the message `key`, for a request that may have no `Ctx`.
-    pub fn new(lang: Lang, req: &HttpRequest, status: u16, key: &str) -> ErrorPage {
-        let ctx = Ctx {
-            lang,
-            csrf: crate::web::ctx::request_csrf(req),
-            path: req.path().to_string(),
-            user: None,
-        };
-        ErrorPage {
-            message: lang.t(key),
-            ctx,
-            status,
-        }
-    }
 }
 
 /// A town on the home page.
@@ -126,7 +77,7 @@ pub struct TownRow {
 #[derive(Template)]
 #[template(path = "resident/home.html")]
 pub struct HomePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub towns: Vec<TownRow>,
     pub first_run: bool,
 }
@@ -157,7 +108,7 @@ pub struct ResidentForm {
 #[derive(Template)]
 #[template(path = "resident/town.html")]
 pub struct TownPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub town_id: String,
     pub town_name: String,
     pub sites: Vec<SiteRow>,
@@ -187,7 +138,7 @@ pub struct SlotRow {
 #[derive(Template)]
 #[template(path = "resident/site.html")]
 pub struct SitePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub site_id: String,
     pub site_name: String,
     pub address: String,
@@ -212,7 +163,7 @@ pub struct SitePage {
 #[derive(Template)]
 #[template(path = "resident/book.html")]
 pub struct BookPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub slot_id: String,
     pub site_id: String,
     pub site_name: String,
@@ -233,7 +184,7 @@ pub struct BookPage {
 #[derive(Template)]
 #[template(path = "resident/appointment.html")]
 pub struct AppointmentPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub code: String,
     pub qr: String,
     pub name: String,
@@ -255,7 +206,7 @@ pub struct AppointmentPage {
 #[derive(Template)]
 #[template(path = "resident/find.html")]
 pub struct FindPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub code: String,
     pub errors: FormErrors,
     pub refusal: Option<String>,
@@ -265,7 +216,7 @@ pub struct FindPage {
 #[derive(Template)]
 #[template(path = "resident/waiting.html")]
 pub struct WaitingPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub town_name: String,
     pub message: String,
 }
@@ -274,7 +225,7 @@ pub struct WaitingPage {
 #[derive(Template)]
 #[template(path = "auth/login.html")]
 pub struct LoginPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub username: String,
     pub next: String,
     pub error: Option<&'static str>,
@@ -284,7 +235,7 @@ pub struct LoginPage {
 #[derive(Template)]
 #[template(path = "staff/home.html")]
 pub struct RoleHomePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub heading: &'static str,
     pub intro: &'static str,
     pub rows: Vec<(String, String)>,

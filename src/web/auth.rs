@@ -10,12 +10,13 @@ use serde::Deserialize;
 use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
+use super::respond::{html, html_status, see_other};
 use super::state::{blocking, AppState};
 use crate::domain::{PlainText, TextRule};
 use crate::error::AppError;
 use crate::models::{audit, user, Role, Session};
 use crate::security::{hash_password, random_token, sha256_hex, verify_password};
-use crate::views::{html, html_status, see_other, LoginPage};
+use crate::views::LoginPage;
 
 /// How long a login lasts.
 const SESSION_HOURS: i64 = 12;

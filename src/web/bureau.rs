@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::common::CsrfForm;
 use super::ctx::Ctx;
+use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
@@ -18,7 +19,7 @@ use crate::views::bureau::{
     AuditPage, LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
     ShipmentRow, ShipmentsPage, SiteShareRow,
 };
-use crate::views::{html, html_status, see_other, FormErrors};
+use crate::views::FormErrors;
 
 fn status_key(status: &str) -> &'static str {
     match status {

@@ -6,11 +6,11 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::ctx::Ctx;
+use super::respond::html_status;
 use super::state::{read, AppState};
 use crate::error::AppError;
 use crate::models::slot;
 use crate::views::admin::NotSetUpPage;
-use crate::views::html_status;
 
 /// A form with only the CSRF token.
 #[derive(Debug, Default, Deserialize)]

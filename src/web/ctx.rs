@@ -1,5 +1,6 @@
 //! `Ctx`, the extractor every page handler takes: the language, the CSRF token for its forms,
-//! the logged-in user if any, and the path (for the language switch and login redirects).
+//! the logged-in user if any, and the path (for the language switch and login redirects): the
+//! views' `Layout`, built from the request, plus the CSRF and role checks handlers make.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +14,8 @@ use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::{user, Role};
 use crate::security::{constant_time_eq, sha256_hex, Keys};
+use crate::views::layout::{CurrentUser, Layout};
+use crate::views::ErrorPage;
 
 /// This request's CSRF token, checked (or minted) by the `csrf_cookie` middleware: the only
 /// token forms may carry and `Ctx::check_csrf` accepts.
@@ -35,54 +38,11 @@ pub fn request_csrf(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-/// The logged-in user, as pages need them.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub site_id: Option<i64>,
-    /// The hash of the session token (for logout).
-    pub session_hash: String,
-}
-
-impl CurrentUser {
-    /// The work pages this user may open, for the header.
-    pub fn links(&self) -> Vec<(&'static str, &'static str)> {
-        let mut out = Vec::new();
-        if self.role.allows(Role::Clinic) {
-            out.push(("staff.title", "/staff"));
-        }
-        if self.role.allows(Role::Bureau) {
-            out.push(("bureau.shipments", "/bureau/shipments"));
-        }
-        if self.role == Role::Admin {
-            out.push(("admin.title", "/admin"));
-        }
-        out
-    }
-}
-
-/// Request context for pages.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub lang: Lang,
-    pub csrf: String,
-    pub path: String,
-    pub user: Option<CurrentUser>,
-}
+/// The request context handlers take: the views' [`Layout`] (language, CSRF token, path, user),
+/// extracted here from the request, with the request's checks below.
+pub type Ctx = Layout;
 
 impl Ctx {
-    /// The catalogue string for `key` in the page's language.
-    pub fn t(&self, key: &str) -> &'static str {
-        self.lang.t(key)
-    }
-
-    /// The catalogue string with placeholders filled.
-    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
-        self.lang.tf(key, args)
-    }
-
     /// Refuse a POST whose form token is not this request's token, which the server made for
     /// this browser's session (403, nothing changes).
     pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
@@ -101,35 +61,23 @@ impl Ctx {
             Some(_) => Err(AppError::Forbidden),
         }
     }
-
-    /// The other language, for the switch link.
-    pub fn other_lang(&self) -> Lang {
-        match self.lang {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        }
-    }
-
-    /// The URL that switches to the other language and comes back here.
-    pub fn switch_url(&self) -> String {
-        format!(
-            "/lang/{}?next={}",
-            self.other_lang().code(),
-            encode(&self.path)
-        )
-    }
 }
 
-/// Percent-encode a string for a query parameter.
-pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+impl ErrorPage {
+    /// The page for `status` with the message `key`, for a request that may have no `Ctx`.
+    pub fn new(lang: Lang, req: &HttpRequest, status: u16, key: &str) -> ErrorPage {
+        let ctx = Layout {
+            lang,
+            csrf: request_csrf(req),
+            path: req.path().to_string(),
+            user: None,
+        };
+        ErrorPage {
+            message: lang.t(key),
+            ctx,
+            status,
+        }
+    }
 }
 
 /// The request's language: the cookie, then Accept-Language, then Chinese.

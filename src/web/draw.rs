@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::cookies;
 use super::ctx::Ctx;
+use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::draw::{self as drawing, EntryState};
 use crate::booking::BookingError;
@@ -23,7 +24,7 @@ use crate::models::draw::{self, Draw};
 use crate::models::draw_entry::EntryStatus;
 use crate::models::{site, slot, Slot};
 use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
-use crate::views::{day_label, hm, html, html_status, local, see_other, FormErrors, ResidentForm};
+use crate::views::{day_label, hm, local, FormErrors, ResidentForm};
 
 /// How long the "see this entry" grant lasts, in seconds (past the draw, to read the result).
 const ENTRY_GRANT_SECONDS: i64 = 7 * 86400;

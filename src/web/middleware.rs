@@ -13,9 +13,10 @@ use askama::Template;
 
 use super::cookies;
 use super::ctx::{csrf_binding, request_lang, CsrfToken};
+use super::respond::OwnPage;
 use super::state::AppState;
 use crate::error::AppError;
-use crate::views::{ErrorPage, OwnPage};
+use crate::views::ErrorPage;
 
 /// Headers on every response: a CSP with no inline script, no framing, no sniffing, no referrer.
 pub fn security_headers() -> DefaultHeaders {

@@ -13,6 +13,7 @@ pub mod draw;
 pub mod limits;
 pub mod middleware;
 pub mod resident;
+pub mod respond;
 pub mod staff;
 pub mod state;
 
@@ -246,7 +247,7 @@ async fn switch_lang(
 ) -> Result<HttpResponse, AppError> {
     let lang = Lang::from_code(&path).ok_or(AppError::NotFound)?;
     let next = auth::safe_next(&q.next).unwrap_or("/");
-    let mut res = crate::views::see_other(next);
+    let mut res = respond::see_other(next);
     let _ = res.add_cookie(&cookies::plain(
         cookies::LANG,
         lang.code().to_string(),

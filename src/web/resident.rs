@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
+use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::eligibility::next_dose_window;
@@ -24,9 +25,8 @@ use crate::models::{
     AppointmentStatus, Product,
 };
 use crate::views::{
-    day_bounds, day_label, hm, html, html_status, local, qr_svg, see_other, when, AppointmentPage,
-    BookPage, FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage,
-    TownRow, WaitingPage,
+    day_bounds, day_label, hm, local, qr_svg, when, AppointmentPage, BookPage, FindPage,
+    FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage, TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.

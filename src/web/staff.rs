@@ -5,12 +5,13 @@ use actix_web::{web, HttpResponse};
 use chrono::Duration;
 
 use super::ctx::Ctx;
+use super::respond::html;
 use super::state::{read, AppState};
 use crate::domain::clinic::Severity;
 use crate::error::AppError;
 use crate::models::{adverse_event, stock, town, waiting, Role};
 use crate::views::clinic::severe_reaction_rows;
-use crate::views::{html, RoleHomePage};
+use crate::views::RoleHomePage;
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
 pub async fn clinic_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -16,8 +16,8 @@ use crate::models::adverse_event::AdverseEvent;
 use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlots};
 use crate::models::lot::Lot;
 use crate::models::{AppointmentStatus, Product, Site, Slot, Town};
+use crate::views::layout::Layout;
 use crate::views::{day_label, hm, local, when, FormErrors};
-use crate::web::ctx::Ctx;
 
 /// How often the day's list reloads itself (with JavaScript) when nobody is typing.
 const REFRESH_SECONDS: u32 = 30;
@@ -103,7 +103,7 @@ fn slot_time(tz: Tz, sl: &Slot) -> String {
 }
 
 /// The admin's site chooser: every active site with its town's name.
-pub fn choose_site_page(ctx: Ctx, sites: Vec<Site>, towns: &[Town]) -> ChooseSitePage {
+pub fn choose_site_page(ctx: Layout, sites: Vec<Site>, towns: &[Town]) -> ChooseSitePage {
     let sites = sites
         .into_iter()
         .map(|s| {
@@ -120,7 +120,7 @@ pub fn choose_site_page(ctx: Ctx, sites: Vec<Site>, towns: &[Town]) -> ChooseSit
 
 /// The site's day as of `now` (`today` in the city's time zone `tz`).
 pub fn today_page(
-    ctx: Ctx,
+    ctx: Layout,
     day: DeskDay,
     view: TodayView,
     (now, today, tz): (NaiveDateTime, NaiveDate, Tz),
@@ -236,7 +236,7 @@ pub fn today_page(
 
 /// The check-in page before anything is known of the code: the handler's input only (a kept
 /// dose form is shown by [`DeskCheckinPage::show`]).
-pub fn checkin_page(ctx: Ctx, code: &BookingCode, view: CheckinView) -> DeskCheckinPage {
+pub fn checkin_page(ctx: Layout, code: &BookingCode, view: CheckinView) -> DeskCheckinPage {
     DeskCheckinPage {
         code: code.to_string(),
         site_id: None,
@@ -335,7 +335,7 @@ impl DeskCheckinPage {
 /// The walk-in page: the slots running at `now` with a second-dose seat free (the first is
 /// chosen when the form names none).
 pub fn walkin_page(
-    ctx: Ctx,
+    ctx: Layout,
     SiteSlots {
         site,
         slots,
@@ -381,7 +381,7 @@ pub fn walkin_page(
 
 /// The wastage page: every lot the site holds, as `PRODUCT_ID:LOT_NUMBER` with its label.
 pub fn wastage_page(
-    ctx: Ctx,
+    ctx: Layout,
     SiteLots {
         site,
         lots,
@@ -417,7 +417,7 @@ pub fn wastage_page(
 
 /// The reaction page of a dose, with the reactions recorded so far.
 pub fn reaction_page(
-    ctx: Ctx,
+    ctx: Layout,
     rec: DoseRecord,
     shown: Shown<ReactionForm>,
     tz: Tz,

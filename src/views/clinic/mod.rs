@@ -12,13 +12,13 @@ pub use build::{
 };
 
 use super::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::views::layout::Layout;
 
 /// The admin's site chooser.
 #[derive(Template)]
 #[template(path = "clinic/choose.html")]
 pub struct ChooseSitePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     /// `(site id, site name, town name)`.
     pub sites: Vec<(String, String, String)>,
 }
@@ -83,7 +83,7 @@ pub struct ObservationRow {
 #[derive(Template)]
 #[template(path = "clinic/today.html")]
 pub struct TodayPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub site_id: String,
     pub site_name: String,
     pub day: String,
@@ -151,7 +151,7 @@ pub struct HistoryRow {
 #[derive(Template)]
 #[template(path = "clinic/checkin.html")]
 pub struct DeskCheckinPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub code: String,
     pub site_id: Option<String>,
     pub rows: Vec<(&'static str, String)>,
@@ -206,7 +206,7 @@ pub struct WalkInForm {
 #[derive(Template)]
 #[template(path = "clinic/walkin.html")]
 pub struct WalkInPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub site_id: String,
     pub site_name: String,
     /// `(slot id, label)` of the slots running now with a seat free.
@@ -231,7 +231,7 @@ pub struct WasteForm {
 #[derive(Template)]
 #[template(path = "clinic/wastage.html")]
 pub struct WastagePage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub site_id: String,
     pub site_name: String,
     /// `(value, label)`: every lot the site holds, expired ones included.
@@ -257,7 +257,7 @@ pub struct ReactionForm {
 #[derive(Template)]
 #[template(path = "clinic/reaction.html")]
 pub struct ReactionPage {
-    pub ctx: Ctx,
+    pub ctx: Layout,
     pub vaccination_id: String,
     pub site_id: String,
     pub rows: Vec<(&'static str, String)>,

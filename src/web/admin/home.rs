@@ -8,9 +8,10 @@ use crate::error::AppError;
 use crate::models::{audit, setup_progress, Role};
 use crate::setup;
 use crate::views::admin::AdminHomePage;
-use crate::views::{html, local};
+use crate::views::local;
 use crate::web::common::CsrfForm;
 use crate::web::ctx::Ctx;
+use crate::web::respond::html;
 use crate::web::state::{read, AppState};
 
 /// `GET /admin`: the set-up checklist, publishing, the latest audit entries.

@@ -9,8 +9,8 @@ use crate::error::AppError;
 use crate::models::Role;
 use crate::setup::{self, SetupError};
 use crate::views::admin::ImportPage;
-use crate::views::{html, html_status};
 use crate::web::ctx::Ctx;
+use crate::web::respond::{html, html_status};
 use crate::web::state::AppState;
 
 /// `GET /admin/import`: the format, the example, the form.

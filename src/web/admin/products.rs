@@ -10,8 +10,9 @@ use crate::ids::ProductId;
 use crate::models::{product, product_change, Role};
 use crate::setup;
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
-use crate::views::{html_status, local, see_other, FormErrors};
+use crate::views::{local, FormErrors};
 use crate::web::ctx::Ctx;
+use crate::web::respond::{html_status, see_other};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/products` (bureau too).

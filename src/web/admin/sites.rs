@@ -16,8 +16,9 @@ use crate::views::admin::{
     AffectedRow, ExceptionForm, SiteEditPage, SiteForm, SiteListRow, SitesPage, TemplateForm,
     HOUR_FIELDS,
 };
-use crate::views::{html_status, see_other, when, FormErrors};
+use crate::views::{when, FormErrors};
 use crate::web::ctx::Ctx;
+use crate::web::respond::{html_status, see_other};
 use crate::web::state::{read, AppState};
 
 const WEEKDAY_KEYS: [&str; 7] = [

@@ -9,9 +9,10 @@ use crate::error::AppError;
 use crate::models::{site, town, Role, Town};
 use crate::setup;
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
-use crate::views::{html, html_status, see_other, FormErrors};
+use crate::views::FormErrors;
 use crate::web::common::CsrfForm;
 use crate::web::ctx::Ctx;
+use crate::web::respond::{html, html_status, see_other};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/towns`.

@@ -11,8 +11,9 @@ use crate::error::AppError;
 use crate::models::{site, user, Role};
 use crate::setup::{self, invalid};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
-use crate::views::{html_status, see_other, FormErrors};
+use crate::views::FormErrors;
 use crate::web::ctx::Ctx;
+use crate::web::respond::{html_status, see_other};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/users`.

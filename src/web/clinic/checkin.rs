@@ -12,8 +12,9 @@ use crate::error::AppError;
 use crate::ids::AppointmentId;
 use crate::models::{appointment, desk as desk_read, AppointmentStatus, Role};
 use crate::views::clinic::{self as pages, CheckinForm, CheckinView, DoseForm};
-use crate::views::{html_status, FormErrors};
+use crate::views::FormErrors;
 use crate::web::ctx::Ctx;
+use crate::web::respond::html_status;
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff/checkin/{code}`: what a resident's QR code opens; the typed code leads here too.

@@ -11,9 +11,9 @@ use crate::error::AppError;
 use crate::ids::{SiteId, SlotId};
 use crate::models::{desk as desk_read, site, town, Role};
 use crate::views::clinic::{self as pages, TodayView};
-use crate::views::{html, html_status, see_other};
 use crate::web::ctx::Ctx;
 use crate::web::resident::field_message;
+use crate::web::respond::{html, html_status, see_other};
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff`: a clinic user's site today; an admin chooses a site first.

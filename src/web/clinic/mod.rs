@@ -20,14 +20,16 @@ pub use records::{
     reaction_form, reaction_submit, walkin_form, walkin_submit, wastage_form, wastage_submit,
 };
 
-use super::ctx::{Ctx, CurrentUser};
+use super::ctx::Ctx;
 use super::state::AppState;
 use crate::booking::clinic::{ClinicError, Desk, Staff};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::Role;
-use crate::views::{day_label, see_other};
+use crate::views::day_label;
+use crate::views::layout::CurrentUser;
+use crate::web::respond::see_other;
 
 /// The desk as this user, now.
 fn desk(state: &AppState, u: &CurrentUser) -> Desk {

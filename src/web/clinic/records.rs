@@ -10,8 +10,9 @@ use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{desk as desk_read, vaccination, Appointment, Role};
 use crate::views::clinic::{self as pages, ReactionForm, Shown, WalkInForm, WasteForm};
-use crate::views::{hm, html_status, FormErrors};
+use crate::views::{hm, FormErrors};
 use crate::web::ctx::Ctx;
+use crate::web::respond::html_status;
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
