@@ -281,30 +281,12 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             tracing::warn!("no users yet: create the first administrator with `dosewise create-user --role admin admin`");
         }
     }
-    start_publishing(db.clone(), settings.time_zone);
     tracing::info!(database = %redact(&settings.database_url), bind = %settings.bind, "starting");
     let app = Application::build_with_db(settings, db, Arc::new(SystemClock))?;
-    dosewise::booking::draw::start_worker(std::sync::Arc::downgrade(&app.state().into_inner()))?;
+    app.start_jobs()?;
     println!("Dosewise is listening on http://127.0.0.1:{}/", app.port());
     actix_web::rt::System::new().block_on(app.run_until_stopped())?;
     Ok(())
-}
-
-/// The daily job, run every hour so a new day's slots appear soon after local midnight: publish
-/// every site's slots from its template. Each process may run it; publishing is idempotent.
-fn start_publishing(db: Db, tz: chrono_tz::Tz) {
-    let spawned = std::thread::Builder::new()
-        .name("publish-slots".into())
-        .spawn(move || loop {
-            match dosewise::setup::publish_all(&db, tz, SystemClock.now(), "publish-job") {
-                Ok(r) => tracing::info!(report = %r.summary(), "slots published"),
-                Err(e) => tracing::error!(error = %e, "publishing slots failed"),
-            }
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the slot publishing job");
-    }
 }
 
 fn create_user(

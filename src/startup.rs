@@ -1,8 +1,10 @@
-//! Start-up: settings -> database (migrations) -> keys -> `AppState` -> `HttpServer`.
+//! Start-up: settings -> database (migrations) -> keys -> `AppState` -> `HttpServer`, and the
+//! background work beside it (the mail worker; with `serve`, the draws and slot publishing).
 //! Tests build the same `Application` on port 0 with their own database and clock.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -88,8 +90,7 @@ impl Application {
             caches: Default::default(),
         });
         if run_worker {
-            let weak = std::sync::Arc::downgrade(&state.clone().into_inner());
-            crate::mail::worker::start(weak, mail)?;
+            start_mail_worker(&state, mail)?;
         }
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -125,10 +126,79 @@ impl Application {
         self.state.clone()
     }
 
+    /// Start the jobs `serve` runs beside the server: due draws every second and slot publishing
+    /// every hour. Any number of processes may run them at once.
+    pub fn start_jobs(&self) -> std::io::Result<()> {
+        every(
+            "draws",
+            Duration::from_secs(1),
+            &self.state,
+            |st| match crate::booking::draw::run_due(
+                &st.db,
+                &|| st.rules(),
+                st.settings.contact_day_cap,
+            ) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(draws = n, "draws run"),
+                Err(e) => tracing::warn!(error = %e, "running draws failed"),
+            },
+        )?;
+        // Every hour, so a new day's slots appear soon after local midnight; publishing is
+        // idempotent.
+        every(
+            "publish-slots",
+            Duration::from_secs(3600),
+            &self.state,
+            |st| match crate::setup::publish_all(
+                &st.db,
+                st.settings.time_zone,
+                st.now(),
+                "publish-job",
+            ) {
+                Ok(r) => tracing::info!(report = %r.summary(), "slots published"),
+                Err(e) => tracing::error!(error = %e, "publishing slots failed"),
+            },
+        )
+    }
+
     /// Serve until the process is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The mail worker: a pass (schedule, then deliver) every `DOSEWISE_MAIL_INTERVAL_MS`, with the
+/// database and the mail settings only.
+fn start_mail_worker(state: &web::Data<AppState>, cfg: MailConfig) -> std::io::Result<()> {
+    let every_ms = Duration::from_millis(cfg.interval_ms);
+    every("mail-worker", every_ms, state, move |st| {
+        let tz = st.settings.time_zone;
+        if let Err(e) =
+            crate::mail::worker::run_once(&st.db, &cfg, &st.base_url, tz, st.clock.as_ref())
+        {
+            tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
+        }
+    })
+}
+
+/// Run `pass` on a thread named `name`, then again after each `period`, for as long as the
+/// application's state lives (tests drop it, and the thread ends with it).
+fn every(
+    name: &str,
+    period: Duration,
+    state: &web::Data<AppState>,
+    pass: impl Fn(&AppState) + Send + 'static,
+) -> std::io::Result<()> {
+    let state = Arc::downgrade(&state.clone().into_inner());
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || loop {
+            let Some(st) = state.upgrade() else { return };
+            pass(&st);
+            drop(st);
+            std::thread::sleep(period);
+        })?;
+    Ok(())
 }
 
 /// `DOSEWISE_SECRET`, or a secret generated once and kept in the database so that every

@@ -475,24 +475,6 @@ pub fn settle(
     Ok(pending)
 }
 
-/// Run due draws every second in a thread for as long as the server's state lives (`serve`);
-/// "now" is the state's clock. Any number of processes may do this at once.
-pub fn start_worker(state: std::sync::Weak<crate::web::state::AppState>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("draws".into())
-        .spawn(move || loop {
-            let Some(st) = state.upgrade() else { return };
-            match run_due(&st.db, &|| st.rules(), st.settings.contact_day_cap) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(draws = n, "draws run"),
-                Err(e) => tracing::warn!(error = %e, "running draws failed"),
-            }
-            drop(st);
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        })?;
-    Ok(())
-}
-
 /// Claim draw `id` and decide its entries. Returns whether the draw is done afterwards (false:
 /// it is not due, or another process is running it).
 pub fn run_draw(

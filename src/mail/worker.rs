@@ -2,8 +2,6 @@
 //! delivers due outbox rows. It runs as a thread inside `dosewise serve` and as
 //! `dosewise send-mail --once`; any number of them can share one database.
 
-use std::sync::Weak;
-
 use chrono::{Duration, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::prelude::*;
@@ -18,7 +16,6 @@ use crate::domain::days::day_start;
 use crate::domain::eligibility::DoseWindow;
 use crate::models::appointment::AppointmentStatus;
 use crate::security::random_token;
-use crate::web::state::AppState;
 
 /// How the worker sends.
 #[derive(Clone)]
@@ -290,25 +287,4 @@ pub fn run_once(
     let mut report = deliver(db, cfg, base_url, tz, clock)?;
     report.scheduled = scheduled;
     Ok(report)
-}
-
-/// Run passes every `interval_ms` on a thread until the application is gone.
-pub fn start(state: Weak<AppState>, cfg: MailConfig) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("mail-worker".into())
-        .spawn(move || loop {
-            let Some(st) = state.upgrade() else { return };
-            if let Err(e) = run_once(
-                &st.db,
-                &cfg,
-                &st.base_url,
-                st.settings.time_zone,
-                st.clock.as_ref(),
-            ) {
-                tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
-            }
-            drop(st);
-            std::thread::sleep(std::time::Duration::from_millis(cfg.interval_ms));
-        })?;
-    Ok(())
 }
