@@ -1,11 +1,10 @@
 //! `AppError`: the one error type handlers return. Its *kind* decides the status and the page;
 //! its *cause* (for 500s) goes only to the log. Pages are rendered in the request's language by
-//! `web::middleware::render_errors`; JSON errors for `/api` are built in `web::api`.
+//! `web::middleware::render_errors`; JSON errors for `/api` are built in `web::api`. Services'
+//! errors become `AppError` through [`Refused`], here and nowhere else.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-
-use crate::booking::BookingError;
 
 /// What went wrong, as the user should hear it.
 #[derive(Debug, thiserror::Error)]
@@ -136,16 +135,26 @@ impl From<actix_web::error::BlockingError> for AppError {
     }
 }
 
-impl From<BookingError> for AppError {
-    fn from(e: BookingError) -> Self {
-        match e {
-            BookingError::Db(e) => AppError::Internal(e.into()),
-            BookingError::Pool(e) => AppError::Internal(e.into()),
-            BookingError::Write(e) => AppError::Internal(e.into()),
-            BookingError::NotFound | BookingError::SlotNotFound | BookingError::TownNotFound => {
-                AppError::NotFound
-            }
-            other => AppError::Conflict(other.key()),
+/// An error of a service (`BookingError`, `ClinicError`, `BureauError`) as the web answers it:
+/// the catalogue key of its message and its HTTP status. The services know nothing of HTTP: the
+/// implementations are in `web::refusal`.
+pub trait Refused: std::error::Error + Send + Sync + 'static {
+    /// The catalogue key of the message.
+    fn key(&self) -> &'static str;
+    /// The status it is answered with: 404, 403, 409, 422 for refusals; 500 for a failure
+    /// (a database outage among its causes is answered 503 by [`AppError`]).
+    fn status(&self) -> StatusCode;
+}
+
+/// The one way a service's error becomes an answer: a failure keeps its cause for the log (and
+/// for telling an outage), a refusal its key.
+impl<R: Refused> From<R> for AppError {
+    fn from(e: R) -> Self {
+        match e.status() {
+            StatusCode::NOT_FOUND => AppError::NotFound,
+            StatusCode::FORBIDDEN => AppError::Forbidden,
+            s if s.is_server_error() => AppError::Internal(e.into()),
+            _ => AppError::Conflict(e.key()),
         }
     }
 }

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use diesel::result::Error as DieselError;
 
 use super::{retrying_collisions, BookingError, DbCause, ResidentDetails, Rules};
-use crate::db::{is_unique_violation, Db};
+use crate::db::{is_unique_violation, Db, StorageError};
 use crate::domain::clinic::{Note, ScreeningAnswers, ScreeningOutcome, Severity, WasteKind};
 use crate::domain::days::{day_bounds, local_day, utc_of_local};
 use crate::domain::eligibility::{self, Refusal};
@@ -155,13 +155,12 @@ pub enum ClinicError {
     TimeBeforeDose,
     #[error("the slot has not ended yet")]
     SlotNotOver,
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("database writer: {0}")]
-    Write(#[from] crate::db::WriteError),
+    /// The database failed; not the request's fault.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
+
+crate::db::storage_error_from!(ClinicError);
 
 impl ClinicError {
     /// The catalogue key of the message shown at the desk.
@@ -195,16 +194,13 @@ impl ClinicError {
             ClinicError::TimeInFuture => "clinic.err.time_future",
             ClinicError::TimeBeforeDose => "clinic.err.time_before_dose",
             ClinicError::SlotNotOver => "clinic.err.slot_not_over",
-            ClinicError::Db(_) | ClinicError::Pool(_) | ClinicError::Write(_) => "err.internal",
+            ClinicError::Storage(_) => "err.internal",
         }
     }
 
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            ClinicError::Db(_) | ClinicError::Pool(_) | ClinicError::Write(_)
-        )
+        matches!(self, ClinicError::Storage(_))
     }
 }
 
@@ -227,7 +223,7 @@ impl From<Refusal> for ClinicError {
 impl DbCause for ClinicError {
     fn db_cause(&self) -> Option<&DieselError> {
         match self {
-            ClinicError::Db(e) => Some(e),
+            ClinicError::Storage(e) => e.query(),
             _ => None,
         }
     }
@@ -236,9 +232,7 @@ impl DbCause for ClinicError {
 impl From<BookingError> for ClinicError {
     fn from(e: BookingError) -> Self {
         match e {
-            BookingError::Db(e) => ClinicError::Db(e),
-            BookingError::Pool(e) => ClinicError::Pool(e),
-            BookingError::Write(e) => ClinicError::Write(e),
+            BookingError::Storage(e) => ClinicError::Storage(e),
             BookingError::SlotFull => ClinicError::SlotFull,
             BookingError::NoStock => ClinicError::NoStock,
             BookingError::AlreadyBooked => ClinicError::AlreadyBooked,

@@ -34,7 +34,7 @@ use diesel::prelude::*;
 use super::{
     check_eligibility, upsert_resident, Booked, BookingError, ResidentDetails, Rules, Seat,
 };
-use crate::db::{unique_violation_on, AnyConnection, Db};
+use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
@@ -681,8 +681,12 @@ fn try_seat(
         Err(BookingError::SlotFull) => Ok(Tried::Next),
         Err(BookingError::NoStock) | Err(BookingError::NotActive) => Ok(Tried::Stop),
         Err(BookingError::ContactCap) => Ok(Tried::Capped),
-        Err(BookingError::Db(x)) if unique_violation_on(&x, "dose") => Ok(Tried::Stop),
-        Err(BookingError::Db(x)) if unique_violation_on(&x, "code") => Ok(Tried::Again),
+        Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "dose") => {
+            Ok(Tried::Stop)
+        }
+        Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "code") => {
+            Ok(Tried::Again)
+        }
         Err(x) => Err(x),
     }
 }

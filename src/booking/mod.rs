@@ -25,7 +25,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
-use crate::db::{unique_violation_on, AnyConnection, Db};
+use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::local_day;
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
@@ -82,13 +82,12 @@ pub enum BookingError {
     AlreadyEntered,
     #[error("this phone number or e-mail address already holds the day's cap of bookings")]
     ContactCap,
-    #[error("database: {0}")]
-    Db(#[from] DieselError),
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("database writer: {0}")]
-    Write(#[from] crate::db::WriteError),
+    /// The database failed; not the request's fault.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
+
+crate::db::storage_error_from!(BookingError);
 
 impl From<Refusal> for BookingError {
     fn from(r: Refusal) -> Self {
@@ -112,7 +111,7 @@ pub(crate) trait DbCause {
 impl DbCause for BookingError {
     fn db_cause(&self) -> Option<&DieselError> {
         match self {
-            BookingError::Db(e) => Some(e),
+            BookingError::Storage(e) => e.query(),
             _ => None,
         }
     }
@@ -142,16 +141,13 @@ impl BookingError {
             BookingError::DrawPending(_) => "err.book.draw_running",
             BookingError::AlreadyEntered => "err.book.already_entered",
             BookingError::ContactCap => "err.book.contact_cap",
-            BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_) => "err.internal",
+            BookingError::Storage(_) => "err.internal",
         }
     }
 
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            BookingError::Db(_) | BookingError::Pool(_) | BookingError::Write(_)
-        )
+        matches!(self, BookingError::Storage(_))
     }
 }
 

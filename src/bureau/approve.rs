@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::plan::{load_plan, SiteLine, StoredPlan};
 use super::BureauError;
-use crate::db::{AnyConnection, Db};
+use crate::db::{AnyConnection, Db, StorageError};
 use crate::domain::days::day_bounds;
 use crate::ids::{new_id, SiteId, TownId};
 use crate::models::shipment::{self, Shipment, TownNotice};
@@ -153,7 +153,7 @@ pub fn approve(
         Ok(true)
     });
     match result {
-        Err(BureauError::Db(e)) if crate::db::is_unique_violation(&e) => {
+        Err(BureauError::Storage(StorageError::Db(e))) if crate::db::is_unique_violation(&e) => {
             Err(BureauError::OtherApproved)
         }
         other => other,

@@ -13,7 +13,7 @@ mod shipments;
 
 use std::collections::HashMap;
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, StorageError};
 use crate::models::{town, Town};
 
 pub use approve::approve;
@@ -49,12 +49,32 @@ pub enum BureauError {
     Changed,
     #[error("the instance could not be planned: {0}")]
     Instance(String),
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("database writer: {0}")]
-    Write(#[from] crate::db::WriteError),
+    /// The database failed; not the request's fault.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+crate::db::storage_error_from!(BureauError);
+
+impl BureauError {
+    /// The catalogue key of the message shown to the bureau.
+    pub fn key(&self) -> &'static str {
+        match self {
+            BureauError::Field { key, .. } | BureauError::Lot { key, .. } => key,
+            BureauError::NotFound => "err.not_found",
+            BureauError::AlreadyApproved => "err.plan.approved",
+            BureauError::OtherApproved => "err.plan.other_approved",
+            BureauError::Unplaced => "err.plan.unplaced",
+            BureauError::Changed => "err.plan.changed",
+            BureauError::Instance(_) => "err.plan.instance",
+            BureauError::Storage(_) => "err.internal",
+        }
+    }
+
+    /// Whether this is the system's fault rather than the request's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, BureauError::Storage(_))
+    }
 }
 
 /// A refusal that names a form field and a catalogue key.

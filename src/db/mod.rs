@@ -8,9 +8,12 @@
 //! answers, so the web layer can tell a slow request from a database that has stopped answering
 //! (`web::state::blocking`), and [`is_outage`] tells which errors mean "try again later".
 
+mod error;
 pub mod schema;
 mod writer;
 
+pub(crate) use error::storage_error_from;
+pub use error::StorageError;
 pub use writer::{WriteError, Writer};
 
 use std::cell::RefCell;

@@ -11,7 +11,7 @@ use super::render::{render, Env};
 use super::Transport;
 use crate::clock::Clock;
 use crate::db::schema::{appointments, products, residents, vaccinations};
-use crate::db::{claim_outbox, Db};
+use crate::db::{claim_outbox, Db, StorageError};
 use crate::domain::days::day_start;
 use crate::domain::eligibility::DoseWindow;
 use crate::models::appointment::AppointmentStatus;
@@ -106,7 +106,7 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> any
     if jobs.is_empty() {
         return Ok(0);
     }
-    let queued = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+    let queued = db.transaction(move |c| -> Result<usize, StorageError> {
         let mut n = 0;
         for (kind, id, slot, email, lang, key) in jobs {
             if outbox::enqueue_once(c, kind, id, slot, &email, &lang, key, now)? {
@@ -134,7 +134,7 @@ pub fn deliver(
         let token = random_token();
         let claim_token = token.clone();
         let now = clock.now();
-        let claimed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+        let claimed = db.transaction(move |c| -> Result<usize, StorageError> {
             Ok(claim_outbox(c, &claim_token, now, now + lease, BATCH)?)
         })?;
         if claimed == 0 {
@@ -200,7 +200,7 @@ fn keep_claim(
         .max(std::time::Duration::from_millis(100));
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
         let (token, until) = (token.to_string(), clock.now() + lease);
-        let renewed = db.transaction(move |c| -> Result<usize, crate::booking::BookingError> {
+        let renewed = db.transaction(move |c| -> Result<usize, StorageError> {
             Ok(outbox::renew_lease(c, &token, until)?)
         });
         if let Err(e) = renewed {
@@ -252,7 +252,7 @@ fn send_all(
             }
         }
         let (kind, now) = (row.kind.clone(), clock.now());
-        let held = db.transaction(move |c| -> Result<bool, crate::booking::BookingError> {
+        let held = db.transaction(move |c| -> Result<bool, StorageError> {
             Ok(match outcome {
                 Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
                 Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,

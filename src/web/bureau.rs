@@ -58,32 +58,13 @@ fn explain(lang: Lang, e: &BureauError) -> (FormErrors, Option<String>) {
                 &[("line", &line.to_string()), ("problem", lang.t(key))],
             ),
         ),
-        BureauError::AlreadyApproved => refusal = Some(lang.t("err.plan.approved").to_string()),
-        BureauError::OtherApproved => refusal = Some(lang.t("err.plan.other_approved").to_string()),
-        BureauError::Unplaced => refusal = Some(lang.t("err.plan.unplaced").to_string()),
-        BureauError::Changed => refusal = Some(lang.t("err.plan.changed").to_string()),
-        BureauError::Instance(msg) => {
-            refusal = Some(lang.tf("err.plan.instance", &[("problem", msg)]))
+        BureauError::Instance(msg) => refusal = Some(lang.tf(e.key(), &[("problem", msg)])),
+        BureauError::NotFound | BureauError::Storage(_) => {
+            refusal = Some(lang.t("err.internal").to_string())
         }
-        _ => refusal = Some(lang.t("err.internal").to_string()),
+        e => refusal = Some(lang.t(e.key()).to_string()),
     }
     (errors, refusal)
-}
-
-fn is_internal(e: &BureauError) -> bool {
-    matches!(
-        e,
-        BureauError::Db(_) | BureauError::Pool(_) | BureauError::Write(_)
-    )
-}
-
-impl From<BureauError> for AppError {
-    fn from(e: BureauError) -> Self {
-        match e {
-            BureauError::NotFound => AppError::NotFound,
-            e => AppError::Internal(e.into()),
-        }
-    }
 }
 
 async fn shipments_page(
@@ -215,7 +196,7 @@ pub async fn record_shipment(
     .await?;
     match outcome {
         Ok(id) => Ok(see_other(&format!("/bureau/shipments/{id}"))),
-        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (mut errors, refusal) = explain(ctx.lang, &e);
             if let Some(r) = refusal {
@@ -302,7 +283,7 @@ pub async fn make_plan(
     match outcome {
         Ok(plan) => Ok(see_other(&format!("/bureau/plans/{plan}"))),
         Err(BureauError::NotFound) => Err(AppError::NotFound),
-        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (errors, refusal) = explain(ctx.lang, &e);
             let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
@@ -537,7 +518,7 @@ pub async fn adjust(
                 .add("doses", ctx.t("err.adjust.town").to_string());
             plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (errors, refusal) = explain(ctx.lang, &e);
             let status = if refusal.is_some() {
@@ -575,7 +556,7 @@ pub async fn approve(
     match outcome {
         Ok(_) => Ok(see_other(&format!("/bureau/plans/{id}"))),
         Err(BureauError::NotFound) => Err(AppError::NotFound),
-        Err(e) if is_internal(&e) => Err(e.into()),
+        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (_, refusal) = explain(ctx.lang, &e);
             plan_page(

@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod draw;
 pub mod limits;
 pub mod middleware;
+pub mod refusal;
 pub mod resident;
 pub mod respond;
 pub mod staff;

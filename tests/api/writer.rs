@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use diesel::RunQueryDsl;
 use dosewise::booking::BookingError;
-use dosewise::db::Db;
+use dosewise::db::{Db, StorageError};
 use dosewise::ids::new_id;
 use futures::future::join_all;
 
@@ -160,7 +160,7 @@ async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_n
         .recv_timeout(Duration::from_secs(10))
         .unwrap();
     assert!(
-        matches!(poisoned, Err(BookingError::Write(_))),
+        matches!(poisoned, Err(BookingError::Storage(StorageError::Write(_)))),
         "the job that broke the commit hears that it failed: {poisoned:?}"
     );
 
@@ -233,7 +233,7 @@ async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
         .recv_timeout(Duration::from_secs(10))
         .unwrap();
     assert!(
-        matches!(&failed, Err(BookingError::Db(e)) if dosewise::db::is_unique_violation(e)),
+        matches!(&failed, Err(BookingError::Storage(StorageError::Db(e))) if dosewise::db::is_unique_violation(e)),
         "{failed:?}"
     );
     assert_eq!(

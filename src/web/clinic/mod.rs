@@ -23,7 +23,7 @@ pub use records::{
 use super::ctx::Ctx;
 use super::state::AppState;
 use crate::booking::clinic::{ClinicError, Desk, Staff};
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::Role;
@@ -70,15 +70,6 @@ fn refusal(lang: Lang, e: &ClinicError) -> String {
     }
 }
 
-/// The status of a page that explains a refusal.
-fn refusal_status(e: &ClinicError) -> StatusCode {
-    match e {
-        ClinicError::WrongSite => StatusCode::FORBIDDEN,
-        ClinicError::NotFound => StatusCode::NOT_FOUND,
-        _ => StatusCode::CONFLICT,
-    }
-}
-
 /// Refusals a form shows on itself: all of them.
 fn on_the_form(_: &ClinicError) -> Option<AppError> {
     None
@@ -112,10 +103,10 @@ where
 {
     match outcome {
         Ok(v) => Ok(see_other(&done(v))),
-        Err(e) if e.is_internal() => Err(AppError::Internal(e.into())),
+        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => match plain(&e) {
             Some(page) => Err(page),
-            None => again(refusal(lang, &e), refusal_status(&e)).await,
+            None => again(refusal(lang, &e), e.status()).await,
         },
     }
 }

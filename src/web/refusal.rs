@@ -1,0 +1,57 @@
+//! The HTTP status of each service error ([`Refused`]): the one place the web gives the
+//! services' refusals their meaning. `AppError`'s `From` (in `error.rs`) turns them into answers.
+
+use actix_web::http::StatusCode;
+
+use crate::booking::clinic::ClinicError;
+use crate::booking::BookingError;
+use crate::bureau::BureauError;
+use crate::error::Refused;
+
+impl Refused for BookingError {
+    fn key(&self) -> &'static str {
+        BookingError::key(self)
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BookingError::NotFound | BookingError::SlotNotFound | BookingError::TownNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            _ => StatusCode::CONFLICT,
+        }
+    }
+}
+
+impl Refused for ClinicError {
+    fn key(&self) -> &'static str {
+        ClinicError::key(self)
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ClinicError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ClinicError::WrongSite => StatusCode::FORBIDDEN,
+            ClinicError::NotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::CONFLICT,
+        }
+    }
+}
+
+impl Refused for BureauError {
+    fn key(&self) -> &'static str {
+        BureauError::key(self)
+    }
+
+    /// A stored plan that cannot be read (`Instance` from `load_plan`) is the system's fault;
+    /// the plan pages show a failed planning as a refusal of their own (409).
+    fn status(&self) -> StatusCode {
+        match self {
+            BureauError::Storage(_) | BureauError::Instance(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BureauError::NotFound => StatusCode::NOT_FOUND,
+            BureauError::Field { .. } | BureauError::Lot { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::CONFLICT,
+        }
+    }
+}
