@@ -4,7 +4,6 @@
 use chrono::{NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
-use super::super::resident::{field_message, parse_resident};
 use crate::booking::clinic::{CheckIn, Reaction, Waste};
 use crate::booking::ResidentDetails;
 use crate::domain::clinic::{
@@ -16,6 +15,7 @@ use crate::i18n::Lang;
 use crate::ids::{ProductId, SiteId, SlotId};
 use crate::views::clinic::{CheckinForm, DoseForm, ReactionForm, WalkInForm, WasteForm};
 use crate::views::{FormErrors, ResidentForm};
+use crate::web::resident::{field_message, parse_resident};
 
 /// The `?done=` notice shown after a successful POST.
 #[derive(Debug, Default, Deserialize)]
