@@ -1,6 +1,6 @@
 //! Why a set-up action was refused, and the one way field errors are collected.
 
-use crate::db::unique_violation_on;
+use crate::db::{storage_error_from, unique_violation_on, StorageError};
 use crate::domain::FieldError;
 
 /// Why a set-up action was refused. `Field` names the form field and a catalogue key.
@@ -16,21 +16,27 @@ pub enum SetupError {
     Import(Vec<(usize, String)>),
     #[error("password hashing: {0}")]
     Hash(anyhow::Error),
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("database writer: {0}")]
-    Write(#[from] crate::db::WriteError),
+    #[error(transparent)]
+    Storage(StorageError),
 }
+
+storage_error_from!(SetupError);
 
 impl SetupError {
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            SetupError::Db(_) | SetupError::Pool(_) | SetupError::Write(_) | SetupError::Hash(_)
-        )
+        matches!(self, SetupError::Storage(_) | SetupError::Hash(_))
+    }
+
+    /// The catalogue key of the message: a refusal's own, the first field's, or the generic one.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SetupError::Invalid(fields) => fields.first().map_or("err.internal", |f| f.key),
+            SetupError::Refused(key) => key,
+            SetupError::NotFound => "err.not_found",
+            SetupError::Import(_) => "err.bad_request",
+            SetupError::Hash(_) | SetupError::Storage(_) => "err.internal",
+        }
     }
 }
 
@@ -73,10 +79,10 @@ impl FieldErrors {
 /// A unique violation on a code (two admins at once) as the field error it is.
 pub(crate) fn code_taken(e: SetupError) -> SetupError {
     match e {
-        SetupError::Db(d) if unique_violation_on(&d, "code") => {
+        SetupError::Storage(StorageError::Db(d)) if unique_violation_on(&d, "code") => {
             invalid("code", "err.setup.code_taken")
         }
-        SetupError::Db(d) if unique_violation_on(&d, "username") => {
+        SetupError::Storage(StorageError::Db(d)) if unique_violation_on(&d, "username") => {
             invalid("username", "err.setup.username_taken")
         }
         other => other,

@@ -7,6 +7,7 @@ use crate::booking::clinic::ClinicError;
 use crate::booking::BookingError;
 use crate::bureau::BureauError;
 use crate::error::Refused;
+use crate::setup::SetupError;
 
 impl Refused for BookingError {
     fn key(&self) -> &'static str {
@@ -52,6 +53,24 @@ impl Refused for BureauError {
             BureauError::NotFound => StatusCode::NOT_FOUND,
             BureauError::Field { .. } | BureauError::Lot { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::CONFLICT,
+        }
+    }
+}
+
+impl Refused for SetupError {
+    fn key(&self) -> &'static str {
+        SetupError::key(self)
+    }
+
+    /// Field errors and refusals are shown on the form again (422, 409, by `web::admin`); what
+    /// reaches `AppError` is a missing row, a bad import or the system's failure.
+    fn status(&self) -> StatusCode {
+        match self {
+            SetupError::Storage(_) | SetupError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SetupError::NotFound => StatusCode::NOT_FOUND,
+            SetupError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SetupError::Import(_) => StatusCode::BAD_REQUEST,
+            SetupError::Refused(_) => StatusCode::CONFLICT,
         }
     }
 }

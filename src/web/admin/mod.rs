@@ -40,12 +40,8 @@ fn explain(lang: Lang, e: SetupError) -> Result<(FormErrors, Option<String>), Ap
             Ok((errors, None))
         }
         SetupError::Refused(key) => Ok((errors, Some(lang.t(key).to_string()))),
-        SetupError::NotFound => Err(AppError::NotFound),
         SetupError::Import(_) => Err(AppError::BadRequest),
-        SetupError::Hash(e) => Err(AppError::Internal(e)),
-        SetupError::Db(e) => Err(e.into()),
-        SetupError::Pool(e) => Err(e.into()),
-        SetupError::Write(e) => Err(e.into()),
+        other => Err(other.into()),
     }
 }
 
