@@ -10,7 +10,9 @@
 //! day (then, if the resident allowed it, the nearest open seat at another site of the same town
 //! on that day), through the same booking transaction as anyone ([`super::book_seat`], which
 //! also applies the per-contact cap on bookings per day: an entry beyond it is not drawn, with
-//! reason `contact_cap`); the rest are not drawn. Every entry's result is mailed. After the draw
+//! reason `contact_cap`; a site without an unpromised dose of the vaccine is passed over, and an
+//! entry that found only such sites is not drawn with reason `no_stock`); the rest are not
+//! drawn. Every entry's result is mailed. After the draw
 //! the seats left are first come.
 //!
 //! **The order** (documented in README.md and on each draw's page): the seed is 32 random bytes
@@ -525,6 +527,13 @@ pub fn run_draw(
     Ok(finished)
 }
 
+/// `draw_entries.reason` of an entry not drawn because its phone number or e-mail address held
+/// the day's cap of bookings.
+pub const REASON_CONTACT_CAP: &str = "contact_cap";
+/// `draw_entries.reason` of an entry not drawn because the seats it could take were at sites
+/// holding no unpromised dose of the vaccine.
+pub const REASON_NO_STOCK: &str = "no_stock";
+
 /// Why trying a candidate seat stopped.
 enum Tried {
     Booked,
@@ -532,6 +541,8 @@ enum Tried {
     Again,
     /// This seat is gone; try the next.
     Next,
+    /// The seat's site holds no unpromised dose of its vaccine; try another site's seats.
+    NoStock,
     /// No seat will do for this entry.
     Stop,
     /// The entry's phone number or e-mail address holds the day's cap of bookings already.
@@ -558,8 +569,13 @@ fn decide(
         (r, p, candidates)
     };
     let mut reason = None;
+    // Sites found to hold no unpromised dose of the vaccine: their other seats are not tried.
+    let mut no_stock: Vec<i64> = Vec::new();
     if let (Some(r), Some(product)) = (&r, &product) {
         'seats: for s in candidates {
+            if no_stock.contains(&s.site_id) {
+                continue;
+            }
             let free = if e.dose_number == 1 {
                 s.free_first(rules.now, rules.release_hours)
             } else {
@@ -599,14 +615,23 @@ fn decide(
                     Tried::Booked => return Ok(()),
                     Tried::Again => {}
                     Tried::Next => continue 'seats,
+                    Tried::NoStock => {
+                        // Another site of the town may still hold doses.
+                        no_stock.push(s.site_id);
+                        continue 'seats;
+                    }
                     Tried::Stop => break 'seats,
                     Tried::Capped => {
-                        reason = Some("contact_cap");
+                        reason = Some(REASON_CONTACT_CAP);
                         break 'seats;
                     }
                 }
             }
         }
+    }
+    if reason.is_none() && !no_stock.is_empty() {
+        // The seats were there but not the doses: say so, not "drawn before yours".
+        reason = Some(REASON_NO_STOCK);
     }
     let (draw_id, token, entry_id) = (d.id, token.to_string(), e.id);
     let now = rules.now;
@@ -679,7 +704,8 @@ fn try_seat(
     match outcome {
         Ok(_) => Ok(Tried::Booked),
         Err(BookingError::SlotFull) => Ok(Tried::Next),
-        Err(BookingError::NoStock) | Err(BookingError::NotActive) => Ok(Tried::Stop),
+        Err(BookingError::NoStock) => Ok(Tried::NoStock),
+        Err(BookingError::NotActive) => Ok(Tried::Stop),
         Err(BookingError::ContactCap) => Ok(Tried::Capped),
         Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "dose") => {
             Ok(Tried::Stop)

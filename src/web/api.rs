@@ -60,7 +60,7 @@ impl ApiError {
     }
 
     /// A refusal of a booking or an entry, with the fair release's codes: `not_open` (and
-    /// `opens_at`), `draw_running`, `already_entered`, `contact_cap`.
+    /// `opens_at`), `draw_running`, `already_entered`, `contact_cap`, `no_stock`.
     fn refused(lang: Lang, tz: chrono_tz::Tz, e: BookingError) -> ApiError {
         let iso = |t| crate::views::local(tz, t).to_rfc3339();
         let message = super::resident::refusal_text(lang, tz, &e);
@@ -76,6 +76,9 @@ impl ApiError {
             }
             BookingError::ContactCap => {
                 ApiError::new(StatusCode::CONFLICT, message).with("code", "contact_cap")
+            }
+            BookingError::NoStock => {
+                ApiError::new(StatusCode::CONFLICT, message).with("code", "no_stock")
             }
             e => ApiError::booking(lang, e),
         }
@@ -252,7 +255,8 @@ pub async fn availability(
     let (from, to) = day_bounds(tz, date);
     let context = super::draw::site_context(&state, SiteId(site_id)).await?;
     let products = &context.2;
-    let (slots, draws) = super::draw::slots_and_draws(&state, SiteId(site_id), from, to).await?;
+    let (slots, draws, stock) =
+        super::draw::slots_and_draws(&state, SiteId(site_id), from, to).await?;
     let rules = state.rules();
     let iso = |t| crate::views::local(tz, t).to_rfc3339();
     let draw_of = |s: &Slot| {
@@ -278,7 +282,7 @@ pub async fn availability(
                 .unwrap_or_default(),
             seats: s.seats,
             free_first_dose: if s.starts_at > rules.now {
-                s.free_first(rules.now, rules.release_hours)
+                super::draw::offered_first(s, rules.now, rules.release_hours, &stock)
             } else {
                 0
             },

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 
 use crate::models::draw::Draw;
+use crate::models::stock::StockBalance;
 use crate::models::{Product, Site, Slot, Town};
 
 /// Entries older than this are read again.
@@ -70,8 +71,9 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// A site's slots for one day and the draws they open with.
-pub type DaySlots = Arc<(Vec<Slot>, Vec<Draw>)>;
+/// A site's slots for one day, the draws they open with, and the site's stock balances (a
+/// first-dose seat is offered only while a dose of its vaccine is unpromised).
+pub type DaySlots = Arc<(Vec<Slot>, Vec<Draw>, Vec<StockBalance>)>;
 
 /// A site, its town, the vaccines and the town's sites: what every page of a site reads.
 pub type SiteContext = Arc<(Site, Town, Vec<Product>, Vec<Site>)>;
@@ -79,8 +81,8 @@ pub type SiteContext = Arc<(Site, Town, Vec<Product>, Vec<Site>)>;
 /// The caches the application keeps.
 #[derive(Default)]
 pub struct Caches {
-    /// `(site, day start, day end)` -> the slots and draws the availability API and the day
-    /// page show (`web::draw::slots_and_draws`).
+    /// `(site, day start, day end)` -> the slots, draws and stock the availability API and the
+    /// day page show (`web::draw::slots_and_draws`).
     pub slots: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
     /// site id -> its [`SiteContext`].
     pub site: TtlCache<i64, SiteContext>,

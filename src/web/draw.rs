@@ -22,6 +22,7 @@ use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::draw::{self, Draw};
 use crate::models::draw_entry::EntryStatus;
+use crate::models::stock::{self, StockBalance};
 use crate::models::{site, slot, Slot};
 use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
 use crate::views::{day_label, hm, local, FormErrors, ResidentForm};
@@ -71,14 +72,15 @@ pub async fn slots_and_draws(
     site_id: SiteId,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> Result<(Vec<Slot>, Vec<Draw>), AppError> {
+) -> Result<DayView, AppError> {
     let load = move |c: &mut crate::db::AnyConnection| -> Result<_, AppError> {
         let slots = slot::list_for_site_between(c, site_id, from, to)?;
         let mut opens: Vec<NaiveDateTime> = slots.iter().filter_map(|s| s.opens_at).collect();
         opens.sort();
         opens.dedup();
         let draws = draw::list_for_openings(c, site_id, &opens)?;
-        Ok((slots, draws))
+        let stock = stock::balances_for_site(c, site_id)?;
+        Ok((slots, draws, stock))
     };
     let now = state.now();
     let due = |draws: &[Draw]| draws.iter().any(|d| !d.is_done() && d.closes_at <= now);
@@ -91,9 +93,9 @@ pub async fn slots_and_draws(
             return Ok((*hit).clone());
         }
     }
-    let (slots, draws) = read(state, move |c, _| load(c)).await?;
+    let (slots, draws, stock) = read(state, move |c, _| load(c)).await?;
     if !due(&draws) {
-        let fresh = std::sync::Arc::new((slots, draws));
+        let fresh = std::sync::Arc::new((slots, draws, stock));
         state.caches.slots.put(key, generation, fresh.clone());
         return Ok((*fresh).clone());
     }
@@ -103,6 +105,25 @@ pub async fn slots_and_draws(
         load(&mut c)
     })
     .await
+}
+
+/// A site's slots for a day, the draws they open with, and the site's stock balances.
+pub type DayView = (Vec<Slot>, Vec<Draw>, Vec<StockBalance>);
+
+/// First-dose seats `s` may offer at `now`: its free seats, but never more than the site's
+/// doses of the slot's vaccine not yet promised to an appointment (a seat without a dose
+/// would only be refused when booked, or drawn for nobody).
+pub fn offered_first(
+    s: &Slot,
+    now: NaiveDateTime,
+    release_hours: i64,
+    stock: &[StockBalance],
+) -> i32 {
+    let unpromised = stock
+        .iter()
+        .find(|b| b.site_id == s.site_id && b.product_id == s.product_id)
+        .map_or(0, |b| (b.on_hand - b.promised).max(0));
+    s.free_first(now, release_hours).min(unpromised)
 }
 
 /// A draw as pages show it.
@@ -205,10 +226,11 @@ fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site
             ),
             None => lang.t("entry.status.not_drawn").to_string(),
         },
-        EntryStatus::NotDrawn if es.entry.reason.as_deref() == Some("contact_cap") => {
-            lang.t("entry.status.contact_cap").to_string()
-        }
-        EntryStatus::NotDrawn => lang.t("entry.status.not_drawn").to_string(),
+        EntryStatus::NotDrawn => match es.entry.reason.as_deref() {
+            Some(drawing::REASON_CONTACT_CAP) => lang.t("entry.status.contact_cap").to_string(),
+            Some(drawing::REASON_NO_STOCK) => lang.t("entry.status.no_stock").to_string(),
+            _ => lang.t("entry.status.not_drawn").to_string(),
+        },
     };
     EntryPage {
         code: BookingCode::parse(&es.entry.code)

@@ -241,7 +241,7 @@ async fn render_site(
         return Err(AppError::NotFound);
     }
     let (s, t, products, others) = (*context).clone();
-    let (slots, draws) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
+    let (slots, draws, stock) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
     let rules = state.rules();
     // A slot without seats was closed by the site (an exception, or a template change that
     // kept it for appointments since cancelled): its reason is read only when there is one.
@@ -260,7 +260,7 @@ async fn render_site(
         .iter()
         .filter(|sl| sl.starts_at > rules.now)
         .map(|sl| {
-            let free_first = sl.free_first(rules.now, rules.release_hours);
+            let free_first = super::draw::offered_first(sl, rules.now, rules.release_hours, &stock);
             let free_second = sl.free_second();
             let closure = (sl.seats == 0).then(|| closure_label(ctx.lang, tz, sl, &exceptions));
             let label = if let Some(c) = &closure {

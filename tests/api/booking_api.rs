@@ -236,6 +236,8 @@ async fn towns_and_availability_describe_the_city_with_string_ids() {
     let app = spawn_app().await;
     let city = app.city();
     let slot = app.add_slot(city, 0, 4, 1);
+    // Doses to back the seats (a first-dose seat is offered only with an unpromised dose).
+    app.add_stock(city, 10);
     let towns: Value = app.get("/api/v1/towns").await.json().await.unwrap();
     assert_eq!(towns[0]["id"], city.town.to_string());
     assert_eq!(towns[0]["sites"][0]["id"], city.site.to_string());

@@ -19,6 +19,7 @@ mod i18n;
 mod mail;
 mod migrations;
 mod multiprocess;
+mod no_stock;
 mod outage;
 mod pages;
 mod security;
