@@ -22,6 +22,7 @@ mod multiprocess;
 mod no_stock;
 mod outage;
 mod pages;
+mod rush;
 mod security;
 mod setup;
 mod smtp;
