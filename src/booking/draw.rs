@@ -527,12 +527,7 @@ pub fn run_draw(
     Ok(finished)
 }
 
-/// `draw_entries.reason` of an entry not drawn because its phone number or e-mail address held
-/// the day's cap of bookings.
-pub const REASON_CONTACT_CAP: &str = "contact_cap";
-/// `draw_entries.reason` of an entry not drawn because the seats it could take were at sites
-/// holding no unpromised dose of the vaccine.
-pub const REASON_NO_STOCK: &str = "no_stock";
+pub use crate::models::draw_entry::{REASON_CONTACT_CAP, REASON_NO_STOCK};
 
 /// Why trying a candidate seat stopped.
 enum Tried {

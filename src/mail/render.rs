@@ -483,8 +483,10 @@ fn entry_mail(
         EntryStatus::NotDrawn => {
             let s = draw_site;
             let body = match e.reason.as_deref() {
-                Some(crate::booking::draw::REASON_CONTACT_CAP) => "mail.entry.contact_cap.body",
-                Some(crate::booking::draw::REASON_NO_STOCK) => "mail.entry.no_stock.body",
+                Some(crate::models::draw_entry::REASON_CONTACT_CAP) => {
+                    "mail.entry.contact_cap.body"
+                }
+                Some(crate::models::draw_entry::REASON_NO_STOCK) => "mail.entry.no_stock.body",
                 _ => "mail.entry.not_drawn.body",
             };
             facts.push((lang.t("appt.site").into(), s.name.clone()));

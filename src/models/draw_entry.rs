@@ -7,6 +7,13 @@ use crate::db::schema::draw_entries;
 use crate::db::AnyConnection;
 use crate::ids::ResidentId;
 
+/// `draw_entries.reason` of an entry not drawn because its phone number or e-mail address held
+/// the day's cap of bookings.
+pub const REASON_CONTACT_CAP: &str = "contact_cap";
+/// `draw_entries.reason` of an entry not drawn because the seats it could take were at sites
+/// holding no unpromised dose of the vaccine.
+pub const REASON_NO_STOCK: &str = "no_stock";
+
 /// Where an entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryStatus {
