@@ -1,23 +1,24 @@
 //! Approving a plan: one transaction that moves the doses to the sites, holds seats for the
-//! second doses falling due, and tells each town.
+//! second doses falling due, and tells each town and the people waiting there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::plan::{load_plan, SiteLine, StoredPlan};
+use super::plan::{load_plan, SiteLine, StoredPlan, TownLine};
 use super::BureauError;
 use crate::db::{AnyConnection, Db, StorageError};
 use crate::domain::days::day_bounds;
-use crate::ids::{new_id, SiteId, TownId};
+use crate::ids::{new_id, ResidentId, SiteId, TownId};
+use crate::mail::outbox::{self, Kind};
 use crate::models::shipment::{self, Shipment, TownNotice};
 use crate::models::stock::{self, Movement};
-use crate::models::{audit, slot, town, Product};
+use crate::models::{audit, resident, slot, town, waiting, Product};
 
 /// Approve a draft plan in one transaction: move the doses from central stock to each site
 /// through the ledger (lots by soonest expiry), hold seats for the second doses falling due,
-/// record a notice for each town, and audit it. Returns false if it was approved already
+/// record a notice for each town, tell the people waiting there, and audit it. Returns false if it was approved already
 /// (approving twice does nothing more).
 pub fn approve(
     db: &Db,
@@ -126,17 +127,10 @@ pub fn approve(
                 .map(str::trim)
                 .filter(|a| a.contains('@'))
             {
-                crate::mail::outbox::enqueue(
-                    c,
-                    crate::mail::outbox::Kind::TownNotice,
-                    notice_id,
-                    address,
-                    "zh-CN",
-                    None,
-                    now,
-                )?;
+                outbox::enqueue(c, Kind::TownNotice, notice_id, address, "zh-CN", None, now)?;
             }
         }
+        tell_waiting(c, &plan.towns, now)?;
         audit::record(
             c,
             now,
@@ -158,6 +152,40 @@ pub fn approve(
         }
         other => other,
     }
+}
+
+/// Tell the people waiting in each town that receives doses for first doses that seats are
+/// open, with the "seats opened" mail a cancellation sends: first in line first, at most one
+/// person per first dose among the doses received (the plan's first doses, no more than the
+/// share, since the rest of them come from stock the town already had), and each person once
+/// however many of those towns they wait in (their other entries keep their place).
+fn tell_waiting(
+    c: &mut AnyConnection,
+    towns: &[TownLine],
+    now: NaiveDateTime,
+) -> Result<(), BureauError> {
+    let mut told = BTreeSet::new();
+    for t in towns {
+        let mut left = t.first.min(t.ship);
+        // Enough rows even if everyone already told this time waits here too.
+        let limit = i64::try_from(left)
+            .unwrap_or(i64::MAX)
+            .saturating_add(i64::try_from(told.len()).unwrap_or(i64::MAX));
+        for (entry, resident_id) in waiting::first_in_line(c, TownId(t.town_id), limit)? {
+            if left == 0 {
+                break;
+            }
+            if told.contains(&resident_id) || !waiting::mark_notified(c, entry)? {
+                continue;
+            }
+            if let Some(r) = resident::find(c, ResidentId(resident_id))? {
+                outbox::enqueue(c, Kind::SeatsOpened, entry, &r.email, &r.lang, None, now)?;
+            }
+            told.insert(resident_id);
+            left -= 1;
+        }
+    }
+    Ok(())
 }
 
 /// Move `doses` from central stock to a site, lot by lot in expiry order; refused (and with it

@@ -31,26 +31,37 @@ pub fn insert(conn: &mut AnyConnection, e: &WaitingEntry) -> QueryResult<()> {
 
 /// The first person waiting in a town, marked notified (in the caller's transaction).
 pub fn take_next(conn: &mut AnyConnection, town: TownId) -> QueryResult<Option<(i64, i64)>> {
-    let next: Option<(i64, i64)> = waiting_list::table
+    let Some(next) = first_in_line(conn, town, 1)?.pop() else {
+        return Ok(None);
+    };
+    Ok(mark_notified(conn, next.0)?.then_some(next))
+}
+
+/// The first `limit` people waiting in a town, in the order they joined: (entry, resident).
+pub fn first_in_line(
+    conn: &mut AnyConnection,
+    town: TownId,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::status.eq("waiting"))
         .order((waiting_list::created_at.asc(), waiting_list::id.asc()))
         .select((waiting_list::id, waiting_list::resident_id))
-        .first(conn)
-        .optional()?;
-    if let Some((id, _)) = next {
-        let n = diesel::update(
-            waiting_list::table
-                .find(id)
-                .filter(waiting_list::status.eq("waiting")),
-        )
-        .set(waiting_list::status.eq("notified"))
-        .execute(conn)?;
-        if n == 0 {
-            return Ok(None);
-        }
-    }
-    Ok(next)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Mark an entry notified if it is still waiting; false if someone else got there first.
+pub fn mark_notified(conn: &mut AnyConnection, entry: i64) -> QueryResult<bool> {
+    diesel::update(
+        waiting_list::table
+            .find(entry)
+            .filter(waiting_list::status.eq("waiting")),
+    )
+    .set(waiting_list::status.eq("notified"))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// How many people are waiting in a town.

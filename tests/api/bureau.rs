@@ -551,6 +551,17 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
     );
     assert_eq!(app.count("audit_log", "action = 'allocation.approve'"), 1);
     assert_eq!(app.count("shipments", "status = 'approved'"), 1);
+    // The people told seats are open were told once each, not once per click.
+    let told = app.count("waiting_list", "status = 'notified'");
+    assert!(told > 0, "the towns' waiting lists hear of the doses");
+    assert_eq!(app.count("outbox", "kind = 'seats_opened'"), told);
+    assert_eq!(
+        app.count(
+            "outbox",
+            "kind = 'seats_opened' AND ref_id IN (SELECT id FROM waiting_list WHERE status = 'notified')"
+        ),
+        told
+    );
     // The ledger, per town: planned = moved out of central = arrived at its sites = told.
     let shares = assert_carried_out(&app, plan_id(&plan));
     assert!(
@@ -876,4 +887,177 @@ async fn a_stored_plan_whose_sites_do_not_add_up_is_refused_and_moves_nothing() 
     assert_eq!(app.count("stock_movements", "kind = 'allocated'"), 0);
     assert_eq!(app.count("town_notices", "1=1"), 0);
     assert_eq!(app.count("shipments", "status = 'approved'"), 0);
+}
+
+/// A resident with no dose yet, waiting in each of `towns` since `at`; their mail goes to
+/// `email`.
+fn wait_in(app: &TestApp, email: &str, towns: &[i64], at: chrono::NaiveDateTime) {
+    let mut c = app.conn();
+    let rid = new_id();
+    resident::insert(
+        &mut c,
+        &NewResident {
+            id: rid,
+            id_hash: format!("hash-{email}"),
+            id_last4: "0000".into(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+            name: "候补".into(),
+            phone: "13900000000".into(),
+            email: email.into(),
+            lang: "zh-CN".into(),
+            created_at: at,
+        },
+    )
+    .unwrap();
+    for town in towns {
+        dosewise::models::waiting::insert(
+            &mut c,
+            &WaitingEntry {
+                id: new_id(),
+                town_id: *town,
+                resident_id: rid,
+                dose_number: 1,
+                status: "waiting".into(),
+                created_at: at,
+            },
+        )
+        .unwrap();
+    }
+}
+
+/// The recipients of the "seats opened" mail delivered so far, sorted.
+fn told_seats_opened(app: &TestApp) -> Vec<String> {
+    use mailparse::MailHeaderMap;
+    let mut to: Vec<String> = app
+        .sent_mail()
+        .iter()
+        .map(|raw| mailparse::parse_mail(raw).unwrap())
+        .filter(|m| {
+            m.headers
+                .get_first_value("Subject")
+                .unwrap_or_default()
+                .contains("有新的接种名额")
+        })
+        .map(|m| m.headers.get_first_value("To").unwrap())
+        .collect();
+    to.sort();
+    to
+}
+
+#[actix_web::test]
+async fn approving_tells_the_first_in_line_in_each_town_one_person_per_first_dose_once() {
+    let app = spawn_app().await;
+    let (a, b) = two_towns(&app);
+    {
+        use diesel::prelude::*;
+        diesel::delete(dosewise::db::schema::waiting_list::table)
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    // x is first in line in both towns; then ten people in each town, in the order they joined.
+    let t0 = test_now() - Duration::days(1);
+    wait_in(&app, "x@example.com", &[a.town, b.town], t0);
+    for k in 0..10i64 {
+        let at = t0 + Duration::minutes(k + 1);
+        wait_in(&app, &format!("a{k}@example.com"), &[a.town], at);
+        wait_in(&app, &format!("b{k}@example.com"), &[b.town], at);
+    }
+    let bureau = login_as(&app, Role::Bureau).await;
+    let plan = planned(&bureau, a).await;
+    // Town B's share down to one pack: fewer first doses than the 11 people waiting there.
+    let res = bureau
+        .post_form_from(
+            &plan,
+            &format!("{plan}/adjust"),
+            &[("code", "T002"), ("doses", "6"), ("reason", "道路中断")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let doc = plan_doc(&app, plan_id(&plan));
+    let towns = doc["towns"].as_array().unwrap();
+    let codes: Vec<&str> = towns.iter().map(|t| t["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        ["T001", "T002"],
+        "towns are told in the plan's order"
+    );
+    // First doses out of the doses received (the rest of the plan's come from stock on hand).
+    let received: Vec<usize> = towns
+        .iter()
+        .map(|t| {
+            t["first"]
+                .as_u64()
+                .unwrap()
+                .min(t["ship"].as_u64().unwrap()) as usize
+        })
+        .collect();
+    let (ma, mb) = (received[0], received[1]);
+    assert!((1..=11).contains(&ma), "town A gets first doses: {ma}");
+    assert!(
+        mb > 0 && mb < 11,
+        "town B gets fewer first doses than it has waiting: {mb}"
+    );
+
+    let res = bureau
+        .post_form_from(&plan, &format!("{plan}/approve"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    app.deliver_mail().await;
+    // Town A: x, then the first in line; town B: its first mb, x having been told already.
+    let mut expected: Vec<String> = std::iter::once("x@example.com".to_string())
+        .chain((0..ma - 1).map(|k| format!("a{k}@example.com")))
+        .chain((0..mb).map(|k| format!("b{k}@example.com")))
+        .collect();
+    expected.sort();
+    assert_eq!(told_seats_opened(&app), expected);
+    assert_eq!(
+        app.count("outbox", "kind = 'seats_opened'"),
+        (ma + mb) as i64
+    );
+    // The entries told are marked, the rest keep their place (x's in town B too).
+    assert_eq!(
+        app.count(
+            "waiting_list",
+            &format!("town_id = {} AND status = 'notified'", a.town)
+        ),
+        ma as i64
+    );
+    assert_eq!(
+        app.count(
+            "waiting_list",
+            &format!("town_id = {} AND status = 'notified'", b.town)
+        ),
+        mb as i64
+    );
+    assert_eq!(
+        app.count(
+            "waiting_list",
+            &format!("town_id = {} AND status = 'waiting'", b.town)
+        ),
+        11 - mb as i64
+    );
+    assert_eq!(
+        app.count(
+            "waiting_list",
+            &format!(
+                "town_id = {} AND status = 'waiting' AND resident_id = \
+                 (SELECT id FROM residents WHERE email = 'x@example.com')",
+                b.town
+            )
+        ),
+        1,
+        "x keeps their place in town B"
+    );
+
+    // Approving again tells nobody again.
+    let res = bureau
+        .post_form_from(&plan, &format!("{plan}/approve"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    app.deliver_mail().await;
+    assert_eq!(told_seats_opened(&app), expected);
+    assert_eq!(
+        app.count("outbox", "kind = 'seats_opened'"),
+        (ma + mb) as i64
+    );
 }
