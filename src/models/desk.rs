@@ -15,7 +15,8 @@ use super::{
 use crate::db::AnyConnection;
 use crate::ids::{ProductId, ResidentId, SiteId, SlotId};
 
-/// A site's day: its slots and appointments, stock and the people in observation.
+/// A site's day: its slots and appointments, stock and the people in observation with their
+/// reactions.
 pub struct DeskDay {
     pub site: Site,
     pub slots: Vec<Slot>,
@@ -27,6 +28,8 @@ pub struct DeskDay {
     /// Unexpired lots in stock with their doses.
     pub lots: Vec<(Lot, i64)>,
     pub observing: Vec<(Vaccination, Resident)>,
+    /// The reactions recorded for the doses in observation, by vaccination id.
+    pub observing_reactions: HashMap<i64, Vec<AdverseEvent>>,
 }
 
 /// The site's day between `from` and `to` (`today` for lot expiry, `now` for observation);
@@ -47,6 +50,15 @@ pub fn day(
         .filter(|(a, _)| a.status() == AppointmentStatus::Deferred)
         .map(|(a, _)| a.id)
         .collect();
+    let observing = vaccination::list_in_observation(c, site_id, now)?;
+    let ids: Vec<i64> = observing.iter().map(|(v, _)| v.id).collect();
+    let mut observing_reactions: HashMap<i64, Vec<AdverseEvent>> = HashMap::new();
+    for e in adverse_event::list_for_vaccinations(c, &ids)? {
+        observing_reactions
+            .entry(e.vaccination_id)
+            .or_default()
+            .push(e);
+    }
     Ok(Some(DeskDay {
         site,
         slots: slot::list_for_site_between(c, site_id, from, to)?,
@@ -55,7 +67,8 @@ pub fn day(
         products: product::list(c)?,
         balances: stock::balances_for_site(c, site_id)?,
         lots: lot::in_stock_at_site(c, site_id, Some(today))?,
-        observing: vaccination::list_in_observation(c, site_id, now)?,
+        observing,
+        observing_reactions,
     }))
 }
 

@@ -820,6 +820,23 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
     );
     let record = d.text(&format!("/staff/checkin/{code}")).await;
     assert!(record.contains("wheezing and hives"));
+    // The desk's observation list, where the answer to the form lands, marks the person.
+    let done = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(done.ends_with("#observation"), "{done}");
+    let today = d.text(&done).await;
+    let observation = &today[today.find("id=\"observation\"").unwrap()..];
+    let observation = &observation[..observation.find("</section>").unwrap()];
+    let row = &observation[observation
+        .find("<tr class=\"severe\">")
+        .expect(observation)..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("⚠ 严重")
+            && row.contains("wheezing and hives")
+            && row.contains("adrenaline 0.5 mg, ambulance called")
+            && row.contains(&path),
+        "{row}"
+    );
 
     let planner = login_as_user(&d.app, "planner", "/bureau").await;
     let bureau = planner.get_text("/bureau").await;

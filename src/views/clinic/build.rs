@@ -135,6 +135,7 @@ pub fn today_page(
         balances,
         lots,
         observing,
+        mut observing_reactions,
     } = day;
     let mut totals = Counts::default();
     let mut any_to_mark = false;
@@ -208,12 +209,20 @@ pub fn today_page(
         .collect();
     let observation = observing
         .into_iter()
-        .map(|(v, r)| ObservationRow {
-            vaccination_id: v.id.to_string(),
-            name: r.name,
-            masked_id: IdNumber::mask_stored(&r.id_last4),
-            given: hm(tz, v.given_at),
-            leave_at: hm(tz, v.observation_until),
+        .map(|(v, r)| {
+            let reactions = observing_reactions.remove(&v.id).unwrap_or_default();
+            ObservationRow {
+                vaccination_id: v.id.to_string(),
+                name: r.name,
+                masked_id: IdNumber::mask_stored(&r.id_last4),
+                given: hm(tz, v.given_at),
+                leave_at: hm(tz, v.observation_until),
+                severe: reactions.iter().any(|e| e.severity == "severe"),
+                reactions: reactions
+                    .iter()
+                    .map(|e| reaction_line(lang, tz, e))
+                    .collect(),
+            }
         })
         .collect();
     TodayPage {

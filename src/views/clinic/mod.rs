@@ -77,6 +77,10 @@ pub struct ObservationRow {
     pub masked_id: String,
     pub given: String,
     pub leave_at: String,
+    /// The reactions recorded since the dose, oldest first.
+    pub reactions: Vec<String>,
+    /// Whether one of them is severe (the row is marked for the whole desk to see).
+    pub severe: bool,
 }
 
 /// The site's day.
