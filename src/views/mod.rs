@@ -132,6 +132,8 @@ pub struct SlotRow {
     pub in_draw: bool,
     /// Closed by the site (no seats): `label` says so, with the reason when known.
     pub shut: bool,
+    /// The slot of the appointment being moved (not offered as a place to move to).
+    pub current: bool,
 }
 
 /// A site's day of slots.

@@ -204,7 +204,7 @@ pub async fn site_page(
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), false).await?;
+    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), None).await?;
     // Revalidated on every visit (ETag): the page changes with every booking.
     page.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
@@ -218,8 +218,9 @@ async fn render_site(
     state: web::Data<AppState>,
     site_id: SiteId,
     date: Option<&str>,
-    moving: bool,
+    moving_from: Option<SlotId>,
 ) -> Result<HttpResponse, AppError> {
+    let moving = moving_from.is_some();
     let today = state.today();
     // A date that cannot be read shows today, saying what was wrong with it (400).
     let (day, date_error) = match date
@@ -288,6 +289,7 @@ async fn render_site(
                 closed,
                 in_draw,
                 shut: closure.is_some(),
+                current: moving_from == Some(SlotId(sl.id)),
             }
         })
         .collect();
@@ -704,7 +706,14 @@ pub async fn move_form(
         Some(s) => SiteId(parse_id(s).ok_or(AppError::BadRequest)?),
         None => SiteId(a.site_id),
     };
-    render_site(ctx, state, site_id, q.date.as_deref(), true).await
+    render_site(
+        ctx,
+        state,
+        site_id,
+        q.date.as_deref(),
+        Some(SlotId(a.slot_id)),
+    )
+    .await
 }
 
 /// The move form.

@@ -120,14 +120,30 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     let page = app.get_text("/appointment").await;
     let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
 
+    // The day of the appointment shows its slot as the current one, not as a place to move to.
+    let same_day = app
+        .get_text(&format!(
+            "/appointment/move?site={}&date=2030-03-06",
+            city.site
+        ))
+        .await;
+    assert!(
+        !same_day.contains(&format!("name=\"slot_id\" value=\"{from}\"")),
+        "{same_day}"
+    );
+    assert!(
+        same_day.contains("data-testid=\"current\">当前预约的时段"),
+        "{same_day}"
+    );
     let choose = app
         .get_text(&format!(
             "/appointment/move?site={}&date=2030-03-07",
             city.site
         ))
         .await;
+    assert!(!choose.contains("data-testid=\"current\""));
     assert!(
-        choose.contains("name=\"slot_id\""),
+        choose.contains(&format!("name=\"slot_id\" value=\"{to}\"")),
         "the day offers slots to move to"
     );
     let token = csrf_in(&choose).unwrap();
