@@ -756,7 +756,18 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
         today.contains(&path),
         "the observation list links to the reaction form"
     );
-    assert_eq!(d.get(&path).await.status(), 200);
+    let form = d.text(&path).await;
+    assert!(
+        form.contains("登记人：nurse。") && !form.contains("接种人记录为"),
+        "the form names who records the reaction, not who gave the dose: {form}"
+    );
+    d.get("/lang/en?next=/").await;
+    let form = d.text(&path).await;
+    assert!(
+        form.contains("Recorded by nurse.") && !form.contains("given by"),
+        "{form}"
+    );
+    d.get("/lang/zh-CN?next=/").await;
 
     for form in [
         [
@@ -809,7 +820,7 @@ async fn a_severe_reaction_is_recorded_from_observation_and_flagged_to_the_burea
     assert_eq!(
         d.app.count(
             "adverse_events",
-            "severity = 'severe' AND recorded_by IS NOT NULL"
+            "severity = 'severe' AND recorded_by = (SELECT id FROM users WHERE username = 'nurse')"
         ),
         1
     );
