@@ -202,6 +202,20 @@ pub struct AppointmentPage {
     pub active: bool,
     pub next_dose: Option<String>,
     pub town_id: String,
+    /// Why screening deferred the dose, when it did.
+    pub deferral_reason: Option<String>,
+    /// Whether the page offers to book the dose again (cancelled, deferred, missed).
+    pub rebook: bool,
+}
+
+/// "Cancel this appointment?": the step before the cancel form posts.
+#[derive(Template)]
+#[template(path = "resident/cancel.html")]
+pub struct CancelPage {
+    pub ctx: Layout,
+    pub code: String,
+    pub site_name: String,
+    pub when: String,
 }
 
 /// Find an appointment by code and ID number.

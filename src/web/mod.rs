@@ -55,6 +55,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/slots/{id}/book", web::get().to(resident::book_form))
     .route("/slots/{id}/book", web::post().to(resident::book_submit))
     .route("/appointment", web::get().to(resident::appointment_page))
+    .route(
+        "/appointment/cancel",
+        web::get().to(resident::cancel_confirm),
+    )
     .route("/appointment/cancel", web::post().to(resident::cancel))
     .route("/appointment/move", web::get().to(resident::move_form))
     .route("/appointment/move", web::post().to(resident::move_submit))

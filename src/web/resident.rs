@@ -21,12 +21,13 @@ use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::{
-    appointment, exception, product, resident, site, slot, town, vaccination, waiting,
+    appointment, exception, product, resident, screening, site, slot, town, vaccination, waiting,
     AppointmentStatus, Product,
 };
 use crate::views::{
-    day_bounds, day_label, hm, local, qr_svg, when, AppointmentPage, BookPage, FindPage,
-    FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage, TownRow, WaitingPage,
+    day_bounds, day_label, hm, local, qr_svg, when, AppointmentPage, BookPage, CancelPage,
+    FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage, TownRow,
+    WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -540,10 +541,17 @@ pub async fn appointment_page(
         let doses = vaccination::list_for_resident(c, ResidentId(r.id))?;
         let next = doses.len() as i32 + 1;
         let pending = appointment::find_active_for_dose(c, ResidentId(r.id), next)?;
-        Ok((a, r, s, p, sl, doses, pending))
+        let deferral = if a.status() == AppointmentStatus::Deferred {
+            screening::latest_for_appointment(c, AppointmentId(a.id))?
+                .filter(|sc| sc.outcome == "deferred")
+                .map(|sc| sc.reason)
+        } else {
+            None
+        };
+        Ok((a, r, s, p, sl, doses, pending, deferral))
     })
     .await?;
-    let (a, r, s, p, sl, doses, pending) = data;
+    let (a, r, s, p, sl, doses, pending, deferral_reason) = data;
     let lang = ctx.lang;
     let tz = state.settings.time_zone;
     let status = a.status();
@@ -588,6 +596,11 @@ pub async fn appointment_page(
         active: status == AppointmentStatus::Booked,
         next_dose,
         town_id: s.town_id.to_string(),
+        deferral_reason: deferral_reason.filter(|r| !r.trim().is_empty()),
+        rebook: matches!(
+            status,
+            AppointmentStatus::Cancelled | AppointmentStatus::Deferred | AppointmentStatus::NoShow
+        ),
         ctx,
     };
     html(&page)
@@ -672,6 +685,36 @@ pub async fn find_submit(
             html_status(&page, StatusCode::NOT_FOUND)
         }
     }
+}
+
+/// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.
+pub async fn cancel_confirm(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = granted(&req, &state) else {
+        return Ok(see_other("/find"));
+    };
+    let (a, s, sl) = read(&state, move |c, _| {
+        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
+        let s = site::find(c, SiteId(a.site_id))?.ok_or(AppError::NotFound)?;
+        let sl = slot::find(c, SlotId(a.slot_id))?.ok_or(AppError::NotFound)?;
+        Ok((a, s, sl))
+    })
+    .await?;
+    if a.status() != AppointmentStatus::Booked {
+        return Ok(see_other("/appointment"));
+    }
+    let tz = state.settings.time_zone;
+    html(&CancelPage {
+        code: BookingCode::parse(&a.code)
+            .map(|c| c.to_string())
+            .unwrap_or(a.code.clone()),
+        site_name: s.name,
+        when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
+        ctx,
+    })
 }
 
 /// `POST /appointment/cancel`.

@@ -384,6 +384,38 @@ async fn a_yes_in_screening_needs_a_decision_a_fever_defers_and_a_deferral_gives
     );
     assert_eq!(d.app.stock(d.city), (10, 0), "the promised dose is back");
     assert_eq!(d.app.count("audit_log", "action = 'defer'"), 1);
+    // The resident's own page says why, and offers to book again.
+    let token = d.app.csrf("/find").await;
+    let res = d
+        .app
+        .post_raw(
+            "/find",
+            &[
+                ("csrf", &token),
+                ("code", &code),
+                ("id_number", &id_number(1)),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let mine = d.app.get_text("/appointment").await;
+    assert!(mine.contains("状态：<strong>已暂缓</strong>"), "{mine}");
+    let why = &mine[mine.find("暂缓接种的原因").expect(&mine)..];
+    assert!(
+        why[..why.find("</section>").unwrap()].contains("38.6 °C"),
+        "{why}"
+    );
+    assert!(
+        mine.contains(&format!(
+            "href=\"/towns/{}\" data-testid=\"rebook\">重新预约",
+            d.city.town
+        )),
+        "{mine}"
+    );
+    assert!(
+        !mine.contains("/appointment/cancel"),
+        "nothing left to cancel"
+    );
     // The resident may book again.
     let later = d.app.add_slot(d.city, 3, 4, 0);
     assert_eq!(d.app.book_api(later, 1, &resident(1)).await.status(), 201);
@@ -1192,7 +1224,7 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
         let who = 300 + round;
         let resident_client = crate::concurrency::book_with_page(&d.app, d.slot, who).await;
         let (code, _) = code_and_status(&d.app, who);
-        let page = resident_client.get_text("/appointment").await;
+        let page = resident_client.get_text("/appointment/cancel").await;
         let resident_token = csrf_in(&page).unwrap();
         let nurse_token = d.csrf().await;
         let last4 = id_number(who)[14..].to_string();

@@ -119,7 +119,7 @@ async fn a_reschedule_racing_a_booking_for_the_last_seat_loses_nothing() {
         let from = app.add_slot(city, 1 + i64::from(round), 5, 0);
         let last = app.add_slot(city, 20 + i64::from(round), 1, 0);
         let mover = book_with_page(&app, from, 100 + round).await;
-        let page = mover.get_text("/appointment").await;
+        let page = mover.get_text("/appointment/cancel").await;
         let token = csrf_in(&page).unwrap();
         let form = [("csrf", token.as_str()), ("slot_id", &last.to_string())];
         let other = resident(200 + round);
@@ -177,7 +177,7 @@ async fn two_moves_of_one_appointment_at_once_give_back_its_seat_only_once() {
             201
         );
         let mover = book_with_page(&app, from, 600 + round).await;
-        let page = mover.get_text("/appointment").await;
+        let page = mover.get_text("/appointment/cancel").await;
         let token = csrf_in(&page).unwrap();
         let (to_b, to_c) = (b.to_string(), c.to_string());
         let url = format!("{}/appointment/move", app.address);
@@ -308,7 +308,7 @@ async fn a_cancel_racing_a_move_of_the_same_appointment_frees_exactly_one_seat()
         others += 1;
         let who = 800 + round;
         let c = book_with_page(&app, from, who).await;
-        let page = c.get_text("/appointment").await;
+        let page = c.get_text("/appointment/cancel").await;
         let token = csrf_in(&page).unwrap();
         let to_s = to.to_string();
         let (cancelled, moved) = futures::join!(

@@ -171,14 +171,49 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     assert_eq!(res.status(), 409);
     assert_eq!(app.slot_counts(to), (1, 0, 3));
 
+    // Cancelling asks first: the appointment links to a page that says what is cancelled, and
+    // only its form cancels.
+    let page = app.get_text("/appointment").await;
+    assert!(
+        page.contains("<a class=\"button danger\" href=\"/appointment/cancel\">取消预约</a>"),
+        "{page}"
+    );
+    assert!(!page.contains("action=\"/appointment/cancel\""), "{page}");
+    let confirm = app.get_text("/appointment/cancel").await;
+    assert!(confirm.contains("确定取消此预约吗？"), "{confirm}");
+    assert!(
+        confirm.contains(&code) && confirm.contains("3月7日"),
+        "{confirm}"
+    );
+    assert!(
+        confirm.contains("<form method=\"post\" action=\"/appointment/cancel\"")
+            && confirm.contains("class=\"button danger solid\">确定取消</button>")
+            && confirm.contains("href=\"/appointment\">不取消，保留预约</a>"),
+        "{confirm}"
+    );
+    assert_eq!(app.slot_counts(to), (1, 0, 3), "asking cancels nothing");
+    assert_eq!(app.count("appointments", "status = 'booked'"), 1);
+    let token = csrf_in(&confirm).unwrap();
     let res = app
         .post_raw("/appointment/cancel", &[("csrf", &token)])
         .await;
     assert_eq!(res.status(), 303);
     let page = app.get_text("/appointment").await;
     assert!(page.contains("已取消"));
+    assert!(
+        page.contains(&format!(
+            "href=\"/towns/{}\" data-testid=\"rebook\">重新预约",
+            city.town
+        )),
+        "a cancelled appointment offers to book again: {page}"
+    );
     assert_eq!(app.slot_counts(to), (0, 0, 3));
     assert_eq!(app.stock(city), (10, 0));
+    assert_eq!(app.count("appointments", "status = 'cancelled'"), 1);
+    // Nothing is left to cancel: the question is not asked again.
+    let res = app.get("/appointment/cancel").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/appointment");
 }
 
 #[actix_web::test]

@@ -43,6 +43,7 @@ async fn every_form_posts_a_csrf_token() {
     form.push(("dose_number".into(), "1".into()));
     app.post_fields(&format!("/slots/{slot}/book"), &form).await;
     pages.push(app.get_text("/appointment").await);
+    pages.push(app.get_text("/appointment/cancel").await);
     let mut forms = 0;
     for page in &pages {
         for chunk in page.split("<form").skip(1) {
@@ -152,7 +153,7 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
         res.text().await.unwrap(),
         app.get_text("/appointment").await,
     ];
-    let token = app.csrf("/appointment").await;
+    let token = app.csrf("/appointment/cancel").await;
     let res = app
         .post_raw(
             "/appointment/move",
@@ -161,7 +162,9 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
         .await;
     assert_eq!(res.status(), 303);
     pages.push(app.get_text("/appointment").await);
-    let token = app.csrf("/appointment").await;
+    let confirm = app.get_text("/appointment/cancel").await;
+    let token = crate::helpers::csrf_in(&confirm).unwrap();
+    pages.push(confirm);
     assert_eq!(
         app.post_raw("/appointment/cancel", &[("csrf", &token)])
             .await
