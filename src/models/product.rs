@@ -8,7 +8,7 @@ use crate::domain::eligibility::Series;
 use crate::ids::ProductId;
 
 /// A vaccine product.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = products)]
 pub struct Product {
     pub id: i64,
@@ -37,21 +37,8 @@ impl Product {
     }
 }
 
-/// A product to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = products)]
-pub struct NewProduct {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub manufacturer: String,
-    pub doses_in_series: i32,
-    pub min_interval_days: i32,
-    pub max_interval_days: i32,
-    pub min_age_years: i32,
-    pub max_age_years: i32,
-    pub pack_size: i32,
-}
+/// A product to insert (the same columns).
+pub type NewProduct = Product;
 
 /// One product.
 pub fn find(conn: &mut AnyConnection, id: ProductId) -> QueryResult<Option<Product>> {

@@ -8,7 +8,7 @@ use crate::db::AnyConnection;
 use crate::ids::ResidentId;
 
 /// A resident who has booked or joined a waiting list.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = residents)]
 pub struct Resident {
     pub id: i64,
@@ -22,20 +22,8 @@ pub struct Resident {
     pub created_at: NaiveDateTime,
 }
 
-/// A resident to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = residents)]
-pub struct NewResident {
-    pub id: i64,
-    pub id_hash: String,
-    pub id_last4: String,
-    pub birth_date: NaiveDate,
-    pub name: String,
-    pub phone: String,
-    pub email: String,
-    pub lang: String,
-    pub created_at: NaiveDateTime,
-}
+/// A resident to insert (the same columns).
+pub type NewResident = Resident;
 
 /// The resident with this ID-number hash.
 pub fn find_by_hash(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<Resident>> {

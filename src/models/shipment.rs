@@ -23,17 +23,8 @@ pub struct Shipment {
     pub created_at: NaiveDateTime,
 }
 
-/// A lot of a shipment.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = lots)]
-pub struct ShipmentLot {
-    pub id: i64,
-    pub shipment_id: Option<i64>,
-    pub product_id: i64,
-    pub lot_number: String,
-    pub expires_on: NaiveDate,
-    pub doses: i32,
-}
+/// A lot of a shipment (the lot record itself).
+pub type ShipmentLot = crate::models::lot::Lot;
 
 /// A plan for a shipment: the instance it was made from, the plan (adjusted or not), and the
 /// optimal plan it is compared with.

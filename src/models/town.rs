@@ -7,7 +7,7 @@ use crate::db::AnyConnection;
 use crate::ids::TownId;
 
 /// A town.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = towns)]
 pub struct Town {
     pub id: i64,
@@ -18,17 +18,8 @@ pub struct Town {
     pub active: bool,
 }
 
-/// A town to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = towns)]
-pub struct NewTown {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
-    pub eligible: i64,
-    pub contact_emails: String,
-    pub active: bool,
-}
+/// A town to insert (the same columns).
+pub type NewTown = Town;
 
 /// Active towns by name.
 pub fn list_active(conn: &mut AnyConnection) -> QueryResult<Vec<Town>> {

@@ -45,7 +45,7 @@ impl Role {
 }
 
 /// A user.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
@@ -64,18 +64,8 @@ impl User {
     }
 }
 
-/// A user to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = users)]
-pub struct NewUser {
-    pub id: i64,
-    pub username: String,
-    pub password_hash: String,
-    pub role: String,
-    pub site_id: Option<i64>,
-    pub active: bool,
-    pub created_at: NaiveDateTime,
-}
+/// A user to insert (the same columns).
+pub type NewUser = User;
 
 /// A login session; the cookie carries the token, the table only its hash.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

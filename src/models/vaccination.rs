@@ -10,7 +10,7 @@ use crate::domain::eligibility::GivenDose;
 use crate::ids::ResidentId;
 
 /// A dose given.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = vaccinations)]
 pub struct Vaccination {
     pub id: i64,
@@ -37,21 +37,8 @@ impl GivenDose for Vaccination {
     }
 }
 
-/// A dose to record.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = vaccinations)]
-pub struct NewVaccination {
-    pub id: i64,
-    pub resident_id: i64,
-    pub appointment_id: Option<i64>,
-    pub site_id: i64,
-    pub product_id: i64,
-    pub dose_number: i32,
-    pub lot: String,
-    pub given_at: NaiveDateTime,
-    pub staff_user_id: Option<i64>,
-    pub observation_until: NaiveDateTime,
-}
+/// A dose to record (the same columns).
+pub type NewVaccination = Vaccination;
 
 /// Insert a vaccination record.
 pub fn insert(conn: &mut AnyConnection, v: &NewVaccination) -> QueryResult<()> {
