@@ -105,7 +105,14 @@ pub fn enqueue(
     dedupe_key: Option<String>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    insert(conn, kind, ref_id, None, recipient, lang, dedupe_key, now)
+    let to = Addressed {
+        kind,
+        ref_id,
+        slot_id: None,
+        recipient,
+        lang,
+    };
+    insert(conn, &to, dedupe_key, now)
 }
 
 /// Queue a message about an appointment in the caller's transaction, naming the slot it is about
@@ -120,26 +127,28 @@ pub fn enqueue_for_appointment(
     lang: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    insert(
-        conn,
+    let to = Addressed {
         kind,
-        appointment_id,
-        Some(slot_id),
+        ref_id: appointment_id,
+        slot_id: Some(slot_id),
         recipient,
         lang,
-        None,
-        now,
-    )
+    };
+    insert(conn, &to, None, now)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert(
-    conn: &mut AnyConnection,
+/// What a queued message is, what it is about and whom it goes to.
+struct Addressed<'a> {
     kind: Kind,
     ref_id: i64,
     slot_id: Option<i64>,
-    recipient: &str,
-    lang: &str,
+    recipient: &'a str,
+    lang: &'a str,
+}
+
+fn insert(
+    conn: &mut AnyConnection,
+    to: &Addressed<'_>,
     dedupe_key: Option<String>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -147,11 +156,11 @@ fn insert(
     diesel::insert_into(outbox::table)
         .values(&OutboxRow {
             id,
-            kind: kind.as_str().into(),
-            ref_id,
-            recipient: recipient.to_string(),
-            lang: lang.to_string(),
-            message_id: format!("<{id:x}.{}@dosewise>", kind.as_str()),
+            kind: to.kind.as_str().into(),
+            ref_id: to.ref_id,
+            recipient: to.recipient.to_string(),
+            lang: to.lang.to_string(),
+            message_id: format!("<{id:x}.{}@dosewise>", to.kind.as_str()),
             dedupe_key,
             status: "pending".into(),
             attempts: 0,
@@ -161,7 +170,7 @@ fn insert(
             last_error: None,
             created_at: now,
             sent_at: None,
-            slot_id,
+            slot_id: to.slot_id,
         })
         .execute(conn)
         .map(|_| ())
@@ -187,7 +196,14 @@ pub fn enqueue_once(
         return Ok(false);
     }
     // A savepoint, so that losing a race to another process does not abort the transaction.
-    match conn.transaction(|c| insert(c, kind, ref_id, slot_id, recipient, lang, Some(key), now)) {
+    let to = Addressed {
+        kind,
+        ref_id,
+        slot_id,
+        recipient,
+        lang,
+    };
+    match conn.transaction(|c| insert(c, &to, Some(key), now)) {
         Ok(()) => Ok(true),
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
@@ -222,13 +238,20 @@ pub fn renew_lease(
 
 /// Whether this claim still holds the message (checked just before it is sent).
 pub fn still_holds(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
-    let n: i64 = outbox::table
-        .find(id)
-        .filter(outbox::claim_token.eq(token))
-        .filter(outbox::status.eq("sending"))
+    let n: i64 = held_by(id, token)
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// The row `id` while the claim `token` holds it (a message being sent).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn held_by<'a>(id: i64, token: &'a str) -> _ {
+    let sending: &'static str = "sending";
+    outbox::table
+        .find(id)
+        .filter(outbox::claim_token.eq(token))
+        .filter(outbox::status.eq(sending))
 }
 
 /// Mark a claimed message sent; `false` (and nothing changed) unless this claim holds it.
@@ -238,12 +261,7 @@ pub fn mark_sent(
     token: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(
-        outbox::table
-            .find(id)
-            .filter(outbox::claim_token.eq(token))
-            .filter(outbox::status.eq("sending")),
-    )
+    diesel::update(held_by(id, token))
     .set((
         outbox::status.eq("sent"),
         outbox::sent_at.eq(Some(now)),
@@ -257,12 +275,7 @@ pub fn mark_sent(
 /// A message that needs no sending any more (its appointment was cancelled, say); `false`
 /// unless this claim holds it.
 pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
-    diesel::update(
-        outbox::table
-            .find(id)
-            .filter(outbox::claim_token.eq(token))
-            .filter(outbox::status.eq("sending")),
-    )
+    diesel::update(held_by(id, token))
     .set((
         outbox::status.eq("skipped"),
         outbox::claim_token.eq(None::<String>),

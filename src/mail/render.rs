@@ -32,17 +32,21 @@ struct TextBody<'a> {
     footer: &'a str,
 }
 
-/// The HTML part.
+/// The HTML part: the text part's fields (reached through `Deref`), with a language and a title.
 #[derive(Template)]
 #[template(path = "mail/message.html")]
 struct HtmlBody<'a> {
     lang: &'a str,
     title: &'a str,
-    greeting: &'a str,
-    paragraphs: &'a [String],
-    facts: &'a [(String, String)],
-    link: &'a Option<(String, String)>,
-    footer: &'a str,
+    text: TextBody<'a>,
+}
+
+impl<'a> std::ops::Deref for HtmlBody<'a> {
+    type Target = TextBody<'a>;
+
+    fn deref(&self) -> &TextBody<'a> {
+        &self.text
+    }
 }
 
 /// What goes into a message before it becomes MIME.
@@ -103,26 +107,19 @@ pub fn render(
 fn build(env: &Env<'_>, lang: Lang, row: &OutboxRow, m: Content) -> Result<Message, RenderError> {
     let footer = lang.t("mail.footer");
     let bad = |e: &dyn std::fmt::Display| RenderError::Build(e.to_string());
-    let text = TextBody {
-        greeting: &m.greeting,
-        paragraphs: &m.paragraphs,
-        facts: &m.facts,
-        link: &m.link,
-        footer,
-    }
-    .render()
-    .map_err(|e| bad(&e))?;
-    let html = HtmlBody {
+    let parts = HtmlBody {
         lang: lang.code(),
         title: &m.subject,
-        greeting: &m.greeting,
-        paragraphs: &m.paragraphs,
-        facts: &m.facts,
-        link: &m.link,
-        footer,
-    }
-    .render()
-    .map_err(|e| bad(&e))?;
+        text: TextBody {
+            greeting: &m.greeting,
+            paragraphs: &m.paragraphs,
+            facts: &m.facts,
+            link: &m.link,
+            footer,
+        },
+    };
+    let text = parts.text.render().map_err(|e| bad(&e))?;
+    let html = parts.render().map_err(|e| bad(&e))?;
     let alternative = MultiPart::alternative_plain_html(text, html);
     let body = match m.ics {
         Some(ics) => {
