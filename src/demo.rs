@@ -232,17 +232,15 @@ pub fn generate_city(
             }
             stock::record(
                 c,
-                &Movement {
-                    id: new_id(),
-                    site_id: Some(site_id),
+                &demo_movement(
+                    Some(site_id),
                     product_id,
-                    delta: i32::try_from(seats_total).unwrap_or(i32::MAX),
-                    kind: "received".into(),
-                    reason: "demo data: opening stock".into(),
-                    actor: "demo-data".into(),
-                    lot: opening_lot(product_id),
-                    created_at: now,
-                },
+                    i32::try_from(seats_total).unwrap_or(i32::MAX),
+                    "received",
+                    "demo data: opening stock".into(),
+                    opening_lot(product_id),
+                    now,
+                ),
             )?;
             received.push((product_id, seats_total));
             if opts.weekly_templates {
@@ -378,6 +376,54 @@ fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// A movement of demo stock (made by the demo-data actor).
+fn demo_movement(
+    site_id: Option<i64>,
+    product_id: i64,
+    delta: i32,
+    kind: &str,
+    reason: String,
+    lot: Option<String>,
+    created_at: NaiveDateTime,
+) -> Movement {
+    Movement {
+        id: new_id(),
+        site_id,
+        product_id,
+        delta,
+        kind: kind.into(),
+        reason,
+        actor: "demo-data".into(),
+        lot,
+        created_at,
+    }
+}
+
+/// A resident born on `birth` with a sample ID number (drawn from `rng` before the phone
+/// number is).
+fn demo_resident(
+    keys: &Keys,
+    rng: &mut StdRng,
+    birth: NaiveDate,
+    name: String,
+    phone_prefix: &str,
+    email: String,
+    now: NaiveDateTime,
+) -> NewResident {
+    let id = sample_id_number(rng, birth);
+    NewResident {
+        id: new_id(),
+        id_hash: keys.hash_id_number(&id),
+        id_last4: id.last4().into(),
+        birth_date: birth,
+        name,
+        phone: format!("{phone_prefix}{:08}", rng.random_range(0..100_000_000)),
+        email,
+        lang: "zh-CN".into(),
+        created_at: now,
+    }
+}
+
 /// A valid ID number for a person born on `birth`.
 pub fn sample_id_number<R: Rng>(rng: &mut R, birth: NaiveDate) -> IdNumber {
     loop {
@@ -460,39 +506,32 @@ fn insert_residents_in_series(
     for &(site_id, product_id, doses) in &per_site {
         stock::record(
             c,
-            &Movement {
-                id: new_id(),
-                site_id: Some(site_id),
+            &demo_movement(
+                Some(site_id),
                 product_id,
-                delta: i32::try_from(doses).unwrap_or(i32::MAX),
-                kind: "received".into(),
-                reason: "demo data: an earlier delivery".into(),
-                actor: "demo-data".into(),
-                lot: Some(earlier(product_id)),
-                created_at: now - Duration::days(61),
-            },
+                i32::try_from(doses).unwrap_or(i32::MAX),
+                "received",
+                "demo data: an earlier delivery".into(),
+                Some(earlier(product_id)),
+                now - Duration::days(61),
+            ),
         )?;
     }
     for i in 0..count {
         let (site_id, product_id) = sites[i % sites.len()];
         let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
             + Duration::days(rng.random_range(0..18_000));
-        let id = sample_id_number(rng, birth);
-        let resident_id = new_id();
-        resident::insert(
-            c,
-            &NewResident {
-                id: resident_id,
-                id_hash: keys.hash_id_number(&id),
-                id_last4: id.last4().into(),
-                birth_date: birth,
-                name: format!("{}{}", SURNAMES[i % 10], GIVEN[(i * 7) % 10]),
-                phone: format!("139{:08}", rng.random_range(0..100_000_000)),
-                email: format!("resident{i}@example.cn"),
-                lang: "zh-CN".into(),
-                created_at: now,
-            },
-        )?;
+        let resident = demo_resident(
+            keys,
+            rng,
+            birth,
+            format!("{}{}", SURNAMES[i % 10], GIVEN[(i * 7) % 10]),
+            "139",
+            format!("resident{i}@example.cn"),
+            now,
+        );
+        resident::insert(c, &resident)?;
+        let resident_id = resident.id;
         let given = now - Duration::days(rng.random_range(10..60));
         vaccination::insert(
             c,
@@ -511,17 +550,15 @@ fn insert_residents_in_series(
         )?;
         stock::record(
             c,
-            &Movement {
-                id: new_id(),
-                site_id: Some(site_id),
+            &demo_movement(
+                Some(site_id),
                 product_id,
-                delta: -1,
-                kind: "given".into(),
-                reason: format!("demo data: dose 1 of resident {resident_id}"),
-                actor: "demo-data".into(),
-                lot: Some(earlier(product_id)),
-                created_at: given,
-            },
+                -1,
+                "given",
+                format!("demo data: dose 1 of resident {resident_id}"),
+                Some(earlier(product_id)),
+                given,
+            ),
         )?;
         // Every third resident already holds a second-dose appointment.
         if i % 3 == 0 {
@@ -544,22 +581,17 @@ fn insert_waiting(
         for i in 0..per_town {
             let birth = NaiveDate::from_ymd_opt(1960, 1, 1).unwrap_or_default()
                 + Duration::days(rng.random_range(0..15_000));
-            let id = sample_id_number(rng, birth);
-            let resident_id = new_id();
-            resident::insert(
-                c,
-                &NewResident {
-                    id: resident_id,
-                    id_hash: keys.hash_id_number(&id),
-                    id_last4: id.last4().into(),
-                    birth_date: birth,
-                    name: format!("候补{}", t * per_town + i + 1),
-                    phone: format!("137{:08}", rng.random_range(0..100_000_000)),
-                    email: format!("waiting{t}-{i}@example.cn"),
-                    lang: "zh-CN".into(),
-                    created_at: now,
-                },
-            )?;
+            let resident = demo_resident(
+                keys,
+                rng,
+                birth,
+                format!("候补{}", t * per_town + i + 1),
+                "137",
+                format!("waiting{t}-{i}@example.cn"),
+                now,
+            );
+            resident::insert(c, &resident)?;
+            let resident_id = resident.id;
             waiting::insert(
                 c,
                 &waiting::WaitingEntry {
@@ -672,17 +704,15 @@ fn insert_shipment_to_plan(
         )?;
         stock::record(
             c,
-            &Movement {
-                id: new_id(),
-                site_id: None,
+            &demo_movement(
+                None,
                 product_id,
-                delta: doses,
-                kind: "received".into(),
-                reason: format!("shipment {id}"),
-                actor: "demo-data".into(),
-                lot: Some(lot),
-                created_at: now,
-            },
+                doses,
+                "received",
+                format!("shipment {id}"),
+                Some(lot),
+                now,
+            ),
         )?;
     }
     Ok(())

@@ -238,9 +238,7 @@ pub fn renew_lease(
 
 /// Whether this claim still holds the message (checked just before it is sent).
 pub fn still_holds(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
-    let n: i64 = held_by(id, token)
-        .count()
-        .get_result(conn)?;
+    let n: i64 = held_by(id, token).count().get_result(conn)?;
     Ok(n > 0)
 }
 
@@ -262,27 +260,27 @@ pub fn mark_sent(
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     diesel::update(held_by(id, token))
-    .set((
-        outbox::status.eq("sent"),
-        outbox::sent_at.eq(Some(now)),
-        outbox::claim_token.eq(None::<String>),
-        outbox::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
-    .map(|n| n == 1)
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now)),
+            outbox::claim_token.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 /// A message that needs no sending any more (its appointment was cancelled, say); `false`
 /// unless this claim holds it.
 pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
     diesel::update(held_by(id, token))
-    .set((
-        outbox::status.eq("skipped"),
-        outbox::claim_token.eq(None::<String>),
-        outbox::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
-    .map(|n| n == 1)
+        .set((
+            outbox::status.eq("skipped"),
+            outbox::claim_token.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 /// After a failed attempt: try again after an exponential backoff, or give up after
