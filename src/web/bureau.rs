@@ -259,6 +259,24 @@ pub async fn shipment_detail(
     shipment_page(ctx, &state, *path, None, StatusCode::OK).await
 }
 
+/// Run a bureau action as the signed-in bureau user, after the CSRF check, off the async
+/// threads. A missing record answers 404 and an internal failure 500; other refusals are the
+/// caller's to explain.
+async fn act_as_bureau<T: Send + 'static>(
+    ctx: &Ctx,
+    state: &web::Data<AppState>,
+    csrf: &str,
+    act: impl FnOnce(&AppState, &str) -> Result<T, BureauError> + Send + 'static,
+) -> Result<Result<T, BureauError>, AppError> {
+    let user = ctx.require(Role::Bureau)?.username.clone();
+    ctx.check_csrf(csrf)?;
+    match blocking(state, move |st| Ok::<_, AppError>(act(st, &user))).await? {
+        Err(BureauError::NotFound) => Err(AppError::NotFound),
+        Err(e) if e.is_internal() => Err(e.into()),
+        outcome => Ok(outcome),
+    }
+}
+
 /// `POST /bureau/shipments/{id}/plan`: build the instance from the database and plan it.
 pub async fn make_plan(
     ctx: Ctx,
@@ -266,24 +284,20 @@ pub async fn make_plan(
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let id = *path;
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(bureau::make_plan(
+    let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
+        bureau::make_plan(
             &st.db,
             id,
             st.today(),
             st.settings.time_zone,
-            &user,
+            user,
             st.now(),
-        ))
+        )
     })
     .await?;
     match outcome {
         Ok(plan) => Ok(see_other(&format!("/bureau/plans/{plan}"))),
-        Err(BureauError::NotFound) => Err(AppError::NotFound),
-        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (errors, refusal) = explain(ctx.lang, &e);
             let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
@@ -540,23 +554,13 @@ pub async fn approve(
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let id = *path;
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(bureau::approve(
-            &st.db,
-            id,
-            st.settings.time_zone,
-            &user,
-            st.now(),
-        ))
+    let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
+        bureau::approve(&st.db, id, st.settings.time_zone, user, st.now())
     })
     .await?;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/bureau/plans/{id}"))),
-        Err(BureauError::NotFound) => Err(AppError::NotFound),
-        Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let (_, refusal) = explain(ctx.lang, &e);
             plan_page(
