@@ -8,7 +8,7 @@ use crate::db::AnyConnection;
 use crate::ids::{SiteId, SlotId};
 
 /// A timed slot at a site for one product.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = slots)]
 pub struct Slot {
     pub id: i64,
@@ -24,22 +24,8 @@ pub struct Slot {
     pub opens_at: Option<NaiveDateTime>,
 }
 
-/// A slot to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = slots)]
-pub struct NewSlot {
-    pub id: i64,
-    pub site_id: i64,
-    pub product_id: i64,
-    pub starts_at: NaiveDateTime,
-    pub ends_at: NaiveDateTime,
-    pub seats: i32,
-    pub second_dose_held: i32,
-    pub booked_first: i32,
-    pub booked_second: i32,
-    /// When the slot can be booked (UTC); `None`: since it was published (no release rule).
-    pub opens_at: Option<NaiveDateTime>,
-}
+/// A slot to insert (the same columns).
+pub type NewSlot = Slot;
 
 impl Slot {
     /// Whether the seats held for second doses are open to everyone at `now`.
