@@ -141,18 +141,22 @@ pub fn count_entry(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(n == 1)
 }
 
+/// A draw no runner holds at `now`: scheduled, or running with its runner's lease run out.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn free_to_claim(now: NaiveDateTime) -> _ {
+    let scheduled: &'static str = DrawStatus::Scheduled.as_str();
+    let running: &'static str = DrawStatus::Running.as_str();
+    draws::status
+        .eq(scheduled)
+        .or(draws::status.eq(running).and(draws::lease_until.lt(now)))
+}
+
 /// Ids of draws whose window has closed and that are not done (or whose runner's lease ran
 /// out), oldest first.
 pub fn list_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
     draws::table
         .filter(draws::closes_at.le(now))
-        .filter(
-            draws::status
-                .eq(DrawStatus::Scheduled.as_str())
-                .or(draws::status
-                    .eq(DrawStatus::Running.as_str())
-                    .and(draws::lease_until.lt(now))),
-        )
+        .filter(free_to_claim(now))
         .order(draws::closes_at.asc())
         .select(draws::id)
         .load(conn)
@@ -171,13 +175,7 @@ pub fn claim(
         draws::table
             .find(id)
             .filter(draws::closes_at.le(now))
-            .filter(
-                draws::status
-                    .eq(DrawStatus::Scheduled.as_str())
-                    .or(draws::status
-                        .eq(DrawStatus::Running.as_str())
-                        .and(draws::lease_until.lt(now))),
-            ),
+            .filter(free_to_claim(now)),
     )
     .set((
         draws::status.eq(DrawStatus::Running.as_str()),
