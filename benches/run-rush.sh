@@ -32,6 +32,7 @@ fresh_db() { # name -> DATABASE_URL
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
     echo "postgres://postgres@127.0.0.1:5432/$1"
   else
+    rm -f "$work/$1.db" "$work/$1.db-wal" "$work/$1.db-shm"
     echo "sqlite://$work/$1.db"
   fi
 }
