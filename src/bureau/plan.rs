@@ -48,7 +48,7 @@ pub struct TownLine {
     pub coverage_before: f64,
     pub coverage_after: f64,
     /// Why first doses stopped where they did: capacity, waiting_list, stock,
-    /// shipment_exhausted or none.
+    /// shipment_exhausted, adjusted (the bureau set this town's share) or none.
     pub cap: String,
     pub second_doses: BTreeMap<String, u64>,
     pub sites: Vec<SiteLine>,
@@ -101,7 +101,13 @@ fn town_line(si: &StoredInstance, code: &str, doses: u64) -> Result<TownLine, Bu
         code,
     )?);
     let name = town_doc["name"].as_str().unwrap_or_default();
-    line_of(si, name, doses, &alone.towns[0], &alone.explanations[0])
+    let mut line = line_of(si, name, doses, &alone.towns[0], &alone.explanations[0])?;
+    // Planned alone, the town's "shipment" is the share the bureau set: when that is what stops
+    // its first doses, the limit is the adjustment, not the shipment (which may have doses left).
+    if alone.explanations[0].first_dose_cap == allocation::FirstDoseCap::ShipmentExhausted {
+        line.cap = "adjusted".into();
+    }
+    Ok(line)
 }
 
 /// A town's line from its plan and explanation, with its share split across its sites. `ship`

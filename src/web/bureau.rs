@@ -316,6 +316,7 @@ fn cap_key(cap: &str) -> &'static str {
         "waiting_list" => "cap.waiting_list",
         "stock" => "cap.stock",
         "shipment_exhausted" => "cap.shipment_exhausted",
+        "adjusted" => "cap.adjusted",
         _ => "cap.none",
     }
 }

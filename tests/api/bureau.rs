@@ -513,6 +513,14 @@ async fn an_adjustment_shows_its_cost_and_hard_constraints_are_refused() {
     assert_eq!(res.status(), 303);
     let page = bureau.get_text(&plan).await;
     assert!(page.contains("道路中断"));
+    let t001 = page
+        .split("<tr")
+        .find(|row| row.contains("T001"))
+        .expect("the adjusted town's row");
+    assert!(
+        t001.contains("局里调整了本镇份额") && !t001.contains("本批疫苗已分完"),
+        "a lowered share is limited by the adjustment, not by the shipment: {t001}"
+    );
     assert!(
         page.contains("class=\"lost\""),
         "the cost against the optimal plan is shown"
