@@ -202,6 +202,21 @@ pub fn list_future_for_site(
         .load(conn)
 }
 
+/// When a site's first slot after `from` with a free seat starts (first or second dose), if
+/// it has one: where its day page opens when no day is asked for.
+pub fn first_free_after(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    from: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    slots::table
+        .filter(slots::site_id.eq(site.0))
+        .filter(slots::starts_at.gt(from))
+        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+        .select(diesel::dsl::min(slots::starts_at))
+        .first(conn)
+}
+
 /// A site's slots under way at `now` (started, not ended), every product.
 pub fn list_running_for_site(
     conn: &mut AnyConnection,

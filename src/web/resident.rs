@@ -214,6 +214,20 @@ pub async fn site_page(
     Ok(page)
 }
 
+/// The city day of a site's first future slot with a free seat.
+async fn first_free_day(
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+) -> Result<Option<NaiveDate>, AppError> {
+    let tz = state.settings.time_zone;
+    let now = state.rules().now;
+    let at = read(state, move |c, _| {
+        Ok(slot::first_free_after(c, site_id, now)?)
+    })
+    .await?;
+    Ok(at.map(|at| crate::domain::days::local_day(tz, at)))
+}
+
 async fn render_site(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -233,7 +247,11 @@ async fn render_site(
             today,
             Some(ctx.tf("site.bad_date", &[("why", ctx.t(e.key))])),
         ),
-        None => (today, None),
+        // Asked for no day: the first day with a free seat (today when there is none ahead).
+        None => (
+            first_free_day(&state, site_id).await?.unwrap_or(today),
+            None,
+        ),
     };
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;

@@ -60,6 +60,31 @@ async fn a_resident_finds_a_site_and_its_slots_one_day_at_a_time() {
 }
 
 #[actix_web::test]
+async fn a_site_page_opens_on_the_first_day_with_a_free_seat() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let full_today = app.add_slot(city, 0, 1, 0);
+    let later = app.add_slot(city, 3, 4, 0);
+    app.add_stock(city, 10);
+    let booked = app
+        .book_api(full_today, 1, &crate::helpers::resident(1))
+        .await;
+    assert_eq!(booked.status(), 201);
+
+    let page = app.get_text(&format!("/sites/{}", city.site)).await;
+    assert!(
+        page.contains("3月7日") && page.contains(&format!("/slots/{later}/book")),
+        "today is full: the page opens three days ahead on the free slot: {page}"
+    );
+    assert!(page.contains("?date=2030-03-06"), "and can go back a day");
+    // A day asked for is the day shown, free seats or not.
+    let today = app
+        .get_text(&format!("/sites/{}?date=2030-03-04", city.site))
+        .await;
+    assert!(today.contains("已约满") && !today.contains(&format!("/slots/{later}/book")));
+}
+
+#[actix_web::test]
 async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id() {
     let app = spawn_app().await;
     let city = app.city();
