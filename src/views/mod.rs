@@ -196,6 +196,8 @@ pub struct AppointmentPage {
     pub address: String,
     pub when: String,
     pub arrive: String,
+    /// How long to stay after the injection (`DOSEWISE_OBSERVATION_MINUTES`).
+    pub observe: String,
     pub product: String,
     pub dose_number: i32,
     pub status_label: &'static str,

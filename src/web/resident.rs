@@ -608,6 +608,10 @@ pub async fn appointment_page(
         address: s.address,
         when: when(lang, tz, sl.starts_at, sl.ends_at),
         arrive: lang.tf("appt.arrive", &[("time", &arrive_at)]),
+        observe: lang.tf(
+            "appt.observe",
+            &[("n", &state.settings.observation_minutes.to_string())],
+        ),
         product: p.name,
         dose_number: a.dose_number,
         status_label: lang.t(&format!("status.{}", status.as_str())),

@@ -1,7 +1,7 @@
 //! The resident's journey through the HTML pages, without JavaScript: find a site, book, find the
 //! appointment again, move it, cancel it, join a waiting list.
 
-use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp};
+use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp, TestDb};
 
 async fn book_form(app: &TestApp, slot: i64, who: u32, dose: &str) -> reqwest::Response {
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
@@ -60,6 +60,23 @@ async fn a_resident_finds_a_site_and_its_slots_one_day_at_a_time() {
 }
 
 #[actix_web::test]
+async fn the_appointment_page_gives_the_sites_own_observation_time() {
+    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    let app = crate::helpers::spawn_app_configured(TestDb::new(), transport, mail, |s| {
+        s.observation_minutes = 45
+    })
+    .await;
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 3, 0);
+    app.add_stock(city, 10);
+    assert_eq!(book_form(&app, slot, 1, "1").await.status(), 303);
+    let page = app.get_text("/appointment").await;
+    assert!(page.contains("接种后需留观 45 分钟"), "{page}");
+    assert!(!page.contains("30 分钟"));
+}
+
+#[actix_web::test]
 async fn a_site_page_opens_on_the_first_day_with_a_free_seat() {
     let app = spawn_app().await;
     let city = app.city();
@@ -101,6 +118,10 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
     assert!(!page.contains(&id), "the full ID number is never shown");
     assert!(page.contains(&format!("**************{}", &id[14..])));
     assert!(page.contains("3月6日 星期三 10:00–10:30"));
+    assert!(
+        page.contains("接种后需留观 30 分钟"),
+        "the default observation time"
+    );
     let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
     assert!(code.chars().nth(4) == Some('-'), "{code}");
 
