@@ -4,8 +4,17 @@
 use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp, TestDb};
 
 async fn book_form(app: &TestApp, slot: i64, who: u32, dose: &str) -> reqwest::Response {
+    book_fields(app, slot, resident_form(who), dose).await
+}
+
+/// Post the booking form with these resident fields.
+async fn book_fields(
+    app: &TestApp,
+    slot: i64,
+    mut form: Vec<(String, String)>,
+    dose: &str,
+) -> reqwest::Response {
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
-    let mut form = resident_form(who);
     form.push(("csrf".into(), token));
     form.push(("dose_number".into(), dose.into()));
     app.post_fields(&format!("/slots/{slot}/book"), &form).await
@@ -267,6 +276,7 @@ async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
     let app = spawn_app().await;
     let city = app.city();
     let slot = app.add_slot(city, 2, 1, 0);
+    let later = app.add_slot(city, 3, 5, 0);
     app.add_stock(city, 10);
     assert_eq!(
         app.book_api(slot, 1, &crate::helpers::resident(9))
@@ -276,13 +286,39 @@ async fn a_refused_booking_keeps_what_was_typed_and_says_why() {
     );
     let res = book_form(&app, slot, 1, "1").await;
     assert_eq!(res.status(), 409);
+    let res_cache = res.headers()["cache-control"].to_str().unwrap().to_string();
     let page = res.text().await.unwrap();
     assert!(page.contains("刚刚约满"));
-    assert!(
-        !page.contains(&id_number(1)),
-        "the ID number is never echoed back"
-    );
     assert!(page.contains("value=\"r1@example.com\""), "input kept");
+    // Kept in the answer to the same POST only, which nothing stores.
+    assert!(
+        page.contains(&format!("value=\"{}\"", id_number(1))),
+        "a valid ID number need not be typed again"
+    );
+    assert_eq!(res_cache, "no-store");
+
+    // Another field's error keeps the valid ID number; a wrong ID number is never echoed.
+    let mut form = resident_form(2);
+    form.retain(|(k, _)| k != "email");
+    form.push(("email".into(), "not-an-email".into()));
+    let res = book_fields(&app, later, form, "1").await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("value=\"{}\"", id_number(2))),
+        "{page}"
+    );
+    let mut form = resident_form(3);
+    form.retain(|(k, _)| k != "id_number");
+    form.push(("id_number".into(), "12345".into()));
+    let res = book_fields(&app, later, form, "1").await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        !page.contains("value=\"12345\""),
+        "a wrong ID number is not echoed"
+    );
+    assert!(page.contains("请重新输入"));
 }
 
 #[actix_web::test]
