@@ -202,6 +202,8 @@ pub struct AppointmentPage {
     pub dose_number: i32,
     pub status_label: &'static str,
     pub active: bool,
+    /// The catalogue key of the heading: booked, moved, or just "my appointment".
+    pub heading: &'static str,
     pub next_dose: Option<String>,
     pub town_id: String,
     /// Why screening deferred the dose, when it did.

@@ -501,7 +501,11 @@ pub async fn book_submit(
     })
     .await?;
     match outcome {
-        Ok(booking::draw::Outcome::Booked(b)) => Ok(grant_and_show(&state, b.appointment.id)),
+        Ok(booking::draw::Outcome::Booked(b)) => Ok(grant_and_show(
+            &state,
+            b.appointment.id,
+            "/appointment?done=booked",
+        )),
         Ok(booking::draw::Outcome::Entered(e)) => Ok(super::draw::grant_entry(&state, e.entry.id)),
         Err(BookingError::SlotNotFound) => Err(AppError::NotFound),
         Err(e) if e.is_internal() => Err(e.into()),
@@ -522,7 +526,7 @@ pub async fn book_submit(
 }
 
 /// 303 to the appointment page, with the cookie that lets this browser see it.
-fn grant_and_show(state: &AppState, appointment_id: i64) -> HttpResponse {
+fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpResponse {
     let cookie = cookies::private(
         &state.keys.cookie,
         cookies::APPOINTMENT,
@@ -530,7 +534,7 @@ fn grant_and_show(state: &AppState, appointment_id: i64) -> HttpResponse {
         GRANT_SECONDS,
         state.settings.cookie_secure,
     );
-    let mut res = see_other("/appointment");
+    let mut res = see_other(to);
     let _ = res.add_cookie(&cookie);
     res
 }
@@ -542,10 +546,18 @@ fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
 }
 
 /// `GET /appointment`: the appointment this browser was granted (after booking or finding it).
+/// `?done=booked|moved` after the booking or move that led here: the page then says so; looked
+/// up again later it is simply "my appointment".
+#[derive(Deserialize)]
+pub struct AppointmentQuery {
+    done: Option<String>,
+}
+
 pub async fn appointment_page(
     ctx: Ctx,
     req: HttpRequest,
     state: web::Data<AppState>,
+    q: web::Query<AppointmentQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Some(id) = granted(&req, &state) else {
         return Ok(see_other("/find"));
@@ -616,6 +628,11 @@ pub async fn appointment_page(
         dose_number: a.dose_number,
         status_label: lang.t(&format!("status.{}", status.as_str())),
         active: status == AppointmentStatus::Booked,
+        heading: match (status, q.done.as_deref()) {
+            (AppointmentStatus::Booked, Some("booked")) => "appt.confirmed",
+            (AppointmentStatus::Booked, Some("moved")) => "appt.moved_title",
+            _ => "appt.title",
+        },
         next_dose,
         town_id: s.town_id.to_string(),
         deferral_reason: deferral_reason.filter(|r| !r.trim().is_empty()),
@@ -690,7 +707,7 @@ pub async fn find_submit(
     match found {
         Some(id) => {
             state.limits.codes.succeeded(&key);
-            Ok(grant_and_show(&state, id))
+            Ok(grant_and_show(&state, id, "/appointment"))
         }
         None => {
             state.limits.codes.failed(&key);
@@ -803,7 +820,7 @@ pub async fn move_submit(
         booking::reschedule(&st.db, st.rules(), id, to)
     })
     .await?;
-    Ok(see_other("/appointment"))
+    Ok(see_other("/appointment?done=moved"))
 }
 
 /// `POST /towns/{id}/wait`: join the town's waiting list.

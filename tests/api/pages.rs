@@ -119,9 +119,9 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
 
     let res = book_form(&app, slot, 1, "1").await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/appointment");
-    let page = app.get_text("/appointment").await;
-    assert!(page.contains("预约成功"));
+    assert_eq!(res.headers()["location"], "/appointment?done=booked");
+    let page = app.get_text("/appointment?done=booked").await;
+    assert!(page.contains("<h1>预约成功</h1>"));
     assert!(page.contains("<svg"), "inline QR code");
     let id = id_number(1);
     assert!(!page.contains(&id), "the full ID number is never shown");
@@ -160,8 +160,13 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
         )
         .await;
     assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/appointment");
     let found = other.get_text("/appointment").await;
     assert!(found.contains(&code));
+    assert!(
+        found.contains("<h1>我的预约</h1>") && !found.contains("预约成功"),
+        "looked up later, the booking is not announced as new: {found}"
+    );
 }
 
 #[actix_web::test]
@@ -209,7 +214,9 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let page = app.get_text("/appointment").await;
+    assert_eq!(res.headers()["location"], "/appointment?done=moved");
+    let page = app.get_text("/appointment?done=moved").await;
+    assert!(page.contains("<h1>改约成功</h1>"), "{page}");
     assert!(page.contains(&code));
     assert!(page.contains("3月7日"));
     assert_eq!(app.slot_counts(from), (0, 0, 3));
