@@ -12,6 +12,7 @@ use super::ctx::Ctx;
 use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
+use crate::domain::days::local_day;
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{
     parse_date, parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName,
@@ -205,7 +206,7 @@ pub async fn site_page(
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), None).await?;
+    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), None, None).await?;
     // Revalidated on every visit (ETag): the page changes with every booking.
     page.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
@@ -225,7 +226,7 @@ async fn first_free_day(
         Ok(slot::first_free_after(c, site_id, now)?)
     })
     .await?;
-    Ok(at.map(|at| crate::domain::days::local_day(tz, at)))
+    Ok(at.map(|at| local_day(tz, at)))
 }
 
 async fn render_site(
@@ -234,6 +235,8 @@ async fn render_site(
     site_id: SiteId,
     date: Option<&str>,
     moving_from: Option<SlotId>,
+    // Why a move just failed (the page is then the answer to that POST, 409).
+    refused: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let moving = moving_from.is_some();
     let today = state.today();
@@ -341,7 +344,7 @@ async fn render_site(
             .map(|d| super::draw::draw_row(ctx.lang, tz, rules.now, d))
             .collect(),
         moving,
-        date_error: date_error.clone(),
+        date_error: refused.clone().or_else(|| date_error.clone()),
         other_sites: others
             .into_iter()
             .filter(|o| o.id != site_id.0)
@@ -351,7 +354,9 @@ async fn render_site(
     };
     html_status(
         &page,
-        if date_error.is_some() {
+        if refused.is_some() {
+            StatusCode::CONFLICT
+        } else if date_error.is_some() {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
@@ -794,6 +799,7 @@ pub async fn move_form(
         site_id,
         q.date.as_deref(),
         Some(SlotId(a.slot_id)),
+        None,
     )
     .await
 }
@@ -816,11 +822,40 @@ pub async fn move_submit(
     ctx.check_csrf(&form.csrf)?;
     let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
     let to = SlotId(parse_id(&form.slot_id).ok_or(AppError::BadRequest)?);
-    blocking(&state, move |st| {
-        booking::reschedule(&st.db, st.rules(), id, to)
+    let moved = blocking(&state, move |st| {
+        Ok::<_, AppError>(booking::reschedule(&st.db, st.rules(), id, to))
     })
     .await?;
-    Ok(see_other("/appointment?done=moved"))
+    match moved {
+        Ok(_) => Ok(see_other("/appointment?done=moved")),
+        Err(BookingError::SlotNotFound) => Err(AppError::NotFound),
+        Err(e) if e.is_internal() => Err(e.into()),
+        // Refused: the move page again, on the day and site asked for, saying why and that the
+        // booking held is kept.
+        Err(e) => {
+            let tz = state.settings.time_zone;
+            let why = ctx.tf("move.refused", &[("why", &refusal_text(ctx.lang, tz, &e))]);
+            let (held, target) = read(&state, move |c, _| {
+                let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
+                Ok((a, slot::find(c, to)?))
+            })
+            .await?;
+            let (site_id, day) = match target {
+                Some(sl) => (SiteId(sl.site_id), local_day(tz, sl.starts_at)),
+                None => (SiteId(held.site_id), local_day(tz, held.starts_at)),
+            };
+            let date = day.format("%Y-%m-%d").to_string();
+            render_site(
+                ctx,
+                state,
+                site_id,
+                Some(&date),
+                Some(SlotId(held.slot_id)),
+                Some(why),
+            )
+            .await
+        }
+    }
 }
 
 /// `POST /towns/{id}/wait`: join the town's waiting list.

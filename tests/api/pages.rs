@@ -175,6 +175,8 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
     let city = app.city();
     let from = app.add_slot(city, 2, 3, 0);
     let to = app.add_slot(city, 3, 3, 0);
+    // Its one seat is held for a second dose: no first dose can move in.
+    let full = app.add_slot(city, 4, 1, 1);
     app.add_stock(city, 10);
     assert_eq!(book_form(&app, from, 1, "1").await.status(), 303);
     let page = app.get_text("/appointment").await;
@@ -207,6 +209,29 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
         "the day offers slots to move to"
     );
     let token = csrf_in(&choose).unwrap();
+
+    // A refused move says why and that the booking held is kept, on the move page of that day.
+    let res = app
+        .post_raw(
+            "/appointment/move",
+            &[("csrf", &token), ("slot_id", &full.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let refused = res.text().await.unwrap();
+    assert!(
+        refused.contains("没能改约：") && refused.contains("您原来的预约保持不变。"),
+        "{refused}"
+    );
+    assert!(refused.contains("3月8日"), "the day asked for: {refused}");
+    assert!(!refused.contains('{'), "no raw placeholder: {refused}");
+    assert!(
+        refused.contains("href=\"?date=2030-03-07\""),
+        "other days to move to: {refused}"
+    );
+    assert_eq!(app.slot_counts(from).0, 1, "still held");
+    assert_eq!(app.slot_counts(full).0, 0);
+
     let res = app
         .post_raw(
             "/appointment/move",
