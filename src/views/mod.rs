@@ -134,6 +134,9 @@ pub struct SlotRow {
     pub shut: bool,
     /// The slot of the appointment being moved (not offered as a place to move to).
     pub current: bool,
+    /// Moving: whether this slot would take the appointment (a seat for its dose, the dose
+    /// window and age range on that day).
+    pub movable: bool,
 }
 
 /// A site's day of slots.

@@ -13,7 +13,7 @@ use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::days::local_day;
-use crate::domain::eligibility::next_dose_window;
+use crate::domain::eligibility::{check_age, check_dose, next_dose_window};
 use crate::domain::{
     parse_date, parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName,
     Phone,
@@ -234,11 +234,11 @@ async fn render_site(
     state: web::Data<AppState>,
     site_id: SiteId,
     date: Option<&str>,
-    moving_from: Option<SlotId>,
+    mover: Option<&Mover>,
     // Why a move just failed (the page is then the answer to that POST, 409).
     refused: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let moving = moving_from.is_some();
+    let moving = mover.is_some();
     let today = state.today();
     // A date that cannot be read shows today, saying what was wrong with it (400).
     let (day, date_error) = match date
@@ -311,7 +311,8 @@ async fn render_site(
                 closed,
                 in_draw,
                 shut: closure.is_some(),
-                current: moving_from == Some(SlotId(sl.id)),
+                current: mover.is_some_and(|m| m.from == SlotId(sl.id)),
+                movable: mover.is_some_and(|m| m.fits(sl, &products, free_first, free_second, tz)),
             }
         })
         .collect();
@@ -782,10 +783,7 @@ pub async fn move_form(
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
-    let a = read(&state, move |c, _| {
-        appointment::find(c, id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
+    let (a, m) = mover(&state, id).await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
     }
@@ -793,14 +791,58 @@ pub async fn move_form(
         Some(s) => SiteId(parse_id(s).ok_or(AppError::BadRequest)?),
         None => SiteId(a.site_id),
     };
-    render_site(
-        ctx,
-        state,
-        site_id,
-        q.date.as_deref(),
-        Some(SlotId(a.slot_id)),
-        None,
-    )
+    render_site(ctx, state, site_id, q.date.as_deref(), Some(&m), None).await
+}
+
+/// Who is moving an appointment: enough to offer only the slots a move would be accepted into
+/// (a seat for their dose, the dose and age rules of `domain::eligibility` on that day).
+pub struct Mover {
+    from: SlotId,
+    dose: i32,
+    birth: NaiveDate,
+    given: Vec<vaccination::Vaccination>,
+}
+
+impl Mover {
+    fn fits(
+        &self,
+        sl: &slot::Slot,
+        products: &[Product],
+        free_first: i32,
+        free_second: i32,
+        tz: chrono_tz::Tz,
+    ) -> bool {
+        let seat = if self.dose == 1 {
+            free_first > 0
+        } else {
+            free_second > 0
+        };
+        let Some(p) = products.iter().find(|p| p.id == sl.product_id) else {
+            return false;
+        };
+        let (series, day) = (p.series(), local_day(tz, sl.starts_at));
+        seat && check_dose(&series, &self.given, self.dose, day, tz).is_ok()
+            && check_age(&series, self.birth, day).is_ok()
+    }
+}
+
+/// The appointment being moved, and its mover.
+async fn mover(
+    state: &web::Data<AppState>,
+    id: AppointmentId,
+) -> Result<(appointment::Appointment, Mover), AppError> {
+    read(state, move |c, _| {
+        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
+        let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
+        let given = vaccination::list_for_resident(c, ResidentId(a.resident_id))?;
+        let m = Mover {
+            from: SlotId(a.slot_id),
+            dose: a.dose_number,
+            birth: r.birth_date,
+            given,
+        };
+        Ok((a, m))
+    })
     .await
 }
 
@@ -835,25 +877,14 @@ pub async fn move_submit(
         Err(e) => {
             let tz = state.settings.time_zone;
             let why = ctx.tf("move.refused", &[("why", &refusal_text(ctx.lang, tz, &e))]);
-            let (held, target) = read(&state, move |c, _| {
-                let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
-                Ok((a, slot::find(c, to)?))
-            })
-            .await?;
+            let (held, m) = mover(&state, id).await?;
+            let target = read(&state, move |c, _| Ok(slot::find(c, to)?)).await?;
             let (site_id, day) = match target {
                 Some(sl) => (SiteId(sl.site_id), local_day(tz, sl.starts_at)),
                 None => (SiteId(held.site_id), local_day(tz, held.starts_at)),
             };
             let date = day.format("%Y-%m-%d").to_string();
-            render_site(
-                ctx,
-                state,
-                site_id,
-                Some(&date),
-                Some(SlotId(held.slot_id)),
-                Some(why),
-            )
-            .await
+            render_site(ctx, state, site_id, Some(&date), Some(&m), Some(why)).await
         }
     }
 }

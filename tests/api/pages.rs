@@ -86,6 +86,44 @@ async fn the_appointment_page_gives_the_sites_own_observation_time() {
 }
 
 #[actix_web::test]
+async fn the_move_page_offers_a_second_dose_only_the_slots_inside_its_window() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let too_early = app.add_slot(city, 0, 3, 0);
+    let first = app.add_slot(city, 2, 3, 0);
+    let booked = app.add_slot(city, 3, 3, 0);
+    let inside = app.add_slot(city, 5, 3, 0);
+    app.add_stock(city, 10);
+    let r = crate::helpers::resident(1);
+    assert_eq!(app.book_api(first, 1, &r).await.status(), 201);
+    // Dose 1 twenty days ago: with 21 to 56 days between doses, dose 2 opens tomorrow.
+    crate::helpers::give_dose(&app, city, &id_number(1), 1, 20);
+    assert_eq!(book_form(&app, booked, 1, "2").await.status(), 303);
+
+    let today = app
+        .get_text(&format!(
+            "/appointment/move?site={}&date=2030-03-04",
+            city.site
+        ))
+        .await;
+    assert!(
+        !today.contains(&format!("name=\"slot_id\" value=\"{too_early}\""))
+            && today.contains("data-testid=\"not-movable\""),
+        "before the window opens: {today}"
+    );
+    let later = app
+        .get_text(&format!(
+            "/appointment/move?site={}&date=2030-03-09",
+            city.site
+        ))
+        .await;
+    assert!(
+        later.contains(&format!("name=\"slot_id\" value=\"{inside}\"")),
+        "inside the window: {later}"
+    );
+}
+
+#[actix_web::test]
 async fn a_site_page_opens_on_the_first_day_with_a_free_seat() {
     let app = spawn_app().await;
     let city = app.city();
@@ -209,8 +247,19 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
         "the day offers slots to move to"
     );
     let token = csrf_in(&choose).unwrap();
+    let held_day = app
+        .get_text(&format!(
+            "/appointment/move?site={}&date=2030-03-08",
+            city.site
+        ))
+        .await;
+    assert!(
+        !held_day.contains(&format!("name=\"slot_id\" value=\"{full}\""))
+            && held_day.contains("data-testid=\"not-movable\">不适合您这一剂"),
+        "a seat held for second doses is not offered to a first dose: {held_day}"
+    );
 
-    // A refused move says why and that the booking held is kept, on the move page of that day.
+    // A refused move (posted all the same) says why and that the booking held is kept, on the move page of that day.
     let res = app
         .post_raw(
             "/appointment/move",
