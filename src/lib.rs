@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod ids;
 pub mod mail;
 pub mod models;
+pub mod record;
 pub mod security;
 pub mod setup;
 pub mod startup;

@@ -89,6 +89,17 @@ enum Command {
     /// Verify every invariant that spans tables (seats, stock and its ledger, plans, notices,
     /// appointments, the outbox); print each violation and exit 1 if there is any.
     Check,
+    /// Check a vaccination record's payload (from its QR code): prints whether it is valid,
+    /// changed after signing, or signed by another key; exit 0 only when valid.
+    VerifyRecord {
+        /// The payload (`DW1.…`), or `-` (the default) to read it from stdin.
+        #[arg(default_value = "-")]
+        payload: String,
+        /// The public key to check against (as published at /record/key); without it, this
+        /// city's own key from the database's secret.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Create a staff, bureau or admin user. The password is asked for, or read from stdin.
     CreateUser {
         #[arg(long, value_parser = ["clinic", "bureau", "admin"])]
@@ -176,6 +187,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => create_user(&settings, &role, site, &username),
         Command::SendMail { once } => send_mail(&settings, once),
         Command::Check => check(&settings),
+        Command::VerifyRecord { payload, key } => verify_record(&settings, &payload, key),
         Command::RunDraws => {
             let db = Db::connect(&settings.database_url, 2)?;
             let rules = || dosewise::booking::Rules {
@@ -200,6 +212,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PlanAllocation { instance, output } => {
             plan_allocation(&instance, output.as_deref())
+        }
+    }
+}
+
+fn verify_record(settings: &Settings, payload: &str, key: Option<String>) -> anyhow::Result<()> {
+    use dosewise::record::{self, RecordKey, Verdict};
+    let payload = if payload == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        payload.to_string()
+    };
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let db = Db::connect(&settings.database_url, 1)?;
+            RecordKey::from_seed(&Keys::derive(&master_secret(settings, &db)?).record_seed).public()
+        }
+    };
+    let Some(public) = record::public_key(&key) else {
+        bail!("--key is not an Ed25519 public key in base64url");
+    };
+    match record::verify(&payload, &public) {
+        Verdict::Valid(r) => {
+            println!(
+                "valid: {} (ID ending {}), issued {}",
+                r.name, r.id_last4, r.issued
+            );
+            for d in &r.doses {
+                println!(
+                    "  dose {}: {} lot {} on {} at {}",
+                    d.number, d.product, d.lot, d.date, d.site
+                );
+            }
+            Ok(())
+        }
+        Verdict::Tampered => {
+            println!("tampered: the record was changed after it was signed");
+            std::process::exit(1)
+        }
+        Verdict::OtherKey => {
+            println!("other key: the record was not signed by this key");
+            std::process::exit(1)
+        }
+        Verdict::Unreadable => {
+            println!("unreadable: not a Dosewise record payload");
+            std::process::exit(2)
         }
     }
 }

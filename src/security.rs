@@ -18,6 +18,8 @@ pub struct Keys {
     pub cookie: actix_web::cookie::Key,
     id_hash: [u8; 32],
     csrf: [u8; 32],
+    /// The seed of the Ed25519 key that signs vaccination records (`record::RecordKey`).
+    pub record_seed: [u8; 32],
 }
 
 impl Keys {
@@ -30,6 +32,7 @@ impl Keys {
             cookie: actix_web::cookie::Key::from(&cookie_material),
             id_hash: hmac(secret.as_bytes(), b"dosewise resident id hash"),
             csrf: hmac(secret.as_bytes(), b"dosewise csrf key"),
+            record_seed: hmac(secret.as_bytes(), b"dosewise record signing key"),
         }
     }
 

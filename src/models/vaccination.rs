@@ -60,6 +60,39 @@ pub fn list_for_resident(
         .load(conn)
 }
 
+/// A resident's doses, in order, each with its product's and site's names: the vaccination
+/// record. Three queries whatever the number of doses.
+pub fn list_named_for_resident(
+    conn: &mut AnyConnection,
+    resident: ResidentId,
+) -> QueryResult<Vec<(Vaccination, String, String)>> {
+    use crate::db::schema::{products, sites};
+    let given = list_for_resident(conn, resident)?;
+    let product_ids: Vec<i64> = given.iter().map(|v| v.product_id).collect();
+    let site_ids: Vec<i64> = given.iter().map(|v| v.site_id).collect();
+    let products: Vec<(i64, String)> = products::table
+        .filter(products::id.eq_any(&product_ids))
+        .select((products::id, products::name))
+        .load(conn)?;
+    let sites: Vec<(i64, String)> = sites::table
+        .filter(sites::id.eq_any(&site_ids))
+        .select((sites::id, sites::name))
+        .load(conn)?;
+    let name = |rows: &[(i64, String)], id: i64| {
+        rows.iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    Ok(given
+        .into_iter()
+        .map(|v| {
+            let (p, s) = (name(&products, v.product_id), name(&sites, v.site_id));
+            (v, p, s)
+        })
+        .collect())
+}
+
 /// One vaccination.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Vaccination>> {
     vaccinations::table

@@ -4,6 +4,7 @@
 pub mod clinic;
 pub mod draw;
 pub mod layout;
+pub mod record;
 
 use std::collections::BTreeMap;
 

@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod draw;
 pub mod limits;
 pub mod middleware;
+pub mod record;
 pub mod refusal;
 pub mod resident;
 pub mod respond;
@@ -62,6 +63,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/appointment/cancel", web::post().to(resident::cancel))
     .route("/appointment/move", web::get().to(resident::move_form))
     .route("/appointment/move", web::post().to(resident::move_submit))
+    .route("/record", web::get().to(record::record_page))
+    .route("/record/key", web::get().to(record::public_key))
+    .route("/verify", web::get().to(record::verify_page))
+    .route("/verify", web::post().to(record::verify_submit))
     .route("/find", web::get().to(resident::find_form))
     .route("/find", web::post().to(resident::find_submit))
     .route("/entry", web::get().to(draw::entry_page))
@@ -202,11 +207,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/static/countdown.js",
         web::get().to(draw::countdown_script),
     )
+    .route("/static/verify.js", web::get().to(verify_script))
     .default_service(web::to(not_found));
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
+}
+
+async fn verify_script() -> HttpResponse {
+    static_file(
+        include_str!("../../static/verify.js"),
+        "text/javascript; charset=utf-8",
+    )
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -22,6 +22,7 @@ mod multiprocess;
 mod no_stock;
 mod outage;
 mod pages;
+mod record;
 mod rush;
 mod security;
 mod setup;
