@@ -645,6 +645,7 @@ fn book_demo_second_dose(
                     starts_at: s.starts_at,
                     created_at: now,
                     updated_at: now,
+                    checked_in_at: None,
                 },
             )?;
             // Like any booking, its confirmation is queued with it.

@@ -14,7 +14,7 @@ use dosewise::domain::city::{Password, Username};
 use dosewise::models::{user, Role};
 use dosewise::security::Keys;
 use dosewise::setup::{self, CreatedBy, SetupError, UserInput};
-use dosewise::startup::{master_secret, Application};
+use dosewise::startup::{mail_config, master_secret, Application};
 
 #[derive(Parser)]
 #[command(
@@ -388,18 +388,9 @@ fn create_user(
 /// `send-mail`: the mail worker without the web server.
 fn send_mail(settings: &Settings, once: bool) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url, 2)?;
-    let cfg = dosewise::mail::worker::MailConfig {
-        transport: dosewise::mail::Transport::from_settings(
-            settings.smtp_url.as_deref(),
-            &settings.mail_dir,
-        )?,
-        from: settings.mail_from.clone(),
-        max_attempts: settings.mail_max_attempts,
-        retry_base_seconds: settings.mail_retry_seconds,
-        reminder_hours: settings.reminder_hours,
-        interval_ms: settings.mail_interval_ms,
-        lease_seconds: settings.mail_lease_seconds,
-    };
+    let transport =
+        dosewise::mail::Transport::from_settings(settings.smtp_url.as_deref(), &settings.mail_dir)?;
+    let cfg = mail_config(settings, transport);
     let base = settings
         .base_url
         .clone()

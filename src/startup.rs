@@ -65,15 +65,7 @@ impl Application {
             .trim_end_matches('/')
             .to_string();
         let workers = settings.workers;
-        let mail = MailConfig {
-            transport,
-            from: settings.mail_from.clone(),
-            max_attempts: settings.mail_max_attempts,
-            retry_base_seconds: settings.mail_retry_seconds,
-            reminder_hours: settings.reminder_hours,
-            interval_ms: settings.mail_interval_ms,
-            lease_seconds: settings.mail_lease_seconds,
-        };
+        let mail = mail_config(&settings, transport);
         let run_worker = settings.mail_worker;
         // Database work runs on each worker's blocking threads. More threads than connections
         // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
@@ -199,6 +191,19 @@ fn every(
             std::thread::sleep(period);
         })?;
     Ok(())
+}
+
+/// The mail worker's settings (`serve`'s worker and `send-mail`).
+pub fn mail_config(settings: &Settings, transport: Transport) -> MailConfig {
+    MailConfig {
+        transport,
+        from: settings.mail_from.clone(),
+        max_attempts: settings.mail_max_attempts,
+        retry_base_seconds: settings.mail_retry_seconds,
+        reminder_hours: settings.reminder_hours,
+        interval_ms: settings.mail_interval_ms,
+        lease_seconds: settings.mail_lease_seconds,
+    }
 }
 
 /// `DOSEWISE_SECRET`, or a secret generated once and kept in the database so that every

@@ -25,7 +25,7 @@ use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::screening::{self, Screening};
 use crate::models::stock::{self, Movement};
 use crate::models::{
-    audit, lot, product, resident, slot, vaccination, Appointment, NewAppointment, NewVaccination,
+    audit, lot, product, resident, slot, vaccination, Appointment, NewVaccination,
 };
 use crate::security::Keys;
 
@@ -537,22 +537,7 @@ fn try_walk_in(
             updated_at: now,
             checked_in_at: None,
         };
-        appointment::insert(
-            c,
-            &NewAppointment {
-                id: a.id,
-                code: a.code.clone(),
-                resident_id,
-                slot_id: a.slot_id,
-                site_id: a.site_id,
-                product_id: a.product_id,
-                dose_number: dose,
-                status: a.status.clone(),
-                starts_at: a.starts_at,
-                created_at: now,
-                updated_at: now,
-            },
-        )?;
+        appointment::insert(c, &a)?;
         if !stock::promise_dose(c, SiteId(sl.site_id), ProductId(sl.product_id))? {
             return Err(ClinicError::NoStock);
         }

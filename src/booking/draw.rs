@@ -34,7 +34,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{
-    check_eligibility, upsert_resident, Booked, BookingError, ResidentDetails, Rules, Seat,
+    check_eligibility, eligible_resident, upsert_resident, Booked, BookingError, ResidentDetails,
+    Rules, Seat,
 };
 use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
@@ -142,40 +143,45 @@ pub enum Outcome {
     Entered(Entered),
 }
 
-/// Book `slot_id`, or enter its draw while the draw window is open. A request after the window
-/// closes runs the draw first (if no other process is running it) and then books first come.
-/// `contact_cap`: as for [`super::book`]; `any_site_in_town`: an entry may be given a seat at
-/// another site of the town.
-#[allow(clippy::too_many_arguments)]
+/// What a booking or a draw entry asks for. `contact_cap`: as for [`super::book`];
+/// `any_site_in_town`: an entry may be given a seat at another site of the town.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub slot_id: SlotId,
+    pub dose: i32,
+    pub any_site_in_town: bool,
+    pub contact_cap: u32,
+}
+
+/// Book the slot asked for, or enter its draw while the draw window is open. A request after
+/// the window closes runs the draw first (if no other process is running it) and then books
+/// first come.
 pub fn book_or_enter(
     db: &Db,
     keys: &Keys,
     rules: &dyn Fn() -> Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Ask,
     who: &ResidentDetails,
-    any_site_in_town: bool,
 ) -> Result<Outcome, BookingError> {
     let mut last = None;
     for _ in 0..3 {
         let now_rules = rules();
-        let outcome = match super::book(db, keys, now_rules, contact_cap, slot_id, dose, who) {
-            Err(BookingError::InDraw(_)) => enter(
-                db,
-                keys,
-                now_rules,
-                contact_cap,
-                slot_id,
-                dose,
-                who,
-                any_site_in_town,
-            ),
-            other => other.map(Outcome::Booked),
+        let booked = super::book(
+            db,
+            keys,
+            now_rules,
+            ask.contact_cap,
+            ask.slot_id,
+            ask.dose,
+            who,
+        );
+        let outcome = match booked.map(Outcome::Booked) {
+            Err(BookingError::InDraw(_)) => enter(db, keys, now_rules, ask, who),
+            other => other,
         };
         match outcome {
             Err(BookingError::DrawPending(id)) => {
-                if !run_draw(db, rules, contact_cap, id)? {
+                if !run_draw(db, rules, ask.contact_cap, id)? {
                     return Err(BookingError::DrawPending(id));
                 }
                 last = Some(id);
@@ -186,38 +192,19 @@ pub fn book_or_enter(
     Err(BookingError::DrawPending(last.unwrap_or_default()))
 }
 
-/// Enter the draw of `slot_id`: same eligibility rules as a booking, one waiting entry per ID
-/// number and dose. Nothing is taken until the draw.
-#[allow(clippy::too_many_arguments)]
+/// Enter the draw of the slot asked for: same eligibility rules as a booking, one waiting entry
+/// per ID number and dose. Nothing is taken until the draw.
 pub fn enter(
     db: &Db,
     keys: &Keys,
     rules: Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Ask,
     who: &ResidentDetails,
-    any_site_in_town: bool,
 ) -> Result<Outcome, BookingError> {
     let id_hash = keys.hash_id_number(&who.id_number);
-    let ask = Ask {
-        slot_id,
-        dose,
-        any_site_in_town,
-        contact_cap,
-    };
     super::retrying_collisions(BookingError::AlreadyEntered, || {
         try_enter(db, keys, rules, ask, who, &id_hash)
     })
-}
-
-/// What an entry asks for.
-#[derive(Debug, Clone, Copy)]
-struct Ask {
-    slot_id: SlotId,
-    dose: i32,
-    any_site_in_town: bool,
-    contact_cap: u32,
 }
 
 fn try_enter(
@@ -243,16 +230,7 @@ fn try_enter(
                     .map(Outcome::Booked);
             }
         };
-        let existing = resident::find_by_hash(&mut conn, id_hash)?;
-        check_eligibility(
-            &mut conn,
-            rules,
-            existing.as_ref(),
-            who.id_number.birth_date(),
-            &s,
-            &product,
-            dose,
-        )?;
+        let existing = eligible_resident(&mut conn, rules, id_hash, who, &s, &product, dose)?;
         if let Some(r) = &existing {
             if draw_entry::find_waiting_for_dose(&mut conn, ResidentId(r.id), dose)?.is_some() {
                 return Err(BookingError::AlreadyEntered);

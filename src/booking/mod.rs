@@ -239,16 +239,7 @@ fn try_book(
         let (slot, product) =
             slot::find_with_product(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
         draw::ensure_bookable(&mut conn, rules.now, &slot)?;
-        let existing = resident::find_by_hash(&mut conn, id_hash)?;
-        check_eligibility(
-            &mut conn,
-            rules,
-            existing.as_ref(),
-            who.id_number.birth_date(),
-            &slot,
-            &product,
-            dose,
-        )?;
+        let existing = eligible_resident(&mut conn, rules, id_hash, who, &slot, &product, dose)?;
         (slot, existing)
     };
     let code = BookingCode::generate(&mut rand::rng());
@@ -354,6 +345,7 @@ pub(crate) fn book_seat(
         starts_at: slot.starts_at,
         created_at: now,
         updated_at: now,
+        checked_in_at: None,
     };
     appointment::insert(c, &new)?;
     if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
@@ -362,20 +354,7 @@ pub(crate) fn book_seat(
     // The confirmation is queued in the same transaction: no booking without its mail,
     // and no mail for a booking that rolled back.
     outbox::enqueue_for_appointment(c, Kind::Booked, new.id, slot.id, seat.email, seat.lang, now)?;
-    Ok(Appointment {
-        id: new.id,
-        code: new.code,
-        resident_id: seat.resident_id,
-        slot_id: new.slot_id,
-        site_id: new.site_id,
-        product_id: new.product_id,
-        dose_number: seat.dose,
-        status: new.status,
-        starts_at: new.starts_at,
-        created_at: now,
-        updated_at: now,
-        checked_in_at: None,
-    })
+    Ok(new)
 }
 
 /// Refuse a seat that would give the seat's phone number or e-mail address more than
@@ -435,6 +414,23 @@ pub(crate) fn insert_resident(
         },
     )?;
     Ok(id)
+}
+
+/// The resident with this ID number's hash, if known, once the slot, product and dose pass
+/// [`check_eligibility`] for them.
+fn eligible_resident(
+    conn: &mut AnyConnection,
+    rules: Rules,
+    id_hash: &str,
+    who: &ResidentDetails,
+    slot: &Slot,
+    product: &Product,
+    dose: i32,
+) -> Result<Option<Resident>, BookingError> {
+    let existing = resident::find_by_hash(conn, id_hash)?;
+    let birth = who.id_number.birth_date();
+    check_eligibility(conn, rules, existing.as_ref(), birth, slot, product, dose)?;
+    Ok(existing)
 }
 
 /// The rules a slot must meet for this resident and dose, checked before any write.

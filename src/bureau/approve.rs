@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::plan::{load_plan, SiteLine, StoredPlan, TownLine};
+use super::plan::{read_plan, SiteLine, StoredPlan, TownLine};
 use super::BureauError;
 use crate::db::{AnyConnection, Db, StorageError};
 use crate::domain::days::day_bounds;
@@ -27,10 +27,7 @@ pub fn approve(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<bool, BureauError> {
-    let loaded = {
-        let mut c = db.read.get()?;
-        load_plan(&mut c, plan_id)?
-    };
+    let loaded = read_plan(db, plan_id)?;
     if loaded.row.status == "approved" {
         return Ok(false);
     }

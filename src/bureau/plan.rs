@@ -261,6 +261,12 @@ pub struct LoadedPlan {
     pub optimal: StoredPlan,
 }
 
+/// [`load_plan`] on a read connection of its own.
+pub(crate) fn read_plan(db: &Db, id: i64) -> Result<LoadedPlan, BureauError> {
+    let mut c = db.read.get()?;
+    load_plan(&mut c, id)
+}
+
 /// Load a plan and parse its JSON.
 pub fn load_plan(c: &mut AnyConnection, id: i64) -> Result<LoadedPlan, BureauError> {
     let row = shipment::find_plan(c, id)?.ok_or(BureauError::NotFound)?;
@@ -300,28 +306,41 @@ pub fn adjust(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(field("reason", "err.adjust.reason"));
     }
+    let change = Change {
+        plan_id,
+        code,
+        doses,
+        reason,
+        actor,
+        now,
+    };
     for _ in 0..ADJUST_TRIES {
-        if adjust_once(db, plan_id, code, doses, reason, actor, now)? {
+        if adjust_once(db, &change)? {
             return Ok(());
         }
     }
     Err(BureauError::Changed)
 }
 
-/// One try of [`adjust`]: false when the plan changed since it was read.
-fn adjust_once(
-    db: &Db,
+/// What [`adjust`] was asked, for each of its tries.
+struct Change<'a> {
     plan_id: i64,
-    code: &str,
+    code: &'a str,
     doses: u64,
-    reason: &str,
-    actor: &str,
+    reason: &'a str,
+    actor: &'a str,
     now: NaiveDateTime,
-) -> Result<bool, BureauError> {
-    let loaded = {
-        let mut c = db.read.get()?;
-        load_plan(&mut c, plan_id)?
-    };
+}
+
+/// One try of [`adjust`]: false when the plan changed since it was read.
+fn adjust_once(db: &Db, change: &Change) -> Result<bool, BureauError> {
+    let Change {
+        plan_id,
+        doses,
+        now,
+        ..
+    } = *change;
+    let loaded = read_plan(db, plan_id)?;
     if loaded.row.status != "draft" {
         return Err(BureauError::AlreadyApproved);
     }
@@ -330,7 +349,7 @@ fn adjust_once(
         return Err(field("doses", "err.adjust.packs"));
     }
     let mut plan = loaded.plan.clone();
-    let Some(i) = plan.towns.iter().position(|t| t.code == code) else {
+    let Some(i) = plan.towns.iter().position(|t| t.code == change.code) else {
         return Err(BureauError::NotFound);
     };
     let shipment = u64::try_from(loaded.shipment.doses).unwrap_or(0);
@@ -345,16 +364,20 @@ fn adjust_once(
         return Err(field("doses", "err.adjust.over"));
     }
     let from = plan.towns[i].ship;
-    plan.towns[i] = town_line(&loaded.instance, code, doses)?;
+    plan.towns[i] = town_line(&loaded.instance, change.code, doses)?;
     plan.adjustments.push(Adjustment {
-        code: code.to_string(),
+        code: change.code.to_string(),
         from,
         to: doses,
-        reason: reason.to_string(),
-        by: actor.to_string(),
+        reason: change.reason.to_string(),
+        by: change.actor.to_string(),
     });
     plan.total(shipment);
-    let (actor, reason, code) = (actor.to_string(), reason.to_string(), code.to_string());
+    let (actor, reason, code) = (
+        change.actor.to_string(),
+        change.reason.to_string(),
+        change.code.to_string(),
+    );
     let read = loaded.row.plan_json;
     db.transaction(move |c| -> Result<bool, BureauError> {
         if !shipment::update_draft(

@@ -118,17 +118,22 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> any
     Ok(queued)
 }
 
-/// Deliver what is due, batch by batch, until nothing is left to claim. Each claim carries its
-/// own lease, taken from the clock when it is made and renewed while its messages are sent, so
-/// no other worker takes over a message that is still being sent however long the pass runs.
-pub fn deliver(
+/// One full pass: schedule, then deliver what is due, batch by batch, until nothing is left to
+/// claim. Each claim carries its own lease, taken from the clock when it is made and renewed
+/// while its messages are sent, so no other worker takes over a message that is still being
+/// sent however long the pass runs.
+pub fn run_once(
     db: &Db,
     cfg: &MailConfig,
     base_url: &str,
     tz: Tz,
     clock: &dyn Clock,
 ) -> anyhow::Result<Report> {
-    let mut report = Report::default();
+    let scheduled = schedule(db, clock.now(), cfg.reminder_hours, tz)?;
+    let mut report = Report {
+        scheduled,
+        ..Report::default()
+    };
     let lease = Duration::seconds(cfg.lease_seconds.max(1));
     loop {
         let token = random_token();
@@ -272,19 +277,4 @@ enum Outcome {
     Sent,
     Skip,
     Failed(String),
-}
-
-/// One full pass: schedule, then deliver.
-pub fn run_once(
-    db: &Db,
-    cfg: &MailConfig,
-    base_url: &str,
-    tz: Tz,
-    clock: &dyn Clock,
-) -> anyhow::Result<Report> {
-    let now = clock.now();
-    let scheduled = schedule(db, now, cfg.reminder_hours, tz)?;
-    let mut report = deliver(db, cfg, base_url, tz, clock)?;
-    report.scheduled = scheduled;
-    Ok(report)
 }

@@ -64,7 +64,7 @@ impl AppointmentStatus {
 }
 
 /// An appointment.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = appointments)]
 pub struct Appointment {
     pub id: i64,
@@ -88,22 +88,8 @@ impl Appointment {
     }
 }
 
-/// An appointment to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = appointments)]
-pub struct NewAppointment {
-    pub id: i64,
-    pub code: String,
-    pub resident_id: i64,
-    pub slot_id: i64,
-    pub site_id: i64,
-    pub product_id: i64,
-    pub dose_number: i32,
-    pub status: String,
-    pub starts_at: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
+/// An appointment to insert: the record itself (`checked_in_at` is `None` until check-in).
+pub type NewAppointment = Appointment;
 
 /// Insert an appointment.
 pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {

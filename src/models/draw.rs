@@ -186,6 +186,13 @@ pub fn claim(
     Ok(n == 1)
 }
 
+/// A draw running under the runner whose claim is `token`.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn held_by<'a>(token: &'a str) -> _ {
+    let running: &'static str = DrawStatus::Running.as_str();
+    draws::status.eq(running).and(draws::claim_token.eq(token))
+}
+
 /// Extend the runner's lease; false when another runner has taken the draw over. Run first in
 /// each of the runner's transactions, it also locks the draw row.
 pub fn renew(
@@ -194,14 +201,9 @@ pub fn renew(
     token: &str,
     lease_until: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        draws::table
-            .find(id)
-            .filter(draws::status.eq(DrawStatus::Running.as_str()))
-            .filter(draws::claim_token.eq(token)),
-    )
-    .set(draws::lease_until.eq(lease_until))
-    .execute(conn)?;
+    let n = diesel::update(draws::table.find(id).filter(held_by(token)))
+        .set(draws::lease_until.eq(lease_until))
+        .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -213,20 +215,15 @@ pub fn finish(
     now: NaiveDateTime,
     order: &[String],
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        draws::table
-            .find(id)
-            .filter(draws::status.eq(DrawStatus::Running.as_str()))
-            .filter(draws::claim_token.eq(token)),
-    )
-    .set((
-        draws::status.eq(DrawStatus::Done.as_str()),
-        draws::drawn_at.eq(Some(now)),
-        draws::order_codes.eq(Some(order.join("\n"))),
-        draws::claim_token.eq(None::<String>),
-        draws::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
+    let n = diesel::update(draws::table.find(id).filter(held_by(token)))
+        .set((
+            draws::status.eq(DrawStatus::Done.as_str()),
+            draws::drawn_at.eq(Some(now)),
+            draws::order_codes.eq(Some(order.join("\n"))),
+            draws::claim_token.eq(None::<String>),
+            draws::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
     Ok(n == 1)
 }
 

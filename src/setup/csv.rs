@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::SetupError;
-use crate::db::Db;
+use crate::db::{AnyConnection, Db};
 use crate::domain::city::{parse_emails, parse_text, relabel, Code, Eligible};
 use crate::domain::text;
 use crate::ids::new_id;
@@ -158,13 +158,7 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
         let get = |i: usize| f[i].trim();
         match get(0).to_ascii_lowercase().as_str() {
             "town" => {
-                let code = Code::parse(get(1))
-                    .map(Code::into_string)
-                    .map_err(|k| bad(relabel(k, "err.import.code")))
-                    .ok();
-                let name = parse_text(get(2), 60, "err.import.name")
-                    .map_err(&mut bad)
-                    .ok();
+                let (code, name) = code_and_name(get(1), get(2), &mut bad);
                 let eligible = Eligible::parse(get(3)).ok().map(Eligible::get);
                 let emails = parse_emails(get(4), "err.import.emails")
                     .map_err(&mut bad)
@@ -196,13 +190,7 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                 }
             }
             "site" => {
-                let code = Code::parse(get(1))
-                    .map(Code::into_string)
-                    .map_err(|k| bad(relabel(k, "err.import.code")))
-                    .ok();
-                let name = parse_text(get(2), 60, "err.import.name")
-                    .map_err(&mut bad)
-                    .ok();
+                let (code, name) = code_and_name(get(1), get(2), &mut bad);
                 let address = parse_text(get(5), 120, "err.import.address")
                     .map_err(&mut bad)
                     .ok();
@@ -234,6 +222,23 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
         problems.push((1, "err.import.empty".into()));
     }
     Ok((out, problems))
+}
+
+/// Columns 2 and 3 of a town or site row: its (town's) code and its name, each refusal noted
+/// through `bad`.
+fn code_and_name(
+    code: &str,
+    name: &str,
+    mut bad: impl FnMut(&'static str),
+) -> (Option<String>, Option<String>) {
+    let code = Code::parse(code)
+        .map(Code::into_string)
+        .map_err(|k| bad(relabel(k, "err.import.code")))
+        .ok();
+    let name = parse_text(name, 60, "err.import.name")
+        .map_err(&mut bad)
+        .ok();
+    (code, name)
 }
 
 /// Import towns and sites: every row is checked (against the file and the database) before
@@ -288,18 +293,15 @@ pub fn import_csv(
             problems.sort();
             return Err(SetupError::Import(problems));
         }
+        let record = |c: &mut AnyConnection, action: &str, subject: String, detail: String| {
+            audit::record(c, now, &actor, action, &subject, &detail)
+        };
         let mut report = ImportReport::default();
         for row in &rows {
             if let Row::Town(_, t) = row {
                 town::insert(c, t)?;
-                audit::record(
-                    c,
-                    now,
-                    &actor,
-                    "towns.import",
-                    &format!("town {}", t.code),
-                    &format!("{}; eligible {}", t.name, t.eligible),
-                )?;
+                let detail = format!("{}; eligible {}", t.name, t.eligible);
+                record(c, "towns.import", format!("town {}", t.code), detail)?;
                 report.towns += 1;
             }
         }
@@ -316,14 +318,8 @@ pub fn import_csv(
                     ..s.clone()
                 };
                 site::insert(c, &s)?;
-                audit::record(
-                    c,
-                    now,
-                    &actor,
-                    "sites.import",
-                    &format!("site {}", s.id),
-                    &format!("{} in {code}; {}", s.name, s.address),
-                )?;
+                let detail = format!("{} in {code}; {}", s.name, s.address);
+                record(c, "sites.import", format!("site {}", s.id), detail)?;
                 report.sites += 1;
             }
         }

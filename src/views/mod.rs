@@ -40,6 +40,15 @@ impl FormErrors {
     }
 }
 
+/// The name of product `id` among `products` ("" if it is not there).
+pub fn product_name(products: &[crate::models::Product], id: i64) -> String {
+    products
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
 /// An inline SVG QR code for `text`, sized by CSS.
 pub fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {

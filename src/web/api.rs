@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
 use super::ctx::request_lang;
+use super::lookup::{self, Attempt};
 use super::resident::refusal_message;
 use super::state::{blocking, blocking_strict, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
@@ -377,16 +378,7 @@ pub async fn book(
     };
     let any_site_in_town = body.any_site_in_town.unwrap_or(false);
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::draw::book_or_enter(
-            &st.db,
-            &st.keys,
-            &|| st.rules(),
-            st.settings.contact_day_cap,
-            SlotId(slot_id),
-            dose,
-            &details,
-            any_site_in_town,
-        ))
+        Ok::<_, AppError>(st.book_or_enter(SlotId(slot_id), dose, any_site_in_town, &details))
     })
     .await?;
     let tz = state.settings.time_zone;
@@ -437,20 +429,21 @@ async fn find(
     let lang = request_lang(req);
     let code = BookingCode::parse(&body.code).map_err(|e| ApiError::field(lang, e))?;
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
-    let key = code.as_str().to_string();
-    if let Some(wait) = state.limits.codes.wait(&key) {
-        return Err(ApiError::too_many_attempts(lang, wait));
-    }
-    let found = read(state, move |c, st| {
-        Ok(booking::find_appointment(c, &st.keys, &code, &id).map(|(a, _)| a))
+    let key = lookup::appointment_attempts_key(&code);
+    let found = lookup::attempt(state, &key, move |st| {
+        let mut c = st.db.read.get()?;
+        Ok(booking::find_appointment(&mut c, &st.keys, &code, &id).map(|(a, _)| a))
     })
     .await?;
-    match &found {
-        Ok(_) => state.limits.codes.succeeded(&key),
-        Err(BookingError::NotFound) => state.limits.codes.failed(&key),
-        Err(_) => {}
+    attempted(lang, found)
+}
+
+/// A look-up's outcome as the API answers it.
+fn attempted<T>(lang: Lang, found: Attempt<T>) -> Result<T, ApiError> {
+    match found {
+        Attempt::Wait(wait) => Err(ApiError::too_many_attempts(lang, wait)),
+        Attempt::Done(found) => found.map_err(|e| ApiError::booking(lang, e)),
     }
-    found.map_err(|e| ApiError::booking(lang, e))
 }
 
 fn appointment_json(state: &AppState, a: crate::models::Appointment) -> HttpResponse {
@@ -515,16 +508,13 @@ pub async fn entry_lookup(
     let code = BookingCode::parse(&body.entry)
         .map_err(|e| ApiError::field(lang, FieldError::new("entry", e.key)))?;
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
-    let key = super::draw::entry_attempts_key(&code);
-    if let Some(wait) = state.limits.codes.wait(&key) {
-        return Err(ApiError::too_many_attempts(lang, wait));
-    }
-    let found = blocking(&state, move |st| {
+    let key = lookup::entry_attempts_key(&code);
+    let found = lookup::attempt(&state, &key, move |st| {
         let entry = {
             let mut c = st.db.read.get()?;
             match booking::draw::find_entry(&mut c, &st.keys, &code, &id) {
                 Ok(e) => e,
-                Err(e) => return Ok::<_, AppError>(Err(e)),
+                Err(e) => return Ok(Err(e)),
             }
         };
         Ok(booking::draw::entry_state(
@@ -535,12 +525,7 @@ pub async fn entry_lookup(
         ))
     })
     .await?;
-    match &found {
-        Ok(_) => state.limits.codes.succeeded(&key),
-        Err(BookingError::NotFound) => state.limits.codes.failed(&key),
-        Err(_) => {}
-    }
-    let es = found.map_err(|e| ApiError::booking(lang, e))?;
+    let es = attempted(lang, found)?;
     let iso = |t| crate::views::local(state.settings.time_zone, t).to_rfc3339();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "entry": es.entry.code,

@@ -2,7 +2,9 @@
 //! "manage this appointment" grant, and the settings every cookie shares.
 
 use actix_web::cookie::{time::Duration, Cookie, CookieJar, Key, SameSite};
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::state::AppState;
 
 /// The staff session cookie.
 pub const SESSION: &str = "dw_session";
@@ -37,6 +39,21 @@ pub fn private(
     jar.get(name)
         .cloned()
         .unwrap_or_else(|| plain(name, String::new(), 0, secure))
+}
+
+/// A 303 to `to` that grants the resident `id` for `max_age` seconds in the private cookie
+/// `name` (an appointment after booking or look-up, a draw entry).
+pub fn grant(state: &AppState, name: &str, id: i64, max_age: i64, to: &str) -> HttpResponse {
+    let cookie = private(
+        &state.keys.cookie,
+        name,
+        id.to_string(),
+        max_age,
+        state.settings.cookie_secure,
+    );
+    let mut res = super::respond::see_other(to);
+    let _ = res.add_cookie(&cookie);
+    res
 }
 
 /// A plain HttpOnly, SameSite=Lax cookie on `/`.

@@ -4,18 +4,16 @@
 //! page and the availability API share: a day's slots with their draws, running a draw whose
 //! window has closed before showing it.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use serde::Deserialize;
 
 use super::cookies;
 use super::ctx::Ctx;
-use super::respond::{html, html_status, see_other};
+use super::lookup::{self, LookupForm, LookupPage};
+use super::respond::{html, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::draw::{self as drawing, EntryState};
-use crate::booking::BookingError;
 use crate::domain::BookingCode;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -155,16 +153,13 @@ pub fn draw_row(lang: Lang, tz: Tz, now: NaiveDateTime, d: &Draw) -> DrawRow {
 
 /// 303 to the entry page, with the cookie that lets this browser see the entry.
 pub fn grant_entry(state: &AppState, entry_id: i64) -> HttpResponse {
-    let cookie = cookies::private(
-        &state.keys.cookie,
+    cookies::grant(
+        state,
         cookies::ENTRY,
-        entry_id.to_string(),
+        entry_id,
         ENTRY_GRANT_SECONDS,
-        state.settings.cookie_secure,
-    );
-    let mut res = see_other("/entry");
-    let _ = res.add_cookie(&cookie);
-    res
+        "/entry",
+    )
 }
 
 /// `GET /entry`: the entry this browser was granted; its draw is run first if it is due.
@@ -250,23 +245,22 @@ fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site
     }
 }
 
-/// The find form.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct EntryFindForm {
-    code: String,
-    id_number: String,
-    csrf: String,
-}
+/// The entry's look-up page.
+const ENTRY_FIND: LookupPage<EntryFindPage> = LookupPage {
+    key: lookup::entry_attempts_key,
+    too_many: "err.entry.code_attempts",
+    not_found: "err.entry.not_found",
+    page: |ctx, code, errors, refusal| EntryFindPage {
+        ctx,
+        code,
+        errors,
+        refusal,
+    },
+};
 
 /// `GET /entry/find`.
 pub async fn entry_find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    html(&EntryFindPage {
-        ctx,
-        code: String::new(),
-        errors: FormErrors::default(),
-        refusal: None,
-    })
+    ENTRY_FIND.empty(ctx)
 }
 
 /// `POST /entry/find`: code + ID number, then 303 to the entry. Wrong and unknown give the same
@@ -274,68 +268,14 @@ pub async fn entry_find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 pub async fn entry_find_submit(
     ctx: Ctx,
     state: web::Data<AppState>,
-    form: web::Form<EntryFindForm>,
+    form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
-    let (code, id) = match super::resident::code_and_id(ctx.lang, &form.code, &form.id_number) {
-        Ok(found) => found,
-        Err(errors) => {
-            let page = EntryFindPage {
-                code: form.code.clone(),
-                errors,
-                refusal: None,
-                ctx,
-            };
-            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
-        }
+    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
+        drawing::find_entry(c, &st.keys, code, id).map(|e| e.id)
     };
-    // Wrong ID numbers are slowed per entry code, as per booking code (`web::limits`).
-    let key = entry_attempts_key(&code);
-    if let Some(wait) = state.limits.codes.wait(&key) {
-        let page = EntryFindPage {
-            code: form.code.clone(),
-            errors: FormErrors::default(),
-            refusal: Some(ctx.t("err.entry.code_attempts").to_string()),
-            ctx,
-        };
-        let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
-        super::middleware::retry_after(&mut res, wait);
-        return Ok(res);
-    }
-    let found = read(&state, move |c, st| {
-        match drawing::find_entry(c, &st.keys, &code, &id) {
-            Ok(e) => Ok(Some(e.id)),
-            Err(BookingError::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    })
-    .await?;
-    match found {
-        Some(id) => {
-            state.limits.codes.succeeded(&key);
-            Ok(grant_entry(&state, id))
-        }
-        None => {
-            state.limits.codes.failed(&key);
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(
-                state.settings.login_delay_ms / 2,
-            ))
-            .await;
-            let page = EntryFindPage {
-                code: form.code.clone(),
-                errors: FormErrors::default(),
-                refusal: Some(ctx.t("err.entry.not_found").to_string()),
-                ctx,
-            };
-            html_status(&page, StatusCode::NOT_FOUND)
-        }
-    }
-}
-
-/// The key wrong look-ups of an entry code are counted under in `Limits::codes` (entry and
-/// booking codes share an alphabet, so entry codes are kept apart by a prefix).
-pub fn entry_attempts_key(code: &BookingCode) -> String {
-    format!("entry:{}", code.as_str())
+    ENTRY_FIND
+        .submit(ctx, &state, &form, find, grant_entry)
+        .await
 }
 
 /// `GET /draws/{id}`: a draw's commitment, and once done its seed and order.

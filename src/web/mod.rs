@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod ctx;
 pub mod draw;
 pub mod limits;
+pub mod lookup;
 pub mod middleware;
 pub mod record;
 pub mod refusal;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
+use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
@@ -26,9 +27,9 @@ use crate::models::{
     AppointmentStatus, Product,
 };
 use crate::views::{
-    day_bounds, day_label, hm, local, qr_svg, when, AppointmentPage, BookPage, CancelPage,
-    FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage, TownRow,
-    WaitingPage,
+    day_bounds, day_label, hm, local, product_name, qr_svg, when, AppointmentPage, BookPage,
+    CancelPage, FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage,
+    TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -39,25 +40,6 @@ pub(crate) const GRANT_SECONDS: i64 = 2 * 3600;
 /// Turn a field error into its message in the page's language.
 pub fn field_message(lang: Lang, e: FieldError) -> String {
     lang.t(e.key).to_string()
-}
-
-/// A code (booking or entry) and an ID number from a look-up form, or the form's errors.
-pub fn code_and_id(
-    lang: Lang,
-    code: &str,
-    id_number: &str,
-) -> Result<(BookingCode, IdNumber), FormErrors> {
-    let mut errors = FormErrors::default();
-    let code = BookingCode::parse(code)
-        .map_err(|e| errors.add(e.field, field_message(lang, e)))
-        .ok();
-    let id = IdNumber::parse(id_number)
-        .map_err(|e| errors.add(e.field, field_message(lang, e)))
-        .ok();
-    match (code, id) {
-        (Some(code), Some(id)) => Ok((code, id)),
-        _ => Err(errors),
-    }
 }
 
 /// Parse the resident details of a form, collecting every error.
@@ -390,14 +372,6 @@ fn closure_label(
     }
 }
 
-fn product_name(products: &[Product], id: i64) -> String {
-    products
-        .iter()
-        .find(|p| p.id == id)
-        .map(|p| p.name.clone())
-        .unwrap_or_default()
-}
-
 async fn book_page(
     ctx: Ctx,
     state: &web::Data<AppState>,
@@ -494,16 +468,7 @@ pub async fn book_submit(
     };
     let any_site_in_town = !form.any_site_in_town.is_empty();
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::draw::book_or_enter(
-            &st.db,
-            &st.keys,
-            &|| st.rules(),
-            st.settings.contact_day_cap,
-            slot_id,
-            dose,
-            &details,
-            any_site_in_town,
-        ))
+        Ok::<_, AppError>(st.book_or_enter(slot_id, dose, any_site_in_town, &details))
     })
     .await?;
     match outcome {
@@ -533,16 +498,13 @@ pub async fn book_submit(
 
 /// 303 to the appointment page, with the cookie that lets this browser see it.
 fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpResponse {
-    let cookie = cookies::private(
-        &state.keys.cookie,
+    cookies::grant(
+        state,
         cookies::APPOINTMENT,
-        appointment_id.to_string(),
+        appointment_id,
         GRANT_SECONDS,
-        state.settings.cookie_secure,
-    );
-    let mut res = see_other(to);
-    let _ = res.add_cookie(&cookie);
-    res
+        to,
+    )
 }
 
 fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
@@ -651,23 +613,22 @@ pub async fn appointment_page(
     html(&page)
 }
 
-/// The find form.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct FindForm {
-    code: String,
-    id_number: String,
-    csrf: String,
-}
+/// The appointment's look-up page.
+const FIND: LookupPage<FindPage> = LookupPage {
+    key: lookup::appointment_attempts_key,
+    too_many: "err.code_attempts",
+    not_found: "err.find.not_found",
+    page: |ctx, code, errors, refusal| FindPage {
+        ctx,
+        code,
+        errors,
+        refusal,
+    },
+};
 
 /// `GET /find`.
 pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    html(&FindPage {
-        ctx,
-        code: String::new(),
-        errors: FormErrors::default(),
-        refusal: None,
-    })
+    FIND.empty(ctx)
 }
 
 /// `POST /find`: code + ID number, then 303 to the appointment. Both wrong and unknown give
@@ -675,61 +636,13 @@ pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 pub async fn find_submit(
     ctx: Ctx,
     state: web::Data<AppState>,
-    form: web::Form<FindForm>,
+    form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
-    let (code, id) = match code_and_id(ctx.lang, &form.code, &form.id_number) {
-        Ok(found) => found,
-        Err(errors) => {
-            let page = FindPage {
-                code: form.code.clone(),
-                errors,
-                refusal: None,
-                ctx,
-            };
-            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
-        }
+    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
+        booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a.id)
     };
-    let key = code.as_str().to_string();
-    if let Some(wait) = state.limits.codes.wait(&key) {
-        let page = FindPage {
-            code: form.code.clone(),
-            errors: FormErrors::default(),
-            refusal: Some(ctx.t("err.code_attempts").to_string()),
-            ctx,
-        };
-        let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
-        super::middleware::retry_after(&mut res, wait);
-        return Ok(res);
-    }
-    let found = read(&state, move |c, st| {
-        match booking::find_appointment(c, &st.keys, &code, &id) {
-            Ok((a, _)) => Ok(Some(a.id)),
-            Err(BookingError::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    })
-    .await?;
-    match found {
-        Some(id) => {
-            state.limits.codes.succeeded(&key);
-            Ok(grant_and_show(&state, id, "/appointment"))
-        }
-        None => {
-            state.limits.codes.failed(&key);
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(
-                state.settings.login_delay_ms / 2,
-            ))
-            .await;
-            let page = FindPage {
-                code: form.code.clone(),
-                errors: FormErrors::default(),
-                refusal: Some(ctx.t("err.find.not_found").to_string()),
-                ctx,
-            };
-            html_status(&page, StatusCode::NOT_FOUND)
-        }
-    }
+    let grant = |st: &AppState, id| grant_and_show(st, id, "/appointment");
+    FIND.submit(ctx, &state, &form, find, grant).await
 }
 
 /// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.

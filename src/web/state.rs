@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use chrono::NaiveDateTime;
 
-use crate::booking::Rules;
+use crate::booking::draw::{Ask, Outcome};
+use crate::booking::{self, BookingError, ResidentDetails, Rules};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{AnyConnection, Db};
 use crate::error::AppError;
+use crate::ids::SlotId;
 use crate::security::Keys;
 
 /// What every handler can reach.
@@ -43,6 +45,24 @@ impl AppState {
             release_hours: self.settings.second_dose_release_hours,
             tz: self.settings.time_zone,
         }
+    }
+
+    /// Book or enter the slot's draw ([`booking::draw::book_or_enter`]) under this process's
+    /// rules and per-contact cap.
+    pub fn book_or_enter(
+        &self,
+        slot_id: SlotId,
+        dose: i32,
+        any_site_in_town: bool,
+        who: &ResidentDetails,
+    ) -> Result<Outcome, BookingError> {
+        let ask = Ask {
+            slot_id,
+            dose,
+            any_site_in_town,
+            contact_cap: self.settings.contact_day_cap,
+        };
+        booking::draw::book_or_enter(&self.db, &self.keys, &|| self.rules(), ask, who)
     }
 
     /// Today's date in the city.

@@ -15,9 +15,9 @@ use crate::i18n::Lang;
 use crate::models::adverse_event::AdverseEvent;
 use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlots};
 use crate::models::lot::Lot;
-use crate::models::{AppointmentStatus, Product, Site, Slot, Town};
+use crate::models::{AppointmentStatus, Site, Slot, Town};
 use crate::views::layout::Layout;
-use crate::views::{day_label, hm, local, when, FormErrors};
+use crate::views::{day_label, hm, local, product_name, when, FormErrors};
 
 /// How often the day's list reloads itself (with JavaScript) when nobody is typing.
 const REFRESH_SECONDS: u32 = 30;
@@ -66,14 +66,6 @@ pub struct CheckinView {
     pub errors: FormErrors,
     pub refusal: Option<String>,
     pub notice: Option<String>,
-}
-
-fn product_name(products: &[Product], id: i64) -> String {
-    products
-        .iter()
-        .find(|p| p.id == id)
-        .map(|p| p.name.clone())
-        .unwrap_or_default()
 }
 
 /// `lot (expires) : doses`.
