@@ -25,10 +25,7 @@ pub struct AdverseEvent {
 
 /// Insert a reaction in the caller's transaction.
 pub fn insert(conn: &mut AnyConnection, e: &AdverseEvent) -> QueryResult<()> {
-    diesel::insert_into(adverse_events::table)
-        .values(e)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, adverse_events::table, e)
 }
 
 /// Reactions recorded for one vaccination, oldest first.

@@ -93,10 +93,7 @@ pub type NewAppointment = Appointment;
 
 /// Insert an appointment.
 pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
-    diesel::insert_into(appointments::table)
-        .values(a)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, appointments::table, a)
 }
 
 /// One appointment.

@@ -27,17 +27,15 @@ pub fn record(
     subject: &str,
     detail: &str,
 ) -> QueryResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values(&AuditEntry {
-            id: crate::ids::new_id(),
-            created_at: now,
-            actor: actor.to_string(),
-            action: action.to_string(),
-            subject: subject.to_string(),
-            detail: detail.to_string(),
-        })
-        .execute(conn)
-        .map(|_| ())
+    let entry = AuditEntry {
+        id: crate::ids::new_id(),
+        created_at: now,
+        actor: actor.to_string(),
+        action: action.to_string(),
+        subject: subject.to_string(),
+        detail: detail.to_string(),
+    };
+    super::insert_into(conn, audit_log::table, &entry)
 }
 
 /// The newest entries first.

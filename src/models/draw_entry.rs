@@ -81,10 +81,7 @@ impl DrawEntry {
 
 /// Insert an entry.
 pub fn insert(conn: &mut AnyConnection, e: &DrawEntry) -> QueryResult<()> {
-    diesel::insert_into(draw_entries::table)
-        .values(e)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, draw_entries::table, e)
 }
 
 /// One entry.

@@ -27,10 +27,7 @@ pub struct SiteException {
 
 /// Insert one row.
 pub fn insert(conn: &mut AnyConnection, e: &SiteException) -> QueryResult<()> {
-    diesel::insert_into(site_exceptions::table)
-        .values(e)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, site_exceptions::table, e)
 }
 
 /// A site's exceptions on days from `from` on, in day order.

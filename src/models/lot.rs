@@ -25,10 +25,7 @@ pub type NewLot = Lot;
 
 /// Insert a lot.
 pub fn insert(conn: &mut AnyConnection, lot: &NewLot) -> QueryResult<()> {
-    diesel::insert_into(lots::table)
-        .values(lot)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, lots::table, lot)
 }
 
 /// The lot of `product` with this number.

@@ -2,6 +2,12 @@
 //! functions that take `&mut AnyConnection` and return `QueryResult`. HTTP meaning is added only
 //! in handlers; business rules live in `booking/`.
 
+use diesel::query_builder::InsertStatement;
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::{Insertable, QueryResult, RunQueryDsl, Table};
+
+use crate::db::AnyConnection;
+
 pub mod adverse_event;
 pub mod appointment;
 pub mod audit;
@@ -41,3 +47,17 @@ pub use stock::StockBalance;
 pub use town::{NewTown, Town};
 pub use user::{NewUser, Role, Session, User};
 pub use vaccination::{NewVaccination, Vaccination};
+
+/// Insert one record (or a slice of them) into `table` in the caller's transaction: what each
+/// model's `insert` does.
+pub fn insert_into<T, V>(conn: &mut AnyConnection, table: T, values: V) -> QueryResult<()>
+where
+    T: Table,
+    V: Insertable<T>,
+    InsertStatement<T, V::Values>: ExecuteDsl<AnyConnection>,
+{
+    diesel::insert_into(table)
+        .values(values)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -59,10 +59,7 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<Product>> {
 
 /// Insert one row.
 pub fn insert(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<()> {
-    diesel::insert_into(products::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, products::table, row)
 }
 
 /// Overwrite a product's fields; false if it does not exist.

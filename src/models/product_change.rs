@@ -25,10 +25,7 @@ pub struct ProductChange {
 
 /// Insert one row.
 pub fn insert(conn: &mut AnyConnection, c: &ProductChange) -> QueryResult<()> {
-    diesel::insert_into(product_changes::table)
-        .values(c)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, product_changes::table, c)
 }
 
 /// A product's changes, newest first.

@@ -45,10 +45,7 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
 
 /// Insert a resident.
 pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
-    diesel::insert_into(residents::table)
-        .values(r)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, residents::table, r)
 }
 
 /// Keep the latest contact details a resident gave.

@@ -26,10 +26,7 @@ pub struct Screening {
 
 /// Insert a screening in the caller's transaction.
 pub fn insert(conn: &mut AnyConnection, s: &Screening) -> QueryResult<()> {
-    diesel::insert_into(screenings::table)
-        .values(s)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, screenings::table, s)
 }
 
 /// The reason of the latest deferral of each of `appointments` that screening deferred.

@@ -61,18 +61,12 @@ pub struct TownNotice {
 
 /// Insert a shipment.
 pub fn insert(conn: &mut AnyConnection, s: &Shipment) -> QueryResult<()> {
-    diesel::insert_into(shipments::table)
-        .values(s)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, shipments::table, s)
 }
 
 /// Insert a lot.
 pub fn insert_lot(conn: &mut AnyConnection, l: &ShipmentLot) -> QueryResult<()> {
-    diesel::insert_into(lots::table)
-        .values(l)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, lots::table, l)
 }
 
 /// Whether a lot number is known for a product already.
@@ -114,10 +108,7 @@ pub fn lots_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<Shipm
 
 /// Insert a plan.
 pub fn insert_plan(conn: &mut AnyConnection, p: &AllocationPlan) -> QueryResult<()> {
-    diesel::insert_into(allocation_plans::table)
-        .values(p)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, allocation_plans::table, p)
 }
 
 /// One plan.
@@ -188,10 +179,7 @@ pub fn set_status(conn: &mut AnyConnection, id: i64, status: &str) -> QueryResul
 
 /// Insert a town notice.
 pub fn insert_notice(conn: &mut AnyConnection, n: &TownNotice) -> QueryResult<()> {
-    diesel::insert_into(town_notices::table)
-        .values(n)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, town_notices::table, n)
 }
 
 /// Notices, newest first, optionally for one town.

@@ -67,10 +67,7 @@ pub fn list_active(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
 
 /// Insert one row.
 pub fn insert(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<()> {
-    diesel::insert_into(sites::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, sites::table, row)
 }
 
 /// Every site, active or not (the admin's list).

@@ -36,9 +36,7 @@ pub struct Movement {
 /// Record a movement into or out of a site and keep its balance in step, in the caller's
 /// transaction. Refused (by the CHECK constraints) if it would leave promised doses unbacked.
 pub fn record(conn: &mut AnyConnection, m: &Movement) -> QueryResult<()> {
-    diesel::insert_into(stock_movements::table)
-        .values(m)
-        .execute(conn)?;
+    super::insert_into(conn, stock_movements::table, m)?;
     if let Some(site) = m.site_id {
         let updated = diesel::update(stock_balances::table.find((site, m.product_id)))
             .set(stock_balances::on_hand.eq(stock_balances::on_hand + m.delta))
@@ -145,9 +143,7 @@ pub fn record_out_of_unpromised(conn: &mut AnyConnection, m: &Movement) -> Query
     if n == 0 {
         return Ok(false);
     }
-    diesel::insert_into(stock_movements::table)
-        .values(m)
-        .execute(conn)?;
+    super::insert_into(conn, stock_movements::table, m)?;
     Ok(true)
 }
 

@@ -62,13 +62,9 @@ pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<SiteTemplate>> {
 pub fn replace(conn: &mut AnyConnection, t: &SiteTemplate, hours: &[SiteHours]) -> QueryResult<()> {
     diesel::delete(site_hours::table.filter(site_hours::site_id.eq(t.site_id))).execute(conn)?;
     diesel::delete(site_templates::table.find(t.site_id)).execute(conn)?;
-    diesel::insert_into(site_templates::table)
-        .values(t)
-        .execute(conn)?;
+    super::insert_into(conn, site_templates::table, t)?;
     for h in hours {
-        diesel::insert_into(site_hours::table)
-            .values(h)
-            .execute(conn)?;
+        super::insert_into(conn, site_hours::table, h)?;
     }
     Ok(())
 }

@@ -46,10 +46,7 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
 
 /// Insert one row.
 pub fn insert(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<()> {
-    diesel::insert_into(towns::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, towns::table, row)
 }
 
 /// Every town, active or not, by code (the admin's list).

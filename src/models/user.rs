@@ -80,10 +80,7 @@ pub struct Session {
 
 /// Insert a user.
 pub fn insert(conn: &mut AnyConnection, u: &NewUser) -> QueryResult<()> {
-    diesel::insert_into(users::table)
-        .values(u)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, users::table, u)
 }
 
 /// The active user with this name.
@@ -106,10 +103,7 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
 
 /// Start a session.
 pub fn insert_session(conn: &mut AnyConnection, s: &Session) -> QueryResult<()> {
-    diesel::insert_into(sessions::table)
-        .values(s)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, sessions::table, s)
 }
 
 /// The user behind a live session: not expired, not revoked, the user still active.

@@ -42,10 +42,7 @@ pub type NewVaccination = Vaccination;
 
 /// Insert a vaccination record.
 pub fn insert(conn: &mut AnyConnection, v: &NewVaccination) -> QueryResult<()> {
-    diesel::insert_into(vaccinations::table)
-        .values(v)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, vaccinations::table, v)
 }
 
 /// A resident's doses, in order.

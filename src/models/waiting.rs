@@ -23,10 +23,7 @@ pub struct WaitingEntry {
 /// Add someone to a town's list. A second join while already waiting is a unique violation,
 /// which the caller treats as "already on the list".
 pub fn insert(conn: &mut AnyConnection, e: &WaitingEntry) -> QueryResult<()> {
-    diesel::insert_into(waiting_list::table)
-        .values(e)
-        .execute(conn)
-        .map(|_| ())
+    super::insert_into(conn, waiting_list::table, e)
 }
 
 /// The first person waiting in a town, marked notified (in the caller's transaction).

@@ -141,29 +141,19 @@ fn parse_shipment(lang: Lang, f: &ShipmentForm) -> Result<ShipmentInput, FormErr
             None
         }
     };
-    match (
-        product_id,
-        doses,
-        received_on,
-        next_expected_on,
-        next_latest_on,
-        lots,
-    ) {
-        (
-            Some(product_id),
-            Some(doses),
-            Some(received_on),
-            Some(next_expected_on),
-            Some(next_latest_on),
-            Some(lots),
-        ) if errors.is_empty() => Ok(ShipmentInput {
-            product_id,
-            doses,
-            received_on,
-            next_expected_on,
-            next_latest_on,
-            lots,
-        }),
+    // Every field read, or the errors of those that were not.
+    let input = (|| {
+        Some(ShipmentInput {
+            product_id: product_id?,
+            doses: doses?,
+            received_on: received_on?,
+            next_expected_on: next_expected_on?,
+            next_latest_on: next_latest_on?,
+            lots: lots?,
+        })
+    })();
+    match input {
+        Some(input) if errors.is_empty() => Ok(input),
         _ => Err(errors),
     }
 }

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::{explain, run};
+use super::{act, explain};
 use crate::error::AppError;
 use crate::models::{audit, setup_progress, Role};
 use crate::setup;
@@ -69,11 +69,13 @@ pub async fn publish(
     state: web::Data<AppState>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
-    let report = run(&state, move |st| {
-        setup::publish_all(&st.db, st.settings.time_zone, st.now(), &actor)
-    })
+    let report = act(
+        &ctx,
+        &state,
+        (Role::Admin, &form.csrf),
+        Ok(()),
+        move |st, (), u| setup::publish_all(&st.db, st.settings.time_zone, st.now(), &u.username),
+    )
     .await?;
     match report {
         Ok(r) => {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{explain, run};
+use super::{act, explain};
 use crate::error::AppError;
 use crate::models::Role;
 use crate::setup::{self, SetupError};
@@ -38,13 +38,15 @@ pub async fn import(
     state: web::Data<AppState>,
     form: web::Form<ImportForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
-    let csv = form.into_inner().csv;
-    let text = csv.clone();
-    let outcome = run(&state, move |st| {
-        setup::import_csv(&st.db, &text, &actor, st.now())
-    })
+    let ImportForm { csv, csrf } = form.into_inner();
+    let text = Ok(csv.clone());
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Admin, &csrf),
+        text,
+        move |st, text, u| setup::import_csv(&st.db, &text, &u.username, st.now()),
+    )
     .await?;
     let lang = ctx.lang;
     match outcome {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::product_input;
-use super::{explain, run_parsed};
+use super::{act, explain};
 use crate::error::AppError;
 use crate::ids::ProductId;
 use crate::models::{product, product_change, Role};
@@ -88,12 +88,14 @@ async fn save_product(
     id: Option<i64>,
     form: ProductForm,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let parsed = product_input(&form);
-    let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::save_product(&st.db, id, input, &actor, st.now())
-    })
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Bureau, &form.csrf),
+        parsed,
+        move |st, input, u| setup::save_product(&st.db, id, input, &u.username, st.now()),
+    )
     .await?;
     let Err(e) = outcome else {
         return Ok(see_other(&match id {

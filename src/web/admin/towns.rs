@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::town_input;
-use super::{explain, refused_status, run, run_parsed};
+use super::{act, explain, refused_status};
 use crate::error::AppError;
 use crate::models::{site, town, Role, Town};
 use crate::setup;
@@ -84,12 +84,14 @@ async fn save_town(
     id: Option<i64>,
     form: TownForm,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let parsed = town_input(&form, id.is_none());
-    let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::save_town(&st.db, id, input, &actor, st.now())
-    })
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Admin, &form.csrf),
+        parsed,
+        move |st, input, u| setup::save_town(&st.db, id, input, &u.username, st.now()),
+    )
     .await?;
     let Err(e) = outcome else {
         return Ok(see_other(&match id {
@@ -145,12 +147,14 @@ pub async fn delete_town(
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let id = *path;
-    let outcome = run(&state, move |st| {
-        setup::delete_town(&st.db, id, &actor, st.now())
-    })
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Admin, &form.csrf),
+        Ok(()),
+        move |st, (), u| setup::delete_town(&st.db, id, &u.username, st.now()),
+    )
     .await?;
     match outcome {
         Ok(()) => Ok(see_other("/admin/towns")),

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::user_input;
-use super::{explain, run, run_parsed};
+use super::{act, explain, run};
 use crate::domain::city::Password;
 use crate::error::AppError;
 use crate::models::{site, user, Role};
@@ -90,12 +90,22 @@ pub async fn create_user(
     state: web::Data<AppState>,
     form: web::Form<UserForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let form = form.into_inner();
-    let outcome = run_parsed(&state, user_input(&form), move |st, input| {
-        setup::create_user(&st.db, input, setup::CreatedBy::Admin(&actor), st.now())
-    })
+    let parsed = user_input(&form);
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Admin, &form.csrf),
+        parsed,
+        move |st, input, u| {
+            setup::create_user(
+                &st.db,
+                input,
+                setup::CreatedBy::Admin(&u.username),
+                st.now(),
+            )
+        },
+    )
     .await?;
     match outcome {
         Ok(_) => Ok(see_other("/admin/users")),
@@ -157,13 +167,15 @@ pub async fn reset_password(
     path: web::Path<i64>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.require(Role::Admin)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
     let id = *path;
     let parsed = Password::parse(&form.password).map_err(|k| invalid("password", k));
-    let outcome = run_parsed(&state, parsed, move |st, password| {
-        setup::reset_password(&st.db, id, &password, &actor, st.now())
-    })
+    let outcome = act(
+        &ctx,
+        &state,
+        (Role::Admin, &form.csrf),
+        parsed,
+        move |st, password, u| setup::reset_password(&st.db, id, &password, &u.username, st.now()),
+    )
     .await?;
     match outcome {
         Ok(()) => {
