@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use dosewise::domain::IdNumber;
 use serde_json::{json, Value};
+
+mod common;
+use common::{id_number, read_flags};
 
 struct Args {
     url: String,
@@ -33,41 +35,19 @@ fn args() -> Args {
         seconds: 10,
         days_ahead: 3,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let next = argv.get(i + 1).cloned().unwrap_or_default();
-        match argv[i].as_str() {
+    read_flags(|flag, next| {
+        match flag {
             "--url" => a.url = next,
             "--mode" => a.mode = next,
             "--concurrency" => a.concurrency = next.parse().expect("--concurrency N"),
             "--seconds" => a.seconds = next.parse().expect("--seconds N"),
             "--days-ahead" => a.days_ahead = next.parse().expect("--days-ahead N"),
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => return false,
         }
-        i += 2;
-    }
+        true
+    });
     assert!(a.seconds <= 300, "runs are bounded to 300 s");
     a
-}
-
-/// A distinct valid ID number for request `n` (born 1960-2010, different sequence numbers).
-fn id_number(n: u32, salt: u32) -> String {
-    let birth =
-        chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap() + Days::days(i64::from(n % 18_000));
-    let region = 110_101 + (salt % 500) * 100 + (n / 18_000) % 100;
-    let first17 = format!(
-        "{region}{}{:03}",
-        birth.format("%Y%m%d"),
-        (n / 1_800_000) % 1000
-    );
-    IdNumber::with_check_digit(&first17)
-        .unwrap()
-        .expose()
-        .to_string()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]

@@ -25,8 +25,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dosewise::domain::IdNumber;
 use serde_json::{json, Value};
+
+mod common;
+use common::{id_number, read_flags};
 use tokio::sync::Semaphore;
 
 struct Args {
@@ -51,11 +53,8 @@ fn args() -> Args {
         addresses: 4096,
         in_flight: 512,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let next = argv.get(i + 1).cloned().unwrap_or_default();
-        match argv[i].as_str() {
+    read_flags(|flag, next| {
+        match flag {
             "--url" => a.url = next,
             "--database-url" => a.database_url = next,
             "--mode" => a.mode = next,
@@ -64,13 +63,10 @@ fn args() -> Args {
             "--sites" => a.sites = next.parse().expect("--sites N"),
             "--addresses" => a.addresses = next.parse().expect("--addresses N"),
             "--in-flight" => a.in_flight = next.parse().expect("--in-flight N"),
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => return false,
         }
-        i += 2;
-    }
+        true
+    });
     assert!(a.seconds <= 300, "runs are bounded to 300 s");
     assert!(a.residents > 0 && a.addresses > 0);
     a
@@ -85,22 +81,6 @@ fn source(k: u32) -> IpAddr {
         (n >> 8) as u8,
         n as u8,
     ))
-}
-
-/// A distinct valid ID number for resident `n` (born 1960-2009); `salt` keeps runs apart.
-fn id_number(n: u32, salt: u32) -> String {
-    let birth = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap()
-        + chrono::Duration::days(i64::from(n % 18_000));
-    let region = 110_101 + (salt % 500) * 100 + (n / 18_000) % 100;
-    let first17 = format!(
-        "{region}{}{:03}",
-        birth.format("%Y%m%d"),
-        (n / 1_800_000) % 1000
-    );
-    IdNumber::with_check_digit(&first17)
-        .unwrap()
-        .expose()
-        .to_string()
 }
 
 /// One resident's requests: status of each answer and its latency in microseconds.

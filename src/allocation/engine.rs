@@ -53,14 +53,7 @@ impl<'a> Solved<'a> {
     /// Runs the levels of the policy.
     fn new(instance: &'a Instance) -> Self {
         let h = instance.header();
-        let cal = Calendar {
-            run_date: h.run_date,
-            min_interval: i64::from(h.product.min_interval_days),
-            max_interval: i64::from(h.product.max_interval_days),
-            horizon: instance.horizon_days() as usize,
-            late_days: i64::from(instance.late_days()),
-            reserve_safety_factor: h.policy.reserve_safety_factor,
-        };
+        let cal = Calendar::of(instance);
         let towns = instance.towns();
         let mut order: Vec<usize> = (0..towns.len()).collect();
         order.sort_by(|&x, &y| towns[x].id.cmp(&towns[y].id));

@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 
-use super::instance::Town;
+use super::instance::{Instance, Town};
 use super::schedule::{edf, Job, TailSeats};
 
 /// A cohort whose window closes inside the horizon (or has closed: overdue).
@@ -105,6 +105,22 @@ pub(crate) struct Calendar {
     pub late_days: i64,
     /// sigma.
     pub reserve_safety_factor: f64,
+}
+
+impl Calendar {
+    /// The calendar of an instance: its run date, the product's interval, horizon, lateness and
+    /// reserve safety factor.
+    pub fn of(instance: &Instance) -> Calendar {
+        let h = instance.header();
+        Calendar {
+            run_date: h.run_date,
+            min_interval: i64::from(h.product.min_interval_days),
+            max_interval: i64::from(h.product.max_interval_days),
+            horizon: instance.horizon_days() as usize,
+            late_days: i64::from(instance.late_days()),
+            reserve_safety_factor: h.policy.reserve_safety_factor,
+        }
+    }
 }
 
 /// `ceil(sigma * people)`, forgiving the last bits of floating-point noise so that
@@ -352,15 +368,7 @@ mod tests {
 
     fn models() -> Vec<TownModel> {
         let inst = parse_instance(TINY_3).expect("valid");
-        let h = inst.header();
-        let cal = Calendar {
-            run_date: h.run_date,
-            min_interval: i64::from(h.product.min_interval_days),
-            max_interval: i64::from(h.product.max_interval_days),
-            horizon: inst.horizon_days() as usize,
-            late_days: i64::from(inst.late_days()),
-            reserve_safety_factor: h.policy.reserve_safety_factor,
-        };
+        let cal = Calendar::of(&inst);
         inst.towns()
             .iter()
             .enumerate()

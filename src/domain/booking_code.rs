@@ -4,7 +4,7 @@ use std::fmt;
 
 use rand::Rng;
 
-use super::{FieldError, PlainText, TextRule};
+use super::{FieldError, PlainText};
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -25,13 +25,9 @@ impl BookingCode {
     /// Parse a typed code: case, hyphens and spaces are ignored, and the letters people confuse
     /// with digits (`O`, `I`, `L`) read as `0` and `1`.
     pub fn parse(raw: &str) -> Result<BookingCode, FieldError> {
-        let text = PlainText::parse(raw, TextRule::line("code", 40))
-            .map_err(|e| e.or_key("err.code.format"))?;
-        let s: String = text
-            .as_str()
+        let s: String = PlainText::token(raw, "code", 40, "err.code.format", &['-'])?
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| match c.to_ascii_uppercase() {
+            .map(|c| match c {
                 'O' => '0',
                 'I' | 'L' => '1',
                 c => c,

@@ -90,14 +90,7 @@ pub fn parse_yes_no(raw: &str, field: &'static str) -> Result<bool, FieldError> 
 
 /// The last four characters of an ID number, as staff read them off the card.
 pub fn parse_last4(raw: &str) -> Result<String, FieldError> {
-    let t = PlainText::parse(raw, TextRule::line("last4", 20))
-        .map_err(|e| e.or_key("clinic.err.last4_format"))?;
-    let s: String = t
-        .as_str()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let s = PlainText::token(raw, "last4", 20, "clinic.err.last4_format", &[])?;
     let ok = s.len() == 4
         && s.bytes()
             .enumerate()

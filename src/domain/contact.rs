@@ -45,13 +45,7 @@ pub struct Phone(String);
 impl Phone {
     /// Parse a phone number; spaces and hyphens are ignored.
     pub fn parse(raw: &str) -> Result<Phone, FieldError> {
-        let text = PlainText::parse(raw, TextRule::line("phone", 40))
-            .map_err(|e| e.or_key("err.phone.format"))?;
-        let mut s: String = text
-            .as_str()
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
+        let mut s = PlainText::token(raw, "phone", 40, "err.phone.format", &['-'])?;
         if let Some(rest) = s.strip_prefix("+86") {
             s = rest.to_string();
         } else if s.len() == 13 && s.starts_with("86") {

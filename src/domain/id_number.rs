@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use super::{FieldError, PlainText, TextRule};
+use super::{FieldError, PlainText};
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_CHARS: &[u8; 11] = b"10X98765432";
@@ -17,14 +17,7 @@ pub struct IdNumber(String);
 impl IdNumber {
     /// Parse user input: spaces are ignored and a lower-case `x` is accepted.
     pub fn parse(raw: &str) -> Result<IdNumber, FieldError> {
-        let text = PlainText::parse(raw, TextRule::line("id_number", 40))
-            .map_err(|e| e.or_key("err.id.length"))?;
-        let s: String = text
-            .as_str()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let s = PlainText::token(raw, "id_number", 40, "err.id.length", &[])?;
         if s.chars().count() != 18 {
             return Err(FieldError::new("id_number", "err.id.length"));
         }

@@ -113,6 +113,25 @@ impl PlainText {
         Ok(PlainText(s.to_string()))
     }
 
+    /// A code-like field as people type it (a booking code, an ID number, a phone number): one
+    /// line of plain text of at most `max` characters, refused as `key` otherwise, read without
+    /// white space or the `ignored` characters, upper-cased.
+    pub fn token(
+        raw: &str,
+        field: &'static str,
+        max: usize,
+        key: &'static str,
+        ignored: &[char],
+    ) -> Result<String, FieldError> {
+        let text = PlainText::parse(raw, TextRule::line(field, max)).map_err(|e| e.or_key(key))?;
+        Ok(text
+            .as_str()
+            .chars()
+            .filter(|c| !c.is_whitespace() && !ignored.contains(c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect())
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -164,8 +164,7 @@ pub async fn record_shipment(
     state: web::Data<AppState>,
     form: web::Form<ShipmentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let user = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
     let form = form.into_inner();
     let input = match parse_shipment(ctx.lang, &form) {
         Ok(i) => i,
@@ -258,8 +257,7 @@ async fn act_as_bureau<T: Send + 'static>(
     csrf: &str,
     act: impl FnOnce(&AppState, &str) -> Result<T, BureauError> + Send + 'static,
 ) -> Result<Result<T, BureauError>, AppError> {
-    let user = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(csrf)?;
+    let user = ctx.acting(Role::Bureau, csrf)?.username.clone();
     match blocking(state, move |st| Ok::<_, AppError>(act(st, &user))).await? {
         Err(BureauError::NotFound) => Err(AppError::NotFound),
         Err(e) if e.is_internal() => Err(e.into()),
@@ -271,10 +269,10 @@ async fn act_as_bureau<T: Send + 'static>(
 pub async fn make_plan(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    shipment: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = *path;
+    let id = *shipment;
     let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
         bureau::make_plan(
             &st.db,
@@ -471,8 +469,7 @@ pub async fn adjust(
     path: web::Path<i64>,
     form: web::Form<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.require(Role::Bureau)?.username.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let user = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
     let id = *path;
     let form = form.into_inner();
     let mut st8 = PlanFormState {
@@ -542,10 +539,10 @@ pub async fn adjust(
 pub async fn approve(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    plan: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = *path;
+    let id = *plan;
     let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
         bureau::approve(&st.db, id, st.settings.time_zone, user, st.now())
     })
@@ -573,10 +570,10 @@ pub async fn approve(
 pub async fn instance_json(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    plan: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
-    let id = *path;
+    let id = *plan;
     let loaded = read(&state, move |c, _| Ok(bureau::load_plan(c, id)?)).await?;
     let body = serde_json::to_string_pretty(&loaded.instance.instance)
         .map_err(|e| AppError::Internal(e.into()))?;

@@ -61,6 +61,14 @@ impl Ctx {
             Some(_) => Err(AppError::Forbidden),
         }
     }
+
+    /// The logged-in user if they may act as `role` and `csrf` is this request's token: what a
+    /// staff form's POST checks first, in this order.
+    pub fn acting(&self, role: Role, csrf: &str) -> Result<&CurrentUser, AppError> {
+        let user = self.require(role)?;
+        self.check_csrf(csrf)?;
+        Ok(user)
+    }
 }
 
 impl ErrorPage {

@@ -1,8 +1,10 @@
 //! The resident's pages: towns, sites and their slots, booking, the appointment (find, move,
 //! cancel), the waiting list.
 
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate, Timelike};
 use serde::Deserialize;
 
@@ -110,7 +112,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
 pub async fn town_page(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    town: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
@@ -118,7 +120,7 @@ pub async fn town_page(
     render_town(
         ctx,
         state,
-        TownId(*path),
+        TownId(*town),
         ResidentForm::default(),
         FormErrors::default(),
         StatusCode::OK,
@@ -182,13 +184,13 @@ pub struct DayQuery {
 pub async fn site_page(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    site: web::Path<i64>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    let mut page = render_site(ctx, state, SiteId(*path), q.date.as_deref(), None, None).await?;
+    let mut page = render_site(ctx, state, SiteId(*site), q.date.as_deref(), None, None).await?;
     // Revalidated on every visit (ETag): the page changes with every booking.
     page.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
@@ -417,7 +419,7 @@ async fn book_page(
 pub async fn book_form(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    slot: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
@@ -425,7 +427,7 @@ pub async fn book_form(
     book_page(
         ctx,
         &state,
-        SlotId(*path),
+        SlotId(*slot),
         ResidentForm::default(),
         FormErrors::default(),
         None,
@@ -438,11 +440,11 @@ pub async fn book_form(
 pub async fn book_submit(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    slot: web::Path<i64>,
     form: web::Form<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let slot_id = SlotId(*path);
+    let slot_id = SlotId(*slot);
     let mut form = form.into_inner();
     form.id_number = form.id_number.trim().to_string();
     let dose = parse_dose_number(&form.dose_number);
@@ -513,6 +515,23 @@ fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
         .ok()
 }
 
+/// The appointment this browser was granted, for its pages: without a grant the request is
+/// sent to `/find` before the handler runs.
+pub struct Granted(AppointmentId);
+
+impl FromRequest for Granted {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Granted, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>();
+        let id = state.and_then(|state| granted(req, state));
+        std::future::ready(id.map(Granted).ok_or_else(|| {
+            InternalError::from_response("no appointment granted", see_other("/find")).into()
+        }))
+    }
+}
+
 /// `GET /appointment`: the appointment this browser was granted (after booking or finding it).
 /// `?done=booked|moved` after the booking or move that led here: the page then says so; looked
 /// up again later it is simply "my appointment".
@@ -523,13 +542,10 @@ pub struct AppointmentQuery {
 
 pub async fn appointment_page(
     ctx: Ctx,
-    req: HttpRequest,
+    Granted(id): Granted,
     state: web::Data<AppState>,
     q: web::Query<AppointmentQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(id) = granted(&req, &state) else {
-        return Ok(see_other("/find"));
-    };
     let data = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
         let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
@@ -648,12 +664,9 @@ pub async fn find_submit(
 /// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.
 pub async fn cancel_confirm(
     ctx: Ctx,
-    req: HttpRequest,
+    Granted(id): Granted,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(id) = granted(&req, &state) else {
-        return Ok(see_other("/find"));
-    };
     let (a, s, sl) = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
         let s = site::find(c, SiteId(a.site_id))?.ok_or(AppError::NotFound)?;
@@ -806,11 +819,11 @@ pub async fn move_submit(
 pub async fn join_waiting(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    town: web::Path<i64>,
     form: web::Form<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let town_id = TownId(*path);
+    let town_id = TownId(*town);
     let form = form.into_inner();
     let details = match parse_resident(ctx.lang, &form) {
         Ok(d) => d,

@@ -24,6 +24,16 @@ pub fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `dosewise demo-data` with `flags` ("--towns 1 --days 2"), which must succeed: its output.
+pub fn demo_data(db_url: &str, flags: &str) -> String {
+    let args: Vec<&str> = std::iter::once("demo-data")
+        .chain(flags.split_whitespace())
+        .collect();
+    let out = dosewise(db_url, &args, "");
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -93,24 +103,10 @@ async fn create_user_reads_the_password_from_stdin_and_the_user_can_log_in() {
 #[test]
 fn demo_data_fills_an_empty_database_once() {
     let db = TestDb::new();
-    let out = dosewise(
+    let t = demo_data(
         &db.url,
-        &[
-            "demo-data",
-            "--towns",
-            "2",
-            "--sites-per-town",
-            "2",
-            "--days",
-            "3",
-            "--seats-per-slot",
-            "4",
-            "--users",
-        ],
-        "",
+        "--towns 2 --sites-per-town 2 --days 3 --seats-per-slot 4 --users",
     );
-    assert!(out.status.success(), "{}", text(&out));
-    let t = text(&out);
     assert!(t.contains("created 2 towns, 4 sites, 144 slots"), "{t}");
     assert!(t.contains("admin") && t.contains("password"), "{t}");
     let again = dosewise(&db.url, &["demo-data", "--towns", "2"], "");

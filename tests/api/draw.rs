@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    add_slot_at, csrf_in, id_number, login_as, resident, resident_form, spawn_app, test_now, City,
-    Role, Session, TestApp,
+    add_slot_at, csrf_in, id_number, login_as, open_at, open_in_draw, resident, resident_form,
+    spawn_app, test_now, City, Role, Session, TestApp,
 };
 
 fn sha256_hex(s: &str) -> String {
@@ -40,31 +40,16 @@ fn released_slot(
     opens_at: NaiveDateTime,
     window: i64,
 ) -> (i64, Option<i64>) {
-    use dosewise::db::schema::{draws, slots};
     let mut c = app.conn();
     let id = add_slot_at(&mut c, city, start, seats, 0);
-    diesel::update(slots::table.find(id))
-        .set(slots::opens_at.eq(Some(opens_at)))
-        .execute(&mut *c)
-        .unwrap();
     if window == 0 {
+        open_at(&mut c, &[id], opens_at);
         return (id, None);
     }
-    dosewise::booking::draw::schedule(
-        &mut c,
-        dosewise::ids::SiteId(city.site),
-        opens_at,
-        opens_at + Duration::minutes(window),
-        test_now(),
+    (
+        id,
+        Some(open_in_draw(&mut c, city, &[id], opens_at, window)),
     )
-    .unwrap();
-    let draw = draws::table
-        .filter(draws::site_id.eq(city.site))
-        .filter(draws::opens_at.eq(opens_at))
-        .select(draws::id)
-        .first::<i64>(&mut *c)
-        .unwrap();
-    (id, Some(draw))
 }
 
 async fn json_of(res: reqwest::Response) -> Value {
@@ -735,29 +720,15 @@ async fn several_runners_at_once_decide_each_entry_once() {
 
 #[actix_web::test]
 async fn demo_data_can_announce_every_slots_release_and_run_draws_runs_the_draws_due() {
-    use crate::cli::{dosewise, text};
+    use crate::cli::{demo_data, dosewise, text};
     use crate::helpers::{count_where, TestDb};
     let db = TestDb::new();
     let before = chrono::Utc::now().naive_utc();
-    let out = dosewise(
+    let out = demo_data(
         &db.url,
-        &[
-            "demo-data",
-            "--towns",
-            "1",
-            "--sites-per-town",
-            "2",
-            "--days",
-            "2",
-            "--draw-opens-in",
-            "3600",
-            "--draw-seconds",
-            "120",
-        ],
-        "",
+        "--towns 1 --sites-per-town 2 --days 2 --draw-opens-in 3600 --draw-seconds 120",
     );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("2 draws"), "{}", text(&out));
+    assert!(out.contains("2 draws"), "{out}");
     let after = chrono::Utc::now().naive_utc();
     {
         let pools = dosewise::db::Db::connect(&db.url, 1).unwrap();
@@ -795,24 +766,10 @@ async fn demo_data_can_announce_every_slots_release_and_run_draws_runs_the_draws
 
     // Opening at once with a one-second window: once it has passed, run-draws runs both.
     let db = TestDb::new();
-    let out = dosewise(
+    demo_data(
         &db.url,
-        &[
-            "demo-data",
-            "--towns",
-            "1",
-            "--sites-per-town",
-            "2",
-            "--days",
-            "1",
-            "--draw-opens-in",
-            "0",
-            "--draw-seconds",
-            "1",
-        ],
-        "",
+        "--towns 1 --sites-per-town 2 --days 1 --draw-opens-in 0 --draw-seconds 1",
     );
-    assert!(out.status.success(), "{}", text(&out));
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let out = dosewise(&db.url, &["run-draws"], "");
     assert!(text(&out).contains("2 draws run"), "{}", text(&out));
@@ -822,8 +779,7 @@ async fn demo_data_can_announce_every_slots_release_and_run_draws_runs_the_draws
 
     // Without the flags, slots are bookable at once as before.
     let db = TestDb::new();
-    let out = dosewise(&db.url, &["demo-data", "--towns", "1", "--days", "1"], "");
-    assert!(out.status.success(), "{}", text(&out));
+    demo_data(&db.url, "--towns 1 --days 1");
     let pools = dosewise::db::Db::connect(&db.url, 1).unwrap();
     let mut c = pools.read.get().unwrap();
     assert_eq!(count_where(&mut c, "slots", "opens_at IS NOT NULL"), 0);

@@ -3,13 +3,12 @@
 //! another site of the same town.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
 use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    add_slot_at, add_stock, id_number, resident, spawn_app, spawn_app_configured, test_now, City,
-    TestApp, TestDb,
+    add_slot_at, add_stock, id_number, open_in_draw, resident, spawn_app, spawn_app_configured,
+    test_now, City, TestApp, TestDb,
 };
 
 /// A slot's start: `days` ahead at 10:00 Shanghai time.
@@ -40,27 +39,9 @@ async fn app_with_cap(cap: u32) -> TestApp {
 /// A slot of `city` opening at `opens_at`, with a draw of `window` minutes from then. Returns
 /// the slot and its draw.
 fn slot_in_draw(app: &TestApp, city: City, start: NaiveDateTime, seats: i32) -> (i64, i64) {
-    use dosewise::db::schema::{draws, slots};
     let mut c = app.conn();
     let id = add_slot_at(&mut c, city, start, seats, 0);
-    diesel::update(slots::table.find(id))
-        .set(slots::opens_at.eq(Some(release())))
-        .execute(&mut *c)
-        .unwrap();
-    dosewise::booking::draw::schedule(
-        &mut c,
-        dosewise::ids::SiteId(city.site),
-        release(),
-        release() + Duration::minutes(10),
-        test_now(),
-    )
-    .unwrap();
-    let draw = draws::table
-        .filter(draws::site_id.eq(city.site))
-        .select(draws::id)
-        .first::<i64>(&mut *c)
-        .unwrap();
-    (id, draw)
+    (id, open_in_draw(&mut c, city, &[id], release(), 10))
 }
 
 /// Another active site in the city's town, with `stock` doses of its vaccine.

@@ -493,6 +493,39 @@ pub fn add_slot_at(
     id
 }
 
+/// Let `slots` open for booking at `opens_at` (a release announced ahead).
+pub fn open_at(c: &mut AnyConnection, slots: &[i64], opens_at: NaiveDateTime) {
+    use diesel::prelude::*;
+    use dosewise::db::schema::slots as s;
+    diesel::update(s::table.filter(s::id.eq_any(slots)))
+        .set(s::opens_at.eq(Some(opens_at)))
+        .execute(c)
+        .unwrap();
+}
+
+/// Let `slots` of `city` open at `opens_at` with a draw of `window` minutes from then, as the
+/// release rule does: the draw's id.
+pub fn open_in_draw(
+    c: &mut AnyConnection,
+    city: City,
+    slots: &[i64],
+    opens_at: NaiveDateTime,
+    window: i64,
+) -> i64 {
+    use diesel::prelude::*;
+    use dosewise::db::schema::draws;
+    open_at(c, slots, opens_at);
+    let closes_at = opens_at + Duration::minutes(window);
+    let site = dosewise::ids::SiteId(city.site);
+    dosewise::booking::draw::schedule(c, site, opens_at, closes_at, test_now()).unwrap();
+    draws::table
+        .filter(draws::site_id.eq(city.site))
+        .filter(draws::opens_at.eq(opens_at))
+        .select(draws::id)
+        .first(c)
+        .unwrap()
+}
+
 /// Receive doses at a site through the ledger.
 pub fn add_stock(c: &mut AnyConnection, city: City, n: i32) {
     stock::record(

@@ -2,11 +2,10 @@
 //! first-dose seat, and a draw there tells its entries the true reason, on the page and by mail.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    add_slot_at, csrf_in, id_number, resident, spawn_app, test_now, Session, TestApp,
+    add_slot_at, csrf_in, id_number, open_in_draw, resident, spawn_app, test_now, Session, TestApp,
 };
 
 /// The slot's start: `days` ahead at 10:00 Shanghai time.
@@ -91,37 +90,18 @@ async fn a_site_without_stock_offers_no_first_dose_seat_and_at_most_its_unpromis
 
 #[actix_web::test]
 async fn a_draw_at_a_site_without_stock_says_so_on_the_entry_page_and_by_mail() {
-    use dosewise::db::schema::{draws, slots};
     let app = spawn_app().await;
     let city = app.city();
     let slot = add_slot_at(&mut app.conn(), city, day_at_ten(7), 5, 0);
     // A second slot the same day: the draw may look there, and finds no dose either.
-    add_slot_at(
+    let other = add_slot_at(
         &mut app.conn(),
         city,
         day_at_ten(7) + Duration::hours(1),
         5,
         0,
     );
-    {
-        let mut c = app.conn();
-        diesel::update(slots::table.filter(slots::site_id.eq(city.site)))
-            .set(slots::opens_at.eq(Some(release())))
-            .execute(&mut *c)
-            .unwrap();
-        dosewise::booking::draw::schedule(
-            &mut c,
-            dosewise::ids::SiteId(city.site),
-            release(),
-            release() + Duration::minutes(10),
-            test_now(),
-        )
-        .unwrap();
-    }
-    let draw: i64 = draws::table
-        .select(draws::id)
-        .first(&mut *app.conn())
-        .unwrap();
+    let draw = open_in_draw(&mut app.conn(), city, &[slot, other], release(), 10);
 
     app.clock.set(release() + Duration::minutes(1));
     let mut entries = Vec::new();

@@ -14,7 +14,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    add_slot_at, id_number, resident, spawn_app_configured, test_now, City, TestApp, TestDb,
+    add_slot_at, id_number, open_in_draw, resident, spawn_app_configured, test_now, City, TestApp,
+    TestDb,
 };
 
 /// Residents arriving at once.
@@ -174,22 +175,7 @@ async fn three_hundred_residents_at_once_for_forty_seats_first_come_then_by_draw
     app.add_stock(city, 100);
     let day2 = day_of_slots(&app, city, 8);
     let opens = test_now() + Duration::hours(1);
-    {
-        use dosewise::db::schema::slots;
-        let mut c = app.conn();
-        diesel::update(slots::table.filter(slots::id.eq_any(&day2)))
-            .set(slots::opens_at.eq(Some(opens)))
-            .execute(&mut *c)
-            .unwrap();
-        dosewise::booking::draw::schedule(
-            &mut c,
-            dosewise::ids::SiteId(city.site),
-            opens,
-            opens + Duration::minutes(10),
-            test_now(),
-        )
-        .unwrap();
-    }
+    open_in_draw(&mut app.conn(), city, &day2, opens, 10);
     app.clock.set(opens + Duration::minutes(2));
     let targets = day2.clone();
     let entries = rush(&app, 2, move |i| {

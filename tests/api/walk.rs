@@ -9,7 +9,7 @@ use dosewise::db::schema::slots;
 use dosewise::demo::{generate_city, CityOptions};
 use dosewise::setup::{publish_all, PublishReport};
 
-use crate::cli::{dosewise, text};
+use crate::cli::{demo_data, dosewise, text};
 use crate::helpers::{
     add_slot_at, book_code, count_where, id_number, login_as, spawn_app, spawn_app_on, test_now,
     Role, Session, TestApp, TestDb,
@@ -448,20 +448,7 @@ async fn the_demo_city_has_weekly_templates_that_publishing_keeps_going_unchange
 async fn demo_data_then_publish_slots_changes_no_slot_and_check_passes() {
     let db = TestDb::new();
     let url = db.url.clone();
-    let out = dosewise(
-        &url,
-        &[
-            "demo-data",
-            "--towns",
-            "1",
-            "--sites-per-town",
-            "2",
-            "--days",
-            "3",
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    demo_data(&url, "--towns 1 --sites-per-town 2 --days 3");
     let app = spawn_app_on(db).await;
     let before = slot_states(&app);
     assert_eq!(app.count("site_templates", "days_ahead = 3"), 2);
@@ -479,22 +466,10 @@ async fn demo_data_then_publish_slots_changes_no_slot_and_check_passes() {
 
     // A city released at one instant has no template, so publishing cannot open it early.
     let db = TestDb::new();
-    let out = dosewise(
+    demo_data(
         &db.url,
-        &[
-            "demo-data",
-            "--towns",
-            "1",
-            "--sites-per-town",
-            "1",
-            "--days",
-            "2",
-            "--draw-opens-in",
-            "3600",
-        ],
-        "",
+        "--towns 1 --sites-per-town 1 --days 2 --draw-opens-in 3600",
     );
-    assert!(out.status.success(), "{}", text(&out));
     let out = dosewise(&db.url, &["publish-slots"], "");
     assert!(out.status.success(), "{}", text(&out));
     let app = spawn_app_on(db).await;

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::{act, explain};
+use super::{explain, run};
 use crate::error::AppError;
 use crate::models::{audit, setup_progress, Role};
 use crate::setup;
@@ -69,13 +69,10 @@ pub async fn publish(
     state: web::Data<AppState>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    let report = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        Ok(()),
-        move |st, (), u| setup::publish_all(&st.db, st.settings.time_zone, st.now(), &u.username),
-    )
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
+    let report = run(&state, move |st| {
+        setup::publish_all(&st.db, st.settings.time_zone, st.now(), &actor)
+    })
     .await?;
     match report {
         Ok(r) => {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{act, explain};
+use super::{explain, run};
 use crate::error::AppError;
 use crate::models::Role;
 use crate::setup::{self, SetupError};
@@ -38,15 +38,12 @@ pub async fn import(
     state: web::Data<AppState>,
     form: web::Form<ImportForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ImportForm { csv, csrf } = form.into_inner();
-    let text = Ok(csv.clone());
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &csrf),
-        text,
-        move |st, text, u| setup::import_csv(&st.db, &text, &u.username, st.now()),
-    )
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
+    let csv = form.into_inner().csv;
+    let text = csv.clone();
+    let outcome = run(&state, move |st| {
+        setup::import_csv(&st.db, &text, &actor, st.now())
+    })
     .await?;
     let lang = ctx.lang;
     match outcome {

@@ -22,13 +22,10 @@ pub use sites::{
 pub use towns::{create_town, delete_town, town_page, towns, update_town};
 pub use users::{create_user, reset_password, set_active, users, ActiveForm, PasswordForm};
 
-use super::ctx::Ctx;
 use super::state::{blocking, AppState};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::models::Role;
 use crate::setup::SetupError;
-use crate::views::layout::CurrentUser;
 use crate::views::FormErrors;
 
 /// A set-up error as a page shows it: field errors next to fields, a refusal on top. Internal
@@ -67,25 +64,19 @@ where
     blocking(state, move |st| Ok::<_, AppError>(f(st))).await
 }
 
-/// Run a set-up action as the signed-in user, who must hold `role`, after the CSRF check, off
-/// the async workers: the action gets the state, the parsed input and the user. The outer error
-/// is the system's, the inner the request's; input that did not parse is passed on unrun.
-async fn act<I, T, F>(
-    ctx: &Ctx,
+/// Run a parsed set-up action off the async workers, or pass the form's errors on.
+async fn run_parsed<I, T, F>(
     state: &web::Data<AppState>,
-    (role, csrf): (Role, &str),
     parsed: Result<I, SetupError>,
     f: F,
 ) -> Result<Result<T, SetupError>, AppError>
 where
-    F: FnOnce(&AppState, I, &CurrentUser) -> Result<T, SetupError> + Send + 'static,
+    F: FnOnce(&AppState, I) -> Result<T, SetupError> + Send + 'static,
     I: Send + 'static,
     T: Send + 'static,
 {
-    let user = ctx.require(role)?.clone();
-    ctx.check_csrf(csrf)?;
     match parsed {
-        Ok(input) => run(state, move |st| f(st, input, &user)).await,
+        Ok(input) => run(state, move |st| f(st, input)).await,
         Err(e) => Ok(Err(e)),
     }
 }

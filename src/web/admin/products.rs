@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::product_input;
-use super::{act, explain};
+use super::{explain, run_parsed};
 use crate::error::AppError;
 use crate::ids::ProductId;
 use crate::models::{product, product_change, Role};
@@ -88,14 +88,11 @@ async fn save_product(
     id: Option<i64>,
     form: ProductForm,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
     let parsed = product_input(&form);
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Bureau, &form.csrf),
-        parsed,
-        move |st, input, u| setup::save_product(&st.db, id, input, &u.username, st.now()),
-    )
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_product(&st.db, id, input, &actor, st.now())
+    })
     .await?;
     let Err(e) = outcome else {
         return Ok(see_other(&match id {
@@ -115,10 +112,10 @@ async fn save_product(
 pub async fn product_page(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    product: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
-    let id = *path;
+    let id = *product;
     let p = read(&state, move |c, _| {
         product::find(c, ProductId(id))?.ok_or(AppError::NotFound)
     })

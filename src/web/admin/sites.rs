@@ -7,7 +7,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::forms::{exception_input, site_input, template_input};
-use super::{act, explain, refused_status};
+use super::{explain, refused_status, run_parsed};
 use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{exception, product, site, site_product, slot, template, town, Role};
@@ -110,17 +110,11 @@ async fn save_site(
     id: Option<i64>,
     form: SiteForm,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let parsed = site_input(&form, id.is_none());
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, input, u| {
-            let tz = st.settings.time_zone;
-            setup::save_site(&st.db, id, input, tz, &u.username, st.now())
-        },
-    )
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_site(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
     .await?;
     let e = match (outcome, id) {
         (Ok(new), None) => return Ok(see_other(&format!("/admin/sites/{new}#template"))),
@@ -307,21 +301,14 @@ pub async fn save_template(
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = TemplateForm::from_pairs(pairs.into_inner());
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     if form.draw_minutes.trim().is_empty() {
         form.draw_minutes = state.settings.draw_minutes.to_string();
     }
     let id = *path;
-    let parsed = template_input(&form);
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, input, u| {
-            let tz = st.settings.time_zone;
-            setup::save_template(&st.db, id, input, tz, &u.username, st.now())
-        },
-    )
+    let outcome = run_parsed(&state, template_input(&form), move |st, input| {
+        setup::save_template(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
     .await?;
     match outcome {
         Ok(r) => Ok(see_other(&format!(
@@ -349,19 +336,13 @@ pub async fn add_exception(
     path: web::Path<i64>,
     form: web::Form<ExceptionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let id = *path;
     let form = form.into_inner();
     let parsed = exception_input(&form, state.today());
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, input, u| {
-            let tz = st.settings.time_zone;
-            setup::apply_exception(&st.db, id, input, tz, &u.username, st.now())
-        },
-    )
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::apply_exception(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+    })
     .await?;
     match outcome {
         Ok(ExceptionOutcome::Applied { cancelled, .. }) => Ok(see_other(&format!(

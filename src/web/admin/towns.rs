@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::town_input;
-use super::{act, explain, refused_status};
+use super::{explain, refused_status, run, run_parsed};
 use crate::error::AppError;
 use crate::models::{site, town, Role, Town};
 use crate::setup;
@@ -84,14 +84,11 @@ async fn save_town(
     id: Option<i64>,
     form: TownForm,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let parsed = town_input(&form, id.is_none());
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, input, u| setup::save_town(&st.db, id, input, &u.username, st.now()),
-    )
+    let outcome = run_parsed(&state, parsed, move |st, input| {
+        setup::save_town(&st.db, id, input, &actor, st.now())
+    })
     .await?;
     let Err(e) = outcome else {
         return Ok(see_other(&match id {
@@ -147,14 +144,11 @@ pub async fn delete_town(
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let id = *path;
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        Ok(()),
-        move |st, (), u| setup::delete_town(&st.db, id, &u.username, st.now()),
-    )
+    let outcome = run(&state, move |st| {
+        setup::delete_town(&st.db, id, &actor, st.now())
+    })
     .await?;
     match outcome {
         Ok(()) => Ok(see_other("/admin/towns")),

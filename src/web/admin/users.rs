@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::user_input;
-use super::{act, explain, run};
+use super::{explain, run, run_parsed};
 use crate::domain::city::Password;
 use crate::error::AppError;
 use crate::models::{site, user, Role};
@@ -90,22 +90,11 @@ pub async fn create_user(
     state: web::Data<AppState>,
     form: web::Form<UserForm>,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let form = form.into_inner();
-    let parsed = user_input(&form);
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, input, u| {
-            setup::create_user(
-                &st.db,
-                input,
-                setup::CreatedBy::Admin(&u.username),
-                st.now(),
-            )
-        },
-    )
+    let outcome = run_parsed(&state, user_input(&form), move |st, input| {
+        setup::create_user(&st.db, input, setup::CreatedBy::Admin(&actor), st.now())
+    })
     .await?;
     match outcome {
         Ok(_) => Ok(see_other("/admin/users")),
@@ -131,8 +120,7 @@ pub async fn set_active(
     path: web::Path<i64>,
     form: web::Form<ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.require(Role::Admin)?.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let me = ctx.acting(Role::Admin, &form.csrf)?.clone();
     let id = *path;
     let active = match form.active.as_str() {
         "true" => true,
@@ -167,15 +155,12 @@ pub async fn reset_password(
     path: web::Path<i64>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
+    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let id = *path;
     let parsed = Password::parse(&form.password).map_err(|k| invalid("password", k));
-    let outcome = act(
-        &ctx,
-        &state,
-        (Role::Admin, &form.csrf),
-        parsed,
-        move |st, password, u| setup::reset_password(&st.db, id, &password, &u.username, st.now()),
-    )
+    let outcome = run_parsed(&state, parsed, move |st, password| {
+        setup::reset_password(&st.db, id, &password, &actor, st.now())
+    })
     .await?;
     match outcome {
         Ok(()) => {
