@@ -516,7 +516,8 @@ fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
 }
 
 /// The appointment this browser was granted, for its pages: without a grant the request is
-/// sent to `/find` before the handler runs.
+/// sent to `/find` before the handler runs (taken last, so the other extractors' refusals come
+/// first, as when the handler checked the grant itself).
 pub struct Granted(AppointmentId);
 
 impl FromRequest for Granted {
@@ -542,9 +543,9 @@ pub struct AppointmentQuery {
 
 pub async fn appointment_page(
     ctx: Ctx,
-    Granted(id): Granted,
     state: web::Data<AppState>,
     q: web::Query<AppointmentQuery>,
+    Granted(id): Granted,
 ) -> Result<HttpResponse, AppError> {
     let data = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -664,8 +665,8 @@ pub async fn find_submit(
 /// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.
 pub async fn cancel_confirm(
     ctx: Ctx,
-    Granted(id): Granted,
     state: web::Data<AppState>,
+    Granted(id): Granted,
 ) -> Result<HttpResponse, AppError> {
     let (a, s, sl) = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
