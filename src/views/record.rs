@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::FormErrors;
 use crate::record::Record;
 use crate::views::layout::Layout;
 
@@ -51,5 +52,6 @@ pub struct VerifyPage {
     /// Its id, as records name it.
     pub key_id: String,
     pub payload: String,
+    pub errors: FormErrors,
     pub verdict: Option<VerdictView>,
 }

@@ -2,19 +2,23 @@
 //! and their twins in the API. Wrong ID numbers are counted per code in `Limits::codes`; a code
 //! that has had too many is refused for a while before any database work.
 
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::cookies;
 use super::ctx::Ctx;
-use super::respond::html_status;
+use super::respond::{html_status, see_other};
 use super::state::{blocking, AppState};
 use crate::booking::BookingError;
 use crate::db::AnyConnection;
 use crate::domain::{BookingCode, IdNumber};
 use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::ids::AppointmentId;
 use crate::views::FormErrors;
 
 /// The look-up form: a code and an ID number (`/find`, `/entry/find`).
@@ -159,5 +163,30 @@ impl<P: Template> LookupPage<P> {
             }
             Attempt::Done(Err(e)) => Err(e.into()),
         }
+    }
+}
+
+/// The appointment a look-up (or a booking) granted this browser, from its private cookie.
+pub fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
+    cookies::get_private(req, &state.keys.cookie, cookies::APPOINTMENT)?
+        .parse()
+        .ok()
+}
+
+/// The appointment this browser was granted, for its pages: without a grant the request is
+/// sent to `/find` before the handler runs (taken last, so the other extractors' refusals come
+/// first, as when the handler checked the grant itself).
+pub struct Granted(pub AppointmentId);
+
+impl FromRequest for Granted {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Granted, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>();
+        let id = state.and_then(|state| granted(req, state));
+        std::future::ready(id.map(Granted).ok_or_else(|| {
+            InternalError::from_response("no appointment granted", see_other("/find")).into()
+        }))
     }
 }

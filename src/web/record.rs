@@ -1,22 +1,23 @@
 //! The vaccination record: `GET /record` (the resident of the appointment this browser was
 //! granted), `GET /record/key` (the public key), `GET`/`POST /verify` (check a payload).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::cookies;
 use super::ctx::Ctx;
-use super::respond::{html, see_other};
+use super::lookup::Granted;
+use super::respond::{html, html_status};
 use super::state::{read, AppState};
 use crate::domain::days::local_day;
-use crate::domain::IdNumber;
+use crate::domain::{IdNumber, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::day_label;
-use crate::ids::{AppointmentId, ResidentId};
+use crate::ids::ResidentId;
 use crate::models::{appointment, resident, vaccination};
 use crate::record::{self, Dose, Record, RecordKey, Verdict};
-use crate::views::qr_svg;
 use crate::views::record::{DoseLine, RecordPage, VerdictView, VerifyPage};
+use crate::views::{qr_svg, FormErrors};
 
 fn record_key(state: &AppState) -> RecordKey {
     RecordKey::from_seed(&state.keys.record_seed)
@@ -25,16 +26,11 @@ fn record_key(state: &AppState) -> RecordKey {
 /// `GET /record`: the doses of the resident whose appointment this browser holds, signed.
 pub async fn record_page(
     ctx: Ctx,
-    req: HttpRequest,
     state: web::Data<AppState>,
+    Granted(id): Granted,
 ) -> Result<HttpResponse, AppError> {
-    let Some(id) = cookies::get_private(&req, &state.keys.cookie, cookies::APPOINTMENT)
-        .and_then(|v| v.parse::<i64>().ok())
-    else {
-        return Ok(see_other("/find"));
-    };
     let (r, doses) = read(&state, move |c, _| {
-        let a = appointment::find(c, AppointmentId(id))?.ok_or(AppError::NotFound)?;
+        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
         let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
         let doses = vaccination::list_named_for_resident(c, ResidentId(r.id))?;
         Ok((r, doses))
@@ -117,9 +113,28 @@ pub async fn verify_submit(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let form = form.into_inner();
+    // Plain text of one line, as any field: other characters get the form again, saying so.
+    let payload = match PlainText::parse(&form.payload, TextRule::line("payload", 1800).required())
+    {
+        Ok(p) => p.into_string(),
+        Err(e) => {
+            let mut errors = FormErrors::default();
+            errors.add(e.field, ctx.t(e.key).to_string());
+            let key = record_key(&state);
+            let page = VerifyPage {
+                public_key: key.public(),
+                key_id: key.key_id(),
+                payload: String::new(),
+                errors,
+                verdict: None,
+                ctx,
+            };
+            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
     let key = record_key(&state);
     let verdict = record::public_key(&key.public())
-        .map(|public| record::verify(&form.payload, &public))
+        .map(|public| record::verify(&payload, &public))
         .unwrap_or(Verdict::Unreadable);
     let view = VerdictView {
         valid: matches!(verdict, Verdict::Valid(_)),
@@ -129,7 +144,7 @@ pub async fn verify_submit(
             _ => None,
         },
     };
-    verify_answer(ctx, &state, form.payload, Some(view))
+    verify_answer(ctx, &state, payload, Some(view))
 }
 
 fn verify_answer(
@@ -143,6 +158,7 @@ fn verify_answer(
         public_key: key.public(),
         key_id: key.key_id(),
         payload,
+        errors: FormErrors::default(),
         verdict,
         ctx,
     })

@@ -1,10 +1,8 @@
 //! The resident's pages: towns, sites and their slots, booking, the appointment (find, move,
 //! cancel), the waiting list.
 
-use actix_web::dev::Payload;
-use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate, Timelike};
 use serde::Deserialize;
 
@@ -509,30 +507,6 @@ fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpRespon
     )
 }
 
-fn granted(req: &HttpRequest, state: &AppState) -> Option<AppointmentId> {
-    cookies::get_private(req, &state.keys.cookie, cookies::APPOINTMENT)?
-        .parse()
-        .ok()
-}
-
-/// The appointment this browser was granted, for its pages: without a grant the request is
-/// sent to `/find` before the handler runs (taken last, so the other extractors' refusals come
-/// first, as when the handler checked the grant itself).
-pub struct Granted(AppointmentId);
-
-impl FromRequest for Granted {
-    type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Granted, actix_web::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>();
-        let id = state.and_then(|state| granted(req, state));
-        std::future::ready(id.map(Granted).ok_or_else(|| {
-            InternalError::from_response("no appointment granted", see_other("/find")).into()
-        }))
-    }
-}
-
 /// `GET /appointment`: the appointment this browser was granted (after booking or finding it).
 /// `?done=booked|moved` after the booking or move that led here: the page then says so; looked
 /// up again later it is simply "my appointment".
@@ -545,7 +519,7 @@ pub async fn appointment_page(
     ctx: Ctx,
     state: web::Data<AppState>,
     q: web::Query<AppointmentQuery>,
-    Granted(id): Granted,
+    lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
     let data = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -666,7 +640,7 @@ pub async fn find_submit(
 pub async fn cancel_confirm(
     ctx: Ctx,
     state: web::Data<AppState>,
-    Granted(id): Granted,
+    lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
     let (a, s, sl) = read(&state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
@@ -697,7 +671,7 @@ pub async fn cancel(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     blocking(&state, move |st| booking::cancel(&st.db, id, st.now())).await?;
     Ok(see_other("/appointment"))
 }
@@ -709,7 +683,7 @@ pub async fn move_form(
     state: web::Data<AppState>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     let (a, m) = mover(&state, id).await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
@@ -789,7 +763,7 @@ pub async fn move_submit(
     form: web::Form<MoveForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
-    let id = granted(&req, &state).ok_or(AppError::Forbidden)?;
+    let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     let to = SlotId(parse_id(&form.slot_id).ok_or(AppError::BadRequest)?);
     let moved = blocking(&state, move |st| {
         Ok::<_, AppError>(booking::reschedule(&st.db, st.rules(), id, to))

@@ -728,6 +728,12 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         ],
     ));
     out.push(form(
+        "/verify",
+        "/verify".into(),
+        Who::Anon,
+        vec![text("payload", "DW1.e30.AAAA")],
+    ));
+    out.push(form(
         "/appointment/move",
         "/appointment/move".into(),
         Who::Resident,
