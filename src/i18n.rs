@@ -92,21 +92,23 @@ fn missing(key: &str) -> &'static str {
 }
 
 /// One file per area and language, so areas can grow without touching each other's text.
-const ZH_SOURCES: [&str; 6] = [
+const ZH_SOURCES: [&str; 7] = [
     include_str!("../locales/mail.zh-CN.txt"),
     include_str!("../locales/zh-CN.txt"),
     include_str!("../locales/bureau.zh-CN.txt"),
     include_str!("../locales/clinic.zh-CN.txt"),
     include_str!("../locales/setup.zh-CN.txt"),
     include_str!("../locales/draw.zh-CN.txt"),
+    include_str!("../locales/report.zh-CN.txt"),
 ];
-const EN_SOURCES: [&str; 6] = [
+const EN_SOURCES: [&str; 7] = [
     include_str!("../locales/mail.en.txt"),
     include_str!("../locales/en.txt"),
     include_str!("../locales/bureau.en.txt"),
     include_str!("../locales/clinic.en.txt"),
     include_str!("../locales/setup.en.txt"),
     include_str!("../locales/draw.en.txt"),
+    include_str!("../locales/report.en.txt"),
 ];
 
 /// Parse `key = value` lines; blank lines and `#` comments are skipped.

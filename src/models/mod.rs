@@ -38,6 +38,9 @@ pub mod template;
 pub mod draw;
 pub mod draw_entry;
 
+// The bureau sees the campaign (issue 12).
+pub mod export;
+
 pub use appointment::{Appointment, AppointmentStatus, NewAppointment};
 pub use product::{NewProduct, Product};
 pub use resident::{NewResident, Resident};

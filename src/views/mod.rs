@@ -275,3 +275,4 @@ pub struct RoleHomePage {
 }
 pub mod admin;
 pub mod bureau;
+pub mod exports;

@@ -10,6 +10,7 @@ pub mod common;
 pub mod cookies;
 pub mod ctx;
 pub mod draw;
+pub mod exports;
 pub mod limits;
 pub mod lookup;
 pub mod middleware;
@@ -146,6 +147,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/bureau/notices", web::get().to(bureau::notices))
     .route("/bureau/audit", web::get().to(bureau::audit_log))
     .route("/bureau/mail", web::get().to(bureau::mail))
+    // The bureau sees the campaign (issue 12)
+    .route("/bureau/exports", web::get().to(exports::exports_page))
+    .route(
+        "/bureau/exports/{name}.csv",
+        web::get().to(exports::export_csv),
+    )
     // City set-up (admin; products also bureau)
     .route("/admin/publish", web::post().to(admin::publish))
     .route("/admin/towns", web::get().to(admin::towns))

@@ -17,7 +17,7 @@ use crate::helpers::{
 
 /// Two towns giving one product (pack of 6), 10 days of slots, residents whose second doses fall
 /// due soon, and people waiting for a first dose.
-fn two_towns(app: &TestApp) -> (City, City) {
+pub(crate) fn two_towns(app: &TestApp) -> (City, City) {
     let mut c = app.conn();
     let a = make_city(&mut c, "T001", 21, 56);
     let b = City {
@@ -380,7 +380,7 @@ async fn bad_shipments_get_a_clear_message_and_write_nothing() {
 }
 
 /// Record 600 doses and plan them; returns the plan's path.
-async fn planned(bureau: &Session, a: City) -> String {
+pub(crate) async fn planned(bureau: &Session, a: City) -> String {
     let res = record(
         bureau,
         a.product,

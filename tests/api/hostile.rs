@@ -1545,6 +1545,7 @@ fn query_names(pattern: &str) -> &'static [&'static str] {
         "/staff/checkin" => &["code", "site"],
         "/staff/sites/{id}" | "/staff/checkin/{code}" => &["done", "n"],
         "/bureau/notices" => &["town"],
+        "/bureau/exports" | "/bureau/exports/{name}.csv" => &["from", "to", "town"],
         "/admin/sites/{id}" => &["created", "cancelled"],
         "/login" | "/lang/{code}" => &["next"],
         _ => &[],
@@ -1567,13 +1568,17 @@ fn valid_get(pattern: &str, w: &World) -> (String, Who) {
         "/bureau/shipments/{id}" => w.shipment.to_string(),
         "/bureau/plans/{id}" | "/bureau/plans/{id}/instance.json" => w.plan.to_string(),
         "/admin/products/{id}" => w.product.to_string(),
+        "/bureau/exports/{name}.csv" => "appointments".into(),
         // No draw exists in this world: an unknown one (404), whose paths are probed all the
         // same; `draw.rs` opens real ones.
         "/draws/{id}" | "/api/v1/draws/{id}" => "1".into(),
         p if p.contains('{') => panic!("GET {p} needs a valid path in hostile.rs"),
         _ => String::new(),
     };
-    let path = pattern.replace("{id}", &id).replace("{code}", &id);
+    let path = pattern
+        .replace("{id}", &id)
+        .replace("{code}", &id)
+        .replace("{name}", &id);
     let who = if pattern.starts_with("/staff") {
         Who::Clinic
     } else if pattern.starts_with("/bureau") {

@@ -12,6 +12,7 @@ mod cli;
 mod clinic;
 mod concurrency;
 mod draw;
+mod exports;
 mod fair;
 mod helpers;
 mod hostile;

@@ -1,0 +1,346 @@
+//! The bureau's CSV exports (`/bureau/exports`, `/bureau/exports/{name}.csv`; bureau and admin).
+//!
+//! A file is streamed: the first page of rows is read like any page (so a database outage is a
+//! 503 before anything is sent); the rest is read on a blocking thread, a page of `PAGE` rows at
+//! a time by keyset (`models::export`), each page on a pooled read connection taken and given
+//! back per page, and handed to the response through a channel of two parts. A slow client
+//! therefore holds a thread but no connection, and memory stays at about two pages whatever the
+//! size of the table. The cells are written by `views::exports::Sheet`.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
+use chrono::{Duration, NaiveDateTime};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::ctx::Ctx;
+use super::respond::html;
+use super::state::{read, AppState};
+use crate::bureau::StoredPlan;
+use crate::db::AnyConnection;
+use crate::domain::days::day_start;
+use crate::domain::parse_date;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::models::export::{self, Filter, Key};
+use crate::models::{town, Role};
+use crate::views::exports::{Export, ExportsPage, PlanLine, Sheet};
+
+/// Rows per page read from the database.
+pub const PAGE: i64 = 500;
+
+/// The filters of an export, as typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportQuery {
+    from: String,
+    to: String,
+    town: String,
+}
+
+impl ExportQuery {
+    /// The filter in UTC: `from` and `to` are city days, both included.
+    fn filter(&self, tz: Tz) -> Result<Filter, AppError> {
+        let day = |v: &str, name| match v.trim() {
+            "" => Ok(None),
+            v => parse_date(v, name)
+                .map(Some)
+                .map_err(|_| AppError::BadRequest),
+        };
+        let town = match self.town.trim() {
+            "" => None,
+            t => Some(t.parse::<i64>().map_err(|_| AppError::BadRequest)?),
+        };
+        Ok(Filter {
+            from: day(&self.from, "from")?.map(|d| day_start(tz, d)),
+            to: day(&self.to, "to")?.map(|d| day_start(tz, d + Duration::days(1))),
+            town,
+        })
+    }
+
+    /// The filters as a query string for links.
+    fn query(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in [("from", &self.from), ("to", &self.to), ("town", &self.town)] {
+            let v = v.trim();
+            if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                s.push_str(if s.is_empty() { "?" } else { "&" });
+                s.push_str(k);
+                s.push('=');
+                s.push_str(v);
+            }
+        }
+        s
+    }
+}
+
+/// `GET /bureau/exports`: the filter form and a link per export.
+pub async fn exports_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    q.filter(state.settings.time_zone)?;
+    let towns = read(&state, |c, _| Ok(town::list_all(c)?)).await?;
+    html(&ExportsPage {
+        exports: Export::ALL
+            .iter()
+            .map(|e| (e.name(), e.title_key()))
+            .collect(),
+        towns: towns
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.name))
+            .collect(),
+        query: q.query(),
+        from: q.from.trim().to_string(),
+        to: q.to.trim().to_string(),
+        town: q.town.trim().to_string(),
+        ctx,
+    })
+}
+
+/// `GET /bureau/exports/{name}.csv[?from=&to=&town=]`: one export, streamed.
+pub async fn export_csv(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let export = Export::from_name(&path).ok_or(AppError::NotFound)?;
+    let tz = state.settings.time_zone;
+    let pager = Pager {
+        export,
+        filter: q.filter(tz)?,
+        lang: ctx.lang,
+        tz,
+        after: None,
+        first: true,
+        done: false,
+    };
+    let (first, pager) = read(&state, move |c, _| {
+        let mut pager = pager;
+        let part = pager.next(c)?;
+        Ok((part, pager))
+    })
+    .await?;
+    let rest = (!pager.done).then(|| spawn_rest(&state, pager));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{}.csv\"", export.name()),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(CsvBody {
+            first: first.map(Bytes::from),
+            rest,
+        }))
+}
+
+/// Read the pages after the first on a blocking thread, into a channel of two parts.
+fn spawn_rest(state: &web::Data<AppState>, mut pager: Pager) -> mpsc::Receiver<io::Result<Bytes>> {
+    let (tx, rx) = mpsc::channel(2);
+    let st = state.clone();
+    actix_web::rt::task::spawn_blocking(move || loop {
+        let part = st
+            .db
+            .read
+            .get()
+            .map_err(AppError::from)
+            .and_then(|mut c| pager.next(&mut c));
+        match part {
+            Ok(Some(bytes)) => {
+                if tx.blocking_send(Ok(Bytes::from(bytes))).is_err() {
+                    return; // the client went away
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(export = pager.export.name(), error = %e, "export stopped");
+                let _ = tx.blocking_send(Err(io::Error::other("export stopped")));
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The response body: the first part, then what the channel brings.
+struct CsvBody {
+    first: Option<Bytes>,
+    rest: Option<mpsc::Receiver<io::Result<Bytes>>>,
+}
+
+impl MessageBody for CsvBody {
+    type Error = io::Error;
+
+    fn size(&self) -> BodySize {
+        match (&self.first, &self.rest) {
+            (Some(b), None) => BodySize::Sized(b.len() as u64),
+            (None, None) => BodySize::Sized(0),
+            _ => BodySize::Stream,
+        }
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, io::Error>>> {
+        let this = self.get_mut();
+        if let Some(b) = this.first.take() {
+            return Poll::Ready(Some(Ok(b)));
+        }
+        match this.rest.as_mut() {
+            Some(rx) => rx.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// Where an export has got to.
+struct Pager {
+    export: Export,
+    filter: Filter,
+    lang: Lang,
+    tz: Tz,
+    after: Key,
+    first: bool,
+    done: bool,
+}
+
+fn csv_failed(e: csv::Error) -> AppError {
+    AppError::Internal(anyhow::Error::new(e))
+}
+
+/// Write a page of `rows` with `method`, moving the key past its last row (keyed by `$time`).
+macro_rules! page {
+    ($self:ident, $sheet:ident, $rows:expr, $method:ident, $time:ident) => {{
+        let rows = $rows;
+        for r in &rows {
+            $sheet.$method(r).map_err(csv_failed)?;
+        }
+        if let Some(r) = rows.last() {
+            $self.after = Some((r.$time, r.id));
+        }
+        rows.len()
+    }};
+}
+
+impl Pager {
+    /// The next part of the file (the first carries the BOM and header), or None when all is
+    /// sent.
+    fn next(&mut self, c: &mut AnyConnection) -> Result<Option<Vec<u8>>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut sheet =
+            Sheet::new(self.export, self.lang, self.tz, self.first).map_err(csv_failed)?;
+        self.first = false;
+        let (f, after) = (self.filter, self.after);
+        let n = match self.export {
+            Export::Appointments => page!(
+                self,
+                sheet,
+                export::appointments(c, &f, after, PAGE)?,
+                appointment,
+                starts_at
+            ),
+            Export::Vaccinations => page!(
+                self,
+                sheet,
+                export::vaccinations(c, &f, after, PAGE)?,
+                vaccination,
+                given_at
+            ),
+            Export::Stock => page!(
+                self,
+                sheet,
+                export::stock(c, &f, after, PAGE)?,
+                stock,
+                created_at
+            ),
+            Export::Reactions => page!(
+                self,
+                sheet,
+                export::reactions(c, &f, after, PAGE)?,
+                reaction,
+                occurred_at
+            ),
+            Export::Waiting => page!(
+                self,
+                sheet,
+                export::waiting(c, &f, after, PAGE)?,
+                waiting,
+                created_at
+            ),
+            Export::Plans => {
+                // A plan has a line per town and site: fewer plans per page.
+                let plans = export::plans(c, &f, after, PAGE / 10)?;
+                for p in &plans {
+                    plan_lines(&mut sheet, p, f.town)?;
+                }
+                if let Some(p) = plans.last() {
+                    self.after = Some((p.approved_at, p.id));
+                }
+                usize::try_from(plans.len() * 10).unwrap_or(usize::MAX)
+            }
+        };
+        if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {
+            self.done = true;
+        }
+        Ok(Some(sheet.finish().map_err(csv_failed)?))
+    }
+}
+
+/// An approved plan's lines: each town (of the filter) and under it each of its sites.
+fn plan_lines(sheet: &mut Sheet, p: &export::PlanRow, town: Option<i64>) -> Result<(), AppError> {
+    let plan: StoredPlan = serde_json::from_str(&p.plan_json)
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let approved_at: NaiveDateTime = p.approved_at;
+    let by = p.approved_by.as_deref().unwrap_or("");
+    for t in plan
+        .towns
+        .iter()
+        .filter(|t| town.is_none_or(|id| id == t.town_id))
+    {
+        let line = PlanLine {
+            plan: p.id,
+            approved_at,
+            approved_by: by,
+            product: &p.product,
+            town_code: &t.code,
+            town: &t.name,
+            site: None,
+            ship: t.ship,
+            urgent_second: Some(t.urgent_second),
+            reserve: Some(t.reserve),
+            first: t.first,
+            other_second: Some(t.other_second),
+            second_total: t.second_doses.values().sum(),
+        };
+        sheet.plan_line(&line).map_err(csv_failed)?;
+        for s in &t.sites {
+            sheet
+                .plan_line(&PlanLine {
+                    site: Some(&s.name),
+                    ship: s.ship,
+                    urgent_second: None,
+                    reserve: None,
+                    first: s.first,
+                    other_second: None,
+                    second_total: s.second_doses.values().sum(),
+                    ..line
+                })
+                .map_err(csv_failed)?;
+        }
+    }
+    Ok(())
+}
