@@ -265,6 +265,15 @@ fn try_enter(
             reason: None,
         };
         draw_entry::insert(c, &e)?;
+        crate::models::audit::record_at_site(
+            c,
+            now,
+            &who.id_number.masked(),
+            "draw.enter",
+            &format!("draw {draw_id}"),
+            &format!("site {} dose {dose}", s.site_id),
+            s.site_id,
+        )?;
         Ok(e)
     })?;
     Ok(Outcome::Entered(Entered { entry, draw: d }))

@@ -32,7 +32,7 @@ use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
-use crate::models::stock;
+use crate::models::{audit, stock};
 use crate::models::{
     product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment, NewResident,
     Product, Resident, Slot,
@@ -246,7 +246,7 @@ fn try_book(
     let now = rules.now;
     let released = slot.held_seats_released(now, rules.release_hours);
     let (who, id_hash, booked_slot) = (who.clone(), id_hash.to_string(), slot.clone());
-    let appointment = db.transaction(move |c| {
+    let appointment = db.transaction(move |c| -> Result<Appointment, BookingError> {
         let (who, slot) = (&who, &booked_slot);
         let resident_id = upsert_resident(c, existing.as_ref(), who, &id_hash, now)?;
         let seat = Seat {
@@ -261,7 +261,17 @@ fn try_book(
             contact_cap,
             tz: rules.tz,
         };
-        book_seat(c, slot, &seat, now)
+        let a = book_seat(c, slot, &seat, now)?;
+        audit::record_at_site(
+            c,
+            now,
+            &who.id_number.masked(),
+            "appointment.book",
+            &format!("appointment {}", a.id),
+            &format!("site {} dose {dose}", slot.site_id),
+            slot.site_id,
+        )?;
+        Ok(a)
     })?;
     Ok(Booked { appointment, slot })
 }
@@ -510,7 +520,20 @@ pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), Book
         let a = appointment::find(c, id)?.ok_or(BookingError::NotFound)?;
         slot::release_seat(c, SlotId(a.slot_id), a.dose_number == 1)?;
         stock::unpromise_dose(c, SiteId(a.site_id), ProductId(a.product_id))?;
-        if let Some(r) = resident::find(c, ResidentId(a.resident_id))? {
+        let r = resident::find(c, ResidentId(a.resident_id))?;
+        audit::record_at_site(
+            c,
+            now,
+            &r.as_ref().map_or_else(
+                || "resident".to_string(),
+                |r| IdNumber::mask_stored(&r.id_last4),
+            ),
+            "appointment.cancel",
+            &format!("appointment {}", a.id),
+            &format!("site {} dose {}", a.site_id, a.dose_number),
+            a.site_id,
+        )?;
+        if let Some(r) = r {
             outbox::enqueue_for_appointment(
                 c,
                 Kind::Cancelled,
@@ -628,6 +651,15 @@ pub fn reschedule(
             &res.lang,
             rules.now,
         )?;
+        audit::record_at_site(
+            c,
+            rules.now,
+            &IdNumber::mask_stored(&res.id_last4),
+            "appointment.move",
+            &format!("appointment {}", id.0),
+            &format!("site {} -> site {}", old.site_id, new_slot.site_id),
+            new_slot.site_id,
+        )?;
         Ok(())
     })?;
     let mut conn = db.read.get()?;
@@ -682,7 +714,17 @@ pub fn join_waiting_list(
         };
         // A savepoint, so that "already waiting" does not abort the transaction on PostgreSQL.
         match c.transaction(|c| waiting::insert(c, &entry)) {
-            Ok(()) => Ok(false),
+            Ok(()) => {
+                audit::record_in_town(
+                    c,
+                    now,
+                    &who_owned.id_number.masked(),
+                    "waiting.join",
+                    &format!("town {} dose {}", town.0, entry.dose_number),
+                    town.0,
+                )?;
+                Ok(false)
+            }
             Err(e) if crate::db::is_unique_violation(&e) => Ok(true),
             Err(e) => Err(e.into()),
         }

@@ -176,6 +176,7 @@ diesel::table! {
         action -> Text,
         subject -> Text,
         detail -> Text,
+        town_id -> Nullable<BigInt>,
     }
 }
 

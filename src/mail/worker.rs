@@ -259,7 +259,20 @@ fn send_all(
         let (kind, now) = (row.kind.clone(), clock.now());
         let held = db.transaction(move |c| -> Result<bool, StorageError> {
             Ok(match outcome {
-                Outcome::Sent => outbox::mark_sent(c, row.id, &token, now)?,
+                Outcome::Sent => {
+                    let held = outbox::mark_sent(c, row.id, &token, now)?;
+                    if held {
+                        crate::models::audit::record(
+                            c,
+                            now,
+                            "system",
+                            "mail.sent",
+                            &format!("mail {}", row.id),
+                            &row.kind,
+                        )?;
+                    }
+                    held
+                }
                 Outcome::Skip => outbox::mark_skipped(c, row.id, &token)?,
                 Outcome::Failed(e) => {
                     outbox::mark_failed_attempt(c, &row, &token, &e, now, max, base)?

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::audit_log;
+use crate::db::schema::{appointments, audit_log, products, sites, towns, users};
 use crate::db::AnyConnection;
 
 /// One audit entry.
@@ -16,6 +16,8 @@ pub struct AuditEntry {
     pub action: String,
     pub subject: String,
     pub detail: String,
+    /// The town the entry concerns (None: city-wide).
+    pub town_id: Option<i64>,
 }
 
 /// Write an entry in the caller's transaction.
@@ -34,6 +36,7 @@ pub fn record(
         action: action.to_string(),
         subject: subject.to_string(),
         detail: detail.to_string(),
+        town_id: None,
     };
     super::insert_into(conn, audit_log::table, &entry)
 }
@@ -45,4 +48,189 @@ pub fn recent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<AuditEntr
         .limit(limit)
         .select(AuditEntry::as_select())
         .load(conn)
+}
+
+/// Write an entry about something at a site, naming the site's town, in the caller's
+/// transaction: one `INSERT … SELECT`, no read before it.
+pub fn record_at_site(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    site_id: i64,
+) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let row = sites::table.filter(sites::id.eq(site_id)).select((
+        crate::ids::new_id().into_sql::<BigInt>(),
+        now.into_sql::<Timestamp>(),
+        actor.into_sql::<Text>(),
+        action.into_sql::<Text>(),
+        subject.into_sql::<Text>(),
+        detail.into_sql::<Text>(),
+        sites::town_id.nullable(),
+    ));
+    diesel::insert_into(audit_log::table)
+        .values(row)
+        .into_columns((
+            audit_log::id,
+            audit_log::created_at,
+            audit_log::actor,
+            audit_log::action,
+            audit_log::subject,
+            audit_log::detail,
+            audit_log::town_id,
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Write an entry about a town, in the caller's transaction.
+pub fn record_in_town(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    town_id: i64,
+) -> QueryResult<()> {
+    let entry = AuditEntry {
+        id: crate::ids::new_id(),
+        created_at: now,
+        actor: actor.to_string(),
+        action: action.to_string(),
+        subject: subject.to_string(),
+        detail: String::new(),
+        town_id: Some(town_id),
+    };
+    super::insert_into(conn, audit_log::table, &entry)
+}
+
+/// What the audit page shows: times in `[from, to)`, one kind (an action, or the part before
+/// its dot: `appointment` is every `appointment.*`), one town, one actor.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    pub town: Option<i64>,
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// The entries of `f`'s kind and actor (the caller adds the rest).
+pub fn of_kind_and_actor<'a>(
+    f: &AuditFilter,
+) -> audit_log::BoxedQuery<'a, crate::db::MultiBackend> {
+    let mut q = audit_log::table.into_boxed();
+    if let Some(k) = &f.kind {
+        q = q.filter(
+            audit_log::action
+                .eq(k.clone())
+                .or(audit_log::action.like(format!("{k}.%"))),
+        );
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_log::actor.eq(a.clone()));
+    }
+    q
+}
+
+/// One page of entries matching `f`, newest first.
+pub fn page(
+    conn: &mut AnyConnection,
+    f: &AuditFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut q = of_kind_and_actor(f).select(AuditEntry::as_select());
+    if let Some(from) = f.from {
+        q = q.filter(audit_log::created_at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(audit_log::created_at.lt(to));
+    }
+    if let Some(t) = f.town {
+        q = q.filter(audit_log::town_id.eq(t));
+    }
+    q.order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Every action recorded so far, for the kind filter.
+pub fn actions(conn: &mut AnyConnection) -> QueryResult<Vec<String>> {
+    audit_log::table
+        .select(audit_log::action)
+        .distinct()
+        .order(audit_log::action.asc())
+        .load(conn)
+}
+
+/// The names behind the ids entries mention (`site 12`, `user 7`, `appointment 9`,
+/// `product 3`) and the towns they concern, one query per kind.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub sites: std::collections::HashMap<i64, String>,
+    pub users: std::collections::HashMap<i64, String>,
+    pub appointments: std::collections::HashMap<i64, String>,
+    pub products: std::collections::HashMap<i64, String>,
+    pub towns: std::collections::HashMap<i64, String>,
+}
+
+/// The ids of each kind that some entries mention.
+#[derive(Debug, Default)]
+pub struct Mentioned {
+    pub sites: Vec<i64>,
+    pub users: Vec<i64>,
+    pub appointments: Vec<i64>,
+    pub products: Vec<i64>,
+    pub towns: Vec<i64>,
+}
+
+/// Read the names of what `m` mentions.
+pub fn names(conn: &mut AnyConnection, m: &Mentioned) -> QueryResult<Names> {
+    let mut n = Names::default();
+    if !m.sites.is_empty() {
+        n.sites = sites::table
+            .filter(sites::id.eq_any(&m.sites))
+            .select((sites::id, sites::name))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !m.users.is_empty() {
+        n.users = users::table
+            .filter(users::id.eq_any(&m.users))
+            .select((users::id, users::username))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !m.appointments.is_empty() {
+        n.appointments = appointments::table
+            .filter(appointments::id.eq_any(&m.appointments))
+            .select((appointments::id, appointments::code))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !m.products.is_empty() {
+        n.products = products::table
+            .filter(products::id.eq_any(&m.products))
+            .select((products::id, products::name))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    if !m.towns.is_empty() {
+        n.towns = towns::table
+            .filter(towns::id.eq_any(&m.towns))
+            .select((towns::id, towns::name))
+            .load(conn)?
+            .into_iter()
+            .collect();
+    }
+    Ok(n)
 }

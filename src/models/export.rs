@@ -6,18 +6,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    adverse_events, allocation_plans, appointments, products, residents, shipments, sites,
-    stock_movements, towns, users, vaccinations, waiting_list,
+    adverse_events, allocation_plans, appointments, audit_log, products, residents, shipments,
+    sites, stock_movements, towns, users, vaccinations, waiting_list,
 };
 use crate::db::AnyConnection;
+use crate::models::audit::{AuditEntry, AuditFilter};
 
-/// The rows an export asks for: times in `[from, to)` (UTC) and one town.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Filter {
-    pub from: Option<NaiveDateTime>,
-    pub to: Option<NaiveDateTime>,
-    pub town: Option<i64>,
-}
+/// The rows an export asks for: times in `[from, to)` (UTC) and one town; for the audit log
+/// also one kind of action and one actor (`models::audit::AuditFilter`).
+pub type Filter = AuditFilter;
 
 /// Where the next page starts: after this (time, id).
 pub type Key = Option<(NaiveDateTime, i64)>;
@@ -348,4 +345,24 @@ pub fn plans(
     q.order((at.asc(), allocation_plans::id.asc()))
         .limit(limit)
         .load(c)
+}
+
+/// A page of the audit log by time, oldest first.
+pub fn audit(
+    c: &mut AnyConnection,
+    f: &Filter,
+    after: Key,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let q = crate::models::audit::of_kind_and_actor(f).select(AuditEntry::as_select());
+    window!(
+        q,
+        f,
+        after,
+        audit_log::created_at,
+        audit_log::id,
+        audit_log::town_id,
+        limit
+    )
+    .load(c)
 }

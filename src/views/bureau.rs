@@ -127,14 +127,6 @@ pub struct NoticesPage {
     pub rows: Vec<NoticeRow>,
 }
 
-/// The audit log.
-#[derive(Template)]
-#[template(path = "bureau/audit.html")]
-pub struct AuditPage {
-    pub ctx: Layout,
-    pub rows: Vec<(String, String, String, String, String)>,
-}
-
 /// The mail outbox as the bureau sees it: counts, and messages that failed for good.
 #[derive(Template)]
 #[template(path = "bureau/mail.html")]

@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use crate::domain::IdNumber;
 use crate::i18n::Lang;
 use crate::models::export::{AppointmentRow, ReactionRow, StockRow, VaccinationRow, WaitingRow};
+use crate::views::audit::AuditRow;
 use crate::views::layout::Layout;
 
 /// The UTF-8 byte order mark every export starts with.
@@ -27,17 +28,19 @@ pub enum Export {
     Plans,
     Reactions,
     Waiting,
+    Audit,
 }
 
 impl Export {
     /// Every export, in the order the exports page lists them.
-    pub const ALL: [Export; 6] = [
+    pub const ALL: [Export; 7] = [
         Export::Appointments,
         Export::Vaccinations,
         Export::Stock,
         Export::Plans,
         Export::Reactions,
         Export::Waiting,
+        Export::Audit,
     ];
 
     /// The name in its URL, `/bureau/exports/{name}.csv`.
@@ -49,6 +52,7 @@ impl Export {
             Export::Plans => "plans",
             Export::Reactions => "reactions",
             Export::Waiting => "waiting",
+            Export::Audit => "audit",
         }
     }
 
@@ -66,6 +70,7 @@ impl Export {
             Export::Plans => "export.plans",
             Export::Reactions => "export.reactions",
             Export::Waiting => "export.waiting",
+            Export::Audit => "export.audit",
         }
     }
 
@@ -142,6 +147,14 @@ impl Export {
                 "export.col.status",
                 "export.col.name",
                 "export.col.id_number",
+            ],
+            Export::Audit => &[
+                "export.col.at",
+                "export.col.actor",
+                "export.col.audit_action",
+                "export.col.subject",
+                "export.col.detail",
+                "export.col.town",
             ],
         }
     }
@@ -342,6 +355,19 @@ impl Sheet {
             r.status.as_str().into(),
             r.name.as_str().into(),
             IdNumber::mask_stored(&r.id_last4).into(),
+        ];
+        self.row(row)
+    }
+
+    /// An audit entry, with names.
+    pub fn audit(&mut self, r: &AuditRow) -> csv::Result<()> {
+        let row: [Cell<'_>; 6] = [
+            r.at.as_str().into(),
+            r.actor.as_str().into(),
+            r.action.as_str().into(),
+            r.subject.as_str().into(),
+            r.detail.as_str().into(),
+            r.town.as_str().into(),
         ];
         self.row(row)
     }

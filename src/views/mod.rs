@@ -274,5 +274,6 @@ pub struct RoleHomePage {
     pub rows: Vec<(String, String)>,
 }
 pub mod admin;
+pub mod audit;
 pub mod bureau;
 pub mod exports;

@@ -14,9 +14,9 @@ use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::shipment::{self, Shipment, TownNotice};
-use crate::models::{audit, product, Product, Role};
+use crate::models::{product, Product, Role};
 use crate::views::bureau::{
-    AuditPage, LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
+    LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
     ShipmentRow, ShipmentsPage, SiteShareRow,
 };
 use crate::views::FormErrors;
@@ -607,25 +607,6 @@ pub async fn notices(
     .await?;
     html(&NoticesPage {
         rows: notice_rows(list, &towns),
-        ctx,
-    })
-}
-
-/// `GET /bureau/audit`: the newest audit entries.
-pub async fn audit_log(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
-    let tz = state.settings.time_zone;
-    let rows = read(&state, |c, _| Ok(audit::recent(c, 300)?)).await?;
-    html(&AuditPage {
-        rows: rows
-            .into_iter()
-            .map(|e| {
-                let at = crate::views::local(tz, e.created_at)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string();
-                (at, e.actor, e.action, e.subject, e.detail)
-            })
-            .collect(),
         ctx,
     })
 }

@@ -1,4 +1,5 @@
-//! The bureau's CSV exports (`/bureau/exports`, `/bureau/exports/{name}.csv`; bureau and admin).
+//! The bureau's records: the CSV exports (`/bureau/exports`, `/bureau/exports/{name}.csv`) and
+//! the audit trail's page (`/bureau/audit`), which share their filters; bureau and admin.
 //!
 //! A file is streamed: the first page of rows is read like any page (so a database outage is a
 //! 503 before anything is sent); the rest is read on a blocking thread, a page of `PAGE` rows at
@@ -29,24 +30,39 @@ use crate::domain::parse_date;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::export::{self, Filter, Key};
-use crate::models::{town, Role};
+use crate::models::{audit, town, Role};
+use crate::views::audit::AuditPage;
 use crate::views::exports::{Export, ExportsPage, PlanLine, Sheet};
 
 /// Rows per page read from the database.
 pub const PAGE: i64 = 500;
 
-/// The filters of an export, as typed.
+/// Entries per page of `/bureau/audit`.
+pub const AUDIT_PAGE: i64 = 50;
+
+/// The filters of an export or of the audit page, as typed (`kind` and `user` only for the
+/// audit log, `page` only for its page).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ExportQuery {
     from: String,
     to: String,
     town: String,
+    kind: String,
+    user: String,
+    page: String,
 }
 
 impl ExportQuery {
     /// The filter in UTC: `from` and `to` are city days, both included.
     fn filter(&self, tz: Tz) -> Result<Filter, AppError> {
+        let word = |v: &str| match v.trim() {
+            "" => Ok(None),
+            v if v.chars().count() <= 100 && !v.chars().any(char::is_control) => {
+                Ok(Some(v.to_string()))
+            }
+            _ => Err(AppError::BadRequest),
+        };
         let day = |v: &str, name| match v.trim() {
             "" => Ok(None),
             v => parse_date(v, name)
@@ -61,23 +77,88 @@ impl ExportQuery {
             from: day(&self.from, "from")?.map(|d| day_start(tz, d)),
             to: day(&self.to, "to")?.map(|d| day_start(tz, d + Duration::days(1))),
             town,
+            kind: word(&self.kind)?,
+            actor: word(&self.user)?,
         })
     }
 
-    /// The filters as a query string for links.
-    fn query(&self) -> String {
-        let mut s = String::new();
-        for (k, v) in [("from", &self.from), ("to", &self.to), ("town", &self.town)] {
-            let v = v.trim();
-            if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                s.push_str(if s.is_empty() { "?" } else { "&" });
-                s.push_str(k);
-                s.push('=');
-                s.push_str(v);
-            }
+    /// The filters given, with `page` if any, as a query string for links ("" or `?…`).
+    fn query(&self, page: Option<u32>) -> String {
+        let page = page.map(|p| p.to_string());
+        let pairs: Vec<(&str, &str)> = [
+            ("from", self.from.trim()),
+            ("to", self.to.trim()),
+            ("town", self.town.trim()),
+            ("kind", self.kind.trim()),
+            ("user", self.user.trim()),
+            ("page", page.as_deref().unwrap_or("")),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        match serde_urlencoded::to_string(&pairs) {
+            Ok(s) if !s.is_empty() => format!("?{s}"),
+            _ => String::new(),
         }
-        s
     }
+
+    /// The 1-based page number asked for.
+    fn page(&self) -> Result<u32, AppError> {
+        match self.page.trim() {
+            "" => Ok(1),
+            p => p
+                .parse::<u32>()
+                .ok()
+                .filter(|p| (1..=100_000).contains(p))
+                .ok_or(AppError::BadRequest),
+        }
+    }
+}
+
+/// `GET /bureau/audit[?kind=&town=&user=&from=&to=&page=]`: a page of the audit trail, newest
+/// first, with names instead of ids.
+pub async fn audit_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Bureau)?;
+    let tz = state.settings.time_zone;
+    let filter = q.filter(tz)?;
+    let page = q.page()?;
+    let offset = i64::from(page - 1) * AUDIT_PAGE;
+    let (entries, names, actions, towns) = read(&state, move |c, _| {
+        let mut entries = audit::page(c, &filter, offset, AUDIT_PAGE + 1)?;
+        let more = entries.len() > AUDIT_PAGE as usize;
+        entries.truncate(AUDIT_PAGE as usize);
+        let names = audit::names(c, &crate::views::audit::mentioned(&entries))?;
+        Ok((
+            (entries, more),
+            names,
+            audit::actions(c)?,
+            town::list_all(c)?,
+        ))
+    })
+    .await?;
+    let (entries, more) = entries;
+    html(&AuditPage {
+        rows: crate::views::audit::rows(entries, &names, tz),
+        actions,
+        towns: towns
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.name))
+            .collect(),
+        from: q.from.trim().to_string(),
+        to: q.to.trim().to_string(),
+        town: q.town.trim().to_string(),
+        kind: q.kind.trim().to_string(),
+        user: q.user.trim().to_string(),
+        page,
+        prev: (page > 1).then(|| format!("/bureau/audit{}", q.query(Some(page - 1)))),
+        next: more.then(|| format!("/bureau/audit{}", q.query(Some(page + 1)))),
+        export: format!("/bureau/exports/audit.csv{}", q.query(None)),
+        ctx,
+    })
 }
 
 /// `GET /bureau/exports`: the filter form and a link per export.
@@ -98,7 +179,7 @@ pub async fn exports_page(
             .into_iter()
             .map(|t| (t.id.to_string(), t.name))
             .collect(),
-        query: q.query(),
+        query: q.query(None),
         from: q.from.trim().to_string(),
         to: q.to.trim().to_string(),
         town: q.town.trim().to_string(),
@@ -244,7 +325,7 @@ impl Pager {
         let mut sheet =
             Sheet::new(self.export, self.lang, self.tz, self.first).map_err(csv_failed)?;
         self.first = false;
-        let (f, after) = (self.filter, self.after);
+        let (f, after) = (self.filter.clone(), self.after);
         let n = match self.export {
             Export::Appointments => page!(
                 self,
@@ -281,6 +362,18 @@ impl Pager {
                 waiting,
                 created_at
             ),
+            Export::Audit => {
+                let entries = export::audit(c, &f, after, PAGE)?;
+                if let Some(e) = entries.last() {
+                    self.after = Some((e.created_at, e.id));
+                }
+                let n = entries.len();
+                let names = audit::names(c, &crate::views::audit::mentioned(&entries))?;
+                for r in crate::views::audit::rows(entries, &names, self.tz) {
+                    sheet.audit(&r).map_err(csv_failed)?;
+                }
+                n
+            }
             Export::Plans => {
                 // A plan has a line per town and site: fewer plans per page.
                 let plans = export::plans(c, &f, after, PAGE / 10)?;

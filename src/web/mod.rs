@@ -145,7 +145,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(bureau::instance_json),
     )
     .route("/bureau/notices", web::get().to(bureau::notices))
-    .route("/bureau/audit", web::get().to(bureau::audit_log))
+    .route("/bureau/audit", web::get().to(exports::audit_page))
     .route("/bureau/mail", web::get().to(bureau::mail))
     // The bureau sees the campaign (issue 12)
     .route("/bureau/exports", web::get().to(exports::exports_page))

@@ -73,7 +73,9 @@ async fn each_role_reaches_its_own_pages_and_no_others() {
             "{name}'s login on /admin: {admin}"
         );
         assert!(
-            audit.contains(&format!("<td>{name}</td><td>login</td><td>user {id}</td>")),
+            audit.contains(&format!(
+                "<td>{name}</td><td>login</td><td>user {name}</td>"
+            )),
             "{name}'s login on /bureau/audit: {audit}"
         );
     }

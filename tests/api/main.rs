@@ -1,6 +1,7 @@
 //! Black-box tests over real HTTP. Every test gets its own database: a temporary SQLite file,
 //! or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set (CI runs the suite on both).
 
+mod audit;
 mod auth;
 mod bad_input;
 mod booking_api;
