@@ -191,46 +191,26 @@ pub struct Mentioned {
 
 /// Read the names of what `m` mentions.
 pub fn names(conn: &mut AnyConnection, m: &Mentioned) -> QueryResult<Names> {
-    let mut n = Names::default();
-    if !m.sites.is_empty() {
-        n.sites = sites::table
-            .filter(sites::id.eq_any(&m.sites))
-            .select((sites::id, sites::name))
-            .load(conn)?
-            .into_iter()
-            .collect();
+    /// `(id, name)` of the rows of `table` whose ids are in `ids` (no query for none).
+    macro_rules! by_id {
+        ($ids:expr, $table:ident, $name:ident) => {
+            if $ids.is_empty() {
+                Default::default()
+            } else {
+                $table::table
+                    .filter($table::id.eq_any(&$ids))
+                    .select(($table::id, $table::$name))
+                    .load::<(i64, String)>(conn)?
+                    .into_iter()
+                    .collect()
+            }
+        };
     }
-    if !m.users.is_empty() {
-        n.users = users::table
-            .filter(users::id.eq_any(&m.users))
-            .select((users::id, users::username))
-            .load(conn)?
-            .into_iter()
-            .collect();
-    }
-    if !m.appointments.is_empty() {
-        n.appointments = appointments::table
-            .filter(appointments::id.eq_any(&m.appointments))
-            .select((appointments::id, appointments::code))
-            .load(conn)?
-            .into_iter()
-            .collect();
-    }
-    if !m.products.is_empty() {
-        n.products = products::table
-            .filter(products::id.eq_any(&m.products))
-            .select((products::id, products::name))
-            .load(conn)?
-            .into_iter()
-            .collect();
-    }
-    if !m.towns.is_empty() {
-        n.towns = towns::table
-            .filter(towns::id.eq_any(&m.towns))
-            .select((towns::id, towns::name))
-            .load(conn)?
-            .into_iter()
-            .collect();
-    }
-    Ok(n)
+    Ok(Names {
+        sites: by_id!(m.sites, sites, name),
+        users: by_id!(m.users, users, username),
+        appointments: by_id!(m.appointments, appointments, code),
+        products: by_id!(m.products, products, name),
+        towns: by_id!(m.towns, towns, name),
+    })
 }

@@ -383,7 +383,7 @@ impl Pager {
                 if let Some(p) = plans.last() {
                     self.after = Some((p.approved_at, p.id));
                 }
-                usize::try_from(plans.len() * 10).unwrap_or(usize::MAX)
+                plans.len().saturating_mul(10)
             }
         };
         if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {

@@ -1545,7 +1545,9 @@ fn query_names(pattern: &str) -> &'static [&'static str] {
         "/staff/checkin" => &["code", "site"],
         "/staff/sites/{id}" | "/staff/checkin/{code}" => &["done", "n"],
         "/bureau/notices" => &["town"],
-        "/bureau/exports" | "/bureau/exports/{name}.csv" => &["from", "to", "town"],
+        "/bureau/exports" | "/bureau/exports/{name}.csv" | "/bureau/audit" => {
+            &["from", "to", "town", "kind", "user", "page"]
+        }
         "/admin/sites/{id}" => &["created", "cancelled"],
         "/login" | "/lang/{code}" => &["next"],
         _ => &[],
