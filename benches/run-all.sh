@@ -27,6 +27,12 @@ wrk_p99() { awk '$1=="99%" {print $2}'; }
 row() { printf '| %-44s | %10s | %9s | %-24s | %6s |\n' "$1" "$2" "$3" "$4" "$5"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else print "-" }'; }
 
+rss() { # pid -> "N MB" (resident set now)
+  awk '/^VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
+}
+peak() { # pid -> "N MB" (the most it was resident)
+  awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
+}
 start_server() { # url port
   DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" target/release/dosewise serve >"$work/serve-$2.log" 2>&1 &
   pids+=($!)
@@ -65,11 +71,11 @@ for path in /healthz /static/app.css "/api/v1/availability?site=$site&date=$day"
   [ "$path" = "/sites/$site" ] && label="GET /sites/{id} (day page)"
   row "$label, SQLite" "$r" "$(wrk_p99 <<<"$out")" "bare $bare" "$(ratio "$r" "$bare")"
 done
-rss=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
+rss=$(rss "${pids[-1]}")
 out=$("$load" --url http://127.0.0.1:8201 --mode book --concurrency "$conc" --seconds "$secs")
 booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
 p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
-rss_after=$(ps -o rss= -p "${pids[-1]}" | awk '{printf "%.0f MB", $1/1024}')
+rss_after="$(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
 txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
@@ -82,12 +88,14 @@ if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dosewise_bench DOSEWISE_POOL_SIZE=16
   fresh_city
   start_server "$DATABASE_URL" 8202
+  rss=$(rss "${pids[-1]}")
   out=$("$load" --url http://127.0.0.1:8202 --mode book --concurrency "$conc" --seconds "$secs")
   booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
   p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
+  rss_after="$(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
   tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
   txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
   row "confirmed bookings, PostgreSQL" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
-  echo "  ($tx)"
+  echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
 fi

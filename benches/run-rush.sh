@@ -46,6 +46,12 @@ city() { # url [demo-data flags...]
   local url="$1"; shift
   DATABASE_URL="$url" target/release/dosewise demo-data --towns 1 --sites-per-town "$sites" --days 3 --seats-per-slot "$per_slot" "$@" >/dev/null
 }
+rss() { # pid -> "N MB" (resident set now)
+  awk '/^VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
+}
+peak() { # pid -> "N MB" (the most it was resident)
+  awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
+}
 check() { # url
   if DATABASE_URL="$1" target/release/dosewise check >"$work/check.log" 2>&1; then echo "dosewise check: passed"; else echo "dosewise check: FAILED"; cat "$work/check.log"; fi
 }
@@ -62,7 +68,9 @@ echo "== first come"
 db=$(fresh_db dosewise_rush)
 city "$db"
 start_server "$db" 8201
+before=$(rss "${pids[-1]}")
 "$rush" --mode first --url http://127.0.0.1:8201 --database-url "$db" --residents "$residents" --seconds "$secs" --sites "$sites"
+echo "server RSS before/after the rush: $before / $(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 check "$db"
 
@@ -70,6 +78,8 @@ echo "== with a draw (window: the arrivals plus 10 s)"
 db=$(fresh_db dosewise_rush)
 city "$db" --draw-opens-in 8 --draw-seconds $((secs + 10))
 start_server "$db" 8202
+before=$(rss "${pids[-1]}")
 "$rush" --mode draw --url http://127.0.0.1:8202 --database-url "$db" --residents "$residents" --seconds "$secs" --sites "$sites"
+echo "server RSS before/after the rush and the draw: $before / $(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 check "$db"
