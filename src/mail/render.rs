@@ -269,7 +269,7 @@ fn second_dose_mail(
     let Some(v) = vaccinations::table
         .find(vaccination_id)
         .select(crate::models::Vaccination::as_select())
-        .first(c)
+        .get_result(c)
         .optional()?
     else {
         return Ok(None);
@@ -368,7 +368,7 @@ fn town_notice_mail(
     let Some(n) = town_notices::table
         .find(notice_id)
         .select(crate::models::shipment::TownNotice::as_select())
-        .first(c)
+        .get_result(c)
         .optional()?
     else {
         return Ok(None);

@@ -101,7 +101,7 @@ pub fn find(conn: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<A
     appointments::table
         .find(id.0)
         .select(Appointment::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -110,7 +110,7 @@ pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<
     appointments::table
         .filter(appointments::code.eq(code))
         .select(Appointment::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -137,7 +137,7 @@ pub fn find_active_for_dose(
         .filter(appointments::dose_number.eq(dose))
         .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
         .select(Appointment::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

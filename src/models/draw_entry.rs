@@ -89,7 +89,7 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<DrawEntry>>
     draw_entries::table
         .find(id)
         .select(DrawEntry::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -98,7 +98,7 @@ pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<
     draw_entries::table
         .filter(draw_entries::code.eq(code))
         .select(DrawEntry::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -113,7 +113,7 @@ pub fn find_waiting_for_dose(
         .filter(draw_entries::dose_number.eq(dose))
         .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str()))
         .select(DrawEntry::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -38,7 +38,7 @@ pub fn find_by_number(
         .filter(lots::product_id.eq(product.0))
         .filter(lots::lot_number.eq(lot_number))
         .select(Lot::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -54,7 +54,7 @@ pub fn site_balance(
         .filter(stock_movements::product_id.eq(product.0))
         .filter(stock_movements::lot.eq(lot_number))
         .select(diesel::dsl::sum(stock_movements::delta))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(sum.unwrap_or(0))
 }
 

@@ -1,6 +1,12 @@
 //! One file per table: the record (`Queryable`), the insert form (`Insertable`) and named query
 //! functions that take `&mut AnyConnection` and return `QueryResult`. HTTP meaning is added only
 //! in handlers; business rules live in `booking/`.
+//!
+//! A lookup of one row by a unique key is `.get_result(conn).optional()`, not `.first(conn)`:
+//! `first` adds `LIMIT ?`, and SQLite (3.47 and later) plans a bound `LIMIT` by its value, so it
+//! re-prepares (re-parses) the cached statement every time it is run with a new binding. That was
+//! a fifth of the SQLite booking transaction's time (BENCHMARKS.md). `.first` is kept only where
+//! an ordered query must stop after one row.
 
 use diesel::query_builder::InsertStatement;
 use diesel::query_dsl::methods::ExecuteDsl;

@@ -45,7 +45,7 @@ pub fn find(conn: &mut AnyConnection, id: ProductId) -> QueryResult<Option<Produ
     products::table
         .find(id.0)
         .select(Product::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -95,6 +95,6 @@ pub fn find_id_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Opti
     products::table
         .filter(products::code.eq(code))
         .select(products::id)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }

@@ -30,7 +30,7 @@ pub fn find_by_hash(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Opti
     residents::table
         .filter(residents::id_hash.eq(id_hash))
         .select(Resident::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -39,7 +39,7 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
     residents::table
         .find(id.0)
         .select(Resident::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

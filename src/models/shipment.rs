@@ -84,7 +84,7 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Shipment>> 
     shipments::table
         .find(id)
         .select(Shipment::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -116,7 +116,7 @@ pub fn find_plan(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Alloca
     allocation_plans::table
         .find(id)
         .select(AllocationPlan::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

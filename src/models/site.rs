@@ -33,7 +33,7 @@ pub fn find(conn: &mut AnyConnection, id: SiteId) -> QueryResult<Option<Site>> {
     sites::table
         .find(id.0)
         .select(Site::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -59,7 +59,7 @@ pub fn find(conn: &mut AnyConnection, id: SlotId) -> QueryResult<Option<Slot>> {
     slots::table
         .find(id.0)
         .select(Slot::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -73,7 +73,7 @@ pub fn find_with_product(
         .inner_join(products::table)
         .filter(slots::id.eq(id.0))
         .select((Slot::as_select(), crate::models::Product::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

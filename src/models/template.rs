@@ -37,7 +37,7 @@ pub fn find(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Option<SiteTe
     site_templates::table
         .find(site.0)
         .select(SiteTemplate::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -109,7 +109,7 @@ pub fn release_rule(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Relea
     Ok(site_templates::table
         .find(site.0)
         .select(ReleaseRule::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .unwrap_or(ReleaseRule::NONE))
 }

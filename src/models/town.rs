@@ -35,7 +35,7 @@ pub fn find(conn: &mut AnyConnection, id: TownId) -> QueryResult<Option<Town>> {
     towns::table
         .find(id.0)
         .select(Town::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -62,7 +62,7 @@ pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<
     towns::table
         .filter(towns::code.eq(code))
         .select(Town::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

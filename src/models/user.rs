@@ -92,7 +92,7 @@ pub fn find_active_by_username(
         .filter(users::username.eq(username))
         .filter(users::active.eq(true))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -119,7 +119,7 @@ pub fn find_session_user(
         .filter(sessions::expires_at.gt(now))
         .filter(users::active.eq(true))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -140,7 +140,7 @@ pub fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id.0)
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -188,6 +188,6 @@ pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult
     users::table
         .filter(users::username.eq(username))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }

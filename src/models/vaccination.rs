@@ -95,7 +95,7 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Vaccination
     vaccinations::table
         .find(id)
         .select(Vaccination::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -107,7 +107,7 @@ pub fn find_for_appointment(
     vaccinations::table
         .filter(vaccinations::appointment_id.eq(appointment.0))
         .select(Vaccination::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

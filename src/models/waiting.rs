@@ -81,7 +81,7 @@ pub fn position(
         .filter(waiting_list::resident_id.eq(resident_id))
         .filter(waiting_list::status.eq("waiting"))
         .select((waiting_list::created_at, waiting_list::id))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some((at, id)) = mine else {
         return Ok(None);
