@@ -1,10 +1,13 @@
 //! The JSON API under `/api/v1` (integrations such as a mini-program, and our load tests).
 //! Errors are JSON: 400 malformed, 404, 409 refused by a booking rule, 422 invalid field.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
+use super::cache::Rendered;
 use super::ctx::request_lang;
 use super::lookup::{self, Attempt};
 use super::resident::refusal_message;
@@ -252,12 +255,51 @@ pub async fn availability(
         Some(d) => parse_date(d, "date").map_err(|e| ApiError::field(lang, e))?,
         None => state.today(),
     };
+    let now = state.now();
+    // The body is made once per site, day and second (and this process's writes): read the
+    // generation first, so a write committed meanwhile makes the next request make it again.
+    let generation = state.db.generation();
+    let key = (site_id, date);
+    let fresh = |r: &Rendered| r.due_at.is_none_or(|due| now < due);
+    let rendered = match state.caches.availability.get(&key, generation) {
+        Some(hit) if fresh(&hit) => hit,
+        _ => {
+            let (rendered, read_at) = render_availability(&state, site_id, date).await?;
+            if fresh(&rendered) {
+                state
+                    .caches
+                    .availability
+                    .put_stamped(key, generation, read_at, rendered.clone());
+            }
+            rendered
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=1"))
+        .insert_header((actix_web::http::header::ETAG, rendered.etag.clone()))
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(rendered.body.clone()))
+}
+
+/// The availability JSON of a site's day, its tag, when a draw among it comes due, and when
+/// the data it was made from was read.
+async fn render_availability(
+    state: &web::Data<AppState>,
+    site_id: i64,
+    date: chrono::NaiveDate,
+) -> Result<(Arc<Rendered>, std::time::Instant), ApiError> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        site: SiteId,
+        date: String,
+        slots: &'a [ApiSlot],
+    }
     let tz = state.settings.time_zone;
     let (from, to) = day_bounds(tz, date);
-    let context = super::draw::site_context(&state, SiteId(site_id)).await?;
+    let context = super::draw::site_context(state, SiteId(site_id)).await?;
     let products = &context.2;
-    let (slots, draws, stock) =
-        super::draw::slots_and_draws(&state, SiteId(site_id), from, to).await?;
+    let (day, read_at) = super::draw::slots_and_draws(state, SiteId(site_id), from, to).await?;
+    let (slots, draws, stock) = &*day;
     let rules = state.rules();
     let iso = |t| crate::views::local(tz, t).to_rfc3339();
     let draw_of = |s: &Slot| {
@@ -283,7 +325,7 @@ pub async fn availability(
                 .unwrap_or_default(),
             seats: s.seats,
             free_first_dose: if s.starts_at > rules.now {
-                super::draw::offered_first(s, rules.now, rules.release_hours, &stock)
+                super::draw::offered_first(s, rules.now, rules.release_hours, stock)
             } else {
                 0
             },
@@ -294,13 +336,25 @@ pub async fn availability(
             },
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=1"))
-        .json(serde_json::json!({
-            "site": SiteId(site_id),
-            "date": date.format("%Y-%m-%d").to_string(),
-            "slots": out,
-        })))
+    let body = serde_json::to_vec(&Body {
+        site: SiteId(site_id),
+        date: date.format("%Y-%m-%d").to_string(),
+        slots: &out,
+    })
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let etag = actix_web::http::header::HeaderValue::from_str(&super::middleware::weak_etag(&body))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let due_at = draws
+        .iter()
+        .filter(|d| !d.is_done())
+        .map(|d| d.closes_at)
+        .min();
+    let rendered = Rendered {
+        body: body.into(),
+        etag,
+        due_at,
+    };
+    Ok((Arc::new(rendered), read_at))
 }
 
 /// An id sent as a JSON string or number.

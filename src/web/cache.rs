@@ -35,10 +35,15 @@ impl<K: Eq + Hash, V: Clone> Default for TtlCache<K, V> {
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     /// The value read at `generation` less than [`MAX_AGE`] ago, if any.
     pub fn get(&self, key: &K, generation: u64) -> Option<V> {
+        self.get_stamped(key, generation).map(|(_, v)| v)
+    }
+
+    /// As [`TtlCache::get`], with when the value was read.
+    pub fn get_stamped(&self, key: &K, generation: u64) -> Option<(Instant, V)> {
         let map = self.map.lock().ok()?;
         map.get(key)
             .filter(|(at, g, _)| *g == generation && at.elapsed() < MAX_AGE)
-            .map(|(_, _, v)| v.clone())
+            .map(|(at, _, v)| (*at, v.clone()))
     }
 
     /// The cached value, or `load`'s (kept when it succeeds). `generation` must be read before
@@ -62,11 +67,16 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// Keep a value read at `generation` (read the generation before reading the value).
     pub fn put(&self, key: K, generation: u64, value: V) {
+        self.put_stamped(key, generation, Instant::now(), value);
+    }
+
+    /// Keep a value made from data read at `at` (it expires [`MAX_AGE`] after `at`).
+    pub fn put_stamped(&self, key: K, generation: u64, at: Instant, value: V) {
         if let Ok(mut map) = self.map.lock() {
             if map.len() >= MAX_KEYS {
                 map.clear();
             }
-            map.insert(key, (Instant::now(), generation, value));
+            map.insert(key, (at, generation, value));
         }
     }
 }
@@ -78,12 +88,24 @@ pub type DaySlots = Arc<(Vec<Slot>, Vec<Draw>, Vec<StockBalance>)>;
 /// A site, its town, the vaccines and the town's sites: what every page of a site reads.
 pub type SiteContext = Arc<(Site, Town, Vec<Product>, Vec<Site>)>;
 
+/// A response body made once from cached data and served as is until that data expires: the
+/// bytes, their `ETag`, and the instant a draw among them comes due (it must then be run and
+/// the body made again).
+pub struct Rendered {
+    pub body: actix_web::web::Bytes,
+    pub etag: actix_web::http::header::HeaderValue,
+    pub due_at: Option<NaiveDateTime>,
+}
+
 /// The caches the application keeps.
 #[derive(Default)]
 pub struct Caches {
     /// `(site, day start, day end)` -> the slots, draws and stock the availability API and the
     /// day page show (`web::draw::slots_and_draws`).
     pub slots: TtlCache<(i64, NaiveDateTime, NaiveDateTime), DaySlots>,
+    /// `(site, day)` -> the availability API's JSON, made from a `slots` entry and expiring
+    /// with it (`web::api::availability`): most requests then cost no serialising or hashing.
+    pub availability: TtlCache<(i64, chrono::NaiveDate), Arc<Rendered>>,
     /// site id -> its [`SiteContext`].
     pub site: TtlCache<i64, SiteContext>,
     /// Whether any site has a future slot (the "not set up yet" page).

@@ -63,14 +63,15 @@ pub async fn site_context(
 }
 
 /// A site's slots starting in `[from, to)` and the draws they open with, through the
-/// one-second read cache. A draw among them whose window has closed is run first (idempotent;
-/// another process may be running it).
+/// one-second read cache, shared rather than copied, with the instant they were read (what is
+/// made from them may be kept until [`super::cache::MAX_AGE`] after that instant). A draw among
+/// them whose window has closed is run first (idempotent; another process may be running it).
 pub async fn slots_and_draws(
     state: &web::Data<AppState>,
     site_id: SiteId,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> Result<DayView, AppError> {
+) -> Result<(super::cache::DaySlots, std::time::Instant), AppError> {
     let load = move |c: &mut crate::db::AnyConnection| -> Result<_, AppError> {
         let slots = slot::list_for_site_between(c, site_id, from, to)?;
         let mut opens: Vec<NaiveDateTime> = slots.iter().filter_map(|s| s.opens_at).collect();
@@ -86,27 +87,30 @@ pub async fn slots_and_draws(
     // a draw that has come due is never served from it.
     let generation = state.db.generation();
     let key = (site_id.0, from, to);
-    if let Some(hit) = state.caches.slots.get(&key, generation) {
+    if let Some((at, hit)) = state.caches.slots.get_stamped(&key, generation) {
         if !due(&hit.1) {
-            return Ok((*hit).clone());
+            return Ok((hit, at));
         }
     }
+    let read_at = std::time::Instant::now();
     let (slots, draws, stock) = read(state, move |c, _| load(c)).await?;
     if !due(&draws) {
         let fresh = std::sync::Arc::new((slots, draws, stock));
-        state.caches.slots.put(key, generation, fresh.clone());
-        return Ok((*fresh).clone());
+        state
+            .caches
+            .slots
+            .put_stamped(key, generation, read_at, fresh.clone());
+        return Ok((fresh, read_at));
     }
-    blocking(state, move |st| {
+    let read_at = std::time::Instant::now();
+    let settled = blocking(state, move |st| {
         drawing::settle(&st.db, &|| st.rules(), st.settings.contact_day_cap, &draws)?;
         let mut c = st.db.read.get()?;
         load(&mut c)
     })
-    .await
+    .await?;
+    Ok((std::sync::Arc::new(settled), read_at))
 }
-
-/// A site's slots for a day, the draws they open with, and the site's stock balances.
-pub type DayView = (Vec<Slot>, Vec<Draw>, Vec<StockBalance>);
 
 /// First-dose seats `s` may offer at `now`: its free seats, but never more than the site's
 /// doses of the slot's vaccine not yet promised to an appointment (a seat without a dose

@@ -245,8 +245,9 @@ async fn render_site(
     if !context.0.active {
         return Err(AppError::NotFound);
     }
-    let (s, t, products, others) = (*context).clone();
-    let (slots, draws, stock) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
+    let (s, t, products, others) = &*context;
+    let (day_slots, _) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
+    let (slots, draws, stock) = &*day_slots;
     let rules = state.rules();
     // A slot without seats was closed by the site (an exception, or a template change that
     // kept it for appointments since cancelled): its reason is read only when there is one.
@@ -314,10 +315,10 @@ async fn render_site(
     let page = SitePage {
         countdown,
         site_id: s.id.to_string(),
-        site_name: s.name,
-        address: s.address,
+        site_name: s.name.clone(),
+        address: s.address.clone(),
         town_id: t.id.to_string(),
-        town_name: t.name,
+        town_name: t.name.clone(),
         day: day_label(ctx.lang, day),
         prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
         next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
@@ -329,9 +330,9 @@ async fn render_site(
         moving,
         date_error: refused.clone().or_else(|| date_error.clone()),
         other_sites: others
-            .into_iter()
+            .iter()
             .filter(|o| o.id != site_id.0)
-            .map(|o| (o.id.to_string(), o.name))
+            .map(|o| (o.id.to_string(), o.name.clone()))
             .collect(),
         ctx,
     };
