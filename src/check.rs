@@ -12,7 +12,7 @@
 //!   town was told;
 //! - one active appointment per resident and dose, on the slot, site and time it names;
 //! - every outbox row in a known state, and every booking's confirmation queued;
-//! - each draw's seed hashes to its commitment and it counts its entries; a done draw decided
+//! - each draw's seed hashes to its commitment and, once done, counts its entries; a done draw decided
 //!   every entry, in the published order, which is the order its seed gives; a drawn entry holds
 //!   an appointment of its resident, dose and vaccine at its draw's site (or, if the entry
 //!   allowed it, another site of the same town), and nothing else does;
@@ -591,7 +591,9 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
                 format!("draws id={}: SHA-256 of the seed is not seed_hash", d.id),
             );
         }
-        if usize::try_from(d.entries).ok() != Some(mine.len()) {
+        // A done draw stored its count; one still taking entries stores none (0).
+        let stored = if d.is_done() { mine.len() } else { 0 };
+        if usize::try_from(d.entries).ok() != Some(stored) {
             push(
                 out,
                 "a draw counts its entries",

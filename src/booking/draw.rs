@@ -243,7 +243,7 @@ fn try_enter(
     let (who, id_hash, draw_id) = (who.clone(), id_hash.to_string(), d.id);
     let entry = db.transaction(move |c| {
         let resident_id = upsert_resident(c, existing.as_ref(), &who, &id_hash, now)?;
-        if !draw::count_entry(c, draw_id)? {
+        if !draw::admit_entry(c, draw_id)? {
             // A runner claimed the draw after we read it: the window is over.
             return Err(BookingError::DrawPending(draw_id));
         }
