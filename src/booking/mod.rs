@@ -375,11 +375,27 @@ fn check_contact_cap(
     slot: &Slot,
     seat: &Seat<'_>,
 ) -> Result<(), BookingError> {
+    let contact = (seat.phone, seat.email);
+    contact_cap_holds(c, slot.starts_at, contact, seat.contact_cap, seat.tz, 0)
+}
+
+/// Refuse when the phone number or e-mail address of `contact` holds `cap` or more active
+/// bookings on the (local) day of `starts_at`, not counting `moved` of them (an appointment
+/// already moved onto that day in the caller's transaction: it is the seat being asked for).
+/// Takes the contacts' locks first (see [`check_contact_cap`]). A cap of 0: no cap.
+fn contact_cap_holds(
+    c: &mut AnyConnection,
+    starts_at: NaiveDateTime,
+    (phone, email): (&str, &str),
+    cap: u32,
+    tz: chrono_tz::Tz,
+    moved: i64,
+) -> Result<(), BookingError> {
     use appointment::Contact;
-    if seat.contact_cap == 0 {
+    if cap == 0 {
         return Ok(());
     }
-    let contacts: Vec<Contact<'_>> = [Contact::Phone(seat.phone), Contact::Email(seat.email)]
+    let contacts: Vec<Contact<'_>> = [Contact::Phone(phone), Contact::Email(email)]
         .into_iter()
         .filter(|c| !matches!(c, Contact::Phone("") | Contact::Email("")))
         .collect();
@@ -391,11 +407,9 @@ fn check_contact_cap(
         })
         .collect();
     crate::db::lock_names(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let (from, to) = crate::domain::days::day_bounds(seat.tz, local_day(seat.tz, slot.starts_at));
+    let (from, to) = crate::domain::days::day_bounds(tz, local_day(tz, starts_at));
     for contact in contacts {
-        if appointment::count_active_for_contact(c, contact, from, to)?
-            >= i64::from(seat.contact_cap)
-        {
+        if appointment::count_active_for_contact(c, contact, from, to)? - moved >= i64::from(cap) {
             return Err(BookingError::ContactCap);
         }
     }
@@ -568,10 +582,13 @@ fn tell_next_waiting(
 }
 
 /// Move a booked appointment to another slot. The old seat is given up only in the transaction
-/// that secures the new one, so a failed move leaves the booking exactly as it was.
+/// that secures the new one, so a failed move leaves the booking exactly as it was. The new
+/// slot's day must leave the resident's phone number and e-mail address within `contact_cap`
+/// active bookings, as a booking must (0: no cap).
 pub fn reschedule(
     db: &Db,
     rules: Rules,
+    contact_cap: u32,
     id: AppointmentId,
     to: SlotId,
 ) -> Result<Booked, BookingError> {
@@ -604,6 +621,10 @@ pub fn reschedule(
         if !appointment::move_to_slot(c, id, old.slot_id, new_slot, rules.now)? {
             return Err(BookingError::NotActive);
         }
+        // Counted after the move, so the moved appointment is one of the day's (once, whether
+        // it came from another day or from this one).
+        let contact = (res.phone.as_str(), res.email.as_str());
+        contact_cap_holds(c, new_slot.starts_at, contact, contact_cap, rules.tz, 1)?;
         // Slots in id order, then stock rows in key order (see the module doc).
         let take = |c: &mut AnyConnection| -> Result<(), BookingError> {
             let took = if first {

@@ -767,7 +767,13 @@ pub async fn move_submit(
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     let to = SlotId(parse_id(&form.slot_id).ok_or(AppError::BadRequest)?);
     let moved = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::reschedule(&st.db, st.rules(), id, to))
+        Ok::<_, AppError>(booking::reschedule(
+            &st.db,
+            st.rules(),
+            st.settings.contact_day_cap,
+            id,
+            to,
+        ))
     })
     .await?;
     match moved {

@@ -549,3 +549,114 @@ async fn the_entry_form_offers_another_site_in_the_town_and_keeps_the_choice() {
         1
     );
 }
+
+/// A resident's browser holding the grant to their appointment (code + ID number on `/find`).
+async fn signed_in(app: &TestApp, code: &str, who: u32) -> crate::helpers::Session {
+    let s = crate::helpers::Session::new(app);
+    let idn = id_number(who);
+    let res = s
+        .post_form_from(
+            "/find",
+            "/find",
+            &[("code", code), ("id_number", idn.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    s
+}
+
+/// Move the appointment `s` holds to `slot`: the status and the page.
+async fn move_to(s: &crate::helpers::Session, slot: i64) -> (u16, String) {
+    let res = s
+        .post_form_from(
+            "/appointment/cancel",
+            "/appointment/move",
+            &[("slot_id", &slot.to_string())],
+        )
+        .await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn a_move_into_a_day_where_the_phone_holds_the_cap_is_refused_and_changes_nothing() {
+    let app = app_with_cap(2).await;
+    let city = app.city();
+    app.add_stock(city, 20);
+    let full_day = app.add_slot(city, 3, 10, 0);
+    let full_day_later = add_slot_at(
+        &mut app.conn(),
+        city,
+        day_at_ten(3) + Duration::hours(2),
+        10,
+        0,
+    );
+    let other_day = app.add_slot(city, 4, 10, 0);
+    let phone = "13955556666";
+    let mut codes = Vec::new();
+    for (i, slot) in [(900u32, full_day), (901, full_day), (902, other_day)] {
+        let res = app
+            .book_api(
+                slot,
+                1,
+                &with_contact(i, phone, &format!("m{i}@example.com")),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        codes.push(json_of(res).await["code"].as_str().unwrap().to_string());
+    }
+    // The third booking's holder moves into the day where the phone already holds the cap.
+    let third = signed_in(&app, &codes[2], 902).await;
+    let (status, page) = move_to(&third, full_day).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("该手机号或电子邮箱当天的有效预约已达上限"),
+        "{page}"
+    );
+    // Nothing moved: the appointment, both slots and the stock are as they were.
+    assert_eq!(
+        app.count(
+            "appointments",
+            &format!(
+                "code = '{}' AND slot_id = {other_day} AND status = 'booked'",
+                codes[2]
+            )
+        ),
+        1
+    );
+    assert_eq!(app.slot_counts(full_day), (2, 0, 10));
+    assert_eq!(app.slot_counts(other_day), (1, 0, 10));
+    assert_eq!(app.stock(city), (20, 3));
+    assert_eq!(
+        app.count("outbox", "kind = 'moved'"),
+        0,
+        "no mail for a move that did not happen"
+    );
+
+    // A move within the day at the cap is no extra booking on it: allowed.
+    let first = signed_in(&app, &codes[0], 900).await;
+    let (status, page) = move_to(&first, full_day_later).await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(app.slot_counts(full_day), (1, 0, 10));
+    assert_eq!(app.slot_counts(full_day_later), (1, 0, 10));
+    // With one of the day's bookings cancelled, the refused move goes through.
+    let res = app
+        .post_json(
+            "/api/v1/appointments/cancel",
+            &json!({"code": codes[1], "id_number": id_number(901)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let (status, page) = move_to(&third, full_day).await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(
+        app.count(
+            "appointments",
+            &format!(
+                "code = '{}' AND slot_id = {full_day} AND status = 'booked'",
+                codes[2]
+            )
+        ),
+        1
+    );
+    assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
+}
