@@ -45,7 +45,7 @@ pub struct Draw {
     pub seed_hash: String,
     pub status: String,
     /// How many entries were taken: stored when the draw is done. While it takes entries no
-    /// row counts them (every entry would wait on that row's lock): [`find`] and
+    /// row counts them (every entry would wait on that row's lock): [`find_counted`] and
     /// [`list_for_openings`] fill it in with a count of the entries.
     pub entries: i32,
     pub claim_token: Option<String>,
@@ -79,14 +79,20 @@ impl Draw {
     }
 }
 
-/// One draw, with its entries counted.
+/// One draw (its `entries` is 0 until it is done: [`find_counted`] counts them).
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
-    let d = draws::table
+    draws::table
         .find(id)
         .select(Draw::as_select())
         .get_result(conn)
-        .optional()?;
-    d.map(|d| counted(conn, d)).transpose()
+        .optional()
+}
+
+/// One draw with its entries counted, for its public record. Not for the paths every entrant
+/// polls (an entry's look-up): counting thousands of entries on each of those was measured to
+/// slow the draw itself.
+pub fn find_counted(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
+    find(conn, id)?.map(|d| counted(conn, d)).transpose()
 }
 
 /// `d` with its entries counted, if it is not done (a done draw stored its count).

@@ -314,7 +314,7 @@ pub async fn load_draw(
             drawing::run_draw(&st.db, &|| st.rules(), st.settings.contact_day_cap, id)?;
         }
         let mut c = st.db.read.get()?;
-        let d = draw::find(&mut c, id)?.ok_or(AppError::NotFound)?;
+        let d = draw::find_counted(&mut c, id)?.ok_or(AppError::NotFound)?;
         let s = site::find(&mut c, SiteId(d.site_id))?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((d, s))
     })
