@@ -266,7 +266,7 @@ async fn render_site(
         .iter()
         .filter(|sl| sl.starts_at > rules.now)
         .map(|sl| {
-            let free_first = super::draw::offered_first(sl, rules.now, rules.release_hours, &stock);
+            let free_first = super::draw::offered_first(sl, rules.now, rules.release_hours, stock);
             let free_second = sl.free_second();
             let closure = (sl.seats == 0).then(|| closure_label(ctx.lang, tz, sl, &exceptions));
             let label = if let Some(c) = &closure {
@@ -278,7 +278,7 @@ async fn render_site(
             } else {
                 ctx.tf("site.seats_left", &[("n", &free_first.to_string())])
             };
-            let opening = crate::booking::draw::opening_among(rules.now, sl, &draws);
+            let opening = crate::booking::draw::opening_among(rules.now, sl, draws);
             let in_draw = matches!(opening, crate::booking::draw::Opening::Window(_));
             let closed = super::draw::closed_label(ctx.lang, tz, &opening).or_else(|| {
                 // A move is a first-come booking: not into a slot whose seats are being drawn.
@@ -287,7 +287,7 @@ async fn render_site(
             SlotRow {
                 id: sl.id.to_string(),
                 time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                product: product_name(&products, sl.product_id),
+                product: product_name(products, sl.product_id),
                 free_first,
                 free_second,
                 label,
@@ -304,7 +304,7 @@ async fn render_site(
         .iter()
         .filter(|sl| sl.starts_at > rules.now)
         .filter_map(
-            |sl| match crate::booking::draw::opening_among(rules.now, sl, &draws) {
+            |sl| match crate::booking::draw::opening_among(rules.now, sl, draws) {
                 crate::booking::draw::Opening::NotOpen(at) => Some(at),
                 _ => None,
             },
