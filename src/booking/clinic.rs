@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use diesel::result::Error as DieselError;
 
 use super::{retrying_collisions, BookingError, DbCause, ResidentDetails, Rules};
-use crate::db::{is_unique_violation, Db, StorageError};
+use crate::db::{is_unique_violation, AnyConnection, Db, StorageError};
 use crate::domain::clinic::{Note, ScreeningAnswers, ScreeningOutcome, Severity, WasteKind};
 use crate::domain::days::{day_bounds, local_day, utc_of_local};
 use crate::domain::eligibility::{self, Refusal};
@@ -24,6 +24,7 @@ use crate::models::adverse_event::{self, AdverseEvent};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::screening::{self, Screening};
 use crate::models::stock::{self, Movement};
+use crate::models::sync_action::{self, SyncAction};
 use crate::models::{
     audit, lot, product, resident, slot, vaccination, Appointment, NewVaccination,
 };
@@ -55,6 +56,17 @@ pub struct Desk {
     pub tz: Tz,
     pub release_hours: i64,
     pub observation_minutes: i64,
+    /// The idempotency key of an action queued offline, stored with the action.
+    pub sync: Option<SyncKey>,
+}
+
+/// An offline action's idempotency key (`POST /clinic/sync`): written as accepted in the
+/// transaction that carries the action out, so a repeat of the key finds it and records nothing.
+#[derive(Debug, Clone)]
+pub struct SyncKey {
+    pub key: String,
+    pub site: i64,
+    pub kind: &'static str,
 }
 
 impl Desk {
@@ -79,6 +91,44 @@ impl Desk {
         utc_of_local(self.tz, local).unwrap_or(local)
     }
 
+    /// A time typed at the desk for something done earlier (a late record): refused when it is
+    /// in the future or not today.
+    pub fn earlier_today(&self, at: NaiveDateTime) -> Result<NaiveDateTime, ClinicError> {
+        if at > self.now {
+            return Err(ClinicError::TimeInFuture);
+        }
+        if self.day_of(at) != self.today() {
+            return Err(ClinicError::WrongDay);
+        }
+        Ok(at)
+    }
+
+    /// The audit entry of a change made in transaction `c`, and the sync key it answers, if any.
+    fn audit(
+        &self,
+        c: &mut AnyConnection,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> diesel::QueryResult<()> {
+        audit::record(c, self.now, &self.staff.username, action, subject, detail)?;
+        match &self.sync {
+            Some(k) => sync_action::insert(
+                c,
+                &SyncAction {
+                    user_id: self.staff.user_id,
+                    idempotency_key: k.key.clone(),
+                    site_id: k.site,
+                    kind: k.kind.into(),
+                    outcome: ACCEPTED.into(),
+                    reason: String::new(),
+                    created_at: self.now,
+                },
+            ),
+            None => Ok(()),
+        }
+    }
+
     fn rules(&self) -> Rules {
         Rules {
             now: self.now,
@@ -95,6 +145,11 @@ impl Desk {
         }
     }
 }
+
+/// The stored outcome of an accepted offline action.
+pub const ACCEPTED: &str = "accepted";
+/// The stored outcome of a refused one.
+pub const REFUSED: &str = "refused";
 
 /// Why the desk refused an action. Each has a catalogue key; `web::clinic` adds the status.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +320,12 @@ pub fn admit(desk: &Desk, a: &Appointment) -> Result<(), ClinicError> {
     Ok(())
 }
 
+/// The appointment with this booking code.
+pub fn find_code(db: &Db, code: &BookingCode) -> Result<Appointment, ClinicError> {
+    let mut conn = db.read.get()?;
+    appointment::find_by_code(&mut conn, code.as_str())?.ok_or(ClinicError::UnknownCode)
+}
+
 /// A check-in: the booking code, the last four characters staff read off the ID card, the
 /// screening answers and the outcome they led to.
 #[derive(Debug, Clone)]
@@ -273,16 +334,18 @@ pub struct CheckIn {
     pub last4: String,
     pub answers: ScreeningAnswers,
     pub outcome: ScreeningOutcome,
+    /// When the resident was seen (now, or earlier today for a late record).
+    pub at: NaiveDateTime,
 }
 
 /// Check a resident in (or defer them): the identity is confirmed against the stored last four
 /// characters, the screening is stored, and the appointment moves on once. A deferral gives the
 /// promised dose back (the seat is not reused: the slot is under way).
 pub fn check_in(db: &Db, desk: &Desk, cmd: CheckIn) -> Result<ScreeningOutcome, ClinicError> {
+    let at = desk.earlier_today(cmd.at)?;
     let a = {
+        let a = find_code(db, &cmd.code)?;
         let mut conn = db.read.get()?;
-        let a = appointment::find_by_code(&mut conn, cmd.code.as_str())?
-            .ok_or(ClinicError::UnknownCode)?;
         admit(desk, &a)?;
         if a.status() == AppointmentStatus::CheckedIn {
             return Err(ClinicError::AlreadyCheckedIn);
@@ -296,11 +359,12 @@ pub fn check_in(db: &Db, desk: &Desk, cmd: CheckIn) -> Result<ScreeningOutcome, 
     };
     let (now, staff) = (desk.now, desk.staff.clone());
     let outcome = cmd.outcome.clone();
+    let d = desk.clone();
     db.transaction(move |c| {
         let id = AppointmentId(a.id);
         let (action, reason) = match &outcome {
             ScreeningOutcome::Cleared => {
-                if !appointment::check_in(c, id, now)? {
+                if !appointment::check_in(c, id, at, now)? {
                     return Err(ClinicError::NotActive);
                 }
                 ("check-in", String::new())
@@ -331,13 +395,11 @@ pub fn check_in(db: &Db, desk: &Desk, cmd: CheckIn) -> Result<ScreeningOutcome, 
                 outcome: outcome.as_str().into(),
                 reason,
                 staff_user_id: Some(staff.user_id),
-                created_at: now,
+                created_at: at,
             },
         )?;
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             action,
             &format!("appointment {}", a.id),
             &format!("screening {}", outcome.as_str()),
@@ -361,12 +423,7 @@ pub struct GiveDose {
 /// vaccination's id. Of many simultaneous requests for one appointment exactly one succeeds: the
 /// conditional status change admits one, and the UNIQUE constraints on `vaccinations` back it.
 pub fn record_dose(db: &Db, desk: &Desk, cmd: GiveDose) -> Result<i64, ClinicError> {
-    if cmd.given_at > desk.now {
-        return Err(ClinicError::TimeInFuture);
-    }
-    if desk.day_of(cmd.given_at) != desk.today() {
-        return Err(ClinicError::WrongDay);
-    }
+    desk.earlier_today(cmd.given_at)?;
     let a = {
         let mut conn = db.read.get()?;
         let a = appointment::find(&mut conn, cmd.appointment)?.ok_or(ClinicError::NotFound)?;
@@ -389,6 +446,7 @@ pub fn record_dose(db: &Db, desk: &Desk, cmd: GiveDose) -> Result<i64, ClinicErr
         a
     };
     let (now, staff, minutes) = (desk.now, desk.staff.clone(), desk.observation_minutes);
+    let d = desk.clone();
     db.transaction(move |c| {
         let id = AppointmentId(a.id);
         if !appointment::transition(
@@ -443,10 +501,8 @@ pub fn record_dose(db: &Db, desk: &Desk, cmd: GiveDose) -> Result<i64, ClinicErr
         if lot::site_balance(c, site, product, &cmd.lot)? < 0 {
             return Err(ClinicError::LotUnavailable);
         }
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             "record-dose",
             &format!("appointment {}", a.id),
             &format!("dose {} lot {}", cmd.dose_number, cmd.lot),
@@ -508,7 +564,8 @@ fn try_walk_in(
     let code = BookingCode::generate(&mut rand::rng());
     let rules = desk.rules();
     let released = sl.held_seats_released(rules.now, rules.release_hours);
-    let (who, id_hash, staff) = (who.clone(), id_hash.to_string(), desk.staff.clone());
+    let (who, id_hash) = (who.clone(), id_hash.to_string());
+    let d = desk.clone();
     db.transaction(move |c| {
         let now = rules.now;
         let resident_id = match existing {
@@ -541,10 +598,8 @@ fn try_walk_in(
         if !stock::promise_dose(c, SiteId(sl.site_id), ProductId(sl.product_id))? {
             return Err(ClinicError::NoStock);
         }
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             "walk-in",
             &format!("appointment {}", a.id),
             &format!("slot {} dose {dose}", sl.id),
@@ -587,7 +642,8 @@ pub fn mark_no_shows(
     if appointments.is_empty() {
         return Ok(0);
     }
-    let (now, staff) = (desk.now, desk.staff.clone());
+    let now = desk.now;
+    let d = desk.clone();
     db.transaction(move |c| {
         // Appointments first, then each stock row once: the global lock order.
         let mut per_product: std::collections::BTreeMap<i64, i32> = Default::default();
@@ -607,10 +663,8 @@ pub fn mark_no_shows(
             stock::unpromise_doses(c, site, ProductId(product), n)?;
             marked += n as usize;
         }
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             "no-show",
             &format!("site {}", site.0),
             &format!("{marked} appointments"),
@@ -642,6 +696,7 @@ pub fn record_wastage(db: &Db, desk: &Desk, w: Waste) -> Result<(), ClinicError>
         }
     }
     let (now, staff) = (desk.now, desk.staff.clone());
+    let d = desk.clone();
     db.transaction(move |c| {
         let m = Movement {
             id: new_id(),
@@ -660,10 +715,8 @@ pub fn record_wastage(db: &Db, desk: &Desk, w: Waste) -> Result<(), ClinicError>
         if lot::site_balance(c, w.site, w.product, &w.lot)? < 0 {
             return Err(ClinicError::NotEnoughInLot);
         }
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             "wastage",
             &format!("site {} product {}", w.site.0, w.product.0),
             &format!("{} doses lot {} ({})", w.doses, w.lot, w.kind.as_str()),
@@ -696,6 +749,7 @@ pub fn record_reaction(db: &Db, desk: &Desk, r: Reaction) -> Result<(), ClinicEr
         return Err(ClinicError::TimeBeforeDose);
     }
     let (now, staff) = (desk.now, desk.staff.clone());
+    let d = desk.clone();
     db.transaction(move |c| {
         adverse_event::insert(
             c,
@@ -712,10 +766,8 @@ pub fn record_reaction(db: &Db, desk: &Desk, r: Reaction) -> Result<(), ClinicEr
                 created_at: now,
             },
         )?;
-        audit::record(
+        d.audit(
             c,
-            now,
-            &staff.username,
             "adverse-event",
             &format!("vaccination {}", v.id),
             r.severity.as_str(),

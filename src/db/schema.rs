@@ -9,6 +9,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_actions (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        site_id -> BigInt,
+        kind -> Text,
+        outcome -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     readiness (id) {
         id -> Integer,
         checked_at -> Timestamp,
@@ -428,4 +440,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_changes,
     draws,
     draw_entries,
+    sync_actions,
 );

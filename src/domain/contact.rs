@@ -105,6 +105,20 @@ impl Email {
         Ok(Email(format!("{local}@{}", domain.to_lowercase())))
     }
 
+    /// An address that may be left blank (a walk-in at the desk): blank is no address, and
+    /// nothing is mailed to it; anything typed must be an address.
+    pub fn optional(raw: &str) -> Result<Email, FieldError> {
+        match crate::domain::text::clean(raw) {
+            Some("") => Ok(Email(String::new())),
+            _ => Email::parse(raw),
+        }
+    }
+
+    /// Whether there is no address (only [`Email::optional`] gives one).
+    pub fn is_none(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The address.
     pub fn as_str(&self) -> &str {
         &self.0

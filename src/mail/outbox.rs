@@ -152,6 +152,10 @@ fn insert(
     dedupe_key: Option<String>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    if to.recipient.is_empty() {
+        // A walk-in who gave no address: nothing to send.
+        return Ok(());
+    }
     let id = new_id();
     diesel::insert_into(outbox::table)
         .values(&OutboxRow {

@@ -54,6 +54,7 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> any
             .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
             .filter(appointments::starts_at.gt(now))
             .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
+            .filter(residents::email.ne(""))
             .select((
                 appointments::id,
                 appointments::slot_id,
@@ -67,6 +68,7 @@ pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> any
             .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
             .filter(vaccinations::dose_number.lt(products::doses_in_series))
             .filter(vaccinations::given_at.gt(now - Duration::days(400)))
+            .filter(residents::email.ne(""))
             .select((
                 vaccinations::id,
                 vaccinations::given_at,

@@ -218,10 +218,11 @@ pub fn move_to_slot(
     Ok(n == 1)
 }
 
-/// Check a booked appointment in (clinic desk); false if it was no longer booked.
+/// Check a booked appointment in (clinic desk) as seen `at`; false if it was no longer booked.
 pub fn check_in(
     conn: &mut AnyConnection,
     id: AppointmentId,
+    at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let n = diesel::update(
@@ -231,7 +232,7 @@ pub fn check_in(
     )
     .set((
         appointments::status.eq(AppointmentStatus::CheckedIn.as_str()),
-        appointments::checked_in_at.eq(Some(now)),
+        appointments::checked_in_at.eq(Some(at)),
         appointments::updated_at.eq(now),
     ))
     .execute(conn)?;

@@ -28,6 +28,7 @@ pub mod shipment;
 pub mod site;
 pub mod slot;
 pub mod stock;
+pub mod sync_action;
 pub mod town;
 pub mod user;
 pub mod vaccination;

@@ -114,6 +114,13 @@ pub struct ResidentForm {
     pub csrf: String,
 }
 
+impl ResidentForm {
+    /// Residents booking give an e-mail address (the walk-in form's is optional).
+    pub fn email_required(&self) -> bool {
+        true
+    }
+}
+
 /// A town's sites, and the waiting list when nothing is free.
 #[derive(Template)]
 #[template(path = "resident/town.html")]

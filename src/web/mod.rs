@@ -125,6 +125,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(clinic::wastage_submit),
     )
     .route("/staff/checkin", web::get().to(clinic::find_code))
+    .route("/clinic/sync", web::post().to(clinic::sync))
     .route("/staff/checkin/{code}", web::get().to(clinic::checkin_page))
     .route(
         "/staff/checkin/{code}",
@@ -133,6 +134,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/staff/checkin/{code}/dose",
         web::post().to(clinic::dose_submit),
+    )
+    .route(
+        "/staff/checkin/{code}/record",
+        web::get().to(clinic::record_page),
     )
     .route(
         "/staff/vaccinations/{id}/reaction",

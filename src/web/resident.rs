@@ -44,12 +44,22 @@ pub fn field_message(lang: Lang, e: FieldError) -> String {
 
 /// Parse the resident details of a form, collecting every error.
 pub fn parse_resident(lang: Lang, f: &ResidentForm) -> Result<ResidentDetails, FormErrors> {
+    parse_person(lang, f, Email::parse)
+}
+
+/// As [`parse_resident`], the e-mail address read by `email` (the desk's walk-in form passes
+/// [`Email::optional`]).
+pub fn parse_person(
+    lang: Lang,
+    f: &ResidentForm,
+    email: fn(&str) -> Result<Email, FieldError>,
+) -> Result<ResidentDetails, FormErrors> {
     let mut errors = FormErrors::default();
     let mut note = |e: FieldError| errors.add(e.field, field_message(lang, e));
     let name = PersonName::parse(&f.name).map_err(&mut note).ok();
     let id_number = IdNumber::parse(&f.id_number).map_err(&mut note).ok();
     let phone = Phone::parse(&f.phone).map_err(&mut note).ok();
-    let email = Email::parse(&f.email).map_err(&mut note).ok();
+    let email = email(&f.email).map_err(&mut note).ok();
     match (name, id_number, phone, email) {
         (Some(name), Some(id_number), Some(phone), Some(email)) => Ok(ResidentDetails {
             id_number,

@@ -13,29 +13,29 @@ use crate::helpers::{
 };
 
 /// 10:05 in Shanghai on the test day: inside the 10:00-10:30 slot `add_slot(city, 0, ..)` makes.
-fn during_the_slot() -> chrono::NaiveDateTime {
+pub(crate) fn during_the_slot() -> chrono::NaiveDateTime {
     test_now() + Duration::hours(1) + Duration::minutes(5)
 }
 
 /// 10:31 in Shanghai: that slot is over.
-fn after_the_slot() -> chrono::NaiveDateTime {
+pub(crate) fn after_the_slot() -> chrono::NaiveDateTime {
     test_now() + Duration::hours(1) + Duration::minutes(31)
 }
 
-fn far_expiry() -> NaiveDate {
+pub(crate) fn far_expiry() -> NaiveDate {
     NaiveDate::from_ymd_opt(2031, 1, 1).unwrap()
 }
 
 /// A desk: a city with a slot today at 10:00 (`seats`), a lot of `doses`, and a logged-in nurse.
-struct Desk {
-    app: TestApp,
-    city: City,
-    slot: i64,
-    nurse: Session,
+pub(crate) struct Desk {
+    pub(crate) app: TestApp,
+    pub(crate) city: City,
+    pub(crate) slot: i64,
+    pub(crate) nurse: Session,
 }
 
 impl Desk {
-    async fn new(seats: i32, doses: i32) -> Desk {
+    pub(crate) async fn new(seats: i32, doses: i32) -> Desk {
         let app = spawn_app().await;
         let city = app.city();
         let slot = app.add_slot(city, 0, seats, 0);
@@ -51,29 +51,29 @@ impl Desk {
     }
 
     /// Book resident `i` into `slot` through the API; their booking code.
-    async fn book(&self, slot: i64, i: u32) -> String {
+    pub(crate) async fn book(&self, slot: i64, i: u32) -> String {
         book_code(&self.app, slot, i).await
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.nurse.get(path).await
     }
 
-    async fn text(&self, path: &str) -> String {
+    pub(crate) async fn text(&self, path: &str) -> String {
         self.nurse.get_text(path).await
     }
 
     /// POST a form with the nurse's CSRF token.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.nurse.post_form(path, form).await
     }
 
-    async fn csrf(&self) -> String {
+    pub(crate) async fn csrf(&self) -> String {
         csrf_in(&self.text("/staff").await).unwrap()
     }
 
     /// Check resident `i` in with no screening concerns.
-    async fn check_in(&self, code: &str, i: u32) -> reqwest::Response {
+    pub(crate) async fn check_in(&self, code: &str, i: u32) -> reqwest::Response {
         let last4 = &id_number(i)[14..];
         self.post(
             &format!("/staff/checkin/{code}"),
@@ -88,7 +88,13 @@ impl Desk {
         .await
     }
 
-    async fn give(&self, code: &str, lot: &str, dose: &str, time: &str) -> reqwest::Response {
+    pub(crate) async fn give(
+        &self,
+        code: &str,
+        lot: &str,
+        dose: &str,
+        time: &str,
+    ) -> reqwest::Response {
         self.post(
             &format!("/staff/checkin/{code}/dose"),
             &[("lot", lot), ("dose_number", dose), ("time", time)],
@@ -96,7 +102,7 @@ impl Desk {
         .await
     }
 
-    fn status_of(&self, code: &str) -> String {
+    pub(crate) fn status_of(&self, code: &str) -> String {
         use diesel::prelude::*;
         use dosewise::db::schema::appointments;
         appointments::table
@@ -107,7 +113,7 @@ impl Desk {
     }
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub(crate) fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
 }
 

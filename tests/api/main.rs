@@ -12,6 +12,8 @@ mod check;
 mod cli;
 mod clinic;
 mod concurrency;
+mod desk_fixes;
+mod desk_sync;
 mod draw;
 mod exports;
 mod fair;

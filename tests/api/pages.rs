@@ -500,6 +500,7 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
         tz: app.state.settings.time_zone,
         release_hours: 24,
         observation_minutes: 30,
+        sync: None,
     };
     let code: String = {
         use diesel::prelude::*;
@@ -517,6 +518,7 @@ async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
             last4: crate::helpers::id_number(1)[14..].to_string(),
             answers: Default::default(),
             outcome: dosewise::domain::clinic::ScreeningOutcome::Cleared,
+            at: given,
         },
     )
     .unwrap();

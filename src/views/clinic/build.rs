@@ -305,6 +305,9 @@ impl DeskCheckinPage {
             .filter(|(l, _)| l.product_id == a.product_id)
             .map(|(l, n)| (l.lot_number.clone(), lot_label(lang, l, *n)))
             .collect();
+        if self.form.time.is_empty() {
+            self.form.time = hm(tz, now);
+        }
         self.dose_form = dose_form.unwrap_or_else(|| DoseForm {
             lot: self.lots.first().map(|l| l.0.clone()).unwrap_or_default(),
             dose_number: a.dose_number.to_string(),

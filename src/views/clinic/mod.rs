@@ -115,6 +115,8 @@ pub struct CheckinForm {
     pub recent_vaccine: String,
     pub decision: String,
     pub reason: String,
+    /// When the resident was seen, `HH:MM` today (now unless recorded late).
+    pub time: String,
 }
 
 impl CheckinForm {
@@ -174,6 +176,29 @@ pub struct DeskCheckinPage {
     pub questions: [(&'static str, &'static str, &'static str); 4],
 }
 
+/// A resident's record at the desk: who (the ID number masked) and every dose with its lot and
+/// reactions.
+#[derive(Template)]
+#[template(path = "clinic/record.html")]
+pub struct RecordPage {
+    pub ctx: Layout,
+    pub code: String,
+    pub site_id: Option<String>,
+    pub rows: Vec<(&'static str, String)>,
+    pub history: Vec<HistoryRow>,
+}
+
+/// The record page of what the check-in page found.
+pub fn record_page(p: DeskCheckinPage) -> RecordPage {
+    RecordPage {
+        ctx: p.ctx,
+        code: p.code,
+        site_id: p.site_id,
+        rows: p.rows,
+        history: p.history,
+    }
+}
+
 /// The screening questions: the field, the question and what to do on "yes".
 pub const SCREENING_QUESTIONS: [(&str, &str, &str); 4] = [
     ("fever", "clinic.screen.fever", "clinic.screen.fever_hint"),
@@ -204,6 +229,13 @@ pub struct WalkInForm {
     pub id_number: String,
     pub phone: String,
     pub email: String,
+}
+
+impl WalkInForm {
+    /// A walk-in may give no e-mail address (then nothing is mailed).
+    pub fn email_required(&self) -> bool {
+        false
+    }
 }
 
 /// Register a walk-in into the slot running now.

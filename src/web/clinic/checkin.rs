@@ -4,18 +4,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::{self, NoticeQuery};
-use super::{answer, desk, on_the_form, refusal};
-use crate::booking::clinic::{self as desk_ops, ClinicError, GiveDose};
+use super::{answer, check_in_slowed, desk, give_dose, on_the_form, refusal};
+use crate::booking::clinic::{self as desk_ops, ClinicError, Desk};
 use crate::domain::clinic::ScreeningOutcome;
 use crate::domain::BookingCode;
 use crate::error::AppError;
-use crate::ids::AppointmentId;
 use crate::models::{appointment, desk as desk_read, AppointmentStatus, Role};
 use crate::views::clinic::{self as pages, CheckinForm, CheckinView, DoseForm};
 use crate::views::FormErrors;
 use crate::web::ctx::Ctx;
-use crate::web::respond::html_status;
-use crate::web::state::{blocking, read, AppState};
+use crate::web::respond::{html, html_status};
+use crate::web::state::{read, AppState};
 
 /// `GET /staff/checkin/{code}`: what a resident's QR code opens; the typed code leads here too.
 pub async fn checkin_page(
@@ -78,6 +77,20 @@ async fn render_checkin(
     html_status(&page, status.unwrap_or(StatusCode::OK))
 }
 
+/// The start of every POST about a booking code: a clinic user, the form's CSRF token and the
+/// code in the path; the desk as that user now.
+fn code_post(
+    ctx: &Ctx,
+    state: &AppState,
+    path: &str,
+    csrf: &str,
+) -> Result<(Desk, BookingCode), AppError> {
+    let u = ctx.require(Role::Clinic)?;
+    ctx.check_csrf(csrf)?;
+    let code = BookingCode::parse(path).map_err(|_| AppError::NotFound)?;
+    Ok((desk(state, u), code))
+}
+
 /// `POST /staff/checkin/{code}`: confirm identity and screen; check in or defer.
 pub async fn checkin_submit(
     ctx: Ctx,
@@ -85,13 +98,11 @@ pub async fn checkin_submit(
     path: web::Path<String>,
     form: web::Form<CheckinForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
-    ctx.check_csrf(&form.csrf)?;
-    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let (d, code) = code_post(&ctx, &state, &path, &form.csrf)?;
     let form = form.into_inner();
     let lang = ctx.lang;
     let unprocessable = Some(StatusCode::UNPROCESSABLE_ENTITY);
-    let cmd = match forms::parse_checkin(lang, &code, &form) {
+    let cmd = match forms::parse_checkin(lang, &code, &form, &d) {
         Ok(cmd) => cmd,
         Err(errors) => {
             let view = CheckinView {
@@ -102,11 +113,20 @@ pub async fn checkin_submit(
             return render_checkin(ctx, &state, code, view, unprocessable).await;
         }
     };
-    let d = desk(&state, &u);
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(desk_ops::check_in(&st.db, &d, cmd))
-    })
-    .await?;
+    let outcome = match check_in_slowed(&state, d, cmd).await? {
+        Ok(outcome) => outcome,
+        Err(wait) => {
+            let view = CheckinView {
+                form,
+                refusal: Some(lang.t("err.code_attempts").to_string()),
+                ..CheckinView::default()
+            };
+            let too_many = Some(StatusCode::TOO_MANY_REQUESTS);
+            let mut res = render_checkin(ctx, &state, code, view, too_many).await?;
+            crate::web::middleware::retry_after(&mut res, wait);
+            return Ok(res);
+        }
+    };
     if let Err(e @ ClinicError::IdMismatch) = outcome {
         let mut errors = FormErrors::default();
         errors.add("last4", refusal(lang, &e));
@@ -142,12 +162,9 @@ pub async fn dose_submit(
     path: web::Path<String>,
     form: web::Form<DoseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
-    ctx.check_csrf(&form.csrf)?;
-    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let (d, code) = code_post(&ctx, &state, &path, &form.csrf)?;
     let form = form.into_inner();
     let lang = ctx.lang;
-    let d = desk(&state, &u);
     let (dose, time, lot) = match forms::parse_dose(lang, &form) {
         Ok(parsed) => parsed,
         Err(errors) => {
@@ -160,22 +177,8 @@ pub async fn dose_submit(
             return render_checkin(ctx, &state, code, view, status).await;
         }
     };
-    let lookup = code.as_str().to_string();
-    let a = read(&state, move |c, _| {
-        appointment::find_by_code(c, &lookup)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    let cmd = GiveDose {
-        appointment: AppointmentId(a.id),
-        lot,
-        dose_number: dose,
-        given_at: d.today_at(time),
-    };
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(desk_ops::record_dose(&st.db, &d, cmd))
-    })
-    .await?;
-    let done = |_| format!("/staff/sites/{}?done=dose#observation", a.site_id);
+    let given_at = d.today_at(time);
+    let outcome = give_dose(&state, d, code.clone(), lot, dose, given_at).await?;
     let again = |msg, status| {
         let view = CheckinView {
             dose_form: Some(form),
@@ -184,5 +187,35 @@ pub async fn dose_submit(
         };
         render_checkin(ctx, &state, code.clone(), view, Some(status))
     };
-    answer(lang, outcome, done, on_the_form, again).await
+    let done = |(site, _)| format!("/staff/sites/{site}?done=dose#observation");
+    answer(lang, outcome, done, unknown_code, again).await
+}
+
+/// Refusals of the dose form answered with the plain 404 page: a code that names nothing.
+fn unknown_code(e: &ClinicError) -> Option<AppError> {
+    matches!(e, ClinicError::UnknownCode).then_some(AppError::NotFound)
+}
+
+/// `GET /staff/checkin/{code}/record`: the resident's record at the desk (who, with the ID
+/// number masked, and every dose with its lot and reactions).
+pub async fn record_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let d = desk(&state, ctx.require(Role::Clinic)?);
+    let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
+    let lookup = code.as_str().to_string();
+    let today = d.today();
+    let rec = read(&state, move |c, _| {
+        let a = appointment::find_by_code(c, &lookup)?.ok_or(AppError::NotFound)?;
+        desk_read::checkin(c, a, today)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    if !d.staff.may_act_for(rec.appointment.site_id) {
+        return Err(AppError::Forbidden);
+    }
+    let mut page = pages::checkin_page(ctx, &code, CheckinView::default());
+    page.show(rec, None, (d.now, d.tz), |site| d.staff.may_act_for(site));
+    html(&pages::record_page(page))
 }

@@ -4,18 +4,20 @@
 use chrono::{NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
-use crate::booking::clinic::{CheckIn, Reaction, Waste};
+use crate::booking::clinic::{CheckIn, Desk, Reaction, Waste};
 use crate::booking::ResidentDetails;
 use crate::domain::clinic::{
     parse_clock_time, parse_doses, parse_last4, parse_yes_no, screening_outcome, Decision, Note,
     ScreeningAnswers, Severity, WasteKind,
 };
-use crate::domain::{parse_dose_number, parse_id, parse_lot_number, BookingCode, FieldError};
+use crate::domain::{
+    parse_dose_number, parse_id, parse_lot_number, text, BookingCode, Email, FieldError,
+};
 use crate::i18n::Lang;
 use crate::ids::{ProductId, SiteId, SlotId};
 use crate::views::clinic::{CheckinForm, DoseForm, ReactionForm, WalkInForm, WasteForm};
 use crate::views::{FormErrors, ResidentForm};
-use crate::web::resident::{field_message, parse_resident};
+use crate::web::resident::{field_message, parse_person};
 
 /// The `?done=` notice shown after a successful POST.
 #[derive(Debug, Default, Deserialize)]
@@ -62,11 +64,13 @@ fn note(errors: &mut FormErrors, lang: Lang) -> impl FnMut(FieldError) + '_ {
     move |e: FieldError| errors.add(e.field, field_message(lang, e))
 }
 
-/// Identity and screening as a check-in of `code`.
+/// Identity and screening as a check-in of `code` at `desk`: a typed time is today's, a blank
+/// one is now.
 pub fn parse_checkin(
     lang: Lang,
     code: &BookingCode,
     form: &CheckinForm,
+    desk: &Desk,
 ) -> Result<CheckIn, FormErrors> {
     let mut errors = FormErrors::default();
     let parsed = {
@@ -90,18 +94,26 @@ pub fn parse_checkin(
             _ => None,
         };
         let decision = Decision::parse(&form.decision).map_err(&mut note).ok();
+        let time = match text::clean(&form.time) {
+            Some("") => Some(desk.now),
+            _ => parse_clock_time(&form.time, "time")
+                .map(|t| desk.today_at(t))
+                .map_err(&mut note)
+                .ok(),
+        };
         let outcome = match (answers, decision) {
             (Some(a), Some(d)) => screening_outcome(a, d, &form.reason)
                 .map_err(&mut note)
                 .ok(),
             _ => None,
         };
-        match (last4, answers, outcome) {
-            (Some(last4), Some(answers), Some(outcome)) => Some(CheckIn {
+        match (last4, answers, outcome, time) {
+            (Some(last4), Some(answers), Some(outcome), Some(time)) => Some(CheckIn {
                 code: code.clone(),
                 last4,
                 answers,
                 outcome,
+                at: time,
             }),
             _ => None,
         }
@@ -135,7 +147,7 @@ pub fn parse_walkin(
     lang: Lang,
     form: &WalkInForm,
 ) -> Result<(ResidentDetails, SlotId), FormErrors> {
-    let details = parse_resident(
+    let details = parse_person(
         lang,
         &ResidentForm {
             name: form.name.clone(),
@@ -144,6 +156,7 @@ pub fn parse_walkin(
             email: form.email.clone(),
             ..Default::default()
         },
+        Email::optional,
     );
     let slot_id = parse_id(&form.slot).map(SlotId);
     match (details, slot_id) {

@@ -7,24 +7,32 @@ mod checkin;
 mod day;
 mod forms;
 mod records;
+mod sync;
 
 use std::future::Future;
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-pub use checkin::{checkin_page, checkin_submit, dose_submit};
+pub use checkin::{checkin_page, checkin_submit, dose_submit, record_page};
 pub use day::{find_code, no_shows, start, today};
 pub use forms::{CodeQuery, NoShowForm, NoticeQuery};
 pub use records::{
     reaction_form, reaction_submit, walkin_form, walkin_submit, wastage_form, wastage_submit,
 };
+pub use sync::{sync, QueuedAction, SyncAnswer, SyncBatch, MAX_ACTIONS};
+
+use actix_web::web;
+use chrono::NaiveDateTime;
 
 use super::ctx::Ctx;
-use super::state::AppState;
-use crate::booking::clinic::{ClinicError, Desk, Staff};
+use super::state::{blocking, AppState};
+use crate::booking::clinic::{self as desk_ops, CheckIn, ClinicError, Desk, GiveDose, Staff};
+use crate::domain::clinic::ScreeningOutcome;
+use crate::domain::BookingCode;
 use crate::error::{AppError, Refused};
 use crate::i18n::Lang;
+use crate::ids::AppointmentId;
 use crate::ids::SiteId;
 use crate::models::Role;
 use crate::views::day_label;
@@ -44,6 +52,7 @@ fn desk(state: &AppState, u: &CurrentUser) -> Desk {
         tz: state.settings.time_zone,
         release_hours: state.settings.second_dose_release_hours,
         observation_minutes: state.settings.observation_minutes,
+        sync: None,
     }
 }
 
@@ -54,6 +63,55 @@ fn desk_for(ctx: &Ctx, state: &AppState, site: SiteId) -> Result<Desk, AppError>
         return Err(AppError::Forbidden);
     }
     Ok(d)
+}
+
+/// Check in through the per-code slowdown of wrong last-4 guesses (the resident pages'
+/// `web::limits::CodeAttempts`, keyed `desk:CODE`): `Err(seconds)` while the code must wait.
+async fn check_in_slowed(
+    state: &web::Data<AppState>,
+    d: Desk,
+    cmd: CheckIn,
+) -> Result<Result<Result<ScreeningOutcome, ClinicError>, u64>, AppError> {
+    let key = format!("desk:{}", cmd.code.as_str());
+    if let Some(wait) = state.limits.codes.wait(&key) {
+        return Ok(Err(wait));
+    }
+    let outcome = blocking(state, move |st| {
+        Ok::<_, AppError>(desk_ops::check_in(&st.db, &d, cmd))
+    })
+    .await?;
+    match &outcome {
+        Err(ClinicError::IdMismatch) => state.limits.codes.failed(&key),
+        Ok(_) => state.limits.codes.succeeded(&key),
+        Err(_) => {}
+    }
+    Ok(Ok(outcome))
+}
+
+/// Record a dose for the appointment with `code` (the dose form and the sync): its site and the
+/// vaccination's id.
+async fn give_dose(
+    state: &web::Data<AppState>,
+    d: Desk,
+    code: BookingCode,
+    lot: String,
+    dose_number: i32,
+    given_at: NaiveDateTime,
+) -> Result<Result<(i64, i64), ClinicError>, AppError> {
+    blocking(state, move |st| {
+        let give = || {
+            let a = desk_ops::find_code(&st.db, &code)?;
+            let cmd = GiveDose {
+                appointment: AppointmentId(a.id),
+                lot,
+                dose_number,
+                given_at,
+            };
+            desk_ops::record_dose(&st.db, &d, cmd).map(|v| (a.site_id, v))
+        };
+        Ok::<_, AppError>(give())
+    })
+    .await
 }
 
 /// A refusal as staff read it.
