@@ -214,6 +214,12 @@ pub async fn logout(
         .await?;
     }
     let mut res = see_other("/");
+    // The desk's offline copy of the day (Cache Storage, IndexedDB, its service worker) goes
+    // with the session.
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("clear-site-data"),
+        actix_web::http::header::HeaderValue::from_static("\"cache\", \"storage\""),
+    );
     let _ = res.add_cookie(&cookies::removal(
         cookies::SESSION,
         state.settings.cookie_secure,

@@ -67,6 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/static/app.css", web::get().to(stylesheet))
     .route("/static/clinic.js", web::get().to(clinic::script))
     .route(
+        "/static/desk-offline.js",
+        web::get().to(clinic::offline_script),
+    )
+    .route("/static/desk-sw.js", web::get().to(clinic::service_worker))
+    .route(
         "/static/countdown.js",
         web::get().to(draw::countdown_script),
     )
@@ -104,6 +109,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/staff", web::get().to(staff::clinic_home))
     // Clinic desk (issue 4)
     .route("/staff/sites/{id}", web::get().to(clinic::today))
+    .route(
+        "/staff/sites/{id}/today.json",
+        web::get().to(clinic::today_json),
+    )
     .route(
         "/staff/sites/{id}/no-shows",
         web::post().to(clinic::no_shows),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::clinic::{during_the_slot, Desk};
-use crate::helpers::{add_user, id_number, login_as_user, Session};
+use crate::helpers::{add_user, id_number, login_as_user, run_in_chromium, Session, PASSWORD};
 
 /// A check-in with no screening concerns, seen at `time`, as the desk page's form queues it.
 fn check_in(key: &str, code: &str, i: u32, time: &str) -> Value {
@@ -25,7 +25,7 @@ async fn sync(d: &Desk, who: &Session, actions: Vec<Value>) -> reqwest::Response
     who.client
         .post(who.url("/clinic/sync"))
         .header("x-csrf-token", token)
-        .json(&json!({"site": d.city.site, "actions": actions}))
+        .json(&json!({"site": d.city.site.to_string(), "actions": actions}))
         .send()
         .await
         .unwrap()
@@ -138,6 +138,7 @@ async fn two_desks_recording_the_same_person_offline_give_one_vaccination_and_on
                     || [
                         "clinic.err.already_checked_in",
                         "clinic.err.already_vaccinated",
+                        "clinic.err.dose_given",
                         "clinic.err.not_checked_in",
                         "checkin.not_active",
                     ]
@@ -197,7 +198,7 @@ async fn sync_takes_only_this_sites_staff_with_the_sessions_token_and_bad_action
     let d = Desk::new(3, 10).await;
     let code = d.book(d.slot, 1).await;
     d.app.clock.set(during_the_slot());
-    let batch = json!({"site": d.city.site, "actions": [check_in("x-1", &code, 1, "10:01")]});
+    let batch = json!({"site": d.city.site.to_string(), "actions": [check_in("x-1", &code, 1, "10:01")]});
     // No token, a wrong token: refused before anything is read.
     let res = d
         .nurse
@@ -270,4 +271,36 @@ async fn sync_takes_only_this_sites_staff_with_the_sessions_token_and_bad_action
         ]
     );
     assert_eq!(d.status_of(&code), "checked_in");
+}
+
+#[actix_web::test]
+async fn a_tablet_checks_in_and_records_a_dose_offline_in_chromium_and_syncs_them_once_back_online()
+{
+    use diesel::prelude::*;
+    use dosewise::db::schema::vaccinations;
+    let d = Desk::new(4, 10).await;
+    let code = d.book(d.slot, 1).await;
+    let other = d.book(d.slot, 2).await;
+    d.app.clock.set(during_the_slot()); // 10:05 in Shanghai
+    let input = json!({
+        "username": "nurse",
+        "password": PASSWORD,
+        "code": code,
+        "last4": &id_number(1)[14..],
+        "now": during_the_slot().and_utc().timestamp_millis(),
+        "ids": [id_number(1), id_number(2)],
+    });
+    let out = run_in_chromium(&d.app, "offline.mjs", &[input.to_string()]).await;
+    assert!(out.contains("offline journey: 3 passed, 0 failed"), "{out}");
+    assert_eq!(d.status_of(&code), "vaccinated");
+    assert_eq!(d.status_of(&other), "booked", "nothing else recorded");
+    assert_eq!(d.app.count("screenings", "outcome = 'cleared'"), 1);
+    let given: Vec<(String, chrono::NaiveDateTime)> = vaccinations::table
+        .select((vaccinations::lot, vaccinations::given_at))
+        .load(&mut *d.app.conn())
+        .unwrap();
+    assert_eq!(given, vec![("LOT-A".to_string(), during_the_slot())]);
+    assert_eq!(d.app.count("sync_actions", "outcome = 'accepted'"), 2);
+    assert_eq!(d.app.count("sync_actions", "1=1"), 2);
+    assert_eq!(d.app.stock(d.city), (9, 1));
 }

@@ -2,6 +2,7 @@
 //! screening, the dose), walk-ins, wastage and adverse reactions.
 
 mod build;
+mod offline;
 
 use askama::Template;
 use serde::Deserialize;
@@ -10,6 +11,7 @@ pub use build::{
     checkin_page, choose_site_page, reaction_page, severe_reaction_rows, today_page, walkin_page,
     wastage_page, CheckinView, Shown, TodayView,
 };
+pub use offline::offline_list;
 
 use super::FormErrors;
 use crate::views::layout::Layout;

@@ -10,7 +10,7 @@ use crate::domain::{parse_id, text, BookingCode};
 use crate::error::AppError;
 use crate::ids::{SiteId, SlotId};
 use crate::models::{desk as desk_read, site, town, Role};
-use crate::views::clinic::{self as pages, TodayView};
+use crate::views::clinic::{self as pages, TodayPage, TodayView};
 use crate::web::ctx::Ctx;
 use crate::web::resident::field_message;
 use crate::web::respond::{html, html_status, see_other};
@@ -57,16 +57,39 @@ async fn render_today(
     view: TodayView,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    html_status(&today_page(ctx, state, site_id, view).await?, status)
+}
+
+async fn today_page(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    site_id: SiteId,
+    view: TodayView,
+) -> Result<TodayPage, AppError> {
     let d = desk_for(&ctx, state, site_id)?;
     let (bounds, now, today) = (d.today_bounds(), d.now, d.today());
     let day = read(state, move |c, _| {
         desk_read::day(c, site_id, bounds, today, now)?.ok_or(AppError::NotFound)
     })
     .await?;
-    html_status(
-        &pages::today_page(ctx, day, view, (now, today, d.tz)),
-        status,
-    )
+    Ok(pages::today_page(ctx, day, view, (now, today, d.tz)))
+}
+
+/// `GET /staff/sites/{id}/today.json`: today's list as the desk keeps it for working offline
+/// (names, masked ID numbers, codes, slots, screening state; never a full ID number), with the
+/// day and the instant it ends, after which the desk's copy is dropped.
+pub async fn today_json(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let d = desk_for(&ctx, &state, SiteId(*path))?;
+    let user = d.staff.user_id;
+    let page = today_page(ctx, &state, SiteId(*path), TodayView::default()).await?;
+    let list = pages::offline_list(&page, user, d.today(), d.today_bounds().1);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(list))
 }
 
 /// `GET /staff/checkin?code=...&site=...`: the typed booking code leads to its check-in page.

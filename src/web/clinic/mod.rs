@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 pub use checkin::{checkin_page, checkin_submit, dose_submit, record_page};
-pub use day::{find_code, no_shows, start, today};
+pub use day::{find_code, no_shows, start, today, today_json};
 pub use forms::{CodeQuery, NoShowForm, NoticeQuery};
 pub use records::{
     reaction_form, reaction_submit, walkin_form, walkin_submit, wastage_form, wastage_submit,
@@ -167,6 +167,29 @@ where
             None => again(refusal(lang, &e), e.status()).await,
         },
     }
+}
+
+/// `GET /static/desk-offline.js`: the desk's offline queue (forms kept in IndexedDB while
+/// offline, sent to `/clinic/sync` when the network returns) and its copy of the day.
+pub async fn offline_script() -> HttpResponse {
+    super::static_file(
+        include_str!("../../../static/desk-offline.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+/// `GET /static/desk-sw.js`: the desk's service worker, allowed to control `/staff` (the desk
+/// pages) from `/static/`.
+pub async fn service_worker() -> HttpResponse {
+    let mut res = super::static_file(
+        include_str!("../../../static/desk-sw.js"),
+        "text/javascript; charset=utf-8",
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("service-worker-allowed"),
+        actix_web::http::header::HeaderValue::from_static("/staff"),
+    );
+    res
 }
 
 /// `GET /static/clinic.js`: the desk's small progressive enhancement (the list reloads itself

@@ -25,10 +25,11 @@ use crate::web::state::{blocking, read, AppState};
 /// The most actions one request may carry (the desk's script sends fewer at a time).
 pub const MAX_ACTIONS: usize = 50;
 
-/// A batch of queued actions of one site.
+/// A batch of queued actions of one site (its id as a string: ids exceed JavaScript's exact
+/// integers).
 #[derive(Debug, Deserialize)]
 pub struct SyncBatch {
-    pub site: i64,
+    pub site: String,
     pub actions: Vec<QueuedAction>,
 }
 
@@ -115,7 +116,7 @@ pub async fn sync(
     if batch.actions.len() > MAX_ACTIONS {
         return Err(AppError::TooLarge);
     }
-    let site = SiteId(batch.site);
+    let site = SiteId(parse_id(&batch.site).ok_or(AppError::BadRequest)?);
     let d = desk_for(&ctx, &state, site)?;
     let mut results = Vec::with_capacity(batch.actions.len());
     for a in batch.actions {
