@@ -198,7 +198,8 @@ async fn sync_takes_only_this_sites_staff_with_the_sessions_token_and_bad_action
     let d = Desk::new(3, 10).await;
     let code = d.book(d.slot, 1).await;
     d.app.clock.set(during_the_slot());
-    let batch = json!({"site": d.city.site.to_string(), "actions": [check_in("x-1", &code, 1, "10:01")]});
+    let batch =
+        json!({"site": d.city.site.to_string(), "actions": [check_in("x-1", &code, 1, "10:01")]});
     // No token, a wrong token: refused before anything is read.
     let res = d
         .nurse

@@ -785,6 +785,13 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         ],
     ));
     let mut walk_in = resident_fields(903);
+    // A walk-in's e-mail address is optional (issue 14).
+    for f in walk_in.iter_mut().filter(|f| f.name == "email") {
+        f.kind = Kind::Text {
+            required: false,
+            multiline: false,
+        };
+    }
     walk_in.push(field("slot", id, w.slot_now));
     out.push(form(
         "/staff/sites/{id}/walk-in",
@@ -1057,6 +1064,16 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         body: Body::Json(
             json!({"entry": w.code_api, "id_number": id_number(4)}),
             vec![(vec!["entry"], true), (vec!["id_number"], true)],
+        ),
+    });
+    out.push(Spec {
+        pattern: "/clinic/sync",
+        path: "/clinic/sync".into(),
+        who: Who::Clinic,
+        body: Body::Json(
+            json!({"csrf": tokens[&Who::Clinic], "site": w.site.to_string(),
+                "actions": [{"key": "hostile-1", "kind": "no_show", "fields": {"slot": ""}}]}),
+            vec![(vec!["site"], false)],
         ),
     });
     for pattern in ["/api/v1/appointments/lookup", "/api/v1/appointments/cancel"] {
@@ -1562,10 +1579,11 @@ fn valid_get(pattern: &str, w: &World) -> (String, Who) {
         | "/staff/sites/{id}"
         | "/staff/sites/{id}/walk-in"
         | "/staff/sites/{id}/wastage"
+        | "/staff/sites/{id}/today.json"
         | "/admin/sites/{id}" => w.site.to_string(),
         "/slots/{id}/book" => w.slot_a.to_string(),
         "/lang/{code}" => "en".into(),
-        "/staff/checkin/{code}" => w.code_booked.clone(),
+        "/staff/checkin/{code}" | "/staff/checkin/{code}/record" => w.code_booked.clone(),
         "/staff/vaccinations/{id}/reaction" => w.vaccination.to_string(),
         "/bureau/shipments/{id}" => w.shipment.to_string(),
         "/bureau/plans/{id}" | "/bureau/plans/{id}/instance.json" => w.plan.to_string(),

@@ -101,7 +101,7 @@ async function journey(run) {
     await page.locator(`input[name=${q}][value=${answer}]`).check();
   }
   await shot(run, page, '3-screen');
-  res = await submit(run, page, page.locator('form[action^="/staff/checkin/"] button[type=submit]'));
+  res = await submit(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
   if (run.via === 'typed') {
     if (!res || res.status() !== 422) fail(`a yes without a decision should be refused (HTTP ${res && res.status()})`);
     facts = await checkPage(run, page);
@@ -110,7 +110,7 @@ async function journey(run) {
     await shot(run, page, '3-decide');
     await page.locator('#last4').fill(run.last4);
     await page.locator('input[name=decision][value=proceed]').check();
-    res = await submit(run, page, page.locator('form[action^="/staff/checkin/"] button[type=submit]'));
+    res = await submit(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
   }
   if (!res || res.status() >= 400) fail(`check-in: HTTP ${res && res.status()}`);
   facts = await checkPage(run, page);

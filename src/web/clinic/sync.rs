@@ -29,6 +29,9 @@ pub const MAX_ACTIONS: usize = 50;
 /// integers).
 #[derive(Debug, Deserialize)]
 pub struct SyncBatch {
+    /// The session's CSRF token, when not sent as the `X-CSRF-Token` header.
+    #[serde(default)]
+    pub csrf: String,
     pub site: String,
     pub actions: Vec<QueuedAction>,
 }
@@ -97,8 +100,7 @@ fn invalid(e: FormErrors) -> NotDone {
 }
 
 /// `POST /clinic/sync`: a clinic user of the batch's site (an admin for any), with the session's
-/// CSRF token in the `X-CSRF-Token` header (the desk page's token; JSON is never sent by a
-/// cross-site form). Answers `{"results": [...]}` in the actions' order.
+/// CSRF token (the desk page's) in the `X-CSRF-Token` header or the body's `csrf`. Answers `{"results": [...]}` in the actions' order.
 pub async fn sync(
     ctx: Ctx,
     state: web::Data<AppState>,
@@ -109,7 +111,7 @@ pub async fn sync(
         .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or(&batch.csrf);
     ctx.require(crate::models::Role::Clinic)?;
     ctx.check_csrf(token)?;
     let batch = batch.into_inner();
