@@ -14,6 +14,7 @@ pub mod exports;
 pub mod limits;
 pub mod lookup;
 pub mod middleware;
+pub mod moving;
 pub mod record;
 pub mod refusal;
 pub mod resident;

@@ -10,11 +10,12 @@ use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
 use super::lookup::{self, LookupForm, LookupPage};
+use super::moving;
 use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::days::local_day;
-use crate::domain::eligibility::{check_age, check_dose, next_dose_window};
+use crate::domain::eligibility::next_dose_window;
 use crate::domain::{
     parse_date, parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName,
     Phone,
@@ -24,7 +25,7 @@ use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::{
     appointment, exception, product, resident, screening, site, slot, town, vaccination, waiting,
-    AppointmentStatus, Product,
+    AppointmentStatus,
 };
 use crate::views::{
     day_bounds, day_label, hm, local, product_name, qr_svg, when, AppointmentPage, BookPage,
@@ -207,26 +208,12 @@ pub async fn site_page(
     Ok(page)
 }
 
-/// The city day of a site's first future slot with a free seat.
-async fn first_free_day(
-    state: &web::Data<AppState>,
-    site_id: SiteId,
-) -> Result<Option<NaiveDate>, AppError> {
-    let tz = state.settings.time_zone;
-    let now = state.rules().now;
-    let at = read(state, move |c, _| {
-        Ok(slot::first_free_after(c, site_id, now)?)
-    })
-    .await?;
-    Ok(at.map(|at| local_day(tz, at)))
-}
-
 async fn render_site(
     ctx: Ctx,
     state: web::Data<AppState>,
     site_id: SiteId,
     date: Option<&str>,
-    mover: Option<&Mover>,
+    mover: Option<&moving::Mover>,
     // Why a move just failed (the page is then the answer to that POST, 409).
     refused: Option<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -244,7 +231,9 @@ async fn render_site(
         ),
         // Asked for no day: the first day with a free seat (today when there is none ahead).
         None => (
-            first_free_day(&state, site_id).await?.unwrap_or(today),
+            moving::first_free_day(&state, site_id)
+                .await?
+                .unwrap_or(today),
             None,
         ),
     };
@@ -695,7 +684,7 @@ pub async fn move_form(
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
-    let (a, m) = mover(&state, id).await?;
+    let (a, m) = moving::mover(&state, id).await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
     }
@@ -704,58 +693,6 @@ pub async fn move_form(
         None => SiteId(a.site_id),
     };
     render_site(ctx, state, site_id, q.date.as_deref(), Some(&m), None).await
-}
-
-/// Who is moving an appointment: enough to offer only the slots a move would be accepted into
-/// (a seat for their dose, the dose and age rules of `domain::eligibility` on that day).
-pub struct Mover {
-    from: SlotId,
-    dose: i32,
-    birth: NaiveDate,
-    given: Vec<vaccination::Vaccination>,
-}
-
-impl Mover {
-    fn fits(
-        &self,
-        sl: &slot::Slot,
-        products: &[Product],
-        free_first: i32,
-        free_second: i32,
-        tz: chrono_tz::Tz,
-    ) -> bool {
-        let seat = if self.dose == 1 {
-            free_first > 0
-        } else {
-            free_second > 0
-        };
-        let Some(p) = products.iter().find(|p| p.id == sl.product_id) else {
-            return false;
-        };
-        let (series, day) = (p.series(), local_day(tz, sl.starts_at));
-        seat && check_dose(&series, &self.given, self.dose, day, tz).is_ok()
-            && check_age(&series, self.birth, day).is_ok()
-    }
-}
-
-/// The appointment being moved, and its mover.
-async fn mover(
-    state: &web::Data<AppState>,
-    id: AppointmentId,
-) -> Result<(appointment::Appointment, Mover), AppError> {
-    read(state, move |c, _| {
-        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
-        let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
-        let given = vaccination::list_for_resident(c, ResidentId(a.resident_id))?;
-        let m = Mover {
-            from: SlotId(a.slot_id),
-            dose: a.dose_number,
-            birth: r.birth_date,
-            given,
-        };
-        Ok((a, m))
-    })
-    .await
 }
 
 /// The move form.
@@ -795,7 +732,7 @@ pub async fn move_submit(
         Err(e) => {
             let tz = state.settings.time_zone;
             let why = ctx.tf("move.refused", &[("why", &refusal_text(ctx.lang, tz, &e))]);
-            let (held, m) = mover(&state, id).await?;
+            let (held, m) = moving::mover(&state, id).await?;
             let target = read(&state, move |c, _| Ok(slot::find(c, to)?)).await?;
             let (site_id, day) = match target {
                 Some(sl) => (SiteId(sl.site_id), local_day(tz, sl.starts_at)),
