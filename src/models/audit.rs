@@ -29,6 +29,16 @@ pub fn record(
     subject: &str,
     detail: &str,
 ) -> QueryResult<()> {
+    write(conn, now, [actor, action, subject, detail], None)
+}
+
+/// One entry (actor, action, subject, detail), about a town or city-wide.
+fn write(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    [actor, action, subject, detail]: [&str; 4],
+    town_id: Option<i64>,
+) -> QueryResult<()> {
     let entry = AuditEntry {
         id: crate::ids::new_id(),
         created_at: now,
@@ -36,7 +46,7 @@ pub fn record(
         action: action.to_string(),
         subject: subject.to_string(),
         detail: detail.to_string(),
-        town_id: None,
+        town_id,
     };
     super::insert_into(conn, audit_log::table, &entry)
 }
@@ -95,16 +105,7 @@ pub fn record_in_town(
     subject: &str,
     town_id: i64,
 ) -> QueryResult<()> {
-    let entry = AuditEntry {
-        id: crate::ids::new_id(),
-        created_at: now,
-        actor: actor.to_string(),
-        action: action.to_string(),
-        subject: subject.to_string(),
-        detail: String::new(),
-        town_id: Some(town_id),
-    };
-    super::insert_into(conn, audit_log::table, &entry)
+    write(conn, now, [actor, action, subject, ""], Some(town_id))
 }
 
 /// What the audit page shows: times in `[from, to)`, one kind (an action, or the part before

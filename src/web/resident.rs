@@ -294,7 +294,7 @@ async fn render_site(
                 in_draw,
                 shut: closure.is_some(),
                 current: mover.is_some_and(|m| m.from == SlotId(sl.id)),
-                movable: mover.is_some_and(|m| m.fits(sl, &products, free_first, free_second, tz)),
+                movable: mover.is_some_and(|m| m.fits(sl, products, free_first, free_second, tz)),
             }
         })
         .collect();
