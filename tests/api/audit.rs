@@ -45,12 +45,8 @@ async fn a_scripted_day_is_in_the_audit_trail_once_each_with_names() {
     let mut form = resident_form(4);
     form.push(("csrf".into(), token));
     let res = app
-        .client
-        .post(format!("{}/towns/{}/wait", app.address, city.town))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_fields(&format!("/towns/{}/wait", city.town), &form)
+        .await;
     assert_eq!(res.status(), 200);
     // The nurse checks resident 1 in.
     add_user(&app, "护士李", "clinic", Some(city.site));

@@ -208,12 +208,8 @@ async fn moving_and_cancelling_are_mailed_and_the_first_person_waiting_hears_of_
         let mut form = crate::helpers::resident_form(who);
         form.push(("csrf".into(), token));
         let res = app
-            .client
-            .post(format!("{}/towns/{}/wait", app.address, city.town))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .post_fields(&format!("/towns/{}/wait", city.town), &form)
+            .await;
         assert_eq!(res.status(), 200);
     }
     let code = booked["code"].as_str().unwrap().to_string();

@@ -419,12 +419,8 @@ async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
         let mut form = resident_form(who);
         form.push(("csrf".into(), token.clone()));
         let res = app
-            .client
-            .post(format!("{}/towns/{}/wait", app.address, city.town))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .post_fields(&format!("/towns/{}/wait", city.town), &form)
+            .await;
         assert_eq!(res.status(), 200);
         let page = res.text().await.unwrap();
         assert!(page.contains(expect), "{expect}: {page}");
@@ -434,12 +430,8 @@ async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
     form[1].1 = "123".into();
     form.push(("csrf".into(), token));
     let res = app
-        .client
-        .post(format!("{}/towns/{}/wait", app.address, city.town))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_fields(&format!("/towns/{}/wait", city.town), &form)
+        .await;
     assert_eq!(res.status(), 422);
     assert_eq!(app.count("waiting_list", "1=1"), 2);
 }

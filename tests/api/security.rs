@@ -115,12 +115,8 @@ async fn id_numbers_are_stored_only_as_a_keyed_hash_and_the_last_four() {
     let mut form = resident_form(7);
     form.push(("csrf".into(), token));
     let res = app
-        .client
-        .post(format!("{}/towns/{}/wait", app.address, city.town))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_fields(&format!("/towns/{}/wait", city.town), &form)
+        .await;
     assert_eq!(res.status(), 200);
     let waited = res.text().await.unwrap();
     let slot = app.add_slot(city, 1, 3, 0);
