@@ -223,15 +223,16 @@ fn verify_record(settings: &Settings, payload: &str, key: Option<String>) -> any
     } else {
         payload.to_string()
     };
-    let key = match key {
-        Some(k) => k,
+    let public = match key {
+        Some(k) => match record::public_key(&k) {
+            Some(public) => public,
+            None => bail!("--key is not an Ed25519 public key in base64url"),
+        },
         None => {
             let db = Db::connect(&settings.database_url, 1)?;
-            RecordKey::from_seed(&Keys::derive(&master_secret(settings, &db)?).record_seed).public()
+            RecordKey::from_seed(&Keys::derive(&master_secret(settings, &db)?).record_seed)
+                .verifying_key()
         }
-    };
-    let Some(public) = record::public_key(&key) else {
-        bail!("--key is not an Ed25519 public key in base64url");
     };
     match record::verify(&payload, &public) {
         Verdict::Valid(r) => {

@@ -78,6 +78,16 @@ impl RecordKey {
         URL_SAFE_NO_PAD.encode(self.signing.verifying_key().as_bytes())
     }
 
+    /// The public half, to check records with.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.signing.verifying_key()
+    }
+
+    /// Check `payload` against this key (see [`verify`]).
+    pub fn verify(&self, payload: &str) -> Verdict {
+        verify(payload, &self.verifying_key())
+    }
+
     /// This key's id, as records name it.
     pub fn key_id(&self) -> String {
         key_id(&self.signing.verifying_key())

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::i18n::day_label;
 use crate::ids::ResidentId;
 use crate::models::{appointment, resident, vaccination};
-use crate::record::{self, Dose, Record, RecordKey, Verdict};
+use crate::record::{Dose, Record, RecordKey, Verdict};
 use crate::views::record::{DoseLine, RecordPage, VerdictView, VerifyPage};
 use crate::views::{qr_svg, FormErrors};
 
@@ -102,7 +102,7 @@ pub struct VerifyForm {
 
 /// `GET /verify`: the form.
 pub async fn verify_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    verify_answer(ctx, &state, String::new(), None)
+    verify_answer(ctx, &state, String::new(), FormErrors::default(), None)
 }
 
 /// `POST /verify`: the verdict on a pasted payload.
@@ -120,22 +120,10 @@ pub async fn verify_submit(
         Err(e) => {
             let mut errors = FormErrors::default();
             errors.add(e.field, ctx.t(e.key).to_string());
-            let key = record_key(&state);
-            let page = VerifyPage {
-                public_key: key.public(),
-                key_id: key.key_id(),
-                payload: String::new(),
-                errors,
-                verdict: None,
-                ctx,
-            };
-            return html_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+            return verify_answer(ctx, &state, String::new(), errors, None);
         }
     };
-    let key = record_key(&state);
-    let verdict = record::public_key(&key.public())
-        .map(|public| record::verify(&payload, &public))
-        .unwrap_or(Verdict::Unreadable);
+    let verdict = record_key(&state).verify(&payload);
     let view = VerdictView {
         valid: matches!(verdict, Verdict::Valid(_)),
         key: verdict.key(),
@@ -144,22 +132,30 @@ pub async fn verify_submit(
             _ => None,
         },
     };
-    verify_answer(ctx, &state, payload, Some(view))
+    verify_answer(ctx, &state, payload, FormErrors::default(), Some(view))
 }
 
+/// The verify page: 422 when the payload field has an error, else 200.
 fn verify_answer(
     ctx: Ctx,
     state: &AppState,
     payload: String,
+    errors: FormErrors,
     verdict: Option<VerdictView>,
 ) -> Result<HttpResponse, AppError> {
     let key = record_key(state);
-    html(&VerifyPage {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = VerifyPage {
         public_key: key.public(),
         key_id: key.key_id(),
         payload,
-        errors: FormErrors::default(),
+        errors,
         verdict,
         ctx,
-    })
+    };
+    html_status(&page, status)
 }
