@@ -110,6 +110,9 @@ pub struct Caches {
     pub site: TtlCache<i64, SiteContext>,
     /// Whether any site has a future slot (the "not set up yet" page).
     pub published: TtlCache<(), bool>,
+    /// site id -> when its first future slot with a free seat starts (where its day page opens
+    /// when no day is asked for: `web::moving::first_free_day`).
+    pub first_free: TtlCache<i64, Option<NaiveDateTime>>,
 }
 
 #[cfg(test)]

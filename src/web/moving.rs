@@ -19,10 +19,17 @@ pub async fn first_free_day(
 ) -> Result<Option<NaiveDate>, AppError> {
     let tz = state.settings.time_zone;
     let now = state.rules().now;
-    let at = read(state, move |c, _| {
-        Ok(slot::first_free_after(c, site_id, now)?)
-    })
-    .await?;
+    // Through the one-second cache: the day page without a date is what the whole city opens.
+    let load = || {
+        read(state, move |c, _| {
+            Ok(slot::first_free_after(c, site_id, now)?)
+        })
+    };
+    let at = state
+        .caches
+        .first_free
+        .get_or_load(site_id.0, state.db.generation(), load)
+        .await?;
     Ok(at.map(|at| local_day(tz, at)))
 }
 
