@@ -7,10 +7,12 @@
 # (Debian's package) and PostgreSQL on 127.0.0.1:5432 for the PostgreSQL rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The release build's folder (CARGO_TARGET_DIR is honoured, so another checkout can share one).
+rel="${CARGO_TARGET_DIR:-target}/release"
 secs="${1:-8}" conc="${2:-64}"
 command -v wrk >/dev/null || { echo "benches/run-all.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
 cargo build --release --quiet --bin dosewise --bench load --bench ceiling
-bin() { ls -t target/release/deps/"$1"-* | grep -v '\.d$' | head -n1; }
+bin() { ls -t $rel/deps/"$1"-* | grep -v '\.d$' | head -n1; }
 load=$(bin load) ceiling=$(bin ceiling)
 work=$(mktemp -d)
 pids=()
@@ -34,13 +36,13 @@ peak() { # pid -> "N MB" (the most it was resident)
   awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
 }
 start_server() { # url port
-  DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" target/release/dosewise serve >"$work/serve-$2.log" 2>&1 &
+  DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" $rel/dosewise serve >"$work/serve-$2.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.1; done
   echo "server on $2 did not start" >&2; exit 1
 }
 fresh_city() { # url
-  target/release/dosewise demo-data --towns 50 --sites-per-town 4 --days 14 --seats-per-slot 60 >/dev/null
+  $rel/dosewise demo-data --towns 50 --sites-per-town 4 --days 14 --seats-per-slot 60 >/dev/null
 }
 pg_fresh() {
   psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS dosewise_bench WITH (FORCE)' -c 'CREATE DATABASE dosewise_bench' >/dev/null

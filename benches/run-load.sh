@@ -4,9 +4,11 @@
 # Traffic goes only to 127.0.0.1. PostgreSQL runs use a scratch database dosewise_bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The release build's folder (CARGO_TARGET_DIR is honoured, so another checkout can share one).
+rel="${CARGO_TARGET_DIR:-target}/release"
 backend="${1:-sqlite}" mode="${2:-book}" conc="${3:-64}" secs="${4:-10}"
 cargo build --release --quiet --bin dosewise --bench load
-load=$(ls -t target/release/deps/load-* | grep -v '\.d$' | head -n1)
+load=$(ls -t $rel/deps/load-* | grep -v '\.d$' | head -n1)
 work=$(mktemp -d)
 # Throughput from one address: the per-address limits are off here (benches/rush keeps them).
 export DOSEWISE_SECRET=bench-secret-bench-secret-bench-secret-12 DOSEWISE_RATE_BOOK=0 DOSEWISE_RATE_LOOKUP=0
@@ -18,8 +20,8 @@ case "$backend" in
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dosewise_bench DOSEWISE_POOL_SIZE=${DOSEWISE_POOL_SIZE:-16} ;;
   *) echo "backend is sqlite or postgres" >&2; exit 2 ;;
 esac
-target/release/dosewise demo-data --towns 50 --sites-per-town 4 --days 14 --seats-per-slot 60 >/dev/null
-target/release/dosewise serve >"$work/serve.out" 2>"$work/serve.log" &
+$rel/dosewise demo-data --towns 50 --sites-per-town 4 --days 14 --seats-per-slot 60 >/dev/null
+$rel/dosewise serve >"$work/serve.out" 2>"$work/serve.log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8200/healthz >/dev/null && break; sleep 0.2; done

@@ -10,11 +10,13 @@
 # dropped and created.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The release build's folder (CARGO_TARGET_DIR is honoured, so another checkout can share one).
+rel="${CARGO_TARGET_DIR:-target}/release"
 backend="${1:-sqlite}" residents="${2:-20000}" secs="${3:-30}"
 seats=2000 sites=4 slots_per_day=12
 per_slot=$(( (seats + sites * slots_per_day - 1) / (sites * slots_per_day) ))
 cargo build --release --quiet --bin dosewise --bench rush --bench ceiling
-bin() { ls -t target/release/deps/"$1"-* | grep -v '\.d$' | head -n1; }
+bin() { ls -t $rel/deps/"$1"-* | grep -v '\.d$' | head -n1; }
 rush=$(bin rush) ceiling=$(bin ceiling)
 work=$(mktemp -d)
 pids=()
@@ -37,14 +39,14 @@ fresh_db() { # name -> DATABASE_URL
   fi
 }
 start_server() { # url port
-  DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" target/release/dosewise serve >"$work/serve-$2.log" 2>&1 &
+  DATABASE_URL="$1" DOSEWISE_BIND="127.0.0.1:$2" $rel/dosewise serve >"$work/serve-$2.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.1; done
   echo "server on $2 did not start" >&2; exit 1
 }
 city() { # url [demo-data flags...]
   local url="$1"; shift
-  DATABASE_URL="$url" target/release/dosewise demo-data --towns 1 --sites-per-town "$sites" --days 3 --seats-per-slot "$per_slot" "$@" >/dev/null
+  DATABASE_URL="$url" $rel/dosewise demo-data --towns 1 --sites-per-town "$sites" --days 3 --seats-per-slot "$per_slot" "$@" >/dev/null
 }
 rss() { # pid -> "N MB" (resident set now)
   awk '/^VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
@@ -53,7 +55,7 @@ peak() { # pid -> "N MB" (the most it was resident)
   awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
 }
 check() { # url
-  if DATABASE_URL="$1" target/release/dosewise check >"$work/check.log" 2>&1; then echo "dosewise check: passed"; else echo "dosewise check: FAILED"; cat "$work/check.log"; fi
+  if DATABASE_URL="$1" $rel/dosewise check >"$work/check.log" 2>&1; then echo "dosewise check: passed"; else echo "dosewise check: FAILED"; cat "$work/check.log"; fi
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); $backend; $residents residents in ${secs}s; ~$seats seats at $sites sites; $(date -u +%F)"
