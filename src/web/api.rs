@@ -616,14 +616,22 @@ pub async fn draw(
     })))
 }
 
-/// `GET /healthz`: liveness, 200 when the process runs and the database answers a read.
+/// `GET /healthz`: liveness, 200 when the process runs and the database answered a read within
+/// the last second (the read is made at most once a second while it succeeds; a failure is
+/// never cached, so the next probe reads again).
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     use diesel::connection::SimpleConnection;
-    let ok = blocking(&state, |st| {
-        let mut c = st.db.read.get()?;
-        c.batch_execute("SELECT 1").map_err(AppError::from)
-    })
-    .await;
+    let st = state.clone();
+    let ok = state
+        .caches
+        .health
+        .get_or_load((), 0, || {
+            blocking(&st, |st| {
+                let mut c = st.db.read.get()?;
+                c.batch_execute("SELECT 1").map_err(AppError::from)
+            })
+        })
+        .await;
     match ok {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
         Err(_) => unavailable(),

@@ -113,6 +113,9 @@ pub struct Caches {
     /// site id -> when its first future slot with a free seat starts (where its day page opens
     /// when no day is asked for: `web::moving::first_free_day`).
     pub first_free: TtlCache<i64, Option<NaiveDateTime>>,
+    /// A database read that answered less than a second ago (`/healthz`): a load balancer probing
+    /// many times a second costs one read a second. A failed read is never kept.
+    pub health: TtlCache<(), ()>,
 }
 
 #[cfg(test)]
