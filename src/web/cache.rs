@@ -97,6 +97,13 @@ pub struct Rendered {
     pub due_at: Option<NaiveDateTime>,
 }
 
+/// The active towns and sites: the home page.
+pub type TownList = Arc<(Vec<Town>, Vec<Site>)>;
+
+/// A town, its sites, each site's next slot with a free first-dose seat, and the length of the
+/// town's waiting list: the town page.
+pub type TownContext = Arc<(Town, Vec<Site>, Vec<Slot>, i64)>;
+
 /// The caches the application keeps.
 #[derive(Default)]
 pub struct Caches {
@@ -116,6 +123,10 @@ pub struct Caches {
     /// A database read that answered less than a second ago (`/healthz`): a load balancer probing
     /// many times a second costs one read a second. A failed read is never kept.
     pub health: TtlCache<(), ()>,
+    /// The home page's towns and sites.
+    pub towns: TtlCache<(), TownList>,
+    /// town id -> its [`TownContext`].
+    pub town: TtlCache<i64, TownContext>,
 }
 
 #[cfg(test)]

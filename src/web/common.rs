@@ -19,19 +19,23 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// Whether any site has published a future slot (read through the one-second cache).
+pub async fn published(state: &web::Data<AppState>) -> Result<bool, AppError> {
+    let load = || read(state, |c, st| Ok(slot::any_published(c, st.now())?));
+    let generation = state.db.generation();
+    state
+        .caches
+        .published
+        .get_or_load((), generation, load)
+        .await
+}
+
 /// `Some(page)` while no site has published slots: resident pages other than home show it.
 pub async fn not_set_up(
     ctx: &Ctx,
     state: &web::Data<AppState>,
 ) -> Result<Option<HttpResponse>, AppError> {
-    let open = state
-        .caches
-        .published
-        .get_or_load((), state.db.generation(), || {
-            read(state, |c, st| Ok(slot::any_published(c, st.now())?))
-        })
-        .await?;
-    if open {
+    if published(state).await? {
         return Ok(None);
     }
     html_status(

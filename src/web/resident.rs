@@ -1,6 +1,8 @@
 //! The resident's pages: towns, sites and their slots, booking, the appointment (find, move,
 //! cancel), the waiting list.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate, Timelike};
@@ -93,14 +95,17 @@ pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
 
 /// `GET /`: pick a town.
 pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (towns, sites, open) = read(&state, |c, st| {
-        Ok((
-            town::list_active(c)?,
-            site::list_active(c)?,
-            slot::any_published(c, st.now())?,
-        ))
-    })
-    .await?;
+    let open = super::common::published(&state).await?;
+    let load = || {
+        read(&state, |c, _| {
+            Ok(Arc::new((town::list_active(c)?, site::list_active(c)?)))
+        })
+    };
+    let list = state
+        .caches
+        .towns
+        .get_or_load((), state.db.generation(), load);
+    let (towns, sites) = &*list.await?;
     let rows = towns
         .iter()
         .map(|t| TownRow {
@@ -145,17 +150,23 @@ async fn render_town(
     errors: FormErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (t, sites, free, waiting) = read(&state, move |c, st| {
-        let t = town::find(c, id)?
-            .filter(|t| t.active)
-            .ok_or(AppError::NotFound)?;
-        let sites = site::list_for_town(c, id)?;
-        let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
-        let free = booking::next_free_slots(c, st.rules(), &ids, ids.len())?;
-        let waiting = waiting::count_waiting(c, id)?;
-        Ok((t, sites, free, waiting))
-    })
-    .await?;
+    let load = || {
+        read(&state, move |c, st| {
+            let t = town::find(c, id)?.filter(|t| t.active);
+            let t = t.ok_or(AppError::NotFound)?;
+            let sites = site::list_for_town(c, id)?;
+            let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
+            let free = booking::next_free_slots(c, st.rules(), &ids, ids.len())?;
+            Ok(Arc::new((t, sites, free, waiting::count_waiting(c, id)?)))
+        })
+    };
+    let generation = state.db.generation();
+    let cached = state
+        .caches
+        .town
+        .get_or_load(id.0, generation, load)
+        .await?;
+    let (t, sites, free, waiting) = &*cached;
     let tz = state.settings.time_zone;
     let rows: Vec<SiteRow> = sites
         .iter()
@@ -171,10 +182,10 @@ async fn render_town(
         .collect();
     let page = TownPage {
         town_id: t.id.to_string(),
-        town_name: t.name,
+        town_name: t.name.clone(),
         any_free: !free.is_empty(),
         sites: rows,
-        waiting,
+        waiting: *waiting,
         form,
         errors,
         ctx,
