@@ -601,6 +601,7 @@ fn insert_waiting(
                     dose_number: 1,
                     status: "waiting".into(),
                     created_at: now - Duration::minutes((per_town - i) as i64),
+                    priority: 0,
                 },
             )?;
         }

@@ -20,6 +20,7 @@
 
 pub mod clinic;
 pub mod draw;
+pub mod relocate;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -732,6 +733,7 @@ pub fn join_waiting_list(
             dose_number: doses.len() as i32 + 1,
             status: "waiting".into(),
             created_at: now,
+            priority: 0,
         };
         // A savepoint, so that "already waiting" does not abort the transaction on PostgreSQL.
         match c.transaction(|c| waiting::insert(c, &entry)) {

@@ -155,6 +155,7 @@ diesel::table! {
         dose_number -> Integer,
         status -> Text,
         created_at -> Timestamp,
+        priority -> Integer,
     }
 }
 
@@ -396,6 +397,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    exception_moves (id) {
+        id -> BigInt,
+        exception_id -> BigInt,
+        appointment_id -> BigInt,
+        from_slot_id -> BigInt,
+        from_site_id -> BigInt,
+        from_starts_at -> Timestamp,
+        from_ends_at -> Timestamp,
+        to_slot_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sites -> towns (town_id));
 diesel::joinable!(slots -> sites (site_id));
 diesel::joinable!(slots -> products (product_id));
@@ -441,4 +456,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     draws,
     draw_entries,
     sync_actions,
+    exception_moves,
 );

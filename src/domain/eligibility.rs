@@ -140,6 +140,24 @@ pub fn check_dose<D: GivenDose>(
     Ok(())
 }
 
+/// Whether a booking of `dose` held for the city day `booked` may be moved by the system (not by
+/// the resident) to the city day `on`: a first dose anywhere; a later dose never after its
+/// window's last day (or after the day already booked, if that was later: a move must not make
+/// an overdue dose later still). The window's first day is [`check_dose`]'s.
+pub fn stays_in_window<D: GivenDose>(
+    series: &Series,
+    given: &[D],
+    dose: i32,
+    booked: NaiveDate,
+    on: NaiveDate,
+    tz: Tz,
+) -> bool {
+    match next_dose_window(series, given, dose, tz) {
+        Some(w) if dose > 1 => on <= w.closes.max(booked),
+        _ => true,
+    }
+}
+
 /// Whether someone born on `birth` is, on the city day `on`, inside the product's age range
 /// (whole years, both ends included).
 pub fn check_age(series: &Series, birth: NaiveDate, on: NaiveDate) -> Result<(), Refusal> {
@@ -194,6 +212,57 @@ mod tests {
 
     fn shanghai() -> Tz {
         "Asia/Shanghai".parse().unwrap()
+    }
+
+    #[test]
+    fn a_system_move_keeps_a_later_dose_inside_its_window() {
+        let first = [Given(1, 7, at(2030, 1, 1, 2, 0))];
+        let tz = shanghai();
+        let booked = day(2030, 2, 1);
+        // The window is 2030-01-22 ..= 2030-02-26.
+        assert!(stays_in_window(
+            &series(),
+            &first,
+            2,
+            booked,
+            day(2030, 2, 26),
+            tz
+        ));
+        assert!(!stays_in_window(
+            &series(),
+            &first,
+            2,
+            booked,
+            day(2030, 2, 27),
+            tz
+        ));
+        // Booked overdue: never later than the day booked.
+        let late = day(2030, 3, 3);
+        assert!(stays_in_window(
+            &series(),
+            &first,
+            2,
+            late,
+            day(2030, 3, 2),
+            tz
+        ));
+        assert!(!stays_in_window(
+            &series(),
+            &first,
+            2,
+            late,
+            day(2030, 3, 4),
+            tz
+        ));
+        // A first dose has no window.
+        assert!(stays_in_window(
+            &series(),
+            &NONE,
+            1,
+            booked,
+            day(2031, 1, 1),
+            tz
+        ));
     }
 
     #[test]

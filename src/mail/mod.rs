@@ -4,6 +4,7 @@
 
 pub mod ics;
 pub mod outbox;
+mod relocated;
 pub mod render;
 pub mod worker;
 

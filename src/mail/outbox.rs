@@ -32,6 +32,9 @@ pub enum Kind {
     TownNotice,
     /// A draw decided an entry: drawn (with its booking) or not (ref: draw entry).
     EntryResult,
+    /// An exception displaced a booking: moved to a new time, or cancelled and put first on the
+    /// waiting list (ref: exception move).
+    Relocated,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::SeatsOpened => "seats_opened",
             Kind::TownNotice => "town_notice",
             Kind::EntryResult => "entry_result",
+            Kind::Relocated => "relocated",
         }
     }
 
@@ -64,6 +68,7 @@ impl Kind {
             Kind::SeatsOpened,
             Kind::TownNotice,
             Kind::EntryResult,
+            Kind::Relocated,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -50,13 +50,13 @@ impl<'a> std::ops::Deref for HtmlBody<'a> {
 }
 
 /// What goes into a message before it becomes MIME.
-struct Content {
-    subject: String,
-    greeting: String,
-    paragraphs: Vec<String>,
-    facts: Vec<(String, String)>,
-    link: Option<(String, String)>,
-    ics: Option<String>,
+pub(super) struct Content {
+    pub subject: String,
+    pub greeting: String,
+    pub paragraphs: Vec<String>,
+    pub facts: Vec<(String, String)>,
+    pub link: Option<(String, String)>,
+    pub ics: Option<String>,
 }
 
 /// What the renderer needs besides the database.
@@ -97,6 +97,7 @@ pub fn render(
         Kind::SeatsOpened => seats_mail(c, env, lang, row.ref_id)?,
         Kind::TownNotice => town_notice_mail(c, lang, row.ref_id)?,
         Kind::EntryResult => entry_mail(c, env, lang, row.ref_id)?,
+        Kind::Relocated => super::relocated::render(c, env, lang, row)?,
     };
     let Some(content) = content else {
         return Ok(None);

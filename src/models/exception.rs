@@ -30,6 +30,15 @@ pub fn insert(conn: &mut AnyConnection, e: &SiteException) -> QueryResult<()> {
     super::insert_into(conn, site_exceptions::table, e)
 }
 
+/// One exception.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<SiteException>> {
+    site_exceptions::table
+        .find(id)
+        .select(SiteException::as_select())
+        .get_result(conn)
+        .optional()
+}
+
 /// A site's exceptions on days from `from` on, in day order.
 pub fn list_for_site_from(
     conn: &mut AnyConnection,

@@ -36,6 +36,7 @@ pub mod waiting;
 
 // City set-up (issue 6).
 pub mod exception;
+pub mod exception_move;
 pub mod product_change;
 pub mod setup_progress;
 pub mod site_product;

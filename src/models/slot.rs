@@ -111,6 +111,26 @@ pub fn list_open_for_sites(
         .load(conn)
 }
 
+/// Future slots of one product at some sites with a seat still free for someone, in time order:
+/// where a booking displaced by an exception may go (the exact rules are the caller's).
+pub fn list_open_for_product(
+    conn: &mut AnyConnection,
+    sites: &[i64],
+    product: crate::ids::ProductId,
+    from: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::site_id.eq_any(sites))
+        .filter(slots::product_id.eq(product.0))
+        .filter(slots::starts_at.gt(from))
+        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+        .order((slots::starts_at.asc(), slots::id.asc()))
+        .limit(limit)
+        .select(Slot::as_select())
+        .load(conn)
+}
+
 /// Take one first-dose seat if one is free. Held second-dose seats count as taken until
 /// `released`. Returns false when the slot is full for first doses.
 ///
@@ -327,10 +347,11 @@ pub fn set_seats(conn: &mut AnyConnection, id: SlotId, seats: i32) -> QueryResul
     Ok(n == 1)
 }
 
-/// Withdraw a slot nobody holds: delete it when no appointment ever pointed at it, otherwise
-/// close it (no seats). False when it has bookings (it is then left as it is).
+/// Withdraw a slot nobody holds: delete it when no appointment ever pointed at it (nor was
+/// moved out of it by an exception: residents see it closed, with the reason), otherwise close
+/// it (no seats). False when it has bookings (it is then left as it is).
 pub fn withdraw_unbooked(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
-    use crate::db::schema::appointments;
+    use crate::db::schema::{appointments, exception_moves};
     let deleted = diesel::delete(
         slots::table
             .filter(slots::id.eq(id.0))
@@ -338,6 +359,9 @@ pub fn withdraw_unbooked(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bo
             .filter(slots::booked_second.eq(0))
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 appointments::table.filter(appointments::slot_id.eq(id.0)),
+            )))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                exception_moves::table.filter(exception_moves::from_slot_id.eq(id.0)),
             ))),
     )
     .execute(conn)?;

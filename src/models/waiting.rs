@@ -1,5 +1,6 @@
 //! Waiting lists: residents who found no free slot in their town (first-dose demand for the
-//! allocation).
+//! allocation). The first in line is the highest `priority` (1: an exception cancelled their
+//! booking and no seat could take it; 0: everyone else), then the earliest to join.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -18,7 +19,12 @@ pub struct WaitingEntry {
     pub dose_number: i32,
     pub status: String,
     pub created_at: NaiveDateTime,
+    /// 1 for a resident whose booking an exception cancelled (served first), else 0.
+    pub priority: i32,
 }
+
+/// The priority of a resident whose booking an exception cancelled.
+pub const DISPLACED: i32 = 1;
 
 /// Add someone to a town's list. A second join while already waiting is a unique violation,
 /// which the caller treats as "already on the list".
@@ -43,7 +49,11 @@ pub fn first_in_line(
     waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::status.eq("waiting"))
-        .order((waiting_list::created_at.asc(), waiting_list::id.asc()))
+        .order((
+            waiting_list::priority.desc(),
+            waiting_list::created_at.asc(),
+            waiting_list::id.asc(),
+        ))
         .select((waiting_list::id, waiting_list::resident_id))
         .limit(limit)
         .load(conn)
@@ -76,28 +86,75 @@ pub fn position(
     town: TownId,
     resident_id: i64,
 ) -> QueryResult<Option<i64>> {
-    let mine: Option<(NaiveDateTime, i64)> = waiting_list::table
+    let mine: Option<(i32, NaiveDateTime, i64)> = waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::resident_id.eq(resident_id))
         .filter(waiting_list::status.eq("waiting"))
-        .select((waiting_list::created_at, waiting_list::id))
+        .select((
+            waiting_list::priority,
+            waiting_list::created_at,
+            waiting_list::id,
+        ))
         .get_result(conn)
         .optional()?;
-    let Some((at, id)) = mine else {
+    let Some((priority, at, id)) = mine else {
         return Ok(None);
     };
-    // Ahead: everyone who joined earlier (the id breaks a tie at the same instant).
+    // Ahead: everyone of a higher priority, then everyone of the same priority who joined
+    // earlier (the id breaks a tie at the same instant).
+    let same = waiting_list::priority.eq(priority);
     let ahead: i64 = waiting_list::table
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::status.eq("waiting"))
         .filter(
-            waiting_list::created_at
-                .lt(at)
-                .or(waiting_list::created_at.eq(at).and(waiting_list::id.lt(id))),
+            waiting_list::priority.gt(priority).or(same.and(
+                waiting_list::created_at
+                    .lt(at)
+                    .or(waiting_list::created_at.eq(at).and(waiting_list::id.lt(id))),
+            )),
         )
         .count()
         .get_result(conn)?;
     Ok(Some(ahead + 1))
+}
+
+/// Put a resident first in a town's line for `dose` (an exception cancelled their booking), in
+/// the caller's transaction: a new entry of priority [`DISPLACED`], or, if they are waiting
+/// there already, that entry raised to it. Returns the entry's id.
+pub fn put_first(
+    conn: &mut AnyConnection,
+    town: TownId,
+    resident_id: i64,
+    dose: i32,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let existing: Option<i64> = waiting_list::table
+        .filter(waiting_list::town_id.eq(town.0))
+        .filter(waiting_list::resident_id.eq(resident_id))
+        .filter(waiting_list::status.eq("waiting"))
+        .select(waiting_list::id)
+        .get_result(conn)
+        .optional()?;
+    if let Some(id) = existing {
+        diesel::update(waiting_list::table.find(id))
+            .set(waiting_list::priority.eq(DISPLACED))
+            .execute(conn)?;
+        return Ok(id);
+    }
+    let id = crate::ids::new_id();
+    insert(
+        conn,
+        &WaitingEntry {
+            id,
+            town_id: town.0,
+            resident_id,
+            dose_number: dose,
+            status: "waiting".into(),
+            created_at: now,
+            priority: DISPLACED,
+        },
+    )?;
+    Ok(id)
 }
 
 /// The town of every entry still waiting (one row per entry), in one query.

@@ -1,20 +1,28 @@
 //! Exceptions to a site's template: closing (part of) a day or changing its seats. The booked
-//! appointments that no longer fit are cancelled in the same transaction, each resident is sent
-//! the cancellation through the mail outbox, and the audit log records it.
+//! appointments that no longer fit are moved to the nearest equivalent seat
+//! (`booking::relocate`), or cancelled and put first on their town's waiting list when there is
+//! none, in the same transaction that frees their seats; each resident is mailed the reason and
+//! the new time (or the cancellation) through the outbox, and the audit log records each change.
+//! The admin sees the plan first and confirms it; a plan that changed before the confirmation
+//! arrives is shown again, not applied.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::error::SetupError;
 use super::publish::{publish_site, PublishReport};
+use crate::booking::relocate::{self, Displaced, Planned};
+use crate::booking::{BookingError, Rules};
 use crate::db::{AnyConnection, Db};
 use crate::domain::city::{hm, ExceptionSeats, Window};
 use crate::domain::days::local_to_utc;
 use crate::domain::IdNumber;
-use crate::ids::{new_id, AppointmentId, ProductId, SiteId, SlotId};
+use crate::ids::{new_id, AppointmentId, ResidentId, SiteId, SlotId, TownId};
+use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::exception::{self, SiteException};
-use crate::models::{audit, site, slot, stock, Slot};
+use crate::models::exception_move::{self, ExceptionMove};
+use crate::models::{audit, resident, site, slot, waiting, Site, Slot};
 use std::collections::BTreeMap;
 
 /// What an exception does.
@@ -33,11 +41,11 @@ pub struct ExceptionInput {
     pub kind: ExceptionKind,
     pub window: Window,
     pub reason: String,
-    /// How many affected appointments the admin saw and confirmed.
-    pub confirmed: Option<usize>,
+    /// The plan the admin saw and confirmed (its [`relocate::fingerprint`]).
+    pub confirmed: Option<String>,
 }
 
-/// An appointment an exception would cancel, as the admin sees it (masked ID number only).
+/// An appointment an exception displaces, as the admin sees it (masked ID number only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Affected {
     pub appointment_id: i64,
@@ -47,8 +55,22 @@ pub struct Affected {
     pub site_id: i64,
     pub product_id: i64,
     pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
     pub dose_number: i32,
     pub checked_in: bool,
+}
+
+impl Affected {
+    fn displaced(&self) -> Displaced {
+        Displaced {
+            appointment_id: self.appointment_id,
+            slot_id: self.slot_id,
+            site_id: self.site_id,
+            product_id: self.product_id,
+            starts_at: self.starts_at,
+            dose_number: self.dose_number,
+        }
+    }
 }
 
 /// The site's existing slots inside the exception's window.
@@ -95,6 +117,7 @@ pub fn affected_by(
                 site_id: s.site_id,
                 product_id: s.product_id,
                 starts_at: s.starts_at,
+                ends_at: s.ends_at,
                 dose_number: dose,
                 checked_in: status == AppointmentStatus::CheckedIn.as_str(),
             });
@@ -103,79 +126,169 @@ pub fn affected_by(
     Ok(out)
 }
 
+/// Where a displaced booking would go: a slot (and its site's name), or nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub slot_id: i64,
+    pub site_id: i64,
+    pub site_name: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+}
+
+/// What confirming an exception would do: each displaced booking and where it goes (`None`:
+/// cancelled, first on the waiting list), and the plan's fingerprint for the confirmation.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub rows: Vec<(Affected, Option<Target>)>,
+    pub token: String,
+    /// The admin confirmed another plan: bookings or seats changed since it was shown.
+    pub changed: bool,
+}
+
+impl Preview {
+    /// How many would be moved.
+    pub fn moved(&self) -> usize {
+        self.rows.iter().filter(|(_, t)| t.is_some()).count()
+    }
+}
+
 /// What applying an exception did, or why it waits.
 #[derive(Debug, Clone)]
 pub enum ExceptionOutcome {
-    /// Appointments would be cancelled: the admin must see them and confirm.
-    NeedsConfirmation(Vec<Affected>),
-    /// Recorded: appointments cancelled and slots changed.
+    /// Appointments would be displaced: the admin must see the plan and confirm it.
+    NeedsConfirmation(Preview),
+    /// Recorded: appointments moved or cancelled and slots changed.
     Applied {
+        moved: usize,
         cancelled: usize,
         report: PublishReport,
     },
 }
 
+/// The refusal when a confirmed plan could not be carried out as computed (a booking or a seat
+/// changed under it): nothing is kept, and the handler shows the plan as it is now.
+pub const PLAN_CHANGED: &str = "err.setup.plan_changed";
+
+fn plan_changed(e: BookingError) -> SetupError {
+    match e {
+        BookingError::Storage(s) => SetupError::Storage(s),
+        _ => SetupError::Refused(PLAN_CHANGED),
+    }
+}
+
+/// The seats each existing future slot of the window has after the exception (0: closed).
+fn seats_after(
+    c: &mut AnyConnection,
+    site_id: SiteId,
+    e: &ExceptionInput,
+    tz: Tz,
+    now: NaiveDateTime,
+) -> Result<BTreeMap<i64, i32>, SetupError> {
+    let seats = match e.kind {
+        ExceptionKind::Closed => 0,
+        ExceptionKind::Seats(n) => n.get(),
+    };
+    Ok(slots_in_window(c, site_id, e, tz)?
+        .into_iter()
+        .filter(|s| s.starts_at > now)
+        .map(|s| (s.id, seats))
+        .collect())
+}
+
+/// The admin's view of a plan: each affected booking with its target's site name.
+fn preview(
+    c: &mut AnyConnection,
+    affected: Vec<Affected>,
+    plan: &[Planned],
+    token: String,
+    changed: bool,
+) -> Result<Preview, SetupError> {
+    let mut names: BTreeMap<i64, String> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(affected.len());
+    for (a, p) in affected.into_iter().zip(plan) {
+        let target = match &p.to {
+            Some(to) => {
+                if !names.contains_key(&to.site_id) {
+                    let name = site::find(c, SiteId(to.site_id))?.map(|s| s.name);
+                    names.insert(to.site_id, name.unwrap_or_default());
+                }
+                Some(Target {
+                    slot_id: to.id,
+                    site_id: to.site_id,
+                    site_name: names[&to.site_id].clone(),
+                    starts_at: to.starts_at,
+                    ends_at: to.ends_at,
+                })
+            }
+            None => None,
+        };
+        rows.push((a, target));
+    }
+    Ok(Preview {
+        rows,
+        token,
+        changed,
+    })
+}
+
 /// Record an exception. When booked appointments fall inside, nothing changes until the admin
-/// confirms having seen exactly that many; then, in one transaction, they are cancelled (seats
-/// and promised doses released, locks taken appointment -> slots by id -> stock by key), the
-/// slots in the window are closed or given their new seats (never below what stays booked), the
-/// template is re-published, and each resident's notice is recorded in the audit log.
+/// confirms the plan they saw (who moves where, who is cancelled); then, in one transaction,
+/// that plan is carried out (`booking::relocate::carry_out`: appointments by id, seats slot by
+/// slot in id order), each displaced booking is written to `exception_moves`, mailed and
+/// audited (a cancelled one also goes first on its town's waiting list), the slots in the window
+/// are closed or given their new seats (never below what stays booked), the template is
+/// re-published, and the promised doses are moved last (stock rows in key order).
 pub fn apply_exception(
     db: &Db,
     site_id: i64,
     input: ExceptionInput,
-    tz: Tz,
+    rules: Rules,
     actor: &str,
-    now: NaiveDateTime,
 ) -> Result<ExceptionOutcome, SetupError> {
     let actor = actor.to_string();
+    let (tz, now) = (rules.tz, rules.now);
     db.transaction(move |c| {
         let s = site::find(c, SiteId(site_id))?.ok_or(SetupError::NotFound)?;
         let affected = affected_by(c, SiteId(site_id), &input, tz)?;
         if affected.iter().any(|a| a.checked_in) {
             return Err(SetupError::Refused("err.setup.checked_in"));
         }
-        if !affected.is_empty() && input.confirmed != Some(affected.len()) {
-            return Ok(ExceptionOutcome::NeedsConfirmation(affected));
+        let displaced: Vec<Displaced> = affected.iter().map(Affected::displaced).collect();
+        let seats = seats_after(c, SiteId(site_id), &input, tz, now)?;
+        let plan = relocate::plan(c, rules, &displaced, &seats).map_err(plan_changed)?;
+        let token = relocate::fingerprint(&plan);
+        if !affected.is_empty() && input.confirmed.as_deref() != Some(token.as_str()) {
+            let changed = input.confirmed.as_deref().is_some_and(|t| !t.is_empty());
+            let p = preview(c, affected, &plan, token, changed)?;
+            return Ok(ExceptionOutcome::NeedsConfirmation(p));
         }
         let (kind, seats) = match input.kind {
             ExceptionKind::Closed => ("closed", None),
             ExceptionKind::Seats(n) => ("seats", Some(n.get())),
         };
-        exception::insert(
-            c,
-            &SiteException {
-                id: new_id(),
-                site_id,
-                day: input.day,
-                kind: kind.into(),
-                starts: input.window.starts(),
-                ends: input.window.ends(),
-                seats,
-                reason: input.reason.clone(),
-                created_by: actor.clone(),
-                created_at: now,
-            },
-        )?;
-        let (cancelled, promised) = cancel_all(c, &affected, now)?;
-        let window = format!("{} {}-{}", input.day, hm(input.window.starts()), hm(input.window.ends()));
-        for a in &affected {
-            // The resident is told by mail (the cancellation message links to booking again).
-            let appt = crate::models::appointment::find(c, crate::ids::AppointmentId(a.appointment_id))?;
-            if let Some(r) = appt.map(|x| x.resident_id).map(|id| crate::models::resident::find(c, crate::ids::ResidentId(id))).transpose()?.flatten() {
-                crate::mail::outbox::enqueue(c, crate::mail::outbox::Kind::Cancelled, a.appointment_id, &r.email, &r.lang, None, now)?;
-            }
-            audit::record(
-                c,
-                now,
-                &actor,
-                "notify.queued",
-                &format!("appointment {}", a.code),
-                &format!(
-                    "cancelled by an exception at {} ({window}: {}); the resident is mailed and may book another slot",
-                    s.name, input.reason
-                ),
-            )?;
+        let exc = SiteException {
+            id: new_id(),
+            site_id,
+            day: input.day,
+            kind: kind.into(),
+            starts: input.window.starts(),
+            ends: input.window.ends(),
+            seats,
+            reason: input.reason.clone(),
+            created_by: actor.clone(),
+            created_at: now,
+        };
+        exception::insert(c, &exc)?;
+        let promises = relocate::carry_out(c, rules, &displaced, &plan).map_err(plan_changed)?;
+        let window = format!(
+            "{} {}-{}",
+            input.day,
+            hm(input.window.starts()),
+            hm(input.window.ends())
+        );
+        for (a, p) in affected.iter().zip(&plan) {
+            record_displaced(c, &exc, &s, a, p.to.as_ref(), &window)?;
         }
         if let ExceptionKind::Seats(n) = input.kind {
             for sl in slots_in_window(c, SiteId(site_id), &input, tz)? {
@@ -194,7 +307,9 @@ pub fn apply_exception(
             }
         }
         // Stock rows last, after every slot this transaction touches: the global lock order.
-        unpromise_all(c, promised)?;
+        relocate::apply_promises(c, &promises).map_err(plan_changed)?;
+        let moved = plan.iter().filter(|p| p.to.is_some()).count();
+        let cancelled = plan.len() - moved;
         audit::record(
             c,
             now,
@@ -202,67 +317,111 @@ pub fn apply_exception(
             "sites.exception",
             &format!("site {site_id}"),
             &format!(
-                "{kind} {window}{}: {}; {} appointments cancelled; {}",
+                "{kind} {window}{}: {}; {moved} appointments moved, {cancelled} cancelled; {}",
                 seats.map(|n| format!(" to {n} seats")).unwrap_or_default(),
                 input.reason,
-                affected.len(),
                 report.summary()
             ),
         )?;
-        Ok(ExceptionOutcome::Applied { cancelled, report })
+        Ok(ExceptionOutcome::Applied {
+            moved,
+            cancelled,
+            report,
+        })
     })
 }
 
-/// Doses promised per (site, product), to withdraw.
-type Promised = BTreeMap<(i64, i64), i32>;
+/// The actor of the audit rows of what the system does to a displaced booking.
+pub const SYSTEM: &str = "system";
 
-/// Cancel appointments in lock order (appointments by id, then slots by id) and return the
-/// promised doses to withdraw: the caller does that last, after any other slot it changes.
-fn cancel_all(
+/// Write what happened to one displaced booking: its `exception_moves` row, the resident's mail
+/// (rendered from that row: the reason, the new time or the cancellation), the audit rows, and
+/// for a cancelled one the first place on its town's waiting list.
+fn record_displaced(
     c: &mut AnyConnection,
-    affected: &[Affected],
-    now: NaiveDateTime,
-) -> Result<(usize, Promised), SetupError> {
-    let mut ids: Vec<&Affected> = affected.iter().collect();
-    ids.sort_by_key(|a| a.appointment_id);
-    let mut seats: BTreeMap<i64, (i32, i32)> = BTreeMap::new();
-    let mut promised: BTreeMap<(i64, i64), i32> = BTreeMap::new();
-    let mut n = 0;
-    for a in ids {
-        if appointment::transition(
+    exc: &SiteException,
+    s: &Site,
+    a: &Affected,
+    to: Option<&Slot>,
+    window: &str,
+) -> Result<(), SetupError> {
+    let now = exc.created_at;
+    let row = ExceptionMove {
+        id: new_id(),
+        exception_id: exc.id,
+        appointment_id: a.appointment_id,
+        from_slot_id: a.slot_id,
+        from_site_id: a.site_id,
+        from_starts_at: a.starts_at,
+        from_ends_at: a.ends_at,
+        to_slot_id: to.map(|t| t.id),
+        created_at: now,
+    };
+    exception_move::insert(c, &row)?;
+    let appt = appointment::find(c, AppointmentId(a.appointment_id))?;
+    let r = match appt {
+        Some(x) => resident::find(c, ResidentId(x.resident_id))?,
+        None => None,
+    };
+    if let Some(r) = &r {
+        outbox::enqueue(c, Kind::Relocated, row.id, &r.email, &r.lang, None, now)?;
+    }
+    let because = format!(
+        "exception at {} ({window}: {}) by {}",
+        s.name, exc.reason, exc.created_by
+    );
+    let subject = format!("appointment {}", a.appointment_id);
+    match to {
+        Some(t) => audit::record_at_site(
             c,
-            AppointmentId(a.appointment_id),
-            AppointmentStatus::Booked,
-            AppointmentStatus::Cancelled,
             now,
-        )? {
-            n += 1;
-            let e = seats.entry(a.slot_id).or_default();
-            if a.dose_number == 1 {
-                e.0 += 1;
-            } else {
-                e.1 += 1;
+            SYSTEM,
+            "appointment.move",
+            &subject,
+            &format!(
+                "{because}: slot {} -> slot {} (site {})",
+                a.slot_id, t.id, t.site_id
+            ),
+            t.site_id,
+        )?,
+        None => {
+            audit::record_at_site(
+                c,
+                now,
+                SYSTEM,
+                "appointment.cancel",
+                &subject,
+                &format!("{because}: no equivalent seat; first on the waiting list"),
+                a.site_id,
+            )?;
+            if let Some(r) = &r {
+                waiting::put_first(c, TownId(s.town_id), r.id, a.dose_number, now)?;
+                audit::record_in_town(
+                    c,
+                    now,
+                    SYSTEM,
+                    "waiting.join",
+                    &format!(
+                        "town {} dose {} first in line ({})",
+                        s.town_id, a.dose_number, a.masked_id
+                    ),
+                    s.town_id,
+                )?;
             }
-            *promised.entry((a.site_id, a.product_id)).or_default() += 1;
         }
     }
-    for (slot_id, (first, later)) in seats {
-        for _ in 0..first {
-            slot::release_seat(c, SlotId(slot_id), true)?;
-        }
-        for _ in 0..later {
-            slot::release_seat(c, SlotId(slot_id), false)?;
-        }
-    }
-    Ok((n, promised))
-}
-
-/// Withdraw the promised doses of cancelled appointments, in key order.
-fn unpromise_all(c: &mut AnyConnection, promised: Promised) -> Result<(), SetupError> {
-    for ((site_id, product_id), k) in promised {
-        for _ in 0..k {
-            stock::unpromise_dose(c, SiteId(site_id), ProductId(product_id))?;
-        }
-    }
+    audit::record(
+        c,
+        now,
+        SYSTEM,
+        "notify.queued",
+        &format!("appointment {}", a.code),
+        &format!(
+            "{} by an exception at {} ({window}: {}); the resident is mailed the reason",
+            if to.is_some() { "moved" } else { "cancelled" },
+            s.name,
+            exc.reason
+        ),
+    )?;
     Ok(())
 }

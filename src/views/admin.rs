@@ -108,12 +108,15 @@ pub struct SitesPage {
     pub errors: FormErrors,
 }
 
-/// An appointment an exception would cancel.
+/// An appointment an exception would displace, and where it would go.
 pub struct AffectedRow {
     pub code: String,
     pub masked_id: String,
+    /// The time booked.
     pub when: String,
     pub dose: i32,
+    /// The site and time it moves to; `None`: cancelled, first on the waiting list.
+    pub to: Option<String>,
 }
 
 /// One site: details, products and weekly template, exceptions.
@@ -133,6 +136,12 @@ pub struct SiteEditPage {
     pub exception: ExceptionForm,
     pub exception_errors: FormErrors,
     pub affected: Vec<AffectedRow>,
+    /// How many of `affected` move (the rest are cancelled).
+    pub moved: usize,
+    /// The plan's fingerprint, posted back to confirm it.
+    pub plan_token: String,
+    /// The admin confirmed a plan that has since changed.
+    pub plan_changed: bool,
     /// `(day, what, reason)`.
     pub exceptions: Vec<(String, String, String)>,
     pub future_slots: i64,

@@ -1,16 +1,16 @@
 //! What the site page needs to open on a useful day and to offer a move: the first day with a
-//! free seat, and who is moving (the seat their dose needs, the dose window and age range of
-//! `domain::eligibility` on each day), so the move page offers only slots a move would take.
+//! free seat, and who is moving (`booking::relocate::Mover`: the seat their dose needs, the dose
+//! window and age range of `domain::eligibility` on each day), so the move page offers only
+//! slots a move would take.
 
 use actix_web::web;
 use chrono::NaiveDate;
 
 use super::state::{read, AppState};
 use crate::domain::days::local_day;
-use crate::domain::eligibility::{check_age, check_dose};
 use crate::error::AppError;
-use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
-use crate::models::{appointment, resident, slot, vaccination, Product};
+use crate::ids::{AppointmentId, SiteId};
+use crate::models::{appointment, slot};
 
 /// The city day of a site's first future slot with a free seat.
 pub async fn first_free_day(
@@ -33,37 +33,7 @@ pub async fn first_free_day(
     Ok(at.map(|at| local_day(tz, at)))
 }
 
-/// Who is moving an appointment: enough to offer only the slots a move would be accepted into
-/// (a seat for their dose, the dose and age rules of `domain::eligibility` on that day).
-pub struct Mover {
-    pub from: SlotId,
-    dose: i32,
-    birth: NaiveDate,
-    given: Vec<vaccination::Vaccination>,
-}
-
-impl Mover {
-    pub fn fits(
-        &self,
-        sl: &slot::Slot,
-        products: &[Product],
-        free_first: i32,
-        free_second: i32,
-        tz: chrono_tz::Tz,
-    ) -> bool {
-        let seat = if self.dose == 1 {
-            free_first > 0
-        } else {
-            free_second > 0
-        };
-        let Some(p) = products.iter().find(|p| p.id == sl.product_id) else {
-            return false;
-        };
-        let (series, day) = (p.series(), local_day(tz, sl.starts_at));
-        seat && check_dose(&series, &self.given, self.dose, day, tz).is_ok()
-            && check_age(&series, self.birth, day).is_ok()
-    }
-}
+pub use crate::booking::relocate::Mover;
 
 /// The appointment being moved, and its mover.
 pub async fn mover(
@@ -72,14 +42,7 @@ pub async fn mover(
 ) -> Result<(appointment::Appointment, Mover), AppError> {
     read(state, move |c, _| {
         let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
-        let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
-        let given = vaccination::list_for_resident(c, ResidentId(a.resident_id))?;
-        let m = Mover {
-            from: SlotId(a.slot_id),
-            dose: a.dose_number,
-            birth: r.birth_date,
-            given,
-        };
+        let m = Mover::load(c, &a)?.ok_or(AppError::NotFound)?;
         Ok((a, m))
     })
     .await

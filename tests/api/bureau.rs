@@ -111,6 +111,7 @@ pub(crate) fn two_towns(app: &TestApp) -> (City, City) {
                     dose_number: 1,
                     status: "waiting".into(),
                     created_at: test_now(),
+                    priority: 0,
                 },
             )
             .unwrap();
@@ -927,6 +928,7 @@ fn wait_in(app: &TestApp, email: &str, towns: &[i64], at: chrono::NaiveDateTime)
                 dose_number: 1,
                 status: "waiting".into(),
                 created_at: at,
+                priority: 0,
             },
         )
         .unwrap();

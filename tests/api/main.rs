@@ -22,6 +22,7 @@ mod hostile;
 mod i18n;
 mod mail;
 mod migrations;
+mod moves;
 mod multiprocess;
 mod no_stock;
 mod outage;

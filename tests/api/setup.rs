@@ -59,6 +59,13 @@ fn template_form<'a>(
     f
 }
 
+/// The plan's fingerprint a confirmation page posts back.
+pub fn confirm_token(page: &str) -> String {
+    let key = "name=\"confirm\" value=\"";
+    let at = page.find(key).expect("a confirmation form") + key.len();
+    page[at..].split('"').next().unwrap().to_string()
+}
+
 /// Create a town, a vaccine and a site through the pages; returns (town, product, site).
 async fn city_by_pages(app: &TestApp, admin: &Session) -> City {
     let res = admin
@@ -829,7 +836,8 @@ async fn the_publish_slots_command_can_run_twice() {
 }
 
 #[actix_web::test]
-async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_their_notices() {
+async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_records_their_notices(
+) {
     let app = spawn_app().await;
     let admin = login_as(&app, Role::Admin).await;
     let city = city_by_pages(&app, &admin).await;
@@ -871,20 +879,32 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
     let shown = res.text().await.unwrap();
     assert!(shown.contains(&format!("**************{}", &id_number(1)[14..])));
     assert!(!shown.contains(&id_number(1)), "only masked ID numbers");
-    assert!(shown.contains("name=\"confirm\" value=\"2\""));
+    assert!(shown.contains("name=\"confirm\" value=\"2-"));
     assert_eq!(app.count("site_exceptions", "1=1"), 0);
     assert_eq!(app.count("appointments", "status = 'booked'"), 3);
-    // Confirming a stale count shows the list again; the right count applies it.
+    // Confirming something else (an old count) shows the plan again; the plan shown applies.
     let mut confirm = closure.to_vec();
     confirm.push(("confirm", "2"));
     let res = admin.post_form_from(&page, &url, &confirm).await;
+    assert_eq!(res.status(), 409);
+    let token = confirm_token(&res.text().await.unwrap());
+    let mut confirm = closure.to_vec();
+    confirm.push(("confirm", &token));
+    let res = admin.post_form_from(&page, &url, &confirm).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(app.count("appointments", "status = 'cancelled'"), 2);
+    // Both move to the nearest seat of the site: 13:30 the same day (after the lunch break).
+    let half_past_one = slot_at(at(5, 30));
+    assert_eq!(app.count("appointments", "status = 'cancelled'"), 0);
+    assert_eq!(app.slot_counts(half_past_one).0, 2);
     assert_eq!(app.slot_counts(afternoon).0, 1);
-    assert_eq!(app.stock(city), (10, 1), "promised doses released");
+    assert_eq!(
+        app.stock(city),
+        (10, 3),
+        "the doses stay promised at the same site"
+    );
     assert_eq!(app.count("audit_log", "action = 'notify.queued'"), 2);
     assert_eq!(
-        app.count("outbox", "kind = 'cancelled'"),
+        app.count("outbox", "kind = 'relocated'"),
         2,
         "each affected resident is mailed"
     );
@@ -919,10 +939,16 @@ async fn closing_a_site_shows_who_is_affected_before_cancelling_and_records_thei
         ("exc-ends", "16:30"),
         ("exc-seats", "1"),
         ("exc-reason", "人手不足"),
-        ("confirm", "1"),
     ];
     let res = admin.post_form_from(&page, &url, &seats).await;
+    assert_eq!(res.status(), 409);
+    let token = confirm_token(&res.text().await.unwrap());
+    let mut confirm = seats.to_vec();
+    confirm.push(("confirm", &token));
+    let res = admin.post_form_from(&page, &url, &confirm).await;
     assert_eq!(res.status(), 303);
+    // The two beyond one seat move to the window's empty slots (one seat each).
+    assert_eq!(app.count("appointments", "status = 'booked'"), 4);
     assert_eq!(app.slot_counts(afternoon), (1, 0, 1));
     assert_eq!(app.count("slots", &format!("site_id = {} AND starts_at >= '2030-03-05 05:00:00' AND starts_at < '2030-03-05 09:00:00' AND seats <> 1", city.site)), 0);
     let shown = admin.get_text(&page).await;

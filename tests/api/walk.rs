@@ -113,13 +113,15 @@ async fn a_slot_closed_by_an_exception_says_closed_with_its_reason_not_full() {
         shown.contains("确认后系统会立即按居民选择的语言发邮件通知每一位居民"),
         "{shown}"
     );
+    // The booking moves to the afternoon of the same site; nothing has changed yet.
+    assert!(shown.contains("<tr class=\"moves\">"), "{shown}");
     assert!(!shown.contains("尚未上线") && !shown.contains("notify.pending"));
     admin.get("/lang/en").await;
     let res = admin.post_form_from(&page, &url, &closure).await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     assert!(
-        shown.contains("Each resident is mailed the cancellation in their language"),
+        shown.contains("Each resident is mailed the reason and their new time, or the cancellation, in their language"),
         "{shown}"
     );
     assert!(!shown.contains("does not exist yet"));
@@ -128,29 +130,30 @@ async fn a_slot_closed_by_an_exception_says_closed_with_its_reason_not_full() {
         0,
         "not before confirming"
     );
+    let token = crate::setup::confirm_token(&shown);
     let mut confirm = closure.to_vec();
-    confirm.push(("confirm", "1"));
+    confirm.push(("confirm", &token));
     let res = admin.post_form_from(&page, &url, &confirm).await;
     assert_eq!(res.status(), 303);
-    // What the hint promises: the booking is cancelled and the resident is mailed.
+    // What the hint promises: the booking is moved and the resident is mailed.
     assert_eq!(
         app.count(
             "appointments",
-            &format!("code = '{code}' AND status = 'cancelled'")
+            &format!("code = '{code}' AND status = 'booked' AND slot_id = {afternoon}")
         ),
         1
     );
-    assert_eq!(app.count("outbox", "kind = 'cancelled'"), 1);
+    assert_eq!(app.count("outbox", "kind = 'relocated'"), 1);
     assert_eq!(
         app.slot_counts(morning),
         (0, 0, 0),
         "no seats, nothing booked"
     );
-    assert_eq!(app.slot_counts(afternoon), (0, 0, 6));
+    assert_eq!(app.slot_counts(afternoon), (1, 0, 6));
 
     for (lang, closed, full, left) in [
-        ("zh-CN", "停诊：停电检修", "已约满", "剩余 6 个名额"),
-        ("en", "Closed: 停电检修", ">Full<", "6 seats left"),
+        ("zh-CN", "停诊：停电检修", "已约满", "剩余 5 个名额"),
+        ("en", "Closed: 停电检修", ">Full<", "5 seats left"),
     ] {
         let s = visitor(&app, lang).await;
         let res = s

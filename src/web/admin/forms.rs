@@ -240,7 +240,11 @@ pub fn exception_input(f: &ExceptionForm, today: NaiveDate) -> Result<ExceptionI
         "reason",
         parse_text(&f.reason, 200, "err.setup.reason_required"),
     );
-    let confirmed = text::clean(&f.confirm).and_then(|c| c.parse::<usize>().ok());
+    // The fingerprint of the plan confirmed (`count-hex`); anything else confirms nothing.
+    let confirmed = text::clean(&f.confirm)
+        .filter(|c| !c.is_empty() && c.len() <= 40)
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_hexdigit() || ch == '-'))
+        .map(str::to_string);
     check.finish(|| {
         Some(ExceptionInput {
             day: day?,

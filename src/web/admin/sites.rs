@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::Duration;
 use serde::Deserialize;
 
 use super::forms::{exception_input, site_input, template_input};
@@ -11,7 +10,7 @@ use super::{explain, refused_status, run_parsed};
 use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{exception, product, site, site_product, slot, template, town, Role};
-use crate::setup::{self, ExceptionOutcome};
+use crate::setup::{self, ExceptionOutcome, SetupError};
 use crate::views::admin::{
     AffectedRow, ExceptionForm, SiteEditPage, SiteForm, SiteListRow, SitesPage, TemplateForm,
     HOUR_FIELDS,
@@ -145,7 +144,7 @@ struct SiteView {
     template_errors: FormErrors,
     exception: ExceptionForm,
     exception_errors: FormErrors,
-    affected: Vec<setup::Affected>,
+    preview: Option<setup::Preview>,
     message: Option<String>,
     refusal: Option<String>,
 }
@@ -215,20 +214,30 @@ async fn site_edit(
         days,
         exception: v.exception,
         exception_errors: v.exception_errors,
+        moved: v.preview.as_ref().map_or(0, setup::Preview::moved),
+        plan_token: v
+            .preview
+            .as_ref()
+            .map(|p| p.token.clone())
+            .unwrap_or_default(),
+        plan_changed: v.preview.as_ref().is_some_and(|p| p.changed),
         affected: v
-            .affected
+            .preview
+            .map(|p| p.rows)
+            .unwrap_or_default()
             .into_iter()
-            .map(|a| AffectedRow {
+            .map(|(a, to)| AffectedRow {
                 code: a.code,
                 masked_id: a.masked_id,
-                when: when(
-                    lang,
-                    tz,
-                    a.starts_at,
-                    a.starts_at
-                        + Duration::minutes(i64::from(t.as_ref().map_or(30, |t| t.slot_minutes))),
-                ),
+                when: when(lang, tz, a.starts_at, a.ends_at),
                 dose: a.dose_number,
+                to: to.map(|t| {
+                    format!(
+                        "{} · {}",
+                        t.site_name,
+                        when(lang, tz, t.starts_at, t.ends_at)
+                    )
+                }),
             })
             .collect(),
         exceptions: excs
@@ -265,6 +274,7 @@ async fn site_edit(
 pub struct DoneQuery {
     created: Option<usize>,
     cancelled: Option<usize>,
+    moved: Option<usize>,
 }
 
 /// `GET /admin/sites/{id}`: details, products and template, exceptions.
@@ -277,7 +287,13 @@ pub async fn site_page(
     ctx.require(Role::Admin)?;
     let message = match (q.created, q.cancelled) {
         (Some(n), _) => Some(ctx.tf("site.template_saved", &[("n", &n.to_string())])),
-        (_, Some(n)) => Some(ctx.tf("exception.saved", &[("n", &n.to_string())])),
+        (_, Some(n)) => Some(ctx.tf(
+            "exception.saved",
+            &[
+                ("n", &n.to_string()),
+                ("moved", &q.moved.unwrap_or(0).to_string()),
+            ],
+        )),
         _ => None,
     };
     site_edit(
@@ -340,21 +356,39 @@ pub async fn add_exception(
     let id = *path;
     let form = form.into_inner();
     let parsed = exception_input(&form, state.today());
+    let again_as = actor.clone();
     let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::apply_exception(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+        setup::apply_exception(&st.db, id, input, st.rules(), &actor)
     })
     .await?;
+    let (outcome, changed) = match outcome {
+        // The plan confirmed could not be carried out as computed: nothing was kept; show the
+        // plan as it is now, saying so.
+        Err(SetupError::Refused(setup::PLAN_CHANGED)) => {
+            let parsed = exception_input(&form, state.today());
+            let again = run_parsed(&state, parsed, move |st, mut input| {
+                input.confirmed = None;
+                setup::apply_exception(&st.db, id, input, st.rules(), &again_as)
+            })
+            .await?;
+            (again, true)
+        }
+        other => (other, false),
+    };
     match outcome {
-        Ok(ExceptionOutcome::Applied { cancelled, .. }) => Ok(see_other(&format!(
-            "/admin/sites/{id}?cancelled={cancelled}#exceptions"
+        Ok(ExceptionOutcome::Applied {
+            moved, cancelled, ..
+        }) => Ok(see_other(&format!(
+            "/admin/sites/{id}?cancelled={cancelled}&moved={moved}#exceptions"
         ))),
-        Ok(ExceptionOutcome::NeedsConfirmation(affected)) => {
+        Ok(ExceptionOutcome::NeedsConfirmation(mut preview)) => {
+            preview.changed |= changed;
             let v = SiteView {
                 exception: ExceptionForm {
                     confirm: String::new(),
                     ..form
                 },
-                affected,
+                preview: Some(preview),
                 ..Default::default()
             };
             site_edit(ctx, &state, id, v, StatusCode::CONFLICT).await

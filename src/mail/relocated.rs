@@ -1,0 +1,141 @@
+//! The mail to a resident whose booking an exception displaced, rendered from its
+//! `exception_moves` row: the exception's reason, and either the new time (with a new calendar
+//! entry and a link to choose another time through the usual move flow) or the cancellation
+//! (with a calendar cancellation and their first place on the town's waiting list).
+
+use chrono::NaiveDateTime;
+
+use super::ics;
+use super::outbox::OutboxRow;
+use super::render::{Content, Env, RenderError};
+use crate::db::AnyConnection;
+use crate::domain::BookingCode;
+use crate::i18n::{when, Lang};
+use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::{appointment, exception, exception_move, product, resident, site, slot, town};
+
+/// The message for a `relocated` row; `None` when what it is about is gone.
+pub(super) fn render(
+    c: &mut AnyConnection,
+    env: &Env<'_>,
+    lang: Lang,
+    row: &OutboxRow,
+) -> Result<Option<Content>, RenderError> {
+    let Some(m) = exception_move::find(c, row.ref_id)? else {
+        return Ok(None);
+    };
+    let Some(exc) = exception::find(c, m.exception_id)? else {
+        return Ok(None);
+    };
+    let Some(a) = appointment::find(c, AppointmentId(m.appointment_id))? else {
+        return Ok(None);
+    };
+    let (Some(r), Some(from_site), Some(p)) = (
+        resident::find(c, ResidentId(a.resident_id))?,
+        site::find(c, SiteId(m.from_site_id))?,
+        product::find(c, ProductId(a.product_id))?,
+    ) else {
+        return Ok(None);
+    };
+    let code = BookingCode::parse(&a.code)
+        .map(|c| c.to_string())
+        .unwrap_or(a.code.clone());
+    let old_when = when(lang, env.tz, m.from_starts_at, m.from_ends_at);
+    let dose = lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())]);
+    let greeting = lang.tf("mail.greeting", &[("name", &r.name)]);
+    let reason = exc.reason.clone();
+    let event = |start: NaiveDateTime, end: NaiveDateTime, place: &str, cancelled: bool| {
+        ics::render(&ics::Event {
+            uid: format!("{}@dosewise", a.id),
+            // A later version of the booking's event, as every change (see `render`).
+            sequence: (row.created_at - a.created_at).num_seconds().max(1),
+            start,
+            end,
+            stamp: env.now,
+            summary: &format!("{} · {}", lang.t("mail.event"), place),
+            location: place,
+            description: &format!("{}: {code} · {} {dose}", lang.t("appt.code"), p.name),
+            cancelled,
+        })
+    };
+    let Some(to_id) = m.to_slot_id else {
+        let t = town::find(c, TownId(from_site.town_id))?;
+        let town_name = t.map(|t| t.name).unwrap_or_default();
+        let args = [
+            ("site", from_site.name.as_str()),
+            ("when", old_when.as_str()),
+            ("reason", reason.as_str()),
+            ("town", town_name.as_str()),
+        ];
+        let place = format!("{} {}", from_site.name, from_site.address);
+        return Ok(Some(Content {
+            subject: lang.tf("mail.displaced.subject", &args),
+            greeting,
+            paragraphs: vec![
+                lang.tf("mail.displaced.body", &args),
+                lang.tf("mail.displaced.waiting", &args),
+            ],
+            facts: vec![
+                (lang.t("appt.code").into(), code.clone()),
+                (lang.t("mail.reason").into(), reason.clone()),
+                (lang.t("appt.site").into(), from_site.name.clone()),
+                (lang.t("appt.when").into(), old_when.clone()),
+                (
+                    lang.t("appt.product").into(),
+                    format!("{} · {dose}", p.name),
+                ),
+            ],
+            link: Some((
+                lang.t("mail.displaced.link").into(),
+                format!("{}/towns/{}", env.base_url, from_site.town_id),
+            )),
+            ics: Some(event(m.from_starts_at, m.from_ends_at, &place, true)),
+        }));
+    };
+    let Some(sl) = slot::find(c, SlotId(to_id))? else {
+        return Ok(None);
+    };
+    let Some(to_site) = site::find(c, SiteId(sl.site_id))? else {
+        return Ok(None);
+    };
+    let new_when = when(lang, env.tz, sl.starts_at, sl.ends_at);
+    let args = [
+        ("from_site", from_site.name.as_str()),
+        ("old_when", old_when.as_str()),
+        ("reason", reason.as_str()),
+        ("site", to_site.name.as_str()),
+        ("when", new_when.as_str()),
+    ];
+    let place = format!("{} {}", to_site.name, to_site.address);
+    Ok(Some(Content {
+        subject: lang.tf("mail.relocated.subject", &args),
+        greeting,
+        paragraphs: vec![
+            lang.tf("mail.relocated.body", &args),
+            lang.t("mail.relocated.choose").to_string(),
+            format!(
+                "{} {} {}",
+                lang.t("appt.bring_id"),
+                lang.t("appt.bring_code"),
+                lang.t("appt.bring_mask")
+            ),
+        ],
+        facts: vec![
+            (lang.t("appt.code").into(), code.clone()),
+            (lang.t("mail.reason").into(), reason.clone()),
+            (lang.t("appt.site").into(), to_site.name.clone()),
+            (lang.t("mail.address").into(), to_site.address.clone()),
+            (lang.t("appt.when").into(), new_when.clone()),
+            (lang.t("mail.relocated.previous").into(), old_when.clone()),
+            (
+                lang.t("appt.product").into(),
+                format!("{} · {dose}", p.name),
+            ),
+        ],
+        link: Some((
+            lang.t("mail.relocated.link").into(),
+            format!("{}/find", env.base_url),
+        )),
+        ics: Some(event(sl.starts_at, sl.ends_at, &place, false)),
+    }))
+}

@@ -1,0 +1,345 @@
+//! Moves instead of cancellations (issue 13): an exception that closes a session moves each
+//! booking inside to the nearest equivalent seat (same site, then same town, inside the dose's
+//! window), cancels the ones with nowhere to go and puts them first on the waiting list; the admin
+//! sees the plan before anything changes, and each resident is mailed the reason, the new time and
+//! a calendar file through a real SMTP server.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use dosewise::ids::{new_id, TownId};
+use dosewise::models::{site, waiting, NewSite};
+use mailparse::{MailHeaderMap, ParsedMail};
+
+use crate::helpers::{
+    add_slot_at, give_dose, id_number, login_as, resident, spawn_app_with, test_now, City, Role,
+    TestApp, TestDb,
+};
+use crate::setup::confirm_token;
+use crate::smtp::Sink;
+
+/// `h:m` local (Shanghai) on 2030-03-`day`, as UTC.
+fn local(day: u32, h: u32, m: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2030, 3, day)
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+        - Duration::hours(8)
+}
+
+/// The plan's rows as shown: booking code -> (moves, text of the target cell).
+fn plan_rows(page: &str) -> BTreeMap<String, (bool, String)> {
+    let mut out = BTreeMap::new();
+    for (class, moves) in [("moves", true), ("cancels", false)] {
+        for chunk in page.split(&format!("<tr class=\"{class}\">")).skip(1) {
+            let row = &chunk[..chunk.find("</tr>").unwrap()];
+            let cells: Vec<&str> = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap())
+                .collect();
+            out.insert(cells[0].to_string(), (moves, cells[4].to_string()));
+        }
+    }
+    out
+}
+
+fn parts(m: &ParsedMail<'_>) -> Vec<(String, String)> {
+    if m.subparts.is_empty() {
+        vec![(m.ctype.mimetype.clone(), m.get_body().unwrap_or_default())]
+    } else {
+        m.subparts.iter().flat_map(parts).collect()
+    }
+}
+
+/// A delivered message: (To, Subject, text part, calendar part).
+fn read_mail(raw: &str) -> (String, String, String, String) {
+    let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
+    let all = parts(&m);
+    let part = |t: &str| {
+        all.iter()
+            .find(|p| p.0 == t)
+            .map(|p| p.1.clone())
+            .unwrap_or_default()
+    };
+    (
+        m.headers.get_first_value("To").unwrap_or_default(),
+        m.headers.get_first_value("Subject").unwrap_or_default(),
+        part("text/plain"),
+        part("text/calendar"),
+    )
+}
+
+/// A second site in the city's town, with `doses` of its product.
+fn second_site(app: &TestApp, city: City, doses: i32) -> City {
+    let other = City {
+        site: new_id(),
+        ..city
+    };
+    let mut c = app.conn();
+    site::insert(
+        &mut c,
+        &NewSite {
+            id: other.site,
+            town_id: city.town,
+            name: "东门接种点".into(),
+            address: "东门路8号".into(),
+            active: true,
+        },
+    )
+    .unwrap();
+    crate::helpers::add_stock(&mut c, other, doses);
+    other
+}
+
+/// The resident of `i`'s booking code.
+fn code_of(app: &TestApp, i: u32) -> String {
+    use dosewise::db::schema::{appointments, residents};
+    appointments::table
+        .inner_join(residents::table)
+        .filter(residents::email.eq(format!("r{i}@example.com")))
+        .order(appointments::created_at.desc())
+        .select(appointments::code)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+/// `(status, slot, site)` of resident `i`'s latest appointment.
+fn where_is(app: &TestApp, i: u32) -> (String, i64, i64) {
+    use dosewise::db::schema::{appointments, residents};
+    appointments::table
+        .inner_join(residents::table)
+        .filter(residents::email.eq(format!("r{i}@example.com")))
+        .order(appointments::created_at.desc())
+        .select((
+            appointments::status,
+            appointments::slot_id,
+            appointments::site_id,
+        ))
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+fn resident_id(app: &TestApp, i: u32) -> i64 {
+    use dosewise::db::schema::residents;
+    residents::table
+        .filter(residents::email.eq(format!("r{i}@example.com")))
+        .select(residents::id)
+        .first(&mut *app.conn())
+        .unwrap()
+}
+
+/// Make resident `i` known (through a waiting-list entry of another town would add rows; a
+/// resident row is enough) and record their dose 1 `days_ago`.
+fn dosed(app: &TestApp, city: City, i: u32, days_ago: i64) {
+    use dosewise::domain::IdNumber;
+    let id = IdNumber::parse(&id_number(i)).unwrap();
+    let r = resident(i);
+    dosewise::models::resident::insert(
+        &mut app.conn(),
+        &dosewise::models::NewResident {
+            id: new_id(),
+            id_hash: app.state.keys.hash_id_number(&id),
+            id_last4: id.last4().to_string(),
+            birth_date: id.birth_date(),
+            name: r["name"].as_str().unwrap().into(),
+            phone: r["phone"].as_str().unwrap().into(),
+            email: r["email"].as_str().unwrap().into(),
+            lang: "zh-CN".into(),
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+    give_dose(app, city, &id_number(i), 1, days_ago);
+}
+
+#[actix_web::test]
+async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and_mails_each() {
+    let store = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink::start(0, store.clone());
+    let transport = dosewise::mail::Transport::from_settings(Some(&sink.url()), "unused").unwrap();
+    let app = spawn_app_with(TestDb::new(), transport, Arc::new(Mutex::new(Vec::new()))).await;
+    let city = app.city(); // dose 2 from 21 to 56 days after dose 1
+    app.add_stock(city, 20);
+    let east = second_site(&app, city, 10);
+    // Tomorrow 10:00 (to be closed); the day after at 10:00 here (3 seats) and 09:00 at the
+    // town's other site (5 seats).
+    let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 6, 0);
+    let here = add_slot_at(&mut app.conn(), city, local(6, 10, 0), 3, 0);
+    let there = add_slot_at(&mut app.conn(), east, local(6, 9, 0), 5, 0);
+    // Residents 1-4: first doses. Resident 5: dose 2, window open until 2030-03-20. Resident 6:
+    // dose 2 whose window closes tomorrow: the seats of the day after are outside it.
+    dosed(&app, city, 5, 40);
+    dosed(&app, city, 6, 55);
+    for i in 1..=6 {
+        // One second apart: the booking order decides who gets the nearer seat.
+        app.clock.set(test_now() + Duration::seconds(i64::from(i)));
+        let dose = if i >= 5 { 2 } else { 1 };
+        assert_eq!(app.book_api(closed, dose, &resident(i)).await.status(), 201);
+    }
+    diesel::sql_query("UPDATE residents SET lang = 'en' WHERE email = 'r3@example.com'")
+        .execute(&mut *app.conn())
+        .unwrap();
+    // Someone already waiting in the town (joined before any of this).
+    let mut form = crate::helpers::resident_form(7);
+    form.push(("csrf".into(), app.csrf("/find").await));
+    let res = app
+        .post_fields(&format!("/towns/{}/wait", city.town), &form)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.deliver_mail().await.sent, 6, "the six confirmations");
+    store.lock().unwrap().clear();
+
+    let admin = login_as(&app, Role::Admin).await;
+    let site_page = format!("/admin/sites/{}", city.site);
+    let url = format!("{site_page}/exceptions");
+    let closure = [
+        ("exc-day", "2030-03-05"),
+        ("kind", "closed"),
+        ("exc-starts", "08:00"),
+        ("exc-ends", "12:00"),
+        ("exc-reason", "停电检修"),
+    ];
+    // The preview: who moves where, who is cancelled; nothing changed yet.
+    let res = admin.post_form_from(&site_page, &url, &closure).await;
+    assert_eq!(res.status(), 409);
+    let shown = res.text().await.unwrap();
+    assert!(!shown.contains(&id_number(1)), "only masked ID numbers");
+    assert!(shown.contains(&format!("**************{}", &id_number(6)[14..])));
+    let first_plan = plan_rows(&shown);
+    assert_eq!(first_plan.len(), 6, "{shown}");
+    assert_eq!(first_plan.values().filter(|(m, _)| *m).count(), 5);
+    assert!(
+        !first_plan[&code_of(&app, 6)].0,
+        "the late dose 2 has nowhere to go"
+    );
+    assert!(first_plan[&code_of(&app, 5)].1.contains("测试接种点"));
+    let stale = confirm_token(&shown);
+    assert_eq!(app.count("site_exceptions", "1=1"), 0);
+    assert_eq!(app.count("appointments", "status = 'booked'"), 6);
+    assert_eq!(app.slot_counts(here), (0, 0, 3));
+
+    // Someone books a seat the plan counted on: confirming the old plan applies nothing and
+    // shows the new one, saying it changed.
+    assert_eq!(app.book_api(here, 1, &resident(8)).await.status(), 201);
+    assert_eq!(app.deliver_mail().await.sent, 1);
+    store.lock().unwrap().clear();
+    let mut confirm = closure.to_vec();
+    confirm.push(("confirm", &stale));
+    let res = admin.post_form_from(&site_page, &url, &confirm).await;
+    assert_eq!(res.status(), 409);
+    let shown = res.text().await.unwrap();
+    assert!(shown.contains("列表显示后预约或名额有了变化"), "{shown}");
+    assert_eq!(app.count("site_exceptions", "1=1"), 0);
+    let plan = plan_rows(&shown);
+    let token = confirm_token(&shown);
+    assert_ne!(token, stale);
+    assert_eq!(plan.values().filter(|(m, _)| *m).count(), 5);
+
+    // Confirming the plan shown applies exactly it.
+    let mut confirm = closure.to_vec();
+    confirm.push(("confirm", &token));
+    let res = admin.post_form_from(&site_page, &url, &confirm).await;
+    assert_eq!(res.status(), 303);
+    let done = admin
+        .get_text(res.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(done.contains("改期 5 个预约，取消 1 个"), "{done}");
+    for i in 1..=6 {
+        let (status, slot, site) = where_is(&app, i);
+        let (moves, target) = &plan[&code_of(&app, i)];
+        if *moves {
+            assert_eq!(status, "booked", "resident {i}");
+            let name = if site == city.site {
+                "测试接种点"
+            } else {
+                "东门接种点"
+            };
+            assert!(target.contains(name), "resident {i}: {target}");
+            assert!(target.contains("3月6日"), "resident {i}: {target}");
+            assert!(slot == here || slot == there);
+        } else {
+            assert_eq!((i, status.as_str()), (6, "cancelled"));
+        }
+    }
+    // Dose 2 first, then in booking order; the same site before the town's other site.
+    assert_eq!(where_is(&app, 5).1, here);
+    assert_eq!(where_is(&app, 1).1, here);
+    for i in [2, 3, 4] {
+        assert_eq!(where_is(&app, i).1, there, "resident {i}");
+    }
+    // Counters, promised doses and the closed slot.
+    assert_eq!(app.slot_counts(here), (2, 1, 3));
+    assert_eq!(app.slot_counts(there), (3, 0, 5));
+    assert_eq!(app.slot_counts(closed), (0, 0, 0));
+    assert_eq!(app.stock(city), (20, 3));
+    assert_eq!(app.stock(east), (10, 3));
+    // The one cancelled is first on the town's waiting list, ahead of who was waiting.
+    let (six, seven) = (resident_id(&app, 6), resident_id(&app, 7));
+    let mut c = app.conn();
+    let town = TownId(city.town);
+    assert_eq!(waiting::position(&mut c, town, six).unwrap(), Some(1));
+    assert_eq!(waiting::position(&mut c, town, seven).unwrap(), Some(2));
+    drop(c);
+    assert_eq!(app.count("exception_moves", "1=1"), 6);
+    assert_eq!(
+        app.count(
+            "audit_log",
+            "actor = 'system' AND action = 'appointment.move'"
+        ),
+        5
+    );
+    assert_eq!(
+        app.count(
+            "audit_log",
+            "actor = 'system' AND action = 'appointment.cancel'"
+        ),
+        1
+    );
+
+    // The mails, through the SMTP server: one to each of the six, in their language.
+    assert_eq!(app.deliver_mail().await.sent, 6);
+    let mails: BTreeMap<String, (String, String, String)> = store
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|raw| {
+            let (to, subject, text, ics) = read_mail(raw);
+            (to, (subject, text, ics))
+        })
+        .collect();
+    assert_eq!(mails.len(), 6, "one message each");
+    for i in [1, 2, 4, 5] {
+        let (subject, text, ics) = &mails[&format!("r{i}@example.com")];
+        assert!(subject.contains("接种点已为您改期"), "{subject}");
+        assert!(text.contains("停电检修"), "the reason: {text}");
+        assert!(text.contains("3月6日"), "the new time: {text}");
+        assert!(text.contains("3月5日"), "the old time: {text}");
+        assert!(text.contains("/find"), "a link to choose another: {text}");
+        assert!(ics.contains("METHOD:REQUEST"), "{ics}");
+        let start = if where_is(&app, i).1 == here {
+            "DTSTART:20300306T020000Z"
+        } else {
+            "DTSTART:20300306T010000Z"
+        };
+        assert!(ics.contains(start), "{ics}");
+    }
+    let (subject, text, ics) = &mails["r3@example.com"];
+    assert!(
+        subject.starts_with("Moved by the site: 东门接种点"),
+        "{subject}"
+    );
+    assert!(text.contains("Reason: 停电检修"), "{text}");
+    assert!(text.contains("Choose another time"), "{text}");
+    assert!(ics.contains("DTSTART:20300306T010000Z"), "{ics}");
+    let (subject, text, ics) = &mails["r6@example.com"];
+    assert!(subject.contains("接种点已取消您的预约"), "{subject}");
+    assert!(
+        text.contains("停电检修") && text.contains("候补名单的第一位"),
+        "{text}"
+    );
+    assert!(ics.contains("METHOD:CANCEL"), "{ics}");
+    sink.stop();
+}
