@@ -11,6 +11,7 @@
 //! order the caller lists them (the exception lists them by booking time). The [`Mover`] is the
 //! same one the resident's move page uses to offer only slots their dose can take.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -190,12 +191,9 @@ fn nearest(
         return Ok(None);
     };
     let town = home.town_id;
-    if !seen.town_sites.contains_key(&town) {
-        let ids = site::list_for_town(c, TownId(town))?
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
-        seen.town_sites.insert(town, ids);
+    if let Entry::Vacant(e) = seen.town_sites.entry(town) {
+        let ids = site::list_for_town(c, TownId(town))?;
+        e.insert(ids.into_iter().map(|s| s.id).collect());
     }
     if !seen.candidates.contains_key(&(town, d.product_id)) {
         let sites = seen.town_sites[&town].clone();
@@ -270,9 +268,9 @@ fn product_of<'a>(
     seen: &'a mut Seen,
     id: i64,
 ) -> Result<Option<&'a Product>, BookingError> {
-    if !seen.products.contains_key(&id) {
+    if let Entry::Vacant(e) = seen.products.entry(id) {
         match product::find(c, ProductId(id))? {
-            Some(p) => seen.products.insert(id, p),
+            Some(p) => e.insert(p),
             None => return Ok(None),
         };
     }
@@ -284,9 +282,9 @@ fn site_of<'a>(
     seen: &'a mut Seen,
     id: i64,
 ) -> Result<Option<&'a Site>, BookingError> {
-    if !seen.sites.contains_key(&id) {
+    if let Entry::Vacant(e) = seen.sites.entry(id) {
         match site::find(c, SiteId(id))? {
-            Some(s) => seen.sites.insert(id, s),
+            Some(s) => e.insert(s),
             None => return Ok(None),
         };
     }

@@ -209,9 +209,9 @@ fn preview(
     for (a, p) in affected.into_iter().zip(plan) {
         let target = match &p.to {
             Some(to) => {
-                if !names.contains_key(&to.site_id) {
+                if let std::collections::btree_map::Entry::Vacant(e) = names.entry(to.site_id) {
                     let name = site::find(c, SiteId(to.site_id))?.map(|s| s.name);
-                    names.insert(to.site_id, name.unwrap_or_default());
+                    e.insert(name.unwrap_or_default());
                 }
                 Some(Target {
                     slot_id: to.id,

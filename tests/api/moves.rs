@@ -343,3 +343,47 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     assert!(ics.contains("METHOD:CANCEL"), "{ics}");
     sink.stop();
 }
+
+#[actix_web::test]
+async fn in_a_real_browser_an_admin_previews_a_closure_sees_the_move_list_and_applies_it() {
+    let app = crate::helpers::spawn_app().await;
+    dosewise::models::user::insert(
+        &mut app.conn(),
+        &dosewise::models::NewUser {
+            id: new_id(),
+            username: "admin".into(),
+            password_hash: dosewise::security::hash_password("first admin password").unwrap(),
+            role: "admin".into(),
+            site_id: None,
+            active: true,
+            created_at: test_now(),
+        },
+    )
+    .unwrap();
+    let city = app.city();
+    app.add_stock(city, 10);
+    let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 6, 0);
+    let later = add_slot_at(&mut app.conn(), city, local(5, 15, 0), 1, 0);
+    for i in 1..=2 {
+        app.clock.set(test_now() + Duration::seconds(i64::from(i)));
+        assert_eq!(app.book_api(closed, 1, &resident(i)).await.status(), 201);
+    }
+    let stdout = crate::helpers::run_in_chromium(
+        &app,
+        "moves.mjs",
+        &[
+            "admin".into(),
+            "first admin password".into(),
+            city.site.to_string(),
+            "2030-03-05".into(),
+            "1".into(),
+            "1".into(),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert_eq!(where_is(&app, 1), ("booked".into(), later, city.site));
+    assert_eq!(where_is(&app, 2).0, "cancelled");
+    assert_eq!(app.slot_counts(later), (1, 0, 1));
+    assert_eq!(app.stock(city), (10, 1));
+}
