@@ -7,9 +7,10 @@
 //! never duplicates a slot (inserts skip an existing `(site, product, start)`), never changes a
 //! slot that has bookings, and withdraws or reshapes only unbooked future slots that the template
 //! no longer describes. Exceptions are the one way seats of a booked slot change: the booked
-//! appointments that no longer fit are cancelled (seat and promised dose released) in the same
-//! transaction, each resident is sent the cancellation through the mail outbox, and the audit
-//! log records it (action `notify.queued`).
+//! appointments that no longer fit are moved to the nearest equivalent seat
+//! (`booking::relocate`), or cancelled and put first on the town's waiting list when there is
+//! none, in the same transaction; each resident is mailed the reason and the new time (or the
+//! cancellation) through the outbox, and the audit log records each change (actor `system`).
 
 mod csv;
 mod error;

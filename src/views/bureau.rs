@@ -164,6 +164,7 @@ impl MailPage {
             "seats_opened" => "mail.kind.seats_opened",
             "town_notice" => "mail.kind.town_notice",
             "entry_result" => "mail.kind.entry_result",
+            "relocated" => "mail.kind.relocated",
             _ => return kind,
         };
         self.ctx.t(key)

@@ -387,3 +387,61 @@ async fn in_a_real_browser_an_admin_previews_a_closure_sees_the_move_list_and_ap
     assert_eq!(app.slot_counts(later), (1, 0, 1));
     assert_eq!(app.stock(city), (10, 1));
 }
+
+#[actix_web::test]
+async fn a_second_dose_is_moved_only_inside_its_window_even_past_a_nearer_seat_at_its_site() {
+    let app = crate::helpers::spawn_app().await;
+    let city = app.city(); // dose 2 from 21 to 56 days after dose 1
+    app.add_stock(city, 10);
+    let east = second_site(&app, city, 10);
+    let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 6, 0);
+    // At the same site the next morning (outside the window of a dose 1 given 55 days ago,
+    // which closes on the 5th); at the town's other site the same afternoon (inside it).
+    let next_morning = add_slot_at(&mut app.conn(), city, local(6, 9, 0), 6, 0);
+    let same_afternoon = add_slot_at(&mut app.conn(), east, local(5, 16, 0), 6, 0);
+    dosed(&app, city, 1, 55);
+    assert_eq!(app.book_api(closed, 2, &resident(1)).await.status(), 201);
+    assert_eq!(app.book_api(closed, 1, &resident(2)).await.status(), 201);
+
+    let admin = login_as(&app, Role::Admin).await;
+    let page = format!("/admin/sites/{}", city.site);
+    let url = format!("{page}/exceptions");
+    let closure = [
+        ("exc-day", "2030-03-05"),
+        ("kind", "closed"),
+        ("exc-reason", "疫苗冷链检修"),
+    ];
+    let res = admin.post_form_from(&page, &url, &closure).await;
+    assert_eq!(res.status(), 409);
+    let shown = res.text().await.unwrap();
+    let plan = plan_rows(&shown);
+    let dose2 = &plan[&code_of(&app, 1)];
+    assert!(
+        dose2.0 && dose2.1.contains("东门接种点") && dose2.1.contains("3月5日"),
+        "{dose2:?}"
+    );
+    let dose1 = &plan[&code_of(&app, 2)];
+    assert!(
+        dose1.0 && dose1.1.contains("测试接种点") && dose1.1.contains("3月6日"),
+        "{dose1:?}"
+    );
+    let mut confirm = closure.to_vec();
+    let token = confirm_token(&shown);
+    confirm.push(("confirm", &token));
+    assert_eq!(
+        admin.post_form_from(&page, &url, &confirm).await.status(),
+        303
+    );
+    // What was shown is what was done.
+    assert_eq!(
+        where_is(&app, 1),
+        ("booked".into(), same_afternoon, east.site)
+    );
+    assert_eq!(
+        where_is(&app, 2),
+        ("booked".into(), next_morning, city.site)
+    );
+    assert_eq!(app.slot_counts(same_afternoon), (0, 1, 6));
+    assert_eq!(app.slot_counts(next_morning), (1, 0, 6));
+    assert_eq!((app.stock(city), app.stock(east)), ((10, 1), (10, 1)));
+}
