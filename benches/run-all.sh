@@ -64,12 +64,15 @@ row "bare actix-web handler (ceiling)" "$bare" "$(wrk_p99 <<<"$out")" "-" "100 %
 export DATABASE_URL="sqlite://$work/city.db"
 fresh_city
 start_server "$DATABASE_URL" 8201
-site=$(curl -sf http://127.0.0.1:8201/api/v1/towns | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sites"][0]["id"])')
+read -r town site < <(curl -sf http://127.0.0.1:8201/api/v1/towns | python3 -c 'import json,sys; t=json.load(sys.stdin)[0]; print(t["id"], t["sites"][0]["id"])')
 day=$(date -u -d tomorrow +%F)
-for path in /healthz /static/app.css "/api/v1/availability?site=$site&date=$day" "/sites/$site"; do
+# The resident's way in on opening day: home, town, site day page, availability.
+for path in /healthz /static/app.css / "/towns/$town" "/api/v1/availability?site=$site&date=$day" "/sites/$site"; do
   out=$(wrk_run "http://127.0.0.1:8201$path")
   r=$(wrk_rate <<<"$out")
   label="GET ${path%%\?*}"
+  [ "$path" = "/" ] && label="GET / (home page)"
+  [ "$path" = "/towns/$town" ] && label="GET /towns/{id} (town page)"
   [ "$path" = "/sites/$site" ] && label="GET /sites/{id} (day page)"
   row "$label, SQLite" "$r" "$(wrk_p99 <<<"$out")" "bare $bare" "$(ratio "$r" "$bare")"
 done

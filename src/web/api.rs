@@ -11,7 +11,7 @@ use super::cache::Rendered;
 use super::ctx::request_lang;
 use super::lookup::{self, Attempt};
 use super::resident::refusal_message;
-use super::state::{blocking, blocking_strict, read, AppState};
+use super::state::{blocking, blocking_strict, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::{
     parse_date, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
@@ -19,7 +19,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{SiteId, SlotId, TownId};
-use crate::models::{site, town, Slot};
+use crate::models::Slot;
 use crate::views::day_bounds;
 
 /// An API error with its JSON body.
@@ -184,12 +184,10 @@ struct ApiTown {
 
 /// `GET /api/v1/towns`.
 pub async fn towns(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (towns, sites) = read(&state, |c, _| {
-        Ok((town::list_active(c)?, site::list_active(c)?))
-    })
-    .await?;
+    let list = super::common::town_list(&state).await?;
+    let (towns, sites) = &*list;
     let out: Vec<ApiTown> = towns
-        .into_iter()
+        .iter()
         .map(|t| ApiTown {
             id: TownId(t.id),
             sites: sites
@@ -201,7 +199,7 @@ pub async fn towns(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                     address: s.address.clone(),
                 })
                 .collect(),
-            name: t.name,
+            name: t.name.clone(),
         })
         .collect();
     Ok(HttpResponse::Ok()

@@ -1,6 +1,8 @@
 //! What the resident, staff and admin pages share: the CSRF-only form and the page shown while
 //! the city is not set up yet.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -28,6 +30,18 @@ pub async fn published(state: &web::Data<AppState>) -> Result<bool, AppError> {
         .published
         .get_or_load((), generation, load)
         .await
+}
+
+/// The active towns and sites (the home page, `/api/v1/towns`), through the one-second cache.
+pub async fn town_list(state: &web::Data<AppState>) -> Result<super::cache::TownList, AppError> {
+    use crate::models::{site, town};
+    let load = || {
+        read(state, |c, _| {
+            Ok(Arc::new((town::list_active(c)?, site::list_active(c)?)))
+        })
+    };
+    let generation = state.db.generation();
+    state.caches.towns.get_or_load((), generation, load).await
 }
 
 /// `Some(page)` while no site has published slots: resident pages other than home show it.

@@ -96,16 +96,8 @@ pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
 /// `GET /`: pick a town.
 pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let open = super::common::published(&state).await?;
-    let load = || {
-        read(&state, |c, _| {
-            Ok(Arc::new((town::list_active(c)?, site::list_active(c)?)))
-        })
-    };
-    let list = state
-        .caches
-        .towns
-        .get_or_load((), state.db.generation(), load);
-    let (towns, sites) = &*list.await?;
+    let list = super::common::town_list(&state).await?;
+    let (towns, sites) = &*list;
     let rows = towns
         .iter()
         .map(|t| TownRow {
