@@ -107,6 +107,8 @@ fn tx(url: &str, threads: usize, seconds: u64) {
         "no free slots: run `dosewise demo-data` first"
     );
     let salt = (now.and_utc().timestamp() % 100_000) as u32;
+    let (cap, release_hours) = (settings.contact_day_cap, settings.second_dose_release_hours);
+    let settings_tz = settings.time_zone;
     let next = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let lat = Arc::new(Mutex::new(Vec::<f64>::new()));
@@ -138,12 +140,14 @@ fn tx(url: &str, threads: usize, seconds: u64) {
                     };
                     let rules = Rules {
                         now: chrono::Utc::now().naive_utc(),
-                        release_hours: 48,
-                        tz: chrono_tz::Asia::Shanghai,
+                        release_hours,
+                        tz: settings_tz,
                     };
                     let slot = SlotId(slots[n as usize % slots.len()]);
                     let t = Instant::now();
-                    match booking::book(&db, &keys, rules, 0, slot, 1, &who) {
+                    // The server's per-contact cap (its default), as `serve` books: the same
+                    // transaction, locks and counts included.
+                    match booking::book(&db, &keys, rules, cap, slot, 1, &who) {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => refused.fetch_add(1, Ordering::Relaxed),
                     };
