@@ -314,7 +314,7 @@ pub fn entry_state(
     let read = |db: &Db| -> Result<EntryState, BookingError> {
         let mut conn = db.read.get()?;
         let entry = draw_entry::find(&mut conn, id)?.ok_or(BookingError::NotFound)?;
-        let draw = draw::find(&mut conn, entry.draw_id)?.ok_or(BookingError::NotFound)?;
+        let draw = draw::find_brief(&mut conn, entry.draw_id)?.ok_or(BookingError::NotFound)?;
         let appointment = match entry.appointment_id {
             Some(a) => crate::models::appointment::find(&mut conn, crate::ids::AppointmentId(a))?,
             None => None,
