@@ -92,7 +92,7 @@ fn missing(key: &str) -> &'static str {
 }
 
 /// One file per area and language, so areas can grow without touching each other's text.
-const ZH_SOURCES: [&str; 7] = [
+const ZH_SOURCES: [&str; 8] = [
     include_str!("../locales/mail.zh-CN.txt"),
     include_str!("../locales/zh-CN.txt"),
     include_str!("../locales/bureau.zh-CN.txt"),
@@ -100,8 +100,9 @@ const ZH_SOURCES: [&str; 7] = [
     include_str!("../locales/setup.zh-CN.txt"),
     include_str!("../locales/draw.zh-CN.txt"),
     include_str!("../locales/report.zh-CN.txt"),
+    include_str!("../locales/dashboard.zh-CN.txt"),
 ];
-const EN_SOURCES: [&str; 7] = [
+const EN_SOURCES: [&str; 8] = [
     include_str!("../locales/mail.en.txt"),
     include_str!("../locales/en.txt"),
     include_str!("../locales/bureau.en.txt"),
@@ -109,6 +110,7 @@ const EN_SOURCES: [&str; 7] = [
     include_str!("../locales/setup.en.txt"),
     include_str!("../locales/draw.en.txt"),
     include_str!("../locales/report.en.txt"),
+    include_str!("../locales/dashboard.en.txt"),
 ];
 
 /// Parse `key = value` lines; blank lines and `#` comments are skipped.

@@ -55,6 +55,16 @@ pub fn local_to_utc(tz: Tz, day: NaiveDate, minutes: i32) -> Option<NaiveDateTim
     )
 }
 
+/// The UTC starts of `n` city days from `first`, and the start of the day after them: `n + 1`
+/// instants, so that day `i` is `[starts[i], starts[i + 1])`. The dashboard counts rows per city
+/// day by comparing their UTC instants with these, which is right across daylight-saving
+/// changes and needs no time-zone support in the database.
+pub fn day_starts(tz: Tz, first: NaiveDate, n: u32) -> Vec<NaiveDateTime> {
+    (0..=i64::from(n))
+        .map(|i| day_start(tz, first + Duration::days(i)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +115,18 @@ mod tests {
             day_start(berlin, NaiveDate::from_ymd_opt(2030, 7, 1).unwrap()),
             at(2030, 6, 30, 22, 0)
         );
+    }
+
+    #[test]
+    fn day_starts_bound_each_city_day() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let first = NaiveDate::from_ymd_opt(2030, 3, 1).unwrap();
+        let starts = day_starts(tz, first, 3);
+        assert_eq!(starts.len(), 4);
+        assert_eq!(starts[0], at(2030, 2, 28, 16, 0));
+        assert_eq!(starts[3], at(2030, 3, 3, 16, 0));
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let spring = day_starts(ny, NaiveDate::from_ymd_opt(2030, 3, 10).unwrap(), 1);
+        assert_eq!(spring[1] - spring[0], Duration::hours(23));
     }
 }

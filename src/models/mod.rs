@@ -47,6 +47,7 @@ pub mod draw;
 pub mod draw_entry;
 
 // The bureau sees the campaign (issue 12).
+pub mod dashboard;
 pub mod export;
 
 pub use appointment::{Appointment, AppointmentStatus, NewAppointment};

@@ -271,16 +271,9 @@ pub struct LoginPage {
     pub error: Option<&'static str>,
 }
 
-/// A role's start page.
-#[derive(Template)]
-#[template(path = "staff/home.html")]
-pub struct RoleHomePage {
-    pub ctx: Layout,
-    pub heading: &'static str,
-    pub intro: &'static str,
-    pub rows: Vec<(String, String)>,
-}
 pub mod admin;
 pub mod audit;
+pub mod chart;
+pub mod dashboard;
 pub mod bureau;
 pub mod exports;

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clinic;
 pub mod common;
 pub mod cookies;
+pub mod dashboard;
 pub mod ctx;
 pub mod draw;
 pub mod exports;
@@ -157,7 +158,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/staff/vaccinations/{id}/reaction",
         web::post().to(clinic::reaction_submit),
     )
-    .route("/bureau", web::get().to(staff::bureau_home))
+    .route("/bureau", web::get().to(dashboard::dashboard))
     .route("/admin", web::get().to(admin::home))
     // The bureau's shipment workflow
     .route("/bureau/shipments", web::get().to(bureau::shipments))

@@ -1,0 +1,736 @@
+//! The bureau's dashboard (`/bureau`): each figure of a [`Dashboard`] as a chart
+//! (`views::chart`), a headline, a note on how it is counted, a data table for screen readers
+//! and a link to the rows behind it (a CSV export with the same town and days).
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use chrono::{Datelike, Duration, NaiveDate};
+
+use super::chart::{Chart, Kind, Series};
+use super::layout::Layout;
+use crate::domain::clinic::Severity;
+use crate::i18n::{day_label, Lang};
+use crate::models::dashboard::{Dashboard, DUE_ALREADY, RATE_DAYS};
+
+/// One row of a figure's data table.
+pub struct Row {
+    /// A stable key (an ISO date, a town or site id, a severity) for tests and links.
+    pub key: String,
+    pub label: String,
+    pub cells: Vec<String>,
+}
+
+/// One figure: chart, numbers and where they come from.
+pub struct Figure {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub summary: String,
+    pub note: String,
+    pub svg: String,
+    /// Column headings, the row heading's first.
+    pub head: Vec<String>,
+    pub rows: Vec<Row>,
+    /// The rows behind the figure.
+    pub link: String,
+}
+
+/// The dashboard page.
+#[derive(Template)]
+#[template(path = "bureau/dashboard.html")]
+pub struct DashboardPage {
+    pub ctx: Layout,
+    /// (id, name) of each active town, for the selector.
+    pub towns: Vec<(String, String)>,
+    /// The selected town's id, or "" for the city.
+    pub town: String,
+    /// The city or the town's name.
+    pub scope_name: String,
+    pub today: String,
+    pub figures: Vec<Figure>,
+    /// The severe reactions of the last 7 days (heading, then one row each).
+    pub severe: Vec<(String, String)>,
+}
+
+/// A share as a percentage with two decimals ("0.00%" when there is no whole).
+fn pct(part: i64, whole: i64) -> String {
+    format!("{:.2}%", share(part, whole))
+}
+
+/// A share in percent (0 when there is no whole).
+fn share(part: i64, whole: i64) -> f64 {
+    if whole > 0 {
+        part as f64 * 100.0 / whole as f64
+    } else {
+        0.0
+    }
+}
+
+/// `m/d`, short enough for the bottom of a chart in either language.
+fn short_day(d: NaiveDate) -> String {
+    format!("{}/{}", d.month(), d.day())
+}
+
+/// What one page builds its figures from.
+struct Build<'a> {
+    d: &'a Dashboard,
+    lang: Lang,
+}
+
+impl Build<'_> {
+    fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    fn head(&self, keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| self.t(k).to_string()).collect()
+    }
+
+    /// `/bureau/exports/{name}.csv` with the scope's town and the days given.
+    fn csv(&self, name: &str, days: Option<(NaiveDate, NaiveDate)>) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = self.d.scope.town {
+            pairs.push(("town", t.to_string()));
+        }
+        if let Some((from, to)) = days {
+            pairs.push(("from", from.to_string()));
+            pairs.push(("to", to.to_string()));
+        }
+        let q = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        if q.is_empty() {
+            format!("/bureau/exports/{name}.csv")
+        } else {
+            format!("/bureau/exports/{name}.csv?{q}")
+        }
+    }
+
+    fn history_span(&self) -> Option<(NaiveDate, NaiveDate)> {
+        Some((*self.d.history.first()?, *self.d.history.last()?))
+    }
+
+    fn ahead_span(&self) -> Option<(NaiveDate, NaiveDate)> {
+        Some((*self.d.ahead.first()?, *self.d.ahead.last()?))
+    }
+
+    fn day_row(&self, day: NaiveDate, cells: Vec<String>) -> Row {
+        Row {
+            key: day.to_string(),
+            label: day_label(self.lang, day),
+            cells,
+        }
+    }
+
+    fn chart(&self, id: &str, title: &str, labels: Vec<String>, series: Vec<Series>) -> Chart {
+        Chart {
+            id: format!("chart-{id}"),
+            title: title.to_string(),
+            desc: String::new(),
+            labels,
+            series,
+            kind: Kind::Bars,
+            percent: false,
+        }
+    }
+
+    fn series(&self, key: &str, values: Vec<f64>) -> Series {
+        Series {
+            name: self.t(key).to_string(),
+            values,
+        }
+    }
+
+    /// Doses of the history per day index: (first doses, doses completing a series, by dose
+    /// number), and those given before the first day.
+    fn doses_per_day(&self) -> (Vec<i64>, Vec<i64>, BTreeMap<i32, Vec<i64>>, i64, i64) {
+        let n = self.d.history.len();
+        let (mut first, mut full) = (vec![0; n], vec![0; n]);
+        let mut by_dose: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        by_dose.insert(1, vec![0; n]);
+        by_dose.insert(2, vec![0; n]);
+        let (mut first_before, mut full_before) = (0, 0);
+        for r in &self.d.doses {
+            let Ok(i) = usize::try_from(r.day) else {
+                first_before += if r.dose_number == 1 { r.n } else { 0 };
+                full_before += if r.full_series == 1 { r.n } else { 0 };
+                continue;
+            };
+            if i >= n {
+                continue;
+            }
+            if r.dose_number == 1 {
+                first[i] += r.n;
+            }
+            if r.full_series == 1 {
+                full[i] += r.n;
+            }
+            by_dose.entry(r.dose_number).or_insert_with(|| vec![0; n])[i] += r.n;
+        }
+        (first, full, by_dose, first_before, full_before)
+    }
+
+    fn coverage(&self) -> Figure {
+        let (first, full, _, mut cum_first, mut cum_full) = self.doses_per_day();
+        let eligible = self.d.eligible;
+        let mut rows = Vec::new();
+        let (mut first_pct, mut full_pct) = (Vec::new(), Vec::new());
+        for (i, day) in self.d.history.iter().enumerate() {
+            cum_first += first[i];
+            cum_full += full[i];
+            first_pct.push(share(cum_first, eligible));
+            full_pct.push(share(cum_full, eligible));
+            rows.push(self.day_row(
+                *day,
+                vec![
+                    cum_first.to_string(),
+                    pct(cum_first, eligible),
+                    cum_full.to_string(),
+                    pct(cum_full, eligible),
+                ],
+            ));
+        }
+        let title = self.t("dash.coverage");
+        let mut chart = self.chart(
+            "coverage",
+            title,
+            self.d.history.iter().map(|d| short_day(*d)).collect(),
+            vec![
+                self.series("dash.first_dose", first_pct),
+                self.series("dash.full_series", full_pct),
+            ],
+        );
+        chart.kind = Kind::Lines;
+        chart.percent = true;
+        let summary = self.lang.tf(
+            "dash.coverage.summary",
+            &[
+                ("first", &pct(cum_first, eligible)),
+                ("full", &pct(cum_full, eligible)),
+                ("eligible", &eligible.to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "coverage",
+            title,
+            summary,
+            note: self.t("dash.coverage.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&[
+                "dash.day",
+                "dash.first_doses_total",
+                "dash.first_dose",
+                "dash.full_series_total",
+                "dash.full_series",
+            ]),
+            rows,
+            link: self.csv("vaccinations", self.history_span()),
+        }
+    }
+
+    fn doses(&self) -> Figure {
+        let (_, _, by_dose, _, _) = self.doses_per_day();
+        let mut rows = Vec::new();
+        let mut total_all = 0;
+        for (i, day) in self.d.history.iter().enumerate() {
+            let mut cells: Vec<String> = by_dose.values().map(|v| v[i].to_string()).collect();
+            let total: i64 = by_dose.values().map(|v| v[i]).sum();
+            total_all += total;
+            cells.push(total.to_string());
+            rows.push(self.day_row(*day, cells));
+        }
+        let title = self.t("dash.doses");
+        let series = by_dose
+            .iter()
+            .map(|(dose, v)| Series {
+                name: self.lang.tf("dash.dose_n", &[("n", &dose.to_string())]),
+                values: v.iter().map(|x| *x as f64).collect(),
+            })
+            .collect();
+        let mut chart = self.chart(
+            "doses",
+            title,
+            self.d.history.iter().map(|d| short_day(*d)).collect(),
+            series,
+        );
+        let summary = self.lang.tf(
+            "dash.doses.summary",
+            &[
+                ("n", &total_all.to_string()),
+                ("days", &self.d.history.len().to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        let mut head = self.head(&["dash.day"]);
+        head.extend(
+            by_dose
+                .keys()
+                .map(|d| self.lang.tf("dash.dose_n", &[("n", &d.to_string())])),
+        );
+        head.push(self.t("dash.total").to_string());
+        Figure {
+            id: "doses",
+            title,
+            summary,
+            note: self.t("dash.doses.note").to_string(),
+            svg: chart.svg(),
+            head,
+            rows,
+            link: self.csv("vaccinations", self.history_span()),
+        }
+    }
+
+    fn seats(&self) -> Figure {
+        let n = self.d.ahead.len();
+        let (mut seats, mut booked) = (vec![0i64; n], vec![0i64; n]);
+        for r in &self.d.seats {
+            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
+                seats[i] += r.seats;
+                booked[i] += r.booked;
+            }
+        }
+        let rows = self
+            .d
+            .ahead
+            .iter()
+            .enumerate()
+            .map(|(i, day)| {
+                self.day_row(
+                    *day,
+                    vec![
+                        seats[i].to_string(),
+                        booked[i].to_string(),
+                        (seats[i] - booked[i]).max(0).to_string(),
+                        pct(booked[i], seats[i]),
+                    ],
+                )
+            })
+            .collect();
+        let (all_seats, all_booked) = (seats.iter().sum::<i64>(), booked.iter().sum::<i64>());
+        let title = self.t("dash.seats");
+        let mut chart = self.chart(
+            "seats",
+            title,
+            self.d.ahead.iter().map(|d| short_day(*d)).collect(),
+            vec![
+                self.series("dash.capacity", seats.iter().map(|x| *x as f64).collect()),
+                self.series("dash.booked", booked.iter().map(|x| *x as f64).collect()),
+            ],
+        );
+        let summary = self.lang.tf(
+            "dash.seats.summary",
+            &[
+                ("booked", &all_booked.to_string()),
+                ("seats", &all_seats.to_string()),
+                ("share", &pct(all_booked, all_seats)),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "seats",
+            title,
+            summary,
+            note: self.t("dash.seats.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&[
+                "dash.day",
+                "dash.capacity",
+                "dash.booked",
+                "dash.free",
+                "dash.booked_share",
+            ]),
+            rows,
+            link: self.csv("appointments", self.ahead_span()),
+        }
+    }
+
+    fn due(&self) -> Figure {
+        let n = self.d.ahead.len();
+        let (mut due, mut held, mut booked) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+        let mut already = 0;
+        for r in &self.d.due {
+            match usize::try_from(r.day).ok().filter(|i| *i < n) {
+                Some(i) => due[i] += r.n,
+                None if r.day == DUE_ALREADY => already += r.n,
+                None => {}
+            }
+        }
+        for r in &self.d.seats {
+            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
+                held[i] += r.held;
+                booked[i] += r.booked_second;
+            }
+        }
+        let mut rows = vec![Row {
+            key: "already".into(),
+            label: self.t("dash.due_already").to_string(),
+            cells: vec![already.to_string(), "—".into(), "—".into()],
+        }];
+        rows.extend(self.d.ahead.iter().enumerate().map(|(i, day)| {
+            self.day_row(
+                *day,
+                vec![due[i].to_string(), held[i].to_string(), booked[i].to_string()],
+            )
+        }));
+        let title = self.t("dash.due");
+        let mut chart = self.chart(
+            "due",
+            title,
+            self.d.ahead.iter().map(|d| short_day(*d)).collect(),
+            vec![
+                self.series("dash.due_people", due.iter().map(|x| *x as f64).collect()),
+                self.series("dash.held", held.iter().map(|x| *x as f64).collect()),
+            ],
+        );
+        let summary = self.lang.tf(
+            "dash.due.summary",
+            &[
+                ("due", &due.iter().sum::<i64>().to_string()),
+                ("held", &held.iter().sum::<i64>().to_string()),
+                ("already", &already.to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "due",
+            title,
+            summary,
+            note: self.t("dash.due.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&["dash.day", "dash.due_people", "dash.held", "dash.booked_second"]),
+            rows,
+            link: self.csv("vaccinations", Some((self.d.due_from, self.d.due_to))),
+        }
+    }
+
+    fn waiting(&self) -> Figure {
+        let towns: Vec<_> = self
+            .d
+            .towns
+            .iter()
+            .filter(|t| self.d.scope.town.is_none_or(|id| id == t.id))
+            .collect();
+        let count = |town: i64, first: bool| -> i64 {
+            self.d
+                .waiting
+                .iter()
+                .filter(|w| w.town_id == town && (w.dose_number == 1) == first)
+                .map(|w| w.n)
+                .sum()
+        };
+        let first: Vec<i64> = towns.iter().map(|t| count(t.id, true)).collect();
+        let later: Vec<i64> = towns.iter().map(|t| count(t.id, false)).collect();
+        let rows = towns
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Row {
+                key: t.id.to_string(),
+                label: t.name.clone(),
+                cells: vec![
+                    first[i].to_string(),
+                    later[i].to_string(),
+                    (first[i] + later[i]).to_string(),
+                ],
+            })
+            .collect();
+        let total: i64 = first.iter().chain(later.iter()).sum();
+        let title = self.t("dash.waiting");
+        let mut chart = self.chart(
+            "waiting",
+            title,
+            towns.iter().map(|t| t.name.clone()).collect(),
+            vec![
+                self.series("dash.dose1", first.iter().map(|x| *x as f64).collect()),
+                self.series("dash.dose_later", later.iter().map(|x| *x as f64).collect()),
+            ],
+        );
+        let summary = self
+            .lang
+            .tf("dash.waiting.summary", &[("n", &total.to_string())]);
+        chart.desc = summary.clone();
+        Figure {
+            id: "waiting",
+            title,
+            summary,
+            note: self.t("dash.waiting.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&["dash.town", "dash.dose1", "dash.dose_later", "dash.total"]),
+            rows,
+            link: self.csv("waiting", None),
+        }
+    }
+
+    fn stock(&self) -> Figure {
+        let days = i64::from(RATE_DAYS);
+        let mut left = Vec::new();
+        let rows = self
+            .d
+            .stock
+            .iter()
+            .map(|s| {
+                let rate = s.given as f64 / days as f64;
+                let days_left = (s.given > 0).then(|| s.on_hand as f64 / rate);
+                left.push(days_left.unwrap_or(0.0));
+                Row {
+                    key: s.site_id.to_string(),
+                    label: s.site.clone(),
+                    cells: vec![
+                        s.town.clone(),
+                        s.on_hand.to_string(),
+                        s.promised.to_string(),
+                        format!("{rate:.1}"),
+                        days_left.map_or_else(
+                            || self.t("dash.no_rate").to_string(),
+                            |d| format!("{d:.1}"),
+                        ),
+                    ],
+                }
+            })
+            .collect();
+        let title = self.t("dash.stock");
+        let mut chart = self.chart(
+            "stock",
+            title,
+            self.d.stock.iter().map(|s| s.site.clone()).collect(),
+            vec![self.series("dash.days_left", left)],
+        );
+        let on_hand: i64 = self.d.stock.iter().map(|s| s.on_hand).sum();
+        let summary = self.lang.tf(
+            "dash.stock.summary",
+            &[
+                ("n", &on_hand.to_string()),
+                ("sites", &self.d.stock.len().to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "stock",
+            title,
+            summary,
+            note: self
+                .lang
+                .tf("dash.stock.note", &[("days", &RATE_DAYS.to_string())]),
+            svg: chart.svg(),
+            head: self.head(&[
+                "dash.site",
+                "dash.town",
+                "dash.on_hand",
+                "dash.promised",
+                "dash.rate",
+                "dash.days_left",
+            ]),
+            rows,
+            link: self.csv("stock", None),
+        }
+    }
+
+    fn no_shows(&self) -> Figure {
+        let n = self.d.history.len();
+        let (mut settled, mut missed) = (vec![0i64; n], vec![0i64; n]);
+        for r in &self.d.appointments {
+            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
+                match r.status.as_str() {
+                    "no_show" => {
+                        missed[i] += r.n;
+                        settled[i] += r.n;
+                    }
+                    "vaccinated" | "deferred" => settled[i] += r.n,
+                    _ => {}
+                }
+            }
+        }
+        let rows = self
+            .d
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, day)| {
+                self.day_row(
+                    *day,
+                    vec![
+                        settled[i].to_string(),
+                        missed[i].to_string(),
+                        pct(missed[i], settled[i]),
+                    ],
+                )
+            })
+            .collect();
+        let (all, all_missed) = (settled.iter().sum::<i64>(), missed.iter().sum::<i64>());
+        let title = self.t("dash.no_show");
+        let mut chart = self.chart(
+            "no_show",
+            title,
+            self.d.history.iter().map(|d| short_day(*d)).collect(),
+            vec![self.series(
+                "dash.no_show_rate",
+                (0..n).map(|i| share(missed[i], settled[i])).collect(),
+            )],
+        );
+        chart.percent = true;
+        let summary = self.lang.tf(
+            "dash.no_show.summary",
+            &[
+                ("rate", &pct(all_missed, all)),
+                ("n", &all_missed.to_string()),
+                ("of", &all.to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "no_show",
+            title,
+            summary,
+            note: self.t("dash.no_show.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&["dash.day", "dash.settled", "dash.no_shows", "dash.no_show_rate"]),
+            rows,
+            link: self.csv("appointments", self.history_span()),
+        }
+    }
+
+    fn wastage(&self) -> Figure {
+        let n = self.d.history.len();
+        let (mut wasted, mut given) = (vec![0i64; n], vec![0i64; n]);
+        for r in &self.d.wasted {
+            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
+                wasted[i] += r.n;
+            }
+        }
+        for r in &self.d.doses {
+            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
+                given[i] += r.n;
+            }
+        }
+        let rows = self
+            .d
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, day)| {
+                self.day_row(
+                    *day,
+                    vec![
+                        wasted[i].to_string(),
+                        given[i].to_string(),
+                        pct(wasted[i], wasted[i] + given[i]),
+                    ],
+                )
+            })
+            .collect();
+        let (all_wasted, all_given) = (wasted.iter().sum::<i64>(), given.iter().sum::<i64>());
+        let title = self.t("dash.wastage");
+        let mut chart = self.chart(
+            "wastage",
+            title,
+            self.d.history.iter().map(|d| short_day(*d)).collect(),
+            vec![self.series("dash.wasted", wasted.iter().map(|x| *x as f64).collect())],
+        );
+        let summary = self.lang.tf(
+            "dash.wastage.summary",
+            &[
+                ("n", &all_wasted.to_string()),
+                ("rate", &pct(all_wasted, all_wasted + all_given)),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "wastage",
+            title,
+            summary,
+            note: self.t("dash.wastage.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&["dash.day", "dash.wasted", "dash.given", "dash.wastage_rate"]),
+            rows,
+            link: self.csv("stock", self.history_span()),
+        }
+    }
+
+    fn reactions(&self) -> Figure {
+        let counts: Vec<i64> = Severity::ALL
+            .iter()
+            .map(|s| {
+                self.d
+                    .reactions
+                    .iter()
+                    .filter(|r| r.severity == s.as_str())
+                    .map(|r| r.n)
+                    .sum()
+            })
+            .collect();
+        let labels: Vec<String> = Severity::ALL
+            .iter()
+            .map(|s| self.lang.t(&format!("clinic.severity.{}", s.as_str())).to_string())
+            .collect();
+        let rows = Severity::ALL
+            .iter()
+            .zip(&labels)
+            .zip(&counts)
+            .map(|((s, label), n)| Row {
+                key: s.as_str().to_string(),
+                label: label.clone(),
+                cells: vec![n.to_string()],
+            })
+            .collect();
+        let title = self.t("dash.reactions");
+        let mut chart = self.chart(
+            "reactions",
+            title,
+            labels,
+            vec![self.series("dash.reactions_n", counts.iter().map(|x| *x as f64).collect())],
+        );
+        let summary = self.lang.tf(
+            "dash.reactions.summary",
+            &[
+                ("n", &counts.iter().sum::<i64>().to_string()),
+                ("days", &self.d.history.len().to_string()),
+            ],
+        );
+        chart.desc = summary.clone();
+        Figure {
+            id: "reactions",
+            title,
+            summary,
+            note: self.t("dash.reactions.note").to_string(),
+            svg: chart.svg(),
+            head: self.head(&["dash.severity", "dash.reactions_n"]),
+            rows,
+            link: self.csv("reactions", self.history_span()),
+        }
+    }
+}
+
+/// Every figure of `d`, in the page's order.
+pub fn figures(d: &Dashboard, lang: Lang) -> Vec<Figure> {
+    let b = Build { d, lang };
+    vec![
+        b.coverage(),
+        b.doses(),
+        b.seats(),
+        b.due(),
+        b.waiting(),
+        b.stock(),
+        b.no_shows(),
+        b.wastage(),
+        b.reactions(),
+    ]
+}
+
+/// The name of what `d` covers: the city, or its town.
+pub fn scope_name(d: &Dashboard, lang: Lang) -> String {
+    match d.scope.town {
+        Some(id) => d
+            .towns
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        None => lang.t("dash.city").to_string(),
+    }
+}
+
+/// The first day of the history, for the page's heading.
+pub fn history_from(d: &Dashboard) -> NaiveDate {
+    d.history
+        .first()
+        .copied()
+        .unwrap_or(d.today - Duration::days(1))
+}
