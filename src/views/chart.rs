@@ -37,16 +37,16 @@ pub struct Chart {
     pub percent: bool,
 }
 
-const W: f64 = 640.0;
-const H: f64 = 280.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 34.0;
-const BOTTOM: f64 = 40.0;
+// The drawing's units: about a CSS pixel on a phone, so its 12-13 unit text stays readable
+// there; wider screens scale it up.
+const W: f64 = 420.0;
+const H: f64 = 240.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 8.0;
+const TOP: f64 = 30.0;
+const BOTTOM: f64 = 26.0;
 /// Most category labels written along the bottom; the rest are in the tooltips and the table.
-const MAX_LABELS: usize = 8;
-/// Most characters of a category label.
-const LABEL_CHARS: usize = 8;
+const MAX_LABELS: usize = 7;
 
 /// Text made safe inside SVG (element content and attribute values).
 pub fn esc(s: &str) -> String {
@@ -64,9 +64,9 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// The smallest 1, 2, 2.5 or 5 times a power of ten at or above `v` (1 at least).
+/// The smallest 1, 2, 2.5 or 5 times a power of ten at or above `v` (1 when `v` is not above 0).
 fn nice_max(v: f64) -> f64 {
-    if !v.is_finite() || v <= 1.0 {
+    if !v.is_finite() || v <= 0.0 {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
@@ -77,30 +77,37 @@ fn nice_max(v: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-/// A number as the axis and tooltips write it: whole numbers plainly, others to one decimal.
+/// A number as the axis and tooltips write it: whole numbers plainly, others to at most two
+/// decimals.
 pub fn num(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
     } else {
-        format!("{v:.1}")
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
-/// A label cut to [`LABEL_CHARS`] characters.
-fn short(s: &str) -> String {
-    if s.chars().count() <= LABEL_CHARS {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(LABEL_CHARS - 1).collect();
-        t.push('…');
-        t
+/// A label cut to fit `room` units (whole, or its start and `…`).
+fn short(s: &str, room: f64) -> String {
+    if text_width(s) <= room {
+        return s.to_string();
     }
+    let mut t = String::new();
+    for c in s.chars() {
+        if text_width(&t) + text_width(&c.to_string()) + 13.0 > room {
+            break;
+        }
+        t.push(c);
+    }
+    t.push('…');
+    t
 }
 
 /// The rough width of a text in the chart's units (CJK characters are wider).
 fn text_width(s: &str) -> f64 {
     s.chars()
-        .map(|c| if c.is_ascii() { 6.5 } else { 12.0 })
+        .map(|c| if c.is_ascii() { 7.0 } else { 13.0 })
         .sum()
 }
 
@@ -115,9 +122,10 @@ impl Chart {
             .fold(0.0, f64::max);
         let top = nice_max(max);
         if self.percent {
-            top.min(100.0).max(max)
+            // Small shares get a small scale (0.1%), so a young campaign is not a flat line.
+            top.clamp(0.01, 100.0).max(max)
         } else {
-            top
+            top.max(1.0)
         }
     }
 
@@ -161,7 +169,7 @@ impl Chart {
         for (j, se) in self.series.iter().enumerate() {
             let _ = write!(
                 s,
-                r#"<rect class="key s{j}" x="{x:.1}" y="8" width="12" height="12"/><text class="lg" x="{:.1}" y="18">{}</text>"#,
+                r#"<rect class="key s{j}" x="{x:.1}" y="6" width="12" height="12"/><text class="lg" x="{:.1}" y="16">{}</text>"#,
                 x + 16.0,
                 esc(&se.name)
             );
@@ -177,8 +185,8 @@ impl Chart {
                 s,
                 r#"<text class="xl" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 LEFT + (i as f64 + 0.5) * cw,
-                H - BOTTOM + 18.0,
-                esc(&short(label))
+                H - BOTTOM + 16.0,
+                esc(&short(label, cw * step as f64 - 4.0))
             );
         }
         match self.kind {
@@ -286,10 +294,13 @@ mod tests {
     #[test]
     fn the_axis_ends_on_a_round_number() {
         assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(0.06), 0.1);
         assert_eq!(nice_max(7.0), 10.0);
         assert_eq!(nice_max(23.0), 25.0);
         assert_eq!(nice_max(120.0), 200.0);
         assert_eq!(num(2.0), "2");
-        assert_eq!(num(12.345), "12.3");
+        assert_eq!(num(12.346), "12.35");
+        assert_eq!(num(0.05), "0.05");
+        assert_eq!(num(2.5), "2.5");
     }
 }

@@ -368,7 +368,11 @@ impl Build<'_> {
         rows.extend(self.d.ahead.iter().enumerate().map(|(i, day)| {
             self.day_row(
                 *day,
-                vec![due[i].to_string(), held[i].to_string(), booked[i].to_string()],
+                vec![
+                    due[i].to_string(),
+                    held[i].to_string(),
+                    booked[i].to_string(),
+                ],
             )
         }));
         let title = self.t("dash.due");
@@ -396,7 +400,12 @@ impl Build<'_> {
             summary,
             note: self.t("dash.due.note").to_string(),
             svg: chart.svg(),
-            head: self.head(&["dash.day", "dash.due_people", "dash.held", "dash.booked_second"]),
+            head: self.head(&[
+                "dash.day",
+                "dash.due_people",
+                "dash.held",
+                "dash.booked_second",
+            ]),
             rows,
             link: self.csv("vaccinations", Some((self.d.due_from, self.d.due_to))),
         }
@@ -581,7 +590,12 @@ impl Build<'_> {
             summary,
             note: self.t("dash.no_show.note").to_string(),
             svg: chart.svg(),
-            head: self.head(&["dash.day", "dash.settled", "dash.no_shows", "dash.no_show_rate"]),
+            head: self.head(&[
+                "dash.day",
+                "dash.settled",
+                "dash.no_shows",
+                "dash.no_show_rate",
+            ]),
             rows,
             link: self.csv("appointments", self.history_span()),
         }
@@ -658,7 +672,11 @@ impl Build<'_> {
             .collect();
         let labels: Vec<String> = Severity::ALL
             .iter()
-            .map(|s| self.lang.t(&format!("clinic.severity.{}", s.as_str())).to_string())
+            .map(|s| {
+                self.lang
+                    .t(&format!("clinic.severity.{}", s.as_str()))
+                    .to_string()
+            })
             .collect();
         let rows = Severity::ALL
             .iter()
@@ -675,7 +693,10 @@ impl Build<'_> {
             "reactions",
             title,
             labels,
-            vec![self.series("dash.reactions_n", counts.iter().map(|x| *x as f64).collect())],
+            vec![self.series(
+                "dash.reactions_n",
+                counts.iter().map(|x| *x as f64).collect(),
+            )],
         );
         let summary = self.lang.tf(
             "dash.reactions.summary",

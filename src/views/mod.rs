@@ -273,7 +273,7 @@ pub struct LoginPage {
 
 pub mod admin;
 pub mod audit;
+pub mod bureau;
 pub mod chart;
 pub mod dashboard;
-pub mod bureau;
 pub mod exports;

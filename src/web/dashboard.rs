@@ -34,7 +34,12 @@ pub async fn dashboard(
         "" => None,
         t => Some(t.parse::<i64>().map_err(|_| AppError::BadRequest)?),
     };
-    let (lang, tz, now, today) = (ctx.lang, state.settings.time_zone, state.now(), state.today());
+    let (lang, tz, now, today) = (
+        ctx.lang,
+        state.settings.time_zone,
+        state.now(),
+        state.today(),
+    );
     let (data, severe) = read(&state, move |c, _| {
         let data = dashboard::read(c, Scope { town }, tz, today)?.ok_or(AppError::NotFound)?;
         let severe = adverse_event::list_by_severity_since(
