@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 
 use super::chart::{Chart, Kind, Series};
 use super::layout::Layout;
@@ -69,6 +69,20 @@ fn share(part: i64, whole: i64) -> f64 {
 /// `m/d`, short enough for the bottom of a chart in either language.
 fn short_day(d: NaiveDate) -> String {
     format!("{}/{}", d.month(), d.day())
+}
+
+/// Doses given per day of the history.
+struct PerDay {
+    /// First doses.
+    first: Vec<i64>,
+    /// Doses that complete a series.
+    full: Vec<i64>,
+    /// Every dose, by dose number (1 and 2 always).
+    by_dose: BTreeMap<i32, Vec<i64>>,
+    /// First doses before the first day.
+    first_before: i64,
+    /// Series completed before the first day.
+    full_before: i64,
 }
 
 /// What one page builds its figures from.
@@ -139,9 +153,8 @@ impl Build<'_> {
         }
     }
 
-    /// Doses of the history per day index: (first doses, doses completing a series, by dose
-    /// number), and those given before the first day.
-    fn doses_per_day(&self) -> (Vec<i64>, Vec<i64>, BTreeMap<i32, Vec<i64>>, i64, i64) {
+    /// Doses of the history per day index, and those given before its first day.
+    fn doses_per_day(&self) -> PerDay {
         let n = self.d.history.len();
         let (mut first, mut full) = (vec![0; n], vec![0; n]);
         let mut by_dose: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
@@ -165,11 +178,23 @@ impl Build<'_> {
             }
             by_dose.entry(r.dose_number).or_insert_with(|| vec![0; n])[i] += r.n;
         }
-        (first, full, by_dose, first_before, full_before)
+        PerDay {
+            first,
+            full,
+            by_dose,
+            first_before,
+            full_before,
+        }
     }
 
     fn coverage(&self) -> Figure {
-        let (first, full, _, mut cum_first, mut cum_full) = self.doses_per_day();
+        let PerDay {
+            first,
+            full,
+            first_before: mut cum_first,
+            full_before: mut cum_full,
+            ..
+        } = self.doses_per_day();
         let eligible = self.d.eligible;
         let mut rows = Vec::new();
         let (mut first_pct, mut full_pct) = (Vec::new(), Vec::new());
@@ -228,7 +253,7 @@ impl Build<'_> {
     }
 
     fn doses(&self) -> Figure {
-        let (_, _, by_dose, _, _) = self.doses_per_day();
+        let by_dose = self.doses_per_day().by_dose;
         let mut rows = Vec::new();
         let mut total_all = 0;
         for (i, day) in self.d.history.iter().enumerate() {
@@ -746,12 +771,4 @@ pub fn scope_name(d: &Dashboard, lang: Lang) -> String {
             .unwrap_or_default(),
         None => lang.t("dash.city").to_string(),
     }
-}
-
-/// The first day of the history, for the page's heading.
-pub fn history_from(d: &Dashboard) -> NaiveDate {
-    d.history
-        .first()
-        .copied()
-        .unwrap_or(d.today - Duration::days(1))
 }
