@@ -45,7 +45,7 @@ async function checkFigures(page) {
 async function docShot(page, name, height) {
   await h.shot(page, name);
   if (docs) {
-    await page.screenshot({ path: join(docs, `dashboard-${name}.png`), clip: { x: 0, y: 0, width: page.viewportSize().width, height } });
+    await page.screenshot({ path: join(docs, `dashboard-${name}.png`), fullPage: true, clip: { x: 0, y: 0, width: page.viewportSize().width, height } });
   }
 }
 
