@@ -112,6 +112,7 @@ fn wait(app: &TestApp, town: i64, rid: i64, dose: i32, status: &str) {
             dose_number: dose,
             status: status.into(),
             created_at: test_now() - Duration::days(1),
+            priority: 0,
         },
     )
     .unwrap();
