@@ -16,7 +16,8 @@
 //!   every entry, in the published order, which is the order its seed gives; a drawn entry holds
 //!   an appointment of its resident, dose and vaccine at its draw's site (or, if the entry
 //!   allowed it, another site of the same town), and nothing else does;
-//!   one waiting entry per resident and dose; every decided entry's result is mailed.
+//!   one waiting entry per resident and dose; every decided entry's result is mailed;
+//! - each household's member count equals its members.
 //!
 //! The queries are plain SQL written once for both backends; sums are cast to BIGINT so they
 //! read the same from SQLite and PostgreSQL.
@@ -66,11 +67,40 @@ pub fn run(c: &mut AnyConnection) -> QueryResult<Vec<Violation>> {
     appointments(c, &mut out)?;
     outbox(c, &mut out)?;
     draws(c, &mut out)?;
+    households(c, &mut out)?;
     Ok(out)
 }
 
 fn push(out: &mut Vec<Violation>, invariant: &'static str, detail: String) {
     out.push(Violation { invariant, detail });
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    stored: i64,
+    #[diesel(sql_type = BigInt)]
+    counted: i64,
+}
+
+/// Each household's `members` against its rows in `household_members`.
+fn households(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
+    let rows: Vec<CountRow> = diesel::sql_query(
+        "SELECT * FROM (SELECT h.id, CAST(h.members AS BIGINT) AS stored, \
+           (SELECT COUNT(*) FROM household_members m WHERE m.household_id = h.id) AS counted \
+         FROM households h) q WHERE q.stored <> q.counted ORDER BY q.id",
+    )
+    .load(c)?;
+    for r in rows {
+        let detail = format!(
+            "households id={}: members={}, rows in household_members={}",
+            r.id, r.stored, r.counted
+        );
+        push(out, "a household counts its members", detail);
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]

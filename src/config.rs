@@ -75,6 +75,9 @@ pub struct Settings {
     /// `DOSEWISE_CONTACT_DAY_CAP`: the most active bookings one phone number, and one e-mail
     /// address, may hold on one day (a family still books together). Default 5; 0 = no cap.
     pub contact_day_cap: u32,
+    /// `DOSEWISE_HOUSEHOLD_MAX`: the most residents one household may hold, the one who made it
+    /// included. Default 6; at least 1.
+    pub household_max: i32,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Settings {
             rate_login_per_minute: 10,
             draw_minutes: 10,
             contact_day_cap: 5,
+            household_max: 6,
         }
     }
 
@@ -217,6 +221,11 @@ impl Settings {
                 .parse()
                 .context("DOSEWISE_CONTACT_DAY_CAP must be a whole number of bookings")?;
         }
+        if let Some(v) = var("DOSEWISE_HOUSEHOLD_MAX") {
+            s.household_max = v
+                .parse()
+                .context("DOSEWISE_HOUSEHOLD_MAX must be a whole number of residents")?;
+        }
         s.check()?;
         Ok(s)
     }
@@ -242,6 +251,9 @@ impl Settings {
         }
         if !(0..=24 * 60).contains(&self.observation_minutes) {
             bail!("DOSEWISE_OBSERVATION_MINUTES must be between 0 and 1440");
+        }
+        if !(1..=50).contains(&self.household_max) {
+            bail!("DOSEWISE_HOUSEHOLD_MAX must be between 1 and 50");
         }
         Ok(())
     }

@@ -92,7 +92,7 @@ fn missing(key: &str) -> &'static str {
 }
 
 /// One file per area and language, so areas can grow without touching each other's text.
-const ZH_SOURCES: [&str; 8] = [
+const ZH_SOURCES: [&str; 9] = [
     include_str!("../locales/mail.zh-CN.txt"),
     include_str!("../locales/zh-CN.txt"),
     include_str!("../locales/bureau.zh-CN.txt"),
@@ -101,8 +101,9 @@ const ZH_SOURCES: [&str; 8] = [
     include_str!("../locales/draw.zh-CN.txt"),
     include_str!("../locales/report.zh-CN.txt"),
     include_str!("../locales/dashboard.zh-CN.txt"),
+    include_str!("../locales/household.zh-CN.txt"),
 ];
-const EN_SOURCES: [&str; 8] = [
+const EN_SOURCES: [&str; 9] = [
     include_str!("../locales/mail.en.txt"),
     include_str!("../locales/en.txt"),
     include_str!("../locales/bureau.en.txt"),
@@ -111,6 +112,7 @@ const EN_SOURCES: [&str; 8] = [
     include_str!("../locales/draw.en.txt"),
     include_str!("../locales/report.en.txt"),
     include_str!("../locales/dashboard.en.txt"),
+    include_str!("../locales/household.en.txt"),
 ];
 
 /// Parse `key = value` lines; blank lines and `#` comments are skipped.

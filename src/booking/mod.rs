@@ -21,6 +21,7 @@
 pub mod clinic;
 pub mod draw;
 pub mod relocate;
+pub mod household;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -459,7 +460,7 @@ fn eligible_resident(
 }
 
 /// The rules a slot must meet for this resident and dose, checked before any write.
-fn check_eligibility(
+pub(crate) fn check_eligibility(
     conn: &mut AnyConnection,
     rules: Rules,
     resident: Option<&Resident>,

@@ -116,6 +116,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    households (id) {
+        id -> BigInt,
+        members -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    household_members (resident_id) {
+        resident_id -> BigInt,
+        household_id -> BigInt,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     appointments (id) {
         id -> BigInt,
         code -> Text,
@@ -425,6 +441,8 @@ diesel::joinable!(site_products -> products (product_id));
 diesel::joinable!(draws -> sites (site_id));
 diesel::joinable!(draw_entries -> draws (draw_id));
 diesel::joinable!(draw_entries -> residents (resident_id));
+diesel::joinable!(household_members -> households (household_id));
+diesel::joinable!(household_members -> residents (resident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_secrets,
@@ -457,4 +475,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     draw_entries,
     sync_actions,
     exception_moves,
+    households,
+    household_members,
 );

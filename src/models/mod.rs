@@ -50,6 +50,9 @@ pub mod draw_entry;
 pub mod dashboard;
 pub mod export;
 
+// Households (issue 13).
+pub mod household;
+
 pub use appointment::{Appointment, AppointmentStatus, NewAppointment};
 pub use product::{NewProduct, Product};
 pub use resident::{NewResident, Resident};

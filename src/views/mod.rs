@@ -3,6 +3,7 @@
 
 pub mod clinic;
 pub mod draw;
+pub mod household;
 pub mod layout;
 pub mod record;
 

@@ -10,6 +10,8 @@ use super::state::AppState;
 pub const SESSION: &str = "dw_session";
 /// The resident's grant to see and change one appointment, after code + ID number.
 pub const APPOINTMENT: &str = "dw_appt";
+/// The resident's grant to see their household (a member's resident id), after code + ID number.
+pub const HOUSEHOLD: &str = "dw_house";
 /// The resident's grant to see one draw entry, after entering or code + ID number.
 pub const ENTRY: &str = "dw_entry";
 /// The CSRF cookie: a token the server signed for the visitor's session, echoed in each form.

@@ -27,9 +27,10 @@ use crate::views::ErrorPage;
 /// What a limited request is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Booking, moving, entering a draw, joining a waiting list.
+    /// Booking (alone or for a household), moving, entering a draw, joining a waiting list,
+    /// adding a household member.
     Book,
-    /// Looking up or cancelling by booking or entry code.
+    /// Looking up (an appointment, a household) or cancelling by booking or entry code.
     Lookup,
     /// Logging in.
     Login,
@@ -42,9 +43,12 @@ impl Action {
             return None;
         }
         match path {
-            "/api/v1/appointments" | "/appointment/move" => Some(Action::Book),
+            "/api/v1/appointments"
+            | "/appointment/move"
+            | "/household/members"
+            | "/household/book" => Some(Action::Book),
             "/login" => Some(Action::Login),
-            "/find" | "/appointment/cancel" => Some(Action::Lookup),
+            "/find" | "/appointment/cancel" | "/household/find" => Some(Action::Lookup),
             p if p.starts_with("/api/v1/appointments/") || p.starts_with("/api/v1/entries") => {
                 Some(Action::Lookup)
             }
@@ -216,6 +220,8 @@ mod tests {
         assert_eq!(Action::of(&post, "/slots/12/book"), Some(Action::Book));
         assert_eq!(Action::of(&post, "/towns/3/wait"), Some(Action::Book));
         assert_eq!(Action::of(&post, "/find"), Some(Action::Lookup));
+        assert_eq!(Action::of(&post, "/household/find"), Some(Action::Lookup));
+        assert_eq!(Action::of(&post, "/household/book"), Some(Action::Book));
         assert_eq!(
             Action::of(&post, "/api/v1/appointments/lookup"),
             Some(Action::Lookup)

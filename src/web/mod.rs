@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod dashboard;
 pub mod draw;
 pub mod exports;
+pub mod household;
 pub mod limits;
 pub mod lookup;
 pub mod middleware;
@@ -93,6 +94,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/appointment/cancel", web::post().to(resident::cancel))
     .route("/appointment/move", web::get().to(resident::move_form))
     .route("/appointment/move", web::post().to(resident::move_submit))
+    .route("/household", web::get().to(household::household_page))
+    .route("/household/find", web::get().to(household::find_form))
+    .route("/household/find", web::post().to(household::find_submit))
+    .route("/household/members", web::post().to(household::add_member))
+    .route("/household/book", web::post().to(household::book))
     .route("/record", web::get().to(record::record_page))
     .route("/record/key", web::get().to(record::public_key))
     .route("/verify", web::get().to(record::verify_page))

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 
 use crate::booking::clinic::ClinicError;
+use crate::booking::household::HouseholdError;
 use crate::booking::BookingError;
 use crate::bureau::BureauError;
 use crate::error::Refused;
@@ -71,6 +72,22 @@ impl Refused for SetupError {
             SetupError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             SetupError::Import(_) => StatusCode::BAD_REQUEST,
             SetupError::Refused(_) => StatusCode::CONFLICT,
+        }
+    }
+}
+
+impl Refused for HouseholdError {
+    fn key(&self) -> &'static str {
+        HouseholdError::key(self)
+    }
+
+    /// Refusals are shown on the household page again (409, by `web::household`); what reaches
+    /// `AppError` is a missing row or the system's failure.
+    fn status(&self) -> StatusCode {
+        match self {
+            HouseholdError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HouseholdError::Booking(e) => e.status(),
+            _ => StatusCode::CONFLICT,
         }
     }
 }

@@ -1,0 +1,560 @@
+//! The household pages: `GET /household` (every member's doses and appointments, the forms that
+//! add a member and book several members together), `POST /household/members`,
+//! `POST /household/book`, and `GET`/`POST /household/find` (any member's booking code and ID
+//! number, through `web::lookup` with the appointment look-up's per-code slowdown). The page is
+//! granted by the household cookie (a member's resident id, encrypted) or by the appointment
+//! cookie of a member's booking.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::cookies;
+use super::ctx::Ctx;
+use super::lookup::{self, LookupForm, LookupPage};
+use super::respond::{html_status, see_other};
+use super::state::{blocking, read, AppState};
+use crate::booking::household::{self as house, HouseholdError};
+use crate::booking::{self, BookingError};
+use crate::domain::days::{day_bounds, local, local_day};
+use crate::domain::eligibility::next_dose_window;
+use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
+use crate::error::AppError;
+use crate::i18n::{day_label, hm, Lang};
+use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
+use crate::models::{appointment, product, site, slot, vaccination};
+use crate::views::household::{
+    HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, SiteChoice, SlotChoice,
+};
+use crate::views::FormErrors;
+
+/// How long the household grant lasts, in seconds (as the appointment's).
+const GRANT_SECONDS: i64 = 2 * 3600;
+/// How far ahead the day picker goes (as the site page's).
+const DAYS_AHEAD: i64 = 60;
+
+/// What lets this browser see a household.
+#[derive(Debug, Clone, Copy)]
+enum Grant {
+    /// The household cookie: a member found by code and ID number.
+    Member(ResidentId),
+    /// The appointment cookie: the household of that appointment's resident.
+    Appointment(AppointmentId),
+}
+
+fn grant_of(req: &HttpRequest, state: &AppState) -> Option<Grant> {
+    cookies::get_private(req, &state.keys.cookie, cookies::HOUSEHOLD)
+        .and_then(|v| v.parse().ok())
+        .map(|id| Grant::Member(ResidentId(id)))
+        .or_else(|| lookup::granted(req, state).map(Grant::Appointment))
+}
+
+/// The member the grant names.
+fn member_of(c: &mut crate::db::AnyConnection, grant: Grant) -> Result<ResidentId, AppError> {
+    match grant {
+        Grant::Member(r) => Ok(r),
+        Grant::Appointment(a) => appointment::find(c, a)?
+            .map(|a| ResidentId(a.resident_id))
+            .ok_or(AppError::NotFound),
+    }
+}
+
+/// What the page shows besides the household: the day asked for, the forms as posted, and what
+/// the last action did or why it was refused.
+#[derive(Default)]
+struct Shown {
+    site: Option<String>,
+    date: Option<String>,
+    form: MemberForm,
+    errors: FormErrors,
+    refusal: Option<String>,
+    notice: Option<String>,
+    chosen: Vec<i64>,
+    chosen_slot: Option<i64>,
+}
+
+/// `?site=&date=` picks the day of slots; `?done=added|booked` after a POST.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HouseholdQuery {
+    site: Option<String>,
+    date: Option<String>,
+    done: Option<String>,
+}
+
+/// `GET /household`.
+pub async fn household_page(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<HouseholdQuery>,
+) -> Result<HttpResponse, AppError> {
+    let Some(grant) = grant_of(&req, &state) else {
+        return Ok(see_other("/household/find"));
+    };
+    let q = q.into_inner();
+    let notice = match q.done.as_deref() {
+        Some("added") => Some(ctx.t("house.added").to_string()),
+        Some("booked") => Some(ctx.t("house.booked").to_string()),
+        _ => None,
+    };
+    let shown = Shown {
+        site: q.site,
+        date: q.date,
+        notice,
+        ..Shown::default()
+    };
+    render(ctx, &state, grant, shown, StatusCode::OK).await
+}
+
+/// A member's doses in words, what comes next for them, and whether they can be booked now.
+fn member_row(
+    lang: Lang,
+    state: &AppState,
+    m: &crate::models::Resident,
+    given: &[(vaccination::Vaccination, String, String)],
+    appts: &[appointment::Appointment],
+    products: &[crate::models::Product],
+    site_names: &[(i64, String)],
+    chosen: &[i64],
+) -> MemberRow {
+    let tz = state.settings.time_zone;
+    let doses = given
+        .iter()
+        .map(|(v, product, site)| {
+            let day = day_label(lang, local_day(tz, v.given_at));
+            let n = v.dose_number.to_string();
+            let args = [("n", n.as_str()), ("product", product), ("day", &day)];
+            let mut args = args.to_vec();
+            args.push(("site", site));
+            lang.tf("house.dose_given", &args)
+        })
+        .collect();
+    let site_name = |id: i64| {
+        site_names
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    let appointments = appts
+        .iter()
+        .map(|a| {
+            let at = format!(
+                "{} {}",
+                day_label(lang, local(tz, a.starts_at).date_naive()),
+                hm(tz, a.starts_at)
+            );
+            let code =
+                BookingCode::parse(&a.code).map_or_else(|_| a.code.clone(), |c| c.to_string());
+            let n = a.dose_number.to_string();
+            let status = lang.t(&format!("status.{}", a.status().as_str()));
+            let site = site_name(a.site_id);
+            let args = [
+                ("n", n.as_str()),
+                ("when", &at),
+                ("site", &site),
+                ("code", &code),
+                ("status", status),
+            ];
+            lang.tf("house.appt_line", &args)
+        })
+        .collect();
+    let vaccs: Vec<vaccination::Vaccination> = given.iter().map(|(v, _, _)| v.clone()).collect();
+    let next_n = vaccs.len() as i32 + 1;
+    let n = next_n.to_string();
+    let series = vaccs
+        .first()
+        .and_then(|v| products.iter().find(|p| p.id == v.product_id))
+        .map(|p| p.series());
+    let booked = appts
+        .iter()
+        .any(|a| a.dose_number == next_n && a.status().is_active());
+    let (next, bookable) = match series {
+        Some(s) if next_n > s.doses => (lang.t("house.complete").to_string(), false),
+        _ if booked => (lang.tf("house.next_booked", &[("n", &n)]), false),
+        Some(s) => match next_dose_window(&s, &vaccs, next_n, tz) {
+            Some(w) if w.opens > state.today() => {
+                let date = day_label(lang, w.opens);
+                (
+                    lang.tf("house.next_from", &[("n", &n), ("date", &date)]),
+                    true,
+                )
+            }
+            _ => (lang.tf("house.next_dose", &[("n", &n)]), true),
+        },
+        None => (lang.tf("house.next_dose", &[("n", &n)]), true),
+    };
+    MemberRow {
+        id: m.id.to_string(),
+        name: m.name.clone(),
+        masked_id: IdNumber::mask_stored(&m.id_last4),
+        doses,
+        appointments,
+        next,
+        bookable,
+        chosen: chosen.contains(&m.id),
+    }
+}
+
+/// The household page, with what `shown` adds.
+async fn render(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    grant: Grant,
+    shown: Shown,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let data = read(state, move |c, _| {
+        let me = member_of(c, grant)?;
+        let (_, members) = house::members_of(c, me)?;
+        let mut rows = Vec::new();
+        for m in members {
+            let given = vaccination::list_named_for_resident(c, ResidentId(m.id))?;
+            let appts = appointment::list_for_resident(c, ResidentId(m.id))?;
+            rows.push((m, given, appts));
+        }
+        Ok((rows, product::list(c)?, site::list_all(c)?))
+    })
+    .await?;
+    let (rows, products, all_sites) = data;
+    let lang = ctx.lang;
+    let tz = state.settings.time_zone;
+    let site_names: Vec<(i64, String)> = all_sites.iter().map(|s| (s.id, s.name.clone())).collect();
+    let active: Vec<&crate::models::Site> = all_sites.iter().filter(|s| s.active).collect();
+    // The site asked for, else the one of the household's latest appointment, else the first.
+    let latest = rows
+        .iter()
+        .flat_map(|(_, _, a)| a.iter())
+        .max_by_key(|a| a.created_at)
+        .map(|a| a.site_id);
+    let site_id = shown
+        .site
+        .as_deref()
+        .and_then(parse_id)
+        .or(latest)
+        .filter(|id| active.iter().any(|s| s.id == *id))
+        .or_else(|| active.first().map(|s| s.id));
+    let today = state.today();
+    let asked = shown
+        .date
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .and_then(|d| parse_date(d, "date").ok());
+    let day = match (asked, site_id) {
+        (Some(d), _) => d,
+        (None, Some(s)) => super::moving::first_free_day(state, SiteId(s))
+            .await?
+            .unwrap_or(today),
+        (None, None) => today,
+    };
+    let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
+    let slots = match site_id {
+        Some(s) => {
+            let (from, to) = day_bounds(tz, day);
+            read(state, move |c, _| {
+                Ok(slot::list_for_site_between(c, SiteId(s), from, to)?)
+            })
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let rules = state.rules();
+    let slots: Vec<SlotChoice> = slots
+        .iter()
+        .filter(|sl| sl.starts_at > rules.now)
+        .map(|sl| {
+            let first = sl.free_first(rules.now, rules.release_hours);
+            let all = sl.free_second();
+            let label = if all == 0 {
+                ctx.t("site.full").to_string()
+            } else if first == 0 {
+                ctx.t("site.second_only").to_string()
+            } else {
+                ctx.tf("site.seats_left", &[("n", &first.to_string())])
+            };
+            SlotChoice {
+                id: sl.id.to_string(),
+                time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
+                product: crate::views::product_name(&products, sl.product_id),
+                label,
+                full: all == 0,
+                chosen: shown.chosen_slot == Some(sl.id),
+            }
+        })
+        .collect();
+    let members: Vec<MemberRow> = rows
+        .iter()
+        .map(|(m, given, appts)| {
+            member_row(
+                lang,
+                state,
+                m,
+                given,
+                appts,
+                &products,
+                &site_names,
+                &shown.chosen,
+            )
+        })
+        .collect();
+    let max = state.settings.household_max;
+    let page = HouseholdPage {
+        count: ctx.tf(
+            "house.count",
+            &[("n", &members.len().to_string()), ("max", &max.to_string())],
+        ),
+        can_add: (members.len() as i32) < max,
+        any_bookable: members.iter().any(|m| m.bookable),
+        members,
+        form: shown.form,
+        errors: shown.errors,
+        refusal: shown.refusal,
+        notice: shown.notice,
+        sites: active
+            .iter()
+            .map(|s| SiteChoice {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                selected: Some(s.id) == site_id,
+            })
+            .collect(),
+        site_id: site_id.map(|s| s.to_string()).unwrap_or_default(),
+        date: day.format("%Y-%m-%d").to_string(),
+        day: day_label(lang, day),
+        slots,
+        ctx,
+    };
+    let mut res = html_status(&page, status)?;
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(res)
+}
+
+fn field_message(lang: Lang, e: FieldError) -> String {
+    lang.t(e.key).to_string()
+}
+
+/// `POST /household/members`: add a member under the household's phone number and e-mail
+/// address, then 303 back to the page; refused, the page again saying why.
+pub async fn add_member(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<MemberForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.check_csrf(&form.csrf)?;
+    let grant = grant_of(&req, &state).ok_or(AppError::Forbidden)?;
+    let form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let mut note = |e: FieldError| errors.add(e.field, field_message(ctx.lang, e));
+    let name = PersonName::parse(&form.name).map_err(&mut note).ok();
+    let id = IdNumber::parse(&form.id_number).map_err(&mut note).ok();
+    let (Some(name), Some(id)) = (name, id) else {
+        let shown = Shown {
+            form,
+            errors,
+            ..Shown::default()
+        };
+        return render(ctx, &state, grant, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let added = blocking(&state, move |st| {
+        let me = member_of(&mut *st.db.read.get()?, grant)?;
+        let max = st.settings.household_max;
+        Ok::<_, AppError>(house::add_member(
+            &st.db,
+            &st.keys,
+            st.now(),
+            max,
+            me,
+            &name,
+            &id,
+        ))
+    })
+    .await?;
+    match added {
+        Ok(_) => Ok(see_other("/household?done=added")),
+        Err(e) if e.is_internal() => Err(e.into()),
+        Err(e) => {
+            let shown = Shown {
+                refusal: Some(ctx.t(e.key()).to_string()),
+                form,
+                ..Shown::default()
+            };
+            render(ctx, &state, grant, shown, StatusCode::CONFLICT).await
+        }
+    }
+}
+
+/// The booking-together form: one CSRF token, one slot, any number of members, and the day shown
+/// (to show it again). A field other than `member` given twice is refused, as a form is.
+struct BookForm {
+    csrf: String,
+    slot: Option<i64>,
+    members: Vec<i64>,
+    site: Option<String>,
+    date: Option<String>,
+}
+
+impl BookForm {
+    fn read(pairs: Vec<(String, String)>) -> Result<BookForm, AppError> {
+        let mut f = BookForm {
+            csrf: String::new(),
+            slot: None,
+            members: Vec::new(),
+            site: None,
+            date: None,
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for (k, v) in pairs {
+            if k != "member" {
+                if seen.contains(&k) {
+                    return Err(AppError::BadRequest);
+                }
+                seen.push(k.clone());
+            }
+            match k.as_str() {
+                "csrf" => f.csrf = v,
+                "member" => f.members.push(parse_id(&v).ok_or(AppError::BadRequest)?),
+                "slot_id" if v.trim().is_empty() => {}
+                "slot_id" => f.slot = Some(parse_id(&v).ok_or(AppError::BadRequest)?),
+                "site" => f.site = Some(v),
+                "date" => f.date = Some(v),
+                _ => {}
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// A booking refusal in words.
+fn booking_text(lang: Lang, tz: chrono_tz::Tz, e: &BookingError) -> String {
+    match e {
+        BookingError::TooEarly(d) => lang.tf(e.key(), &[("date", &day_label(lang, *d))]),
+        BookingError::NotOpen(at) => {
+            let at = format!(
+                "{} {}",
+                day_label(lang, local(tz, *at).date_naive()),
+                hm(tz, *at)
+            );
+            lang.tf(e.key(), &[("when", &at)])
+        }
+        e => lang.t(e.key()).to_string(),
+    }
+}
+
+/// A household refusal in words, saying that nothing was booked.
+fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &HouseholdError) -> String {
+    match e {
+        HouseholdError::Member(name, why) => lang.tf(
+            "err.house.member",
+            &[("name", name), ("why", &booking_text(lang, tz, why))],
+        ),
+        HouseholdError::Booking(why) => lang.tf(
+            "err.house.refused",
+            &[("why", &booking_text(lang, tz, why))],
+        ),
+        e => lang.t(e.key()).to_string(),
+    }
+}
+
+/// `POST /household/book`: book the chosen members' next doses together (all or none), then 303
+/// back to the page; refused, the page again with the choice kept, saying why.
+pub async fn book(
+    ctx: Ctx,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let f = BookForm::read(form.into_inner())?;
+    ctx.check_csrf(&f.csrf)?;
+    let grant = grant_of(&req, &state).ok_or(AppError::Forbidden)?;
+    let again = |refusal: String| Shown {
+        site: f.site.clone(),
+        date: f.date.clone(),
+        refusal: Some(refusal),
+        chosen: f.members.clone(),
+        chosen_slot: f.slot,
+        ..Shown::default()
+    };
+    let Some(start) = f.slot.map(SlotId) else {
+        let shown = again(ctx.t("err.house.slot").to_string());
+        return render(ctx, &state, grant, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let chosen: Vec<ResidentId> = f.members.iter().copied().map(ResidentId).collect();
+    let booked = blocking(&state, move |st| {
+        let me = member_of(&mut *st.db.read.get()?, grant)?;
+        let cap = st.settings.contact_day_cap;
+        Ok::<_, AppError>(house::book_together(
+            &st.db,
+            st.rules(),
+            cap,
+            me,
+            &chosen,
+            start,
+        ))
+    })
+    .await?;
+    match booked {
+        Ok(appts) => {
+            let day = appts.first().map_or_else(
+                || state.today(),
+                |a| local_day(state.settings.time_zone, a.starts_at),
+            );
+            let site = appts.first().map_or(0, |a| a.site_id);
+            Ok(see_other(&format!(
+                "/household?done=booked&site={site}&date={}",
+                day.format("%Y-%m-%d")
+            )))
+        }
+        Err(HouseholdError::Booking(BookingError::SlotNotFound)) => Err(AppError::NotFound),
+        Err(e) if e.is_internal() => Err(e.into()),
+        Err(e) => {
+            let shown = again(refusal_text(ctx.lang, state.settings.time_zone, &e));
+            render(ctx, &state, grant, shown, StatusCode::CONFLICT).await
+        }
+    }
+}
+
+/// The household's look-up page: the appointment's, under the same per-code count.
+const FIND: LookupPage<HouseholdFindPage> = LookupPage {
+    key: lookup::appointment_attempts_key,
+    too_many: "err.code_attempts",
+    not_found: "err.find.not_found",
+    page: |ctx, code, errors, refusal| HouseholdFindPage {
+        ctx,
+        code,
+        errors,
+        refusal,
+    },
+};
+
+/// `GET /household/find`.
+pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    FIND.empty(ctx)
+}
+
+/// `POST /household/find`: a member's booking code and ID number, then 303 to the household
+/// with the cookie that lets this browser see it.
+pub async fn find_submit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    form: web::Form<LookupForm>,
+) -> Result<HttpResponse, AppError> {
+    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
+        booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a.resident_id)
+    };
+    let grant = |st: &AppState, resident: i64| {
+        cookies::grant(
+            st,
+            cookies::HOUSEHOLD,
+            resident,
+            GRANT_SECONDS,
+            "/household",
+        )
+    };
+    FIND.submit(ctx, &state, &form, find, grant).await
+}
