@@ -60,7 +60,11 @@ pub fn members(conn: &mut AnyConnection, household: i64) -> QueryResult<Vec<Resi
     household_members::table
         .inner_join(residents::table)
         .filter(household_members::household_id.eq(household))
-        .order((household_members::added_at.asc(), residents::id.asc()))
+        .order((
+            household_members::added_at.asc(),
+            residents::created_at.asc(),
+            residents::id.asc(),
+        ))
         .select(Resident::as_select())
         .load(conn)
 }

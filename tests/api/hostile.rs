@@ -145,6 +145,8 @@ struct World {
     plan: i64,
     spare_user: i64,
     today: NaiveDate,
+    /// A member of the resident's household, who holds no booking.
+    member: i64,
 }
 
 #[actix_web::test]
@@ -506,6 +508,24 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
     .get_result::<Name>(&mut *app.conn())
     .unwrap()
     .name;
+    let tok = csrf_in(&get_with(app, &holder.client, "/household").await).unwrap();
+    let member_id = id_number(903);
+    let res = holder
+        .post_raw(
+            "/household/members",
+            &[
+                ("csrf", tok.as_str()),
+                ("name", "测试丙"),
+                ("id_number", member_id.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "a household member");
+    let member = one_id(
+        app,
+        "SELECT m.resident_id AS n FROM household_members m \
+         JOIN residents r ON r.id = m.resident_id WHERE r.name = '测试丙'",
+    );
     clients.insert(Who::Resident, holder.client);
     app.clock
         .set(test_now() + Duration::hours(1) + Duration::minutes(5));
@@ -581,6 +601,7 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
         plan,
         spare_user,
         today,
+        member,
     };
     (world, clients)
 }
@@ -744,6 +765,31 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         "/appointment/cancel".into(),
         Who::Resident,
         vec![],
+    ));
+    // Households (issue 13).
+    out.push(form(
+        "/household/find",
+        "/household/find".into(),
+        Who::Anon,
+        vec![
+            text("code", &w.code_resident),
+            text("id_number", &id_number(5)),
+        ],
+    ));
+    out.push(form(
+        "/household/members",
+        "/household/members".into(),
+        Who::Resident,
+        vec![text("name", "测试丁"), text("id_number", &id_number(902))],
+    ));
+    out.push(form(
+        "/household/book",
+        "/household/book".into(),
+        Who::Resident,
+        vec![
+            field("member", id, w.member),
+            field("slot_id", id, w.slot_b),
+        ],
     ));
     // Logging in and out.
     out.push(with_lenient(
@@ -1558,6 +1604,7 @@ fn query_names(pattern: &str) -> &'static [&'static str] {
     match pattern {
         "/sites/{id}" => &["date"],
         "/appointment/move" => &["site", "date"],
+        "/household" => &["site", "date", "done"],
         "/api/v1/availability" => &["site", "date"],
         "/staff/checkin" => &["code", "site"],
         "/staff/sites/{id}" | "/staff/checkin/{code}" => &["done", "n"],
@@ -1605,7 +1652,7 @@ fn valid_get(pattern: &str, w: &World) -> (String, Who) {
         Who::Bureau
     } else if pattern.starts_with("/admin") {
         Who::Admin
-    } else if pattern.starts_with("/appointment") {
+    } else if pattern.starts_with("/appointment") || pattern.starts_with("/household") {
         Who::Resident
     } else {
         Who::Anon

@@ -20,6 +20,7 @@ mod exports;
 mod fair;
 mod helpers;
 mod hostile;
+mod household;
 mod i18n;
 mod mail;
 mod migrations;

@@ -1,0 +1,472 @@
+//! Households (issue 13): members added under the same phone number and e-mail address, up to
+//! `DOSEWISE_HOUSEHOLD_MAX`; several members booked together into adjacent seats, all or none;
+//! the per-phone cap; the household found by any member's code and ID number; and no full ID
+//! number on the page. Each test checks the page and the database.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use dosewise::config::Settings;
+use dosewise::ids::ResidentId;
+use dosewise::models::appointment;
+
+use crate::helpers::{
+    add_slot_at, give_dose, id_number, resident_form, run_in_chromium, spawn_app,
+    spawn_app_configured, test_now, City, Session, TestApp, TestDb,
+};
+
+/// A server whose settings `configure` changes.
+async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    spawn_app_configured(TestDb::new(), transport, mail, configure).await
+}
+
+/// A slot `days` ahead at 10:00 Shanghai time plus `minutes`, 30 minutes long.
+fn slot_at(app: &TestApp, city: City, days: i64, minutes: i64, seats: i32) -> i64 {
+    let start = test_now() + Duration::days(days) + Duration::hours(1) + Duration::minutes(minutes);
+    add_slot_at(&mut app.conn(), city, start, seats, 0)
+}
+
+/// Resident `i` books dose 1 of `slot` through the form in a browser of their own, which then
+/// holds the appointment's grant (and so reaches `/household`).
+async fn booked_browser(app: &TestApp, slot: i64) -> Session {
+    let s = Session::new(app);
+    let path = format!("/slots/{slot}/book");
+    let token = s.csrf_from(&path).await;
+    let mut form = resident_form(1);
+    form.push(("csrf".into(), token));
+    form.push(("dose_number".into(), "1".into()));
+    let res = s.post_raw(&path, &form).await;
+    assert_eq!(res.status(), 303, "the first booking");
+    s
+}
+
+/// Add resident `i` (name `name`) to the household of the browser's resident.
+async fn add_member(s: &Session, name: &str, i: u32) -> reqwest::Response {
+    let id = id_number(i);
+    s.post_form_from(
+        "/household",
+        "/household/members",
+        &[("name", name), ("id_number", id.as_str())],
+    )
+    .await
+}
+
+/// The residents' ids the household page offers to book, in its order.
+async fn bookable_members(s: &Session) -> Vec<i64> {
+    let page = s.get_text("/household").await;
+    page.split("name=\"member\" value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Book `members` together from `slot`.
+async fn book_together(s: &Session, slot: i64, members: &[i64]) -> reqwest::Response {
+    let ids: Vec<String> = members.iter().map(ToString::to_string).collect();
+    let slot = slot.to_string();
+    let mut form: Vec<(&str, &str)> = ids.iter().map(|m| ("member", m.as_str())).collect();
+    form.push(("slot_id", &slot));
+    s.post_form_from("/household", "/household/book", &form)
+        .await
+}
+
+/// The resident with ID number `i`'s id.
+fn resident_id(app: &TestApp, i: u32) -> i64 {
+    let id = dosewise::domain::IdNumber::parse(&id_number(i)).unwrap();
+    let hash = app.state.keys.hash_id_number(&id);
+    dosewise::models::resident::find_by_hash(&mut app.conn(), &hash)
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// What a refused group booking must leave unchanged.
+fn footprint(
+    app: &TestApp,
+    city: City,
+    slots: &[i64],
+) -> (i64, i64, i64, (i32, i32), Vec<(i32, i32, i32)>) {
+    (
+        app.count("appointments", "1 = 1"),
+        app.count("outbox", "1 = 1"),
+        app.count(
+            "audit_log",
+            "action LIKE 'appointment.%' OR action = 'household.book'",
+        ),
+        app.stock(city),
+        slots.iter().map(|s| app.slot_counts(*s)).collect(),
+    )
+}
+
+#[actix_web::test]
+async fn a_household_books_two_members_together_into_one_slot() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    let together = slot_at(&app, city, 3, 0, 3);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    assert!(s.get_text("/appointment").await.contains("/household"));
+
+    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
+        let res = add_member(&s, name, i).await;
+        assert_eq!(res.status(), 303, "adding {name}");
+        assert_eq!(res.headers()["location"], "/household?done=added");
+    }
+    let page = s.get_text("/household").await;
+    assert!(
+        page.contains("测试乙") && page.contains("测试丙") && page.contains("3 / 6"),
+        "{page}"
+    );
+    // Members share the first resident's phone number and e-mail address.
+    assert_eq!(
+        app.count(
+            "residents",
+            "phone = '13900000001' AND email = 'r1@example.com'"
+        ),
+        3
+    );
+    assert_eq!(app.count("households", "members = 3"), 1);
+    assert_eq!(app.count("household_members", "1 = 1"), 3);
+    assert_eq!(app.count("audit_log", "action = 'household.create'"), 1);
+    assert_eq!(app.count("audit_log", "action = 'household.add_member'"), 2);
+
+    // The first resident holds dose 1 already: the page offers the two new members.
+    let mut members = bookable_members(&s).await;
+    members.sort_unstable();
+    let mut expected = vec![resident_id(&app, 2), resident_id(&app, 3)];
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    let res = book_together(&s, together, &members).await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/household?done=booked"), "{to}");
+    let page = s.get_text(&to).await;
+    assert!(page.contains("预约成功"), "{page}");
+
+    assert_eq!(
+        app.slot_counts(together),
+        (2, 0, 3),
+        "two seats of the slot"
+    );
+    assert_eq!(app.stock(city), (10, 3), "one promised dose per booking");
+    for i in [2, 3] {
+        let id = ResidentId(resident_id(&app, i));
+        let appts = appointment::list_for_resident(&mut app.conn(), id).unwrap();
+        assert_eq!(appts.len(), 1);
+        assert_eq!((appts[0].slot_id, appts[0].dose_number), (together, 1));
+        assert_eq!(appts[0].status, "booked");
+    }
+    // A confirmation per member, to the household's address; the audit names the group.
+    assert_eq!(
+        app.count(
+            "outbox",
+            &format!("kind = 'booked' AND slot_id = {together} AND recipient = 'r1@example.com'")
+        ),
+        2
+    );
+    assert_eq!(app.count("audit_log", "action = 'household.book'"), 1);
+    assert_eq!(app.count("audit_log", "action = 'appointment.book'"), 3);
+    app.deliver_mail().await;
+    assert_eq!(
+        app.sent_mail().len(),
+        3,
+        "the first booking's mail and one per member"
+    );
+}
+
+#[actix_web::test]
+async fn a_group_that_does_not_fit_one_slot_takes_the_next_slot_of_the_day() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    let first = slot_at(&app, city, 3, 0, 1);
+    let next = slot_at(&app, city, 3, 30, 3);
+    let later = slot_at(&app, city, 3, 60, 3);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    for (name, i) in [("测试乙", 2), ("测试丙", 3), ("测试丁", 4)] {
+        assert_eq!(add_member(&s, name, i).await.status(), 303);
+    }
+    let members = bookable_members(&s).await;
+    assert_eq!(book_together(&s, first, &members).await.status(), 303);
+    assert_eq!(app.slot_counts(first), (1, 0, 1));
+    assert_eq!(
+        app.slot_counts(next),
+        (2, 0, 3),
+        "the rest in the slot right after"
+    );
+    assert_eq!(app.slot_counts(later), (0, 0, 3), "no gap, no third slot");
+    assert_eq!(app.stock(city), (10, 4));
+}
+
+#[actix_web::test]
+async fn a_group_booking_writes_nothing_when_one_member_is_not_eligible_or_seats_are_short() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    let roomy = slot_at(&app, city, 3, 0, 5);
+    let small = slot_at(&app, city, 4, 0, 1);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
+        assert_eq!(add_member(&s, name, i).await.status(), 303);
+    }
+    // 测试丙 had dose 1 five days ago: dose 2 opens 21 days after it.
+    give_dose(&app, city, &id_number(3), 1, 5);
+    let members = bookable_members(&s).await;
+    assert_eq!(members.len(), 2);
+    let before = footprint(&app, city, &[roomy, small]);
+
+    let res = book_together(&s, roomy, &members).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("测试丙不能进行此预约") && page.contains("所有人都没有预约"),
+        "names who and says nothing was booked: {page}"
+    );
+    assert!(page.contains("checked"), "the choice is kept");
+    assert_eq!(
+        footprint(&app, city, &[roomy, small]),
+        before,
+        "nothing written"
+    );
+
+    // Seats short: one seat, and no later slot that day.
+    assert_eq!(add_member(&s, "测试丁", 4).await.status(), 303);
+    let (fresh, other) = (resident_id(&app, 2), resident_id(&app, 4));
+    let before = footprint(&app, city, &[roomy, small]);
+    let res = book_together(&s, small, &[fresh, other]).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("容纳不下所有人") && page.contains("没有进行任何预约"),
+        "{page}"
+    );
+    assert_eq!(
+        footprint(&app, city, &[roomy, small]),
+        before,
+        "nothing written"
+    );
+
+    // English pages say the same.
+    let res = s
+        .client
+        .post(s.url("/household/book"))
+        .header("accept-language", "en")
+        .form(&[
+            (
+                "csrf",
+                crate::helpers::csrf_in(&s.get_text("/household").await)
+                    .unwrap()
+                    .as_str(),
+            ),
+            ("member", &fresh.to_string()),
+            ("member", &other.to_string()),
+            ("slot_id", &small.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Not everyone fits"), "{page}");
+}
+
+#[actix_web::test]
+async fn a_household_holds_at_most_the_set_number_of_members() {
+    let app = spawn_with(|s| s.household_max = 3).await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
+        assert_eq!(add_member(&s, name, i).await.status(), 303);
+    }
+    assert!(s
+        .get_text("/household")
+        .await
+        .contains("本家庭的成员人数已达上限"));
+    let res = add_member(&s, "测试丁", 4).await;
+    assert_eq!(res.status(), 409);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("本家庭的成员人数已达上限"));
+    assert_eq!(
+        app.count("residents", "1 = 1"),
+        3,
+        "the fourth was not stored"
+    );
+    assert_eq!(app.count("households", "members = 3"), 1);
+    // Adding someone twice is refused too.
+    let res = add_member(&s, "测试乙", 2).await;
+    assert_eq!(res.status(), 409);
+}
+
+#[actix_web::test]
+async fn the_per_phone_cap_holds_for_a_household_booking() {
+    let app = spawn_with(|s| s.contact_day_cap = 2).await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 3, 0, 4);
+    let same_day = slot_at(&app, city, 3, 30, 4);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
+        assert_eq!(add_member(&s, name, i).await.status(), 303);
+    }
+    let members = bookable_members(&s).await;
+    let before = footprint(&app, city, &[same_day]);
+    // One booking on the day already; two more would be three on one phone.
+    let res = book_together(&s, same_day, &members).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("所有人都没有预约"));
+    assert_eq!(
+        footprint(&app, city, &[same_day]),
+        before,
+        "nothing written"
+    );
+    // One more is within the cap.
+    assert_eq!(
+        book_together(&s, same_day, &members[..1]).await.status(),
+        303
+    );
+    assert_eq!(app.slot_counts(same_day), (1, 0, 4));
+}
+
+#[actix_web::test]
+async fn any_member_finds_the_household_by_code_and_id_number_with_the_lookup_limit() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    let together = slot_at(&app, city, 3, 0, 4);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    assert_eq!(add_member(&s, "测试乙", 2).await.status(), 303);
+    let member = resident_id(&app, 2);
+    assert_eq!(book_together(&s, together, &[member]).await.status(), 303);
+    let code = appointment::list_for_resident(&mut app.conn(), ResidentId(member)).unwrap()[0]
+        .code
+        .clone();
+
+    // Another browser, no cookies: sent to the look-up.
+    let other = Session::new(&app);
+    let res = other.get("/household").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/household/find");
+    let id = id_number(2);
+    let res = other
+        .post_form_from(
+            "/household/find",
+            "/household/find",
+            &[("code", code.as_str()), ("id_number", id.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/household");
+    let page = other.get_text("/household").await;
+    assert_eq!(
+        page.matches("data-testid=\"member\"").count(),
+        2,
+        "both members: {page}"
+    );
+    assert!(page.contains(&id_number(1)[14..]) && page.contains(&id_number(2)[14..]));
+
+    // Wrong ID numbers are counted per code, with /find's count.
+    let stranger = Session::new(&app);
+    let wrong = id_number(9);
+    for _ in 0..3 {
+        let res = stranger
+            .post_form_from(
+                "/household/find",
+                "/household/find",
+                &[("code", code.as_str()), ("id_number", wrong.as_str())],
+            )
+            .await;
+        assert_eq!(res.status(), 404);
+    }
+    let res = stranger
+        .post_form_from(
+            "/find",
+            "/find",
+            &[("code", code.as_str()), ("id_number", id.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 429, "the code waits, whichever page asks");
+    assert!(res.headers().contains_key("retry-after"));
+}
+
+#[actix_web::test]
+async fn the_household_page_shows_no_full_id_number() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    let together = slot_at(&app, city, 3, 0, 4);
+    app.add_stock(city, 10);
+    let s = booked_browser(&app, mine).await;
+    assert_eq!(add_member(&s, "测试乙", 2).await.status(), 303);
+    let res = add_member(&s, "测试丙", 2).await;
+    assert_eq!(res.status(), 409, "the same person twice");
+    let refused = res.text().await.unwrap();
+    assert_eq!(
+        book_together(&s, together, &[resident_id(&app, 2)])
+            .await
+            .status(),
+        303
+    );
+    let page = s.get_text("/household").await;
+    for i in [1, 2] {
+        let full = id_number(i);
+        assert!(!page.contains(&full), "full ID number {i} on the page");
+        assert!(
+            page.contains(&full[14..]),
+            "the masked form shows the last four"
+        );
+        assert_eq!(
+            app.count(
+                "audit_log",
+                &format!(
+                    "actor LIKE '%{full}%' OR subject LIKE '%{full}%' OR detail LIKE '%{full}%'"
+                )
+            ),
+            0
+        );
+    }
+    // The name typed is kept after the refusal (the ID number only in that answer).
+    assert!(refused.contains("测试丙"));
+}
+
+#[actix_web::test]
+async fn a_resident_books_adds_members_and_books_them_together_in_chromium() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    slot_at(&app, city, 3, 0, 1);
+    slot_at(&app, city, 3, 30, 4);
+    app.add_stock(city, 10);
+    let day = (test_now() + Duration::days(3)).date();
+    let out = run_in_chromium(
+        &app,
+        "household.mjs",
+        &[
+            mine.to_string(),
+            id_number(1),
+            id_number(2),
+            id_number(3),
+            city.site.to_string(),
+            day.format("%Y-%m-%d").to_string(),
+        ],
+    )
+    .await;
+    assert!(out.contains("4 passed, 0 failed"), "{out}");
+    assert_eq!(app.count("household_members", "1 = 1"), 3);
+    assert_eq!(
+        app.count("appointments", "status = 'booked' AND dose_number = 1"),
+        3,
+        "the resident's own booking and the two booked together"
+    );
+    assert_eq!(app.count("audit_log", "action = 'household.book'"), 1);
+}
