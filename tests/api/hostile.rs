@@ -509,7 +509,7 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
     .unwrap()
     .name;
     let tok = csrf_in(&get_with(app, &holder.client, "/household").await).unwrap();
-    let member_id = id_number(903);
+    let member_id = id_number(920);
     let res = holder
         .post_raw(
             "/household/members",
@@ -780,7 +780,7 @@ fn specs(w: &World, tokens: &HashMap<Who, String>) -> Vec<Spec> {
         "/household/members",
         "/household/members".into(),
         Who::Resident,
-        vec![text("name", "测试丁"), text("id_number", &id_number(902))],
+        vec![text("name", "测试丁"), text("id_number", &id_number(921))],
     ));
     out.push(form(
         "/household/book",
