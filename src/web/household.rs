@@ -108,17 +108,30 @@ pub async fn household_page(
     render(ctx, &state, grant, shown, StatusCode::OK).await
 }
 
+/// What every member's row is written with.
+struct RowContext<'a> {
+    lang: Lang,
+    state: &'a AppState,
+    products: &'a [crate::models::Product],
+    site_names: &'a [(i64, String)],
+    /// The members ticked on the form being shown again.
+    chosen: &'a [i64],
+}
+
 /// A member's doses in words, what comes next for them, and whether they can be booked now.
 fn member_row(
-    lang: Lang,
-    state: &AppState,
+    rc: &RowContext<'_>,
     m: &crate::models::Resident,
     given: &[(vaccination::Vaccination, String, String)],
     appts: &[appointment::Appointment],
-    products: &[crate::models::Product],
-    site_names: &[(i64, String)],
-    chosen: &[i64],
 ) -> MemberRow {
+    let RowContext {
+        lang,
+        state,
+        products,
+        site_names,
+        chosen,
+    } = *rc;
     let tz = state.settings.time_zone;
     let doses = given
         .iter()
@@ -284,20 +297,16 @@ async fn render(
             }
         })
         .collect();
+    let rc = RowContext {
+        lang,
+        state,
+        products: &products,
+        site_names: &site_names,
+        chosen: &shown.chosen,
+    };
     let members: Vec<MemberRow> = rows
         .iter()
-        .map(|(m, given, appts)| {
-            member_row(
-                lang,
-                state,
-                m,
-                given,
-                appts,
-                &products,
-                &site_names,
-                &shown.chosen,
-            )
-        })
+        .map(|(m, given, appts)| member_row(&rc, m, given, appts))
         .collect();
     let max = state.settings.household_max;
     let page = HouseholdPage {

@@ -82,22 +82,28 @@ fn resident_id(app: &TestApp, i: u32) -> i64 {
         .id
 }
 
-/// What a refused group booking must leave unchanged.
-fn footprint(
-    app: &TestApp,
-    city: City,
-    slots: &[i64],
-) -> (i64, i64, i64, (i32, i32), Vec<(i32, i32, i32)>) {
-    (
-        app.count("appointments", "1 = 1"),
-        app.count("outbox", "1 = 1"),
-        app.count(
+/// What a refused group booking must leave unchanged: appointments, outbox and booking audit
+/// rows, the site's stock, and the slots' counters.
+#[derive(Debug, PartialEq, Eq)]
+struct Footprint {
+    appointments: i64,
+    outbox: i64,
+    audit: i64,
+    stock: (i32, i32),
+    slots: Vec<(i32, i32, i32)>,
+}
+
+fn footprint(app: &TestApp, city: City, slots: &[i64]) -> Footprint {
+    Footprint {
+        appointments: app.count("appointments", "1 = 1"),
+        outbox: app.count("outbox", "1 = 1"),
+        audit: app.count(
             "audit_log",
             "action LIKE 'appointment.%' OR action = 'household.book'",
         ),
-        app.stock(city),
-        slots.iter().map(|s| app.slot_counts(*s)).collect(),
-    )
+        stock: app.stock(city),
+        slots: slots.iter().map(|s| app.slot_counts(*s)).collect(),
+    }
 }
 
 #[actix_web::test]
