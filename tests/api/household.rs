@@ -282,6 +282,48 @@ async fn a_group_booking_writes_nothing_when_one_member_is_not_eligible_or_seats
 }
 
 #[actix_web::test]
+async fn two_households_racing_for_the_last_seats_get_all_or_nothing() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let own = slot_at(&app, city, 2, 0, 10);
+    let contested = slot_at(&app, city, 4, 0, 3);
+    app.add_stock(city, 20);
+    // Two households of three: each books its two new members into three seats.
+    let mut groups = Vec::new();
+    for (first, members) in [(1, [2, 3]), (5, [6, 7])] {
+        let s = Session::new(&app);
+        let path = format!("/slots/{own}/book");
+        let token = s.csrf_from(&path).await;
+        let mut form = resident_form(first);
+        form.push(("csrf".into(), token));
+        form.push(("dose_number".into(), "1".into()));
+        assert_eq!(s.post_raw(&path, &form).await.status(), 303);
+        for i in members {
+            assert_eq!(add_member(&s, "测试戊", i).await.status(), 303);
+        }
+        groups.push((s, members.map(|i| resident_id(&app, i))));
+    }
+    let (a, b) = (&groups[0], &groups[1]);
+    let (ra, rb) = futures::join!(
+        book_together(&a.0, contested, &a.1),
+        book_together(&b.0, contested, &b.1)
+    );
+    let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 409], "one group booked, the other refused");
+    assert_eq!(
+        app.slot_counts(contested),
+        (2, 0, 3),
+        "one group's two seats, no more"
+    );
+    assert_eq!(
+        app.count("appointments", &format!("slot_id = {contested}")),
+        2
+    );
+    assert_eq!(app.stock(city), (20, 4));
+}
+
+#[actix_web::test]
 async fn a_household_holds_at_most_the_set_number_of_members() {
     let app = spawn_with(|s| s.household_max = 3).await;
     let city = app.city();
