@@ -567,3 +567,41 @@ pub async fn find_submit(
     };
     FIND.submit(ctx, &state, &form, find, grant).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_booking_form_takes_many_members_but_every_other_field_once() {
+        let f = BookForm::read(pairs(&[
+            ("csrf", "t"),
+            ("member", "11"),
+            ("member", "12"),
+            ("slot_id", "7"),
+            ("unknown", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (f.members, f.slot, f.csrf.as_str()),
+            (vec![11, 12], Some(7), "t")
+        );
+        for bad in [
+            pairs(&[("slot_id", "7"), ("slot_id", "8")]),
+            pairs(&[("csrf", "t"), ("csrf", "u")]),
+            pairs(&[("member", "x")]),
+            pairs(&[("member", "")]),
+            pairs(&[("slot_id", "1.5")]),
+        ] {
+            assert!(BookForm::read(bad).is_err());
+        }
+        let none = BookForm::read(pairs(&[("slot_id", " ")])).unwrap();
+        assert_eq!((none.slot, none.members.len()), (None, 0));
+    }
+}
