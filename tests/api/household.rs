@@ -356,6 +356,36 @@ async fn a_household_holds_at_most_the_set_number_of_members() {
 }
 
 #[actix_web::test]
+async fn someone_registered_with_other_contact_details_is_not_added() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    app.add_stock(city, 10);
+    // Resident 9 booked on their own, with their own phone number and e-mail address.
+    crate::helpers::book_code(&app, mine, 9).await;
+    let s = booked_browser(&app, mine).await;
+    let res = add_member(&s, "测试丙", 9).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("无法在此添加此人"));
+    assert_eq!(app.count("household_members", "1 = 1"), 0, "nothing joined");
+    assert_eq!(
+        app.count("households", "1 = 1"),
+        0,
+        "no household made for nothing"
+    );
+    assert_eq!(
+        app.count(
+            "residents",
+            "phone = '13900000009' AND email = 'r9@example.com'"
+        ),
+        1,
+        "their contact details are untouched"
+    );
+    let page = s.get_text("/household").await;
+    assert_eq!(page.matches("data-testid=\"member\"").count(), 1, "{page}");
+}
+
+#[actix_web::test]
 async fn the_per_phone_cap_holds_for_a_household_booking() {
     let app = spawn_with(|s| s.contact_day_cap = 2).await;
     let city = app.city();
