@@ -20,8 +20,8 @@
 
 pub mod clinic;
 pub mod draw;
-pub mod relocate;
 pub mod household;
+pub mod relocate;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -34,10 +34,9 @@ use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
-use crate::models::{audit, stock};
 use crate::models::{
-    product, resident, site, slot, vaccination, waiting, Appointment, NewAppointment, NewResident,
-    Product, Resident, Slot,
+    audit, product, resident, site, slot, stock, vaccination, waiting, Appointment, NewAppointment,
+    NewResident, Product, Resident, Slot,
 };
 use crate::security::Keys;
 
@@ -460,7 +459,7 @@ fn eligible_resident(
 }
 
 /// The rules a slot must meet for this resident and dose, checked before any write.
-pub(crate) fn check_eligibility(
+fn check_eligibility(
     conn: &mut AnyConnection,
     rules: Rules,
     resident: Option<&Resident>,
