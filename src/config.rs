@@ -13,6 +13,10 @@ pub struct Settings {
     pub database_url: String,
     /// `DOSEWISE_BIND`: address to listen on. Default `127.0.0.1:8080`.
     pub bind: String,
+    /// `DOSEWISE_METRICS_BIND`: the address of a second listener that serves only `/metrics`
+    /// (Prometheus text format), e.g. `127.0.0.1:9464`. Default unset: no metrics listener.
+    /// `/metrics` is never served on `DOSEWISE_BIND`.
+    pub metrics_bind: Option<String>,
     /// `DOSEWISE_BASE_URL`: the public URL, used in QR codes and mail links.
     /// Default `http://` + the bind address.
     pub base_url: Option<String>,
@@ -86,6 +90,7 @@ impl Settings {
         Settings {
             database_url: "sqlite://dosewise.db".into(),
             bind: "127.0.0.1:8080".into(),
+            metrics_bind: None,
             base_url: None,
             secret: None,
             time_zone: chrono_tz::Asia::Shanghai,
@@ -124,6 +129,7 @@ impl Settings {
         if let Some(v) = var("DOSEWISE_BIND") {
             s.bind = v;
         }
+        s.metrics_bind = var("DOSEWISE_METRICS_BIND");
         s.base_url = var("DOSEWISE_BASE_URL");
         s.secret = var("DOSEWISE_SECRET");
         if let Some(v) = var("DOSEWISE_TIME_ZONE") {
@@ -235,6 +241,11 @@ impl Settings {
         if let Some(secret) = &self.secret {
             if secret.len() < 32 {
                 bail!("DOSEWISE_SECRET must be at least 32 characters");
+            }
+        }
+        if let Some(m) = &self.metrics_bind {
+            if m.trim() == self.bind.trim() && !m.trim().ends_with(":0") {
+                bail!("DOSEWISE_METRICS_BIND must differ from DOSEWISE_BIND: /metrics is never served on the public port");
             }
         }
         if self.pool_size == 0 || self.workers == 0 {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod i18n;
 pub mod ids;
 pub mod mail;
+pub mod metrics;
 pub mod models;
 pub mod record;
 pub mod security;

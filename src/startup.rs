@@ -19,7 +19,7 @@ use crate::mail::Transport;
 use crate::models::secret;
 use crate::security::{random_token, Keys};
 use crate::web::middleware::{
-    csrf_cookie, etag, head_as_get, log_requests, render_errors, security_headers,
+    csrf_cookie, etag, head_as_get, log_requests, record_requests, render_errors, security_headers,
 };
 use crate::web::state::AppState;
 
@@ -27,6 +27,8 @@ use crate::web::state::AppState;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The listener on `DOSEWISE_METRICS_BIND` that serves `/metrics` only, and its port.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -71,7 +73,17 @@ impl Application {
         // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
         let blocking_threads = settings.pool_size as usize + 2;
         let limits = crate::web::limits::Limits::new(&settings);
+        let metrics = crate::metrics::Metrics::new(&db).context("cannot set up the metrics")?;
+        let metrics_listener = settings
+            .metrics_bind
+            .as_ref()
+            .map(|bind| {
+                TcpListener::bind(bind)
+                    .with_context(|| format!("cannot listen for metrics on {bind}"))
+            })
+            .transpose()?;
         let state = web::Data::new(AppState {
+            metrics,
             limits,
             settings,
             db,
@@ -95,17 +107,31 @@ impl Application {
                 .wrap(from_fn(crate::web::limits::rate_limit))
                 .wrap(from_fn(log_requests))
                 .wrap(from_fn(head_as_get))
+                .wrap(from_fn(record_requests))
                 .configure(crate::web::routes)
         })
         .workers(workers)
         .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
+        let metrics = match metrics_listener {
+            Some(listener) => Some((
+                listener.local_addr()?.port(),
+                metrics_server(&state, listener)?,
+            )),
+            None => None,
+        };
         Ok(Application {
             port: addr.port(),
             server,
+            metrics,
             state,
         })
+    }
+
+    /// The port of the metrics listener, when `DOSEWISE_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The port the server listens on.
@@ -153,10 +179,34 @@ impl Application {
         )
     }
 
-    /// Serve until the process is stopped.
+    /// Serve until the process is stopped (the metrics listener stops with the server).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
+        let served = self.server.await;
+        if let Some(handle) = metrics {
+            handle.stop(true).await;
+        }
+        served
     }
+}
+
+/// The second server: `/metrics` only, one worker, on its own listener. It shares the state (and
+/// so the registry) with the public server but none of its routes or middleware.
+fn metrics_server(state: &web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let state = state.clone();
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::web::metrics::routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
 }
 
 /// The mail worker: a pass (schedule, then deliver) every `DOSEWISE_MAIL_INTERVAL_MS`, with the
@@ -165,10 +215,9 @@ fn start_mail_worker(state: &web::Data<AppState>, cfg: MailConfig) -> std::io::R
     let every_ms = Duration::from_millis(cfg.interval_ms);
     every("mail-worker", every_ms, state, move |st| {
         let tz = st.settings.time_zone;
-        if let Err(e) =
-            crate::mail::worker::run_once(&st.db, &cfg, &st.base_url, tz, st.clock.as_ref())
-        {
-            tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed");
+        match crate::mail::worker::run_once(&st.db, &cfg, &st.base_url, tz, st.clock.as_ref()) {
+            Ok(r) => st.metrics.observe_mail(r.sent, r.retried, r.failed),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "mail worker pass failed"),
         }
     })
 }

@@ -10,10 +10,12 @@
 
 mod error;
 pub mod schema;
+mod stats;
 mod writer;
 
 pub(crate) use error::storage_error_from;
 pub use error::StorageError;
+pub use stats::DbStats;
 pub use writer::{WriteError, Writer};
 
 use std::cell::RefCell;
@@ -310,6 +312,7 @@ pub struct Db {
     /// their own writes at once (`web::cache`).
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     health: Arc<Health>,
+    stats: DbStats,
 }
 
 impl Db {
@@ -323,19 +326,24 @@ impl Db {
     pub fn connect_with(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         let manager = Manager::with_options(url, options)?;
         prepare(&manager)?;
-        let build = |size: u32| {
+        let stats = DbStats::new(manager.backend == Backend::Sqlite)?;
+        let build = |size: u32, name: &'static str| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
                 .connection_timeout(options.timeout)
+                .event_handler(stats.pool_events(name))
                 .build(manager.clone())
                 .with_context(|| format!("cannot open a pool on {}", redact(url)))
         };
-        let read = build(options.pool_size)?;
+        let read = build(options.pool_size, "read")?;
         let (write, writer) = match manager.backend {
             Backend::Sqlite => (
-                build(1)?,
-                Some(Writer::start(manager.clone()).context("cannot start the SQLite writer")?),
+                build(1, "write")?,
+                Some(
+                    Writer::start(manager.clone(), &stats)
+                        .context("cannot start the SQLite writer")?,
+                ),
             ),
             Backend::Postgres => (read.clone(), None),
         };
@@ -346,7 +354,13 @@ impl Db {
             writer,
             generation: Default::default(),
             health: manager.health.clone(),
+            stats,
         })
+    }
+
+    /// What the pools and the writer measure (registered by `metrics`).
+    pub fn stats(&self) -> &DbStats {
+        &self.stats
     }
 
     /// How many write transactions this process has committed (read it before a read that

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use diesel::result::Error as DieselError;
 use diesel::Connection;
 
-use super::{is_cancelled, is_outage_message, AnyConnection, Manager};
+use prometheus::{Histogram, IntGauge};
+
+use super::{is_cancelled, is_outage_message, AnyConnection, DbStats, Manager};
 
 /// Runs a job inside the group's transaction and returns how to deliver its outcome once the
 /// group has committed (or failed to).
@@ -30,6 +32,8 @@ const MAX_GROUP: usize = 128;
 #[derive(Clone)]
 pub struct Writer {
     jobs: SyncSender<Job>,
+    /// Jobs sent and not yet taken by the writer thread.
+    queue: IntGauge,
 }
 
 /// Why a write could not be run.
@@ -59,14 +63,19 @@ impl WriteError {
 
 impl Writer {
     /// Start the writer thread on its own connection.
-    pub fn start(manager: Manager) -> Result<Writer, diesel::ConnectionError> {
+    pub fn start(manager: Manager, stats: &DbStats) -> Result<Writer, diesel::ConnectionError> {
         let conn = manager.open()?;
         let (jobs, rx) = sync_channel::<Job>(4096);
+        let queue = stats.writer_queue.clone();
+        let gauges = Gauges {
+            queue: queue.clone(),
+            group: stats.writer_group.clone(),
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(manager, conn, rx))
+            .spawn(move || run(manager, conn, rx, gauges))
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, queue })
     }
 
     /// Run `f` in a write transaction (a savepoint within the group) and wait for the commit.
@@ -99,14 +108,22 @@ impl Writer {
                 let _ = tx.send(out);
             })
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| E::from(WriteError::Stopped))?;
+        self.queue.inc();
+        if self.jobs.send(job).is_err() {
+            self.queue.dec();
+            return Err(E::from(WriteError::Stopped));
+        }
         rx.recv().map_err(|_| E::from(WriteError::Stopped))?
     }
 }
 
-fn run(manager: Manager, mut conn: AnyConnection, rx: Receiver<Job>) {
+/// What the writer thread reports: its queue and its group sizes.
+struct Gauges {
+    queue: IntGauge,
+    group: Histogram,
+}
+
+fn run(manager: Manager, mut conn: AnyConnection, rx: Receiver<Job>, gauges: Gauges) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -115,6 +132,9 @@ fn run(manager: Manager, mut conn: AnyConnection, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let taken = group.len();
+        gauges.queue.sub(i64::try_from(taken).unwrap_or(i64::MAX));
+        gauges.group.observe(taken as f64);
         let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
         let result = catch_unwind(AssertUnwindSafe(|| {
             conn.transaction::<_, DieselError, _>(|c| {

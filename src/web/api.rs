@@ -529,7 +529,7 @@ pub async fn cancel(
     let a = find(&req, &state, body.into_inner()).await?;
     let id = crate::ids::AppointmentId(a.id);
     let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(booking::cancel(&st.db, id, st.now()).and_then(|_| {
+        Ok::<_, AppError>(st.cancel(id).and_then(|_| {
             let mut c = st.db.read.get()?;
             crate::models::appointment::find(&mut c, id)?.ok_or(BookingError::NotFound)
         }))

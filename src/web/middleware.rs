@@ -1,5 +1,5 @@
 //! Middleware: request ids and one log line per request (no personal data: the route pattern,
-//! not the path), the CSRF cookie, security headers, and localised error pages.
+//! not the path), request metrics, the CSRF cookie, security headers, and localised error pages.
 
 use std::time::Instant;
 
@@ -163,6 +163,32 @@ pub async fn log_requests(
         }
     }
     Ok(res)
+}
+
+/// Count each request and its latency under its route pattern, method and status
+/// (`dosewise_http_request_duration_seconds`). The pattern comes from the route actix already
+/// matched (a walk down the resource tree by index, no second routing); a path no route matched
+/// is counted as `(unmatched)`, so no id or typed path ever becomes a label.
+pub async fn record_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = crate::metrics::method_label(req.method());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await;
+    if let Some(state) = state {
+        let seconds = started.elapsed().as_secs_f64();
+        let (route, status) = match &res {
+            Ok(res) => (res.request().match_pattern(), res.status()),
+            Err(e) => (None, e.as_response_error().status_code()),
+        };
+        let route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED);
+        state
+            .metrics
+            .observe_request(route, method, status.as_str(), seconds);
+    }
+    res
 }
 
 /// Give each page request its CSRF token: the visitor's `dw_csrf` cookie when this server made

@@ -15,6 +15,7 @@ pub mod exports;
 pub mod household;
 pub mod limits;
 pub mod lookup;
+pub mod metrics;
 pub mod middleware;
 pub mod moving;
 pub mod record;

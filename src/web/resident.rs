@@ -675,7 +675,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
-    blocking(&state, move |st| booking::cancel(&st.db, id, st.now())).await?;
+    blocking(&state, move |st| st.cancel(id)).await?;
     Ok(see_other("/appointment"))
 }
 

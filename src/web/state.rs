@@ -30,6 +30,8 @@ pub struct AppState {
     pub caches: super::cache::Caches,
     /// Per-address rate limits.
     pub limits: super::limits::Limits,
+    /// This application's metrics (served on `DOSEWISE_METRICS_BIND` only).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -62,7 +64,20 @@ impl AppState {
             any_site_in_town,
             contact_cap: self.settings.contact_day_cap,
         };
-        booking::draw::book_or_enter(&self.db, &self.keys, &|| self.rules(), ask, who)
+        let outcome =
+            booking::draw::book_or_enter(&self.db, &self.keys, &|| self.rules(), ask, who)?;
+        match &outcome {
+            Outcome::Booked(_) => self.metrics.bookings.inc(),
+            Outcome::Entered(_) => self.metrics.draw_entries.inc(),
+        }
+        Ok(outcome)
+    }
+
+    /// Cancel an appointment ([`booking::cancel`]) as of now, and count it.
+    pub fn cancel(&self, id: crate::ids::AppointmentId) -> Result<(), BookingError> {
+        booking::cancel(&self.db, id, self.now())?;
+        self.metrics.cancellations.inc();
+        Ok(())
     }
 
     /// Today's date in the city.

@@ -160,6 +160,8 @@ pub fn test_settings(url: &str) -> Settings {
 /// A running test server.
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener (`http://127.0.0.1:PORT`) when the settings gave one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     pub clock: Arc<FixedClock>,
@@ -203,10 +205,12 @@ pub async fn spawn_app_configured(
     let app =
         Application::build_with(settings, pools, clock.clone(), transport).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: client(),
         state,
         clock,

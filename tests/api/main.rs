@@ -23,6 +23,7 @@ mod hostile;
 mod household;
 mod i18n;
 mod mail;
+mod metrics;
 mod migrations;
 mod moves;
 mod multiprocess;
