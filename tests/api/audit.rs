@@ -171,3 +171,43 @@ async fn a_scripted_day_is_in_the_audit_trail_once_each_with_names() {
     assert_eq!(&rows[0][4], "site 测试接种点 -> site 测试接种点");
     assert_eq!(&rows[0][5], "测试镇T001");
 }
+
+#[actix_web::test]
+async fn a_draw_entry_writes_one_audit_row_with_the_masked_id_and_the_town() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let start = test_now() + chrono::Duration::days(3) + chrono::Duration::hours(1);
+    let slot = crate::helpers::add_slot_at(&mut app.conn(), city, start, 5, 0);
+    let draw = crate::helpers::open_in_draw(&mut app.conn(), city, &[slot], test_now(), 10);
+    let res = app.book_api(slot, 1, &crate::helpers::resident(7)).await;
+    assert_eq!(res.status(), 202);
+    // A second try by the same person is refused and writes nothing.
+    let res = app.book_api(slot, 1, &crate::helpers::resident(7)).await;
+    assert_eq!(res.status(), 409);
+
+    let masked = format!("**************{}", &id_number(7)[14..]);
+    assert_eq!(app.count("audit_log", "action = 'draw.enter'"), 1);
+    assert_eq!(
+        app.count(
+            "audit_log",
+            &format!(
+                "action = 'draw.enter' AND actor = '{masked}' AND subject = 'draw {draw}' AND town_id = {}",
+                city.town
+            )
+        ),
+        1
+    );
+    assert_eq!(
+        app.count("audit_log", &format!("actor LIKE '%{}%'", id_number(7))),
+        0
+    );
+    let bureau = login_as(&app, Role::Bureau).await;
+    let page = bureau.get_text("/bureau/audit?kind=draw.enter").await;
+    assert!(
+        page.contains(&format!("<td>{masked}</td><td>draw.enter</td>")),
+        "{page}"
+    );
+    assert!(page.contains("测试镇T001"), "{page}");
+    assert!(!page.contains(&id_number(7)));
+}
