@@ -35,6 +35,7 @@ diesel::table! {
         eligible -> BigInt,
         contact_emails -> Text,
         active -> Bool,
+        name_en -> Nullable<Text>,
     }
 }
 
@@ -50,6 +51,7 @@ diesel::table! {
         min_age_years -> Integer,
         max_age_years -> Integer,
         pack_size -> Integer,
+        name_en -> Nullable<Text>,
     }
 }
 
@@ -60,6 +62,8 @@ diesel::table! {
         name -> Text,
         address -> Text,
         active -> Bool,
+        name_en -> Nullable<Text>,
+        address_en -> Nullable<Text>,
     }
 }
 

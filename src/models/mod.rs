@@ -63,6 +63,22 @@ pub use town::{NewTown, Town};
 pub use user::{NewUser, Role, Session, User};
 pub use vaccination::{NewVaccination, Vaccination};
 
+/// A name kept in Chinese with an optional English form: towns, sites (and their addresses)
+/// and products. Every page and message shows names through it, never by picking a field.
+pub trait LocalName {
+    /// The name to show in `lang`: the English one on English pages when it is set, otherwise
+    /// the Chinese one.
+    fn local_name(&self, lang: crate::i18n::Lang) -> &str;
+}
+
+/// `en` in English when it is set and not blank, otherwise `zh`.
+pub fn in_lang<'a>(lang: crate::i18n::Lang, zh: &'a str, en: Option<&'a str>) -> &'a str {
+    match (lang, en.map(str::trim)) {
+        (crate::i18n::Lang::En, Some(en)) if !en.is_empty() => en,
+        _ => zh,
+    }
+}
+
 /// Insert one record (or a slice of them) into `table` in the caller's transaction: what each
 /// model's `insert` does.
 pub fn insert_into<T, V>(conn: &mut AnyConnection, table: T, values: V) -> QueryResult<()>
@@ -75,4 +91,18 @@ where
         .values(values)
         .execute(conn)
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_lang;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn english_names_fall_back_to_chinese() {
+        assert_eq!(in_lang(Lang::En, "东城镇", Some("Dongcheng")), "Dongcheng");
+        assert_eq!(in_lang(Lang::Zh, "东城镇", Some("Dongcheng")), "东城镇");
+        assert_eq!(in_lang(Lang::En, "东城镇", None), "东城镇");
+        assert_eq!(in_lang(Lang::En, "东城镇", Some("  ")), "东城镇");
+    }
 }

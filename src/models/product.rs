@@ -21,6 +21,14 @@ pub struct Product {
     pub min_age_years: i32,
     pub max_age_years: i32,
     pub pack_size: i32,
+    /// The English name, when set (see [`super::LocalName`]).
+    pub name_en: Option<String>,
+}
+
+impl super::LocalName for Product {
+    fn local_name(&self, lang: crate::i18n::Lang) -> &str {
+        super::in_lang(lang, &self.name, self.name_en.as_deref())
+    }
 }
 
 impl Product {
@@ -75,6 +83,7 @@ pub fn update(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<bool> {
             products::min_age_years.eq(row.min_age_years),
             products::max_age_years.eq(row.max_age_years),
             products::pack_size.eq(row.pack_size),
+            products::name_en.eq(&row.name_en),
         ))
         .execute(conn)
         .map(|n| n == 1)

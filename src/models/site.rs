@@ -15,6 +15,22 @@ pub struct Site {
     pub name: String,
     pub address: String,
     pub active: bool,
+    /// The English name and address, when set (see [`super::LocalName`]).
+    pub name_en: Option<String>,
+    pub address_en: Option<String>,
+}
+
+impl super::LocalName for Site {
+    fn local_name(&self, lang: crate::i18n::Lang) -> &str {
+        super::in_lang(lang, &self.name, self.name_en.as_deref())
+    }
+}
+
+impl Site {
+    /// The address to show in `lang` (the English one when set, else the Chinese).
+    pub fn local_address(&self, lang: crate::i18n::Lang) -> &str {
+        super::in_lang(lang, &self.address, self.address_en.as_deref())
+    }
 }
 
 /// A site to insert.
@@ -26,6 +42,8 @@ pub struct NewSite {
     pub name: String,
     pub address: String,
     pub active: bool,
+    pub name_en: Option<String>,
+    pub address_en: Option<String>,
 }
 
 /// One site.
@@ -94,6 +112,8 @@ pub fn update(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<bool> {
             sites::name.eq(&row.name),
             sites::address.eq(&row.address),
             sites::active.eq(row.active),
+            sites::name_en.eq(&row.name_en),
+            sites::address_en.eq(&row.address_en),
         ))
         .execute(conn)
         .map(|n| n == 1)

@@ -16,6 +16,14 @@ pub struct Town {
     pub eligible: i64,
     pub contact_emails: String,
     pub active: bool,
+    /// The English name, when set (see [`super::LocalName`]).
+    pub name_en: Option<String>,
+}
+
+impl super::LocalName for Town {
+    fn local_name(&self, lang: crate::i18n::Lang) -> &str {
+        super::in_lang(lang, &self.name, self.name_en.as_deref())
+    }
 }
 
 /// A town to insert (the same columns).
@@ -75,6 +83,7 @@ pub fn update(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<bool> {
             towns::eligible.eq(row.eligible),
             towns::contact_emails.eq(&row.contact_emails),
             towns::active.eq(row.active),
+            towns::name_en.eq(&row.name_en),
         ))
         .execute(conn)
         .map(|n| n == 1)

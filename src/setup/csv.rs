@@ -6,6 +6,8 @@
 //! `type,town_code,name,eligible,contact_emails,address`, then one row per town
 //! (`town,CODE,NAME,ELIGIBLE,EMAILS,`) or site (`site,TOWN_CODE,NAME,,,ADDRESS`). A site's town
 //! is a town of the same file or one that exists already. Emails are separated by `;`.
+//! Two optional columns may follow, `name_en,address_en` (English names, issue 13): a town may
+//! give `name_en`, a site both; files without them import as before.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -27,13 +29,16 @@ pub const HEADER: [&str; 6] = [
     "address",
 ];
 
+/// The optional columns after [`HEADER`]: the English name and address.
+pub const HEADER_EN: [&str; 2] = ["name_en", "address_en"];
+
 /// The downloadable example.
-pub const EXAMPLE_CSV: &str = "type,town_code,name,eligible,contact_emails,address
-town,T001,城关镇,120000,office@t001.example.cn;chief@t001.example.cn,
-town,T002,东湖镇,56000,office@t002.example.cn,
-site,T001,城关社区卫生服务中心,,,人民路10号
-site,T001,\"城关体育馆临时接种点, 北门\",,,\"解放路8号\"
-site,T002,东湖镇卫生院,,,建设路3号
+pub const EXAMPLE_CSV: &str = "type,town_code,name,eligible,contact_emails,address,name_en,address_en
+town,T001,城关镇,120000,office@t001.example.cn;chief@t001.example.cn,,Chengguan Town,
+town,T002,东湖镇,56000,office@t002.example.cn,,,
+site,T001,城关社区卫生服务中心,,,人民路10号,Chengguan Community Health Centre,10 Renmin Road
+site,T001,\"城关体育馆临时接种点, 北门\",,,\"解放路8号\",\"Chengguan Sports Hall, North Gate\",8 Jiefang Road
+site,T002,东湖镇卫生院,,,建设路3号,,
 ";
 
 /// What an import wrote.
@@ -133,20 +138,28 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
     let rows = parse_csv_rows(text).map_err(|(l, _)| (l, "err.import.quote".to_string()))?;
     let mut problems: Vec<(usize, String)> = Vec::new();
     let mut it = rows.into_iter();
-    match it.next() {
+    let with_english = HEADER.iter().chain(HEADER_EN.iter());
+    let width = match it.next() {
         Some((l, h)) if h.iter().any(|f| text::clean(f).is_none()) => {
             return Err((l, text::CHARS.into()))
         }
-        Some((_, h)) if h.iter().map(|f| f.trim().to_ascii_lowercase()).eq(HEADER) => {}
+        Some((_, h)) if h.iter().map(|f| f.trim().to_ascii_lowercase()).eq(HEADER) => HEADER.len(),
+        Some((_, h))
+            if h.iter()
+                .map(|f| f.trim().to_ascii_lowercase())
+                .eq(with_english.map(|c| c.to_string())) =>
+        {
+            HEADER.len() + HEADER_EN.len()
+        }
         Some((l, _)) => return Err((l, "err.import.header".into())),
         None => return Err((1, "err.import.empty".into())),
-    }
+    };
     let mut out = Vec::new();
     let mut codes = BTreeSet::new();
     let mut site_names = BTreeSet::new();
     for (line, f) in it {
         let mut bad = |key: &str| problems.push((line, key.to_string()));
-        if f.len() != HEADER.len() {
+        if f.len() != width {
             bad("err.import.columns");
             continue;
         }
@@ -155,7 +168,8 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
             bad(text::CHARS);
             continue;
         }
-        let get = |i: usize| f[i].trim();
+        let get = |i: usize| f.get(i).map_or("", |c| c.trim());
+        let name_en = optional_text(get(6), 60, "err.import.name").map_err(&mut bad);
         match get(0).to_ascii_lowercase().as_str() {
             "town" => {
                 let (code, name) = code_and_name(get(1), get(2), &mut bad);
@@ -166,11 +180,11 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                 if eligible.is_none() {
                     bad("err.import.eligible");
                 }
-                if !get(5).is_empty() {
+                if !get(5).is_empty() || !get(7).is_empty() {
                     bad("err.import.town_address");
                 }
-                if let (Some(code), Some(name), Some(eligible), Some(emails)) =
-                    (code, name, eligible, emails)
+                if let (Some(code), Some(name), Some(eligible), Some(emails), Ok(name_en)) =
+                    (code, name, eligible, emails, name_en)
                 {
                     if !codes.insert(code.clone()) {
                         bad("err.import.duplicate_town");
@@ -185,6 +199,7 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                             eligible,
                             contact_emails: emails,
                             active: true,
+                            name_en,
                         },
                     ));
                 }
@@ -194,10 +209,13 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                 let address = parse_text(get(5), 120, "err.import.address")
                     .map_err(&mut bad)
                     .ok();
+                let address_en = optional_text(get(7), 120, "err.import.address").map_err(&mut bad);
                 if !get(3).is_empty() || !get(4).is_empty() {
                     bad("err.import.site_extra");
                 }
-                if let (Some(code), Some(name), Some(address)) = (code, name, address) {
+                if let (Some(code), Some(name), Some(address), Ok(name_en), Ok(address_en)) =
+                    (code, name, address, name_en, address_en)
+                {
                     if !site_names.insert((code.clone(), name.clone())) {
                         bad("err.import.duplicate_site");
                         continue;
@@ -211,6 +229,8 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
                             name,
                             address,
                             active: true,
+                            name_en,
+                            address_en,
                         },
                     ));
                 }
@@ -222,6 +242,14 @@ fn check_file(text: &str) -> Result<Checked, (usize, String)> {
         problems.push((1, "err.import.empty".into()));
     }
     Ok((out, problems))
+}
+
+/// An optional cell: `None` when empty, else checked as [`parse_text`].
+fn optional_text(raw: &str, max: usize, key: &'static str) -> Result<Option<String>, &'static str> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    parse_text(raw, max, key).map(Some)
 }
 
 /// Columns 2 and 3 of a town or site row: its (town's) code and its name, each refusal noted
@@ -350,6 +378,27 @@ mod tests {
         let (rows, problems) = check_rows(EXAMPLE_CSV);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(rows.len(), 5);
+    }
+
+    #[test]
+    fn english_columns_are_optional_and_read_when_given() {
+        let (rows, problems) = check_rows(
+            "type,town_code,name,eligible,contact_emails,address,name_en,address_en\n\
+             town,T1,城关镇,10,,,Chengguan,\n\
+             site,T1,卫生院,,,人民路1号,,\n\
+             town,T2,东湖镇,10,,,,Somewhere\n",
+        );
+        assert_eq!(problems, vec![(4, "err.import.town_address".to_string())]);
+        match &rows[..] {
+            [Row::Town(_, t), Row::Site(_, _, s), ..] => {
+                assert_eq!(t.name_en.as_deref(), Some("Chengguan"));
+                assert_eq!(
+                    (s.name_en.as_deref(), s.address_en.as_deref()),
+                    (None, None)
+                );
+            }
+            _ => panic!("a town and a site first"),
+        }
     }
 
     #[test]

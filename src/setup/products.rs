@@ -15,6 +15,8 @@ use crate::models::{audit, product, NewProduct};
 pub struct ProductInput {
     pub code: Code,
     pub name: String,
+    /// The English name, if any.
+    pub name_en: Option<String>,
     pub manufacturer: String,
     pub doses_in_series: DoseCount,
     pub interval: Interval,
@@ -46,6 +48,7 @@ pub fn save_product(
             min_age_years: input.ages.min(),
             max_age_years: input.ages.max(),
             pack_size: input.pack_size.get(),
+            name_en: input.name_en.clone(),
         };
         let mut detail = format!(
             "{} ({}); {} doses, {}-{} days apart, ages {}-{}, packs of {}",

@@ -18,6 +18,9 @@ pub struct SiteInput {
     pub town_id: i64,
     pub name: String,
     pub address: String,
+    /// The English name and address, if any.
+    pub name_en: Option<String>,
+    pub address_en: Option<String>,
     pub active: bool,
 }
 
@@ -61,6 +64,8 @@ pub fn save_site(
             name: input.name.clone(),
             address: input.address.clone(),
             active: input.active,
+            name_en: input.name_en.clone(),
+            address_en: input.address_en.clone(),
         };
         let action = match id {
             Some(_) => {

@@ -13,6 +13,8 @@ use crate::models::{audit, site, town, NewTown};
 pub struct TownInput {
     pub code: Code,
     pub name: String,
+    /// The English name, if any.
+    pub name_en: Option<String>,
     pub eligible: Eligible,
     pub contact_emails: String,
     pub active: bool,
@@ -35,6 +37,7 @@ pub fn save_town(
             eligible: input.eligible.get(),
             contact_emails: input.contact_emails.clone(),
             active: input.active,
+            name_en: input.name_en.clone(),
         };
         if let Some(other) = town::find_by_code(c, &row.code)? {
             if other.id != row.id {

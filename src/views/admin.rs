@@ -205,6 +205,8 @@ pub struct NotSetUpPage {
 pub struct TownForm {
     pub code: String,
     pub name: String,
+    /// The English name (optional).
+    pub name_en: String,
     pub eligible: String,
     pub contact_emails: String,
     pub active: String,
@@ -217,6 +219,8 @@ pub struct TownForm {
 pub struct ProductForm {
     pub code: String,
     pub name: String,
+    /// The English name (optional).
+    pub name_en: String,
     pub manufacturer: String,
     pub doses_in_series: String,
     pub min_interval_days: String,
@@ -235,6 +239,9 @@ pub struct SiteForm {
     pub town_id: String,
     pub name: String,
     pub address: String,
+    /// The English name and address (optional).
+    pub name_en: String,
+    pub address_en: String,
     pub active: String,
     pub csrf: String,
 }

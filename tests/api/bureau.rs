@@ -34,6 +34,7 @@ pub(crate) fn two_towns(app: &TestApp) -> (City, City) {
             eligible: 50_000,
             contact_emails: String::new(),
             active: true,
+            name_en: None,
         },
     )
     .unwrap();
@@ -45,6 +46,8 @@ pub(crate) fn two_towns(app: &TestApp) -> (City, City) {
             name: "第二镇卫生院".into(),
             address: "和平路2号".into(),
             active: true,
+            name_en: None,
+            address_en: None,
         },
     )
     .unwrap();
@@ -688,6 +691,8 @@ fn more_sites_in_town_a(app: &TestApp, a: City) -> [i64; 2] {
                 name: format!("测试镇分点{k}"),
                 address: "人民路3号".into(),
                 active: true,
+                name_en: None,
+                address_en: None,
             },
         )
         .unwrap();

@@ -59,6 +59,8 @@ fn second_site(app: &TestApp, city: City, name: &str, stock: i32) -> City {
             name: name.into(),
             address: "解放路9号".into(),
             active: true,
+            name_en: None,
+            address_en: None,
         },
     )
     .unwrap();

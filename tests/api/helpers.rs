@@ -436,6 +436,7 @@ pub fn make_city(c: &mut AnyConnection, code: &str, min: i32, max: i32) -> City 
             eligible: 10_000,
             contact_emails: String::new(),
             active: true,
+            name_en: None,
         },
     )
     .unwrap();
@@ -447,6 +448,8 @@ pub fn make_city(c: &mut AnyConnection, code: &str, min: i32, max: i32) -> City 
             name: "测试接种点".into(),
             address: "人民路1号".into(),
             active: true,
+            name_en: None,
+            address_en: None,
         },
     )
     .unwrap();
@@ -463,6 +466,7 @@ pub fn make_city(c: &mut AnyConnection, code: &str, min: i32, max: i32) -> City 
             min_age_years: 0,
             max_age_years: 120,
             pack_size: 1,
+            name_en: None,
         },
     )
     .unwrap();

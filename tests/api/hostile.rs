@@ -456,6 +456,7 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
             eligible: 10,
             contact_emails: String::new(),
             active: true,
+            name_en: None,
         },
     )
     .unwrap();

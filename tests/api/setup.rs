@@ -1152,6 +1152,7 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
                 eligible: 1,
                 contact_emails: String::new(),
                 active: true,
+                name_en: None,
             },
         )
         .unwrap();
@@ -1164,6 +1165,8 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
                 name: "老镇卫生院".into(),
                 address: "老街1号".into(),
                 active: true,
+                name_en: None,
+                address_en: None,
             },
         )
         .unwrap();
@@ -1223,7 +1226,8 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
     }
     // The example imports as it is, and sites may name existing towns.
     let mut good = example.clone();
-    good.push_str("site,T050,老镇第二接种点,,,新街2号\n");
+    // (The example has the optional English columns, so the added row has them too.)
+    good.push_str("site,T050,老镇第二接种点,,,新街2号,,\n");
     let res = admin
         .post_form_from("/admin/import", "/admin/import", &[("csv", &good)])
         .await;

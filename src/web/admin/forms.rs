@@ -24,6 +24,7 @@ pub fn town_input(f: &TownForm, new: bool) -> Result<TownInput, SetupError> {
     let mut check = FieldErrors::default();
     let code = check.read("code", Code::parse(&f.code));
     let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
+    let name_en = check.read("name_en", optional_text(&f.name_en, 60, "err.setup.name"));
     let eligible = check.read("eligible", Eligible::parse(&f.eligible));
     let emails = check.read(
         "contact_emails",
@@ -33,11 +34,20 @@ pub fn town_input(f: &TownForm, new: bool) -> Result<TownInput, SetupError> {
         Some(TownInput {
             code: code?,
             name: name?,
+            name_en: name_en?,
             eligible: eligible?,
             contact_emails: emails?,
             active: new || checkbox(&f.active),
         })
     })
+}
+
+/// An optional one-line text (an English name): `None` when left empty.
+fn optional_text(raw: &str, max: usize, key: &'static str) -> Result<Option<String>, &'static str> {
+    if text::clean(raw) == Some("") {
+        return Ok(None);
+    }
+    parse_text(raw, max, key).map(Some)
 }
 
 /// The product form.
@@ -57,6 +67,7 @@ pub fn product_input(f: &ProductForm) -> Result<ProductInput, SetupError> {
     let pack = check.read("pack_size", PackSize::parse(&f.pack_size));
     let code = check.read("code", Code::parse(&f.code));
     let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
+    let name_en = check.read("name_en", optional_text(&f.name_en, 60, "err.setup.name"));
     let manufacturer = check.read(
         "manufacturer",
         parse_text(&f.manufacturer, 80, "err.setup.name"),
@@ -78,6 +89,7 @@ pub fn product_input(f: &ProductForm) -> Result<ProductInput, SetupError> {
         Some(ProductInput {
             code: code?,
             name: name?,
+            name_en: name_en?,
             manufacturer: manufacturer?,
             doses_in_series: doses?,
             interval: interval?,
@@ -94,11 +106,18 @@ pub fn site_input(f: &SiteForm, new: bool) -> Result<SiteInput, SetupError> {
     let town_id = check.read("town_id", parse_id(&f.town_id).ok_or("err.setup.town"));
     let name = check.read("name", parse_text(&f.name, 60, "err.setup.name"));
     let address = check.read("address", parse_text(&f.address, 120, "err.setup.address"));
+    let name_en = check.read("name_en", optional_text(&f.name_en, 60, "err.setup.name"));
+    let address_en = check.read(
+        "address_en",
+        optional_text(&f.address_en, 120, "err.setup.address"),
+    );
     check.finish(|| {
         Some(SiteInput {
             town_id: town_id?,
             name: name?,
             address: address?,
+            name_en: name_en?,
+            address_en: address_en?,
             active: new || checkbox(&f.active),
         })
     })

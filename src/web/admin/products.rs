@@ -123,6 +123,7 @@ pub async fn product_page(
     let form = ProductForm {
         code: p.code,
         name: p.name,
+        name_en: p.name_en.unwrap_or_default(),
         manufacturer: p.manufacturer,
         doses_in_series: p.doses_in_series.to_string(),
         min_interval_days: p.min_interval_days.to_string(),

@@ -191,6 +191,8 @@ async fn site_edit(
         town_id: s.town_id.to_string(),
         name: s.name.clone(),
         address: s.address.clone(),
+        name_en: s.name_en.clone().unwrap_or_default(),
+        address_en: s.address_en.clone().unwrap_or_default(),
         active: if s.active { "on".into() } else { String::new() },
         csrf: String::new(),
     });

@@ -177,6 +177,7 @@ fn stored_form(t: Town) -> TownForm {
     TownForm {
         code: t.code,
         name: t.name,
+        name_en: t.name_en.unwrap_or_default(),
         eligible: t.eligible.to_string(),
         contact_emails: t.contact_emails,
         active: if t.active { "on".into() } else { String::new() },
