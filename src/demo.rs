@@ -98,8 +98,50 @@ const TOWN_NAMES: [&str; 24] = [
     "凤凰镇",
     "双河镇",
 ];
+/// The towns' English names, in the order of [`TOWN_NAMES`].
+const TOWN_NAMES_EN: [&str; 24] = [
+    "Chengguan",
+    "Donghu",
+    "Xiling",
+    "Nanqiao",
+    "Beigang",
+    "Qingshan",
+    "Baisha",
+    "Jintian",
+    "Shimen",
+    "Longquan",
+    "Taoyuan",
+    "Liuhe",
+    "Songlin",
+    "Meiling",
+    "Xintang",
+    "Jiangkou",
+    "Chang'an",
+    "Yonghe",
+    "Ping'an",
+    "Xinglong",
+    "Taiping",
+    "Anning",
+    "Fenghuang",
+    "Shuanghe",
+];
 const SITE_KINDS: [&str; 3] = ["社区卫生服务中心", "卫生院接种点", "体育馆临时接种点"];
+/// The kinds of site in English, in the order of [`SITE_KINDS`].
+const SITE_KINDS_EN: [&str; 3] = [
+    "Community Health Centre",
+    "Health Centre Vaccination Point",
+    "Sports Hall Temporary Vaccination Point",
+];
 const STREETS: [&str; 6] = ["人民路", "解放路", "建设路", "中山路", "和平路", "文化路"];
+/// The streets in English, in the order of [`STREETS`].
+const STREETS_EN: [&str; 6] = [
+    "Renmin Road",
+    "Jiefang Road",
+    "Jianshe Road",
+    "Zhongshan Road",
+    "Heping Road",
+    "Wenhua Road",
+];
 /// Every site's hours on every day, in minutes after local midnight: 08:30-16:30 with lunch
 /// 11:30-13:30, as stored in `site_hours`.
 const OPENS: i32 = 8 * 60 + 30;
@@ -134,10 +176,12 @@ pub fn generate_city(
         let mut town_ids = Vec::new();
         for i in 0..opts.towns {
             let base = TOWN_NAMES[i % TOWN_NAMES.len()];
-            let name = if i < TOWN_NAMES.len() {
-                base.to_string()
+            let base_en = TOWN_NAMES_EN[i % TOWN_NAMES_EN.len()];
+            let (name, name_en) = if i < TOWN_NAMES.len() {
+                (base.to_string(), format!("{base_en} Town"))
             } else {
-                format!("{base}{}", i / TOWN_NAMES.len() + 1)
+                let n = i / TOWN_NAMES.len() + 1;
+                (format!("{base}{n}"), format!("{base_en} Town {n}"))
             };
             let town_id = new_id();
             town::insert(
@@ -149,6 +193,7 @@ pub fn generate_city(
                     eligible: rng.random_range(20_000..160_000),
                     contact_emails: format!("town{:03}@health.example.cn", i + 1),
                     active: true,
+                    name_en: Some(name_en),
                 },
             )?;
             created.towns += 1;
@@ -179,6 +224,16 @@ pub fn generate_city(
                             10 + 7 * j + i
                         ),
                         active: true,
+                        name_en: Some(format!(
+                            "{} {}",
+                            TOWN_NAMES_EN[i % TOWN_NAMES_EN.len()],
+                            SITE_KINDS_EN[j % SITE_KINDS_EN.len()]
+                        )),
+                        address_en: Some(format!(
+                            "{} {}",
+                            10 + 7 * j + i,
+                            STREETS_EN[(i + j) % STREETS_EN.len()]
+                        )),
                     },
                 )?;
                 created.sites += 1;
@@ -328,6 +383,15 @@ fn insert_template(
     Ok(())
 }
 
+/// The demo products' English names, by code.
+fn product_name_en(code: &str) -> Option<&'static str> {
+    match code {
+        "INACT-2" => Some("COVID-19 Vaccine, Inactivated (Vero Cell)"),
+        "MRNA-A" => Some("mRNA COVID-19 Vaccine A"),
+        _ => None,
+    }
+}
+
 fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
     let list = [
         (
@@ -369,6 +433,7 @@ fn insert_products(c: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
                 min_age_years: min_age,
                 max_age_years: max_age,
                 pack_size: pack,
+                name_en: product_name_en(code).map(str::to_string),
             },
         )?;
         ids.push(id);

@@ -19,7 +19,7 @@ use crate::domain::eligibility::{next_dose_window, DoseWindow};
 use crate::domain::BookingCode;
 use crate::i18n::{day_label, when, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::{appointment, product, resident, site, slot, town, vaccination};
+use crate::models::{appointment, product, resident, site, slot, town, vaccination, LocalName};
 
 /// The text part.
 #[derive(Template)]
@@ -209,7 +209,7 @@ fn appointment_mail(
         _ => ("mail.booked.subject", "mail.booked.body"),
     };
     let date = day_label(lang, local_day(env.tz, sl.starts_at));
-    let subject = lang.tf(subject_key, &[("site", &s.name), ("when", &at)]);
+    let subject = lang.tf(subject_key, &[("site", s.local_name(lang)), ("when", &at)]);
     let mut paragraphs = vec![lang.tf(body_key, &[("date", &date)])];
     if kind != Kind::Cancelled {
         paragraphs.push(format!(
@@ -220,7 +220,7 @@ fn appointment_mail(
         ));
     }
     let dose = lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())]);
-    let location = format!("{} {}", s.name, s.address);
+    let location = format!("{} {}", s.local_name(lang), s.local_address(lang));
     let ics = (kind != Kind::Reminder).then(|| {
         ics::render(&ics::Event {
             uid: format!("{}@dosewise", a.id),
@@ -230,9 +230,13 @@ fn appointment_mail(
             start: sl.starts_at,
             end: sl.ends_at,
             stamp: env.now,
-            summary: &format!("{} · {}", lang.t("mail.event"), s.name),
+            summary: &format!("{} · {}", lang.t("mail.event"), s.local_name(lang)),
             location: &location,
-            description: &format!("{}: {code} · {} {dose}", lang.t("appt.code"), p.name),
+            description: &format!(
+                "{}: {code} · {} {dose}",
+                lang.t("appt.code"),
+                p.local_name(lang)
+            ),
             cancelled: kind == Kind::Cancelled,
         })
     });
@@ -242,12 +246,15 @@ fn appointment_mail(
         paragraphs,
         facts: vec![
             (lang.t("appt.code").into(), code),
-            (lang.t("appt.site").into(), s.name.clone()),
-            (lang.t("mail.address").into(), s.address.clone()),
+            (lang.t("appt.site").into(), s.local_name(lang).to_string()),
+            (
+                lang.t("mail.address").into(),
+                s.local_address(lang).to_string(),
+            ),
             (lang.t("appt.when").into(), at),
             (
                 lang.t("appt.product").into(),
-                format!("{} · {dose}", p.name),
+                format!("{} · {dose}", p.local_name(lang)),
             ),
         ],
         link: Some((
@@ -314,7 +321,10 @@ fn second_dose_mail(
         facts: vec![
             (lang.t("mail.opens").into(), day_label(lang, opens)),
             (lang.t("mail.closes").into(), day_label(lang, closes)),
-            (lang.t("appt.product").into(), p.name),
+            (
+                lang.t("appt.product").into(),
+                p.local_name(lang).to_string(),
+            ),
         ],
         link: Some((
             lang.t("mail.book_now").into(),
@@ -347,9 +357,9 @@ fn seats_mail(
         return Ok(None);
     };
     Ok(Some(Content {
-        subject: lang.tf("mail.seats.subject", &[("town", &t.name)]),
+        subject: lang.tf("mail.seats.subject", &[("town", t.local_name(lang))]),
         greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
-        paragraphs: vec![lang.tf("mail.seats.body", &[("town", &t.name)])],
+        paragraphs: vec![lang.tf("mail.seats.body", &[("town", t.local_name(lang))])],
         facts: Vec::new(),
         link: Some((
             lang.t("mail.book_now").into(),
@@ -390,9 +400,12 @@ fn town_notice_mail(
     Ok(Some(Content {
         subject: lang.tf(
             "mail.notice.subject",
-            &[("town", &t.name), ("date", &n.arrives_on.to_string())],
+            &[
+                ("town", t.local_name(lang)),
+                ("date", &n.arrives_on.to_string()),
+            ],
         ),
-        greeting: lang.tf("mail.notice.greeting", &[("town", &t.name)]),
+        greeting: lang.tf("mail.notice.greeting", &[("town", t.local_name(lang))]),
         paragraphs: vec![lang.t("mail.notice.body").to_string()],
         facts: vec![
             (lang.t("notice.doses").into(), n.doses.to_string()),
@@ -460,13 +473,16 @@ fn entry_mail(
                 .map(|c| c.to_string())
                 .unwrap_or(a.code.clone());
             facts.push((lang.t("appt.code").into(), code));
-            facts.push((lang.t("appt.site").into(), s.name.clone()));
-            facts.push((lang.t("mail.address").into(), s.address.clone()));
+            facts.push((lang.t("appt.site").into(), s.local_name(lang).to_string()));
+            facts.push((
+                lang.t("mail.address").into(),
+                s.local_address(lang).to_string(),
+            ));
             facts.push((lang.t("appt.when").into(), at.clone()));
             Ok(Some(Content {
                 subject: lang.tf(
                     "mail.entry.drawn.subject",
-                    &[("site", &s.name), ("when", &at)],
+                    &[("site", s.local_name(lang)), ("when", &at)],
                 ),
                 greeting,
                 paragraphs: vec![lang.t("mail.entry.drawn.body").to_string()],
@@ -487,9 +503,12 @@ fn entry_mail(
                 Some(crate::models::draw_entry::REASON_NO_STOCK) => "mail.entry.no_stock.body",
                 _ => "mail.entry.not_drawn.body",
             };
-            facts.push((lang.t("appt.site").into(), s.name.clone()));
+            facts.push((lang.t("appt.site").into(), s.local_name(lang).to_string()));
             Ok(Some(Content {
-                subject: lang.tf("mail.entry.not_drawn.subject", &[("site", &s.name)]),
+                subject: lang.tf(
+                    "mail.entry.not_drawn.subject",
+                    &[("site", s.local_name(lang))],
+                ),
                 greeting,
                 paragraphs: vec![lang.t(body).to_string()],
                 facts,

@@ -41,12 +41,17 @@ impl FormErrors {
     }
 }
 
-/// The name of product `id` among `products` ("" if it is not there).
-pub fn product_name(products: &[crate::models::Product], id: i64) -> String {
+/// The name of product `id` among `products` in `lang` ("" if it is not there).
+pub fn product_name(
+    lang: crate::i18n::Lang,
+    products: &[crate::models::Product],
+    id: i64,
+) -> String {
+    use crate::models::LocalName;
     products
         .iter()
         .find(|p| p.id == id)
-        .map(|p| p.name.clone())
+        .map(|p| p.local_name(lang).to_string())
         .unwrap_or_default()
 }
 

@@ -4,6 +4,7 @@
 //! page and the availability API share: a day's slots with their draws, running a draw whose
 //! window has closed before showing it.
 
+use crate::models::LocalName;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
@@ -237,7 +238,7 @@ fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site
             .unwrap_or(es.entry.code.clone()),
         status: status.as_str(),
         message,
-        site_name: s.name,
+        site_name: s.local_name(lang).to_string(),
         requested: at_label(lang, tz, es.entry.starts_at),
         draw_at: at_label(lang, tz, es.draw.closes_at),
         draw_id: es.draw.id.to_string(),
@@ -292,7 +293,7 @@ pub async fn draw_page(
     let tz = state.settings.time_zone;
     let page = DrawPage {
         site_id: s.id.to_string(),
-        site_name: s.name,
+        site_name: s.local_name(ctx.lang).to_string(),
         draw: draw_row(ctx.lang, tz, state.now(), &d),
         order: d.order(),
         ctx,

@@ -25,6 +25,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::LocalName;
 use crate::models::{
     appointment, exception, product, resident, screening, site, slot, town, vaccination, waiting,
     AppointmentStatus,
@@ -102,7 +103,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
         .iter()
         .map(|t| TownRow {
             id: t.id.to_string(),
-            name: t.name.clone(),
+            name: t.local_name(ctx.lang).to_string(),
             sites: sites.iter().filter(|s| s.town_id == t.id).count(),
         })
         .collect();
@@ -164,8 +165,8 @@ async fn render_town(
         .iter()
         .map(|s| SiteRow {
             id: s.id.to_string(),
-            name: s.name.clone(),
-            address: s.address.clone(),
+            name: s.local_name(ctx.lang).to_string(),
+            address: s.local_address(ctx.lang).to_string(),
             next_free: free
                 .iter()
                 .find(|f| f.site_id == s.id)
@@ -174,7 +175,7 @@ async fn render_town(
         .collect();
     let page = TownPage {
         town_id: t.id.to_string(),
-        town_name: t.name.clone(),
+        town_name: t.local_name(ctx.lang).to_string(),
         any_free: !free.is_empty(),
         sites: rows,
         waiting: *waiting,
@@ -289,7 +290,7 @@ async fn render_site(
             SlotRow {
                 id: sl.id.to_string(),
                 time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                product: product_name(products, sl.product_id),
+                product: product_name(ctx.lang, products, sl.product_id),
                 free_first,
                 free_second,
                 label,
@@ -317,10 +318,10 @@ async fn render_site(
     let page = SitePage {
         countdown,
         site_id: s.id.to_string(),
-        site_name: s.name.clone(),
-        address: s.address.clone(),
+        site_name: s.local_name(ctx.lang).to_string(),
+        address: s.local_address(ctx.lang).to_string(),
         town_id: t.id.to_string(),
-        town_name: t.name.clone(),
+        town_name: t.local_name(ctx.lang).to_string(),
         day: day_label(ctx.lang, day),
         prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
         next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
@@ -334,7 +335,7 @@ async fn render_site(
         other_sites: others
             .iter()
             .filter(|o| o.id != site_id.0)
-            .map(|o| (o.id.to_string(), o.name.clone()))
+            .map(|o| (o.id.to_string(), o.local_name(ctx.lang).to_string()))
             .collect(),
         ctx,
     };
@@ -401,10 +402,10 @@ async fn book_page(
     let page = BookPage {
         slot_id: sl.id.to_string(),
         site_id: s.id.to_string(),
-        site_name: s.name,
-        address: s.address,
+        site_name: s.local_name(ctx.lang).to_string(),
+        address: s.local_address(ctx.lang).to_string(),
         when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
-        product: p.name,
+        product: p.local_name(ctx.lang).to_string(),
         doses_in_series: p.doses_in_series,
         form,
         errors,
@@ -578,15 +579,15 @@ pub async fn appointment_page(
         name: r.name,
         masked_id: IdNumber::mask_stored(&r.id_last4),
         site_id: s.id.to_string(),
-        site_name: s.name,
-        address: s.address,
+        site_name: s.local_name(lang).to_string(),
+        address: s.local_address(lang).to_string(),
         when: when(lang, tz, sl.starts_at, sl.ends_at),
         arrive: lang.tf("appt.arrive", &[("time", &arrive_at)]),
         observe: lang.tf(
             "appt.observe",
             &[("n", &state.settings.observation_minutes.to_string())],
         ),
-        product: p.name,
+        product: p.local_name(lang).to_string(),
         dose_number: a.dose_number,
         status_label: lang.t(&format!("status.{}", status.as_str())),
         active: status == AppointmentStatus::Booked,
@@ -660,7 +661,7 @@ pub async fn cancel_confirm(
         code: BookingCode::parse(&a.code)
             .map(|c| c.to_string())
             .unwrap_or(a.code.clone()),
-        site_name: s.name,
+        site_name: s.local_name(ctx.lang).to_string(),
         when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
         ctx,
     })
@@ -783,9 +784,10 @@ pub async fn join_waiting(
     } else {
         "wait.joined"
     };
-    let message = ctx.tf(key, &[("n", &w.position.to_string()), ("town", &t.name)]);
+    let town_name = t.local_name(ctx.lang).to_string();
+    let message = ctx.tf(key, &[("n", &w.position.to_string()), ("town", &town_name)]);
     html(&WaitingPage {
-        town_name: t.name,
+        town_name,
         message,
         ctx,
     })

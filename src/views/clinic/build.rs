@@ -175,7 +175,7 @@ pub fn today_page(
             SlotBlock {
                 id: sl.id.to_string(),
                 time: slot_time(tz, sl),
-                product: product_name(&products, sl.product_id),
+                product: product_name(lang, &products, sl.product_id),
                 seats: sl.seats,
                 taken: sl.booked_first + sl.booked_second,
                 counts,
@@ -188,7 +188,7 @@ pub fn today_page(
     let stock = balances
         .iter()
         .map(|b| StockRow {
-            product: product_name(&products, b.product_id),
+            product: product_name(lang, &products, b.product_id),
             on_hand: b.on_hand,
             promised: b.promised,
             free: b.on_hand - b.promised,
@@ -290,7 +290,7 @@ impl DeskCheckinPage {
                 "appt.product",
                 format!(
                     "{} · {}",
-                    product_name(&products, a.product_id),
+                    product_name(lang, &products, a.product_id),
                     lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())])
                 ),
             ),
@@ -319,7 +319,7 @@ impl DeskCheckinPage {
             .map(|(v, reactions)| HistoryRow {
                 vaccination_id: v.id.to_string(),
                 dose: v.dose_number,
-                product: product_name(&products, v.product_id),
+                product: product_name(lang, &products, v.product_id),
                 given: format!(
                     "{} {}",
                     day_label(lang, local(tz, v.given_at).date_naive()),
@@ -359,7 +359,7 @@ pub fn walkin_page(
                     "clinic.walkin.slot",
                     &[
                         ("time", &slot_time(tz, sl)),
-                        ("product", &product_name(&products, sl.product_id)),
+                        ("product", &product_name(lang, &products, sl.product_id)),
                         ("n", &sl.free_second().to_string()),
                     ],
                 ),
@@ -401,7 +401,7 @@ pub fn wastage_page(
                 format!("{}:{}", l.product_id, l.lot_number),
                 format!(
                     "{} · {}",
-                    product_name(&products, l.product_id),
+                    product_name(lang, &products, l.product_id),
                     lot_label(lang, l, *n)
                 ),
             )
