@@ -16,6 +16,7 @@ mod dashboard;
 mod desk_fixes;
 mod desk_sync;
 mod draw;
+mod english_names;
 mod exports;
 mod fair;
 mod helpers;

@@ -1,0 +1,350 @@
+//! English data names (issue 13): towns, sites (name and address) and products have optional
+//! English names, set in the admin forms or the CSV import, shown on English pages and in
+//! English mail, and falling back to the Chinese name when empty.
+
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+use dosewise::db::schema::{products, sites, towns};
+use mailparse::MailHeaderMap;
+use serde_json::json;
+
+use crate::helpers::{
+    login_as, resident, spawn_app, spawn_app_with, City, Role, Session, TestApp, TestDb,
+};
+use crate::smtp::Sink;
+
+/// A visitor whose pages are in `lang` (`en` or `zh-CN`).
+async fn visitor(app: &TestApp, lang: &str) -> Session {
+    let s = Session::new(app);
+    assert_eq!(s.get(&format!("/lang/{lang}")).await.status(), 303);
+    s
+}
+
+/// The names stored for the city: (town, site, address, product) English names.
+fn english_names(
+    app: &TestApp,
+    city: City,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let mut c = app.conn();
+    let t: Option<String> = towns::table
+        .find(city.town)
+        .select(towns::name_en)
+        .first(&mut c)
+        .unwrap();
+    let (s, a): (Option<String>, Option<String>) = sites::table
+        .find(city.site)
+        .select((sites::name_en, sites::address_en))
+        .first(&mut c)
+        .unwrap();
+    let p: Option<String> = products::table
+        .find(city.product)
+        .select(products::name_en)
+        .first(&mut c)
+        .unwrap();
+    (t, s, a, p)
+}
+
+#[actix_web::test]
+async fn english_pages_show_the_english_names_set_in_the_admin_forms_and_fall_back_to_chinese() {
+    let app = spawn_app().await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let slot = app.add_slot(city, 1, 5, 0);
+    let admin = login_as(&app, Role::Admin).await;
+    let town = format!("/admin/towns/{}", city.town);
+    let res = admin
+        .post_form(
+            &town,
+            &[
+                ("code", "T001"),
+                ("name", "测试镇T001"),
+                ("name_en", "Testing Town"),
+                ("eligible", "10000"),
+                ("contact_emails", ""),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let site = format!("/admin/sites/{}", city.site);
+    let res = admin
+        .post_form(
+            &site,
+            &[
+                ("town_id", &city.town.to_string()),
+                ("name", "测试接种点"),
+                ("address", "人民路1号"),
+                ("name_en", "Testing Clinic"),
+                ("address_en", "1 Renmin Road"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // The forms show what is stored; the product has no English name yet.
+    assert!(admin
+        .get_text(&town)
+        .await
+        .contains("value=\"Testing Town\""));
+    assert!(admin
+        .get_text(&site)
+        .await
+        .contains("value=\"1 Renmin Road\""));
+    assert_eq!(
+        english_names(&app, city),
+        (
+            Some("Testing Town".into()),
+            Some("Testing Clinic".into()),
+            Some("1 Renmin Road".into()),
+            None
+        )
+    );
+
+    let en = visitor(&app, "en").await;
+    let zh = visitor(&app, "zh-CN").await;
+    let home = en.get_text("/").await;
+    assert!(
+        home.contains("Testing Town") && !home.contains("测试镇T001"),
+        "{home}"
+    );
+    let page = en.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(
+        page.contains("Testing Town") && page.contains("Testing Clinic"),
+        "{page}"
+    );
+    assert!(
+        page.contains("1 Renmin Road") && !page.contains("人民路1号"),
+        "{page}"
+    );
+    let page = zh.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(
+        page.contains("测试镇T001") && page.contains("测试接种点"),
+        "{page}"
+    );
+    assert!(
+        page.contains("人民路1号") && !page.contains("Testing"),
+        "{page}"
+    );
+    // No English product name: the Chinese one, on English pages too.
+    let book = format!("/slots/{slot}/book");
+    let page = en.get_text(&book).await;
+    assert!(
+        page.contains("Testing Clinic") && page.contains("测试疫苗"),
+        "{page}"
+    );
+
+    // The product's English name, through its form; an empty one falls back again.
+    let product = format!("/admin/products/{}", city.product);
+    let mut fields = vec![
+        ("code", "P-T001"),
+        ("name", "测试疫苗"),
+        ("name_en", "Test Vaccine"),
+        ("manufacturer", "测试"),
+        ("doses_in_series", "2"),
+        ("min_interval_days", "21"),
+        ("max_interval_days", "56"),
+        ("min_age_years", "0"),
+        ("max_age_years", "120"),
+        ("pack_size", "1"),
+        ("reason", ""),
+    ];
+    assert_eq!(admin.post_form(&product, &fields).await.status(), 303);
+    assert_eq!(english_names(&app, city).3.as_deref(), Some("Test Vaccine"));
+    let page = en.get_text(&book).await;
+    assert!(
+        page.contains("Test Vaccine") && !page.contains("测试疫苗"),
+        "{page}"
+    );
+    let page = zh.get_text(&book).await;
+    assert!(
+        page.contains("测试疫苗") && !page.contains("Test Vaccine"),
+        "{page}"
+    );
+    let day = (crate::helpers::test_now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    let page = en
+        .get_text(&format!("/sites/{}?date={day}", city.site))
+        .await;
+    assert!(
+        page.contains("Test Vaccine") && page.contains("Testing Clinic"),
+        "{page}"
+    );
+    fields[2] = ("name_en", "  ");
+    assert_eq!(admin.post_form(&product, &fields).await.status(), 303);
+    assert_eq!(english_names(&app, city).3, None);
+    let page = en.get_text(&book).await;
+    assert!(page.contains("测试疫苗"), "{page}");
+}
+
+#[actix_web::test]
+async fn the_csv_import_reads_english_names_when_given_and_old_files_still_import() {
+    let app = spawn_app().await;
+    let admin = login_as(&app, Role::Admin).await;
+    let old = "type,town_code,name,eligible,contact_emails,address\n\
+               town,T100,新镇,5000,office@new.example.cn,\n\
+               site,T100,新镇卫生院,,,新街1号\n";
+    let res = admin.post_form("/admin/import", &[("csv", old)]).await;
+    assert_eq!(res.status(), 200);
+    let new = "type,town_code,name,eligible,contact_emails,address,name_en,address_en\n\
+               town,T200,东湖镇,8000,,,Donghu Town,\n\
+               site,T200,东湖镇卫生院,,,建设路3号,Donghu Health Centre,3 Jianshe Road\n\
+               site,T100,新镇二点,,,新街2号,,\n";
+    let res = admin.post_form("/admin/import", &[("csv", new)]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count("towns", "1=1"), 2);
+    assert_eq!(app.count("sites", "1=1"), 3);
+    assert_eq!(app.count("towns", "code = 'T100' AND name_en IS NULL"), 1);
+    assert_eq!(
+        app.count("towns", "code = 'T200' AND name_en = 'Donghu Town'"),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "sites",
+            "name = '东湖镇卫生院' AND name_en = 'Donghu Health Centre' AND address_en = '3 Jianshe Road'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count("sites", "name_en IS NULL AND address_en IS NULL"),
+        2
+    );
+    // A town with an English address, or a row short of the header, is refused whole.
+    let bad = "type,town_code,name,eligible,contact_emails,address,name_en,address_en\n\
+               town,T300,西镇,10,,,West Town,1 Road\n\
+               town,T301,北镇,10,,\n";
+    let res = admin.post_form("/admin/import", &[("csv", bad)]).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("address_en"), "{body}");
+    assert_eq!(app.count("towns", "1=1"), 2);
+}
+
+#[actix_web::test]
+async fn english_mail_names_the_site_and_vaccine_in_english_and_chinese_mail_in_chinese() {
+    let store = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink::start(0, store.clone());
+    let transport = dosewise::mail::Transport::from_settings(Some(&sink.url()), "unused").unwrap();
+    let app = spawn_app_with(TestDb::new(), transport, Arc::new(Mutex::new(Vec::new()))).await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let slot = app.add_slot(city, 2, 5, 0);
+    {
+        let mut c = app.conn();
+        diesel::update(sites::table.find(city.site))
+            .set((
+                sites::name_en.eq("Testing Clinic"),
+                sites::address_en.eq("1 Renmin Road"),
+            ))
+            .execute(&mut c)
+            .unwrap();
+        diesel::update(products::table.find(city.product))
+            .set(products::name_en.eq("Test Vaccine"))
+            .execute(&mut c)
+            .unwrap();
+    }
+    for (who, lang) in [(1, "en"), (2, "zh-CN")] {
+        let res = app
+            .client
+            .post(format!("{}/api/v1/appointments", app.address))
+            .header("accept-language", lang)
+            .json(
+                &json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(who)}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    assert_eq!(app.deliver_mail().await.sent, 2);
+    let got = store.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    let read = |to: &str| {
+        let raw = got.iter().find(|m| m.contains(to)).unwrap();
+        let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
+        let subject = m.headers.get_first_value("Subject").unwrap();
+        let text = m
+            .parts()
+            .find(|p| p.ctype.mimetype == "text/plain")
+            .unwrap()
+            .get_body()
+            .unwrap();
+        let ics = m
+            .parts()
+            .find(|p| p.ctype.mimetype == "text/calendar")
+            .map(|p| p.get_body().unwrap())
+            .unwrap_or_default();
+        (subject, text, ics)
+    };
+    let (subject, text, ics) = read("r1@example.com");
+    assert!(subject.contains("Testing Clinic"), "{subject}");
+    assert!(
+        text.contains("1 Renmin Road") && text.contains("Test Vaccine"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("测试接种点") && !text.contains("测试疫苗"),
+        "{text}"
+    );
+    assert!(ics.contains("Testing Clinic"), "{ics}");
+    let (subject, text, _) = read("r2@example.com");
+    assert!(subject.contains("测试接种点"), "{subject}");
+    assert!(
+        text.contains("人民路1号") && text.contains("测试疫苗"),
+        "{text}"
+    );
+    assert!(!text.contains("Testing"), "{text}");
+}
+
+#[actix_web::test]
+async fn the_demo_city_reads_english_on_english_pages() {
+    let app = spawn_app().await;
+    let opts = dosewise::demo::CityOptions {
+        towns: 2,
+        sites_per_town: 1,
+        days: 3,
+        seats_per_slot: 2,
+        residents_in_series: 0,
+        waiting_per_town: 0,
+        stock_days: 1,
+        users: false,
+        weekly_templates: true,
+    };
+    dosewise::demo::generate_city(
+        app.database(),
+        &app.state.keys,
+        app.state.settings.time_zone,
+        crate::helpers::test_now(),
+        opts,
+    )
+    .unwrap();
+    let en = visitor(&app, "en").await;
+    let home = en.get_text("/").await;
+    assert!(
+        home.contains("Chengguan Town") && home.contains("Donghu Town"),
+        "{home}"
+    );
+    let town: i64 = {
+        let mut c = app.conn();
+        towns::table
+            .filter(towns::code.eq("T001"))
+            .select(towns::id)
+            .first(&mut c)
+            .unwrap()
+    };
+    let page = en.get_text(&format!("/towns/{town}")).await;
+    assert!(page.contains("Chengguan Community Health Centre"), "{page}");
+    assert!(page.contains("10 Renmin Road"), "{page}");
+    assert_eq!(app.count("products", "name_en IS NULL"), 0);
+    assert_eq!(
+        app.count("sites", "name_en IS NULL OR address_en IS NULL"),
+        0
+    );
+    let zh = visitor(&app, "zh-CN").await;
+    assert!(zh.get_text("/").await.contains("城关镇"));
+}
