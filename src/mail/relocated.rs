@@ -12,7 +12,9 @@ use crate::db::AnyConnection;
 use crate::domain::BookingCode;
 use crate::i18n::{when, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::{appointment, exception, exception_move, product, resident, site, slot, town};
+use crate::models::{
+    appointment, exception, exception_move, product, resident, site, slot, town, LocalName,
+};
 
 /// The message for a `relocated` row; `None` when what it is about is gone.
 pub(super) fn render(
@@ -54,20 +56,30 @@ pub(super) fn render(
             stamp: env.now,
             summary: &format!("{} · {}", lang.t("mail.event"), place),
             location: place,
-            description: &format!("{}: {code} · {} {dose}", lang.t("appt.code"), p.name),
+            description: &format!(
+                "{}: {code} · {} {dose}",
+                lang.t("appt.code"),
+                p.local_name(lang)
+            ),
             cancelled,
         })
     };
     let Some(to_id) = m.to_slot_id else {
         let t = town::find(c, TownId(from_site.town_id))?;
-        let town_name = t.map(|t| t.name).unwrap_or_default();
+        let town_name = t
+            .map(|t| t.local_name(lang).to_string())
+            .unwrap_or_default();
         let args = [
-            ("site", from_site.name.as_str()),
+            ("site", from_site.local_name(lang)),
             ("when", old_when.as_str()),
             ("reason", reason.as_str()),
             ("town", town_name.as_str()),
         ];
-        let place = format!("{} {}", from_site.name, from_site.address);
+        let place = format!(
+            "{} {}",
+            from_site.local_name(lang),
+            from_site.local_address(lang)
+        );
         return Ok(Some(Content {
             subject: lang.tf("mail.displaced.subject", &args),
             greeting,
@@ -78,11 +90,14 @@ pub(super) fn render(
             facts: vec![
                 (lang.t("appt.code").into(), code.clone()),
                 (lang.t("mail.reason").into(), reason.clone()),
-                (lang.t("appt.site").into(), from_site.name.clone()),
+                (
+                    lang.t("appt.site").into(),
+                    from_site.local_name(lang).to_string(),
+                ),
                 (lang.t("appt.when").into(), old_when.clone()),
                 (
                     lang.t("appt.product").into(),
-                    format!("{} · {dose}", p.name),
+                    format!("{} · {dose}", p.local_name(lang)),
                 ),
             ],
             link: Some((
@@ -100,13 +115,17 @@ pub(super) fn render(
     };
     let new_when = when(lang, env.tz, sl.starts_at, sl.ends_at);
     let args = [
-        ("from_site", from_site.name.as_str()),
+        ("from_site", from_site.local_name(lang)),
         ("old_when", old_when.as_str()),
         ("reason", reason.as_str()),
-        ("site", to_site.name.as_str()),
+        ("site", to_site.local_name(lang)),
         ("when", new_when.as_str()),
     ];
-    let place = format!("{} {}", to_site.name, to_site.address);
+    let place = format!(
+        "{} {}",
+        to_site.local_name(lang),
+        to_site.local_address(lang)
+    );
     Ok(Some(Content {
         subject: lang.tf("mail.relocated.subject", &args),
         greeting,
@@ -123,13 +142,19 @@ pub(super) fn render(
         facts: vec![
             (lang.t("appt.code").into(), code.clone()),
             (lang.t("mail.reason").into(), reason.clone()),
-            (lang.t("appt.site").into(), to_site.name.clone()),
-            (lang.t("mail.address").into(), to_site.address.clone()),
+            (
+                lang.t("appt.site").into(),
+                to_site.local_name(lang).to_string(),
+            ),
+            (
+                lang.t("mail.address").into(),
+                to_site.local_address(lang).to_string(),
+            ),
             (lang.t("appt.when").into(), new_when.clone()),
             (lang.t("mail.relocated.previous").into(), old_when.clone()),
             (
                 lang.t("appt.product").into(),
-                format!("{} · {dose}", p.name),
+                format!("{} · {dose}", p.local_name(lang)),
             ),
         ],
         link: Some((

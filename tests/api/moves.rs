@@ -87,6 +87,8 @@ fn second_site(app: &TestApp, city: City, doses: i32) -> City {
             name: "东门接种点".into(),
             address: "东门路8号".into(),
             active: true,
+            name_en: None,
+            address_en: None,
         },
     )
     .unwrap();

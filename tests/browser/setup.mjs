@@ -47,7 +47,7 @@ h.run(async () => {
   step('town');
   await page.goto('/admin/towns');
   await page.getByLabel('Code').fill('T001');
-  await page.getByLabel('Name').fill('Riverside');
+  await page.getByLabel('Name', { exact: true }).fill('Riverside');
   await page.getByLabel('Eligible population').fill('42000');
   await page.getByLabel('Contact emails for notices').fill('office@riverside.example.org');
   let res = await submit(page, 'Add a town');
@@ -65,8 +65,8 @@ h.run(async () => {
 
   step('site');
   await page.goto('/admin/sites');
-  await page.getByLabel('Name').fill('Riverside Health Centre');
-  await page.getByLabel('Address').fill('1 River Road');
+  await page.getByLabel('Name', { exact: true }).fill('Riverside Health Centre');
+  await page.getByLabel('Address', { exact: true }).fill('1 River Road');
   await submit(page, 'Add a site');
   check(page.url().includes('/admin/sites/'), `site page, got ${page.url()}`);
   ok('site created; its page opens on the weekly template');
