@@ -99,31 +99,11 @@ const TOWN_NAMES: [&str; 24] = [
     "双河镇",
 ];
 /// The towns' English names, in the order of [`TOWN_NAMES`].
+#[rustfmt::skip]
 const TOWN_NAMES_EN: [&str; 24] = [
-    "Chengguan",
-    "Donghu",
-    "Xiling",
-    "Nanqiao",
-    "Beigang",
-    "Qingshan",
-    "Baisha",
-    "Jintian",
-    "Shimen",
-    "Longquan",
-    "Taoyuan",
-    "Liuhe",
-    "Songlin",
-    "Meiling",
-    "Xintang",
-    "Jiangkou",
-    "Chang'an",
-    "Yonghe",
-    "Ping'an",
-    "Xinglong",
-    "Taiping",
-    "Anning",
-    "Fenghuang",
-    "Shuanghe",
+    "Chengguan", "Donghu", "Xiling", "Nanqiao", "Beigang", "Qingshan", "Baisha", "Jintian",
+    "Shimen", "Longquan", "Taoyuan", "Liuhe", "Songlin", "Meiling", "Xintang", "Jiangkou",
+    "Chang'an", "Yonghe", "Ping'an", "Xinglong", "Taiping", "Anning", "Fenghuang", "Shuanghe",
 ];
 const SITE_KINDS: [&str; 3] = ["社区卫生服务中心", "卫生院接种点", "体育馆临时接种点"];
 /// The kinds of site in English, in the order of [`SITE_KINDS`].
@@ -134,13 +114,9 @@ const SITE_KINDS_EN: [&str; 3] = [
 ];
 const STREETS: [&str; 6] = ["人民路", "解放路", "建设路", "中山路", "和平路", "文化路"];
 /// The streets in English, in the order of [`STREETS`].
+#[rustfmt::skip]
 const STREETS_EN: [&str; 6] = [
-    "Renmin Road",
-    "Jiefang Road",
-    "Jianshe Road",
-    "Zhongshan Road",
-    "Heping Road",
-    "Wenhua Road",
+    "Renmin Road", "Jiefang Road", "Jianshe Road", "Zhongshan Road", "Heping Road", "Wenhua Road",
 ];
 /// Every site's hours on every day, in minutes after local midnight: 08:30-16:30 with lunch
 /// 11:30-13:30, as stored in `site_hours`.
