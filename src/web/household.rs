@@ -23,7 +23,7 @@ use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, Per
 use crate::error::AppError;
 use crate::i18n::{day_label, hm, Lang};
 use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
-use crate::models::{appointment, product, site, slot, vaccination};
+use crate::models::{appointment, product, site, slot, vaccination, LocalName};
 use crate::views::household::{
     HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, SiteChoice, SlotChoice,
 };
@@ -234,7 +234,10 @@ async fn render(
     let (rows, products, all_sites) = data;
     let lang = ctx.lang;
     let tz = state.settings.time_zone;
-    let site_names: Vec<(i64, String)> = all_sites.iter().map(|s| (s.id, s.name.clone())).collect();
+    let site_names: Vec<(i64, String)> = all_sites
+        .iter()
+        .map(|s| (s.id, s.local_name(lang).to_string()))
+        .collect();
     let active: Vec<&crate::models::Site> = all_sites.iter().filter(|s| s.active).collect();
     // The site asked for, else the one of the household's latest appointment, else the first.
     let latest = rows
@@ -290,7 +293,7 @@ async fn render(
             SlotChoice {
                 id: sl.id.to_string(),
                 time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                product: crate::views::product_name(&products, sl.product_id),
+                product: crate::views::product_name(lang, &products, sl.product_id),
                 label,
                 full: all == 0,
                 chosen: shown.chosen_slot == Some(sl.id),
@@ -325,7 +328,7 @@ async fn render(
             .iter()
             .map(|s| SiteChoice {
                 id: s.id.to_string(),
-                name: s.name.clone(),
+                name: s.local_name(lang).to_string(),
                 selected: Some(s.id) == site_id,
             })
             .collect(),
