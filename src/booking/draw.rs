@@ -268,10 +268,12 @@ fn try_enter(
         crate::models::audit::record_at_site(
             c,
             now,
-            &who.id_number.masked(),
-            "draw.enter",
-            &format!("draw {draw_id}"),
-            &format!("site {} dose {dose}", s.site_id),
+            crate::models::audit::Entry {
+                actor: &who.id_number.masked(),
+                action: "draw.enter",
+                subject: &format!("draw {draw_id}"),
+                detail: &format!("site {} dose {dose}", s.site_id),
+            },
             s.site_id,
         )?;
         Ok(e)

@@ -426,10 +426,12 @@ fn take_seats(
         audit::record_at_site(
             c,
             rules.now,
-            &mask(&p.member),
-            "appointment.book",
-            &format!("appointment {}", a.id),
-            &format!("site {} dose {} (household)", a.site_id, a.dose_number),
+            audit::Entry {
+                actor: &mask(&p.member),
+                action: "appointment.book",
+                subject: &format!("appointment {}", a.id),
+                detail: &format!("site {} dose {} (household)", a.site_id, a.dose_number),
+            },
             a.site_id,
         )?;
     }
@@ -437,15 +439,17 @@ fn take_seats(
     audit::record_at_site(
         c,
         rules.now,
-        &group.actor,
-        "household.book",
-        &group.subject,
-        &format!(
-            "site {}: {} appointments ({})",
-            site.0,
-            booked.len(),
-            ids.join(", ")
-        ),
+        audit::Entry {
+            actor: &group.actor,
+            action: "household.book",
+            subject: &group.subject,
+            detail: &format!(
+                "site {}: {} appointments ({})",
+                site.0,
+                booked.len(),
+                ids.join(", ")
+            ),
+        },
         site.0,
     )?;
     Ok(booked)

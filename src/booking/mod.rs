@@ -268,10 +268,12 @@ fn try_book(
         audit::record_at_site(
             c,
             now,
-            &who.id_number.masked(),
-            "appointment.book",
-            &format!("appointment {}", a.id),
-            &format!("site {} dose {dose}", slot.site_id),
+            audit::Entry {
+                actor: &who.id_number.masked(),
+                action: "appointment.book",
+                subject: &format!("appointment {}", a.id),
+                detail: &format!("site {} dose {dose}", slot.site_id),
+            },
             slot.site_id,
         )?;
         Ok(a)
@@ -492,13 +494,15 @@ pub fn cancel(db: &Db, id: AppointmentId, now: NaiveDateTime) -> Result<(), Book
         audit::record_at_site(
             c,
             now,
-            &r.as_ref().map_or_else(
-                || "resident".to_string(),
-                |r| IdNumber::mask_stored(&r.id_last4),
-            ),
-            "appointment.cancel",
-            &format!("appointment {}", a.id),
-            &format!("site {} dose {}", a.site_id, a.dose_number),
+            audit::Entry {
+                actor: &r.as_ref().map_or_else(
+                    || "resident".to_string(),
+                    |r| IdNumber::mask_stored(&r.id_last4),
+                ),
+                action: "appointment.cancel",
+                subject: &format!("appointment {}", a.id),
+                detail: &format!("site {} dose {}", a.site_id, a.dose_number),
+            },
             a.site_id,
         )?;
         if let Some(r) = r {
@@ -629,10 +633,12 @@ pub fn reschedule(
         audit::record_at_site(
             c,
             rules.now,
-            &IdNumber::mask_stored(&res.id_last4),
-            "appointment.move",
-            &format!("appointment {}", id.0),
-            &format!("site {} -> site {}", old.site_id, new_slot.site_id),
+            audit::Entry {
+                actor: &IdNumber::mask_stored(&res.id_last4),
+                action: "appointment.move",
+                subject: &format!("appointment {}", id.0),
+                detail: &format!("site {} -> site {}", old.site_id, new_slot.site_id),
+            },
             new_slot.site_id,
         )?;
         Ok(())

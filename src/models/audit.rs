@@ -20,6 +20,15 @@ pub struct AuditEntry {
     pub town_id: Option<i64>,
 }
 
+/// What an entry says: who did what to what, and the detail.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub detail: &'a str,
+}
+
 /// Write an entry in the caller's transaction.
 pub fn record(
     conn: &mut AnyConnection,
@@ -29,23 +38,29 @@ pub fn record(
     subject: &str,
     detail: &str,
 ) -> QueryResult<()> {
-    write(conn, now, [actor, action, subject, detail], None)
+    let entry = Entry {
+        actor,
+        action,
+        subject,
+        detail,
+    };
+    write(conn, now, entry, None)
 }
 
-/// One entry (actor, action, subject, detail), about a town or city-wide.
+/// One entry, about a town or city-wide.
 fn write(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
-    [actor, action, subject, detail]: [&str; 4],
+    e: Entry<'_>,
     town_id: Option<i64>,
 ) -> QueryResult<()> {
     let entry = AuditEntry {
         id: crate::ids::new_id(),
         created_at: now,
-        actor: actor.to_string(),
-        action: action.to_string(),
-        subject: subject.to_string(),
-        detail: detail.to_string(),
+        actor: e.actor.to_string(),
+        action: e.action.to_string(),
+        subject: e.subject.to_string(),
+        detail: e.detail.to_string(),
         town_id,
     };
     super::insert_into(conn, audit_log::table, &entry)
@@ -65,20 +80,17 @@ pub fn recent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<AuditEntr
 pub fn record_at_site(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
+    e: Entry<'_>,
     site_id: i64,
 ) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let row = sites::table.filter(sites::id.eq(site_id)).select((
         crate::ids::new_id().into_sql::<BigInt>(),
         now.into_sql::<Timestamp>(),
-        actor.into_sql::<Text>(),
-        action.into_sql::<Text>(),
-        subject.into_sql::<Text>(),
-        detail.into_sql::<Text>(),
+        e.actor.into_sql::<Text>(),
+        e.action.into_sql::<Text>(),
+        e.subject.into_sql::<Text>(),
+        e.detail.into_sql::<Text>(),
         sites::town_id.nullable(),
     ));
     diesel::insert_into(audit_log::table)
@@ -105,7 +117,13 @@ pub fn record_in_town(
     subject: &str,
     town_id: i64,
 ) -> QueryResult<()> {
-    write(conn, now, [actor, action, subject, ""], Some(town_id))
+    let entry = Entry {
+        actor,
+        action,
+        subject,
+        detail: "",
+    };
+    write(conn, now, entry, Some(town_id))
 }
 
 /// What the audit page shows: times in `[from, to)`, one kind (an action, or the part before

@@ -375,23 +375,27 @@ fn record_displaced(
         Some(t) => audit::record_at_site(
             c,
             now,
-            SYSTEM,
-            "appointment.move",
-            &subject,
-            &format!(
-                "{because}: slot {} -> slot {} (site {})",
-                a.slot_id, t.id, t.site_id
-            ),
+            audit::Entry {
+                actor: SYSTEM,
+                action: "appointment.move",
+                subject: &subject,
+                detail: &format!(
+                    "{because}: slot {} -> slot {} (site {})",
+                    a.slot_id, t.id, t.site_id
+                ),
+            },
             t.site_id,
         )?,
         None => {
             audit::record_at_site(
                 c,
                 now,
-                SYSTEM,
-                "appointment.cancel",
-                &subject,
-                &format!("{because}: no equivalent seat; first on the waiting list"),
+                audit::Entry {
+                    actor: SYSTEM,
+                    action: "appointment.cancel",
+                    subject: &subject,
+                    detail: &format!("{because}: no equivalent seat; first on the waiting list"),
+                },
                 a.site_id,
             )?;
             if let Some(r) = &r {
