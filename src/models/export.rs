@@ -94,6 +94,39 @@ pub fn appointments(
     .load(c)
 }
 
+/// The joins a dose's row and a reaction's row share, onto `$q` (which has `vaccinations` in
+/// it): the site (`$site`) and its town, the vaccine, the resident (`$resident`) and the staff
+/// member (`$staff`, none for a dose recorded without one).
+macro_rules! dose_joins {
+    ($q:expr, $site:expr, $resident:expr, $staff:expr) => {
+        $q.inner_join(sites::table.on(sites::id.eq($site)))
+            .inner_join(towns::table.on(towns::id.eq(sites::town_id)))
+            .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
+            .inner_join(residents::table.on(residents::id.eq($resident)))
+            .left_join(users::table.on(users::id.nullable().eq($staff)))
+    };
+}
+
+/// The columns of a row from [`dose_joins`]: the id and time, where and which dose, the
+/// `$extra` columns, then the staff member and the resident.
+macro_rules! dose_columns {
+    ($id:expr, $at:expr $(, $extra:expr)*) => {
+        (
+            $id,
+            $at,
+            towns::name,
+            sites::name,
+            products::name,
+            vaccinations::dose_number,
+            vaccinations::lot,
+            $($extra,)*
+            users::username.nullable(),
+            residents::name,
+            residents::id_last4,
+        )
+    };
+}
+
 /// A dose given, as exported.
 #[derive(Debug, Queryable)]
 pub struct VaccinationRow {
@@ -116,25 +149,14 @@ pub fn vaccinations(
     after: Key,
     limit: i64,
 ) -> QueryResult<Vec<VaccinationRow>> {
-    let q = vaccinations::table
-        .inner_join(sites::table.on(sites::id.eq(vaccinations::site_id)))
-        .inner_join(towns::table.on(towns::id.eq(sites::town_id)))
-        .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
-        .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
-        .left_join(users::table.on(users::id.nullable().eq(vaccinations::staff_user_id)))
-        .select((
-            vaccinations::id,
-            vaccinations::given_at,
-            towns::name,
-            sites::name,
-            products::name,
-            vaccinations::dose_number,
-            vaccinations::lot,
-            users::username.nullable(),
-            residents::name,
-            residents::id_last4,
-        ))
-        .into_boxed();
+    let q = dose_joins!(
+        vaccinations::table,
+        vaccinations::site_id,
+        vaccinations::resident_id,
+        vaccinations::staff_user_id
+    )
+    .select(dose_columns!(vaccinations::id, vaccinations::given_at))
+    .into_boxed();
     window!(
         q,
         f,
@@ -223,29 +245,22 @@ pub fn reactions(
     after: Key,
     limit: i64,
 ) -> QueryResult<Vec<ReactionRow>> {
-    let q = adverse_events::table
-        .inner_join(vaccinations::table.on(vaccinations::id.eq(adverse_events::vaccination_id)))
-        .inner_join(sites::table.on(sites::id.eq(adverse_events::site_id)))
-        .inner_join(towns::table.on(towns::id.eq(sites::town_id)))
-        .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
-        .inner_join(residents::table.on(residents::id.eq(adverse_events::resident_id)))
-        .left_join(users::table.on(users::id.nullable().eq(adverse_events::recorded_by)))
-        .select((
-            adverse_events::id,
-            adverse_events::occurred_at,
-            towns::name,
-            sites::name,
-            products::name,
-            vaccinations::dose_number,
-            vaccinations::lot,
-            adverse_events::severity,
-            adverse_events::symptoms,
-            adverse_events::action_taken,
-            users::username.nullable(),
-            residents::name,
-            residents::id_last4,
-        ))
-        .into_boxed();
+    let q = dose_joins!(
+        adverse_events::table.inner_join(
+            vaccinations::table.on(vaccinations::id.eq(adverse_events::vaccination_id))
+        ),
+        adverse_events::site_id,
+        adverse_events::resident_id,
+        adverse_events::recorded_by
+    )
+    .select(dose_columns!(
+        adverse_events::id,
+        adverse_events::occurred_at,
+        adverse_events::severity,
+        adverse_events::symptoms,
+        adverse_events::action_taken
+    ))
+    .into_boxed();
     window!(
         q,
         f,
