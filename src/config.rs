@@ -77,7 +77,8 @@ pub struct Settings {
     /// template does not give one (each template stores its own). Default 10.
     pub draw_minutes: i32,
     /// `DOSEWISE_CONTACT_DAY_CAP`: the most active bookings one phone number, and one e-mail
-    /// address, may hold on one day (a family still books together). Default 5; 0 = no cap.
+    /// address, may hold on one day (a family still books together). Default 6; 0 = no cap; never
+    /// below `household_max` (see [`Settings::check`]).
     pub contact_day_cap: u32,
     /// `DOSEWISE_HOUSEHOLD_MAX`: the most residents one household may hold, the one who made it
     /// included. Default 6; at least 1.
@@ -115,7 +116,7 @@ impl Settings {
             rate_lookup_per_minute: 30,
             rate_login_per_minute: 10,
             draw_minutes: 10,
-            contact_day_cap: 5,
+            contact_day_cap: 6,
             household_max: 6,
         }
     }
@@ -266,6 +267,18 @@ impl Settings {
         if !(1..=50).contains(&self.household_max) {
             bail!("DOSEWISE_HOUSEHOLD_MAX must be between 1 and 50");
         }
+        // A household books under one phone number and e-mail address: a cap below its size
+        // would refuse a full household's group booking on one day.
+        if self.contact_day_cap != 0
+            && i64::from(self.household_max) > i64::from(self.contact_day_cap)
+        {
+            bail!(
+                "DOSEWISE_HOUSEHOLD_MAX ({}) must not exceed DOSEWISE_CONTACT_DAY_CAP ({}): a full \
+                 household books under one phone number and e-mail address (0 turns the cap off)",
+                self.household_max,
+                self.contact_day_cap
+            );
+        }
         Ok(())
     }
 }
@@ -288,4 +301,32 @@ impl Settings {
 
 fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn the_defaults_let_a_full_household_book_together() {
+        let s = Settings::defaults();
+        assert!(i64::from(s.contact_day_cap) >= i64::from(s.household_max));
+        s.check().unwrap();
+    }
+
+    #[test]
+    fn a_household_larger_than_the_contact_cap_is_refused_unless_the_cap_is_off() {
+        let mut s = Settings {
+            household_max: 6,
+            contact_day_cap: 5,
+            ..Settings::defaults()
+        };
+        let err = s.check().unwrap_err().to_string();
+        assert!(err.contains("DOSEWISE_HOUSEHOLD_MAX (6)"), "{err}");
+        assert!(err.contains("DOSEWISE_CONTACT_DAY_CAP (5)"), "{err}");
+        s.contact_day_cap = 6;
+        s.check().unwrap();
+        s.contact_day_cap = 0;
+        s.check().unwrap();
+    }
 }
