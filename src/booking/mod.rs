@@ -21,8 +21,10 @@
 pub mod clinic;
 mod contact_cap;
 pub mod draw;
+mod free;
 pub mod household;
 pub mod relocate;
+pub use free::next_free_slots;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -722,38 +724,4 @@ pub fn join_waiting_list(
     };
     let position = waiting::position(&mut conn, town, resident_id)?.unwrap_or(1);
     Ok(Waiting { position, already })
-}
-
-/// Today's and later slots of a town's sites with a first-dose seat free, soonest first: each
-/// site's next one, at most `limit` of them.
-pub fn next_free_slots(
-    conn: &mut AnyConnection,
-    rules: Rules,
-    site_ids: &[i64],
-    limit: usize,
-) -> QueryResult<Vec<Slot>> {
-    let mut out = Vec::with_capacity(site_ids.len());
-    for &site in site_ids {
-        out.extend(next_free_at(conn, rules, site)?);
-    }
-    out.sort_by_key(|s| (s.starts_at, s.id));
-    out.truncate(limit);
-    Ok(out)
-}
-
-/// A site's next slot with a first-dose seat free. Its first open slot usually is that slot, so a
-/// few are read first; more only when those are all held for second doses or not yet released
-/// (reading all of a town's open slots on each town page cost 1 ms a page: BENCHMARKS.md).
-fn next_free_at(conn: &mut AnyConnection, rules: Rules, site: i64) -> QueryResult<Option<Slot>> {
-    for batch in [16, 2000] {
-        let open = slot::list_open_for_sites(conn, &[site], rules.now, batch)?;
-        let read = open.len();
-        let free = open
-            .into_iter()
-            .find(|s| s.released(rules.now) && s.free_first(rules.now, rules.release_hours) > 0);
-        if free.is_some() || (read as i64) < batch {
-            return Ok(free);
-        }
-    }
-    Ok(None)
 }

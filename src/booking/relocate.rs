@@ -29,6 +29,8 @@ use crate::models::{Appointment, Product, Site, Slot};
 /// Who is moving an appointment: enough to tell which slots their dose may take.
 pub struct Mover {
     pub from: SlotId,
+    /// The site and vaccine of the appointment: a move among their slots needs no new dose.
+    pub holds: (i64, i64),
     pub dose: i32,
     pub birth: NaiveDate,
     pub given: Vec<vaccination::Vaccination>,
@@ -43,6 +45,7 @@ impl Mover {
         };
         Ok(Some(Mover {
             from: SlotId(a.slot_id),
+            holds: (a.site_id, a.product_id),
             dose: a.dose_number,
             birth: r.birth_date,
             given: vaccination::list_for_resident(c, ResidentId(a.resident_id))?,

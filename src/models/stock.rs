@@ -87,6 +87,26 @@ pub fn unpromise_dose(
     Ok(())
 }
 
+/// Doses of `product` at `site` not yet promised to an appointment, read from `balances` (a
+/// booking anywhere promises one, so a slot without them takes no booking at all).
+pub fn unpromised(balances: &[StockBalance], site: i64, product: i64) -> i32 {
+    balances
+        .iter()
+        .find(|b| b.site_id == site && b.product_id == product)
+        .map_or(0, |b| (b.on_hand - b.promised).max(0))
+}
+
+/// The balances of several sites (a town's page).
+pub fn balances_for_sites(
+    conn: &mut AnyConnection,
+    sites: &[i64],
+) -> QueryResult<Vec<StockBalance>> {
+    stock_balances::table
+        .filter(stock_balances::site_id.eq_any(sites))
+        .select(StockBalance::as_select())
+        .load(conn)
+}
+
 /// A site's balances.
 pub fn balances_for_site(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Vec<StockBalance>> {
     stock_balances::table

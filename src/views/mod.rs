@@ -104,6 +104,8 @@ pub struct SiteRow {
     pub name: String,
     pub address: String,
     pub next_free: Option<String>,
+    /// Seats free but no dose left to promise: the site takes no booking now.
+    pub no_stock: bool,
 }
 
 /// The values typed into the resident details form, kept on errors.
@@ -148,6 +150,8 @@ pub struct SlotRow {
     pub product: String,
     pub free_first: i32,
     pub free_second: i32,
+    /// Seats free but no dose in stock to promise: nothing can be booked here now.
+    pub no_stock: bool,
     pub label: String,
     /// Why it cannot be booked or entered now ("opens at ..."), if so.
     pub closed: Option<String>,
@@ -176,6 +180,8 @@ pub struct SitePage {
     pub prev_date: Option<String>,
     pub next_date: Option<String>,
     pub slots: Vec<SlotRow>,
+    /// The site holds no dose of any vaccine left to promise: the page says so first.
+    pub no_stock: bool,
     /// The draws the day's slots open with.
     pub draws: Vec<draw::DrawRow>,
     /// The time left until the day's next slot opens, if one has not yet.
@@ -227,6 +233,8 @@ pub struct AppointmentPage {
     pub product: String,
     pub dose_number: i32,
     pub status_label: &'static str,
+    /// The status as stored: its colour on the page (only a live or done one is green).
+    pub status: &'static str,
     pub active: bool,
     /// The catalogue key of the heading: booked, moved, or just "my appointment".
     pub heading: &'static str,

@@ -100,9 +100,10 @@ pub struct Rendered {
 /// The active towns and sites: the home page.
 pub type TownList = Arc<(Vec<Town>, Vec<Site>)>;
 
-/// A town, its sites, each site's next slot with a free first-dose seat, and the length of the
-/// town's waiting list: the town page.
-pub type TownContext = Arc<(Town, Vec<Site>, Vec<Slot>, i64)>;
+/// A town, its sites, each site's next slot with a free first-dose seat and a dose to promise,
+/// the length of the town's waiting list, and the sites without a dose left to promise: the town
+/// page.
+pub type TownContext = Arc<(Town, Vec<Site>, Vec<Slot>, i64, Vec<i64>)>;
 
 /// The caches the application keeps.
 #[derive(Default)]

@@ -122,10 +122,7 @@ pub fn offered_first(
     release_hours: i64,
     stock: &[StockBalance],
 ) -> i32 {
-    let unpromised = stock
-        .iter()
-        .find(|b| b.site_id == s.site_id && b.product_id == s.product_id)
-        .map_or(0, |b| (b.on_hand - b.promised).max(0));
+    let unpromised = crate::models::stock::unpromised(stock, s.site_id, s.product_id);
     s.free_first(now, release_hours).min(unpromised)
 }
 

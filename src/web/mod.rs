@@ -22,6 +22,7 @@ pub mod record;
 pub mod refusal;
 pub mod resident;
 pub mod respond;
+pub mod site_day;
 pub mod staff;
 pub mod state;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate, Timelike};
+use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::common::CsrfForm;
@@ -27,13 +27,12 @@ use crate::i18n::Lang;
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::LocalName;
 use crate::models::{
-    appointment, exception, product, resident, screening, site, slot, town, vaccination, waiting,
-    AppointmentStatus,
+    appointment, exception, product, resident, screening, site, slot, stock, stock::unpromised,
+    town, vaccination, waiting, AppointmentStatus,
 };
 use crate::views::{
-    day_bounds, day_label, hm, local, product_name, qr_svg, when, AppointmentPage, BookPage,
-    CancelPage, FindPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, SlotRow, TownPage,
-    TownRow, WaitingPage,
+    day_bounds, day_label, local, qr_svg, when, AppointmentPage, BookPage, CancelPage, FindPage,
+    FormErrors, HomePage, ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -149,8 +148,21 @@ async fn render_town(
             let t = t.ok_or(AppError::NotFound)?;
             let sites = site::list_for_town(c, id)?;
             let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
-            let free = booking::next_free_slots(c, st.rules(), &ids, ids.len())?;
-            Ok(Arc::new((t, sites, free, waiting::count_waiting(c, id)?)))
+            let stock = stock::balances_for_sites(c, &ids)?;
+            let free = booking::next_free_slots(c, st.rules(), &ids, &stock, ids.len())?;
+            let dry = (sites.iter().map(|s| s.id)).filter(|&s| {
+                !stock
+                    .iter()
+                    .any(|b| unpromised(&stock, s, b.product_id) > 0)
+            });
+            let dry = dry.collect();
+            Ok(Arc::new((
+                t,
+                sites,
+                free,
+                waiting::count_waiting(c, id)?,
+                dry,
+            )))
         })
     };
     let generation = state.db.generation();
@@ -159,7 +171,7 @@ async fn render_town(
         .town
         .get_or_load(id.0, generation, load)
         .await?;
-    let (t, sites, free, waiting) = &*cached;
+    let (t, sites, free, waiting, dry) = &*cached;
     let tz = state.settings.time_zone;
     let rows: Vec<SiteRow> = sites
         .iter()
@@ -171,6 +183,7 @@ async fn render_town(
                 .iter()
                 .find(|f| f.site_id == s.id)
                 .map(|f| when(ctx.lang, tz, f.starts_at, f.ends_at)),
+            no_stock: dry.contains(&s.id),
         })
         .collect();
     let page = TownPage {
@@ -265,43 +278,17 @@ async fn render_site(
     } else {
         Vec::new()
     };
-    let rows = slots
-        .iter()
-        .filter(|sl| sl.starts_at > rules.now)
-        .map(|sl| {
-            let free_first = super::draw::offered_first(sl, rules.now, rules.release_hours, stock);
-            let free_second = sl.free_second();
-            let closure = (sl.seats == 0).then(|| closure_label(ctx.lang, tz, sl, &exceptions));
-            let label = if let Some(c) = &closure {
-                c.clone()
-            } else if free_second == 0 {
-                ctx.t("site.full").to_string()
-            } else if free_first == 0 {
-                ctx.t("site.second_only").to_string()
-            } else {
-                ctx.tf("site.seats_left", &[("n", &free_first.to_string())])
-            };
-            let opening = crate::booking::draw::opening_among(rules.now, sl, draws);
-            let in_draw = matches!(opening, crate::booking::draw::Opening::Window(_));
-            let closed = super::draw::closed_label(ctx.lang, tz, &opening).or_else(|| {
-                // A move is a first-come booking: not into a slot whose seats are being drawn.
-                (moving && in_draw).then(|| ctx.t("draw.status.open").to_string())
-            });
-            SlotRow {
-                id: sl.id.to_string(),
-                time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                product: product_name(ctx.lang, products, sl.product_id),
-                free_first,
-                free_second,
-                label,
-                closed,
-                in_draw,
-                shut: closure.is_some(),
-                current: mover.is_some_and(|m| m.from == SlotId(sl.id)),
-                movable: mover.is_some_and(|m| m.fits(sl, products, free_first, free_second, tz)),
-            }
-        })
-        .collect();
+    let day_rows = super::site_day::Day {
+        lang: ctx.lang,
+        tz,
+        rules,
+        slots,
+        draws,
+        stock,
+        products,
+        exceptions: &exceptions,
+        mover,
+    };
     // The day's next opening still ahead, for the countdown.
     let next_opening = slots
         .iter()
@@ -325,7 +312,8 @@ async fn render_site(
         day: day_label(ctx.lang, day),
         prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
         next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
-        slots: rows,
+        slots: day_rows.rows(),
+        no_stock: day_rows.site_without_stock(),
         draws: draws
             .iter()
             .map(|d| super::draw::draw_row(ctx.lang, tz, rules.now, d))
@@ -349,31 +337,6 @@ async fn render_site(
             StatusCode::OK
         },
     )
-}
-
-/// "Closed", with the reason of the latest exception that closed the slot's time (or gave it no
-/// seats) when there is one.
-fn closure_label(
-    lang: Lang,
-    tz: chrono_tz::Tz,
-    sl: &slot::Slot,
-    exceptions: &[exception::SiteException],
-) -> String {
-    let start = local(tz, sl.starts_at);
-    let day = start.date_naive();
-    let from = i32::try_from(start.time().num_seconds_from_midnight() / 60).unwrap_or(0);
-    let to = from + i32::try_from((sl.ends_at - sl.starts_at).num_minutes()).unwrap_or(0);
-    let reason = exceptions
-        .iter()
-        .rev()
-        .filter(|e| e.day == day && e.starts < to && from < e.ends)
-        .find(|e| e.kind == "closed" || e.seats == Some(0))
-        .map(|e| e.reason.trim())
-        .filter(|r| !r.is_empty());
-    match reason {
-        Some(r) => lang.tf("site.closed_because", &[("reason", r)]),
-        None => lang.t("site.closed").to_string(),
-    }
 }
 
 async fn book_page(
@@ -512,7 +475,7 @@ fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpRespon
 }
 
 /// `GET /appointment`: the appointment this browser was granted (after booking or finding it).
-/// `?done=booked|moved` after the booking or move that led here: the page then says so; looked
+/// `?done=booked|moved|cancelled` after the booking, move or cancellation that led here: the page then says so; looked
 /// up again later it is simply "my appointment".
 #[derive(Deserialize)]
 pub struct AppointmentQuery {
@@ -590,10 +553,12 @@ pub async fn appointment_page(
         product: p.local_name(lang).to_string(),
         dose_number: a.dose_number,
         status_label: lang.t(&format!("status.{}", status.as_str())),
+        status: status.as_str(),
         active: status == AppointmentStatus::Booked,
         heading: match (status, q.done.as_deref()) {
             (AppointmentStatus::Booked, Some("booked")) => "appt.confirmed",
             (AppointmentStatus::Booked, Some("moved")) => "appt.moved_title",
+            (AppointmentStatus::Cancelled, Some("cancelled")) => "appt.cancelled_title",
             _ => "appt.title",
         },
         next_dose,
@@ -677,7 +642,7 @@ pub async fn cancel(
     ctx.check_csrf(&form.csrf)?;
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     blocking(&state, move |st| st.cancel(id)).await?;
-    Ok(see_other("/appointment"))
+    Ok(see_other("/appointment?done=cancelled"))
 }
 
 /// `GET /appointment/move?site=ID&date=...`: slots to move to.

@@ -56,7 +56,8 @@ async fn a_site_without_stock_offers_no_first_dose_seat_and_at_most_its_unpromis
     assert_eq!(body["slots"][0]["free_second_dose"], 5, "{body}");
     let html = app.get_text(&page).await;
     assert!(!html.contains("剩余 5 个名额"), "{html}");
-    assert!(html.contains("仅剩第二剂预留名额"), "{html}");
+    assert!(html.contains("暂无疫苗"), "{html}");
+    assert!(!html.contains(&format!("/slots/{slot}/book")), "{html}");
     // Booking a first dose is refused as the page says, and writes nothing.
     let res = app.book_api(slot, 1, &resident(1)).await;
     assert_eq!(res.status(), 409);
@@ -86,6 +87,63 @@ async fn a_site_without_stock_offers_no_first_dose_seat_and_at_most_its_unpromis
     assert_eq!(body["slots"][0]["free_first_dose"], 1, "{body}");
     assert_eq!(app.stock(city), (2, 1));
     assert_eq!(app.slot_counts(next_day), (1, 0, 5));
+}
+
+#[actix_web::test]
+async fn a_site_without_stock_says_so_on_the_town_and_site_pages_and_links_to_no_booking() {
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = add_slot_at(&mut app.conn(), city, day_at_ten(7), 5, 0);
+    let site_page = format!("/sites/{}?date={}", city.site, the_day(7));
+    let see_times = format!("<a class=\"button\" href=\"/sites/{}\">", city.site);
+
+    // Seats but no dose: the town page says the site has no vaccine instead of a next free time.
+    let town = app.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(
+        town.contains("data-testid=\"no-stock\">该接种点暂无可预约的疫苗"),
+        "{town}"
+    );
+    assert!(
+        !town.contains("最近可约") && !town.contains(&see_times),
+        "{town}"
+    );
+    // The site page says it first, and no slot links to a booking form.
+    let html = app.get_text(&site_page).await;
+    assert!(html.contains("该接种点目前没有可预约的疫苗"), "{html}");
+    assert!(
+        html.contains("data-testid=\"no-stock-slot\">暂无疫苗"),
+        "{html}"
+    );
+    assert!(html.contains("slot is-dry"), "{html}");
+    assert!(!html.contains(&format!("/slots/{slot}/book")), "{html}");
+    let en = (app.client.get(format!("{}{site_page}", app.address)))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(en.contains("No vaccine in stock"), "{en}");
+    assert_eq!(app.count("appointments", "1=1"), 0);
+    assert_eq!(app.stock(city), (0, 0));
+
+    // Doses arrive (written behind the app's back: its one-second caches expire first).
+    app.add_stock(city, 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let town = app.get_text(&format!("/towns/{}", city.town)).await;
+    assert!(
+        town.contains("最近可约") && town.contains(&see_times),
+        "{town}"
+    );
+    assert!(!town.contains("该接种点暂无可预约的疫苗"), "{town}");
+    let html = app.get_text(&site_page).await;
+    assert!(!html.contains("该接种点目前没有可预约的疫苗"), "{html}");
+    assert!(html.contains(&format!("/slots/{slot}/book")), "{html}");
+    assert!(html.contains("剩余 2 个名额"), "{html}");
+    let res = app.book_api(slot, 1, &resident(1)).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.stock(city), (2, 1));
 }
 
 #[actix_web::test]

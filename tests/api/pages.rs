@@ -334,8 +334,25 @@ async fn moving_an_appointment_keeps_its_code_and_gives_back_the_old_seat() {
         .post_raw("/appointment/cancel", &[("csrf", &token)])
         .await;
     assert_eq!(res.status(), 303);
+    // The answer says the appointment is cancelled, and not in the green of a success.
+    assert_eq!(res.headers()["location"], "/appointment?done=cancelled");
+    let page = app.get_text("/appointment?done=cancelled").await;
+    assert!(page.contains("<h1>您的预约已取消</h1>"), "{page}");
+    assert!(page.contains("class=\"card ticket alert\""), "{page}");
+    assert!(
+        page.contains("<p class=\"status status-cancelled\">") && page.contains("已取消"),
+        "{page}"
+    );
+    let css = app.get_text("/static/app.css").await;
+    assert!(
+        css.contains(".status-cancelled strong, .status-no_show strong, .status-deferred strong { color: var(--danger); }"),
+        "a cancelled status is shown in the danger colour"
+    );
     let page = app.get_text("/appointment").await;
-    assert!(page.contains("已取消"));
+    assert!(
+        page.contains("已取消") && !page.contains("您的预约已取消"),
+        "{page}"
+    );
     assert!(
         page.contains(&format!(
             "href=\"/towns/{}\" data-testid=\"rebook\">重新预约",
