@@ -17,7 +17,11 @@
 //!   an appointment of its resident, dose and vaccine at its draw's site (or, if the entry
 //!   allowed it, another site of the same town), and nothing else does;
 //!   one waiting entry per resident and dose; every decided entry's result is mailed;
-//! - each household's member count equals its members.
+//! - each household's member count equals its members;
+//! - an exception's cancellation (`exception_moves` without a new slot) left its appointment
+//!   cancelled; an appointment an exception moved, not cancelled since and never moved by anyone
+//!   else (each move, the system's or the resident's, writes one `appointment.move` audit row), is
+//!   on one of the slots the exception rows moved it to.
 //!
 //! The queries are plain SQL written once for both backends; sums are cast to BIGINT so they
 //! read the same from SQLite and PostgreSQL.
@@ -27,6 +31,8 @@ use std::fmt;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
+
+mod moves;
 
 use crate::bureau::StoredPlan;
 use crate::db::AnyConnection;
@@ -68,6 +74,7 @@ pub fn run(c: &mut AnyConnection) -> QueryResult<Vec<Violation>> {
     outbox(c, &mut out)?;
     draws(c, &mut out)?;
     households(c, &mut out)?;
+    moves::exception_moves(c, &mut out)?;
     Ok(out)
 }
 

@@ -344,6 +344,42 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     );
     assert!(ics.contains("METHOD:CANCEL"), "{ics}");
     sink.stop();
+
+    // `dosewise check` holds the move rows to the appointments they name: a row saying resident
+    // 3 went elsewhere, or was cancelled, is reported; put back, the check passes.
+    let three = format!(
+        "(SELECT id FROM appointments WHERE code = '{}')",
+        code_of(&app, 3)
+    );
+    let repair = format!(
+        "UPDATE exception_moves SET to_slot_id = (SELECT slot_id FROM appointments \
+         WHERE id = {three}) WHERE appointment_id = {three}"
+    );
+    for (to, says) in [
+        (
+            closed.to_string(),
+            "an exception's move holds: appointment id=",
+        ),
+        (
+            "NULL".into(),
+            "an exception's cancellation holds: appointment id=",
+        ),
+    ] {
+        let break_it =
+            format!("UPDATE exception_moves SET to_slot_id = {to} WHERE appointment_id = {three}");
+        diesel::sql_query(&break_it)
+            .execute(&mut *app.conn())
+            .unwrap();
+        let out = crate::cli::dosewise(&app.db.url, &["check"], "");
+        let report = crate::cli::text(&out);
+        assert_eq!(out.status.code(), Some(1), "after `{break_it}`: {report}");
+        assert!(report.contains(says), "after `{break_it}`: {report}");
+        diesel::sql_query(&repair)
+            .execute(&mut *app.conn())
+            .unwrap();
+        let again = crate::cli::dosewise(&app.db.url, &["check"], "");
+        assert!(again.status.success(), "{}", crate::cli::text(&again));
+    }
 }
 
 #[actix_web::test]
