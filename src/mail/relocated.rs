@@ -159,7 +159,7 @@ pub(super) fn render(
         ],
         link: Some((
             lang.t("mail.relocated.link").into(),
-            format!("{}/find", env.base_url),
+            format!("{}/find?then=move", env.base_url),
         )),
         ics: Some(event(sl.starts_at, sl.ends_at, &place, false)),
     }))

@@ -264,6 +264,8 @@ pub struct FindPage {
     pub code: String,
     pub errors: FormErrors,
     pub refusal: Option<String>,
+    /// Found, the appointment's move page opens (`/find?then=move`).
+    pub to_move: bool,
 }
 
 /// Joined a waiting list.

@@ -28,6 +28,8 @@ pub struct LookupForm {
     pub code: String,
     pub id_number: String,
     pub csrf: String,
+    /// `move` on `/find`: go on to the move page (nothing else is followed).
+    pub then: String,
 }
 
 /// A code (booking or entry) and an ID number from a look-up form, or the form's errors.

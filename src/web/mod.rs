@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod dashboard;
 pub mod draw;
 pub mod exports;
+pub mod find;
 pub mod household;
 pub mod limits;
 pub mod lookup;
@@ -105,8 +106,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/record/key", web::get().to(record::public_key))
     .route("/verify", web::get().to(record::verify_page))
     .route("/verify", web::post().to(record::verify_submit))
-    .route("/find", web::get().to(resident::find_form))
-    .route("/find", web::post().to(resident::find_submit))
+    .route("/find", web::get().to(find::find_form))
+    .route("/find", web::post().to(find::find_submit))
     .route("/entry", web::get().to(draw::entry_page))
     .route("/entry/find", web::get().to(draw::entry_find_form))
     .route("/entry/find", web::post().to(draw::entry_find_submit))

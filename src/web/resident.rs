@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::common::CsrfForm;
 use super::cookies;
 use super::ctx::Ctx;
-use super::lookup::{self, LookupForm, LookupPage};
+use super::lookup;
 use super::moving;
 use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
@@ -31,8 +31,8 @@ use crate::models::{
     town, vaccination, waiting, AppointmentStatus,
 };
 use crate::views::{
-    day_bounds, day_label, local, qr_svg, when, AppointmentPage, BookPage, CancelPage, FindPage,
-    FormErrors, HomePage, ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
+    day_bounds, day_label, local, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors,
+    HomePage, ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -464,7 +464,7 @@ pub async fn book_submit(
 }
 
 /// 303 to the appointment page, with the cookie that lets this browser see it.
-fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpResponse {
+pub(super) fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) -> HttpResponse {
     cookies::grant(
         state,
         cookies::APPOINTMENT,
@@ -571,38 +571,6 @@ pub async fn appointment_page(
         ctx,
     };
     html(&page)
-}
-
-/// The appointment's look-up page.
-const FIND: LookupPage<FindPage> = LookupPage {
-    key: lookup::appointment_attempts_key,
-    too_many: "err.code_attempts",
-    not_found: "err.find.not_found",
-    page: |ctx, code, errors, refusal| FindPage {
-        ctx,
-        code,
-        errors,
-        refusal,
-    },
-};
-
-/// `GET /find`.
-pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    FIND.empty(ctx)
-}
-
-/// `POST /find`: code + ID number, then 303 to the appointment. Both wrong and unknown give
-/// the same slow answer.
-pub async fn find_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    form: web::Form<LookupForm>,
-) -> Result<HttpResponse, AppError> {
-    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
-        booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a.id)
-    };
-    let grant = |st: &AppState, id| grant_and_show(st, id, "/appointment");
-    FIND.submit(ctx, &state, &form, find, grant).await
 }
 
 /// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.

@@ -319,7 +319,10 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
         assert!(text.contains("停电检修"), "the reason: {text}");
         assert!(text.contains("3月6日"), "the new time: {text}");
         assert!(text.contains("3月5日"), "the old time: {text}");
-        assert!(text.contains("/find"), "a link to choose another: {text}");
+        assert!(
+            text.contains("/find?then=move") && !text.contains(&id_number(i)),
+            "a link to choose another, naming no ID number: {text}"
+        );
         assert!(ics.contains("METHOD:REQUEST"), "{ics}");
         let start = if where_is(&app, i).1 == here {
             "DTSTART:20300306T020000Z"
@@ -344,6 +347,39 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     );
     assert!(ics.contains("METHOD:CANCEL"), "{ics}");
     sink.stop();
+
+    // The mail's link leads through the look-up (code and ID number, never in a URL) straight
+    // to the move page of the appointment; a wrong ID number keeps the way on.
+    let find = app.get_text("/find?then=move").await;
+    assert!(
+        find.contains("<input type=\"hidden\" name=\"then\" value=\"move\">"),
+        "{find}"
+    );
+    assert!(find.contains("找到预约后，即可为它另选时间"), "{find}");
+    let code = code_of(&app, 1);
+    let token = crate::helpers::csrf_in(&find).unwrap();
+    let fields = |id: String| {
+        [
+            ("csrf", token.clone()),
+            ("code", code.clone()),
+            ("id_number", id),
+            ("then", "move".into()),
+        ]
+    };
+    let wrong = fields(id_number(2));
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = app.post_raw("/find", &wrong).await;
+    assert_eq!(res.status(), 404);
+    let again = res.text().await.unwrap();
+    assert!(again.contains("name=\"then\" value=\"move\""), "{again}");
+    let right = fields(id_number(1));
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = app.post_raw("/find", &right).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/appointment/move");
+    let moving = app.get_text("/appointment/move").await;
+    assert!(moving.contains("请选择新的时段"), "the move page: {moving}");
+    assert_eq!(where_is(&app, 1).0, "booked", "looking it up moves nothing");
 
     // `dosewise check` holds the move rows to the appointments they name: a row saying resident
     // 3 went elsewhere, or was cancelled, is reported; put back, the check passes.
