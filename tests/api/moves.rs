@@ -519,3 +519,60 @@ async fn a_second_dose_is_moved_only_inside_its_window_even_past_a_nearer_seat_a
     assert_eq!(app.slot_counts(next_morning), (1, 0, 6));
     assert_eq!((app.stock(city), app.stock(east)), ((10, 1), (10, 1)));
 }
+
+#[actix_web::test]
+async fn a_system_move_is_not_blocked_by_the_contact_cap_that_still_holds_for_residents() {
+    let mail = Arc::new(Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    let app = crate::helpers::spawn_app_configured(TestDb::new(), transport, mail, |s| {
+        s.contact_day_cap = 1
+    })
+    .await;
+    let city = app.city();
+    app.add_stock(city, 10);
+    let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 3, 0);
+    let next_day = add_slot_at(&mut app.conn(), city, local(6, 10, 0), 3, 0);
+    // Two residents of one household share a phone (one booking a day each: the cap is 1).
+    let shared = |i: u32| {
+        let mut r = resident(i);
+        r["phone"] = serde_json::json!("13900000001");
+        r
+    };
+    assert_eq!(app.book_api(closed, 1, &shared(1)).await.status(), 201);
+    assert_eq!(app.book_api(next_day, 1, &shared(2)).await.status(), 201);
+
+    // The site closes the 5th: the only seat is on the 6th, where that phone already has its
+    // one booking. The system's move is not the resident's choice, so the cap does not stop it.
+    let admin = login_as(&app, Role::Admin).await;
+    let page = format!("/admin/sites/{}", city.site);
+    let url = format!("{page}/exceptions");
+    let closure = [
+        ("exc-day", "2030-03-05"),
+        ("kind", "closed"),
+        ("exc-reason", "停电检修"),
+    ];
+    let res = admin.post_form_from(&page, &url, &closure).await;
+    assert_eq!(res.status(), 409);
+    let shown = res.text().await.unwrap();
+    let moved = &plan_rows(&shown)[&code_of(&app, 1)];
+    assert!(moved.0 && moved.1.contains("3月6日"), "{moved:?}");
+    let token = confirm_token(&shown);
+    let mut confirm = closure.to_vec();
+    confirm.push(("confirm", &token));
+    assert_eq!(
+        admin.post_form_from(&page, &url, &confirm).await.status(),
+        303
+    );
+    assert_eq!(where_is(&app, 1), ("booked".into(), next_day, city.site));
+    assert_eq!(app.slot_counts(next_day), (2, 0, 3));
+    assert_eq!(app.count("appointments", "status = 'cancelled'"), 0);
+    assert_eq!(app.count("waiting_list", "1=1"), 0);
+
+    // The cap still holds for what residents choose: a third booking with that phone on the
+    // 6th is refused.
+    let res = app.book_api(next_day, 1, &shared(3)).await;
+    assert_eq!(res.status(), 409);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "contact_cap", "{body}");
+    assert_eq!(app.slot_counts(next_day), (2, 0, 3));
+}
