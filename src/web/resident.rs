@@ -348,19 +348,26 @@ async fn book_page(
     refusal: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (sl, s, p, opening) = read(state, move |c, st| {
+    let (sl, s, p, opening, dry) = read(state, move |c, st| {
         let sl = slot::find(c, slot_id)?.ok_or(AppError::NotFound)?;
         let s = site::find(c, SiteId(sl.site_id))?.ok_or(AppError::NotFound)?;
         let p = product::find(c, ProductId(sl.product_id))?.ok_or(AppError::NotFound)?;
         let opening = booking::draw::opening(c, st.now(), &sl)?;
-        Ok((sl, s, p, opening))
+        let dry = unpromised(
+            &stock::balances_for_site(c, SiteId(sl.site_id))?,
+            s.id,
+            p.id,
+        ) == 0;
+        Ok((sl, s, p, opening, dry))
     })
     .await?;
     let tz = state.settings.time_zone;
+    let entering = matches!(opening, booking::draw::Opening::Window(_));
+    // Said before the form is filled: a slot that has started, or (first come) no dose to promise.
     let refusal = refusal.or_else(|| {
         (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
     });
-    let entering = matches!(opening, booking::draw::Opening::Window(_));
+    let refusal = refusal.or_else(|| (dry && !entering).then(|| ctx.t("err.book.no_stock").into()));
     let notice = super::draw::opening_notice(ctx.lang, tz, &opening);
     let page = BookPage {
         slot_id: sl.id.to_string(),

@@ -116,6 +116,9 @@ async fn a_site_without_stock_says_so_on_the_town_and_site_pages_and_links_to_no
     );
     assert!(html.contains("slot is-dry"), "{html}");
     assert!(!html.contains(&format!("/slots/{slot}/book")), "{html}");
+    // Reached all the same (an old link), the form says so before it is filled.
+    let form = app.get_text(&format!("/slots/{slot}/book")).await;
+    assert!(form.contains("这个接种点的疫苗已全部约出"), "{form}");
     let en = (app.client.get(format!("{}{site_page}", app.address)))
         .header("accept-language", "en")
         .send()
@@ -141,6 +144,8 @@ async fn a_site_without_stock_says_so_on_the_town_and_site_pages_and_links_to_no
     assert!(!html.contains("该接种点目前没有可预约的疫苗"), "{html}");
     assert!(html.contains(&format!("/slots/{slot}/book")), "{html}");
     assert!(html.contains("剩余 2 个名额"), "{html}");
+    let form = app.get_text(&format!("/slots/{slot}/book")).await;
+    assert!(!form.contains("这个接种点的疫苗已全部约出"), "{form}");
     let res = app.book_api(slot, 1, &resident(1)).await;
     assert_eq!(res.status(), 201);
     assert_eq!(app.stock(city), (2, 1));
