@@ -172,13 +172,17 @@ impl From<AppError> for ApiError {
 struct ApiSite {
     id: SiteId,
     name: String,
+    /// The English name and address when the city has given them (null otherwise).
+    name_en: Option<String>,
     address: String,
+    address_en: Option<String>,
 }
 
 #[derive(Serialize)]
 struct ApiTown {
     id: TownId,
     name: String,
+    name_en: Option<String>,
     sites: Vec<ApiSite>,
 }
 
@@ -196,10 +200,13 @@ pub async fn towns(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                 .map(|s| ApiSite {
                     id: SiteId(s.id),
                     name: s.name.clone(),
+                    name_en: s.name_en.clone(),
                     address: s.address.clone(),
+                    address_en: s.address_en.clone(),
                 })
                 .collect(),
             name: t.name.clone(),
+            name_en: t.name_en.clone(),
         })
         .collect();
     Ok(HttpResponse::Ok()

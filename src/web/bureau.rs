@@ -14,7 +14,7 @@ use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::shipment::{self, Shipment, TownNotice};
-use crate::models::{product, Product, Role};
+use crate::models::{product, LocalName, Product, Role};
 use crate::views::bureau::{
     LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
     ShipmentRow, ShipmentsPage, SiteShareRow,
@@ -29,13 +29,13 @@ fn status_key(status: &str) -> &'static str {
     }
 }
 
-fn shipment_row(s: &Shipment, products: &[Product]) -> ShipmentRow {
+fn shipment_row(lang: Lang, s: &Shipment, products: &[Product]) -> ShipmentRow {
     ShipmentRow {
         id: s.id.to_string(),
         product: products
             .iter()
             .find(|p| p.id == s.product_id)
-            .map(|p| p.name.clone())
+            .map(|p| p.local_name(lang).to_string())
             .unwrap_or_default(),
         doses: s.doses,
         received_on: s.received_on.to_string(),
@@ -84,10 +84,13 @@ async fn shipments_page(
     }
     html_status(
         &ShipmentsPage {
-            shipments: list.iter().map(|s| shipment_row(s, &products)).collect(),
+            shipments: list
+                .iter()
+                .map(|s| shipment_row(ctx.lang, s, &products))
+                .collect(),
             products: products
                 .iter()
-                .map(|p| (p.id.to_string(), p.name.clone()))
+                .map(|p| (p.id.to_string(), p.local_name(ctx.lang).to_string()))
                 .collect(),
             form,
             errors,
@@ -217,7 +220,7 @@ async fn shipment_page(
     html_status(
         &ShipmentPage {
             can_plan: s.status != "approved",
-            s: shipment_row(&s, &products),
+            s: shipment_row(ctx.lang, &s, &products),
             lots: lots
                 .into_iter()
                 .map(|l| (l.lot_number, l.expires_on.to_string(), l.doses))
@@ -335,6 +338,7 @@ fn level_rows(optimal: &LevelTotals, current: &LevelTotals) -> Vec<LevelRow> {
 }
 
 fn notice_rows(
+    lang: Lang,
     notices: Vec<TownNotice>,
     towns: &std::collections::HashMap<i64, crate::models::Town>,
 ) -> Vec<NoticeRow> {
@@ -343,7 +347,7 @@ fn notice_rows(
         .map(|n| NoticeRow {
             town: towns
                 .get(&n.town_id)
-                .map(|t| t.name.clone())
+                .map(|t| t.local_name(lang).to_string())
                 .unwrap_or_default(),
             doses: n.doses,
             arrives_on: n.arrives_on.to_string(),
@@ -388,7 +392,7 @@ async fn plan_page(
     let page = PlanPage {
         plan_id: id.to_string(),
         shipment_id: loaded.shipment.id.to_string(),
-        product: loaded.product.name.clone(),
+        product: loaded.product.local_name(ctx.lang).to_string(),
         shipment_doses: loaded.shipment.doses,
         pack_size: loaded.product.pack_size,
         approved,
@@ -431,7 +435,7 @@ async fn plan_page(
             .into_iter()
             .map(|a| (a.code, a.from, a.to, a.reason, a.by))
             .collect(),
-        notices: notice_rows(notices, &towns),
+        notices: notice_rows(ctx.lang, notices, &towns),
         errors: form.errors,
         refusal: form.refusal,
         adjust_code: form.code,
@@ -606,7 +610,7 @@ pub async fn notices(
     })
     .await?;
     html(&NoticesPage {
-        rows: notice_rows(list, &towns),
+        rows: notice_rows(ctx.lang, list, &towns),
         ctx,
     })
 }

@@ -348,3 +348,79 @@ async fn the_demo_city_reads_english_on_english_pages() {
     let zh = visitor(&app, "zh-CN").await;
     assert!(zh.get_text("/").await.contains("城关镇"));
 }
+
+#[actix_web::test]
+async fn staff_and_bureau_pages_and_the_towns_api_carry_the_english_names() {
+    let app = spawn_app().await;
+    let city = app.city();
+    {
+        let mut c = app.conn();
+        diesel::update(towns::table.find(city.town))
+            .set(towns::name_en.eq("Riverside"))
+            .execute(&mut c)
+            .unwrap();
+        diesel::update(sites::table.find(city.site))
+            .set((
+                sites::name_en.eq("Riverside Clinic"),
+                sites::address_en.eq("10 River Road"),
+            ))
+            .execute(&mut c)
+            .unwrap();
+        diesel::update(products::table.find(city.product))
+            .set(products::name_en.eq("Testvax"))
+            .execute(&mut c)
+            .unwrap();
+    }
+    let (zh_site, zh_product): (String, String) = {
+        let mut c = app.conn();
+        let s = sites::table
+            .find(city.site)
+            .select(sites::name)
+            .first(&mut c)
+            .unwrap();
+        let p = products::table
+            .find(city.product)
+            .select(products::name)
+            .first(&mut c)
+            .unwrap();
+        (s, p)
+    };
+
+    // The desk: the site's name in the staff member's language.
+    let nurse = login_as(&app, Role::Clinic(city.site)).await;
+    let desk = format!("/staff/sites/{}", city.site);
+    let zh = nurse.get_text(&desk).await;
+    assert!(
+        zh.contains(&zh_site) && !zh.contains("Riverside Clinic"),
+        "{zh}"
+    );
+    assert_eq!(nurse.get("/lang/en").await.status(), 303);
+    let en = nurse.get_text(&desk).await;
+    assert!(en.contains("Riverside Clinic"), "{en}");
+
+    // The bureau's shipments: the vaccine's name in the bureau's language.
+    let bureau = login_as(&app, Role::Bureau).await;
+    let zh = bureau.get_text("/bureau/shipments").await;
+    assert!(zh.contains(&zh_product) && !zh.contains("Testvax"), "{zh}");
+    assert_eq!(bureau.get("/lang/en").await.status(), 303);
+    let en = bureau.get_text("/bureau/shipments").await;
+    assert!(en.contains("Testvax"), "{en}");
+
+    // The API gives both names; a town or site without an English name gives null.
+    let v: serde_json::Value = app.get("/api/v1/towns").await.json().await.unwrap();
+    let town = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == json!(city.town.to_string()) || t["id"] == json!(city.town))
+        .expect("the city's town");
+    assert_eq!(town["name_en"], "Riverside");
+    assert_eq!(town["sites"][0]["name_en"], "Riverside Clinic");
+    assert_eq!(town["sites"][0]["address_en"], "10 River Road");
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["id"] != town["id"])
+        .all(|t| t["name_en"].is_null()));
+}

@@ -15,7 +15,7 @@ use crate::i18n::Lang;
 use crate::models::adverse_event::AdverseEvent;
 use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlots};
 use crate::models::lot::Lot;
-use crate::models::{AppointmentStatus, Site, Slot, Town};
+use crate::models::{AppointmentStatus, LocalName, Site, Slot, Town};
 use crate::views::layout::Layout;
 use crate::views::{day_label, hm, local, product_name, when, FormErrors};
 
@@ -102,9 +102,9 @@ pub fn choose_site_page(ctx: Layout, sites: Vec<Site>, towns: &[Town]) -> Choose
             let t = towns
                 .iter()
                 .find(|t| t.id == s.town_id)
-                .map(|t| t.name.clone())
+                .map(|t| t.local_name(ctx.lang).to_string())
                 .unwrap_or_default();
-            (s.id.to_string(), s.name, t)
+            (s.id.to_string(), s.local_name(ctx.lang).to_string(), t)
         })
         .collect();
     ChooseSitePage { ctx, sites }
@@ -219,7 +219,7 @@ pub fn today_page(
         .collect();
     TodayPage {
         site_id: site.id.to_string(),
-        site_name: site.name,
+        site_name: site.local_name(lang).to_string(),
         day: day_label(lang, today),
         updated: hm(tz, now),
         notice: view.notice,
@@ -284,7 +284,7 @@ impl DeskCheckinPage {
         self.rows = vec![
             ("appt.name", r.name.clone()),
             ("appt.id_number", IdNumber::mask_stored(&r.id_last4)),
-            ("appt.site", s.name.clone()),
+            ("appt.site", s.local_name(lang).to_string()),
             ("appt.when", when(lang, tz, sl.starts_at, sl.ends_at)),
             (
                 "appt.product",
@@ -374,7 +374,7 @@ pub fn walkin_page(
     }
     WalkInPage {
         site_id: site.id.to_string(),
-        site_name: site.name,
+        site_name: site.local_name(lang).to_string(),
         slots: running,
         form,
         errors: shown.errors,
@@ -409,7 +409,7 @@ pub fn wastage_page(
         .collect();
     WastagePage {
         site_id: site.id.to_string(),
-        site_name: site.name,
+        site_name: site.local_name(lang).to_string(),
         lots,
         kinds: WasteKind::ALL.iter().map(|k| k.as_str()).collect(),
         form: shown.form,
@@ -443,7 +443,7 @@ pub fn reaction_page(
                 "appt.product",
                 format!(
                     "{} · {} · {}",
-                    p.name,
+                    p.local_name(lang),
                     lang.tf("form.dose_n", &[("n", &v.dose_number.to_string())]),
                     v.lot
                 ),
