@@ -12,7 +12,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::db::AnyConnection;
 use crate::domain::days::day_starts;
@@ -92,8 +92,12 @@ pub struct SiteStock {
     pub site_id: i64,
     #[diesel(sql_type = Text)]
     pub site: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub site_en: Option<String>,
     #[diesel(sql_type = Text)]
     pub town: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub town_en: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub on_hand: i64,
     #[diesel(sql_type = BigInt)]
@@ -289,7 +293,8 @@ pub fn stock(
     to: NaiveDateTime,
 ) -> QueryResult<Vec<SiteStock>> {
     diesel::sql_query(format!(
-        "SELECT s.id AS site_id, s.name AS site, t.name AS town, \
+        "SELECT s.id AS site_id, s.name AS site, s.name_en AS site_en, t.name AS town, \
+           t.name_en AS town_en, \
            CAST(COALESCE((SELECT SUM(b.on_hand) FROM stock_balances b \
              WHERE b.site_id = s.id), 0) AS BIGINT) AS on_hand, \
            CAST(COALESCE((SELECT SUM(b.promised) FROM stock_balances b \

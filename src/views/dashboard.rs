@@ -12,6 +12,7 @@ use super::layout::Layout;
 use crate::domain::clinic::Severity;
 use crate::i18n::{day_label, Lang};
 use crate::models::dashboard::{Dashboard, DUE_ALREADY, RATE_DAYS};
+use crate::models::{in_lang, LocalName};
 
 /// One row of a figure's data table.
 pub struct Row {
@@ -458,7 +459,7 @@ impl Build<'_> {
             .enumerate()
             .map(|(i, t)| Row {
                 key: t.id.to_string(),
-                label: t.name.clone(),
+                label: t.local_name(self.lang).to_string(),
                 cells: vec![
                     first[i].to_string(),
                     later[i].to_string(),
@@ -471,7 +472,10 @@ impl Build<'_> {
         let mut chart = self.chart(
             "waiting",
             title,
-            towns.iter().map(|t| t.name.clone()).collect(),
+            towns
+                .iter()
+                .map(|t| t.local_name(self.lang).to_string())
+                .collect(),
             vec![
                 self.series("dash.dose1", first.iter().map(|x| *x as f64).collect()),
                 self.series("dash.dose_later", later.iter().map(|x| *x as f64).collect()),
@@ -506,9 +510,9 @@ impl Build<'_> {
                 left.push(days_left.unwrap_or(0.0));
                 Row {
                     key: s.site_id.to_string(),
-                    label: s.site.clone(),
+                    label: in_lang(self.lang, &s.site, s.site_en.as_deref()).to_string(),
                     cells: vec![
-                        s.town.clone(),
+                        in_lang(self.lang, &s.town, s.town_en.as_deref()).to_string(),
                         s.on_hand.to_string(),
                         s.promised.to_string(),
                         format!("{rate:.1}"),
@@ -524,7 +528,9 @@ impl Build<'_> {
         let mut chart = self.chart(
             "stock",
             title,
-            self.d.stock.iter().map(|s| s.site.clone()).collect(),
+            (self.d.stock.iter())
+                .map(|s| in_lang(self.lang, &s.site, s.site_en.as_deref()).to_string())
+                .collect(),
             vec![self.series("dash.days_left", left)],
         );
         let on_hand: i64 = self.d.stock.iter().map(|s| s.on_hand).sum();
@@ -767,7 +773,7 @@ pub fn scope_name(d: &Dashboard, lang: Lang) -> String {
             .towns
             .iter()
             .find(|t| t.id == id)
-            .map(|t| t.name.clone())
+            .map(|t| t.local_name(lang).to_string())
             .unwrap_or_default(),
         None => lang.t("dash.city").to_string(),
     }

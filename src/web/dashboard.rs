@@ -11,7 +11,7 @@ use super::state::{read, AppState};
 use crate::domain::clinic::Severity;
 use crate::error::AppError;
 use crate::models::dashboard::{self, Scope};
-use crate::models::{adverse_event, Role};
+use crate::models::{adverse_event, LocalName, Role};
 use crate::views::clinic::severe_reaction_rows;
 use crate::views::dashboard::{figures, scope_name, DashboardPage};
 
@@ -55,7 +55,7 @@ pub async fn dashboard(
         towns: data
             .towns
             .iter()
-            .map(|t| (t.id.to_string(), t.name.clone()))
+            .map(|t| (t.id.to_string(), t.local_name(lang).to_string()))
             .collect(),
         town: town.map(|t| t.to_string()).unwrap_or_default(),
         scope_name: scope_name(&data, lang),

@@ -405,6 +405,10 @@ async fn staff_and_bureau_pages_and_the_towns_api_carry_the_english_names() {
     assert_eq!(bureau.get("/lang/en").await.status(), 303);
     let en = bureau.get_text("/bureau/shipments").await;
     assert!(en.contains("Testvax"), "{en}");
+    // The dashboard: the town selector and the stock figure's site.
+    let dash = bureau.get_text("/bureau").await;
+    assert!(dash.contains(">Riverside</option>"), "{dash}");
+    assert!(dash.contains("Riverside Clinic"), "{dash}");
 
     // The API gives both names; a town or site without an English name gives null.
     let v: serde_json::Value = app.get("/api/v1/towns").await.json().await.unwrap();
