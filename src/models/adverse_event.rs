@@ -33,11 +33,12 @@ pub fn list_for_vaccination(
     conn: &mut AnyConnection,
     vaccination: i64,
 ) -> QueryResult<Vec<AdverseEvent>> {
-    adverse_events::table
-        .filter(adverse_events::vaccination_id.eq(vaccination))
-        .order(adverse_events::occurred_at.asc())
-        .select(AdverseEvent::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        adverse_events::table
+            .filter(adverse_events::vaccination_id.eq(vaccination))
+            .order(adverse_events::occurred_at.asc()),
+    )
 }
 
 /// Reactions of one severity since `since`, newest first, with the site's name.
@@ -65,9 +66,10 @@ pub fn list_for_vaccinations(
     if vaccinations.is_empty() {
         return Ok(Vec::new());
     }
-    adverse_events::table
-        .filter(adverse_events::vaccination_id.eq_any(vaccinations))
-        .order(adverse_events::occurred_at.asc())
-        .select(AdverseEvent::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        adverse_events::table
+            .filter(adverse_events::vaccination_id.eq_any(vaccinations))
+            .order(adverse_events::occurred_at.asc()),
+    )
 }

@@ -98,20 +98,15 @@ pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
 
 /// One appointment.
 pub fn find(conn: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<Appointment>> {
-    appointments::table
-        .find(id.0)
-        .select(Appointment::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, appointments::table.find(id.0))
 }
 
 /// The appointment with this booking code.
 pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Appointment>> {
-    appointments::table
-        .filter(appointments::code.eq(code))
-        .select(Appointment::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        appointments::table.filter(appointments::code.eq(code)),
+    )
 }
 
 /// A resident's appointments, newest first.
@@ -119,11 +114,12 @@ pub fn list_for_resident(
     conn: &mut AnyConnection,
     resident: ResidentId,
 ) -> QueryResult<Vec<Appointment>> {
-    appointments::table
-        .filter(appointments::resident_id.eq(resident.0))
-        .order(appointments::created_at.desc())
-        .select(Appointment::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        appointments::table
+            .filter(appointments::resident_id.eq(resident.0))
+            .order(appointments::created_at.desc()),
+    )
 }
 
 /// The resident's active appointment for a dose, if any.
@@ -132,13 +128,13 @@ pub fn find_active_for_dose(
     resident: ResidentId,
     dose: i32,
 ) -> QueryResult<Option<Appointment>> {
-    appointments::table
-        .filter(appointments::resident_id.eq(resident.0))
-        .filter(appointments::dose_number.eq(dose))
-        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
-        .select(Appointment::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        appointments::table
+            .filter(appointments::resident_id.eq(resident.0))
+            .filter(appointments::dose_number.eq(dose))
+            .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT)),
+    )
 }
 
 /// Which contact detail [`count_active_for_contact`] counts by.
@@ -170,6 +166,14 @@ pub fn count_active_for_contact(
     }
 }
 
+/// Appointment `id` while its status is `status`: what a conditional change targets.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn while_in(id: i64, status: &'static str) -> _ {
+    appointments::table
+        .find(id)
+        .filter(appointments::status.eq(status))
+}
+
 /// Move an appointment from `from` to `to` status; false if it was no longer in `from`
 /// (someone else changed it first).
 pub fn transition(
@@ -179,17 +183,14 @@ pub fn transition(
     to: AppointmentStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        appointments::table
-            .find(id.0)
-            .filter(appointments::status.eq(from.as_str())),
+    super::update_one(
+        conn,
+        while_in(id.0, from.as_str()),
+        (
+            appointments::status.eq(to.as_str()),
+            appointments::updated_at.eq(now),
+        ),
     )
-    .set((
-        appointments::status.eq(to.as_str()),
-        appointments::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Point a booked appointment at another slot; false if it is no longer booked in `from_slot`
@@ -201,21 +202,18 @@ pub fn move_to_slot(
     slot: &crate::models::Slot,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        appointments::table
-            .find(id.0)
-            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+    super::update_one(
+        conn,
+        while_in(id.0, AppointmentStatus::Booked.as_str())
             .filter(appointments::slot_id.eq(from_slot)),
+        (
+            appointments::slot_id.eq(slot.id),
+            appointments::site_id.eq(slot.site_id),
+            appointments::product_id.eq(slot.product_id),
+            appointments::starts_at.eq(slot.starts_at),
+            appointments::updated_at.eq(now),
+        ),
     )
-    .set((
-        appointments::slot_id.eq(slot.id),
-        appointments::site_id.eq(slot.site_id),
-        appointments::product_id.eq(slot.product_id),
-        appointments::starts_at.eq(slot.starts_at),
-        appointments::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Check a booked appointment in (clinic desk) as seen `at`; false if it was no longer booked.
@@ -225,18 +223,15 @@ pub fn check_in(
     at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        appointments::table
-            .find(id.0)
-            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str())),
+    super::update_one(
+        conn,
+        while_in(id.0, AppointmentStatus::Booked.as_str()),
+        (
+            appointments::status.eq(AppointmentStatus::CheckedIn.as_str()),
+            appointments::checked_in_at.eq(Some(at)),
+            appointments::updated_at.eq(now),
+        ),
     )
-    .set((
-        appointments::status.eq(AppointmentStatus::CheckedIn.as_str()),
-        appointments::checked_in_at.eq(Some(at)),
-        appointments::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// A site's appointments starting in `[from, to)` with their residents, in time order (the
@@ -269,12 +264,13 @@ pub fn list_booked_in_slots(
     conn: &mut AnyConnection,
     slots: &[i64],
 ) -> QueryResult<Vec<Appointment>> {
-    appointments::table
-        .filter(appointments::slot_id.eq_any(slots))
-        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
-        .order(appointments::id.asc())
-        .select(Appointment::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        appointments::table
+            .filter(appointments::slot_id.eq_any(slots))
+            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+            .order(appointments::id.asc()),
+    )
 }
 
 /// The site of every active first-dose appointment for a product (one row per appointment).

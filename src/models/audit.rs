@@ -68,11 +68,12 @@ fn write(
 
 /// The newest entries first.
 pub fn recent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<AuditEntry>> {
-    audit_log::table
-        .order(audit_log::created_at.desc())
-        .limit(limit)
-        .select(AuditEntry::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        audit_log::table
+            .order(audit_log::created_at.desc())
+            .limit(limit),
+    )
 }
 
 /// Write an entry about something at a site, naming the site's town, in the caller's

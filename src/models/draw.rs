@@ -81,11 +81,7 @@ impl Draw {
 
 /// One draw (its `entries` is 0 until it is done: [`find_counted`] counts them).
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
-    draws::table
-        .find(id)
-        .select(Draw::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, draws::table.find(id))
 }
 
 /// A draw without its drawn order (`order_codes` is `None`): what an entry's look-up needs. The
@@ -162,12 +158,12 @@ pub fn find_for_opening(
     site: SiteId,
     opens_at: NaiveDateTime,
 ) -> QueryResult<Option<Draw>> {
-    draws::table
-        .filter(draws::site_id.eq(site.0))
-        .filter(draws::opens_at.eq(opens_at))
-        .select(Draw::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        draws::table
+            .filter(draws::site_id.eq(site.0))
+            .filter(draws::opens_at.eq(opens_at)),
+    )
 }
 
 /// The draws of a site's opening instants, with their entries counted.
@@ -251,19 +247,18 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         draws::table
             .find(id)
             .filter(draws::closes_at.le(now))
             .filter(free_to_claim(now)),
+        (
+            draws::status.eq(DrawStatus::Running.as_str()),
+            draws::claim_token.eq(token),
+            draws::lease_until.eq(lease_until),
+        ),
     )
-    .set((
-        draws::status.eq(DrawStatus::Running.as_str()),
-        draws::claim_token.eq(token),
-        draws::lease_until.eq(lease_until),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// A draw running under the runner whose claim is `token`.
@@ -281,10 +276,11 @@ pub fn renew(
     token: &str,
     lease_until: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(draws::table.find(id).filter(held_by(token)))
-        .set(draws::lease_until.eq(lease_until))
-        .execute(conn)?;
-    Ok(n == 1)
+    super::update_one(
+        conn,
+        draws::table.find(id).filter(held_by(token)),
+        draws::lease_until.eq(lease_until),
+    )
 }
 
 /// Mark the draw done and publish its order; false when the runner lost its claim.
@@ -295,8 +291,10 @@ pub fn finish(
     now: NaiveDateTime,
     order: &[String],
 ) -> QueryResult<bool> {
-    let n = diesel::update(draws::table.find(id).filter(held_by(token)))
-        .set((
+    super::update_one(
+        conn,
+        draws::table.find(id).filter(held_by(token)),
+        (
             draws::status.eq(DrawStatus::Done.as_str()),
             // The order lists every entry: this is their count.
             draws::entries.eq(i32::try_from(order.len()).unwrap_or(i32::MAX)),
@@ -304,9 +302,8 @@ pub fn finish(
             draws::order_codes.eq(Some(order.join("\n"))),
             draws::claim_token.eq(None::<String>),
             draws::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
-    Ok(n == 1)
+        ),
+    )
 }
 
 /// Remove a site's scheduled draws that no slot opens with any more and nobody entered (the

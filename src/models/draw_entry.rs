@@ -86,20 +86,15 @@ pub fn insert(conn: &mut AnyConnection, e: &DrawEntry) -> QueryResult<()> {
 
 /// One entry.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<DrawEntry>> {
-    draw_entries::table
-        .find(id)
-        .select(DrawEntry::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, draw_entries::table.find(id))
 }
 
 /// The entry with this code.
 pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<DrawEntry>> {
-    draw_entries::table
-        .filter(draw_entries::code.eq(code))
-        .select(DrawEntry::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        draw_entries::table.filter(draw_entries::code.eq(code)),
+    )
 }
 
 /// A resident's entry for a dose that is still waiting for its draw.
@@ -108,21 +103,21 @@ pub fn find_waiting_for_dose(
     resident: ResidentId,
     dose: i32,
 ) -> QueryResult<Option<DrawEntry>> {
-    draw_entries::table
-        .filter(draw_entries::resident_id.eq(resident.0))
-        .filter(draw_entries::dose_number.eq(dose))
-        .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str()))
-        .select(DrawEntry::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        draw_entries::table
+            .filter(draw_entries::resident_id.eq(resident.0))
+            .filter(draw_entries::dose_number.eq(dose))
+            .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str())),
+    )
 }
 
 /// Every entry of a draw.
 pub fn list_for_draw(conn: &mut AnyConnection, draw: i64) -> QueryResult<Vec<DrawEntry>> {
-    draw_entries::table
-        .filter(draw_entries::draw_id.eq(draw))
-        .select(DrawEntry::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        draw_entries::table.filter(draw_entries::draw_id.eq(draw)),
+    )
 }
 
 /// Record why entry `id` was not given a seat (in the transaction that decides it).
@@ -142,17 +137,16 @@ pub fn decide(
     appointment_id: Option<i64>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         draw_entries::table
             .find(id)
             .filter(draw_entries::status.eq(EntryStatus::Waiting.as_str())),
+        (
+            draw_entries::status.eq(status.as_str()),
+            draw_entries::position.eq(Some(position)),
+            draw_entries::appointment_id.eq(appointment_id),
+            draw_entries::decided_at.eq(Some(now)),
+        ),
     )
-    .set((
-        draw_entries::status.eq(status.as_str()),
-        draw_entries::position.eq(Some(position)),
-        draw_entries::appointment_id.eq(appointment_id),
-        draw_entries::decided_at.eq(Some(now)),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }

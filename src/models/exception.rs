@@ -32,11 +32,7 @@ pub fn insert(conn: &mut AnyConnection, e: &SiteException) -> QueryResult<()> {
 
 /// One exception.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<SiteException>> {
-    site_exceptions::table
-        .find(id)
-        .select(SiteException::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, site_exceptions::table.find(id))
 }
 
 /// A site's exceptions on days from `from` on, in day order.
@@ -45,13 +41,14 @@ pub fn list_for_site_from(
     site: SiteId,
     from: NaiveDate,
 ) -> QueryResult<Vec<SiteException>> {
-    site_exceptions::table
-        .filter(site_exceptions::site_id.eq(site.0))
-        .filter(site_exceptions::day.ge(from))
-        .order((
-            site_exceptions::day.asc(),
-            site_exceptions::created_at.asc(),
-        ))
-        .select(SiteException::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        site_exceptions::table
+            .filter(site_exceptions::site_id.eq(site.0))
+            .filter(site_exceptions::day.ge(from))
+            .order((
+                site_exceptions::day.asc(),
+                site_exceptions::created_at.asc(),
+            )),
+    )
 }

@@ -48,39 +48,35 @@ pub fn of_resident(conn: &mut AnyConnection, resident: ResidentId) -> QueryResul
 
 /// One household.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Household>> {
-    households::table
-        .find(id)
-        .select(Household::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, households::table.find(id))
 }
 
 /// The residents of a household, in the order they joined.
 pub fn members(conn: &mut AnyConnection, household: i64) -> QueryResult<Vec<Resident>> {
-    household_members::table
-        .inner_join(residents::table)
-        .filter(household_members::household_id.eq(household))
-        .order((
-            household_members::added_at.asc(),
-            residents::created_at.asc(),
-            residents::id.asc(),
-        ))
-        .select(Resident::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        household_members::table
+            .inner_join(residents::table)
+            .filter(household_members::household_id.eq(household))
+            .order((
+                household_members::added_at.asc(),
+                residents::created_at.asc(),
+                residents::id.asc(),
+            )),
+    )
 }
 
 /// Make room for one more member: raise the count if it is below `max`. False when the
 /// household is full. The conditional UPDATE locks the household's row (PostgreSQL), so two
 /// concurrent adds cannot both take the last place.
 pub fn take_place(conn: &mut AnyConnection, household: i64, max: i32) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         households::table
             .filter(households::id.eq(household))
             .filter(households::members.lt(max)),
+        households::members.eq(households::members + 1),
     )
-    .set(households::members.eq(households::members + 1))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Put a resident in a household (after [`take_place`]); a resident already in one is a unique

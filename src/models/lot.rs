@@ -34,12 +34,12 @@ pub fn find_by_number(
     product: ProductId,
     lot_number: &str,
 ) -> QueryResult<Option<Lot>> {
-    lots::table
-        .filter(lots::product_id.eq(product.0))
-        .filter(lots::lot_number.eq(lot_number))
-        .select(Lot::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        lots::table
+            .filter(lots::product_id.eq(product.0))
+            .filter(lots::lot_number.eq(lot_number)),
+    )
 }
 
 /// The doses of one lot a site holds: the sum of its ledger movements there.

@@ -8,11 +8,16 @@
 //! a fifth of the SQLite booking transaction's time (BENCHMARKS.md). `.first` is kept only where
 //! an ordered query must stop after one row.
 
-use diesel::query_builder::InsertStatement;
-use diesel::query_dsl::methods::ExecuteDsl;
-use diesel::{Insertable, QueryResult, RunQueryDsl, Table};
+use diesel::dsl::AsSelect;
+use diesel::query_builder::{AsQuery, InsertStatement, IntoUpdateTarget, QueryId, UpdateStatement};
+use diesel::query_dsl::methods::{ExecuteDsl, SelectDsl};
+use diesel::query_dsl::LoadQuery;
+use diesel::{
+    AsChangeset, Insertable, OptionalExtension, QueryResult, RunQueryDsl, Selectable,
+    SelectableHelper, Table,
+};
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, MultiBackend};
 
 pub mod adverse_event;
 pub mod appointment;
@@ -91,6 +96,66 @@ where
         .values(values)
         .execute(conn)
         .map(|_| ())
+}
+
+/// A query whose rows load as `R` once `R`'s columns are selected (`R::as_select()`): what
+/// [`find_one`] and [`load_all`] take (every table, join or filtered query with those columns).
+pub trait LoadsAs<'q, R>: SelectDsl<AsSelect<R, MultiBackend>, Output = Self::Selected>
+where
+    R: Selectable<MultiBackend>,
+    R::SelectExpression: QueryId,
+{
+    /// The query with `R`'s columns selected.
+    type Selected: LoadQuery<'q, AnyConnection, R> + RunQueryDsl<AnyConnection>;
+}
+
+impl<'q, R, Q, S> LoadsAs<'q, R> for Q
+where
+    R: Selectable<MultiBackend>,
+    R::SelectExpression: QueryId,
+    Q: SelectDsl<AsSelect<R, MultiBackend>, Output = S>,
+    S: LoadQuery<'q, AnyConnection, R> + RunQueryDsl<AnyConnection>,
+{
+    type Selected = S;
+}
+
+/// The row `query` finds by a unique key (a primary key with `.find`, or a unique column), if
+/// there is one: the lookup of every `find`/`find_by_*` function (no `LIMIT`: see the module
+/// doc).
+pub fn find_one<'q, R, Q>(conn: &mut AnyConnection, query: Q) -> QueryResult<Option<R>>
+where
+    R: Selectable<MultiBackend>,
+    R::SelectExpression: QueryId,
+    Q: LoadsAs<'q, R>,
+{
+    query.select(R::as_select()).get_result(conn).optional()
+}
+
+/// Every row of `query`, with its filters and order: what each `list_*` function loads.
+pub fn load_all<'q, R, Q>(conn: &mut AnyConnection, query: Q) -> QueryResult<Vec<R>>
+where
+    R: Selectable<MultiBackend>,
+    R::SelectExpression: QueryId,
+    Q: LoadsAs<'q, R>,
+{
+    query.select(R::as_select()).load(conn)
+}
+
+/// Apply `changes` to the one row `target` names (its primary key, usually with conditions),
+/// in the caller's transaction. True when the row was changed; false when no row matched: it
+/// does not exist, or its conditions no longer hold because someone else changed it first. This
+/// conditional UPDATE is how the models take a seat, a dose or a claim atomically on both
+/// backends (PostgreSQL re-checks the conditions under the row lock; SQLite has one writer).
+pub fn update_one<T, V>(conn: &mut AnyConnection, target: T, changes: V) -> QueryResult<bool>
+where
+    T: IntoUpdateTarget,
+    V: AsChangeset<Target = T::Table>,
+    UpdateStatement<T::Table, T::WhereClause, V::Changeset>: AsQuery + ExecuteDsl<AnyConnection>,
+{
+    diesel::update(target)
+        .set(changes)
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 #[cfg(test)]

@@ -33,9 +33,10 @@ pub fn list_for_product(
     conn: &mut AnyConnection,
     product: ProductId,
 ) -> QueryResult<Vec<ProductChange>> {
-    product_changes::table
-        .filter(product_changes::product_id.eq(product.0))
-        .order(product_changes::changed_at.desc())
-        .select(ProductChange::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        product_changes::table
+            .filter(product_changes::product_id.eq(product.0))
+            .order(product_changes::changed_at.desc()),
+    )
 }

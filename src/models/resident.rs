@@ -27,20 +27,15 @@ pub type NewResident = Resident;
 
 /// The resident with this ID-number hash.
 pub fn find_by_hash(conn: &mut AnyConnection, id_hash: &str) -> QueryResult<Option<Resident>> {
-    residents::table
-        .filter(residents::id_hash.eq(id_hash))
-        .select(Resident::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        residents::table.filter(residents::id_hash.eq(id_hash)),
+    )
 }
 
 /// One resident.
 pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resident>> {
-    residents::table
-        .find(id.0)
-        .select(Resident::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, residents::table.find(id.0))
 }
 
 /// Insert a resident.

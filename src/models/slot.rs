@@ -1,7 +1,9 @@
 //! Timed slots and the seat counters that enforce "no overbooking".
 
 use chrono::NaiveDateTime;
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
+use diesel::sql_types::Integer;
 
 use crate::db::schema::slots;
 use crate::db::AnyConnection;
@@ -56,11 +58,29 @@ impl Slot {
 
 /// One slot.
 pub fn find(conn: &mut AnyConnection, id: SlotId) -> QueryResult<Option<Slot>> {
-    slots::table
-        .find(id.0)
-        .select(Slot::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, slots::table.find(id.0))
+}
+
+/// A slot with a seat free for someone: fewer bookings (first and second doses) than seats.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn has_free_seat() -> _ {
+    (slots::booked_first + slots::booked_second).lt(slots::seats)
+}
+
+/// A slot nobody has booked.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn unbooked() -> _ {
+    slots::booked_first
+        .eq(0_i32)
+        .and(slots::booked_second.eq(0_i32))
+}
+
+/// `second_dose_held`, capped at `seats` (an SQL expression of the slot's new seats): the seats
+/// held for second doses never exceed the seats.
+fn held_capped_at(seats: &str) -> SqlLiteral<Integer> {
+    diesel::dsl::sql::<Integer>(&format!(
+        "CASE WHEN second_dose_held > {seats} THEN {seats} ELSE second_dose_held END"
+    ))
 }
 
 /// A slot with the product it gives, in one query.
@@ -84,13 +104,14 @@ pub fn list_for_site_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<Slot>> {
-    slots::table
-        .filter(slots::site_id.eq(site.0))
-        .filter(slots::starts_at.ge(from))
-        .filter(slots::starts_at.lt(to))
-        .order((slots::starts_at.asc(), slots::product_id.asc()))
-        .select(Slot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::site_id.eq(site.0))
+            .filter(slots::starts_at.ge(from))
+            .filter(slots::starts_at.lt(to))
+            .order((slots::starts_at.asc(), slots::product_id.asc())),
+    )
 }
 
 /// Future slots of several sites with a seat still free for someone, in time order. The exact
@@ -101,14 +122,15 @@ pub fn list_open_for_sites(
     from: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Slot>> {
-    slots::table
-        .filter(slots::site_id.eq_any(sites))
-        .filter(slots::starts_at.ge(from))
-        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
-        .order(slots::starts_at.asc())
-        .limit(limit)
-        .select(Slot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::site_id.eq_any(sites))
+            .filter(slots::starts_at.ge(from))
+            .filter(has_free_seat())
+            .order(slots::starts_at.asc())
+            .limit(limit),
+    )
 }
 
 /// Future slots of one product at some sites with a seat still free for someone, in time order:
@@ -120,15 +142,16 @@ pub fn list_open_for_product(
     from: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Slot>> {
-    slots::table
-        .filter(slots::site_id.eq_any(sites))
-        .filter(slots::product_id.eq(product.0))
-        .filter(slots::starts_at.gt(from))
-        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
-        .order((slots::starts_at.asc(), slots::id.asc()))
-        .limit(limit)
-        .select(Slot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::site_id.eq_any(sites))
+            .filter(slots::product_id.eq(product.0))
+            .filter(slots::starts_at.gt(from))
+            .filter(has_free_seat())
+            .order((slots::starts_at.asc(), slots::id.asc()))
+            .limit(limit),
+    )
 }
 
 /// Take one first-dose seat if one is free. Held second-dose seats count as taken until
@@ -143,14 +166,14 @@ pub fn take_first_dose_seat(
 ) -> QueryResult<bool> {
     let target = slots::table.find(id.0);
     let n = if released {
-        diesel::update(target.filter((slots::booked_first + slots::booked_second).lt(slots::seats)))
+        diesel::update(target.filter(has_free_seat()))
             .set(slots::booked_first.eq(slots::booked_first + 1))
             .execute(conn)?
     } else {
         // Held seats still unused by second doses are not free for first doses.
         diesel::update(
             target
-                .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+                .filter(has_free_seat())
                 .filter((slots::booked_first + slots::second_dose_held).lt(slots::seats)),
         )
         .set(slots::booked_first.eq(slots::booked_first + 1))
@@ -161,14 +184,11 @@ pub fn take_first_dose_seat(
 
 /// Take one second-dose seat (any free seat, held ones first by construction).
 pub fn take_second_dose_seat(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
-    let n = diesel::update(
-        slots::table
-            .find(id.0)
-            .filter((slots::booked_first + slots::booked_second).lt(slots::seats)),
+    super::update_one(
+        conn,
+        slots::table.find(id.0).filter(has_free_seat()),
+        slots::booked_second.eq(slots::booked_second + 1),
     )
-    .set(slots::booked_second.eq(slots::booked_second + 1))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Give back the seat of a cancelled or moved appointment.
@@ -214,12 +234,13 @@ pub fn list_future_for_site(
     site: SiteId,
     from: NaiveDateTime,
 ) -> QueryResult<Vec<Slot>> {
-    slots::table
-        .filter(slots::site_id.eq(site.0))
-        .filter(slots::starts_at.gt(from))
-        .order((slots::starts_at.asc(), slots::product_id.asc()))
-        .select(Slot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::site_id.eq(site.0))
+            .filter(slots::starts_at.gt(from))
+            .order((slots::starts_at.asc(), slots::product_id.asc())),
+    )
 }
 
 /// When a site's first slot after `from` with a free seat starts (first or second dose), if
@@ -232,7 +253,7 @@ pub fn first_free_after(
     slots::table
         .filter(slots::site_id.eq(site.0))
         .filter(slots::starts_at.gt(from))
-        .filter((slots::booked_first + slots::booked_second).lt(slots::seats))
+        .filter(has_free_seat())
         .select(diesel::dsl::min(slots::starts_at))
         .first(conn)
 }
@@ -243,12 +264,13 @@ pub fn list_running_for_site(
     site: SiteId,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Slot>> {
-    slots::table
-        .filter(slots::site_id.eq(site.0))
-        .filter(slots::starts_at.le(now))
-        .filter(slots::ends_at.gt(now))
-        .select(Slot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::site_id.eq(site.0))
+            .filter(slots::starts_at.le(now))
+            .filter(slots::ends_at.gt(now)),
+    )
 }
 
 /// Set a booked slot's seats to `seats`, or to its bookings when it has more (0 closes it to
@@ -264,17 +286,18 @@ pub fn fit_seats_to_bookings(
         "(CASE WHEN booked_first + booked_second > {seats} \
          THEN booked_first + booked_second ELSE {seats} END)"
     );
-    let n = diesel::update(slots::table.find(id.0).filter(diesel::dsl::sql::<
-        diesel::sql_types::Bool,
-    >(&format!("seats <> {target}"))))
-    .set((
-        slots::seats.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&target)),
-        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
-            "CASE WHEN second_dose_held > {target} THEN {target} ELSE second_dose_held END"
-        ))),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+    super::update_one(
+        conn,
+        slots::table
+            .find(id.0)
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "seats <> {target}"
+            ))),
+        (
+            slots::seats.eq(diesel::dsl::sql::<Integer>(&target)),
+            slots::second_dose_held.eq(held_capped_at(&target)),
+        ),
+    )
 }
 
 /// Insert slots, skipping any whose (site, product, start) exists already, so two publishers
@@ -313,38 +336,29 @@ pub fn reshape_unbooked(
     ends_at: NaiveDateTime,
     seats: i32,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        slots::table
-            .find(id.0)
-            .filter(slots::booked_first.eq(0))
-            .filter(slots::booked_second.eq(0)),
+    super::update_one(
+        conn,
+        slots::table.find(id.0).filter(unbooked()),
+        (
+            slots::ends_at.eq(ends_at),
+            slots::seats.eq(seats),
+            slots::second_dose_held.eq(held_capped_at(&seats.to_string())),
+        ),
     )
-    .set((
-        slots::ends_at.eq(ends_at),
-        slots::seats.eq(seats),
-        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
-            "CASE WHEN second_dose_held > {seats} THEN {seats} ELSE second_dose_held END"
-        ))),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Set a slot's seats, never below what is booked; false if more are booked than `seats`.
 pub fn set_seats(conn: &mut AnyConnection, id: SlotId, seats: i32) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         slots::table
             .find(id.0)
             .filter((slots::booked_first + slots::booked_second).le(seats)),
+        (
+            slots::seats.eq(seats),
+            slots::second_dose_held.eq(held_capped_at(&seats.to_string())),
+        ),
     )
-    .set((
-        slots::seats.eq(seats),
-        slots::second_dose_held.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
-            "CASE WHEN second_dose_held > {seats} THEN {seats} ELSE second_dose_held END"
-        ))),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Withdraw a slot nobody holds: delete it when no appointment ever pointed at it (nor was
@@ -355,8 +369,7 @@ pub fn withdraw_unbooked(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bo
     let deleted = diesel::delete(
         slots::table
             .filter(slots::id.eq(id.0))
-            .filter(slots::booked_first.eq(0))
-            .filter(slots::booked_second.eq(0))
+            .filter(unbooked())
             .filter(diesel::dsl::not(diesel::dsl::exists(
                 appointments::table.filter(appointments::slot_id.eq(id.0)),
             )))
@@ -372,15 +385,11 @@ pub fn withdraw_unbooked(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bo
 }
 
 fn reshape_closed(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
-    let n = diesel::update(
-        slots::table
-            .find(id.0)
-            .filter(slots::booked_first.eq(0))
-            .filter(slots::booked_second.eq(0)),
+    super::update_one(
+        conn,
+        slots::table.find(id.0).filter(unbooked()),
+        (slots::seats.eq(0), slots::second_dose_held.eq(0)),
     )
-    .set((slots::seats.eq(0), slots::second_dose_held.eq(0)))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Whether any active site has published a slot starting after `now`, full or not (residents
@@ -404,16 +413,14 @@ pub fn reopen_unopened(
     opens_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         slots::table
             .find(id.0)
             .filter(slots::opens_at.gt(now))
-            .filter(slots::booked_first.eq(0))
-            .filter(slots::booked_second.eq(0)),
+            .filter(unbooked()),
+        slots::opens_at.eq(opens_at),
     )
-    .set(slots::opens_at.eq(opens_at))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Give every slot the same opening (the demo's `--draw-opens-in`). Returns how many.

@@ -34,28 +34,25 @@ pub struct SiteHours {
 
 /// A site's template, if it has one.
 pub fn find(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Option<SiteTemplate>> {
-    site_templates::table
-        .find(site.0)
-        .select(SiteTemplate::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, site_templates::table.find(site.0))
 }
 
 /// A site's opening hours, Monday first.
 pub fn hours(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Vec<SiteHours>> {
-    site_hours::table
-        .filter(site_hours::site_id.eq(site.0))
-        .order(site_hours::weekday.asc())
-        .select(SiteHours::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        site_hours::table
+            .filter(site_hours::site_id.eq(site.0))
+            .order(site_hours::weekday.asc()),
+    )
 }
 
 /// Every template (the publishing job walks them all).
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<SiteTemplate>> {
-    site_templates::table
-        .order(site_templates::site_id.asc())
-        .select(SiteTemplate::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        site_templates::table.order(site_templates::site_id.asc()),
+    )
 }
 
 /// Replace a site's template and hours.

@@ -88,12 +88,12 @@ pub fn find_active_by_username(
     conn: &mut AnyConnection,
     username: &str,
 ) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::username.eq(username))
-        .filter(users::active.eq(true))
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        users::table
+            .filter(users::username.eq(username))
+            .filter(users::active.eq(true)),
+    )
 }
 
 /// How many users exist.
@@ -112,15 +112,15 @@ pub fn find_session_user(
     session_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<User>> {
-    sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id.eq(session_hash))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(now))
-        .filter(users::active.eq(true))
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(
+        conn,
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(session_hash))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .filter(users::active.eq(true)),
+    )
 }
 
 /// End a session (logout); the token can never be used again.
@@ -137,35 +137,22 @@ pub fn revoke_session(
 
 /// One user.
 pub fn find(conn: &mut AnyConnection, id: UserId) -> QueryResult<Option<User>> {
-    users::table
-        .find(id.0)
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, users::table.find(id.0))
 }
 
 /// Every user by name (the admin's list).
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
-    users::table
-        .order(users::username.asc())
-        .select(User::as_select())
-        .load(conn)
+    super::load_all(conn, users::table.order(users::username.asc()))
 }
 
 /// Activate or deactivate a user; false if it does not exist.
 pub fn set_active(conn: &mut AnyConnection, id: UserId, active: bool) -> QueryResult<bool> {
-    diesel::update(users::table.find(id.0))
-        .set(users::active.eq(active))
-        .execute(conn)
-        .map(|n| n == 1)
+    super::update_one(conn, users::table.find(id.0), users::active.eq(active))
 }
 
 /// Replace a user's password hash; false if it does not exist.
 pub fn set_password(conn: &mut AnyConnection, id: UserId, hash: &str) -> QueryResult<bool> {
-    diesel::update(users::table.find(id.0))
-        .set(users::password_hash.eq(hash))
-        .execute(conn)
-        .map(|n| n == 1)
+    super::update_one(conn, users::table.find(id.0), users::password_hash.eq(hash))
 }
 
 /// End every live session of a user at once.
@@ -185,9 +172,5 @@ pub fn revoke_all_sessions(
 
 /// The user with this name, active or not.
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::username.eq(username))
-        .select(User::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, users::table.filter(users::username.eq(username)))
 }
