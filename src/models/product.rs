@@ -8,8 +8,8 @@ use crate::domain::eligibility::Series;
 use crate::ids::ProductId;
 
 /// A vaccine product.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = products)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, AsChangeset)]
+#[diesel(table_name = products, treat_none_as_null = true)]
 pub struct Product {
     pub id: i64,
     pub code: String,
@@ -50,19 +50,12 @@ pub type NewProduct = Product;
 
 /// One product.
 pub fn find(conn: &mut AnyConnection, id: ProductId) -> QueryResult<Option<Product>> {
-    products::table
-        .find(id.0)
-        .select(Product::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, products::table.find(id.0))
 }
 
 /// Every product.
 pub fn list(conn: &mut AnyConnection) -> QueryResult<Vec<Product>> {
-    products::table
-        .order(products::code.asc())
-        .select(Product::as_select())
-        .load(conn)
+    super::load_all(conn, products::table.order(products::code.asc()))
 }
 
 /// Insert one row.
@@ -72,21 +65,7 @@ pub fn insert(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<()> {
 
 /// Overwrite a product's fields; false if it does not exist.
 pub fn update(conn: &mut AnyConnection, row: &NewProduct) -> QueryResult<bool> {
-    diesel::update(products::table.find(row.id))
-        .set((
-            products::code.eq(&row.code),
-            products::name.eq(&row.name),
-            products::manufacturer.eq(&row.manufacturer),
-            products::doses_in_series.eq(row.doses_in_series),
-            products::min_interval_days.eq(row.min_interval_days),
-            products::max_interval_days.eq(row.max_interval_days),
-            products::min_age_years.eq(row.min_age_years),
-            products::max_age_years.eq(row.max_age_years),
-            products::pack_size.eq(row.pack_size),
-            products::name_en.eq(&row.name_en),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    super::update_one(conn, products::table.find(row.id), row)
 }
 
 /// Whether any dose of the product has been given.

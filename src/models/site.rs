@@ -7,8 +7,8 @@ use crate::db::AnyConnection;
 use crate::ids::{SiteId, TownId};
 
 /// A vaccination site.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = sites)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, AsChangeset)]
+#[diesel(table_name = sites, treat_none_as_null = true)]
 pub struct Site {
     pub id: i64,
     pub town_id: i64,
@@ -33,54 +33,43 @@ impl Site {
     }
 }
 
-/// A site to insert.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = sites)]
-pub struct NewSite {
-    pub id: i64,
-    pub town_id: i64,
-    pub name: String,
-    pub address: String,
-    pub active: bool,
-    pub name_en: Option<String>,
-    pub address_en: Option<String>,
-}
+/// A site to insert (the same columns).
+pub type NewSite = Site;
 
 /// One site.
 pub fn find(conn: &mut AnyConnection, id: SiteId) -> QueryResult<Option<Site>> {
-    sites::table
-        .find(id.0)
-        .select(Site::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, sites::table.find(id.0))
 }
 
 /// Lock a site's row for the rest of the transaction (a no-op update, which takes the row lock
 /// on PostgreSQL; SQLite has one writer anyway). Whether the site exists.
 pub fn lock(conn: &mut AnyConnection, id: SiteId) -> QueryResult<bool> {
-    diesel::update(sites::table.find(id.0))
-        .set(sites::active.eq(sites::active))
-        .execute(conn)
-        .map(|n| n > 0)
+    super::update_one(
+        conn,
+        sites::table.find(id.0),
+        sites::active.eq(sites::active),
+    )
 }
 
 /// Active sites of a town by name.
 pub fn list_for_town(conn: &mut AnyConnection, town: TownId) -> QueryResult<Vec<Site>> {
-    sites::table
-        .filter(sites::town_id.eq(town.0))
-        .filter(sites::active.eq(true))
-        .order((sites::name.asc(), sites::id.asc()))
-        .select(Site::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        sites::table
+            .filter(sites::town_id.eq(town.0))
+            .filter(sites::active.eq(true))
+            .order((sites::name.asc(), sites::id.asc())),
+    )
 }
 
 /// Every active site.
 pub fn list_active(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
-    sites::table
-        .filter(sites::active.eq(true))
-        .order((sites::town_id.asc(), sites::name.asc()))
-        .select(Site::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        sites::table
+            .filter(sites::active.eq(true))
+            .order((sites::town_id.asc(), sites::name.asc())),
+    )
 }
 
 /// Insert one row.
@@ -90,10 +79,10 @@ pub fn insert(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<()> {
 
 /// Every site, active or not (the admin's list).
 pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
-    sites::table
-        .order((sites::town_id.asc(), sites::name.asc(), sites::id.asc()))
-        .select(Site::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        sites::table.order((sites::town_id.asc(), sites::name.asc(), sites::id.asc())),
+    )
 }
 
 /// How many sites, active or not, a town has.
@@ -106,15 +95,5 @@ pub fn count_for_town(conn: &mut AnyConnection, town: TownId) -> QueryResult<i64
 
 /// Overwrite a site's editable fields; false if it does not exist.
 pub fn update(conn: &mut AnyConnection, row: &NewSite) -> QueryResult<bool> {
-    diesel::update(sites::table.find(row.id))
-        .set((
-            sites::town_id.eq(row.town_id),
-            sites::name.eq(&row.name),
-            sites::address.eq(&row.address),
-            sites::active.eq(row.active),
-            sites::name_en.eq(&row.name_en),
-            sites::address_en.eq(&row.address_en),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    super::update_one(conn, sites::table.find(row.id), row)
 }

@@ -7,8 +7,8 @@ use crate::db::AnyConnection;
 use crate::ids::TownId;
 
 /// A town.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = towns)]
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, AsChangeset)]
+#[diesel(table_name = towns, treat_none_as_null = true)]
 pub struct Town {
     pub id: i64,
     pub code: String,
@@ -31,20 +31,17 @@ pub type NewTown = Town;
 
 /// Active towns by name.
 pub fn list_active(conn: &mut AnyConnection) -> QueryResult<Vec<Town>> {
-    towns::table
-        .filter(towns::active.eq(true))
-        .order((towns::code.asc(), towns::id.asc()))
-        .select(Town::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        towns::table
+            .filter(towns::active.eq(true))
+            .order((towns::code.asc(), towns::id.asc())),
+    )
 }
 
 /// One town.
 pub fn find(conn: &mut AnyConnection, id: TownId) -> QueryResult<Option<Town>> {
-    towns::table
-        .find(id.0)
-        .select(Town::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, towns::table.find(id.0))
 }
 
 /// How many towns exist (an empty database has none).
@@ -59,34 +56,20 @@ pub fn insert(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<()> {
 
 /// Every town, active or not, by code (the admin's list).
 pub fn list_all(conn: &mut AnyConnection) -> QueryResult<Vec<Town>> {
-    towns::table
-        .order((towns::code.asc(), towns::id.asc()))
-        .select(Town::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        towns::table.order((towns::code.asc(), towns::id.asc())),
+    )
 }
 
 /// The town with this code.
 pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Town>> {
-    towns::table
-        .filter(towns::code.eq(code))
-        .select(Town::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, towns::table.filter(towns::code.eq(code)))
 }
 
 /// Overwrite a town's editable fields; false if it does not exist.
 pub fn update(conn: &mut AnyConnection, row: &NewTown) -> QueryResult<bool> {
-    diesel::update(towns::table.find(row.id))
-        .set((
-            towns::code.eq(&row.code),
-            towns::name.eq(&row.name),
-            towns::eligible.eq(row.eligible),
-            towns::contact_emails.eq(&row.contact_emails),
-            towns::active.eq(row.active),
-            towns::name_en.eq(&row.name_en),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    super::update_one(conn, towns::table.find(row.id), row)
 }
 
 /// Delete a town (the caller checks that nothing refers to it).
