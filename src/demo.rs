@@ -734,7 +734,7 @@ fn insert_shipment_to_plan(
     )?;
     for (i, doses) in [1400, 1000].into_iter().enumerate() {
         let lot = format!("DEMO{}-{}", rng.random_range(10_000..99_999), i + 1);
-        shipment::insert_lot(
+        crate::models::lot::insert(
             c,
             &ShipmentLot {
                 id: new_id(),

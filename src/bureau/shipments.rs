@@ -8,7 +8,7 @@ use crate::db::{AnyConnection, Db};
 use crate::ids::{new_id, ProductId};
 use crate::models::shipment::{self, Shipment, ShipmentLot};
 use crate::models::stock::{self, Movement};
-use crate::models::{audit, product, slot};
+use crate::models::{audit, lot, product, slot};
 
 /// One lot as typed: `NUMBER, YYYY-MM-DD, DOSES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub fn record_shipment(
             return Err(field("product_id", "err.shipment.no_site"));
         }
         for l in &input.lots {
-            if shipment::lot_exists(&mut c, input.product_id, &l.lot_number)? {
+            if lot::find_by_number(&mut c, ProductId(input.product_id), &l.lot_number)?.is_some() {
                 return Err(field("lots", "err.lot.known"));
             }
         }
@@ -134,7 +134,7 @@ pub fn record_shipment(
             },
         )?;
         for l in &input.lots {
-            shipment::insert_lot(
+            lot::insert(
                 c,
                 &ShipmentLot {
                     id: new_id(),

@@ -31,21 +31,5 @@ pub fn insert(conn: &mut AnyConnection, m: &ExceptionMove) -> QueryResult<()> {
 
 /// One row.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ExceptionMove>> {
-    exception_moves::table
-        .find(id)
-        .select(ExceptionMove::as_select())
-        .get_result(conn)
-        .optional()
-}
-
-/// The rows of one exception, in the order written.
-pub fn list_for_exception(
-    conn: &mut AnyConnection,
-    exception_id: i64,
-) -> QueryResult<Vec<ExceptionMove>> {
-    exception_moves::table
-        .filter(exception_moves::exception_id.eq(exception_id))
-        .order(exception_moves::id.asc())
-        .select(ExceptionMove::as_select())
-        .load(conn)
+    super::find_one(conn, exception_moves::table.find(id))
 }

@@ -64,46 +64,29 @@ pub fn insert(conn: &mut AnyConnection, s: &Shipment) -> QueryResult<()> {
     super::insert_into(conn, shipments::table, s)
 }
 
-/// Insert a lot.
-pub fn insert_lot(conn: &mut AnyConnection, l: &ShipmentLot) -> QueryResult<()> {
-    super::insert_into(conn, lots::table, l)
-}
-
-/// Whether a lot number is known for a product already.
-pub fn lot_exists(conn: &mut AnyConnection, product: i64, number: &str) -> QueryResult<bool> {
-    let n: i64 = lots::table
-        .filter(lots::product_id.eq(product))
-        .filter(lots::lot_number.eq(number))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
 /// One shipment.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Shipment>> {
-    shipments::table
-        .find(id)
-        .select(Shipment::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, shipments::table.find(id))
 }
 
 /// Shipments, newest first.
 pub fn list(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<Shipment>> {
-    shipments::table
-        .order(shipments::created_at.desc())
-        .limit(limit)
-        .select(Shipment::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        shipments::table
+            .order(shipments::created_at.desc())
+            .limit(limit),
+    )
 }
 
 /// A shipment's lots, soonest expiry first (the order doses are sent out in).
 pub fn lots_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<ShipmentLot>> {
-    lots::table
-        .filter(lots::shipment_id.eq(shipment))
-        .order((lots::expires_on.asc(), lots::lot_number.asc()))
-        .select(ShipmentLot::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        lots::table
+            .filter(lots::shipment_id.eq(shipment))
+            .order((lots::expires_on.asc(), lots::lot_number.asc())),
+    )
 }
 
 /// Insert a plan.
@@ -113,20 +96,17 @@ pub fn insert_plan(conn: &mut AnyConnection, p: &AllocationPlan) -> QueryResult<
 
 /// One plan.
 pub fn find_plan(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<AllocationPlan>> {
-    allocation_plans::table
-        .find(id)
-        .select(AllocationPlan::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, allocation_plans::table.find(id))
 }
 
 /// A shipment's plans, newest first.
 pub fn plans_of(conn: &mut AnyConnection, shipment: i64) -> QueryResult<Vec<AllocationPlan>> {
-    allocation_plans::table
-        .filter(allocation_plans::shipment_id.eq(shipment))
-        .order(allocation_plans::created_at.desc())
-        .select(AllocationPlan::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        allocation_plans::table
+            .filter(allocation_plans::shipment_id.eq(shipment))
+            .order(allocation_plans::created_at.desc()),
+    )
 }
 
 /// Replace a draft plan's JSON (an adjustment) if it is still the `read` one; false if it is no
@@ -137,15 +117,14 @@ pub fn update_draft(
     read: &str,
     plan_json: &str,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         allocation_plans::table
             .find(id)
             .filter(allocation_plans::status.eq("draft"))
             .filter(allocation_plans::plan_json.eq(read)),
+        allocation_plans::plan_json.eq(plan_json),
     )
-    .set(allocation_plans::plan_json.eq(plan_json))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Mark a draft plan approved; false if it was not a draft (approved already).
@@ -155,18 +134,17 @@ pub fn approve(
     by: &str,
     at: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         allocation_plans::table
             .find(id)
             .filter(allocation_plans::status.eq("draft")),
+        (
+            allocation_plans::status.eq("approved"),
+            allocation_plans::approved_by.eq(Some(by)),
+            allocation_plans::approved_at.eq(Some(at)),
+        ),
     )
-    .set((
-        allocation_plans::status.eq("approved"),
-        allocation_plans::approved_by.eq(Some(by)),
-        allocation_plans::approved_at.eq(Some(at)),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Set a shipment's status.
@@ -198,10 +176,15 @@ pub fn notices(
         .load(conn)
 }
 
+/// One notice.
+pub fn find_notice(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TownNotice>> {
+    super::find_one(conn, town_notices::table.find(id))
+}
+
 /// Notices of one plan.
 pub fn notices_of_plan(conn: &mut AnyConnection, plan: i64) -> QueryResult<Vec<TownNotice>> {
-    town_notices::table
-        .filter(town_notices::plan_id.eq(plan))
-        .select(TownNotice::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        town_notices::table.filter(town_notices::plan_id.eq(plan)),
+    )
 }

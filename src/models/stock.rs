@@ -61,14 +61,13 @@ pub fn promise_dose(
     site: SiteId,
     product: ProductId,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    super::update_one(
+        conn,
         stock_balances::table
             .find((site.0, product.0))
             .filter(stock_balances::promised.lt(stock_balances::on_hand)),
+        stock_balances::promised.eq(stock_balances::promised + 1),
     )
-    .set(stock_balances::promised.eq(stock_balances::promised + 1))
-    .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Withdraw the promise of a cancelled or moved appointment.
@@ -77,14 +76,7 @@ pub fn unpromise_dose(
     site: SiteId,
     product: ProductId,
 ) -> QueryResult<()> {
-    diesel::update(
-        stock_balances::table
-            .find((site.0, product.0))
-            .filter(stock_balances::promised.gt(0)),
-    )
-    .set(stock_balances::promised.eq(stock_balances::promised - 1))
-    .execute(conn)?;
-    Ok(())
+    unpromise_doses(conn, site, product, 1)
 }
 
 /// Doses of `product` at `site` not yet promised to an appointment, read from `balances` (a
@@ -101,18 +93,18 @@ pub fn balances_for_sites(
     conn: &mut AnyConnection,
     sites: &[i64],
 ) -> QueryResult<Vec<StockBalance>> {
-    stock_balances::table
-        .filter(stock_balances::site_id.eq_any(sites))
-        .select(StockBalance::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        stock_balances::table.filter(stock_balances::site_id.eq_any(sites)),
+    )
 }
 
 /// A site's balances.
 pub fn balances_for_site(conn: &mut AnyConnection, site: SiteId) -> QueryResult<Vec<StockBalance>> {
-    stock_balances::table
-        .filter(stock_balances::site_id.eq(site.0))
-        .select(StockBalance::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        stock_balances::table.filter(stock_balances::site_id.eq(site.0)),
+    )
 }
 
 /// The ledger's sum for a site and product (to check the balance against).
@@ -172,10 +164,10 @@ pub fn balances_for_product(
     conn: &mut AnyConnection,
     product: ProductId,
 ) -> QueryResult<Vec<StockBalance>> {
-    stock_balances::table
-        .filter(stock_balances::product_id.eq(product.0))
-        .select(StockBalance::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        stock_balances::table.filter(stock_balances::product_id.eq(product.0)),
+    )
 }
 
 /// How many sites hold a balance row of a product.
@@ -187,19 +179,4 @@ pub fn count_balances_for_product(
         .filter(stock_balances::product_id.eq(product.0))
         .count()
         .get_result(conn)
-}
-
-/// `(town, on hand, promised)` of every balance at an active site, in one query; a town sums
-/// its rows.
-pub fn balances_by_town(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, i32, i32)>> {
-    use crate::db::schema::sites;
-    stock_balances::table
-        .inner_join(sites::table.on(sites::id.eq(stock_balances::site_id)))
-        .filter(sites::active.eq(true))
-        .select((
-            sites::town_id,
-            stock_balances::on_hand,
-            stock_balances::promised,
-        ))
-        .load(conn)
 }

@@ -50,11 +50,12 @@ pub fn list_for_resident(
     conn: &mut AnyConnection,
     resident: ResidentId,
 ) -> QueryResult<Vec<Vaccination>> {
-    vaccinations::table
-        .filter(vaccinations::resident_id.eq(resident.0))
-        .order(vaccinations::dose_number.asc())
-        .select(Vaccination::as_select())
-        .load(conn)
+    super::load_all(
+        conn,
+        vaccinations::table
+            .filter(vaccinations::resident_id.eq(resident.0))
+            .order(vaccinations::dose_number.asc()),
+    )
 }
 
 /// A resident's doses, in order, each with its product's and site's names: the vaccination
@@ -92,23 +93,7 @@ pub fn list_named_for_resident(
 
 /// One vaccination.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Vaccination>> {
-    vaccinations::table
-        .find(id)
-        .select(Vaccination::as_select())
-        .get_result(conn)
-        .optional()
-}
-
-/// The vaccination recorded for an appointment.
-pub fn find_for_appointment(
-    conn: &mut AnyConnection,
-    appointment: crate::ids::AppointmentId,
-) -> QueryResult<Option<Vaccination>> {
-    vaccinations::table
-        .filter(vaccinations::appointment_id.eq(appointment.0))
-        .select(Vaccination::as_select())
-        .get_result(conn)
-        .optional()
+    super::find_one(conn, vaccinations::table.find(id))
 }
 
 /// People still in their observation period at a site at `now`, with their residents, the

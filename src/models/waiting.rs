@@ -32,6 +32,11 @@ pub fn insert(conn: &mut AnyConnection, e: &WaitingEntry) -> QueryResult<()> {
     super::insert_into(conn, waiting_list::table, e)
 }
 
+/// One entry.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<WaitingEntry>> {
+    super::find_one(conn, waiting_list::table.find(id))
+}
+
 /// The first person waiting in a town, marked notified (in the caller's transaction).
 pub fn take_next(conn: &mut AnyConnection, town: TownId) -> QueryResult<Option<(i64, i64)>> {
     let Some(next) = first_in_line(conn, town, 1)?.pop() else {
@@ -61,14 +66,13 @@ pub fn first_in_line(
 
 /// Mark an entry notified if it is still waiting; false if someone else got there first.
 pub fn mark_notified(conn: &mut AnyConnection, entry: i64) -> QueryResult<bool> {
-    diesel::update(
+    super::update_one(
+        conn,
         waiting_list::table
             .find(entry)
             .filter(waiting_list::status.eq("waiting")),
+        waiting_list::status.eq("notified"),
     )
-    .set(waiting_list::status.eq("notified"))
-    .execute(conn)
-    .map(|n| n == 1)
 }
 
 /// How many people are waiting in a town.
