@@ -261,6 +261,17 @@ fn held_by<'a>(id: i64, token: &'a str) -> _ {
         .filter(outbox::status.eq(sending))
 }
 
+/// The claim let go of a message: no token, no lease (with the message's new status).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn let_go() -> _ {
+    let no_token: Option<String> = None;
+    let no_lease: Option<NaiveDateTime> = None;
+    (
+        outbox::claim_token.eq(no_token),
+        outbox::lease_until.eq(no_lease),
+    )
+}
+
 /// Mark a claimed message sent; `false` (and nothing changed) unless this claim holds it.
 pub fn mark_sent(
     conn: &mut AnyConnection,
@@ -268,28 +279,15 @@ pub fn mark_sent(
     token: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(held_by(id, token))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::sent_at.eq(Some(now)),
-            outbox::claim_token.eq(None::<String>),
-            outbox::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    let sent = (outbox::status.eq("sent"), outbox::sent_at.eq(Some(now)));
+    crate::models::update_one(conn, held_by(id, token), (sent, let_go()))
 }
 
 /// A message that needs no sending any more (its appointment was cancelled, say); `false`
 /// unless this claim holds it.
 pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {
-    diesel::update(held_by(id, token))
-        .set((
-            outbox::status.eq("skipped"),
-            outbox::claim_token.eq(None::<String>),
-            outbox::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    let skipped = outbox::status.eq("skipped");
+    crate::models::update_one(conn, held_by(id, token), (skipped, let_go()))
 }
 
 /// After a failed attempt: try again after an exponential backoff, or give up after
@@ -305,33 +303,19 @@ pub fn mark_failed_attempt(
     base_seconds: i64,
 ) -> QueryResult<bool> {
     let error: String = error.chars().take(500).collect();
-    let target = outbox::table
-        .find(row.id)
-        .filter(outbox::claim_token.eq(token))
-        .filter(outbox::status.eq("sending"));
-    if row.attempts >= max_attempts {
-        diesel::update(target)
-            .set((
-                outbox::status.eq("failed"),
-                outbox::last_error.eq(Some(error)),
-                outbox::claim_token.eq(None::<String>),
-                outbox::lease_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-            .map(|n| n == 1)
+    let (status, retry_at) = if row.attempts >= max_attempts {
+        // Failed for good: it keeps the time this last attempt was due.
+        ("failed", row.next_attempt_at)
     } else {
         let delay = base_seconds.saturating_mul(1 << (row.attempts.clamp(1, 16) - 1));
-        diesel::update(target)
-            .set((
-                outbox::status.eq("pending"),
-                outbox::next_attempt_at.eq(now + Duration::seconds(delay)),
-                outbox::last_error.eq(Some(error)),
-                outbox::claim_token.eq(None::<String>),
-                outbox::lease_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-            .map(|n| n == 1)
-    }
+        ("pending", now + Duration::seconds(delay))
+    };
+    let outcome = (
+        outbox::status.eq(status),
+        outbox::next_attempt_at.eq(retry_at),
+        outbox::last_error.eq(Some(error)),
+    );
+    crate::models::update_one(conn, held_by(row.id, token), (outcome, let_go()))
 }
 
 /// Counts by status, for the bureau.

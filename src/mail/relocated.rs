@@ -7,14 +7,11 @@ use chrono::NaiveDateTime;
 
 use super::ics;
 use super::outbox::OutboxRow;
-use super::render::{Content, Env, RenderError};
+use super::render::{named, shown_code, Content, Env, RenderError};
 use crate::db::AnyConnection;
-use crate::domain::BookingCode;
 use crate::i18n::{when, Lang};
-use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::{
-    appointment, exception, exception_move, product, resident, site, slot, town, LocalName,
-};
+use crate::ids::{AppointmentId, SiteId, SlotId, TownId};
+use crate::models::{appointment, exception, exception_move, site, slot, town, LocalName};
 
 /// The message for a `relocated` row; `None` when what it is about is gone.
 pub(super) fn render(
@@ -32,16 +29,10 @@ pub(super) fn render(
     let Some(a) = appointment::find(c, AppointmentId(m.appointment_id))? else {
         return Ok(None);
     };
-    let (Some(r), Some(from_site), Some(p)) = (
-        resident::find(c, ResidentId(a.resident_id))?,
-        site::find(c, SiteId(m.from_site_id))?,
-        product::find(c, ProductId(a.product_id))?,
-    ) else {
+    let Some((r, from_site, p)) = named(c, a.resident_id, m.from_site_id, a.product_id)? else {
         return Ok(None);
     };
-    let code = BookingCode::parse(&a.code)
-        .map(|c| c.to_string())
-        .unwrap_or(a.code.clone());
+    let code = shown_code(&a.code);
     let old_when = when(lang, env.tz, m.from_starts_at, m.from_ends_at);
     let dose = lang.tf("form.dose_n", &[("n", &a.dose_number.to_string())]);
     let greeting = lang.tf("mail.greeting", &[("name", &r.name)]);
@@ -100,10 +91,11 @@ pub(super) fn render(
                     format!("{} · {dose}", p.local_name(lang)),
                 ),
             ],
-            link: Some((
-                lang.t("mail.displaced.link").into(),
-                format!("{}/towns/{}", env.base_url, from_site.town_id),
-            )),
+            link: env.link(
+                lang,
+                "mail.displaced.link",
+                &format!("/towns/{}", from_site.town_id),
+            ),
             ics: Some(event(m.from_starts_at, m.from_ends_at, &place, true)),
         }));
     };
@@ -157,10 +149,7 @@ pub(super) fn render(
                 format!("{} · {dose}", p.local_name(lang)),
             ),
         ],
-        link: Some((
-            lang.t("mail.relocated.link").into(),
-            format!("{}/find?then=move", env.base_url),
-        )),
+        link: env.link(lang, "mail.relocated.link", "/find?then=move"),
         ics: Some(event(sl.starts_at, sl.ends_at, &place, false)),
     }))
 }

@@ -7,6 +7,7 @@
 use askama::Template;
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
+use diesel::QueryResult;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart};
 use lettre::Message;
@@ -19,7 +20,10 @@ use crate::domain::eligibility::{next_dose_window, DoseWindow};
 use crate::domain::BookingCode;
 use crate::i18n::{day_label, when, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::{appointment, product, resident, site, slot, town, vaccination, LocalName};
+use crate::models::{
+    appointment, product, resident, shipment, site, slot, town, vaccination, waiting, LocalName,
+    Product, Resident, Site,
+};
 
 /// The text part.
 #[derive(Template)]
@@ -67,6 +71,13 @@ pub struct Env<'a> {
     pub now: NaiveDateTime,
 }
 
+impl Env<'_> {
+    /// A link in a message: its label (the catalogue's `key`) and the address of `path` here.
+    pub(super) fn link(&self, lang: Lang, key: &str, path: &str) -> Option<(String, String)> {
+        Some((lang.t(key).into(), format!("{}{path}", self.base_url)))
+    }
+}
+
 /// Why a row cannot become a message.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -103,6 +114,34 @@ pub fn render(
         return Ok(None);
     };
     build(env, lang, row, content).map(Some)
+}
+
+/// A booking or entry code as residents see it (grouped, as on their pages); a stored code that
+/// does not parse is shown as stored.
+pub(super) fn shown_code(code: &str) -> String {
+    BookingCode::parse(code)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|_| code.to_string())
+}
+
+/// The resident, site and product a message names, by their ids; `None` when one is gone (the
+/// message is then not sent).
+pub(super) fn named(
+    c: &mut AnyConnection,
+    resident: i64,
+    site: i64,
+    product: i64,
+) -> QueryResult<Option<(Resident, Site, Product)>> {
+    Ok(
+        match (
+            resident::find(c, ResidentId(resident))?,
+            site::find(c, SiteId(site))?,
+            product::find(c, ProductId(product))?,
+        ) {
+            (Some(r), Some(s), Some(p)) => Some((r, s, p)),
+            _ => None,
+        },
+    )
 }
 
 fn build(env: &Env<'_>, lang: Lang, row: &OutboxRow, m: Content) -> Result<Message, RenderError> {
@@ -178,16 +217,10 @@ fn appointment_mail(
             }
         }
     }
-    let (Some(r), Some(s), Some(p)) = (
-        resident::find(c, ResidentId(a.resident_id))?,
-        site::find(c, SiteId(sl.site_id))?,
-        product::find(c, ProductId(sl.product_id))?,
-    ) else {
+    let Some((r, s, p)) = named(c, a.resident_id, sl.site_id, sl.product_id)? else {
         return Ok(None);
     };
-    let code = BookingCode::parse(&a.code)
-        .map(|c| c.to_string())
-        .unwrap_or(a.code.clone());
+    let code = shown_code(&a.code);
     let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
     let (subject_key, body_key) = match kind {
         Kind::Moved => ("mail.moved.subject", "mail.moved.body"),
@@ -257,10 +290,7 @@ fn appointment_mail(
                 format!("{} · {dose}", p.local_name(lang)),
             ),
         ],
-        link: Some((
-            lang.t("mail.manage").into(),
-            format!("{}/find", env.base_url),
-        )),
+        link: env.link(lang, "mail.manage", "/find"),
         ics,
     }))
 }
@@ -272,21 +302,10 @@ fn second_dose_mail(
     kind: Kind,
     vaccination_id: i64,
 ) -> Result<Option<Content>, RenderError> {
-    use crate::db::schema::vaccinations;
-    use diesel::prelude::*;
-    let Some(v) = vaccinations::table
-        .find(vaccination_id)
-        .select(crate::models::Vaccination::as_select())
-        .get_result(c)
-        .optional()?
-    else {
+    let Some(v) = vaccination::find(c, vaccination_id)? else {
         return Ok(None);
     };
-    let (Some(r), Some(p), Some(s)) = (
-        resident::find(c, ResidentId(v.resident_id))?,
-        product::find(c, ProductId(v.product_id))?,
-        site::find(c, SiteId(v.site_id))?,
-    ) else {
+    let Some((r, s, p)) = named(c, v.resident_id, v.site_id, v.product_id)? else {
         return Ok(None);
     };
     let doses = vaccination::list_for_resident(c, ResidentId(r.id))?;
@@ -326,10 +345,7 @@ fn second_dose_mail(
                 p.local_name(lang).to_string(),
             ),
         ],
-        link: Some((
-            lang.t("mail.book_now").into(),
-            format!("{}/towns/{}", env.base_url, s.town_id),
-        )),
+        link: env.link(lang, "mail.book_now", &format!("/towns/{}", s.town_id)),
         ics: None,
     }))
 }
@@ -340,19 +356,12 @@ fn seats_mail(
     lang: Lang,
     entry_id: i64,
 ) -> Result<Option<Content>, RenderError> {
-    use crate::db::schema::waiting_list;
-    use diesel::prelude::*;
-    let Some((town_id, resident_id)) = waiting_list::table
-        .find(entry_id)
-        .select((waiting_list::town_id, waiting_list::resident_id))
-        .first::<(i64, i64)>(c)
-        .optional()?
-    else {
+    let Some(w) = waiting::find(c, entry_id)? else {
         return Ok(None);
     };
     let (Some(t), Some(r)) = (
-        town::find(c, TownId(town_id))?,
-        resident::find(c, ResidentId(resident_id))?,
+        town::find(c, TownId(w.town_id))?,
+        resident::find(c, ResidentId(w.resident_id))?,
     ) else {
         return Ok(None);
     };
@@ -361,10 +370,7 @@ fn seats_mail(
         greeting: lang.tf("mail.greeting", &[("name", &r.name)]),
         paragraphs: vec![lang.tf("mail.seats.body", &[("town", t.local_name(lang))])],
         facts: Vec::new(),
-        link: Some((
-            lang.t("mail.book_now").into(),
-            format!("{}/towns/{}", env.base_url, t.id),
-        )),
+        link: env.link(lang, "mail.book_now", &format!("/towns/{}", t.id)),
         ics: None,
     }))
 }
@@ -374,14 +380,7 @@ fn town_notice_mail(
     lang: Lang,
     notice_id: i64,
 ) -> Result<Option<Content>, RenderError> {
-    use crate::db::schema::town_notices;
-    use diesel::prelude::*;
-    let Some(n) = town_notices::table
-        .find(notice_id)
-        .select(crate::models::shipment::TownNotice::as_select())
-        .get_result(c)
-        .optional()?
-    else {
+    let Some(n) = shipment::find_notice(c, notice_id)? else {
         return Ok(None);
     };
     let Some(t) = town::find(c, TownId(n.town_id))? else {
@@ -440,10 +439,7 @@ fn entry_mail(
     ) else {
         return Ok(None);
     };
-    let entry_code = BookingCode::parse(&e.code)
-        .map(|c| c.to_string())
-        .unwrap_or(e.code.clone());
-    let mut facts = vec![(lang.t("entry.code").to_string(), entry_code)];
+    let mut facts = vec![(lang.t("entry.code").to_string(), shown_code(&e.code))];
     let greeting = lang.tf("mail.greeting", &[("name", &r.name)]);
     match e.status() {
         EntryStatus::Waiting => Ok(None),
@@ -469,10 +465,7 @@ fn entry_mail(
                 }
             };
             let at = when(lang, env.tz, sl.starts_at, sl.ends_at);
-            let code = BookingCode::parse(&a.code)
-                .map(|c| c.to_string())
-                .unwrap_or(a.code.clone());
-            facts.push((lang.t("appt.code").into(), code));
+            facts.push((lang.t("appt.code").into(), shown_code(&a.code)));
             facts.push((lang.t("appt.site").into(), s.local_name(lang).to_string()));
             facts.push((
                 lang.t("mail.address").into(),
@@ -487,10 +480,7 @@ fn entry_mail(
                 greeting,
                 paragraphs: vec![lang.t("mail.entry.drawn.body").to_string()],
                 facts,
-                link: Some((
-                    lang.t("mail.manage").into(),
-                    format!("{}/find", env.base_url),
-                )),
+                link: env.link(lang, "mail.manage", "/find"),
                 ics: None,
             }))
         }
@@ -512,10 +502,7 @@ fn entry_mail(
                 greeting,
                 paragraphs: vec![lang.t(body).to_string()],
                 facts,
-                link: Some((
-                    lang.t("entry.join_waiting").into(),
-                    format!("{}/towns/{}", env.base_url, s.town_id),
-                )),
+                link: env.link(lang, "entry.join_waiting", &format!("/towns/{}", s.town_id)),
                 ics: None,
             }))
         }
