@@ -521,29 +521,22 @@ pub fn claim_outbox(
     limit: i64,
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
-    const DUE: &str = "(status = 'pending' AND next_attempt_at <= {now}) OR (status = 'sending' AND lease_until < {now})";
-    match conn {
-        AnyConnection::Postgresql(c) => diesel::sql_query(format!(
-            "UPDATE outbox SET status = 'sending', claim_token = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE {} ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)",
-            DUE.replace("{now}", "$3")
-        ))
+    // The same statement on both: `$n` or `?n` placeholders, and PostgreSQL's row locks.
+    let (p, skip_locked) = match conn {
+        AnyConnection::Postgresql(_) => ("$", " FOR UPDATE SKIP LOCKED"),
+        AnyConnection::Sqlite(_) => ("?", ""),
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', claim_token = {p}1, lease_until = {p}2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= {p}3) \
+         OR (status = 'sending' AND lease_until < {p}3) ORDER BY next_attempt_at LIMIT {p}4{skip_locked})"
+    );
+    crate::on_backend!(&mut *conn, |c| diesel::sql_query(sql.as_str())
         .bind::<Text, _>(token)
         .bind::<Timestamp, _>(lease_until)
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
-        .execute(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(format!(
-            "UPDATE outbox SET status = 'sending', claim_token = ?1, lease_until = ?2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE {} ORDER BY next_attempt_at LIMIT ?4)",
-            DUE.replace("{now}", "?3")
-        ))
-        .bind::<Text, _>(token)
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(limit)
-        .execute(c),
-    }
+        .execute(c))
 }
 
 /// Serialise the caller's transaction with every other transaction that names one of `names`,
