@@ -2,11 +2,15 @@
 //! functions that take `&mut AnyConnection` and return `QueryResult`. HTTP meaning is added only
 //! in handlers; business rules live in `booking/`.
 //!
-//! A lookup of one row by a unique key is `.get_result(conn).optional()`, not `.first(conn)`:
-//! `first` adds `LIMIT ?`, and SQLite (3.47 and later) plans a bound `LIMIT` by its value, so it
-//! re-prepares (re-parses) the cached statement every time it is run with a new binding. That was
-//! a fifth of the SQLite booking transaction's time (BENCHMARKS.md). `.first` is kept only where
-//! an ordered query must stop after one row.
+//! The shapes every model repeats are said once here: [`insert_into`], [`find_one`] (a unique
+//! key's row), [`load_all`] (a filtered, ordered list) and [`update_one`] (a conditional UPDATE
+//! of one row, and whether it applied).
+//!
+//! A lookup of one row by a unique key is `.get_result(conn).optional()` ([`find_one`]), not
+//! `.first(conn)`: `first` adds `LIMIT ?`, and SQLite (3.47 and later) plans a bound `LIMIT` by
+//! its value, so it re-prepares (re-parses) the cached statement every time it is run with a new
+//! binding. That was a fifth of the SQLite booking transaction's time (BENCHMARKS.md). `.first`
+//! is kept only where an ordered query must stop after one row.
 
 use diesel::dsl::AsSelect;
 use diesel::query_builder::{AsQuery, InsertStatement, IntoUpdateTarget, QueryId, UpdateStatement};
