@@ -2,13 +2,18 @@
 //!
 //! ```sh
 //! cargo bench --bench ceiling -- http 127.0.0.1:8300          # a bare actix-web handler
-//! cargo bench --bench ceiling -- tx DATABASE_URL 64 10        # the booking transaction, no HTTP
+//! cargo bench --bench ceiling -- tx DATABASE_URL server 10    # the booking transaction, no HTTP
 //! ```
 //!
 //! `http` serves `GET /` -> "ok" with the same number of workers as `dosewise serve` (until
 //! killed). `tx` books new residents on the free first-dose slots of a generated city through
-//! `dosewise::booking::book` from N threads for S seconds, and prints bookings/s and latency
-//! percentiles in the same format as the load harness.
+//! `dosewise::booking::book` for S seconds, and prints bookings/s and latency percentiles in the
+//! same format as the load harness. It runs as `serve` would with the same environment: the
+//! same settings (`DOSEWISE_POOL_SIZE`, the contact cap, ...), the same pool, and by default
+//! (`server`) as many threads as `serve` has blocking threads (workers x (pool + 2)), so as
+//! many transactions run at once as in the server; a number gives that many threads instead.
+//! Each booking picks its slot as the load harness does (`benches/load.rs`), spread over all
+//! free slots, so both meet the same row contention.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,11 +36,15 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("http") => http(argv.get(1).map_or("127.0.0.1:8300", String::as_str)),
         Some("tx") => tx(
-            argv.get(1).expect("tx DATABASE_URL [THREADS] [SECONDS]"),
-            argv.get(2).map_or(64, |n| n.parse().expect("THREADS")),
+            argv.get(1).expect("tx DATABASE_URL [THREADS|server] [SECONDS]"),
+            argv.get(2)
+                .filter(|n| *n != "server")
+                .map(|n| n.parse().expect("THREADS")),
             argv.get(3).map_or(10, |n| n.parse().expect("SECONDS")),
         ),
-        _ => eprintln!("usage: ceiling http ADDR | ceiling tx DATABASE_URL [THREADS] [SECONDS]"),
+        _ => eprintln!(
+            "usage: ceiling http ADDR | ceiling tx DATABASE_URL [THREADS|server] [SECONDS]"
+        ),
     }
 }
 
@@ -71,12 +80,14 @@ fn id_number(n: u32, salt: u32) -> String {
         .to_string()
 }
 
-/// The booking transaction in a tight loop, without HTTP.
-fn tx(url: &str, threads: usize, seconds: u64) {
-    let mut settings = Settings::defaults();
+/// The booking transaction in a tight loop, without HTTP, from `threads` threads (default: as
+/// many as `serve` has blocking threads with the same settings).
+fn tx(url: &str, threads: Option<usize>, seconds: u64) {
+    let mut settings = Settings::from_env().expect("settings");
     settings.database_url = url.to_string();
-    settings.secret = std::env::var("DOSEWISE_SECRET").ok();
-    let db = Arc::new(Db::connect(url, settings.pool_size).expect("database"));
+    let threads =
+        threads.unwrap_or_else(|| settings.workers * settings.blocking_threads_per_worker());
+    let db = Arc::new(Db::connect_with(url, &settings.db_options()).expect("database"));
     let keys = Arc::new(Keys::derive(
         &master_secret(&settings, &db).expect("secret"),
     ));
@@ -143,7 +154,9 @@ fn tx(url: &str, threads: usize, seconds: u64) {
                         release_hours,
                         tz: settings_tz,
                     };
-                    let slot = SlotId(slots[n as usize % slots.len()]);
+                    // Spread as the load harness spreads its bookings (not slot after slot, which
+                    // would send concurrent bookings to one site's stock row).
+                    let slot = SlotId(slots[(n as usize).wrapping_mul(2_654_435_761) % slots.len()]);
                     let t = Instant::now();
                     // The server's per-contact cap (its default), as `serve` books: the same
                     // transaction, locks and counts included.
@@ -167,8 +180,9 @@ fn tx(url: &str, threads: usize, seconds: u64) {
     l.sort_by(f64::total_cmp);
     let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)));
     println!(
-        "booking transaction without HTTP: {threads} threads, {secs:.1} s: {:.0} confirmed/s, \
+        "booking transaction without HTTP: {threads} threads on {} connections, {secs:.1} s: {:.0} confirmed/s, \
          {} refused, p50 {:.1} ms, p99 {:.1} ms",
+        settings.pool_size,
         f64::from(ok.load(Ordering::Relaxed)) / secs,
         refused.load(Ordering::Relaxed),
         pct(0.5).copied().unwrap_or(0.0),

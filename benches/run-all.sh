@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every figure of BENCHMARKS.md, each printed beside its ceiling measured in the same run:
 # HTTP figures against a bare actix-web handler, booking figures against the same booking
-# transaction in a tight loop without HTTP. The ratio is the figure that counts.
+# transaction in a tight loop without HTTP (with the server's settings, pool and number of
+# blocking threads, so as many transactions at once). The ratio is the figure that counts.
 #   benches/run-all.sh [SECONDS per figure, default 8] [CONCURRENCY, default 64]
 # Loopback only; bounded (about 15 figures x SECONDS plus one release build). Needs wrk
 # (Debian's package) and PostgreSQL on 127.0.0.1:5432 for the PostgreSQL rows.
@@ -82,7 +83,7 @@ booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
 p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
 rss_after="$(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
+tx=$("$ceiling" tx "$DATABASE_URL" server "$secs")
 txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
 row "confirmed bookings, SQLite" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
 echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
@@ -99,7 +100,7 @@ if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
   rss_after="$(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-  tx=$("$ceiling" tx "$DATABASE_URL" "$conc" "$secs")
+  tx=$("$ceiling" tx "$DATABASE_URL" server "$secs")
   txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
   row "confirmed bookings, PostgreSQL" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
   echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"

@@ -284,6 +284,13 @@ impl Settings {
 }
 
 impl Settings {
+    /// Blocking threads per HTTP worker, which run the database work: the pool's connections
+    /// plus two. More threads than connections only queue on the pool's lock and cost context
+    /// switches (measured: BENCHMARKS.md).
+    pub fn blocking_threads_per_worker(&self) -> usize {
+        self.pool_size as usize + 2
+    }
+
     /// The database options these settings describe.
     pub fn db_options(&self) -> crate::db::DbOptions {
         crate::db::DbOptions {

@@ -69,9 +69,7 @@ impl Application {
         let workers = settings.workers;
         let mail = mail_config(&settings, transport);
         let run_worker = settings.mail_worker;
-        // Database work runs on each worker's blocking threads. More threads than connections
-        // only queue on the pool's lock and cost context switches (measured: BENCHMARKS.md).
-        let blocking_threads = settings.pool_size as usize + 2;
+        let blocking_threads = settings.blocking_threads_per_worker();
         let limits = crate::web::limits::Limits::new(&settings);
         let metrics = crate::metrics::Metrics::new(&db).context("cannot set up the metrics")?;
         let metrics_listener = settings
