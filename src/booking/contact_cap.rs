@@ -49,10 +49,9 @@ pub(super) fn contact_cap_holds(
         .collect();
     crate::db::lock_names(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
     let (from, to) = day_bounds(tz, local_day(tz, starts_at));
-    for contact in contacts {
-        if appointment::count_active_for_contact(c, contact, from, to)? - moved >= i64::from(cap) {
-            return Err(BookingError::ContactCap);
-        }
+    let held = appointment::count_active_for_contacts(c, &contacts, from, to)?;
+    if held.iter().any(|n| n - moved >= i64::from(cap)) {
+        return Err(BookingError::ContactCap);
     }
     Ok(())
 }

@@ -496,10 +496,14 @@ fn contact_caps(
         .collect();
     crate::db::lock_names(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
     let (from, to) = day_bounds(rules.tz, local_day(rules.tz, starts_at));
-    for (contact, adding) in contacts {
-        if appointment::count_active_for_contact(c, contact, from, to)? + adding > i64::from(cap) {
-            return Err(BookingError::ContactCap.into());
-        }
+    let asked: Vec<Contact<'_>> = contacts.iter().map(|(k, _)| *k).collect();
+    let held = appointment::count_active_for_contacts(c, &asked, from, to)?;
+    if contacts
+        .iter()
+        .zip(held)
+        .any(|((_, adding), n)| n + adding > i64::from(cap))
+    {
+        return Err(BookingError::ContactCap.into());
     }
     Ok(())
 }

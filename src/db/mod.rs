@@ -541,8 +541,9 @@ pub fn claim_outbox(
 
 /// Serialise the caller's transaction with every other transaction that names one of `names`,
 /// until it ends. PostgreSQL: transaction-level advisory locks on a 64-bit hash of each name,
-/// taken in ascending order so two transactions never wait on each other in a cycle. SQLite:
-/// nothing to do, since every write transaction goes through the one writer connection.
+/// taken in ascending order so two transactions never wait on each other in a cycle, all in one
+/// statement (its select list is evaluated left to right). SQLite: nothing to do, since every
+/// write transaction goes through the one writer connection.
 pub fn lock_names(conn: &mut AnyConnection, names: &[&str]) -> QueryResult<()> {
     match conn {
         AnyConnection::Sqlite(_) => Ok(()),
@@ -550,12 +551,17 @@ pub fn lock_names(conn: &mut AnyConnection, names: &[&str]) -> QueryResult<()> {
             let mut keys: Vec<i64> = names.iter().map(|n| advisory_key(n)).collect();
             keys.sort_unstable();
             keys.dedup();
-            for k in keys {
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<diesel::sql_types::BigInt, _>(k)
-                    .execute(c)?;
+            if keys.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            let calls: Vec<String> = (1..=keys.len())
+                .map(|i| format!("pg_advisory_xact_lock(${i})"))
+                .collect();
+            let mut q = diesel::sql_query(format!("SELECT {}", calls.join(", "))).into_boxed();
+            for k in keys {
+                q = q.bind::<diesel::sql_types::BigInt, _>(k);
+            }
+            q.execute(c).map(|_| ())
         }
     }
 }

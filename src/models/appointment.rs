@@ -137,33 +137,67 @@ pub fn find_active_for_dose(
     )
 }
 
-/// Which contact detail [`count_active_for_contact`] counts by.
+/// A contact detail [`count_active_for_contacts`] counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contact<'a> {
     Phone(&'a str),
     Email(&'a str),
 }
 
-/// Active appointments starting in `[from, to)` held by residents with this phone number or
-/// e-mail address (the per-contact cap on bookings per day).
-pub fn count_active_for_contact(
+/// For each of `contacts`, the active appointments starting in `[from, to)` held by residents
+/// with that phone number or e-mail address (the per-contact cap on bookings per day), read in
+/// one statement whatever their number.
+///
+/// The statement starts from the residents with those contacts (their indexes) and counts each
+/// one's appointments by `resident_id`: a plan that stays a few index look-ups however many
+/// appointments the day holds, even before the planner has statistics (on opening day the
+/// tables grow from nothing faster than they are analysed; a join let PostgreSQL start from
+/// every active appointment instead, and each booking grew slower with the table).
+pub fn count_active_for_contacts(
     conn: &mut AnyConnection,
-    contact: Contact<'_>,
+    contacts: &[Contact<'_>],
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<i64> {
+) -> QueryResult<Vec<i64>> {
     use crate::db::schema::residents;
-    let q = appointments::table
-        .inner_join(residents::table)
-        .filter(appointments::status.eq_any(["booked", "checked_in"]))
+    if contacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut phones, mut emails) = (Vec::new(), Vec::new());
+    for c in contacts {
+        match *c {
+            Contact::Phone(p) => phones.push(p),
+            Contact::Email(e) => emails.push(e),
+        }
+    }
+    let held_by_resident = appointments::table
+        .filter(appointments::resident_id.eq(residents::id))
+        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
         .filter(appointments::starts_at.ge(from))
         .filter(appointments::starts_at.lt(to))
         .count()
-        .into_boxed();
-    match contact {
-        Contact::Phone(p) => q.filter(residents::phone.eq(p)).get_result(conn),
-        Contact::Email(e) => q.filter(residents::email.eq(e)).get_result(conn),
-    }
+        .single_value()
+        .assume_not_null();
+    let held: Vec<(String, String, i64)> = residents::table
+        .filter(
+            residents::phone
+                .eq_any(&phones)
+                .or(residents::email.eq_any(&emails)),
+        )
+        .select((residents::phone, residents::email, held_by_resident))
+        .load(conn)?;
+    Ok(contacts
+        .iter()
+        .map(|c| {
+            held.iter()
+                .filter(|(phone, email, _)| match *c {
+                    Contact::Phone(p) => phone == p,
+                    Contact::Email(e) => email == e,
+                })
+                .map(|(_, _, n)| n)
+                .sum()
+        })
+        .collect())
 }
 
 /// Appointment `id` while its status is `status`: what a conditional change targets.
