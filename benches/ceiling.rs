@@ -36,7 +36,8 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("http") => http(argv.get(1).map_or("127.0.0.1:8300", String::as_str)),
         Some("tx") => tx(
-            argv.get(1).expect("tx DATABASE_URL [THREADS|server] [SECONDS]"),
+            argv.get(1)
+                .expect("tx DATABASE_URL [THREADS|server] [SECONDS]"),
             argv.get(2)
                 .filter(|n| *n != "server")
                 .map(|n| n.parse().expect("THREADS")),
@@ -156,7 +157,8 @@ fn tx(url: &str, threads: Option<usize>, seconds: u64) {
                     };
                     // Spread as the load harness spreads its bookings (not slot after slot, which
                     // would send concurrent bookings to one site's stock row).
-                    let slot = SlotId(slots[(n as usize).wrapping_mul(2_654_435_761) % slots.len()]);
+                    let slot =
+                        SlotId(slots[(n as usize).wrapping_mul(2_654_435_761) % slots.len()]);
                     let t = Instant::now();
                     // The server's per-contact cap (its default), as `serve` books: the same
                     // transaction, locks and counts included.

@@ -207,9 +207,7 @@ impl Manager {
                 ));
             }
             Backend::Sqlite => {
-                m.session_sql = Some(format!(
-                    "PRAGMA cache_size = -{SQLITE_POOLED_CACHE_KIB}"
-                ));
+                m.session_sql = Some(format!("PRAGMA cache_size = -{SQLITE_POOLED_CACHE_KIB}"));
             }
         }
         Ok(m)
