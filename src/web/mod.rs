@@ -202,24 +202,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // City set-up (admin; products also bureau)
     .route("/admin/publish", web::post().to(admin::publish))
     .route("/admin/towns", web::get().to(admin::towns))
-    .route("/admin/towns", web::post().to(admin::create_town))
+    .route(
+        "/admin/towns",
+        web::post().to(admin::create::<admin::TownForm>),
+    )
     .route("/admin/towns/{id}", web::get().to(admin::town_page))
-    .route("/admin/towns/{id}", web::post().to(admin::update_town))
+    .route(
+        "/admin/towns/{id}",
+        web::post().to(admin::update::<admin::TownForm>),
+    )
     .route(
         "/admin/towns/{id}/delete",
         web::post().to(admin::delete_town),
     )
     .route("/admin/products", web::get().to(admin::products))
-    .route("/admin/products", web::post().to(admin::create_product))
+    .route(
+        "/admin/products",
+        web::post().to(admin::create::<admin::ProductForm>),
+    )
     .route("/admin/products/{id}", web::get().to(admin::product_page))
     .route(
         "/admin/products/{id}",
-        web::post().to(admin::update_product),
+        web::post().to(admin::update::<admin::ProductForm>),
     )
     .route("/admin/sites", web::get().to(admin::sites))
-    .route("/admin/sites", web::post().to(admin::create_site))
+    .route(
+        "/admin/sites",
+        web::post().to(admin::create::<admin::SiteForm>),
+    )
     .route("/admin/sites/{id}", web::get().to(admin::site_page))
-    .route("/admin/sites/{id}", web::post().to(admin::update_site))
+    .route(
+        "/admin/sites/{id}",
+        web::post().to(admin::update::<admin::SiteForm>),
+    )
     .route(
         "/admin/sites/{id}/template",
         web::post().to(admin::save_template),
@@ -229,7 +244,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(admin::add_exception),
     )
     .route("/admin/users", web::get().to(admin::users))
-    .route("/admin/users", web::post().to(admin::create_user))
+    .route(
+        "/admin/users",
+        web::post().to(admin::create::<admin::UserForm>),
+    )
     .route(
         "/admin/users/{id}/active",
         web::post().to(admin::set_active),

@@ -4,15 +4,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::product_input;
-use super::{explain, run_parsed};
+use super::{Refusal, SetupForm};
 use crate::error::AppError;
 use crate::ids::ProductId;
 use crate::models::{product, product_change, Role};
-use crate::setup;
+use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
 use crate::views::{local, FormErrors};
 use crate::web::ctx::Ctx;
-use crate::web::respond::{html_status, see_other};
+use crate::web::respond::html_status;
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/products` (bureau too).
@@ -61,50 +61,26 @@ async fn products_page(
     )
 }
 
-/// `POST /admin/products`: add a product.
-pub async fn create_product(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    form: web::Form<ProductForm>,
-) -> Result<HttpResponse, AppError> {
-    save_product(ctx, state, None, form.into_inner()).await
-}
+/// The product form (bureau too): added on `/admin/products`, edited on the product's page,
+/// where an interval change after doses were given needs a reason.
+impl SetupForm for ProductForm {
+    const ROLE: Role = Role::Bureau;
+    const LIST: &'static str = "/admin/products";
 
-/// `POST /admin/products/{id}`: edit a product; an interval change after doses were given
-/// needs a reason.
-pub async fn update_product(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-    form: web::Form<ProductForm>,
-) -> Result<HttpResponse, AppError> {
-    save_product(ctx, state, Some(*path), form.into_inner()).await
-}
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 
-/// Add (`id` None) or edit a product; a refused form is shown again on the page it came from.
-async fn save_product(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    id: Option<i64>,
-    form: ProductForm,
-) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
-    let parsed = product_input(&form);
-    let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::save_product(&st.db, id, input, &actor, st.now())
-    })
-    .await?;
-    let Err(e) = outcome else {
-        return Ok(see_other(&match id {
-            Some(id) => format!("/admin/products/{id}"),
-            None => "/admin/products".to_string(),
-        }));
-    };
-    let (errors, _) = explain(ctx.lang, e)?;
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    match id {
-        None => products_page(ctx, &state, form, errors, status).await,
-        Some(id) => product_edit(ctx, &state, id, form, errors, status).await,
+    fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
+        setup::save_product(&st.db, id, product_input(self)?, actor, st.now())
+    }
+
+    async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        match r.id {
+            None => products_page(r.ctx, r.state, self, r.errors, status).await,
+            Some(id) => product_edit(r.ctx, r.state, id, self, r.errors, status).await,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::{exception_input, site_input, template_input};
-use super::{explain, refused_status, run_parsed};
+use super::{explain, refused_status, run_parsed, Refusal, SetupForm};
 use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{exception, product, site, site_product, slot, template, town, Role};
@@ -82,56 +82,39 @@ async fn sites_page(
     )
 }
 
-/// `POST /admin/sites`: add a site, then set up its template on its page.
-pub async fn create_site(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    form: web::Form<SiteForm>,
-) -> Result<HttpResponse, AppError> {
-    save_site(ctx, state, None, form.into_inner()).await
-}
+/// The site form: a site is added on `/admin/sites` (its template is then set up on its page)
+/// and its details edited on its page.
+impl SetupForm for SiteForm {
+    const LIST: &'static str = "/admin/sites";
 
-/// `POST /admin/sites/{id}`: edit a site's details.
-pub async fn update_site(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-    form: web::Form<SiteForm>,
-) -> Result<HttpResponse, AppError> {
-    save_site(ctx, state, Some(*path), form.into_inner()).await
-}
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 
-/// Add (`id` None) or edit a site's details; a refused form is shown again on the page it came
-/// from.
-async fn save_site(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    id: Option<i64>,
-    form: SiteForm,
-) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
-    let parsed = site_input(&form, id.is_none());
-    let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::save_site(&st.db, id, input, st.settings.time_zone, &actor, st.now())
-    })
-    .await?;
-    let e = match (outcome, id) {
-        (Ok(new), None) => return Ok(see_other(&format!("/admin/sites/{new}#template"))),
-        (Ok(_), Some(id)) => return Ok(see_other(&format!("/admin/sites/{id}"))),
-        (Err(e), _) => e,
-    };
-    let (errors, _) = explain(ctx.lang, e)?;
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    match id {
-        None => sites_page(ctx, &state, form, errors, status).await,
-        Some(id) => {
-            let v = SiteView {
-                form: Some(form),
-                errors,
-                ..Default::default()
-            };
-            site_edit(ctx, &state, id, v, status).await
+    fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
+        let input = site_input(self, id.is_none())?;
+        let tz = st.settings.time_zone;
+        setup::save_site(&st.db, id, input, tz, actor, st.now())
+    }
+
+    fn saved_to(id: Option<i64>, saved: i64) -> String {
+        match id {
+            None => format!("/admin/sites/{saved}#template"),
+            Some(id) => format!("/admin/sites/{id}"),
         }
+    }
+
+    async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        let Some(id) = r.id else {
+            return sites_page(r.ctx, r.state, self, r.errors, status).await;
+        };
+        let v = SiteView {
+            form: Some(self),
+            errors: r.errors,
+            ..Default::default()
+        };
+        site_edit(r.ctx, r.state, id, v, status).await
     }
 }
 

@@ -4,10 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::town_input;
-use super::{explain, refused_status, run, run_parsed};
+use super::{explain, refused_status, run, Refusal, SetupForm};
 use crate::error::AppError;
 use crate::models::{site, town, Role, Town};
-use crate::setup;
+use crate::setup::{self, SetupError};
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
 use crate::views::FormErrors;
 use crate::web::common::CsrfForm;
@@ -58,60 +58,33 @@ async fn towns_page(
     )
 }
 
-/// `POST /admin/towns`: add a town.
-pub async fn create_town(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    form: web::Form<TownForm>,
-) -> Result<HttpResponse, AppError> {
-    save_town(ctx, state, None, form.into_inner()).await
-}
+/// The town form: added on `/admin/towns`, edited (or deactivated) on the town's page.
+impl SetupForm for TownForm {
+    const LIST: &'static str = "/admin/towns";
 
-/// `POST /admin/towns/{id}`: edit a town (or deactivate it).
-pub async fn update_town(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-    form: web::Form<TownForm>,
-) -> Result<HttpResponse, AppError> {
-    save_town(ctx, state, Some(*path), form.into_inner()).await
-}
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 
-/// Add (`id` None) or edit a town; a refused form is shown again on the page it came from.
-async fn save_town(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    id: Option<i64>,
-    form: TownForm,
-) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
-    let parsed = town_input(&form, id.is_none());
-    let outcome = run_parsed(&state, parsed, move |st, input| {
-        setup::save_town(&st.db, id, input, &actor, st.now())
-    })
-    .await?;
-    let Err(e) = outcome else {
-        return Ok(see_other(&match id {
-            Some(id) => format!("/admin/towns/{id}"),
-            None => "/admin/towns".to_string(),
-        }));
-    };
-    let (errors, refusal) = explain(ctx.lang, e)?;
-    match id {
-        None => towns_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
-        Some(id) => {
-            let status = refused_status(&refusal);
-            html_status(
-                &TownEditPage {
-                    id: id.to_string(),
-                    form,
-                    errors,
-                    refusal,
-                    ctx,
-                },
-                status,
-            )
-        }
+    fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
+        let input = town_input(self, id.is_none())?;
+        setup::save_town(&st.db, id, input, actor, st.now())
+    }
+
+    async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
+        let Some(id) = r.id else {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return towns_page(r.ctx, r.state, self, r.errors, status).await;
+        };
+        let status = refused_status(&r.refusal);
+        let page = TownEditPage {
+            id: id.to_string(),
+            form: self,
+            errors: r.errors,
+            refusal: r.refusal,
+            ctx: r.ctx,
+        };
+        html_status(&page, status)
     }
 }
 

@@ -5,11 +5,11 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::user_input;
-use super::{explain, run, run_parsed};
+use super::{explain, run, run_parsed, Refusal, SetupForm};
 use crate::domain::city::Password;
 use crate::error::AppError;
 use crate::models::{site, user, Role};
-use crate::setup::{self, invalid};
+use crate::setup::{self, invalid, SetupError};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
 use crate::views::FormErrors;
 use crate::web::ctx::Ctx;
@@ -84,24 +84,22 @@ async fn users_page(
     )
 }
 
-/// `POST /admin/users`: create a staff, bureau or admin account.
-pub async fn create_user(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    form: web::Form<UserForm>,
-) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
-    let form = form.into_inner();
-    let outcome = run_parsed(&state, user_input(&form), move |st, input| {
-        setup::create_user(&st.db, input, setup::CreatedBy::Admin(&actor), st.now())
-    })
-    .await?;
-    match outcome {
-        Ok(_) => Ok(see_other("/admin/users")),
-        Err(e) => {
-            let (errors, refusal) = explain(ctx.lang, e)?;
-            users_page(ctx, &state, form, errors, None, refusal).await
-        }
+/// The user form: accounts are created on `/admin/users` (and never edited, only activated,
+/// deactivated or given a new password).
+impl SetupForm for UserForm {
+    const LIST: &'static str = "/admin/users";
+
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    fn save(&self, st: &AppState, _: Option<i64>, actor: &str) -> Result<i64, SetupError> {
+        let by = setup::CreatedBy::Admin(actor);
+        setup::create_user(&st.db, user_input(self)?, by, st.now())
+    }
+
+    async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
+        users_page(r.ctx, r.state, self, r.errors, None, r.refusal).await
     }
 }
 
