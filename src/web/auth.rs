@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::common::CsrfForm;
 use super::cookies;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::respond::{html, html_status, see_other};
-use super::state::{blocking, AppState};
+use super::state::blocking;
 use crate::domain::{PlainText, TextRule};
 use crate::error::AppError;
 use crate::models::{audit, user, Role, Session};
@@ -100,8 +100,7 @@ async fn verify_on_hasher(password: String, stored: Option<String>) -> Result<bo
 
 /// `POST /login`.
 pub async fn login(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
@@ -197,8 +196,7 @@ pub async fn login(
 
 /// `POST /logout`: the session is revoked in the database, not just forgotten by the browser.
 pub async fn logout(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;

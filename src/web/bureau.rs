@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::common::CsrfForm;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::respond::{html, html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
@@ -101,7 +101,7 @@ async fn shipments_page(
 }
 
 /// `GET /bureau/shipments`.
-pub async fn shipments(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn shipments(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
     shipments_page(
         ctx,
@@ -163,8 +163,7 @@ fn parse_shipment(lang: Lang, f: &ShipmentForm) -> Result<ShipmentInput, FormErr
 
 /// `POST /bureau/shipments`: record a shipment, then 303 to it.
 pub async fn record_shipment(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<ShipmentForm>,
 ) -> Result<HttpResponse, AppError> {
     let user = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
@@ -243,8 +242,7 @@ async fn shipment_page(
 
 /// `GET /bureau/shipments/{id}`.
 pub async fn shipment_detail(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -270,8 +268,7 @@ async fn act_as_bureau<T: Send + 'static>(
 
 /// `POST /bureau/shipments/{id}/plan`: build the instance from the database and plan it.
 pub async fn make_plan(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     shipment: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -448,8 +445,7 @@ async fn plan_page(
 
 /// `GET /bureau/plans/{id}`.
 pub async fn plan_detail(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -468,8 +464,7 @@ pub struct AdjustForm {
 
 /// `POST /bureau/plans/{id}/adjust`: change one town's share, with a reason.
 pub async fn adjust(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -541,8 +536,7 @@ pub async fn adjust(
 
 /// `POST /bureau/plans/{id}/approve`: one transaction; approving twice does nothing more.
 pub async fn approve(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     plan: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -572,8 +566,7 @@ pub async fn approve(
 
 /// `GET /bureau/plans/{id}/instance.json`: the instance as planned, for `dosewise plan-allocation`.
 pub async fn instance_json(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     plan: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -599,8 +592,7 @@ pub struct TownQuery {
 
 /// `GET /bureau/notices[?town=ID]`: what each town has been told.
 pub async fn notices(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<TownQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -626,7 +618,7 @@ fn mask_email(address: &str) -> String {
 }
 
 /// `GET /bureau/mail`: how much mail is waiting, and what failed for good.
-pub async fn mail(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn mail(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
     let tz = state.settings.time_zone;
     let (counts, failed) = read(&state, |c, _| {

@@ -101,6 +101,28 @@ pub fn request_lang(req: &HttpRequest) -> Lang {
         .unwrap_or_default()
 }
 
+/// What page handlers take: the request's [`Ctx`] and the application's state, extracted
+/// together (reading the `Ctx` needs the state's keys and database anyway).
+pub struct Visit {
+    pub ctx: Ctx,
+    pub state: web::Data<AppState>,
+}
+
+impl FromRequest for Visit {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Visit, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let ctx = Ctx::from_request(req, payload);
+        Box::pin(async move {
+            let ctx = ctx.await?;
+            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
+            Ok(Visit { ctx, state })
+        })
+    }
+}
+
 impl FromRequest for Ctx {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Ctx, AppError>>>>;

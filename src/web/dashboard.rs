@@ -5,9 +5,9 @@ use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::ctx::Ctx;
+use super::ctx::Visit;
 use super::respond::html;
-use super::state::{read, AppState};
+use super::state::read;
 use crate::domain::clinic::Severity;
 use crate::error::AppError;
 use crate::models::dashboard::{self, Scope};
@@ -25,8 +25,7 @@ pub struct DashboardQuery {
 /// `GET /bureau[?town=ID]`: a town that is not a number is a 400, one that is not an active
 /// town a 404.
 pub async fn dashboard(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
 use super::cookies;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html, see_other};
 use super::state::{blocking, read, AppState};
@@ -166,9 +166,8 @@ pub fn grant_entry(state: &AppState, entry_id: i64) -> HttpResponse {
 
 /// `GET /entry`: the entry this browser was granted; its draw is run first if it is due.
 pub async fn entry_page(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let Some(id) = cookies::get_private(&req, &state.keys.cookie, cookies::ENTRY)
         .and_then(|v| v.parse::<i64>().ok())
@@ -268,8 +267,7 @@ pub async fn entry_find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 /// `POST /entry/find`: code + ID number, then 303 to the entry. Wrong and unknown give the same
 /// slow answer, as for appointments.
 pub async fn entry_find_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
     let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
@@ -282,8 +280,7 @@ pub async fn entry_find_submit(
 
 /// `GET /draws/{id}`: a draw's commitment, and once done its seed and order.
 pub async fn draw_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (d, s) = load_draw(&state, *path).await?;

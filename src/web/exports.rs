@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::ctx::Ctx;
+use super::ctx::Visit;
 use super::respond::html;
 use super::state::{read, AppState};
 use crate::bureau::StoredPlan;
@@ -118,8 +118,7 @@ impl ExportQuery {
 /// `GET /bureau/audit[?kind=&town=&user=&from=&to=&page=]`: a page of the audit trail, newest
 /// first, with names instead of ids.
 pub async fn audit_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -163,8 +162,7 @@ pub async fn audit_page(
 
 /// `GET /bureau/exports`: the filter form and a link per export.
 pub async fn exports_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
@@ -189,8 +187,7 @@ pub async fn exports_page(
 
 /// `GET /bureau/exports/{name}.csv[?from=&to=&town=]`: one export, streamed.
 pub async fn export_csv(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {

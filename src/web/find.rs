@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::resident::grant_and_show;
 use super::state::AppState;
@@ -60,8 +60,7 @@ pub async fn find_form(ctx: Ctx, q: web::Query<FindQuery>) -> Result<HttpRespons
 /// `POST /find`: code + ID number, then 303 to the appointment (or its move page when the form
 /// says `then=move`). Both wrong and unknown give the same slow answer.
 pub async fn find_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
     let find = |c: &mut _, st: &AppState, code: &_, id: &_| {

@@ -11,7 +11,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::cookies;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html_status, see_other};
 use super::state::{blocking, read, AppState};
@@ -85,9 +85,8 @@ pub struct HouseholdQuery {
 
 /// `GET /household`.
 pub async fn household_page(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     q: web::Query<HouseholdQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Some(grant) = grant_of(&req, &state) else {
@@ -353,9 +352,8 @@ fn field_message(lang: Lang, e: FieldError) -> String {
 /// `POST /household/members`: add a member under the household's phone number and e-mail
 /// address, then 303 back to the page; refused, the page again saying why.
 pub async fn add_member(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
@@ -476,9 +474,8 @@ fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &HouseholdError) -> String {
 /// `POST /household/book`: book the chosen members' next doses together (all or none), then 303
 /// back to the page; refused, the page again with the choice kept, saying why.
 pub async fn book(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let f = BookForm::read(form.into_inner())?;
@@ -552,8 +549,7 @@ pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 /// `POST /household/find`: a member's booking code and ID number, then 303 to the household
 /// with the cookie that lets this browser see it.
 pub async fn find_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
     let find = |c: &mut _, st: &AppState, code: &_, id: &_| {

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::lookup::Granted;
 use super::respond::{html, html_status};
 use super::state::{read, AppState};
@@ -25,8 +25,7 @@ fn record_key(state: &AppState) -> RecordKey {
 
 /// `GET /record`: the doses of the resident whose appointment this browser holds, signed.
 pub async fn record_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     Granted(id): Granted,
 ) -> Result<HttpResponse, AppError> {
     let (r, doses) = read(&state, move |c, _| {
@@ -101,14 +100,13 @@ pub struct VerifyForm {
 }
 
 /// `GET /verify`: the form.
-pub async fn verify_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn verify_page(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     verify_answer(ctx, &state, String::new(), FormErrors::default(), None)
 }
 
 /// `POST /verify`: the verdict on a pasted payload.
 pub async fn verify_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<VerifyForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;

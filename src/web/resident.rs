@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::common::CsrfForm;
 use super::cookies;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::lookup;
 use super::moving;
 use super::respond::{html, html_status, see_other};
@@ -94,7 +94,7 @@ pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
 }
 
 /// `GET /`: pick a town.
-pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn home(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     let open = super::common::published(&state).await?;
     let list = super::common::town_list(&state).await?;
     let (towns, sites) = &*list;
@@ -116,8 +116,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
 
 /// `GET /towns/{id}`: the town's sites with each one's next free slot.
 pub async fn town_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     town: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
@@ -208,8 +207,7 @@ pub struct DayQuery {
 
 /// `GET /sites/{id}?date=YYYY-MM-DD`: one day of a site's slots.
 pub async fn site_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     site: web::Path<i64>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -389,8 +387,7 @@ async fn book_page(
 
 /// `GET /slots/{id}/book`: the booking form.
 pub async fn book_form(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     slot: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
@@ -410,8 +407,7 @@ pub async fn book_form(
 
 /// `POST /slots/{id}/book`: book, then 303 to the confirmation.
 pub async fn book_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     slot: web::Path<i64>,
     form: web::Form<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -490,8 +486,7 @@ pub struct AppointmentQuery {
 }
 
 pub async fn appointment_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<AppointmentQuery>,
     lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
@@ -582,8 +577,7 @@ pub async fn appointment_page(
 
 /// `GET /appointment/cancel`: ask before cancelling; the answer posts to the same path.
 pub async fn cancel_confirm(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
     let (a, s, sl) = read(&state, move |c, _| {
@@ -609,9 +603,8 @@ pub async fn cancel_confirm(
 
 /// `POST /appointment/cancel`.
 pub async fn cancel(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
@@ -622,9 +615,8 @@ pub async fn cancel(
 
 /// `GET /appointment/move?site=ID&date=...`: slots to move to.
 pub async fn move_form(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     q: web::Query<DayQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
@@ -649,9 +641,8 @@ pub struct MoveForm {
 
 /// `POST /appointment/move`: atomically move to another slot.
 pub async fn move_submit(
-    ctx: Ctx,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    state: web::Data<AppState>,
     form: web::Form<MoveForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.check_csrf(&form.csrf)?;
@@ -690,8 +681,7 @@ pub async fn move_submit(
 
 /// `POST /towns/{id}/wait`: join the town's waiting list.
 pub async fn join_waiting(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     town: web::Path<i64>,
     form: web::Form<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {

@@ -2,13 +2,12 @@
 //! clinic desk itself (today's list, check-in from a resident's QR code, doses, walk-ins) is in
 //! `web::clinic`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
-use super::ctx::Ctx;
-use super::state::AppState;
+use super::ctx::Visit;
 use crate::error::AppError;
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
-pub async fn clinic_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    super::clinic::start(ctx, state).await
+pub async fn clinic_home(visit: Visit) -> Result<HttpResponse, AppError> {
+    super::clinic::start(visit).await
 }

@@ -10,12 +10,12 @@ use crate::setup;
 use crate::views::admin::AdminHomePage;
 use crate::views::local;
 use crate::web::common::CsrfForm;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::html;
 use crate::web::state::{read, AppState};
 
 /// `GET /admin`: the set-up checklist, publishing, the latest audit entries.
-pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn home(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     render_home(ctx, &state, None).await
 }
@@ -65,8 +65,7 @@ async fn render_home(
 
 /// `POST /admin/publish`: publish every site's slots now (the daily job does the same).
 pub async fn publish(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();

@@ -9,9 +9,8 @@ use crate::error::AppError;
 use crate::models::Role;
 use crate::setup::{self, SetupError};
 use crate::views::admin::ImportPage;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::{html, html_status};
-use crate::web::state::AppState;
 
 /// `GET /admin/import`: the format, the example, the form.
 pub async fn import_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
@@ -34,8 +33,7 @@ pub struct ImportForm {
 
 /// `POST /admin/import`: all rows or nothing.
 pub async fn import(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     form: web::Form<ImportForm>,
 ) -> Result<HttpResponse, AppError> {
     let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();

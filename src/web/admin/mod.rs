@@ -24,7 +24,7 @@ pub use sites::{add_exception, save_template, site_page, sites, DoneQuery};
 pub use towns::{delete_town, town_page, towns};
 pub use users::{reset_password, set_active, users, ActiveForm, PasswordForm};
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Visit};
 use super::respond::see_other;
 use super::state::{blocking, AppState};
 use crate::error::AppError;
@@ -77,27 +77,24 @@ pub(crate) struct Refusal<'a> {
 
 /// `POST` of a set-up form's list page: add a record.
 pub(crate) async fn create<F: SetupForm>(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    visit: Visit,
     form: web::Form<F>,
 ) -> Result<HttpResponse, AppError> {
-    save(ctx, state, None, form.into_inner()).await
+    save(visit, None, form.into_inner()).await
 }
 
 /// `POST` of a record's page: edit it.
 pub(crate) async fn update<F: SetupForm>(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    visit: Visit,
     path: web::Path<i64>,
     form: web::Form<F>,
 ) -> Result<HttpResponse, AppError> {
-    save(ctx, state, Some(*path), form.into_inner()).await
+    save(visit, Some(*path), form.into_inner()).await
 }
 
 /// Role, then CSRF; read and save the form; 303 to where it leads, or the form again.
 async fn save<F: SetupForm>(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     id: Option<i64>,
     form: F,
 ) -> Result<HttpResponse, AppError> {

@@ -11,12 +11,12 @@ use crate::models::{product, product_change, Role};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
 use crate::views::{local, FormErrors};
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::html_status;
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/products` (bureau too).
-pub async fn products(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn products(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;
     let form = ProductForm {
         doses_in_series: "2".into(),
@@ -86,8 +86,7 @@ impl SetupForm for ProductForm {
 
 /// `GET /admin/products/{id}`.
 pub async fn product_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     product: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Bureau)?;

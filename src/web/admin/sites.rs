@@ -16,7 +16,7 @@ use crate::views::admin::{
     HOUR_FIELDS,
 };
 use crate::views::{when, FormErrors};
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::{html_status, see_other};
 use crate::web::state::{read, AppState};
 
@@ -32,7 +32,7 @@ fn town_options(towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
 }
 
 /// `GET /admin/sites`.
-pub async fn sites(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn sites(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     sites_page(
         ctx,
@@ -264,8 +264,7 @@ pub struct DoneQuery {
 
 /// `GET /admin/sites/{id}`: details, products and template, exceptions.
 pub async fn site_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     q: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -296,8 +295,7 @@ pub async fn site_page(
 
 /// `POST /admin/sites/{id}/template`: save products and the weekly template, and publish.
 pub async fn save_template(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
@@ -332,8 +330,7 @@ pub async fn save_template(
 /// `POST /admin/sites/{id}/exceptions`: close a site for (part of) a day or change a day's
 /// seats. Booked appointments inside are listed first; the second post confirms.
 pub async fn add_exception(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<ExceptionForm>,
 ) -> Result<HttpResponse, AppError> {

@@ -11,12 +11,12 @@ use crate::setup::{self, SetupError};
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
 use crate::views::FormErrors;
 use crate::web::common::CsrfForm;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::{html, html_status, see_other};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/towns`.
-pub async fn towns(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn towns(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     towns_page(
         ctx,
@@ -90,8 +90,7 @@ impl SetupForm for TownForm {
 
 /// `GET /admin/towns/{id}`.
 pub async fn town_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
@@ -112,8 +111,7 @@ pub async fn town_page(
 
 /// `POST /admin/towns/{id}/delete`: delete a town with no sites (others are deactivated).
 pub async fn delete_town(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {

@@ -12,12 +12,12 @@ use crate::models::{site, user, Role};
 use crate::setup::{self, invalid, SetupError};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
 use crate::views::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::{html_status, see_other};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/users`.
-pub async fn users(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn users(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     users_list(ctx, &state, None, None).await
 }
@@ -113,8 +113,7 @@ pub struct ActiveForm {
 
 /// `POST /admin/users/{id}/active`: deactivate (ending their sessions at once) or reactivate.
 pub async fn set_active(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -148,8 +147,7 @@ pub struct PasswordForm {
 
 /// `POST /admin/users/{id}/password`: set a new password and end the user's sessions.
 pub async fn reset_password(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {

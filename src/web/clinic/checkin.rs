@@ -12,14 +12,13 @@ use crate::error::AppError;
 use crate::models::{appointment, desk as desk_read, AppointmentStatus, Role};
 use crate::views::clinic::{self as pages, CheckinForm, CheckinView, DoseForm};
 use crate::views::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::{html, html_status};
 use crate::web::state::{read, AppState};
 
 /// `GET /staff/checkin/{code}`: what a resident's QR code opens; the typed code leads here too.
 pub async fn checkin_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -93,8 +92,7 @@ fn code_post(
 
 /// `POST /staff/checkin/{code}`: confirm identity and screen; check in or defer.
 pub async fn checkin_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     form: web::Form<CheckinForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -157,8 +155,7 @@ pub async fn checkin_submit(
 
 /// `POST /staff/checkin/{code}/dose`: record the dose given.
 pub async fn dose_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     form: web::Form<DoseForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -199,8 +196,7 @@ fn unknown_code(e: &ClinicError) -> Option<AppError> {
 /// `GET /staff/checkin/{code}/record`: the resident's record at the desk (who, with the ID
 /// number masked, and every dose with its lot and reactions).
 pub async fn record_page(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let d = desk(&state, ctx.require(Role::Clinic)?);

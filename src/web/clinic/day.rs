@@ -11,13 +11,13 @@ use crate::error::AppError;
 use crate::ids::{SiteId, SlotId};
 use crate::models::{desk as desk_read, site, town, Role};
 use crate::views::clinic::{self as pages, TodayPage, TodayView};
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::resident::field_message;
 use crate::web::respond::{html, html_status, see_other};
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff`: a clinic user's site today; an admin chooses a site first.
-pub async fn start(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn start(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     let u = ctx.require(Role::Clinic)?.clone();
     match (u.role, u.site_id) {
         (Role::Admin, _) => {
@@ -37,8 +37,7 @@ pub async fn start(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse,
 
 /// `GET /staff/sites/{id}`: the site's day.
 pub async fn today(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -79,8 +78,7 @@ async fn today_page(
 /// (names, masked ID numbers, codes, slots, screening state; never a full ID number), with the
 /// day and the instant it ends, after which the desk's copy is dropped.
 pub async fn today_json(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let d = desk_for(&ctx, &state, SiteId(*path))?;
@@ -94,8 +92,7 @@ pub async fn today_json(
 
 /// `GET /staff/checkin?code=...&site=...`: the typed booking code leads to its check-in page.
 pub async fn find_code(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     q: web::Query<CodeQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Clinic)?;
@@ -116,8 +113,7 @@ pub async fn find_code(
 
 /// `POST /staff/sites/{id}/no-shows`.
 pub async fn no_shows(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<NoShowForm>,
 ) -> Result<HttpResponse, AppError> {

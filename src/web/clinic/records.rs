@@ -11,14 +11,13 @@ use crate::ids::SiteId;
 use crate::models::{desk as desk_read, vaccination, Appointment, Role};
 use crate::views::clinic::{self as pages, ReactionForm, Shown, WalkInForm, WasteForm};
 use crate::views::{hm, FormErrors};
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Visit};
 use crate::web::respond::html_status;
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
 pub async fn walkin_form(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Clinic)?;
@@ -44,8 +43,7 @@ async fn render_walkin(
 
 /// `POST /staff/sites/{id}/walk-in`: take a seat and a dose, then go to the check-in page.
 pub async fn walkin_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<WalkInForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -79,8 +77,7 @@ pub async fn walkin_submit(
 
 /// `GET /staff/sites/{id}/wastage`: record wasted doses.
 pub async fn wastage_form(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Clinic)?;
@@ -104,8 +101,7 @@ async fn render_wastage(
 
 /// `POST /staff/sites/{id}/wastage`.
 pub async fn wastage_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<WasteForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -138,8 +134,7 @@ pub async fn wastage_submit(
 
 /// `GET /staff/vaccinations/{id}/reaction`: record a reaction after a dose.
 pub async fn reaction_form(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Clinic)?;
@@ -172,8 +167,7 @@ async fn render_reaction(
 
 /// `POST /staff/vaccinations/{id}/reaction`.
 pub async fn reaction_submit(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     form: web::Form<ReactionForm>,
 ) -> Result<HttpResponse, AppError> {

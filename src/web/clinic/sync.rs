@@ -19,7 +19,7 @@ use crate::ids::{SiteId, SlotId};
 use crate::models::sync_action::{self, SyncAction};
 use crate::views::clinic::{CheckinForm, DoseForm, WasteForm};
 use crate::views::FormErrors;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::Visit;
 use crate::web::state::{blocking, read, AppState};
 
 /// The most actions one request may carry (the desk's script sends fewer at a time).
@@ -102,8 +102,7 @@ fn invalid(e: FormErrors) -> NotDone {
 /// `POST /clinic/sync`: a clinic user of the batch's site (an admin for any), with the session's
 /// CSRF token (the desk page's) in the `X-CSRF-Token` header or the body's `csrf`. Answers `{"results": [...]}` in the actions' order.
 pub async fn sync(
-    ctx: Ctx,
-    state: web::Data<AppState>,
+    Visit { ctx, state }: Visit,
     req: HttpRequest,
     batch: web::Json<SyncBatch>,
 ) -> Result<HttpResponse, AppError> {
