@@ -84,8 +84,7 @@ fn code_post(
     path: &str,
     csrf: &str,
 ) -> Result<(Desk, BookingCode), AppError> {
-    let u = ctx.require(Role::Clinic)?;
-    ctx.check_csrf(csrf)?;
+    let u = ctx.acting(Role::Clinic, csrf)?;
     let code = BookingCode::parse(path).map_err(|_| AppError::NotFound)?;
     Ok((desk(state, u), code))
 }

@@ -117,8 +117,7 @@ pub async fn no_shows(
     path: web::Path<i64>,
     form: web::Form<NoShowForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let site_id = SiteId(*path);
     let only = match text::clean(&form.slot) {
         Some("") => None,

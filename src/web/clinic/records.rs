@@ -47,8 +47,7 @@ pub async fn walkin_submit(
     path: web::Path<i64>,
     form: web::Form<WalkInForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
-    ctx.check_csrf(&form.csrf)?;
+    ctx.acting(Role::Clinic, &form.csrf)?;
     let site_id = SiteId(*path);
     let d = desk_for(&ctx, &state, site_id)?;
     let mut form = form.into_inner();
@@ -105,8 +104,7 @@ pub async fn wastage_submit(
     path: web::Path<i64>,
     form: web::Form<WasteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let site_id = SiteId(*path);
     let form = form.into_inner();
     let lang = ctx.lang;
@@ -171,8 +169,7 @@ pub async fn reaction_submit(
     path: web::Path<i64>,
     form: web::Form<ReactionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
-    ctx.check_csrf(&form.csrf)?;
+    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let vaccination_id = *path;
     let form = form.into_inner();
     let lang = ctx.lang;
