@@ -12,13 +12,15 @@
 
 use chrono::NaiveDateTime;
 
-use super::{check_eligibility, draw, retrying_collisions, BookingError, DbCause, Rules};
+use super::{
+    check_eligibility, contact_cap, draw, retrying_collisions, BookingError, DbCause, Rules,
+};
 use crate::db::{is_unique_violation, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::{BookingCode, IdNumber, PersonName};
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
 use crate::mail::outbox::{self, Kind};
-use crate::models::appointment::{self, AppointmentStatus, Contact};
+use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::household::{self, Membership, NewHousehold};
 use crate::models::{audit, resident, slot, stock, vaccination};
 use crate::models::{Appointment, NewAppointment, NewResident, Resident, Slot};
@@ -380,7 +382,12 @@ fn take_seats(
     let Some(first) = plan.first().map(|p| p.slot.clone()) else {
         return Err(HouseholdError::NoneChosen);
     };
-    contact_caps(c, rules, contact_cap, first.starts_at, plan)?;
+    // Every member's contacts under their locks at once, as a single booking takes its two.
+    let members = plan
+        .iter()
+        .map(|p| (p.member.phone.as_str(), p.member.email.as_str()));
+    let adding = contact_cap::tally(members, 1);
+    contact_cap::within_cap(c, first.starts_at, &adding, contact_cap, rules.tz)?;
     let mut by_slot: Vec<&Planned> = plan.iter().collect();
     by_slot.sort_by_key(|p| p.slot.id);
     for p in by_slot {
@@ -457,53 +464,4 @@ fn take_seats(
 
 fn mask(r: &Resident) -> String {
     IdNumber::mask_stored(&r.id_last4)
-}
-
-/// Refuse when the group's seats would give any phone number or e-mail address among its members
-/// more than `cap` active bookings on the day (0: no cap). Every contact's lock is taken at once,
-/// in the one order `db::lock_names` keeps, as a single booking takes its two.
-fn contact_caps(
-    c: &mut AnyConnection,
-    rules: Rules,
-    cap: u32,
-    starts_at: NaiveDateTime,
-    plan: &[Planned],
-) -> Result<(), HouseholdError> {
-    if cap == 0 {
-        return Ok(());
-    }
-    let mut contacts: Vec<(Contact<'_>, i64)> = Vec::new();
-    for p in plan {
-        for contact in [
-            Contact::Phone(p.member.phone.as_str()),
-            Contact::Email(p.member.email.as_str()),
-        ] {
-            if matches!(contact, Contact::Phone("") | Contact::Email("")) {
-                continue;
-            }
-            match contacts.iter_mut().find(|(k, _)| *k == contact) {
-                Some((_, n)) => *n += 1,
-                None => contacts.push((contact, 1)),
-            }
-        }
-    }
-    let names: Vec<String> = contacts
-        .iter()
-        .map(|(k, _)| match k {
-            Contact::Phone(p) => format!("contact:phone:{p}"),
-            Contact::Email(e) => format!("contact:email:{e}"),
-        })
-        .collect();
-    crate::db::lock_names(c, &names.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let (from, to) = day_bounds(rules.tz, local_day(rules.tz, starts_at));
-    let asked: Vec<Contact<'_>> = contacts.iter().map(|(k, _)| *k).collect();
-    let held = appointment::count_active_for_contacts(c, &asked, from, to)?;
-    if contacts
-        .iter()
-        .zip(held)
-        .any(|((_, adding), n)| n + adding > i64::from(cap))
-    {
-        return Err(BookingError::ContactCap.into());
-    }
-    Ok(())
 }

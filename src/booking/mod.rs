@@ -42,7 +42,7 @@ use crate::models::{
     NewResident, Product, Resident, Slot,
 };
 use crate::security::Keys;
-use contact_cap::{check_contact_cap, contact_cap_holds};
+use contact_cap::check_contact_cap;
 
 /// Why a booking action was refused. Each maps to a catalogue key and an HTTP status in `web/`.
 #[derive(Debug, thiserror::Error)]
@@ -583,8 +583,8 @@ pub fn reschedule(
         }
         // Counted after the move, so the moved appointment is one of the day's (once, whether
         // it came from another day or from this one).
-        let contact = (res.phone.as_str(), res.email.as_str());
-        contact_cap_holds(c, new_slot.starts_at, contact, contact_cap, rules.tz, 1)?;
+        let adding = contact_cap::tally([(res.phone.as_str(), res.email.as_str())], 0);
+        contact_cap::within_cap(c, new_slot.starts_at, &adding, contact_cap, rules.tz)?;
         // Slots in id order, then stock rows in key order (see the module doc).
         let take = |c: &mut AnyConnection| -> Result<(), BookingError> {
             let took = if first {
