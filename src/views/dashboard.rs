@@ -11,7 +11,7 @@ use super::chart::{Chart, Kind, Series};
 use super::layout::Layout;
 use crate::domain::clinic::Severity;
 use crate::i18n::{day_label, Lang};
-use crate::models::dashboard::{Dashboard, DUE_ALREADY, RATE_DAYS};
+use crate::models::dashboard::{Dashboard, SiteStock, DUE_ALREADY, RATE_DAYS};
 use crate::models::{in_lang, LocalName};
 
 /// One row of a figure's data table.
@@ -72,6 +72,39 @@ fn short_day(d: NaiveDate) -> String {
     format!("{}/{}", d.month(), d.day())
 }
 
+/// The chart labels of `days`.
+fn short_days(days: &[NaiveDate]) -> Vec<String> {
+    days.iter().map(|d| short_day(*d)).collect()
+}
+
+/// Counts by day index: each `(day, n)` added at its day; days outside `0..len` left out.
+fn by_day(len: usize, rows: impl Iterator<Item = (i32, i64)>) -> Vec<i64> {
+    let mut v = vec![0; len];
+    for (day, n) in rows {
+        if let Some(i) = usize::try_from(day).ok().filter(|i| *i < len) {
+            v[i] += n;
+        }
+    }
+    v
+}
+
+/// A figure before its chart is drawn (`Build::figure`).
+struct Draft {
+    id: &'static str,
+    /// The title's catalogue key.
+    title: &'static str,
+    summary: String,
+    note: String,
+    /// The chart: its categories, series, how they are drawn, values in percent or not.
+    labels: Vec<String>,
+    series: Vec<Series>,
+    kind: Kind,
+    percent: bool,
+    head: Vec<String>,
+    rows: Vec<Row>,
+    link: String,
+}
+
 /// Doses given per day of the history.
 struct PerDay {
     /// First doses.
@@ -127,23 +160,38 @@ impl Build<'_> {
         Some((*self.d.ahead.first()?, *self.d.ahead.last()?))
     }
 
-    fn day_row(&self, day: NaiveDate, cells: Vec<String>) -> Row {
-        Row {
-            key: day.to_string(),
-            label: day_label(self.lang, day),
-            cells,
-        }
+    /// One table row per day of `days`, its cells from the day's index.
+    fn day_rows(&self, days: &[NaiveDate], cells: impl Fn(usize) -> Vec<String>) -> Vec<Row> {
+        (days.iter().enumerate())
+            .map(|(i, day)| Row {
+                key: day.to_string(),
+                label: day_label(self.lang, *day),
+                cells: cells(i),
+            })
+            .collect()
     }
 
-    fn chart(&self, id: &str, title: &str, labels: Vec<String>, series: Vec<Series>) -> Chart {
-        Chart {
-            id: format!("chart-{id}"),
+    /// The figure `draft` describes: its chart drawn with the summary as the chart's description.
+    fn figure(&self, draft: Draft) -> Figure {
+        let title = self.t(draft.title);
+        let chart = Chart {
+            id: format!("chart-{}", draft.id),
             title: title.to_string(),
-            desc: String::new(),
-            labels,
-            series,
-            kind: Kind::Bars,
-            percent: false,
+            desc: draft.summary.clone(),
+            labels: draft.labels,
+            series: draft.series,
+            kind: draft.kind,
+            percent: draft.percent,
+        };
+        Figure {
+            id: draft.id,
+            title,
+            summary: draft.summary,
+            note: draft.note,
+            svg: chart.svg(),
+            head: draft.head,
+            rows: draft.rows,
+            link: draft.link,
         }
     }
 
@@ -152,6 +200,11 @@ impl Build<'_> {
             name: self.t(key).to_string(),
             values,
         }
+    }
+
+    /// A series of counts.
+    fn counts(&self, key: &str, values: &[i64]) -> Series {
+        self.series(key, values.iter().map(|x| *x as f64).collect())
     }
 
     /// Doses of the history per day index, and those given before its first day.
@@ -189,58 +242,48 @@ impl Build<'_> {
     }
 
     fn coverage(&self) -> Figure {
-        let PerDay {
-            first,
-            full,
-            first_before: mut cum_first,
-            full_before: mut cum_full,
-            ..
-        } = self.doses_per_day();
+        let per_day = self.doses_per_day();
+        // Added up to the end of each day, from what was given before the first.
+        let so_far = |before: i64, per_day: &[i64]| -> Vec<i64> {
+            let sums = per_day.iter().scan(before, |sum, n| {
+                *sum += n;
+                Some(*sum)
+            });
+            sums.collect()
+        };
+        let first = so_far(per_day.first_before, &per_day.first);
+        let full = so_far(per_day.full_before, &per_day.full);
         let eligible = self.d.eligible;
-        let mut rows = Vec::new();
-        let (mut first_pct, mut full_pct) = (Vec::new(), Vec::new());
-        for (i, day) in self.d.history.iter().enumerate() {
-            cum_first += first[i];
-            cum_full += full[i];
-            first_pct.push(share(cum_first, eligible));
-            full_pct.push(share(cum_full, eligible));
-            rows.push(self.day_row(
-                *day,
-                vec![
-                    cum_first.to_string(),
-                    pct(cum_first, eligible),
-                    cum_full.to_string(),
-                    pct(cum_full, eligible),
-                ],
-            ));
-        }
-        let title = self.t("dash.coverage");
-        let mut chart = self.chart(
-            "coverage",
-            title,
-            self.d.history.iter().map(|d| short_day(*d)).collect(),
+        let rows = self.day_rows(&self.d.history, |i| {
             vec![
-                self.series("dash.first_dose", first_pct),
-                self.series("dash.full_series", full_pct),
-            ],
-        );
-        chart.kind = Kind::Lines;
-        chart.percent = true;
-        let summary = self.lang.tf(
-            "dash.coverage.summary",
-            &[
-                ("first", &pct(cum_first, eligible)),
-                ("full", &pct(cum_full, eligible)),
-                ("eligible", &eligible.to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+                first[i].to_string(),
+                pct(first[i], eligible),
+                full[i].to_string(),
+                pct(full[i], eligible),
+            ]
+        });
+        let percent = |v: &[i64]| v.iter().map(|n| share(*n, eligible)).collect();
+        let cum_first = first.last().copied().unwrap_or(per_day.first_before);
+        let cum_full = full.last().copied().unwrap_or(per_day.full_before);
+        self.figure(Draft {
             id: "coverage",
-            title,
-            summary,
+            title: "dash.coverage",
+            summary: self.lang.tf(
+                "dash.coverage.summary",
+                &[
+                    ("first", &pct(cum_first, eligible)),
+                    ("full", &pct(cum_full, eligible)),
+                    ("eligible", &eligible.to_string()),
+                ],
+            ),
             note: self.t("dash.coverage.note").to_string(),
-            svg: chart.svg(),
+            labels: short_days(&self.d.history),
+            series: vec![
+                self.series("dash.first_dose", percent(&first)),
+                self.series("dash.full_series", percent(&full)),
+            ],
+            kind: Kind::Lines,
+            percent: true,
             head: self.head(&[
                 "dash.day",
                 "dash.first_doses_total",
@@ -250,113 +293,80 @@ impl Build<'_> {
             ]),
             rows,
             link: self.csv("vaccinations", self.history_span()),
-        }
+        })
     }
 
     fn doses(&self) -> Figure {
         let by_dose = self.doses_per_day().by_dose;
-        let mut rows = Vec::new();
-        let mut total_all = 0;
-        for (i, day) in self.d.history.iter().enumerate() {
+        let dose_n = |dose: &i32| self.lang.tf("dash.dose_n", &[("n", &dose.to_string())]);
+        let rows = self.day_rows(&self.d.history, |i| {
             let mut cells: Vec<String> = by_dose.values().map(|v| v[i].to_string()).collect();
-            let total: i64 = by_dose.values().map(|v| v[i]).sum();
-            total_all += total;
-            cells.push(total.to_string());
-            rows.push(self.day_row(*day, cells));
-        }
-        let title = self.t("dash.doses");
-        let series = by_dose
-            .iter()
-            .map(|(dose, v)| Series {
-                name: self.lang.tf("dash.dose_n", &[("n", &dose.to_string())]),
-                values: v.iter().map(|x| *x as f64).collect(),
-            })
-            .collect();
-        let mut chart = self.chart(
-            "doses",
-            title,
-            self.d.history.iter().map(|d| short_day(*d)).collect(),
-            series,
-        );
-        let summary = self.lang.tf(
-            "dash.doses.summary",
-            &[
-                ("n", &total_all.to_string()),
-                ("days", &self.d.history.len().to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
+            cells.push(by_dose.values().map(|v| v[i]).sum::<i64>().to_string());
+            cells
+        });
+        let total_all: i64 = by_dose.values().flatten().sum();
         let mut head = self.head(&["dash.day"]);
-        head.extend(
-            by_dose
-                .keys()
-                .map(|d| self.lang.tf("dash.dose_n", &[("n", &d.to_string())])),
-        );
+        head.extend(by_dose.keys().map(dose_n));
         head.push(self.t("dash.total").to_string());
-        Figure {
+        self.figure(Draft {
             id: "doses",
-            title,
-            summary,
+            title: "dash.doses",
+            summary: self.lang.tf(
+                "dash.doses.summary",
+                &[
+                    ("n", &total_all.to_string()),
+                    ("days", &self.d.history.len().to_string()),
+                ],
+            ),
             note: self.t("dash.doses.note").to_string(),
-            svg: chart.svg(),
+            labels: short_days(&self.d.history),
+            series: by_dose
+                .iter()
+                .map(|(dose, v)| Series {
+                    name: dose_n(dose),
+                    values: v.iter().map(|x| *x as f64).collect(),
+                })
+                .collect(),
+            kind: Kind::Bars,
+            percent: false,
             head,
             rows,
             link: self.csv("vaccinations", self.history_span()),
-        }
+        })
     }
 
     fn seats(&self) -> Figure {
         let n = self.d.ahead.len();
-        let (mut seats, mut booked) = (vec![0i64; n], vec![0i64; n]);
-        for r in &self.d.seats {
-            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
-                seats[i] += r.seats;
-                booked[i] += r.booked;
-            }
-        }
-        let rows = self
-            .d
-            .ahead
-            .iter()
-            .enumerate()
-            .map(|(i, day)| {
-                self.day_row(
-                    *day,
-                    vec![
-                        seats[i].to_string(),
-                        booked[i].to_string(),
-                        (seats[i] - booked[i]).max(0).to_string(),
-                        pct(booked[i], seats[i]),
-                    ],
-                )
-            })
-            .collect();
-        let (all_seats, all_booked) = (seats.iter().sum::<i64>(), booked.iter().sum::<i64>());
-        let title = self.t("dash.seats");
-        let mut chart = self.chart(
-            "seats",
-            title,
-            self.d.ahead.iter().map(|d| short_day(*d)).collect(),
+        let seats = by_day(n, self.d.seats.iter().map(|r| (r.day, r.seats)));
+        let booked = by_day(n, self.d.seats.iter().map(|r| (r.day, r.booked)));
+        let rows = self.day_rows(&self.d.ahead, |i| {
             vec![
-                self.series("dash.capacity", seats.iter().map(|x| *x as f64).collect()),
-                self.series("dash.booked", booked.iter().map(|x| *x as f64).collect()),
-            ],
-        );
-        let summary = self.lang.tf(
-            "dash.seats.summary",
-            &[
-                ("booked", &all_booked.to_string()),
-                ("seats", &all_seats.to_string()),
-                ("share", &pct(all_booked, all_seats)),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+                seats[i].to_string(),
+                booked[i].to_string(),
+                (seats[i] - booked[i]).max(0).to_string(),
+                pct(booked[i], seats[i]),
+            ]
+        });
+        let (all_seats, all_booked) = (seats.iter().sum::<i64>(), booked.iter().sum::<i64>());
+        self.figure(Draft {
             id: "seats",
-            title,
-            summary,
+            title: "dash.seats",
+            summary: self.lang.tf(
+                "dash.seats.summary",
+                &[
+                    ("booked", &all_booked.to_string()),
+                    ("seats", &all_seats.to_string()),
+                    ("share", &pct(all_booked, all_seats)),
+                ],
+            ),
             note: self.t("dash.seats.note").to_string(),
-            svg: chart.svg(),
+            labels: short_days(&self.d.ahead),
+            series: vec![
+                self.counts("dash.capacity", &seats),
+                self.counts("dash.booked", &booked),
+            ],
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&[
                 "dash.day",
                 "dash.capacity",
@@ -366,66 +376,49 @@ impl Build<'_> {
             ]),
             rows,
             link: self.csv("appointments", self.ahead_span()),
-        }
+        })
     }
 
     fn due(&self) -> Figure {
         let n = self.d.ahead.len();
-        let (mut due, mut held, mut booked) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
-        let mut already = 0;
-        for r in &self.d.due {
-            match usize::try_from(r.day).ok().filter(|i| *i < n) {
-                Some(i) => due[i] += r.n,
-                None if r.day == DUE_ALREADY => already += r.n,
-                None => {}
-            }
-        }
-        for r in &self.d.seats {
-            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
-                held[i] += r.held;
-                booked[i] += r.booked_second;
-            }
-        }
+        let due = by_day(n, self.d.due.iter().map(|r| (r.day, r.n)));
+        let already: i64 = (self.d.due.iter())
+            .filter(|r| r.day == DUE_ALREADY)
+            .map(|r| r.n)
+            .sum();
+        let held = by_day(n, self.d.seats.iter().map(|r| (r.day, r.held)));
+        let booked = by_day(n, self.d.seats.iter().map(|r| (r.day, r.booked_second)));
         let mut rows = vec![Row {
             key: "already".into(),
             label: self.t("dash.due_already").to_string(),
             cells: vec![already.to_string(), "—".into(), "—".into()],
         }];
-        rows.extend(self.d.ahead.iter().enumerate().map(|(i, day)| {
-            self.day_row(
-                *day,
-                vec![
-                    due[i].to_string(),
-                    held[i].to_string(),
-                    booked[i].to_string(),
-                ],
-            )
-        }));
-        let title = self.t("dash.due");
-        let mut chart = self.chart(
-            "due",
-            title,
-            self.d.ahead.iter().map(|d| short_day(*d)).collect(),
+        rows.extend(self.day_rows(&self.d.ahead, |i| {
             vec![
-                self.series("dash.due_people", due.iter().map(|x| *x as f64).collect()),
-                self.series("dash.held", held.iter().map(|x| *x as f64).collect()),
-            ],
-        );
-        let summary = self.lang.tf(
-            "dash.due.summary",
-            &[
-                ("due", &due.iter().sum::<i64>().to_string()),
-                ("held", &held.iter().sum::<i64>().to_string()),
-                ("already", &already.to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+                due[i].to_string(),
+                held[i].to_string(),
+                booked[i].to_string(),
+            ]
+        }));
+        self.figure(Draft {
             id: "due",
-            title,
-            summary,
+            title: "dash.due",
+            summary: self.lang.tf(
+                "dash.due.summary",
+                &[
+                    ("due", &due.iter().sum::<i64>().to_string()),
+                    ("held", &held.iter().sum::<i64>().to_string()),
+                    ("already", &already.to_string()),
+                ],
+            ),
             note: self.t("dash.due.note").to_string(),
-            svg: chart.svg(),
+            labels: short_days(&self.d.ahead),
+            series: vec![
+                self.counts("dash.due_people", &due),
+                self.counts("dash.held", &held),
+            ],
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&[
                 "dash.day",
                 "dash.due_people",
@@ -434,7 +427,7 @@ impl Build<'_> {
             ]),
             rows,
             link: self.csv("vaccinations", Some((self.d.due_from, self.d.due_to))),
-        }
+        })
     }
 
     fn waiting(&self) -> Figure {
@@ -468,49 +461,38 @@ impl Build<'_> {
             })
             .collect();
         let total: i64 = first.iter().chain(later.iter()).sum();
-        let title = self.t("dash.waiting");
-        let mut chart = self.chart(
-            "waiting",
-            title,
-            towns
-                .iter()
+        self.figure(Draft {
+            id: "waiting",
+            title: "dash.waiting",
+            summary: (self.lang).tf("dash.waiting.summary", &[("n", &total.to_string())]),
+            note: self.t("dash.waiting.note").to_string(),
+            labels: (towns.iter())
                 .map(|t| t.local_name(self.lang).to_string())
                 .collect(),
-            vec![
-                self.series("dash.dose1", first.iter().map(|x| *x as f64).collect()),
-                self.series("dash.dose_later", later.iter().map(|x| *x as f64).collect()),
+            series: vec![
+                self.counts("dash.dose1", &first),
+                self.counts("dash.dose_later", &later),
             ],
-        );
-        let summary = self
-            .lang
-            .tf("dash.waiting.summary", &[("n", &total.to_string())]);
-        chart.desc = summary.clone();
-        Figure {
-            id: "waiting",
-            title,
-            summary,
-            note: self.t("dash.waiting.note").to_string(),
-            svg: chart.svg(),
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&["dash.town", "dash.dose1", "dash.dose_later", "dash.total"]),
             rows,
             link: self.csv("waiting", None),
-        }
+        })
     }
 
     fn stock(&self) -> Figure {
         let days = i64::from(RATE_DAYS);
+        let site = |s: &SiteStock| in_lang(self.lang, &s.site, s.site_en.as_deref()).to_string();
         let mut left = Vec::new();
-        let rows = self
-            .d
-            .stock
-            .iter()
+        let rows = (self.d.stock.iter())
             .map(|s| {
                 let rate = s.given as f64 / days as f64;
                 let days_left = (s.given > 0).then(|| s.on_hand as f64 / rate);
                 left.push(days_left.unwrap_or(0.0));
                 Row {
                     key: s.site_id.to_string(),
-                    label: in_lang(self.lang, &s.site, s.site_en.as_deref()).to_string(),
+                    label: site(s),
                     cells: vec![
                         in_lang(self.lang, &s.town, s.town_en.as_deref()).to_string(),
                         s.on_hand.to_string(),
@@ -524,32 +506,22 @@ impl Build<'_> {
                 }
             })
             .collect();
-        let title = self.t("dash.stock");
-        let mut chart = self.chart(
-            "stock",
-            title,
-            (self.d.stock.iter())
-                .map(|s| in_lang(self.lang, &s.site, s.site_en.as_deref()).to_string())
-                .collect(),
-            vec![self.series("dash.days_left", left)],
-        );
         let on_hand: i64 = self.d.stock.iter().map(|s| s.on_hand).sum();
-        let summary = self.lang.tf(
-            "dash.stock.summary",
-            &[
-                ("n", &on_hand.to_string()),
-                ("sites", &self.d.stock.len().to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+        self.figure(Draft {
             id: "stock",
-            title,
-            summary,
-            note: self
-                .lang
-                .tf("dash.stock.note", &[("days", &RATE_DAYS.to_string())]),
-            svg: chart.svg(),
+            title: "dash.stock",
+            summary: self.lang.tf(
+                "dash.stock.summary",
+                &[
+                    ("n", &on_hand.to_string()),
+                    ("sites", &self.d.stock.len().to_string()),
+                ],
+            ),
+            note: (self.lang).tf("dash.stock.note", &[("days", &RATE_DAYS.to_string())]),
+            labels: self.d.stock.iter().map(site).collect(),
+            series: vec![self.series("dash.days_left", left)],
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&[
                 "dash.site",
                 "dash.town",
@@ -560,67 +532,47 @@ impl Build<'_> {
             ]),
             rows,
             link: self.csv("stock", None),
-        }
+        })
     }
 
     fn no_shows(&self) -> Figure {
         let n = self.d.history.len();
-        let (mut settled, mut missed) = (vec![0i64; n], vec![0i64; n]);
-        for r in &self.d.appointments {
-            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
-                match r.status.as_str() {
-                    "no_show" => {
-                        missed[i] += r.n;
-                        settled[i] += r.n;
-                    }
-                    "vaccinated" | "deferred" => settled[i] += r.n,
-                    _ => {}
-                }
-            }
-        }
-        let rows = self
-            .d
-            .history
-            .iter()
-            .enumerate()
-            .map(|(i, day)| {
-                self.day_row(
-                    *day,
-                    vec![
-                        settled[i].to_string(),
-                        missed[i].to_string(),
-                        pct(missed[i], settled[i]),
-                    ],
-                )
-            })
-            .collect();
+        let of_status = |statuses: &[&str]| {
+            let rows = self.d.appointments.iter();
+            by_day(
+                n,
+                (rows.filter(|r| statuses.contains(&r.status.as_str()))).map(|r| (r.day, r.n)),
+            )
+        };
+        let settled = of_status(&["no_show", "vaccinated", "deferred"]);
+        let missed = of_status(&["no_show"]);
+        let rows = self.day_rows(&self.d.history, |i| {
+            vec![
+                settled[i].to_string(),
+                missed[i].to_string(),
+                pct(missed[i], settled[i]),
+            ]
+        });
         let (all, all_missed) = (settled.iter().sum::<i64>(), missed.iter().sum::<i64>());
-        let title = self.t("dash.no_show");
-        let mut chart = self.chart(
-            "no_show",
-            title,
-            self.d.history.iter().map(|d| short_day(*d)).collect(),
-            vec![self.series(
+        self.figure(Draft {
+            id: "no_show",
+            title: "dash.no_show",
+            summary: self.lang.tf(
+                "dash.no_show.summary",
+                &[
+                    ("rate", &pct(all_missed, all)),
+                    ("n", &all_missed.to_string()),
+                    ("of", &all.to_string()),
+                ],
+            ),
+            note: self.t("dash.no_show.note").to_string(),
+            labels: short_days(&self.d.history),
+            series: vec![self.series(
                 "dash.no_show_rate",
                 (0..n).map(|i| share(missed[i], settled[i])).collect(),
             )],
-        );
-        chart.percent = true;
-        let summary = self.lang.tf(
-            "dash.no_show.summary",
-            &[
-                ("rate", &pct(all_missed, all)),
-                ("n", &all_missed.to_string()),
-                ("of", &all.to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
-            id: "no_show",
-            title,
-            summary,
-            note: self.t("dash.no_show.note").to_string(),
-            svg: chart.svg(),
+            kind: Kind::Bars,
+            percent: true,
             head: self.head(&[
                 "dash.day",
                 "dash.settled",
@@ -629,64 +581,40 @@ impl Build<'_> {
             ]),
             rows,
             link: self.csv("appointments", self.history_span()),
-        }
+        })
     }
 
     fn wastage(&self) -> Figure {
         let n = self.d.history.len();
-        let (mut wasted, mut given) = (vec![0i64; n], vec![0i64; n]);
-        for r in &self.d.wasted {
-            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
-                wasted[i] += r.n;
-            }
-        }
-        for r in &self.d.doses {
-            if let Some(i) = usize::try_from(r.day).ok().filter(|i| *i < n) {
-                given[i] += r.n;
-            }
-        }
-        let rows = self
-            .d
-            .history
-            .iter()
-            .enumerate()
-            .map(|(i, day)| {
-                self.day_row(
-                    *day,
-                    vec![
-                        wasted[i].to_string(),
-                        given[i].to_string(),
-                        pct(wasted[i], wasted[i] + given[i]),
-                    ],
-                )
-            })
-            .collect();
+        let wasted = by_day(n, self.d.wasted.iter().map(|r| (r.day, r.n)));
+        let given = by_day(n, self.d.doses.iter().map(|r| (r.day, r.n)));
+        let rows = self.day_rows(&self.d.history, |i| {
+            vec![
+                wasted[i].to_string(),
+                given[i].to_string(),
+                pct(wasted[i], wasted[i] + given[i]),
+            ]
+        });
         let (all_wasted, all_given) = (wasted.iter().sum::<i64>(), given.iter().sum::<i64>());
-        let title = self.t("dash.wastage");
-        let mut chart = self.chart(
-            "wastage",
-            title,
-            self.d.history.iter().map(|d| short_day(*d)).collect(),
-            vec![self.series("dash.wasted", wasted.iter().map(|x| *x as f64).collect())],
-        );
-        let summary = self.lang.tf(
-            "dash.wastage.summary",
-            &[
-                ("n", &all_wasted.to_string()),
-                ("rate", &pct(all_wasted, all_wasted + all_given)),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+        self.figure(Draft {
             id: "wastage",
-            title,
-            summary,
+            title: "dash.wastage",
+            summary: self.lang.tf(
+                "dash.wastage.summary",
+                &[
+                    ("n", &all_wasted.to_string()),
+                    ("rate", &pct(all_wasted, all_wasted + all_given)),
+                ],
+            ),
             note: self.t("dash.wastage.note").to_string(),
-            svg: chart.svg(),
+            labels: short_days(&self.d.history),
+            series: vec![self.counts("dash.wasted", &wasted)],
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&["dash.day", "dash.wasted", "dash.given", "dash.wastage_rate"]),
             rows,
             link: self.csv("stock", self.history_span()),
-        }
+        })
     }
 
     fn reactions(&self) -> Figure {
@@ -719,34 +647,25 @@ impl Build<'_> {
                 cells: vec![n.to_string()],
             })
             .collect();
-        let title = self.t("dash.reactions");
-        let mut chart = self.chart(
-            "reactions",
-            title,
-            labels,
-            vec![self.series(
-                "dash.reactions_n",
-                counts.iter().map(|x| *x as f64).collect(),
-            )],
-        );
-        let summary = self.lang.tf(
-            "dash.reactions.summary",
-            &[
-                ("n", &counts.iter().sum::<i64>().to_string()),
-                ("days", &self.d.history.len().to_string()),
-            ],
-        );
-        chart.desc = summary.clone();
-        Figure {
+        self.figure(Draft {
             id: "reactions",
-            title,
-            summary,
+            title: "dash.reactions",
+            summary: self.lang.tf(
+                "dash.reactions.summary",
+                &[
+                    ("n", &counts.iter().sum::<i64>().to_string()),
+                    ("days", &self.d.history.len().to_string()),
+                ],
+            ),
             note: self.t("dash.reactions.note").to_string(),
-            svg: chart.svg(),
+            labels,
+            series: vec![self.counts("dash.reactions_n", &counts)],
+            kind: Kind::Bars,
+            percent: false,
             head: self.head(&["dash.severity", "dash.reactions_n"]),
             rows,
             link: self.csv("reactions", self.history_span()),
-        }
+        })
     }
 }
 
