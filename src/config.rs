@@ -138,35 +138,27 @@ impl Settings {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("DOSEWISE_TIME_ZONE: unknown time zone {v:?}"))?;
         }
-        if let Some(v) = var("DOSEWISE_SECOND_DOSE_RELEASE_HOURS") {
-            s.second_dose_release_hours = v
-                .parse()
-                .context("DOSEWISE_SECOND_DOSE_RELEASE_HOURS must be a whole number of hours")?;
-        }
+        set(
+            &mut s.second_dose_release_hours,
+            "DOSEWISE_SECOND_DOSE_RELEASE_HOURS",
+            "a whole number of hours",
+        )?;
         if let Some(v) = var("DOSEWISE_COOKIE_SECURE") {
             s.cookie_secure = matches!(v.as_str(), "1" | "true" | "yes");
         }
-        if let Some(v) = var("DOSEWISE_POOL_SIZE") {
-            s.pool_size = v.parse().context("DOSEWISE_POOL_SIZE must be a number")?;
-        }
-        if let Some(v) = var("DOSEWISE_DB_TIMEOUT_MS") {
-            s.db_timeout_ms = v
-                .parse()
-                .context("DOSEWISE_DB_TIMEOUT_MS must be a number of milliseconds")?;
-        }
-        if let Some(v) = var("DOSEWISE_STATEMENT_TIMEOUT_MS") {
-            s.statement_timeout_ms = v
-                .parse()
-                .context("DOSEWISE_STATEMENT_TIMEOUT_MS must be a number of milliseconds")?;
-        }
-        if let Some(v) = var("DOSEWISE_WORKERS") {
-            s.workers = v.parse().context("DOSEWISE_WORKERS must be a number")?;
-        }
-        if let Some(v) = var("DOSEWISE_LOGIN_DELAY_MS") {
-            s.login_delay_ms = v
-                .parse()
-                .context("DOSEWISE_LOGIN_DELAY_MS must be a number")?;
-        }
+        set(&mut s.pool_size, "DOSEWISE_POOL_SIZE", "a number")?;
+        set(
+            &mut s.db_timeout_ms,
+            "DOSEWISE_DB_TIMEOUT_MS",
+            "a number of milliseconds",
+        )?;
+        set(
+            &mut s.statement_timeout_ms,
+            "DOSEWISE_STATEMENT_TIMEOUT_MS",
+            "a number of milliseconds",
+        )?;
+        set(&mut s.workers, "DOSEWISE_WORKERS", "a number")?;
+        set(&mut s.login_delay_ms, "DOSEWISE_LOGIN_DELAY_MS", "a number")?;
         s.smtp_url = var("SMTP_URL");
         if let Some(v) = var("DOSEWISE_MAIL_DIR") {
             s.mail_dir = v;
@@ -186,53 +178,51 @@ impl Settings {
             s.mail_max_attempts =
                 i32::try_from(v).context("DOSEWISE_MAIL_MAX_ATTEMPTS is too large")?;
         }
-        if let Some(v) = number("DOSEWISE_MAIL_RETRY_SECONDS")? {
-            s.mail_retry_seconds = v;
-        }
-        if let Some(v) = number("DOSEWISE_REMINDER_HOURS")? {
-            s.reminder_hours = v;
-        }
+        set(
+            &mut s.mail_retry_seconds,
+            "DOSEWISE_MAIL_RETRY_SECONDS",
+            "a number",
+        )?;
+        set(&mut s.reminder_hours, "DOSEWISE_REMINDER_HOURS", "a number")?;
         if let Some(v) = number("DOSEWISE_MAIL_INTERVAL_MS")? {
             s.mail_interval_ms =
                 u64::try_from(v).context("DOSEWISE_MAIL_INTERVAL_MS must be positive")?;
         }
-        if let Some(v) = number("DOSEWISE_MAIL_LEASE_SECONDS")? {
-            s.mail_lease_seconds = v;
-        }
+        set(
+            &mut s.mail_lease_seconds,
+            "DOSEWISE_MAIL_LEASE_SECONDS",
+            "a number",
+        )?;
         if let Some(v) = var("DOSEWISE_MAIL_WORKER") {
             s.mail_worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
-        if let Some(v) = var("DOSEWISE_OBSERVATION_MINUTES") {
-            s.observation_minutes = v
-                .parse()
-                .context("DOSEWISE_OBSERVATION_MINUTES must be a whole number of minutes")?;
-        }
+        set(
+            &mut s.observation_minutes,
+            "DOSEWISE_OBSERVATION_MINUTES",
+            "a whole number of minutes",
+        )?;
         for (name, field) in [
             ("DOSEWISE_RATE_BOOK", &mut s.rate_book_per_minute),
             ("DOSEWISE_RATE_LOOKUP", &mut s.rate_lookup_per_minute),
             ("DOSEWISE_RATE_LOGIN", &mut s.rate_login_per_minute),
         ] {
-            if let Some(v) = var(name) {
-                *field = v
-                    .parse()
-                    .with_context(|| format!("{name} must be a whole number per minute"))?;
-            }
+            set(field, name, "a whole number per minute")?;
         }
-        if let Some(v) = var("DOSEWISE_DRAW_MINUTES") {
-            s.draw_minutes = v
-                .parse()
-                .context("DOSEWISE_DRAW_MINUTES must be a whole number of minutes")?;
-        }
-        if let Some(v) = var("DOSEWISE_CONTACT_DAY_CAP") {
-            s.contact_day_cap = v
-                .parse()
-                .context("DOSEWISE_CONTACT_DAY_CAP must be a whole number of bookings")?;
-        }
-        if let Some(v) = var("DOSEWISE_HOUSEHOLD_MAX") {
-            s.household_max = v
-                .parse()
-                .context("DOSEWISE_HOUSEHOLD_MAX must be a whole number of residents")?;
-        }
+        set(
+            &mut s.draw_minutes,
+            "DOSEWISE_DRAW_MINUTES",
+            "a whole number of minutes",
+        )?;
+        set(
+            &mut s.contact_day_cap,
+            "DOSEWISE_CONTACT_DAY_CAP",
+            "a whole number of bookings",
+        )?;
+        set(
+            &mut s.household_max,
+            "DOSEWISE_HOUSEHOLD_MAX",
+            "a whole number of residents",
+        )?;
         s.check()?;
         Ok(s)
     }
@@ -308,6 +298,21 @@ impl Settings {
 
 fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Overwrite `field` with the setting `name` when it is set; a value that does not parse is an
+/// error saying `{name} must be {what}`.
+fn set<T>(field: &mut T, name: &str, what: &str) -> anyhow::Result<()>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    if let Some(v) = var(name) {
+        *field = v
+            .parse()
+            .with_context(|| format!("{name} must be {what}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
