@@ -187,10 +187,13 @@ fn nearest(
     let Some(mover) = Mover::load(c, &a)? else {
         return Ok(None);
     };
-    let Some(series) = product_of(c, seen, d.product_id)?.map(Product::series) else {
+    let Some(series) = looked_up(&mut seen.products, d.product_id, |id| {
+        product::find(c, ProductId(id))
+    })?
+    .map(Product::series) else {
         return Ok(None);
     };
-    let Some(home) = site_of(c, seen, d.site_id)? else {
+    let Some(home) = looked_up(&mut seen.sites, d.site_id, |id| site::find(c, SiteId(id)))? else {
         return Ok(None);
     };
     let town = home.town_id;
@@ -266,32 +269,19 @@ fn has_seat(
     free > 0 && after.released(rules.now)
 }
 
-fn product_of<'a>(
-    c: &mut AnyConnection,
-    seen: &'a mut Seen,
+/// The row `id` of `seen`, read by `find` the first time it is asked for.
+fn looked_up<'a, T>(
+    seen: &'a mut HashMap<i64, T>,
     id: i64,
-) -> Result<Option<&'a Product>, BookingError> {
-    if let Entry::Vacant(e) = seen.products.entry(id) {
-        match product::find(c, ProductId(id))? {
-            Some(p) => e.insert(p),
+    find: impl FnOnce(i64) -> diesel::QueryResult<Option<T>>,
+) -> Result<Option<&'a T>, BookingError> {
+    if let Entry::Vacant(e) = seen.entry(id) {
+        match find(id)? {
+            Some(row) => e.insert(row),
             None => return Ok(None),
         };
     }
-    Ok(seen.products.get(&id))
-}
-
-fn site_of<'a>(
-    c: &mut AnyConnection,
-    seen: &'a mut Seen,
-    id: i64,
-) -> Result<Option<&'a Site>, BookingError> {
-    if let Entry::Vacant(e) = seen.sites.entry(id) {
-        match site::find(c, SiteId(id))? {
-            Some(s) => e.insert(s),
-            None => return Ok(None),
-        };
-    }
-    Ok(seen.sites.get(&id))
+    Ok(seen.get(&id))
 }
 
 /// Doses a site may still promise of a product (on hand - promised - this plan's takes).
