@@ -218,51 +218,19 @@ mod tests {
     fn a_system_move_keeps_a_later_dose_inside_its_window() {
         let first = [Given(1, 7, at(2030, 1, 1, 2, 0))];
         let tz = shanghai();
+        let keeps = |given: &[Given], dose: i32, booked: NaiveDate, on: NaiveDate| {
+            stays_in_window(&series(), given, dose, booked, on, tz)
+        };
         let booked = day(2030, 2, 1);
         // The window is 2030-01-22 ..= 2030-02-26.
-        assert!(stays_in_window(
-            &series(),
-            &first,
-            2,
-            booked,
-            day(2030, 2, 26),
-            tz
-        ));
-        assert!(!stays_in_window(
-            &series(),
-            &first,
-            2,
-            booked,
-            day(2030, 2, 27),
-            tz
-        ));
+        assert!(keeps(&first, 2, booked, day(2030, 2, 26)));
+        assert!(!keeps(&first, 2, booked, day(2030, 2, 27)));
         // Booked overdue: never later than the day booked.
         let late = day(2030, 3, 3);
-        assert!(stays_in_window(
-            &series(),
-            &first,
-            2,
-            late,
-            day(2030, 3, 2),
-            tz
-        ));
-        assert!(!stays_in_window(
-            &series(),
-            &first,
-            2,
-            late,
-            day(2030, 3, 4),
-            tz
-        ));
+        assert!(keeps(&first, 2, late, day(2030, 3, 2)));
+        assert!(!keeps(&first, 2, late, day(2030, 3, 4)));
         // A first dose has no window.
-        assert!(stays_in_window(
-            &series(),
-            &NONE,
-            1,
-            booked,
-            day(2031, 1, 1),
-            tz
-        ));
+        assert!(keeps(&NONE, 1, booked, day(2031, 1, 1)));
     }
 
     #[test]
