@@ -25,6 +25,15 @@ pub fn test_now() -> NaiveDateTime {
         .unwrap()
 }
 
+/// `h:m` local (Shanghai) on 2030-03-`day`, as UTC.
+pub fn local(day: u32, h: u32, m: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2030, 3, day)
+        .unwrap()
+        .and_hms_opt(h, m, 0)
+        .unwrap()
+        - Duration::hours(8)
+}
+
 /// The secret every test server uses (so processes on one database agree).
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
@@ -390,6 +399,33 @@ impl TestApp {
             .unwrap()
             .unwrap();
         (s.booked_first, s.booked_second, s.seats)
+    }
+
+    /// The id of `site`'s slot starting at `starts_at`.
+    pub fn slot_starting(&self, site: i64, starts_at: NaiveDateTime) -> i64 {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        slots::table
+            .filter(slots::site_id.eq(site))
+            .filter(slots::starts_at.eq(starts_at))
+            .select(slots::id)
+            .first::<i64>(&mut *self.conn())
+            .unwrap()
+    }
+
+    /// `/api/v1/availability` of `site` on `date` (`YYYY-MM-DD`): the JSON of a 200.
+    pub async fn availability(&self, site: i64, date: &str) -> Value {
+        let res = self
+            .get(&format!("/api/v1/availability?site={site}&date={date}"))
+            .await;
+        assert_eq!(res.status(), 200, "availability of {site} on {date}");
+        res.json().await.unwrap()
+    }
+
+    /// The publishing job as `serve` runs it, at `now`.
+    pub fn publish(&self, now: NaiveDateTime) -> dosewise::setup::PublishReport {
+        let tz = self.state.settings.time_zone;
+        dosewise::setup::publish_all(self.database(), tz, now, "test").unwrap()
     }
 
     /// The site's `(on_hand, promised)` of the city's product.
@@ -813,6 +849,60 @@ pub async fn login_as(app: &TestApp, role: Role) -> Session {
     let name = format!("{}{}", role.name(), new_id() % 100_000);
     add_user(app, &name, role.name(), role.site());
     login_as_user(app, &name, role.home()).await
+}
+
+/// A site's exception form as an admin posts it (its token from the site's page): first as it
+/// is, which answers the plan (409), then with the plan's token, which applies it.
+pub struct ExceptionForm<'a> {
+    admin: &'a Session,
+    page: String,
+    fields: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> ExceptionForm<'a> {
+    pub fn new(admin: &'a Session, site: i64, fields: &[(&'a str, &'a str)]) -> Self {
+        ExceptionForm {
+            admin,
+            page: format!("/admin/sites/{site}"),
+            fields: fields.to_vec(),
+        }
+    }
+
+    /// The day's closure from 08:00 to 12:00 local on 2030-03-05, for `reason`.
+    pub fn morning_closure(admin: &'a Session, site: i64, reason: &'a str) -> Self {
+        let fields = [
+            ("exc-day", "2030-03-05"),
+            ("kind", "closed"),
+            ("exc-starts", "08:00"),
+            ("exc-ends", "12:00"),
+            ("exc-reason", reason),
+        ];
+        ExceptionForm::new(admin, site, &fields)
+    }
+
+    /// Post the form without a confirmation: the plan, or the form with its errors.
+    pub async fn post(&self) -> reqwest::Response {
+        self.post_with(&[]).await
+    }
+
+    /// Post the form confirming the plan whose token is `token`.
+    pub async fn confirm(&self, token: &str) -> reqwest::Response {
+        self.post_with(&[("confirm", token)]).await
+    }
+
+    async fn post_with(&self, extra: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = self.fields.clone();
+        form.extend_from_slice(extra);
+        let url = format!("{}/exceptions", self.page);
+        self.admin.post_form_from(&self.page, &url, &form).await
+    }
+}
+
+/// The plan's fingerprint a confirmation page posts back.
+pub fn confirm_token(page: &str) -> String {
+    let key = "name=\"confirm\" value=\"";
+    let at = page.find(key).expect("a confirmation form") + key.len();
+    page[at..].split('"').next().unwrap().to_string()
 }
 
 /// Book resident `i` into `slot` for dose 1 through the API; the booking code.

@@ -7,27 +7,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::Duration;
 use diesel::prelude::*;
 use dosewise::ids::{new_id, TownId};
 use dosewise::models::{site, waiting, NewSite};
 use mailparse::{MailHeaderMap, ParsedMail};
 
 use crate::helpers::{
-    add_slot_at, give_dose, id_number, login_as, resident, spawn_app_with, test_now, City, Role,
-    TestApp, TestDb,
+    add_slot_at, add_user, confirm_token, give_dose, id_number, local, login_as, resident,
+    spawn_app_with, test_now, City, ExceptionForm, Role, TestApp, TestDb, PASSWORD,
 };
-use crate::setup::confirm_token;
 use crate::smtp::Sink;
-
-/// `h:m` local (Shanghai) on 2030-03-`day`, as UTC.
-fn local(day: u32, h: u32, m: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2030, 3, day)
-        .unwrap()
-        .and_hms_opt(h, m, 0)
-        .unwrap()
-        - Duration::hours(8)
-}
 
 /// The plan's rows as shown: booking code -> (moves, text of the target cell).
 fn plan_rows(page: &str) -> BTreeMap<String, (bool, String)> {
@@ -195,17 +185,9 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     store.lock().unwrap().clear();
 
     let admin = login_as(&app, Role::Admin).await;
-    let site_page = format!("/admin/sites/{}", city.site);
-    let url = format!("{site_page}/exceptions");
-    let closure = [
-        ("exc-day", "2030-03-05"),
-        ("kind", "closed"),
-        ("exc-starts", "08:00"),
-        ("exc-ends", "12:00"),
-        ("exc-reason", "停电检修"),
-    ];
+    let closure = ExceptionForm::morning_closure(&admin, city.site, "停电检修");
     // The preview: who moves where, who is cancelled; nothing changed yet.
-    let res = admin.post_form_from(&site_page, &url, &closure).await;
+    let res = closure.post().await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     assert!(!shown.contains(&id_number(1)), "only masked ID numbers");
@@ -228,9 +210,7 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     assert_eq!(app.book_api(here, 1, &resident(8)).await.status(), 201);
     assert_eq!(app.deliver_mail().await.sent, 1);
     store.lock().unwrap().clear();
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", &stale));
-    let res = admin.post_form_from(&site_page, &url, &confirm).await;
+    let res = closure.confirm(&stale).await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     assert!(shown.contains("列表显示后预约或名额有了变化"), "{shown}");
@@ -241,9 +221,7 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     assert_eq!(plan.values().filter(|(m, _)| *m).count(), 5);
 
     // Confirming the plan shown applies exactly it.
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", &token));
-    let res = admin.post_form_from(&site_page, &url, &confirm).await;
+    let res = closure.confirm(&token).await;
     assert_eq!(res.status(), 303);
     let done = admin
         .get_text(res.headers()["location"].to_str().unwrap())
@@ -421,19 +399,7 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
 #[actix_web::test]
 async fn in_a_real_browser_an_admin_previews_a_closure_sees_the_move_list_and_applies_it() {
     let app = crate::helpers::spawn_app().await;
-    dosewise::models::user::insert(
-        &mut app.conn(),
-        &dosewise::models::NewUser {
-            id: new_id(),
-            username: "admin".into(),
-            password_hash: dosewise::security::hash_password("first admin password").unwrap(),
-            role: "admin".into(),
-            site_id: None,
-            active: true,
-            created_at: test_now(),
-        },
-    )
-    .unwrap();
+    add_user(&app, "admin", "admin", None);
     let city = app.city();
     app.add_stock(city, 10);
     let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 6, 0);
@@ -447,7 +413,7 @@ async fn in_a_real_browser_an_admin_previews_a_closure_sees_the_move_list_and_ap
         "moves.mjs",
         &[
             "admin".into(),
-            "first admin password".into(),
+            PASSWORD.into(),
             city.site.to_string(),
             "2030-03-05".into(),
             "1".into(),
@@ -478,14 +444,13 @@ async fn a_second_dose_is_moved_only_inside_its_window_even_past_a_nearer_seat_a
     assert_eq!(app.book_api(closed, 1, &resident(2)).await.status(), 201);
 
     let admin = login_as(&app, Role::Admin).await;
-    let page = format!("/admin/sites/{}", city.site);
-    let url = format!("{page}/exceptions");
     let closure = [
         ("exc-day", "2030-03-05"),
         ("kind", "closed"),
         ("exc-reason", "疫苗冷链检修"),
     ];
-    let res = admin.post_form_from(&page, &url, &closure).await;
+    let closure = ExceptionForm::new(&admin, city.site, &closure);
+    let res = closure.post().await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     let plan = plan_rows(&shown);
@@ -499,13 +464,8 @@ async fn a_second_dose_is_moved_only_inside_its_window_even_past_a_nearer_seat_a
         dose1.0 && dose1.1.contains("测试接种点") && dose1.1.contains("3月6日"),
         "{dose1:?}"
     );
-    let mut confirm = closure.to_vec();
     let token = confirm_token(&shown);
-    confirm.push(("confirm", &token));
-    assert_eq!(
-        admin.post_form_from(&page, &url, &confirm).await.status(),
-        303
-    );
+    assert_eq!(closure.confirm(&token).await.status(), 303);
     // What was shown is what was done.
     assert_eq!(
         where_is(&app, 1),
@@ -544,25 +504,19 @@ async fn a_system_move_is_not_blocked_by_the_contact_cap_that_still_holds_for_re
     // The site closes the 5th: the only seat is on the 6th, where that phone already has its
     // one booking. The system's move is not the resident's choice, so the cap does not stop it.
     let admin = login_as(&app, Role::Admin).await;
-    let page = format!("/admin/sites/{}", city.site);
-    let url = format!("{page}/exceptions");
     let closure = [
         ("exc-day", "2030-03-05"),
         ("kind", "closed"),
         ("exc-reason", "停电检修"),
     ];
-    let res = admin.post_form_from(&page, &url, &closure).await;
+    let closure = ExceptionForm::new(&admin, city.site, &closure);
+    let res = closure.post().await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     let moved = &plan_rows(&shown)[&code_of(&app, 1)];
     assert!(moved.0 && moved.1.contains("3月6日"), "{moved:?}");
     let token = confirm_token(&shown);
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", &token));
-    assert_eq!(
-        admin.post_form_from(&page, &url, &confirm).await.status(),
-        303
-    );
+    assert_eq!(closure.confirm(&token).await.status(), 303);
     assert_eq!(where_is(&app, 1), ("booked".into(), next_day, city.site));
     assert_eq!(app.slot_counts(next_day), (2, 0, 3));
     assert_eq!(app.count("appointments", "status = 'cancelled'"), 0);

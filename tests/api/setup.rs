@@ -12,8 +12,8 @@ use dosewise::setup;
 use dosewise::views::admin::HOUR_FIELDS;
 
 use crate::helpers::{
-    add_stock, id_number, login_as, resident, run_in_chromium, spawn_app, test_now, City, Role,
-    Session, TestApp, TestDb,
+    add_stock, add_user, confirm_token, id_number, local, login_as, resident, run_in_chromium,
+    spawn_app, test_now, City, ExceptionForm, Role, Session, TestApp, TestDb, PASSWORD,
 };
 
 /// A form's fields.
@@ -57,13 +57,6 @@ fn template_form<'a>(
     f.push((HOUR_FIELDS[5][0], "09:00"));
     f.push((HOUR_FIELDS[5][3], "12:00"));
     f
-}
-
-/// The plan's fingerprint a confirmation page posts back.
-pub fn confirm_token(page: &str) -> String {
-    let key = "name=\"confirm\" value=\"";
-    let at = page.find(key).expect("a confirmation form") + key.len();
-    page[at..].split('"').next().unwrap().to_string()
 }
 
 /// Create a town, a vaccine and a site through the pages; returns (town, product, site).
@@ -520,34 +513,14 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_
     let before = slot_count(&app, city.site);
     add_stock(&mut app.conn(), city, 10);
     // Book the 10:00 slot tomorrow (02:00 UTC).
-    let booked_at = NaiveDate::from_ymd_opt(2030, 3, 5)
-        .unwrap()
-        .and_hms_opt(2, 0, 0)
-        .unwrap();
-    let booked_slot = {
-        use diesel::prelude::*;
-        use dosewise::db::schema::slots;
-        slots::table
-            .filter(slots::site_id.eq(city.site))
-            .filter(slots::starts_at.eq(booked_at))
-            .select(slots::id)
-            .first::<i64>(&mut *app.conn())
-            .unwrap()
-    };
+    let booked_slot = app.slot_starting(city.site, local(5, 10, 0));
     assert_eq!(
         app.book_api(booked_slot, 1, &resident(1)).await.status(),
         201
     );
     // The job twice: nothing changes.
     for _ in 0..2 {
-        let r = setup::publish_all(
-            app.database(),
-            app.state.settings.time_zone,
-            test_now(),
-            "test",
-        )
-        .unwrap();
-        assert_eq!(r, setup::PublishReport::default());
+        assert_eq!(app.publish(test_now()), setup::PublishReport::default());
     }
     assert_eq!(slot_count(&app, city.site), before);
     // Hour-long slots with 4 seats: unbooked slots are reshaped or withdrawn; the booked one is
@@ -578,13 +551,7 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_
         expected - 1
     );
     // Running again still changes nothing.
-    let again = setup::publish_all(
-        app.database(),
-        app.state.settings.time_zone,
-        test_now(),
-        "test",
-    )
-    .unwrap();
+    let again = app.publish(test_now());
     assert_eq!(
         again.created + again.reshaped + again.withdrawn,
         0,
@@ -592,8 +559,7 @@ async fn publishing_twice_duplicates_nothing_and_a_template_change_keeps_booked_
     );
     // A week later the job publishes the new days (the week boundary) and nothing twice.
     let later = test_now() + Duration::days(7);
-    let r =
-        setup::publish_all(app.database(), app.state.settings.time_zone, later, "test").unwrap();
+    let r = app.publish(later);
     assert_eq!(r.created, 5 + 4 * 6 + 3, "{r:?}");
 }
 
@@ -620,20 +586,7 @@ async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_
     assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     add_stock(&mut app.conn(), city, 20);
     // Two residents book the 10:00-10:30 slot tomorrow (02:00 UTC).
-    let at = NaiveDate::from_ymd_opt(2030, 3, 5)
-        .unwrap()
-        .and_hms_opt(2, 0, 0)
-        .unwrap();
-    let booked = {
-        use diesel::prelude::*;
-        use dosewise::db::schema::slots;
-        slots::table
-            .filter(slots::site_id.eq(city.site))
-            .filter(slots::starts_at.eq(at))
-            .select(slots::id)
-            .first::<i64>(&mut *app.conn())
-            .unwrap()
-    };
+    let booked = app.slot_starting(city.site, local(5, 10, 0));
     for i in 1..=2 {
         assert_eq!(app.book_api(booked, 1, &resident(i)).await.status(), 201);
     }
@@ -683,13 +636,7 @@ async fn a_template_change_never_puts_new_slots_beside_a_booked_slot_of_the_old_
     assert_eq!(old["free_first_dose"], 0, "{old}");
     assert_eq!(app.slot_counts(booked), (2, 0, 2));
     // Publishing again changes nothing.
-    let again = setup::publish_all(
-        app.database(),
-        app.state.settings.time_zone,
-        test_now(),
-        "test",
-    )
-    .unwrap();
+    let again = app.publish(test_now());
     assert_eq!(
         again.created + again.reshaped + again.withdrawn,
         0,
@@ -844,37 +791,15 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
     assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     add_stock(&mut app.conn(), city, 10);
     // Two bookings tomorrow morning (10:00 local), one in the afternoon.
-    let at = |h: u32, m: u32| {
-        NaiveDate::from_ymd_opt(2030, 3, 5)
-            .unwrap()
-            .and_hms_opt(h, m, 0)
-            .unwrap()
-    };
-    let slot_at = |t| {
-        use diesel::prelude::*;
-        use dosewise::db::schema::slots;
-        slots::table
-            .filter(slots::site_id.eq(city.site))
-            .filter(slots::starts_at.eq(t))
-            .select(slots::id)
-            .first::<i64>(&mut *app.conn())
-            .unwrap()
-    };
-    let morning = slot_at(at(2, 0));
-    let afternoon = slot_at(at(6, 0));
+    let slot_at = |h: u32, m: u32| app.slot_starting(city.site, local(5, h, m));
+    let morning = slot_at(10, 0);
+    let afternoon = slot_at(14, 0);
     for (slot, who) in [(morning, 1), (morning, 2), (afternoon, 3)] {
         assert_eq!(app.book_api(slot, 1, &resident(who)).await.status(), 201);
     }
     let page = format!("/admin/sites/{}", city.site);
-    let url = format!("{page}/exceptions");
-    let closure = [
-        ("exc-day", "2030-03-05"),
-        ("kind", "closed"),
-        ("exc-starts", "08:00"),
-        ("exc-ends", "12:00"),
-        ("exc-reason", "停电"),
-    ];
-    let res = admin.post_form_from(&page, &url, &closure).await;
+    let closure = ExceptionForm::morning_closure(&admin, city.site, "停电");
+    let res = closure.post().await;
     assert_eq!(res.status(), 409, "confirmation first");
     let shown = res.text().await.unwrap();
     assert!(shown.contains(&format!("**************{}", &id_number(1)[14..])));
@@ -883,17 +808,13 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
     assert_eq!(app.count("site_exceptions", "1=1"), 0);
     assert_eq!(app.count("appointments", "status = 'booked'"), 3);
     // Confirming something else (an old count) shows the plan again; the plan shown applies.
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", "2"));
-    let res = admin.post_form_from(&page, &url, &confirm).await;
+    let res = closure.confirm("2").await;
     assert_eq!(res.status(), 409);
     let token = confirm_token(&res.text().await.unwrap());
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", &token));
-    let res = admin.post_form_from(&page, &url, &confirm).await;
+    let res = closure.confirm(&token).await;
     assert_eq!(res.status(), 303);
     // Both move to the nearest seat of the site: 13:30 the same day (after the lunch break).
-    let half_past_one = slot_at(at(5, 30));
+    let half_past_one = slot_at(13, 30);
     assert_eq!(app.count("appointments", "status = 'cancelled'"), 0);
     assert_eq!(app.slot_counts(half_past_one).0, 2);
     assert_eq!(app.slot_counts(afternoon).0, 1);
@@ -919,13 +840,7 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
         1
     );
     // Publishing again does not reopen it.
-    setup::publish_all(
-        app.database(),
-        app.state.settings.time_zone,
-        test_now(),
-        "t",
-    )
-    .unwrap();
+    app.publish(test_now());
     assert_eq!(
         app.count("slots", &format!("id = {morning} AND seats = 0")),
         1
@@ -940,12 +855,11 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
         ("exc-seats", "1"),
         ("exc-reason", "人手不足"),
     ];
-    let res = admin.post_form_from(&page, &url, &seats).await;
+    let seats = ExceptionForm::new(&admin, city.site, &seats);
+    let res = seats.post().await;
     assert_eq!(res.status(), 409);
     let token = confirm_token(&res.text().await.unwrap());
-    let mut confirm = seats.to_vec();
-    confirm.push(("confirm", &token));
-    let res = admin.post_form_from(&page, &url, &confirm).await;
+    let res = seats.confirm(&token).await;
     assert_eq!(res.status(), 303);
     // The two beyond one seat move to the window's empty slots (one seat each).
     assert_eq!(app.count("appointments", "status = 'booked'"), 4);
@@ -978,7 +892,7 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
             "请填写原因",
         ),
     ] {
-        let res = admin.post_form_from(&page, &url, &form).await;
+        let res = ExceptionForm::new(&admin, city.site, &form).post().await;
         assert_eq!(res.status(), 422, "{expect}");
         assert!(res.text().await.unwrap().contains(expect), "{expect}");
     }
@@ -1248,25 +1162,8 @@ async fn a_csv_import_with_any_bad_row_writes_nothing_and_names_every_line() {
 #[actix_web::test]
 async fn in_a_real_browser_an_admin_sets_up_a_city_and_a_resident_sees_its_slots() {
     let app = spawn_app().await;
-    dosewise::models::user::insert(
-        &mut app.conn(),
-        &dosewise::models::NewUser {
-            id: new_id(),
-            username: "admin".into(),
-            password_hash: dosewise::security::hash_password("first admin password").unwrap(),
-            role: "admin".into(),
-            site_id: None,
-            active: true,
-            created_at: test_now(),
-        },
-    )
-    .unwrap();
-    let stdout = run_in_chromium(
-        &app,
-        "setup.mjs",
-        &["admin".into(), "first admin password".into()],
-    )
-    .await;
+    add_user(&app, "admin", "admin", None);
+    let stdout = run_in_chromium(&app, "setup.mjs", &["admin".into(), PASSWORD.into()]).await;
     assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
     assert!(app.count("slots", "seats = 4") > 0);
     assert_eq!(app.count("audit_log", "action = 'sites.template'"), 1);

@@ -7,12 +7,12 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use dosewise::db::schema::slots;
 use dosewise::demo::{generate_city, CityOptions};
-use dosewise::setup::{publish_all, PublishReport};
+use dosewise::setup::PublishReport;
 
 use crate::cli::{demo_data, dosewise, text};
 use crate::helpers::{
-    add_slot_at, book_code, count_where, id_number, login_as, spawn_app, spawn_app_on, test_now,
-    Role, Session, TestApp, TestDb,
+    add_slot_at, book_code, confirm_token, count_where, id_number, login_as, spawn_app,
+    spawn_app_on, test_now, ExceptionForm, Role, Session, TestApp, TestDb,
 };
 
 /// A visitor in `lang` ("zh-CN" is the default).
@@ -96,17 +96,9 @@ async fn a_slot_closed_by_an_exception_says_closed_with_its_reason_not_full() {
     );
     let code = book_code(&app, morning, 1).await;
     let admin = login_as(&app, Role::Admin).await;
-    let page = format!("/admin/sites/{}", city.site);
-    let url = format!("{page}/exceptions");
-    let closure = [
-        ("exc-day", "2030-03-05"),
-        ("kind", "closed"),
-        ("exc-starts", "08:00"),
-        ("exc-ends", "12:00"),
-        ("exc-reason", "停电检修"),
-    ];
+    let closure = ExceptionForm::morning_closure(&admin, city.site, "停电检修");
     // The confirmation page says residents are mailed (the outbox exists), in both languages.
-    let res = admin.post_form_from(&page, &url, &closure).await;
+    let res = closure.post().await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     assert!(
@@ -117,7 +109,7 @@ async fn a_slot_closed_by_an_exception_says_closed_with_its_reason_not_full() {
     assert!(shown.contains("<tr class=\"moves\">"), "{shown}");
     assert!(!shown.contains("尚未上线") && !shown.contains("notify.pending"));
     admin.get("/lang/en").await;
-    let res = admin.post_form_from(&page, &url, &closure).await;
+    let res = closure.post().await;
     assert_eq!(res.status(), 409);
     let shown = res.text().await.unwrap();
     assert!(
@@ -130,10 +122,7 @@ async fn a_slot_closed_by_an_exception_says_closed_with_its_reason_not_full() {
         0,
         "not before confirming"
     );
-    let token = crate::setup::confirm_token(&shown);
-    let mut confirm = closure.to_vec();
-    confirm.push(("confirm", &token));
-    let res = admin.post_form_from(&page, &url, &confirm).await;
+    let res = closure.confirm(&confirm_token(&shown)).await;
     assert_eq!(res.status(), 303);
     // What the hint promises: the booking is moved and the resident is mailed.
     assert_eq!(
@@ -400,13 +389,13 @@ async fn the_demo_city_has_weekly_templates_that_publishing_keeps_going_unchange
     assert!(booked_before > 0, "some second doses are booked");
 
     // Publishing now changes nothing: the generated slots are in the template's shape.
-    let r = publish_all(app.database(), tz, test_now(), "t").unwrap();
+    let r = app.publish(test_now());
     assert_eq!(r, PublishReport::default(), "{}", r.summary());
     assert_eq!(slot_states(&app), before);
 
     // A day later it adds the new day (12 slots per site) and leaves every other slot alone;
     // twenty days on the city still has two weeks of slots.
-    let r = publish_all(app.database(), tz, test_now() + Duration::days(1), "t").unwrap();
+    let r = app.publish(test_now() + Duration::days(1));
     assert_eq!(
         (r.created, r.reshaped, r.withdrawn, r.kept_booked),
         (48, 0, 0, 0)
@@ -417,7 +406,7 @@ async fn the_demo_city_has_weekly_templates_that_publishing_keeps_going_unchange
         .collect();
     assert_eq!(after, before, "no generated slot was reshaped or removed");
     let later = test_now() + Duration::days(20);
-    publish_all(app.database(), tz, later, "t").unwrap();
+    app.publish(later);
     // The 14th local day from then starts at its midnight in Shanghai (UTC+8).
     let last_day = (later.date() + Duration::days(13))
         .and_hms_opt(0, 0, 0)
