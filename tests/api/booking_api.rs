@@ -86,15 +86,7 @@ async fn seats_held_for_second_doses_open_to_first_doses_only_at_release_time() 
         "2 of 3 seats are held"
     );
 
-    let avail: Value = app
-        .get(&format!(
-            "/api/v1/availability?site={}&date=2030-03-07",
-            city.site
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let avail = app.availability(city.site, "2030-03-07").await;
     assert_eq!(avail["slots"][0]["free_first_dose"], 0);
     assert_eq!(avail["slots"][0]["free_second_dose"], 2);
 

@@ -102,14 +102,7 @@ async fn booking_before_the_release_answers_409_not_open_with_the_opening_time_a
     let date = (test_now() + Duration::days(7))
         .format("%Y-%m-%d")
         .to_string();
-    let avail = json_of(
-        app.get(&format!(
-            "/api/v1/availability?site={}&date={date}",
-            city.site
-        ))
-        .await,
-    )
-    .await;
+    let avail = app.availability(city.site, &date).await;
     assert_eq!(avail["slots"][0]["opens_at"], "2030-03-04T10:00:00+08:00");
     assert!(avail["slots"][0]["draw_closes_at"].is_null());
     let page = app
@@ -181,14 +174,7 @@ async fn sixty_entries_for_ten_seats_take_no_seat_until_the_draw_which_books_exa
     let date = (test_now() + Duration::days(7))
         .format("%Y-%m-%d")
         .to_string();
-    let avail = json_of(
-        app.get(&format!(
-            "/api/v1/availability?site={}&date={date}",
-            city.site
-        ))
-        .await,
-    )
-    .await;
+    let avail = app.availability(city.site, &date).await;
     assert_eq!(
         avail["slots"][0]["draw_closes_at"],
         "2030-03-04T10:10:00+08:00"

@@ -42,6 +42,25 @@ async fn booked_browser(app: &TestApp, slot: i64) -> Session {
     s
 }
 
+/// Resident 1's browser after booking a slot two days ahead (4 seats) in a city with 10 doses:
+/// the city and that slot.
+async fn booked_home(app: &TestApp) -> (City, i64, Session) {
+    let city = app.city();
+    let mine = slot_at(app, city, 2, 0, 4);
+    app.add_stock(city, 10);
+    let s = booked_browser(app, mine).await;
+    (city, mine, s)
+}
+
+/// Add residents `members` to the browser's household under the names the tests give them
+/// (2 is 测试乙, 3 测试丙, 4 测试丁); asserts each is added.
+async fn add_members(s: &Session, members: std::ops::RangeInclusive<u32>) {
+    for i in members {
+        let name = ["测试乙", "测试丙", "测试丁"][i as usize - 2];
+        assert_eq!(add_member(s, name, i).await.status(), 303, "member {i}");
+    }
+}
+
 /// Add resident `i` (name `name`) to the household of the browser's resident.
 async fn add_member(s: &Session, name: &str, i: u32) -> reqwest::Response {
     let id = id_number(i);
@@ -186,16 +205,11 @@ async fn a_household_books_two_members_together_into_one_slot() {
 #[actix_web::test]
 async fn a_group_that_does_not_fit_one_slot_takes_the_next_slot_of_the_day() {
     let app = spawn_app().await;
-    let city = app.city();
-    let mine = slot_at(&app, city, 2, 0, 4);
+    let (city, _, s) = booked_home(&app).await;
     let first = slot_at(&app, city, 3, 0, 1);
     let next = slot_at(&app, city, 3, 30, 3);
     let later = slot_at(&app, city, 3, 60, 3);
-    app.add_stock(city, 10);
-    let s = booked_browser(&app, mine).await;
-    for (name, i) in [("测试乙", 2), ("测试丙", 3), ("测试丁", 4)] {
-        assert_eq!(add_member(&s, name, i).await.status(), 303);
-    }
+    add_members(&s, 2..=4).await;
     let members = bookable_members(&s).await;
     assert_eq!(book_together(&s, first, &members).await.status(), 303);
     assert_eq!(app.slot_counts(first), (1, 0, 1));
@@ -211,15 +225,10 @@ async fn a_group_that_does_not_fit_one_slot_takes_the_next_slot_of_the_day() {
 #[actix_web::test]
 async fn a_group_booking_writes_nothing_when_one_member_is_not_eligible_or_seats_are_short() {
     let app = spawn_app().await;
-    let city = app.city();
-    let mine = slot_at(&app, city, 2, 0, 4);
+    let (city, _, s) = booked_home(&app).await;
     let roomy = slot_at(&app, city, 3, 0, 5);
     let small = slot_at(&app, city, 4, 0, 1);
-    app.add_stock(city, 10);
-    let s = booked_browser(&app, mine).await;
-    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
-        assert_eq!(add_member(&s, name, i).await.status(), 303);
-    }
+    add_members(&s, 2..=3).await;
     // 测试丙 had dose 1 five days ago: dose 2 opens 21 days after it.
     give_dose(&app, city, &id_number(3), 1, 5);
     let members = bookable_members(&s).await;
@@ -326,13 +335,8 @@ async fn two_households_racing_for_the_last_seats_get_all_or_nothing() {
 #[actix_web::test]
 async fn a_household_holds_at_most_the_set_number_of_members() {
     let app = spawn_with(|s| s.household_max = 3).await;
-    let city = app.city();
-    let mine = slot_at(&app, city, 2, 0, 4);
-    app.add_stock(city, 10);
-    let s = booked_browser(&app, mine).await;
-    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
-        assert_eq!(add_member(&s, name, i).await.status(), 303);
-    }
+    let (_, _, s) = booked_home(&app).await;
+    add_members(&s, 2..=3).await;
     assert!(s
         .get_text("/household")
         .await
@@ -393,9 +397,7 @@ async fn the_per_phone_cap_holds_for_a_household_booking() {
     let same_day = slot_at(&app, city, 3, 30, 4);
     app.add_stock(city, 10);
     let s = booked_browser(&app, mine).await;
-    for (name, i) in [("测试乙", 2), ("测试丙", 3)] {
-        assert_eq!(add_member(&s, name, i).await.status(), 303);
-    }
+    add_members(&s, 2..=3).await;
     let members = bookable_members(&s).await;
     let before = footprint(&app, city, &[same_day]);
     // One booking on the day already; two more would be three on one phone.
@@ -418,12 +420,9 @@ async fn the_per_phone_cap_holds_for_a_household_booking() {
 #[actix_web::test]
 async fn any_member_finds_the_household_by_code_and_id_number_with_the_lookup_limit() {
     let app = spawn_app().await;
-    let city = app.city();
-    let mine = slot_at(&app, city, 2, 0, 4);
+    let (city, _, s) = booked_home(&app).await;
     let together = slot_at(&app, city, 3, 0, 4);
-    app.add_stock(city, 10);
-    let s = booked_browser(&app, mine).await;
-    assert_eq!(add_member(&s, "测试乙", 2).await.status(), 303);
+    add_members(&s, 2..=2).await;
     let member = resident_id(&app, 2);
     assert_eq!(book_together(&s, together, &[member]).await.status(), 303);
     let code = appointment::list_for_resident(&mut app.conn(), ResidentId(member)).unwrap()[0]
@@ -480,12 +479,9 @@ async fn any_member_finds_the_household_by_code_and_id_number_with_the_lookup_li
 #[actix_web::test]
 async fn the_household_page_shows_no_full_id_number() {
     let app = spawn_app().await;
-    let city = app.city();
-    let mine = slot_at(&app, city, 2, 0, 4);
+    let (city, _, s) = booked_home(&app).await;
     let together = slot_at(&app, city, 3, 0, 4);
-    app.add_stock(city, 10);
-    let s = booked_browser(&app, mine).await;
-    assert_eq!(add_member(&s, "测试乙", 2).await.status(), 303);
+    add_members(&s, 2..=2).await;
     let res = add_member(&s, "测试丙", 2).await;
     assert_eq!(res.status(), 409, "the same person twice");
     let refused = res.text().await.unwrap();
