@@ -270,11 +270,11 @@ fn has_seat(
 }
 
 /// The row `id` of `seen`, read by `find` the first time it is asked for.
-fn looked_up<'a, T>(
-    seen: &'a mut HashMap<i64, T>,
+fn looked_up<T>(
+    seen: &mut HashMap<i64, T>,
     id: i64,
     find: impl FnOnce(i64) -> diesel::QueryResult<Option<T>>,
-) -> Result<Option<&'a T>, BookingError> {
+) -> Result<Option<&T>, BookingError> {
     if let Entry::Vacant(e) = seen.entry(id) {
         match find(id)? {
             Some(row) => e.insert(row),
