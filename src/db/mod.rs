@@ -630,6 +630,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("h.db").display());
         let db = Db::connect(&url, 1).unwrap();
+        // Let the writer thread and the pool open their connections first: each one that
+        // opens reports an answer, and the writer's may come after `connect` returns.
+        db.transaction(|c| c.batch_execute("SELECT 1").map_err(anyhow::Error::from))
+            .unwrap();
+        drop(db.read.get().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
         let before = Instant::now();
         std::thread::sleep(Duration::from_millis(5));
         assert!(!db.health().answered_since(before));
