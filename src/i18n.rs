@@ -11,6 +11,12 @@ use chrono_tz::Tz;
 
 use crate::domain::days::local;
 
+/// A thing whose message is in the catalogue: the services' errors, which say why they refused.
+pub trait Keyed {
+    /// The catalogue key of the message.
+    fn key(&self) -> &'static str;
+}
+
 /// A language the pages are offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {

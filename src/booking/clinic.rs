@@ -19,6 +19,7 @@ use crate::domain::clinic::{Note, ScreeningAnswers, ScreeningOutcome, Severity, 
 use crate::domain::days::{day_bounds, local_day, utc_of_local};
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::BookingCode;
+use crate::i18n::Keyed;
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId};
 use crate::models::adverse_event::{self, AdverseEvent};
 use crate::models::appointment::{self, AppointmentStatus};
@@ -217,9 +218,9 @@ pub enum ClinicError {
 
 crate::db::storage_error_from!(ClinicError);
 
-impl ClinicError {
+impl Keyed for ClinicError {
     /// The catalogue key of the message shown at the desk.
-    pub fn key(&self) -> &'static str {
+    fn key(&self) -> &'static str {
         match self {
             ClinicError::NotFound => "err.not_found",
             ClinicError::UnknownCode => "checkin.unknown",
@@ -252,7 +253,9 @@ impl ClinicError {
             ClinicError::Storage(_) => "err.internal",
         }
     }
+}
 
+impl ClinicError {
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
         matches!(self, ClinicError::Storage(_))

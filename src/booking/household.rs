@@ -18,6 +18,7 @@ use super::{
 use crate::db::{is_unique_violation, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::{BookingCode, IdNumber, PersonName};
+use crate::i18n::Keyed;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
@@ -71,9 +72,9 @@ impl DbCause for HouseholdError {
     }
 }
 
-impl HouseholdError {
+impl Keyed for HouseholdError {
     /// The catalogue key of the message shown to the resident.
-    pub fn key(&self) -> &'static str {
+    fn key(&self) -> &'static str {
         match self {
             HouseholdError::Full => "err.house.full",
             HouseholdError::AlreadyMember => "err.house.already_member",
@@ -85,7 +86,9 @@ impl HouseholdError {
             HouseholdError::Storage(_) => "err.internal",
         }
     }
+}
 
+impl HouseholdError {
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
         matches!(self, HouseholdError::Storage(_))

@@ -34,6 +34,7 @@ use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::local_day;
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
+use crate::i18n::Keyed;
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
@@ -122,9 +123,9 @@ impl DbCause for BookingError {
     }
 }
 
-impl BookingError {
+impl Keyed for BookingError {
     /// The catalogue key of the message shown to the resident.
-    pub fn key(&self) -> &'static str {
+    fn key(&self) -> &'static str {
         match self {
             BookingError::SlotNotFound => "err.book.slot_not_found",
             BookingError::SlotStarted => "err.book.slot_started",
@@ -149,7 +150,9 @@ impl BookingError {
             BookingError::Storage(_) => "err.internal",
         }
     }
+}
 
+impl BookingError {
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
         matches!(self, BookingError::Storage(_))

@@ -14,6 +14,7 @@ mod shipments;
 use std::collections::HashMap;
 
 use crate::db::{AnyConnection, StorageError};
+use crate::i18n::Keyed;
 use crate::models::{town, Town};
 
 pub use approve::approve;
@@ -56,9 +57,9 @@ pub enum BureauError {
 
 crate::db::storage_error_from!(BureauError);
 
-impl BureauError {
+impl Keyed for BureauError {
     /// The catalogue key of the message shown to the bureau.
-    pub fn key(&self) -> &'static str {
+    fn key(&self) -> &'static str {
         match self {
             BureauError::Field { key, .. } | BureauError::Lot { key, .. } => key,
             BureauError::NotFound => "err.not_found",
@@ -70,7 +71,9 @@ impl BureauError {
             BureauError::Storage(_) => "err.internal",
         }
     }
+}
 
+impl BureauError {
     /// Whether this is the system's fault rather than the request's.
     pub fn is_internal(&self) -> bool {
         matches!(self, BureauError::Storage(_))

@@ -2,6 +2,7 @@
 
 use crate::db::{storage_error_from, unique_violation_on, StorageError};
 use crate::domain::FieldError;
+use crate::i18n::Keyed;
 
 /// Why a set-up action was refused. `Field` names the form field and a catalogue key.
 #[derive(Debug, thiserror::Error)]
@@ -22,14 +23,9 @@ pub enum SetupError {
 
 storage_error_from!(SetupError);
 
-impl SetupError {
-    /// Whether this is the system's fault rather than the request's.
-    pub fn is_internal(&self) -> bool {
-        matches!(self, SetupError::Storage(_) | SetupError::Hash(_))
-    }
-
+impl Keyed for SetupError {
     /// The catalogue key of the message: a refusal's own, the first field's, or the generic one.
-    pub fn key(&self) -> &'static str {
+    fn key(&self) -> &'static str {
         match self {
             SetupError::Invalid(fields) => fields.first().map_or("err.internal", |f| f.key),
             SetupError::Refused(key) => key,
@@ -37,6 +33,13 @@ impl SetupError {
             SetupError::Import(_) => "err.bad_request",
             SetupError::Hash(_) | SetupError::Storage(_) => "err.internal",
         }
+    }
+}
+
+impl SetupError {
+    /// Whether this is the system's fault rather than the request's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, SetupError::Storage(_) | SetupError::Hash(_))
     }
 }
 

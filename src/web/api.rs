@@ -17,7 +17,7 @@ use crate::domain::{
     parse_date, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
 };
 use crate::error::AppError;
-use crate::i18n::Lang;
+use crate::i18n::{Keyed, Lang};
 use crate::ids::{SiteId, SlotId, TownId};
 use crate::models::Slot;
 use crate::views::day_bounds;

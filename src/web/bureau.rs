@@ -12,7 +12,7 @@ use super::state::{blocking, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
-use crate::i18n::Lang;
+use crate::i18n::{Keyed, Lang};
 use crate::models::shipment::{self, Shipment, TownNotice};
 use crate::models::{product, LocalName, Product, Role};
 use crate::views::bureau::{

@@ -21,7 +21,7 @@ use crate::domain::days::{day_bounds, local, local_day};
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
 use crate::error::AppError;
-use crate::i18n::{day_label, hm, Lang};
+use crate::i18n::{day_label, hm, Keyed, Lang};
 use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
 use crate::models::{appointment, product, site, slot, vaccination, LocalName};
 use crate::views::household::{

@@ -11,10 +11,6 @@ use crate::error::Refused;
 use crate::setup::SetupError;
 
 impl Refused for BookingError {
-    fn key(&self) -> &'static str {
-        BookingError::key(self)
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             BookingError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -27,10 +23,6 @@ impl Refused for BookingError {
 }
 
 impl Refused for ClinicError {
-    fn key(&self) -> &'static str {
-        ClinicError::key(self)
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             ClinicError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -42,10 +34,6 @@ impl Refused for ClinicError {
 }
 
 impl Refused for BureauError {
-    fn key(&self) -> &'static str {
-        BureauError::key(self)
-    }
-
     /// A stored plan that cannot be read (`Instance` from `load_plan`) is the system's fault;
     /// the plan pages show a failed planning as a refusal of their own (409).
     fn status(&self) -> StatusCode {
@@ -59,10 +47,6 @@ impl Refused for BureauError {
 }
 
 impl Refused for SetupError {
-    fn key(&self) -> &'static str {
-        SetupError::key(self)
-    }
-
     /// Field errors and refusals are shown on the form again (422, 409, by `web::admin`); what
     /// reaches `AppError` is a missing row, a bad import or the system's failure.
     fn status(&self) -> StatusCode {
@@ -77,10 +61,6 @@ impl Refused for SetupError {
 }
 
 impl Refused for HouseholdError {
-    fn key(&self) -> &'static str {
-        HouseholdError::key(self)
-    }
-
     /// Refusals are shown on the household page again (409, by `web::household`); what reaches
     /// `AppError` is a missing row or the system's failure.
     fn status(&self) -> StatusCode {

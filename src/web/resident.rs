@@ -23,7 +23,7 @@ use crate::domain::{
     Phone,
 };
 use crate::error::AppError;
-use crate::i18n::Lang;
+use crate::i18n::{Keyed, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::LocalName;
 use crate::models::{

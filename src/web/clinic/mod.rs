@@ -31,7 +31,7 @@ use crate::booking::clinic::{self as desk_ops, CheckIn, ClinicError, Desk, GiveD
 use crate::domain::clinic::ScreeningOutcome;
 use crate::domain::BookingCode;
 use crate::error::{AppError, Refused};
-use crate::i18n::Lang;
+use crate::i18n::{Keyed, Lang};
 use crate::ids::AppointmentId;
 use crate::ids::SiteId;
 use crate::models::Role;

@@ -14,7 +14,7 @@ use super::{check_in_slowed, desk_for, give_dose, refusal};
 use crate::booking::clinic::{self as desk_ops, ClinicError, Desk, SyncKey, ACCEPTED, REFUSED};
 use crate::domain::{parse_id, text, BookingCode};
 use crate::error::AppError;
-use crate::i18n::Lang;
+use crate::i18n::{Keyed, Lang};
 use crate::ids::{SiteId, SlotId};
 use crate::models::sync_action::{self, SyncAction};
 use crate::views::clinic::{CheckinForm, DoseForm, WasteForm};
