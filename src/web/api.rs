@@ -11,7 +11,7 @@ use super::cache::Rendered;
 use super::ctx::request_lang;
 use super::lookup::{self, Attempt};
 use super::resident::refusal_message;
-use super::state::{blocking, blocking_strict, AppState};
+use super::state::{blocking, blocking_with, AppState, Patience};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::{
     parse_date, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
@@ -42,12 +42,11 @@ impl ApiError {
         }
     }
 
+    /// 422 naming the field that was refused.
     fn field(lang: Lang, e: FieldError) -> ApiError {
         ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            error: lang.t(e.key).to_string(),
             field: Some(e.field),
-            extra: Vec::new(),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, lang.t(e.key))
         }
     }
 
@@ -68,34 +67,27 @@ impl ApiError {
     fn refused(lang: Lang, tz: chrono_tz::Tz, e: BookingError) -> ApiError {
         let iso = |t| crate::views::local(tz, t).to_rfc3339();
         let message = super::resident::refusal_text(lang, tz, &e);
+        let code = match &e {
+            BookingError::NotOpen(_) => "not_open",
+            BookingError::DrawPending(_) => "draw_running",
+            BookingError::AlreadyEntered => "already_entered",
+            BookingError::ContactCap => "contact_cap",
+            BookingError::NoStock => "no_stock",
+            _ => return ApiError::booking(lang, e),
+        };
+        let answer = ApiError::new(StatusCode::CONFLICT, message).with("code", code);
         match e {
-            BookingError::NotOpen(at) => ApiError::new(StatusCode::CONFLICT, message)
-                .with("code", "not_open")
-                .with("opens_at", iso(at)),
-            BookingError::DrawPending(id) => ApiError::new(StatusCode::CONFLICT, message)
-                .with("code", "draw_running")
-                .with("draw", id.to_string()),
-            BookingError::AlreadyEntered => {
-                ApiError::new(StatusCode::CONFLICT, message).with("code", "already_entered")
-            }
-            BookingError::ContactCap => {
-                ApiError::new(StatusCode::CONFLICT, message).with("code", "contact_cap")
-            }
-            BookingError::NoStock => {
-                ApiError::new(StatusCode::CONFLICT, message).with("code", "no_stock")
-            }
-            e => ApiError::booking(lang, e),
+            BookingError::NotOpen(at) => answer.with("opens_at", iso(at)),
+            BookingError::DrawPending(id) => answer.with("draw", id.to_string()),
+            _ => answer,
         }
     }
 
     fn booking(lang: Lang, e: BookingError) -> ApiError {
         match e {
-            BookingError::SlotNotFound => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                error: lang.t(e.key()).to_string(),
-                field: Some("slot_id"),
-                extra: Vec::new(),
-            },
+            BookingError::SlotNotFound => {
+                ApiError::field(lang, FieldError::new("slot_id", e.key()))
+            }
             BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang.t(e.key())),
             e if e.is_internal() && crate::db::is_outage_cause(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
@@ -648,7 +640,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// A read-only, full or locked database is not ready even though `/healthz` says 200.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     use diesel::connection::SimpleConnection;
-    let ok = blocking_strict(&state, |st| {
+    let ok = blocking_with(&state, Patience::Strict, |st| {
         st.db.read.get()?.batch_execute("SELECT 1")?;
         let now = st.now();
         st.db

@@ -86,42 +86,34 @@ impl AppState {
     }
 }
 
-/// How [`run_blocking`] waits.
+/// How [`blocking_with`] waits.
 #[derive(Clone, Copy)]
-enum Patience {
+pub enum Patience {
     /// Wait as long as the database keeps answering; give up once nothing has answered for
     /// `DOSEWISE_DB_TIMEOUT_MS` (an outage, not a slow request).
     WhileAnswering,
-    /// Give up after `DOSEWISE_DB_TIMEOUT_MS`, answering or not (the readiness probe).
+    /// Give up after `DOSEWISE_DB_TIMEOUT_MS`, answering or not: for probes that must prove the
+    /// database works now (the readiness probe).
     Strict,
 }
 
-/// Run blocking work (database, Argon2) off the async workers, with the state at hand.
-///
-/// A request does not hang with the database: once it has waited `DOSEWISE_DB_TIMEOUT_MS` and no
-/// connection got an answer during that long, it is answered 503 ([`AppError::Unavailable`]) and the work
-/// is cancelled (a write transaction still waiting rolls back instead of committing later).
+/// Run blocking work (database, Argon2) off the async workers, with the state at hand:
+/// [`blocking_with`] waiting [`Patience::WhileAnswering`], as every request does.
 pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
-    run_blocking(state, Patience::WhileAnswering, f).await
+    blocking_with(state, Patience::WhileAnswering, f).await
 }
 
-/// As [`blocking`], but answered 503 after `DOSEWISE_DB_TIMEOUT_MS` whatever else the database
-/// is doing: for probes that must prove the database works now.
-pub async fn blocking_strict<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, AppError>
-where
-    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Into<AppError> + Send + 'static,
-{
-    run_blocking(state, Patience::Strict, f).await
-}
-
-async fn run_blocking<T, E, F>(
+/// Run blocking work (database, Argon2) off the async workers, waiting as `patience` says.
+///
+/// A request does not hang with the database: once it has waited `DOSEWISE_DB_TIMEOUT_MS` and no
+/// connection got an answer during that long, it is answered 503 ([`AppError::Unavailable`]) and the work
+/// is cancelled (a write transaction still waiting rolls back instead of committing later).
+pub async fn blocking_with<T, E, F>(
     state: &web::Data<AppState>,
     patience: Patience,
     f: F,
