@@ -9,8 +9,8 @@ use super::ctx::{Ctx, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::resident::grant_and_show;
 use super::state::AppState;
-use crate::booking;
 use crate::error::AppError;
+use crate::models::Appointment;
 use crate::views::FindPage;
 
 /// The appointment's look-up page; `FIND_TO_MOVE` leads on to the move page (`/find?then=move`,
@@ -19,28 +19,23 @@ const FIND: LookupPage<FindPage> = find_page(false);
 const FIND_TO_MOVE: LookupPage<FindPage> = find_page(true);
 
 const fn find_page(to_move: bool) -> LookupPage<FindPage> {
-    LookupPage {
-        key: lookup::appointment_attempts_key,
-        too_many: "err.code_attempts",
-        not_found: "err.find.not_found",
-        page: if to_move {
-            |ctx, code, errors, refusal| FindPage {
-                ctx,
-                code,
-                errors,
-                refusal,
-                to_move: true,
-            }
-        } else {
-            |ctx, code, errors, refusal| FindPage {
-                ctx,
-                code,
-                errors,
-                refusal,
-                to_move: false,
-            }
-        },
-    }
+    LookupPage::appointment(if to_move {
+        |ctx, code, errors, refusal| FindPage {
+            ctx,
+            code,
+            errors,
+            refusal,
+            to_move: true,
+        }
+    } else {
+        |ctx, code, errors, refusal| FindPage {
+            ctx,
+            code,
+            errors,
+            refusal,
+            to_move: false,
+        }
+    })
 }
 
 /// `?then=move` on `/find`: after the look-up, the move page.
@@ -63,13 +58,11 @@ pub async fn find_submit(
     Visit { ctx, state }: Visit,
     form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
-    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
-        booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a.id)
-    };
     let (page, to) = match form.then.as_str() {
         "move" => (FIND_TO_MOVE, "/appointment/move"),
         _ => (FIND, "/appointment"),
     };
-    let grant = move |st: &AppState, id| grant_and_show(st, id, to);
-    page.submit(ctx, &state, &form, find, grant).await
+    let grant = move |st: &AppState, a: Appointment| grant_and_show(st, a.id, to);
+    page.submit(ctx, &state, &form, lookup::find_appointment, grant)
+        .await
 }

@@ -16,7 +16,7 @@ use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html_status, see_other};
 use super::state::{blocking, read, AppState};
 use crate::booking::household::{self as house, HouseholdError};
-use crate::booking::{self, BookingError};
+use crate::booking::BookingError;
 use crate::domain::days::{day_bounds, local, local_day};
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
@@ -529,17 +529,13 @@ pub async fn book(
 }
 
 /// The household's look-up page: the appointment's, under the same per-code count.
-const FIND: LookupPage<HouseholdFindPage> = LookupPage {
-    key: lookup::appointment_attempts_key,
-    too_many: "err.code_attempts",
-    not_found: "err.find.not_found",
-    page: |ctx, code, errors, refusal| HouseholdFindPage {
+const FIND: LookupPage<HouseholdFindPage> =
+    LookupPage::appointment(|ctx, code, errors, refusal| HouseholdFindPage {
         ctx,
         code,
         errors,
         refusal,
-    },
-};
+    });
 
 /// `GET /household/find`.
 pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
@@ -552,19 +548,17 @@ pub async fn find_submit(
     Visit { ctx, state }: Visit,
     form: web::Form<LookupForm>,
 ) -> Result<HttpResponse, AppError> {
-    let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
-        booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a.resident_id)
-    };
-    let grant = |st: &AppState, resident: i64| {
+    let grant = |st: &AppState, a: appointment::Appointment| {
         cookies::grant(
             st,
             cookies::HOUSEHOLD,
-            resident,
+            a.resident_id,
             GRANT_SECONDS,
             "/household",
         )
     };
-    FIND.submit(ctx, &state, &form, find, grant).await
+    FIND.submit(ctx, &state, &form, lookup::find_appointment, grant)
+        .await
 }
 
 #[cfg(test)]

@@ -13,12 +13,13 @@ use super::cookies;
 use super::ctx::Ctx;
 use super::respond::{html_status, see_other};
 use super::state::{blocking, AppState};
-use crate::booking::BookingError;
+use crate::booking::{self, BookingError};
 use crate::db::AnyConnection;
 use crate::domain::{BookingCode, IdNumber};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::ids::AppointmentId;
+use crate::models::Appointment;
 use crate::views::FormErrors;
 
 /// The look-up form: a code and an ID number (`/find`, `/entry/find`).
@@ -97,6 +98,29 @@ pub struct LookupPage<P> {
     pub not_found: &'static str,
     /// The form again: the code as typed, its field errors, a refusal.
     pub page: fn(Ctx, String, FormErrors, Option<String>) -> P,
+}
+
+impl<P> LookupPage<P> {
+    /// An appointment's look-up page (`/find`, `/household/find`): counted under the booking code,
+    /// refused with the appointment's messages; its `find` is [`find_appointment`].
+    pub const fn appointment(page: fn(Ctx, String, FormErrors, Option<String>) -> P) -> Self {
+        LookupPage {
+            key: appointment_attempts_key,
+            too_many: "err.code_attempts",
+            not_found: "err.find.not_found",
+            page,
+        }
+    }
+}
+
+/// The appointment a booking code and an ID number find: the `find` of an appointment's look-up.
+pub fn find_appointment(
+    c: &mut AnyConnection,
+    st: &AppState,
+    code: &BookingCode,
+    id: &IdNumber,
+) -> Result<Appointment, BookingError> {
+    booking::find_appointment(c, &st.keys, code, id).map(|(a, _)| a)
 }
 
 impl<P: Template> LookupPage<P> {
