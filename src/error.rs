@@ -135,9 +135,10 @@ impl From<actix_web::error::BlockingError> for AppError {
     }
 }
 
-/// An error of a service (`BookingError`, `ClinicError`, `BureauError`) as the web answers it:
-/// the catalogue key of its message (its [`Keyed`](crate::i18n::Keyed)) and its HTTP status. The services know nothing of HTTP: the
-/// implementations are in `web::refusal`.
+/// An error of a service (`BookingError`, `ClinicError`, `BureauError`, `SetupError`,
+/// `HouseholdError`) as the web answers it: the catalogue key of its message (the services' own
+/// [`Keyed`](crate::i18n::Keyed)) and its HTTP status. The services know nothing of HTTP: the
+/// statuses are in `web::refusal`.
 pub trait Refused: crate::i18n::Keyed + std::error::Error + Send + Sync + 'static {
     /// The status it is answered with: 404, 403, 409, 422 for refusals; 500 for a failure
     /// (a database outage among its causes is answered 503 by [`AppError`]).
