@@ -62,9 +62,15 @@ pub fn find(conn: &mut AnyConnection, id: SlotId) -> QueryResult<Option<Slot>> {
 }
 
 /// A slot with a seat free for someone: fewer bookings (first and second doses) than seats.
-#[diesel::dsl::auto_type(no_type_alias)]
+#[diesel::dsl::auto_type]
 fn has_free_seat() -> _ {
     (slots::booked_first + slots::booked_second).lt(slots::seats)
+}
+
+/// A slot at one of `sites` with a seat free for someone.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn free_at_sites<'a>(sites: &'a [i64]) -> _ {
+    slots::site_id.eq_any(sites).and(has_free_seat())
 }
 
 /// A slot nobody has booked.
@@ -125,9 +131,8 @@ pub fn list_open_for_sites(
     super::load_all(
         conn,
         slots::table
-            .filter(slots::site_id.eq_any(sites))
+            .filter(free_at_sites(sites))
             .filter(slots::starts_at.ge(from))
-            .filter(has_free_seat())
             .order(slots::starts_at.asc())
             .limit(limit),
     )
@@ -145,10 +150,9 @@ pub fn list_open_for_product(
     super::load_all(
         conn,
         slots::table
-            .filter(slots::site_id.eq_any(sites))
+            .filter(free_at_sites(sites))
             .filter(slots::product_id.eq(product.0))
             .filter(slots::starts_at.gt(from))
-            .filter(has_free_seat())
             .order((slots::starts_at.asc(), slots::id.asc()))
             .limit(limit),
     )
