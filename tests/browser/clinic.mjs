@@ -8,7 +8,7 @@
 //          "name": "..."}, {...}]} (made by tests/api/clinic.rs)
 // Prints one line per step and ends with `clinic journey: N passed, N failed`; exit 1 on failure.
 
-import { fail, harness } from './harness.mjs';
+import { fail, harness, login, submit } from './harness.mjs';
 
 const h = harness({ title: 'clinic journey', usage: 'BASE_URL SCREENSHOT_DIR JSON', shots: 'clinic-' });
 const input = JSON.parse(h.args[0]);
@@ -48,11 +48,9 @@ async function shot(run, page, n) {
   await h.shot(page, `${run.name}-${n}`);
 }
 
-async function submit(run, page, locator) {
-  const nav = page.waitForNavigation({ waitUntil: 'load' });
-  if (run.context.hasTouch) await locator.tap();
-  else await locator.click();
-  return nav;
+/** Submit a form: a tap on a touch screen, else a click. */
+function press(run, page, locator) {
+  return submit(page, locator, { tap: !!run.context.hasTouch });
 }
 
 async function journey(run) {
@@ -68,11 +66,12 @@ async function journey(run) {
     await page.goto('/lang/en?next=/login');
   }
   await checkPage(run, page);
-  await page.locator('#username').fill(input.username);
-  await page.locator('#password').fill(input.password);
-  await shot(run, page, '1-login');
-  let res = await submit(run, page, page.locator('form[action="/login"] button[type=submit]'));
-  if (!res || res.status() >= 400) fail(`login: HTTP ${res && res.status()}`);
+  let res = await login(page, input.username, input.password, {
+    lang: run.lang,
+    go: false,
+    tap: !!run.context.hasTouch,
+    beforeSubmit: () => shot(run, page, '1-login'),
+  });
   h.say(run.name, '1-login', `as ${input.username}, now at ${new URL(page.url()).pathname}`);
 
   // 2. The check-in page: the QR link lands there; at the desk, type the code on today's list.
@@ -84,7 +83,7 @@ async function journey(run) {
     await shot(run, page, '2-today');
     const typed = `${run.code.slice(0, 4)}-${run.code.slice(4)}`.toLowerCase();
     await page.locator('#code').fill(typed);
-    res = await submit(run, page, page.locator('form[action="/staff/checkin"] button[type=submit]'));
+    res = await press(run, page, page.locator('form[action="/staff/checkin"] button[type=submit]'));
     if (!res || res.status() >= 400) fail(`typed code: HTTP ${res && res.status()}`);
   }
   if (!new URL(page.url()).pathname.startsWith('/staff/checkin/')) fail(`expected the check-in page, at ${page.url()}`);
@@ -101,7 +100,7 @@ async function journey(run) {
     await page.locator(`input[name=${q}][value=${answer}]`).check();
   }
   await shot(run, page, '3-screen');
-  res = await submit(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
+  res = await press(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
   if (run.via === 'typed') {
     if (!res || res.status() !== 422) fail(`a yes without a decision should be refused (HTTP ${res && res.status()})`);
     facts = await checkPage(run, page);
@@ -110,7 +109,7 @@ async function journey(run) {
     await shot(run, page, '3-decide');
     await page.locator('#last4').fill(run.last4);
     await page.locator('input[name=decision][value=proceed]').check();
-    res = await submit(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
+    res = await press(run, page, page.locator('form[action^="/staff/checkin/"]:not([hidden]) button[type=submit]'));
   }
   if (!res || res.status() >= 400) fail(`check-in: HTTP ${res && res.status()}`);
   facts = await checkPage(run, page);
@@ -122,7 +121,7 @@ async function journey(run) {
 
   // 4. Record the dose (lot, dose number and time are prefilled), then see them in observation.
   h.step(run.name, '4-dose');
-  res = await submit(run, page, page.locator('form[action$="/dose"] button[type=submit]'));
+  res = await press(run, page, page.locator('form[action$="/dose"] button[type=submit]'));
   if (!res || res.status() >= 400) fail(`record dose: HTTP ${res && res.status()}`);
   if (!/^\/staff\/sites\/\d+$/.test(new URL(page.url()).pathname)) fail(`expected today's list, at ${page.url()}`);
   facts = await checkPage(run, page);

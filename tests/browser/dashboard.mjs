@@ -9,7 +9,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fail, harness } from './harness.mjs';
+import { PHONE_ZH, check, harness, login } from './harness.mjs';
 
 const h = harness({
   title: 'dashboard journey',
@@ -18,17 +18,6 @@ const h = harness({
   timeoutMs: 90_000,
 });
 const [user, password, town, docs] = h.args;
-
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
-async function login(page) {
-  await page.goto('/login');
-  await page.getByLabel('用户名').fill(user);
-  await page.getByLabel('密码').fill(password);
-  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: '登录' }).click()]);
-}
 
 /** Every figure drawn, as an image with a name, and with its table. */
 async function checkFigures(page) {
@@ -51,13 +40,9 @@ async function docShot(page, name, height) {
 
 h.run(async () => {
   {
-    const { page, problems } = await h.open('phone', {
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      locale: 'zh-CN',
-    });
+    const { page, problems } = await h.open('phone', PHONE_ZH);
     h.step('phone', 'login');
-    await login(page);
+    await login(page, user, password, { lang: 'zh-CN' });
     await page.goto('/bureau');
     check((await page.textContent('h1')).includes('全市'), 'the city dashboard');
     await checkFigures(page);
@@ -67,7 +52,7 @@ h.run(async () => {
   }
   const { page } = await h.open('desktop', { viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
   h.step('desktop', 'town');
-  await login(page);
+  await login(page, user, password, { lang: 'zh-CN' });
   await page.goto('/bureau');
   await docShot(page, 'desktop', 1400);
   await page.getByLabel('范围').selectOption(town);

@@ -19,6 +19,50 @@ export function fail(reason) {
   throw new StepFailure(reason);
 }
 
+/** Fail the current step with `msg` unless `cond` holds. */
+export function check(cond, msg) {
+  if (!cond) fail(msg);
+}
+
+/**
+ * Submit a form and wait for the page it leads to (its response). `target`: the button's name, or
+ * a locator; `tap` taps instead of clicking (a touch screen).
+ */
+export async function submit(page, target, { tap = false } = {}) {
+  const button = typeof target === 'string' ? page.getByRole('button', { name: target }) : target;
+  const nav = page.waitForNavigation({ waitUntil: 'load' });
+  if (tap) await button.tap();
+  else await button.click();
+  return nav;
+}
+
+/** The phone the journeys use (playwright context options): a 390 x 844 window, in Chinese. */
+export const PHONE_ZH = { viewport: { width: 390, height: 844 }, isMobile: true, locale: 'zh-CN' };
+
+/** The login page's labels and button, in each language the app speaks. */
+const LOGIN_WORDS = {
+  en: { user: 'Username', password: 'Password', button: 'Log in' },
+  'zh-CN': { user: '用户名', password: '密码', button: '登录' },
+};
+
+/**
+ * Log in with the staff login form: goes to `/login` first unless `go` is false (the page is
+ * already a login form, e.g. where a QR link led); fills the username and password by their labels
+ * in `lang`, runs `beforeSubmit` (a screenshot, a check), submits, and fails the step on an HTTP
+ * error. Returns the response.
+ */
+export async function login(page, user, password, { lang = 'en', go = true, tap = false, beforeSubmit } = {}) {
+  const words = LOGIN_WORDS[lang];
+  if (go) await page.goto('/login');
+  await page.getByLabel(words.user).fill(user);
+  await page.getByLabel(words.password).fill(password);
+  if (beforeSubmit) await beforeSubmit();
+  const form = page.locator('form[action="/login"]');
+  const res = await submit(page, form.getByRole('button', { name: words.button }), { tap });
+  if (!res || res.status() >= 400) fail(`login: HTTP ${res && res.status()}`);
+  return res;
+}
+
 /** The first line of an error, at most 300 characters. */
 export function short(e) {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);

@@ -7,7 +7,7 @@
 // SLOT: the slot the resident books first; ID1..ID3: the resident's and the members' ID numbers;
 // SITE and DATE (YYYY-MM-DD): where and when the members are booked together.
 
-import { fail, harness } from './harness.mjs';
+import { PHONE_ZH, check, harness, submit } from './harness.mjs';
 
 const h = harness({
   title: 'household journey',
@@ -16,22 +16,8 @@ const h = harness({
 });
 const [slot, id1, id2, id3, site, date] = h.args;
 
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
-async function submit(page, button) {
-  await Promise.all([page.waitForNavigation(), button.click()]);
-}
-
 h.run(async () => {
-  const { page, problems } = await h.open('house', {
-    viewport: { width: 390, height: 844 },
-    isMobile: true,
-    hasTouch: true,
-    locale: 'zh-CN',
-    javaScriptEnabled: false,
-  });
+  const { page, problems } = await h.open('house', { ...PHONE_ZH, hasTouch: true, javaScriptEnabled: false });
 
   h.step('house', 'book');
   await page.goto(`/slots/${slot}/book`);

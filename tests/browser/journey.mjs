@@ -10,7 +10,7 @@
 // Prints one line per step and ends with `browser journey: N passed, N failed`; exit 1 on failure.
 
 import { execFileSync } from 'node:child_process';
-import { fail, harness, short } from './harness.mjs';
+import { PHONE_ZH, fail, harness, short } from './harness.mjs';
 
 const MAX_NEXT_DAYS = 7;
 
@@ -40,13 +40,7 @@ function wrongId(first17) {
 const RUNS = [
   {
     name: 'phone',
-    context: {
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-    },
+    context: { ...PHONE_ZH, deviceScaleFactor: 2, hasTouch: true },
     lang: 'zh-CN',
     residentName: '王小明',
     first17: '11010519900101001', // born 1990-01-01

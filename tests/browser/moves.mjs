@@ -6,7 +6,7 @@
 // Usage: node tests/browser/moves.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD SITE_ID DAY MOVED CANCELLED
 // Prints one line per step and ends with `moves journey: N passed, N failed`; exit 1 on failure.
 
-import { fail, harness } from './harness.mjs';
+import { check, harness, login, submit } from './harness.mjs';
 
 const h = harness({
   title: 'moves journey',
@@ -16,28 +16,12 @@ const h = harness({
 });
 const [user, password, site, day, moved, cancelled] = h.args;
 
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
-/** Submit a form by its button and wait for the page it leads to. */
-async function submit(page, buttonText) {
-  const [res] = await Promise.all([
-    page.waitForNavigation({ timeout: 15_000 }),
-    page.getByRole('button', { name: buttonText }).click(),
-  ]);
-  return res;
-}
-
 h.run(async () => {
   const { page, problems } = await h.open('admin', { viewport: { width: 1280, height: 900 }, locale: 'en-US' });
   const step = (name) => h.step('admin', name);
 
   step('login');
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await submit(page, 'Log in');
+  await login(page, user, password);
   h.pass('logged in');
 
   step('preview');

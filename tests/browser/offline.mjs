@@ -9,17 +9,11 @@
 //          "ids": [the ID numbers of the day's residents, which must not be kept]}
 // Prints one line per step and ends with `offline journey: N passed, N failed`; exit 1 on failure.
 
-import { fail, harness } from './harness.mjs';
+import { fail, harness, login, submit } from './harness.mjs';
 
 const h = harness({ title: 'offline journey', usage: 'BASE_URL SCREENSHOT_DIR JSON', shots: 'offline-' });
 const input = JSON.parse(h.args[0]);
 const RUN = 'tablet';
-
-async function submit(page, locator) {
-  const nav = page.waitForNavigation({ waitUntil: 'load' });
-  await locator.click();
-  return nav;
-}
 
 async function queued(page, n) {
   await page.waitForFunction((n) => document.querySelectorAll('#offline-queue li.waiting').length === n, n);
@@ -33,11 +27,7 @@ h.run(async () => {
   await page.clock.setFixedTime(new Date(input.now));
 
   h.step(RUN, '1-prepare');
-  await page.goto('/login');
-  await page.locator('#username').fill(input.username);
-  await page.locator('#password').fill(input.password);
-  let res = await submit(page, page.locator('form[action="/login"] button[type=submit]'));
-  if (!res || res.status() >= 400) fail(`login: HTTP ${res && res.status()}`);
+  await login(page, input.username, input.password, { lang: 'zh-CN' });
   // The desk page registers the service worker and keeps its copy of the day.
   await page.evaluate(() => navigator.serviceWorker.ready);
   await page.waitForSelector('#offline-queue[data-ready]', { state: 'attached' });

@@ -6,7 +6,7 @@
 // The resident's browser is given the appointment cookie through /find (code + ID number), which
 // the Rust test passes as the next two arguments.
 
-import { fail, harness } from './harness.mjs';
+import { PHONE_ZH, check, harness } from './harness.mjs';
 
 const h = harness({
   title: 'record journey',
@@ -15,16 +15,8 @@ const h = harness({
 });
 const [payload, changed, code, idNumber] = h.args;
 
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
 h.run(async () => {
-  const { page, context } = await h.open('record', {
-    viewport: { width: 390, height: 844 },
-    isMobile: true,
-    locale: 'zh-CN',
-  });
+  const { page, context } = await h.open('record', PHONE_ZH);
   h.step('record', 'find');
   await page.goto('/find');
   await page.getByLabel('预约码（8位）').fill(code);

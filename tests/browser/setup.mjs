@@ -6,7 +6,7 @@
 // Usage: node tests/browser/setup.mjs BASE_URL SCREENSHOT_DIR ADMIN_USER ADMIN_PASSWORD
 // Prints one line per step and ends with `setup journey: N passed, N failed`; exit 1 on failure.
 
-import { fail, harness } from './harness.mjs';
+import { PHONE_ZH, check, harness, login, submit } from './harness.mjs';
 
 const h = harness({
   title: 'setup journey',
@@ -16,29 +16,13 @@ const h = harness({
 });
 const [user, password] = h.args;
 
-function check(cond, msg) {
-  if (!cond) fail(msg);
-}
-
-/** Submit a form by its button and wait for the page it leads to. */
-async function submit(page, buttonText) {
-  const [res] = await Promise.all([
-    page.waitForNavigation({ timeout: 15_000 }),
-    page.getByRole('button', { name: buttonText }).click(),
-  ]);
-  return res;
-}
-
 h.run(async () => {
   const { page } = await h.open('admin', { viewport: { width: 1280, height: 900 }, locale: 'en-US' });
   const step = (name) => h.step('admin', name);
   const ok = (msg) => h.pass(msg);
 
   step('login');
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await submit(page, 'Log in');
+  await login(page, user, password);
   await page.goto('/admin');
   check((await page.textContent('h1')).includes('Administration'), 'admin start page');
   await h.shot(page, '1-admin');
@@ -91,9 +75,7 @@ h.run(async () => {
   await h.shot(page, '2-site-template');
   ok(`template saved, ${m[1]} slots published`);
 
-  const { page: rp } = await h.open('phone', {
-    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
-  });
+  const { page: rp } = await h.open('phone', { ...PHONE_ZH, deviceScaleFactor: 2, hasTouch: true });
   h.step('phone', 'resident');
   await rp.goto('/');
   await Promise.all([rp.waitForNavigation(), rp.getByRole('link', { name: /Riverside/ }).click()]);
