@@ -82,6 +82,34 @@ fn push(out: &mut Vec<Violation>, invariant: &'static str, detail: String) {
     out.push(Violation { invariant, detail });
 }
 
+/// Run `sql`, a query whose every row breaks `invariant`: one violation per row, described by
+/// `detail`.
+fn each_row<R>(
+    c: &mut AnyConnection,
+    out: &mut Vec<Violation>,
+    sql: impl Into<String>,
+    invariant: &'static str,
+    detail: impl Fn(&R) -> String,
+) -> QueryResult<()>
+where
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, AnyConnection, R>,
+{
+    for r in diesel::sql_query(sql).load::<R>(c)? {
+        push(out, invariant, detail(&r));
+    }
+    Ok(())
+}
+
+/// Each site's town.
+fn town_of(c: &mut AnyConnection) -> QueryResult<BTreeMap<i64, i64>> {
+    use crate::db::schema::sites;
+    Ok(sites::table
+        .select((sites::id, sites::town_id))
+        .load::<(i64, i64)>(c)?
+        .into_iter()
+        .collect())
+}
+
 #[derive(QueryableByName)]
 struct CountRow {
     #[diesel(sql_type = BigInt)]
@@ -94,20 +122,20 @@ struct CountRow {
 
 /// Each household's `members` against its rows in `household_members`.
 fn households(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
-    let rows: Vec<CountRow> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT * FROM (SELECT h.id, CAST(h.members AS BIGINT) AS stored, \
            (SELECT COUNT(*) FROM household_members m WHERE m.household_id = h.id) AS counted \
          FROM households h) q WHERE q.stored <> q.counted ORDER BY q.id",
+        "a household counts its members",
+        |r: &CountRow| {
+            format!(
+                "households id={}: members={}, rows in household_members={}",
+                r.id, r.stored, r.counted
+            )
+        },
     )
-    .load(c)?;
-    for r in rows {
-        let detail = format!(
-            "households id={}: members={}, rows in household_members={}",
-            r.id, r.stored, r.counted
-        );
-        push(out, "a household counts its members", detail);
-    }
-    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -130,8 +158,11 @@ struct SlotRow {
 
 /// Seats and held seats against the appointments on each slot.
 fn slots(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
-    let rows: Vec<SlotRow> = diesel::sql_query(format!(
-        "SELECT * FROM (SELECT s.id, CAST(s.seats AS BIGINT) AS seats, \
+    each_row(
+        c,
+        out,
+        format!(
+            "SELECT * FROM (SELECT s.id, CAST(s.seats AS BIGINT) AS seats, \
            CAST(s.second_dose_held AS BIGINT) AS held, \
            CAST(s.booked_first AS BIGINT) AS booked_first, \
            CAST(s.booked_second AS BIGINT) AS booked_second, \
@@ -144,20 +175,16 @@ fn slots(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
             OR q.booked_first + q.booked_second > q.seats OR q.seats < 0 \
             OR q.held < 0 OR q.held > q.seats \
          ORDER BY q.id"
-    ))
-    .load(c)?;
-    for r in rows {
-        push(
-            out,
-            "slot seats match its appointments",
+        ),
+        "slot seats match its appointments",
+        |r: &SlotRow| {
             format!(
                 "slot id={}: seats={} held={} booked_first={} booked_second={}, \
                  appointments holding a seat: first={} later={}",
                 r.id, r.seats, r.held, r.booked_first, r.booked_second, r.n_first, r.n_second
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 #[derive(QueryableByName)]
@@ -172,24 +199,21 @@ struct PairRow {
 
 /// No two slots with seats of one site and product cover the same time.
 fn overlapping_slots(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
-    let rows: Vec<PairRow> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT x.id AS a, y.id AS b, x.site_id FROM slots x JOIN slots y \
            ON y.site_id = x.site_id AND y.product_id = x.product_id AND x.id < y.id \
           AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at \
          WHERE x.seats > 0 AND y.seats > 0 ORDER BY x.id, y.id",
-    )
-    .load(c)?;
-    for r in rows {
-        push(
-            out,
-            "no overlapping bookable slots",
+        "no overlapping bookable slots",
+        |r: &PairRow| {
             format!(
                 "site id={}: slots id={} and id={} overlap",
                 r.site_id, r.a, r.b
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 #[derive(QueryableByName)]
@@ -266,28 +290,25 @@ fn stock(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
             );
         }
     }
-    let lots: Vec<LotRow> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT site_id, product_id, lot, CAST(SUM(delta) AS BIGINT) AS n FROM stock_movements \
          GROUP BY site_id, product_id, lot HAVING SUM(delta) < 0 \
          ORDER BY product_id, lot",
-    )
-    .load(c)?;
-    for r in lots {
-        let place = r
-            .site_id
-            .map_or_else(|| "central stock".to_string(), |s| format!("site id={s}"));
-        push(
-            out,
-            "no stock below zero",
+        "no stock below zero",
+        |r: &LotRow| {
+            let place = r
+                .site_id
+                .map_or_else(|| "central stock".to_string(), |s| format!("site id={s}"));
             format!(
                 "{place} product id={} lot {}: {}",
                 r.product_id,
                 r.lot.as_deref().unwrap_or("(none)"),
                 r.n
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 #[derive(QueryableByName)]
@@ -337,22 +358,17 @@ fn doses(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
             ),
         );
     }
-    let rows: Vec<IdCount> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT a.id, (SELECT COUNT(*) FROM vaccinations v WHERE v.appointment_id = a.id) AS n \
          FROM appointments a WHERE (a.status = 'vaccinated') <> EXISTS \
            (SELECT 1 FROM vaccinations v WHERE v.appointment_id = a.id) \
             OR (SELECT COUNT(*) FROM vaccinations v WHERE v.appointment_id = a.id) > 1 \
          ORDER BY a.id",
+        "a vaccinated appointment has one vaccination",
+        |r: &IdCount| format!("appointment id={}: {} vaccinations", r.id, r.n),
     )
-    .load(c)?;
-    for r in rows {
-        push(
-            out,
-            "a vaccinated appointment has one vaccination",
-            format!("appointment id={}: {} vaccinations", r.id, r.n),
-        );
-    }
-    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -375,22 +391,6 @@ struct MoveRow {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct NoticeRow {
-    #[diesel(sql_type = BigInt)]
-    town_id: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct SiteTown {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    town_id: i64,
-}
-
 /// Each approved plan: planned per town = moved to the town's sites = told to the town, and
 /// what left central stock = what arrived at the sites.
 fn plans(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
@@ -402,11 +402,7 @@ fn plans(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
     if plans.is_empty() {
         return Ok(());
     }
-    let town_of: BTreeMap<i64, i64> = diesel::sql_query("SELECT id, town_id FROM sites")
-        .load::<SiteTown>(c)?
-        .into_iter()
-        .map(|s| (s.id, s.town_id))
-        .collect();
+    let town_of = town_of(c)?;
     let moves: Vec<MoveRow> = diesel::sql_query(
         "SELECT site_id, reason, CAST(SUM(delta) AS BIGINT) AS n FROM stock_movements \
          WHERE kind = 'allocated' GROUP BY site_id, reason",
@@ -441,13 +437,13 @@ fn plans(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
         // An id is a number: formatting it in is safe, and one placeholder syntax would not
         // serve both backends.
         let told: BTreeMap<i64, i64> = diesel::sql_query(format!(
-            "SELECT town_id, CAST(SUM(doses) AS BIGINT) AS n FROM town_notices \
+            "SELECT town_id AS id, CAST(SUM(doses) AS BIGINT) AS n FROM town_notices \
              WHERE plan_id = {} GROUP BY town_id",
             p.id
         ))
-        .load::<NoticeRow>(c)?
+        .load::<IdCount>(c)?
         .into_iter()
-        .map(|n| (n.town_id, n.n))
+        .map(|n| (n.id, n.n))
         .collect();
         if central_out != sites_in {
             push(
@@ -493,39 +489,36 @@ struct DupRow {
 
 /// One active appointment per resident and dose; each appointment on the slot it names.
 fn appointments(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
-    let dups: Vec<DupRow> = diesel::sql_query(format!(
-        "SELECT resident_id, CAST(dose_number AS BIGINT) AS dose_number, COUNT(*) AS n \
-         FROM appointments WHERE status IN {ACTIVE} GROUP BY resident_id, dose_number \
-         HAVING COUNT(*) > 1"
-    ))
-    .load(c)?;
-    for d in dups {
-        push(
-            out,
-            "one active appointment per resident and dose",
+    each_row(
+        c,
+        out,
+        format!(
+            "SELECT resident_id, CAST(dose_number AS BIGINT) AS dose_number, COUNT(*) AS n \
+             FROM appointments WHERE status IN {ACTIVE} GROUP BY resident_id, dose_number \
+             HAVING COUNT(*) > 1"
+        ),
+        "one active appointment per resident and dose",
+        |d: &DupRow| {
             format!(
                 "residents id={} dose {}: {} active appointments",
                 d.resident_id, d.dose_number, d.n
-            ),
-        );
-    }
-    let wrong: Vec<IdCount> = diesel::sql_query(
+            )
+        },
+    )?;
+    each_row(
+        c,
+        out,
         "SELECT a.id, a.slot_id AS n FROM appointments a LEFT JOIN slots s ON s.id = a.slot_id \
          WHERE s.id IS NULL OR s.site_id <> a.site_id OR s.product_id <> a.product_id \
             OR s.starts_at <> a.starts_at ORDER BY a.id",
-    )
-    .load(c)?;
-    for w in wrong {
-        push(
-            out,
-            "an appointment is on the slot it names",
+        "an appointment is on the slot it names",
+        |w: &IdCount| {
             format!(
                 "appointment id={}: slot id={} is missing or disagrees on site, vaccine or time",
                 w.id, w.n
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 #[derive(QueryableByName)]
@@ -572,32 +565,29 @@ fn outbox(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
             ),
         );
     }
-    let missing: Vec<IdCount> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT a.id, a.resident_id AS n FROM appointments a \
            JOIN residents r ON r.id = a.resident_id \
          WHERE a.status = 'booked' AND r.email <> '' AND NOT EXISTS (SELECT 1 FROM outbox o \
            WHERE o.ref_id = a.id AND o.kind = 'booked') \
            AND NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.action = 'walk-in' \
              AND l.subject = 'appointment ' || CAST(a.id AS TEXT)) ORDER BY a.id",
-    )
-    .load(c)?;
-    for m in missing {
-        push(
-            out,
-            "every booking's confirmation is queued",
+        "every booking's confirmation is queued",
+        |m: &IdCount| {
             format!(
                 "appointment id={} (resident id={}) has no confirmation in the outbox",
                 m.id, m.n
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 /// Draws and their entries (fair release).
 fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
     use crate::booking::draw::draw_order;
-    use crate::db::schema::{appointments, draw_entries, draws, outbox, residents, sites};
+    use crate::db::schema::{appointments, draw_entries, draws, outbox, residents};
     use crate::models::draw::Draw;
     use crate::models::draw_entry::{DrawEntry, EntryStatus};
     use crate::security::sha256_hex;
@@ -609,11 +599,7 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
         .order(draw_entries::id.asc())
         .select(DrawEntry::as_select())
         .load(c)?;
-    let town_of: BTreeMap<i64, i64> = sites::table
-        .select((sites::id, sites::town_id))
-        .load::<(i64, i64)>(c)?
-        .into_iter()
-        .collect();
+    let town_of = town_of(c)?;
     let same_town = |a: i64, b: i64| town_of.get(&a).is_some_and(|t| town_of.get(&b) == Some(t));
     let mut by_draw: BTreeMap<i64, Vec<&DrawEntry>> = BTreeMap::new();
     for e in &entries {

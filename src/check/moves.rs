@@ -3,28 +3,28 @@
 
 use diesel::prelude::*;
 
-use super::{push, IdCount, Violation};
+use super::{each_row, IdCount, Violation};
 use crate::db::AnyConnection;
 
 /// What `exception_moves` says against the appointments it names (see the module doc).
 pub(super) fn exception_moves(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
-    let cancelled: Vec<IdCount> = diesel::sql_query(
+    each_row(
+        c,
+        out,
         "SELECT m.appointment_id AS id, m.exception_id AS n FROM exception_moves m \
          JOIN appointments a ON a.id = m.appointment_id \
          WHERE m.to_slot_id IS NULL AND a.status <> 'cancelled' ORDER BY m.appointment_id",
-    )
-    .load(c)?;
-    for w in cancelled {
-        push(
-            out,
-            "an exception's cancellation holds",
+        "an exception's cancellation holds",
+        |w: &IdCount| {
             format!(
                 "appointment id={}: exception id={} cancelled it, but it is not cancelled",
                 w.id, w.n
-            ),
-        );
-    }
-    let astray: Vec<IdCount> = diesel::sql_query(
+            )
+        },
+    )?;
+    each_row(
+        c,
+        out,
         "SELECT m.appointment_id AS id, a.slot_id AS n FROM exception_moves m \
          JOIN appointments a ON a.id = m.appointment_id \
          WHERE m.to_slot_id IS NOT NULL AND a.status <> 'cancelled' \
@@ -33,18 +33,13 @@ pub(super) fn exception_moves(c: &mut AnyConnection, out: &mut Vec<Violation>) -
             AND COUNT(*) >= (SELECT COUNT(*) FROM audit_log l WHERE l.action = 'appointment.move' \
                 AND l.subject = 'appointment ' || CAST(m.appointment_id AS TEXT)) \
          ORDER BY m.appointment_id",
-    )
-    .load(c)?;
-    for w in astray {
-        push(
-            out,
-            "an exception's move holds",
+        "an exception's move holds",
+        |w: &IdCount| {
             format!(
                 "appointment id={}: on slot id={}, none of the slots exceptions moved it to, \
                  and moved by no one since",
                 w.id, w.n
-            ),
-        );
-    }
-    Ok(())
+            )
+        },
+    )
 }
