@@ -166,28 +166,22 @@ impl Settings {
         if let Some(v) = var("DOSEWISE_MAIL_FROM") {
             s.mail_from = v;
         }
-        let number = |name: &str| -> anyhow::Result<Option<i64>> {
-            var(name)
-                .map(|v| {
-                    v.parse::<i64>()
-                        .with_context(|| format!("{name} must be a number"))
-                })
-                .transpose()
-        };
-        if let Some(v) = number("DOSEWISE_MAIL_MAX_ATTEMPTS")? {
-            s.mail_max_attempts =
-                i32::try_from(v).context("DOSEWISE_MAIL_MAX_ATTEMPTS is too large")?;
-        }
+        set_in_range(
+            &mut s.mail_max_attempts,
+            "DOSEWISE_MAIL_MAX_ATTEMPTS",
+            "is too large",
+        )?;
         set(
             &mut s.mail_retry_seconds,
             "DOSEWISE_MAIL_RETRY_SECONDS",
             "a number",
         )?;
         set(&mut s.reminder_hours, "DOSEWISE_REMINDER_HOURS", "a number")?;
-        if let Some(v) = number("DOSEWISE_MAIL_INTERVAL_MS")? {
-            s.mail_interval_ms =
-                u64::try_from(v).context("DOSEWISE_MAIL_INTERVAL_MS must be positive")?;
-        }
+        set_in_range(
+            &mut s.mail_interval_ms,
+            "DOSEWISE_MAIL_INTERVAL_MS",
+            "must be positive",
+        )?;
         set(
             &mut s.mail_lease_seconds,
             "DOSEWISE_MAIL_LEASE_SECONDS",
@@ -311,6 +305,25 @@ where
         *field = v
             .parse()
             .with_context(|| format!("{name} must be {what}"))?;
+    }
+    Ok(())
+}
+
+/// Like [`set`] for a number read as an `i64` (`{name} must be a number`), then refused with
+/// `{name} {out_of_range}` if `T` cannot hold it.
+fn set_in_range<T: TryFrom<i64>>(
+    field: &mut T,
+    name: &str,
+    out_of_range: &str,
+) -> anyhow::Result<()>
+where
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    if let Some(v) = var(name) {
+        let n: i64 = v
+            .parse()
+            .with_context(|| format!("{name} must be a number"))?;
+        *field = T::try_from(n).with_context(|| format!("{name} {out_of_range}"))?;
     }
     Ok(())
 }
