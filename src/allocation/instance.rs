@@ -243,32 +243,18 @@ fn validate_header(h: &InstanceHeader) -> Result<(), AllocError> {
         ));
     }
     check_max("shipment.doses", h.shipment.doses)?;
-    let horizon = (h.next_shipment.expected_date - h.run_date).num_days();
-    if horizon < 0 {
-        return Err(AllocError::new(
-            "next_shipment.expected_date",
-            "must not be before run_date",
-        ));
-    }
-    if horizon > MAX_WINDOW_DAYS {
-        return Err(AllocError::new(
-            "next_shipment.expected_date",
-            format!("must be at most {MAX_WINDOW_DAYS} days after run_date"),
-        ));
-    }
-    let late = (h.next_shipment.latest_date - h.next_shipment.expected_date).num_days();
-    if late < 0 {
-        return Err(AllocError::new(
-            "next_shipment.latest_date",
-            "must not be before expected_date",
-        ));
-    }
-    if late > MAX_WINDOW_DAYS {
-        return Err(AllocError::new(
-            "next_shipment.latest_date",
-            format!("must be at most {MAX_WINDOW_DAYS} days after expected_date"),
-        ));
-    }
+    check_window(
+        "next_shipment.expected_date",
+        h.run_date,
+        h.next_shipment.expected_date,
+        "run_date",
+    )?;
+    check_window(
+        "next_shipment.latest_date",
+        h.next_shipment.expected_date,
+        h.next_shipment.latest_date,
+        "expected_date",
+    )?;
     let sigma = h.policy.reserve_safety_factor;
     if !sigma.is_finite() || !(0.0..=1.0).contains(&sigma) {
         return Err(AllocError::new(
@@ -400,6 +386,30 @@ pub(crate) fn fingerprint(s: &str) -> u64 {
 
 fn too_large(path: String) -> AllocError {
     AllocError::new(path, format!("must be at most {MAX_COUNT}"))
+}
+
+/// The date at `path`, `to`, falls 0 to [`MAX_WINDOW_DAYS`] days after `from` (the field
+/// `from_name`).
+fn check_window(
+    path: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    from_name: &str,
+) -> Result<(), AllocError> {
+    let days = (to - from).num_days();
+    if days < 0 {
+        return Err(AllocError::new(
+            path,
+            format!("must not be before {from_name}"),
+        ));
+    }
+    if days > MAX_WINDOW_DAYS {
+        return Err(AllocError::new(
+            path,
+            format!("must be at most {MAX_WINDOW_DAYS} days after {from_name}"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_max(path: &str, v: u64) -> Result<(), AllocError> {

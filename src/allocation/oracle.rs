@@ -321,31 +321,23 @@ impl Oracle {
         let uses: Vec<Use> = (0..ship.len()).map(|i| self.use_at(i, ship[i])).collect();
         let t = &self.towns;
         let sum = |f: &dyn Fn(&Use) -> u64| Key::Int(uses.iter().map(|u| i128::from(f(u))).sum());
+        // Each town's share `part / whole`, towns whose `whole` is zero left out.
+        let shares = |whole: &dyn Fn(&OTown) -> u64, part: &dyn Fn(&OTown, &Use) -> u64| {
+            Key::Lex(
+                t.iter()
+                    .zip(&uses)
+                    .filter(|(t, _)| whole(t) > 0)
+                    .map(|(t, u)| Frac(part(t, u).into(), whole(t).into()))
+                    .collect(),
+            )
+        };
         let mut keys = vec![
             sum(&|u| u.a),
-            Key::Lex(
-                t.iter()
-                    .zip(&uses)
-                    .filter(|(t, _)| t.ucap > 0)
-                    .map(|(t, u)| Frac(u.a.into(), t.ucap.into()))
-                    .collect(),
-            ),
+            shares(&|t| t.ucap, &|_, u| u.a),
             sum(&|u| u.r),
-            Key::Lex(
-                t.iter()
-                    .zip(&uses)
-                    .filter(|(t, _)| t.rho > 0)
-                    .map(|(t, u)| Frac(u.r.into(), t.rho.into()))
-                    .collect(),
-            ),
+            shares(&|t| t.rho, &|_, u| u.r),
             sum(&|u| u.f),
-            Key::Lex(
-                t.iter()
-                    .zip(&uses)
-                    .filter(|(t, _)| t.eligible > 0)
-                    .map(|(t, u)| Frac((t.first_dosed + u.f).into(), t.eligible.into()))
-                    .collect(),
-            ),
+            shares(&|t| t.eligible, &|t, u| t.first_dosed + u.f),
         ];
         let closes: BTreeSet<i64> = t
             .iter()
