@@ -10,6 +10,20 @@ use super::{text, Email, PlainText, TextRule};
 // Text fields are read as [`PlainText`]: the error is `key` (the field's own message) or
 // `text::CHARS` when the text has control or text-direction characters.
 
+/// A required one-line `field` of at most `max` characters, each of which `allowed` accepts;
+/// refused with `key` (or `text::CHARS`).
+fn word(
+    raw: &str,
+    field: &'static str,
+    max: usize,
+    key: &'static str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<PlainText, &'static str> {
+    let s = PlainText::parse(raw, TextRule::line(field, max).required())
+        .map_err(|e| e.or_key(key).key)?;
+    s.as_str().chars().all(allowed).then_some(s).ok_or(key)
+}
+
 /// A town or product code: 1-20 letters, digits, `-` or `_`, kept upper-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code(String);
@@ -17,14 +31,10 @@ pub struct Code(String);
 impl Code {
     /// Read a code; refused with `err.setup.code` (or `text::CHARS`).
     pub fn parse(raw: &str) -> Result<Code, &'static str> {
-        let key = "err.setup.code";
-        let s = PlainText::parse(raw, TextRule::line("code", 20).required())
-            .map_err(|e| e.or_key(key).key)?;
-        let ok = s
-            .as_str()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        ok.then(|| Code(s.as_str().to_ascii_uppercase())).ok_or(key)
+        let s = word(raw, "code", 20, "err.setup.code", |c| {
+            c.is_ascii_alphanumeric() || c == '-' || c == '_'
+        })?;
+        Ok(Code(s.as_str().to_ascii_uppercase()))
     }
 
     /// The code, upper-case.
@@ -338,14 +348,10 @@ pub struct Username(String);
 impl Username {
     /// Read a username; refused with `err.setup.username` (or `text::CHARS`).
     pub fn parse(raw: &str) -> Result<Username, &'static str> {
-        let key = "err.setup.username";
-        let s = PlainText::parse(raw, TextRule::line("username", 64).required())
-            .map_err(|e| e.or_key(key).key)?;
-        let ok = s
-            .as_str()
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._-".contains(c));
-        ok.then(|| Username(s.into_string())).ok_or(key)
+        let s = word(raw, "username", 64, "err.setup.username", |c| {
+            c.is_alphanumeric() || "._-".contains(c)
+        })?;
+        Ok(Username(s.into_string()))
     }
 
     /// The username.

@@ -79,6 +79,16 @@ pub fn screening_outcome(
     }
 }
 
+/// The choice of `all` whose stored text (`as_str`) the form value is.
+fn one_of<T: Copy, const N: usize>(
+    all: [T; N],
+    as_str: fn(T) -> &'static str,
+    raw: &str,
+) -> Option<T> {
+    let raw = text::clean(raw)?;
+    all.into_iter().find(|c| as_str(*c) == raw)
+}
+
 /// A yes/no answer from a radio group; no answer is an error.
 pub fn parse_yes_no(raw: &str, field: &'static str) -> Result<bool, FieldError> {
     match text::clean(raw).unwrap_or_default() {
@@ -149,9 +159,7 @@ impl Severity {
 
     /// Parse the form value.
     pub fn parse(raw: &str) -> Result<Severity, FieldError> {
-        Severity::ALL
-            .into_iter()
-            .find(|s| Some(s.as_str()) == text::clean(raw))
+        one_of(Severity::ALL, Severity::as_str, raw)
             .ok_or(FieldError::new("severity", "clinic.err.severity"))
     }
 }
@@ -186,9 +194,7 @@ impl WasteKind {
 
     /// Parse the form value.
     pub fn parse(raw: &str) -> Result<WasteKind, FieldError> {
-        WasteKind::ALL
-            .into_iter()
-            .find(|s| Some(s.as_str()) == text::clean(raw))
+        one_of(WasteKind::ALL, WasteKind::as_str, raw)
             .ok_or(FieldError::new("kind", "clinic.err.waste_kind"))
     }
 }
