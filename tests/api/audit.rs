@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::concurrency::book_with_page;
 use crate::helpers::{
-    add_user, book_code, csrf_in, id_number, login_as, login_as_user, resident_form, spawn_app,
-    test_now, Role,
+    add_user, book_code, cleared_screening, csrf_in, id_number, login_as, login_as_user,
+    resident_form, spawn_app, test_now, Role,
 };
 
 #[actix_web::test]
@@ -54,13 +54,7 @@ async fn a_scripted_day_is_in_the_audit_trail_once_each_with_names() {
     let res = nurse
         .post_form(
             &format!("/staff/checkin/{code1}"),
-            &[
-                ("last4", &id_number(1)[14..]),
-                ("fever", "no"),
-                ("allergy", "no"),
-                ("pregnant", "no"),
-                ("recent_vaccine", "no"),
-            ],
+            &cleared_screening(&id_number(1)[14..]),
         )
         .await;
     assert_eq!(res.status(), 303);

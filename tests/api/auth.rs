@@ -143,9 +143,7 @@ async fn after_logout_the_old_session_cookie_no_longer_works() {
 #[actix_web::test]
 async fn the_qr_code_link_leads_clinic_staff_to_the_check_in_page_after_login() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 0, 3, 0);
-    app.add_stock(city, 5);
+    let (city, slot) = app.city_with_slot(0, 3, 0, 5);
     add_user(&app, "nurse", "clinic", Some(city.site));
     let booked: serde_json::Value = app
         .book_api(slot, 1, &crate::helpers::resident(1))

@@ -7,9 +7,7 @@ use crate::helpers::{id_number, resident, spawn_app};
 #[actix_web::test]
 async fn malformed_booking_forms_get_their_4xx_page_and_write_nothing() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 5, 0, 10);
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
     let good_id = id_number(1);
     let mut wrong_check = good_id.clone();
@@ -116,9 +114,7 @@ async fn malformed_booking_forms_get_their_4xx_page_and_write_nothing() {
 #[actix_web::test]
 async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 5, 0, 10);
     let _ = app.csrf(&format!("/slots/{slot}/book")).await;
     let form = [
         ("name", "王小明"),
@@ -154,9 +150,7 @@ async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
 #[actix_web::test]
 async fn malformed_json_gets_a_json_error_never_a_500() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(2, 5, 0, 10);
     let raw = |body: &'static str, ctype: &'static str| {
         let c = app.client.clone();
         let url = format!("{}/api/v1/appointments", app.address);
@@ -268,16 +262,8 @@ async fn unknown_pages_and_bad_parameters_get_a_page_in_the_visitors_language() 
         page.contains("网址中的日期无法使用：请填写日期，格式为 年-月-日。"),
         "{page}"
     );
-    let res = app
-        .client
-        .get(format!("{}/nope", app.address))
-        .header("accept-language", "en-GB,en;q=0.9")
-        .send()
+    assert!(app
+        .get_text_in("/nope", "en-GB,en;q=0.9")
         .await
-        .unwrap();
-    assert!(res
-        .text()
-        .await
-        .unwrap()
         .contains("We could not find that page"));
 }

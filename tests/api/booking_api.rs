@@ -8,9 +8,7 @@ use crate::helpers::{give_dose, id_number, resident, spawn_app, test_now};
 #[actix_web::test]
 async fn booking_a_free_slot_answers_201_with_a_code_and_takes_one_seat_and_one_dose() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(2, 5, 0, 10);
 
     let res = app.book_api(slot, 1, &resident(1)).await;
     assert_eq!(res.status(), 201);
@@ -45,9 +43,7 @@ async fn a_resident_holds_at_most_one_active_appointment_per_dose() {
 #[actix_web::test]
 async fn a_full_slot_answers_409_and_writes_nothing() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 1, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(2, 1, 0, 10);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     assert_eq!(app.book_api(slot, 1, &resident(2)).await.status(), 409);
     assert_eq!(app.count("appointments", "1=1"), 1);
@@ -58,9 +54,7 @@ async fn a_full_slot_answers_409_and_writes_nothing() {
 #[actix_web::test]
 async fn no_appointment_is_promised_without_a_dose_in_stock() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 1);
+    let (city, slot) = app.city_with_slot(2, 5, 0, 1);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     let res = app.book_api(slot, 1, &resident(2)).await;
     assert_eq!(res.status(), 409);
@@ -76,9 +70,7 @@ async fn no_appointment_is_promised_without_a_dose_in_stock() {
 #[actix_web::test]
 async fn seats_held_for_second_doses_open_to_first_doses_only_at_release_time() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 3, 3, 2);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(3, 3, 2, 10);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     assert_eq!(
         app.book_api(slot, 1, &resident(2)).await.status(),
@@ -154,9 +146,7 @@ async fn dose_two_is_bookable_from_the_minimum_interval_and_stays_bookable_when_
 #[actix_web::test]
 async fn a_resident_outside_the_age_range_is_refused() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(2, 5, 0, 10);
     {
         use diesel::prelude::*;
         use dosewise::db::schema::products;
@@ -172,9 +162,7 @@ async fn a_resident_outside_the_age_range_is_refused() {
 #[actix_web::test]
 async fn lookup_and_cancel_need_the_code_and_the_id_number_in_the_body() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(2, 5, 0, 10);
     let booked: Value = app
         .book_api(slot, 1, &resident(1))
         .await

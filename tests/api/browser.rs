@@ -2,32 +2,22 @@
 //! DevTools protocol (tests/browser/journey.mjs), on a phone-sized and a desktop window.
 //! Screenshots of each step land in target/screenshots/.
 
-use dosewise::demo::{generate_city, CityOptions};
+use dosewise::demo::CityOptions;
 
-use crate::helpers::{run_in_chromium, spawn_app, test_now};
+use crate::helpers::{run_in_chromium, spawn_app};
 
 #[actix_web::test]
 async fn a_resident_books_in_a_real_browser_on_a_phone_and_a_desktop() {
     let app = spawn_app().await;
-    let opts = CityOptions {
+    app.demo_city(CityOptions {
         towns: 3,
         sites_per_town: 2,
         days: 5,
-        seats_per_slot: 6,
         residents_in_series: 3,
         waiting_per_town: 5,
-        stock_days: 2,
         users: false,
-        weekly_templates: true,
-    };
-    generate_city(
-        app.database(),
-        &app.state.keys,
-        app.state.settings.time_zone,
-        test_now(),
-        opts,
-    )
-    .unwrap();
+        ..CityOptions::demo()
+    });
     let stdout = run_in_chromium(&app, "journey.mjs", &[]).await;
     assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
     assert_eq!(

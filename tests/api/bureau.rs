@@ -633,25 +633,15 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
 #[actix_web::test]
 async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
     let app = spawn_app().await;
-    let opts = dosewise::demo::CityOptions {
+    app.demo_city(dosewise::demo::CityOptions {
         towns: 3,
         sites_per_town: 2,
         days: 10,
-        seats_per_slot: 6,
         residents_in_series: 9,
         waiting_per_town: 5,
-        stock_days: 2,
         users: false,
-        weekly_templates: true,
-    };
-    dosewise::demo::generate_city(
-        app.database(),
-        &app.state.keys,
-        app.state.settings.time_zone,
-        test_now(),
-        opts,
-    )
-    .unwrap();
+        ..dosewise::demo::CityOptions::demo()
+    });
     let bureau = login_as(&app, Role::Bureau).await;
     let list = bureau.get_text("/bureau/shipments").await;
     let at = list.find("/bureau/shipments/").unwrap();
@@ -942,18 +932,11 @@ fn wait_in(app: &TestApp, email: &str, towns: &[i64], at: chrono::NaiveDateTime)
 
 /// The recipients of the "seats opened" mail delivered so far, sorted.
 fn told_seats_opened(app: &TestApp) -> Vec<String> {
-    use mailparse::MailHeaderMap;
     let mut to: Vec<String> = app
-        .sent_mail()
-        .iter()
-        .map(|raw| mailparse::parse_mail(raw).unwrap())
-        .filter(|m| {
-            m.headers
-                .get_first_value("Subject")
-                .unwrap_or_default()
-                .contains("有新的接种名额")
-        })
-        .map(|m| m.headers.get_first_value("To").unwrap())
+        .mails()
+        .into_iter()
+        .filter(|m| m.subject.contains("有新的接种名额"))
+        .map(|m| m.to)
         .collect();
     to.sort();
     to

@@ -7,10 +7,8 @@ use crate::helpers::{make_city, spawn_app_on, Session, TestDb};
 
 pub fn dosewise(db_url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = crate::helpers::spawn(
-        Command::new(env!("CARGO_BIN_EXE_dosewise"))
+        crate::helpers::dosewise_command(db_url)
             .args(args)
-            .env("DATABASE_URL", db_url)
-            .env("DOSEWISE_SECRET", crate::helpers::SECRET)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),

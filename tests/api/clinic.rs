@@ -8,8 +8,8 @@ use futures::future::join_all;
 use dosewise::models::stock;
 
 use crate::helpers::{
-    add_user, book_code, csrf_in, give_dose, id_number, login_as_user, resident, resident_form,
-    run_in_chromium, spawn_app, test_now, City, Session, TestApp, PASSWORD,
+    add_user, book_code, cleared_screening, csrf_in, give_dose, id_number, login_as_user, resident,
+    resident_form, run_in_chromium, spawn_app, test_now, City, Session, TestApp, PASSWORD,
 };
 
 /// 10:05 in Shanghai on the test day: inside the 10:00-10:30 slot `add_slot(city, 0, ..)` makes.
@@ -75,17 +75,8 @@ impl Desk {
     /// Check resident `i` in with no screening concerns.
     pub(crate) async fn check_in(&self, code: &str, i: u32) -> reqwest::Response {
         let last4 = &id_number(i)[14..];
-        self.post(
-            &format!("/staff/checkin/{code}"),
-            &[
-                ("last4", last4),
-                ("fever", "no"),
-                ("allergy", "no"),
-                ("pregnant", "no"),
-                ("recent_vaccine", "no"),
-            ],
-        )
-        .await
+        self.post(&format!("/staff/checkin/{code}"), &cleared_screening(last4))
+            .await
     }
 
     pub(crate) async fn give(
@@ -148,13 +139,7 @@ async fn a_nurse_checks_in_by_code_screens_records_the_dose_and_sees_the_person_
     let res = d
         .post(
             &format!("/staff/checkin/{code}"),
-            &[
-                ("last4", "0000"),
-                ("fever", "no"),
-                ("allergy", "no"),
-                ("pregnant", "no"),
-                ("recent_vaccine", "no"),
-            ],
+            &cleared_screening("0000"),
         )
         .await;
     assert_eq!(res.status(), 422);
@@ -509,15 +494,7 @@ async fn twenty_simultaneous_dose_posts_for_one_appointment_record_exactly_one()
         }
     });
     let statuses = join_all(posts).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 303).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 303 || *s == 409),
-        "{statuses:?}"
-    );
+    only_winners_and_conflicts(&statuses, 1);
     assert_eq!(d.app.count("vaccinations", "1=1"), 1);
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 1);
     assert_eq!(d.app.count("audit_log", "action = 'record-dose'"), 1);
@@ -551,19 +528,40 @@ async fn simultaneous_walk_ins_never_exceed_the_seats_or_the_stock() {
     let d = Desk::new(10, 2).await;
     d.app.clock.set(during_the_slot());
     let statuses = walk_in_many(&d, 8).await;
+    only_winners_and_conflicts(&statuses, 2);
+    assert_eq!(d.app.slot_counts(d.slot), (2, 0, 10));
+    assert_eq!(d.app.stock(d.city), (2, 2));
+    assert_eq!(d.app.count("appointments", "1=1"), 2);
+    assert_eq!(d.app.count("audit_log", "action = 'walk-in'"), 2);
+}
+
+/// The wastage form: `doses` of `lot` wasted, of `kind`, for `reason`.
+fn waste_form<'a>(
+    lot: &'a str,
+    doses: &'a str,
+    kind: &'a str,
+    reason: &'a str,
+) -> [(&'a str, &'a str); 4] {
+    [
+        ("lot", lot),
+        ("doses", doses),
+        ("kind", kind),
+        ("reason", reason),
+    ]
+}
+
+/// Of simultaneous posts, exactly `winners` succeeded (303) and every other one was refused as a
+/// conflict (409).
+fn only_winners_and_conflicts(statuses: &[u16], winners: usize) {
     assert_eq!(
         statuses.iter().filter(|s| **s == 303).count(),
-        2,
+        winners,
         "{statuses:?}"
     );
     assert!(
         statuses.iter().all(|s| *s == 303 || *s == 409),
         "{statuses:?}"
     );
-    assert_eq!(d.app.slot_counts(d.slot), (2, 0, 10));
-    assert_eq!(d.app.stock(d.city), (2, 2));
-    assert_eq!(d.app.count("appointments", "1=1"), 2);
-    assert_eq!(d.app.count("audit_log", "action = 'walk-in'"), 2);
 }
 
 async fn walk_in_many(d: &Desk, n: u32) -> Vec<u16> {
@@ -707,43 +705,15 @@ async fn wastage_goes_through_the_ledger_and_never_leaves_promises_unbacked() {
     assert!(page.contains(&lot));
 
     let res = d
-        .post(
-            &path,
-            &[
-                ("lot", &lot),
-                ("doses", "2"),
-                ("kind", "broken"),
-                ("reason", "dropped"),
-            ],
-        )
+        .post(&path, &waste_form(&lot, "2", "broken", "dropped"))
         .await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("少于已承诺"));
     for form in [
-        [
-            ("lot", lot.as_str()),
-            ("doses", "abc"),
-            ("kind", "broken"),
-            ("reason", "x"),
-        ],
-        [
-            ("lot", lot.as_str()),
-            ("doses", "1"),
-            ("kind", "stolen"),
-            ("reason", "x"),
-        ],
-        [
-            ("lot", lot.as_str()),
-            ("doses", "1"),
-            ("kind", "broken"),
-            ("reason", " "),
-        ],
-        [
-            ("lot", "garbage"),
-            ("doses", "1"),
-            ("kind", "broken"),
-            ("reason", "x"),
-        ],
+        waste_form(&lot, "abc", "broken", "x"),
+        waste_form(&lot, "1", "stolen", "x"),
+        waste_form(&lot, "1", "broken", " "),
+        waste_form("garbage", "1", "broken", "x"),
     ] {
         assert_eq!(d.post(&path, &form).await.status(), 422, "{form:?}");
     }
@@ -753,12 +723,7 @@ async fn wastage_goes_through_the_ledger_and_never_leaves_promises_unbacked() {
     let res = d
         .post(
             &path,
-            &[
-                ("lot", &lot),
-                ("doses", "1"),
-                ("kind", "cold_chain"),
-                ("reason", "fridge at 12 °C"),
-            ],
+            &waste_form(&lot, "1", "cold_chain", "fridge at 12 °C"),
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -1013,59 +978,37 @@ async fn a_nurse_runs_the_desk_in_a_real_browser_on_a_tablet_and_a_desk_computer
 #[actix_web::test]
 async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     let app = spawn_app().await;
-    let created = dosewise::demo::generate_city(
-        app.database(),
-        &app.state.keys,
-        app.state.settings.time_zone,
-        test_now(),
-        dosewise::demo::CityOptions::demo(),
-    )
-    .unwrap();
+    let created = app.demo_city(dosewise::demo::CityOptions::demo());
     // Every lot the ledger names is a lot, and each lot's movements add up to its doses.
-    assert_eq!(
-        app.count(
-            "stock_movements m",
-            "m.lot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lots l \
-             WHERE l.lot_number = m.lot AND l.product_id = m.product_id)"
-        ),
-        0,
-        "no ledger row names an unknown lot"
+    app.assert_none(
+        "stock_movements m",
+        "m.lot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lots l \
+             WHERE l.lot_number = m.lot AND l.product_id = m.product_id)",
+        "no ledger row names an unknown lot",
     );
-    assert_eq!(
-        app.count(
-            "lots l",
-            "l.doses <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
-             WHERE m.lot = l.lot_number AND m.product_id = l.product_id AND m.kind = 'received')"
-        ),
-        0,
-        "each lot's doses are what was received of it"
+    app.assert_none(
+        "lots l",
+        "l.doses <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
+             WHERE m.lot = l.lot_number AND m.product_id = l.product_id AND m.kind = 'received')",
+        "each lot's doses are what was received of it",
     );
-    assert_eq!(
-        app.count(
-            "vaccinations v",
-            "NOT EXISTS (SELECT 1 FROM lots l WHERE l.lot_number = v.lot \
-             AND l.product_id = v.product_id)"
-        ),
-        0,
-        "every dose given names a known lot"
+    app.assert_none(
+        "vaccinations v",
+        "NOT EXISTS (SELECT 1 FROM lots l WHERE l.lot_number = v.lot \
+             AND l.product_id = v.product_id)",
+        "every dose given names a known lot",
     );
-    assert_eq!(
-        app.count(
-            "vaccinations v",
-            "NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.kind = 'given' \
-             AND m.site_id = v.site_id AND m.lot = v.lot AND m.created_at = v.given_at)"
-        ),
-        0,
-        "every dose given left the ledger"
+    app.assert_none(
+        "vaccinations v",
+        "NOT EXISTS (SELECT 1 FROM stock_movements m WHERE m.kind = 'given' \
+             AND m.site_id = v.site_id AND m.lot = v.lot AND m.created_at = v.given_at)",
+        "every dose given left the ledger",
     );
-    assert_eq!(
-        app.count(
-            "stock_balances b",
-            "b.on_hand <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
-             WHERE m.site_id = b.site_id AND m.product_id = b.product_id AND m.lot IS NOT NULL)"
-        ),
-        0,
-        "every dose a site holds belongs to a lot"
+    app.assert_none(
+        "stock_balances b",
+        "b.on_hand <> (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m \
+             WHERE m.site_id = b.site_id AND m.product_id = b.product_id AND m.lot IS NOT NULL)",
+        "every dose a site holds belongs to a lot",
     );
     // The README's walk-through: log in as `clinic` with the printed password, open /staff.
     let password = created
@@ -1132,14 +1075,7 @@ async fn the_demo_city_lets_the_clinic_user_record_a_dose_from_its_stock() {
     let res = nurse
         .post_raw(
             &checkin,
-            &[
-                ("csrf", token.as_str()),
-                ("last4", last4),
-                ("fever", "no"),
-                ("allergy", "no"),
-                ("pregnant", "no"),
-                ("recent_vaccine", "no"),
-            ],
+            &[&[("csrf", token.as_str())][..], &cleared_screening(last4)].concat(),
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -1252,14 +1188,13 @@ async fn a_cancel_racing_check_in_either_cancels_or_checks_in_and_counts_once() 
             d.nurse
                 .client
                 .post(format!("{}/staff/checkin/{code}", d.app.address))
-                .form(&[
-                    ("csrf", nurse_token.as_str()),
-                    ("last4", last4.as_str()),
-                    ("fever", "no"),
-                    ("allergy", "no"),
-                    ("pregnant", "no"),
-                    ("recent_vaccine", "no"),
-                ])
+                .form(
+                    &[
+                        &[("csrf", nurse_token.as_str())][..],
+                        &cleared_screening(last4.as_str())
+                    ]
+                    .concat()
+                )
                 .send(),
         );
         let (cancel, check_in) = (answer(cancel).await, answer(check_in).await);
@@ -1342,14 +1277,13 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
             d.nurse
                 .client
                 .post(url(&format!("/staff/checkin/{code_y}")))
-                .form(&[
-                    ("csrf", token.as_str()),
-                    ("last4", last4.as_str()),
-                    ("fever", "no"),
-                    ("allergy", "no"),
-                    ("pregnant", "no"),
-                    ("recent_vaccine", "no"),
-                ])
+                .form(
+                    &[
+                        &[("csrf", token.as_str())][..],
+                        &cleared_screening(last4.as_str())
+                    ]
+                    .concat()
+                )
                 .send(),
         );
         let (no_show, dose, late) = (

@@ -43,9 +43,7 @@ fn winners(answers: &[(u16, String)], ok: u16, reasons: &[&str]) -> usize {
 #[actix_web::test]
 async fn a_hundred_simultaneous_bookings_for_seven_seats_confirm_exactly_seven() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 7, 0);
-    app.add_stock(city, 1000);
+    let (city, slot) = app.city_with_slot(2, 7, 0, 1000);
     let answers = book_many(&app, &[slot], 100).await;
     assert_eq!(winners(&answers, 201, &[SLOT_FULL]), 7, "{answers:?}");
     assert_eq!(

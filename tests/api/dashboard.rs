@@ -8,12 +8,12 @@ use dosewise::ids::new_id;
 use dosewise::models::adverse_event::{self, AdverseEvent};
 use dosewise::models::stock::{self, Movement};
 use dosewise::models::waiting::{self, WaitingEntry};
-use dosewise::models::{appointment, resident, slot, vaccination};
-use dosewise::models::{NewAppointment, NewResident, NewSlot, NewVaccination};
+use dosewise::models::{appointment, resident, slot};
+use dosewise::models::{NewAppointment, NewResident, NewSlot};
 
 use crate::helpers::{
-    id_number, ledger_history_dose, login_as, make_city, run_in_chromium, spawn_app, test_now,
-    City, Role, Session, TestApp,
+    id_number, login_as, make_city, record_dose, run_in_chromium, spawn_app, test_now, City, Role,
+    Session, TestApp,
 };
 
 /// 10:00 in Shanghai on `day` (02:00 UTC).
@@ -61,26 +61,7 @@ fn give_for(
     given: NaiveDateTime,
     appointment: Option<i64>,
 ) -> i64 {
-    let mut c = app.conn();
-    let id = new_id();
-    vaccination::insert(
-        &mut c,
-        &NewVaccination {
-            id,
-            resident_id: rid,
-            appointment_id: appointment,
-            site_id: city.site,
-            product_id: city.product,
-            dose_number: dose,
-            lot: "LOT1".into(),
-            given_at: given,
-            staff_user_id: None,
-            observation_until: given + Duration::minutes(30),
-        },
-    )
-    .unwrap();
-    ledger_history_dose(&mut c, city.site, city.product, "LOT1", given);
-    id
+    record_dose(&mut app.conn(), city, rid, appointment, dose, given)
 }
 
 fn react(app: &TestApp, city: City, vaccination: i64, rid: i64, severity: &str, at: NaiveDateTime) {
@@ -477,16 +458,7 @@ async fn the_dashboard_is_for_the_bureau_and_refuses_bad_towns() {
     // An empty city draws empty figures, not errors, in both languages.
     let page = bureau.get_text("/bureau").await;
     assert_eq!(page.matches("<svg class=\"chart\"").count(), 9);
-    let en = bureau
-        .client
-        .get(bureau.url("/bureau"))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = bureau.get_text_in("/bureau", "en").await;
     assert!(
         en.contains("Booked seats against capacity, next 14 days"),
         "{en}"

@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use dosewise::db::schema::{appointments, residents, screenings};
 
 use crate::clinic::{during_the_slot, location, Desk};
-use crate::helpers::{add_user, id_number, login_as_user, resident, resident_form, test_now};
+use crate::helpers::{
+    add_user, cleared_screening, id_number, login_as_user, resident, resident_form, test_now,
+};
 
 fn walk_in_form(i: u32, slot: i64, email: &str) -> Vec<(String, String)> {
     resident_form(i)
@@ -108,14 +110,7 @@ async fn a_late_check_in_keeps_the_time_typed_today_and_refuses_the_future() {
         async move {
             d.post(
                 &format!("/staff/checkin/{code}"),
-                &[
-                    ("last4", last4.as_str()),
-                    ("fever", "no"),
-                    ("allergy", "no"),
-                    ("pregnant", "no"),
-                    ("recent_vaccine", "no"),
-                    ("time", time),
-                ],
+                &[&cleared_screening(last4.as_str())[..], &[("time", time)]].concat(),
             )
             .await
         }
@@ -216,13 +211,7 @@ async fn wrong_last_four_answers_at_the_desk_are_slowed_per_code() {
         async move {
             d.post(
                 &format!("/staff/checkin/{code}"),
-                &[
-                    ("last4", wrong4.as_str()),
-                    ("fever", "no"),
-                    ("allergy", "no"),
-                    ("pregnant", "no"),
-                    ("recent_vaccine", "no"),
-                ],
+                &cleared_screening(wrong4.as_str()),
             )
             .await
         }

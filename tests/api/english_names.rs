@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 use dosewise::db::schema::{products, sites, towns};
-use mailparse::MailHeaderMap;
 use serde_json::json;
 
 use crate::helpers::{
@@ -249,16 +248,7 @@ async fn english_mail_names_the_site_and_vaccine_in_english_and_chinese_mail_in_
             .unwrap();
     }
     for (who, lang) in [(1, "en"), (2, "zh-CN")] {
-        let res = app
-            .client
-            .post(format!("{}/api/v1/appointments", app.address))
-            .header("accept-language", lang)
-            .json(
-                &json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(who)}),
-            )
-            .send()
-            .await
-            .unwrap();
+        let res = app.book_api_in(slot, 1, &resident(who), lang).await;
         assert_eq!(res.status(), 201);
     }
     assert_eq!(app.deliver_mail().await.sent, 2);
@@ -266,20 +256,8 @@ async fn english_mail_names_the_site_and_vaccine_in_english_and_chinese_mail_in_
     assert_eq!(got.len(), 2);
     let read = |to: &str| {
         let raw = got.iter().find(|m| m.contains(to)).unwrap();
-        let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
-        let subject = m.headers.get_first_value("Subject").unwrap();
-        let text = m
-            .parts()
-            .find(|p| p.ctype.mimetype == "text/plain")
-            .unwrap()
-            .get_body()
-            .unwrap();
-        let ics = m
-            .parts()
-            .find(|p| p.ctype.mimetype == "text/calendar")
-            .map(|p| p.get_body().unwrap())
-            .unwrap_or_default();
-        (subject, text, ics)
+        let m = crate::helpers::Mail::parse(raw.as_bytes());
+        (m.subject, m.text, m.ics.unwrap_or_default())
     };
     let (subject, text, ics) = read("r1@example.com");
     assert!(subject.contains("Testing Clinic"), "{subject}");
@@ -304,7 +282,7 @@ async fn english_mail_names_the_site_and_vaccine_in_english_and_chinese_mail_in_
 #[actix_web::test]
 async fn the_demo_city_reads_english_on_english_pages() {
     let app = spawn_app().await;
-    let opts = dosewise::demo::CityOptions {
+    app.demo_city(dosewise::demo::CityOptions {
         towns: 2,
         sites_per_town: 1,
         days: 3,
@@ -313,16 +291,8 @@ async fn the_demo_city_reads_english_on_english_pages() {
         waiting_per_town: 0,
         stock_days: 1,
         users: false,
-        weekly_templates: true,
-    };
-    dosewise::demo::generate_city(
-        app.database(),
-        &app.state.keys,
-        app.state.settings.time_zone,
-        crate::helpers::test_now(),
-        opts,
-    )
-    .unwrap();
+        ..dosewise::demo::CityOptions::demo()
+    });
     let en = visitor(&app, "en").await;
     let home = en.get_text("/").await;
     assert!(

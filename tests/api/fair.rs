@@ -139,17 +139,8 @@ async fn a_booking_over_the_email_cap_answers_409_contact_cap_on_the_api_and_a_c
         codes.push(json_of(res).await["code"].as_str().unwrap().to_string());
     }
     let res = app
-        .client
-        .post(format!("{}/api/v1/appointments", app.address))
-        .header("accept-language", "en")
-        .json(&json!({
-            "slot_id": slot.to_string(),
-            "dose_number": 1,
-            "resident": with_contact(702, "13700000002", email),
-        }))
-        .send()
-        .await
-        .unwrap();
+        .book_api_in(slot, 1, &with_contact(702, "13700000002", email), "en")
+        .await;
     assert_eq!(res.status(), 409);
     let body = json_of(res).await;
     assert_eq!(body["code"], "contact_cap");
@@ -357,18 +348,8 @@ async fn an_entry_that_allows_the_town_gets_the_nearest_seat_at_another_site_and
 
     // The result mail of a moved entry names the site it was given.
     app.deliver_mail().await;
-    use mailparse::MailHeaderMap;
-    let subjects: Vec<(String, String)> = app
-        .sent_mail()
-        .iter()
-        .map(|raw| {
-            let m = mailparse::parse_mail(raw).unwrap();
-            (
-                m.headers.get_first_value("To").unwrap_or_default(),
-                m.headers.get_first_value("Subject").unwrap_or_default(),
-            )
-        })
-        .collect();
+    let subjects: Vec<(String, String)> =
+        app.mails().into_iter().map(|m| (m.to, m.subject)).collect();
     for i in &moved {
         let to = format!("r{i}@example.com");
         let result = subjects

@@ -263,9 +263,17 @@ impl TestApp {
         .unwrap()
     }
 
-    /// The messages delivered so far, parsed.
+    /// The messages delivered so far, as sent.
     pub fn sent_mail(&self) -> Vec<Vec<u8>> {
         self.mail.lock().unwrap().clone()
+    }
+
+    /// The messages delivered so far, read.
+    pub fn mails(&self) -> Vec<Mail> {
+        self.sent_mail()
+            .iter()
+            .map(|raw| Mail::parse(raw))
+            .collect()
     }
 
     /// What the test clock shows.
@@ -290,10 +298,31 @@ impl TestApp {
         make_city(&mut c, "T001", 21, 56)
     }
 
+    /// [`TestApp::city`] with one slot `days` ahead at 10:00 Shanghai time (`seats`, `held` of
+    /// them for second doses) and `stock` doses at its site: the city and the slot.
+    pub fn city_with_slot(&self, days: i64, seats: i32, held: i32, stock: i32) -> (City, i64) {
+        let city = self.city();
+        let slot = self.add_slot(city, days, seats, held);
+        self.add_stock(city, stock);
+        (city, slot)
+    }
+
     /// Add a slot `days` ahead at 10:00 Shanghai time.
     pub fn add_slot(&self, city: City, days: i64, seats: i32, held: i32) -> i64 {
         let start = test_now() + Duration::days(days) + Duration::hours(1);
         add_slot_at(&mut self.conn(), city, start, seats, held)
+    }
+
+    /// The demo city `dosewise::demo::generate_city` builds with `opts` at the test clock's time.
+    pub fn demo_city(&self, opts: dosewise::demo::CityOptions) -> dosewise::demo::Created {
+        dosewise::demo::generate_city(
+            self.database(),
+            &self.state.keys,
+            self.state.settings.time_zone,
+            test_now(),
+            opts,
+        )
+        .unwrap()
     }
 
     /// Receive `n` doses at the city's site.
@@ -347,6 +376,15 @@ impl TestApp {
         self.get(path).await.text().await.unwrap()
     }
 
+    /// GET a page's body, asking for it in `accept_language` (e.g. `en`).
+    pub async fn get_text_in(&self, path: &str, accept_language: &str) -> String {
+        text_in(
+            self.client.get(format!("{}{path}", self.address)),
+            accept_language,
+        )
+        .await
+    }
+
     /// The CSRF token in the page at `path` (also sets the cookie).
     pub async fn csrf(&self, path: &str) -> String {
         let html = self.get_text(path).await;
@@ -381,16 +419,38 @@ impl TestApp {
 
     /// Book through the API.
     pub async fn book_api(&self, slot: i64, dose: i32, who: &Value) -> reqwest::Response {
-        self.post_json(
-            "/api/v1/appointments",
-            &json!({"slot_id": slot.to_string(), "dose_number": dose, "resident": who}),
-        )
-        .await
+        self.book_request(slot, dose, who).send().await.unwrap()
+    }
+
+    /// Book through the API, asking for answers (and the resident's mail) in `accept_language`.
+    pub async fn book_api_in(
+        &self,
+        slot: i64,
+        dose: i32,
+        who: &Value,
+        accept_language: &str,
+    ) -> reqwest::Response {
+        self.book_request(slot, dose, who)
+            .header("accept-language", accept_language)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn book_request(&self, slot: i64, dose: i32, who: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/api/v1/appointments", self.address))
+            .json(&json!({"slot_id": slot.to_string(), "dose_number": dose, "resident": who}))
     }
 
     /// Count rows of a table matching a SQL condition.
     pub fn count(&self, table: &str, condition: &str) -> i64 {
         count_where(&mut self.conn(), table, condition)
+    }
+
+    /// No row of `table` matches the SQL `condition` (`why` says what that shows).
+    pub fn assert_none(&self, table: &str, condition: &str, why: &str) {
+        assert_eq!(self.count(table, condition), 0, "{why}");
     }
 
     /// A slot's `(booked_first, booked_second, seats)`.
@@ -624,6 +684,89 @@ pub fn resident_form(i: u32) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A raw message parsed (it must be a valid RFC 5322 message).
+pub fn parse_mail(raw: &[u8]) -> mailparse::ParsedMail<'_> {
+    mailparse::parse_mail(raw).expect("a valid RFC 5322 message")
+}
+
+/// Every leaf part of a message: (content type, decoded body).
+pub fn mail_parts(m: &mailparse::ParsedMail<'_>) -> Vec<(String, String)> {
+    if m.subparts.is_empty() {
+        vec![(m.ctype.mimetype.clone(), m.get_body().unwrap_or_default())]
+    } else {
+        m.subparts.iter().flat_map(mail_parts).collect()
+    }
+}
+
+/// A delivered message as the tests read it: To, Subject, Message-ID, the text part and the
+/// calendar part (empty strings for a missing header or text part).
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub ics: Option<String>,
+}
+
+impl Mail {
+    pub fn parse(raw: &[u8]) -> Mail {
+        use mailparse::MailHeaderMap;
+        let m = parse_mail(raw);
+        let all = mail_parts(&m);
+        let part = |t: &str| all.iter().find(|p| p.0 == t).map(|p| p.1.clone());
+        let header = |name: &str| m.headers.get_first_value(name).unwrap_or_default();
+        Mail {
+            to: header("To"),
+            subject: header("Subject"),
+            message_id: header("Message-ID"),
+            text: part("text/plain").unwrap_or_default(),
+            ics: part("text/calendar"),
+        }
+    }
+}
+
+/// The body of the answer to `request`.
+pub async fn text_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
+/// The body of `request` sent with `Accept-Language: accept_language`.
+async fn text_in(request: reqwest::RequestBuilder, accept_language: &str) -> String {
+    text_of(request.header("accept-language", accept_language)).await
+}
+
+/// The check-in form's answers for a resident who confirms the last four characters of their ID
+/// number and says no to every screening question (without the CSRF token).
+pub fn cleared_screening(last4: &str) -> [(&str, &str); 5] {
+    [
+        ("last4", last4),
+        ("fever", "no"),
+        ("allergy", "no"),
+        ("pregnant", "no"),
+        ("recent_vaccine", "no"),
+    ]
+}
+
+/// The `dosewise` binary on the database at `db_url`, with the tests' secret.
+pub fn dosewise_command(db_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"));
+    cmd.env("DATABASE_URL", db_url)
+        .env("DOSEWISE_SECRET", SECRET);
+    cmd
+}
+
+/// Run `cmd`, which must succeed (else the test fails with its stderr): its stdout.
+pub fn run_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// The CSRF token in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
@@ -641,12 +784,26 @@ pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago
         .unwrap()
         .unwrap();
     let given = test_now() - Duration::days(days_ago);
+    record_dose(&mut c, city, r.id, None, dose, given);
+}
+
+/// A vaccination of `resident` (dose `dose` of lot `LOT1`, at `given` UTC, 30 minutes'
+/// observation) at the city's site, for `appointment` if any, with its ledger history: its id.
+pub fn record_dose(
+    c: &mut AnyConnection,
+    city: City,
+    resident: i64,
+    appointment: Option<i64>,
+    dose: i32,
+    given: NaiveDateTime,
+) -> i64 {
+    let id = new_id();
     dosewise::models::vaccination::insert(
-        &mut c,
+        c,
         &dosewise::models::NewVaccination {
-            id: new_id(),
-            resident_id: r.id,
-            appointment_id: None,
+            id,
+            resident_id: resident,
+            appointment_id: appointment,
             site_id: city.site,
             product_id: city.product,
             dose_number: dose,
@@ -657,7 +814,8 @@ pub fn give_dose(app: &TestApp, city: City, id_number: &str, dose: i32, days_ago
         },
     )
     .unwrap();
-    ledger_history_dose(&mut c, city.site, city.product, "LOT1", given);
+    ledger_history_dose(c, city.site, city.product, "LOT1", given);
+    id
 }
 
 /// The ledger side of a dose given before the test: the dose arrived at the site and went out
@@ -777,6 +935,11 @@ impl Session {
     /// GET a page's body.
     pub async fn get_text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()
+    }
+
+    /// GET a page's body, asking for it in `accept_language` (e.g. `en`).
+    pub async fn get_text_in(&self, path: &str, accept_language: &str) -> String {
+        text_in(self.client.get(self.url(path)), accept_language).await
     }
 
     /// The CSRF token in the page at `path` ("" if it has none).

@@ -27,7 +27,8 @@ use dosewise::ids::new_id;
 use dosewise::models::{town, NewTown};
 
 use crate::helpers::{
-    add_user, client, csrf_in, id_number, resident, spawn_app, test_now, Session, TestApp, PASSWORD,
+    add_user, cleared_screening, client, csrf_in, id_number, resident, spawn_app, test_now,
+    Session, TestApp, PASSWORD,
 };
 
 /// The seed of every generated value.
@@ -536,14 +537,13 @@ async fn build_world(app: &TestApp) -> (World, HashMap<Who, reqwest::Client>) {
     for (i, code) in [(2, &codes[1]), (3, &codes[2])] {
         let res = nurse
             .post(format!("{}/staff/checkin/{code}", app.address))
-            .form(&[
-                ("csrf", tok.as_str()),
-                ("last4", &id_number(i)[14..]),
-                ("fever", "no"),
-                ("allergy", "no"),
-                ("pregnant", "no"),
-                ("recent_vaccine", "no"),
-            ])
+            .form(
+                &[
+                    &[("csrf", tok.as_str())][..],
+                    &cleared_screening(&id_number(i)[14..]),
+                ]
+                .concat(),
+            )
             .send()
             .await
             .unwrap();
@@ -622,13 +622,7 @@ fn shipment_form(product: i64, today: NaiveDate, lot: &str) -> Vec<(String, Stri
 }
 
 async fn get_with(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
-    c.get(format!("{}{path}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    crate::helpers::text_of(c.get(format!("{}{path}", app.address))).await
 }
 
 async fn token_of(app: &TestApp, c: &reqwest::Client, who: Who) -> String {

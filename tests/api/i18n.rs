@@ -6,6 +6,24 @@ use dosewise::i18n::{catalogue, Lang};
 
 use crate::helpers::spawn_app;
 
+/// Every file below the folders `roots`, with its text.
+fn files_under(roots: &[&str]) -> Vec<(std::path::PathBuf, String)> {
+    let mut stack: Vec<std::path::PathBuf> = roots.iter().map(Into::into).collect();
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
+            }
+        }
+    }
+    files
+}
+
 /// Every catalogue key that source files and templates name literally.
 fn keys_used() -> BTreeSet<String> {
     let areas: BTreeSet<&str> = Lang::ALL
@@ -14,70 +32,58 @@ fn keys_used() -> BTreeSet<String> {
         .filter_map(|k| k.split('.').next())
         .collect();
     let mut used = BTreeSet::new();
-    let mut stack = vec![
-        std::path::PathBuf::from("src"),
-        std::path::PathBuf::from("templates"),
-    ];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for part in text.split('"').skip(1).step_by(2) {
-                let first = part.split('.').next().unwrap_or_default();
-                let is_key = part.contains('.')
-                    && !first.is_empty()
-                    && part.split('.').count() >= 2
-                    && part.chars().all(|c| {
-                        c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit()
-                    })
-                    && ([
-                        "err.",
-                        "nav.",
-                        "home.",
-                        "town.",
-                        "site.",
-                        "book.",
-                        "form.",
-                        "appt.",
-                        "find.",
-                        "move.",
-                        "wait.",
-                        "login.",
-                        "staff.",
-                        "bureau.",
-                        "admin.",
-                        "checkin.",
-                        "day.",
-                        "app.",
-                        "lang.",
-                        "footer.",
-                        "status.",
-                        "clinic.",
-                        "shipment.",
-                        "plan.",
-                        "lot.",
-                        "level.",
-                        "cap.",
-                        "notice.",
-                        "audit.",
-                        "mail.",
-                        "vaccine.",
-                        "user.",
-                        "setup.",
-                        "exception.",
-                        "import.",
-                    ]
-                    .iter()
-                    .any(|p| part.starts_with(p))
-                    // Any area the catalogue already has, so a new key there is not missed.
-                    || areas.contains(first));
-                if is_key {
-                    used.insert(part.to_string());
-                }
+    for (_, text) in files_under(&["src", "templates"]) {
+        for part in text.split('"').skip(1).step_by(2) {
+            let first = part.split('.').next().unwrap_or_default();
+            let is_key = part.contains('.')
+                && !first.is_empty()
+                && part.split('.').count() >= 2
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit())
+                && ([
+                    "err.",
+                    "nav.",
+                    "home.",
+                    "town.",
+                    "site.",
+                    "book.",
+                    "form.",
+                    "appt.",
+                    "find.",
+                    "move.",
+                    "wait.",
+                    "login.",
+                    "staff.",
+                    "bureau.",
+                    "admin.",
+                    "checkin.",
+                    "day.",
+                    "app.",
+                    "lang.",
+                    "footer.",
+                    "status.",
+                    "clinic.",
+                    "shipment.",
+                    "plan.",
+                    "lot.",
+                    "level.",
+                    "cap.",
+                    "notice.",
+                    "audit.",
+                    "mail.",
+                    "vaccine.",
+                    "user.",
+                    "setup.",
+                    "exception.",
+                    "import.",
+                ]
+                .iter()
+                .any(|p| part.starts_with(p))
+                // Any area the catalogue already has, so a new key there is not missed.
+                || areas.contains(first));
+            if is_key {
+                used.insert(part.to_string());
             }
         }
     }
@@ -179,26 +185,17 @@ fn keys_built_at_run_time_are_in_both_catalogues() {
         ),
     ];
     // Every prefix the code builds keys under is one of those above.
-    let mut stack = vec![std::path::PathBuf::from("src")];
     let mut prefixes = BTreeSet::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (at, _) in text.match_indices("t(&format!(\"") {
-                let rest = &text[at + "t(&format!(\"".len()..];
-                let prefix = &rest[..rest.find('{').unwrap_or(0)];
-                prefixes.insert(format!("{}: {prefix}", path.display()));
-                assert!(
-                    built.iter().any(|(p, _)| *p == prefix),
-                    "{}: a key built at run time under {prefix:?}: list its values in this test",
-                    path.display()
-                );
-            }
+    for (path, text) in files_under(&["src"]) {
+        for (at, _) in text.match_indices("t(&format!(\"") {
+            let rest = &text[at + "t(&format!(\"".len()..];
+            let prefix = &rest[..rest.find('{').unwrap_or(0)];
+            prefixes.insert(format!("{}: {prefix}", path.display()));
+            assert!(
+                built.iter().any(|(p, _)| *p == prefix),
+                "{}: a key built at run time under {prefix:?}: list its values in this test",
+                path.display()
+            );
         }
     }
     assert!(prefixes.len() >= 2, "{prefixes:?}");
@@ -285,16 +282,7 @@ async fn pages_are_chinese_by_default_and_follow_accept_language_and_the_switch(
     let app = spawn_app().await;
     let home = app.get_text("/").await;
     assert!(home.contains("<html lang=\"zh-CN\">"));
-    let en = app
-        .client
-        .get(format!("{}/", app.address))
-        .header("accept-language", "en-US,en;q=0.9")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = app.get_text_in("/", "en-US,en;q=0.9").await;
     assert!(en.contains("<html lang=\"en\">"));
     let res = app.get("/lang/en?next=/find").await;
     assert_eq!(res.status(), 303);

@@ -6,73 +6,27 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
-use mailparse::{MailHeaderMap, ParsedMail};
+use mailparse::MailHeaderMap;
 use serde_json::json;
 
 use crate::helpers::{
-    give_dose, id_number, resident, spawn_app, spawn_app_with, test_now, TestApp, TestDb,
+    give_dose, id_number, mail_parts, parse_mail, resident, spawn_app, spawn_app_with, test_now,
+    Mail, TestApp, TestDb,
 };
 use crate::smtp::Sink;
-
-fn parse(raw: &[u8]) -> ParsedMail<'_> {
-    mailparse::parse_mail(raw).expect("a valid RFC 5322 message")
-}
-
-/// Every leaf part's (content type, decoded body).
-fn parts(m: &ParsedMail<'_>) -> Vec<(String, String)> {
-    if m.subparts.is_empty() {
-        vec![(m.ctype.mimetype.clone(), m.get_body().unwrap_or_default())]
-    } else {
-        m.subparts.iter().flat_map(parts).collect()
-    }
-}
-
-/// A delivered message's To, Subject and text part.
-#[derive(Debug, Clone)]
-struct Mail {
-    to: String,
-    subject: String,
-    text: String,
-    ics: Option<String>,
-}
-
-fn mail(raw: &[u8]) -> Mail {
-    let m = parse(raw);
-    let all = parts(&m);
-    let part = |t: &str| all.iter().find(|p| p.0 == t).map(|p| p.1.clone());
-    Mail {
-        to: m.headers.get_first_value("To").unwrap_or_default(),
-        subject: m.headers.get_first_value("Subject").unwrap_or_default(),
-        text: part("text/plain").unwrap_or_default(),
-        ics: part("text/calendar"),
-    }
-}
 
 /// The delivered messages of one outbox kind (the kind is in the Message-ID).
 fn sent_of_kind(app: &TestApp, kind: &str) -> Vec<Mail> {
     let tag = format!(".{kind}@dosewise>");
-    app.sent_mail()
-        .iter()
-        .filter(|raw| {
-            parse(raw)
-                .headers
-                .get_first_value("Message-ID")
-                .is_some_and(|id| id.ends_with(&tag))
-        })
-        .map(|raw| mail(raw))
+    app.mails()
+        .into_iter()
+        .filter(|m| m.message_id.ends_with(&tag))
         .collect()
 }
 
 /// Book through the API as a visitor whose browser asks for `lang`; returns the booking code.
 async fn book_in(app: &TestApp, slot: i64, who: u32, lang: &str) -> String {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/appointments", app.address))
-        .header("accept-language", lang)
-        .json(&json!({"slot_id": slot.to_string(), "dose_number": 1, "resident": resident(who)}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.book_api_in(slot, 1, &resident(who), lang).await;
     assert_eq!(res.status(), 201);
     let body: serde_json::Value = res.json().await.unwrap();
     body["code"].as_str().unwrap().to_string()
@@ -123,23 +77,13 @@ async fn deliver_with_reminder_hours(app: &TestApp, hours: i64) {
 }
 
 fn subjects(app: &TestApp) -> Vec<String> {
-    app.sent_mail()
-        .iter()
-        .map(|raw| {
-            parse(raw)
-                .headers
-                .get_first_value("Subject")
-                .unwrap_or_default()
-        })
-        .collect()
+    app.mails().into_iter().map(|m| m.subject).collect()
 }
 
 #[actix_web::test]
 async fn a_booking_queues_its_confirmation_with_a_calendar_file_and_a_refused_one_queues_nothing() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 1, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 1, 0, 10);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     assert_eq!(app.book_api(slot, 1, &resident(2)).await.status(), 409);
     assert_eq!(
@@ -152,7 +96,7 @@ async fn a_booking_queues_its_confirmation_with_a_calendar_file_and_a_refused_on
     assert_eq!(report.sent, 1);
     assert_eq!(app.count("outbox", "status = 'sent'"), 1);
     let raw = app.sent_mail().remove(0);
-    let m = parse(&raw);
+    let m = parse_mail(&raw);
     let subject = m.headers.get_first_value("Subject").unwrap();
     assert!(
         subject.contains("预约成功") && subject.contains("测试接种点"),
@@ -165,7 +109,7 @@ async fn a_booking_queues_its_confirmation_with_a_calendar_file_and_a_refused_on
     assert_eq!(m.headers.get_first_value("To").unwrap(), "r1@example.com");
     let message_id = m.headers.get_first_value("Message-ID").unwrap();
     assert!(message_id.ends_with("@dosewise>"));
-    let all = parts(&m);
+    let all = mail_parts(&m);
     let text = all
         .iter()
         .find(|p| p.0 == "text/plain")
@@ -233,7 +177,7 @@ async fn moving_and_cancelling_are_mailed_and_the_first_person_waiting_hears_of_
     let seats: Vec<_> = app
         .sent_mail()
         .iter()
-        .map(|raw| parse(raw))
+        .map(|raw| parse_mail(raw))
         .filter(|m| {
             m.headers
                 .get_first_value("Subject")
@@ -252,14 +196,14 @@ async fn moving_and_cancelling_are_mailed_and_the_first_person_waiting_hears_of_
         .into_iter()
         .find(|raw| {
             String::from_utf8_lossy(raw).contains("METHOD:CANCEL")
-                || parse(raw)
+                || parse_mail(raw)
                     .headers
                     .get_first_value("Subject")
                     .unwrap_or_default()
                     .contains("取消")
         })
         .unwrap();
-    assert!(parts(&parse(&cancel))
+    assert!(mail_parts(&parse_mail(&cancel))
         .iter()
         .any(|p| p.1.contains("STATUS:CANCELLED")));
 }
@@ -636,9 +580,7 @@ async fn messages_arrive_through_a_real_smtp_server_and_survive_it_going_down() 
     let port = sink.port;
     let transport = dosewise::mail::Transport::from_settings(Some(&sink.url()), "unused").unwrap();
     let app = spawn_app_with(TestDb::new(), transport, Arc::new(Mutex::new(Vec::new()))).await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 20, 0);
-    app.add_stock(city, 20);
+    let (_, slot) = app.city_with_slot(2, 20, 0, 20);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     assert_eq!(app.deliver_mail().await.sent, 1);
     {
@@ -650,7 +592,7 @@ async fn messages_arrive_through_a_real_smtp_server_and_survive_it_going_down() 
             .get_first_value("Subject")
             .unwrap()
             .contains("预约成功"));
-        assert!(parts(&m).iter().any(|p| p.0 == "text/calendar"));
+        assert!(mail_parts(&m).iter().any(|p| p.0 == "text/calendar"));
     }
 
     // The server goes down: nothing is lost, attempts are counted, retries are scheduled.
@@ -703,9 +645,7 @@ async fn a_message_that_keeps_failing_is_marked_failed_for_the_bureau() {
     let transport =
         dosewise::mail::Transport::from_settings(Some("smtp://127.0.0.1:1"), "unused").unwrap();
     let app = spawn_app_with(TestDb::new(), transport, Arc::new(Mutex::new(Vec::new()))).await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 5);
+    let (_, slot) = app.city_with_slot(2, 5, 0, 5);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     for hour in 1..=12 {
         app.clock.set(test_now() + Duration::days(hour));
@@ -755,10 +695,8 @@ async fn two_workers_at_once_against_a_slow_smtp_server_deliver_each_message_exa
     }
     let spawn = |name: &str| {
         crate::helpers::spawn(
-            std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
+            crate::helpers::dosewise_command(&app.db.url)
                 .args(["send-mail", "--once"])
-                .env("DATABASE_URL", &app.db.url)
-                .env("DOSEWISE_SECRET", crate::helpers::SECRET)
                 .env("SMTP_URL", sink.url())
                 .env("DOSEWISE_MAIL_LEASE_SECONDS", "3")
                 // The sender names the worker, so the sink can tell who delivered what.
@@ -833,9 +771,7 @@ async fn two_workers_at_once_against_a_slow_smtp_server_deliver_each_message_exa
 #[actix_web::test]
 async fn without_smtp_the_messages_are_written_as_eml_files_into_the_mail_folder() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 5);
+    let (_, slot) = app.city_with_slot(2, 5, 0, 5);
     assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
     {
         use diesel::prelude::*;
@@ -847,20 +783,13 @@ async fn without_smtp_the_messages_are_written_as_eml_files_into_the_mail_folder
             .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
-        .args(["send-mail", "--once"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("DOSEWISE_SECRET", crate::helpers::SECRET)
-        .env("DOSEWISE_MAIL_DIR", dir.path())
-        .env_remove("SMTP_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::helpers::run_ok(
+        crate::helpers::dosewise_command(&app.db.url)
+            .args(["send-mail", "--once"])
+            .env("DOSEWISE_MAIL_DIR", dir.path())
+            .env_remove("SMTP_URL"),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("sent 1"));
+    assert!(out.contains("sent 1"));
     let files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -868,7 +797,7 @@ async fn without_smtp_the_messages_are_written_as_eml_files_into_the_mail_folder
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].extension().unwrap(), "eml");
     let raw = std::fs::read(&files[0]).unwrap();
-    assert!(parse(&raw)
+    assert!(parse_mail(&raw)
         .headers
         .get_first_value("Subject")
         .unwrap()

@@ -11,11 +11,10 @@ use chrono::Duration;
 use diesel::prelude::*;
 use dosewise::ids::{new_id, TownId};
 use dosewise::models::{site, waiting, NewSite};
-use mailparse::{MailHeaderMap, ParsedMail};
 
 use crate::helpers::{
     add_slot_at, add_user, confirm_token, give_dose, id_number, local, login_as, resident,
-    spawn_app_with, test_now, City, ExceptionForm, Role, TestApp, TestDb, PASSWORD,
+    spawn_app_with, test_now, City, ExceptionForm, Mail, Role, TestApp, TestDb, PASSWORD,
 };
 use crate::smtp::Sink;
 
@@ -34,32 +33,6 @@ fn plan_rows(page: &str) -> BTreeMap<String, (bool, String)> {
         }
     }
     out
-}
-
-fn parts(m: &ParsedMail<'_>) -> Vec<(String, String)> {
-    if m.subparts.is_empty() {
-        vec![(m.ctype.mimetype.clone(), m.get_body().unwrap_or_default())]
-    } else {
-        m.subparts.iter().flat_map(parts).collect()
-    }
-}
-
-/// A delivered message: (To, Subject, text part, calendar part).
-fn read_mail(raw: &str) -> (String, String, String, String) {
-    let m = mailparse::parse_mail(raw.as_bytes()).unwrap();
-    let all = parts(&m);
-    let part = |t: &str| {
-        all.iter()
-            .find(|p| p.0 == t)
-            .map(|p| p.1.clone())
-            .unwrap_or_default()
-    };
-    (
-        m.headers.get_first_value("To").unwrap_or_default(),
-        m.headers.get_first_value("Subject").unwrap_or_default(),
-        part("text/plain"),
-        part("text/calendar"),
-    )
 }
 
 /// A second site in the city's town, with `doses` of its product.
@@ -286,8 +259,8 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
         .unwrap()
         .iter()
         .map(|raw| {
-            let (to, subject, text, ics) = read_mail(raw);
-            (to, (subject, text, ics))
+            let m = Mail::parse(raw.as_bytes());
+            (m.to, (m.subject, m.text, m.ics.unwrap_or_default()))
         })
         .collect();
     assert_eq!(mails.len(), 6, "one message each");

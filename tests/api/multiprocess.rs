@@ -2,15 +2,13 @@
 //! logs a resident's ID number.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 
-use crate::helpers::{
-    add_slot_at, add_stock, client, id_number, make_city, resident, TestDb, SECRET,
-};
+use crate::helpers::{add_slot_at, add_stock, client, id_number, make_city, resident, TestDb};
 
 pub struct Server {
     pub child: Child,
@@ -59,12 +57,10 @@ fn start(db: &TestDb) -> Server {
 /// Start `dosewise ARGS` on the database with extra environment variables.
 pub fn start_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = crate::helpers::spawn(
-        Command::new(env!("CARGO_BIN_EXE_dosewise"))
+        crate::helpers::dosewise_command(&db.url)
             .args(args)
             .envs(env.iter().copied())
-            .env("DATABASE_URL", &db.url)
             .env("DOSEWISE_BIND", "127.0.0.1:0")
-            .env("DOSEWISE_SECRET", SECRET)
             .env("DOSEWISE_WORKERS", "2")
             .env("DOSEWISE_RATE_BOOK", "0")
             .env("DOSEWISE_RATE_LOOKUP", "0")

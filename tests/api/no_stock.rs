@@ -119,14 +119,7 @@ async fn a_site_without_stock_says_so_on_the_town_and_site_pages_and_links_to_no
     // Reached all the same (an old link), the form says so before it is filled.
     let form = app.get_text(&format!("/slots/{slot}/book")).await;
     assert!(form.contains("这个接种点的疫苗已全部约出"), "{form}");
-    let en = (app.client.get(format!("{}{site_page}", app.address)))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = app.get_text_in(&site_page, "en").await;
     assert!(en.contains("No vaccine in stock"), "{en}");
     assert_eq!(app.count("appointments", "1=1"), 0);
     assert_eq!(app.stock(city), (0, 0));

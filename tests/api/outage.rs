@@ -238,9 +238,7 @@ async fn a_database_outage_is_answered_503_quickly_in_the_visitors_language_and_
         .url
         .replacen(&host_port(&db.url), &format!("127.0.0.1:{}", proxy.port), 1);
     let app = spawn_app_on(db).await;
-    let city = app.city();
-    let slot = app.add_slot(city, 3, 10, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(3, 10, 0, 10);
     let site_page = format!("{}/sites/{}", app.address, city.site);
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
     assert_eq!(
@@ -313,9 +311,7 @@ async fn a_database_outage_is_answered_503_quickly_in_the_visitors_language_and_
 #[actix_web::test]
 async fn readyz_fails_while_writes_cannot_commit_though_healthz_stays_200() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 3, 10, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(3, 10, 0, 10);
     let token = app.csrf(&format!("/slots/{slot}/book")).await;
     let ready = timed(app.client.get(format!("{}/readyz", app.address))).await;
     assert_eq!(ready.status, 200, "{}", ready.body);

@@ -76,9 +76,7 @@ async fn the_appointment_page_gives_the_sites_own_observation_time() {
         s.observation_minutes = 45
     })
     .await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 3, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 3, 0, 10);
     assert_eq!(book_form(&app, slot, 1, "1").await.status(), 303);
     let page = app.get_text("/appointment").await;
     assert!(page.contains("接种后需留观 45 分钟"), "{page}");
@@ -151,9 +149,7 @@ async fn a_site_page_opens_on_the_first_day_with_a_free_seat() {
 #[actix_web::test]
 async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 3, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 3, 0, 10);
 
     let res = book_form(&app, slot, 1, "1").await;
     assert_eq!(res.status(), 303);
@@ -456,9 +452,7 @@ async fn when_no_slot_is_free_residents_join_the_town_waiting_list_in_order() {
 #[actix_web::test]
 async fn after_dose_one_is_recorded_the_appointment_page_invites_dose_two() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 1, 3, 0);
-    app.add_stock(city, 10);
+    let (city, slot) = app.city_with_slot(1, 3, 0, 10);
     assert_eq!(book_form(&app, slot, 1, "1").await.status(), 303);
     let appt_id: i64 = {
         use diesel::prelude::*;

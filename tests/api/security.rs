@@ -28,9 +28,7 @@ async fn every_page_carries_the_security_headers() {
 #[actix_web::test]
 async fn every_form_posts_a_csrf_token() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 1, 3, 0);
-    app.add_stock(city, 3);
+    let (city, slot) = app.city_with_slot(1, 3, 0, 3);
     let mut pages = vec![
         app.get_text(&format!("/slots/{slot}/book")).await,
         app.get_text("/find").await,
@@ -253,9 +251,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
 #[actix_web::test]
 async fn a_forged_csrf_cookie_and_form_pair_is_refused_and_writes_nothing() {
     let app = spawn_app().await;
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 5, 0);
-    app.add_stock(city, 10);
+    let (_, slot) = app.city_with_slot(2, 5, 0, 10);
     let path = format!("{}/slots/{slot}/book", app.address);
     let mut form = crate::helpers::resident_form(1);
     form.push(("dose_number".into(), "1".into()));

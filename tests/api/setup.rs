@@ -35,18 +35,53 @@ fn id_in(loc: &str) -> i64 {
         .unwrap()
 }
 
-/// The template form: weekdays 08:30-11:30 and 13:30-16:30, Saturday mornings, Sunday closed.
-fn template_form<'a>(
-    product: &'a str,
-    minutes: &'a str,
-    seats: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![
+/// `base` with `changes` put in: a field of the same name takes the new value in its place, a
+/// field `base` lacks is added at the end.
+fn with<'a>(base: &[(&'a str, &'a str)], changes: &[(&'a str, &'a str)]) -> Form<'a> {
+    let mut form = base.to_vec();
+    for &(name, value) in changes {
+        match form.iter_mut().find(|(n, _)| *n == name) {
+            Some(field) => field.1 = value,
+            None => form.push((name, value)),
+        }
+    }
+    form
+}
+
+/// A valid town form, for the cases that change one field.
+const TOWN: [(&str, &str); 4] = [
+    ("code", "T1"),
+    ("name", "甲镇"),
+    ("eligible", "5"),
+    ("contact_emails", ""),
+];
+
+/// A valid vaccine form, for the cases that change a field or two.
+const PRODUCT: [(&str, &str); 9] = [
+    ("code", "P1"),
+    ("name", "苗"),
+    ("manufacturer", "厂"),
+    ("doses_in_series", "2"),
+    ("min_interval_days", "1"),
+    ("max_interval_days", "2"),
+    ("min_age_years", "0"),
+    ("max_age_years", "9"),
+    ("pack_size", "1"),
+];
+
+/// The template form's fields before the hours: `product`, 7 days ahead.
+fn template_head<'a>(product: &'a str, minutes: &'a str, seats: &'a str) -> Form<'a> {
+    vec![
         ("product", product),
         ("slot_minutes", minutes),
         ("seats", seats),
         ("days_ahead", "7"),
-    ];
+    ]
+}
+
+/// The template form: weekdays 08:30-11:30 and 13:30-16:30, Saturday mornings, Sunday closed.
+fn template_form<'a>(product: &'a str, minutes: &'a str, seats: &'a str) -> Form<'a> {
+    let mut f = template_head(product, minutes, seats);
     for d in ["0", "1", "2", "3", "4"] {
         let names = HOUR_FIELDS[d.parse::<usize>().unwrap()];
         f.push((names[0], "08:30"));
@@ -224,74 +259,29 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
     let app = spawn_app().await;
     let admin = login_as(&app, Role::Admin).await;
     let cases: Vec<(&str, Form, &str)> = vec![
+        ("/admin/towns", with(&TOWN, &[("code", "T 1")]), "代码应为"),
+        ("/admin/towns", with(&TOWN, &[("name", "")]), "请填写名称"),
         (
             "/admin/towns",
-            vec![
-                ("code", "T 1"),
-                ("name", "甲镇"),
-                ("eligible", "5"),
-                ("contact_emails", ""),
-            ],
-            "代码应为",
-        ),
-        (
-            "/admin/towns",
-            vec![
-                ("code", "T1"),
-                ("name", ""),
-                ("eligible", "5"),
-                ("contact_emails", ""),
-            ],
-            "请填写名称",
-        ),
-        (
-            "/admin/towns",
-            vec![
-                ("code", "T1"),
-                ("name", "甲镇"),
-                ("eligible", "-5"),
-                ("contact_emails", ""),
-            ],
+            with(&TOWN, &[("eligible", "-5")]),
             "适种人口",
         ),
         (
             "/admin/towns",
-            vec![
-                ("code", "T1"),
-                ("name", "甲镇"),
-                ("eligible", "5"),
-                ("contact_emails", "x@"),
-            ],
+            with(&TOWN, &[("contact_emails", "x@")]),
             "邮箱",
         ),
         (
             "/admin/products",
-            vec![
-                ("code", "P1"),
-                ("name", "苗"),
-                ("manufacturer", "厂"),
-                ("doses_in_series", "2"),
-                ("min_interval_days", "30"),
-                ("max_interval_days", "20"),
-                ("min_age_years", "0"),
-                ("max_age_years", "9"),
-                ("pack_size", "1"),
-            ],
+            with(
+                &PRODUCT,
+                &[("min_interval_days", "30"), ("max_interval_days", "20")],
+            ),
             "最长间隔",
         ),
         (
             "/admin/products",
-            vec![
-                ("code", "P1"),
-                ("name", "苗"),
-                ("manufacturer", "厂"),
-                ("doses_in_series", "x"),
-                ("min_interval_days", "1"),
-                ("max_interval_days", "2"),
-                ("min_age_years", "0"),
-                ("max_age_years", "9"),
-                ("pack_size", "0"),
-            ],
+            with(&PRODUCT, &[("doses_in_series", "x"), ("pack_size", "0")]),
             "每盒剂数",
         ),
         (
@@ -317,12 +307,10 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
         .post_form_from(
             "/admin/towns",
             "/admin/towns",
-            &[
-                ("code", "T001"),
-                ("name", "又一镇"),
-                ("eligible", "1"),
-                ("contact_emails", ""),
-            ],
+            &with(
+                &TOWN,
+                &[("code", "T001"), ("name", "又一镇"), ("eligible", "1")],
+            ),
         )
         .await;
     assert_eq!(res.status(), 422);
@@ -340,12 +328,10 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
         .post_form_from(
             &page,
             &page,
-            &[
-                ("code", "T001"),
-                ("name", "城关镇"),
-                ("eligible", "99"),
-                ("contact_emails", ""),
-            ],
+            &with(
+                &TOWN,
+                &[("code", "T001"), ("name", "城关镇"), ("eligible", "99")],
+            ),
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -355,12 +341,10 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
         .post_form_from(
             "/admin/towns",
             "/admin/towns",
-            &[
-                ("code", "T009"),
-                ("name", "空镇"),
-                ("eligible", "1"),
-                ("contact_emails", ""),
-            ],
+            &with(
+                &TOWN,
+                &[("code", "T009"), ("name", "空镇"), ("eligible", "1")],
+            ),
         )
         .await;
     let empty = town::find_by_code(&mut app.conn(), "T009")
@@ -380,58 +364,32 @@ async fn bad_town_product_site_and_template_forms_say_what_is_wrong_keep_the_inp
     let p = city.product.to_string();
     let site_page = format!("/admin/sites/{}", city.site);
     let n = HOUR_FIELDS[0];
+    let head = template_head(&p, "30", "6");
     for (form, expect) in [
         (
-            vec![
-                ("product", &p[..]),
-                ("slot_minutes", "30"),
-                ("seats", "6"),
-                ("days_ahead", "7"),
-                (n[0], "17:00"),
-                (n[3], "09:00"),
-            ],
+            with(&head, &[(n[0], "17:00"), (n[3], "09:00")]),
             "时间应依次为",
         ),
         (
-            vec![
-                ("product", &p[..]),
-                ("slot_minutes", "30"),
-                ("seats", "6"),
-                ("days_ahead", "7"),
-                (n[0], "08:00"),
-                (n[1], "12:00"),
-                (n[3], "17:00"),
-            ],
+            with(&head, &[(n[0], "08:00"), (n[1], "12:00"), (n[3], "17:00")]),
             "同时填写",
         ),
         (
-            vec![
-                ("slot_minutes", "30"),
-                ("seats", "6"),
-                ("days_ahead", "7"),
-                (n[0], "08:00"),
-                (n[3], "17:00"),
-            ],
+            with(&head[1..], &[(n[0], "08:00"), (n[3], "17:00")]),
             "至少选择一种疫苗",
         ),
+        (head.clone(), "至少开放一天"),
         (
-            vec![
-                ("product", &p[..]),
-                ("slot_minutes", "30"),
-                ("seats", "6"),
-                ("days_ahead", "7"),
-            ],
-            "至少开放一天",
-        ),
-        (
-            vec![
-                ("product", &p[..]),
-                ("slot_minutes", "3"),
-                ("seats", "0"),
-                ("days_ahead", "99"),
-                (n[0], "8:7"),
-                (n[3], "17:00"),
-            ],
+            with(
+                &head,
+                &[
+                    ("slot_minutes", "3"),
+                    ("seats", "0"),
+                    ("days_ahead", "99"),
+                    (n[0], "8:7"),
+                    (n[3], "17:00"),
+                ],
+            ),
             "5 到 240",
         ),
     ] {
@@ -753,18 +711,7 @@ async fn the_publish_slots_command_can_run_twice() {
     assert_eq!(save_template(&admin, city, "30", "6").await.status(), 303);
     let before = slot_count(&app, city.site);
     let run = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dosewise"))
-            .arg("publish-slots")
-            .env("DATABASE_URL", &app.db.url)
-            .env("DOSEWISE_SECRET", crate::helpers::SECRET)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+        crate::helpers::run_ok(crate::helpers::dosewise_command(&app.db.url).arg("publish-slots"))
     };
     // The command runs on the real clock (years before the test clock): it publishes the
     // template's days ahead of the real today, and leaves the test's later slots alone.
@@ -898,25 +845,48 @@ async fn closing_a_site_shows_where_each_booking_moves_before_moving_them_and_re
     }
 }
 
+/// The admin's new-user form, posted.
+async fn add_user_by_form(
+    admin: &Session,
+    name: &str,
+    role: &str,
+    site: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("username", name),
+        ("role", role),
+        ("site_id", site),
+        ("password", password),
+    ];
+    admin
+        .post_form_from("/admin/users", "/admin/users", &form)
+        .await
+}
+
 #[actix_web::test]
 async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_entries() {
+    const OLD: &str = "a long enough password";
+    const NEW: &str = "another long password";
     let app = spawn_app().await;
     let city = app.city();
     let admin = login_as(&app, Role::Admin).await;
     let s = city.site.to_string();
+    // `POST /admin/users/{id}/{what}` with one field.
+    let change = |id: i64, what: &'static str, field: (&'static str, &'static str)| {
+        let admin = &admin;
+        async move {
+            admin
+                .post_form_from(
+                    "/admin/users",
+                    &format!("/admin/users/{id}/{what}"),
+                    &[field],
+                )
+                .await
+        }
+    };
     // Refused: a clinic user without a site, a short password.
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            "/admin/users",
-            &[
-                ("username", "nurse1"),
-                ("role", "clinic"),
-                ("site_id", ""),
-                ("password", "short"),
-            ],
-        )
-        .await;
+    let res = add_user_by_form(&admin, "nurse1", "clinic", "", "short").await;
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
     assert!(page.contains("需要指定接种点") && page.contains("10 到 200"));
@@ -924,31 +894,9 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
         !page.contains("value=\"short\""),
         "passwords are never echoed"
     );
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            "/admin/users",
-            &[
-                ("username", "nurse1"),
-                ("role", "clinic"),
-                ("site_id", &s),
-                ("password", "a long enough password"),
-            ],
-        )
-        .await;
+    let res = add_user_by_form(&admin, "nurse1", "clinic", &s, OLD).await;
     assert_eq!(res.status(), 303);
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            "/admin/users",
-            &[
-                ("username", "nurse1"),
-                ("role", "bureau"),
-                ("site_id", ""),
-                ("password", "a long enough password"),
-            ],
-        )
-        .await;
+    let res = add_user_by_form(&admin, "nurse1", "bureau", "", OLD).await;
     assert_eq!(res.status(), 422, "a taken name");
     assert_eq!(
         app.count(
@@ -959,67 +907,28 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
     );
     // The nurse logs in and works; deactivation ends the session on the next request.
     let nurse = Session::new(&app);
-    assert_eq!(
-        nurse
-            .login("nurse1", "a long enough password")
-            .await
-            .status(),
-        303
-    );
+    let login = |password: &'static str| {
+        let nurse = &nurse;
+        async move { nurse.login("nurse1", password).await.status() }
+    };
+    assert_eq!(login(OLD).await, 303);
     assert_eq!(nurse.get("/staff").await.status(), 200);
     let id = dosewise::models::user::find_by_username(&mut app.conn(), "nurse1")
         .unwrap()
         .unwrap()
         .id;
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            &format!("/admin/users/{id}/active"),
-            &[("active", "false")],
-        )
-        .await;
+    let res = change(id, "active", ("active", "false")).await;
     assert_eq!(res.status(), 303);
     let res = nurse.get("/staff").await;
     assert_eq!(res.status(), 303, "the session ended at once");
     assert!(location(&res).starts_with("/login"));
-    assert_eq!(
-        nurse
-            .login("nurse1", "a long enough password")
-            .await
-            .status(),
-        401,
-        "cannot log in"
-    );
+    assert_eq!(login(OLD).await, 401, "cannot log in");
     // Reactivate, reset the password: the old one stops working.
-    admin
-        .post_form_from(
-            "/admin/users",
-            &format!("/admin/users/{id}/active"),
-            &[("active", "true")],
-        )
-        .await;
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            &format!("/admin/users/{id}/password"),
-            &[("password", "another long password")],
-        )
-        .await;
+    change(id, "active", ("active", "true")).await;
+    let res = change(id, "password", ("password", NEW)).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        nurse
-            .login("nurse1", "a long enough password")
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        nurse
-            .login("nurse1", "another long password")
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(login(OLD).await, 401);
+    assert_eq!(login(NEW).await, 303);
     // An admin cannot lock themselves out.
     let me = {
         use diesel::prelude::*;
@@ -1030,13 +939,7 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
             .first::<i64>(&mut *app.conn())
             .unwrap()
     };
-    let res = admin
-        .post_form_from(
-            "/admin/users",
-            &format!("/admin/users/{me}/active"),
-            &[("active", "false")],
-        )
-        .await;
+    let res = change(me, "active", ("active", "false")).await;
     assert_eq!(res.status(), 409);
     for action in [
         "users.create",

@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use dosewise::db::schema::slots;
-use dosewise::demo::{generate_city, CityOptions};
+use dosewise::demo::CityOptions;
 use dosewise::setup::PublishReport;
 
 use crate::cli::{demo_data, dosewise, text};
@@ -345,19 +345,14 @@ fn slot_states(app: &TestApp) -> Vec<SlotState> {
 #[actix_web::test]
 async fn the_demo_city_has_weekly_templates_that_publishing_keeps_going_unchanged() {
     let app = spawn_app().await;
-    let opts = CityOptions {
+    let created = app.demo_city(CityOptions {
         towns: 2,
         sites_per_town: 2,
-        days: 14,
-        seats_per_slot: 6,
         residents_in_series: 12,
         waiting_per_town: 3,
-        stock_days: 2,
         users: false,
-        weekly_templates: true,
-    };
-    let tz = app.state.settings.time_zone;
-    let created = generate_city(app.database(), &app.state.keys, tz, test_now(), opts).unwrap();
+        ..CityOptions::demo()
+    });
     assert_eq!(created.sites, 4);
     assert_eq!(
         app.count(
@@ -375,14 +370,11 @@ async fn the_demo_city_has_weekly_templates_that_publishing_keeps_going_unchange
         "every day of the week at every site"
     );
     assert_eq!(app.count("site_products", "1=1"), 4);
-    assert_eq!(
-        app.count(
-            "site_products sp",
-            "NOT EXISTS (SELECT 1 FROM slots s WHERE s.site_id = sp.site_id \
-             AND s.product_id = sp.product_id)"
-        ),
-        0,
-        "each site gives the product of its slots"
+    app.assert_none(
+        "site_products sp",
+        "NOT EXISTS (SELECT 1 FROM slots s WHERE s.site_id = sp.site_id \
+             AND s.product_id = sp.product_id)",
+        "each site gives the product of its slots",
     );
     let before = slot_states(&app);
     let booked_before = app.count("appointments", "status = 'booked'");

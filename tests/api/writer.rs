@@ -21,7 +21,7 @@ use dosewise::db::{Db, StorageError};
 use dosewise::ids::new_id;
 use futures::future::join_all;
 
-use crate::helpers::{id_number, resident, spawn_app, TestApp};
+use crate::helpers::{id_number, resident, spawn_app, City, TestApp};
 
 /// Hold the writer thread busy until the returned sender is used (or dropped).
 fn hold_the_writer(db: &Db) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
@@ -128,16 +128,43 @@ fn holds_booking(app: &TestApp, i: u32) -> bool {
     ) == 1
 }
 
-#[actix_web::test]
-async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_none() {
+/// An app on SQLite with a slot of 100 seats and 100 doses (`None` on PostgreSQL, which has no
+/// writer thread).
+async fn sqlite_app() -> Option<(TestApp, City, i64)> {
     let app = spawn_app().await;
     if app.db.is_postgres() {
         eprintln!("SQLite only: PostgreSQL has no writer thread");
-        return;
+        return None;
     }
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 100, 0);
-    app.add_stock(city, 100);
+    let (city, slot) = app.city_with_slot(2, 100, 0, 100);
+    Some((app, city, slot))
+}
+
+/// Every one of the 30 bookings in `answers` was confirmed (`why` says what that shows): each
+/// resident holds a booking, the slot 30 seats and the site 30 promised doses of its 100.
+fn all_confirmed(
+    app: &TestApp,
+    (city, slot): (City, i64),
+    answers: &[(u32, u16, String)],
+    why: &str,
+) {
+    assert!(
+        answers.iter().all(|(_, s, _)| *s == 201),
+        "{why}: {answers:?}"
+    );
+    assert_eq!(answers.len(), 30);
+    for (i, _, _) in answers {
+        assert!(holds_booking(app, *i), "resident {i}");
+    }
+    assert_eq!(app.slot_counts(slot), (30, 0, 100));
+    assert_eq!(app.stock(city), (100, 30));
+}
+
+#[actix_web::test]
+async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_none() {
+    let Some((app, city, slot)) = sqlite_app().await else {
+        return;
+    };
 
     let mut poisoned = None;
     let answers = book_while_held(&app, slot, 100, || {
@@ -188,27 +215,19 @@ async fn a_failed_group_commit_answers_every_caller_with_an_error_and_confirms_n
 
     // The writer goes on: the same people book again, in one group, and all are confirmed.
     let answers = book_while_held(&app, slot, 100, || {}).await;
-    assert!(
-        answers.iter().all(|(_, s, _)| *s == 201),
-        "after a failed commit the writer works again: {answers:?}"
+    all_confirmed(
+        &app,
+        (city, slot),
+        &answers,
+        "after a failed commit the writer works again",
     );
-    for i in 100..130 {
-        assert!(holds_booking(&app, i), "resident {i}");
-    }
-    assert_eq!(app.slot_counts(slot), (30, 0, 100));
-    assert_eq!(app.stock(city), (100, 30));
 }
 
 #[actix_web::test]
 async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
-    let app = spawn_app().await;
-    if app.db.is_postgres() {
-        eprintln!("SQLite only: PostgreSQL has no writer thread");
+    let Some((app, city, slot)) = sqlite_app().await else {
         return;
-    }
-    let city = app.city();
-    let slot = app.add_slot(city, 2, 100, 0);
-    app.add_stock(city, 100);
+    };
     let mut failing = None;
     let answers = book_while_held(&app, slot, 200, || {
         // A job that writes a row, then breaks a unique constraint: its savepoint is rolled
@@ -241,14 +260,11 @@ async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
         0,
         "its first insert too"
     );
-    assert!(
-        answers.iter().all(|(_, s, _)| *s == 201),
-        "the rest of the group is confirmed: {answers:?}"
+    all_confirmed(
+        &app,
+        (city, slot),
+        &answers,
+        "the rest of the group is confirmed",
     );
-    for i in 200..230 {
-        assert!(holds_booking(&app, i), "resident {i}");
-    }
     assert_eq!(app.count("appointments", "status = 'booked'"), 30);
-    assert_eq!(app.slot_counts(slot), (30, 0, 100));
-    assert_eq!(app.stock(city), (100, 30));
 }
