@@ -144,6 +144,28 @@ async fn record(c: &Session, product: i64, doses: &str, lots: &str) -> reqwest::
     .await
 }
 
+/// Change town `code`'s share of the plan at `plan` to `doses`, for `reason`.
+async fn adjust(
+    bureau: &Session,
+    plan: &str,
+    code: &str,
+    doses: &str,
+    reason: &str,
+) -> reqwest::Response {
+    let form = [("code", code), ("doses", doses), ("reason", reason)];
+    bureau
+        .post_form_from(plan, &format!("{plan}/adjust"), &form)
+        .await
+}
+
+/// `POST {page}/{action}` with the page's token and no fields (`plan` a shipment, `approve` a
+/// plan).
+async fn act(bureau: &Session, page: &str, action: &str) -> reqwest::Response {
+    bureau
+        .post_form_from(page, &format!("{page}/{action}"), &[])
+        .await
+}
+
 fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
 }
@@ -393,9 +415,7 @@ pub(crate) async fn planned(bureau: &Session, a: City) -> String {
     )
     .await;
     let shipment = location(&res);
-    let res = bureau
-        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
-        .await;
+    let res = act(bureau, &shipment, "plan").await;
     assert_eq!(res.status(), 303);
     location(&res)
 }
@@ -490,30 +510,17 @@ async fn an_adjustment_shows_its_cost_and_hard_constraints_are_refused() {
     let (a, _) = two_towns(&app);
     let bureau = login_as(&app, Role::Bureau).await;
     let plan = planned(&bureau, a).await;
-    let adjust = format!("{plan}/adjust");
     for (doses, reason, expect) in [
         ("7", "台风", "整箱"),
         ("606", "台风", "超过本批"),
         ("6", "", "原因"),
         ("abc", "台风", "非负整数"),
     ] {
-        let res = bureau
-            .post_form_from(
-                &plan,
-                &adjust,
-                &[("code", "T002"), ("doses", doses), ("reason", reason)],
-            )
-            .await;
+        let res = adjust(&bureau, &plan, "T002", doses, reason).await;
         assert_eq!(res.status(), 422, "{expect}");
         assert!(res.text().await.unwrap().contains(expect), "{expect}");
     }
-    let res = bureau
-        .post_form_from(
-            &plan,
-            &adjust,
-            &[("code", "T001"), ("doses", "6"), ("reason", "道路中断")],
-        )
-        .await;
+    let res = adjust(&bureau, &plan, "T001", "6", "道路中断").await;
     assert_eq!(res.status(), 303);
     let page = bureau.get_text(&plan).await;
     assert!(page.contains("道路中断"));
@@ -616,13 +623,7 @@ async fn approving_twice_at_once_moves_the_stock_holds_seats_and_notifies_each_t
         "notices say when it arrives: {page}"
     );
     // Approved plans cannot change.
-    let res = bureau
-        .post_form_from(
-            &plan,
-            &format!("{plan}/adjust"),
-            &[("code", "T001"), ("doses", "6"), ("reason", "x")],
-        )
-        .await;
+    let res = adjust(&bureau, &plan, "T001", "6", "x").await;
     assert_eq!(res.status(), 409);
     let notices = bureau.get_text("/bureau/notices").await;
     assert!(notices.contains("第二镇"));
@@ -650,14 +651,10 @@ async fn the_demo_city_has_a_shipment_ready_to_plan_and_approve() {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     let shipment = format!("/bureau/shipments/{id}");
-    let res = bureau
-        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
-        .await;
+    let res = act(&bureau, &shipment, "plan").await;
     assert_eq!(res.status(), 303);
     let plan = location(&res);
-    let res = bureau
-        .post_form_from(&plan, &format!("{plan}/approve"), &[])
-        .await;
+    let res = act(&bureau, &plan, "approve").await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("town_notices", "1=1"), 3);
 }
@@ -718,13 +715,7 @@ async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_
     // Far more than the town can use before the next shipment: the bureau stocks it up.
     let share = 300u64;
     assert!(before < share, "{before}");
-    let res = bureau
-        .post_form_from(
-            &plan,
-            &format!("{plan}/adjust"),
-            &[("code", "T001"), ("doses", "300"), ("reason", "防汛储备")],
-        )
-        .await;
+    let res = adjust(&bureau, &plan, "T001", "300", "防汛储备").await;
     assert_eq!(res.status(), 303);
     let adjusted = t001(&plan_doc(&app, plan_id(&plan)));
     assert_eq!(adjusted["ship"].as_u64().unwrap(), share);
@@ -751,9 +742,7 @@ async fn an_adjusted_share_reaches_the_sites_whole_and_the_notice_says_what_was_
         assert!(page.contains(&format!("下发 {n} 剂")), "site share {n}");
     }
 
-    let res = bureau
-        .post_form_from(&plan, &format!("{plan}/approve"), &[])
-        .await;
+    let res = act(&bureau, &plan, "approve").await;
     assert_eq!(res.status(), 303);
     let shares = assert_carried_out(&app, plan_id(&plan));
     assert_eq!(shares["T001"], 300);
@@ -773,12 +762,12 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
     let page = bureau.get_text(&plan).await;
     let token = csrf_in(&page).unwrap();
     let approve = format!("{}{plan}/approve", app.address);
-    let adjust = format!("{}{plan}/adjust", app.address);
+    let adjust_url = format!("{}{plan}/adjust", app.address);
     // 12 adjustments of both towns and 6 approvals, all at once (the approvals spread over
     // the first 170 ms).
     let requests = (0..18).map(|i| {
         let (c, token) = (bureau.client.clone(), token.clone());
-        let (approve, adjust) = (approve.clone(), adjust.clone());
+        let (approve, adjust_url) = (approve.clone(), adjust_url.clone());
         async move {
             if i % 3 == 2 {
                 // Approvals arrive while the adjustments are under way.
@@ -795,7 +784,7 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
                 let doses = (6 * (i + 1)).to_string();
                 let reason = format!("调整{i}");
                 let res = c
-                    .post(adjust)
+                    .post(adjust_url)
                     .form(&[
                         ("csrf", token.as_str()),
                         ("code", code),
@@ -843,13 +832,7 @@ async fn approval_racing_adjustments_ends_with_one_plan_carried_out_as_it_reads(
         }
     }
     // Adjusting after the approval is refused and changes nothing.
-    let res = bureau
-        .post_form_from(
-            &plan,
-            &format!("{plan}/adjust"),
-            &[("code", "T001"), ("doses", "6"), ("reason", "晚了")],
-        )
-        .await;
+    let res = adjust(&bureau, &plan, "T001", "6", "晚了").await;
     assert_eq!(res.status(), 409);
     assert_eq!(plan_doc(&app, plan_id(&plan)), doc);
 }
@@ -881,9 +864,7 @@ async fn a_stored_plan_whose_sites_do_not_add_up_is_refused_and_moves_nothing() 
         &doc.to_string()
     )
     .unwrap());
-    let res = bureau
-        .post_form_from(&plan, &format!("{plan}/approve"), &[])
-        .await;
+    let res = act(&bureau, &plan, "approve").await;
     assert_eq!(res.status(), 409);
     let page = res.text().await.unwrap();
     assert!(page.contains("重新生成方案"), "{page}");
@@ -963,13 +944,7 @@ async fn approving_tells_the_first_in_line_in_each_town_one_person_per_first_dos
     let bureau = login_as(&app, Role::Bureau).await;
     let plan = planned(&bureau, a).await;
     // Town B's share down to one pack: fewer first doses than the 11 people waiting there.
-    let res = bureau
-        .post_form_from(
-            &plan,
-            &format!("{plan}/adjust"),
-            &[("code", "T002"), ("doses", "6"), ("reason", "道路中断")],
-        )
-        .await;
+    let res = adjust(&bureau, &plan, "T002", "6", "道路中断").await;
     assert_eq!(res.status(), 303);
     let doc = plan_doc(&app, plan_id(&plan));
     let towns = doc["towns"].as_array().unwrap();
@@ -996,9 +971,7 @@ async fn approving_tells_the_first_in_line_in_each_town_one_person_per_first_dos
         "town B gets fewer first doses than it has waiting: {mb}"
     );
 
-    let res = bureau
-        .post_form_from(&plan, &format!("{plan}/approve"), &[])
-        .await;
+    let res = act(&bureau, &plan, "approve").await;
     assert_eq!(res.status(), 303);
     app.deliver_mail().await;
     // Town A: x, then the first in line; town B: its first mb, x having been told already.
@@ -1048,9 +1021,7 @@ async fn approving_tells_the_first_in_line_in_each_town_one_person_per_first_dos
     );
 
     // Approving again tells nobody again.
-    let res = bureau
-        .post_form_from(&plan, &format!("{plan}/approve"), &[])
-        .await;
+    let res = act(&bureau, &plan, "approve").await;
     assert_eq!(res.status(), 303);
     app.deliver_mail().await;
     assert_eq!(told_seats_opened(&app), expected);

@@ -30,6 +30,9 @@ async fn each_broken_invariant_is_named_with_its_rows_and_exits_1() {
 
     let site = city.site;
     let product = city.product;
+    let balance = |set: &str| {
+        format!("UPDATE stock_balances SET {set} WHERE site_id = {site} AND product_id = {product}")
+    };
     // (what to break, what to repair, what the report must say)
     let cases: Vec<(String, String, String)> = vec![
         (
@@ -38,25 +41,13 @@ async fn each_broken_invariant_is_named_with_its_rows_and_exits_1() {
             format!("slot seats match its appointments: slot id={slot}: seats=5"),
         ),
         (
-            format!(
-                "UPDATE stock_balances SET on_hand = 12 WHERE site_id = {site} \
-                 AND product_id = {product}"
-            ),
-            format!(
-                "UPDATE stock_balances SET on_hand = 10 WHERE site_id = {site} \
-                 AND product_id = {product}"
-            ),
+            balance("on_hand = 12"),
+            balance("on_hand = 10"),
             format!("stock balance equals its ledger: site id={site} product id={product}: on_hand=12 ledger sum=10"),
         ),
         (
-            format!(
-                "UPDATE stock_balances SET promised = 0 WHERE site_id = {site} \
-                 AND product_id = {product}"
-            ),
-            format!(
-                "UPDATE stock_balances SET promised = 1 WHERE site_id = {site} \
-                 AND product_id = {product}"
-            ),
+            balance("promised = 0"),
+            balance("promised = 1"),
             "promised doses equal active appointments".into(),
         ),
         (
