@@ -35,6 +35,16 @@ pub(crate) struct Desk {
 }
 
 impl Desk {
+    /// The sum of the site's ledger movements of the city's product: its doses on hand.
+    pub(crate) fn ledger_sum(&self) -> i64 {
+        stock::ledger_sum(
+            &mut self.app.conn(),
+            dosewise::ids::SiteId(self.city.site),
+            dosewise::ids::ProductId(self.city.product),
+        )
+        .unwrap()
+    }
+
     pub(crate) async fn new(seats: i32, doses: i32) -> Desk {
         let app = spawn_app().await;
         let city = app.city();
@@ -499,15 +509,7 @@ async fn twenty_simultaneous_dose_posts_for_one_appointment_record_exactly_one()
     assert_eq!(d.app.count("stock_movements", "kind = 'given'"), 1);
     assert_eq!(d.app.count("audit_log", "action = 'record-dose'"), 1);
     assert_eq!(d.app.stock(d.city), (9, 0));
-    assert_eq!(
-        stock::ledger_sum(
-            &mut d.app.conn(),
-            dosewise::ids::SiteId(d.city.site),
-            dosewise::ids::ProductId(d.city.product)
-        )
-        .unwrap(),
-        9
-    );
+    assert_eq!(d.ledger_sum(), 9);
 }
 
 #[actix_web::test]
@@ -1323,15 +1325,7 @@ async fn no_shows_racing_a_dose_and_a_late_check_in_count_every_seat_and_dose_on
             (100 - given, late_checked_in),
             "round {round}"
         );
-        assert_eq!(
-            stock::ledger_sum(
-                &mut d.app.conn(),
-                dosewise::ids::SiteId(d.city.site),
-                dosewise::ids::ProductId(d.city.product)
-            )
-            .unwrap(),
-            i64::from(100 - given)
-        );
+        assert_eq!(d.ledger_sum(), i64::from(100 - given));
         assert_eq!(d.app.count("vaccinations", "1=1"), i64::from(given));
     }
     eprintln!("late arrivals seen: {seen:?}");
