@@ -54,6 +54,18 @@ rss() { # pid -> "N MB" (resident set now)
 peak() { # pid -> "N MB" (the most it was resident)
   awk '/^VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"
 }
+# The server's open connections, sampled every half second while a rush runs (ss, if present).
+watcher=
+watch_conns() { # port file
+  command -v ss >/dev/null || return 0
+  while :; do ss -Htn state established "( sport = :$1 )" | wc -l; sleep 0.5; done >"$2" &
+  watcher=$!
+  pids+=("$watcher")
+}
+most_conns() { # file -> the most sampled; stops the sampling
+  [ -n "$watcher" ] && { kill "$watcher" 2>/dev/null || true; watcher=; }
+  sort -n "$1" 2>/dev/null | tail -n1 | grep . || echo "-"
+}
 check() { # url
   if DATABASE_URL="$1" $rel/dosewise check >"$work/check.log" 2>&1; then echo "dosewise check: passed"; else echo "dosewise check: FAILED"; cat "$work/check.log"; fi
 }
@@ -70,18 +82,22 @@ echo "== first come"
 db=$(fresh_db dosewise_rush)
 city "$db"
 start_server "$db" 8201
-before=$(rss "${pids[-1]}")
+server=${pids[-1]}
+before=$(rss "$server")
+watch_conns 8201 "$work/conns-8201"
 "$rush" --mode first --url http://127.0.0.1:8201 --database-url "$db" --residents "$residents" --seconds "$secs" --sites "$sites"
-echo "server RSS before/after the rush: $before / $(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+echo "server RSS before/after the rush: $before / $(rss "$server") (peak $(peak "$server"); goal: under 64 MB); open connections at most $(most_conns "$work/conns-8201") (sampled every 0.5 s)"
+kill "$server"; wait "$server" 2>/dev/null || true
 check "$db"
 
 echo "== with a draw (window: the arrivals plus 10 s)"
 db=$(fresh_db dosewise_rush)
 city "$db" --draw-opens-in 8 --draw-seconds $((secs + 10))
 start_server "$db" 8202
-before=$(rss "${pids[-1]}")
+server=${pids[-1]}
+before=$(rss "$server")
+watch_conns 8202 "$work/conns-8202"
 "$rush" --mode draw --url http://127.0.0.1:8202 --database-url "$db" --residents "$residents" --seconds "$secs" --sites "$sites"
-echo "server RSS before/after the rush and the draw: $before / $(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+echo "server RSS before/after the rush and the draw: $before / $(rss "$server") (peak $(peak "$server"); goal: under 64 MB); open connections at most $(most_conns "$work/conns-8202") (sampled every 0.5 s)"
+kill "$server"; wait "$server" 2>/dev/null || true
 check "$db"

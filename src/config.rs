@@ -83,6 +83,19 @@ pub struct Settings {
     /// `DOSEWISE_HOUSEHOLD_MAX`: the most residents one household may hold, the one who made it
     /// included. Default 6; at least 1.
     pub household_max: i32,
+    /// `DOSEWISE_MAX_CONNECTIONS`: the most client connections the server holds open at once,
+    /// all workers together (each worker holds an equal share, rounded up). Beyond it the server
+    /// accepts no more until one closes; new connections wait in the kernel's listen queue, not
+    /// in the process. While more than half are open, answers close their connection instead of
+    /// keeping it idle. Each open connection costs about 18 KB. Default 512.
+    pub max_connections: usize,
+    /// `DOSEWISE_KEEP_ALIVE_MS`: how long an idle connection is kept open for the client's next
+    /// request (while fewer than half of `max_connections` are open). Default 5000; 0 closes
+    /// every connection after its answer.
+    pub keep_alive_ms: u64,
+    /// `DOSEWISE_LISTEN_BACKLOG`: the kernel's queue of connections not yet accepted (capped by
+    /// `net.core.somaxconn`). Default 4096.
+    pub listen_backlog: u32,
 }
 
 impl Settings {
@@ -118,6 +131,9 @@ impl Settings {
             draw_minutes: 10,
             contact_day_cap: 6,
             household_max: 6,
+            max_connections: 512,
+            keep_alive_ms: 5000,
+            listen_backlog: 4096,
         }
     }
 
@@ -217,6 +233,21 @@ impl Settings {
             "DOSEWISE_HOUSEHOLD_MAX",
             "a whole number of residents",
         )?;
+        set(
+            &mut s.max_connections,
+            "DOSEWISE_MAX_CONNECTIONS",
+            "a whole number of connections",
+        )?;
+        set(
+            &mut s.keep_alive_ms,
+            "DOSEWISE_KEEP_ALIVE_MS",
+            "a number of milliseconds",
+        )?;
+        set(
+            &mut s.listen_backlog,
+            "DOSEWISE_LISTEN_BACKLOG",
+            "a whole number of connections",
+        )?;
         s.check()?;
         Ok(s)
     }
@@ -263,6 +294,9 @@ impl Settings {
                 self.contact_day_cap
             );
         }
+        if self.max_connections == 0 || self.listen_backlog == 0 {
+            bail!("DOSEWISE_MAX_CONNECTIONS and DOSEWISE_LISTEN_BACKLOG must be at least 1");
+        }
         Ok(())
     }
 }
@@ -282,6 +316,11 @@ impl Settings {
             timeout: std::time::Duration::from_millis(self.db_timeout_ms),
             statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
         }
+    }
+
+    /// The connections each HTTP worker may hold open: its share of `max_connections`.
+    pub fn max_connections_per_worker(&self) -> usize {
+        self.max_connections.div_ceil(self.workers.max(1))
     }
 
     /// How long a request waits for a database that does not answer (see `db_timeout_ms`).
@@ -353,5 +392,24 @@ mod tests {
         s.check().unwrap();
         s.contact_day_cap = 0;
         s.check().unwrap();
+    }
+
+    #[test]
+    fn each_worker_holds_its_share_of_the_connections_rounded_up_and_none_is_refused() {
+        let mut s = Settings {
+            workers: 3,
+            max_connections: 1024,
+            ..Settings::defaults()
+        };
+        assert_eq!(s.max_connections_per_worker(), 342);
+        s.max_connections = 2;
+        assert_eq!(s.max_connections_per_worker(), 1);
+        s.check().unwrap();
+        s.max_connections = 0;
+        assert!(s
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("DOSEWISE_MAX_CONNECTIONS"));
     }
 }

@@ -3,11 +3,15 @@
 //! Tests build the same `Application` on port 0 with their own database and clock.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::{ConnectionType, KeepAlive};
 use actix_web::middleware::from_fn;
+use actix_web::middleware::Next;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
@@ -57,19 +61,53 @@ impl Application {
         transport: Transport,
     ) -> anyhow::Result<Application> {
         let keys = Keys::derive(&master_secret(&settings, &db)?);
-        let listener = TcpListener::bind(&settings.bind)
+        // The server binds first (with its listen queue, which a std listener cannot set), so
+        // the state, which needs the bound address, reaches the workers' apps once they start.
+        let state_for_apps = Arc::new(OnceLock::<web::Data<AppState>>::new());
+        let apps_state = state_for_apps.clone();
+        let open = web::Data::new(OpenConnections::new(settings.max_connections));
+        let accepted = open.clone();
+        let server = HttpServer::new(move || {
+            let app_state = apps_state
+                .get()
+                .expect("the state is set before run")
+                .clone();
+            App::new()
+                .app_data(app_state)
+                .app_data(open.clone())
+                .wrap(from_fn(render_errors))
+                .wrap(from_fn(csrf_cookie))
+                .wrap(from_fn(etag))
+                .wrap(security_headers())
+                .wrap(from_fn(crate::web::limits::rate_limit))
+                .wrap(from_fn(log_requests))
+                .wrap(from_fn(head_as_get))
+                .wrap(from_fn(record_requests))
+                .wrap(from_fn(close_when_crowded))
+                .configure(crate::web::routes)
+        })
+        .on_connect(move |_, conn| {
+            conn.insert(accepted.hold());
+        })
+        .workers(settings.workers)
+        .worker_max_blocking_threads(settings.blocking_threads_per_worker())
+        .max_connections(settings.max_connections_per_worker())
+        .keep_alive(keep_alive(&settings))
+        .backlog(settings.listen_backlog)
+        .bind(&settings.bind)
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let addr = *server
+            .addrs()
+            .first()
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let addr = listener.local_addr()?;
         let base_url = settings
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
-        let workers = settings.workers;
         let mail = mail_config(&settings, transport);
         let run_worker = settings.mail_worker;
-        let blocking_threads = settings.blocking_threads_per_worker();
         let limits = crate::web::limits::Limits::new(&settings);
         let metrics = crate::metrics::Metrics::new(&db).context("cannot set up the metrics")?;
         let metrics_listener = settings
@@ -94,24 +132,8 @@ impl Application {
         if run_worker {
             start_mail_worker(&state, mail)?;
         }
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .wrap(from_fn(render_errors))
-                .wrap(from_fn(csrf_cookie))
-                .wrap(from_fn(etag))
-                .wrap(security_headers())
-                .wrap(from_fn(crate::web::limits::rate_limit))
-                .wrap(from_fn(log_requests))
-                .wrap(from_fn(head_as_get))
-                .wrap(from_fn(record_requests))
-                .configure(crate::web::routes)
-        })
-        .workers(workers)
-        .worker_max_blocking_threads(blocking_threads)
-        .listen(listener)?
-        .run();
+        let _ = state_for_apps.set(state.clone());
+        let server = server.run();
         let metrics = match metrics_listener {
             Some(listener) => Some((
                 listener.local_addr()?.port(),
@@ -189,6 +211,67 @@ impl Application {
             handle.stop(true).await;
         }
         served
+    }
+}
+
+/// The client connections the server holds open now, all workers together: each accepted
+/// connection holds a [`Held`] in its connection data until it closes.
+struct OpenConnections {
+    open: Arc<AtomicUsize>,
+    /// More than this many open (half of `DOSEWISE_MAX_CONNECTIONS`) is crowded.
+    crowded_above: usize,
+}
+
+/// One open connection, counted until it is dropped with the connection.
+struct Held(Arc<AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl OpenConnections {
+    fn new(max_connections: usize) -> OpenConnections {
+        OpenConnections {
+            open: Arc::default(),
+            crowded_above: max_connections / 2,
+        }
+    }
+
+    fn hold(&self) -> Held {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Held(self.open.clone())
+    }
+
+    fn crowded(&self) -> bool {
+        self.open.load(Ordering::Relaxed) > self.crowded_above
+    }
+}
+
+/// While more than half of `DOSEWISE_MAX_CONNECTIONS` are open, each answer closes its
+/// connection instead of keeping it idle for the client's next request: an idle connection
+/// holds memory (about 18 KB) and one of the places that arriving clients wait for. Below
+/// that, connections are kept alive as `DOSEWISE_KEEP_ALIVE_MS` says.
+async fn close_when_crowded(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let open = req.app_data::<web::Data<OpenConnections>>().cloned();
+    let mut res = next.call(req).await?;
+    if open.is_some_and(|o| o.crowded()) {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
+}
+
+/// The keep-alive of idle client connections (`DOSEWISE_KEEP_ALIVE_MS`; 0: none).
+fn keep_alive(settings: &Settings) -> KeepAlive {
+    match settings.keep_alive_ms {
+        0 => KeepAlive::Disabled,
+        ms => KeepAlive::Timeout(Duration::from_millis(ms)),
     }
 }
 

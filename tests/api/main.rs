@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod clinic;
 mod concurrency;
+mod connections;
 mod dashboard;
 mod desk_fixes;
 mod desk_sync;
