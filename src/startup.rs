@@ -257,9 +257,11 @@ async fn close_when_crowded(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let open = req.app_data::<web::Data<OpenConnections>>().cloned();
+    let crowded = req
+        .app_data::<web::Data<OpenConnections>>()
+        .is_some_and(|o| o.crowded());
     let mut res = next.call(req).await?;
-    if open.is_some_and(|o| o.crowded()) {
+    if crowded {
         res.response_mut()
             .head_mut()
             .set_connection_type(ConnectionType::Close);
