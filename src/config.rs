@@ -90,7 +90,7 @@ pub struct Settings {
     /// keeping it idle. Each open connection costs about 18 KB. Default 512.
     pub max_connections: usize,
     /// `DOSEWISE_KEEP_ALIVE_MS`: how long an idle connection is kept open for the client's next
-    /// request (while fewer than half of `max_connections` are open). Default 5000; 0 closes
+    /// request (while at most half of `max_connections` are open). Default 5000; 0 closes
     /// every connection after its answer.
     pub keep_alive_ms: u64,
     /// `DOSEWISE_LISTEN_BACKLOG`: the kernel's queue of connections not yet accepted (capped by
