@@ -259,7 +259,8 @@ pub const HOUR_FIELDS: [[&str; 4]; 7] = [
 ];
 
 /// The template form as typed (built from the form's pairs: products are repeated checkboxes).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(from = "Vec<(String, String)>")]
 pub struct TemplateForm {
     /// Per weekday: opens, lunch starts, lunch ends, closes (`HH:MM` or empty).
     pub hours: [[String; 4]; 7],
@@ -275,9 +276,9 @@ pub struct TemplateForm {
     pub draw_minutes: String,
 }
 
-impl TemplateForm {
-    /// Collect the form from its `name=value` pairs.
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> TemplateForm {
+impl From<Vec<(String, String)>> for TemplateForm {
+    /// Collect the form from its `name=value` pairs (what `Deserialize` reads it from).
+    fn from(pairs: Vec<(String, String)>) -> TemplateForm {
         let mut f = TemplateForm::default();
         for (k, v) in pairs {
             match k.as_str() {
@@ -300,7 +301,9 @@ impl TemplateForm {
         }
         f
     }
+}
 
+impl TemplateForm {
     /// Show a stored release rule in the form.
     pub fn with_release(mut self, rule: &template::ReleaseRule) -> Self {
         self.release_days = rule.release_days.map(|d| d.to_string()).unwrap_or_default();

@@ -5,16 +5,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::common::CsrfForm;
-use super::ctx::{Ctx, Visit};
-use super::respond::{html, html_status, see_other};
-use super::state::{blocking, read, AppState};
+use super::ctx::{staff_form, Acting, Bureau, Button, Ctx, Signed};
+use super::respond::{html, html_status, redirect_or, refused_status};
+use super::state::{attempt, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::{Keyed, Lang};
 use crate::models::shipment::{self, Shipment, TownNotice};
-use crate::models::{product, LocalName, Product, Role};
+use crate::models::{product, LocalName, Product};
 use crate::views::bureau::{
     LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
     ShipmentRow, ShipmentsPage, SiteShareRow,
@@ -101,8 +100,9 @@ async fn shipments_page(
 }
 
 /// `GET /bureau/shipments`.
-pub async fn shipments(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
+pub async fn shipments(
+    Signed { ctx, state, .. }: Signed<Bureau>,
+) -> Result<HttpResponse, AppError> {
     shipments_page(
         ctx,
         &state,
@@ -163,11 +163,8 @@ fn parse_shipment(lang: Lang, f: &ShipmentForm) -> Result<ShipmentInput, FormErr
 
 /// `POST /bureau/shipments`: record a shipment, then 303 to it.
 pub async fn record_shipment(
-    Visit { ctx, state }: Visit,
-    form: web::Form<ShipmentForm>,
+    Acting(ctx, state, user, form): Acting<ShipmentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
-    let form = form.into_inner();
     let input = match parse_shipment(ctx.lang, &form) {
         Ok(i) => i,
         Err(errors) => {
@@ -175,27 +172,19 @@ pub async fn record_shipment(
                 .await
         }
     };
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(bureau::record_shipment(
-            &st.db,
-            input,
-            st.today(),
-            &user,
-            st.now(),
-        ))
+    let outcome = attempt(&state, move |st| {
+        bureau::record_shipment(&st.db, input, st.today(), &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(id) => Ok(see_other(&format!("/bureau/shipments/{id}"))),
-        Err(e) if e.is_internal() => Err(e.into()),
-        Err(e) => {
-            let (mut errors, refusal) = explain(ctx.lang, &e);
-            if let Some(r) = refusal {
-                errors.add("product_id", r);
-            }
-            shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    let done = |id| format!("/bureau/shipments/{id}");
+    redirect_or(outcome, done, |e| async move {
+        let (mut errors, refusal) = explain(ctx.lang, &e);
+        if let Some(r) = refusal {
+            errors.add("product_id", r);
         }
-    }
+        shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    })
+    .await
 }
 
 async fn shipment_page(
@@ -242,56 +231,38 @@ async fn shipment_page(
 
 /// `GET /bureau/shipments/{id}`.
 pub async fn shipment_detail(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     shipment_page(ctx, &state, *path, None, StatusCode::OK).await
 }
 
-/// Run a bureau action as the signed-in bureau user, after the CSRF check, off the async
-/// threads. A missing record answers 404 and an internal failure 500; other refusals are the
-/// caller's to explain.
-async fn act_as_bureau<T: Send + 'static>(
-    ctx: &Ctx,
-    state: &web::Data<AppState>,
-    csrf: &str,
-    act: impl FnOnce(&AppState, &str) -> Result<T, BureauError> + Send + 'static,
-) -> Result<Result<T, BureauError>, AppError> {
-    let user = ctx.acting(Role::Bureau, csrf)?.username.clone();
-    match blocking(state, move |st| Ok::<_, AppError>(act(st, &user))).await? {
-        Err(BureauError::NotFound) => Err(AppError::NotFound),
-        Err(e) if e.is_internal() => Err(e.into()),
-        outcome => Ok(outcome),
+/// A refusal of a plan's or shipment's button: a record that is not there is the plain 404.
+fn found(e: BureauError) -> Result<BureauError, AppError> {
+    match e {
+        BureauError::NotFound => Err(AppError::NotFound),
+        e => Ok(e),
     }
 }
 
 /// `POST /bureau/shipments/{id}/plan`: build the instance from the database and plan it.
 pub async fn make_plan(
-    Visit { ctx, state }: Visit,
     shipment: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    Acting(ctx, state, user, _): Acting<Button<Bureau>>,
 ) -> Result<HttpResponse, AppError> {
     let id = *shipment;
-    let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
-        bureau::make_plan(
-            &st.db,
-            id,
-            st.today(),
-            st.settings.time_zone,
-            user,
-            st.now(),
-        )
+    let outcome = attempt(&state, move |st| {
+        let tz = st.settings.time_zone;
+        bureau::make_plan(&st.db, id, st.today(), tz, &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(plan) => Ok(see_other(&format!("/bureau/plans/{plan}"))),
-        Err(e) => {
-            let (errors, refusal) = explain(ctx.lang, &e);
-            let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
-            shipment_page(ctx, &state, id, msg, StatusCode::CONFLICT).await
-        }
-    }
+    let done = |plan| format!("/bureau/plans/{plan}");
+    redirect_or(outcome, done, |e| async move {
+        let (errors, refusal) = explain(ctx.lang, &found(e)?);
+        let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
+        shipment_page(ctx, &state, id, msg, StatusCode::CONFLICT).await
+    })
+    .await
 }
 
 fn pct(x: f64) -> String {
@@ -445,12 +416,13 @@ async fn plan_page(
 
 /// `GET /bureau/plans/{id}`.
 pub async fn plan_detail(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     plan_page(ctx, &state, *path, PlanFormState::default(), StatusCode::OK).await
 }
+
+staff_form!(Bureau: ShipmentForm, AdjustForm);
 
 /// The adjust form.
 #[derive(Debug, Default, Deserialize)]
@@ -464,13 +436,10 @@ pub struct AdjustForm {
 
 /// `POST /bureau/plans/{id}/adjust`: change one town's share, with a reason.
 pub async fn adjust(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<AdjustForm>,
+    Acting(ctx, state, user, form): Acting<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.acting(Role::Bureau, &form.csrf)?.username.clone();
     let id = *path;
-    let form = form.into_inner();
     let mut st8 = PlanFormState {
         code: form.code.clone(),
         doses: form.doses.clone(),
@@ -500,76 +469,53 @@ pub async fn adjust(
         return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let (code, reason) = (code.into_string(), reason.into_string());
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(bureau::adjust(
-            &st.db,
-            id,
-            &code,
-            doses,
-            &reason,
-            &user,
-            st.now(),
-        ))
+    let outcome = attempt(&state, move |st| {
+        bureau::adjust(&st.db, id, &code, doses, &reason, &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(()) => Ok(see_other(&format!("/bureau/plans/{id}"))),
-        Err(BureauError::NotFound) => {
+    let done = |()| format!("/bureau/plans/{id}");
+    redirect_or(outcome, done, |e| async move {
+        if let BureauError::NotFound = e {
             st8.errors
                 .add("doses", ctx.t("err.adjust.town").to_string());
-            plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await
+            return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) if e.is_internal() => Err(e.into()),
-        Err(e) => {
-            let (errors, refusal) = explain(ctx.lang, &e);
-            let status = if refusal.is_some() {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            st8.errors = errors;
-            st8.refusal = refusal;
-            plan_page(ctx, &state, id, st8, status).await
-        }
-    }
+        let (errors, refusal) = explain(ctx.lang, &e);
+        let status = refused_status(&refusal);
+        st8.errors = errors;
+        st8.refusal = refusal;
+        plan_page(ctx, &state, id, st8, status).await
+    })
+    .await
 }
 
 /// `POST /bureau/plans/{id}/approve`: one transaction; approving twice does nothing more.
 pub async fn approve(
-    Visit { ctx, state }: Visit,
     plan: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    Acting(ctx, state, user, _): Acting<Button<Bureau>>,
 ) -> Result<HttpResponse, AppError> {
     let id = *plan;
-    let outcome = act_as_bureau(&ctx, &state, &form.csrf, move |st, user| {
-        bureau::approve(&st.db, id, st.settings.time_zone, user, st.now())
+    let outcome = attempt(&state, move |st| {
+        bureau::approve(&st.db, id, st.settings.time_zone, &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(_) => Ok(see_other(&format!("/bureau/plans/{id}"))),
-        Err(e) => {
-            let (_, refusal) = explain(ctx.lang, &e);
-            plan_page(
-                ctx,
-                &state,
-                id,
-                PlanFormState {
-                    refusal,
-                    ..Default::default()
-                },
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-    }
+    let done = |_| format!("/bureau/plans/{id}");
+    redirect_or(outcome, done, |e| async move {
+        let (_, refusal) = explain(ctx.lang, &found(e)?);
+        let shown = PlanFormState {
+            refusal,
+            ..Default::default()
+        };
+        plan_page(ctx, &state, id, shown, StatusCode::CONFLICT).await
+    })
+    .await
 }
 
 /// `GET /bureau/plans/{id}/instance.json`: the instance as planned, for `dosewise plan-allocation`.
 pub async fn instance_json(
-    Visit { ctx, state }: Visit,
     plan: web::Path<i64>,
+    Signed { state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let id = *plan;
     let loaded = read(&state, move |c, _| Ok(bureau::load_plan(c, id)?)).await?;
     let body = serde_json::to_string_pretty(&loaded.instance.instance)
@@ -592,10 +538,9 @@ pub struct TownQuery {
 
 /// `GET /bureau/notices[?town=ID]`: what each town has been told.
 pub async fn notices(
-    Visit { ctx, state }: Visit,
     q: web::Query<TownQuery>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let town = q.town;
     let (list, towns) = read(&state, move |c, _| {
         Ok((shipment::notices(c, town, 500)?, bureau::towns_by_id(c)?))
@@ -618,8 +563,7 @@ fn mask_email(address: &str) -> String {
 }
 
 /// `GET /bureau/mail`: how much mail is waiting, and what failed for good.
-pub async fn mail(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
+pub async fn mail(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpResponse, AppError> {
     let tz = state.settings.time_zone;
     let (counts, failed) = read(&state, |c, _| {
         Ok((

@@ -3,10 +3,13 @@
 //! views' `Layout`, built from the request, plus the CSRF and role checks handlers make.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::cookies;
 use super::state::{blocking, AppState};
@@ -119,6 +122,119 @@ impl FromRequest for Visit {
             let ctx = ctx.await?;
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no AppState")))?;
             Ok(Visit { ctx, state })
+        })
+    }
+}
+
+/// A role as a type, for the extractors that check it: [`Signed`] and [`Acting`].
+pub trait RoleOf: 'static {
+    /// The role the user must be allowed to act as.
+    const ROLE: Role;
+}
+
+/// Administrators.
+pub struct Admin;
+/// The health bureau (and administrators).
+pub struct Bureau;
+/// The clinic desk (and administrators).
+pub struct Clinic;
+
+impl RoleOf for Admin {
+    const ROLE: Role = Role::Admin;
+}
+impl RoleOf for Bureau {
+    const ROLE: Role = Role::Bureau;
+}
+impl RoleOf for Clinic {
+    const ROLE: Role = Role::Clinic;
+}
+
+/// A page for staff acting as `R`: the [`Visit`] of a logged-in user who may act as `R`; anyone
+/// else gets what [`Ctx::require`] answers (a login redirect or 403). Taken last by a handler,
+/// so the path and query are read (and refused) first, as they were before the check.
+pub struct Signed<R> {
+    pub ctx: Ctx,
+    pub state: web::Data<AppState>,
+    pub user: CurrentUser,
+    role: PhantomData<R>,
+}
+
+impl<R: RoleOf> FromRequest for Signed<R> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Signed<R>, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let visit = Visit::from_request(req, payload);
+        Box::pin(async move {
+            let Visit { ctx, state } = visit.await?;
+            let user = ctx.require(R::ROLE)?.clone();
+            Ok(Signed {
+                ctx,
+                state,
+                user,
+                role: PhantomData,
+            })
+        })
+    }
+}
+
+/// A staff form: who may post it, and the CSRF token of the page it was on.
+pub trait StaffForm: DeserializeOwned + 'static {
+    /// Who may post it.
+    type Who: RoleOf;
+
+    /// The token posted.
+    fn csrf(&self) -> &str;
+}
+
+/// Staff forms whose token is their `csrf` field: `staff_form!(Admin: ActiveForm, PasswordForm)`.
+macro_rules! staff_form {
+    ($who:ty: $($form:ty),+ $(,)?) => {
+        $(impl $crate::web::ctx::StaffForm for $form {
+            type Who = $who;
+
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use staff_form;
+
+/// A staff button: a form with only the CSRF token, for users who may act as `R`.
+#[derive(Debug, Deserialize)]
+pub struct Button<R> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(skip)]
+    role: PhantomData<R>,
+}
+
+impl<R: RoleOf> StaffForm for Button<R> {
+    type Who = R;
+
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A staff form's POST: the request's [`Ctx`], the application state, the user and the form
+/// `F`, read, once the user may act as `F::Who` and the form carries this request's CSRF token
+/// ([`Ctx::acting`]: the role first, then the token). What every staff, bureau and admin form
+/// handler takes instead of checking by hand; taken last, like the form it replaces.
+pub struct Acting<F>(pub Ctx, pub web::Data<AppState>, pub CurrentUser, pub F);
+
+impl<F: StaffForm> FromRequest for Acting<F> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Acting<F>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Read together, as when a handler took both.
+        let read = <(Visit, web::Form<F>)>::from_request(req, payload);
+        Box::pin(async move {
+            let (Visit { ctx, state }, form) = read.await?;
+            let user = ctx.acting(F::Who::ROLE, form.csrf())?.clone();
+            Ok(Acting(ctx, state, user, form.into_inner()))
         })
     }
 }

@@ -5,13 +5,13 @@ use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::ctx::Visit;
+use super::ctx::{Bureau, Signed};
 use super::respond::html;
 use super::state::read;
 use crate::domain::clinic::Severity;
 use crate::error::AppError;
 use crate::models::dashboard::{self, Scope};
-use crate::models::{adverse_event, LocalName, Role};
+use crate::models::{adverse_event, LocalName};
 use crate::views::clinic::severe_reaction_rows;
 use crate::views::dashboard::{figures, scope_name, DashboardPage};
 
@@ -25,10 +25,9 @@ pub struct DashboardQuery {
 /// `GET /bureau[?town=ID]`: a town that is not a number is a 400, one that is not an active
 /// town a 404.
 pub async fn dashboard(
-    Visit { ctx, state }: Visit,
     q: web::Query<DashboardQuery>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let town = match q.town.trim() {
         "" => None,
         t => Some(t.parse::<i64>().map_err(|_| AppError::BadRequest)?),

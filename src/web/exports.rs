@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::ctx::Visit;
+use super::ctx::{Bureau, Signed};
 use super::respond::html;
 use super::state::{read, AppState};
 use crate::bureau::StoredPlan;
@@ -30,7 +30,7 @@ use crate::domain::parse_date;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::models::export::{self, Filter, Key};
-use crate::models::{audit, town, Role};
+use crate::models::{audit, town};
 use crate::views::audit::AuditPage;
 use crate::views::exports::{Export, ExportsPage, PlanLine, Sheet};
 
@@ -118,10 +118,9 @@ impl ExportQuery {
 /// `GET /bureau/audit[?kind=&town=&user=&from=&to=&page=]`: a page of the audit trail, newest
 /// first, with names instead of ids.
 pub async fn audit_page(
-    Visit { ctx, state }: Visit,
     q: web::Query<ExportQuery>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let tz = state.settings.time_zone;
     let filter = q.filter(tz)?;
     let page = q.page()?;
@@ -162,10 +161,9 @@ pub async fn audit_page(
 
 /// `GET /bureau/exports`: the filter form and a link per export.
 pub async fn exports_page(
-    Visit { ctx, state }: Visit,
     q: web::Query<ExportQuery>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     q.filter(state.settings.time_zone)?;
     let towns = read(&state, |c, _| Ok(town::list_all(c)?)).await?;
     html(&ExportsPage {
@@ -187,11 +185,10 @@ pub async fn exports_page(
 
 /// `GET /bureau/exports/{name}.csv[?from=&to=&town=]`: one export, streamed.
 pub async fn export_csv(
-    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     q: web::Query<ExportQuery>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let export = Export::from_name(&path).ok_or(AppError::NotFound)?;
     let tz = state.settings.time_zone;
     let pager = Pager {

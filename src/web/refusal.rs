@@ -9,6 +9,7 @@ use crate::booking::BookingError;
 use crate::bureau::BureauError;
 use crate::error::Refused;
 use crate::setup::SetupError;
+use crate::web::respond::Failing;
 
 impl Refused for BookingError {
     fn status(&self) -> StatusCode {
@@ -71,3 +72,21 @@ impl Refused for HouseholdError {
         }
     }
 }
+
+/// Each service's own test of a failure of the system.
+macro_rules! failing {
+    ($($error:ty),+) => {
+        $(impl Failing for $error {
+            fn is_internal(&self) -> bool {
+                <$error>::is_internal(self)
+            }
+        })+
+    };
+}
+failing!(
+    BookingError,
+    ClinicError,
+    BureauError,
+    SetupError,
+    HouseholdError
+);

@@ -1,5 +1,7 @@
 //! The answers handlers share: a rendered page (with its status) and `303 See Other`.
 
+use std::future::Future;
+
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
@@ -31,4 +33,40 @@ pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, to.to_string()))
         .finish()
+}
+
+/// The status of a form shown again after its POST was refused: 409 when a refusal is on top,
+/// else 422 (errors next to its fields).
+pub fn refused_status(refusal: &Option<String>) -> StatusCode {
+    if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+/// A service's error as a form's POST meets it: the system's failure (never shown on the form)
+/// or a refusal (shown, or answered with an error page of its own).
+pub trait Failing: Into<AppError> {
+    /// Whether this is the system's fault rather than the request's.
+    fn is_internal(&self) -> bool;
+}
+
+/// The answer to a form's POST once its service has answered: `303` to `done(value)` when it
+/// was carried out; the system's failure as its error; a refusal as `again` answers it (the
+/// form again, with its errors and status, or a plain error page).
+pub async fn redirect_or<T, E, Fut>(
+    outcome: Result<T, E>,
+    done: impl FnOnce(T) -> String,
+    again: impl FnOnce(E) -> Fut,
+) -> Result<HttpResponse, AppError>
+where
+    E: Failing,
+    Fut: Future<Output = Result<HttpResponse, AppError>>,
+{
+    match outcome {
+        Ok(v) => Ok(see_other(&done(v))),
+        Err(e) if e.is_internal() => Err(e.into()),
+        Err(e) => again(e).await,
+    }
 }

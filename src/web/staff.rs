@@ -4,10 +4,10 @@
 
 use actix_web::HttpResponse;
 
-use super::ctx::Visit;
+use super::ctx::{Clinic, Signed};
 use crate::error::AppError;
 
 /// `GET /staff`: the clinic desk's start page: the user's site today (admins choose a site).
-pub async fn clinic_home(visit: Visit) -> Result<HttpResponse, AppError> {
-    super::clinic::start(visit).await
+pub async fn clinic_home(signed: Signed<Clinic>) -> Result<HttpResponse, AppError> {
+    super::clinic::start(signed).await
 }

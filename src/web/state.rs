@@ -108,6 +108,17 @@ where
     blocking_with(state, Patience::WhileAnswering, f).await
 }
 
+/// Run a service call off the async workers: the outer error is the system's (no connection, no
+/// answer in time), the inner the service's own answer, for the handler to show.
+pub async fn attempt<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<Result<T, E>, AppError>
+where
+    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    blocking(state, move |st| Ok::<_, AppError>(f(st))).await
+}
+
 /// Run blocking work (database, Argon2) off the async workers, waiting as `patience` says.
 ///
 /// A request does not hang with the database: once it has waited `DOSEWISE_DB_TIMEOUT_MS` and no

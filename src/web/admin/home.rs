@@ -3,20 +3,18 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::{explain, run};
+use super::explain;
 use crate::error::AppError;
-use crate::models::{audit, setup_progress, Role};
+use crate::models::{audit, setup_progress};
 use crate::setup;
 use crate::views::admin::AdminHomePage;
 use crate::views::local;
-use crate::web::common::CsrfForm;
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{Acting, Admin, Button, Ctx, Signed};
 use crate::web::respond::html;
-use crate::web::state::{read, AppState};
+use crate::web::state::{attempt, read, AppState};
 
 /// `GET /admin`: the set-up checklist, publishing, the latest audit entries.
-pub async fn home(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn home(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
     render_home(ctx, &state, None).await
 }
 
@@ -65,12 +63,10 @@ async fn render_home(
 
 /// `POST /admin/publish`: publish every site's slots now (the daily job does the same).
 pub async fn publish(
-    Visit { ctx, state }: Visit,
-    form: web::Form<CsrfForm>,
+    Acting(ctx, state, user, _): Acting<Button<Admin>>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
-    let report = run(&state, move |st| {
-        setup::publish_all(&st.db, st.settings.time_zone, st.now(), &actor)
+    let report = attempt(&state, move |st| {
+        setup::publish_all(&st.db, st.settings.time_zone, st.now(), &user.username)
     })
     .await?;
     match report {

@@ -1,20 +1,19 @@
 //! The CSV import of towns and sites.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde::Deserialize;
 
-use super::{explain, run};
+use super::explain;
 use crate::error::AppError;
-use crate::models::Role;
 use crate::setup::{self, SetupError};
 use crate::views::admin::ImportPage;
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{staff_form, Acting, Admin, Signed};
 use crate::web::respond::{html, html_status};
+use crate::web::state::attempt;
 
 /// `GET /admin/import`: the format, the example, the form.
-pub async fn import_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn import_form(Signed { ctx, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
     html(&ImportPage {
         csv: String::new(),
         problems: Vec::new(),
@@ -30,17 +29,16 @@ pub struct ImportForm {
     csv: String,
     csrf: String,
 }
+staff_form!(Admin: ImportForm);
 
 /// `POST /admin/import`: all rows or nothing.
 pub async fn import(
-    Visit { ctx, state }: Visit,
-    form: web::Form<ImportForm>,
+    Acting(ctx, state, user, form): Acting<ImportForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
-    let csv = form.into_inner().csv;
+    let csv = form.csv;
     let text = csv.clone();
-    let outcome = run(&state, move |st| {
-        setup::import_csv(&st.db, &text, &actor, st.now())
+    let outcome = attempt(&state, move |st| {
+        setup::import_csv(&st.db, &text, &user.username, st.now())
     })
     .await?;
     let lang = ctx.lang;
@@ -77,8 +75,7 @@ pub async fn import(
 }
 
 /// `GET /admin/import/example.csv`.
-pub async fn import_example(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn import_example(_: Signed<Admin>) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -10,13 +10,13 @@ mod sites;
 mod towns;
 mod users;
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 
 use actix_web::HttpResponse;
-use serde::de::DeserializeOwned;
 
 pub use crate::views::admin::{ProductForm, SiteForm, TownForm, UserForm};
+staff_form!(Admin: SiteForm, TownForm, UserForm, crate::views::admin::ExceptionForm);
+staff_form!(Bureau: ProductForm);
 pub use home::{home, publish};
 pub use import::{import, import_example, import_form, ImportForm};
 pub use products::{product_page, products};
@@ -24,12 +24,11 @@ pub use sites::{add_exception, save_template, site_page, sites, DoneQuery};
 pub use towns::{delete_town, town_page, towns};
 pub use users::{reset_password, set_active, users, ActiveForm, PasswordForm};
 
-use super::ctx::{Ctx, Visit};
-use super::respond::see_other;
-use super::state::{blocking, AppState};
+use super::ctx::{staff_form, Acting, Admin, Bureau, Ctx, StaffForm};
+use super::respond::redirect_or;
+use super::state::{attempt, AppState};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::models::Role;
 use crate::setup::SetupError;
 use crate::views::FormErrors;
 
@@ -37,14 +36,9 @@ use crate::views::FormErrors;
 /// (towns, products, sites; users are only added): who may post it, how it is read and saved,
 /// where a saved one leads, and how a refused one is shown again. [`create`] and [`update`] are
 /// the one flow every such form goes through.
-pub(crate) trait SetupForm: DeserializeOwned + Clone + Send + 'static {
-    /// Who may post it: set-up is the admin's (products also the bureau's).
-    const ROLE: Role = Role::Admin;
+pub(crate) trait SetupForm: StaffForm + Clone + Send {
     /// The list page, where new records are added; a record's page is `LIST/{id}`.
     const LIST: &'static str;
-
-    /// The form's CSRF token.
-    fn csrf(&self) -> &str;
 
     /// Read the form and save it as `actor`, a new record (`id` None) or the record `id`, in one
     /// audited transaction: the record's id.
@@ -76,45 +70,40 @@ pub(crate) struct Refusal<'a> {
 }
 
 /// `POST` of a set-up form's list page: add a record.
-pub(crate) async fn create<F: SetupForm>(
-    visit: Visit,
-    form: web::Form<F>,
-) -> Result<HttpResponse, AppError> {
-    save(visit, None, form.into_inner()).await
+pub(crate) async fn create<F: SetupForm>(posted: Acting<F>) -> Result<HttpResponse, AppError> {
+    save(posted, None).await
 }
 
 /// `POST` of a record's page: edit it.
 pub(crate) async fn update<F: SetupForm>(
-    visit: Visit,
     path: web::Path<i64>,
-    form: web::Form<F>,
+    posted: Acting<F>,
 ) -> Result<HttpResponse, AppError> {
-    save(visit, Some(*path), form.into_inner()).await
+    save(posted, Some(*path)).await
 }
 
-/// Role, then CSRF; read and save the form; 303 to where it leads, or the form again.
+/// Read and save the form (role and CSRF checked by [`Acting`]); 303 to where it leads, or the
+/// form again.
 async fn save<F: SetupForm>(
-    Visit { ctx, state }: Visit,
+    Acting(ctx, state, user, form): Acting<F>,
     id: Option<i64>,
-    form: F,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(F::ROLE, form.csrf())?.username.clone();
+    let actor = user.username;
     let posted = form.clone();
-    let outcome = run(&state, move |st| posted.save(st, id, &actor)).await?;
-    match outcome {
-        Ok(saved) => Ok(see_other(&F::saved_to(id, saved))),
-        Err(e) => {
-            let (errors, refusal) = explain(ctx.lang, e)?;
-            let shown = Refusal {
-                ctx,
-                state: &state,
-                id,
-                errors,
-                refusal,
-            };
-            form.again(shown).await
-        }
-    }
+    let outcome = attempt(&state, move |st| posted.save(st, id, &actor)).await?;
+    let done = |saved| F::saved_to(id, saved);
+    redirect_or(outcome, done, |e| async move {
+        let (errors, refusal) = explain(ctx.lang, e)?;
+        let shown = Refusal {
+            ctx,
+            state: &state,
+            id,
+            errors,
+            refusal,
+        };
+        form.again(shown).await
+    })
+    .await
 }
 
 /// A set-up error as a page shows it: field errors next to fields, a refusal on top. Internal
@@ -134,25 +123,6 @@ fn explain(lang: Lang, e: SetupError) -> Result<(FormErrors, Option<String>), Ap
     }
 }
 
-/// The status of a page re-shown after a refused form.
-fn refused_status(refusal: &Option<String>) -> StatusCode {
-    if refusal.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
-}
-
-/// Run a set-up action off the async workers; the outer error is the system's, the inner the
-/// request's.
-async fn run<T, F>(state: &web::Data<AppState>, f: F) -> Result<Result<T, SetupError>, AppError>
-where
-    F: FnOnce(&AppState) -> Result<T, SetupError> + Send + 'static,
-    T: Send + 'static,
-{
-    blocking(state, move |st| Ok::<_, AppError>(f(st))).await
-}
-
 /// Run a parsed set-up action off the async workers, or pass the form's errors on.
 async fn run_parsed<I, T, F>(
     state: &web::Data<AppState>,
@@ -165,7 +135,7 @@ where
     T: Send + 'static,
 {
     match parsed {
-        Ok(input) => run(state, move |st| f(st, input)).await,
+        Ok(input) => attempt(state, move |st| f(st, input)).await,
         Err(e) => Ok(Err(e)),
     }
 }

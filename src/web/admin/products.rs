@@ -7,17 +7,16 @@ use super::forms::product_input;
 use super::{Refusal, SetupForm};
 use crate::error::AppError;
 use crate::ids::ProductId;
-use crate::models::{product, product_change, Role};
+use crate::models::{product, product_change};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
 use crate::views::{local, FormErrors};
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{Bureau, Ctx, Signed};
 use crate::web::respond::html_status;
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/products` (bureau too).
-pub async fn products(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
+pub async fn products(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpResponse, AppError> {
     let form = ProductForm {
         doses_in_series: "2".into(),
         min_interval_days: "21".into(),
@@ -64,12 +63,7 @@ async fn products_page(
 /// The product form (bureau too): added on `/admin/products`, edited on the product's page,
 /// where an interval change after doses were given needs a reason.
 impl SetupForm for ProductForm {
-    const ROLE: Role = Role::Bureau;
     const LIST: &'static str = "/admin/products";
-
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 
     fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
         setup::save_product(&st.db, id, product_input(self)?, actor, st.now())
@@ -86,10 +80,9 @@ impl SetupForm for ProductForm {
 
 /// `GET /admin/products/{id}`.
 pub async fn product_page(
-    Visit { ctx, state }: Visit,
     product: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Bureau)?;
     let id = *product;
     let p = read(&state, move |c, _| {
         product::find(c, ProductId(id))?.ok_or(AppError::NotFound)

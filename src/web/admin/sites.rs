@@ -6,19 +6,21 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::{exception_input, site_input, template_input};
-use super::{explain, refused_status, run_parsed, Refusal, SetupForm};
+use super::{explain, run_parsed, Refusal, SetupForm};
 use crate::error::AppError;
 use crate::ids::SiteId;
-use crate::models::{exception, product, site, site_product, slot, template, town, Role};
+use crate::models::{exception, product, site, site_product, slot, template, town};
 use crate::setup::{self, ExceptionOutcome, SetupError};
 use crate::views::admin::{
     AffectedRow, ExceptionForm, SiteEditPage, SiteForm, SiteListRow, SitesPage, TemplateForm,
     HOUR_FIELDS,
 };
 use crate::views::{when, FormErrors};
-use crate::web::ctx::{Ctx, Visit};
-use crate::web::respond::{html_status, see_other};
+use crate::web::ctx::{staff_form, Acting, Admin, Ctx, Signed};
+use crate::web::respond::{html_status, redirect_or, refused_status, see_other};
 use crate::web::state::{read, AppState};
+
+staff_form!(Admin: TemplateForm);
 
 const WEEKDAY_KEYS: [&str; 7] = [
     "day.mon", "day.tue", "day.wed", "day.thu", "day.fri", "day.sat", "day.sun",
@@ -32,8 +34,7 @@ fn town_options(towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
 }
 
 /// `GET /admin/sites`.
-pub async fn sites(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn sites(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
     sites_page(
         ctx,
         &state,
@@ -86,10 +87,6 @@ async fn sites_page(
 /// and its details edited on its page.
 impl SetupForm for SiteForm {
     const LIST: &'static str = "/admin/sites";
-
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 
     fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
         let input = site_input(self, id.is_none())?;
@@ -264,11 +261,10 @@ pub struct DoneQuery {
 
 /// `GET /admin/sites/{id}`: details, products and template, exceptions.
 pub async fn site_page(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     q: web::Query<DoneQuery>,
+    Signed { ctx, state, .. }: Signed<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
     let message = match (q.created, q.cancelled) {
         (Some(n), _) => Some(ctx.tf("site.template_saved", &[("n", &n.to_string())])),
         (_, Some(n)) => Some(ctx.tf(
@@ -295,48 +291,41 @@ pub async fn site_page(
 
 /// `POST /admin/sites/{id}/template`: save products and the weekly template, and publish.
 pub async fn save_template(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    pairs: web::Form<Vec<(String, String)>>,
+    Acting(ctx, state, user, mut form): Acting<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = TemplateForm::from_pairs(pairs.into_inner());
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     if form.draw_minutes.trim().is_empty() {
         form.draw_minutes = state.settings.draw_minutes.to_string();
     }
     let id = *path;
     let outcome = run_parsed(&state, template_input(&form), move |st, input| {
-        setup::save_template(&st.db, id, input, st.settings.time_zone, &actor, st.now())
+        let tz = st.settings.time_zone;
+        setup::save_template(&st.db, id, input, tz, &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(r) => Ok(see_other(&format!(
-            "/admin/sites/{id}?created={}#template",
-            r.created
-        ))),
-        Err(e) => {
-            let (template_errors, refusal) = explain(ctx.lang, e)?;
-            let v = SiteView {
-                template: Some(form),
-                template_errors,
-                refusal,
-                ..Default::default()
-            };
-            site_edit(ctx, &state, id, v, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    let done =
+        |r: setup::PublishReport| format!("/admin/sites/{id}?created={}#template", r.created);
+    redirect_or(outcome, done, |e| async move {
+        let (template_errors, refusal) = explain(ctx.lang, e)?;
+        let v = SiteView {
+            template: Some(form),
+            template_errors,
+            refusal,
+            ..Default::default()
+        };
+        site_edit(ctx, &state, id, v, StatusCode::UNPROCESSABLE_ENTITY).await
+    })
+    .await
 }
 
 /// `POST /admin/sites/{id}/exceptions`: close a site for (part of) a day or change a day's
 /// seats. Booked appointments inside are listed first; the second post confirms.
 pub async fn add_exception(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<ExceptionForm>,
+    Acting(ctx, state, user, form): Acting<ExceptionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
+    let actor = user.username;
     let id = *path;
-    let form = form.into_inner();
     let parsed = exception_input(&form, state.today());
     let again_as = actor.clone();
     let outcome = run_parsed(&state, parsed, move |st, input| {

@@ -4,20 +4,18 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use super::forms::town_input;
-use super::{explain, refused_status, run, Refusal, SetupForm};
+use super::{explain, Refusal, SetupForm};
 use crate::error::AppError;
-use crate::models::{site, town, Role, Town};
+use crate::models::{site, town, Town};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
 use crate::views::FormErrors;
-use crate::web::common::CsrfForm;
-use crate::web::ctx::{Ctx, Visit};
-use crate::web::respond::{html, html_status, see_other};
-use crate::web::state::{read, AppState};
+use crate::web::ctx::{Acting, Admin, Button, Ctx, Signed};
+use crate::web::respond::{html, html_status, redirect_or, refused_status};
+use crate::web::state::{attempt, read, AppState};
 
 /// `GET /admin/towns`.
-pub async fn towns(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn towns(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
     towns_page(
         ctx,
         &state,
@@ -62,10 +60,6 @@ async fn towns_page(
 impl SetupForm for TownForm {
     const LIST: &'static str = "/admin/towns";
 
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-
     fn save(&self, st: &AppState, id: Option<i64>, actor: &str) -> Result<i64, SetupError> {
         let input = town_input(self, id.is_none())?;
         setup::save_town(&st.db, id, input, actor, st.now())
@@ -90,16 +84,11 @@ impl SetupForm for TownForm {
 
 /// `GET /admin/towns/{id}`.
 pub async fn town_page(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
     let id = *path;
-    let t = read(&state, move |c, _| {
-        town::find(c, crate::ids::TownId(id))?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    let form = stored_form(t);
+    let form = stored_form(find_town(&state, id).await?);
     html(&TownEditPage {
         id: id.to_string(),
         form,
@@ -111,36 +100,39 @@ pub async fn town_page(
 
 /// `POST /admin/towns/{id}/delete`: delete a town with no sites (others are deactivated).
 pub async fn delete_town(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    Acting(ctx, state, user, _): Acting<Button<Admin>>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
     let id = *path;
-    let outcome = run(&state, move |st| {
-        setup::delete_town(&st.db, id, &actor, st.now())
+    let outcome = attempt(&state, move |st| {
+        setup::delete_town(&st.db, id, &user.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(()) => Ok(see_other("/admin/towns")),
-        Err(e) => {
+    redirect_or(
+        outcome,
+        |()| "/admin/towns".into(),
+        |e| async move {
             let (errors, refusal) = explain(ctx.lang, e)?;
-            let t = read(&state, move |c, _| {
-                town::find(c, crate::ids::TownId(id))?.ok_or(AppError::NotFound)
-            })
-            .await?;
-            html_status(
-                &TownEditPage {
-                    id: id.to_string(),
-                    form: stored_form(t),
-                    errors,
-                    refusal,
-                    ctx,
-                },
-                StatusCode::CONFLICT,
-            )
-        }
-    }
+            let form = stored_form(find_town(&state, id).await?);
+            let page = TownEditPage {
+                id: id.to_string(),
+                form,
+                errors,
+                refusal,
+                ctx,
+            };
+            html_status(&page, StatusCode::CONFLICT)
+        },
+    )
+    .await
+}
+
+/// The town `id`, or 404.
+async fn find_town(state: &web::Data<AppState>, id: i64) -> Result<Town, AppError> {
+    read(state, move |c, _| {
+        town::find(c, crate::ids::TownId(id))?.ok_or(AppError::NotFound)
+    })
+    .await
 }
 
 /// The town form showing a stored town.

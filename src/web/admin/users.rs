@@ -5,20 +5,19 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::forms::user_input;
-use super::{explain, run, run_parsed, Refusal, SetupForm};
+use super::{explain, run_parsed, Refusal, SetupForm};
 use crate::domain::city::Password;
 use crate::error::AppError;
-use crate::models::{site, user, Role};
+use crate::models::{site, user};
 use crate::setup::{self, invalid, SetupError};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
 use crate::views::FormErrors;
-use crate::web::ctx::{Ctx, Visit};
-use crate::web::respond::{html_status, see_other};
-use crate::web::state::{read, AppState};
+use crate::web::ctx::{staff_form, Acting, Admin, Ctx, Signed};
+use crate::web::respond::{html_status, redirect_or};
+use crate::web::state::{attempt, read, AppState};
 
 /// `GET /admin/users`.
-pub async fn users(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
+pub async fn users(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
     users_list(ctx, &state, None, None).await
 }
 
@@ -89,10 +88,6 @@ async fn users_page(
 impl SetupForm for UserForm {
     const LIST: &'static str = "/admin/users";
 
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-
     fn save(&self, st: &AppState, _: Option<i64>, actor: &str) -> Result<i64, SetupError> {
         let by = setup::CreatedBy::Admin(actor);
         setup::create_user(&st.db, user_input(self)?, by, st.now())
@@ -110,31 +105,32 @@ pub struct ActiveForm {
     active: String,
     csrf: String,
 }
+staff_form!(Admin: ActiveForm, PasswordForm);
 
 /// `POST /admin/users/{id}/active`: deactivate (ending their sessions at once) or reactivate.
 pub async fn set_active(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<ActiveForm>,
+    Acting(ctx, state, me, form): Acting<ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.acting(Role::Admin, &form.csrf)?.clone();
     let id = *path;
     let active = match form.active.as_str() {
         "true" => true,
         "false" => false,
         _ => return Err(AppError::BadRequest),
     };
-    let outcome = run(&state, move |st| {
+    let outcome = attempt(&state, move |st| {
         setup::set_user_active(&st.db, id, active, me.id, &me.username, st.now())
     })
     .await?;
-    match outcome {
-        Ok(()) => Ok(see_other("/admin/users")),
-        Err(e) => {
+    redirect_or(
+        outcome,
+        |()| "/admin/users".into(),
+        |e| async move {
             let (_, refusal) = explain(ctx.lang, e)?;
             users_list(ctx, &state, None, refusal).await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// The password reset form.
@@ -147,11 +143,10 @@ pub struct PasswordForm {
 
 /// `POST /admin/users/{id}/password`: set a new password and end the user's sessions.
 pub async fn reset_password(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<PasswordForm>,
+    Acting(ctx, state, user, form): Acting<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let actor = ctx.acting(Role::Admin, &form.csrf)?.username.clone();
+    let actor = user.username;
     let id = *path;
     let parsed = Password::parse(&form.password).map_err(|k| invalid("password", k));
     let outcome = run_parsed(&state, parsed, move |st, password| {

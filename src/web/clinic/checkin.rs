@@ -11,18 +11,18 @@ use crate::domain::BookingCode;
 use crate::error::AppError;
 use crate::models::{appointment, desk as desk_read, AppointmentStatus, Role};
 use crate::views::clinic::{self as pages, CheckinForm, CheckinView, DoseForm};
+use crate::views::layout::CurrentUser;
 use crate::views::FormErrors;
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{Acting, Clinic, Ctx, Signed};
 use crate::web::respond::{html, html_status};
 use crate::web::state::{read, AppState};
 
 /// `GET /staff/checkin/{code}`: what a resident's QR code opens; the typed code leads here too.
 pub async fn checkin_page(
-    Visit { ctx, state }: Visit,
     path: web::Path<String>,
     q: web::Query<NoticeQuery>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
     let view = CheckinView {
         notice: q.message(ctx.lang),
@@ -76,27 +76,23 @@ async fn render_checkin(
     html_status(&page, status.unwrap_or(StatusCode::OK))
 }
 
-/// The start of every POST about a booking code: a clinic user, the form's CSRF token and the
-/// code in the path; the desk as that user now.
+/// The start of every POST about a booking code (the clinic user and the form's CSRF token
+/// checked by [`Acting`]): the code in the path; the desk as that user now.
 fn code_post(
-    ctx: &Ctx,
     state: &AppState,
+    user: &CurrentUser,
     path: &str,
-    csrf: &str,
 ) -> Result<(Desk, BookingCode), AppError> {
-    let u = ctx.acting(Role::Clinic, csrf)?;
     let code = BookingCode::parse(path).map_err(|_| AppError::NotFound)?;
-    Ok((desk(state, u), code))
+    Ok((desk(state, user), code))
 }
 
 /// `POST /staff/checkin/{code}`: confirm identity and screen; check in or defer.
 pub async fn checkin_submit(
-    Visit { ctx, state }: Visit,
     path: web::Path<String>,
-    form: web::Form<CheckinForm>,
+    Acting(ctx, state, user, form): Acting<CheckinForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (d, code) = code_post(&ctx, &state, &path, &form.csrf)?;
-    let form = form.into_inner();
+    let (d, code) = code_post(&state, &user, &path)?;
     let lang = ctx.lang;
     let unprocessable = Some(StatusCode::UNPROCESSABLE_ENTITY);
     let cmd = match forms::parse_checkin(lang, &code, &form, &d) {
@@ -154,12 +150,10 @@ pub async fn checkin_submit(
 
 /// `POST /staff/checkin/{code}/dose`: record the dose given.
 pub async fn dose_submit(
-    Visit { ctx, state }: Visit,
     path: web::Path<String>,
-    form: web::Form<DoseForm>,
+    Acting(ctx, state, user, form): Acting<DoseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (d, code) = code_post(&ctx, &state, &path, &form.csrf)?;
-    let form = form.into_inner();
+    let (d, code) = code_post(&state, &user, &path)?;
     let lang = ctx.lang;
     let (dose, time, lot) = match forms::parse_dose(lang, &form) {
         Ok(parsed) => parsed,
@@ -195,10 +189,12 @@ fn unknown_code(e: &ClinicError) -> Option<AppError> {
 /// `GET /staff/checkin/{code}/record`: the resident's record at the desk (who, with the ID
 /// number masked, and every dose with its lot and reactions).
 pub async fn record_page(
-    Visit { ctx, state }: Visit,
     path: web::Path<String>,
+    Signed {
+        ctx, state, user, ..
+    }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    let d = desk(&state, ctx.require(Role::Clinic)?);
+    let d = desk(&state, &user);
     let code = BookingCode::parse(&path).map_err(|_| AppError::NotFound)?;
     let lookup = code.as_str().to_string();
     let today = d.today();

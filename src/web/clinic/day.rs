@@ -11,14 +11,20 @@ use crate::error::AppError;
 use crate::ids::{SiteId, SlotId};
 use crate::models::{desk as desk_read, site, town, Role};
 use crate::views::clinic::{self as pages, TodayPage, TodayView};
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{Acting, Clinic, Ctx, Signed, Visit};
 use crate::web::resident::field_message;
 use crate::web::respond::{html, html_status, see_other};
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff`: a clinic user's site today; an admin chooses a site first.
-pub async fn start(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
-    let u = ctx.require(Role::Clinic)?.clone();
+pub async fn start(
+    Signed {
+        ctx,
+        state,
+        user: u,
+        ..
+    }: Signed<Clinic>,
+) -> Result<HttpResponse, AppError> {
     match (u.role, u.site_id) {
         (Role::Admin, _) => {
             let (sites, towns) = read(&state, |c, _| {
@@ -37,11 +43,10 @@ pub async fn start(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError
 
 /// `GET /staff/sites/{id}`: the site's day.
 pub async fn today(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
     q: web::Query<NoticeQuery>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     let view = TodayView {
         notice: q.message(ctx.lang),
         ..TodayView::default()
@@ -92,10 +97,9 @@ pub async fn today_json(
 
 /// `GET /staff/checkin?code=...&site=...`: the typed booking code leads to its check-in page.
 pub async fn find_code(
-    Visit { ctx, state }: Visit,
     q: web::Query<CodeQuery>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     match BookingCode::parse(&q.code) {
         Ok(code) => Ok(see_other(&format!("/staff/checkin/{}", code.as_str()))),
         Err(e) => {
@@ -113,11 +117,9 @@ pub async fn find_code(
 
 /// `POST /staff/sites/{id}/no-shows`.
 pub async fn no_shows(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<NoShowForm>,
+    Acting(ctx, state, u, form): Acting<NoShowForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let site_id = SiteId(*path);
     let only = match text::clean(&form.slot) {
         Some("") => None,

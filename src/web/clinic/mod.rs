@@ -17,6 +17,14 @@ use actix_web::HttpResponse;
 pub use checkin::{checkin_page, checkin_submit, dose_submit, record_page};
 pub use day::{find_code, no_shows, start, today, today_json};
 pub use forms::{CodeQuery, NoShowForm, NoticeQuery};
+super::ctx::staff_form!(super::ctx::Clinic:
+    NoShowForm,
+    crate::views::clinic::WalkInForm,
+    crate::views::clinic::WasteForm,
+    crate::views::clinic::ReactionForm,
+    crate::views::clinic::CheckinForm,
+    crate::views::clinic::DoseForm
+);
 pub use records::{
     reaction_form, reaction_submit, walkin_form, walkin_submit, wastage_form, wastage_submit,
 };

@@ -11,16 +11,15 @@ use crate::ids::SiteId;
 use crate::models::{desk as desk_read, vaccination, Appointment, Role};
 use crate::views::clinic::{self as pages, ReactionForm, Shown, WalkInForm, WasteForm};
 use crate::views::{hm, FormErrors};
-use crate::web::ctx::{Ctx, Visit};
+use crate::web::ctx::{Acting, Clinic, Ctx, Signed};
 use crate::web::respond::html_status;
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
 pub async fn walkin_form(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     render_walkin(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
 }
 
@@ -43,14 +42,11 @@ async fn render_walkin(
 
 /// `POST /staff/sites/{id}/walk-in`: take a seat and a dose, then go to the check-in page.
 pub async fn walkin_submit(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<WalkInForm>,
+    Acting(ctx, state, _, mut form): Acting<WalkInForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.acting(Role::Clinic, &form.csrf)?;
     let site_id = SiteId(*path);
     let d = desk_for(&ctx, &state, site_id)?;
-    let mut form = form.into_inner();
     form.id_number = form.id_number.trim().to_string();
     let lang = ctx.lang;
     let (details, slot_id) = match forms::parse_walkin(lang, &form) {
@@ -76,10 +72,9 @@ pub async fn walkin_submit(
 
 /// `GET /staff/sites/{id}/wastage`: record wasted doses.
 pub async fn wastage_form(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     render_wastage(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
 }
 
@@ -100,13 +95,10 @@ async fn render_wastage(
 
 /// `POST /staff/sites/{id}/wastage`.
 pub async fn wastage_submit(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<WasteForm>,
+    Acting(ctx, state, u, form): Acting<WasteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let site_id = SiteId(*path);
-    let form = form.into_inner();
     let lang = ctx.lang;
     let w = match forms::parse_waste(lang, site_id, &form) {
         Ok(w) => w,
@@ -132,10 +124,9 @@ pub async fn wastage_submit(
 
 /// `GET /staff/vaccinations/{id}/reaction`: record a reaction after a dose.
 pub async fn reaction_form(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
+    Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Clinic)?;
     let form = ReactionForm {
         severity: "mild".into(),
         time: hm(state.settings.time_zone, state.now()),
@@ -165,13 +156,10 @@ async fn render_reaction(
 
 /// `POST /staff/vaccinations/{id}/reaction`.
 pub async fn reaction_submit(
-    Visit { ctx, state }: Visit,
     path: web::Path<i64>,
-    form: web::Form<ReactionForm>,
+    Acting(ctx, state, u, form): Acting<ReactionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let u = ctx.acting(Role::Clinic, &form.csrf)?.clone();
     let vaccination_id = *path;
-    let form = form.into_inner();
     let lang = ctx.lang;
     let d = desk(&state, &u);
     let r = match forms::parse_reaction(lang, vaccination_id, &form, |t| d.today_at(t)) {
