@@ -92,10 +92,7 @@ async fn availability_and_the_day_page_revalidate_with_etags_and_show_a_booking_
 
 #[actix_web::test]
 async fn a_script_booking_from_one_address_is_slowed_with_429_and_gains_nothing() {
-    let db = crate::helpers::TestDb::new();
-    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    let app = crate::helpers::spawn_app_configured(db, transport, mail, |s| {
+    let app = crate::helpers::spawn_app_with_settings(|s| {
         s.rate_book_per_minute = 6;
     })
     .await;

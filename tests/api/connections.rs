@@ -7,14 +7,17 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use dosewise::config::Settings;
+use crate::helpers::{spawn_app_with_settings, TestApp};
 
-use crate::helpers::{spawn_app_configured, TestApp, TestDb};
-
-async fn app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    spawn_app_configured(TestDb::new(), transport, mail, configure).await
+/// A server of two workers holding at most four connections (two each), idle ones kept
+/// `keep_alive_ms` while at most two are open.
+async fn four_connections(keep_alive_ms: u64) -> TestApp {
+    spawn_app_with_settings(|s| {
+        s.workers = 2;
+        s.max_connections = 4;
+        s.keep_alive_ms = keep_alive_ms;
+    })
+    .await
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -54,12 +57,7 @@ fn health(stream: &mut TcpStream) -> (u16, bool) {
 async fn a_client_beyond_the_connection_limit_waits_in_the_queue_until_an_idle_connection_closes() {
     // Two workers holding two connections each; idle connections kept 3 s while at most two
     // are open.
-    let app = app_with(|s| {
-        s.workers = 2;
-        s.max_connections = 4;
-        s.keep_alive_ms = 3000;
-    })
-    .await;
+    let app = four_connections(3000).await;
     let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
     let (idle, waited) = actix_web::web::block(move || {
         // Two answered connections, kept alive (two open: not crowded).
@@ -107,12 +105,7 @@ async fn a_client_beyond_the_connection_limit_waits_in_the_queue_until_an_idle_c
 
 #[actix_web::test]
 async fn a_server_holding_four_connections_answers_forty_clients_at_once_all_of_them() {
-    let app = app_with(|s| {
-        s.workers = 2;
-        s.max_connections = 4;
-        s.keep_alive_ms = 200;
-    })
-    .await;
+    let app = four_connections(200).await;
     // Forty clients, each with its own connection, kept (so their connections stay open until
     // the server's keep-alive closes them).
     let clients: Vec<reqwest::Client> = (0..40).map(|_| reqwest::Client::new()).collect();

@@ -7,8 +7,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    add_slot_at, add_stock, id_number, open_in_draw, resident, spawn_app, spawn_app_configured,
-    test_now, City, TestApp, TestDb,
+    add_slot_at, add_stock, id_number, open_in_draw, resident, spawn_app, spawn_app_with_settings,
+    test_now, City, TestApp,
 };
 
 /// A slot's start: `days` ahead at 10:00 Shanghai time.
@@ -31,9 +31,7 @@ fn with_contact(i: u32, phone: &str, email: &str) -> Value {
 
 /// A server whose contact cap is `cap`.
 async fn app_with_cap(cap: u32) -> TestApp {
-    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    spawn_app_configured(TestDb::new(), transport, mail, |s| s.contact_day_cap = cap).await
+    spawn_app_with_settings(|s| s.contact_day_cap = cap).await
 }
 
 /// A slot of `city` opening at `opens_at`, with a draw of `window` minutes from then. Returns

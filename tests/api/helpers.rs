@@ -200,6 +200,13 @@ pub async fn spawn_app_with(
     spawn_app_configured(db, transport, mail, |_| {}).await
 }
 
+/// Start a server on a fresh database with memory mail, its settings changed by `configure`.
+pub async fn spawn_app_with_settings(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = dosewise::mail::Transport::Memory(mail.clone());
+    spawn_app_configured(TestDb::new(), transport, mail, configure).await
+}
+
 /// Start a server whose settings `configure` changes first.
 pub async fn spawn_app_configured(
     db: TestDb,

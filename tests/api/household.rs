@@ -3,24 +3,14 @@
 //! the per-phone cap; the household found by any member's code and ID number; and no full ID
 //! number on the page. Each test checks the page and the database.
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use dosewise::config::Settings;
 use dosewise::ids::ResidentId;
 use dosewise::models::appointment;
 
 use crate::helpers::{
     add_slot_at, give_dose, id_number, resident_form, run_in_chromium, spawn_app,
-    spawn_app_configured, test_now, City, Session, TestApp, TestDb,
+    spawn_app_with_settings, test_now, City, Session, TestApp,
 };
-
-/// A server whose settings `configure` changes.
-async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    spawn_app_configured(TestDb::new(), transport, mail, configure).await
-}
 
 /// A slot `days` ahead at 10:00 Shanghai time plus `minutes`, 30 minutes long.
 fn slot_at(app: &TestApp, city: City, days: i64, minutes: i64, seats: i32) -> i64 {
@@ -334,7 +324,7 @@ async fn two_households_racing_for_the_last_seats_get_all_or_nothing() {
 
 #[actix_web::test]
 async fn a_household_holds_at_most_the_set_number_of_members() {
-    let app = spawn_with(|s| s.household_max = 3).await;
+    let app = spawn_app_with_settings(|s| s.household_max = 3).await;
     let (_, _, s) = booked_home(&app).await;
     add_members(&s, 2..=3).await;
     assert!(s
@@ -391,7 +381,7 @@ async fn someone_registered_with_other_contact_details_is_not_added() {
 
 #[actix_web::test]
 async fn the_per_phone_cap_holds_for_a_household_booking() {
-    let app = spawn_with(|s| s.contact_day_cap = 2).await;
+    let app = spawn_app_with_settings(|s| s.contact_day_cap = 2).await;
     let city = app.city();
     let mine = slot_at(&app, city, 3, 0, 4);
     let same_day = slot_at(&app, city, 3, 30, 4);

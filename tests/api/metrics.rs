@@ -2,21 +2,18 @@
 //! with requests by route pattern, bookings, entries, cancellations, the outbox and the pools.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::json;
 
 use crate::concurrency::book_with_page;
 use crate::helpers::{
-    book_code, id_number, open_in_draw, resident, spawn_app_configured, test_now, TestApp, TestDb,
+    book_code, id_number, open_in_draw, resident, spawn_app_with_settings, test_now, TestApp,
 };
 
 /// A test server with the metrics listener on a free port.
 async fn app_with_metrics() -> TestApp {
-    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    spawn_app_configured(TestDb::new(), transport, mail, |s| {
+    spawn_app_with_settings(|s| {
         s.metrics_bind = Some("127.0.0.1:0".into());
     })
     .await

@@ -455,12 +455,7 @@ async fn a_second_dose_is_moved_only_inside_its_window_even_past_a_nearer_seat_a
 
 #[actix_web::test]
 async fn a_system_move_is_not_blocked_by_the_contact_cap_that_still_holds_for_residents() {
-    let mail = Arc::new(Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    let app = crate::helpers::spawn_app_configured(TestDb::new(), transport, mail, |s| {
-        s.contact_day_cap = 1
-    })
-    .await;
+    let app = crate::helpers::spawn_app_with_settings(|s| s.contact_day_cap = 1).await;
     let city = app.city();
     app.add_stock(city, 10);
     let closed = add_slot_at(&mut app.conn(), city, local(5, 10, 0), 3, 0);

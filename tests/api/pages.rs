@@ -1,7 +1,7 @@
 //! The resident's journey through the HTML pages, without JavaScript: find a site, book, find the
 //! appointment again, move it, cancel it, join a waiting list.
 
-use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp, TestDb};
+use crate::helpers::{csrf_in, id_number, resident_form, spawn_app, TestApp};
 
 async fn book_form(app: &TestApp, slot: i64, who: u32, dose: &str) -> reqwest::Response {
     book_fields(app, slot, resident_form(who), dose).await
@@ -70,12 +70,7 @@ async fn a_resident_finds_a_site_and_its_slots_one_day_at_a_time() {
 
 #[actix_web::test]
 async fn the_appointment_page_gives_the_sites_own_observation_time() {
-    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    let app = crate::helpers::spawn_app_configured(TestDb::new(), transport, mail, |s| {
-        s.observation_minutes = 45
-    })
-    .await;
+    let app = crate::helpers::spawn_app_with_settings(|s| s.observation_minutes = 45).await;
     let (_, slot) = app.city_with_slot(2, 3, 0, 10);
     assert_eq!(book_form(&app, slot, 1, "1").await.status(), 303);
     let page = app.get_text("/appointment").await;

@@ -14,8 +14,8 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    add_slot_at, id_number, open_in_draw, resident, spawn_app_configured, test_now, City, TestApp,
-    TestDb,
+    add_slot_at, id_number, open_in_draw, resident, spawn_app_with_settings, test_now, City,
+    TestApp,
 };
 
 /// Residents arriving at once.
@@ -30,9 +30,7 @@ const SEATS: i32 = 10;
 
 /// A server with the production limits on booking and look-ups (30 a minute per address).
 async fn app_with_limits() -> TestApp {
-    let mail = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let transport = dosewise::mail::Transport::Memory(mail.clone());
-    spawn_app_configured(TestDb::new(), transport, mail, |s| {
+    spawn_app_with_settings(|s| {
         s.rate_book_per_minute = 30;
         s.rate_lookup_per_minute = 30;
     })
