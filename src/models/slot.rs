@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
 use crate::db::schema::slots;
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, MultiBackend};
 use crate::ids::{SiteId, SlotId};
 
 /// A timed slot at a site for one product.
@@ -110,36 +110,95 @@ pub fn list_for_site_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<Slot>> {
+    list_for_site(conn, site, StartEdge::AtOrAfter(from), Some(to))
+}
+
+/// A site's slots, every product, starting from `from` and before `to` when it is given, in
+/// time order (then product).
+fn list_for_site(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    from: StartEdge,
+    to: Option<NaiveDateTime>,
+) -> QueryResult<Vec<Slot>> {
+    let mut q = from.filter(slots::table.filter(slots::site_id.eq(site.0)).into_boxed());
+    if let Some(to) = to {
+        q = q.filter(slots::starts_at.lt(to));
+    }
     super::load_all(
         conn,
-        slots::table
-            .filter(slots::site_id.eq(site.0))
-            .filter(slots::starts_at.ge(from))
-            .filter(slots::starts_at.lt(to))
-            .order((slots::starts_at.asc(), slots::product_id.asc())),
+        q.order((slots::starts_at.asc(), slots::product_id.asc())),
     )
 }
 
-/// Future slots of several sites with a seat still free for someone, in time order. The exact
-/// first-dose rule is applied by the caller; this is the coarse filter.
+/// Where a list of slots begins, and whether a slot starting at that instant is in it: the town
+/// page counts a slot starting at `now` as still open; a moved booking never goes to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartEdge {
+    /// Slots starting at the instant or later.
+    AtOrAfter(NaiveDateTime),
+    /// Slots starting strictly after the instant.
+    After(NaiveDateTime),
+}
+
+impl StartEdge {
+    /// `q` narrowed to the slots starting from this edge.
+    fn filter<'a>(
+        self,
+        q: slots::BoxedQuery<'a, MultiBackend>,
+    ) -> slots::BoxedQuery<'a, MultiBackend> {
+        match self {
+            StartEdge::AtOrAfter(t) => q.filter(slots::starts_at.ge(t)),
+            StartEdge::After(t) => q.filter(slots::starts_at.gt(t)),
+        }
+    }
+}
+
+/// How open slots are ordered: by start time only (ties in the database's order), or by start
+/// time and then id (a repeatable order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenOrder {
+    Start,
+    StartThenId,
+}
+
+/// Slots of `sites` with a seat still free for someone (the coarse filter: the exact first-dose
+/// and release rules are the caller's), of `product` only when one is given, starting from
+/// `from`, at most `limit` in `order`.
+pub fn list_open(
+    conn: &mut AnyConnection,
+    sites: &[i64],
+    product: Option<crate::ids::ProductId>,
+    from: StartEdge,
+    order: OpenOrder,
+    limit: i64,
+) -> QueryResult<Vec<Slot>> {
+    let mut q = slots::table.filter(free_at_sites(sites)).into_boxed();
+    if let Some(p) = product {
+        q = q.filter(slots::product_id.eq(p.0));
+    }
+    q = from.filter(q);
+    q = match order {
+        OpenOrder::Start => q.order(slots::starts_at.asc()),
+        OpenOrder::StartThenId => q.order((slots::starts_at.asc(), slots::id.asc())),
+    };
+    super::load_all(conn, q.limit(limit))
+}
+
+/// Slots of several sites with a seat still free for someone starting at `from` or later, in
+/// time order: where the town page looks for a site's next free seat.
 pub fn list_open_for_sites(
     conn: &mut AnyConnection,
     sites: &[i64],
     from: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Slot>> {
-    super::load_all(
-        conn,
-        slots::table
-            .filter(free_at_sites(sites))
-            .filter(slots::starts_at.ge(from))
-            .order(slots::starts_at.asc())
-            .limit(limit),
-    )
+    let edge = StartEdge::AtOrAfter(from);
+    list_open(conn, sites, None, edge, OpenOrder::Start, limit)
 }
 
-/// Future slots of one product at some sites with a seat still free for someone, in time order:
-/// where a booking displaced by an exception may go (the exact rules are the caller's).
+/// Slots of one product at some sites with a seat still free for someone starting after `from`,
+/// in time order (then id): where a booking displaced by an exception may go.
 pub fn list_open_for_product(
     conn: &mut AnyConnection,
     sites: &[i64],
@@ -147,14 +206,14 @@ pub fn list_open_for_product(
     from: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Slot>> {
-    super::load_all(
+    let edge = StartEdge::After(from);
+    list_open(
         conn,
-        slots::table
-            .filter(free_at_sites(sites))
-            .filter(slots::product_id.eq(product.0))
-            .filter(slots::starts_at.gt(from))
-            .order((slots::starts_at.asc(), slots::id.asc()))
-            .limit(limit),
+        sites,
+        Some(product),
+        edge,
+        OpenOrder::StartThenId,
+        limit,
     )
 }
 
@@ -238,13 +297,7 @@ pub fn list_future_for_site(
     site: SiteId,
     from: NaiveDateTime,
 ) -> QueryResult<Vec<Slot>> {
-    super::load_all(
-        conn,
-        slots::table
-            .filter(slots::site_id.eq(site.0))
-            .filter(slots::starts_at.gt(from))
-            .order((slots::starts_at.asc(), slots::product_id.asc())),
-    )
+    list_for_site(conn, site, StartEdge::After(from), None)
 }
 
 /// When a site's first slot after `from` with a free seat starts (first or second dose), if

@@ -498,3 +498,49 @@ async fn a_system_move_is_not_blocked_by_the_contact_cap_that_still_holds_for_re
     assert_eq!(body["code"], "contact_cap", "{body}");
     assert_eq!(app.slot_counts(next_day), (2, 0, 3));
 }
+
+#[actix_web::test]
+async fn at_the_edge_a_slot_starting_now_is_open_for_the_town_page_but_never_a_move_target() {
+    use dosewise::ids::ProductId;
+    use dosewise::models::slot;
+    let app = crate::helpers::spawn_app().await;
+    let city = app.city();
+    let east = second_site(&app, city, 0);
+    let other = City {
+        product: crate::helpers::make_city(&mut app.conn(), "T002", 21, 56).product,
+        ..city
+    };
+    let now = test_now();
+    let sites = [city.site, east.site];
+    let mut c = app.conn();
+    let at_now = add_slot_at(&mut c, city, now, 6, 0);
+    // The same product at the same time at the town's two sites.
+    let later = [
+        add_slot_at(&mut c, city, now + Duration::hours(1), 6, 0),
+        add_slot_at(&mut c, east, now + Duration::hours(1), 6, 0),
+    ];
+    let other_product = add_slot_at(&mut c, other, now + Duration::minutes(30), 6, 0);
+    let full = add_slot_at(&mut c, city, now + Duration::minutes(10), 0, 0);
+    let ids = |slots: Vec<dosewise::models::Slot>| slots.into_iter().map(|s| s.id).collect();
+
+    // The town page: from `now` on (the slot starting now included), every product, by time.
+    let page: Vec<i64> = ids(slot::list_open_for_sites(&mut c, &sites, now, 10).unwrap());
+    assert_eq!(page.len(), 4, "{page:?}");
+    assert_eq!(page[..2], [at_now, other_product]);
+    assert!(later.iter().all(|s| page[2..].contains(s)));
+    assert!(!page.contains(&full), "a slot with no seat is not open");
+
+    // A move: strictly after `now`, the booking's product only, by time and then id.
+    let product = ProductId(city.product);
+    let moves: Vec<i64> =
+        ids(slot::list_open_for_product(&mut c, &sites, product, now, 10).unwrap());
+    let mut same_time = later;
+    same_time.sort_unstable();
+    assert_eq!(moves, same_time.to_vec());
+
+    // The limit counts after the edge and the filters.
+    let one: Vec<i64> = ids(slot::list_open_for_sites(&mut c, &sites, now, 1).unwrap());
+    assert_eq!(one, [at_now]);
+    let one: Vec<i64> = ids(slot::list_open_for_product(&mut c, &sites, product, now, 1).unwrap());
+    assert_eq!(one, [same_time[0]]);
+}
