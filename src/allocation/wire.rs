@@ -148,25 +148,53 @@ struct WireTowns {
 
 /// `towns`: an array of town objects, turned into [`Town`]s as they are read.
 fn towns<'de, D: Deserializer<'de>>(d: D) -> Result<WireTowns, D::Error> {
-    struct TownsVisitor;
-    impl<'de> Visitor<'de> for TownsVisitor {
-        type Value = WireTowns;
+    let out = WireTowns {
+        towns: Vec::new(),
+        cohort_ids_distinct: true,
+    };
+    fold_objects(d, "an array of towns", out, |out, town: WireTown| {
+        out.cohort_ids_distinct &= town.second_dose_queue.distinct;
+        out.towns.push(town.into_town());
+    })
+}
+
+/// An array of JSON objects (each read as [`Obj`]), folded into `init` by `step` one object at
+/// a time as they are read, without a `Vec` of them in between. `what` names the array in
+/// serde's errors.
+fn fold_objects<'de, D, T, S>(
+    d: D,
+    what: &'static str,
+    init: S,
+    step: impl FnMut(&mut S, T),
+) -> Result<S, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Fold<T, S, F> {
+        what: &'static str,
+        init: S,
+        step: F,
+        item: PhantomData<T>,
+    }
+    impl<'de, T: Deserialize<'de>, S, F: FnMut(&mut S, T)> Visitor<'de> for Fold<T, S, F> {
+        type Value = S;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of towns")
+            f.write_str(self.what)
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireTowns, A::Error> {
-            let mut out = WireTowns {
-                towns: Vec::new(),
-                cohort_ids_distinct: true,
-            };
-            while let Some(Obj(town)) = seq.next_element::<Obj<WireTown>>()? {
-                out.cohort_ids_distinct &= town.second_dose_queue.distinct;
-                out.towns.push(town.into_town());
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<S, A::Error> {
+            while let Some(Obj(item)) = seq.next_element::<Obj<T>>()? {
+                (self.step)(&mut self.init, item);
             }
-            Ok(out)
+            Ok(self.init)
         }
     }
-    d.deserialize_seq(TownsVisitor)
+    d.deserialize_seq(Fold {
+        what,
+        init,
+        step,
+        item: PhantomData,
+    })
 }
 
 /// A town's cohorts, and whether their ids were seen to be distinct.
@@ -178,40 +206,29 @@ struct WireQueue {
 /// `second_dose_queue`: an array of cohort objects. Their ids are checked for repeats
 /// while they are still in cache; validation can then skip that check.
 fn queue<'de, D: Deserializer<'de>>(d: D) -> Result<WireQueue, D::Error> {
-    struct QueueVisitor;
-    impl<'de> Visitor<'de> for QueueVisitor {
-        type Value = WireQueue;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of cohorts")
+    let mut prints = [0u64; SHORT_QUEUE];
+    let out = WireQueue {
+        cohorts: Vec::new(),
+        distinct: true,
+    };
+    fold_objects(d, "an array of cohorts", out, |out, c: WireCohort| {
+        let j = out.cohorts.len();
+        if j < SHORT_QUEUE {
+            let print = fingerprint(&c.cohort_id);
+            prints[j] = print;
+            out.distinct &= !prints[..j]
+                .iter()
+                .zip(&out.cohorts)
+                .any(|(&p, o)| p == print && o.cohort_id == c.cohort_id);
+        } else {
+            out.distinct = false;
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireQueue, A::Error> {
-            let mut prints = [0u64; SHORT_QUEUE];
-            let mut out = WireQueue {
-                cohorts: Vec::new(),
-                distinct: true,
-            };
-            while let Some(Obj(c)) = seq.next_element::<Obj<WireCohort>>()? {
-                let j = out.cohorts.len();
-                if j < SHORT_QUEUE {
-                    let print = fingerprint(&c.cohort_id);
-                    prints[j] = print;
-                    out.distinct &= !prints[..j]
-                        .iter()
-                        .zip(&out.cohorts)
-                        .any(|(&p, o)| p == print && o.cohort_id == c.cohort_id);
-                } else {
-                    out.distinct = false;
-                }
-                out.cohorts.push(Cohort {
-                    cohort_id: c.cohort_id,
-                    first_dose_date: c.first_dose_date,
-                    count: c.count,
-                });
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_seq(QueueVisitor)
+        out.cohorts.push(Cohort {
+            cohort_id: c.cohort_id,
+            first_dose_date: c.first_dose_date,
+            count: c.count,
+        });
+    })
 }
 
 #[derive(DeriveDeserialize)]
