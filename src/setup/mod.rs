@@ -12,6 +12,7 @@
 //! none, in the same transaction; each resident is mailed the reason and the new time (or the
 //! cancellation) through the outbox, and the audit log records each change (actor `system`).
 
+mod change;
 mod csv;
 mod error;
 mod exceptions;

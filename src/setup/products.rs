@@ -3,12 +3,13 @@
 
 use chrono::NaiveDateTime;
 
+use super::change::{audited, Entry};
 use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
 use crate::domain::city::{AgeRange, Code, DoseCount, Interval, PackSize};
 use crate::ids::{new_id, ProductId};
 use crate::models::product_change::{self, ProductChange};
-use crate::models::{audit, product, NewProduct};
+use crate::models::{product, NewProduct};
 
 /// A valid product, and the reason given for a change (may be empty).
 #[derive(Debug, Clone)]
@@ -35,8 +36,7 @@ pub fn save_product(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<i64, SetupError> {
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, actor| {
         let row = NewProduct {
             id: id.unwrap_or_else(new_id),
             code: input.code.as_str().to_string(),
@@ -80,7 +80,7 @@ pub fn save_product(
                             new_min_interval_days: row.min_interval_days,
                             new_max_interval_days: row.max_interval_days,
                             reason: input.reason.clone(),
-                            changed_by: actor.clone(),
+                            changed_by: actor.to_string(),
                             changed_at: now,
                         },
                     )?;
@@ -107,15 +107,12 @@ pub fn save_product(
                 "products.create"
             }
         };
-        audit::record(
-            c,
-            now,
-            &actor,
+        let entry = Entry {
             action,
-            &format!("product {}", row.code),
-            &detail,
-        )?;
-        Ok(row.id)
+            subject: format!("product {}", row.code),
+            detail,
+        };
+        Ok((entry, row.id))
     })
     .map_err(code_taken)
 }

@@ -4,13 +4,14 @@
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
+use super::change::{audited, Entry};
 use super::error::{invalid, SetupError};
 use super::publish::{publish_site, PublishReport};
 use crate::db::Db;
 use crate::domain::city::{hm, DayHours, DaysAhead, Seats, SlotMinutes};
 use crate::ids::{new_id, ProductId, SiteId, TownId};
 use crate::models::template::{self, SiteHours, SiteTemplate};
-use crate::models::{audit, product, site, site_product, town, NewSite};
+use crate::models::{product, site, site_product, town, NewSite};
 
 /// A valid site (the town is checked against the database when saved).
 #[derive(Debug, Clone)]
@@ -54,8 +55,7 @@ pub fn save_site(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<i64, SetupError> {
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, _| {
         let t = town::find(c, TownId(input.town_id))?
             .ok_or_else(|| invalid("town_id", "err.setup.town"))?;
         let row = NewSite {
@@ -80,21 +80,18 @@ pub fn save_site(
                 "sites.create"
             }
         };
-        audit::record(
-            c,
-            now,
-            &actor,
+        let entry = Entry {
             action,
-            &format!("site {}", row.id),
-            &format!(
+            subject: format!("site {}", row.id),
+            detail: format!(
                 "{} in {}; {}; {}",
                 row.name,
                 t.code,
                 row.address,
                 if row.active { "active" } else { "inactive" }
             ),
-        )?;
-        Ok(row.id)
+        };
+        Ok((entry, row.id))
     })
 }
 
@@ -107,8 +104,7 @@ pub fn save_template(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<PublishReport, SetupError> {
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, actor| {
         // Saves of one site's template queue here: each replaces the products and hours it
         // read (delete, then insert), which two at once would do twice.
         if !site::lock(c, SiteId(site_id))? {
@@ -124,7 +120,7 @@ pub fn save_template(
             slot_minutes: input.slot_minutes.get(),
             seats: input.seats.get(),
             days_ahead: input.days_ahead.get(),
-            updated_by: actor.clone(),
+            updated_by: actor.to_string(),
             updated_at: now,
         };
         let hours: Vec<SiteHours> = input
@@ -159,13 +155,10 @@ pub fn save_template(
                 )
             })
             .collect();
-        audit::record(
-            c,
-            now,
-            &actor,
-            "sites.template",
-            &format!("site {site_id}"),
-            &format!(
+        let entry = Entry {
+            action: "sites.template",
+            subject: format!("site {site_id}"),
+            detail: format!(
                 "{} min slots, {} seats, {} days ahead, products {:?}; {}; {}; {}",
                 input.slot_minutes.get(),
                 input.seats.get(),
@@ -175,7 +168,7 @@ pub fn save_template(
                 release_summary(&input.release),
                 report.summary()
             ),
-        )?;
-        Ok(report)
+        };
+        Ok((entry, report))
     })
 }

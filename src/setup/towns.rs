@@ -2,11 +2,12 @@
 
 use chrono::NaiveDateTime;
 
+use super::change::{audited, Entry};
 use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
 use crate::domain::city::{Code, Eligible};
 use crate::ids::{new_id, TownId};
-use crate::models::{audit, site, town, NewTown};
+use crate::models::{site, town, NewTown};
 
 /// A valid town.
 #[derive(Debug, Clone)]
@@ -28,8 +29,7 @@ pub fn save_town(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<i64, SetupError> {
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, _| {
         let row = NewTown {
             id: id.unwrap_or_else(new_id),
             code: input.code.as_str().to_string(),
@@ -56,29 +56,25 @@ pub fn save_town(
                 "towns.create"
             }
         };
-        audit::record(
-            c,
-            now,
-            &actor,
+        let entry = Entry {
             action,
-            &format!("town {}", row.code),
-            &format!(
+            subject: format!("town {}", row.code),
+            detail: format!(
                 "{}; eligible {}; contacts {}; {}",
                 row.name,
                 row.eligible,
                 row.contact_emails,
                 if row.active { "active" } else { "inactive" }
             ),
-        )?;
-        Ok(row.id)
+        };
+        Ok((entry, row.id))
     })
     .map_err(code_taken)
 }
 
 /// Delete a town that nothing refers to; a town with sites can only be deactivated.
 pub fn delete_town(db: &Db, id: i64, actor: &str, now: NaiveDateTime) -> Result<(), SetupError> {
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, _| {
         let t = town::find(c, TownId(id))?.ok_or(SetupError::NotFound)?;
         if site::count_for_town(c, TownId(id))? > 0 {
             return Err(SetupError::Refused("err.setup.town_has_sites"));
@@ -87,14 +83,11 @@ pub fn delete_town(db: &Db, id: i64, actor: &str, now: NaiveDateTime) -> Result<
             return Err(SetupError::Refused("err.setup.town_in_use"));
         }
         town::delete(c, TownId(id))?;
-        audit::record(
-            c,
-            now,
-            &actor,
-            "towns.delete",
-            &format!("town {}", t.code),
-            &t.name,
-        )?;
-        Ok(())
+        let entry = Entry {
+            action: "towns.delete",
+            subject: format!("town {}", t.code),
+            detail: t.name,
+        };
+        Ok((entry, ()))
     })
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::change::{audited, Entry};
 use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
 use crate::domain::city::{Password, Username};
@@ -103,8 +104,7 @@ pub fn set_user_active(
     if id == actor_id && !active {
         return Err(SetupError::Refused("err.setup.self"));
     }
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, _| {
         let u = user::find(c, UserId(id))?.ok_or(SetupError::NotFound)?;
         user::set_active(c, UserId(id), active)?;
         let ended = if active {
@@ -112,19 +112,16 @@ pub fn set_user_active(
         } else {
             user::revoke_all_sessions(c, UserId(id), now)?
         };
-        audit::record(
-            c,
-            now,
-            &actor,
-            if active {
+        let entry = Entry {
+            action: if active {
                 "users.activate"
             } else {
                 "users.deactivate"
             },
-            &format!("user {}", u.username),
-            &format!("{ended} sessions ended"),
-        )?;
-        Ok(())
+            subject: format!("user {}", u.username),
+            detail: format!("{ended} sessions ended"),
+        };
+        Ok((entry, ()))
     })
 }
 
@@ -137,19 +134,15 @@ pub fn reset_password(
     now: NaiveDateTime,
 ) -> Result<(), SetupError> {
     let hash = crate::security::hash_password(password.expose()).map_err(SetupError::Hash)?;
-    let actor = actor.to_string();
-    db.transaction(move |c| {
+    audited(db, actor, now, move |c, _| {
         let u = user::find(c, UserId(id))?.ok_or(SetupError::NotFound)?;
         user::set_password(c, UserId(id), &hash)?;
         let ended = user::revoke_all_sessions(c, UserId(id), now)?;
-        audit::record(
-            c,
-            now,
-            &actor,
-            "users.password",
-            &format!("user {}", u.username),
-            &format!("password reset; {ended} sessions ended"),
-        )?;
-        Ok(())
+        let entry = Entry {
+            action: "users.password",
+            subject: format!("user {}", u.username),
+            detail: format!("password reset; {ended} sessions ended"),
+        };
+        Ok((entry, ()))
     })
 }

@@ -1,0 +1,36 @@
+//! How every set-up change is saved: one write transaction that ends with the change's audit
+//! entry, written under the actor who made it.
+
+use chrono::NaiveDateTime;
+
+use super::error::SetupError;
+use crate::db::{AnyConnection, Db};
+use crate::models::audit;
+
+/// What a change writes to the audit log.
+pub(crate) struct Entry {
+    pub action: &'static str,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Run `change` (given the connection and the actor) as one write transaction; when it
+/// succeeds, its audit entry is recorded under `actor` at `now` in the same transaction, and
+/// its value returned.
+pub(crate) fn audited<T, F>(
+    db: &Db,
+    actor: &str,
+    now: NaiveDateTime,
+    change: F,
+) -> Result<T, SetupError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AnyConnection, &str) -> Result<(Entry, T), SetupError> + Send + 'static,
+{
+    let actor = actor.to_string();
+    db.transaction(move |c| {
+        let (e, out) = change(c, &actor)?;
+        audit::record(c, now, &actor, e.action, &e.subject, &e.detail)?;
+        Ok(out)
+    })
+}
