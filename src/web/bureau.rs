@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::ctx::{staff_form, Acting, Bureau, Button, Ctx, Signed};
-use super::respond::{html, html_status, redirect_or, refused_status};
+use super::respond::{html, redirect_or, refused_status, show, View};
 use super::state::{attempt, read, AppState};
 use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
@@ -66,23 +66,20 @@ fn explain(lang: Lang, e: &BureauError) -> (FormErrors, Option<String>) {
     (errors, refusal)
 }
 
-async fn shipments_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    form: ShipmentForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (list, products) = read(state, |c, _| {
-        Ok((shipment::list(c, 100)?, product::list(c)?))
-    })
-    .await?;
-    let mut form = form;
-    if form.received_on.is_empty() {
-        form.received_on = state.today().to_string();
-    }
-    html_status(
-        &ShipmentsPage {
+/// The shipment list with the form that records one (empty, or again with its errors).
+impl View for (ShipmentForm, FormErrors) {
+    type Page = ShipmentsPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (mut form, errors) = self;
+        let (list, products) = read(state, |c, _| {
+            Ok((shipment::list(c, 100)?, product::list(c)?))
+        })
+        .await?;
+        if form.received_on.is_empty() {
+            form.received_on = state.today().to_string();
+        }
+        Ok(ShipmentsPage {
             shipments: list
                 .iter()
                 .map(|s| shipment_row(ctx.lang, s, &products))
@@ -94,23 +91,16 @@ async fn shipments_page(
             form,
             errors,
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }
 
 /// `GET /bureau/shipments`.
 pub async fn shipments(
     Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    shipments_page(
-        ctx,
-        &state,
-        ShipmentForm::default(),
-        FormErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    let empty = (ShipmentForm::default(), FormErrors::default());
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
 /// Parse the shipment form, collecting field errors.
@@ -168,8 +158,8 @@ pub async fn record_shipment(
     let input = match parse_shipment(ctx.lang, &form) {
         Ok(i) => i,
         Err(errors) => {
-            return shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY)
-                .await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return show(ctx, &state, (form, errors), status).await;
         }
     };
     let outcome = attempt(&state, move |st| {
@@ -182,31 +172,30 @@ pub async fn record_shipment(
         if let Some(r) = refusal {
             errors.add("product_id", r);
         }
-        shipments_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        show(ctx, &state, (form, errors), status).await
     })
     .await
 }
 
-async fn shipment_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    id: i64,
-    refusal: Option<String>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (s, lots, plans, products) = read(state, move |c, _| {
-        let s = shipment::find(c, id)?.ok_or(AppError::NotFound)?;
-        Ok((
-            s,
-            shipment::lots_of(c, id)?,
-            shipment::plans_of(c, id)?,
-            product::list(c)?,
-        ))
-    })
-    .await?;
-    let tz = state.settings.time_zone;
-    html_status(
-        &ShipmentPage {
+/// The shipment `id`'s page, with the refusal of its plan button if any.
+impl View for (i64, Option<String>) {
+    type Page = ShipmentPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (id, refusal) = self;
+        let (s, lots, plans, products) = read(state, move |c, _| {
+            let s = shipment::find(c, id)?.ok_or(AppError::NotFound)?;
+            Ok((
+                s,
+                shipment::lots_of(c, id)?,
+                shipment::plans_of(c, id)?,
+                product::list(c)?,
+            ))
+        })
+        .await?;
+        let tz = state.settings.time_zone;
+        Ok(ShipmentPage {
             can_plan: s.status != "approved",
             s: shipment_row(ctx.lang, &s, &products),
             lots: lots
@@ -224,9 +213,8 @@ async fn shipment_page(
                 .collect(),
             refusal,
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }
 
 /// `GET /bureau/shipments/{id}`.
@@ -234,7 +222,7 @@ pub async fn shipment_detail(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    shipment_page(ctx, &state, *path, None, StatusCode::OK).await
+    show(ctx, &state, (*path, None), StatusCode::OK).await
 }
 
 /// A refusal of a plan's or shipment's button: a record that is not there is the plain 404.
@@ -260,7 +248,7 @@ pub async fn make_plan(
     redirect_or(outcome, done, |e| async move {
         let (errors, refusal) = explain(ctx.lang, &found(e)?);
         let msg = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
-        shipment_page(ctx, &state, id, msg, StatusCode::CONFLICT).await
+        show(ctx, &state, (id, msg), StatusCode::CONFLICT).await
     })
     .await
 }
@@ -336,82 +324,82 @@ struct PlanFormState {
     refusal: Option<String>,
 }
 
-async fn plan_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    id: i64,
-    form: PlanFormState,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (loaded, notices, towns) = read(state, move |c, _| {
-        let loaded = bureau::load_plan(c, id)?;
-        let notices = shipment::notices_of_plan(c, id)?;
-        Ok((loaded, notices, bureau::towns_by_id(c)?))
-    })
-    .await?;
-    let StoredPlan {
-        towns: lines,
-        central_hold,
-        levels,
-        water_level,
-        adjustments,
-    } = loaded.plan;
-    let approved = loaded.row.status == "approved";
-    let page = PlanPage {
-        plan_id: id.to_string(),
-        shipment_id: loaded.shipment.id.to_string(),
-        product: loaded.product.local_name(ctx.lang).to_string(),
-        shipment_doses: loaded.shipment.doses,
-        pack_size: loaded.product.pack_size,
-        approved,
-        status: status_key(&loaded.row.status),
-        central_hold,
-        water_level: pct(water_level),
-        levels: level_rows(&loaded.optimal.levels, &levels),
-        towns: lines
-            .into_iter()
-            .map(|t| PlanTownRow {
-                optimal_ship: loaded
-                    .optimal
-                    .towns
-                    .iter()
-                    .find(|o| o.code == t.code)
-                    .map_or(0, |o| o.ship),
-                code: t.code,
-                name: t.name,
-                ship: t.ship,
-                urgent: t.urgent_second,
-                reserve: t.reserve,
-                first: t.first,
-                other: t.other_second,
-                coverage_before: pct(t.coverage_before),
-                coverage_after: pct(t.coverage_after),
-                cap: cap_key(&t.cap),
-                sites: t
-                    .sites
-                    .into_iter()
-                    .map(|s| SiteShareRow {
-                        second: s.second_doses.values().sum(),
-                        name: s.name,
-                        ship: s.ship,
-                        first: s.first,
-                    })
-                    .collect(),
-            })
-            .collect(),
-        adjustments: adjustments
-            .into_iter()
-            .map(|a| (a.code, a.from, a.to, a.reason, a.by))
-            .collect(),
-        notices: notice_rows(ctx.lang, notices, &towns),
-        errors: form.errors,
-        refusal: form.refusal,
-        adjust_code: form.code,
-        adjust_doses: form.doses,
-        adjust_reason: form.reason,
-        ctx,
-    };
-    html_status(&page, status)
+/// The plan `id`'s page with its adjust form.
+impl View for (i64, PlanFormState) {
+    type Page = PlanPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (id, form) = self;
+        let (loaded, notices, towns) = read(state, move |c, _| {
+            let loaded = bureau::load_plan(c, id)?;
+            let notices = shipment::notices_of_plan(c, id)?;
+            Ok((loaded, notices, bureau::towns_by_id(c)?))
+        })
+        .await?;
+        let StoredPlan {
+            towns: lines,
+            central_hold,
+            levels,
+            water_level,
+            adjustments,
+        } = loaded.plan;
+        let approved = loaded.row.status == "approved";
+        let page = PlanPage {
+            plan_id: id.to_string(),
+            shipment_id: loaded.shipment.id.to_string(),
+            product: loaded.product.local_name(ctx.lang).to_string(),
+            shipment_doses: loaded.shipment.doses,
+            pack_size: loaded.product.pack_size,
+            approved,
+            status: status_key(&loaded.row.status),
+            central_hold,
+            water_level: pct(water_level),
+            levels: level_rows(&loaded.optimal.levels, &levels),
+            towns: lines
+                .into_iter()
+                .map(|t| PlanTownRow {
+                    optimal_ship: loaded
+                        .optimal
+                        .towns
+                        .iter()
+                        .find(|o| o.code == t.code)
+                        .map_or(0, |o| o.ship),
+                    code: t.code,
+                    name: t.name,
+                    ship: t.ship,
+                    urgent: t.urgent_second,
+                    reserve: t.reserve,
+                    first: t.first,
+                    other: t.other_second,
+                    coverage_before: pct(t.coverage_before),
+                    coverage_after: pct(t.coverage_after),
+                    cap: cap_key(&t.cap),
+                    sites: t
+                        .sites
+                        .into_iter()
+                        .map(|s| SiteShareRow {
+                            second: s.second_doses.values().sum(),
+                            name: s.name,
+                            ship: s.ship,
+                            first: s.first,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            adjustments: adjustments
+                .into_iter()
+                .map(|a| (a.code, a.from, a.to, a.reason, a.by))
+                .collect(),
+            notices: notice_rows(ctx.lang, notices, &towns),
+            errors: form.errors,
+            refusal: form.refusal,
+            adjust_code: form.code,
+            adjust_doses: form.doses,
+            adjust_reason: form.reason,
+            ctx,
+        };
+        Ok(page)
+    }
 }
 
 /// `GET /bureau/plans/{id}`.
@@ -419,7 +407,8 @@ pub async fn plan_detail(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    plan_page(ctx, &state, *path, PlanFormState::default(), StatusCode::OK).await
+    let shown = (*path, PlanFormState::default());
+    show(ctx, &state, shown, StatusCode::OK).await
 }
 
 staff_form!(Bureau: ShipmentForm, AdjustForm);
@@ -466,7 +455,7 @@ pub async fn adjust(
         })
         .ok();
     let (Some(doses), Some(code), Some(reason)) = (doses, code, reason) else {
-        return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return show(ctx, &state, (id, st8), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let (code, reason) = (code.into_string(), reason.into_string());
     let outcome = attempt(&state, move |st| {
@@ -478,13 +467,13 @@ pub async fn adjust(
         if let BureauError::NotFound = e {
             st8.errors
                 .add("doses", ctx.t("err.adjust.town").to_string());
-            return plan_page(ctx, &state, id, st8, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return show(ctx, &state, (id, st8), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         let (errors, refusal) = explain(ctx.lang, &e);
         let status = refused_status(&refusal);
         st8.errors = errors;
         st8.refusal = refusal;
-        plan_page(ctx, &state, id, st8, status).await
+        show(ctx, &state, (id, st8), status).await
     })
     .await
 }
@@ -506,7 +495,7 @@ pub async fn approve(
             refusal,
             ..Default::default()
         };
-        plan_page(ctx, &state, id, shown, StatusCode::CONFLICT).await
+        show(ctx, &state, (id, shown), StatusCode::CONFLICT).await
     })
     .await
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::cookies;
 use super::ctx::{Ctx, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
-use super::respond::{html_status, see_other};
+use super::respond::{see_other, show, View};
 use super::state::{blocking, read, AppState};
 use crate::booking::household::{self as house, HouseholdError};
 use crate::booking::BookingError;
@@ -104,7 +104,7 @@ pub async fn household_page(
         notice,
         ..Shown::default()
     };
-    render(ctx, &state, grant, shown, StatusCode::OK).await
+    no_store(show(ctx, &state, (grant, shown), StatusCode::OK).await)
 }
 
 /// What every member's row is written with.
@@ -211,133 +211,137 @@ fn member_row(
 }
 
 /// The household page, with what `shown` adds.
-async fn render(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    grant: Grant,
-    shown: Shown,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let data = read(state, move |c, _| {
-        let me = member_of(c, grant)?;
-        let (_, members) = house::members_of(c, me)?;
-        let mut rows = Vec::new();
-        for m in members {
-            let given = vaccination::list_named_for_resident(c, ResidentId(m.id))?;
-            let appts = appointment::list_for_resident(c, ResidentId(m.id))?;
-            rows.push((m, given, appts));
-        }
-        Ok((rows, product::list(c)?, site::list_all(c)?))
-    })
-    .await?;
-    let (rows, products, all_sites) = data;
-    let lang = ctx.lang;
-    let tz = state.settings.time_zone;
-    let site_names: Vec<(i64, String)> = all_sites
-        .iter()
-        .map(|s| (s.id, s.local_name(lang).to_string()))
-        .collect();
-    let active: Vec<&crate::models::Site> = all_sites.iter().filter(|s| s.active).collect();
-    // The site asked for, else the one of the household's latest appointment, else the first.
-    let latest = rows
-        .iter()
-        .flat_map(|(_, _, a)| a.iter())
-        .max_by_key(|a| a.created_at)
-        .map(|a| a.site_id);
-    let site_id = shown
-        .site
-        .as_deref()
-        .and_then(parse_id)
-        .or(latest)
-        .filter(|id| active.iter().any(|s| s.id == *id))
-        .or_else(|| active.first().map(|s| s.id));
-    let today = state.today();
-    let asked = shown
-        .date
-        .as_deref()
-        .filter(|d| !d.is_empty())
-        .and_then(|d| parse_date(d, "date").ok());
-    let day = match (asked, site_id) {
-        (Some(d), _) => d,
-        (None, Some(s)) => super::moving::first_free_day(state, SiteId(s))
-            .await?
-            .unwrap_or(today),
-        (None, None) => today,
-    };
-    let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
-    let slots = match site_id {
-        Some(s) => {
-            let (from, to) = day_bounds(tz, day);
-            read(state, move |c, _| {
-                Ok(slot::list_for_site_between(c, SiteId(s), from, to)?)
-            })
-            .await?
-        }
-        None => Vec::new(),
-    };
-    let rules = state.rules();
-    let slots: Vec<SlotChoice> = slots
-        .iter()
-        .filter(|sl| sl.starts_at > rules.now)
-        .map(|sl| {
-            let first = sl.free_first(rules.now, rules.release_hours);
-            let all = sl.free_second();
-            let label = if all == 0 {
-                ctx.t("site.full").to_string()
-            } else if first == 0 {
-                ctx.t("site.second_only").to_string()
-            } else {
-                ctx.tf("site.seats_left", &[("n", &first.to_string())])
-            };
-            SlotChoice {
-                id: sl.id.to_string(),
-                time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                product: crate::views::product_name(lang, &products, sl.product_id),
-                label,
-                full: all == 0,
-                chosen: shown.chosen_slot == Some(sl.id),
+impl View for (Grant, Shown) {
+    type Page = HouseholdPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (grant, shown) = self;
+        let data = read(state, move |c, _| {
+            let me = member_of(c, grant)?;
+            let (_, members) = house::members_of(c, me)?;
+            let mut rows = Vec::new();
+            for m in members {
+                let given = vaccination::list_named_for_resident(c, ResidentId(m.id))?;
+                let appts = appointment::list_for_resident(c, ResidentId(m.id))?;
+                rows.push((m, given, appts));
             }
+            Ok((rows, product::list(c)?, site::list_all(c)?))
         })
-        .collect();
-    let rc = RowContext {
-        lang,
-        state,
-        products: &products,
-        site_names: &site_names,
-        chosen: &shown.chosen,
-    };
-    let members: Vec<MemberRow> = rows
-        .iter()
-        .map(|(m, given, appts)| member_row(&rc, m, given, appts))
-        .collect();
-    let max = state.settings.household_max;
-    let page = HouseholdPage {
-        count: ctx.tf(
-            "house.count",
-            &[("n", &members.len().to_string()), ("max", &max.to_string())],
-        ),
-        can_add: (members.len() as i32) < max,
-        any_bookable: members.iter().any(|m| m.bookable),
-        members,
-        form: shown.form,
-        errors: shown.errors,
-        refusal: shown.refusal,
-        notice: shown.notice,
-        sites: active
+        .await?;
+        let (rows, products, all_sites) = data;
+        let lang = ctx.lang;
+        let tz = state.settings.time_zone;
+        let site_names: Vec<(i64, String)> = all_sites
             .iter()
-            .map(|s| SiteChoice {
-                id: s.id.to_string(),
-                name: s.local_name(lang).to_string(),
-                selected: Some(s.id) == site_id,
+            .map(|s| (s.id, s.local_name(lang).to_string()))
+            .collect();
+        let active: Vec<&crate::models::Site> = all_sites.iter().filter(|s| s.active).collect();
+        // The site asked for, else the one of the household's latest appointment, else the first.
+        let latest = rows
+            .iter()
+            .flat_map(|(_, _, a)| a.iter())
+            .max_by_key(|a| a.created_at)
+            .map(|a| a.site_id);
+        let site_id = shown
+            .site
+            .as_deref()
+            .and_then(parse_id)
+            .or(latest)
+            .filter(|id| active.iter().any(|s| s.id == *id))
+            .or_else(|| active.first().map(|s| s.id));
+        let today = state.today();
+        let asked = shown
+            .date
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .and_then(|d| parse_date(d, "date").ok());
+        let day = match (asked, site_id) {
+            (Some(d), _) => d,
+            (None, Some(s)) => super::moving::first_free_day(state, SiteId(s))
+                .await?
+                .unwrap_or(today),
+            (None, None) => today,
+        };
+        let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
+        let slots = match site_id {
+            Some(s) => {
+                let (from, to) = day_bounds(tz, day);
+                read(state, move |c, _| {
+                    Ok(slot::list_for_site_between(c, SiteId(s), from, to)?)
+                })
+                .await?
+            }
+            None => Vec::new(),
+        };
+        let rules = state.rules();
+        let slots: Vec<SlotChoice> = slots
+            .iter()
+            .filter(|sl| sl.starts_at > rules.now)
+            .map(|sl| {
+                let first = sl.free_first(rules.now, rules.release_hours);
+                let all = sl.free_second();
+                let label = if all == 0 {
+                    ctx.t("site.full").to_string()
+                } else if first == 0 {
+                    ctx.t("site.second_only").to_string()
+                } else {
+                    ctx.tf("site.seats_left", &[("n", &first.to_string())])
+                };
+                SlotChoice {
+                    id: sl.id.to_string(),
+                    time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
+                    product: crate::views::product_name(lang, &products, sl.product_id),
+                    label,
+                    full: all == 0,
+                    chosen: shown.chosen_slot == Some(sl.id),
+                }
             })
-            .collect(),
-        site_id: site_id.map(|s| s.to_string()).unwrap_or_default(),
-        date: day.format("%Y-%m-%d").to_string(),
-        day: day_label(lang, day),
-        slots,
-        ctx,
-    };
-    let mut res = html_status(&page, status)?;
+            .collect();
+        let rc = RowContext {
+            lang,
+            state,
+            products: &products,
+            site_names: &site_names,
+            chosen: &shown.chosen,
+        };
+        let members: Vec<MemberRow> = rows
+            .iter()
+            .map(|(m, given, appts)| member_row(&rc, m, given, appts))
+            .collect();
+        let max = state.settings.household_max;
+        let page = HouseholdPage {
+            count: ctx.tf(
+                "house.count",
+                &[("n", &members.len().to_string()), ("max", &max.to_string())],
+            ),
+            can_add: (members.len() as i32) < max,
+            any_bookable: members.iter().any(|m| m.bookable),
+            members,
+            form: shown.form,
+            errors: shown.errors,
+            refusal: shown.refusal,
+            notice: shown.notice,
+            sites: active
+                .iter()
+                .map(|s| SiteChoice {
+                    id: s.id.to_string(),
+                    name: s.local_name(lang).to_string(),
+                    selected: Some(s.id) == site_id,
+                })
+                .collect(),
+            site_id: site_id.map(|s| s.to_string()).unwrap_or_default(),
+            date: day.format("%Y-%m-%d").to_string(),
+            day: day_label(lang, day),
+            slots,
+            ctx,
+        };
+        Ok(page)
+    }
+}
+
+/// A household page as answered: never kept by a cache (it names every member).
+fn no_store(res: Result<HttpResponse, AppError>) -> Result<HttpResponse, AppError> {
+    let mut res = res?;
     res.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("private, no-store"),
@@ -369,7 +373,8 @@ pub async fn add_member(
             errors,
             ..Shown::default()
         };
-        return render(ctx, &state, grant, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return no_store(show(ctx, &state, (grant, shown), status).await);
     };
     let added = blocking(&state, move |st| {
         let me = member_of(&mut *st.db.read.get()?, grant)?;
@@ -394,7 +399,7 @@ pub async fn add_member(
                 form,
                 ..Shown::default()
             };
-            render(ctx, &state, grant, shown, StatusCode::CONFLICT).await
+            no_store(show(ctx, &state, (grant, shown), StatusCode::CONFLICT).await)
         }
     }
 }
@@ -491,7 +496,8 @@ pub async fn book(
     };
     let Some(start) = f.slot.map(SlotId) else {
         let shown = again(ctx.t("err.house.slot").to_string());
-        return render(ctx, &state, grant, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return no_store(show(ctx, &state, (grant, shown), status).await);
     };
     let chosen: Vec<ResidentId> = f.members.iter().copied().map(ResidentId).collect();
     let booked = blocking(&state, move |st| {
@@ -523,7 +529,7 @@ pub async fn book(
         Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let shown = again(refusal_text(ctx.lang, state.settings.time_zone, &e));
-            render(ctx, &state, grant, shown, StatusCode::CONFLICT).await
+            no_store(show(ctx, &state, (grant, shown), StatusCode::CONFLICT).await)
         }
     }
 }

@@ -13,7 +13,7 @@ use super::cookies;
 use super::ctx::{Ctx, Visit};
 use super::lookup;
 use super::moving;
-use super::respond::{html, html_status, see_other};
+use super::respond::{html, html_status, see_other, show, View};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::days::local_day;
@@ -122,80 +122,76 @@ pub async fn town_page(
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    render_town(
-        ctx,
-        state,
+    let empty = (
         TownId(*town),
         ResidentForm::default(),
         FormErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    );
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
-async fn render_town(
-    ctx: Ctx,
-    state: web::Data<AppState>,
-    id: TownId,
-    form: ResidentForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let load = || {
-        read(&state, move |c, st| {
-            let t = town::find(c, id)?.filter(|t| t.active);
-            let t = t.ok_or(AppError::NotFound)?;
-            let sites = site::list_for_town(c, id)?;
-            let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
-            let stock = stock::balances_for_sites(c, &ids)?;
-            let free = booking::next_free_slots(c, st.rules(), &ids, &stock, ids.len())?;
-            let dry = (sites.iter().map(|s| s.id)).filter(|&s| {
-                !stock
+/// The town's page with its waiting-list form (empty, or again with its errors).
+impl View for (TownId, ResidentForm, FormErrors) {
+    type Page = TownPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (id, form, errors) = self;
+        let load = || {
+            read(state, move |c, st| {
+                let t = town::find(c, id)?.filter(|t| t.active);
+                let t = t.ok_or(AppError::NotFound)?;
+                let sites = site::list_for_town(c, id)?;
+                let ids: Vec<i64> = sites.iter().map(|s| s.id).collect();
+                let stock = stock::balances_for_sites(c, &ids)?;
+                let free = booking::next_free_slots(c, st.rules(), &ids, &stock, ids.len())?;
+                let dry = (sites.iter().map(|s| s.id)).filter(|&s| {
+                    !stock
+                        .iter()
+                        .any(|b| unpromised(&stock, s, b.product_id) > 0)
+                });
+                let dry = dry.collect();
+                Ok(Arc::new((
+                    t,
+                    sites,
+                    free,
+                    waiting::count_waiting(c, id)?,
+                    dry,
+                )))
+            })
+        };
+        let generation = state.db.generation();
+        let cached = state
+            .caches
+            .town
+            .get_or_load(id.0, generation, load)
+            .await?;
+        let (t, sites, free, waiting, dry) = &*cached;
+        let tz = state.settings.time_zone;
+        let rows: Vec<SiteRow> = sites
+            .iter()
+            .map(|s| SiteRow {
+                id: s.id.to_string(),
+                name: s.local_name(ctx.lang).to_string(),
+                address: s.local_address(ctx.lang).to_string(),
+                next_free: free
                     .iter()
-                    .any(|b| unpromised(&stock, s, b.product_id) > 0)
-            });
-            let dry = dry.collect();
-            Ok(Arc::new((
-                t,
-                sites,
-                free,
-                waiting::count_waiting(c, id)?,
-                dry,
-            )))
-        })
-    };
-    let generation = state.db.generation();
-    let cached = state
-        .caches
-        .town
-        .get_or_load(id.0, generation, load)
-        .await?;
-    let (t, sites, free, waiting, dry) = &*cached;
-    let tz = state.settings.time_zone;
-    let rows: Vec<SiteRow> = sites
-        .iter()
-        .map(|s| SiteRow {
-            id: s.id.to_string(),
-            name: s.local_name(ctx.lang).to_string(),
-            address: s.local_address(ctx.lang).to_string(),
-            next_free: free
-                .iter()
-                .find(|f| f.site_id == s.id)
-                .map(|f| when(ctx.lang, tz, f.starts_at, f.ends_at)),
-            no_stock: dry.contains(&s.id),
-        })
-        .collect();
-    let page = TownPage {
-        town_id: t.id.to_string(),
-        town_name: t.local_name(ctx.lang).to_string(),
-        any_free: !free.is_empty(),
-        sites: rows,
-        waiting: *waiting,
-        form,
-        errors,
-        ctx,
-    };
-    html_status(&page, status)
+                    .find(|f| f.site_id == s.id)
+                    .map(|f| when(ctx.lang, tz, f.starts_at, f.ends_at)),
+                no_stock: dry.contains(&s.id),
+            })
+            .collect();
+        let page = TownPage {
+            town_id: t.id.to_string(),
+            town_name: t.local_name(ctx.lang).to_string(),
+            any_free: !free.is_empty(),
+            sites: rows,
+            waiting: *waiting,
+            form,
+            errors,
+            ctx,
+        };
+        Ok(page)
+    }
 }
 
 /// The `?date=` of a site page.
@@ -337,52 +333,51 @@ async fn render_site(
     )
 }
 
-async fn book_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    slot_id: SlotId,
-    form: ResidentForm,
-    errors: FormErrors,
-    refusal: Option<String>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (sl, s, p, opening, dry) = read(state, move |c, st| {
-        let sl = slot::find(c, slot_id)?.ok_or(AppError::NotFound)?;
-        let s = site::find(c, SiteId(sl.site_id))?.ok_or(AppError::NotFound)?;
-        let p = product::find(c, ProductId(sl.product_id))?.ok_or(AppError::NotFound)?;
-        let opening = booking::draw::opening(c, st.now(), &sl)?;
-        let dry = unpromised(
-            &stock::balances_for_site(c, SiteId(sl.site_id))?,
-            s.id,
-            p.id,
-        ) == 0;
-        Ok((sl, s, p, opening, dry))
-    })
-    .await?;
-    let tz = state.settings.time_zone;
-    let entering = matches!(opening, booking::draw::Opening::Window(_));
-    // Said before the form is filled: a slot that has started, or (first come) no dose to promise.
-    let refusal = refusal.or_else(|| {
-        (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
-    });
-    let refusal = refusal.or_else(|| (dry && !entering).then(|| ctx.t("err.book.no_stock").into()));
-    let notice = super::draw::opening_notice(ctx.lang, tz, &opening);
-    let page = BookPage {
-        slot_id: sl.id.to_string(),
-        site_id: s.id.to_string(),
-        site_name: s.local_name(ctx.lang).to_string(),
-        address: s.local_address(ctx.lang).to_string(),
-        when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
-        product: p.local_name(ctx.lang).to_string(),
-        doses_in_series: p.doses_in_series,
-        form,
-        errors,
-        refusal,
-        notice,
-        entering,
-        ctx,
-    };
-    html_status(&page, status)
+/// The booking form of a slot (empty, again with its errors, or refused).
+impl View for (SlotId, ResidentForm, FormErrors, Option<String>) {
+    type Page = BookPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (slot_id, form, errors, refusal) = self;
+        let (sl, s, p, opening, dry) = read(state, move |c, st| {
+            let sl = slot::find(c, slot_id)?.ok_or(AppError::NotFound)?;
+            let s = site::find(c, SiteId(sl.site_id))?.ok_or(AppError::NotFound)?;
+            let p = product::find(c, ProductId(sl.product_id))?.ok_or(AppError::NotFound)?;
+            let opening = booking::draw::opening(c, st.now(), &sl)?;
+            let dry = unpromised(
+                &stock::balances_for_site(c, SiteId(sl.site_id))?,
+                s.id,
+                p.id,
+            ) == 0;
+            Ok((sl, s, p, opening, dry))
+        })
+        .await?;
+        let tz = state.settings.time_zone;
+        let entering = matches!(opening, booking::draw::Opening::Window(_));
+        // Said before the form is filled: a slot that has started, or (first come) no dose to promise.
+        let refusal = refusal.or_else(|| {
+            (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
+        });
+        let refusal =
+            refusal.or_else(|| (dry && !entering).then(|| ctx.t("err.book.no_stock").into()));
+        let notice = super::draw::opening_notice(ctx.lang, tz, &opening);
+        let page = BookPage {
+            slot_id: sl.id.to_string(),
+            site_id: s.id.to_string(),
+            site_name: s.local_name(ctx.lang).to_string(),
+            address: s.local_address(ctx.lang).to_string(),
+            when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
+            product: p.local_name(ctx.lang).to_string(),
+            doses_in_series: p.doses_in_series,
+            form,
+            errors,
+            refusal,
+            notice,
+            entering,
+            ctx,
+        };
+        Ok(page)
+    }
 }
 
 /// `GET /slots/{id}/book`: the booking form.
@@ -393,16 +388,13 @@ pub async fn book_form(
     if let Some(page) = super::common::not_set_up(&ctx, &state).await? {
         return Ok(page);
     }
-    book_page(
-        ctx,
-        &state,
+    let empty = (
         SlotId(*slot),
         ResidentForm::default(),
         FormErrors::default(),
         None,
-        StatusCode::OK,
-    )
-    .await
+    );
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
 /// `POST /slots/{id}/book`: book, then 303 to the confirmation.
@@ -424,16 +416,8 @@ pub async fn book_submit(
             if let Err(e) = dose {
                 errors.add(e.field, field_message(ctx.lang, e));
             }
-            return book_page(
-                ctx,
-                &state,
-                slot_id,
-                form,
-                errors,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return show(ctx, &state, (slot_id, form, errors, None), status).await;
         }
     };
     let any_site_in_town = !form.any_site_in_town.is_empty();
@@ -452,16 +436,8 @@ pub async fn book_submit(
         Err(e) if e.is_internal() => Err(e.into()),
         Err(e) => {
             let msg = refusal_text(ctx.lang, state.settings.time_zone, &e);
-            book_page(
-                ctx,
-                &state,
-                slot_id,
-                form,
-                FormErrors::default(),
-                Some(msg),
-                StatusCode::CONFLICT,
-            )
-            .await
+            let shown = (slot_id, form, FormErrors::default(), Some(msg));
+            show(ctx, &state, shown, StatusCode::CONFLICT).await
         }
     }
 }
@@ -691,15 +667,8 @@ pub async fn join_waiting(
     let details = match parse_resident(ctx.lang, &form) {
         Ok(d) => d,
         Err(errors) => {
-            return render_town(
-                ctx,
-                state,
-                town_id,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return show(ctx, &state, (town_id, form, errors), status).await;
         }
     };
     let (t, w) = blocking(&state, move |st| {

@@ -3,9 +3,11 @@
 use std::future::Future;
 
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use super::ctx::Ctx;
+use super::state::AppState;
 use crate::error::AppError;
 
 /// Render a page with status 200.
@@ -21,6 +23,28 @@ pub fn html_status<T: Template>(page: &T, status: StatusCode) -> Result<HttpResp
         .body(page.render()?);
     res.extensions_mut().insert(OwnPage);
     Ok(res)
+}
+
+/// A page as a handler holds it before reading: what it shows besides what it reads (the form
+/// again with its errors or refusal, the record it is about). [`show`] reads it and renders it
+/// with a status: the one "read, build, answer with 200, 409 or 422" of the pages that show a
+/// form again.
+pub(crate) trait View {
+    /// The page it becomes.
+    type Page: Template;
+
+    /// Read what the page needs and build it.
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError>;
+}
+
+/// `view`'s page with `status`.
+pub(crate) async fn show(
+    ctx: Ctx,
+    state: &web::Data<AppState>,
+    view: impl View,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    html_status(&view.page(ctx, state).await?, status)
 }
 
 /// Marks a response whose body is the handler's own page (the form again with its message):

@@ -12,7 +12,7 @@ use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
 use crate::views::{local, FormErrors};
 use crate::web::ctx::{Bureau, Ctx, Signed};
-use crate::web::respond::html_status;
+use crate::web::respond::{show, View};
 use crate::web::state::{read, AppState};
 
 /// `GET /admin/products` (bureau too).
@@ -26,19 +26,17 @@ pub async fn products(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpR
         pack_size: "1".into(),
         ..Default::default()
     };
-    products_page(ctx, &state, form, FormErrors::default(), StatusCode::OK).await
+    show(ctx, &state, (form, FormErrors::default()), StatusCode::OK).await
 }
 
-async fn products_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    form: ProductForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let list = read(state, |c, _| Ok(product::list(c)?)).await?;
-    html_status(
-        &ProductsPage {
+/// The product list with the add form (empty, or again with its errors).
+impl View for (ProductForm, FormErrors) {
+    type Page = ProductsPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let list = read(state, |c, _| Ok(product::list(c)?)).await?;
+        let (form, errors) = self;
+        Ok(ProductsPage {
             products: list
                 .into_iter()
                 .map(|p| ProductListRow {
@@ -55,9 +53,8 @@ async fn products_page(
             form,
             errors,
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }
 
 /// The product form (bureau too): added on `/admin/products`, edited on the product's page,
@@ -72,8 +69,8 @@ impl SetupForm for ProductForm {
     async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         match r.id {
-            None => products_page(r.ctx, r.state, self, r.errors, status).await,
-            Some(id) => product_edit(r.ctx, r.state, id, self, r.errors, status).await,
+            None => show(r.ctx, r.state, (self, r.errors), status).await,
+            Some(id) => show(r.ctx, r.state, (id, self, r.errors), status).await,
         }
     }
 }
@@ -102,28 +99,31 @@ pub async fn product_page(
         reason: String::new(),
         csrf: String::new(),
     };
-    product_edit(ctx, &state, id, form, FormErrors::default(), StatusCode::OK).await
+    show(
+        ctx,
+        &state,
+        (id, form, FormErrors::default()),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn product_edit(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    id: i64,
-    form: ProductForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let tz = state.settings.time_zone;
-    let (given, history) = read(state, move |c, _| {
-        product::find(c, ProductId(id))?.ok_or(AppError::NotFound)?;
-        Ok((
-            product::has_been_given(c, ProductId(id))?,
-            product_change::list_for_product(c, ProductId(id))?,
-        ))
-    })
-    .await?;
-    html_status(
-        &ProductEditPage {
+/// The product `id`'s page with its form (as stored, or again with its errors).
+impl View for (i64, ProductForm, FormErrors) {
+    type Page = ProductEditPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (id, form, errors) = self;
+        let tz = state.settings.time_zone;
+        let (given, history) = read(state, move |c, _| {
+            product::find(c, ProductId(id))?.ok_or(AppError::NotFound)?;
+            Ok((
+                product::has_been_given(c, ProductId(id))?,
+                product_change::list_for_product(c, ProductId(id))?,
+            ))
+        })
+        .await?;
+        Ok(ProductEditPage {
             id: id.to_string(),
             given,
             form,
@@ -141,7 +141,6 @@ async fn product_edit(
                 })
                 .collect(),
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }

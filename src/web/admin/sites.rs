@@ -17,7 +17,7 @@ use crate::views::admin::{
 };
 use crate::views::{when, FormErrors};
 use crate::web::ctx::{staff_form, Acting, Admin, Ctx, Signed};
-use crate::web::respond::{html_status, redirect_or, refused_status, see_other};
+use crate::web::respond::{redirect_or, refused_status, see_other, show, View};
 use crate::web::state::{read, AppState};
 
 staff_form!(Admin: TemplateForm);
@@ -35,52 +35,43 @@ fn town_options(towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
 
 /// `GET /admin/sites`.
 pub async fn sites(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
-    sites_page(
-        ctx,
-        &state,
-        SiteForm::default(),
-        FormErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    let empty = (SiteForm::default(), FormErrors::default());
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
-async fn sites_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    form: SiteForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (sites, towns, templates) = read(state, |c, _| {
-        Ok((site::list_all(c)?, town::list_all(c)?, template::list(c)?))
-    })
-    .await?;
-    let rows = sites
-        .into_iter()
-        .map(|s| SiteListRow {
-            id: s.id.to_string(),
-            town: towns
-                .iter()
-                .find(|t| t.id == s.town_id)
-                .map(|t| t.name.clone())
-                .unwrap_or_default(),
-            has_template: templates.iter().any(|t| t.site_id == s.id),
-            name: s.name,
-            address: s.address,
-            active: s.active,
+/// The site list with the add form (empty, or again with its errors).
+impl View for (SiteForm, FormErrors) {
+    type Page = SitesPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (form, errors) = self;
+        let (sites, towns, templates) = read(state, |c, _| {
+            Ok((site::list_all(c)?, town::list_all(c)?, template::list(c)?))
         })
-        .collect();
-    html_status(
-        &SitesPage {
+        .await?;
+        let rows = sites
+            .into_iter()
+            .map(|s| SiteListRow {
+                id: s.id.to_string(),
+                town: towns
+                    .iter()
+                    .find(|t| t.id == s.town_id)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                has_template: templates.iter().any(|t| t.site_id == s.id),
+                name: s.name,
+                address: s.address,
+                active: s.active,
+            })
+            .collect();
+        Ok(SitesPage {
             sites: rows,
             towns: town_options(towns.into_iter().filter(|t| t.active).collect()),
             form,
             errors,
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }
 
 /// The site form: a site is added on `/admin/sites` (its template is then set up on its page)
@@ -104,14 +95,14 @@ impl SetupForm for SiteForm {
     async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         let Some(id) = r.id else {
-            return sites_page(r.ctx, r.state, self, r.errors, status).await;
+            return show(r.ctx, r.state, (self, r.errors), status).await;
         };
         let v = SiteView {
             form: Some(self),
             errors: r.errors,
             ..Default::default()
         };
-        site_edit(r.ctx, r.state, id, v, status).await
+        show(r.ctx, r.state, (id, v), status).await
     }
 }
 
@@ -129,125 +120,126 @@ struct SiteView {
     refusal: Option<String>,
 }
 
-async fn site_edit(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    id: i64,
-    v: SiteView,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let today = state.today();
-    let ((s, towns, products, t, hours, chosen, excs, future), rule) = read(state, move |c, st| {
-        let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
-        let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
-        let rule = template::release_rule(c, SiteId(id))?;
-        // A site without a template yet is offered the city's default draw window.
-        let rule = if template::find(c, SiteId(id))?.is_none() {
-            template::ReleaseRule {
-                draw_minutes: st.settings.draw_minutes,
-                ..rule
-            }
-        } else {
-            rule
-        };
-        Ok((
-            (
-                s,
-                town::list_all(c)?,
-                product::list(c)?,
-                template::find(c, SiteId(id))?,
-                template::hours(c, SiteId(id))?,
-                site_product::list_for_site(c, SiteId(id))?,
-                exception::list_for_site_from(c, SiteId(id), today)?,
-                future,
-            ),
-            rule,
-        ))
-    })
-    .await?;
-    let lang = ctx.lang;
-    let tz = state.settings.time_zone;
-    let form = v.form.unwrap_or_else(|| SiteForm {
-        town_id: s.town_id.to_string(),
-        name: s.name.clone(),
-        address: s.address.clone(),
-        name_en: s.name_en.clone().unwrap_or_default(),
-        address_en: s.address_en.clone().unwrap_or_default(),
-        active: if s.active { "on".into() } else { String::new() },
-        csrf: String::new(),
-    });
-    let template = v.template.unwrap_or_else(|| {
-        TemplateForm::from_stored(t.as_ref(), &hours, &chosen).with_release(&rule)
-    });
-    let days = (0..7)
-        .map(|d| (WEEKDAY_KEYS[d], HOUR_FIELDS[d], template.hours[d].clone()))
-        .collect();
-    let page = SiteEditPage {
-        id: id.to_string(),
-        towns: town_options(towns),
-        form,
-        errors: v.errors,
-        products: products
-            .into_iter()
-            .map(|p| (p.id.to_string(), format!("{} · {}", p.code, p.name)))
-            .collect(),
-        template,
-        template_errors: v.template_errors,
-        days,
-        exception: v.exception,
-        exception_errors: v.exception_errors,
-        moved: v.preview.as_ref().map_or(0, setup::Preview::moved),
-        plan_token: v
-            .preview
-            .as_ref()
-            .map(|p| p.token.clone())
-            .unwrap_or_default(),
-        plan_changed: v.preview.as_ref().is_some_and(|p| p.changed),
-        affected: v
-            .preview
-            .map(|p| p.rows)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(a, to)| AffectedRow {
-                code: a.code,
-                masked_id: a.masked_id,
-                when: when(lang, tz, a.starts_at, a.ends_at),
-                dose: a.dose_number,
-                to: to.map(|t| {
-                    format!(
-                        "{} · {}",
-                        t.site_name,
-                        when(lang, tz, t.starts_at, t.ends_at)
-                    )
-                }),
-            })
-            .collect(),
-        exceptions: excs
-            .into_iter()
-            .map(|e| {
-                let what = match e.seats {
-                    Some(n) if e.kind == "seats" => lang.tf(
-                        "exception.seats_to",
-                        &[
-                            ("from", &setup::hm(e.starts)),
-                            ("to", &setup::hm(e.ends)),
-                            ("n", &n.to_string()),
-                        ],
-                    ),
-                    _ => lang.tf(
-                        "exception.closed_at",
-                        &[("from", &setup::hm(e.starts)), ("to", &setup::hm(e.ends))],
-                    ),
+/// The site `id`'s page: its stored values with what the view adds.
+impl View for (i64, SiteView) {
+    type Page = SiteEditPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (id, v) = self;
+        let today = state.today();
+        let ((s, towns, products, t, hours, chosen, excs, future), rule) =
+            read(state, move |c, st| {
+                let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
+                let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
+                let rule = template::release_rule(c, SiteId(id))?;
+                // A site without a template yet is offered the city's default draw window.
+                let rule = if template::find(c, SiteId(id))?.is_none() {
+                    template::ReleaseRule {
+                        draw_minutes: st.settings.draw_minutes,
+                        ..rule
+                    }
+                } else {
+                    rule
                 };
-                (e.day.to_string(), what, e.reason)
+                Ok((
+                    (
+                        s,
+                        town::list_all(c)?,
+                        product::list(c)?,
+                        template::find(c, SiteId(id))?,
+                        template::hours(c, SiteId(id))?,
+                        site_product::list_for_site(c, SiteId(id))?,
+                        exception::list_for_site_from(c, SiteId(id), today)?,
+                        future,
+                    ),
+                    rule,
+                ))
             })
-            .collect(),
-        future_slots: future,
-        message: v.message,
-        refusal: v.refusal,
-        ctx,
-    };
-    html_status(&page, status)
+            .await?;
+        let lang = ctx.lang;
+        let tz = state.settings.time_zone;
+        let form = v.form.unwrap_or_else(|| SiteForm {
+            town_id: s.town_id.to_string(),
+            name: s.name.clone(),
+            address: s.address.clone(),
+            name_en: s.name_en.clone().unwrap_or_default(),
+            address_en: s.address_en.clone().unwrap_or_default(),
+            active: if s.active { "on".into() } else { String::new() },
+            csrf: String::new(),
+        });
+        let template = v.template.unwrap_or_else(|| {
+            TemplateForm::from_stored(t.as_ref(), &hours, &chosen).with_release(&rule)
+        });
+        let days = (0..7)
+            .map(|d| (WEEKDAY_KEYS[d], HOUR_FIELDS[d], template.hours[d].clone()))
+            .collect();
+        let page = SiteEditPage {
+            id: id.to_string(),
+            towns: town_options(towns),
+            form,
+            errors: v.errors,
+            products: products
+                .into_iter()
+                .map(|p| (p.id.to_string(), format!("{} · {}", p.code, p.name)))
+                .collect(),
+            template,
+            template_errors: v.template_errors,
+            days,
+            exception: v.exception,
+            exception_errors: v.exception_errors,
+            moved: v.preview.as_ref().map_or(0, setup::Preview::moved),
+            plan_token: v
+                .preview
+                .as_ref()
+                .map(|p| p.token.clone())
+                .unwrap_or_default(),
+            plan_changed: v.preview.as_ref().is_some_and(|p| p.changed),
+            affected: v
+                .preview
+                .map(|p| p.rows)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(a, to)| AffectedRow {
+                    code: a.code,
+                    masked_id: a.masked_id,
+                    when: when(lang, tz, a.starts_at, a.ends_at),
+                    dose: a.dose_number,
+                    to: to.map(|t| {
+                        format!(
+                            "{} · {}",
+                            t.site_name,
+                            when(lang, tz, t.starts_at, t.ends_at)
+                        )
+                    }),
+                })
+                .collect(),
+            exceptions: excs
+                .into_iter()
+                .map(|e| {
+                    let what = match e.seats {
+                        Some(n) if e.kind == "seats" => lang.tf(
+                            "exception.seats_to",
+                            &[
+                                ("from", &setup::hm(e.starts)),
+                                ("to", &setup::hm(e.ends)),
+                                ("n", &n.to_string()),
+                            ],
+                        ),
+                        _ => lang.tf(
+                            "exception.closed_at",
+                            &[("from", &setup::hm(e.starts)), ("to", &setup::hm(e.ends))],
+                        ),
+                    };
+                    (e.day.to_string(), what, e.reason)
+                })
+                .collect(),
+            future_slots: future,
+            message: v.message,
+            refusal: v.refusal,
+            ctx,
+        };
+        Ok(page)
+    }
 }
 
 /// Query of a site page after an action.
@@ -276,17 +268,11 @@ pub async fn site_page(
         )),
         _ => None,
     };
-    site_edit(
-        ctx,
-        &state,
-        *path,
-        SiteView {
-            message,
-            ..Default::default()
-        },
-        StatusCode::OK,
-    )
-    .await
+    let v = SiteView {
+        message,
+        ..Default::default()
+    };
+    show(ctx, &state, (*path, v), StatusCode::OK).await
 }
 
 /// `POST /admin/sites/{id}/template`: save products and the weekly template, and publish.
@@ -313,7 +299,7 @@ pub async fn save_template(
             refusal,
             ..Default::default()
         };
-        site_edit(ctx, &state, id, v, StatusCode::UNPROCESSABLE_ENTITY).await
+        show(ctx, &state, (id, v), StatusCode::UNPROCESSABLE_ENTITY).await
     })
     .await
 }
@@ -362,7 +348,7 @@ pub async fn add_exception(
                 preview: Some(preview),
                 ..Default::default()
             };
-            site_edit(ctx, &state, id, v, StatusCode::CONFLICT).await
+            show(ctx, &state, (id, v), StatusCode::CONFLICT).await
         }
         Err(e) => {
             let (exception_errors, refusal) = explain(ctx.lang, e)?;
@@ -373,7 +359,7 @@ pub async fn add_exception(
                 refusal,
                 ..Default::default()
             };
-            site_edit(ctx, &state, id, v, status).await
+            show(ctx, &state, (id, v), status).await
         }
     }
 }

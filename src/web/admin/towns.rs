@@ -11,31 +11,24 @@ use crate::setup::{self, SetupError};
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
 use crate::views::FormErrors;
 use crate::web::ctx::{Acting, Admin, Button, Ctx, Signed};
-use crate::web::respond::{html, html_status, redirect_or, refused_status};
+use crate::web::respond::{html, html_status, redirect_or, refused_status, show, View};
 use crate::web::state::{attempt, read, AppState};
 
 /// `GET /admin/towns`.
 pub async fn towns(Signed { ctx, state, .. }: Signed<Admin>) -> Result<HttpResponse, AppError> {
-    towns_page(
-        ctx,
-        &state,
-        TownForm::default(),
-        FormErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    let empty = (TownForm::default(), FormErrors::default());
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
-async fn towns_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    form: TownForm,
-    errors: FormErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (towns, sites) = read(state, |c, _| Ok((town::list_all(c)?, site::list_all(c)?))).await?;
-    html_status(
-        &TownsPage {
+/// The town list with the add form (empty, or again with its errors).
+impl View for (TownForm, FormErrors) {
+    type Page = TownsPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (towns, sites) =
+            read(state, |c, _| Ok((town::list_all(c)?, site::list_all(c)?))).await?;
+        let (form, errors) = self;
+        Ok(TownsPage {
             towns: towns
                 .into_iter()
                 .map(|t| TownListRow {
@@ -51,9 +44,8 @@ async fn towns_page(
             form,
             errors,
             ctx,
-        },
-        status,
-    )
+        })
+    }
 }
 
 /// The town form: added on `/admin/towns`, edited (or deactivated) on the town's page.
@@ -68,7 +60,7 @@ impl SetupForm for TownForm {
     async fn again(self, r: Refusal<'_>) -> Result<HttpResponse, AppError> {
         let Some(id) = r.id else {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return towns_page(r.ctx, r.state, self, r.errors, status).await;
+            return show(r.ctx, r.state, (self, r.errors), status).await;
         };
         let status = refused_status(&r.refusal);
         let page = TownEditPage {

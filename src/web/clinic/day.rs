@@ -13,7 +13,7 @@ use crate::models::{desk as desk_read, site, town, Role};
 use crate::views::clinic::{self as pages, TodayPage, TodayView};
 use crate::web::ctx::{Acting, Clinic, Ctx, Signed, Visit};
 use crate::web::resident::field_message;
-use crate::web::respond::{html, html_status, see_other};
+use crate::web::respond::{html, see_other, show, View};
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff`: a clinic user's site today; an admin chooses a site first.
@@ -35,7 +35,7 @@ pub async fn start(
         }
         (_, Some(site)) => {
             let page = TodayView::default();
-            render_today(ctx, &state, SiteId(site), page, StatusCode::OK).await
+            show(ctx, &state, (SiteId(site), page), StatusCode::OK).await
         }
         (_, None) => Err(AppError::Forbidden),
     }
@@ -51,32 +51,23 @@ pub async fn today(
         notice: q.message(ctx.lang),
         ..TodayView::default()
     };
-    render_today(ctx, &state, SiteId(*path), view, StatusCode::OK).await
+    show(ctx, &state, (SiteId(*path), view), StatusCode::OK).await
 }
 
-async fn render_today(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    site_id: SiteId,
-    view: TodayView,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    html_status(&today_page(ctx, state, site_id, view).await?, status)
-}
+/// The site's day at the desk, with what the view adds (a notice, the typed code again).
+impl View for (SiteId, TodayView) {
+    type Page = TodayPage;
 
-async fn today_page(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    site_id: SiteId,
-    view: TodayView,
-) -> Result<TodayPage, AppError> {
-    let d = desk_for(&ctx, state, site_id)?;
-    let (bounds, now, today) = (d.today_bounds(), d.now, d.today());
-    let day = read(state, move |c, _| {
-        desk_read::day(c, site_id, bounds, today, now)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    Ok(pages::today_page(ctx, day, view, (now, today, d.tz)))
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (site_id, view) = self;
+        let d = desk_for(&ctx, state, site_id)?;
+        let (bounds, now, today) = (d.today_bounds(), d.now, d.today());
+        let day = read(state, move |c, _| {
+            desk_read::day(c, site_id, bounds, today, now)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+        Ok(pages::today_page(ctx, day, view, (now, today, d.tz)))
+    }
 }
 
 /// `GET /staff/sites/{id}/today.json`: today's list as the desk keeps it for working offline
@@ -88,7 +79,9 @@ pub async fn today_json(
 ) -> Result<HttpResponse, AppError> {
     let d = desk_for(&ctx, &state, SiteId(*path))?;
     let user = d.staff.user_id;
-    let page = today_page(ctx, &state, SiteId(*path), TodayView::default()).await?;
+    let page = (SiteId(*path), TodayView::default())
+        .page(ctx, &state)
+        .await?;
     let list = pages::offline_list(&page, user, d.today(), d.today_bounds().1);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -110,7 +103,7 @@ pub async fn find_code(
                 ..TodayView::default()
             };
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            render_today(ctx, &state, SiteId(site), view, status).await
+            show(ctx, &state, (SiteId(site), view), status).await
         }
     }
 }
@@ -136,7 +129,7 @@ pub async fn no_shows(
             code_error: Some(msg),
             ..TodayView::default()
         };
-        render_today(ctx, &state, site_id, view, status)
+        show(ctx, &state, (site_id, view), status)
     })
     .await
 }

@@ -9,10 +9,13 @@ use crate::booking::clinic as desk_ops;
 use crate::error::AppError;
 use crate::ids::SiteId;
 use crate::models::{desk as desk_read, vaccination, Appointment, Role};
-use crate::views::clinic::{self as pages, ReactionForm, Shown, WalkInForm, WasteForm};
+use crate::views::clinic::{
+    self as pages, ReactionForm, ReactionPage, Shown, WalkInForm, WalkInPage, WastagePage,
+    WasteForm,
+};
 use crate::views::{hm, FormErrors};
 use crate::web::ctx::{Acting, Clinic, Ctx, Signed};
-use crate::web::respond::html_status;
+use crate::web::respond::{show, View};
 use crate::web::state::{blocking, read, AppState};
 
 /// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
@@ -20,24 +23,24 @@ pub async fn walkin_form(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    render_walkin(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
+    let empty = (SiteId(*path), Shown::<WalkInForm>::default());
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
-async fn render_walkin(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    site_id: SiteId,
-    shown: Shown<WalkInForm>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let d = desk_for(&ctx, state, site_id)?;
-    let bounds = d.today_bounds();
-    let found = read(state, move |c, _| {
-        desk_read::walk_in(c, site_id, bounds)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    let page = pages::walkin_page(ctx, found, shown, (d.now, d.tz));
-    html_status(&page, status)
+/// A site's walk-in page with its form (empty, again with its errors, or refused).
+impl View for (SiteId, Shown<WalkInForm>) {
+    type Page = WalkInPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (site_id, shown) = self;
+        let d = desk_for(&ctx, state, site_id)?;
+        let bounds = d.today_bounds();
+        let found = read(state, move |c, _| {
+            desk_read::walk_in(c, site_id, bounds)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+        Ok(pages::walkin_page(ctx, found, shown, (d.now, d.tz)))
+    }
 }
 
 /// `POST /staff/sites/{id}/walk-in`: take a seat and a dose, then go to the check-in page.
@@ -54,7 +57,7 @@ pub async fn walkin_submit(
         Err(errors) => {
             let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_walkin(ctx, &state, site_id, shown, status).await;
+            return show(ctx, &state, (site_id, shown), status).await;
         }
     };
     let outcome = blocking(&state, move |st| {
@@ -63,7 +66,7 @@ pub async fn walkin_submit(
     .await?;
     let done = |a: Appointment| format!("/staff/checkin/{}?done=walk_in", a.code);
     answer(lang, outcome, done, wrong_site, |msg, status| {
-        render_walkin(ctx, &state, site_id, Shown::refused(form, msg), status)
+        show(ctx, &state, (site_id, Shown::refused(form, msg)), status)
     })
     .await
 }
@@ -75,22 +78,23 @@ pub async fn wastage_form(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Clinic>,
 ) -> Result<HttpResponse, AppError> {
-    render_wastage(ctx, &state, SiteId(*path), Shown::default(), StatusCode::OK).await
+    let empty = (SiteId(*path), Shown::<WasteForm>::default());
+    show(ctx, &state, empty, StatusCode::OK).await
 }
 
-async fn render_wastage(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    site_id: SiteId,
-    shown: Shown<WasteForm>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    desk_for(&ctx, state, site_id)?;
-    let found = read(state, move |c, _| {
-        desk_read::wastage(c, site_id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    html_status(&pages::wastage_page(ctx, found, shown), status)
+/// A site's wastage page with its form.
+impl View for (SiteId, Shown<WasteForm>) {
+    type Page = WastagePage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (site_id, shown) = self;
+        desk_for(&ctx, state, site_id)?;
+        let found = read(state, move |c, _| {
+            desk_read::wastage(c, site_id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+        Ok(pages::wastage_page(ctx, found, shown))
+    }
 }
 
 /// `POST /staff/sites/{id}/wastage`.
@@ -105,7 +109,7 @@ pub async fn wastage_submit(
         Err(errors) => {
             let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_wastage(ctx, &state, site_id, shown, status).await;
+            return show(ctx, &state, (site_id, shown), status).await;
         }
     };
     let d = desk(&state, &u);
@@ -115,7 +119,7 @@ pub async fn wastage_submit(
     .await?;
     let done = |()| format!("/staff/sites/{}?done=wastage", site_id.0);
     answer(lang, outcome, done, wrong_site, |msg, status| {
-        render_wastage(ctx, &state, site_id, Shown::refused(form, msg), status)
+        show(ctx, &state, (site_id, Shown::refused(form, msg)), status)
     })
     .await
 }
@@ -133,25 +137,25 @@ pub async fn reaction_form(
         ..ReactionForm::default()
     };
     let shown = Shown::invalid(form, FormErrors::default());
-    render_reaction(ctx, &state, *path, shown, StatusCode::OK).await
+    show(ctx, &state, (*path, shown), StatusCode::OK).await
 }
 
-async fn render_reaction(
-    ctx: Ctx,
-    state: &web::Data<AppState>,
-    vaccination_id: i64,
-    shown: Shown<ReactionForm>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let d = desk(state, ctx.require(Role::Clinic)?);
-    let rec = read(state, move |c, _| {
-        desk_read::dose(c, vaccination_id)?.ok_or(AppError::NotFound)
-    })
-    .await?;
-    if !d.staff.may_act_for(rec.vaccination.site_id) {
-        return Err(AppError::Forbidden);
+/// The reaction page of the vaccination `id`, with its form.
+impl View for (i64, Shown<ReactionForm>) {
+    type Page = ReactionPage;
+
+    async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
+        let (vaccination_id, shown) = self;
+        let d = desk(state, ctx.require(Role::Clinic)?);
+        let rec = read(state, move |c, _| {
+            desk_read::dose(c, vaccination_id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+        if !d.staff.may_act_for(rec.vaccination.site_id) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(pages::reaction_page(ctx, rec, shown, d.tz))
     }
-    html_status(&pages::reaction_page(ctx, rec, shown, d.tz), status)
 }
 
 /// `POST /staff/vaccinations/{id}/reaction`.
@@ -167,7 +171,7 @@ pub async fn reaction_submit(
         Err(errors) => {
             let shown = Shown::invalid(form, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_reaction(ctx, &state, vaccination_id, shown, status).await;
+            return show(ctx, &state, (vaccination_id, shown), status).await;
         }
     };
     let site = read(&state, move |c, _| {
@@ -182,13 +186,8 @@ pub async fn reaction_submit(
     .await?;
     let done = |()| format!("/staff/sites/{site}?done=reaction#observation");
     answer(lang, outcome, done, wrong_site_or_gone, |msg, status| {
-        render_reaction(
-            ctx,
-            &state,
-            vaccination_id,
-            Shown::refused(form, msg),
-            status,
-        )
+        let shown = Shown::refused(form, msg);
+        show(ctx, &state, (vaccination_id, shown), status)
     })
     .await
 }
