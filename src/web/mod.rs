@@ -130,7 +130,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/staff/sites/{id}/walk-in",
-        web::get().to(clinic::walkin_form),
+        web::get().to(clinic::site_form::<clinic::WalkInForm>),
     )
     .route(
         "/staff/sites/{id}/walk-in",
@@ -138,7 +138,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/staff/sites/{id}/wastage",
-        web::get().to(clinic::wastage_form),
+        web::get().to(clinic::site_form::<clinic::WasteForm>),
     )
     .route(
         "/staff/sites/{id}/wastage",

@@ -25,9 +25,9 @@ super::ctx::staff_form!(super::ctx::Clinic:
     crate::views::clinic::CheckinForm,
     crate::views::clinic::DoseForm
 );
-pub use records::{
-    reaction_form, reaction_submit, walkin_form, walkin_submit, wastage_form, wastage_submit,
-};
+pub use crate::views::clinic::{WalkInForm, WasteForm};
+pub(crate) use records::site_form;
+pub use records::{reaction_form, reaction_submit, walkin_submit, wastage_submit};
 pub use sync::{sync, QueuedAction, SyncAnswer, SyncBatch, MAX_ACTIONS};
 
 use actix_web::web;

@@ -18,12 +18,16 @@ use crate::web::ctx::{Acting, Clinic, Ctx, Signed};
 use crate::web::respond::{show, View};
 use crate::web::state::{blocking, read, AppState};
 
-/// `GET /staff/sites/{id}/walk-in`: register someone without an appointment.
-pub async fn walkin_form(
+/// `GET /staff/sites/{id}/walk-in` (register someone without an appointment) and
+/// `/staff/sites/{id}/wastage` (record wasted doses): the site's form `F`, empty.
+pub(crate) async fn site_form<F: Default>(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Clinic>,
-) -> Result<HttpResponse, AppError> {
-    let empty = (SiteId(*path), Shown::<WalkInForm>::default());
+) -> Result<HttpResponse, AppError>
+where
+    (SiteId, Shown<F>): View,
+{
+    let empty = (SiteId(*path), Shown::default());
     show(ctx, &state, empty, StatusCode::OK).await
 }
 
@@ -72,15 +76,6 @@ pub async fn walkin_submit(
 }
 
 // ---- wastage ----------------------------------------------------------------------------------
-
-/// `GET /staff/sites/{id}/wastage`: record wasted doses.
-pub async fn wastage_form(
-    path: web::Path<i64>,
-    Signed { ctx, state, .. }: Signed<Clinic>,
-) -> Result<HttpResponse, AppError> {
-    let empty = (SiteId(*path), Shown::<WasteForm>::default());
-    show(ctx, &state, empty, StatusCode::OK).await
-}
 
 /// A site's wastage page with its form.
 impl View for (SiteId, Shown<WasteForm>) {
