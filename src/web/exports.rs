@@ -295,19 +295,33 @@ fn csv_failed(e: csv::Error) -> AppError {
     AppError::Internal(anyhow::Error::new(e))
 }
 
-/// Write a page of `rows` with `method`, moving the key past its last row (keyed by `$time`).
-macro_rules! page {
-    ($self:ident, $sheet:ident, $rows:expr, $method:ident, $time:ident) => {{
-        let rows = $rows;
-        for r in &rows {
-            $sheet.$method(r).map_err(csv_failed)?;
-        }
-        if let Some(r) = rows.last() {
-            $self.after = Some((r.$time, r.id));
-        }
-        rows.len()
-    }};
+/// A row of a plain export: where the next page starts after it (its time and id).
+trait Keyed {
+    fn key(&self) -> (NaiveDateTime, i64);
 }
+
+/// `keyed!(Row: time, ...)`: each row type keyed by its time column and id.
+macro_rules! keyed {
+    ($($row:ty: $time:ident),+ $(,)?) => {
+        $(impl Keyed for $row {
+            fn key(&self) -> (NaiveDateTime, i64) {
+                (self.$time, self.id)
+            }
+        })+
+    };
+}
+
+keyed!(
+    export::AppointmentRow: starts_at,
+    export::VaccinationRow: given_at,
+    export::StockRow: created_at,
+    export::ReactionRow: occurred_at,
+    export::WaitingRow: created_at,
+);
+
+/// How a plain export reads a page of its rows, and how the sheet writes one.
+type ReadPage<R> = fn(&mut AnyConnection, &Filter, Key, i64) -> diesel::QueryResult<Vec<R>>;
+type WriteRow<R> = fn(&mut Sheet, &R) -> csv::Result<()>;
 
 impl Pager {
     /// The next part of the file (the first carries the BOM and header), or None when all is
@@ -321,41 +335,15 @@ impl Pager {
         self.first = false;
         let (f, after) = (self.filter.clone(), self.after);
         let n = match self.export {
-            Export::Appointments => page!(
-                self,
-                sheet,
-                export::appointments(c, &f, after, PAGE)?,
-                appointment,
-                starts_at
-            ),
-            Export::Vaccinations => page!(
-                self,
-                sheet,
-                export::vaccinations(c, &f, after, PAGE)?,
-                vaccination,
-                given_at
-            ),
-            Export::Stock => page!(
-                self,
-                sheet,
-                export::stock(c, &f, after, PAGE)?,
-                stock,
-                created_at
-            ),
-            Export::Reactions => page!(
-                self,
-                sheet,
-                export::reactions(c, &f, after, PAGE)?,
-                reaction,
-                occurred_at
-            ),
-            Export::Waiting => page!(
-                self,
-                sheet,
-                export::waiting(c, &f, after, PAGE)?,
-                waiting,
-                created_at
-            ),
+            Export::Appointments => {
+                self.rows(c, &mut sheet, export::appointments, Sheet::appointment)?
+            }
+            Export::Vaccinations => {
+                self.rows(c, &mut sheet, export::vaccinations, Sheet::vaccination)?
+            }
+            Export::Stock => self.rows(c, &mut sheet, export::stock, Sheet::stock)?,
+            Export::Reactions => self.rows(c, &mut sheet, export::reactions, Sheet::reaction)?,
+            Export::Waiting => self.rows(c, &mut sheet, export::waiting, Sheet::waiting)?,
             Export::Audit => {
                 let entries = export::audit(c, &f, after, PAGE)?;
                 if let Some(e) = entries.last() {
@@ -384,6 +372,25 @@ impl Pager {
             self.done = true;
         }
         Ok(Some(sheet.finish().map_err(csv_failed)?))
+    }
+
+    /// A page of a plain export: read with `read`, each row written with `write`; the key moves
+    /// past the last row. The number of rows read.
+    fn rows<R: Keyed>(
+        &mut self,
+        c: &mut AnyConnection,
+        sheet: &mut Sheet,
+        read: ReadPage<R>,
+        write: WriteRow<R>,
+    ) -> Result<usize, AppError> {
+        let rows = read(c, &self.filter, self.after, PAGE)?;
+        for r in &rows {
+            write(sheet, r).map_err(csv_failed)?;
+        }
+        if let Some(r) = rows.last() {
+            self.after = Some(r.key());
+        }
+        Ok(rows.len())
     }
 }
 
