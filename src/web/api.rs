@@ -1,10 +1,14 @@
 //! The JSON API under `/api/v1` (integrations such as a mini-program, and our load tests).
 //! Errors are JSON: 400 malformed, 404, 409 refused by a booking rule, 422 invalid field.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::cache::Rendered;
@@ -381,6 +385,29 @@ pub struct ApiResident {
     email: String,
 }
 
+/// A JSON call of the API: the request's language, the application state and the body `B`,
+/// read in that order (a body that is not `B` is answered by [`ApiError::from_json`]).
+pub struct ApiCall<B> {
+    lang: Lang,
+    state: web::Data<AppState>,
+    body: B,
+}
+
+impl<B: DeserializeOwned + 'static> FromRequest for ApiCall<B> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<ApiCall<B>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let lang = request_lang(req);
+        let read = <(web::Data<AppState>, web::Json<B>)>::from_request(req, payload);
+        Box::pin(async move {
+            let (state, body) = read.await?;
+            let body = body.into_inner();
+            Ok(ApiCall { lang, state, body })
+        })
+    }
+}
+
 /// `POST /api/v1/appointments` body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -402,12 +429,8 @@ struct ApiBooked {
 
 /// `POST /api/v1/appointments`: 201 with the booking code.
 pub async fn book(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<ApiBookRequest>,
+    ApiCall { lang, state, body }: ApiCall<ApiBookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = request_lang(&req);
-    let body = body.into_inner();
     let slot_id = body
         .slot_id
         .as_ref()
@@ -473,24 +496,36 @@ struct ApiAppointment {
 }
 
 async fn find(
-    req: &HttpRequest,
+    lang: Lang,
     state: &web::Data<AppState>,
     body: ApiCodeRequest,
 ) -> Result<crate::models::Appointment, ApiError> {
-    let lang = request_lang(req);
     let code = BookingCode::parse(&body.code).map_err(|e| ApiError::field(lang, e))?;
-    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
     let key = lookup::appointment_attempts_key(&code);
-    let found = lookup::attempt(state, &key, move |st| {
+    attempted(lang, state, (code, key), &body.id_number, |st, code, id| {
         let mut c = st.db.read.get()?;
-        Ok(booking::find_appointment(&mut c, &st.keys, &code, &id).map(|(a, _)| a))
+        Ok(lookup::find_appointment(&mut c, st, code, id))
     })
-    .await?;
-    attempted(lang, found)
+    .await
 }
 
-/// A look-up's outcome as the API answers it.
-fn attempted<T>(lang: Lang, found: Attempt<T>) -> Result<T, ApiError> {
+/// A look-up by a code (with the key its wrong guesses are counted under) and the ID number
+/// typed, through [`lookup::attempt`], as the API answers it.
+async fn attempted<T, F>(
+    lang: Lang,
+    state: &web::Data<AppState>,
+    (code, key): (BookingCode, String),
+    id_number: &str,
+    find: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&AppState, &BookingCode, &IdNumber) -> Result<Result<T, BookingError>, AppError>
+        + Send
+        + 'static,
+    T: Send + 'static,
+{
+    let id = IdNumber::parse(id_number).map_err(|e| ApiError::field(lang, e))?;
+    let found = lookup::attempt(state, &key, move |st| find(st, &code, &id)).await?;
     match found {
         Attempt::Wait(wait) => Err(ApiError::too_many_attempts(lang, wait)),
         Attempt::Done(found) => found.map_err(|e| ApiError::booking(lang, e)),
@@ -510,22 +545,17 @@ fn appointment_json(state: &AppState, a: crate::models::Appointment) -> HttpResp
 
 /// `POST /api/v1/appointments/lookup`.
 pub async fn lookup(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<ApiCodeRequest>,
+    ApiCall { lang, state, body }: ApiCall<ApiCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let a = find(&req, &state, body.into_inner()).await?;
+    let a = find(lang, &state, body).await?;
     Ok(appointment_json(&state, a))
 }
 
 /// `POST /api/v1/appointments/cancel`.
 pub async fn cancel(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<ApiCodeRequest>,
+    ApiCall { lang, state, body }: ApiCall<ApiCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = request_lang(&req);
-    let a = find(&req, &state, body.into_inner()).await?;
+    let a = find(lang, &state, body).await?;
     let id = crate::ids::AppointmentId(a.id);
     let outcome = blocking(&state, move |st| {
         Ok::<_, AppError>(st.cancel(id).and_then(|_| {
@@ -550,33 +580,33 @@ pub struct ApiEntryRequest {
 /// waiting entry whose window has closed has its draw run first. 404 when code and ID number
 /// do not match.
 pub async fn entry_lookup(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<ApiEntryRequest>,
+    ApiCall { lang, state, body }: ApiCall<ApiEntryRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = request_lang(&req);
-    let body = body.into_inner();
     let code = BookingCode::parse(&body.entry)
         .map_err(|e| ApiError::field(lang, FieldError::new("entry", e.key)))?;
-    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::field(lang, e))?;
     let key = lookup::entry_attempts_key(&code);
-    let found = lookup::attempt(&state, &key, move |st| {
-        let entry = {
-            let mut c = st.db.read.get()?;
-            match booking::draw::find_entry(&mut c, &st.keys, &code, &id) {
-                Ok(e) => e,
-                Err(e) => return Ok(Err(e)),
-            }
-        };
-        Ok(booking::draw::entry_state(
-            &st.db,
-            &|| st.rules(),
-            st.settings.contact_day_cap,
-            entry.id,
-        ))
-    })
+    let es = attempted(
+        lang,
+        &state,
+        (code, key),
+        &body.id_number,
+        |st, code, id| {
+            let entry = {
+                let mut c = st.db.read.get()?;
+                match booking::draw::find_entry(&mut c, &st.keys, code, id) {
+                    Ok(e) => e,
+                    Err(e) => return Ok(Err(e)),
+                }
+            };
+            Ok(booking::draw::entry_state(
+                &st.db,
+                &|| st.rules(),
+                st.settings.contact_day_cap,
+                entry.id,
+            ))
+        },
+    )
     .await?;
-    let es = attempted(lang, found)?;
     let iso = |t| crate::views::local(state.settings.time_zone, t).to_rfc3339();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "entry": es.entry.code,
