@@ -88,10 +88,11 @@ txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
 row "confirmed bookings, SQLite" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
 echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
 
-# PostgreSQL.
+# PostgreSQL, with the server's default settings (a pool of 8): a pool of 16 and its 36 blocking
+# threads were no faster on 2 cores, and their p99 was higher (BENCHMARKS.md).
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   pg_fresh
-  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dosewise_bench DOSEWISE_POOL_SIZE=16
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dosewise_bench
   fresh_city
   start_server "$DATABASE_URL" 8202
   rss=$(rss "${pids[-1]}")
