@@ -64,7 +64,7 @@ impl WriteError {
 impl Writer {
     /// Start the writer thread on its own connection.
     pub fn start(manager: Manager, stats: &DbStats) -> Result<Writer, diesel::ConnectionError> {
-        let conn = manager.open()?;
+        let conn = open(&manager)?;
         let (jobs, rx) = sync_channel::<Job>(4096);
         let queue = stats.writer_queue.clone();
         let gauges = Gauges {
@@ -117,6 +117,22 @@ impl Writer {
     }
 }
 
+/// The writer's connection. Each job runs in a savepoint, and SQLite keeps the original of every
+/// page a savepoint changes in a sub-journal, so that the savepoint alone can be rolled back: a
+/// booking changes about 24 pages (the rows and index entries of its resident, appointment,
+/// outbox message and audit entry, its slot and stock row). With the default `temp_store` the
+/// sub-journal spills past 64 KiB into a temporary file in /var/tmp, created, written page by
+/// page and deleted for every group (measured under `benches/ceiling tx`: three quarters of the
+/// writer's `pwrite` calls, and `pwrite` took a third of its time). In memory a page costs a
+/// copy, freed when the group's transaction ends (a group of 20 bookings holds about 2 MB).
+fn open(manager: &Manager) -> Result<AnyConnection, diesel::ConnectionError> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = manager.open()?;
+    conn.batch_execute("PRAGMA temp_store = MEMORY;")
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
 /// What the writer thread reports: its queue and its group sizes.
 struct Gauges {
     queue: IntGauge,
@@ -157,7 +173,7 @@ fn run(manager: Manager, mut conn: AnyConnection, rx: Receiver<Job>, gauges: Gau
                 // transaction state is unknown, is replaced.
                 drop(delivers);
                 tracing::error!("a write job panicked; the group was rolled back");
-                match manager.open() {
+                match open(&manager) {
                     Ok(c) => conn = c,
                     Err(e) => {
                         tracing::error!(error = %e, "the writer cannot reopen its connection");
