@@ -178,14 +178,17 @@ pub fn count_active_for_contacts(
         .count()
         .single_value()
         .assume_not_null();
-    let held: Vec<(String, String, i64)> = residents::table
-        .filter(
-            residents::phone
-                .eq_any(&phones)
-                .or(residents::email.eq_any(&emails)),
-        )
-        .select((residents::phone, residents::email, held_by_resident))
-        .load(conn)?;
+    // Kept prepared (one statement per number of contacts): every booking runs it.
+    let held: Vec<(String, String, i64)> = crate::db::KeepPrepared(
+        residents::table
+            .filter(
+                residents::phone
+                    .eq_any(&phones)
+                    .or(residents::email.eq_any(&emails)),
+            )
+            .select((residents::phone, residents::email, held_by_resident)),
+    )
+    .load(conn)?;
     Ok(contacts
         .iter()
         .map(|c| {

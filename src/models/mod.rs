@@ -13,7 +13,9 @@
 //! is kept only where an ordered query must stop after one row.
 
 use diesel::dsl::AsSelect;
-use diesel::query_builder::{AsQuery, InsertStatement, IntoUpdateTarget, QueryId, UpdateStatement};
+use diesel::query_builder::{
+    AsQuery, InsertStatement, IntoUpdateTarget, QueryFragment, QueryId, UpdateStatement,
+};
 use diesel::query_dsl::methods::{ExecuteDsl, SelectDsl};
 use diesel::query_dsl::LoadQuery;
 use diesel::{
@@ -21,7 +23,7 @@ use diesel::{
     SelectableHelper, Table,
 };
 
-use crate::db::{AnyConnection, MultiBackend};
+use crate::db::{AnyConnection, KeepPrepared, MultiBackend};
 
 pub mod adverse_event;
 pub mod appointment;
@@ -154,10 +156,10 @@ pub fn update_one<T, V>(conn: &mut AnyConnection, target: T, changes: V) -> Quer
 where
     T: IntoUpdateTarget,
     V: AsChangeset<Target = T::Table>,
-    UpdateStatement<T::Table, T::WhereClause, V::Changeset>: AsQuery + ExecuteDsl<AnyConnection>,
+    UpdateStatement<T::Table, T::WhereClause, V::Changeset>: AsQuery + QueryFragment<MultiBackend>,
 {
-    diesel::update(target)
-        .set(changes)
+    // Kept prepared: these conditional updates take seats and doses on every booking.
+    KeepPrepared(diesel::update(target).set(changes))
         .execute(conn)
         .map(|n| n == 1)
 }

@@ -228,21 +228,22 @@ pub fn take_first_dose_seat(
     released: bool,
 ) -> QueryResult<bool> {
     let target = slots::table.find(id.0);
-    let n = if released {
-        diesel::update(target.filter(has_free_seat()))
-            .set(slots::booked_first.eq(slots::booked_first + 1))
-            .execute(conn)?
+    if released {
+        super::update_one(
+            conn,
+            target.filter(has_free_seat()),
+            slots::booked_first.eq(slots::booked_first + 1),
+        )
     } else {
         // Held seats still unused by second doses are not free for first doses.
-        diesel::update(
+        super::update_one(
+            conn,
             target
                 .filter(has_free_seat())
                 .filter((slots::booked_first + slots::second_dose_held).lt(slots::seats)),
+            slots::booked_first.eq(slots::booked_first + 1),
         )
-        .set(slots::booked_first.eq(slots::booked_first + 1))
-        .execute(conn)?
-    };
-    Ok(n == 1)
+    }
 }
 
 /// Take one second-dose seat (any free seat, held ones first by construction).
