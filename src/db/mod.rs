@@ -422,6 +422,51 @@ impl Db {
         }
         result
     }
+
+    /// Whether write transactions go to the SQLite writer (and [`Db::queue`] takes them).
+    pub fn queues_writes(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// On SQLite, queue `f` on the writer as [`Db::transaction`] runs it, without waiting for
+    /// its commit: the caller awaits [`Queued::committed`] instead of holding a thread. `None`
+    /// on PostgreSQL (no writer: use [`Db::transaction`]). The caller's cancel flag
+    /// ([`with_cancel`]) is the job's, as in [`Db::transaction`].
+    pub fn queue<T, E, F>(&self, f: F) -> Option<Result<Queued<T, E>, E>>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + Send + 'static,
+    {
+        let writer = self.writer.as_ref()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let generation = self.generation.clone();
+        // The generation moves on the writer thread, before anyone hears of the commit (and
+        // even if the caller has stopped listening), as after `Db::transaction`.
+        let deliver = move |out: Result<T, E>| {
+            if out.is_ok() {
+                generation.fetch_add(1, Ordering::AcqRel);
+            }
+            let _ = tx.send(out);
+        };
+        Some(
+            writer
+                .queue(current_cancel(), f, deliver)
+                .map(|()| Queued(rx)),
+        )
+    }
+}
+
+/// A write queued on the SQLite writer by [`Db::queue`].
+pub struct Queued<T, E>(tokio::sync::oneshot::Receiver<Result<T, E>>);
+
+impl<T, E: From<WriteError>> Queued<T, E> {
+    /// The job's outcome once its group has committed (or failed to).
+    pub async fn committed(self) -> Result<T, E> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(E::from(WriteError::Stopped)))
+    }
 }
 
 /// A statement kept in the connection's prepared-statement cache under its SQL text, where

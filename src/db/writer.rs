@@ -90,6 +90,27 @@ impl Writer {
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
         let (tx, rx) = sync_channel::<Result<T, E>>(1);
+        self.queue(cancel, f, move |out| {
+            let _ = tx.send(out);
+        })?;
+        rx.recv().map_err(|_| E::from(WriteError::Stopped))?
+    }
+
+    /// Queue `f` as [`Writer::run`] does, without waiting: `deliver` is called on the writer
+    /// thread with the job's outcome once its group has committed (or failed to). It is dropped
+    /// uncalled if the group panicked. An error here means the writer has stopped.
+    pub fn queue<T, E, F, D>(
+        &self,
+        cancel: Option<Arc<AtomicBool>>,
+        f: F,
+        deliver: D,
+    ) -> Result<(), E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        D: FnOnce(Result<T, E>) + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + Send + 'static,
+    {
         let job: Job = Box::new(move |conn: &mut AnyConnection| {
             let outcome = if is_cancelled(&cancel) {
                 Err(E::from(WriteError::Cancelled))
@@ -103,12 +124,11 @@ impl Writer {
                 })
             };
             Box::new(move |committed: Result<(), String>| {
-                let out = match committed {
+                deliver(match committed {
                     Ok(()) => outcome,
                     // Whatever the job did was rolled back with the group.
                     Err(e) => Err(E::from(WriteError::Commit(e))),
-                };
-                let _ = tx.send(out);
+                });
             })
         });
         self.queue.inc();
@@ -116,7 +136,7 @@ impl Writer {
             self.queue.dec();
             return Err(E::from(WriteError::Stopped));
         }
-        rx.recv().map_err(|_| E::from(WriteError::Stopped))?
+        Ok(())
     }
 }
 
