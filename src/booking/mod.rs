@@ -242,6 +242,89 @@ fn try_book(
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<Booked, BookingError> {
+    let (slot, write) = prepare_book(db, rules, contact_cap, slot_id, dose, who, id_hash)?;
+    let appointment = db.transaction(write)?;
+    Ok(Booked { appointment, slot })
+}
+
+/// A booking queued on the SQLite writer by [`queue_book`]: its slot, and the commit to await.
+pub struct QueuedBooking {
+    slot: Slot,
+    queued: crate::db::Queued<Appointment, BookingError>,
+}
+
+impl QueuedBooking {
+    /// The booking once committed, or why not.
+    pub async fn committed(self) -> Result<Booked, BookingError> {
+        let appointment = self.queued.committed().await?;
+        Ok(Booked {
+            appointment,
+            slot: self.slot,
+        })
+    }
+}
+
+/// One attempt of [`book`] on SQLite whose write transaction is queued on the writer, not
+/// waited for: the caller awaits [`QueuedBooking::committed`]. `None` on PostgreSQL. A collision
+/// on a random code or a new resident, which [`book`] settles by trying again, is the caller's
+/// to settle ([`BookingError::is_collision`]).
+pub fn queue_book(
+    db: &Db,
+    keys: &Keys,
+    rules: Rules,
+    contact_cap: u32,
+    slot_id: SlotId,
+    dose: i32,
+    who: &ResidentDetails,
+) -> Option<Result<QueuedBooking, BookingError>> {
+    if !db.queues_writes() {
+        return None;
+    }
+    let id_hash = keys.hash_id_number(&who.id_number);
+    let queued = prepare_book(db, rules, contact_cap, slot_id, dose, who, &id_hash).and_then(
+        |(slot, write)| match db.queue(write) {
+            Some(Ok(queued)) => Ok(QueuedBooking { slot, queued }),
+            Some(Err(e)) => Err(e),
+            None => unreachable!("a database that queues writes has a writer"),
+        },
+    );
+    Some(queued)
+}
+
+impl BookingError {
+    /// A unique violation that [`book`] settles itself (by trying again, or as
+    /// [`BookingError::AlreadyBooked`]).
+    pub fn is_collision(&self) -> bool {
+        self.db_cause().is_some_and(|d| {
+            matches!(
+                d,
+                DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+            )
+        })
+    }
+}
+
+/// A booking's write transaction, as [`prepare_book`] returns it to be run.
+trait BookingWrite:
+    FnOnce(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
+{
+}
+
+impl<F> BookingWrite for F where
+    F: FnOnce(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
+{
+}
+
+/// The reads and rule checks of a booking, before its write transaction (returned to run).
+fn prepare_book(
+    db: &Db,
+    rules: Rules,
+    contact_cap: u32,
+    slot_id: SlotId,
+    dose: i32,
+    who: &ResidentDetails,
+    id_hash: &str,
+) -> Result<(Slot, impl BookingWrite), BookingError> {
     let (slot, existing) = {
         let mut conn = db.read.get()?;
         let (slot, product) =
@@ -254,7 +337,7 @@ fn try_book(
     let now = rules.now;
     let released = slot.held_seats_released(now, rules.release_hours);
     let (who, id_hash, booked_slot) = (who.clone(), id_hash.to_string(), slot.clone());
-    let appointment = db.transaction(move |c| -> Result<Appointment, BookingError> {
+    let write = move |c: &mut AnyConnection| -> Result<Appointment, BookingError> {
         let (who, slot) = (&who, &booked_slot);
         let resident_id = upsert_resident(c, existing.as_ref(), who, &id_hash, now)?;
         let seat = Seat {
@@ -282,8 +365,8 @@ fn try_book(
             slot.site_id,
         )?;
         Ok(a)
-    })?;
-    Ok(Booked { appointment, slot })
+    };
+    Ok((slot, write))
 }
 
 /// The resident as the request names them: the existing row (contact details brought up to

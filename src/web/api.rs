@@ -451,10 +451,9 @@ pub async fn book(
         lang: lang.code().to_string(),
     };
     let any_site_in_town = body.any_site_in_town.unwrap_or(false);
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(st.book_or_enter(SlotId(slot_id), dose, any_site_in_town, &details))
-    })
-    .await?;
+    let outcome =
+        super::state::book_or_enter(&state, SlotId(slot_id), dose, any_site_in_town, details)
+            .await?;
     let tz = state.settings.time_zone;
     let b = match outcome.map_err(|e| ApiError::refused(lang, tz, e))? {
         booking::draw::Outcome::Booked(b) => b,

@@ -421,10 +421,8 @@ pub async fn book_submit(
         }
     };
     let any_site_in_town = !form.any_site_in_town.is_empty();
-    let outcome = blocking(&state, move |st| {
-        Ok::<_, AppError>(st.book_or_enter(slot_id, dose, any_site_in_town, &details))
-    })
-    .await?;
+    let outcome =
+        super::state::book_or_enter(&state, slot_id, dose, any_site_in_town, details).await?;
     match outcome {
         Ok(booking::draw::Outcome::Booked(b)) => Ok(grant_and_show(
             &state,

@@ -134,17 +134,41 @@ where
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
+    blocking_cancelled(state, patience, Arc::new(AtomicBool::new(false)), f).await
+}
+
+/// [`blocking_with`] with the cancel flag given: raised if the request gives up.
+async fn blocking_cancelled<T, E, F>(
+    state: &web::Data<AppState>,
+    patience: Patience,
+    cancel: Arc<AtomicBool>,
+    f: F,
+) -> Result<T, AppError>
+where
+    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
     let st = state.clone();
-    let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     let work = web::block(move || crate::db::with_cancel(flag, || f(&st).map_err(Into::into)));
+    wait_for(state, patience, &cancel, async move { work.await? }).await
+}
+
+/// Await `work` as [`blocking_with`] waits (see there), raising `cancel` when giving up.
+async fn wait_for<T>(
+    state: &web::Data<AppState>,
+    patience: Patience,
+    cancel: &AtomicBool,
+    work: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
     let mut work = std::pin::pin!(work);
     let limit = state.settings.db_timeout();
     let tick = (limit / 8).max(Duration::from_millis(20));
     let started = Instant::now();
     loop {
         if let Ok(done) = actix_web::rt::time::timeout(tick, &mut work).await {
-            return done?;
+            return done;
         }
         let now = Instant::now();
         if now.duration_since(started) < limit {
@@ -164,6 +188,63 @@ where
         );
         return Err(AppError::Unavailable);
     }
+}
+
+/// Book or enter the slot's draw ([`AppState::book_or_enter`]) for a request: the outer error
+/// is the system's, the inner the booking's answer, as from [`attempt`].
+///
+/// On SQLite a booking's reads run on a blocking thread, which queues its write transaction
+/// on the writer and returns at once; the request awaits the commit here, woken by the writer
+/// thread. So no blocking thread sits waiting for a group commit (which capped the bookings in
+/// a group at the blocking threads' number), and a booking wakes one thread fewer. The request
+/// gives up and cancels as in [`blocking_with`]: a write it gave up on is never committed. What
+/// [`booking::book`] would settle by trying again (a collision on a random code or a new
+/// resident) and the slots in a draw go the whole way of [`AppState::book_or_enter`].
+pub async fn book_or_enter(
+    state: &web::Data<AppState>,
+    slot_id: SlotId,
+    dose: i32,
+    any_site_in_town: bool,
+    who: ResidentDetails,
+) -> Result<Result<Outcome, BookingError>, AppError> {
+    if state.db.queues_writes() {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let details = who.clone();
+        let queued = blocking_cancelled(state, Patience::WhileAnswering, cancel.clone(), {
+            move |st: &AppState| {
+                let cap = st.settings.contact_day_cap;
+                let queued =
+                    booking::queue_book(&st.db, &st.keys, st.rules(), cap, slot_id, dose, &details);
+                Ok::<_, AppError>(queued.expect("a database that queues writes"))
+            }
+        })
+        .await?;
+        let booked = match queued {
+            Ok(q) => {
+                let committed = async move { Ok(q.committed().await) };
+                wait_for(state, Patience::WhileAnswering, &cancel, committed).await?
+            }
+            Err(e) => Err(e),
+        };
+        match booked {
+            Ok(b) => {
+                state.metrics.bookings.inc();
+                return Ok(Ok(Outcome::Booked(b)));
+            }
+            Err(e)
+                if !e.is_collision()
+                    && !matches!(e, BookingError::InDraw(_) | BookingError::DrawPending(_)) =>
+            {
+                return Ok(Err(e));
+            }
+            // Nothing was written: the whole way settles it.
+            Err(_) => {}
+        }
+    }
+    attempt(state, move |st| {
+        st.book_or_enter(slot_id, dose, any_site_in_town, &who)
+    })
+    .await
 }
 
 /// Run a read on a pooled read connection.
