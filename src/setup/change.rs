@@ -3,6 +3,8 @@
 
 use chrono::NaiveDateTime;
 
+use diesel::QueryResult;
+
 use super::error::SetupError;
 use crate::db::{AnyConnection, Db};
 use crate::models::audit;
@@ -33,4 +35,24 @@ where
         audit::record(c, now, &actor, e.action, &e.subject, &e.detail)?;
         Ok(out)
     })
+}
+
+/// Write `row` as a new record (`id` None) or over the record `id` names
+/// ([`SetupError::NotFound`] when there is none), in the caller's transaction: how a town, site
+/// or product form is saved. Returns whether it was an update.
+pub(crate) fn create_or_update<R>(
+    c: &mut AnyConnection,
+    id: Option<i64>,
+    row: &R,
+    insert: fn(&mut AnyConnection, &R) -> QueryResult<()>,
+    update: fn(&mut AnyConnection, &R) -> QueryResult<bool>,
+) -> Result<bool, SetupError> {
+    if id.is_none() {
+        insert(c, row)?;
+        return Ok(false);
+    }
+    if !update(c, row)? {
+        return Err(SetupError::NotFound);
+    }
+    Ok(true)
 }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::change::{audited, Entry};
+use super::change::{audited, create_or_update, Entry};
 use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
 use crate::domain::city::{AgeRange, Code, DoseCount, Interval, PackSize};
@@ -61,7 +61,7 @@ pub fn save_product(
             row.max_age_years,
             row.pack_size
         );
-        let action = match id {
+        match id {
             Some(pid) => {
                 let old = product::find(c, ProductId(pid))?.ok_or(SetupError::NotFound)?;
                 let interval_changed = old.min_interval_days != row.min_interval_days
@@ -94,8 +94,6 @@ pub fn save_product(
                         detail.push_str(&format!("; reason: {}", input.reason));
                     }
                 }
-                product::update(c, &row)?;
-                "products.update"
             }
             None => {
                 if let Some(other) = product::find_id_by_code(c, &row.code)? {
@@ -103,9 +101,12 @@ pub fn save_product(
                         return Err(invalid("code", "err.setup.code_taken"));
                     }
                 }
-                product::insert(c, &row)?;
-                "products.create"
             }
+        }
+        let action = if create_or_update(c, id, &row, product::insert, product::update)? {
+            "products.update"
+        } else {
+            "products.create"
         };
         let entry = Entry {
             action,

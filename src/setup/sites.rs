@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
-use super::change::{audited, Entry};
+use super::change::{audited, create_or_update, Entry};
 use super::error::{invalid, SetupError};
 use super::publish::{publish_site, PublishReport};
 use crate::db::Db;
@@ -67,18 +67,11 @@ pub fn save_site(
             name_en: input.name_en.clone(),
             address_en: input.address_en.clone(),
         };
-        let action = match id {
-            Some(_) => {
-                if !site::update(c, &row)? {
-                    return Err(SetupError::NotFound);
-                }
-                publish_site(c, SiteId(row.id), tz, now)?;
-                "sites.update"
-            }
-            None => {
-                site::insert(c, &row)?;
-                "sites.create"
-            }
+        let action = if create_or_update(c, id, &row, site::insert, site::update)? {
+            publish_site(c, SiteId(row.id), tz, now)?;
+            "sites.update"
+        } else {
+            "sites.create"
         };
         let entry = Entry {
             action,

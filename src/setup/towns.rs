@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::change::{audited, Entry};
+use super::change::{audited, create_or_update, Entry};
 use super::error::{code_taken, invalid, SetupError};
 use crate::db::Db;
 use crate::domain::city::{Code, Eligible};
@@ -44,17 +44,10 @@ pub fn save_town(
                 return Err(invalid("code", "err.setup.code_taken"));
             }
         }
-        let action = match id {
-            Some(_) => {
-                if !town::update(c, &row)? {
-                    return Err(SetupError::NotFound);
-                }
-                "towns.update"
-            }
-            None => {
-                town::insert(c, &row)?;
-                "towns.create"
-            }
+        let action = if create_or_update(c, id, &row, town::insert, town::update)? {
+            "towns.update"
+        } else {
+            "towns.create"
         };
         let entry = Entry {
             action,
