@@ -162,7 +162,12 @@ fn tx(url: &str, threads: Option<usize>, seconds: u64) {
                     let t = Instant::now();
                     // The server's per-contact cap (its default), as `serve` books: the same
                     // transaction, locks and counts included.
-                    match booking::book(&db, &keys, rules, cap, slot, 1, &who) {
+                    let ask = booking::Request {
+                        slot_id: slot,
+                        dose: 1,
+                        contact_cap: cap,
+                    };
+                    match booking::book(&db, &keys, rules, ask, &who) {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => refused.fetch_add(1, Ordering::Relaxed),
                     };

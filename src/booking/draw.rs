@@ -143,14 +143,12 @@ pub enum Outcome {
     Entered(Entered),
 }
 
-/// What a booking or a draw entry asks for. `contact_cap`: as for [`super::book`];
-/// `any_site_in_town`: an entry may be given a seat at another site of the town.
+/// What a booking or a draw entry asks for: the booking's [`super::Request`], and whether an
+/// entry may be given a seat at another site of the town.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask {
-    pub slot_id: SlotId,
-    pub dose: i32,
+    pub booking: super::Request,
     pub any_site_in_town: bool,
-    pub contact_cap: u32,
 }
 
 /// Book the slot asked for, or enter its draw while the draw window is open. A request after
@@ -166,22 +164,14 @@ pub fn book_or_enter(
     let mut last = None;
     for _ in 0..3 {
         let now_rules = rules();
-        let booked = super::book(
-            db,
-            keys,
-            now_rules,
-            ask.contact_cap,
-            ask.slot_id,
-            ask.dose,
-            who,
-        );
+        let booked = super::book(db, keys, now_rules, ask.booking, who);
         let outcome = match booked.map(Outcome::Booked) {
             Err(BookingError::InDraw(_)) => enter(db, keys, now_rules, ask, who),
             other => other,
         };
         match outcome {
             Err(BookingError::DrawPending(id)) => {
-                if !run_draw(db, rules, ask.contact_cap, id)? {
+                if !run_draw(db, rules, ask.booking.contact_cap, id)? {
                     return Err(BookingError::DrawPending(id));
                 }
                 last = Some(id);
@@ -215,7 +205,7 @@ fn try_enter(
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<Outcome, BookingError> {
-    let (slot_id, dose) = (ask.slot_id, ask.dose);
+    let (slot_id, dose) = (ask.booking.slot_id, ask.booking.dose);
     let (s, d, existing) = {
         let mut conn = db.read.get()?;
         let (s, product) =
@@ -226,8 +216,7 @@ fn try_enter(
             Opening::Pending(d) => return Err(BookingError::DrawPending(d.id)),
             Opening::Open => {
                 drop(conn);
-                return super::book(db, keys, rules, ask.contact_cap, slot_id, dose, who)
-                    .map(Outcome::Booked);
+                return super::book(db, keys, rules, ask.booking, who).map(Outcome::Booked);
             }
         };
         let existing = eligible_resident(&mut conn, rules, id_hash, who, &s, &product, dose)?;

@@ -186,22 +186,28 @@ pub struct Booked {
     pub slot: Slot,
 }
 
-/// Book `dose` in `slot_id` for a resident. Returns the committed appointment. `contact_cap`:
-/// the most active bookings one phone number or e-mail address may hold on one day (0: no cap).
+/// What a booking asks for: `dose` in `slot_id`, under `contact_cap`, the most active bookings
+/// one phone number or e-mail address may hold on one day (0: no cap).
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    pub slot_id: SlotId,
+    pub dose: i32,
+    pub contact_cap: u32,
+}
+
+/// Book what `ask` asks for, for a resident. Returns the committed appointment.
 pub fn book(
     db: &Db,
     keys: &Keys,
     rules: Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Request,
     who: &ResidentDetails,
 ) -> Result<Booked, BookingError> {
     let id_hash = keys.hash_id_number(&who.id_number);
     // A unique violation on the booking code (40 random bits) or on a resident created by a
     // concurrent request is settled by running the whole booking again.
     retrying_collisions(BookingError::AlreadyBooked, || {
-        try_book(db, rules, contact_cap, slot_id, dose, who, &id_hash)
+        try_book(db, rules, ask, who, &id_hash)
     })
 }
 
@@ -236,13 +242,11 @@ pub(crate) fn retrying_collisions<T, E: DbCause>(
 fn try_book(
     db: &Db,
     rules: Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Request,
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<Booked, BookingError> {
-    let (slot, write) = prepare_book(db, rules, contact_cap, slot_id, dose, who, id_hash)?;
+    let (slot, write) = prepare_book(db, rules, ask, who, id_hash)?;
     let appointment = db.transaction(write)?;
     Ok(Booked { appointment, slot })
 }
@@ -272,22 +276,20 @@ pub fn queue_book(
     db: &Db,
     keys: &Keys,
     rules: Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Request,
     who: &ResidentDetails,
 ) -> Option<Result<QueuedBooking, BookingError>> {
     if !db.queues_writes() {
         return None;
     }
     let id_hash = keys.hash_id_number(&who.id_number);
-    let queued = prepare_book(db, rules, contact_cap, slot_id, dose, who, &id_hash).and_then(
-        |(slot, write)| match db.queue(write) {
+    let queued = prepare_book(db, rules, ask, who, &id_hash).and_then(|(slot, write)| {
+        match db.queue(write) {
             Some(Ok(queued)) => Ok(QueuedBooking { slot, queued }),
             Some(Err(e)) => Err(e),
             None => unreachable!("a database that queues writes has a writer"),
-        },
-    );
+        }
+    });
     Some(queued)
 }
 
@@ -319,12 +321,15 @@ impl<F> BookingWrite for F where
 fn prepare_book(
     db: &Db,
     rules: Rules,
-    contact_cap: u32,
-    slot_id: SlotId,
-    dose: i32,
+    ask: Request,
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<(Slot, impl BookingWrite), BookingError> {
+    let Request {
+        slot_id,
+        dose,
+        contact_cap,
+    } = ask;
     let (slot, existing) = {
         let mut conn = db.read.get()?;
         let (slot, product) =

@@ -49,6 +49,15 @@ impl AppState {
         }
     }
 
+    /// A booking of `dose` in `slot_id` under this process's per-contact cap.
+    pub fn booking(&self, slot_id: SlotId, dose: i32) -> booking::Request {
+        booking::Request {
+            slot_id,
+            dose,
+            contact_cap: self.settings.contact_day_cap,
+        }
+    }
+
     /// Book or enter the slot's draw ([`booking::draw::book_or_enter`]) under this process's
     /// rules and per-contact cap.
     pub fn book_or_enter(
@@ -59,10 +68,8 @@ impl AppState {
         who: &ResidentDetails,
     ) -> Result<Outcome, BookingError> {
         let ask = Ask {
-            slot_id,
-            dose,
+            booking: self.booking(slot_id, dose),
             any_site_in_town,
-            contact_cap: self.settings.contact_day_cap,
         };
         let outcome =
             booking::draw::book_or_enter(&self.db, &self.keys, &|| self.rules(), ask, who)?;
@@ -212,9 +219,8 @@ pub async fn book_or_enter(
         let details = who.clone();
         let queued = blocking_cancelled(state, Patience::WhileAnswering, cancel.clone(), {
             move |st: &AppState| {
-                let cap = st.settings.contact_day_cap;
-                let queued =
-                    booking::queue_book(&st.db, &st.keys, st.rules(), cap, slot_id, dose, &details);
+                let ask = st.booking(slot_id, dose);
+                let queued = booking::queue_book(&st.db, &st.keys, st.rules(), ask, &details);
                 Ok::<_, AppError>(queued.expect("a database that queues writes"))
             }
         })

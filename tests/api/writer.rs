@@ -78,15 +78,12 @@ async fn book_while_held(
                     lang: "zh-CN".into(),
                 };
                 let rules = st.rules();
-                match dosewise::booking::book(
-                    &st.db,
-                    &st.keys,
-                    rules,
-                    st.settings.contact_day_cap,
-                    dosewise::ids::SlotId(slot),
-                    1,
-                    &who,
-                ) {
+                let ask = dosewise::booking::Request {
+                    slot_id: dosewise::ids::SlotId(slot),
+                    dose: 1,
+                    contact_cap: st.settings.contact_day_cap,
+                };
+                match dosewise::booking::book(&st.db, &st.keys, rules, ask, &who) {
                     Ok(_) => (i, 201, String::new()),
                     Err(e) => (i, 500, e.to_string()),
                 }
