@@ -575,32 +575,9 @@ fn try_walk_in(
             Some(id) => id,
             None => super::insert_resident(c, &who, &id_hash, now)?,
         };
-        let took = if dose == 1 {
-            slot::take_first_dose_seat(c, SlotId(sl.id), released)?
-        } else {
-            slot::take_second_dose_seat(c, SlotId(sl.id))?
-        };
-        if !took {
-            return Err(ClinicError::SlotFull);
-        }
-        let a = Appointment {
-            id: new_id(),
-            code: code.as_str().to_string(),
-            resident_id,
-            slot_id: sl.id,
-            site_id: sl.site_id,
-            product_id: sl.product_id,
-            dose_number: dose,
-            status: AppointmentStatus::Booked.as_str().into(),
-            starts_at: sl.starts_at,
-            created_at: now,
-            updated_at: now,
-            checked_in_at: None,
-        };
-        appointment::insert(c, &a)?;
-        if !stock::promise_dose(c, SiteId(sl.site_id), ProductId(sl.product_id))? {
-            return Err(ClinicError::NoStock);
-        }
+        // No per-contact cap and no confirmation mail: the resident is at the desk.
+        let seat = super::Seat::new(&code, resident_id, dose, released);
+        let a = super::take_seat(c, &sl, &seat, now)?;
         d.audit(
             c,
             "walk-in",

@@ -4,22 +4,22 @@
 
 use chrono::NaiveDateTime;
 
-use super::{BookingError, Seat};
+use super::{BookingError, SeatHolder};
 use crate::db::AnyConnection;
 use crate::domain::days::{day_bounds, local_day};
 use crate::models::appointment::{self, Contact};
 use crate::models::Slot;
 
-/// Refuse a seat that would give the seat's phone number or e-mail address more than
+/// Refuse a seat that would give its holder's phone number or e-mail address more than
 /// `contact_cap` active bookings on the slot's day. The lock makes concurrent bookings with one
 /// contact take turns, so the count each one reads includes the others' committed seats.
 pub(super) fn check_contact_cap(
     c: &mut AnyConnection,
     slot: &Slot,
-    seat: &Seat<'_>,
+    holder: &SeatHolder<'_>,
 ) -> Result<(), BookingError> {
-    let adding = tally([(seat.phone, seat.email)], 1);
-    within_cap(c, slot.starts_at, &adding, seat.contact_cap, seat.tz)
+    let adding = tally([(holder.phone, holder.email)], 1);
+    within_cap(c, slot.starts_at, &adding, holder.contact_cap, holder.tz)
 }
 
 /// The contacts (phone, e-mail) of `people`, each once with the `each` bookings every person

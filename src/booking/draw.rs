@@ -35,7 +35,7 @@ use diesel::prelude::*;
 
 use super::{
     check_eligibility, eligible_resident, upsert_resident, Booked, BookingError, ResidentDetails,
-    Rules, Seat,
+    Rules, Seat, SeatHolder,
 };
 use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
@@ -654,19 +654,15 @@ fn try_seat(
         if !draw::renew(c, draw_id, &token, now + Duration::seconds(LEASE_SECONDS))? {
             return Err(BookingError::DrawPending(draw_id));
         }
-        let seat = Seat {
-            appointment_id: new_id(),
-            code: code.as_str(),
-            resident_id: entry.resident_id,
-            dose: entry.dose_number,
-            released,
+        let seat = Seat::new(&code, entry.resident_id, entry.dose_number, released);
+        let holder = SeatHolder {
             email: &email,
             phone: &phone,
             lang: &lang,
             contact_cap,
             tz,
         };
-        let a = super::book_seat(c, &seat_slot, &seat, now)?;
+        let a = super::book_seat(c, &seat_slot, &seat, &holder, now)?;
         if !draw_entry::decide(c, entry.id, EntryStatus::Drawn, position, Some(a.id), now)? {
             // Decided by another runner meanwhile: undo this seat with the transaction.
             return Err(BookingError::NotActive);

@@ -345,19 +345,15 @@ fn prepare_book(
     let write = move |c: &mut AnyConnection| -> Result<Appointment, BookingError> {
         let (who, slot) = (&who, &booked_slot);
         let resident_id = upsert_resident(c, existing.as_ref(), who, &id_hash, now)?;
-        let seat = Seat {
-            appointment_id: new_id(),
-            code: code.as_str(),
-            resident_id,
-            dose,
-            released,
+        let seat = Seat::new(&code, resident_id, dose, released);
+        let holder = SeatHolder {
             email: who.email.as_str(),
             phone: who.phone.as_str(),
             lang: &who.lang,
             contact_cap,
             tz: rules.tz,
         };
-        let a = book_seat(c, slot, &seat, now)?;
+        let a = book_seat(c, slot, &seat, &holder, now)?;
         audit::record_at_site(
             c,
             now,
@@ -405,7 +401,7 @@ pub(crate) fn upsert_resident(
     }
 }
 
-/// Who takes a seat, and how, in [`book_seat`].
+/// Who takes a seat, and how, in [`take_seat`].
 pub(crate) struct Seat<'a> {
     pub appointment_id: i64,
     pub code: &'a str,
@@ -413,6 +409,24 @@ pub(crate) struct Seat<'a> {
     pub dose: i32,
     /// Whether held second-dose seats are open to first doses (see `Slot::held_seats_released`).
     pub released: bool,
+}
+
+impl<'a> Seat<'a> {
+    /// A seat for a new appointment (a new id) with booking code `code`.
+    pub fn new(code: &'a BookingCode, resident_id: i64, dose: i32, released: bool) -> Seat<'a> {
+        Seat {
+            appointment_id: new_id(),
+            code: code.as_str(),
+            resident_id,
+            dose,
+            released,
+        }
+    }
+}
+
+/// The contact details a booked seat is held under, in [`book_seat`]: the confirmation's
+/// address and language, and the per-contact cap.
+pub(crate) struct SeatHolder<'a> {
     pub email: &'a str,
     pub phone: &'a str,
     pub lang: &'a str,
@@ -423,15 +437,32 @@ pub(crate) struct Seat<'a> {
 }
 
 /// The booking transaction's writes, in the caller's transaction: the contact cap (under a lock
-/// on the phone number and e-mail address), the seat (conditional UPDATE), the appointment, the promised dose (conditional UPDATE), the confirmation in the
-/// outbox. Every booking goes through here, a draw's too.
+/// on the phone number and e-mail address), [`take_seat`], the confirmation in the outbox.
+/// Every booking goes through here, a draw's too.
 pub(crate) fn book_seat(
+    c: &mut AnyConnection,
+    slot: &Slot,
+    seat: &Seat<'_>,
+    holder: &SeatHolder<'_>,
+    now: NaiveDateTime,
+) -> Result<Appointment, BookingError> {
+    check_contact_cap(c, slot, holder)?;
+    let new = take_seat(c, slot, seat, now)?;
+    // The confirmation is queued in the same transaction: no booking without its mail,
+    // and no mail for a booking that rolled back.
+    let (email, lang) = (holder.email, holder.lang);
+    outbox::enqueue_for_appointment(c, Kind::Booked, new.id, slot.id, email, lang, now)?;
+    Ok(new)
+}
+
+/// The seat (conditional UPDATE), the appointment in it and its promised dose (conditional
+/// UPDATE), in the caller's transaction: a booking's ([`book_seat`]) and a walk-in's.
+pub(crate) fn take_seat(
     c: &mut AnyConnection,
     slot: &Slot,
     seat: &Seat<'_>,
     now: NaiveDateTime,
 ) -> Result<Appointment, BookingError> {
-    check_contact_cap(c, slot, seat)?;
     let slot_id = SlotId(slot.id);
     let took = if seat.dose == 1 {
         slot::take_first_dose_seat(c, slot_id, seat.released)?
@@ -459,9 +490,6 @@ pub(crate) fn book_seat(
     if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
         return Err(BookingError::NoStock);
     }
-    // The confirmation is queued in the same transaction: no booking without its mail,
-    // and no mail for a booking that rolled back.
-    outbox::enqueue_for_appointment(c, Kind::Booked, new.id, slot.id, seat.email, seat.lang, now)?;
     Ok(new)
 }
 
