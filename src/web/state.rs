@@ -141,59 +141,73 @@ where
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
-    blocking_cancelled(state, patience, Arc::new(AtomicBool::new(false)), f).await
+    Wait::new(state, patience).blocking(f).await
 }
 
-/// [`blocking_with`] with the cancel flag given: raised if the request gives up.
-async fn blocking_cancelled<T, E, F>(
-    state: &web::Data<AppState>,
+/// One request's wait for the database, as [`blocking_with`] waits: every wait of the request
+/// (a booking's reads, then its commit) counts from the same start, and giving up raises the
+/// one cancel flag its work runs under.
+struct Wait<'a> {
+    state: &'a web::Data<AppState>,
     patience: Patience,
     cancel: Arc<AtomicBool>,
-    f: F,
-) -> Result<T, AppError>
-where
-    F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Into<AppError> + Send + 'static,
-{
-    let st = state.clone();
-    let flag = cancel.clone();
-    let work = web::block(move || crate::db::with_cancel(flag, || f(&st).map_err(Into::into)));
-    wait_for(state, patience, &cancel, async move { work.await? }).await
+    started: Instant,
 }
 
-/// Await `work` as [`blocking_with`] waits (see there), raising `cancel` when giving up.
-async fn wait_for<T>(
-    state: &web::Data<AppState>,
-    patience: Patience,
-    cancel: &AtomicBool,
-    work: impl std::future::Future<Output = Result<T, AppError>>,
-) -> Result<T, AppError> {
-    let mut work = std::pin::pin!(work);
-    let limit = state.settings.db_timeout();
-    let tick = (limit / 8).max(Duration::from_millis(20));
-    let started = Instant::now();
-    loop {
-        if let Ok(done) = actix_web::rt::time::timeout(tick, &mut work).await {
-            return done;
+impl<'a> Wait<'a> {
+    /// A wait starting now.
+    fn new(state: &'a web::Data<AppState>, patience: Patience) -> Wait<'a> {
+        Wait {
+            state,
+            patience,
+            cancel: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
         }
-        let now = Instant::now();
-        if now.duration_since(started) < limit {
-            continue;
+    }
+
+    /// Run `f` on a blocking thread under this wait's cancel flag, and await it.
+    async fn blocking<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let (st, flag) = (self.state.clone(), self.cancel.clone());
+        let work = web::block(move || crate::db::with_cancel(flag, || f(&st).map_err(Into::into)));
+        self.until(async move { work.await? }).await
+    }
+
+    /// Await `work`, giving up (and raising the cancel flag) as [`blocking_with`] says.
+    async fn until<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, AppError>>,
+    ) -> Result<T, AppError> {
+        let mut work = std::pin::pin!(work);
+        let limit = self.state.settings.db_timeout();
+        let tick = (limit / 8).max(Duration::from_millis(20));
+        loop {
+            if let Ok(done) = actix_web::rt::time::timeout(tick, &mut work).await {
+                return done;
+            }
+            let now = Instant::now();
+            if now.duration_since(self.started) < limit {
+                continue;
+            }
+            let answering = now
+                .checked_sub(limit)
+                .is_some_and(|t| self.state.db.health().answered_since(t));
+            if matches!(self.patience, Patience::WhileAnswering) && answering {
+                continue;
+            }
+            self.cancel.store(true, Ordering::SeqCst);
+            tracing::warn!(
+                waited_ms =
+                    u64::try_from(now.duration_since(self.started).as_millis()).unwrap_or(0),
+                answering,
+                "gave up waiting for the database"
+            );
+            return Err(AppError::Unavailable);
         }
-        let answering = now
-            .checked_sub(limit)
-            .is_some_and(|t| state.db.health().answered_since(t));
-        if matches!(patience, Patience::WhileAnswering) && answering {
-            continue;
-        }
-        cancel.store(true, Ordering::SeqCst);
-        tracing::warn!(
-            waited_ms = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0),
-            answering,
-            "gave up waiting for the database"
-        );
-        return Err(AppError::Unavailable);
     }
 }
 
@@ -204,9 +218,10 @@ async fn wait_for<T>(
 /// on the writer and returns at once; the request awaits the commit here, woken by the writer
 /// thread. So no blocking thread sits waiting for a group commit (which capped the bookings in
 /// a group at the blocking threads' number), and a booking wakes one thread fewer. The request
-/// gives up and cancels as in [`blocking_with`]: a write it gave up on is never committed. What
-/// [`booking::book`] would settle by trying again (a collision on a random code or a new
-/// resident) and the slots in a draw go the whole way of [`AppState::book_or_enter`].
+/// waits as in [`blocking_with`], the reads and the commit as one wait (one start, one cancel
+/// flag): a write it gave up on is never committed. What [`booking::book`] would settle by
+/// trying again (a collision on a random code or a new resident) and the slots in a draw go the
+/// whole way of [`AppState::book_or_enter`].
 pub async fn book_or_enter(
     state: &web::Data<AppState>,
     slot_id: SlotId,
@@ -214,22 +229,18 @@ pub async fn book_or_enter(
     any_site_in_town: bool,
     who: ResidentDetails,
 ) -> Result<Result<Outcome, BookingError>, AppError> {
+    let wait = Wait::new(state, Patience::WhileAnswering);
     if state.db.queues_writes() {
-        let cancel = Arc::new(AtomicBool::new(false));
         let details = who.clone();
-        let queued = blocking_cancelled(state, Patience::WhileAnswering, cancel.clone(), {
-            move |st: &AppState| {
+        let queued = wait
+            .blocking(move |st: &AppState| {
                 let ask = st.booking(slot_id, dose);
                 let queued = booking::queue_book(&st.db, &st.keys, st.rules(), ask, &details);
                 Ok::<_, AppError>(queued.expect("a database that queues writes"))
-            }
-        })
-        .await?;
+            })
+            .await?;
         let booked = match queued {
-            Ok(q) => {
-                let committed = async move { Ok(q.committed().await) };
-                wait_for(state, Patience::WhileAnswering, &cancel, committed).await?
-            }
+            Ok(q) => wait.until(async move { Ok(q.committed().await) }).await?,
             Err(e) => Err(e),
         };
         match booked {
@@ -247,8 +258,8 @@ pub async fn book_or_enter(
             Err(_) => {}
         }
     }
-    attempt(state, move |st| {
-        st.book_or_enter(slot_id, dose, any_site_in_town, &who)
+    wait.blocking(move |st| {
+        Ok::<_, AppError>(st.book_or_enter(slot_id, dose, any_site_in_town, &who))
     })
     .await
 }
