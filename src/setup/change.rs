@@ -39,20 +39,22 @@ where
 
 /// Write `row` as a new record (`id` None) or over the record `id` names
 /// ([`SetupError::NotFound`] when there is none), in the caller's transaction: how a town, site
-/// or product form is saved. Returns whether it was an update.
+/// or product form is saved. Returns the audit action of what it did: `actions.0` for a create,
+/// `actions.1` for an update.
 pub(crate) fn create_or_update<R>(
     c: &mut AnyConnection,
     id: Option<i64>,
     row: &R,
     insert: fn(&mut AnyConnection, &R) -> QueryResult<()>,
     update: fn(&mut AnyConnection, &R) -> QueryResult<bool>,
-) -> Result<bool, SetupError> {
+    actions: (&'static str, &'static str),
+) -> Result<&'static str, SetupError> {
     if id.is_none() {
         insert(c, row)?;
-        return Ok(false);
+        return Ok(actions.0);
     }
     if !update(c, row)? {
         return Err(SetupError::NotFound);
     }
-    Ok(true)
+    Ok(actions.1)
 }

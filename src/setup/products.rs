@@ -103,11 +103,8 @@ pub fn save_product(
                 }
             }
         }
-        let action = if create_or_update(c, id, &row, product::insert, product::update)? {
-            "products.update"
-        } else {
-            "products.create"
-        };
+        let actions = ("products.create", "products.update");
+        let action = create_or_update(c, id, &row, product::insert, product::update, actions)?;
         let entry = Entry {
             action,
             subject: format!("product {}", row.code),

@@ -67,12 +67,11 @@ pub fn save_site(
             name_en: input.name_en.clone(),
             address_en: input.address_en.clone(),
         };
-        let action = if create_or_update(c, id, &row, site::insert, site::update)? {
+        let actions = ("sites.create", "sites.update");
+        let action = create_or_update(c, id, &row, site::insert, site::update, actions)?;
+        if id.is_some() {
             publish_site(c, SiteId(row.id), tz, now)?;
-            "sites.update"
-        } else {
-            "sites.create"
-        };
+        }
         let entry = Entry {
             action,
             subject: format!("site {}", row.id),

@@ -44,11 +44,8 @@ pub fn save_town(
                 return Err(invalid("code", "err.setup.code_taken"));
             }
         }
-        let action = if create_or_update(c, id, &row, town::insert, town::update)? {
-            "towns.update"
-        } else {
-            "towns.create"
-        };
+        let actions = ("towns.create", "towns.update");
+        let action = create_or_update(c, id, &row, town::insert, town::update, actions)?;
         let entry = Entry {
             action,
             subject: format!("town {}", row.code),
