@@ -9,6 +9,7 @@
 //! (`web::state::blocking`), and [`is_outage`] tells which errors mean "try again later".
 
 mod error;
+pub mod prepared;
 pub mod schema;
 mod stats;
 mod writer;
@@ -468,44 +469,6 @@ impl<T, E: From<WriteError>> Queued<T, E> {
             .unwrap_or_else(|_| Err(E::from(WriteError::Stopped)))
     }
 }
-
-/// A statement kept in the connection's prepared-statement cache under its SQL text, where
-/// diesel would prepare it anew on every run: diesel caches no UPDATE (a changeset of `Option`
-/// fields may leave columns out, so one Rust type can give several texts) and no `IN` list
-/// (`eq_any`, whose length varies), and SQLite then parses, plans and compiles the statement
-/// each time. Keyed by its text and bind types (never by its Rust type), a cached statement is
-/// only ever reused for exactly the SQL it was prepared from, so this is sound for any
-/// statement; it is meant for those of a fixed shape (or a few shapes: one per `IN` list length)
-/// that run on every booking. Measured on the SQLite writer under `benches/ceiling tx`: three
-/// statements were prepared per booking (the seat and stock UPDATEs, the contact-cap count).
-#[derive(Debug, Clone, Copy)]
-pub struct KeepPrepared<Q>(pub Q);
-
-impl<Q> diesel::query_builder::QueryId for KeepPrepared<Q> {
-    type QueryId = ();
-    // The cache key is then the SQL text and bind types, not the type.
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeepPrepared<Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q, DB> diesel::query_builder::QueryFragment<DB> for KeepPrepared<Q>
-where
-    DB: diesel::backend::Backend,
-    Q: diesel::query_builder::QueryFragment<DB>,
-{
-    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl<Q, Conn> RunQueryDsl<Conn> for KeepPrepared<Q> {}
 
 /// True when a database error means the database is out of reach or refuses writes for now
 /// (a broken or timed-out connection, a cancelled statement, a read-only or full database, a

@@ -162,28 +162,36 @@ fn insert(
         return Ok(());
     }
     let id = new_id();
-    diesel::insert_into(outbox::table)
-        .values(&OutboxRow {
-            id,
-            kind: to.kind.as_str().into(),
-            ref_id: to.ref_id,
-            recipient: to.recipient.to_string(),
-            lang: to.lang.to_string(),
-            message_id: format!("<{id:x}.{}@dosewise>", to.kind.as_str()),
-            dedupe_key,
-            status: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now,
-            lease_until: None,
-            claim_token: None,
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-            slot_id: to.slot_id,
-        })
-        .execute(conn)
-        .map(|_| ())
+    let row = OutboxRow {
+        id,
+        kind: to.kind.as_str().into(),
+        ref_id: to.ref_id,
+        recipient: to.recipient.to_string(),
+        lang: to.lang.to_string(),
+        message_id: format!("<{id:x}.{}@dosewise>", to.kind.as_str()),
+        dedupe_key,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        claim_token: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+        slot_id: to.slot_id,
+    };
+    InsertOutbox::of(&row).execute(conn).map(|_| ())
 }
+
+crate::db::prepared::fixed_insert!(
+    /// The outbox `INSERT`, kept prepared: every booking queues its confirmation.
+    InsertOutbox,
+    OutboxRow,
+    outbox {
+        id, kind, ref_id, recipient, lang, message_id, dedupe_key, status, attempts,
+        next_attempt_at, lease_until, claim_token, last_error, created_at, sent_at, slot_id,
+    }
+);
 
 /// Queue a message once per `key`, whoever asks first (several processes schedule reminders).
 #[allow(clippy::too_many_arguments)]

@@ -93,8 +93,18 @@ pub type NewAppointment = Appointment;
 
 /// Insert an appointment.
 pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
-    super::insert_into(conn, appointments::table, a)
+    InsertAppointment::of(a).execute(conn).map(|_| ())
 }
+
+crate::db::prepared::fixed_insert!(
+    /// The appointment `INSERT`, kept prepared: every booking makes one.
+    InsertAppointment,
+    Appointment,
+    appointments {
+        id, code, resident_id, slot_id, site_id, product_id, dose_number, status, starts_at,
+        created_at, updated_at, checked_in_at,
+    }
+);
 
 /// One appointment.
 pub fn find(conn: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<Appointment>> {
@@ -178,17 +188,14 @@ pub fn count_active_for_contacts(
         .count()
         .single_value()
         .assume_not_null();
-    // Kept prepared (one statement per number of contacts): every booking runs it.
-    let held: Vec<(String, String, i64)> = crate::db::KeepPrepared(
-        residents::table
-            .filter(
-                residents::phone
-                    .eq_any(&phones)
-                    .or(residents::email.eq_any(&emails)),
-            )
-            .select((residents::phone, residents::email, held_by_resident)),
-    )
-    .load(conn)?;
+    let held: Vec<(String, String, i64)> = residents::table
+        .filter(
+            residents::phone
+                .eq_any(&phones)
+                .or(residents::email.eq_any(&emails)),
+        )
+        .select((residents::phone, residents::email, held_by_resident))
+        .load(conn)?;
     Ok(contacts
         .iter()
         .map(|c| {

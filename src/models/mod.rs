@@ -13,17 +13,15 @@
 //! is kept only where an ordered query must stop after one row.
 
 use diesel::dsl::AsSelect;
-use diesel::query_builder::{
-    AsQuery, InsertStatement, IntoUpdateTarget, QueryFragment, QueryId, UpdateStatement,
-};
+use diesel::query_builder::{InsertStatement, IntoUpdateTarget, QueryFragment, QueryId};
 use diesel::query_dsl::methods::{ExecuteDsl, SelectDsl};
 use diesel::query_dsl::LoadQuery;
 use diesel::{
-    AsChangeset, Insertable, OptionalExtension, QueryResult, RunQueryDsl, Selectable,
+    AsChangeset, Insertable, OptionalExtension, QueryResult, QuerySource, RunQueryDsl, Selectable,
     SelectableHelper, Table,
 };
 
-use crate::db::{AnyConnection, KeepPrepared, MultiBackend};
+use crate::db::{prepared, AnyConnection, MultiBackend};
 
 pub mod adverse_event;
 pub mod appointment;
@@ -156,10 +154,14 @@ pub fn update_one<T, V>(conn: &mut AnyConnection, target: T, changes: V) -> Quer
 where
     T: IntoUpdateTarget,
     V: AsChangeset<Target = T::Table>,
-    UpdateStatement<T::Table, T::WhereClause, V::Changeset>: AsQuery + QueryFragment<MultiBackend>,
+    <T::Table as QuerySource>::FromClause: QueryFragment<MultiBackend>,
+    T::WhereClause: QueryFragment<MultiBackend>,
+    V::Changeset: QueryFragment<MultiBackend>,
 {
-    // Kept prepared: these conditional updates take seats and doses on every booking.
-    KeepPrepared(diesel::update(target).set(changes))
+    // Kept prepared (diesel prepares an UPDATE anew each time): these conditional updates take
+    // seats and doses on every booking.
+    let target = target.into_update_target();
+    prepared::update(target.table, target.where_clause, changes.as_changeset())
         .execute(conn)
         .map(|n| n == 1)
 }

@@ -40,8 +40,15 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
 
 /// Insert a resident.
 pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
-    super::insert_into(conn, residents::table, r)
+    InsertResident::of(r).execute(conn).map(|_| ())
 }
+
+crate::db::prepared::fixed_insert!(
+    /// The resident `INSERT`, kept prepared: a booking by someone new makes one.
+    InsertResident,
+    Resident,
+    residents { id, id_hash, id_last4, birth_date, name, phone, email, lang, created_at }
+);
 
 /// Keep the latest contact details a resident gave.
 pub fn update_contact(

@@ -1,0 +1,190 @@
+//! Writes kept prepared.
+//!
+//! diesel puts no `INSERT … VALUES` and no `UPDATE` in a connection's statement cache (a value
+//! left out, `None` in a changeset or an insert form, changes the text), so each of a booking's
+//! writes was parsed and planned anew on every run: on PostgreSQL a Parse and a plan per
+//! statement (about a fifth of the database's CPU under the booking load, `perf`), on SQLite a
+//! compile on the writer thread. (Marking the statement safe to cache on a wrapper did not
+//! help: `MultiConnection` asks the statement by reference, and `&T` answers with diesel's
+//! default, which walks the `UPDATE` and finds it unsafe.)
+//!
+//! - [`PreparedUpdate`]: diesel's own `UPDATE` text, kept under that text (so a changeset that
+//!   leaves a column out is a different statement): what `models::update_one` runs.
+//! - [`Fixed`]: a statement whose text its Rust type alone decides, kept and found again by its
+//!   type, with no text built to find it: the inserts every booking makes. Its parts come from
+//!   the schema (`Column::NAME`, the table's `FROM` clause), so a column keeps one spelling.
+
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::HasSqlType;
+use diesel::{QueryResult, RunQueryDsl, Table};
+
+use super::MultiBackend;
+
+/// A statement whose SQL text its type alone decides (never a value it binds).
+pub trait FixedSql {
+    /// The type that names this statement in a connection's statement cache: `Self` with
+    /// `'static` lifetimes. Two statements of different texts must not share one.
+    type Key: 'static;
+
+    /// Write the statement: its text with [`AstPass::push_sql`], its values with
+    /// [`AstPass::push_bind_param`] (or [`Values`]); never a text that depends on a value.
+    fn walk<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+}
+
+/// A [`FixedSql`] statement to run (`execute`) on an `AnyConnection`.
+pub struct Fixed<S>(pub S);
+
+impl<S: FixedSql> QueryId for Fixed<S> {
+    type QueryId = S::Key;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<S: FixedSql> QueryFragment<MultiBackend> for Fixed<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.0.walk(out)
+    }
+}
+
+impl<S, Conn> RunQueryDsl<Conn> for Fixed<S> {}
+
+/// Write `INSERT INTO table (columns) VALUES (` for `from`, a table's `FROM` clause (which
+/// writes its name, quoted for the backend): the values follow through [`Values`].
+pub fn insert_head<'b>(
+    out: &mut AstPass<'_, 'b, MultiBackend>,
+    from: &'b impl QueryFragment<MultiBackend>,
+    columns: &[&str],
+) -> QueryResult<()> {
+    out.push_sql("INSERT INTO ");
+    from.walk_ast(out.reborrow())?;
+    out.push_sql(" (");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push_sql(", ");
+        }
+        out.push_identifier(c)?;
+    }
+    out.push_sql(") VALUES (");
+    Ok(())
+}
+
+/// The bound values of a statement's list, separated by commas.
+pub struct Values<'p, 'q, 'b> {
+    out: &'p mut AstPass<'q, 'b, MultiBackend>,
+    first: bool,
+}
+
+impl<'p, 'q, 'b> Values<'p, 'q, 'b> {
+    /// An empty list written into `out`.
+    pub fn new(out: &'p mut AstPass<'q, 'b, MultiBackend>) -> Self {
+        Values { out, first: true }
+    }
+
+    /// Add one value of SQL type `ST`.
+    pub fn bind<ST, U>(&mut self, value: &'b U) -> QueryResult<&mut Self>
+    where
+        MultiBackend: HasSqlType<ST>,
+        U: ToSql<ST, MultiBackend> + ?Sized + 'b,
+        ST: diesel::sql_types::SqlType,
+    {
+        if !self.first {
+            self.out.push_sql(", ");
+        }
+        self.first = false;
+        self.out.push_bind_param::<ST, U>(value)?;
+        Ok(self)
+    }
+
+    /// Close the list with `)`.
+    pub fn close(self) {
+        self.out.push_sql(")");
+    }
+}
+
+/// diesel's `UPDATE table SET changes WHERE …`, kept in the statement cache under its text
+/// (diesel's own `UpdateStatement` is never cached). A changeset that leaves out a `None` field
+/// writes another text, so it is another statement; a part that cannot be cached (an `IN` list
+/// on SQLite) still says so.
+pub struct PreparedUpdate<F, W, V> {
+    from: F,
+    where_clause: W,
+    changes: V,
+}
+
+/// The update of `table`'s rows that `where_clause` (diesel's `WHERE …`) names.
+pub fn update<T: Table, W, V>(
+    table: T,
+    where_clause: W,
+    changes: V,
+) -> PreparedUpdate<T::FromClause, W, V> {
+    PreparedUpdate {
+        from: table.from_clause(),
+        where_clause,
+        changes,
+    }
+}
+
+impl<F, W, V> QueryId for PreparedUpdate<F, W, V> {
+    // Keyed by its text, never its type: see the type's comment.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<F, W, V> QueryFragment<MultiBackend> for PreparedUpdate<F, W, V>
+where
+    F: QueryFragment<MultiBackend>,
+    W: QueryFragment<MultiBackend>,
+    V: QueryFragment<MultiBackend>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        self.from.walk_ast(out.reborrow())?;
+        out.push_sql(" SET ");
+        self.changes.walk_ast(out.reborrow())?;
+        self.where_clause.walk_ast(out.reborrow())
+    }
+}
+
+impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
+
+/// Define `$name`, the `INSERT` of one `$row` (a record whose fields are named as `$table`'s
+/// columns) into `$table` as a [`Fixed`] statement: `$name::of(&row).execute(conn)`. Each value
+/// is bound with its column's SQL type. Every field of `$row` must be listed (the compiler
+/// checks it), so a column added to the record is not left out of its insert.
+macro_rules! fixed_insert {
+    ($(#[$doc:meta])* $name:ident, $row:ident, $table:ident { $($column:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        pub(crate) struct $name<'a> {
+            row: &'a $row,
+            from: <$table::table as diesel::QuerySource>::FromClause,
+        }
+
+        impl<'a> $name<'a> {
+            /// The insert of `row`.
+            pub(crate) fn of(row: &'a $row) -> $crate::db::prepared::Fixed<Self> {
+                let $row { $($column: _),+ } = row;
+                $crate::db::prepared::Fixed($name {
+                    row,
+                    from: diesel::QuerySource::from_clause(&$table::table),
+                })
+            }
+        }
+
+        impl $crate::db::prepared::FixedSql for $name<'_> {
+            type Key = $name<'static>;
+
+            fn walk<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, $crate::db::MultiBackend>,
+            ) -> diesel::QueryResult<()> {
+                let columns = [$(<$table::$column as diesel::Column>::NAME),+];
+                $crate::db::prepared::insert_head(&mut out, &self.from, &columns)?;
+                let mut values = $crate::db::prepared::Values::new(&mut out);
+                $(values.bind::<<$table::$column as diesel::Expression>::SqlType, _>(&self.row.$column)?;)+
+                values.close();
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use fixed_insert;
