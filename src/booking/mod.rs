@@ -227,7 +227,9 @@ pub(crate) fn retrying_collisions<T, E: DbCause>(
         };
         let (again, on_dose) = match e.db_cause() {
             Some(d) => (
-                unique_violation_on(d, "code") || unique_violation_on(d, "id_hash"),
+                unique_violation_on(d, "code")
+                    || unique_violation_on(d, "id_hash")
+                    || crate::db::primary_key_violation(d),
                 unique_violation_on(d, "dose"),
             ),
             None => (false, false),

@@ -656,6 +656,19 @@ pub fn unique_violation_on(e: &DieselError, needle: &str) -> bool {
     }
 }
 
+/// True when `e` is a unique violation on a table's primary key (`ids::new_id` made an id
+/// another process made in the same millisecond): PostgreSQL names the `…_pkey` constraint,
+/// SQLite says `UNIQUE constraint failed: table.id`.
+pub fn primary_key_violation(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name().is_some_and(|c| c.ends_with("_pkey"))
+                || info.message().ends_with(".id")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
