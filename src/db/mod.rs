@@ -615,14 +615,7 @@ pub fn lock_names(conn: &mut AnyConnection, names: &[&str]) -> QueryResult<()> {
             if keys.is_empty() {
                 return Ok(());
             }
-            let calls: Vec<String> = (1..=keys.len())
-                .map(|i| format!("pg_advisory_xact_lock(${i})"))
-                .collect();
-            let mut q = diesel::sql_query(format!("SELECT {}", calls.join(", "))).into_boxed();
-            for k in keys {
-                q = q.bind::<diesel::sql_types::BigInt, _>(k);
-            }
-            q.execute(c).map(|_| ())
+            prepared::AdvisoryLocks(keys).execute(c).map(|_| ())
         }
     }
 }

@@ -147,6 +147,34 @@ where
 
 impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
 
+/// `SELECT pg_advisory_xact_lock($1), …`: PostgreSQL's transaction-scoped locks on these keys,
+/// taken in their order (the caller sorts them), kept prepared (one statement per number of keys;
+/// diesel's `sql_query` is never cached). Every booking takes one per contact.
+pub struct AdvisoryLocks(pub Vec<i64>);
+
+impl QueryId for AdvisoryLocks {
+    // Keyed by its text, which the number of keys decides.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<diesel::pg::Pg> for AdvisoryLocks {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        for (i, key) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_sql("pg_advisory_xact_lock(");
+            out.push_bind_param::<diesel::sql_types::BigInt, _>(key)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for AdvisoryLocks {}
+
 /// Define `$name`, the `INSERT` of one `$row` (a record whose fields are named as `$table`'s
 /// columns) into `$table` as a [`Fixed`] statement: `$name::of(&row).execute(conn)`. Each value
 /// is bound with its column's SQL type. Every field of `$row` must be listed (the compiler
