@@ -1,17 +1,19 @@
 //! Typed ids, generated in Rust before insert (no RETURNING, no last-insert-id), so several
 //! processes can create rows at once without coordinating.
 //!
-//! An id is the milliseconds since 2020 (41 bits, until 2089) followed by 22 bits that start at
-//! a random value in each millisecond and count up within the process, so one process never
+//! An id is the seconds since 2020 (31 bits, until 2088) followed by 32 bits: in each second a
+//! process starts at a random value below 2^31 and counts up from it. So one process never
 //! makes the same id twice, and a table's new rows (and the indexes led by their ids) land next
-//! to each other, at the end of the B-tree. Purely random ids spread each booking's rows over
-//! the whole table: a group commit of SQLite's writer then wrote a page for nearly every row of
-//! every table it touched, and the booking transaction without HTTP ran at 81 % of the rate it
-//! has with these ids (`benches/ceiling tx`, BENCHMARKS.md). Two processes can meet only in the
-//! same millisecond on the same random start (about one chance in two million for two
-//! processes each making one row of one table in that millisecond); the primary key refuses
-//! such a row, and a booking runs again as on any other collision
-//! (`booking::retrying_collisions`).
+//! to each other at the end of its B-tree. Purely random ids spread each booking's rows over
+//! the whole table, and a group commit of SQLite's writer wrote a page for nearly every row of
+//! every table it touched: the booking transaction without HTTP ran about a fifth faster with
+//! ordered ids (`benches/ceiling tx`, BENCHMARKS.md).
+//!
+//! Two processes can make the same id only when, in the same second, the runs they count up
+//! from their random starts overlap: for runs of `a` and `b` ids, a chance of about
+//! `(a + b) / 2^31` (two processes making 500 rows of one table each in a second: one in two
+//! million). The primary key refuses the second row, and a booking runs again as on any other
+//! collision (`booking::retrying_collisions`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,23 +21,29 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use rand::Rng;
 
-/// Milliseconds from the Unix epoch to 2020-01-01T00:00:00Z, where ids start.
-const EPOCH_MS: i64 = 1_577_836_800_000;
-/// Bits below the milliseconds.
-const LOW_BITS: u32 = 22;
+/// Seconds from the Unix epoch to 2020-01-01T00:00:00Z, where ids start.
+const EPOCH_SECS: i64 = 1_577_836_800;
+/// Bits below the seconds.
+const LOW_BITS: u32 = 32;
 
 /// A new id for any table: see the module's comment.
 pub fn new_id() -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
-    let ms = chrono::Utc::now().timestamp_millis() - EPOCH_MS;
-    // The random start leaves half the millisecond's range to count up into.
-    let fresh = (ms << LOW_BITS) | rand::rng().random_range(0..(1i64 << (LOW_BITS - 1)));
-    let before = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(fresh.max(last + 1))
-        })
-        .unwrap_or_else(|last| last);
-    fresh.max(before + 1)
+    let second = (chrono::Utc::now().timestamp() - EPOCH_SECS) << LOW_BITS;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = if last >= second {
+            // This second's run (or a later one's, if the clock went back): count up.
+            last + 1
+        } else {
+            // A new second: a random start, with half the second's range to count into.
+            second | rand::rng().random_range(0..(1i64 << (LOW_BITS - 1)))
+        };
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(now) => last = now,
+        }
+    }
 }
 
 macro_rules! typed_id {
@@ -114,8 +122,8 @@ mod tests {
     }
 
     #[test]
-    fn ids_from_many_threads_at_once_are_unique_and_ordered_by_time() {
-        let before = (chrono::Utc::now().timestamp_millis() - EPOCH_MS) << LOW_BITS;
+    fn ids_from_many_threads_at_once_are_unique_and_rise_with_time() {
+        let before = (chrono::Utc::now().timestamp() - EPOCH_SECS) << LOW_BITS;
         let threads: Vec<_> = (0..8)
             .map(|_| std::thread::spawn(|| (0..20_000).map(|_| new_id()).collect::<Vec<_>>()))
             .collect();
@@ -126,10 +134,8 @@ mod tests {
             assert!(ids.windows(2).all(|w| w[0] < w[1]));
             all.extend(ids);
         }
-        let after = (chrono::Utc::now().timestamp_millis() + 1 - EPOCH_MS) << LOW_BITS;
-        assert!(all
-            .iter()
-            .all(|&id| id >= before && id < after + (1 << LOW_BITS)));
+        let after = (chrono::Utc::now().timestamp() + 1 - EPOCH_SECS) << LOW_BITS;
+        assert!(all.iter().all(|&id| id >= before && id < after));
         let n = all.len();
         all.sort_unstable();
         all.dedup();

@@ -679,7 +679,10 @@ fn try_seat(
         Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "dose") => {
             Ok(Tried::Stop)
         }
-        Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "code") => {
+        // A booking code drawn twice, or an id another process made in the same second.
+        Err(BookingError::Storage(StorageError::Db(x)))
+            if unique_violation_on(&x, "code") || crate::db::primary_key_violation(&x) =>
+        {
             Ok(Tried::Again)
         }
         Err(x) => Err(x),

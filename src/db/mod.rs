@@ -649,14 +649,16 @@ pub fn unique_violation_on(e: &DieselError, needle: &str) -> bool {
     }
 }
 
-/// True when `e` is a unique violation on a table's primary key (`ids::new_id` made an id
-/// another process made in the same millisecond): PostgreSQL names the `…_pkey` constraint,
-/// SQLite says `UNIQUE constraint failed: table.id`.
+/// True when `e` is a unique violation on a row's id (`ids::new_id` made an id another process
+/// made in the same second), or on what is made from it (an outbox row's `message_id`).
+/// PostgreSQL details `Key (id)=(…) already exists` (or names `outbox_message_id_key`); SQLite
+/// says `UNIQUE constraint failed: table.id` (or `outbox.message_id`).
 pub fn primary_key_violation(e: &DieselError) -> bool {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            info.constraint_name().is_some_and(|c| c.ends_with("_pkey"))
+            info.details().is_some_and(|d| d.starts_with("Key (id)="))
                 || info.message().ends_with(".id")
+                || unique_violation_on(e, "message_id")
         }
         _ => false,
     }
