@@ -249,8 +249,8 @@ fn try_book(
     who: &ResidentDetails,
     id_hash: &str,
 ) -> Result<Booked, BookingError> {
-    let (slot, write) = prepare_book(db, rules, ask, who, id_hash)?;
-    let appointment = db.transaction(write)?;
+    let (slot, appointment) =
+        db.read_then_transaction(|c| prepare_book(c, rules, ask, who, id_hash))?;
     Ok(Booked { appointment, slot })
 }
 
@@ -286,12 +286,15 @@ pub fn queue_book(
         return None;
     }
     let id_hash = keys.hash_id_number(&who.id_number);
-    let queued = prepare_book(db, rules, ask, who, &id_hash).and_then(|(slot, write)| {
-        match db.queue(write) {
-            Some(Ok(queued)) => Ok(QueuedBooking { slot, queued }),
-            Some(Err(e)) => Err(e),
-            None => unreachable!("a database that queues writes has a writer"),
-        }
+    let prepared = db
+        .read
+        .get()
+        .map_err(BookingError::from)
+        .and_then(|mut c| prepare_book(&mut c, rules, ask, who, &id_hash));
+    let queued = prepared.and_then(|(slot, write)| match db.queue(write) {
+        Some(Ok(queued)) => Ok(QueuedBooking { slot, queued }),
+        Some(Err(e)) => Err(e),
+        None => unreachable!("a database that queues writes has a writer"),
     });
     Some(queued)
 }
@@ -320,9 +323,10 @@ impl<F> BookingWrite for F where
 {
 }
 
-/// The reads and rule checks of a booking, before its write transaction (returned to run).
+/// The reads and rule checks of a booking on `conn`, before its write transaction (returned to
+/// run).
 fn prepare_book(
-    db: &Db,
+    conn: &mut AnyConnection,
     rules: Rules,
     ask: Request,
     who: &ResidentDetails,
@@ -333,14 +337,10 @@ fn prepare_book(
         dose,
         contact_cap,
     } = ask;
-    let (slot, existing) = {
-        let mut conn = db.read.get()?;
-        let (slot, product) =
-            slot::find_with_product(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
-        draw::ensure_bookable(&mut conn, rules.now, &slot)?;
-        let existing = eligible_resident(&mut conn, rules, id_hash, who, &slot, &product, dose)?;
-        (slot, existing)
-    };
+    let (slot, product) =
+        slot::find_with_product(conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
+    draw::ensure_bookable(conn, rules.now, &slot)?;
+    let existing = eligible_resident(conn, rules, id_hash, who, &slot, &product, dose)?;
     let code = BookingCode::generate(&mut rand::rng());
     let now = rules.now;
     let released = slot.held_seats_released(now, rules.release_hours);

@@ -399,24 +399,66 @@ impl Db {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
     {
-        let cancel = current_cancel();
-        let result = match &self.writer {
-            Some(w) => w.run(cancel, f),
-            None => {
-                if is_cancelled(&cancel) {
-                    return Err(E::from(WriteError::Cancelled));
-                }
-                let mut conn = self.write.get()?;
-                let conn: &mut AnyConnection = &mut conn;
-                conn.transaction(|c| {
-                    let out = f(c)?;
-                    if is_cancelled(&cancel) {
-                        return Err(E::from(WriteError::Cancelled));
-                    }
-                    Ok(out)
-                })
+        match &self.writer {
+            Some(w) => {
+                let result = w.run(current_cancel(), f);
+                self.committed(result)
             }
-        };
+            None => {
+                let mut conn = self.write.get()?;
+                self.transaction_on(&mut conn, f)
+            }
+        }
+    }
+
+    /// Run `read` on a connection, then the write transaction it returns as
+    /// [`Db::transaction`] runs it, and give both results. On PostgreSQL both run on one pooled
+    /// connection (one checkout, so one `SELECT 1` of the pool's: a booking's reads and write
+    /// took two); on SQLite `read` runs on the read pool and the write goes to the writer.
+    pub fn read_then_transaction<R, T, E, F>(
+        &self,
+        read: impl FnOnce(&mut AnyConnection) -> Result<(R, F), E>,
+    ) -> Result<(R, T), E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
+    {
+        if self.writer.is_some() {
+            let (r, f) = {
+                let mut conn = self.read.get()?;
+                read(&mut conn)?
+            };
+            return Ok((r, self.transaction(f)?));
+        }
+        let mut conn = self.write.get()?;
+        let (r, f) = read(&mut conn)?;
+        Ok((r, self.transaction_on(&mut conn, f)?))
+    }
+
+    /// A write transaction on `conn` (PostgreSQL's way), rolled back if the caller has given up
+    /// waiting before the commit (see [`with_cancel`]).
+    fn transaction_on<T, E, F>(&self, conn: &mut AnyConnection, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+        E: From<DieselError> + From<WriteError>,
+    {
+        let cancel = current_cancel();
+        if is_cancelled(&cancel) {
+            return Err(E::from(WriteError::Cancelled));
+        }
+        let result = conn.transaction(|c| {
+            let out = f(c)?;
+            if is_cancelled(&cancel) {
+                return Err(E::from(WriteError::Cancelled));
+            }
+            Ok(out)
+        });
+        self.committed(result)
+    }
+
+    /// `result` of a write transaction, counted as a change when it committed.
+    fn committed<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
         if result.is_ok() {
             self.generation
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
