@@ -213,11 +213,10 @@ fn run(
         gauges.group.observe(taken as f64);
         let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
         let result = catch_unwind(AssertUnwindSafe(|| {
-            conn.transaction::<_, DieselError, _>(|c| {
+            group_transaction(&mut conn, |c| {
                 for job in group {
                     delivers.push(job(c));
                 }
-                Ok(())
             })
         }));
         match result {
@@ -245,4 +244,25 @@ fn run(
             }
         }
     }
+}
+
+/// Run `f` in the group's transaction, begun with `BEGIN IMMEDIATE`: the write lock is taken
+/// first, waiting out another process's write under `busy_timeout`. A deferred `BEGIN` whose
+/// first statement reads (a booking's per-contact count) holds a read snapshot; if another
+/// process commits before the group's first write, SQLite refuses that write at once
+/// (`SQLITE_BUSY_SNAPSHOT`, no wait), and every job of the group would fail as an outage.
+fn group_transaction(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection),
+) -> Result<(), DieselError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Tm = <AnyConnection as Connection>::TransactionManager;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        AnyConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
+    }
+    f(conn);
+    Tm::commit_transaction(conn)
 }
