@@ -662,7 +662,7 @@ fn try_seat(
             contact_cap,
             tz,
         };
-        let a = super::book_seat(c, &seat_slot, &seat, &holder, now)?;
+        let a = super::book_seat(c, &seat_slot, &seat, &holder, now, &[])?;
         if !draw_entry::decide(c, entry.id, EntryStatus::Drawn, position, Some(a.id), now)? {
             // Decided by another runner meanwhile: undo this seat with the transaction.
             return Err(BookingError::NotActive);

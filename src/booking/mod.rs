@@ -26,12 +26,15 @@ pub mod household;
 pub mod relocate;
 mod seat;
 pub use free::next_free_slots;
-pub(crate) use seat::{book_seat, insert_resident, take_seat, upsert_resident, Seat, SeatHolder};
+pub(crate) use seat::{
+    book_seat, insert_resident, resident_for, take_seat, upsert_resident, Seat, SeatHolder,
+};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
+use crate::db::prepared::Part;
 use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::local_day;
 use crate::domain::eligibility::{self, Refusal};
@@ -347,7 +350,9 @@ fn prepare_book(
     let (who, id_hash, booked_slot) = (who.clone(), id_hash.to_string(), slot.clone());
     let write = move |c: &mut AnyConnection| -> Result<Appointment, BookingError> {
         let (who, slot) = (&who, &booked_slot);
-        let resident_id = upsert_resident(c, existing.as_ref(), who, &id_hash, now)?;
+        // A new resident's row goes with the seat's writes (see `book_seat`).
+        let (resident_id, new) = resident_for(c, existing.as_ref(), who, &id_hash, now)?;
+        let new = new.as_ref().map(resident::inserting);
         let seat = Seat::new(&code, resident_id, dose, released);
         let holder = SeatHolder {
             email: who.email.as_str(),
@@ -356,19 +361,21 @@ fn prepare_book(
             contact_cap,
             tz: rules.tz,
         };
-        let a = book_seat(c, slot, &seat, &holder, now)?;
-        audit::record_at_site(
-            c,
-            now,
-            audit::Entry {
-                actor: &who.id_number.masked(),
-                action: "appointment.book",
-                subject: &format!("appointment {}", a.id),
-                detail: &format!("site {} dose {dose}", slot.site_id),
-            },
-            slot.site_id,
-        )?;
-        Ok(a)
+        let (actor, subject) = (
+            who.id_number.masked(),
+            format!("appointment {}", seat.appointment_id),
+        );
+        let detail = format!("site {} dose {dose}", slot.site_id);
+        let entry = audit::Entry {
+            actor: &actor,
+            action: "appointment.book",
+            subject: &subject,
+            detail: &detail,
+        };
+        let audit = audit::at_site(now, entry, slot.site_id);
+        let mut also: Vec<&dyn Part> = new.iter().map(|n| n as &dyn Part).collect();
+        also.push(&audit);
+        book_seat(c, slot, &seat, &holder, now, &also)
     };
     Ok((slot, write))
 }

@@ -7,10 +7,11 @@ use chrono::NaiveDateTime;
 
 use super::contact_cap::check_contact_cap;
 use super::{BookingError, ResidentDetails};
+use crate::db::prepared::{run_together, Part};
 use crate::db::AnyConnection;
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
-use crate::mail::outbox::{self, Kind};
+use crate::mail::outbox::{self, InsertOutbox, Kind};
 use crate::models::appointment::{self, AppointmentStatus, NewAppointment};
 use crate::models::resident::{self, NewResident, Resident};
 use crate::models::{slot, stock, Appointment, Slot};
@@ -24,26 +25,42 @@ pub(crate) fn upsert_resident(
     id_hash: &str,
     now: NaiveDateTime,
 ) -> Result<i64, BookingError> {
-    match existing {
-        Some(r) => {
-            if r.name != who.name.as_str()
-                || r.phone != who.phone.as_str()
-                || r.email != who.email.as_str()
-                || r.lang != who.lang
-            {
-                resident::update_contact(
-                    c,
-                    ResidentId(r.id),
-                    who.name.as_str(),
-                    who.phone.as_str(),
-                    who.email.as_str(),
-                    &who.lang,
-                )?;
-            }
-            Ok(r.id)
-        }
-        None => insert_resident(c, who, id_hash, now),
+    let (id, new) = resident_for(c, existing, who, id_hash, now)?;
+    if let Some(row) = new {
+        resident::insert(c, &row)?;
     }
+    Ok(id)
+}
+
+/// [`upsert_resident`] but for a new resident's row, given back (with its id) to insert with
+/// the booking's other writes ([`book_seat`]'s `also`): an existing resident's contact details
+/// are brought up to date at once, before the per-contact cap counts by them.
+pub(crate) fn resident_for(
+    c: &mut AnyConnection,
+    existing: Option<&Resident>,
+    who: &ResidentDetails,
+    id_hash: &str,
+    now: NaiveDateTime,
+) -> Result<(i64, Option<Resident>), BookingError> {
+    let Some(r) = existing else {
+        let row = new_resident(who, id_hash, now);
+        return Ok((row.id, Some(row)));
+    };
+    if r.name != who.name.as_str()
+        || r.phone != who.phone.as_str()
+        || r.email != who.email.as_str()
+        || r.lang != who.lang
+    {
+        resident::update_contact(
+            c,
+            ResidentId(r.id),
+            who.name.as_str(),
+            who.phone.as_str(),
+            who.email.as_str(),
+            &who.lang,
+        )?;
+    }
+    Ok((r.id, None))
 }
 
 /// Who takes a seat, and how, in [`take_seat`].
@@ -82,22 +99,28 @@ pub(crate) struct SeatHolder<'a> {
 }
 
 /// The booking transaction's writes, in the caller's transaction: the contact cap (under a lock
-/// on the phone number and e-mail address), [`take_seat`], the confirmation in the outbox.
-/// Every booking goes through here, a draw's too.
+/// on the phone number and e-mail address), [`take_seat`], the confirmation in the outbox, and
+/// `also`, the caller's writes that go with the seat (its audit entry), sent with the seat's
+/// (one round trip on PostgreSQL: see [`take_seat_with`]). Every booking goes through here, a
+/// draw's too.
 pub(crate) fn book_seat(
     c: &mut AnyConnection,
     slot: &Slot,
     seat: &Seat<'_>,
     holder: &SeatHolder<'_>,
     now: NaiveDateTime,
+    also: &[&dyn Part],
 ) -> Result<Appointment, BookingError> {
     check_contact_cap(c, slot, holder)?;
-    let new = take_seat(c, slot, seat, now)?;
     // The confirmation is queued in the same transaction: no booking without its mail,
     // and no mail for a booking that rolled back.
     let (email, lang) = (holder.email, holder.lang);
-    outbox::enqueue_for_appointment(c, Kind::Booked, new.id, slot.id, email, lang, now)?;
-    Ok(new)
+    let mail =
+        outbox::for_appointment(Kind::Booked, seat.appointment_id, slot.id, email, lang, now);
+    let mail = mail.as_ref().map(InsertOutbox::of);
+    let mut parts = also.to_vec();
+    parts.extend(mail.as_ref().map(|m| m as &dyn Part));
+    take_seat_with(c, slot, seat, now, &parts)
 }
 
 /// The seat (conditional UPDATE), the appointment in it and its promised dose (conditional
@@ -108,15 +131,20 @@ pub(crate) fn take_seat(
     seat: &Seat<'_>,
     now: NaiveDateTime,
 ) -> Result<Appointment, BookingError> {
-    let slot_id = SlotId(slot.id);
-    let took = if seat.dose == 1 {
-        slot::take_first_dose_seat(c, slot_id, seat.released)?
-    } else {
-        slot::take_second_dose_seat(c, slot_id)?
-    };
-    if !took {
-        return Err(BookingError::SlotFull);
-    }
+    take_seat_with(c, slot, seat, now, &[])
+}
+
+/// [`take_seat`] with `also`, more writes of the transaction that do not depend on these (a new
+/// resident's row, the confirmation, the audit entry): all are sent together ([`run_together`]: one statement on PostgreSQL). Nothing here reads what
+/// another part writes: the seat and the dose are conditional updates of their own rows, and
+/// the appointment's id and code are chosen before.
+fn take_seat_with(
+    c: &mut AnyConnection,
+    slot: &Slot,
+    seat: &Seat<'_>,
+    now: NaiveDateTime,
+    also: &[&dyn Part],
+) -> Result<Appointment, BookingError> {
     let new = NewAppointment {
         id: seat.appointment_id,
         code: seat.code.to_string(),
@@ -131,8 +159,19 @@ pub(crate) fn take_seat(
         updated_at: now,
         checked_in_at: None,
     };
-    appointment::insert(c, &new)?;
-    if !stock::promise_dose(c, SiteId(slot.site_id), ProductId(slot.product_id))? {
+    let taking = slot::seat_taking(SlotId(slot.id), seat.dose, seat.released);
+    let inserting = appointment::inserting(&new);
+    let promising = stock::dose_promising(SiteId(slot.site_id), ProductId(slot.product_id));
+    // `also` first: on SQLite, where the parts run in turn, a new resident's row is then in
+    // before the appointment that names it.
+    let mut parts: Vec<&dyn Part> = also.to_vec();
+    parts.extend([&*taking, &inserting as &dyn Part, &promising]);
+    let changed = run_together(c, &parts)?;
+    let (took, promised) = (changed[also.len()], changed[also.len() + 2]);
+    if took != 1 {
+        return Err(BookingError::SlotFull);
+    }
+    if promised != 1 {
         return Err(BookingError::NoStock);
     }
     Ok(new)
@@ -144,20 +183,22 @@ pub(crate) fn insert_resident(
     id_hash: &str,
     now: NaiveDateTime,
 ) -> Result<i64, BookingError> {
-    let id = new_id();
-    resident::insert(
-        c,
-        &NewResident {
-            id,
-            id_hash: id_hash.to_string(),
-            id_last4: who.id_number.last4().to_string(),
-            birth_date: who.id_number.birth_date(),
-            name: who.name.as_str().into(),
-            phone: who.phone.as_str().into(),
-            email: who.email.as_str().into(),
-            lang: who.lang.clone(),
-            created_at: now,
-        },
-    )?;
-    Ok(id)
+    let row = new_resident(who, id_hash, now);
+    resident::insert(c, &row)?;
+    Ok(row.id)
+}
+
+/// A new resident's row, under a new id.
+fn new_resident(who: &ResidentDetails, id_hash: &str, now: NaiveDateTime) -> NewResident {
+    NewResident {
+        id: new_id(),
+        id_hash: id_hash.to_string(),
+        id_last4: who.id_number.last4().to_string(),
+        birth_date: who.id_number.birth_date(),
+        name: who.name.as_str().into(),
+        phone: who.phone.as_str().into(),
+        email: who.email.as_str().into(),
+        lang: who.lang.clone(),
+        created_at: now,
+    }
 }

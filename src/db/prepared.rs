@@ -13,13 +13,16 @@
 //! - [`Fixed`]: a statement whose text its Rust type alone decides, kept and found again by its
 //!   type, with no text built to find it: the inserts every booking makes. Its parts come from
 //!   the schema (`Column::NAME`, the table's `FROM` clause), so a column keeps one spelling.
+//! - [`run_together`]: the writes of a transaction that do not read each other's changes, in one
+//!   round trip on PostgreSQL (the parts of one `WITH`): a booking's seat, appointment, promised
+//!   dose, confirmation and audit entry.
 
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 use diesel::{QueryResult, RunQueryDsl, Table};
 
-use super::MultiBackend;
+use super::{AnyConnection, MultiBackend};
 
 /// A statement whose SQL text its type alone decides (never a value it binds).
 pub trait FixedSql {
@@ -55,6 +58,18 @@ pub fn insert_head<'b>(
     from: &'b impl QueryFragment<MultiBackend>,
     columns: &[&str],
 ) -> QueryResult<()> {
+    insert_into(out, from, columns)?;
+    out.push_sql(" VALUES (");
+    Ok(())
+}
+
+/// Write `INSERT INTO table (columns)` for `from`, a table's `FROM` clause: the rows follow
+/// (`VALUES`, as [`insert_head`] writes it, or a `SELECT`).
+pub fn insert_into<'b>(
+    out: &mut AstPass<'_, 'b, MultiBackend>,
+    from: &'b impl QueryFragment<MultiBackend>,
+    columns: &[&str],
+) -> QueryResult<()> {
     out.push_sql("INSERT INTO ");
     from.walk_ast(out.reborrow())?;
     out.push_sql(" (");
@@ -64,7 +79,7 @@ pub fn insert_head<'b>(
         }
         out.push_identifier(c)?;
     }
-    out.push_sql(") VALUES (");
+    out.push_sql(")");
     Ok(())
 }
 
@@ -93,6 +108,11 @@ impl<'p, 'q, 'b> Values<'p, 'q, 'b> {
         self.first = false;
         self.out.push_bind_param::<ST, U>(value)?;
         Ok(self)
+    }
+
+    /// The statement, to write on after the list.
+    pub fn out(&mut self) -> &mut AstPass<'q, 'b, MultiBackend> {
+        self.out
     }
 
     /// Close the list with `)`.
@@ -146,6 +166,81 @@ where
 }
 
 impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
+
+/// A data-modifying statement (`INSERT`, `UPDATE`, `DELETE`) of [`run_together`].
+pub trait Part {
+    /// Write the statement (without `RETURNING`).
+    fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+    /// Run it alone; the rows it changed.
+    fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize>;
+}
+
+impl<T: QueryFragment<MultiBackend> + QueryId> Part for T {
+    fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.walk_ast(out)
+    }
+
+    fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
+        diesel::connection::Connection::execute_returning_count(conn, self)
+    }
+}
+
+/// Run `parts`, writes of the caller's transaction, and give the rows each changed. PostgreSQL
+/// runs them as one statement, each part one data-modifying `WITH` query: one round trip where
+/// a booking made five. So every part sees the database as it was before the statement: no part
+/// may depend on another's change, and two parts must not change the same row. SQLite runs them
+/// one after the other (in-process: no round trip to save), each kept prepared as it is alone.
+/// Every part runs on both backends, whatever an earlier one changed; the caller judges the
+/// counts and returns an error to roll back.
+pub fn run_together(conn: &mut AnyConnection, parts: &[&dyn Part]) -> QueryResult<Vec<usize>> {
+    match conn {
+        AnyConnection::Sqlite(_) => parts.iter().map(|p| p.run(conn)).collect(),
+        AnyConnection::Postgresql(_) => {
+            let mut counted: Vec<(i32, i64)> = Together(parts).load(conn)?;
+            counted.sort_unstable();
+            if counted.len() != parts.len() {
+                return Err(diesel::result::Error::DeserializationError(
+                    "a part of run_together gave no count".into(),
+                ));
+            }
+            Ok(counted.into_iter().map(|(_, n)| n as usize).collect())
+        }
+    }
+}
+
+/// `WITH w0 AS (part RETURNING 1), … SELECT 0, count(*) FROM w0 UNION ALL …`: [`run_together`]
+/// on PostgreSQL, kept prepared under its text.
+struct Together<'a>(&'a [&'a dyn Part]);
+
+impl QueryId for Together<'_> {
+    // Keyed by its text, which its parts decide.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Together<'_> {
+    type SqlType = (diesel::sql_types::Integer, diesel::sql_types::BigInt);
+}
+
+impl QueryFragment<MultiBackend> for Together<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        for (i, part) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "WITH " } else { ", " });
+            out.push_sql(&format!("w{i} AS ("));
+            part.write(out.reborrow())?;
+            out.push_sql(" RETURNING 1)");
+        }
+        for i in 0..self.0.len() {
+            if i > 0 {
+                out.push_sql(" UNION ALL");
+            }
+            out.push_sql(&format!(" SELECT {i}, count(*) FROM w{i}"));
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Together<'_> {}
 
 /// `SELECT pg_advisory_xact_lock($1), …`: PostgreSQL's transaction-scoped locks on these keys,
 /// taken in their order (the caller sorts them), kept prepared (one statement per number of keys;

@@ -132,6 +132,22 @@ pub fn enqueue_for_appointment(
     lang: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    insert_row(
+        conn,
+        for_appointment(kind, appointment_id, slot_id, recipient, lang, now),
+    )
+}
+
+/// The row [`enqueue_for_appointment`] inserts, not yet inserted (with [`InsertOutbox`], a
+/// part of `run_together`): `None` when there is no address to send to.
+pub(crate) fn for_appointment(
+    kind: Kind,
+    appointment_id: i64,
+    slot_id: i64,
+    recipient: &str,
+    lang: &str,
+    now: NaiveDateTime,
+) -> Option<OutboxRow> {
     let to = Addressed {
         kind,
         ref_id: appointment_id,
@@ -139,7 +155,7 @@ pub fn enqueue_for_appointment(
         recipient,
         lang,
     };
-    insert(conn, &to, None, now)
+    row(&to, None, now)
 }
 
 /// What a queued message is, what it is about and whom it goes to.
@@ -157,12 +173,25 @@ fn insert(
     dedupe_key: Option<String>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    insert_row(conn, row(to, dedupe_key, now))
+}
+
+/// Insert `row`, if there is one.
+fn insert_row(conn: &mut AnyConnection, row: Option<OutboxRow>) -> QueryResult<()> {
+    match row {
+        Some(row) => InsertOutbox::of(&row).execute(conn).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The pending message `to` asks for, under a new id; `None` when it has no address.
+fn row(to: &Addressed<'_>, dedupe_key: Option<String>, now: NaiveDateTime) -> Option<OutboxRow> {
     if to.recipient.is_empty() {
         // A walk-in who gave no address: nothing to send.
-        return Ok(());
+        return None;
     }
     let id = new_id();
-    let row = OutboxRow {
+    Some(OutboxRow {
         id,
         kind: to.kind.as_str().into(),
         ref_id: to.ref_id,
@@ -179,8 +208,7 @@ fn insert(
         created_at: now,
         sent_at: None,
         slot_id: to.slot_id,
-    };
-    InsertOutbox::of(&row).execute(conn).map(|_| ())
+    })
 }
 
 crate::db::prepared::fixed_insert!(

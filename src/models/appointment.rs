@@ -2,9 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
+use crate::db::prepared::Fixed;
 use crate::db::schema::appointments;
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, MultiBackend};
 use crate::ids::{AppointmentId, ResidentId, SlotId};
 
 /// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
@@ -93,7 +95,12 @@ pub type NewAppointment = Appointment;
 
 /// Insert an appointment.
 pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
-    InsertAppointment::of(a).execute(conn).map(|_| ())
+    inserting(a).execute(conn).map(|_| ())
+}
+
+/// The `INSERT` of [`insert`], not yet run (a part of `run_together`).
+pub(crate) fn inserting(a: &NewAppointment) -> Fixed<InsertAppointment<'_>> {
+    InsertAppointment::of(a)
 }
 
 crate::db::prepared::fixed_insert!(
@@ -143,7 +150,7 @@ pub fn find_active_for_dose(
         appointments::table
             .filter(appointments::resident_id.eq(resident.0))
             .filter(appointments::dose_number.eq(dose))
-            .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT)),
+            .filter(active()),
     )
 }
 
@@ -163,9 +170,9 @@ pub enum Contact<'a> {
 /// appointments the day holds, even before the planner has statistics (on opening day the
 /// tables grow from nothing faster than they are analysed; a join let PostgreSQL start from
 /// every active appointment instead, and each booking grew slower with the table).
-pub fn count_active_for_contacts(
+pub fn count_active_for_contacts<'a>(
     conn: &mut AnyConnection,
-    contacts: &[Contact<'_>],
+    contacts: &[Contact<'a>],
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<i64>> {
@@ -173,27 +180,29 @@ pub fn count_active_for_contacts(
     if contacts.is_empty() {
         return Ok(Vec::new());
     }
-    let (mut phones, mut emails) = (Vec::new(), Vec::new());
-    for c in contacts {
+    // `phone = $1 OR email = $2 …`, not `IN` lists, so that it is kept prepared (see
+    // [`active`]): one statement per number of contacts.
+    type Matches<'a> =
+        Box<dyn BoxableExpression<residents::table, MultiBackend, SqlType = Bool> + 'a>;
+    let one = |c: &Contact<'a>| -> Matches<'a> {
         match *c {
-            Contact::Phone(p) => phones.push(p),
-            Contact::Email(e) => emails.push(e),
+            Contact::Phone(p) => Box::new(residents::phone.eq(p)),
+            Contact::Email(e) => Box::new(residents::email.eq(e)),
         }
-    }
+    };
+    let matches = contacts[1..]
+        .iter()
+        .fold(one(&contacts[0]), |m, c| Box::new(m.or(one(c))));
     let held_by_resident = appointments::table
         .filter(appointments::resident_id.eq(residents::id))
-        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
+        .filter(active())
         .filter(appointments::starts_at.ge(from))
         .filter(appointments::starts_at.lt(to))
         .count()
         .single_value()
         .assume_not_null();
     let held: Vec<(String, String, i64)> = residents::table
-        .filter(
-            residents::phone
-                .eq_any(&phones)
-                .or(residents::email.eq_any(&emails)),
-        )
+        .filter(matches)
         .select((residents::phone, residents::email, held_by_resident))
         .load(conn)?;
     Ok(contacts
@@ -208,6 +217,21 @@ pub fn count_active_for_contacts(
                 .sum()
         })
         .collect())
+}
+
+/// An active appointment ([`AppointmentStatus::is_active`]), as `status = $1 OR status = $2`:
+/// diesel keeps no `IN` list prepared (it is parsed and planned anew each time), and this filter
+/// is on every booking's path (the per-contact cap).
+fn active() -> status_either {
+    // Two texts: a status added to the list must be added here (this does not compile until it is).
+    let [booked, checked_in] = AppointmentStatus::ACTIVE_TEXT;
+    status_either(booked, checked_in)
+}
+
+/// `status = a OR status = b`.
+#[diesel::dsl::auto_type]
+fn status_either(a: &'static str, b: &'static str) -> _ {
+    appointments::status.eq(a).or(appointments::status.eq(b))
 }
 
 /// Appointment `id` while its status is `status`: what a conditional change targets.
@@ -325,7 +349,7 @@ pub fn sites_of_active_first_doses(
     appointments::table
         .filter(appointments::product_id.eq(product.0))
         .filter(appointments::dose_number.eq(1))
-        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
+        .filter(active())
         .select(appointments::site_id)
         .load(conn)
 }
@@ -343,7 +367,7 @@ pub fn list_active_in_slot(
     appointments::table
         .inner_join(residents::table)
         .filter(appointments::slot_id.eq(slot.0))
-        .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE_TEXT))
+        .filter(active())
         .order((appointments::created_at.asc(), appointments::id.asc()))
         .select((
             appointments::id,

@@ -3,8 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::prepared::{self, Fixed, FixedSql, Values};
 use crate::db::schema::{appointments, audit_log, products, sites, towns, users};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, MultiBackend};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::QuerySource;
 
 /// One audit entry.
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -84,29 +87,67 @@ pub fn record_at_site(
     e: Entry<'_>,
     site_id: i64,
 ) -> QueryResult<()> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    let row = sites::table.filter(sites::id.eq(site_id)).select((
-        crate::ids::new_id().into_sql::<BigInt>(),
-        now.into_sql::<Timestamp>(),
-        e.actor.into_sql::<Text>(),
-        e.action.into_sql::<Text>(),
-        e.subject.into_sql::<Text>(),
-        e.detail.into_sql::<Text>(),
-        sites::town_id.nullable(),
-    ));
-    diesel::insert_into(audit_log::table)
-        .values(row)
-        .into_columns((
-            audit_log::id,
-            audit_log::created_at,
-            audit_log::actor,
-            audit_log::action,
-            audit_log::subject,
-            audit_log::detail,
-            audit_log::town_id,
-        ))
-        .execute(conn)
-        .map(|_| ())
+    at_site(now, e, site_id).execute(conn).map(|_| ())
+}
+
+/// The `INSERT` of [`record_at_site`], not yet run (a part of `run_together`).
+pub(crate) fn at_site(now: NaiveDateTime, e: Entry<'_>, site_id: i64) -> Fixed<AtSite<'_>> {
+    Fixed(AtSite {
+        id: crate::ids::new_id(),
+        now,
+        e,
+        site_id,
+        audit: audit_log::table.from_clause(),
+        sites: sites::table.from_clause(),
+    })
+}
+
+/// `INSERT INTO audit_log (…) SELECT $1, …, town_id FROM sites WHERE id = $7`, kept prepared:
+/// every booking writes one.
+pub(crate) struct AtSite<'a> {
+    id: i64,
+    now: NaiveDateTime,
+    e: Entry<'a>,
+    site_id: i64,
+    audit: <audit_log::table as QuerySource>::FromClause,
+    sites: <sites::table as QuerySource>::FromClause,
+}
+
+impl FixedSql for AtSite<'_> {
+    type Key = AtSite<'static>;
+
+    fn walk<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text, Timestamp};
+        use diesel::Column;
+        let columns = [
+            audit_log::id::NAME,
+            audit_log::created_at::NAME,
+            audit_log::actor::NAME,
+            audit_log::action::NAME,
+            audit_log::subject::NAME,
+            audit_log::detail::NAME,
+            audit_log::town_id::NAME,
+        ];
+        prepared::insert_into(&mut out, &self.audit, &columns)?;
+        out.push_sql(" SELECT ");
+        let mut values = Values::new(&mut out);
+        values
+            .bind::<BigInt, _>(&self.id)?
+            .bind::<Timestamp, _>(&self.now)?
+            .bind::<Text, _>(self.e.actor)?
+            .bind::<Text, _>(self.e.action)?
+            .bind::<Text, _>(self.e.subject)?
+            .bind::<Text, _>(self.e.detail)?;
+        let out = values.out();
+        out.push_sql(", ");
+        out.push_identifier(sites::town_id::NAME)?;
+        out.push_sql(" FROM ");
+        self.sites.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        out.push_identifier(sites::id::NAME)?;
+        out.push_sql(" = ");
+        out.push_bind_param::<BigInt, _>(&self.site_id)
+    }
 }
 
 /// Write an entry about a town, in the caller's transaction.

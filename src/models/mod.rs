@@ -158,12 +158,23 @@ where
     T::WhereClause: QueryFragment<MultiBackend>,
     V::Changeset: QueryFragment<MultiBackend>,
 {
+    update_of(target, changes).execute(conn).map(|n| n == 1)
+}
+
+/// The UPDATE that [`update_one`] runs, not yet run: a part of
+/// [`run_together`](crate::db::prepared::run_together), one row changed when it took.
+pub fn update_of<T, V>(
+    target: T,
+    changes: V,
+) -> prepared::PreparedUpdate<<T::Table as QuerySource>::FromClause, T::WhereClause, V::Changeset>
+where
+    T: IntoUpdateTarget,
+    V: AsChangeset<Target = T::Table>,
+{
     // Kept prepared (diesel prepares an UPDATE anew each time): these conditional updates take
     // seats and doses on every booking.
     let target = target.into_update_target();
     prepared::update(target.table, target.where_clause, changes.as_changeset())
-        .execute(conn)
-        .map(|n| n == 1)
 }
 
 #[cfg(test)]

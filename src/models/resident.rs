@@ -40,7 +40,12 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
 
 /// Insert a resident.
 pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
-    InsertResident::of(r).execute(conn).map(|_| ())
+    inserting(r).execute(conn).map(|_| ())
+}
+
+/// The `INSERT` of [`insert`], not yet run (a part of `run_together`).
+pub(crate) fn inserting(r: &NewResident) -> crate::db::prepared::Fixed<InsertResident<'_>> {
+    InsertResident::of(r)
 }
 
 crate::db::prepared::fixed_insert!(

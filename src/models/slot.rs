@@ -5,6 +5,7 @@ use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
+use crate::db::prepared::Part;
 use crate::db::schema::slots;
 use crate::db::{AnyConnection, MultiBackend};
 use crate::ids::{SiteId, SlotId};
@@ -217,42 +218,49 @@ pub fn list_open_for_product(
     )
 }
 
-/// Take one first-dose seat if one is free. Held second-dose seats count as taken until
-/// `released`. Returns false when the slot is full for first doses.
-///
-/// A conditional UPDATE is atomic on both backends: PostgreSQL re-checks the condition under the
-/// row lock, and SQLite has a single writer. So two bookings for the last seat cannot both win.
+/// Take one first-dose seat of slot `id`: a free seat, and unless `released`, not one held for
+/// second doses. True when taken.
 pub fn take_first_dose_seat(
     conn: &mut AnyConnection,
     id: SlotId,
     released: bool,
 ) -> QueryResult<bool> {
-    let target = slots::table.find(id.0);
-    if released {
-        super::update_one(
-            conn,
-            target.filter(has_free_seat()),
-            slots::booked_first.eq(slots::booked_first + 1),
-        )
-    } else {
-        // Held seats still unused by second doses are not free for first doses.
-        super::update_one(
-            conn,
-            target
-                .filter(has_free_seat())
-                .filter((slots::booked_first + slots::second_dose_held).lt(slots::seats)),
-            slots::booked_first.eq(slots::booked_first + 1),
-        )
-    }
+    Ok(seat_taking(id, 1, released).run(conn)? == 1)
 }
 
 /// Take one second-dose seat (any free seat, held ones first by construction).
 pub fn take_second_dose_seat(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
-    super::update_one(
-        conn,
-        slots::table.find(id.0).filter(has_free_seat()),
-        slots::booked_second.eq(slots::booked_second + 1),
-    )
+    Ok(seat_taking(id, 2, false).run(conn)? == 1)
+}
+
+/// The conditional UPDATE that takes one seat of slot `id` for dose `dose`, not yet run (a part
+/// of `run_together`; one row changed: the seat is taken). A first dose takes a free seat and,
+/// unless `released`, not one held for second doses still unused; a later dose any free seat
+/// (held ones first by construction).
+///
+/// A conditional UPDATE is atomic on both backends: PostgreSQL re-checks the condition under the
+/// row lock, and SQLite has a single writer. So two bookings for the last seat cannot both win.
+pub fn seat_taking(id: SlotId, dose: i32, released: bool) -> Box<dyn Part + Send> {
+    let target = slots::table.find(id.0);
+    if dose > 1 {
+        Box::new(super::update_of(
+            target.filter(has_free_seat()),
+            slots::booked_second.eq(slots::booked_second + 1),
+        ))
+    } else if released {
+        Box::new(super::update_of(
+            target.filter(has_free_seat()),
+            slots::booked_first.eq(slots::booked_first + 1),
+        ))
+    } else {
+        // Held seats still unused by second doses are not free for first doses.
+        Box::new(super::update_of(
+            target
+                .filter(has_free_seat())
+                .filter((slots::booked_first + slots::second_dose_held).lt(slots::seats)),
+            slots::booked_first.eq(slots::booked_first + 1),
+        ))
+    }
 }
 
 /// Give back the seat of a cancelled or moved appointment.

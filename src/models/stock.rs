@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::prepared::Part;
 use crate::db::schema::{stock_balances, stock_movements};
 use crate::db::AnyConnection;
 use crate::ids::{ProductId, SiteId};
@@ -61,8 +62,13 @@ pub fn promise_dose(
     site: SiteId,
     product: ProductId,
 ) -> QueryResult<bool> {
-    super::update_one(
-        conn,
+    Ok(dose_promising(site, product).run(conn)? == 1)
+}
+
+/// The conditional UPDATE of [`promise_dose`], not yet run (a part of `run_together`; one row
+/// changed: the dose is promised).
+pub fn dose_promising(site: SiteId, product: ProductId) -> impl Part + Send {
+    super::update_of(
         stock_balances::table
             .find((site.0, product.0))
             .filter(stock_balances::promised.lt(stock_balances::on_hand)),
