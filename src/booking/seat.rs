@@ -135,9 +135,11 @@ pub(crate) fn take_seat(
 }
 
 /// [`take_seat`] with `also`, more writes of the transaction that do not depend on these (a new
-/// resident's row, the confirmation, the audit entry): all are sent together ([`run_together`]: one statement on PostgreSQL). Nothing here reads what
-/// another part writes: the seat and the dose are conditional updates of their own rows, and
-/// the appointment's id and code are chosen before.
+/// resident's row, the confirmation, the audit entry): all are sent together
+/// ([`run_together`]: one statement on PostgreSQL). Nothing here reads what another part
+/// writes: the seat and the dose are conditional updates of their own rows, and the
+/// appointment's id and code are chosen before. On PostgreSQL every part runs even when the slot
+/// is full (then rolled back); a unique violation then wins over `SlotFull`.
 fn take_seat_with(
     c: &mut AnyConnection,
     slot: &Slot,
@@ -162,12 +164,13 @@ fn take_seat_with(
     let taking = slot::seat_taking(SlotId(slot.id), seat.dose, seat.released);
     let inserting = appointment::inserting(&new);
     let promising = stock::dose_promising(SiteId(slot.site_id), ProductId(slot.product_id));
-    // `also` first: on SQLite, where the parts run in turn, a new resident's row is then in
-    // before the appointment that names it.
-    let mut parts: Vec<&dyn Part> = also.to_vec();
-    parts.extend([&*taking, &inserting as &dyn Part, &promising]);
+    // The seat first (the guard: nothing else is written on SQLite when the slot is full),
+    // then `also`, so that a new resident's row is in before the appointment that names it.
+    let mut parts: Vec<&dyn Part> = vec![&*taking];
+    parts.extend_from_slice(also);
+    parts.extend([&inserting as &dyn Part, &promising]);
     let changed = run_together(c, &parts)?;
-    let (took, promised) = (changed[also.len()], changed[also.len() + 2]);
+    let (took, promised) = (changed[0], changed[parts.len() - 1]);
     if took != 1 {
         return Err(BookingError::SlotFull);
     }

@@ -185,16 +185,29 @@ impl<T: QueryFragment<MultiBackend> + QueryId> Part for T {
     }
 }
 
-/// Run `parts`, writes of the caller's transaction, and give the rows each changed. PostgreSQL
-/// runs them as one statement, each part one data-modifying `WITH` query: one round trip where
-/// a booking made five. So every part sees the database as it was before the statement: no part
-/// may depend on another's change, and two parts must not change the same row. SQLite runs them
-/// one after the other (in-process: no round trip to save), each kept prepared as it is alone.
-/// Every part runs on both backends, whatever an earlier one changed; the caller judges the
-/// counts and returns an error to roll back.
+/// Run `parts`, writes of the caller's transaction, and give the rows each changed. The first
+/// part is the guard, the conditional write that decides whether the rest are wanted (a seat):
+/// when it changes no row the caller returns an error, rolling the transaction back.
+///
+/// PostgreSQL runs them as one statement, each part one data-modifying `WITH` query: one round
+/// trip where a booking made six. So every part sees the database as it was before the statement:
+/// no part may depend on another's change, and two parts must not change the same row. They run
+/// in their order (the final `SELECT` reads their counts in turn, and PostgreSQL runs a `WITH`
+/// query when it is first read), so row locks are taken in that order: the seat before the dose
+/// (the order every transaction that takes both keeps). Every part runs there, whatever the
+/// guard changed. SQLite runs them one after the other (in-process: no round trip to save),
+/// each kept prepared as it is alone, and none after a guard that changed nothing (counted 0).
 pub fn run_together(conn: &mut AnyConnection, parts: &[&dyn Part]) -> QueryResult<Vec<usize>> {
     match conn {
-        AnyConnection::Sqlite(_) => parts.iter().map(|p| p.run(conn)).collect(),
+        AnyConnection::Sqlite(_) => {
+            let mut changed = Vec::with_capacity(parts.len());
+            for part in parts {
+                let guard_failed = changed.first() == Some(&0);
+                changed.push(if guard_failed { 0 } else { part.run(conn)? });
+            }
+            Ok(changed)
+        }
+        AnyConnection::Postgresql(_) if parts.is_empty() => Ok(Vec::new()),
         AnyConnection::Postgresql(_) => {
             let mut counted: Vec<(i32, i64)> = Together(parts).load(conn)?;
             counted.sort_unstable();

@@ -24,7 +24,9 @@ use super::{is_cancelled, is_outage_message, AnyConnection, DbStats, Manager};
 
 /// Runs a job inside the group's transaction and returns how to deliver its outcome once the
 /// group has committed (or failed to).
-type Job = Box<dyn FnOnce(&mut AnyConnection) -> Deliver + Send>;
+/// Without a connection (`None`): the group's transaction could not begin, and the job does not
+/// run (its deliver hears why).
+type Job = Box<dyn FnOnce(Option<&mut AnyConnection>) -> Deliver + Send>;
 type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// The most jobs committed together.
@@ -111,17 +113,17 @@ impl Writer {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
-        let job: Job = Box::new(move |conn: &mut AnyConnection| {
-            let outcome = if is_cancelled(&cancel) {
-                Err(E::from(WriteError::Cancelled))
-            } else {
-                conn.transaction(|c| {
+        let job: Job = Box::new(move |conn: Option<&mut AnyConnection>| {
+            let outcome = match conn {
+                Some(conn) if !is_cancelled(&cancel) => conn.transaction(|c| {
                     let out = f(c)?;
                     if is_cancelled(&cancel) {
                         return Err(E::from(WriteError::Cancelled));
                     }
                     Ok(out)
-                })
+                }),
+                // Cancelled, or not run (the group's error replaces this below).
+                _ => Err(E::from(WriteError::Cancelled)),
             };
             Box::new(move |committed: Result<(), String>| {
                 deliver(match committed {
@@ -213,11 +215,7 @@ fn run(
         gauges.group.observe(taken as f64);
         let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
         let result = catch_unwind(AssertUnwindSafe(|| {
-            group_transaction(&mut conn, |c| {
-                for job in group {
-                    delivers.push(job(c));
-                }
-            })
+            group_transaction(&mut conn, group, &mut delivers)
         }));
         match result {
             Ok(committed) => {
@@ -246,23 +244,33 @@ fn run(
     }
 }
 
-/// Run `f` in the group's transaction, begun with `BEGIN IMMEDIATE`: the write lock is taken
-/// first, waiting out another process's write under `busy_timeout`. A deferred `BEGIN` whose
-/// first statement reads (a booking's per-contact count) holds a read snapshot; if another
+/// Run the group's jobs in one transaction, begun with `BEGIN IMMEDIATE`: the write lock is
+/// taken first, waiting out another process's write under `busy_timeout`. A deferred `BEGIN`
+/// whose first statement reads (a booking's per-contact count) holds a read snapshot; if another
 /// process commits before the group's first write, SQLite refuses that write at once
-/// (`SQLITE_BUSY_SNAPSHOT`, no wait), and every job of the group would fail as an outage.
+/// (`SQLITE_BUSY_SNAPSHOT`, no wait), and every job of the group would fail as an outage. If the
+/// transaction cannot begin (the lock still held after `busy_timeout`), no job runs and each
+/// hears the error.
 fn group_transaction(
     conn: &mut AnyConnection,
-    f: impl FnOnce(&mut AnyConnection),
+    group: Vec<Job>,
+    delivers: &mut Vec<Deliver>,
 ) -> Result<(), DieselError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Tm = <AnyConnection as Connection>::TransactionManager;
-    match conn {
+    let begun = match conn {
         AnyConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
-        AnyConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
+        AnyConnection::Postgresql(_) => Tm::begin_transaction(conn),
+    };
+    if let Err(e) = begun {
+        tracing::warn!(error = %e, jobs = group.len(), "the writer could not begin a transaction");
+        delivers.extend(group.into_iter().map(|job| job(None)));
+        return Err(e);
     }
-    f(conn);
+    for job in group {
+        delivers.push(job(Some(&mut *conn)));
+    }
     Tm::commit_transaction(conn)
 }
