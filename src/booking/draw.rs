@@ -34,8 +34,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{
-    check_eligibility, eligible_resident, upsert_resident, Booked, BookingError, ResidentDetails,
-    Rules, Seat, SeatHolder,
+    check_eligibility, upsert_resident, Booked, BookingError, ResidentDetails, Rules, Seat,
+    SeatHolder,
 };
 use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
@@ -208,8 +208,8 @@ fn try_enter(
     let (slot_id, dose) = (ask.booking.slot_id, ask.booking.dose);
     let (s, d, existing) = {
         let mut conn = db.read.get()?;
-        let (s, product) =
-            slot::find_with_product(&mut conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
+        let (s, product, existing) = slot::find_for_booking(&mut conn, slot_id, id_hash)?
+            .ok_or(BookingError::SlotNotFound)?;
         let d = match opening(&mut conn, rules.now, &s)? {
             Opening::Window(d) => d,
             Opening::NotOpen(at) => return Err(BookingError::NotOpen(at)),
@@ -219,7 +219,16 @@ fn try_enter(
                 return super::book(db, keys, rules, ask.booking, who).map(Outcome::Booked);
             }
         };
-        let existing = eligible_resident(&mut conn, rules, id_hash, who, &s, &product, dose)?;
+        let birth = who.id_number.birth_date();
+        check_eligibility(
+            &mut conn,
+            rules,
+            existing.as_ref(),
+            birth,
+            &s,
+            &product,
+            dose,
+        )?;
         if let Some(r) = &existing {
             if draw_entry::find_waiting_for_dose(&mut conn, ResidentId(r.id), dose)?.is_some() {
                 return Err(BookingError::AlreadyEntered);

@@ -340,10 +340,11 @@ fn prepare_book(
         dose,
         contact_cap,
     } = ask;
-    let (slot, product) =
-        slot::find_with_product(conn, slot_id)?.ok_or(BookingError::SlotNotFound)?;
+    let (slot, product, existing) =
+        slot::find_for_booking(conn, slot_id, id_hash)?.ok_or(BookingError::SlotNotFound)?;
     draw::ensure_bookable(conn, rules.now, &slot)?;
-    let existing = eligible_resident(conn, rules, id_hash, who, &slot, &product, dose)?;
+    let birth = who.id_number.birth_date();
+    check_eligibility(conn, rules, existing.as_ref(), birth, &slot, &product, dose)?;
     let code = BookingCode::generate(&mut rand::rng());
     let now = rules.now;
     let released = slot.held_seats_released(now, rules.release_hours);
@@ -378,23 +379,6 @@ fn prepare_book(
         book_seat(c, slot, &seat, &holder, now, &also)
     };
     Ok((slot, write))
-}
-
-/// The resident with this ID number's hash, if known, once the slot, product and dose pass
-/// [`check_eligibility`] for them.
-fn eligible_resident(
-    conn: &mut AnyConnection,
-    rules: Rules,
-    id_hash: &str,
-    who: &ResidentDetails,
-    slot: &Slot,
-    product: &Product,
-    dose: i32,
-) -> Result<Option<Resident>, BookingError> {
-    let existing = resident::find_by_hash(conn, id_hash)?;
-    let birth = who.id_number.birth_date();
-    check_eligibility(conn, rules, existing.as_ref(), birth, slot, product, dose)?;
-    Ok(existing)
 }
 
 /// The rules a slot must meet for this resident and dose, checked before any write.

@@ -104,6 +104,34 @@ pub fn find_with_product(
         .optional()
 }
 
+/// A booking's reads in one query: the slot, the product it gives, and the resident whose ID
+/// number hashes to `id_hash` if there is one (one round trip on PostgreSQL where it took two).
+pub fn find_for_booking(
+    conn: &mut AnyConnection,
+    id: SlotId,
+    id_hash: &str,
+) -> QueryResult<
+    Option<(
+        Slot,
+        crate::models::Product,
+        Option<crate::models::Resident>,
+    )>,
+> {
+    use crate::db::schema::{products, residents};
+    use crate::models::{Product, Resident};
+    slots::table
+        .inner_join(products::table)
+        .left_join(residents::table.on(residents::id_hash.eq(id_hash)))
+        .filter(slots::id.eq(id.0))
+        .select((
+            Slot::as_select(),
+            Product::as_select(),
+            Option::<Resident>::as_select(),
+        ))
+        .get_result(conn)
+        .optional()
+}
+
 /// A site's slots starting in `[from, to)`, in time order.
 pub fn list_for_site_between(
     conn: &mut AnyConnection,
