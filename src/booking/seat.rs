@@ -11,7 +11,7 @@ use crate::db::prepared::{run_together, Part};
 use crate::db::AnyConnection;
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
-use crate::mail::outbox::{self, InsertOutbox, Kind};
+use crate::mail::outbox::{self, Addressed, InsertOutbox, Kind};
 use crate::models::appointment::{self, AppointmentStatus, NewAppointment};
 use crate::models::resident::{self, NewResident, Resident};
 use crate::models::{slot, stock, Appointment, Slot};
@@ -115,8 +115,14 @@ pub(crate) fn book_seat(
     // The confirmation is queued in the same transaction: no booking without its mail,
     // and no mail for a booking that rolled back.
     let (email, lang) = (holder.email, holder.lang);
-    let mail =
-        outbox::for_appointment(Kind::Booked, seat.appointment_id, slot.id, email, lang, now);
+    let to = Addressed {
+        kind: Kind::Booked,
+        ref_id: seat.appointment_id,
+        slot_id: Some(slot.id),
+        recipient: email,
+        lang,
+    };
+    let mail = outbox::row(&to, None, now);
     let mail = mail.as_ref().map(InsertOutbox::of);
     let mut parts = also.to_vec();
     parts.extend(mail.as_ref().map(|m| m as &dyn Part));

@@ -132,22 +132,6 @@ pub fn enqueue_for_appointment(
     lang: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    insert_row(
-        conn,
-        for_appointment(kind, appointment_id, slot_id, recipient, lang, now),
-    )
-}
-
-/// The row [`enqueue_for_appointment`] inserts, not yet inserted (with [`InsertOutbox`], a
-/// part of `run_together`): `None` when there is no address to send to.
-pub(crate) fn for_appointment(
-    kind: Kind,
-    appointment_id: i64,
-    slot_id: i64,
-    recipient: &str,
-    lang: &str,
-    now: NaiveDateTime,
-) -> Option<OutboxRow> {
     let to = Addressed {
         kind,
         ref_id: appointment_id,
@@ -155,16 +139,16 @@ pub(crate) fn for_appointment(
         recipient,
         lang,
     };
-    row(&to, None, now)
+    insert(conn, &to, None, now)
 }
 
 /// What a queued message is, what it is about and whom it goes to.
-struct Addressed<'a> {
-    kind: Kind,
-    ref_id: i64,
-    slot_id: Option<i64>,
-    recipient: &'a str,
-    lang: &'a str,
+pub(crate) struct Addressed<'a> {
+    pub kind: Kind,
+    pub ref_id: i64,
+    pub slot_id: Option<i64>,
+    pub recipient: &'a str,
+    pub lang: &'a str,
 }
 
 fn insert(
@@ -173,19 +157,19 @@ fn insert(
     dedupe_key: Option<String>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    insert_row(conn, row(to, dedupe_key, now))
-}
-
-/// Insert `row`, if there is one.
-fn insert_row(conn: &mut AnyConnection, row: Option<OutboxRow>) -> QueryResult<()> {
-    match row {
+    match row(to, dedupe_key, now) {
         Some(row) => InsertOutbox::of(&row).execute(conn).map(|_| ()),
         None => Ok(()),
     }
 }
 
-/// The pending message `to` asks for, under a new id; `None` when it has no address.
-fn row(to: &Addressed<'_>, dedupe_key: Option<String>, now: NaiveDateTime) -> Option<OutboxRow> {
+/// The pending message `to` asks for, under a new id, not yet inserted (with [`InsertOutbox`],
+/// a part of `run_together`); `None` when it has no address.
+pub(crate) fn row(
+    to: &Addressed<'_>,
+    dedupe_key: Option<String>,
+    now: NaiveDateTime,
+) -> Option<OutboxRow> {
     if to.recipient.is_empty() {
         // A walk-in who gave no address: nothing to send.
         return None;
