@@ -86,6 +86,25 @@ async fn a_scripted_day_is_in_the_audit_trail_once_each_with_names() {
         ),
         1
     );
+    // Each booking's entry names its own appointment, the masked ID number, and the site's town
+    // (written in the booking's one statement of writes, `INSERT … SELECT` of the town).
+    for i in 1..=3 {
+        assert_eq!(
+            app.count(
+                "audit_log a JOIN appointments p ON a.subject = 'appointment ' || p.id \
+                 JOIN residents r ON r.id = p.resident_id",
+                &format!(
+                    "a.action = 'appointment.book' AND a.actor = '{}' AND a.town_id = {} \
+                     AND r.id_last4 = '{}'",
+                    masked(i),
+                    city.town,
+                    &id_number(i)[14..]
+                )
+            ),
+            1,
+            "resident {i}"
+        );
+    }
     let sent = app.count("outbox", "status = 'sent'");
     assert!(sent >= 4, "{sent}");
     assert_eq!(app.count("audit_log", "action = 'mail.sent'"), sent);
