@@ -55,6 +55,25 @@ async fn a_hundred_simultaneous_bookings_for_seven_seats_confirm_exactly_seven()
     );
     assert_eq!(app.slot_counts(slot), (7, 0, 7));
     assert_eq!(app.stock(city), (1000, 7));
+    // A refused booking leaves nothing behind: the booking's writes go together (one statement
+    // on PostgreSQL) and roll back together.
+    refused_left_nothing(&app, 7);
+}
+
+/// Only the `winners` (all new residents) left rows: one resident, one confirmation and one
+/// audit entry each, and nothing of the refused bookings.
+fn refused_left_nothing(app: &TestApp, winners: i64) {
+    assert_eq!(app.count("residents", "1=1"), winners, "residents");
+    assert_eq!(
+        app.count("outbox", "kind = 'booked'"),
+        winners,
+        "confirmations"
+    );
+    assert_eq!(
+        app.count("audit_log", "action = 'appointment.book'"),
+        winners,
+        "audit entries"
+    );
 }
 
 #[actix_web::test]
@@ -73,6 +92,7 @@ async fn simultaneous_bookings_never_promise_more_vaccine_than_the_site_holds() 
         booked, 25,
         "every seat taken by a refused booking was given back"
     );
+    refused_left_nothing(&app, 25);
 }
 
 #[actix_web::test]
