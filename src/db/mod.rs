@@ -528,8 +528,11 @@ pub fn is_outage(e: &DieselError) -> bool {
 
 /// True when an error message (PostgreSQL or SQLite) names an outage rather than a refusal.
 pub fn is_outage_message(message: &str) -> bool {
-    const NEEDLES: [&str; 16] = [
+    const NEEDLES: [&str; 17] = [
         "statement timeout",
+        // PostgreSQL ended one of two transactions that waited on each other: trying again
+        // succeeds.
+        "deadlock detected",
         "canceling statement",
         "terminating connection",
         "server closed the connection",
@@ -800,6 +803,7 @@ mod tests {
         assert!(is_outage_message("attempt to write a readonly database"));
         assert!(is_outage_message("database or disk is full"));
         assert!(is_outage_message("database is locked"));
+        assert!(is_outage_message("deadlock detected"));
         assert!(!is_outage_message(
             "duplicate key value violates unique constraint \"appointments_dose\""
         ));
