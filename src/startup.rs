@@ -309,9 +309,10 @@ fn start_mail_worker(state: &web::Data<AppState>, cfg: MailConfig) -> std::io::R
 
 /// The mail worker's `nice` value. Mail is sent after the booking that queued it has committed
 /// (the page already confirms it), so it can wait: under a booking rush the worker's CPU
-/// (reading and rendering each message, writing it, its claims on the writer) went at the
-/// bookings' expense, 20-25 % of the booking rate on SQLite (BENCHMARKS.md). Standing back, it
-/// takes what requests leave and catches up after the rush; nothing waits for it otherwise.
+/// (reading and rendering each message, writing it, its claims on the writer) competes with the
+/// bookings': `perf` put 37 % of the SQLite server's samples under the booking load in the mail
+/// worker (BENCHMARKS.md, 2026-12-05 evening). Standing back, it takes what requests leave and
+/// catches up after the rush; nothing waits for it otherwise.
 const MAIL_NICE: i32 = 10;
 
 /// Lower the calling thread's scheduling priority to `nice` (on Linux the value is per thread,

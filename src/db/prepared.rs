@@ -191,11 +191,13 @@ impl<T: QueryFragment<MultiBackend> + QueryId> Part for T {
 ///
 /// PostgreSQL runs them as one statement, each part one data-modifying `WITH` query: one round
 /// trip where a booking made six. So every part sees the database as it was before the statement:
-/// no part may depend on another's change, and two parts must not change the same row. They run
-/// in their order (the final `SELECT` reads their counts in turn, and PostgreSQL runs a `WITH`
-/// query when it is first read), so row locks are taken in that order: the seat before the dose
-/// (the order every transaction that takes both keeps). Every part runs there, whatever the
-/// guard changed. SQLite runs them one after the other (in-process: no round trip to save),
+/// no part may depend on another's change, and two parts must not change the same row. The parts
+/// are written in the order their row locks should be taken (the seat before the dose, the order
+/// every transaction that takes both keeps), and the final `SELECT` reads their counts in that
+/// order; PostgreSQL's executor runs a `WITH` query when it is first read, but its documentation
+/// calls the order of data-modifying `WITH` queries unpredictable, so this is the order observed,
+/// not a promise (a deadlock PostgreSQL detects is answered 503, try again: `db::is_outage`). Every part
+/// runs there, whatever the guard changed. SQLite runs them one after the other (in-process: no round trip to save),
 /// each kept prepared as it is alone, and none after a guard that changed nothing (counted 0).
 pub fn run_together(conn: &mut AnyConnection, parts: &[&dyn Part]) -> QueryResult<Vec<usize>> {
     match conn {
