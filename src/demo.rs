@@ -663,7 +663,7 @@ fn book_demo_second_dose(
         (given + Duration::days(i64::from(p.min_interval_days))).max(now + Duration::days(1));
     let candidates = slot::list_open_for_sites(c, &[site_id], opens, 50)?;
     for s in candidates {
-        if slot::take_second_dose_seat(c, crate::ids::SlotId(s.id))?
+        if slot::take_seat(c, crate::ids::SlotId(s.id), 2, false)?
             && stock::promise_dose(
                 c,
                 crate::ids::SiteId(site_id),

@@ -395,12 +395,8 @@ fn take_seats(
     by_slot.sort_by_key(|p| p.slot.id);
     for p in by_slot {
         let id = SlotId(p.slot.id);
-        let took = if p.dose == 1 {
-            let released = p.slot.held_seats_released(rules.now, rules.release_hours);
-            slot::take_first_dose_seat(c, id, released)?
-        } else {
-            slot::take_second_dose_seat(c, id)?
-        };
+        let released = p.slot.held_seats_released(rules.now, rules.release_hours);
+        let took = slot::take_seat(c, id, p.dose, released)?;
         if !took {
             return Err(HouseholdError::NoRoom);
         }

@@ -553,11 +553,7 @@ pub fn reschedule(
         contact_cap::within_cap(c, new_slot.starts_at, &adding, contact_cap, rules.tz)?;
         // Slots in id order, then stock rows in key order (see the module doc).
         let take = |c: &mut AnyConnection| -> Result<(), BookingError> {
-            let took = if first {
-                slot::take_first_dose_seat(c, SlotId(new_slot.id), released)?
-            } else {
-                slot::take_second_dose_seat(c, SlotId(new_slot.id))?
-            };
+            let took = slot::take_seat(c, SlotId(new_slot.id), old.dose_number, released)?;
             if took {
                 Ok(())
             } else {

@@ -374,12 +374,12 @@ pub fn carry_out(
         }
         let released = released_first.get(&slot_id).copied().unwrap_or(false);
         for _ in 0..take_first {
-            if !slot::take_first_dose_seat(c, id, released)? {
+            if !slot::take_seat(c, id, 1, released)? {
                 return Err(BookingError::SlotFull);
             }
         }
         for _ in 0..take_later {
-            if !slot::take_second_dose_seat(c, id)? {
+            if !slot::take_seat(c, id, 2, false)? {
                 return Err(BookingError::SlotFull);
             }
         }

@@ -246,19 +246,14 @@ pub fn list_open_for_product(
     )
 }
 
-/// Take one first-dose seat of slot `id`: a free seat, and unless `released`, not one held for
-/// second doses. True when taken.
-pub fn take_first_dose_seat(
+/// Take one seat of slot `id` for dose `dose` ([`seat_taking`], run alone). True when taken.
+pub fn take_seat(
     conn: &mut AnyConnection,
     id: SlotId,
+    dose: i32,
     released: bool,
 ) -> QueryResult<bool> {
-    Ok(seat_taking(id, 1, released).run(conn)? == 1)
-}
-
-/// Take one second-dose seat (any free seat, held ones first by construction).
-pub fn take_second_dose_seat(conn: &mut AnyConnection, id: SlotId) -> QueryResult<bool> {
-    Ok(seat_taking(id, 2, false).run(conn)? == 1)
+    Ok(seat_taking(id, dose, released).run(conn)? == 1)
 }
 
 /// The conditional UPDATE that takes one seat of slot `id` for dose `dose`, not yet run (a part
