@@ -196,9 +196,10 @@ impl<T: QueryFragment<MultiBackend> + QueryId> Part for T {
 /// every transaction that takes both keeps), and the final `SELECT` reads their counts in that
 /// order; PostgreSQL's executor runs a `WITH` query when it is first read, but its documentation
 /// calls the order of data-modifying `WITH` queries unpredictable, so this is the order observed,
-/// not a promise (a deadlock PostgreSQL detects is answered 503, try again: `db::is_outage`). Every part
-/// runs there, whatever the guard changed. SQLite runs them one after the other (in-process: no round trip to save),
-/// each kept prepared as it is alone, and none after a guard that changed nothing (counted 0).
+/// not a promise (a deadlock PostgreSQL detects is answered 503, try again: `db::is_outage`).
+/// Every part runs there, whatever the guard changed. SQLite runs them one after the other
+/// (in-process: no round trip to save), each kept prepared as it is alone, and none after a guard
+/// that changed nothing (counted 0).
 pub fn run_together(conn: &mut AnyConnection, parts: &[&dyn Part]) -> QueryResult<Vec<usize>> {
     match conn {
         AnyConnection::Sqlite(_) => {

@@ -181,7 +181,7 @@ pub fn count_active_for_contacts<'a>(
         return Ok(Vec::new());
     }
     // `phone = $1 OR email = $2 …`, not `IN` lists, so that it is kept prepared (see
-    // [`active`]): one statement per number of contacts.
+    // [`active`]): one statement per list of contact kinds (phone, e-mail) in order.
     type Matches<'a> =
         Box<dyn BoxableExpression<residents::table, MultiBackend, SqlType = Bool> + 'a>;
     let one = |c: &Contact<'a>| -> Matches<'a> {
