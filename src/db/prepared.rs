@@ -17,9 +17,11 @@
 //!   round trip on PostgreSQL (the parts of one `WITH`): a booking's seat, appointment, promised
 //!   dose, confirmation and audit entry.
 
+use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
+use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl, Table};
 
 use super::{AnyConnection, MultiBackend};
@@ -33,6 +35,10 @@ pub trait FixedSql {
     /// Write the statement: its text with [`AstPass::push_sql`], its values with
     /// [`AstPass::push_bind_param`] (or [`Values`]); never a text that depends on a value.
     fn walk<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+
+    /// The same statement written for SQLite's own connection, which runs it without
+    /// `MultiConnection` (see [`Part::run`]).
+    fn walk_sqlite<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
 }
 
 /// A [`FixedSql`] statement to run (`execute`) on an `AnyConnection`.
@@ -49,13 +55,19 @@ impl<S: FixedSql> QueryFragment<MultiBackend> for Fixed<S> {
     }
 }
 
+impl<S: FixedSql> QueryFragment<Sqlite> for Fixed<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        self.0.walk_sqlite(out)
+    }
+}
+
 impl<S, Conn> RunQueryDsl<Conn> for Fixed<S> {}
 
 /// Write `INSERT INTO table (columns) VALUES (` for `from`, a table's `FROM` clause (which
 /// writes its name, quoted for the backend): the values follow through [`Values`].
-pub fn insert_head<'b>(
-    out: &mut AstPass<'_, 'b, MultiBackend>,
-    from: &'b impl QueryFragment<MultiBackend>,
+pub fn insert_head<'b, DB: Backend>(
+    out: &mut AstPass<'_, 'b, DB>,
+    from: &'b impl QueryFragment<DB>,
     columns: &[&str],
 ) -> QueryResult<()> {
     insert_into(out, from, columns)?;
@@ -65,9 +77,9 @@ pub fn insert_head<'b>(
 
 /// Write `INSERT INTO table (columns)` for `from`, a table's `FROM` clause: the rows follow
 /// (`VALUES`, as [`insert_head`] writes it, or a `SELECT`).
-pub fn insert_into<'b>(
-    out: &mut AstPass<'_, 'b, MultiBackend>,
-    from: &'b impl QueryFragment<MultiBackend>,
+pub fn insert_into<'b, DB: Backend>(
+    out: &mut AstPass<'_, 'b, DB>,
+    from: &'b impl QueryFragment<DB>,
     columns: &[&str],
 ) -> QueryResult<()> {
     out.push_sql("INSERT INTO ");
@@ -84,22 +96,22 @@ pub fn insert_into<'b>(
 }
 
 /// The bound values of a statement's list, separated by commas.
-pub struct Values<'p, 'q, 'b> {
-    out: &'p mut AstPass<'q, 'b, MultiBackend>,
+pub struct Values<'p, 'q, 'b, DB: Backend> {
+    out: &'p mut AstPass<'q, 'b, DB>,
     first: bool,
 }
 
-impl<'p, 'q, 'b> Values<'p, 'q, 'b> {
+impl<'p, 'q, 'b, DB: Backend> Values<'p, 'q, 'b, DB> {
     /// An empty list written into `out`.
-    pub fn new(out: &'p mut AstPass<'q, 'b, MultiBackend>) -> Self {
+    pub fn new(out: &'p mut AstPass<'q, 'b, DB>) -> Self {
         Values { out, first: true }
     }
 
     /// Add one value of SQL type `ST`.
     pub fn bind<ST, U>(&mut self, value: &'b U) -> QueryResult<&mut Self>
     where
-        MultiBackend: HasSqlType<ST>,
-        U: ToSql<ST, MultiBackend> + ?Sized + 'b,
+        DB: HasSqlType<ST>,
+        U: ToSql<ST, DB> + ?Sized + 'b,
         ST: diesel::sql_types::SqlType,
     {
         if !self.first {
@@ -111,7 +123,7 @@ impl<'p, 'q, 'b> Values<'p, 'q, 'b> {
     }
 
     /// The statement, to write on after the list.
-    pub fn out(&mut self) -> &mut AstPass<'q, 'b, MultiBackend> {
+    pub fn out(&mut self) -> &mut AstPass<'q, 'b, DB> {
         self.out
     }
 
@@ -150,13 +162,14 @@ impl<F, W, V> QueryId for PreparedUpdate<F, W, V> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<F, W, V> QueryFragment<MultiBackend> for PreparedUpdate<F, W, V>
+impl<DB, F, W, V> QueryFragment<DB> for PreparedUpdate<F, W, V>
 where
-    F: QueryFragment<MultiBackend>,
-    W: QueryFragment<MultiBackend>,
-    V: QueryFragment<MultiBackend>,
+    DB: Backend,
+    F: QueryFragment<DB>,
+    W: QueryFragment<DB>,
+    V: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("UPDATE ");
         self.from.walk_ast(out.reborrow())?;
         out.push_sql(" SET ");
@@ -171,17 +184,25 @@ impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
 pub trait Part {
     /// Write the statement (without `RETURNING`).
     fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
-    /// Run it alone; the rows it changed.
+    /// Run it alone; the rows it changed. On SQLite it runs on the `SqliteConnection` itself:
+    /// through `MultiConnection` every statement is written out as text again in each of
+    /// diesel's passes over it (to find it in the statement cache, to ask whether it may be
+    /// cached, to bind its values), even one found in the cache by its type; that was over a
+    /// quarter of the SQLite writer's time under the booking load (perf, 2026-12-06).
     fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize>;
 }
 
-impl<T: QueryFragment<MultiBackend> + QueryId> Part for T {
+impl<T: QueryFragment<MultiBackend> + QueryFragment<Sqlite> + QueryId> Part for T {
     fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        self.walk_ast(out)
+        QueryFragment::<MultiBackend>::walk_ast(self, out)
     }
 
     fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
-        diesel::connection::Connection::execute_returning_count(conn, self)
+        use diesel::connection::Connection;
+        match conn {
+            AnyConnection::Sqlite(c) => c.execute_returning_count(self),
+            AnyConnection::Postgresql(_) => conn.execute_returning_count(self),
+        }
     }
 }
 
@@ -314,16 +335,32 @@ macro_rules! fixed_insert {
 
             fn walk<'b>(
                 &'b self,
-                mut out: diesel::query_builder::AstPass<'_, 'b, $crate::db::MultiBackend>,
+                out: diesel::query_builder::AstPass<'_, 'b, $crate::db::MultiBackend>,
             ) -> diesel::QueryResult<()> {
-                let columns = [$(<$table::$column as diesel::Column>::NAME),+];
-                $crate::db::prepared::insert_head(&mut out, &self.from, &columns)?;
-                let mut values = $crate::db::prepared::Values::new(&mut out);
-                $(values.bind::<<$table::$column as diesel::Expression>::SqlType, _>(&self.row.$column)?;)+
-                values.close();
-                Ok(())
+                $crate::db::prepared::fixed_insert_values!(self, out, $table { $($column),+ })
+            }
+
+            fn walk_sqlite<'b>(
+                &'b self,
+                out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+            ) -> diesel::QueryResult<()> {
+                $crate::db::prepared::fixed_insert_values!(self, out, $table { $($column),+ })
             }
         }
     };
 }
+
+/// The body of a [`fixed_insert`] statement's walks, for whichever backend `$out` writes.
+macro_rules! fixed_insert_values {
+    ($this:ident, $out:ident, $table:ident { $($column:ident),+ }) => {{
+        let mut out = $out;
+        let columns = [$(<$table::$column as diesel::Column>::NAME),+];
+        $crate::db::prepared::insert_head(&mut out, &$this.from, &columns)?;
+        let mut values = $crate::db::prepared::Values::new(&mut out);
+        $(values.bind::<<$table::$column as diesel::Expression>::SqlType, _>(&$this.row.$column)?;)+
+        values.close();
+        Ok(())
+    }};
+}
 pub(crate) use fixed_insert;
+pub(crate) use fixed_insert_values;

@@ -6,7 +6,7 @@ use diesel::sql_types::Bool;
 
 use crate::db::prepared::Fixed;
 use crate::db::schema::appointments;
-use crate::db::{AnyConnection, MultiBackend};
+use crate::db::AnyConnection;
 use crate::ids::{AppointmentId, ResidentId, SlotId};
 
 /// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
@@ -181,30 +181,32 @@ pub fn count_active_for_contacts<'a>(
         return Ok(Vec::new());
     }
     // `phone = $1 OR email = $2 …`, not `IN` lists, so that it is kept prepared (see
-    // [`active`]): one statement per list of contact kinds (phone, e-mail) in order.
-    type Matches<'a> =
-        Box<dyn BoxableExpression<residents::table, MultiBackend, SqlType = Bool> + 'a>;
-    let one = |c: &Contact<'a>| -> Matches<'a> {
-        match *c {
-            Contact::Phone(p) => Box::new(residents::phone.eq(p)),
-            Contact::Email(e) => Box::new(residents::email.eq(e)),
-        }
-    };
-    let matches = contacts[1..]
-        .iter()
-        .fold(one(&contacts[0]), |m, c| Box::new(m.or(one(c))));
-    let held_by_resident = appointments::table
-        .filter(appointments::resident_id.eq(residents::id))
-        .filter(active())
-        .filter(appointments::starts_at.ge(from))
-        .filter(appointments::starts_at.lt(to))
-        .count()
-        .single_value()
-        .assume_not_null();
-    let held: Vec<(String, String, i64)> = residents::table
-        .filter(matches)
-        .select((residents::phone, residents::email, held_by_resident))
-        .load(conn)?;
+    // [`active`]): one statement per list of contact kinds (phone, e-mail) in order. Run on the
+    // backend's own connection: it is on the SQLite writer's path for every booking.
+    let held: Vec<(String, String, i64)> = crate::on_backend!(conn, |c, DB| {
+        type Matches<'m> = Box<dyn BoxableExpression<residents::table, DB, SqlType = Bool> + 'm>;
+        let one = |c: &Contact<'a>| -> Matches<'a> {
+            match *c {
+                Contact::Phone(p) => Box::new(residents::phone.eq(p)),
+                Contact::Email(e) => Box::new(residents::email.eq(e)),
+            }
+        };
+        let matches = contacts[1..]
+            .iter()
+            .fold(one(&contacts[0]), |m, c| Box::new(m.or(one(c))));
+        let held_by_resident = appointments::table
+            .filter(appointments::resident_id.eq(residents::id))
+            .filter(active())
+            .filter(appointments::starts_at.ge(from))
+            .filter(appointments::starts_at.lt(to))
+            .count()
+            .single_value()
+            .assume_not_null();
+        residents::table
+            .filter(matches)
+            .select((residents::phone, residents::email, held_by_resident))
+            .load(c)?
+    });
     Ok(contacts
         .iter()
         .map(|c| {

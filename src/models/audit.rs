@@ -6,7 +6,11 @@ use diesel::prelude::*;
 use crate::db::prepared::{self, Fixed, FixedSql, Values};
 use crate::db::schema::{appointments, audit_log, products, sites, towns, users};
 use crate::db::{AnyConnection, MultiBackend};
+use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
+use diesel::sqlite::Sqlite;
 use diesel::QuerySource;
 
 /// One audit entry.
@@ -116,8 +120,25 @@ pub(crate) struct AtSite<'a> {
 impl FixedSql for AtSite<'_> {
     type Key = AtSite<'static>;
 
-    fn walk<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Text, Timestamp};
+    fn walk<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.write(out)
+    }
+
+    fn walk_sqlite<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        self.write(out)
+    }
+}
+
+impl AtSite<'_> {
+    fn write<'b, DB>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+        i64: ToSql<BigInt, DB>,
+        str: ToSql<Text, DB>,
+        NaiveDateTime: ToSql<Timestamp, DB>,
+        <audit_log::table as QuerySource>::FromClause: QueryFragment<DB>,
+        <sites::table as QuerySource>::FromClause: QueryFragment<DB>,
+    {
         use diesel::Column;
         let columns = [
             audit_log::id::NAME,

@@ -119,7 +119,10 @@ pub fn find_for_booking(
 > {
     use crate::db::schema::{products, residents};
     use crate::models::{Product, Resident};
-    slots::table
+    // On the backend's own connection: every booking reads this, and through `MultiConnection`
+    // its three rows' columns were written out as text in every pass (most of the read
+    // threads' time under the booking load, perf, 2026-12-06).
+    crate::on_backend!(conn, |c| slots::table
         .inner_join(products::table)
         .left_join(residents::table.on(residents::id_hash.eq(id_hash)))
         .filter(slots::id.eq(id.0))
@@ -128,8 +131,8 @@ pub fn find_for_booking(
             Product::as_select(),
             Option::<Resident>::as_select(),
         ))
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 /// A site's slots starting in `[from, to)`, in time order.
