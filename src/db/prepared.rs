@@ -18,13 +18,14 @@
 //!   dose, confirmation and audit entry.
 
 use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl, Table};
 
-use super::{AnyConnection, MultiBackend};
+use super::AnyConnection;
 
 /// A statement whose SQL text its type alone decides (never a value it binds).
 pub trait FixedSql {
@@ -32,27 +33,21 @@ pub trait FixedSql {
     /// `'static` lifetimes. Two statements of different texts must not share one.
     type Key: 'static;
 
-    /// Write the statement: its text with [`AstPass::push_sql`], its values with
+    /// Write the statement for SQLite: its text with [`AstPass::push_sql`], its values with
     /// [`AstPass::push_bind_param`] (or [`Values`]); never a text that depends on a value.
-    fn walk<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
-
-    /// The same statement written for SQLite's own connection, which runs it without
-    /// `MultiConnection` (see [`Part::run`]).
     fn walk_sqlite<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
+
+    /// The same statement for PostgreSQL. Both are run on the backend's own connection, not
+    /// through `MultiConnection` (see [`Part::run`]).
+    fn walk_pg<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
 }
 
-/// A [`FixedSql`] statement to run (`execute`) on an `AnyConnection`.
+/// A [`FixedSql`] statement, run with [`Part::run`] (alone) or [`run_together`].
 pub struct Fixed<S>(pub S);
 
 impl<S: FixedSql> QueryId for Fixed<S> {
     type QueryId = S::Key;
     const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<S: FixedSql> QueryFragment<MultiBackend> for Fixed<S> {
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        self.0.walk(out)
-    }
 }
 
 impl<S: FixedSql> QueryFragment<Sqlite> for Fixed<S> {
@@ -61,7 +56,11 @@ impl<S: FixedSql> QueryFragment<Sqlite> for Fixed<S> {
     }
 }
 
-impl<S, Conn> RunQueryDsl<Conn> for Fixed<S> {}
+impl<S: FixedSql> QueryFragment<Pg> for Fixed<S> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_pg(out)
+    }
+}
 
 /// Write `INSERT INTO table (columns) VALUES (` for `from`, a table's `FROM` clause (which
 /// writes its name, quoted for the backend): the values follow through [`Values`].
@@ -180,28 +179,29 @@ where
 
 impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
 
-/// A data-modifying statement (`INSERT`, `UPDATE`, `DELETE`) of [`run_together`].
+/// A data-modifying statement (`INSERT`, `UPDATE`, `DELETE`), run alone or in [`run_together`],
+/// always on the backend's own connection: through `MultiConnection` every statement is written
+/// out as text again in each of diesel's passes over it (to find it in the statement cache, to
+/// ask whether it may be cached, to bind its values), even one found in the cache by its type.
+/// That was over a quarter of the SQLite writer's time under the booking load, and a fifth of
+/// the PostgreSQL server's blocking threads' (perf, 2026-12-06).
 pub trait Part {
-    /// Write the statement (without `RETURNING`).
-    fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
-    /// Run it alone; the rows it changed. On SQLite it runs on the `SqliteConnection` itself:
-    /// through `MultiConnection` every statement is written out as text again in each of
-    /// diesel's passes over it (to find it in the statement cache, to ask whether it may be
-    /// cached, to bind its values), even one found in the cache by its type; that was over a
-    /// quarter of the SQLite writer's time under the booking load (perf, 2026-12-06).
+    /// Write the statement (without `RETURNING`) as a part of PostgreSQL's [`Together`].
+    fn write_pg<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+    /// Run it alone; the rows it changed.
     fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize>;
 }
 
-impl<T: QueryFragment<MultiBackend> + QueryFragment<Sqlite> + QueryId> Part for T {
-    fn write<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        QueryFragment::<MultiBackend>::walk_ast(self, out)
+impl<T: QueryFragment<Sqlite> + QueryFragment<Pg> + QueryId> Part for T {
+    fn write_pg<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        QueryFragment::<Pg>::walk_ast(self, out)
     }
 
     fn run(&self, conn: &mut AnyConnection) -> QueryResult<usize> {
         use diesel::connection::Connection;
         match conn {
             AnyConnection::Sqlite(c) => c.execute_returning_count(self),
-            AnyConnection::Postgresql(_) => conn.execute_returning_count(self),
+            AnyConnection::Postgresql(c) => c.execute_returning_count(self),
         }
     }
 }
@@ -232,8 +232,8 @@ pub fn run_together(conn: &mut AnyConnection, parts: &[&dyn Part]) -> QueryResul
             Ok(changed)
         }
         AnyConnection::Postgresql(_) if parts.is_empty() => Ok(Vec::new()),
-        AnyConnection::Postgresql(_) => {
-            let mut counted: Vec<(i32, i64)> = Together(parts).load(conn)?;
+        AnyConnection::Postgresql(c) => {
+            let mut counted: Vec<(i32, i64)> = Together(parts).load(c)?;
             counted.sort_unstable();
             if counted.len() != parts.len() {
                 return Err(diesel::result::Error::DeserializationError(
@@ -259,12 +259,12 @@ impl diesel::query_builder::Query for Together<'_> {
     type SqlType = (diesel::sql_types::Integer, diesel::sql_types::BigInt);
 }
 
-impl QueryFragment<MultiBackend> for Together<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+impl QueryFragment<Pg> for Together<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         for (i, part) in self.0.iter().enumerate() {
             out.push_sql(if i == 0 { "WITH " } else { ", " });
             out.push_sql(&format!("w{i} AS ("));
-            part.write(out.reborrow())?;
+            part.write_pg(out.reborrow())?;
             out.push_sql(" RETURNING 1)");
         }
         for i in 0..self.0.len() {
@@ -333,16 +333,16 @@ macro_rules! fixed_insert {
         impl $crate::db::prepared::FixedSql for $name<'_> {
             type Key = $name<'static>;
 
-            fn walk<'b>(
+            fn walk_sqlite<'b>(
                 &'b self,
-                out: diesel::query_builder::AstPass<'_, 'b, $crate::db::MultiBackend>,
+                out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
             ) -> diesel::QueryResult<()> {
                 $crate::db::prepared::fixed_insert_values!(self, out, $table { $($column),+ })
             }
 
-            fn walk_sqlite<'b>(
+            fn walk_pg<'b>(
                 &'b self,
-                out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+                out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
             ) -> diesel::QueryResult<()> {
                 $crate::db::prepared::fixed_insert_values!(self, out, $table { $($column),+ })
             }

@@ -5,6 +5,7 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::db::prepared::Part;
 use crate::db::schema::outbox;
 use crate::db::AnyConnection;
 use crate::ids::new_id;
@@ -158,7 +159,7 @@ fn insert(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     match row(to, dedupe_key, now) {
-        Some(row) => InsertOutbox::of(&row).execute(conn).map(|_| ()),
+        Some(row) => InsertOutbox::of(&row).run(conn).map(|_| ()),
         None => Ok(()),
     }
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use crate::db::prepared::Fixed;
+use crate::db::prepared::{Fixed, Part};
 use crate::db::schema::appointments;
 use crate::db::AnyConnection;
 use crate::ids::{AppointmentId, ResidentId, SlotId};
@@ -95,7 +95,7 @@ pub type NewAppointment = Appointment;
 
 /// Insert an appointment.
 pub fn insert(conn: &mut AnyConnection, a: &NewAppointment) -> QueryResult<()> {
-    inserting(a).execute(conn).map(|_| ())
+    inserting(a).run(conn).map(|_| ())
 }
 
 /// The `INSERT` of [`insert`], not yet run (a part of `run_together`).

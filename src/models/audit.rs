@@ -3,10 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::prepared::{self, Fixed, FixedSql, Values};
+use crate::db::prepared::{self, Fixed, FixedSql, Part, Values};
 use crate::db::schema::{appointments, audit_log, products, sites, towns, users};
-use crate::db::{AnyConnection, MultiBackend};
+use crate::db::AnyConnection;
 use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
@@ -91,7 +92,7 @@ pub fn record_at_site(
     e: Entry<'_>,
     site_id: i64,
 ) -> QueryResult<()> {
-    at_site(now, e, site_id).execute(conn).map(|_| ())
+    at_site(now, e, site_id).run(conn).map(|_| ())
 }
 
 /// The `INSERT` of [`record_at_site`], not yet run (a part of `run_together`).
@@ -120,11 +121,11 @@ pub(crate) struct AtSite<'a> {
 impl FixedSql for AtSite<'_> {
     type Key = AtSite<'static>;
 
-    fn walk<'b>(&'b self, out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk_sqlite<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         self.write(out)
     }
 
-    fn walk_sqlite<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+    fn walk_pg<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.write(out)
     }
 }

@@ -21,7 +21,10 @@ use diesel::{
     SelectableHelper, Table,
 };
 
-use crate::db::{prepared, AnyConnection, MultiBackend};
+use crate::db::prepared::{self, Part};
+use crate::db::{AnyConnection, MultiBackend};
+use diesel::pg::Pg;
+use diesel::sqlite::Sqlite;
 
 pub mod adverse_event;
 pub mod appointment;
@@ -154,11 +157,12 @@ pub fn update_one<T, V>(conn: &mut AnyConnection, target: T, changes: V) -> Quer
 where
     T: IntoUpdateTarget,
     V: AsChangeset<Target = T::Table>,
-    <T::Table as QuerySource>::FromClause: QueryFragment<MultiBackend>,
-    T::WhereClause: QueryFragment<MultiBackend>,
-    V::Changeset: QueryFragment<MultiBackend>,
+    <T::Table as QuerySource>::FromClause: QueryFragment<Sqlite> + QueryFragment<Pg>,
+    T::WhereClause: QueryFragment<Sqlite> + QueryFragment<Pg>,
+    V::Changeset: QueryFragment<Sqlite> + QueryFragment<Pg>,
 {
-    update_of(target, changes).execute(conn).map(|n| n == 1)
+    // As a `Part`: on the backend's own connection (see `Part::run`).
+    update_of(target, changes).run(conn).map(|n| n == 1)
 }
 
 /// The UPDATE that [`update_one`] runs, not yet run: a part of

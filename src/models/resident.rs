@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::db::prepared::Part;
 use crate::db::schema::residents;
 use crate::db::AnyConnection;
 use crate::ids::ResidentId;
@@ -40,7 +41,7 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
 
 /// Insert a resident.
 pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
-    inserting(r).execute(conn).map(|_| ())
+    inserting(r).run(conn).map(|_| ())
 }
 
 /// The `INSERT` of [`insert`], not yet run (a part of `run_together`).
