@@ -11,12 +11,7 @@ set -euo pipefail
 backend="$1" load="$2"
 shift 2
 rounds="${ROUNDS:-2}" secs="${SECONDS_EACH:-8}" conc="${CONCURRENCY:-64}"
-work=$(mktemp -d)
-srv=""
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-export DOSEWISE_SECRET=bench-secret-bench-secret-bench-secret-12 DOSEWISE_RATE_BOOK=0 DOSEWISE_RATE_LOOKUP=0 RUST_LOG=warn
-export DOSEWISE_MAIL_DIR="$work/mail"
+source "$(dirname "$0")/scratch.sh"
 fresh_city() { # build folder -> DATABASE_URL exported
   case "$backend" in
     sqlite) rm -f "$work"/city.db*; export DATABASE_URL="sqlite://$work/city.db" ;;
