@@ -308,9 +308,9 @@ impl QueryFragment<diesel::pg::Pg> for AdvisoryLocks {
 impl<Conn> RunQueryDsl<Conn> for AdvisoryLocks {}
 
 /// Define `$name`, the `INSERT` of one `$row` (a record whose fields are named as `$table`'s
-/// columns) into `$table` as a [`Fixed`] statement: `$name::of(&row).execute(conn)`. Each value
-/// is bound with its column's SQL type. Every field of `$row` must be listed (the compiler
-/// checks it), so a column added to the record is not left out of its insert.
+/// columns) into `$table` as a [`Fixed`] statement: `$name::of(&row).run(conn)` (a [`Part`]).
+/// Each value is bound with its column's SQL type. Every field of `$row` must be listed (the
+/// compiler checks it), so a column added to the record is not left out of its insert.
 macro_rules! fixed_insert {
     ($(#[$doc:meta])* $name:ident, $row:ident, $table:ident { $($column:ident),+ $(,)? }) => {
         $(#[$doc])*
