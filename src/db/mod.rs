@@ -55,12 +55,10 @@ macro_rules! on_backend {
     ($conn:expr, |$c:ident, $db:ident| $body:expr) => {
         match $conn {
             $crate::db::AnyConnection::Sqlite($c) => {
-                #[allow(dead_code)]
                 type $db = diesel::sqlite::Sqlite;
                 $body
             }
             $crate::db::AnyConnection::Postgresql($c) => {
-                #[allow(dead_code)]
                 type $db = diesel::pg::Pg;
                 $body
             }

@@ -177,8 +177,6 @@ where
     }
 }
 
-impl<F, W, V, Conn> RunQueryDsl<Conn> for PreparedUpdate<F, W, V> {}
-
 /// A data-modifying statement (`INSERT`, `UPDATE`, `DELETE`), run alone or in [`run_together`],
 /// always on the backend's own connection: through `MultiConnection` every statement is written
 /// out as text again in each of diesel's passes over it (to find it in the statement cache, to
