@@ -315,6 +315,7 @@ impl Settings {
             pool_size: self.pool_size,
             timeout: std::time::Duration::from_millis(self.db_timeout_ms),
             statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+            ..crate::db::DbOptions::with_pool_size(self.pool_size)
         }
     }
 

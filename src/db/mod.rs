@@ -114,6 +114,9 @@ pub struct DbOptions {
     pub timeout: Duration,
     /// PostgreSQL's `statement_timeout` on pooled connections (`DOSEWISE_STATEMENT_TIMEOUT_MS`).
     pub statement_timeout: Duration,
+    /// SQLite: the WAL's length in frames past which the writer starts it again from its
+    /// beginning (see `db::writer`). Not a setting: tests lower it.
+    pub wal_restart_frames: i32,
 }
 
 impl DbOptions {
@@ -123,6 +126,7 @@ impl DbOptions {
             pool_size,
             timeout: Duration::from_millis(2000),
             statement_timeout: Duration::from_millis(10_000),
+            wal_restart_frames: writer::WAL_RESTART_FRAMES,
         }
     }
 }
@@ -239,9 +243,9 @@ impl Manager {
                 let mut conn = diesel::SqliteConnection::establish(sqlite_path(&self.url))?;
                 // Per-connection settings; journal_mode=WAL is persistent and set once in
                 // `prepare`, since it cannot run inside a transaction.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                )
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 AnyConnection::Sqlite(conn)
             }
@@ -250,6 +254,9 @@ impl Manager {
         Ok(conn)
     }
 }
+
+/// How long a SQLite connection waits for another's lock (`PRAGMA busy_timeout`), in ms.
+pub(crate) const BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// The page cache of each pooled SQLite connection, in KiB (SQLite's default is 2,000 KiB per
 /// connection). Each connection fills its own cache up to that size and keeps it: with the read
@@ -380,7 +387,7 @@ impl Db {
             Backend::Sqlite => (
                 build(1, "write")?,
                 Some(
-                    Writer::start(manager.clone(), &stats)
+                    Writer::start(manager.clone(), &stats, options.wal_restart_frames)
                         .context("cannot start the SQLite writer")?,
                 ),
             ),

@@ -9,7 +9,7 @@
 //! BENCHMARKS.md has the before and after.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use diesel::Connection;
 
 use prometheus::{Histogram, IntGauge};
 
-use super::{is_cancelled, is_outage_message, AnyConnection, DbStats, Manager};
+use super::{is_cancelled, is_outage_message, AnyConnection, DbStats, Manager, BUSY_TIMEOUT_MS};
 
 /// Runs a job inside the group's transaction and returns how to deliver its outcome once the
 /// group has committed (or failed to).
@@ -67,9 +67,15 @@ impl WriteError {
 
 impl Writer {
     /// Start the writer thread on its own connection.
-    pub fn start(manager: Manager, stats: &DbStats) -> Result<Writer, diesel::ConnectionError> {
+    /// Past `wal_restart_frames` frames in the WAL, it starts the WAL again (see
+    /// [`start_checkpointer`]).
+    pub fn start(
+        manager: Manager,
+        stats: &DbStats,
+        wal_restart_frames: i32,
+    ) -> Result<Writer, diesel::ConnectionError> {
         let conn = open(&manager)?;
-        let checkpoints = start_checkpointer(&manager)?;
+        let checkpoints = start_checkpointer(&manager, wal_restart_frames)?;
         let (jobs, rx) = sync_channel::<Job>(4096);
         let queue = stats.writer_queue.clone();
         let gauges = Gauges {
@@ -150,7 +156,8 @@ impl Writer {
 /// page and deleted for every group (measured under `benches/ceiling tx`: three quarters of the
 /// writer's `pwrite` calls, and `pwrite` took a third of its time). In memory a page costs a
 /// copy, freed when the group's transaction ends (a group of 20 bookings holds about 2 MB).
-/// The writer never checkpoints: [`start_checkpointer`] does.
+/// The writer never checkpoints on its own: [`start_checkpointer`] does, and asks the writer to
+/// start the WAL again ([`restart_wal`]) when it has grown long.
 fn open(manager: &Manager) -> Result<AnyConnection, diesel::ConnectionError> {
     let mut conn = manager.open()?;
     conn.batch_execute("PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;")
@@ -161,18 +168,58 @@ fn open(manager: &Manager) -> Result<AnyConnection, diesel::ConnectionError> {
 /// How long the checkpointer lets commits gather before it checkpoints them.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(50);
 
+/// The WAL's length, in frames (pages), past which the writer restarts it from its beginning:
+/// 16,384 frames, 64 MiB at SQLite's 4 KiB pages (`DbOptions::wal_restart_frames`).
+pub(crate) const WAL_RESTART_FRAMES: i32 = 16_384;
+
+/// How long the writer's restarting checkpoint waits for the readers of the WAL's old frames to
+/// finish (SQLite's busy timeout, set for that statement only): the longest it keeps the next
+/// group waiting beyond its own copying. One that cannot restart within it gives up and is
+/// asked for again by the next passive checkpoint.
+const RESTART_WAIT_MS: u32 = 20;
+
+/// What `PRAGMA wal_checkpoint` answers.
+#[derive(diesel::QueryableByName)]
+struct Checkpointed {
+    /// 1 when a restarting checkpoint could not get its locks in time.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    /// Frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+/// The writer's side of the checkpointer: wake it after a commit; whether it asks the writer to
+/// start the WAL again.
+struct Checkpoints {
+    wake: SyncSender<()>,
+    restart: Arc<AtomicBool>,
+}
+
 /// Copies the WAL back into the database file on a thread of its own, woken after the writer's
 /// commits. With SQLite's automatic checkpoint (every 1,000 WAL pages, run by the connection
 /// that commits) the writer itself stopped every few dozen groups to read the WAL, write the
 /// pages into the database file and fsync both, while every caller in the next group waited
 /// (perf of `benches/ceiling tx`: fsync, the checkpoint's reads and the database file's writes
 /// were about a tenth of the writer's time, and its waits for the disk came on top). A passive
-/// checkpoint runs beside the writer's commits and the readers and never blocks them; the WAL
-/// starts again from its beginning once a checkpoint has copied all of it, as before. Commits
+/// checkpoint runs beside the writer's commits and the readers and never blocks them. Commits
 /// are as durable as before (`synchronous = NORMAL`: a commit is in the WAL when answered).
-fn start_checkpointer(manager: &Manager) -> Result<SyncSender<()>, diesel::ConnectionError> {
+///
+/// A passive checkpoint never starts the WAL again from its beginning: only a writer that finds
+/// no reader on the WAL's frames does, and under a steady load some read is always running, so
+/// the WAL grew without end (1.2-1.7 GB in 8 s of `benches/ceiling tx`, every frame added to
+/// the file's end, every read searching more of the WAL's index). Past `restart_frames`
+/// the checkpointer asks the writer to restart it ([`restart_wal`]): only the writer can, since
+/// it takes the write lock again a few microseconds after each commit, and a checkpointer
+/// waiting for that lock never got it.
+fn start_checkpointer(
+    manager: &Manager,
+    restart_frames: i32,
+) -> Result<Checkpoints, diesel::ConnectionError> {
     let mut conn = manager.open()?;
     let (wake, woken) = sync_channel::<()>(1);
+    let restart = Arc::new(AtomicBool::new(false));
+    let ask = restart.clone();
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
@@ -180,13 +227,40 @@ fn start_checkpointer(manager: &Manager) -> Result<SyncSender<()>, diesel::Conne
             while woken.recv().is_ok() {
                 std::thread::sleep(CHECKPOINT_PAUSE);
                 let _ = woken.try_recv();
-                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                    tracing::warn!(error = %e, "the WAL checkpoint failed");
+                match checkpoint(&mut conn, "PASSIVE") {
+                    Ok(c) if c.log > restart_frames => ask.store(true, Ordering::Relaxed),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "the WAL checkpoint failed"),
                 }
             }
         })
         .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-    Ok(wake)
+    Ok(Checkpoints { wake, restart })
+}
+
+/// Run a checkpoint of `mode` (`PASSIVE` or `RESTART`).
+fn checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<Checkpointed, DieselError> {
+    use diesel::RunQueryDsl;
+    let c: Checkpointed =
+        diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).get_result(conn)?;
+    tracing::trace!(mode, busy = c.busy, frames = c.log, "WAL checkpoint");
+    Ok(c)
+}
+
+/// Start the WAL again from its beginning, between two groups: a restarting checkpoint copies
+/// what the passive ones left (little: one ran just before it asked) and waits up to
+/// [`RESTART_WAIT_MS`] for the reads of old frames to end; the next group's frames then
+/// overwrite the file's first blocks. If a read outlasts the wait, the next passive checkpoint
+/// asks again.
+fn restart_wal(conn: &mut AnyConnection) {
+    let restarted = conn
+        .batch_execute(&format!("PRAGMA busy_timeout = {RESTART_WAIT_MS};"))
+        .and_then(|()| checkpoint(conn, "RESTART"));
+    // Back to the connection's own timeout, for the groups' BEGIN IMMEDIATE.
+    let reset = conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"));
+    if let Err(e) = restarted.and(reset) {
+        tracing::warn!(error = %e, "the WAL restart failed");
+    }
 }
 
 /// What the writer thread reports: its queue and its group sizes.
@@ -200,7 +274,7 @@ fn run(
     mut conn: AnyConnection,
     rx: Receiver<Job>,
     gauges: Gauges,
-    checkpoints: SyncSender<()>,
+    checkpoints: Checkpoints,
 ) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -220,10 +294,14 @@ fn run(
         match result {
             Ok(committed) => {
                 // The checkpointer is woken (if it is not already) to copy this commit back.
-                let _ = checkpoints.try_send(());
+                let _ = checkpoints.wake.try_send(());
                 let committed = committed.map_err(|e| e.to_string());
                 for d in delivers {
                     d(committed.clone());
+                }
+                // After the callers have heard: the restart holds up the next group only.
+                if checkpoints.restart.swap(false, Ordering::Relaxed) {
+                    restart_wal(&mut conn);
                 }
             }
             Err(_) => {
