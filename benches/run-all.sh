@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # The release build's folder (CARGO_TARGET_DIR is honoured, so another checkout can share one).
 rel="${CARGO_TARGET_DIR:-target}/release"
 secs="${1:-8}" conc="${2:-64}" rounds="${ROUNDS:-3}"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number from 1" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "benches/run-all.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
 cargo build --release --quiet --bin dosewise --bench load --bench ceiling
 bin() { ls -t $rel/deps/"$1"-* | grep -v '\.d$' | head -n1; }
@@ -79,11 +80,12 @@ for path in /healthz /static/app.css / "/towns/$town" "/api/v1/availability?site
   [ "$path" = "/sites/$site" ] && label="GET /sites/{id} (day page)"
   row "$label, SQLite" "$r" "$(wrk_p99 <<<"$out")" "bare $bare" "$(ratio "$r" "$bare")"
 done
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 
 # The booking figure, ROUNDS times, each on a fresh city: the server under the booking load, then
 # the same transaction without HTTP on the same database. One round's figure moved by a third
-# between runs on this machine, so every round is printed and the row to quote is their median.
+# between runs on this machine, so every round is printed and the row to quote is their median
+# (each column's median; its ratio is the median of the rounds' ratios).
 median() { tr ' ' '\n' | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 booking_rounds() { # label port
   local label="$1" port="$2" all_booked="" all_p99="" all_tx="" all_ratio=""
@@ -97,9 +99,10 @@ booking_rounds() { # label port
     booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
     p99=$(awk '/^latency/ {gsub(",", ""); print $8}' <<<"$out")
     rss_after="$(rss "${pids[-1]}") (peak $(peak "${pids[-1]}"))"
-    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
     tx=$("$ceiling" tx "$DATABASE_URL" server "$secs")
     txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
+    [ -n "$booked" ] && [ -n "$p99" ] && [ -n "$txr" ] || { echo "$label round $round: a figure is missing" >&2; exit 1; }
     row "confirmed bookings, $label, round $round" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
     echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
     all_booked+=" $booked" all_p99+=" $p99" all_tx+=" $txr"

@@ -174,8 +174,8 @@ pub(crate) const WAL_RESTART_FRAMES: i32 = 16_384;
 
 /// How long the writer's restarting checkpoint waits for the readers of the WAL's old frames to
 /// finish (SQLite's busy timeout, set for that statement only): the longest it keeps the next
-/// group waiting beyond its own copying. One that cannot restart within it gives up and is
-/// asked for again by the next passive checkpoint.
+/// group waiting beyond its own copying and syncing. One that cannot restart within it gives
+/// up, and the writer tries again later ([`RestartBackoff`]).
 const RESTART_WAIT_MS: u32 = 20;
 
 /// What `PRAGMA wal_checkpoint` answers.
@@ -248,18 +248,64 @@ fn checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<Checkpointed, Dies
 }
 
 /// Start the WAL again from its beginning, between two groups: a restarting checkpoint copies
-/// what the passive ones left (little: one ran just before it asked) and waits up to
-/// [`RESTART_WAIT_MS`] for the reads of old frames to end; the next group's frames then
-/// overwrite the file's first blocks. If a read outlasts the wait, the next passive checkpoint
-/// asks again.
-fn restart_wal(conn: &mut AnyConnection) {
+/// what the passive ones left (little: one ran just before it asked; then the WAL and the
+/// database file are synced, as every checkpoint does) and waits up to [`RESTART_WAIT_MS`] for
+/// the reads of old frames to end; the next group's frames then overwrite the file's first
+/// blocks. Whether it restarted: a read that outlasts the wait (`busy`), or an error, and it did
+/// not. `Err` only when the connection could not be given its own busy timeout back: the caller
+/// replaces it.
+fn restart_wal(conn: &mut AnyConnection) -> Result<bool, DieselError> {
     let restarted = conn
         .batch_execute(&format!("PRAGMA busy_timeout = {RESTART_WAIT_MS};"))
         .and_then(|()| checkpoint(conn, "RESTART"));
     // Back to the connection's own timeout, for the groups' BEGIN IMMEDIATE.
-    let reset = conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"));
-    if let Err(e) = restarted.and(reset) {
-        tracing::warn!(error = %e, "the WAL restart failed");
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"))?;
+    match restarted {
+        Ok(c) if c.busy == 0 => Ok(true),
+        Ok(c) => {
+            tracing::debug!(frames = c.log, "a read outlasted the WAL restart's wait");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the WAL restart failed");
+            Ok(false)
+        }
+    }
+}
+
+/// When the writer may try to restart the WAL again. A read that holds an old snapshot (a long
+/// report, `dosewise check` beside the server) makes every restart wait its 20 ms and give up
+/// for as long as it lasts, while the checkpointer keeps asking every 50 ms: after each failure
+/// the writer waits twice as long before it tries again (from 100 ms up to 5 s), and after a
+/// success it tries whenever asked.
+struct RestartBackoff {
+    next_try: std::time::Instant,
+    wait: Duration,
+}
+
+impl RestartBackoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(5);
+
+    fn new() -> RestartBackoff {
+        RestartBackoff {
+            next_try: std::time::Instant::now(),
+            wait: Self::FIRST,
+        }
+    }
+
+    fn may_try(&self) -> bool {
+        std::time::Instant::now() >= self.next_try
+    }
+
+    fn tried(&mut self, restarted: bool) {
+        if restarted {
+            self.wait = Self::FIRST;
+            self.next_try = std::time::Instant::now();
+        } else {
+            self.next_try = std::time::Instant::now() + self.wait;
+            self.wait = (self.wait * 2).min(Self::MOST);
+        }
     }
 }
 
@@ -276,6 +322,7 @@ fn run(
     gauges: Gauges,
     checkpoints: Checkpoints,
 ) {
+    let mut backoff = RestartBackoff::new();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -300,8 +347,21 @@ fn run(
                     d(committed.clone());
                 }
                 // After the callers have heard: the restart holds up the next group only.
-                if checkpoints.restart.swap(false, Ordering::Relaxed) {
-                    restart_wal(&mut conn);
+                if checkpoints.restart.swap(false, Ordering::Relaxed) && backoff.may_try() {
+                    match restart_wal(&mut conn) {
+                        Ok(restarted) => backoff.tried(restarted),
+                        Err(e) => {
+                            // Its busy timeout is unknown: a fresh connection has its own.
+                            tracing::error!(error = %e, "the writer replaces its connection");
+                            match open(&manager) {
+                                Ok(c) => conn = c,
+                                Err(e) => {
+                                    tracing::error!(error = %e, "the writer cannot reopen its connection");
+                                    return;
+                                }
+                            }
+                        }
+                    }
                 }
             }
             Err(_) => {

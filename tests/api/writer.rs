@@ -357,7 +357,7 @@ fn largest_wal_under_steady_commits(restart_frames: i32) -> u64 {
 /// limit (lowered here to 64 frames) the writer starts it again from its beginning, after the
 /// next passive checkpoint has seen it (every 50 ms or so: the WAL then holds about that long's
 /// frames, a few MB in a debug build; a restart whose wait for a reader ran out, as on a busy
-/// machine, is asked for again 50 ms later). Without
+/// machine, is tried again 100 ms later). Without
 /// that (the same load with no limit, in the same test) a passive checkpoint never restarts it
 /// while one commit follows another and some read is always on the WAL: the file holds every
 /// frame written (1.7 GB in 8 s of `benches/ceiling tx`).
