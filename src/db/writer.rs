@@ -412,3 +412,30 @@ fn group_transaction(
     }
     Tm::commit_transaction(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_that_gave_up_waits_twice_as_long_each_time_up_to_five_seconds() {
+        let mut b = RestartBackoff::new();
+        assert!(b.may_try(), "the first restart is tried when asked");
+        let before = std::time::Instant::now();
+        b.tried(false);
+        assert!(!b.may_try());
+        assert!(b.next_try >= before + Duration::from_millis(100));
+        assert_eq!(b.wait, Duration::from_millis(200));
+        for _ in 0..10 {
+            b.tried(false);
+        }
+        assert_eq!(b.wait, RestartBackoff::MOST);
+        assert!(b.next_try <= std::time::Instant::now() + RestartBackoff::MOST);
+        b.tried(true);
+        assert!(
+            b.may_try(),
+            "after a restart, the next one is tried whenever asked"
+        );
+        assert_eq!(b.wait, RestartBackoff::FIRST);
+    }
+}
