@@ -338,7 +338,8 @@ fn run(
         let result = catch_unwind(AssertUnwindSafe(|| {
             group_transaction(&mut conn, group, &mut delivers)
         }));
-        match result {
+        // Whether the connection must be replaced before the next group.
+        let replace = match result {
             Ok(committed) => {
                 // The checkpointer is woken (if it is not already) to copy this commit back.
                 let _ = checkpoints.wake.try_send(());
@@ -349,19 +350,18 @@ fn run(
                 // After the callers have heard: the restart holds up the next group only.
                 if checkpoints.restart.swap(false, Ordering::Relaxed) && backoff.may_try() {
                     match restart_wal(&mut conn) {
-                        Ok(restarted) => backoff.tried(restarted),
+                        Ok(restarted) => {
+                            backoff.tried(restarted);
+                            false
+                        }
                         Err(e) => {
                             // Its busy timeout is unknown: a fresh connection has its own.
-                            tracing::error!(error = %e, "the writer replaces its connection");
-                            match open(&manager) {
-                                Ok(c) => conn = c,
-                                Err(e) => {
-                                    tracing::error!(error = %e, "the writer cannot reopen its connection");
-                                    return;
-                                }
-                            }
+                            tracing::error!(error = %e, "the writer's busy timeout could not be set back");
+                            true
                         }
                     }
+                } else {
+                    false
                 }
             }
             Err(_) => {
@@ -370,12 +370,15 @@ fn run(
                 // transaction state is unknown, is replaced.
                 drop(delivers);
                 tracing::error!("a write job panicked; the group was rolled back");
-                match open(&manager) {
-                    Ok(c) => conn = c,
-                    Err(e) => {
-                        tracing::error!(error = %e, "the writer cannot reopen its connection");
-                        return;
-                    }
+                true
+            }
+        };
+        if replace {
+            match open(&manager) {
+                Ok(c) => conn = c,
+                Err(e) => {
+                    tracing::error!(error = %e, "the writer cannot reopen its connection");
+                    return;
                 }
             }
         }

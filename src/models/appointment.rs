@@ -203,22 +203,25 @@ pub fn count_active_for_contacts<'a>(
                     .load(c)?
             };
         }
-        type Matches<'m> = Box<dyn BoxableExpression<residents::table, DB, SqlType = Bool> + 'm>;
-        let one = |c: &Contact<'a>| -> Matches<'a> {
-            match *c {
-                Contact::Phone(p) => Box::new(residents::phone.eq(p)),
-                Contact::Email(e) => Box::new(residents::email.eq(e)),
-            }
-        };
         match *contacts {
             [Contact::Phone(p), Contact::Email(e)] => {
                 held_where!(residents::phone.eq(p).or(residents::email.eq(e)))
             }
             [Contact::Phone(p)] => held_where!(residents::phone.eq(p)),
             [Contact::Email(e)] => held_where!(residents::email.eq(e)),
-            _ => held_where!(contacts[1..]
-                .iter()
-                .fold(one(&contacts[0]), |m, c| Box::new(m.or(one(c))))),
+            _ => {
+                type Matches<'m> =
+                    Box<dyn BoxableExpression<residents::table, DB, SqlType = Bool> + 'm>;
+                let one = |c: &Contact<'a>| -> Matches<'a> {
+                    match *c {
+                        Contact::Phone(p) => Box::new(residents::phone.eq(p)),
+                        Contact::Email(e) => Box::new(residents::email.eq(e)),
+                    }
+                };
+                held_where!(contacts[1..]
+                    .iter()
+                    .fold(one(&contacts[0]), |m, c| Box::new(m.or(one(c)))))
+            }
         }
     });
     Ok(contacts
