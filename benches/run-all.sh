@@ -93,7 +93,7 @@ booking_rounds() { # label port
     case "$DATABASE_URL" in sqlite://*) rm -f "$work"/city.db* ;; *) pg_fresh ;; esac
     fresh_city
     start_server "$DATABASE_URL" "$port"
-    local rss out booked p99 rss_after tx txr
+    local rss out booked p99 rss_after tx txr r
     rss=$(rss "${pids[-1]}")
     out=$("$load" --url "http://127.0.0.1:$port" --mode book --concurrency "$conc" --seconds "$secs")
     booked=$(awk '/^successful/ {sub("/s", "", $4); print $4}' <<<"$out")
@@ -103,10 +103,10 @@ booking_rounds() { # label port
     tx=$("$ceiling" tx "$DATABASE_URL" server "$secs")
     txr=$(awk '{for (i=1;i<=NF;i++) if ($i=="confirmed/s,") print $(i-1)}' <<<"$tx")
     [ -n "$booked" ] && [ -n "$p99" ] && [ -n "$txr" ] || { echo "$label round $round: a figure is missing" >&2; exit 1; }
-    row "confirmed bookings, $label, round $round" "$booked" "${p99} ms" "tx without HTTP $txr" "$(ratio "$booked" "$txr")"
+    r=$(ratio "$booked" "$txr")
+    row "confirmed bookings, $label, round $round" "$booked" "${p99} ms" "tx without HTTP $txr" "$r"
     echo "  (server RSS before/after the booking load: $rss / $rss_after; $tx)"
-    all_booked+=" $booked" all_p99+=" $p99" all_tx+=" $txr"
-    all_ratio+=" $(awk -v a="$booked" -v b="$txr" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print 0 }')"
+    all_booked+=" $booked" all_p99+=" $p99" all_tx+=" $txr" all_ratio+=" ${r% %}"
   done
   row "confirmed bookings, $label, median of $rounds" "$(median <<<"${all_booked# }")" "$(median <<<"${all_p99# }") ms" \
     "tx without HTTP $(median <<<"${all_tx# }")" "$(median <<<"${all_ratio# }") %"
