@@ -315,14 +315,16 @@ impl BookingError {
     }
 }
 
-/// A booking's write transaction, as [`prepare_book`] returns it to be run.
+/// A booking's write transaction, as [`prepare_book`] returns it to be run. On SQLite the
+/// writer may run it twice (first without a savepoint, see `db::job`), so it writes nothing but
+/// through the connection, and draws its new ids again on each run.
 trait BookingWrite:
-    FnOnce(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
+    FnMut(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
 {
 }
 
 impl<F> BookingWrite for F where
-    F: FnOnce(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
+    F: FnMut(&mut AnyConnection) -> Result<Appointment, BookingError> + Send + 'static
 {
 }
 

@@ -9,6 +9,7 @@
 //! (`web::state::blocking`), and [`is_outage`] tells which errors mean "try again later".
 
 mod error;
+mod job;
 pub mod prepared;
 pub mod schema;
 mod stats;
@@ -444,22 +445,24 @@ impl Db {
     /// Run `read` on a connection, then the write transaction it returns as
     /// [`Db::transaction`] runs it, and give both results. On PostgreSQL both run on one pooled
     /// connection (one checkout, so one `SELECT 1` of the pool's: a booking's reads and write
-    /// took two); on SQLite `read` runs on the read pool and the write goes to the writer.
+    /// took two); on SQLite `read` runs on the read pool and the write goes to the writer, which
+    /// may run it twice (a replayable job: see [`Writer::queue_replayable`]), so it must have no
+    /// effect outside the connection.
     pub fn read_then_transaction<R, T, E, F>(
         &self,
         read: impl FnOnce(&mut AnyConnection) -> Result<(R, F), E>,
     ) -> Result<(R, T), E>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
     {
-        if self.writer.is_some() {
+        if let Some(w) = &self.writer {
             let (r, f) = {
                 let mut conn = self.read.get()?;
                 read(&mut conn)?
             };
-            return Ok((r, self.transaction(f)?));
+            return Ok((r, self.committed(w.run_replayable(current_cancel(), f))?));
         }
         let mut conn = self.write.get()?;
         let (r, f) = read(&mut conn)?;
@@ -501,13 +504,14 @@ impl Db {
         self.writer.is_some()
     }
 
-    /// On SQLite, queue `f` on the writer as [`Db::transaction`] runs it, without waiting for
-    /// its commit: the caller awaits [`Queued::committed`] instead of holding a thread. `None`
-    /// on PostgreSQL (no writer: use [`Db::transaction`]). The caller's cancel flag
+    /// On SQLite, queue `f` on the writer as a replayable job (it may run twice, so it must
+    /// have no effect outside the connection: see [`Writer::queue_replayable`]), without waiting
+    /// for its commit: the caller awaits [`Queued::committed`] instead of holding a thread.
+    /// `None` on PostgreSQL (no writer: use [`Db::transaction`]). The caller's cancel flag
     /// ([`with_cancel`]) is the job's, as in [`Db::transaction`].
     pub fn queue<T, E, F>(&self, f: F) -> Option<Result<Queued<T, E>, E>>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
@@ -524,7 +528,7 @@ impl Db {
         };
         Some(
             writer
-                .queue(current_cancel(), f, deliver)
+                .queue_replayable(current_cancel(), f, deliver)
                 .map(|()| Queued(rx)),
         )
     }

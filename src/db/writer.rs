@@ -1,7 +1,8 @@
 //! The SQLite writer: one thread owns the only write connection and commits queued write
-//! transactions in groups. Each job runs inside its own savepoint, so a refused booking rolls
-//! back alone; the group commits once, and every caller hears its result only after that commit
-//! (a booking shown as confirmed is on disk in the WAL).
+//! transactions in groups. Each job's outcome is the one it would have in a savepoint of its
+//! own, so a refused booking rolls back alone (a booking's write runs without one unless it has
+//! to be undone: see [`super::job`]); the group commits once, and every caller hears its result
+//! only after that commit (a booking shown as confirmed is on disk in the WAL).
 //!
 //! Why: SQLite has one writer anyway. Handing the connection between threads through a pool costs
 //! a context switch and a lock hand-off per transaction, and each commit appends its own WAL
@@ -20,14 +21,8 @@ use diesel::Connection;
 
 use prometheus::{Histogram, IntGauge};
 
-use super::{is_cancelled, is_outage_message, AnyConnection, DbStats, Manager, BUSY_TIMEOUT_MS};
-
-/// Runs a job inside the group's transaction and returns how to deliver its outcome once the
-/// group has committed (or failed to).
-/// Without a connection (`None`): the group's transaction could not begin, and the job does not
-/// run (its deliver hears why).
-type Job = Box<dyn FnOnce(Option<&mut AnyConnection>) -> Deliver + Send>;
-type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+use super::job::{self, Bare, Deliver, Job, OnceJob, Replayable};
+use super::{is_outage_message, AnyConnection, DbStats, Manager, BUSY_TIMEOUT_MS};
 
 /// The most jobs committed together.
 const MAX_GROUP: usize = 128;
@@ -97,10 +92,33 @@ impl Writer {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
+        self.wait(|deliver| self.queue(cancel, f, deliver))
+    }
+
+    /// [`Writer::run`] for a job that may run twice ([`Writer::queue_replayable`]).
+    pub fn run_replayable<T, E, F>(&self, cancel: Option<Arc<AtomicBool>>, f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + Send + 'static,
+    {
+        self.wait(|deliver| self.queue_replayable(cancel, f, deliver))
+    }
+
+    /// Queue a job with `queue`, giving it a deliver that hands the outcome back here, and
+    /// wait for it.
+    fn wait<T, E>(
+        &self,
+        queue: impl FnOnce(Box<dyn FnOnce(Result<T, E>) + Send>) -> Result<(), E>,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteError> + Send + 'static,
+    {
         let (tx, rx) = sync_channel::<Result<T, E>>(1);
-        self.queue(cancel, f, move |out| {
+        queue(Box::new(move |out| {
             let _ = tx.send(out);
-        })?;
+        }))?;
         rx.recv().map_err(|_| E::from(WriteError::Stopped))?
     }
 
@@ -119,26 +137,28 @@ impl Writer {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
-        let job: Job = Box::new(move |conn: Option<&mut AnyConnection>| {
-            let outcome = match conn {
-                Some(conn) if !is_cancelled(&cancel) => conn.transaction(|c| {
-                    let out = f(c)?;
-                    if is_cancelled(&cancel) {
-                        return Err(E::from(WriteError::Cancelled));
-                    }
-                    Ok(out)
-                }),
-                // Cancelled, or not run (the group's error replaces this below).
-                _ => Err(E::from(WriteError::Cancelled)),
-            };
-            Box::new(move |committed: Result<(), String>| {
-                deliver(match committed {
-                    Ok(()) => outcome,
-                    // Whatever the job did was rolled back with the group.
-                    Err(e) => Err(E::from(WriteError::Commit(e))),
-                });
-            })
-        });
+        self.send(job::once(cancel, f, deliver))
+    }
+
+    /// [`Writer::queue`] for a job that the writer first runs without a savepoint, and runs
+    /// again in one if the group's pass without savepoints has to be undone (see `db::job`):
+    /// `f` must have no effect outside the connection. A booking's write is one.
+    pub fn queue_replayable<T, E, F, D>(
+        &self,
+        cancel: Option<Arc<AtomicBool>>,
+        f: F,
+        deliver: D,
+    ) -> Result<(), E>
+    where
+        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        D: FnOnce(Result<T, E>) + Send + 'static,
+        T: Send + 'static,
+        E: From<DieselError> + From<WriteError> + Send + 'static,
+    {
+        self.send(job::replayable(cancel, f, deliver))
+    }
+
+    fn send<E: From<WriteError>>(&self, job: Job) -> Result<(), E> {
         self.queue.inc();
         if self.jobs.send(job).is_err() {
             self.queue.dec();
@@ -148,9 +168,9 @@ impl Writer {
     }
 }
 
-/// The writer's connection. Each job runs in a savepoint, and SQLite keeps the original of every
-/// page a savepoint changes in a sub-journal, so that the savepoint alone can be rolled back: a
-/// booking changes about 24 pages (the rows and index entries of its resident, appointment,
+/// The writer's connection. A job run in a savepoint (any job but a booking's write in its bare
+/// pass) makes SQLite keep the original of every page it changes in a sub-journal, so that the
+/// savepoint alone can be rolled back: a booking changes about 24 pages (the rows and index entries of its resident, appointment,
 /// outbox message and audit entry, its slot and stock row). With the default `temp_store` the
 /// sub-journal spills past 64 KiB into a temporary file in /var/tmp, created, written page by
 /// page and deleted for every group (measured under `benches/ceiling tx`: three quarters of the
@@ -341,14 +361,19 @@ fn run(
         // Whether the connection must be replaced before the next group.
         let replace = match result {
             Ok(committed) => {
+                // A failed group whose rollback failed too leaves a transaction open.
+                let broken = committed.is_err() && left_open(&mut conn);
                 // The checkpointer is woken (if it is not already) to copy this commit back.
                 let _ = checkpoints.wake.try_send(());
                 let committed = committed.map_err(|e| e.to_string());
                 for d in delivers {
                     d(committed.clone());
                 }
+                if broken {
+                    tracing::error!("a failed group left its transaction open");
+                    true
                 // After the callers have heard: the restart holds up the next group only.
-                if checkpoints.restart.swap(false, Ordering::Relaxed) && backoff.may_try() {
+                } else if checkpoints.restart.swap(false, Ordering::Relaxed) && backoff.may_try() {
                     match restart_wal(&mut conn) {
                         Ok(restarted) => {
                             backoff.tried(restarted);
@@ -392,28 +417,74 @@ fn run(
 /// (`SQLITE_BUSY_SNAPSHOT`, no wait), and every job of the group would fail as an outage. If the
 /// transaction cannot begin (the lock still held after `busy_timeout`), no job runs and each
 /// hears the error.
+///
+/// The replayable jobs run first, without savepoints (see `db::job`); if one of them fails after
+/// writing, the transaction is rolled back, begun again, and they all run again, each in its
+/// savepoint. Then the other jobs, each in its savepoint. Jobs of one group are callers waiting
+/// at the same time, none yet answered, so their order within it is the writer's to choose.
 fn group_transaction(
     conn: &mut AnyConnection,
     group: Vec<Job>,
     delivers: &mut Vec<Deliver>,
 ) -> Result<(), DieselError> {
+    use diesel::connection::TransactionManager;
+    type Tm = <AnyConnection as Connection>::TransactionManager;
+    let mut replayable: Vec<Box<dyn Replayable>> = Vec::new();
+    let mut once = Vec::new();
+    for job in group {
+        match job {
+            Job::Replayable(r) => replayable.push(r),
+            Job::Once(o) => once.push(o),
+        }
+    }
+    // The group's error is every job's: none of them runs.
+    let not_run = |delivers: &mut Vec<Deliver>, replayable: Vec<Box<dyn Replayable>>, once| {
+        delivers.extend(replayable.into_iter().map(|r| r.in_savepoint(None)));
+        delivers.extend(Vec::into_iter(once).map(|o: OnceJob| o(None)));
+    };
+    if let Err(e) = begin(conn) {
+        tracing::warn!(error = %e, jobs = replayable.len() + once.len(), "the writer could not begin a transaction");
+        not_run(delivers, replayable, once);
+        return Err(e);
+    }
+    if !replayable.is_empty() {
+        if replayable.iter_mut().all(|r| r.bare(conn) == Bare::Kept) {
+            delivers.extend(replayable.drain(..).map(|r| r.kept()));
+        } else if let Err(e) = Tm::rollback_transaction(conn).and_then(|()| begin(conn)) {
+            tracing::warn!(error = %e, "the writer could not undo a pass without savepoints");
+            not_run(delivers, replayable, once);
+            return Err(e);
+        }
+    }
+    for r in replayable {
+        delivers.push(r.in_savepoint(Some(&mut *conn)));
+    }
+    for o in once {
+        delivers.push(o(Some(&mut *conn)));
+    }
+    Tm::commit_transaction(conn)
+}
+
+/// Whether `conn` is still in a transaction (or diesel lost track of it): after a failed group,
+/// a rollback that failed too. The writer then replaces the connection.
+fn left_open(conn: &mut AnyConnection) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    match conn {
+        AnyConnection::Sqlite(c) => c.is_broken(),
+        AnyConnection::Postgresql(c) => c.is_broken(),
+    }
+}
+
+/// Begin the group's transaction (`BEGIN IMMEDIATE` on SQLite; see [`group_transaction`]).
+fn begin(conn: &mut AnyConnection) -> Result<(), DieselError> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Tm = <AnyConnection as Connection>::TransactionManager;
-    let begun = match conn {
+    match conn {
         AnyConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
         AnyConnection::Postgresql(_) => Tm::begin_transaction(conn),
-    };
-    if let Err(e) = begun {
-        tracing::warn!(error = %e, jobs = group.len(), "the writer could not begin a transaction");
-        delivers.extend(group.into_iter().map(|job| job(None)));
-        return Err(e);
     }
-    for job in group {
-        delivers.push(job(Some(&mut *conn)));
-    }
-    Tm::commit_transaction(conn)
 }
 
 #[cfg(test)]

@@ -266,6 +266,160 @@ async fn a_job_that_fails_inside_a_group_rolls_back_alone() {
     assert_eq!(app.count("appointments", "status = 'booked'"), 30);
 }
 
+/// Queue a replayable job (as a booking's write is: `Db::read_then_transaction`) from a thread of
+/// its own; its outcome arrives on the receiver.
+fn queue_replayable<F>(db: &Db, job: F) -> mpsc::Receiver<Result<(), BookingError>>
+where
+    F: FnMut(&mut dosewise::db::AnyConnection) -> Result<(), BookingError> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let db = db.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            db.read_then_transaction(|_| Ok(((), job)))
+                .map(|((), ())| ()),
+        );
+    });
+    rx
+}
+
+/// A replayable job that adds town `code` and counts its runs.
+fn adds_town(
+    code: &'static str,
+    runs: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> impl FnMut(&mut dosewise::db::AnyConnection) -> Result<(), BookingError> + Send + 'static {
+    let runs = runs.clone();
+    move |c| {
+        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        diesel::sql_query(format!(
+            "INSERT INTO towns (id, code, name) VALUES ({}, '{code}', 'x')",
+            new_id()
+        ))
+        .execute(c)?;
+        Ok(())
+    }
+}
+
+/// The outcome that arrives on `rx`.
+fn outcome(rx: Option<mpsc::Receiver<Result<(), BookingError>>>) -> Result<(), BookingError> {
+    rx.unwrap().recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+#[actix_web::test]
+async fn a_replayable_job_that_fails_after_writing_undoes_the_pass_and_the_group_runs_again_in_savepoints(
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let Some((app, city, slot)) = sqlite_app().await else {
+        return;
+    };
+    let (adder_runs, failing_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (mut adder, mut failing) = (None, None);
+    let answers = book_while_held(&app, slot, 300, || {
+        // Behind the 30 bookings (replayable): a job that adds a town, then one that writes a
+        // row and breaks a unique constraint. The pass without savepoints runs the bookings and
+        // the first; the second fails after writing, so the pass is rolled back and every
+        // replayable job runs again in its own savepoint.
+        adder = Some(queue_replayable(
+            app.database(),
+            adds_town("OKR", &adder_runs),
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+        let runs = failing_runs.clone();
+        failing = Some(queue_replayable(app.database(), move |c| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            for name in ["a", "b"] {
+                diesel::sql_query(format!(
+                    "INSERT INTO towns (id, code, name) VALUES ({}, 'DUP', '{name}')",
+                    new_id()
+                ))
+                .execute(c)?;
+            }
+            Ok(())
+        }));
+    })
+    .await;
+    assert_eq!(outcome(adder).ok(), Some(()), "the adder commits");
+    let failed = outcome(failing);
+    assert!(
+        matches!(&failed, Err(BookingError::Storage(StorageError::Db(e))) if dosewise::db::is_unique_violation(e)),
+        "{failed:?}"
+    );
+    assert_eq!(
+        (
+            adder_runs.load(Ordering::SeqCst),
+            failing_runs.load(Ordering::SeqCst)
+        ),
+        (2, 2),
+        "both ran without a savepoint, then again each in its own"
+    );
+    assert_eq!(
+        app.count("towns", "code = 'OKR'"),
+        1,
+        "the adder's town, once"
+    );
+    assert_eq!(
+        app.count("towns", "code = 'DUP'"),
+        0,
+        "the failing job's first row too was undone"
+    );
+    // Each booking committed once: 30 appointments, 30 seats, 30 promised doses, 30 mails.
+    all_confirmed(
+        &app,
+        (city, slot),
+        &answers,
+        "the replayed bookings are confirmed",
+    );
+    assert_eq!(app.count("appointments", "1=1"), 30);
+    assert_eq!(app.count("residents", "1=1"), 30);
+    assert_eq!(app.count("outbox", "kind = 'booked'"), 30);
+}
+
+#[actix_web::test]
+async fn a_replayable_job_refused_before_writing_keeps_its_refusal_and_the_pass_stands() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let Some((app, city, slot)) = sqlite_app().await else {
+        return;
+    };
+    let (adder_runs, refused_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (mut adder, mut refused, mut after) = (None, None, None);
+    let answers = book_while_held(&app, slot, 400, || {
+        adder = Some(queue_replayable(
+            app.database(),
+            adds_town("OKR", &adder_runs),
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+        // Reads, then refuses as a full slot does: nothing to undo.
+        let runs = refused_runs.clone();
+        refused = Some(queue_replayable(app.database(), move |c| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            diesel::sql_query("SELECT 1 FROM towns").execute(c)?;
+            Err(BookingError::SlotFull)
+        }));
+        std::thread::sleep(Duration::from_millis(100));
+        // A job after it in the same pass, which also runs once.
+        after = Some(queue_replayable(
+            app.database(),
+            adds_town("AFT", &adder_runs),
+        ));
+    })
+    .await;
+    assert_eq!(outcome(adder).ok(), Some(()));
+    assert!(matches!(outcome(refused), Err(BookingError::SlotFull)));
+    assert_eq!(outcome(after).ok(), Some(()));
+    assert_eq!(
+        (
+            adder_runs.load(Ordering::SeqCst),
+            refused_runs.load(Ordering::SeqCst)
+        ),
+        (2, 1),
+        "each job ran once, without a savepoint: the two adders and the refusal"
+    );
+    assert_eq!(app.count("towns", "code IN ('OKR', 'AFT')"), 2);
+    all_confirmed(&app, (city, slot), &answers, "the pass committed");
+}
+
 /// The most the WAL file held while `work` ran: its size sampled every 2 ms.
 fn largest_wal_while(db_url: &str, work: impl FnOnce()) -> u64 {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
