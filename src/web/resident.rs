@@ -587,13 +587,13 @@ pub async fn cancel(
     Ok(see_other("/appointment?done=cancelled"))
 }
 
-/// `GET /appointment/move?site=ID&date=...`: slots to move to.
+/// `GET /appointment/move?site=ID&date=...`: slots to move to. Without a grant (it lasts two
+/// hours) the browser is sent to `/find`, as from the appointment's other pages.
 pub async fn move_form(
     Visit { ctx, state }: Visit,
-    req: HttpRequest,
     q: web::Query<DayQuery>,
+    lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
-    let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     let (a, m) = moving::mover(&state, id).await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));

@@ -163,8 +163,18 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
     let code = page.split("data-testid=\"booking-code\">").nth(1).unwrap()[..9].to_string();
     assert!(code.chars().nth(4) == Some('-'), "{code}");
 
-    // Another browser finds it with the code and the ID number.
+    // Another browser finds it with the code and the ID number. Until it has, the booking's
+    // pages send it to /find, the move page too.
     let other = crate::helpers::Session::new(&app);
+    for path in [
+        "/appointment",
+        "/appointment/move",
+        "/appointment/move?site=1",
+    ] {
+        let res = other.get(path).await;
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(res.headers()["location"], "/find", "{path}");
+    }
     let find = other.get_text("/find").await;
     let token = csrf_in(&find).unwrap();
     let res = other
@@ -192,6 +202,8 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
     assert_eq!(res.headers()["location"], "/appointment");
     let found = other.get_text("/appointment").await;
     assert!(found.contains(&code));
+    let moving = other.get("/appointment/move").await;
+    assert_eq!(moving.status(), 200, "with the grant, the move page opens");
     assert!(
         found.contains("<h1>我的预约</h1>") && !found.contains("预约成功"),
         "looked up later, the booking is not announced as new: {found}"
