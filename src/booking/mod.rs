@@ -35,7 +35,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
 use crate::db::prepared::Part;
-use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
+use crate::db::{unique_violation_on, AnyConnection, Db, DbCause, StorageError};
 use crate::domain::days::local_day;
 use crate::domain::eligibility::{self, Refusal};
 use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
@@ -110,12 +110,6 @@ impl From<Refusal> for BookingError {
             Refusal::TooYoung | Refusal::TooOld => BookingError::AgeOutOfRange,
         }
     }
-}
-
-/// An error that may stand for a database error: what [`retrying_collisions`] looks into.
-pub(crate) trait DbCause {
-    /// The database error behind it, if that is what it is.
-    fn db_cause(&self) -> Option<&DieselError>;
 }
 
 impl DbCause for BookingError {

@@ -27,6 +27,13 @@ impl StorageError {
     }
 }
 
+/// An error that may stand for a database error: what `booking::retrying_collisions` looks
+/// into, and what tells the writer a failed job's kind of failure (`db::job`).
+pub trait DbCause {
+    /// The database error behind it, if that is what it is.
+    fn db_cause(&self) -> Option<&DieselError>;
+}
+
 /// `From` the three database errors for a service error with a `Storage(StorageError)` variant,
 /// so `?` works on queries, pooled connections and `Db::transaction` alike.
 macro_rules! storage_error_from {

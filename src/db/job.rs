@@ -6,10 +6,15 @@
 //! original of each in a sub-journal, so that the savepoint alone can be rolled back): under
 //! `benches/ceiling tx` that was about a tenth of the writer's time, for a rollback that almost
 //! no booking needs. So the writer runs a group's replayable jobs one after another without
-//! savepoints (the "bare pass"); one that fails having written nothing (a full slot, a refused
-//! contact) keeps its refusal, since a savepoint would have had nothing to roll back. Only when
-//! one fails after writing is the pass rolled back, and every replayable job of the group runs
-//! again, each in its savepoint: the outcome is the one the savepoints alone would have given.
+//! savepoints (the "bare pass"); one refused before it wrote anything (a full slot, a new
+//! resident's contact over its cap) keeps its refusal, since a savepoint would have had nothing
+//! to roll back. When one fails after writing (no dose left to promise, a booking the
+//! one-per-dose index refuses, a returning resident's updated contact then refused), or on any
+//! database error but a broken constraint, the pass is rolled back and every replayable job of
+//! the group runs again, each in its savepoint: the outcome is the one the savepoints alone give
+//! in the order the writer runs the jobs. The writer then runs the next few groups in
+//! savepoints at once ([`BareGate`]), so that refusals which write first (a script sending the
+//! same booking twice) cannot make every group run twice.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use diesel::result::Error as DieselError;
 use diesel::{Connection, RunQueryDsl};
 
 use super::writer::WriteError;
-use super::{is_cancelled, AnyConnection};
+use super::{is_cancelled, AnyConnection, DbCause};
 
 /// How to deliver a job's outcome, given whether its group committed (`Err`: why not).
 pub(super) type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -74,7 +79,7 @@ where
     F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     D: FnOnce(Result<T, E>) + Send + 'static,
     T: Send + 'static,
-    E: From<DieselError> + From<WriteError> + Send + 'static,
+    E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
 {
     Job::Replayable(Box::new(Replaying {
         f,
@@ -137,7 +142,7 @@ where
     F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     D: FnOnce(Result<T, E>) + Send + 'static,
     T: Send + 'static,
-    E: From<DieselError> + From<WriteError> + Send + 'static,
+    E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
 {
     fn bare(&mut self, conn: &mut AnyConnection) -> Bare {
         if is_cancelled(&self.cancel) {
@@ -154,13 +159,18 @@ where
             }
             // Its caller gave up while it ran: what it wrote must not be committed.
             Ok(_) => Bare::Undo,
-            Err(e) => match changes_so_far(conn) {
+            // A refusal (the job's own, or a constraint the statement broke) that changed no
+            // row. Any other database error (a full disk, an I/O error) may have made SQLite
+            // roll back the whole transaction, the pass's earlier jobs with it: undone, and
+            // the group runs again in savepoints.
+            Err(e) if e.db_cause().is_none_or(is_constraint) => match changes_so_far(conn) {
                 Ok(after) if after == before => {
                     self.outcome = Some(Err(e));
                     Bare::Kept
                 }
                 _ => Bare::Undo,
             },
+            Err(_) => Bare::Undo,
         }
     }
 
@@ -182,11 +192,25 @@ where
     }
 }
 
+/// Whether a database error is a broken constraint: SQLite refuses that statement alone, checking
+/// before it writes (or undoing its own changes), and the transaction goes on.
+fn is_constraint(e: &DieselError) -> bool {
+    use diesel::result::DatabaseErrorKind as K;
+    matches!(
+        e,
+        DieselError::DatabaseError(
+            K::UniqueViolation | K::ForeignKeyViolation | K::NotNullViolation | K::CheckViolation,
+            _
+        )
+    )
+}
+
 diesel::define_sql_function! {
     /// SQLite's count of the rows the connection has inserted, updated or deleted since it
-    /// opened. A statement that fails changes nothing (SQLite rolls it back alone), so a job
-    /// that leaves this count as it found it has written nothing. The schema has no triggers
-    /// and no cascading foreign keys, whose changes the count would leave out.
+    /// opened. A statement refused by a constraint changes nothing (SQLite undoes it alone), so
+    /// a job refused that way, or by its own checks, that leaves this count as it found it has
+    /// written nothing. The schema has no triggers and no cascading foreign keys, whose changes
+    /// the count would leave out, and the writes have no `OR IGNORE`, `OR REPLACE` or upsert.
     fn total_changes() -> diesel::sql_types::BigInt;
 }
 
@@ -196,5 +220,46 @@ fn changes_so_far(conn: &mut AnyConnection) -> Result<i64, DieselError> {
     match conn {
         AnyConnection::Sqlite(c) => diesel::select(total_changes()).get_result(c),
         AnyConnection::Postgresql(_) => Err(DieselError::NotInTransaction),
+    }
+}
+
+/// Whether a group runs its replayable jobs in a bare pass: not for the [`BareGate::SKIP`]
+/// groups (with replayable jobs) after a pass that had to be undone.
+#[derive(Debug, Default)]
+pub(super) struct BareGate {
+    skip: u32,
+}
+
+impl BareGate {
+    pub(super) const SKIP: u32 = 8;
+
+    /// Whether this group (which has replayable jobs) tries a bare pass.
+    pub(super) fn open(&mut self) -> bool {
+        if self.skip == 0 {
+            return true;
+        }
+        self.skip -= 1;
+        false
+    }
+
+    /// The bare pass had to be undone.
+    pub(super) fn undone(&mut self) {
+        self.skip = Self::SKIP;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_an_undone_pass_the_next_eight_groups_run_in_savepoints() {
+        let mut gate = BareGate::default();
+        assert!(gate.open());
+        gate.undone();
+        let shut = (0..BareGate::SKIP).filter(|_| !gate.open()).count();
+        assert_eq!(shut, 8);
+        assert!(gate.open(), "then bare passes again");
+        assert!(gate.open());
     }
 }

@@ -16,6 +16,7 @@ mod stats;
 mod writer;
 
 pub(crate) use error::storage_error_from;
+pub use error::DbCause;
 pub use error::StorageError;
 pub use stats::DbStats;
 pub use writer::{WriteError, Writer};
@@ -455,7 +456,7 @@ impl Db {
     where
         F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + From<r2d2::Error> + Send + 'static,
+        E: From<DieselError> + From<WriteError> + From<r2d2::Error> + DbCause + Send + 'static,
     {
         if let Some(w) = &self.writer {
             let (r, f) = {
@@ -513,7 +514,7 @@ impl Db {
     where
         F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + Send + 'static,
+        E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
     {
         let writer = self.writer.as_ref()?;
         let (tx, rx) = tokio::sync::oneshot::channel();

@@ -21,8 +21,8 @@ use diesel::Connection;
 
 use prometheus::{Histogram, IntGauge};
 
-use super::job::{self, Bare, Deliver, Job, OnceJob, Replayable};
-use super::{is_outage_message, AnyConnection, DbStats, Manager, BUSY_TIMEOUT_MS};
+use super::job::{self, Bare, BareGate, Deliver, Job, OnceJob, Replayable};
+use super::{is_outage_message, AnyConnection, DbCause, DbStats, Manager, BUSY_TIMEOUT_MS};
 
 /// The most jobs committed together.
 const MAX_GROUP: usize = 128;
@@ -100,7 +100,7 @@ impl Writer {
     where
         F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + Send + 'static,
+        E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
     {
         self.wait(|deliver| self.queue_replayable(cancel, f, deliver))
     }
@@ -153,7 +153,7 @@ impl Writer {
         F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         D: FnOnce(Result<T, E>) + Send + 'static,
         T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + Send + 'static,
+        E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
     {
         self.send(job::replayable(cancel, f, deliver))
     }
@@ -170,12 +170,14 @@ impl Writer {
 
 /// The writer's connection. A job run in a savepoint (any job but a booking's write in its bare
 /// pass) makes SQLite keep the original of every page it changes in a sub-journal, so that the
-/// savepoint alone can be rolled back: a booking changes about 24 pages (the rows and index entries of its resident, appointment,
-/// outbox message and audit entry, its slot and stock row). With the default `temp_store` the
-/// sub-journal spills past 64 KiB into a temporary file in /var/tmp, created, written page by
-/// page and deleted for every group (measured under `benches/ceiling tx`: three quarters of the
-/// writer's `pwrite` calls, and `pwrite` took a third of its time). In memory a page costs a
-/// copy, freed when the group's transaction ends (a group of 20 bookings holds about 2 MB).
+/// savepoint alone can be rolled back: a booking changes about 24 pages (the rows and index
+/// entries of its resident, appointment, outbox message and audit entry, its slot and stock
+/// row). With the default `temp_store` the sub-journal spills past 64 KiB into a temporary file
+/// in /var/tmp, created, written page by page and deleted for every group (measured under
+/// `benches/ceiling tx`, when every booking ran in a savepoint: three quarters of the writer's
+/// `pwrite` calls, and `pwrite` took a third of its time). In memory a page costs a copy, freed
+/// when the group's transaction ends (a group of 20 bookings replayed in savepoints holds about
+/// 2 MB).
 /// The writer never checkpoints on its own: [`start_checkpointer`] does, and asks the writer to
 /// start the WAL again ([`restart_wal`]) when it has grown long.
 fn open(manager: &Manager) -> Result<AnyConnection, diesel::ConnectionError> {
@@ -343,6 +345,7 @@ fn run(
     checkpoints: Checkpoints,
 ) {
     let mut backoff = RestartBackoff::new();
+    let mut gate = BareGate::default();
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -356,7 +359,7 @@ fn run(
         gauges.group.observe(taken as f64);
         let mut delivers: Vec<Deliver> = Vec::with_capacity(group.len());
         let result = catch_unwind(AssertUnwindSafe(|| {
-            group_transaction(&mut conn, group, &mut delivers)
+            group_transaction(&mut conn, group, &mut gate, &mut delivers)
         }));
         // Whether the connection must be replaced before the next group.
         let replace = match result {
@@ -418,13 +421,16 @@ fn run(
 /// transaction cannot begin (the lock still held after `busy_timeout`), no job runs and each
 /// hears the error.
 ///
-/// The replayable jobs run first, without savepoints (see `db::job`); if one of them fails after
-/// writing, the transaction is rolled back, begun again, and they all run again, each in its
-/// savepoint. Then the other jobs, each in its savepoint. Jobs of one group are callers waiting
-/// at the same time, none yet answered, so their order within it is the writer's to choose.
+/// The replayable jobs run first, without savepoints unless `gate` is shut (see `db::job`); if
+/// one of them fails after writing, the transaction is rolled back, begun again, and they all
+/// run again, each in its savepoint. Then the other jobs, each in its savepoint. Jobs of one
+/// group are callers waiting at the same time, none yet answered, so their order within it is
+/// the writer's to choose. Between the rollback and the new `BEGIN IMMEDIATE` another process
+/// may take the write lock: the group then waits for it as any group waits to begin.
 fn group_transaction(
     conn: &mut AnyConnection,
     group: Vec<Job>,
+    gate: &mut BareGate,
     delivers: &mut Vec<Deliver>,
 ) -> Result<(), DieselError> {
     use diesel::connection::TransactionManager;
@@ -447,13 +453,23 @@ fn group_transaction(
         not_run(delivers, replayable, once);
         return Err(e);
     }
-    if !replayable.is_empty() {
+    if !replayable.is_empty() && gate.open() {
         if replayable.iter_mut().all(|r| r.bare(conn) == Bare::Kept) {
             delivers.extend(replayable.drain(..).map(|r| r.kept()));
-        } else if let Err(e) = Tm::rollback_transaction(conn).and_then(|()| begin(conn)) {
-            tracing::warn!(error = %e, "the writer could not undo a pass without savepoints");
-            not_run(delivers, replayable, once);
-            return Err(e);
+        } else {
+            gate.undone();
+            // A transaction SQLite has already rolled back (after an I/O error) leaves the
+            // ROLLBACK refused, and diesel's count of transactions at none: begin again.
+            let rolled_back = Tm::rollback_transaction(conn);
+            let again = match rolled_back {
+                Err(e) if left_open(conn) => Err(e),
+                _ => begin(conn),
+            };
+            if let Err(e) = again {
+                tracing::warn!(error = %e, "the writer could not undo a pass without savepoints");
+                not_run(delivers, replayable, once);
+                return Err(e);
+            }
         }
     }
     for r in replayable {

@@ -1,6 +1,7 @@
-//! The SQLite writer's group commit (`src/db/writer.rs`) under failure: a job that fails alone
-//! rolls back alone (its savepoint), and a group whose COMMIT fails answers every caller in it
-//! with an error and confirms none of them. SQLite only: PostgreSQL has no writer thread.
+//! The SQLite writer's group commit (`src/db/writer.rs`, `src/db/job.rs`) under failure: a job
+//! that fails alone rolls back alone (its savepoint; for a booking's write, the pass without
+//! savepoints undone and run again in them), and a group whose COMMIT fails answers every caller
+//! in it with an error and confirms none of them. SQLite only: PostgreSQL has no writer thread.
 //!
 //! How a COMMIT fails for real: SQLite checks a *deferred* foreign key only when the outermost
 //! transaction commits, never when a savepoint is released. So a job that defers its foreign
@@ -300,6 +301,38 @@ fn adds_town(
     }
 }
 
+/// The jobs waiting in the writer's queue (its gauge, `dosewise_sqlite_writer_queue`).
+fn writer_queue(db: &Db) -> f64 {
+    db.stats()
+        .collectors()
+        .iter()
+        .flat_map(|c| c.collect())
+        .find(|f| f.name() == "dosewise_sqlite_writer_queue")
+        .map(|f| f.get_metric()[0].get_gauge().get_value())
+        .expect("the writer's queue gauge")
+}
+
+/// Queue `job` as [`queue_replayable`] does, and wait until it is in the writer's queue, so
+/// that the next job queued comes after it in the group.
+fn queue_replayable_in_turn<F>(db: &Db, job: F) -> mpsc::Receiver<Result<(), BookingError>>
+where
+    F: FnMut(&mut dosewise::db::AnyConnection) -> Result<(), BookingError> + Send + 'static,
+{
+    let before = writer_queue(db);
+    let rx = queue_replayable(db, job);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while writer_queue(db) < before + 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job reaches the writer's queue"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The gauge counts it just before it is sent.
+    std::thread::sleep(Duration::from_millis(20));
+    rx
+}
+
 /// The outcome that arrives on `rx`.
 fn outcome(rx: Option<mpsc::Receiver<Result<(), BookingError>>>) -> Result<(), BookingError> {
     rx.unwrap().recv_timeout(Duration::from_secs(10)).unwrap()
@@ -320,13 +353,12 @@ async fn a_replayable_job_that_fails_after_writing_undoes_the_pass_and_the_group
         // row and breaks a unique constraint. The pass without savepoints runs the bookings and
         // the first; the second fails after writing, so the pass is rolled back and every
         // replayable job runs again in its own savepoint.
-        adder = Some(queue_replayable(
+        adder = Some(queue_replayable_in_turn(
             app.database(),
             adds_town("OKR", &adder_runs),
         ));
-        std::thread::sleep(Duration::from_millis(100));
         let runs = failing_runs.clone();
-        failing = Some(queue_replayable(app.database(), move |c| {
+        failing = Some(queue_replayable_in_turn(app.database(), move |c| {
             runs.fetch_add(1, Ordering::SeqCst);
             for name in ["a", "b"] {
                 diesel::sql_query(format!(
@@ -373,6 +405,31 @@ async fn a_replayable_job_that_fails_after_writing_undoes_the_pass_and_the_group
     assert_eq!(app.count("appointments", "1=1"), 30);
     assert_eq!(app.count("residents", "1=1"), 30);
     assert_eq!(app.count("outbox", "kind = 'booked'"), 30);
+
+    // After an undone pass the next groups run in savepoints at once: the same two jobs in the
+    // next group run once each, and the outcome is the same.
+    let (adder_runs, failing_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (release, holder) = hold_the_writer(app.database());
+    let adder = queue_replayable_in_turn(app.database(), adds_town("OK2", &adder_runs));
+    let runs = failing_runs.clone();
+    let failing = queue_replayable_in_turn(app.database(), move |c| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        adds_town("DU2", &Arc::new(AtomicUsize::new(0)))(c)?;
+        adds_town("DU2", &Arc::new(AtomicUsize::new(0)))(c)
+    });
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(outcome(Some(adder)).ok(), Some(()));
+    assert!(outcome(Some(failing)).is_err());
+    assert_eq!(
+        (
+            adder_runs.load(Ordering::SeqCst),
+            failing_runs.load(Ordering::SeqCst)
+        ),
+        (1, 1),
+        "the group after an undone pass ran each job once, in its savepoint"
+    );
+    assert_eq!(app.count("towns", "code IN ('OK2', 'DU2')"), 1);
 }
 
 #[actix_web::test]
@@ -385,21 +442,19 @@ async fn a_replayable_job_refused_before_writing_keeps_its_refusal_and_the_pass_
     let (adder_runs, refused_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (mut adder, mut refused, mut after) = (None, None, None);
     let answers = book_while_held(&app, slot, 400, || {
-        adder = Some(queue_replayable(
+        adder = Some(queue_replayable_in_turn(
             app.database(),
             adds_town("OKR", &adder_runs),
         ));
-        std::thread::sleep(Duration::from_millis(100));
         // Reads, then refuses as a full slot does: nothing to undo.
         let runs = refused_runs.clone();
-        refused = Some(queue_replayable(app.database(), move |c| {
+        refused = Some(queue_replayable_in_turn(app.database(), move |c| {
             runs.fetch_add(1, Ordering::SeqCst);
             diesel::sql_query("SELECT 1 FROM towns").execute(c)?;
             Err(BookingError::SlotFull)
         }));
-        std::thread::sleep(Duration::from_millis(100));
         // A job after it in the same pass, which also runs once.
-        after = Some(queue_replayable(
+        after = Some(queue_replayable_in_turn(
             app.database(),
             adds_town("AFT", &adder_runs),
         ));
