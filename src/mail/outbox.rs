@@ -293,17 +293,6 @@ fn let_go() -> _ {
     )
 }
 
-/// Mark a claimed message sent; `false` (and nothing changed) unless this claim holds it.
-pub fn mark_sent(
-    conn: &mut AnyConnection,
-    id: i64,
-    token: &str,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
-    let sent = (outbox::status.eq("sent"), outbox::sent_at.eq(Some(now)));
-    crate::models::update_one(conn, held_by(id, token), (sent, let_go()))
-}
-
 /// A message that needs no sending any more (its appointment was cancelled, say); `false`
 /// unless this claim holds it.
 pub fn mark_skipped(conn: &mut AnyConnection, id: i64, token: &str) -> QueryResult<bool> {

@@ -803,3 +803,79 @@ async fn without_smtp_the_messages_are_written_as_eml_files_into_the_mail_folder
         .unwrap()
         .contains("预约成功"));
 }
+
+#[actix_web::test]
+async fn a_message_is_marked_sent_with_its_audit_entry_only_under_the_claim_that_holds_it() {
+    use diesel::prelude::*;
+    use dosewise::db::schema::outbox;
+    use dosewise::db::{claim_outbox, mark_outbox_sent, StorageError};
+    let app = spawn_app().await;
+    let city = app.city();
+    let slot = app.add_slot(city, 2, 10, 0);
+    app.add_stock(city, 10);
+    assert_eq!(app.book_api(slot, 1, &resident(1)).await.status(), 201);
+    let db = app.database().clone();
+    let later = test_now() + Duration::days(30);
+    let claimed = db
+        .transaction(move |c| -> Result<usize, StorageError> {
+            Ok(claim_outbox(
+                c,
+                "token-a",
+                later,
+                later + Duration::minutes(5),
+                10,
+            )?)
+        })
+        .unwrap();
+    assert_eq!(claimed, 1, "the confirmation is claimed");
+    let id: i64 = outbox::table
+        .select(outbox::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let mark = |token: &'static str| {
+        let audit_id = dosewise::ids::new_id();
+        db.single_statement(move |c| -> Result<bool, StorageError> {
+            Ok(mark_outbox_sent(
+                c,
+                id,
+                token,
+                later,
+                (audit_id, &format!("mail {id}"), "booked"),
+            )?)
+        })
+        .unwrap()
+    };
+    let audited = || app.count("audit_log", "action = 'mail.sent'");
+
+    assert!(!mark("token-b"), "another claim's token marks nothing");
+    assert_eq!(
+        app.count("outbox", "status = 'sending' AND claim_token = 'token-a'"),
+        1
+    );
+    assert_eq!(audited(), 0, "and writes no audit entry");
+
+    assert!(mark("token-a"));
+    assert_eq!(
+        app.count(
+            "outbox",
+            "status = 'sent' AND sent_at IS NOT NULL AND claim_token IS NULL AND lease_until IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "audit_log",
+            &format!(
+                "action = 'mail.sent' AND actor = 'system' AND subject = 'mail {id}' \
+                 AND detail = 'booked' AND town_id IS NULL"
+            )
+        ),
+        1
+    );
+
+    assert!(
+        !mark("token-a"),
+        "a message already sent is not marked again"
+    );
+    assert_eq!(audited(), 1);
+}
