@@ -447,7 +447,7 @@ impl Db {
     /// [`Db::transaction`] runs it, and give both results. On PostgreSQL both run on one pooled
     /// connection (one checkout, so one `SELECT 1` of the pool's: a booking's reads and write
     /// took two); on SQLite `read` runs on the read pool and the write goes to the writer, which
-    /// may run it twice (a replayable job: see [`Writer::queue_replayable`]), so it must have no
+    /// may run it twice (a replayable job: see `db::job`), so it must have no
     /// effect outside the connection.
     pub fn read_then_transaction<R, T, E, F>(
         &self,
@@ -463,7 +463,8 @@ impl Db {
                 let mut conn = self.read.get()?;
                 read(&mut conn)?
             };
-            return Ok((r, self.committed(w.run_replayable(current_cancel(), f))?));
+            let write = w.wait(|deliver| job::replayable(current_cancel(), f, deliver));
+            return Ok((r, self.committed(write)?));
         }
         let mut conn = self.write.get()?;
         let (r, f) = read(&mut conn)?;
@@ -527,7 +528,7 @@ impl Db {
     }
 
     /// On SQLite, queue `f` on the writer as a replayable job (it may run twice, so it must
-    /// have no effect outside the connection: see [`Writer::queue_replayable`]), without waiting
+    /// have no effect outside the connection: see `db::job`), without waiting
     /// for its commit: the caller awaits [`Queued::committed`] instead of holding a thread.
     /// `None` on PostgreSQL (no writer: use [`Db::transaction`]). The caller's cancel flag
     /// ([`with_cancel`]) is the job's, as in [`Db::transaction`].
@@ -550,7 +551,7 @@ impl Db {
         };
         Some(
             writer
-                .queue_replayable(current_cancel(), f, deliver)
+                .send(job::replayable(current_cancel(), f, deliver))
                 .map(|()| Queued(rx)),
         )
     }

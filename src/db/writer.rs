@@ -22,7 +22,7 @@ use diesel::Connection;
 use prometheus::{Histogram, IntGauge};
 
 use super::job::{self, Bare, BareGate, Deliver, Job, OnceJob, Replayable};
-use super::{is_outage_message, AnyConnection, DbCause, DbStats, Manager, BUSY_TIMEOUT_MS};
+use super::{is_outage_message, AnyConnection, DbStats, Manager, BUSY_TIMEOUT_MS};
 
 /// The most jobs committed together.
 const MAX_GROUP: usize = 128;
@@ -92,73 +92,30 @@ impl Writer {
         T: Send + 'static,
         E: From<DieselError> + From<WriteError> + Send + 'static,
     {
-        self.wait(|deliver| self.queue(cancel, f, deliver))
+        self.wait(|deliver| job::once(cancel, f, deliver))
     }
 
-    /// [`Writer::run`] for a job that may run twice ([`Writer::queue_replayable`]).
-    pub fn run_replayable<T, E, F>(&self, cancel: Option<Arc<AtomicBool>>, f: F) -> Result<T, E>
-    where
-        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
-    {
-        self.wait(|deliver| self.queue_replayable(cancel, f, deliver))
-    }
-
-    /// Queue a job with `queue`, giving it a deliver that hands the outcome back here, and
-    /// wait for it.
-    fn wait<T, E>(
+    /// Queue the job `job` makes of a deliver that hands its outcome back here, and wait for
+    /// the outcome (once its group has committed, or failed to).
+    pub(super) fn wait<T, E>(
         &self,
-        queue: impl FnOnce(Box<dyn FnOnce(Result<T, E>) + Send>) -> Result<(), E>,
+        job: impl FnOnce(Box<dyn FnOnce(Result<T, E>) + Send>) -> Job,
     ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<WriteError> + Send + 'static,
     {
         let (tx, rx) = sync_channel::<Result<T, E>>(1);
-        queue(Box::new(move |out| {
+        self.send(job(Box::new(move |out| {
             let _ = tx.send(out);
-        }))?;
+        })))?;
         rx.recv().map_err(|_| E::from(WriteError::Stopped))?
     }
 
-    /// Queue `f` as [`Writer::run`] does, without waiting: `deliver` is called on the writer
-    /// thread with the job's outcome once its group has committed (or failed to). It is dropped
-    /// uncalled if the group panicked. An error here means the writer has stopped.
-    pub fn queue<T, E, F, D>(
-        &self,
-        cancel: Option<Arc<AtomicBool>>,
-        f: F,
-        deliver: D,
-    ) -> Result<(), E>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
-        D: FnOnce(Result<T, E>) + Send + 'static,
-        T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + Send + 'static,
-    {
-        self.send(job::once(cancel, f, deliver))
-    }
-
-    /// [`Writer::queue`] for a job that the writer first runs without a savepoint, and runs
-    /// again in one if the group's pass without savepoints has to be undone (see `db::job`):
-    /// `f` must have no effect outside the connection. A booking's write is one.
-    pub fn queue_replayable<T, E, F, D>(
-        &self,
-        cancel: Option<Arc<AtomicBool>>,
-        f: F,
-        deliver: D,
-    ) -> Result<(), E>
-    where
-        F: FnMut(&mut AnyConnection) -> Result<T, E> + Send + 'static,
-        D: FnOnce(Result<T, E>) + Send + 'static,
-        T: Send + 'static,
-        E: From<DieselError> + From<WriteError> + DbCause + Send + 'static,
-    {
-        self.send(job::replayable(cancel, f, deliver))
-    }
-
-    fn send<E: From<WriteError>>(&self, job: Job) -> Result<(), E> {
+    /// Queue `job` without waiting: its deliver is called on the writer thread with the job's
+    /// outcome once its group has committed (or failed to), and dropped uncalled if the group
+    /// panicked. An error here means the writer has stopped.
+    pub(super) fn send<E: From<WriteError>>(&self, job: Job) -> Result<(), E> {
         self.queue.inc();
         if self.jobs.send(job).is_err() {
             self.queue.dec();
