@@ -494,8 +494,9 @@ impl Db {
 
     /// Run `f`, which makes a single write statement (atomic on its own), as its own
     /// transaction: on PostgreSQL in autocommit on a pooled connection, without `BEGIN` and
-    /// `COMMIT` (one round trip where a transaction takes three); on SQLite on the writer, as
-    /// [`Db::transaction`] runs it.
+    /// `COMMIT` (one round trip where a transaction takes three), the caller's cancel flag
+    /// looked at only before it (a statement that ran is committed); on SQLite on the writer,
+    /// as [`Db::transaction`] runs it.
     pub fn single_statement<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
