@@ -4,7 +4,7 @@
 //! A job runs either once, in a savepoint of its own ([`Job::Once`]), or first without one
 //! ([`Job::Replayable`]). A savepoint costs a copy of every page the job changes (SQLite keeps the
 //! original of each in a sub-journal, so that the savepoint alone can be rolled back): under
-//! `benches/ceiling tx` that was about a tenth of the writer's time, for a rollback that almost
+//! `benches/ceiling tx` that was about 13 % of the writer's time, for a rollback that almost
 //! no booking needs. So the writer runs a group's replayable jobs one after another without
 //! savepoints (the "bare pass"); one refused before it wrote anything (a full slot, a new
 //! resident's contact over its cap) keeps its refusal, since a savepoint would have had nothing

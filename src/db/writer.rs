@@ -322,7 +322,7 @@ fn run(
         let replace = match result {
             Ok(committed) => {
                 // A failed group whose rollback failed too leaves a transaction open.
-                let broken = committed.is_err() && left_open(&mut conn);
+                let broken = committed.is_err() && in_transaction(&mut conn);
                 // The checkpointer is woken (if it is not already) to copy this commit back.
                 let _ = checkpoints.wake.try_send(());
                 let committed = committed.map_err(|e| e.to_string());
@@ -419,7 +419,7 @@ fn group_transaction(
             // ROLLBACK refused, and diesel's count of transactions at none: begin again.
             let rolled_back = Tm::rollback_transaction(conn);
             let again = match rolled_back {
-                Err(e) if left_open(conn) => Err(e),
+                Err(e) if in_transaction(conn) => Err(e),
                 _ => begin(conn),
             };
             if let Err(e) = again {
@@ -429,18 +429,37 @@ fn group_transaction(
             }
         }
     }
-    for r in replayable {
-        delivers.push(r.in_savepoint(Some(&mut *conn)));
-    }
-    for o in once {
-        delivers.push(o(Some(&mut *conn)));
+    // Each job left in its savepoint. One whose error made SQLite roll the whole transaction
+    // back (a disk I/O error, a full disk, no memory) leaves none open, and diesel, finding its
+    // savepoint gone, counts none: a job after it would begin and commit one of its own, so
+    // none runs, and the group fails.
+    let replayed = replayable
+        .into_iter()
+        .map(|r| -> OnceJob { Box::new(move |c: Option<&mut AnyConnection>| r.in_savepoint(c)) });
+    let mut rest = replayed.chain(once);
+    while let Some(job) = rest.next() {
+        delivers.push(job(Some(&mut *conn)));
+        if !in_transaction(conn) {
+            delivers.extend(rest.map(|job| job(None)));
+            tracing::error!("a write job's error ended the group's transaction");
+            return Err(DieselError::DatabaseError(
+                diesel::result::DatabaseErrorKind::Unknown,
+                Box::new(ENDED_EARLY.to_string()),
+            ));
+        }
     }
     Tm::commit_transaction(conn)
 }
 
-/// Whether `conn` is still in a transaction (or diesel lost track of it): after a failed group,
-/// a rollback that failed too. The writer then replaces the connection.
-fn left_open(conn: &mut AnyConnection) -> bool {
+/// What the callers of a group hear when one job's error ended its transaction: SQLite does
+/// that on a disk I/O error, a full disk or no memory, so it reads as an outage (503).
+const ENDED_EARLY: &str =
+    "the transaction was rolled back by SQLite after a disk I/O error, a full disk or no memory";
+
+/// Whether diesel counts a transaction open on `conn` (or has lost track of it): inside a
+/// group, that it is still running; after a failed group, that its rollback failed too (the
+/// writer then replaces the connection).
+fn in_transaction(conn: &mut AnyConnection) -> bool {
     use diesel::r2d2::R2D2Connection;
     match conn {
         AnyConnection::Sqlite(c) => c.is_broken(),

@@ -318,8 +318,16 @@ fn queue_replayable_in_turn<F>(db: &Db, job: F) -> mpsc::Receiver<Result<(), Boo
 where
     F: FnMut(&mut dosewise::db::AnyConnection) -> Result<(), BookingError> + Send + 'static,
 {
+    in_turn(db, || queue_replayable(db, job))
+}
+
+/// Queue a job with `queue`, and wait until it is in the writer's queue.
+fn in_turn(
+    db: &Db,
+    queue: impl FnOnce() -> mpsc::Receiver<Result<(), BookingError>>,
+) -> mpsc::Receiver<Result<(), BookingError>> {
     let before = writer_queue(db);
-    let rx = queue_replayable(db, job);
+    let rx = queue();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while writer_queue(db) < before + 1.0 {
         assert!(
@@ -473,6 +481,64 @@ async fn a_replayable_job_refused_before_writing_keeps_its_refusal_and_the_pass_
     );
     assert_eq!(app.count("towns", "code IN ('OKR', 'AFT')"), 2);
     all_confirmed(&app, (city, slot), &answers, "the pass committed");
+}
+
+#[actix_web::test]
+async fn a_job_that_ends_the_group_s_transaction_stops_the_group_and_nothing_after_it_commits_alone(
+) {
+    let Some((app, city, slot)) = sqlite_app().await else {
+        return;
+    };
+    let (mut ender, mut after) = (None, None);
+    let answers = book_while_held(&app, slot, 500, || {
+        // Behind the 30 bookings: a job whose statement ends the whole transaction, as SQLite
+        // does itself on a disk I/O error or a full disk, then a job that adds a town. That one
+        // must not run on its own (it would commit alone, its caller told it failed).
+        ender = Some(in_turn(app.database(), || {
+            queue(app.database(), |c| {
+                diesel::sql_query("ROLLBACK").execute(c)?;
+                Ok(())
+            })
+        }));
+        after = Some(in_turn(app.database(), || {
+            queue(app.database(), |c| {
+                diesel::sql_query(format!(
+                    "INSERT INTO towns (id, code, name) VALUES ({}, 'AFT', 'x')",
+                    new_id()
+                ))
+                .execute(c)?;
+                Ok(())
+            })
+        }));
+    })
+    .await;
+    assert!(outcome(ender).is_err());
+    let after = outcome(after);
+    assert!(
+        matches!(&after, Err(BookingError::Storage(StorageError::Write(w))) if w.is_outage()),
+        "the job after it did not run, and hears an outage (503): {after:?}"
+    );
+    assert_eq!(
+        app.count("towns", "code = 'AFT'"),
+        0,
+        "nothing committed alone"
+    );
+    for (i, status, _) in &answers {
+        assert_ne!(*status, 201, "resident {i} was not confirmed: {answers:?}");
+        assert!(!holds_booking(&app, *i), "resident {i}");
+    }
+    assert_eq!(app.count("appointments", "1=1"), 0);
+    assert_eq!(app.slot_counts(slot), (0, 0, 100));
+    assert_eq!(app.stock(city), (100, 0));
+
+    // The writer goes on: the same people book again, and all are confirmed.
+    let answers = book_while_held(&app, slot, 500, || {}).await;
+    all_confirmed(
+        &app,
+        (city, slot),
+        &answers,
+        "after the ended group the writer works again",
+    );
 }
 
 /// The most the WAL file held while `work` ran: its size sampled every 2 ms.
