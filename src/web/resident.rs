@@ -588,12 +588,16 @@ pub async fn cancel(
 }
 
 /// `GET /appointment/move?site=ID&date=...`: slots to move to. Without a grant (it lasts two
-/// hours) the browser is sent to `/find`, as from the appointment's other pages.
+/// hours) the browser is sent to the look-up that leads back here (`/find?then=move`), as the
+/// appointment's other pages send it to theirs.
 pub async fn move_form(
     Visit { ctx, state }: Visit,
+    req: HttpRequest,
     q: web::Query<DayQuery>,
-    lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
+    let Some(id) = lookup::granted(&req, &state) else {
+        return Ok(see_other("/find?then=move"));
+    };
     let (a, m) = moving::mover(&state, id).await?;
     if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));

@@ -164,16 +164,16 @@ async fn booking_through_the_form_shows_the_code_a_qr_code_and_only_a_masked_id(
     assert!(code.chars().nth(4) == Some('-'), "{code}");
 
     // Another browser finds it with the code and the ID number. Until it has, the booking's
-    // pages send it to /find, the move page too.
+    // pages send it to the look-up, the move page to the one that leads back to it.
     let other = crate::helpers::Session::new(&app);
-    for path in [
-        "/appointment",
-        "/appointment/move",
-        "/appointment/move?site=1",
+    for (path, to) in [
+        ("/appointment", "/find"),
+        ("/appointment/move", "/find?then=move"),
+        ("/appointment/move?site=1", "/find?then=move"),
     ] {
         let res = other.get(path).await;
         assert_eq!(res.status(), 303, "{path}");
-        assert_eq!(res.headers()["location"], "/find", "{path}");
+        assert_eq!(res.headers()["location"], to, "{path}");
     }
     let find = other.get_text("/find").await;
     let token = csrf_in(&find).unwrap();
