@@ -854,7 +854,25 @@ async fn a_message_is_marked_sent_with_its_audit_entry_only_under_the_claim_that
     );
     assert_eq!(audited(), 0, "and writes no audit entry");
 
+    // Only a message being sent is marked, whatever token it still carries.
+    let set_status = |status: &str| {
+        diesel::update(outbox::table.find(id))
+            .set(outbox::status.eq(status))
+            .execute(&mut *app.conn())
+            .unwrap();
+    };
+    set_status("pending");
+    assert!(!mark("token-a"), "a message not being sent is not marked");
+    assert_eq!(audited(), 0);
+    set_status("sending");
+
     assert!(mark("token-a"));
+    let sent_at: Option<chrono::NaiveDateTime> = outbox::table
+        .find(id)
+        .select(outbox::sent_at)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(sent_at, Some(later), "sent at the worker's time");
     assert_eq!(
         app.count(
             "outbox",
