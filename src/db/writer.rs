@@ -400,14 +400,10 @@ fn group_transaction(
             Job::Once(o) => once.push(o),
         }
     }
-    // The group's error is every job's: none of them runs.
-    let not_run = |delivers: &mut Vec<Deliver>, replayable: Vec<Box<dyn Replayable>>, once| {
-        delivers.extend(replayable.into_iter().map(|r| r.in_savepoint(None)));
-        delivers.extend(Vec::into_iter(once).map(|o: OnceJob| o(None)));
-    };
     if let Err(e) = begin(conn) {
         tracing::warn!(error = %e, jobs = replayable.len() + once.len(), "the writer could not begin a transaction");
-        not_run(delivers, replayable, once);
+        // The group's error is every job's: none of them runs.
+        delivers.extend(in_savepoints(replayable, once).map(|job| job(None)));
         return Err(e);
     }
     if !replayable.is_empty() && gate.open() {
@@ -424,7 +420,7 @@ fn group_transaction(
             };
             if let Err(e) = again {
                 tracing::warn!(error = %e, "the writer could not undo a pass without savepoints");
-                not_run(delivers, replayable, once);
+                delivers.extend(in_savepoints(replayable, once).map(|job| job(None)));
                 return Err(e);
             }
         }
@@ -433,10 +429,7 @@ fn group_transaction(
     // back (a disk I/O error, a full disk, no memory) leaves none open, and diesel, finding its
     // savepoint gone, counts none: a job after it would begin and commit one of its own, so
     // none runs, and the group fails.
-    let replayed = replayable
-        .into_iter()
-        .map(|r| -> OnceJob { Box::new(move |c: Option<&mut AnyConnection>| r.in_savepoint(c)) });
-    let mut rest = replayed.chain(once);
+    let mut rest = in_savepoints(replayable, once);
     while let Some(job) = rest.next() {
         delivers.push(job(Some(&mut *conn)));
         if !in_transaction(conn) {
@@ -449,6 +442,18 @@ fn group_transaction(
         }
     }
     Tm::commit_transaction(conn)
+}
+
+/// The group's jobs as they run in savepoints (or, without a connection, do not run): the
+/// replayable ones first, then the others.
+fn in_savepoints(
+    replayable: Vec<Box<dyn Replayable>>,
+    once: Vec<OnceJob>,
+) -> impl Iterator<Item = OnceJob> {
+    let replayed = replayable
+        .into_iter()
+        .map(|r| -> OnceJob { Box::new(move |c: Option<&mut AnyConnection>| r.in_savepoint(c)) });
+    replayed.chain(once)
 }
 
 /// What the callers of a group hear when one job's error ended its transaction: SQLite does
