@@ -546,7 +546,7 @@ fn outbox(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
     ))
     .load(c)?;
     for r in rows {
-        let unknown_kind = crate::mail::outbox::Kind::parse(&r.kind).is_none();
+        let unknown_kind = crate::models::outbox::Kind::parse(&r.kind).is_none();
         if r.broken == 0 && !unknown_kind {
             continue;
         }
@@ -748,7 +748,7 @@ fn draws(c: &mut AnyConnection, out: &mut Vec<Violation>) -> QueryResult<()> {
                 .first(c)
                 .optional()?;
             let mailed: i64 = outbox::table
-                .filter(outbox::kind.eq(crate::mail::outbox::Kind::EntryResult.as_str()))
+                .filter(outbox::kind.eq(crate::models::outbox::Kind::EntryResult.as_str()))
                 .filter(outbox::ref_id.eq(e.id))
                 .count()
                 .get_result(c)?;

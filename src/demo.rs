@@ -5,14 +5,15 @@
 //! going day after day without touching the slots generated here.
 
 use anyhow::{bail, Context};
-use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::Connection;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::db::{AnyConnection, Db};
-use crate::domain::days::local_to_utc;
+use crate::domain::days::{day_start, local_day, local_to_utc};
+use crate::domain::eligibility::DoseWindow;
 use crate::domain::IdNumber;
 use crate::ids::{new_id, SiteId};
 use crate::models::stock::{self, Movement};
@@ -144,7 +145,7 @@ pub fn generate_city(
         bail!("the database already has towns; demo data only fills an empty database");
     }
     let mut rng = StdRng::seed_from_u64(20211);
-    let today = tz.from_utc_datetime(&now).date_naive();
+    let today = local_day(tz, now);
     let mut created = Created::default();
     conn.transaction::<_, anyhow::Error, _>(|c| {
         let products = insert_products(c)?;
@@ -296,7 +297,14 @@ pub fn generate_city(
         }
         created.slots = rows.len();
         slot::insert_many(c, &rows)?;
-        insert_residents_in_series(c, keys, &mut rng, now, &site_ids, opts.residents_in_series)?;
+        insert_residents_in_series(
+            c,
+            keys,
+            &mut rng,
+            (now, tz),
+            &site_ids,
+            opts.residents_in_series,
+        )?;
         insert_waiting(c, keys, &mut rng, now, &town_ids, opts.waiting_per_town)?;
         if opts.users {
             created.users = insert_users(c, now, site_ids.first().map(|s| s.0))?;
@@ -509,7 +517,7 @@ fn insert_residents_in_series(
     c: &mut AnyConnection,
     keys: &Keys,
     rng: &mut StdRng,
-    now: NaiveDateTime,
+    (now, tz): (NaiveDateTime, Tz),
     sites: &[(i64, i64)],
     count: usize,
 ) -> anyhow::Result<()> {
@@ -603,7 +611,7 @@ fn insert_residents_in_series(
         )?;
         // Every third resident already holds a second-dose appointment.
         if i % 3 == 0 {
-            book_demo_second_dose(c, now, resident_id, site_id, product_id, given)?;
+            book_demo_second_dose(c, (now, tz), resident_id, site_id, product_id, given)?;
         }
     }
     Ok(())
@@ -652,15 +660,16 @@ fn insert_waiting(
 
 fn book_demo_second_dose(
     c: &mut AnyConnection,
-    now: NaiveDateTime,
+    (now, tz): (NaiveDateTime, Tz),
     resident_id: i64,
     site_id: i64,
     product_id: i64,
     given: NaiveDateTime,
 ) -> anyhow::Result<()> {
     let p = product::find(c, crate::ids::ProductId(product_id))?.context("product")?;
-    let opens =
-        (given + Duration::days(i64::from(p.min_interval_days))).max(now + Duration::days(1));
+    // From the window's first city day, as booking reckons it (and not before tomorrow).
+    let window = DoseWindow::after(tz, given, p.min_interval_days, p.max_interval_days);
+    let opens = day_start(tz, window.opens).max(now + Duration::days(1));
     let candidates = slot::list_open_for_sites(c, &[site_id], opens, 50)?;
     for s in candidates {
         if slot::take_seat(c, crate::ids::SlotId(s.id), 2, false)?
@@ -693,9 +702,9 @@ fn book_demo_second_dose(
             // Like any booking, its confirmation is queued with it.
             let r = crate::models::resident::find(c, crate::ids::ResidentId(resident_id))?
                 .context("resident")?;
-            crate::mail::outbox::enqueue(
+            crate::models::outbox::enqueue(
                 c,
-                crate::mail::outbox::Kind::Booked,
+                crate::models::outbox::Kind::Booked,
                 id,
                 &r.email,
                 &r.lang,

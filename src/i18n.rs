@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 use chrono_tz::Tz;
 
-use crate::domain::days::local;
+use crate::domain::days::{local, local_day};
 
 /// A thing whose message is in the catalogue: the services' errors, which say why they refused.
 pub trait Keyed {
@@ -164,11 +164,16 @@ pub fn day_label(lang: Lang, d: NaiveDate) -> String {
     }
 }
 
+/// An instant as people read it: `3月11日 星期一 20:00`.
+pub fn at_label(lang: Lang, tz: Tz, at: NaiveDateTime) -> String {
+    format!("{} {}", day_label(lang, local_day(tz, at)), hm(tz, at))
+}
+
 /// A full date and time range: `11月30日 星期一 09:00–09:30`.
 pub fn when(lang: Lang, tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
     format!(
         "{} {}–{}",
-        day_label(lang, local(tz, start).date_naive()),
+        day_label(lang, local_day(tz, start)),
         hm(tz, start),
         hm(tz, end)
     )

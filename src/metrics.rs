@@ -175,7 +175,7 @@ impl Metrics {
 
 /// `(pending or sending, failed)` messages in the outbox.
 fn outbox_counts(conn: &mut AnyConnection) -> anyhow::Result<(i64, i64)> {
-    let counts = crate::mail::outbox::counts(conn).context("counting the outbox")?;
+    let counts = crate::models::outbox::counts(conn).context("counting the outbox")?;
     let sum = |statuses: &[&str]| -> i64 {
         counts
             .iter()

@@ -34,16 +34,16 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{
-    check_eligibility, upsert_resident, Booked, BookingError, ResidentDetails, Rules, Seat,
-    SeatHolder,
+    check_eligibility, upsert_resident, Booked, BookingError, Collision, ResidentDetails, Rules,
+    Seat, SeatHolder,
 };
-use crate::db::{unique_violation_on, AnyConnection, Db, StorageError};
+use crate::db::{AnyConnection, Db, DbCause};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
-use crate::mail::outbox::{self, Kind};
 use crate::models::draw::{self, Draw, DrawStatus};
 use crate::models::draw_entry::{self, DrawEntry, EntryStatus};
+use crate::models::outbox::{self, Kind};
 use crate::models::{product, resident, slot, Slot};
 use crate::security::{random_token, sha256_hex, Keys};
 
@@ -388,8 +388,13 @@ pub fn sync_release(
         }
     }
     let window = Duration::minutes(rule.draw_minutes.into());
+    let openings: Vec<NaiveDateTime> = openings.into_iter().collect();
+    let mut scheduled = draw::list_for_openings(c, site, &openings)?
+        .into_iter()
+        .peekable();
     for opens_at in openings {
-        let existing = draw::find_for_opening(c, site, opens_at)?;
+        // Both in opening order: the draw of this opening, if it has one, is next.
+        let existing = scheduled.next_if(|d| d.opens_at == opens_at);
         match existing {
             Some(d) if rule.draw_minutes <= 0 => draw::delete_unopened(c, d.id, now)?,
             Some(d) if d.closes_at != opens_at + window => {
@@ -685,16 +690,13 @@ fn try_seat(
         Err(BookingError::NoStock) => Ok(Tried::NoStock),
         Err(BookingError::NotActive) => Ok(Tried::Stop),
         Err(BookingError::ContactCap) => Ok(Tried::Capped),
-        Err(BookingError::Storage(StorageError::Db(x))) if unique_violation_on(&x, "dose") => {
-            Ok(Tried::Stop)
-        }
-        // A booking code drawn twice, or an id another process made in the same second.
-        Err(BookingError::Storage(StorageError::Db(x)))
-            if unique_violation_on(&x, "code") || crate::db::primary_key_violation(&x) =>
-        {
-            Ok(Tried::Again)
-        }
-        Err(x) => Err(x),
+        // A booking code drawn twice, or an id another process made in the same second; or the
+        // resident holds the dose already.
+        Err(x) => match x.db_cause().and_then(Collision::of) {
+            Some(Collision::Again) => Ok(Tried::Again),
+            Some(Collision::OnDose) => Ok(Tried::Stop),
+            None => Err(x),
+        },
     }
 }
 

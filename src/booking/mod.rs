@@ -41,8 +41,8 @@ use crate::domain::eligibility::{self, Refusal};
 use crate::domain::{BookingCode, Email, IdNumber, PersonName, Phone};
 use crate::i18n::Keyed;
 use crate::ids::{new_id, AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
+use crate::models::outbox::{self, Kind};
 use crate::models::{
     audit, product, resident, site, slot, stock, vaccination, waiting, Appointment, Product,
     Resident, Slot,
@@ -223,19 +223,38 @@ pub(crate) fn retrying_collisions<T, E: DbCause>(
             Err(e) => e,
             done => return done,
         };
-        let (again, on_dose) = match e.db_cause() {
-            Some(d) => (
-                unique_violation_on(d, "code")
-                    || unique_violation_on(d, "id_hash")
-                    || crate::db::primary_key_violation(d),
-                unique_violation_on(d, "dose"),
-            ),
-            None => (false, false),
+        return match e.db_cause().and_then(Collision::of) {
+            Some(Collision::Again) if tries < 3 => continue,
+            Some(Collision::OnDose) => Err(taken),
+            _ => Err(e),
         };
-        if again && tries < 3 {
-            continue;
+    }
+}
+
+/// What a unique violation on a booking's writes means: the one classification that
+/// [`retrying_collisions`], the draw's seats and [`BookingError::is_collision`] share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Collision {
+    /// A random booking code or a new row's id made twice, or a resident created by a
+    /// concurrent request: the same write may succeed when run again.
+    Again,
+    /// The one-per-dose index: the resident holds (or waits in a draw for) this dose already.
+    OnDose,
+}
+
+impl Collision {
+    /// The collision `d` is, if it is one.
+    pub(crate) fn of(d: &DieselError) -> Option<Collision> {
+        if unique_violation_on(d, "code")
+            || unique_violation_on(d, "id_hash")
+            || crate::db::primary_key_violation(d)
+        {
+            Some(Collision::Again)
+        } else if unique_violation_on(d, "dose") {
+            Some(Collision::OnDose)
+        } else {
+            None
         }
-        return Err(if on_dose { taken } else { e });
     }
 }
 
@@ -300,12 +319,7 @@ impl BookingError {
     /// A unique violation that [`book`] settles itself (by trying again, or as
     /// [`BookingError::AlreadyBooked`]).
     pub fn is_collision(&self) -> bool {
-        self.db_cause().is_some_and(|d| {
-            matches!(
-                d,
-                DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-            )
-        })
+        self.db_cause().and_then(Collision::of).is_some()
     }
 }
 

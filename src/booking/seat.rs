@@ -11,8 +11,8 @@ use crate::db::prepared::{run_together, Part};
 use crate::db::AnyConnection;
 use crate::domain::BookingCode;
 use crate::ids::{new_id, ProductId, ResidentId, SiteId, SlotId};
-use crate::mail::outbox::{self, Addressed, InsertOutbox, Kind};
 use crate::models::appointment::{self, AppointmentStatus, NewAppointment};
+use crate::models::outbox::{self, Addressed, InsertOutbox, Kind};
 use crate::models::resident::{self, NewResident, Resident};
 use crate::models::{slot, stock, Appointment, Slot};
 

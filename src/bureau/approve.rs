@@ -9,9 +9,10 @@ use chrono_tz::Tz;
 use super::plan::{read_plan, SiteLine, StoredPlan, TownLine};
 use super::BureauError;
 use crate::db::{AnyConnection, Db, StorageError};
-use crate::domain::days::day_bounds;
+use crate::domain::days::{day_bounds, local_day};
+use crate::domain::eligibility::DoseWindow;
 use crate::ids::{new_id, ResidentId, SiteId, TownId};
-use crate::mail::outbox::{self, Kind};
+use crate::models::outbox::{self, Kind};
 use crate::models::shipment::{self, Shipment, TownNotice};
 use crate::models::stock::{self, Movement};
 use crate::models::{audit, resident, slot, town, waiting, Product};
@@ -99,7 +100,10 @@ pub fn approve(
                     k.rsplit_once('@')
                         .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
                 })
-                .map(|d| d + Duration::days(i64::from(loaded.product.max_interval_days)))
+                .map(|d| {
+                    let p = &loaded.product;
+                    DoseWindow::after_day(d, p.min_interval_days, p.max_interval_days).closes
+                })
                 .max();
             let notice_id = new_id();
             shipment::insert_notice(
@@ -254,12 +258,13 @@ fn hold_second_dose_seats(
         else {
             continue;
         };
-        let opens = (first + Duration::days(i64::from(p.min_interval_days))).max(run_date);
-        let closes = (first + Duration::days(i64::from(p.max_interval_days))).clamp(run_date, last);
+        let w = DoseWindow::after_day(first, p.min_interval_days, p.max_interval_days);
+        let opens = w.opens.max(run_date);
+        let closes = w.closes.clamp(run_date, last);
         let window: Vec<&slot::Slot> = slots
             .iter()
             .filter(|s| {
-                let d = crate::domain::days::local(tz, s.starts_at).date_naive();
+                let d = local_day(tz, s.starts_at);
                 d >= opens.min(closes) && d <= closes
             })
             .collect();

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{field, BureauError};
 use crate::allocation::{parse_instance, Instance};
 use crate::db::AnyConnection;
-use crate::domain::days::day_bounds;
+use crate::domain::days::{day_bounds, local_day};
 use crate::ids::ProductId;
 use crate::models::shipment::Shipment;
 use crate::models::{appointment, site, slot, stock, town, vaccination, waiting, Product, Site};
@@ -75,9 +75,7 @@ pub fn build_instance(
         if g.dose_number == 1 {
             f.first_dosed += 1;
             if g.product_id == p.id && !second.contains(&g.resident_id) {
-                let day = crate::domain::days::local(tz, g.given_at)
-                    .date_naive()
-                    .min(run_date);
+                let day = local_day(tz, g.given_at).min(run_date);
                 *f.cohorts.entry(day).or_default() += 1;
             }
         }
@@ -99,7 +97,7 @@ pub fn build_instance(
     let (_, to) = day_bounds(tz, run_date + Duration::days(horizon - 1));
     let seats = slot::seats_for_product_between(c, ProductId(p.id), from, to)?;
     for (site_id, at, n) in seats {
-        let day = (crate::domain::days::local(tz, at).date_naive() - run_date).num_days();
+        let day = (local_day(tz, at) - run_date).num_days();
         if let (Some(f), Ok(d)) = (facts.get_mut(&site_id), usize::try_from(day)) {
             if let Some(cap) = f.capacity.get_mut(d) {
                 *cap += u64::try_from(n).unwrap_or(0);

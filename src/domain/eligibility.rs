@@ -64,7 +64,12 @@ impl DoseWindow {
     /// The window `min_days` to `max_days` after the city day on which the previous dose was
     /// given.
     pub fn after(tz: Tz, previous_given_at: NaiveDateTime, min_days: i32, max_days: i32) -> Self {
-        let given = local_day(tz, previous_given_at);
+        DoseWindow::after_day(local_day(tz, previous_given_at), min_days, max_days)
+    }
+
+    /// The window `min_days` to `max_days` after the city day `given` (a cohort of first doses
+    /// given that day, as the allocation counts them).
+    pub fn after_day(given: NaiveDate, min_days: i32, max_days: i32) -> Self {
         DoseWindow {
             opens: given + Duration::days(i64::from(min_days)),
             closes: given + Duration::days(i64::from(max_days)),

@@ -1,9 +1,9 @@
-//! Email: the outbox (written in the same transaction as the change that causes a message), the
-//! transports (SMTP in production, `.eml` files by default, memory in tests), rendering with
-//! askama in the resident's language, and the worker that delivers and schedules messages.
+//! Email: the transports (SMTP in production, `.eml` files by default, memory in tests),
+//! rendering with askama in the resident's language, and the worker that schedules messages and
+//! delivers the outbox. The outbox table itself is `models::outbox`: its rows are written inside
+//! the transactions of the changes that cause them, by services that know nothing of mail.
 
 pub mod ics;
-pub mod outbox;
 mod relocated;
 pub mod render;
 pub mod worker;

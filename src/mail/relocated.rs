@@ -6,11 +6,11 @@
 use chrono::NaiveDateTime;
 
 use super::ics;
-use super::outbox::OutboxRow;
 use super::render::{named, shown_code, Content, Env, RenderError};
 use crate::db::AnyConnection;
 use crate::i18n::{when, Lang};
 use crate::ids::{AppointmentId, SiteId, SlotId, TownId};
+use crate::models::outbox::OutboxRow;
 use crate::models::{appointment, exception, exception_move, site, slot, town, LocalName};
 
 /// The message for a `relocated` row; `None` when what it is about is gone.

@@ -13,13 +13,13 @@ use lettre::message::{Attachment, MultiPart};
 use lettre::Message;
 
 use super::ics;
-use super::outbox::{Kind, OutboxRow};
 use crate::db::AnyConnection;
 use crate::domain::days::local_day;
 use crate::domain::eligibility::{next_dose_window, DoseWindow};
 use crate::domain::BookingCode;
 use crate::i18n::{day_label, when, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
+use crate::models::outbox::{Kind, OutboxRow};
 use crate::models::{
     appointment, product, resident, shipment, site, slot, town, vaccination, waiting, LocalName,
     Product, Resident, Site,

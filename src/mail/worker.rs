@@ -4,18 +4,16 @@
 
 use chrono::{Duration, NaiveDateTime};
 use chrono_tz::Tz;
-use diesel::prelude::*;
 
-use super::outbox::{self, Kind};
 use super::render::{render, Env};
 use super::Transport;
 use crate::clock::Clock;
-use crate::db::schema::{appointments, products, residents, vaccinations};
 use crate::db::{claim_outbox, mark_outbox_sent, Db, StorageError};
 use crate::domain::days::day_start;
 use crate::domain::eligibility::DoseWindow;
 use crate::ids::new_id;
-use crate::models::appointment::AppointmentStatus;
+use crate::models::outbox::{self, Kind};
+use crate::models::{appointment, vaccination};
 use crate::security::random_token;
 
 /// How the worker sends.
@@ -50,53 +48,28 @@ const BATCH: i64 = 50;
 pub fn schedule(db: &Db, now: NaiveDateTime, reminder_hours: i64, tz: Tz) -> anyhow::Result<usize> {
     let (reminders, doses) = {
         let mut c = db.read.get()?;
-        let reminders: Vec<(i64, i64, NaiveDateTime, String, String)> = appointments::table
-            .inner_join(residents::table)
-            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
-            .filter(appointments::starts_at.gt(now))
-            .filter(appointments::starts_at.le(now + Duration::hours(reminder_hours)))
-            .filter(residents::email.ne(""))
-            .select((
-                appointments::id,
-                appointments::slot_id,
-                appointments::starts_at,
-                residents::email,
-                residents::lang,
-            ))
-            .load(&mut c)?;
-        let doses: Vec<(i64, NaiveDateTime, i32, i32, String, String)> = vaccinations::table
-            .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
-            .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
-            .filter(vaccinations::dose_number.lt(products::doses_in_series))
-            .filter(vaccinations::given_at.gt(now - Duration::days(400)))
-            .filter(residents::email.ne(""))
-            .select((
-                vaccinations::id,
-                vaccinations::given_at,
-                products::min_interval_days,
-                products::max_interval_days,
-                residents::email,
-                residents::lang,
-            ))
-            .load(&mut c)?;
+        let until = now + Duration::hours(reminder_hours);
+        let reminders = appointment::list_due_reminders(&mut c, now, until)?;
+        let doses = vaccination::list_series_going_on(&mut c, now - Duration::days(400))?;
         (reminders, doses)
     };
     let week = Duration::days(7);
     let mut jobs: Vec<(Kind, i64, Option<i64>, String, String, String)> = Vec::new();
-    for (id, slot_id, starts_at, email, lang) in reminders {
+    for r in reminders {
         // Keyed by the time too: a moved appointment gets a reminder for its new time (and the
         // renderer drops one queued for a time the appointment has left).
-        let key = format!("reminder:{id}:{}", starts_at.and_utc().timestamp());
-        jobs.push((Kind::Reminder, id, Some(slot_id), email, lang, key));
+        let key = format!("reminder:{}:{}", r.id, r.starts_at.and_utc().timestamp());
+        jobs.push((Kind::Reminder, r.id, Some(r.slot_id), r.email, r.lang, key));
     }
-    for (id, given, min, max, email, lang) in doses {
-        let window = DoseWindow::after(tz, given, min, max);
+    for d in doses {
+        let window = DoseWindow::after(tz, d.given_at, d.min_interval_days, d.max_interval_days);
         let opens = day_start(tz, window.opens);
         let last_call = day_start(tz, window.closes - Duration::days(3));
+        let id = d.id;
         let mut job = |kind: Kind, key: String| {
-            jobs.push((kind, id, None, email.clone(), lang.clone(), key));
+            jobs.push((kind, id, None, d.email.clone(), d.lang.clone(), key));
         };
-        if given > now - Duration::days(2) {
+        if d.given_at > now - Duration::days(2) {
             job(Kind::SecondDoseWindow, format!("dose2-window:{id}"));
         }
         if opens <= now && opens > now - week {

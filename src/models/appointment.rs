@@ -373,6 +373,40 @@ pub fn sites_of_active_first_doses(
         .load(conn)
 }
 
+/// A booked appointment to remind its resident of, with the address the reminder goes to.
+#[derive(Debug, Clone, Queryable)]
+pub struct DueReminder {
+    pub id: i64,
+    pub slot_id: i64,
+    pub starts_at: NaiveDateTime,
+    pub email: String,
+    pub lang: String,
+}
+
+/// The booked appointments that start after `now` and no later than `until`, of residents who
+/// gave an e-mail address: the reminders the mail scheduler queues.
+pub fn list_due_reminders(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<DueReminder>> {
+    use crate::db::schema::residents;
+    appointments::table
+        .inner_join(residents::table)
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+        .filter(appointments::starts_at.gt(now))
+        .filter(appointments::starts_at.le(until))
+        .filter(residents::email.ne(""))
+        .select((
+            appointments::id,
+            appointments::slot_id,
+            appointments::starts_at,
+            residents::email,
+            residents::lang,
+        ))
+        .load(conn)
+}
+
 /// An active appointment of a slot: `(id, code, last four characters of the resident's ID
 /// number, dose number, status)`.
 pub type ActiveInSlot = (i64, String, String, i32, String);

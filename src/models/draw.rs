@@ -46,7 +46,7 @@ pub struct Draw {
     pub status: String,
     /// How many entries were taken: stored when the draw is done. While it takes entries no
     /// row counts them (every entry would wait on that row's lock): [`find_counted`] and
-    /// [`list_for_openings`] fill it in with a count of the entries.
+    /// [`count_entries`] fill it in with a count of the entries.
     pub entries: i32,
     pub claim_token: Option<String>,
     pub lease_until: Option<NaiveDateTime>,
@@ -137,19 +137,35 @@ impl From<BriefRow> for Draw {
 /// polls (an entry's look-up): counting thousands of entries on each of those was measured to
 /// slow the draw itself.
 pub fn find_counted(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
-    find(conn, id)?.map(|d| counted(conn, d)).transpose()
+    let mut found: Vec<Draw> = find(conn, id)?.into_iter().collect();
+    count_entries(conn, &mut found)?;
+    Ok(found.pop())
 }
 
-/// `d` with its entries counted, if it is not done (a done draw stored its count).
-fn counted(conn: &mut AnyConnection, mut d: Draw) -> QueryResult<Draw> {
-    if !d.is_done() {
-        let n: i64 = draw_entries::table
-            .filter(draw_entries::draw_id.eq(d.id))
-            .count()
-            .get_result(conn)?;
+/// Fill in the entry counts of the draws that are not done (a done draw stored its count), in
+/// one grouped query.
+pub fn count_entries(conn: &mut AnyConnection, draws: &mut [Draw]) -> QueryResult<()> {
+    let open: Vec<i64> = draws
+        .iter()
+        .filter(|d| !d.is_done())
+        .map(|d| d.id)
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let counts: Vec<(i64, i64)> = draw_entries::table
+        .filter(draw_entries::draw_id.eq_any(&open))
+        .group_by(draw_entries::draw_id)
+        .select((draw_entries::draw_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    for d in draws.iter_mut().filter(|d| !d.is_done()) {
+        let n = counts
+            .iter()
+            .find(|(id, _)| *id == d.id)
+            .map_or(0, |(_, n)| *n);
         d.entries = i32::try_from(n).unwrap_or(i32::MAX);
     }
-    Ok(d)
+    Ok(())
 }
 
 /// The draw of a site's opening instant.
@@ -166,7 +182,8 @@ pub fn find_for_opening(
     )
 }
 
-/// The draws of a site's opening instants, with their entries counted.
+/// The draws of a site's opening instants, in order (their entries not counted: see
+/// [`count_entries`]).
 pub fn list_for_openings(
     conn: &mut AnyConnection,
     site: SiteId,
@@ -180,10 +197,7 @@ pub fn list_for_openings(
         .filter(draws::opens_at.eq_any(opens))
         .order(draws::opens_at.asc())
         .select(Draw::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|d| counted(conn, d))
-        .collect()
+        .load(conn)
 }
 
 /// Schedule a draw unless the site's opening instant has one already (several publishers may

@@ -335,6 +335,19 @@ pub fn list_future_for_site(
     list_for_site(conn, site, StartEdge::After(from), None)
 }
 
+/// How many of a site's slots start after `from` (the site page's published-slots figure).
+pub fn count_future_for_site(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    from: NaiveDateTime,
+) -> QueryResult<i64> {
+    slots::table
+        .filter(slots::site_id.eq(site.0))
+        .filter(slots::starts_at.gt(from))
+        .count()
+        .get_result(conn)
+}
+
 /// When a site's first slot after `from` with a free seat starts (first or second dose), if
 /// it has one: where its day page opens when no day is asked for.
 pub fn first_free_after(

@@ -140,3 +140,40 @@ pub fn list_first_and_second_doses(conn: &mut AnyConnection) -> QueryResult<Vec<
         ))
         .load(conn)
 }
+
+/// A dose that has a next one in its series, with its product's interval and the address the
+/// second-dose messages go to.
+#[derive(Debug, Clone, Queryable)]
+pub struct SeriesGoingOn {
+    /// The vaccination's id.
+    pub id: i64,
+    pub given_at: NaiveDateTime,
+    pub min_interval_days: i32,
+    pub max_interval_days: i32,
+    pub email: String,
+    pub lang: String,
+}
+
+/// The doses given after `since` that are not their series' last, of residents who gave an
+/// e-mail address: the second-dose messages the mail scheduler queues.
+pub fn list_series_going_on(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<SeriesGoingOn>> {
+    use crate::db::schema::{products, residents};
+    vaccinations::table
+        .inner_join(residents::table.on(residents::id.eq(vaccinations::resident_id)))
+        .inner_join(products::table.on(products::id.eq(vaccinations::product_id)))
+        .filter(vaccinations::dose_number.lt(products::doses_in_series))
+        .filter(vaccinations::given_at.gt(since))
+        .filter(residents::email.ne(""))
+        .select((
+            vaccinations::id,
+            vaccinations::given_at,
+            products::min_interval_days,
+            products::max_interval_days,
+            residents::email,
+            residents::lang,
+        ))
+        .load(conn)
+}

@@ -283,28 +283,24 @@ pub fn import_csv(
     }
     let actor = actor.to_string();
     db.transaction(move |c| {
-        let mut town_ids: HashMap<String, i64> = HashMap::new();
+        // Every town's id by its code: the database's, then the file's new ones.
+        let mut town_ids: HashMap<String, i64> = town::list_all(c)?
+            .into_iter()
+            .map(|t| (t.code, t.id))
+            .collect();
         for row in &rows {
             if let Row::Town(line, t) = row {
-                match town::find_by_code(c, &t.code)? {
-                    Some(existing) => {
-                        problems.push((*line, "err.import.town_exists".to_string()));
-                        town_ids.insert(t.code.clone(), existing.id);
-                    }
-                    None => {
-                        town_ids.insert(t.code.clone(), t.id);
-                    }
+                if town_ids.contains_key(&t.code) {
+                    problems.push((*line, "err.import.town_exists".to_string()));
+                } else {
+                    town_ids.insert(t.code.clone(), t.id);
                 }
             }
         }
         let existing_sites = site::list_all(c)?;
         for row in &rows {
             if let Row::Site(line, code, s) = row {
-                let town_id = match town_ids.get(code) {
-                    Some(id) => Some(*id),
-                    None => town::find_by_code(c, code)?.map(|t| t.id),
-                };
-                match town_id {
+                match town_ids.get(code).copied() {
                     None => problems.push((*line, "err.import.unknown_town".to_string())),
                     Some(tid) => {
                         if existing_sites
@@ -335,12 +331,8 @@ pub fn import_csv(
         }
         for row in &rows {
             if let Row::Site(_, code, s) = row {
-                let town_id = match town_ids.get(code) {
-                    Some(id) => *id,
-                    None => town::find_by_code(c, code)?
-                        .map(|t| t.id)
-                        .ok_or(diesel::result::Error::NotFound)?,
-                };
+                // Every site's town was found above, or the import stopped.
+                let town_id = *town_ids.get(code).ok_or(diesel::result::Error::NotFound)?;
                 let s = NewSite {
                     town_id,
                     ..s.clone()

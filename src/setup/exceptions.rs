@@ -6,7 +6,7 @@
 //! The admin sees the plan first and confirms it; a plan that changed before the confirmation
 //! arrives is shown again, not applied.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::error::SetupError;
@@ -15,13 +15,13 @@ use crate::booking::relocate::{self, Displaced, Planned};
 use crate::booking::{BookingError, Rules};
 use crate::db::{AnyConnection, Db};
 use crate::domain::city::{hm, ExceptionSeats, Window};
-use crate::domain::days::local_to_utc;
+use crate::domain::days::{local_day, local_to_utc};
 use crate::domain::IdNumber;
 use crate::ids::{new_id, AppointmentId, ResidentId, SiteId, SlotId, TownId};
-use crate::mail::outbox::{self, Kind};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::exception::{self, SiteException};
 use crate::models::exception_move::{self, ExceptionMove};
+use crate::models::outbox::{self, Kind};
 use crate::models::{audit, resident, site, slot, waiting, Site, Slot};
 use std::collections::BTreeMap;
 
@@ -87,7 +87,7 @@ fn slots_in_window(
     Ok(
         slot::list_for_site_between(c, site_id, from - Duration::hours(2), to)?
             .into_iter()
-            .filter(|s| tz.from_utc_datetime(&s.starts_at).date_naive() == e.day)
+            .filter(|s| local_day(tz, s.starts_at) == e.day)
             .filter(|s| s.starts_at < hi && lo < s.ends_at)
             .collect(),
     )

@@ -3,9 +3,10 @@
 //! never duplicates a slot, never changes a slot that has bookings, and withdraws or reshapes only
 //! unbooked future slots that the template no longer describes.
 
+use crate::domain::days::local_day;
 pub use crate::domain::days::local_to_utc;
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::error::SetupError;
@@ -133,7 +134,7 @@ pub fn publish_site(
         // Sites without a template (demo data, fixtures) are not the publisher's.
         return Ok(PublishReport::default());
     };
-    let today = tz.from_utc_datetime(&now).date_naive();
+    let today = local_day(tz, now);
     let rule = template::release_rule(c, site_id)?;
     let wanted = if s.active {
         let hours = template::hours(c, site_id)?;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 
 pub use crate::domain::days::{day_bounds, local};
-pub use crate::i18n::{day_label, hm, when};
+pub use crate::i18n::{at_label, day_label, hm, when};
 use layout::Layout;
 
 /// Field errors of a form, already in the page's language.
@@ -39,6 +39,15 @@ impl FormErrors {
     pub fn all(&self) -> Vec<(&'static str, &str)> {
         self.0.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
+}
+
+/// `(id, name in lang)` of each town, for a choice of town.
+pub fn town_choices(lang: crate::i18n::Lang, towns: &[crate::models::Town]) -> Vec<(String, String)> {
+    use crate::models::LocalName;
+    towns
+        .iter()
+        .map(|t| (t.id.to_string(), t.local_name(lang).to_string()))
+        .collect()
 }
 
 /// The name of product `id` among `products` in `lang` ("" if it is not there).

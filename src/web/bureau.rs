@@ -1,6 +1,8 @@
 //! The bureau's shipment pages: record a shipment, plan it, adjust and approve the plan, the
 //! notices to towns, and the audit log. Rules live in `bureau/`.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -13,7 +15,7 @@ use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::{Keyed, Lang};
 use crate::models::shipment::{self, Shipment, TownNotice};
-use crate::models::{product, LocalName, Product};
+use crate::models::{product, site, LocalName, Product, Site};
 use crate::views::bureau::{
     LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
     ShipmentRow, ShipmentsPage, SiteShareRow,
@@ -296,7 +298,7 @@ fn level_rows(optimal: &LevelTotals, current: &LevelTotals) -> Vec<LevelRow> {
 fn notice_rows(
     lang: Lang,
     notices: Vec<TownNotice>,
-    towns: &std::collections::HashMap<i64, crate::models::Town>,
+    towns: &HashMap<i64, crate::models::Town>,
 ) -> Vec<NoticeRow> {
     notices
         .into_iter()
@@ -330,12 +332,23 @@ impl View for (i64, PlanFormState) {
 
     async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
         let (id, form) = self;
-        let (loaded, notices, towns) = read(state, move |c, _| {
+        let (loaded, notices, towns, sites) = read(state, move |c, _| {
             let loaded = bureau::load_plan(c, id)?;
             let notices = shipment::notices_of_plan(c, id)?;
-            Ok((loaded, notices, bureau::towns_by_id(c)?))
+            let sites: HashMap<i64, Site> =
+                site::list_all(c)?.into_iter().map(|s| (s.id, s)).collect();
+            Ok((loaded, notices, bureau::towns_by_id(c)?, sites))
         })
         .await?;
+        // The plan stored the names as they were; the page names towns and sites in its
+        // language as they are now (the stored name for one no longer listed).
+        let lang = ctx.lang;
+        let town_name = |id: i64, stored: String| {
+            towns.get(&id).map_or(stored, |t| t.local_name(lang).to_string())
+        };
+        let site_name = |id: i64, stored: String| {
+            sites.get(&id).map_or(stored, |s| s.local_name(lang).to_string())
+        };
         let StoredPlan {
             towns: lines,
             central_hold,
@@ -365,7 +378,7 @@ impl View for (i64, PlanFormState) {
                         .find(|o| o.code == t.code)
                         .map_or(0, |o| o.ship),
                     code: t.code,
-                    name: t.name,
+                    name: town_name(t.town_id, t.name),
                     ship: t.ship,
                     urgent: t.urgent_second,
                     reserve: t.reserve,
@@ -379,7 +392,7 @@ impl View for (i64, PlanFormState) {
                         .into_iter()
                         .map(|s| SiteShareRow {
                             second: s.second_doses.values().sum(),
-                            name: s.name,
+                            name: site_name(s.site_id, s.name),
                             ship: s.ship,
                             first: s.first,
                         })
@@ -556,8 +569,8 @@ pub async fn mail(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpRespo
     let tz = state.settings.time_zone;
     let (counts, failed) = read(&state, |c, _| {
         Ok((
-            crate::mail::outbox::counts(c)?,
-            crate::mail::outbox::failed(c, 200)?,
+            crate::models::outbox::counts(c)?,
+            crate::models::outbox::failed(c, 200)?,
         ))
     })
     .await?;

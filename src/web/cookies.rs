@@ -10,10 +10,16 @@ use super::state::AppState;
 pub const SESSION: &str = "dw_session";
 /// The resident's grant to see and change one appointment, after code + ID number.
 pub const APPOINTMENT: &str = "dw_appt";
+/// How long the appointment grant lasts, in seconds.
+pub const APPOINTMENT_SECONDS: i64 = 2 * 3600;
 /// The resident's grant to see their household (a member's resident id), after code + ID number.
 pub const HOUSEHOLD: &str = "dw_house";
+/// How long the household grant lasts, in seconds (as the appointment's).
+pub const HOUSEHOLD_SECONDS: i64 = APPOINTMENT_SECONDS;
 /// The resident's grant to see one draw entry, after entering or code + ID number.
 pub const ENTRY: &str = "dw_entry";
+/// How long the entry grant lasts, in seconds (past the draw, to read the result).
+pub const ENTRY_SECONDS: i64 = 7 * 86400;
 /// The CSRF cookie: a token the server signed for the visitor's session, echoed in each form.
 pub const CSRF: &str = "dw_csrf";
 /// The language choice.

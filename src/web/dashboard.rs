@@ -50,11 +50,7 @@ pub async fn dashboard(
     })
     .await?;
     html(&DashboardPage {
-        towns: data
-            .towns
-            .iter()
-            .map(|t| (t.id.to_string(), t.local_name(lang).to_string()))
-            .collect(),
+        towns: crate::views::town_choices(lang, &data.towns),
         town: town.map(|t| t.to_string()).unwrap_or_default(),
         scope_name: scope_name(&data, lang),
         today: crate::i18n::day_label(lang, today),

@@ -24,19 +24,7 @@ use crate::models::draw_entry::EntryStatus;
 use crate::models::stock::{self, StockBalance};
 use crate::models::{site, slot, Slot};
 use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
-use crate::views::{day_label, hm, local, FormErrors, ResidentForm};
-
-/// How long the "see this entry" grant lasts, in seconds (past the draw, to read the result).
-const ENTRY_GRANT_SECONDS: i64 = 7 * 86400;
-
-/// A local instant as people read it: `3月11日 星期一 20:00`.
-pub fn at_label(lang: Lang, tz: Tz, at: NaiveDateTime) -> String {
-    format!(
-        "{} {}",
-        day_label(lang, local(tz, at).date_naive()),
-        hm(tz, at)
-    )
-}
+use crate::views::{at_label, local, FormErrors, ResidentForm};
 
 /// A site (active or not), its town, the vaccines and the town's sites, through the one-second
 /// read cache; `NotFound` for no such site.
@@ -78,7 +66,8 @@ pub async fn slots_and_draws(
         let mut opens: Vec<NaiveDateTime> = slots.iter().filter_map(|s| s.opens_at).collect();
         opens.sort();
         opens.dedup();
-        let draws = draw::list_for_openings(c, site_id, &opens)?;
+        let mut draws = draw::list_for_openings(c, site_id, &opens)?;
+        draw::count_entries(c, &mut draws)?;
         let stock = stock::balances_for_site(c, site_id)?;
         Ok((slots, draws, stock))
     };
@@ -159,7 +148,7 @@ pub fn grant_entry(state: &AppState, entry_id: i64) -> HttpResponse {
         state,
         cookies::ENTRY,
         entry_id,
-        ENTRY_GRANT_SECONDS,
+        cookies::ENTRY_SECONDS,
         "/entry",
     )
 }
@@ -195,7 +184,7 @@ pub async fn entry_page(
             &state.keys.cookie,
             cookies::APPOINTMENT,
             a.to_string(),
-            super::resident::GRANT_SECONDS,
+            cookies::APPOINTMENT_SECONDS,
             state.settings.cookie_secure,
         ));
     }
@@ -334,7 +323,7 @@ pub fn countdown(lang: Lang, tz: Tz, now: NaiveDateTime, at: NaiveDateTime) -> O
         return None;
     }
     Some(Countdown {
-        datetime: crate::views::local(tz, at).to_rfc3339(),
+        datetime: local(tz, at).to_rfc3339(),
         when: at_label(lang, tz, at),
         left: time_left(lang, secs),
         secs,

@@ -32,6 +32,7 @@ use crate::i18n::Lang;
 use crate::models::export::{self, Filter, Key};
 use crate::models::{audit, town};
 use crate::views::audit::AuditPage;
+use crate::views::town_choices;
 use crate::views::exports::{Export, ExportsPage, PlanLine, Sheet};
 
 /// Rows per page read from the database.
@@ -142,10 +143,7 @@ pub async fn audit_page(
     html(&AuditPage {
         rows: crate::views::audit::rows(entries, &names, tz),
         actions,
-        towns: towns
-            .into_iter()
-            .map(|t| (t.id.to_string(), t.name))
-            .collect(),
+        towns: town_choices(ctx.lang, &towns),
         from: q.from.trim().to_string(),
         to: q.to.trim().to_string(),
         town: q.town.trim().to_string(),
@@ -171,10 +169,7 @@ pub async fn exports_page(
             .iter()
             .map(|e| (e.name(), e.title_key()))
             .collect(),
-        towns: towns
-            .into_iter()
-            .map(|t| (t.id.to_string(), t.name))
-            .collect(),
+        towns: town_choices(ctx.lang, &towns),
         query: q.query(None),
         from: q.from.trim().to_string(),
         to: q.to.trim().to_string(),

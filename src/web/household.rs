@@ -17,7 +17,7 @@ use super::respond::{see_other, show, View};
 use super::state::{blocking, read, AppState};
 use crate::booking::household::{self as house, HouseholdError};
 use crate::booking::BookingError;
-use crate::domain::days::{day_bounds, local, local_day};
+use crate::domain::days::{day_bounds, local_day};
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
 use crate::error::AppError;
@@ -29,8 +29,6 @@ use crate::views::household::{
 };
 use crate::views::FormErrors;
 
-/// How long the household grant lasts, in seconds (as the appointment's).
-const GRANT_SECONDS: i64 = 2 * 3600;
 /// How far ahead the day picker goes (as the site page's).
 const DAYS_AHEAD: i64 = 60;
 
@@ -155,7 +153,7 @@ fn member_row(
         .map(|a| {
             let at = format!(
                 "{} {}",
-                day_label(lang, local(tz, a.starts_at).date_naive()),
+                day_label(lang, local_day(tz, a.starts_at)),
                 hm(tz, a.starts_at)
             );
             let code =
@@ -450,11 +448,7 @@ fn booking_text(lang: Lang, tz: chrono_tz::Tz, e: &BookingError) -> String {
     match e {
         BookingError::TooEarly(d) => lang.tf(e.key(), &[("date", &day_label(lang, *d))]),
         BookingError::NotOpen(at) => {
-            let at = format!(
-                "{} {}",
-                day_label(lang, local(tz, *at).date_naive()),
-                hm(tz, *at)
-            );
+            let at = format!("{} {}", day_label(lang, local_day(tz, *at)), hm(tz, *at));
             lang.tf(e.key(), &[("when", &at)])
         }
         e => lang.t(e.key()).to_string(),
@@ -559,7 +553,7 @@ pub async fn find_submit(
             st,
             cookies::HOUSEHOLD,
             a.resident_id,
-            GRANT_SECONDS,
+            cookies::HOUSEHOLD_SECONDS,
             "/household",
         )
     };

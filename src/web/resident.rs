@@ -31,14 +31,12 @@ use crate::models::{
     town, vaccination, waiting, AppointmentStatus,
 };
 use crate::views::{
-    day_bounds, day_label, local, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors,
+    day_bounds, day_label, hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors,
     HomePage, ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
 const DAYS_AHEAD: i64 = 60;
-/// How long the "manage this appointment" grant lasts, in seconds.
-pub(crate) const GRANT_SECONDS: i64 = 2 * 3600;
 
 /// Turn a field error into its message in the page's language.
 pub fn field_message(lang: Lang, e: FieldError) -> String {
@@ -79,7 +77,7 @@ pub fn parse_person(
 pub fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &BookingError) -> String {
     match e {
         BookingError::NotOpen(at) => {
-            lang.tf(e.key(), &[("when", &super::draw::at_label(lang, tz, *at))])
+            lang.tf(e.key(), &[("when", &crate::views::at_label(lang, tz, *at))])
         }
         e => refusal_message(lang, e),
     }
@@ -446,7 +444,7 @@ pub(super) fn grant_and_show(state: &AppState, appointment_id: i64, to: &str) ->
         state,
         cookies::APPOINTMENT,
         appointment_id,
-        GRANT_SECONDS,
+        cookies::APPOINTMENT_SECONDS,
         to,
     )
 }
@@ -509,9 +507,7 @@ pub async fn appointment_page(
             lang.tf("appt.next_dose_window", &args)
         }
     });
-    let arrive_at = local(tz, sl.starts_at - Duration::minutes(10))
-        .format("%H:%M")
-        .to_string();
+    let arrive_at = hm(tz, sl.starts_at - Duration::minutes(10));
     let page = AppointmentPage {
         qr: qr_svg(&format!("{}/staff/checkin/{}", state.base_url, a.code)),
         code,

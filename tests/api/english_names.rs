@@ -398,3 +398,48 @@ async fn staff_and_bureau_pages_and_the_towns_api_carry_the_english_names() {
         .filter(|t| t["id"] != town["id"])
         .all(|t| t["name_en"].is_null()));
 }
+
+#[actix_web::test]
+async fn the_bureau_s_plan_exports_and_audit_pages_name_towns_and_sites_in_the_page_s_language() {
+    let app = spawn_app().await;
+    app.demo_city(dosewise::demo::CityOptions {
+        towns: 2,
+        sites_per_town: 1,
+        days: 10,
+        residents_in_series: 4,
+        waiting_per_town: 2,
+        users: false,
+        ..dosewise::demo::CityOptions::demo()
+    });
+    let bureau = login_as(&app, Role::Bureau).await;
+    let list = bureau.get_text("/bureau/shipments").await;
+    let at = list.find("/bureau/shipments/").expect("the demo's shipment");
+    let id: String = list[at + 18..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let shipment = format!("/bureau/shipments/{id}");
+    let res = bureau
+        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    let plan = res.headers()["location"].to_str().unwrap().to_string();
+
+    // The plan stored the Chinese names; each page names towns and sites in its own language.
+    let zh = bureau.get_text(&plan).await;
+    assert!(zh.contains("城关镇") && zh.contains("城关社区卫生服务中心"), "{zh}");
+    assert!(!zh.contains("Chengguan Town"), "{zh}");
+    assert_eq!(bureau.get("/lang/en").await.status(), 303);
+    let en = bureau.get_text(&plan).await;
+    assert!(
+        en.contains("Chengguan Town") && en.contains("Chengguan Community Health Centre"),
+        "{en}"
+    );
+    for page in [plan.as_str(), "/bureau/exports", "/bureau/audit"] {
+        let en = bureau.get_text(page).await;
+        assert!(en.contains("Donghu Town"), "{page}: {en}");
+        assert!(!en.contains("城关镇") && !en.contains("东湖镇"), "{page}: {en}");
+    }
+    let choice = bureau.get_text("/bureau/exports").await;
+    assert!(choice.contains(">Chengguan Town</option>"), "{choice}");
+}

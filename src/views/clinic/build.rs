@@ -10,6 +10,7 @@ use super::{
     WalkInPage, WastagePage, WasteForm, SCREENING_QUESTIONS,
 };
 use crate::domain::clinic::{Severity, WasteKind};
+use crate::domain::days::local_day;
 use crate::domain::{BookingCode, IdNumber};
 use crate::i18n::Lang;
 use crate::models::adverse_event::AdverseEvent;
@@ -17,7 +18,7 @@ use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlot
 use crate::models::lot::Lot;
 use crate::models::{AppointmentStatus, LocalName, Site, Slot, Town};
 use crate::views::layout::Layout;
-use crate::views::{day_label, hm, local, product_name, when, FormErrors};
+use crate::views::{at_label, day_label, hm, product_name, when, FormErrors};
 
 /// How often the day's list reloads itself (with JavaScript) when nobody is typing.
 const REFRESH_SECONDS: u32 = 30;
@@ -322,7 +323,7 @@ impl DeskCheckinPage {
                 product: product_name(lang, &products, v.product_id),
                 given: format!(
                     "{} {}",
-                    day_label(lang, local(tz, v.given_at).date_naive()),
+                    day_label(lang, local_day(tz, v.given_at)),
                     hm(tz, v.given_at)
                 ),
                 lot: v.lot.clone(),
@@ -478,14 +479,8 @@ pub fn severe_reaction_rows(
         ),
     )];
     for (e, site_name) in events {
-        let at = local(tz, e.occurred_at);
         rows.push((
-            format!(
-                "⚠ {} · {} {}",
-                site_name,
-                day_label(lang, at.date_naive()),
-                at.format("%H:%M")
-            ),
+            format!("⚠ {} · {}", site_name, at_label(lang, tz, e.occurred_at)),
             format!("{} · {}", e.symptoms, e.action_taken),
         ));
     }

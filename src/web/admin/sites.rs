@@ -130,10 +130,11 @@ impl View for (i64, SiteView) {
         let ((s, towns, products, t, hours, chosen, excs, future), rule) =
             read(state, move |c, st| {
                 let s = site::find(c, SiteId(id))?.ok_or(AppError::NotFound)?;
-                let future: i64 = slot::list_future_for_site(c, SiteId(id), st.now())?.len() as i64;
+                let future = slot::count_future_for_site(c, SiteId(id), st.now())?;
                 let rule = template::release_rule(c, SiteId(id))?;
+                let t = template::find(c, SiteId(id))?;
                 // A site without a template yet is offered the city's default draw window.
-                let rule = if template::find(c, SiteId(id))?.is_none() {
+                let rule = if t.is_none() {
                     template::ReleaseRule {
                         draw_minutes: st.settings.draw_minutes,
                         ..rule
@@ -146,7 +147,7 @@ impl View for (i64, SiteView) {
                         s,
                         town::list_all(c)?,
                         product::list(c)?,
-                        template::find(c, SiteId(id))?,
+                        t,
                         template::hours(c, SiteId(id))?,
                         site_product::list_for_site(c, SiteId(id))?,
                         exception::list_for_site_from(c, SiteId(id), today)?,
