@@ -625,21 +625,20 @@ pub fn mark_no_shows(
     let now = desk.now;
     let d = desk.clone();
     db.transaction(move |c| {
-        // Appointments first, then each stock row once: the global lock order.
-        let mut per_product: std::collections::BTreeMap<i64, i32> = Default::default();
+        // Appointments first (one UPDATE per product, counting those still booked), then each
+        // stock row once: the global lock order.
+        let mut per_product: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
         for a in &appointments {
-            if appointment::transition(
-                c,
-                AppointmentId(a.id),
-                AppointmentStatus::Booked,
-                AppointmentStatus::NoShow,
-                now,
-            )? {
-                *per_product.entry(a.product_id).or_default() += 1;
-            }
+            per_product.entry(a.product_id).or_default().push(a.id);
+        }
+        let (booked, no_show) = (AppointmentStatus::Booked, AppointmentStatus::NoShow);
+        let mut released = Vec::new();
+        for (product, ids) in per_product {
+            let n = appointment::transition_many(c, &ids, booked, no_show, now)?;
+            released.push((product, i32::try_from(n).unwrap_or(i32::MAX)));
         }
         let mut marked = 0usize;
-        for (product, n) in per_product {
+        for (product, n) in released.into_iter().filter(|(_, n)| *n > 0) {
             stock::unpromise_doses(c, site, ProductId(product), n)?;
             marked += n as usize;
         }

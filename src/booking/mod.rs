@@ -509,10 +509,16 @@ fn tell_next_waiting(
     let Some(s) = site::find(c, site_id)? else {
         return Ok(());
     };
-    if let Some((entry, resident_id)) = waiting::take_next(c, TownId(s.town_id))? {
-        if let Some(r) = resident::find(c, ResidentId(resident_id))? {
-            outbox::enqueue(c, Kind::SeatsOpened, entry, &r.email, &r.lang, None, now)?;
-        }
+    if let Some(next) = waiting::take_next(c, TownId(s.town_id))? {
+        outbox::enqueue(
+            c,
+            Kind::SeatsOpened,
+            next.entry,
+            &next.email,
+            &next.lang,
+            None,
+            now,
+        )?;
     }
     Ok(())
 }

@@ -11,11 +11,11 @@ use super::BureauError;
 use crate::db::{AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::eligibility::DoseWindow;
-use crate::ids::{new_id, ResidentId, SiteId, TownId};
+use crate::ids::{new_id, ProductId, TownId};
 use crate::models::outbox::{self, Kind};
 use crate::models::shipment::{self, Shipment, TownNotice};
 use crate::models::stock::{self, Movement};
-use crate::models::{audit, resident, slot, town, waiting, Product};
+use crate::models::{audit, slot, town, waiting, Product};
 
 /// Approve a draft plan in one transaction: move the doses from central stock to each site
 /// through the ledger (lots by soonest expiry), hold seats for the second doses falling due,
@@ -67,17 +67,18 @@ pub fn approve(
         let horizon = (s.next_expected_on - run_date).num_days().max(1);
         // Rows are locked in the global order (slots by id, then stock rows by key), the same
         // as bookings, so approving while residents book cannot deadlock on PostgreSQL.
+        let last = run_date + Duration::days(horizon - 1);
+        let (from, _) = day_bounds(tz, run_date);
+        let (_, to) = day_bounds(tz, last);
+        let slots = slot::list_for_product_between(c, ProductId(loaded.product.id), from, to)?;
         let mut held: BTreeMap<i64, i32> = BTreeMap::new();
         for site_line in plan.towns.iter().flat_map(|t| &t.sites) {
-            hold_second_dose_seats(
-                c,
-                &loaded.product,
-                site_line,
-                run_date,
-                horizon,
-                tz,
-                &mut held,
-            )?;
+            let here: Vec<&slot::Slot> = slots
+                .iter()
+                .filter(|s| s.site_id == site_line.site_id)
+                .collect();
+            let days = (run_date, last, tz);
+            hold_second_dose_seats(&loaded.product, site_line, &here, days, &mut held);
         }
         for (slot_id, n) in held {
             slot::add_held_seats(c, crate::ids::SlotId(slot_id), n)?;
@@ -96,10 +97,7 @@ pub fn approve(
             let due_by = t
                 .second_doses
                 .keys()
-                .filter_map(|k| {
-                    k.rsplit_once('@')
-                        .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
-                })
+                .filter_map(|k| cohort_day(k))
                 .map(|d| {
                     let p = &loaded.product;
                     DoseWindow::after_day(d, p.min_interval_days, p.max_interval_days).closes
@@ -172,17 +170,15 @@ fn tell_waiting(
         let limit = i64::try_from(left)
             .unwrap_or(i64::MAX)
             .saturating_add(i64::try_from(told.len()).unwrap_or(i64::MAX));
-        for (entry, resident_id) in waiting::first_in_line(c, TownId(t.town_id), limit)? {
+        for w in waiting::first_in_line(c, TownId(t.town_id), limit)? {
             if left == 0 {
                 break;
             }
-            if told.contains(&resident_id) || !waiting::mark_notified(c, entry)? {
+            if told.contains(&w.resident_id) || !waiting::mark_notified(c, w.entry)? {
                 continue;
             }
-            if let Some(r) = resident::find(c, ResidentId(resident_id))? {
-                outbox::enqueue(c, Kind::SeatsOpened, entry, &r.email, &r.lang, None, now)?;
-            }
-            told.insert(resident_id);
+            outbox::enqueue(c, Kind::SeatsOpened, w.entry, &w.email, &w.lang, None, now)?;
+            told.insert(w.resident_id);
             left -= 1;
         }
     }
@@ -235,27 +231,25 @@ fn send_to_site(
     Ok(())
 }
 
-/// Hold seats for each cohort the plan gives second doses to, spread over the site's slots
-/// inside the cohort's window (within the horizon), never beyond the seats a slot has left.
+/// The day a cohort's first doses were given, from its id (`{town}@{day}`, `bureau::instance`).
+fn cohort_day(cohort: &str) -> Option<NaiveDate> {
+    cohort
+        .rsplit_once('@')
+        .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
+}
+
+/// Hold seats for each cohort the plan gives second doses to, spread over the site's slots of
+/// the product (`slots`, in time order) inside the cohort's window (within the horizon, the
+/// city days `run_date` to `last`), never beyond the seats a slot has left.
 fn hold_second_dose_seats(
-    c: &mut AnyConnection,
     p: &Product,
     line: &SiteLine,
-    run_date: NaiveDate,
-    horizon: i64,
-    tz: Tz,
+    slots: &[&slot::Slot],
+    (run_date, last, tz): (NaiveDate, NaiveDate, Tz),
     extra: &mut BTreeMap<i64, i32>,
-) -> Result<(), BureauError> {
-    let last = run_date + Duration::days(horizon - 1);
-    let (from, _) = day_bounds(tz, run_date);
-    let (_, to) = day_bounds(tz, last);
-    let mut slots = slot::list_for_site_between(c, SiteId(line.site_id), from, to)?;
-    slots.retain(|s| s.product_id == p.id);
+) {
     for (cohort, count) in &line.second_doses {
-        let Some(first) = cohort
-            .rsplit_once('@')
-            .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
-        else {
+        let Some(first) = cohort_day(cohort) else {
             continue;
         };
         let w = DoseWindow::after_day(first, p.min_interval_days, p.max_interval_days);
@@ -263,6 +257,7 @@ fn hold_second_dose_seats(
         let closes = w.closes.clamp(run_date, last);
         let window: Vec<&slot::Slot> = slots
             .iter()
+            .copied()
             .filter(|s| {
                 let d = local_day(tz, s.starts_at);
                 d >= opens.min(closes) && d <= closes
@@ -288,5 +283,4 @@ fn hold_second_dose_seats(
             }
         }
     }
-    Ok(())
 }

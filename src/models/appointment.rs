@@ -7,7 +7,7 @@ use diesel::sql_types::Bool;
 use crate::db::prepared::{Fixed, Part};
 use crate::db::schema::appointments;
 use crate::db::AnyConnection;
-use crate::ids::{AppointmentId, ResidentId, SlotId};
+use crate::ids::{AppointmentId, ResidentId};
 
 /// Where an appointment stands. `booked` and `checked_in` are active: they hold a seat and a dose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,19 @@ pub fn list_for_resident(
         appointments::table
             .filter(appointments::resident_id.eq(resident.0))
             .order(appointments::created_at.desc()),
+    )
+}
+
+/// The appointments of the residents `residents`, newest first.
+pub fn list_for_residents(
+    conn: &mut AnyConnection,
+    residents: &[i64],
+) -> QueryResult<Vec<Appointment>> {
+    super::load_all(
+        conn,
+        appointments::table
+            .filter(appointments::resident_id.eq_any(residents))
+            .order((appointments::created_at.desc(), appointments::id.desc())),
     )
 }
 
@@ -280,6 +293,30 @@ pub fn transition(
     )
 }
 
+/// Move the appointments `ids` that are still in `from` to `to` status; returns how many moved
+/// (the others were changed by someone else first).
+pub fn transition_many(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    from: AppointmentStatus,
+    to: AppointmentStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(
+        appointments::table
+            .filter(appointments::id.eq_any(ids))
+            .filter(appointments::status.eq(from.as_str())),
+    )
+    .set((
+        appointments::status.eq(to.as_str()),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
 /// Point a booked appointment at another slot; false if it is no longer booked in `from_slot`
 /// (a concurrent move or cancel got there first, so the caller's view of it is stale).
 pub fn move_to_slot(
@@ -407,22 +444,34 @@ pub fn list_due_reminders(
         .load(conn)
 }
 
-/// An active appointment of a slot: `(id, code, last four characters of the resident's ID
-/// number, dose number, status)`.
-pub type ActiveInSlot = (i64, String, String, i32, String);
+/// An active appointment of a slot, with the last four characters of its resident's ID number.
+#[derive(Debug, Clone, Queryable)]
+pub struct ActiveInSlot {
+    pub slot_id: i64,
+    pub id: i64,
+    pub code: String,
+    pub id_last4: String,
+    pub dose_number: i32,
+    pub status: String,
+}
 
-/// The booked and checked-in appointments of a slot, oldest booking first.
-pub fn list_active_in_slot(
+/// The booked and checked-in appointments of the slots `slots`, oldest booking first (so each
+/// slot's own are in its booking order).
+pub fn list_active_in_slots(
     conn: &mut AnyConnection,
-    slot: SlotId,
+    slots: &[i64],
 ) -> QueryResult<Vec<ActiveInSlot>> {
     use crate::db::schema::residents;
+    if slots.is_empty() {
+        return Ok(Vec::new());
+    }
     appointments::table
         .inner_join(residents::table)
-        .filter(appointments::slot_id.eq(slot.0))
+        .filter(appointments::slot_id.eq_any(slots))
         .filter(active())
         .order((appointments::created_at.asc(), appointments::id.asc()))
         .select((
+            appointments::slot_id,
             appointments::id,
             appointments::code,
             residents::id_last4,

@@ -273,7 +273,11 @@ pub struct Mentioned {
 }
 
 /// Read the names of what `m` mentions.
-pub fn names(conn: &mut AnyConnection, m: &Mentioned) -> QueryResult<Names> {
+pub fn names(
+    conn: &mut AnyConnection,
+    m: &Mentioned,
+    lang: crate::i18n::Lang,
+) -> QueryResult<Names> {
     /// `(id, name)` of the rows of `table` whose ids are in `ids` (no query for none).
     macro_rules! by_id {
         ($ids:expr, $table:ident, $name:ident) => {
@@ -289,11 +293,27 @@ pub fn names(conn: &mut AnyConnection, m: &Mentioned) -> QueryResult<Names> {
             }
         };
     }
+    /// The same for a table with an English name: the name in `lang` ([`super::in_lang`]).
+    macro_rules! named_by_id {
+        ($ids:expr, $table:ident) => {
+            if $ids.is_empty() {
+                Default::default()
+            } else {
+                $table::table
+                    .filter($table::id.eq_any(&$ids))
+                    .select(($table::id, $table::name, $table::name_en))
+                    .load::<(i64, String, Option<String>)>(conn)?
+                    .into_iter()
+                    .map(|(id, zh, en)| (id, super::in_lang(lang, &zh, en.as_deref()).to_string()))
+                    .collect()
+            }
+        };
+    }
     Ok(Names {
-        sites: by_id!(m.sites, sites, name),
+        sites: named_by_id!(m.sites, sites),
         users: by_id!(m.users, users, username),
         appointments: by_id!(m.appointments, appointments, code),
-        products: by_id!(m.products, products, name),
-        towns: by_id!(m.towns, towns, name),
+        products: named_by_id!(m.products, products),
+        towns: named_by_id!(m.towns, towns),
     })
 }

@@ -546,6 +546,23 @@ pub fn count_for_product(
         .get_result(conn)
 }
 
+/// Every slot of a product, at any site, starting in `[from, to)`, in time order.
+pub fn list_for_product_between(
+    conn: &mut AnyConnection,
+    product: crate::ids::ProductId,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Slot>> {
+    super::load_all(
+        conn,
+        slots::table
+            .filter(slots::product_id.eq(product.0))
+            .filter(slots::starts_at.ge(from))
+            .filter(slots::starts_at.lt(to))
+            .order((slots::starts_at.asc(), slots::id.asc())),
+    )
+}
+
 /// `(site, start, seats)` of every slot of a product starting in `[from, to)`.
 pub fn seats_for_product_between(
     conn: &mut AnyConnection,

@@ -58,6 +58,19 @@ pub fn list_for_resident(
     )
 }
 
+/// The doses of the residents `residents`, each one's in order.
+pub fn list_for_residents(
+    conn: &mut AnyConnection,
+    residents: &[i64],
+) -> QueryResult<Vec<Vaccination>> {
+    super::load_all(
+        conn,
+        vaccinations::table
+            .filter(vaccinations::resident_id.eq_any(residents))
+            .order((vaccinations::resident_id, vaccinations::dose_number.asc())),
+    )
+}
+
 /// A resident's doses, in order, each with its product's and site's names: the vaccination
 /// record. Three queries whatever the number of doses.
 pub fn list_named_for_resident(

@@ -38,20 +38,31 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<WaitingEntr
 }
 
 /// The first person waiting in a town, marked notified (in the caller's transaction).
-pub fn take_next(conn: &mut AnyConnection, town: TownId) -> QueryResult<Option<(i64, i64)>> {
+pub fn take_next(conn: &mut AnyConnection, town: TownId) -> QueryResult<Option<InLine>> {
     let Some(next) = first_in_line(conn, town, 1)?.pop() else {
         return Ok(None);
     };
-    Ok(mark_notified(conn, next.0)?.then_some(next))
+    Ok(mark_notified(conn, next.entry)?.then_some(next))
 }
 
-/// The first `limit` people waiting in a town, in the order they joined: (entry, resident).
+/// Someone waiting: the entry, and the resident with the address their mail goes to.
+#[derive(Debug, Clone, Queryable)]
+pub struct InLine {
+    pub entry: i64,
+    pub resident_id: i64,
+    pub email: String,
+    pub lang: String,
+}
+
+/// The first `limit` people waiting in a town, in the order they joined.
 pub fn first_in_line(
     conn: &mut AnyConnection,
     town: TownId,
     limit: i64,
-) -> QueryResult<Vec<(i64, i64)>> {
+) -> QueryResult<Vec<InLine>> {
+    use crate::db::schema::residents;
     waiting_list::table
+        .inner_join(residents::table.on(residents::id.eq(waiting_list::resident_id)))
         .filter(waiting_list::town_id.eq(town.0))
         .filter(waiting_list::status.eq("waiting"))
         .order((
@@ -59,7 +70,12 @@ pub fn first_in_line(
             waiting_list::created_at.asc(),
             waiting_list::id.asc(),
         ))
-        .select((waiting_list::id, waiting_list::resident_id))
+        .select((
+            waiting_list::id,
+            waiting_list::resident_id,
+            residents::email,
+            residents::lang,
+        ))
         .limit(limit)
         .load(conn)
 }

@@ -102,24 +102,26 @@ pub fn affected_by(
     tz: Tz,
 ) -> Result<Vec<Affected>, SetupError> {
     let mut out = Vec::new();
-    for s in slots_in_window(c, site_id, e, tz)? {
-        let active = appointment::list_active_in_slot(c, SlotId(s.id))?;
-        let keep = match e.kind {
-            ExceptionKind::Closed => 0,
-            ExceptionKind::Seats(n) => usize::try_from(n.get()).unwrap_or(0),
-        };
-        for (id, code, last4, dose, status) in active.into_iter().skip(keep) {
+    let slots = slots_in_window(c, site_id, e, tz)?;
+    let ids: Vec<i64> = slots.iter().map(|s| s.id).collect();
+    let active = appointment::list_active_in_slots(c, &ids)?;
+    let keep = match e.kind {
+        ExceptionKind::Closed => 0,
+        ExceptionKind::Seats(n) => usize::try_from(n.get()).unwrap_or(0),
+    };
+    for s in slots {
+        for a in active.iter().filter(|a| a.slot_id == s.id).skip(keep) {
             out.push(Affected {
-                appointment_id: id,
-                code,
-                masked_id: IdNumber::mask_stored(&last4),
+                appointment_id: a.id,
+                code: a.code.clone(),
+                masked_id: IdNumber::mask_stored(&a.id_last4),
                 slot_id: s.id,
                 site_id: s.site_id,
                 product_id: s.product_id,
                 starts_at: s.starts_at,
                 ends_at: s.ends_at,
-                dose_number: dose,
-                checked_in: status == AppointmentStatus::CheckedIn.as_str(),
+                dose_number: a.dose_number,
+                checked_in: a.status == AppointmentStatus::CheckedIn.as_str(),
             });
         }
     }

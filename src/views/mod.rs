@@ -42,7 +42,10 @@ impl FormErrors {
 }
 
 /// `(id, name in lang)` of each town, for a choice of town.
-pub fn town_choices(lang: crate::i18n::Lang, towns: &[crate::models::Town]) -> Vec<(String, String)> {
+pub fn town_choices(
+    lang: crate::i18n::Lang,
+    towns: &[crate::models::Town],
+) -> Vec<(String, String)> {
     use crate::models::LocalName;
     towns
         .iter()

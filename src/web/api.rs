@@ -20,7 +20,7 @@ use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::{
     parse_date, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName, Phone,
 };
-use crate::error::AppError;
+use crate::error::{AppError, Refused};
 use crate::i18n::{Keyed, Lang};
 use crate::ids::{SiteId, SlotId, TownId};
 use crate::models::Slot;
@@ -87,12 +87,13 @@ impl ApiError {
         }
     }
 
+    /// Any other refusal of a booking: the status `Refused` gives it (404, 409), but a slot that
+    /// does not exist, which the API names as the body's field (422).
     fn booking(lang: Lang, e: BookingError) -> ApiError {
         match e {
             BookingError::SlotNotFound => {
                 ApiError::field(lang, FieldError::new("slot_id", e.key()))
             }
-            BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, lang.t(e.key())),
             e if e.is_internal() && crate::db::is_outage_cause(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, lang.t("err.unavailable"))
@@ -101,7 +102,7 @@ impl ApiError {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, lang.t("err.internal"))
             }
-            e => ApiError::new(StatusCode::CONFLICT, refusal_message(lang, &e)),
+            e => ApiError::new(e.status(), refusal_message(lang, &e)),
         }
     }
 

@@ -344,10 +344,14 @@ impl View for (i64, PlanFormState) {
         // language as they are now (the stored name for one no longer listed).
         let lang = ctx.lang;
         let town_name = |id: i64, stored: String| {
-            towns.get(&id).map_or(stored, |t| t.local_name(lang).to_string())
+            towns
+                .get(&id)
+                .map_or(stored, |t| t.local_name(lang).to_string())
         };
         let site_name = |id: i64, stored: String| {
-            sites.get(&id).map_or(stored, |s| s.local_name(lang).to_string())
+            sites
+                .get(&id)
+                .map_or(stored, |s| s.local_name(lang).to_string())
         };
         let StoredPlan {
             towns: lines,

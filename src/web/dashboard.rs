@@ -10,8 +10,8 @@ use super::respond::html;
 use super::state::read;
 use crate::domain::clinic::Severity;
 use crate::error::AppError;
+use crate::models::adverse_event;
 use crate::models::dashboard::{self, Scope};
-use crate::models::{adverse_event, LocalName};
 use crate::views::clinic::severe_reaction_rows;
 use crate::views::dashboard::{figures, scope_name, DashboardPage};
 

@@ -32,8 +32,8 @@ use crate::i18n::Lang;
 use crate::models::export::{self, Filter, Key};
 use crate::models::{audit, town};
 use crate::views::audit::AuditPage;
-use crate::views::town_choices;
 use crate::views::exports::{Export, ExportsPage, PlanLine, Sheet};
+use crate::views::town_choices;
 
 /// Rows per page read from the database.
 pub const PAGE: i64 = 500;
@@ -123,6 +123,7 @@ pub async fn audit_page(
     Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
     let tz = state.settings.time_zone;
+    let lang = ctx.lang;
     let filter = q.filter(tz)?;
     let page = q.page()?;
     let offset = i64::from(page - 1) * AUDIT_PAGE;
@@ -130,7 +131,7 @@ pub async fn audit_page(
         let mut entries = audit::page(c, &filter, offset, AUDIT_PAGE + 1)?;
         let more = entries.len() > AUDIT_PAGE as usize;
         entries.truncate(AUDIT_PAGE as usize);
-        let names = audit::names(c, &crate::views::audit::mentioned(&entries))?;
+        let names = audit::names(c, &crate::views::audit::mentioned(&entries), lang)?;
         Ok((
             (entries, more),
             names,
@@ -345,7 +346,9 @@ impl Pager {
                     self.after = Some((e.created_at, e.id));
                 }
                 let n = entries.len();
-                let names = audit::names(c, &crate::views::audit::mentioned(&entries))?;
+                // The export names things as stored (in Chinese), as the other exports do.
+                let mentioned = crate::views::audit::mentioned(&entries);
+                let names = audit::names(c, &mentioned, Lang::Zh)?;
                 for r in crate::views::audit::rows(entries, &names, self.tz) {
                     sheet.audit(&r).map_err(csv_failed)?;
                 }

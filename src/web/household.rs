@@ -21,7 +21,7 @@ use crate::domain::days::{day_bounds, local_day};
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
 use crate::error::AppError;
-use crate::i18n::{day_label, hm, Keyed, Lang};
+use crate::i18n::{at_label, day_label, hm, Keyed, Lang};
 use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
 use crate::models::{appointment, product, site, slot, vaccination, LocalName};
 use crate::views::household::{
@@ -119,7 +119,7 @@ struct RowContext<'a> {
 fn member_row(
     rc: &RowContext<'_>,
     m: &crate::models::Resident,
-    given: &[(vaccination::Vaccination, String, String)],
+    given: &[vaccination::Vaccination],
     appts: &[appointment::Appointment],
 ) -> MemberRow {
     let RowContext {
@@ -130,17 +130,6 @@ fn member_row(
         chosen,
     } = *rc;
     let tz = state.settings.time_zone;
-    let doses = given
-        .iter()
-        .map(|(v, product, site)| {
-            let day = day_label(lang, local_day(tz, v.given_at));
-            let n = v.dose_number.to_string();
-            let args = [("n", n.as_str()), ("product", product), ("day", &day)];
-            let mut args = args.to_vec();
-            args.push(("site", site));
-            lang.tf("house.dose_given", &args)
-        })
-        .collect();
     let site_name = |id: i64| {
         site_names
             .iter()
@@ -148,14 +137,26 @@ fn member_row(
             .map(|(_, n)| n.clone())
             .unwrap_or_default()
     };
+    let doses = given
+        .iter()
+        .map(|v| {
+            let day = day_label(lang, local_day(tz, v.given_at));
+            let n = v.dose_number.to_string();
+            let product = crate::views::product_name(lang, products, v.product_id);
+            let site = site_name(v.site_id);
+            let args = [
+                ("n", n.as_str()),
+                ("product", &product),
+                ("day", &day),
+                ("site", &site),
+            ];
+            lang.tf("house.dose_given", &args)
+        })
+        .collect();
     let appointments = appts
         .iter()
         .map(|a| {
-            let at = format!(
-                "{} {}",
-                day_label(lang, local_day(tz, a.starts_at)),
-                hm(tz, a.starts_at)
-            );
+            let at = at_label(lang, tz, a.starts_at);
             let code =
                 BookingCode::parse(&a.code).map_or_else(|_| a.code.clone(), |c| c.to_string());
             let n = a.dose_number.to_string();
@@ -171,7 +172,7 @@ fn member_row(
             lang.tf("house.appt_line", &args)
         })
         .collect();
-    let vaccs: Vec<vaccination::Vaccination> = given.iter().map(|(v, _, _)| v.clone()).collect();
+    let vaccs = given;
     let next_n = vaccs.len() as i32 + 1;
     let n = next_n.to_string();
     let series = vaccs
@@ -184,7 +185,7 @@ fn member_row(
     let (next, bookable) = match series {
         Some(s) if next_n > s.doses => (lang.t("house.complete").to_string(), false),
         _ if booked => (lang.tf("house.next_booked", &[("n", &n)]), false),
-        Some(s) => match next_dose_window(&s, &vaccs, next_n, tz) {
+        Some(s) => match next_dose_window(&s, vaccs, next_n, tz) {
             Some(w) if w.opens > state.today() => {
                 let date = day_label(lang, w.opens);
                 (
@@ -217,12 +218,26 @@ impl View for (Grant, Shown) {
         let data = read(state, move |c, _| {
             let me = member_of(c, grant)?;
             let (_, members) = house::members_of(c, me)?;
-            let mut rows = Vec::new();
-            for m in members {
-                let given = vaccination::list_named_for_resident(c, ResidentId(m.id))?;
-                let appts = appointment::list_for_resident(c, ResidentId(m.id))?;
-                rows.push((m, given, appts));
-            }
+            let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+            let given = vaccination::list_for_residents(c, &ids)?;
+            let appts = appointment::list_for_residents(c, &ids)?;
+            let rows: Vec<_> = members
+                .into_iter()
+                .map(|m| {
+                    let of = |resident_id: i64| resident_id == m.id;
+                    let g: Vec<_> = given
+                        .iter()
+                        .filter(|v| of(v.resident_id))
+                        .cloned()
+                        .collect();
+                    let a: Vec<_> = appts
+                        .iter()
+                        .filter(|a| of(a.resident_id))
+                        .cloned()
+                        .collect();
+                    (m, g, a)
+                })
+                .collect();
             Ok((rows, product::list(c)?, site::list_all(c)?))
         })
         .await?;

@@ -233,20 +233,7 @@ async fn english_mail_names_the_site_and_vaccine_in_english_and_chinese_mail_in_
     let city = app.city();
     app.add_stock(city, 10);
     let slot = app.add_slot(city, 2, 5, 0);
-    {
-        let mut c = app.conn();
-        diesel::update(sites::table.find(city.site))
-            .set((
-                sites::name_en.eq("Testing Clinic"),
-                sites::address_en.eq("1 Renmin Road"),
-            ))
-            .execute(&mut c)
-            .unwrap();
-        diesel::update(products::table.find(city.product))
-            .set(products::name_en.eq("Test Vaccine"))
-            .execute(&mut c)
-            .unwrap();
-    }
+    app.name_in_english(city, ["Testing Clinic", "1 Renmin Road", "Test Vaccine"]);
     for (who, lang) in [(1, "en"), (2, "zh-CN")] {
         let res = app.book_api_in(slot, 1, &resident(who), lang).await;
         assert_eq!(res.status(), 201);
@@ -323,38 +310,12 @@ async fn the_demo_city_reads_english_on_english_pages() {
 async fn staff_and_bureau_pages_and_the_towns_api_carry_the_english_names() {
     let app = spawn_app().await;
     let city = app.city();
-    {
-        let mut c = app.conn();
-        diesel::update(towns::table.find(city.town))
-            .set(towns::name_en.eq("Riverside"))
-            .execute(&mut c)
-            .unwrap();
-        diesel::update(sites::table.find(city.site))
-            .set((
-                sites::name_en.eq("Riverside Clinic"),
-                sites::address_en.eq("10 River Road"),
-            ))
-            .execute(&mut c)
-            .unwrap();
-        diesel::update(products::table.find(city.product))
-            .set(products::name_en.eq("Testvax"))
-            .execute(&mut c)
-            .unwrap();
-    }
-    let (zh_site, zh_product): (String, String) = {
-        let mut c = app.conn();
-        let s = sites::table
-            .find(city.site)
-            .select(sites::name)
-            .first(&mut c)
-            .unwrap();
-        let p = products::table
-            .find(city.product)
-            .select(products::name)
-            .first(&mut c)
-            .unwrap();
-        (s, p)
-    };
+    diesel::update(towns::table.find(city.town))
+        .set(towns::name_en.eq("Riverside"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let (zh_site, zh_product) =
+        app.name_in_english(city, ["Riverside Clinic", "10 River Road", "Testvax"]);
 
     // The desk: the site's name in the staff member's language.
     let nurse = login_as(&app, Role::Clinic(city.site)).await;
@@ -411,9 +372,30 @@ async fn the_bureau_s_plan_exports_and_audit_pages_name_towns_and_sites_in_the_p
         users: false,
         ..dosewise::demo::CityOptions::demo()
     });
+    // A booking in 城关镇 (T001): its audit entry is in that town.
+    let slot: i64 = {
+        use dosewise::db::schema::slots;
+        let t001 = towns::table
+            .filter(towns::code.eq("T001"))
+            .select(towns::id);
+        let site = sites::table
+            .filter(sites::town_id.eq_any(t001))
+            .select(sites::id);
+        slots::table
+            .filter(slots::site_id.eq_any(site))
+            .filter(slots::starts_at.gt(crate::helpers::test_now() + chrono::Duration::days(1)))
+            .order(slots::starts_at.asc())
+            .select(slots::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let res = app.book_api_in(slot, 1, &resident(1), "zh-CN").await;
+    assert_eq!(res.status(), 201);
     let bureau = login_as(&app, Role::Bureau).await;
     let list = bureau.get_text("/bureau/shipments").await;
-    let at = list.find("/bureau/shipments/").expect("the demo's shipment");
+    let at = list
+        .find("/bureau/shipments/")
+        .expect("the demo's shipment");
     let id: String = list[at + 18..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
@@ -427,7 +409,10 @@ async fn the_bureau_s_plan_exports_and_audit_pages_name_towns_and_sites_in_the_p
 
     // The plan stored the Chinese names; each page names towns and sites in its own language.
     let zh = bureau.get_text(&plan).await;
-    assert!(zh.contains("城关镇") && zh.contains("城关社区卫生服务中心"), "{zh}");
+    assert!(
+        zh.contains("城关镇") && zh.contains("城关社区卫生服务中心"),
+        "{zh}"
+    );
     assert!(!zh.contains("Chengguan Town"), "{zh}");
     assert_eq!(bureau.get("/lang/en").await.status(), 303);
     let en = bureau.get_text(&plan).await;
@@ -435,10 +420,15 @@ async fn the_bureau_s_plan_exports_and_audit_pages_name_towns_and_sites_in_the_p
         en.contains("Chengguan Town") && en.contains("Chengguan Community Health Centre"),
         "{en}"
     );
+    let audit = bureau.get_text("/bureau/audit").await;
+    assert!(audit.contains("<td>Chengguan Town</td>"), "{audit}");
     for page in [plan.as_str(), "/bureau/exports", "/bureau/audit"] {
         let en = bureau.get_text(page).await;
         assert!(en.contains("Donghu Town"), "{page}: {en}");
-        assert!(!en.contains("城关镇") && !en.contains("东湖镇"), "{page}: {en}");
+        assert!(
+            !en.contains("城关镇") && !en.contains("东湖镇"),
+            "{page}: {en}"
+        );
     }
     let choice = bureau.get_text("/bureau/exports").await;
     assert!(choice.contains(">Chengguan Town</option>"), "{choice}");

@@ -305,6 +305,26 @@ impl TestApp {
         make_city(&mut c, "T001", 21, 56)
     }
 
+    /// Give the city's site and vaccine the English names `en` (site, site address, vaccine);
+    /// returns their Chinese names (site, vaccine).
+    pub fn name_in_english(&self, city: City, en: [&str; 3]) -> (String, String) {
+        use diesel::prelude::*;
+        use dosewise::db::schema::{products, sites};
+        let mut c = self.conn();
+        let [site, address, product] = en;
+        diesel::update(sites::table.find(city.site))
+            .set((sites::name_en.eq(site), sites::address_en.eq(address)))
+            .execute(&mut c)
+            .unwrap();
+        diesel::update(products::table.find(city.product))
+            .set(products::name_en.eq(product))
+            .execute(&mut c)
+            .unwrap();
+        let site = sites::table.find(city.site).select(sites::name);
+        let product = products::table.find(city.product).select(products::name);
+        (site.first(&mut c).unwrap(), product.first(&mut c).unwrap())
+    }
+
     /// [`TestApp::city`] with one slot `days` ahead at 10:00 Shanghai time (`seats`, `held` of
     /// them for second doses) and `stock` doses at its site: the city and the slot.
     pub fn city_with_slot(&self, days: i64, seats: i32, held: i32, stock: i32) -> (City, i64) {

@@ -534,3 +534,59 @@ async fn a_resident_books_adds_members_and_books_them_together_in_chromium() {
     );
     assert_eq!(app.count("audit_log", "action = 'household.book'"), 1);
 }
+
+/// The household page's article for resident `i` (found by the last four of their ID number).
+fn member_article(page: &str, i: u32) -> &str {
+    let last4 = &id_number(i)[14..];
+    page.split("data-testid=\"member\"")
+        .skip(1)
+        .find(|a| a.split("</h3>").next().is_some_and(|h| h.contains(last4)))
+        .unwrap_or_else(|| panic!("no article for resident {i}: {page}"))
+}
+
+#[actix_web::test]
+async fn each_member_s_row_shows_their_own_doses_and_appointments_named_in_the_page_s_language() {
+    let app = spawn_app().await;
+    let (city, _, s) = booked_home(&app).await;
+    add_members(&s, 2..=3).await;
+    // Resident 3 had dose 1 five days ago at the city's site; resident 1 holds a booking there.
+    give_dose(&app, city, &id_number(3), 1, 5);
+    let (zh_site, zh_product) =
+        app.name_in_english(city, ["Riverside Clinic", "10 River Road", "Testvax"]);
+    let zh_dose = format!("第 1 剂：{zh_product}，");
+
+    let page = s.get_text("/household").await;
+    let booked = member_article(&page, 1);
+    assert!(
+        booked.contains(&zh_site) && !booked.contains(&zh_dose),
+        "{booked}"
+    );
+    let dosed = member_article(&page, 3);
+    assert!(
+        dosed.contains(&zh_dose) && dosed.contains(&zh_site),
+        "{dosed}"
+    );
+    assert!(!dosed.contains("Testvax"), "{dosed}");
+    let fresh = member_article(&page, 2);
+    assert!(
+        !fresh.contains("第 1 剂：") && !fresh.contains(&zh_site),
+        "{fresh}"
+    );
+
+    assert_eq!(s.get("/lang/en").await.status(), 303);
+    let page = s.get_text("/household").await;
+    let dosed = member_article(&page, 3);
+    assert!(
+        dosed.contains("Dose 1: Testvax,") && dosed.contains("Riverside Clinic"),
+        "{dosed}"
+    );
+    assert!(
+        !dosed.contains(&zh_product) && !dosed.contains(&zh_site),
+        "{dosed}"
+    );
+    let booked = member_article(&page, 1);
+    assert!(
+        booked.contains("Riverside Clinic") && !booked.contains("Dose 1: Testvax"),
+        "{booked}"
+    );
+}

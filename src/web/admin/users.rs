@@ -13,7 +13,7 @@ use crate::setup::{self, invalid, SetupError};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
 use crate::views::FormErrors;
 use crate::web::ctx::{staff_form, Acting, Admin, Ctx, Signed};
-use crate::web::respond::{html_status, redirect_or};
+use crate::web::respond::{html_status, redirect_or, refused_status};
 use crate::web::state::{attempt, read, AppState};
 
 /// `GET /admin/users`.
@@ -40,12 +40,10 @@ async fn users_page(
     message: Option<String>,
     refusal: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let status = if !errors.is_empty() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if refusal.is_some() {
-        StatusCode::CONFLICT
-    } else {
+    let status = if errors.is_empty() && refusal.is_none() {
         StatusCode::OK
+    } else {
+        refused_status(&refusal)
     };
     let me = ctx.user.as_ref().map_or(0, |u| u.id);
     let (list, sites) = read(state, |c, _| Ok((user::list(c)?, site::list_all(c)?))).await?;
