@@ -12,12 +12,16 @@ mod error;
 mod job;
 pub mod prepared;
 pub mod schema;
+mod statements;
 mod stats;
 mod writer;
 
 pub(crate) use error::storage_error_from;
-pub use error::DbCause;
-pub use error::StorageError;
+pub use error::{
+    is_outage, is_outage_cause, is_outage_message, is_unique_violation, primary_key_violation,
+    unique_violation_on, DbCause, StorageError,
+};
+pub use statements::{claim_outbox, lock_names, mark_outbox_sent};
 pub use stats::DbStats;
 pub use writer::{WriteError, Writer};
 
@@ -29,7 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// One connection to either backend; everything outside `db/` is written once against it.
@@ -570,70 +574,6 @@ impl<T, E: From<WriteError>> Queued<T, E> {
     }
 }
 
-/// True when a database error means the database is out of reach or refuses writes for now
-/// (a broken or timed-out connection, a cancelled statement, a read-only or full database, a
-/// lock that was not released in time): the request should be answered 503, "try again".
-pub fn is_outage(e: &DieselError) -> bool {
-    match e {
-        DieselError::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction,
-            _,
-        ) => true,
-        DieselError::DatabaseError(_, info) => is_outage_message(info.message()),
-        _ => false,
-    }
-}
-
-/// True when an error message (PostgreSQL or SQLite) names an outage rather than a refusal.
-pub fn is_outage_message(message: &str) -> bool {
-    const NEEDLES: [&str; 17] = [
-        "statement timeout",
-        // PostgreSQL ended one of two transactions that waited on each other: trying again
-        // succeeds.
-        "deadlock detected",
-        "canceling statement",
-        "terminating connection",
-        "server closed the connection",
-        "could not receive data",
-        "could not send data",
-        "no connection to the server",
-        "connection refused",
-        "connection timed out",
-        "the database system is",
-        "database is locked",
-        "database table is locked",
-        "disk is full",
-        "readonly database",
-        "read-only transaction",
-        "disk i/o error",
-    ];
-    let m = message.to_ascii_lowercase();
-    NEEDLES.iter().any(|n| m.contains(n))
-}
-
-/// True when some error in a chain of causes is an outage: a pool that found no connection in
-/// time, a database error of [`is_outage`], or a write the writer could not run.
-pub fn is_outage_cause(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<r2d2::Error>().is_some() {
-            return true;
-        }
-        if let Some(d) = err.downcast_ref::<DieselError>() {
-            if is_outage(d) {
-                return true;
-            }
-        }
-        if let Some(w) = err.downcast_ref::<WriteError>() {
-            if w.is_outage() {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
-}
-
 /// WAL mode for SQLite, then the embedded migrations.
 fn prepare(manager: &Manager) -> anyhow::Result<()> {
     let mut conn = manager
@@ -671,155 +611,6 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
-    }
-}
-
-/// Claim up to `limit` outbox messages that are due (or whose lease ran out) under `token`.
-/// PostgreSQL skips rows another process is claiming at the same moment (`FOR UPDATE SKIP
-/// LOCKED`); SQLite has one writer, so its UPDATE is already exclusive.
-pub fn claim_outbox(
-    conn: &mut AnyConnection,
-    token: &str,
-    now: chrono::NaiveDateTime,
-    lease_until: chrono::NaiveDateTime,
-    limit: i64,
-) -> QueryResult<usize> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    // The same statement on both: `$n` or `?n` placeholders, and PostgreSQL's row locks.
-    let (p, skip_locked) = match conn {
-        AnyConnection::Postgresql(_) => ("$", " FOR UPDATE SKIP LOCKED"),
-        AnyConnection::Sqlite(_) => ("?", ""),
-    };
-    let sql = format!(
-        "UPDATE outbox SET status = 'sending', claim_token = {p}1, lease_until = {p}2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= {p}3) \
-         OR (status = 'sending' AND lease_until < {p}3) ORDER BY next_attempt_at LIMIT {p}4{skip_locked})"
-    );
-    crate::on_backend!(&mut *conn, |c| diesel::sql_query(sql.as_str())
-        .bind::<Text, _>(token)
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(limit)
-        .execute(c))
-}
-
-/// Mark a claimed outbox message sent, with its audit entry (`system`, `mail.sent`, `subject`,
-/// `detail`, under `audit_id`): `false`, and nothing written, unless the claim `token` holds it.
-/// PostgreSQL: one statement (the `UPDATE` a data-modifying `WITH` part, the `INSERT` made from
-/// the row it returns), atomic on its own, so it needs no transaction around it
-/// ([`Db::single_statement`]): one round trip where `BEGIN`, the update, the insert and `COMMIT`
-/// took four, for every message, all through an opening day's booking load. SQLite has no
-/// `UPDATE` inside `WITH`: the two statements, in the caller's transaction (the writer's).
-pub fn mark_outbox_sent(
-    conn: &mut AnyConnection,
-    id: i64,
-    token: &str,
-    now: chrono::NaiveDateTime,
-    (audit_id, subject, detail): (i64, &str, &str),
-) -> QueryResult<bool> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, claim_token = NULL, \
-        lease_until = NULL WHERE id = $2 AND claim_token = $3 AND status = 'sending'";
-    let changed = match conn {
-        AnyConnection::Postgresql(c) => {
-            let sql = format!(
-                "WITH sent AS ({SENT} RETURNING id) \
-                 INSERT INTO audit_log (id, created_at, actor, action, subject, detail) \
-                 SELECT $4, $1, 'system', 'mail.sent', $5, $6 FROM sent"
-            );
-            diesel::sql_query(sql)
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(token)
-                .bind::<BigInt, _>(audit_id)
-                .bind::<Text, _>(subject)
-                .bind::<Text, _>(detail)
-                .execute(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            let held = diesel::sql_query(SENT.replace('$', "?"))
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(token)
-                .execute(c)?;
-            if held == 0 {
-                return Ok(false);
-            }
-            diesel::sql_query(
-                "INSERT INTO audit_log (id, created_at, actor, action, subject, detail) \
-                 VALUES (?, ?, 'system', 'mail.sent', ?, ?)",
-            )
-            .bind::<BigInt, _>(audit_id)
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(subject)
-            .bind::<Text, _>(detail)
-            .execute(c)?
-        }
-    };
-    Ok(changed == 1)
-}
-
-/// Serialise the caller's transaction with every other transaction that names one of `names`,
-/// until it ends. PostgreSQL: transaction-level advisory locks on a 64-bit hash of each name,
-/// taken in ascending order so two transactions never wait on each other in a cycle, all in one
-/// statement (its select list is evaluated left to right). SQLite: nothing to do, since every
-/// write transaction goes through the one writer connection.
-pub fn lock_names(conn: &mut AnyConnection, names: &[&str]) -> QueryResult<()> {
-    match conn {
-        AnyConnection::Sqlite(_) => Ok(()),
-        AnyConnection::Postgresql(c) => {
-            let mut keys: Vec<i64> = names.iter().map(|n| advisory_key(n)).collect();
-            keys.sort_unstable();
-            keys.dedup();
-            if keys.is_empty() {
-                return Ok(());
-            }
-            prepared::AdvisoryLocks(keys).execute(c).map(|_| ())
-        }
-    }
-}
-
-/// The first 8 bytes of SHA-256 of `name`, as a PostgreSQL advisory lock key.
-fn advisory_key(name: &str) -> i64 {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(name.as_bytes());
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    i64::from_be_bytes(b)
-}
-
-/// True when the error is a unique-constraint violation (either backend).
-pub fn is_unique_violation(e: &DieselError) -> bool {
-    matches!(
-        e,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-/// True when a unique violation is on a constraint whose name or message mentions `needle`
-/// (PostgreSQL names the index; SQLite names the columns).
-pub fn unique_violation_on(e: &DieselError, needle: &str) -> bool {
-    match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            info.constraint_name().is_some_and(|c| c.contains(needle))
-                || info.message().contains(needle)
-        }
-        _ => false,
-    }
-}
-
-/// True when `e` is a unique violation on a row's id (`ids::new_id` made an id another process
-/// made in the same second), or on what is made from it (an outbox row's `message_id`).
-/// PostgreSQL details `Key (id)=(…) already exists` (or names `outbox_message_id_key`); SQLite
-/// says `UNIQUE constraint failed: table.id` (or `outbox.message_id`).
-pub fn primary_key_violation(e: &DieselError) -> bool {
-    match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            info.details().is_some_and(|d| d.starts_with("Key (id)="))
-                || info.message().ends_with(".id")
-                || unique_violation_on(e, "message_id")
-        }
-        _ => false,
     }
 }
 
