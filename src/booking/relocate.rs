@@ -97,6 +97,7 @@ impl Mover {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Displaced {
     pub appointment_id: i64,
+    pub resident_id: i64,
     pub slot_id: i64,
     pub site_id: i64,
     pub product_id: i64,
@@ -147,16 +148,39 @@ pub fn plan(
     displaced: &[Displaced],
     seats_in_window: &BTreeMap<i64, i32>,
 ) -> Result<Vec<Planned>, BookingError> {
+    // Who each one is: the residents and their doses, in two reads for all.
+    let ids: Vec<i64> = displaced.iter().map(|d| d.resident_id).collect();
+    let residents = resident::list_by_ids(c, &ids)?;
+    let doses = vaccination::list_for_residents(c, &ids)?;
+    let movers: Vec<Option<Mover>> = displaced
+        .iter()
+        .map(|d| {
+            let r = residents.iter().find(|r| r.id == d.resident_id)?;
+            Some(Mover {
+                from: SlotId(d.slot_id),
+                holds: (d.site_id, d.product_id),
+                dose: d.dose_number,
+                birth: r.birth_date,
+                given: (doses.iter())
+                    .filter(|v| v.resident_id == r.id)
+                    .cloned()
+                    .collect(),
+            })
+        })
+        .collect();
     let mut order: Vec<usize> = (0..displaced.len()).collect();
     order.sort_by_key(|&i| (-displaced[i].dose_number, i));
     let mut seen = Seen::default();
     let mut taken = Taken::new();
     let mut out: Vec<Option<Slot>> = vec![None; displaced.len()];
     for i in order {
+        let Some(mover) = &movers[i] else {
+            continue;
+        };
         out[i] = nearest(
             c,
             rules,
-            &displaced[i],
+            (&displaced[i], mover),
             seats_in_window,
             &mut seen,
             &mut taken,
@@ -176,17 +200,11 @@ pub fn plan(
 fn nearest(
     c: &mut AnyConnection,
     rules: Rules,
-    d: &Displaced,
+    (d, mover): (&Displaced, &Mover),
     seats_in_window: &BTreeMap<i64, i32>,
     seen: &mut Seen,
     taken: &mut Taken,
 ) -> Result<Option<Slot>, BookingError> {
-    let Some(a) = appointment::find(c, AppointmentId(d.appointment_id))? else {
-        return Ok(None);
-    };
-    let Some(mover) = Mover::load(c, &a)? else {
-        return Ok(None);
-    };
     let Some(series) = looked_up(&mut seen.products, d.product_id, |id| {
         product::find(c, ProductId(id))
     })?

@@ -449,6 +449,7 @@ pub fn list_due_reminders(
 pub struct ActiveInSlot {
     pub slot_id: i64,
     pub id: i64,
+    pub resident_id: i64,
     pub code: String,
     pub id_last4: String,
     pub dose_number: i32,
@@ -473,6 +474,7 @@ pub fn list_active_in_slots(
         .select((
             appointments::slot_id,
             appointments::id,
+            appointments::resident_id,
             appointments::code,
             residents::id_last4,
             appointments::dose_number,

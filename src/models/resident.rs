@@ -39,6 +39,19 @@ pub fn find(conn: &mut AnyConnection, id: ResidentId) -> QueryResult<Option<Resi
     super::find_one(conn, residents::table.find(id.0))
 }
 
+/// The residents `ids` (those that exist).
+pub fn list_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Resident>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::load_all(
+        conn,
+        residents::table
+            .filter(residents::id.eq_any(ids))
+            .order(residents::id.asc()),
+    )
+}
+
 /// Insert a resident.
 pub fn insert(conn: &mut AnyConnection, r: &NewResident) -> QueryResult<()> {
     inserting(r).run(conn).map(|_| ())

@@ -17,12 +17,12 @@ use crate::db::{AnyConnection, Db};
 use crate::domain::city::{hm, ExceptionSeats, Window};
 use crate::domain::days::{local_day, local_to_utc};
 use crate::domain::IdNumber;
-use crate::ids::{new_id, AppointmentId, ResidentId, SiteId, SlotId, TownId};
+use crate::ids::{new_id, SiteId, SlotId, TownId};
 use crate::models::appointment::{self, AppointmentStatus};
 use crate::models::exception::{self, SiteException};
 use crate::models::exception_move::{self, ExceptionMove};
 use crate::models::outbox::{self, Kind};
-use crate::models::{audit, resident, site, slot, waiting, Site, Slot};
+use crate::models::{audit, resident, site, slot, waiting, Resident, Site, Slot};
 use std::collections::BTreeMap;
 
 /// What an exception does.
@@ -49,6 +49,7 @@ pub struct ExceptionInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Affected {
     pub appointment_id: i64,
+    pub resident_id: i64,
     pub code: String,
     pub masked_id: String,
     pub slot_id: i64,
@@ -64,6 +65,7 @@ impl Affected {
     fn displaced(&self) -> Displaced {
         Displaced {
             appointment_id: self.appointment_id,
+            resident_id: self.resident_id,
             slot_id: self.slot_id,
             site_id: self.site_id,
             product_id: self.product_id,
@@ -113,6 +115,7 @@ pub fn affected_by(
         for a in active.iter().filter(|a| a.slot_id == s.id).skip(keep) {
             out.push(Affected {
                 appointment_id: a.id,
+                resident_id: a.resident_id,
                 code: a.code.clone(),
                 masked_id: IdNumber::mask_stored(&a.id_last4),
                 slot_id: s.id,
@@ -289,8 +292,11 @@ pub fn apply_exception(
             hm(input.window.starts()),
             hm(input.window.ends())
         );
+        let ids: Vec<i64> = affected.iter().map(|a| a.resident_id).collect();
+        let residents = resident::list_by_ids(c, &ids)?;
         for (a, p) in affected.iter().zip(&plan) {
-            record_displaced(c, &exc, &s, a, p.to.as_ref(), &window)?;
+            let r = residents.iter().find(|r| r.id == a.resident_id);
+            record_displaced(c, (&exc, &s), (a, r), p.to.as_ref(), &window)?;
         }
         if let ExceptionKind::Seats(n) = input.kind {
             for sl in slots_in_window(c, SiteId(site_id), &input, tz)? {
@@ -341,9 +347,8 @@ pub const SYSTEM: &str = "system";
 /// for a cancelled one the first place on its town's waiting list.
 fn record_displaced(
     c: &mut AnyConnection,
-    exc: &SiteException,
-    s: &Site,
-    a: &Affected,
+    (exc, s): (&SiteException, &Site),
+    (a, r): (&Affected, Option<&Resident>),
     to: Option<&Slot>,
     window: &str,
 ) -> Result<(), SetupError> {
@@ -360,12 +365,7 @@ fn record_displaced(
         created_at: now,
     };
     exception_move::insert(c, &row)?;
-    let appt = appointment::find(c, AppointmentId(a.appointment_id))?;
-    let r = match appt {
-        Some(x) => resident::find(c, ResidentId(x.resident_id))?,
-        None => None,
-    };
-    if let Some(r) = &r {
+    if let Some(r) = r {
         outbox::enqueue(c, Kind::Relocated, row.id, &r.email, &r.lang, None, now)?;
     }
     let because = format!(
@@ -400,7 +400,7 @@ fn record_displaced(
                 },
                 a.site_id,
             )?;
-            if let Some(r) = &r {
+            if let Some(r) = r {
                 waiting::put_first(c, TownId(s.town_id), r.id, a.dose_number, now)?;
                 audit::record_in_town(
                     c,

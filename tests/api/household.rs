@@ -540,6 +540,7 @@ fn member_article(page: &str, i: u32) -> &str {
     let last4 = &id_number(i)[14..];
     page.split("data-testid=\"member\"")
         .skip(1)
+        .map(|a| a.split("</article>").next().unwrap_or(a))
         .find(|a| a.split("</h3>").next().is_some_and(|h| h.contains(last4)))
         .unwrap_or_else(|| panic!("no article for resident {i}: {page}"))
 }
