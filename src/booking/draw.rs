@@ -722,17 +722,8 @@ fn candidates(
             s.id,
         )
     };
-    let mut out = Vec::new();
-    for s in slot::list_for_site_between(conn, SiteId(d.site_id), from, to)? {
-        if !wanted(&s) {
-            continue;
-        }
-        let ours = s.opens_at == Some(d.opens_at);
-        if !ours && !matches!(opening(conn, rules.now, &s)?, Opening::Open) {
-            continue;
-        }
-        out.push(s);
-    }
+    let span = (from, to);
+    let mut out = open_slots(conn, rules.now, SiteId(d.site_id), span, wanted, Some(d))?;
     out.sort_by_key(nearest);
     if !e.any_site_in_town {
         return Ok(out);
@@ -745,15 +736,46 @@ fn candidates(
         if other.id == d.site_id {
             continue;
         }
-        for s in slot::list_for_site_between(conn, SiteId(other.id), from, to)? {
-            if wanted(&s) && matches!(opening(conn, rules.now, &s)?, Opening::Open) {
-                elsewhere.push(s);
-            }
-        }
+        elsewhere.extend(open_slots(
+            conn,
+            rules.now,
+            SiteId(other.id),
+            span,
+            wanted,
+            None,
+        )?);
     }
     elsewhere.sort_by_key(nearest);
     out.extend(elsewhere);
     Ok(out)
+}
+
+/// The slots of `site` starting in `span` that `wanted` keeps and that are open at `now`, or
+/// handed out by the draw `ours`: one read of the slots and one of their openings' draws.
+fn open_slots(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    site: SiteId,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+    wanted: impl Fn(&Slot) -> bool,
+    ours: Option<&Draw>,
+) -> QueryResult<Vec<Slot>> {
+    let ours = |s: &Slot| ours.is_some_and(|d| s.opens_at == Some(d.opens_at));
+    let slots: Vec<Slot> = slot::list_for_site_between(conn, site, from, to)?
+        .into_iter()
+        .filter(|s| wanted(s))
+        .collect();
+    let mut opens: Vec<NaiveDateTime> = (slots.iter())
+        .filter(|s| !ours(s))
+        .filter_map(|s| s.opens_at)
+        .collect();
+    opens.sort();
+    opens.dedup();
+    let draws = draw::list_for_openings(conn, site, &opens)?;
+    Ok(slots
+        .into_iter()
+        .filter(|s| ours(s) || matches!(opening_among(now, s, &draws), Opening::Open))
+        .collect())
 }
 
 #[cfg(test)]

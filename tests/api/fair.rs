@@ -326,6 +326,18 @@ async fn an_entry_that_allows_the_town_gets_the_nearest_seat_at_another_site_and
             add_slot_at(&mut c, other, day_at_ten(8), 5, 0),
         )
     };
+    // And the nearest of all, 10:30, which opens only the next day: never offered.
+    let unopened = {
+        use diesel::prelude::*;
+        use dosewise::db::schema::slots;
+        let mut c = app.conn();
+        let id = add_slot_at(&mut c, other, day_at_ten(7) + Duration::minutes(30), 5, 0);
+        diesel::update(slots::table.find(id))
+            .set(slots::opens_at.eq(Some(release() + Duration::days(1))))
+            .execute(&mut c)
+            .unwrap();
+        id
+    };
     app.clock.set(release());
     // Residents 900-902 allow another site of the town; 903-904 do not.
     let mut codes = Vec::new();
@@ -382,6 +394,7 @@ async fn an_entry_that_allows_the_town_gets_the_nearest_seat_at_another_site_and
     assert_eq!(app.slot_counts(near), (moved.len() as i32, 0, 5));
     assert_eq!(app.slot_counts(far), (0, 0, 5));
     assert_eq!(app.slot_counts(next_day), (0, 0, 5));
+    assert_eq!(app.slot_counts(unopened), (0, 0, 5), "not open yet");
     assert_eq!(app.stock(other), (10, moved.len() as i32));
     assert!(app.db.violations().is_empty(), "{:?}", app.db.violations());
 
