@@ -1,7 +1,7 @@
 //! The lex-v1 instance of a shipment, built from the database: per town (and per site) first
 //! doses given, first doses booked, stock, seats per day and the second-dose cohorts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
@@ -61,30 +61,23 @@ pub fn build_instance(
         })
         .collect();
 
-    // Doses given: first doses by site, and who still waits for a second dose of this product.
-    let given = vaccination::list_first_and_second_doses(c)?;
-    let second: HashSet<i64> = given
-        .iter()
-        .filter(|g| g.dose_number == 2)
-        .map(|g| g.resident_id)
-        .collect();
-    for g in &given {
-        let Some(f) = facts.get_mut(&g.site_id) else {
-            continue;
-        };
-        if g.dose_number == 1 {
-            f.first_dosed += 1;
-            if g.product_id == p.id && !second.contains(&g.resident_id) {
-                let day = local_day(tz, g.given_at).min(run_date);
-                *f.cohorts.entry(day).or_default() += 1;
-            }
+    // Doses given: first doses by site (counted by the database), and who still waits for a
+    // second dose of this product, by the city day of their first (the cohorts).
+    for (site_id, n) in vaccination::count_first_doses_by_site(c)? {
+        if let Some(f) = facts.get_mut(&site_id) {
+            f.first_dosed += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    for (site_id, given_at) in vaccination::list_first_doses_awaiting_second(c, ProductId(p.id))? {
+        if let Some(f) = facts.get_mut(&site_id) {
+            let day = local_day(tz, given_at).min(run_date);
+            *f.cohorts.entry(day).or_default() += 1;
         }
     }
     // First doses booked at each site (they are first-dose demand the shipment must cover).
-    let booked = appointment::sites_of_active_first_doses(c, ProductId(p.id))?;
-    for site_id in booked {
+    for (site_id, n) in appointment::count_active_first_doses_by_site(c, ProductId(p.id))? {
         if let Some(f) = facts.get_mut(&site_id) {
-            f.booked_first += 1;
+            f.booked_first += u64::try_from(n).unwrap_or(0);
         }
     }
     for b in stock::balances_for_product(c, ProductId(p.id))? {

@@ -397,16 +397,17 @@ pub fn list_booked_in_slots(
     )
 }
 
-/// The site of every active first-dose appointment for a product (one row per appointment).
-pub fn sites_of_active_first_doses(
+/// How many active first-dose appointments for a product each site holds: `(site, count)`.
+pub fn count_active_first_doses_by_site(
     conn: &mut AnyConnection,
     product: crate::ids::ProductId,
-) -> QueryResult<Vec<i64>> {
+) -> QueryResult<Vec<(i64, i64)>> {
     appointments::table
         .filter(appointments::product_id.eq(product.0))
         .filter(appointments::dose_number.eq(1))
         .filter(active())
-        .select(appointments::site_id)
+        .group_by(appointments::site_id)
+        .select((appointments::site_id, diesel::dsl::count_star()))
         .load(conn)
 }
 

@@ -130,27 +130,30 @@ pub fn list_in_observation(
         .load(conn)
 }
 
-/// Who was given which dose of what, where and when (a vaccination without its lot and times).
-#[derive(Debug, Clone, Queryable)]
-pub struct DoseGiven {
-    pub resident_id: i64,
-    pub site_id: i64,
-    pub product_id: i64,
-    pub dose_number: i32,
-    pub given_at: NaiveDateTime,
+/// How many first doses (of any vaccine) each site has given: `(site, count)`.
+pub fn count_first_doses_by_site(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, i64)>> {
+    vaccinations::table
+        .filter(vaccinations::dose_number.eq(1))
+        .group_by(vaccinations::site_id)
+        .select((vaccinations::site_id, diesel::dsl::count_star()))
+        .load(conn)
 }
 
-/// Every first and second dose given.
-pub fn list_first_and_second_doses(conn: &mut AnyConnection) -> QueryResult<Vec<DoseGiven>> {
+/// The first doses of `product` whose residents have had no second dose (of any vaccine):
+/// `(site, given at)`, one row per resident still owed a second dose.
+pub fn list_first_doses_awaiting_second(
+    conn: &mut AnyConnection,
+    product: crate::ids::ProductId,
+) -> QueryResult<Vec<(i64, NaiveDateTime)>> {
+    let later = diesel::alias!(vaccinations as later);
+    let second = later
+        .filter(later.field(vaccinations::dose_number).eq(2))
+        .select(later.field(vaccinations::resident_id));
     vaccinations::table
-        .filter(vaccinations::dose_number.le(2))
-        .select((
-            vaccinations::resident_id,
-            vaccinations::site_id,
-            vaccinations::product_id,
-            vaccinations::dose_number,
-            vaccinations::given_at,
-        ))
+        .filter(vaccinations::dose_number.eq(1))
+        .filter(vaccinations::product_id.eq(product.0))
+        .filter(vaccinations::resident_id.ne_all(second))
+        .select((vaccinations::site_id, vaccinations::given_at))
         .load(conn)
 }
 

@@ -9,7 +9,8 @@ use dosewise::db::schema::{products, sites, towns};
 use serde_json::json;
 
 use crate::helpers::{
-    login_as, resident, spawn_app, spawn_app_with, City, Role, Session, TestApp, TestDb,
+    login_as, plan_waiting_shipment, resident, spawn_app, spawn_app_with, City, Role, Session,
+    TestApp, TestDb,
 };
 use crate::smtp::Sink;
 
@@ -392,20 +393,7 @@ async fn the_bureau_s_plan_exports_and_audit_pages_name_towns_and_sites_in_the_p
     let res = app.book_api_in(slot, 1, &resident(1), "zh-CN").await;
     assert_eq!(res.status(), 201);
     let bureau = login_as(&app, Role::Bureau).await;
-    let list = bureau.get_text("/bureau/shipments").await;
-    let at = list
-        .find("/bureau/shipments/")
-        .expect("the demo's shipment");
-    let id: String = list[at + 18..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    let shipment = format!("/bureau/shipments/{id}");
-    let res = bureau
-        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
-        .await;
-    assert_eq!(res.status(), 303);
-    let plan = res.headers()["location"].to_str().unwrap().to_string();
+    let plan = plan_waiting_shipment(&bureau).await;
 
     // The plan stored the Chinese names; each page names towns and sites in its own language.
     let zh = bureau.get_text(&plan).await;

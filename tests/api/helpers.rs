@@ -1041,6 +1041,23 @@ pub async fn login_as(app: &TestApp, role: Role) -> Session {
     login_as_user(app, &name, role.home()).await
 }
 
+/// The bureau plans the shipment the demo city has waiting (the first on its list): the plan's
+/// path.
+pub async fn plan_waiting_shipment(bureau: &Session) -> String {
+    let list = bureau.get_text("/bureau/shipments").await;
+    let at = list.find("/bureau/shipments/").expect("a shipment waiting");
+    let id: String = list[at + 18..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let shipment = format!("/bureau/shipments/{id}");
+    let res = bureau
+        .post_form_from(&shipment, &format!("{shipment}/plan"), &[])
+        .await;
+    assert_eq!(res.status(), 303, "planned");
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
 /// A site's exception form as an admin posts it (its token from the site's page): first as it
 /// is, which answers the plan (409), then with the plan's token, which applies it.
 pub struct ExceptionForm<'a> {
