@@ -39,7 +39,7 @@ pub fn claim_outbox(
 /// `detail`, under `audit_id`): `false`, and nothing written, unless the claim `token` holds it.
 /// PostgreSQL: one statement (the `UPDATE` a data-modifying `WITH` part, the `INSERT` made from
 /// the row it returns), atomic on its own, so it needs no transaction around it
-/// ([`Db::single_statement`]): one round trip where `BEGIN`, the update, the insert and `COMMIT`
+/// ([`super::Db::single_statement`]): one round trip where `BEGIN`, the update, the insert and `COMMIT`
 /// took four, for every message, all through an opening day's booking load. SQLite has no
 /// `UPDATE` inside `WITH`: the two statements, in the caller's transaction (the writer's).
 pub fn mark_outbox_sent(

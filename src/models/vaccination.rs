@@ -145,14 +145,22 @@ pub fn list_first_doses_awaiting_second(
     conn: &mut AnyConnection,
     product: crate::ids::ProductId,
 ) -> QueryResult<Vec<(i64, NaiveDateTime)>> {
+    use diesel::dsl::{exists, not};
     let later = diesel::alias!(vaccinations as later);
+    // `NOT EXISTS` on the (resident, dose) unique index: PostgreSQL plans it as an anti-join,
+    // where `NOT IN` would check each first dose against every second dose once they outgrow
+    // `work_mem`.
     let second = later
-        .filter(later.field(vaccinations::dose_number).eq(2))
-        .select(later.field(vaccinations::resident_id));
+        .filter(
+            later
+                .field(vaccinations::resident_id)
+                .eq(vaccinations::resident_id),
+        )
+        .filter(later.field(vaccinations::dose_number).eq(2));
     vaccinations::table
         .filter(vaccinations::dose_number.eq(1))
         .filter(vaccinations::product_id.eq(product.0))
-        .filter(vaccinations::resident_id.ne_all(second))
+        .filter(not(exists(second)))
         .select((vaccinations::site_id, vaccinations::given_at))
         .load(conn)
 }
