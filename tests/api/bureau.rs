@@ -424,7 +424,8 @@ pub(crate) async fn planned(bureau: &Session, a: City) -> String {
 async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_in_the_cli() {
     let app = spawn_app().await;
     let (a, _) = two_towns(&app);
-    // Three of the 20 whose first dose was 50 days ago have had their second: none is owed them.
+    // Three of the 20 whose first dose was 50 days ago have had their second (one of them of
+    // another vaccine): none is owed them.
     {
         use diesel::prelude::*;
         use dosewise::db::schema::vaccinations;
@@ -436,9 +437,31 @@ async fn the_plan_is_built_from_the_database_and_its_input_replans_identically_i
             .limit(3)
             .load(&mut c)
             .unwrap();
-        for (resident, given) in first {
+        let other = City {
+            product: new_id(),
+            ..a
+        };
+        dosewise::models::product::insert(
+            &mut c,
+            &dosewise::models::NewProduct {
+                id: other.product,
+                code: "P-OTHER".into(),
+                name: "另一种疫苗".into(),
+                manufacturer: "测试".into(),
+                doses_in_series: 2,
+                min_interval_days: 21,
+                max_interval_days: 56,
+                min_age_years: 0,
+                max_age_years: 120,
+                pack_size: 1,
+                name_en: None,
+            },
+        )
+        .unwrap();
+        for (k, (resident, given)) in first.into_iter().enumerate() {
             let later = given + Duration::days(25);
-            crate::helpers::record_dose(&mut c, a, resident, None, 2, later);
+            let city = if k == 0 { other } else { a };
+            crate::helpers::record_dose(&mut c, city, resident, None, 2, later);
         }
     }
     let bureau = login_as(&app, Role::Bureau).await;
