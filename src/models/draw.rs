@@ -137,9 +137,9 @@ impl From<BriefRow> for Draw {
 /// polls (an entry's look-up): counting thousands of entries on each of those was measured to
 /// slow the draw itself.
 pub fn find_counted(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Draw>> {
-    let mut found: Vec<Draw> = find(conn, id)?.into_iter().collect();
-    count_entries(conn, &mut found)?;
-    Ok(found.pop())
+    let mut found = find(conn, id)?;
+    count_entries(conn, found.as_mut_slice())?;
+    Ok(found)
 }
 
 /// Fill in the entry counts of the draws that are not done (a done draw stored its count), in
