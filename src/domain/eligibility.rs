@@ -85,6 +85,20 @@ impl DoseWindow {
     pub fn is_past(&self, day: NaiveDate) -> bool {
         day > self.closes
     }
+
+    /// The latest city day the previous dose can have been given on for the window of
+    /// [`after_day`](Self::after_day) to be open by `day`: `after_day(g, min, _).opens <= day`
+    /// exactly when `g <= opened_by(day, min)`. The dashboard asks the database with it.
+    pub fn opened_by(day: NaiveDate, min_days: i32) -> NaiveDate {
+        day - Duration::days(i64::from(min_days))
+    }
+
+    /// The latest city day the previous dose can have been given on for the window of
+    /// [`after_day`](Self::after_day) to be past on `day`: `after_day(g, _, max).is_past(day)`
+    /// exactly when `g <= past_by(day, max)`.
+    pub fn past_by(day: NaiveDate, max_days: i32) -> NaiveDate {
+        day - Duration::days(i64::from(max_days) + 1)
+    }
 }
 
 /// The window for `dose` of `series`, from the previous dose's day and the product's interval;
@@ -217,6 +231,27 @@ mod tests {
 
     fn shanghai() -> Tz {
         "Asia/Shanghai".parse().unwrap()
+    }
+
+    proptest::proptest! {
+        /// The dashboard's question (was the dose given by this day?) and the booking's (is the
+        /// window open, or past, on this day?) are one rule: checked for every given day, day
+        /// and interval.
+        #[test]
+        fn the_day_bounds_answer_as_the_window_does(
+            given_after in 0i64..1_000,
+            on_after in 0i64..1_200,
+            min in 0i32..100,
+            longer in 0i32..100,
+        ) {
+            let epoch = day(2030, 1, 1);
+            let given = epoch + Duration::days(given_after);
+            let on = epoch + Duration::days(on_after);
+            let max = min + longer;
+            let window = DoseWindow::after_day(given, min, max);
+            proptest::prop_assert_eq!(window.opens <= on, given <= DoseWindow::opened_by(on, min));
+            proptest::prop_assert_eq!(window.is_past(on), given <= DoseWindow::past_by(on, max));
+        }
     }
 
     #[test]

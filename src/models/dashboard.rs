@@ -16,6 +16,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::db::AnyConnection;
 use crate::domain::days::day_starts;
+use crate::domain::eligibility::DoseWindow;
 use crate::models::{product, town, Product, Town};
 
 /// City days of history the charts look back over, today included.
@@ -244,20 +245,23 @@ pub fn due(
     }
     let mut case = String::from("CASE");
     for p in products {
-        let min = i64::from(p.min_interval_days);
-        let max = i64::from(p.max_interval_days);
-        let mut when = |before: NaiveDate, code: i64| {
+        let (min, max) = (p.min_interval_days, p.max_interval_days);
+        // The first WHEN that holds: given on or before the city day `last`.
+        let mut given_by = |last: NaiveDate, code: i64| {
             case.push_str(&format!(
                 " WHEN v.product_id = {} AND v.given_at < {} THEN {code}",
                 p.id,
-                at(crate::domain::days::day_start(tz, before))
+                at(crate::domain::days::day_start(tz, last + Duration::days(1)))
             ))
         };
-        // Given before today - max: past the longest interval.
-        when(today - Duration::days(max), -2);
-        when(today - Duration::days(min), i64::from(DUE_ALREADY));
-        for i in 0..i64::from(n) {
-            when(today + Duration::days(i + 1 - min), i);
+        given_by(DoseWindow::past_by(today, max), -2);
+        given_by(
+            DoseWindow::opened_by(today - Duration::days(1), min),
+            i64::from(DUE_ALREADY),
+        );
+        for i in 0..n {
+            let day = today + Duration::days(i.into());
+            given_by(DoseWindow::opened_by(day, min), i.into());
         }
     }
     case.push_str(" ELSE 99 END");
@@ -393,14 +397,17 @@ pub fn read(
     let rate_from = crate::domain::days::day_start(tz, today - Duration::days(RATE_DAYS.into()));
     let today_start = crate::domain::days::day_start(tz, today);
     let (from, to) = (history_starts[0], history_starts[HISTORY_DAYS as usize]);
+    // The doses given on these days are the ones not yet past today whose window opens by the
+    // last day ahead.
+    let last_ahead = today + Duration::days(i64::from(AHEAD_DAYS) - 1);
     let due_from = products
         .iter()
-        .map(|p| today - Duration::days(p.max_interval_days.into()))
+        .map(|p| DoseWindow::past_by(today, p.max_interval_days) + Duration::days(1))
         .min()
         .unwrap_or(today);
     let due_to = products
         .iter()
-        .map(|p| today + Duration::days(i64::from(AHEAD_DAYS) - 1 - i64::from(p.min_interval_days)))
+        .map(|p| DoseWindow::opened_by(last_ahead, p.min_interval_days))
         .max()
         .unwrap_or(today);
     Ok(Some(Dashboard {
