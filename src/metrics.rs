@@ -43,21 +43,34 @@ pub struct Metrics {
     pool_connections: prometheus::IntGaugeVec,
 }
 
+/// `metric`, registered in `registry` (a handle to the same metric).
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> prometheus::Result<M> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
 impl Metrics {
     /// A registry with every metric, including the database layer's (`db.stats()`).
     pub fn new(db: &Db) -> anyhow::Result<Metrics> {
         let registry = Registry::new();
-        let requests = HistogramVec::new(
-            HistogramOpts::new(
-                "dosewise_http_request_duration_seconds",
-                "HTTP requests by route pattern, method and status, and how long they took",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
-            &["route", "method", "status"],
+        // Each metric is registered as it is made, so none can be made and left out.
+        let requests = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "dosewise_http_request_duration_seconds",
+                    "HTTP requests by route pattern, method and status, and how long they took",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                &["route", "method", "status"],
+            )?,
         )?;
-        let counter = |name: &str, help: &str| IntCounter::new(name, help);
+        let counter = |name: &str, help: &str| registered(&registry, IntCounter::new(name, help)?);
         let bookings = counter(
             "dosewise_bookings_total",
             "First-come bookings confirmed (pages and API)",
@@ -67,36 +80,35 @@ impl Metrics {
             "dosewise_cancellations_total",
             "Appointments cancelled by residents (pages and API)",
         )?;
-        let mail = IntCounterVec::new(
-            Opts::new(
-                "dosewise_mail_deliveries_total",
-                "Mail delivery attempts by this process's worker, by outcome",
-            ),
-            &["outcome"],
+        let mail = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "dosewise_mail_deliveries_total",
+                    "Mail delivery attempts by this process's worker, by outcome",
+                ),
+                &["outcome"],
+            )?,
         )?;
-        let outbox_depth = IntGauge::new(
+        let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help)?);
+        let outbox_depth = gauge(
             "dosewise_outbox_depth",
             "Outbox messages pending or being sent",
         )?;
-        let outbox_failed = IntGauge::new(
+        let outbox_failed = gauge(
             "dosewise_outbox_failed",
             "Outbox messages that failed for good",
         )?;
-        let pool_connections = prometheus::IntGaugeVec::new(
-            Opts::new(
-                "dosewise_db_pool_connections",
-                "Open database connections per pool, by state",
-            ),
-            &["pool", "state"],
+        let pool_connections = registered(
+            &registry,
+            prometheus::IntGaugeVec::new(
+                Opts::new(
+                    "dosewise_db_pool_connections",
+                    "Open database connections per pool, by state",
+                ),
+                &["pool", "state"],
+            )?,
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(bookings.clone()))?;
-        registry.register(Box::new(draw_entries.clone()))?;
-        registry.register(Box::new(cancellations.clone()))?;
-        registry.register(Box::new(mail.clone()))?;
-        registry.register(Box::new(outbox_depth.clone()))?;
-        registry.register(Box::new(outbox_failed.clone()))?;
-        registry.register(Box::new(pool_connections.clone()))?;
         for c in db.stats().collectors() {
             registry.register(c)?;
         }

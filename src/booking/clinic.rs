@@ -11,9 +11,8 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
-use diesel::result::Error as DieselError;
 
-use super::{retrying_collisions, BookingError, DbCause, ResidentDetails, Rules};
+use super::{retrying_collisions, BookingError, ResidentDetails, Rules};
 use crate::db::{is_unique_violation, AnyConnection, Db, StorageError};
 use crate::domain::clinic::{Note, ScreeningAnswers, ScreeningOutcome, Severity, WasteKind};
 use crate::domain::days::{day_bounds, local_day, utc_of_local};
@@ -274,15 +273,6 @@ impl From<Refusal> for ClinicError {
                 days: min_days,
             },
             Refusal::TooYoung | Refusal::TooOld => ClinicError::AgeOutOfRange,
-        }
-    }
-}
-
-impl DbCause for ClinicError {
-    fn db_cause(&self) -> Option<&DieselError> {
-        match self {
-            ClinicError::Storage(e) => e.query(),
-            _ => None,
         }
     }
 }

@@ -12,9 +12,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{
-    check_eligibility, contact_cap, draw, retrying_collisions, BookingError, DbCause, Rules,
-};
+use super::{check_eligibility, contact_cap, draw, retrying_collisions, BookingError, Rules};
 use crate::db::{is_unique_violation, AnyConnection, Db, StorageError};
 use crate::domain::days::{day_bounds, local_day};
 use crate::domain::{BookingCode, IdNumber, PersonName};
@@ -59,15 +57,6 @@ impl From<BookingError> for HouseholdError {
         match e {
             BookingError::Storage(s) => HouseholdError::Storage(s),
             e => HouseholdError::Booking(e),
-        }
-    }
-}
-
-impl DbCause for HouseholdError {
-    fn db_cause(&self) -> Option<&diesel::result::Error> {
-        match self {
-            HouseholdError::Storage(e) => e.query(),
-            _ => None,
         }
     }
 }

@@ -112,15 +112,6 @@ impl From<Refusal> for BookingError {
     }
 }
 
-impl DbCause for BookingError {
-    fn db_cause(&self) -> Option<&DieselError> {
-        match self {
-            BookingError::Storage(e) => e.query(),
-            _ => None,
-        }
-    }
-}
-
 impl Keyed for BookingError {
     /// The catalogue key of the message shown to the resident.
     fn key(&self) -> &'static str {

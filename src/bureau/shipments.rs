@@ -190,28 +190,32 @@ mod tests {
         assert_eq!(lots.len(), 2);
         assert_eq!(lots[1].lot_number, "B-2");
         assert_eq!(lots[1].doses, 400);
-        let line = |t: &str| match parse_lots(t) {
-            Err(BureauError::Lot { line, key }) => (line, key),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(line("A1, 2031-01-31"), (1, "err.lot.format"));
-        assert_eq!(
-            line("A1, 2031-01-31, 5\nA<b>, 2031-01-31, 5"),
-            (2, "err.lot.number")
-        );
-        assert_eq!(line("A1, 2031-02-30, 5"), (1, "err.lot.expiry"));
-        assert_eq!(line("A1, 2101-01-01, 5"), (1, "err.lot.expiry"));
-        assert_eq!(line("A1, -262143-01-01, 5"), (1, "err.lot.expiry"));
-        assert_eq!(
-            line("A1, 2031-01-31, 5\nA\u{0}2, 2031-01-31, 5"),
-            (2, "err.text.chars")
-        );
-        assert_eq!(line("A\u{202E}1, 2031-01-31, 5"), (1, "err.text.chars"));
-        assert_eq!(line("A1, 2031-01-31, -5"), (1, "err.lot.doses"));
-        assert_eq!(
-            line("A1, 2031-01-31, 5\nA1, 2031-01-31, 5"),
-            (2, "err.lot.duplicate")
-        );
+        // Each mistake, and the line and message it is refused with.
+        for (text, want) in [
+            ("A1, 2031-01-31", (1, "err.lot.format")),
+            (
+                "A1, 2031-01-31, 5\nA<b>, 2031-01-31, 5",
+                (2, "err.lot.number"),
+            ),
+            ("A1, 2031-02-30, 5", (1, "err.lot.expiry")),
+            ("A1, 2101-01-01, 5", (1, "err.lot.expiry")),
+            ("A1, -262143-01-01, 5", (1, "err.lot.expiry")),
+            (
+                "A1, 2031-01-31, 5\nA\u{0}2, 2031-01-31, 5",
+                (2, "err.text.chars"),
+            ),
+            ("A\u{202E}1, 2031-01-31, 5", (1, "err.text.chars")),
+            ("A1, 2031-01-31, -5", (1, "err.lot.doses")),
+            (
+                "A1, 2031-01-31, 5\nA1, 2031-01-31, 5",
+                (2, "err.lot.duplicate"),
+            ),
+        ] {
+            match parse_lots(text) {
+                Err(BureauError::Lot { line, key }) => assert_eq!((line, key), want, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
         assert!(matches!(
             parse_lots("  \n"),
             Err(BureauError::Field { field: "lots", .. })

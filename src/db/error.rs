@@ -38,9 +38,18 @@ pub trait DbCause {
 }
 
 /// `From` the three database errors for a service error with a `Storage(StorageError)` variant,
-/// so `?` works on queries, pooled connections and `Db::transaction` alike.
+/// so `?` works on queries, pooled connections and `Db::transaction` alike; and its
+/// [`DbCause`], the query error inside that variant.
 macro_rules! storage_error_from {
     ($service:ty) => {
+        impl $crate::db::DbCause for $service {
+            fn db_cause(&self) -> Option<&diesel::result::Error> {
+                match self {
+                    Self::Storage(e) => e.query(),
+                    _ => None,
+                }
+            }
+        }
         impl From<diesel::result::Error> for $service {
             fn from(e: diesel::result::Error) -> Self {
                 Self::Storage(e.into())

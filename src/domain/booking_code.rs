@@ -66,19 +66,14 @@ mod tests {
         assert_eq!(code.as_str(), "7K3Q9MZD");
         assert_eq!(code.to_string(), "7K3Q-9MZD");
         assert_eq!(BookingCode::parse("OIL00000").unwrap().as_str(), "01100000");
-        assert_eq!(BookingCode::parse("").unwrap_err().key, "err.code.empty");
-        assert_eq!(
-            BookingCode::parse("UUUUUUUU").unwrap_err().key,
-            "err.code.format"
-        );
-        assert_eq!(
-            BookingCode::parse("ABC").unwrap_err().key,
-            "err.code.format"
-        );
-        assert_eq!(
-            BookingCode::parse("7K3Q\u{202E}9MZD").unwrap_err().key,
-            "err.text.chars"
-        );
+        for (typed, key) in [
+            ("", "err.code.empty"),
+            ("UUUUUUUU", "err.code.format"),
+            ("ABC", "err.code.format"),
+            ("7K3Q\u{202E}9MZD", "err.text.chars"),
+        ] {
+            assert_eq!(BookingCode::parse(typed).unwrap_err().key, key, "{typed:?}");
+        }
     }
 
     proptest! {

@@ -138,48 +138,29 @@ mod tests {
         );
         assert!(PersonName::parse("Anne-Marie O'Neil").is_ok());
         assert!(PersonName::parse("阿卜杜·热合曼").is_ok());
-        assert_eq!(PersonName::parse("").unwrap_err().key, "err.name.empty");
-        assert_eq!(
-            PersonName::parse("<script>alert(1)</script>")
-                .unwrap_err()
-                .key,
-            "err.name.chars"
-        );
-        assert_eq!(
-            PersonName::parse("x'); DROP TABLE residents;--")
-                .unwrap_err()
-                .key,
-            "err.name.chars"
-        );
-        assert_eq!(
-            PersonName::parse(&"名".repeat(51)).unwrap_err().key,
-            "err.name.long"
-        );
+        let long = "名".repeat(51);
+        for (typed, key) in [
+            ("", "err.name.empty"),
+            ("<script>alert(1)</script>", "err.name.chars"),
+            ("x'); DROP TABLE residents;--", "err.name.chars"),
+            (long.as_str(), "err.name.long"),
+        ] {
+            assert_eq!(PersonName::parse(typed).unwrap_err().key, key, "{typed:?}");
+        }
     }
 
     #[test]
     fn phones_are_mainland_mobiles() {
-        assert_eq!(
-            Phone::parse("138 0013 8000").unwrap().as_str(),
-            "13800138000"
-        );
-        assert_eq!(
-            Phone::parse("+86 138-0013-8000").unwrap().as_str(),
-            "13800138000"
-        );
-        assert_eq!(
-            Phone::parse("8613800138000").unwrap().as_str(),
-            "13800138000"
-        );
-        assert_eq!(
-            Phone::parse("12800138000").unwrap_err().key,
-            "err.phone.format"
-        );
-        assert_eq!(
-            Phone::parse("1380013800").unwrap_err().key,
-            "err.phone.format"
-        );
-        assert_eq!(Phone::parse("").unwrap_err().key, "err.phone.empty");
+        for typed in ["138 0013 8000", "+86 138-0013-8000", "8613800138000"] {
+            assert_eq!(Phone::parse(typed).unwrap().as_str(), "13800138000");
+        }
+        for (typed, key) in [
+            ("12800138000", "err.phone.format"),
+            ("1380013800", "err.phone.format"),
+            ("", "err.phone.empty"),
+        ] {
+            assert_eq!(Phone::parse(typed).unwrap_err().key, key, "{typed:?}");
+        }
     }
 
     #[test]

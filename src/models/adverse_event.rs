@@ -28,19 +28,6 @@ pub fn insert(conn: &mut AnyConnection, e: &AdverseEvent) -> QueryResult<()> {
     super::insert_into(conn, adverse_events::table, e)
 }
 
-/// Reactions recorded for one vaccination, oldest first.
-pub fn list_for_vaccination(
-    conn: &mut AnyConnection,
-    vaccination: i64,
-) -> QueryResult<Vec<AdverseEvent>> {
-    super::load_all(
-        conn,
-        adverse_events::table
-            .filter(adverse_events::vaccination_id.eq(vaccination))
-            .order(adverse_events::occurred_at.asc()),
-    )
-}
-
 /// Reactions of one severity since `since`, newest first, with the site's name.
 pub fn list_by_severity_since(
     conn: &mut AnyConnection,

@@ -187,7 +187,7 @@ pub fn dose(c: &mut AnyConnection, vaccination_id: i64) -> QueryResult<Option<Do
     ) else {
         return Ok(None);
     };
-    let reactions = adverse_event::list_for_vaccination(c, v.id)?;
+    let reactions = adverse_event::list_for_vaccinations(c, &[v.id])?;
     Ok(Some(DoseRecord {
         vaccination: v,
         resident,
