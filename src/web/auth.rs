@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::common::CsrfForm;
 use super::cookies;
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted};
 use super::respond::{html, html_status, see_other};
 use super::state::blocking;
 use crate::domain::{PlainText, TextRule};
@@ -68,6 +68,8 @@ pub struct LoginForm {
     csrf: String,
 }
 
+super::ctx::posted_form!(LoginForm);
+
 /// A hash to verify against when the user does not exist, so both cases take as long.
 fn dummy_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
@@ -100,10 +102,8 @@ async fn verify_on_hasher(password: String, stored: Option<String>) -> Result<bo
 
 /// `POST /login`.
 pub async fn login(
-    Visit { ctx, state }: Visit,
-    form: web::Form<LoginForm>,
+    Posted { ctx, state, form }: Posted<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     // No account has a name with control or text-direction characters (nor can the database
     // look one up: PostgreSQL refuses a NUL): say so at once.
     let username = match PlainText::parse(&form.username, TextRule::line("username", 200)) {
@@ -195,11 +195,7 @@ pub async fn login(
 }
 
 /// `POST /logout`: the session is revoked in the database, not just forgotten by the browser.
-pub async fn logout(
-    Visit { ctx, state }: Visit,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
+pub async fn logout(Posted { ctx, state, .. }: Posted<CsrfForm>) -> Result<HttpResponse, AppError> {
     if let Some(u) = ctx.user.clone() {
         blocking(&state, move |st| {
             let now = st.now();

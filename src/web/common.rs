@@ -21,6 +21,8 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+super::ctx::posted_form!(CsrfForm);
+
 /// Whether any site has published a future slot (read through the one-second cache).
 pub async fn published(state: &web::Data<AppState>) -> Result<bool, AppError> {
     let load = || read(state, |c, st| Ok(slot::any_published(c, st.now())?));

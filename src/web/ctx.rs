@@ -178,24 +178,36 @@ impl<R: RoleOf> FromRequest for Signed<R> {
     }
 }
 
-/// A staff form: who may post it, and the CSRF token of the page it was on.
-pub trait StaffForm: DeserializeOwned + 'static {
-    /// Who may post it.
-    type Who: RoleOf;
-
+/// A form posted from one of our pages: the CSRF token it carries.
+pub trait PostedForm: DeserializeOwned + 'static {
     /// The token posted.
     fn csrf(&self) -> &str;
+}
+
+/// Forms whose token is their `csrf` field: `posted_form!(LoginForm, CsrfForm)`.
+macro_rules! posted_form {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::ctx::PostedForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use posted_form;
+
+/// A staff form: who may post it (and, as every form, the CSRF token of the page it was on).
+pub trait StaffForm: PostedForm {
+    /// Who may post it.
+    type Who: RoleOf;
 }
 
 /// Staff forms whose token is their `csrf` field: `staff_form!(Admin: ActiveForm, PasswordForm)`.
 macro_rules! staff_form {
     ($who:ty: $($form:ty),+ $(,)?) => {
+        $crate::web::ctx::posted_form!($($form),+);
         $(impl $crate::web::ctx::StaffForm for $form {
             type Who = $who;
-
-            fn csrf(&self) -> &str {
-                &self.csrf
-            }
         })+
     };
 }
@@ -210,12 +222,14 @@ pub struct Button<R> {
     role: PhantomData<R>,
 }
 
-impl<R: RoleOf> StaffForm for Button<R> {
-    type Who = R;
-
+impl<R: RoleOf> PostedForm for Button<R> {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+}
+
+impl<R: RoleOf> StaffForm for Button<R> {
+    type Who = R;
 }
 
 /// A staff form's POST: the request's [`Ctx`], the application state, the user and the form
@@ -235,6 +249,34 @@ impl<F: StaffForm> FromRequest for Acting<F> {
             let (Visit { ctx, state }, form) = read.await?;
             let user = ctx.acting(F::Who::ROLE, form.csrf())?.clone();
             Ok(Acting(ctx, state, user, form.into_inner()))
+        })
+    }
+}
+
+/// A form's POST that needs no login (residents' forms, the login itself): the request's
+/// [`Ctx`], the application state and the form `F`, read, once the form carries this request's
+/// CSRF token (403 otherwise, and nothing is done). What every such handler takes instead of
+/// checking by hand; taken last, like the form it replaces.
+pub struct Posted<F> {
+    pub ctx: Ctx,
+    pub state: web::Data<AppState>,
+    pub form: F,
+}
+
+impl<F: PostedForm> FromRequest for Posted<F> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Posted<F>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = <(Visit, web::Form<F>)>::from_request(req, payload);
+        Box::pin(async move {
+            let (Visit { ctx, state }, form) = read.await?;
+            ctx.check_csrf(form.csrf())?;
+            Ok(Posted {
+                ctx,
+                state,
+                form: form.into_inner(),
+            })
         })
     }
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
 use super::cookies;
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html, see_other};
 use super::state::{blocking, read, AppState};
@@ -255,16 +255,11 @@ pub async fn entry_find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 
 /// `POST /entry/find`: code + ID number, then 303 to the entry. Wrong and unknown give the same
 /// slow answer, as for appointments.
-pub async fn entry_find_submit(
-    Visit { ctx, state }: Visit,
-    form: web::Form<LookupForm>,
-) -> Result<HttpResponse, AppError> {
+pub async fn entry_find_submit(posted: Posted<LookupForm>) -> Result<HttpResponse, AppError> {
     let find = |c: &mut _, st: &AppState, code: &_, id: &_| {
         drawing::find_entry(c, &st.keys, code, id).map(|e| e.id)
     };
-    ENTRY_FIND
-        .submit(ctx, &state, &form, find, grant_entry)
-        .await
+    ENTRY_FIND.submit(posted, find, grant_entry).await
 }
 
 /// `GET /draws/{id}`: a draw's commitment, and once done its seed and order.

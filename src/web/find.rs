@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::resident::grant_and_show;
 use super::state::AppState;
@@ -54,15 +54,11 @@ pub async fn find_form(ctx: Ctx, q: web::Query<FindQuery>) -> Result<HttpRespons
 
 /// `POST /find`: code + ID number, then 303 to the appointment (or its move page when the form
 /// says `then=move`). Both wrong and unknown give the same slow answer.
-pub async fn find_submit(
-    Visit { ctx, state }: Visit,
-    form: web::Form<LookupForm>,
-) -> Result<HttpResponse, AppError> {
-    let (page, to) = match form.then.as_str() {
+pub async fn find_submit(posted: Posted<LookupForm>) -> Result<HttpResponse, AppError> {
+    let (page, to) = match posted.form.then.as_str() {
         "move" => (FIND_TO_MOVE, "/appointment/move"),
         _ => (FIND, "/appointment"),
     };
     let grant = move |st: &AppState, a: Appointment| grant_and_show(st, a.id, to);
-    page.submit(ctx, &state, &form, lookup::find_appointment, grant)
-        .await
+    page.submit(posted, lookup::find_appointment, grant).await
 }

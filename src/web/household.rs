@@ -11,7 +11,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::cookies;
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{see_other, show, View};
 use super::state::{blocking, read, AppState};
@@ -369,13 +369,10 @@ fn field_message(lang: Lang, e: FieldError) -> String {
 /// `POST /household/members`: add a member under the household's phone number and e-mail
 /// address, then 303 back to the page; refused, the page again saying why.
 pub async fn add_member(
-    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    form: web::Form<MemberForm>,
+    Posted { ctx, state, form }: Posted<MemberForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     let grant = grant_of(&req, &state).ok_or(AppError::Forbidden)?;
-    let form = form.into_inner();
     let mut errors = FormErrors::default();
     let mut note = |e: FieldError| errors.add(e.field, field_message(ctx.lang, e));
     let name = PersonName::parse(&form.name).map_err(&mut note).ok();
@@ -418,8 +415,10 @@ pub async fn add_member(
 }
 
 /// The booking-together form: one CSRF token, one slot, any number of members, and the day shown
-/// (to show it again). A field other than `member` given twice is refused, as a form is.
-struct BookForm {
+/// (to show it again). A field other than `member` given twice is refused (400), as a form is.
+#[derive(Deserialize)]
+#[serde(try_from = "Vec<(String, String)>")]
+pub struct BookForm {
     csrf: String,
     slot: Option<i64>,
     members: Vec<i64>,
@@ -427,8 +426,12 @@ struct BookForm {
     date: Option<String>,
 }
 
-impl BookForm {
-    fn read(pairs: Vec<(String, String)>) -> Result<BookForm, AppError> {
+super::ctx::posted_form!(BookForm, MemberForm);
+
+impl TryFrom<Vec<(String, String)>> for BookForm {
+    type Error = &'static str;
+
+    fn try_from(pairs: Vec<(String, String)>) -> Result<BookForm, Self::Error> {
         let mut f = BookForm {
             csrf: String::new(),
             slot: None,
@@ -440,15 +443,17 @@ impl BookForm {
         for (k, v) in pairs {
             if k != "member" {
                 if seen.contains(&k) {
-                    return Err(AppError::BadRequest);
+                    return Err("a field given twice");
                 }
                 seen.push(k.clone());
             }
             match k.as_str() {
                 "csrf" => f.csrf = v,
-                "member" => f.members.push(parse_id(&v).ok_or(AppError::BadRequest)?),
+                "member" => f
+                    .members
+                    .push(parse_id(&v).ok_or("a member that is no id")?),
                 "slot_id" if v.trim().is_empty() => {}
-                "slot_id" => f.slot = Some(parse_id(&v).ok_or(AppError::BadRequest)?),
+                "slot_id" => f.slot = Some(parse_id(&v).ok_or("a slot that is no id")?),
                 "site" => f.site = Some(v),
                 "date" => f.date = Some(v),
                 _ => {}
@@ -488,12 +493,13 @@ fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &HouseholdError) -> String {
 /// `POST /household/book`: book the chosen members' next doses together (all or none), then 303
 /// back to the page; refused, the page again with the choice kept, saying why.
 pub async fn book(
-    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
+    Posted {
+        ctx,
+        state,
+        form: f,
+    }: Posted<BookForm>,
 ) -> Result<HttpResponse, AppError> {
-    let f = BookForm::read(form.into_inner())?;
-    ctx.check_csrf(&f.csrf)?;
     let grant = grant_of(&req, &state).ok_or(AppError::Forbidden)?;
     let again = |refusal: String| Shown {
         site: f.site.clone(),
@@ -559,10 +565,7 @@ pub async fn find_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
 
 /// `POST /household/find`: a member's booking code and ID number, then 303 to the household
 /// with the cookie that lets this browser see it.
-pub async fn find_submit(
-    Visit { ctx, state }: Visit,
-    form: web::Form<LookupForm>,
-) -> Result<HttpResponse, AppError> {
+pub async fn find_submit(posted: Posted<LookupForm>) -> Result<HttpResponse, AppError> {
     let grant = |st: &AppState, a: appointment::Appointment| {
         cookies::grant(
             st,
@@ -572,8 +575,7 @@ pub async fn find_submit(
             "/household",
         )
     };
-    FIND.submit(ctx, &state, &form, lookup::find_appointment, grant)
-        .await
+    FIND.submit(posted, lookup::find_appointment, grant).await
 }
 
 #[cfg(test)]
@@ -588,7 +590,7 @@ mod tests {
 
     #[test]
     fn the_booking_form_takes_many_members_but_every_other_field_once() {
-        let f = BookForm::read(pairs(&[
+        let f = BookForm::try_from(pairs(&[
             ("csrf", "t"),
             ("member", "11"),
             ("member", "12"),
@@ -607,9 +609,9 @@ mod tests {
             pairs(&[("member", "")]),
             pairs(&[("slot_id", "1.5")]),
         ] {
-            assert!(BookForm::read(bad).is_err());
+            assert!(BookForm::try_from(bad).is_err());
         }
-        let none = BookForm::read(pairs(&[("slot_id", " ")])).unwrap();
+        let none = BookForm::try_from(pairs(&[("slot_id", " ")])).unwrap();
         assert_eq!((none.slot, none.members.len()), (None, 0));
     }
 }

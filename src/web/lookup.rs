@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::cookies;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Posted};
 use super::respond::{html_status, see_other};
 use super::state::{blocking, AppState};
 use crate::booking::{self, BookingError};
@@ -32,6 +32,8 @@ pub struct LookupForm {
     /// `move` on `/find`: go on to the move page (nothing else is followed).
     pub then: String,
 }
+
+super::ctx::posted_form!(LookupForm);
 
 /// A code (booking or entry) and an ID number from a look-up form, or the form's errors.
 pub fn code_and_id(
@@ -132,13 +134,11 @@ impl<P: Template> LookupPage<P> {
         )
     }
 
-    /// `POST`: code + ID number, then `grant` what was found. Wrong and unknown give the same
-    /// slow answer.
+    /// `POST` (its CSRF token checked by [`Posted`]): code + ID number, then `grant` what was
+    /// found. Wrong and unknown give the same slow answer.
     pub async fn submit<T, F>(
         &self,
-        ctx: Ctx,
-        state: &web::Data<AppState>,
-        form: &LookupForm,
+        Posted { ctx, state, form }: Posted<LookupForm>,
         find: F,
         grant: impl FnOnce(&AppState, T) -> HttpResponse,
     ) -> Result<HttpResponse, AppError>
@@ -153,7 +153,6 @@ impl<P: Template> LookupPage<P> {
             + 'static,
         T: Send + 'static,
     {
-        ctx.check_csrf(&form.csrf)?;
         let typed = form.code.clone();
         let (code, id) = match code_and_id(ctx.lang, &form.code, &form.id_number) {
             Ok(found) => found,
@@ -163,7 +162,7 @@ impl<P: Template> LookupPage<P> {
             }
         };
         let key = (self.key)(&code);
-        let outcome = attempt(state, &key, move |st| {
+        let outcome = attempt(&state, &key, move |st| {
             let mut c = st.db.read.get()?;
             Ok(find(&mut c, st, &code, &id))
         })
@@ -179,7 +178,7 @@ impl<P: Template> LookupPage<P> {
                 super::middleware::retry_after(&mut res, wait);
                 Ok(res)
             }
-            Attempt::Done(Ok(found)) => Ok(grant(state, found)),
+            Attempt::Done(Ok(found)) => Ok(grant(&state, found)),
             Attempt::Done(Err(BookingError::NotFound)) => {
                 actix_web::rt::time::sleep(std::time::Duration::from_millis(
                     state.settings.login_delay_ms / 2,

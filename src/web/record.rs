@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted, Visit};
 use super::lookup::Granted;
 use super::respond::{html, html_status};
 use super::state::{read, AppState};
@@ -99,6 +99,8 @@ pub struct VerifyForm {
     csrf: String,
 }
 
+super::ctx::posted_form!(VerifyForm);
+
 /// `GET /verify`: the form.
 pub async fn verify_page(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     verify_answer(ctx, &state, String::new(), FormErrors::default(), None)
@@ -106,11 +108,8 @@ pub async fn verify_page(Visit { ctx, state }: Visit) -> Result<HttpResponse, Ap
 
 /// `POST /verify`: the verdict on a pasted payload.
 pub async fn verify_submit(
-    Visit { ctx, state }: Visit,
-    form: web::Form<VerifyForm>,
+    Posted { ctx, state, form }: Posted<VerifyForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
-    let form = form.into_inner();
     // Plain text of one line, as any field: other characters get the form again, saying so.
     let payload = match PlainText::parse(&form.payload, TextRule::line("payload", 1800).required())
     {

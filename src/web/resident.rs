@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::common::CsrfForm;
 use super::cookies;
-use super::ctx::{Ctx, Visit};
+use super::ctx::{Ctx, Posted, Visit};
 use super::lookup;
 use super::moving;
 use super::respond::{html, html_status, see_other, show, View};
@@ -397,13 +397,14 @@ pub async fn book_form(
 
 /// `POST /slots/{id}/book`: book, then 303 to the confirmation.
 pub async fn book_submit(
-    Visit { ctx, state }: Visit,
     slot: web::Path<i64>,
-    form: web::Form<ResidentForm>,
+    Posted {
+        ctx,
+        state,
+        mut form,
+    }: Posted<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     let slot_id = SlotId(*slot);
-    let mut form = form.into_inner();
     form.id_number = form.id_number.trim().to_string();
     let dose = parse_dose_number(&form.dose_number);
     let details = parse_resident(ctx.lang, &form);
@@ -573,11 +574,9 @@ pub async fn cancel_confirm(
 
 /// `POST /appointment/cancel`.
 pub async fn cancel(
-    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    form: web::Form<CsrfForm>,
+    Posted { state, .. }: Posted<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     blocking(&state, move |st| st.cancel(id)).await?;
     Ok(see_other("/appointment?done=cancelled"))
@@ -613,13 +612,13 @@ pub struct MoveForm {
     csrf: String,
 }
 
+super::ctx::posted_form!(MoveForm, crate::views::ResidentForm);
+
 /// `POST /appointment/move`: atomically move to another slot.
 pub async fn move_submit(
-    Visit { ctx, state }: Visit,
     req: HttpRequest,
-    form: web::Form<MoveForm>,
+    Posted { ctx, state, form }: Posted<MoveForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     let id = lookup::granted(&req, &state).ok_or(AppError::Forbidden)?;
     let to = SlotId(parse_id(&form.slot_id).ok_or(AppError::BadRequest)?);
     let moved = blocking(&state, move |st| {
@@ -655,13 +654,10 @@ pub async fn move_submit(
 
 /// `POST /towns/{id}/wait`: join the town's waiting list.
 pub async fn join_waiting(
-    Visit { ctx, state }: Visit,
     town: web::Path<i64>,
-    form: web::Form<ResidentForm>,
+    Posted { ctx, state, form }: Posted<ResidentForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.check_csrf(&form.csrf)?;
     let town_id = TownId(*town);
-    let form = form.into_inner();
     let details = match parse_resident(ctx.lang, &form) {
         Ok(d) => d,
         Err(errors) => {

@@ -356,3 +356,106 @@ async fn the_csrf_token_from_before_login_no_longer_works_after_it() {
     assert_eq!(res.status(), 303);
     assert_eq!(app.count("sessions", "revoked_at IS NOT NULL"), 1);
 }
+
+/// Every form a visitor can post without logging in goes through the same check: without this
+/// browser's token, or with one the server did not make, each is refused (403, the form has
+/// expired) and nothing is written, though the browser holds an appointment's grant, so the
+/// forms behind one would otherwise act.
+#[actix_web::test]
+async fn every_public_form_refuses_a_post_without_this_browser_s_token_and_writes_nothing() {
+    let app = spawn_app().await;
+    let (city, slot) = app.city_with_slot(2, 5, 0, 10);
+    let other = app.add_slot(city, 3, 5, 0);
+    crate::helpers::add_user(&app, "desk", "clinic", Some(city.site));
+    let mut booked = resident_form(1);
+    booked.push(("dose_number".into(), "1".into()));
+    booked.push((
+        "csrf".into(),
+        app.csrf(&format!("/slots/{slot}/book")).await,
+    ));
+    let res = app
+        .post_fields(&format!("/slots/{slot}/book"), &booked)
+        .await;
+    assert_eq!(
+        res.status(),
+        303,
+        "the booking that grants this browser its appointment"
+    );
+
+    let tables = [
+        "residents",
+        "appointments",
+        "waiting_list",
+        "sessions",
+        "households",
+        "household_members",
+        "audit_log",
+        "outbox",
+    ];
+    let snapshot = || {
+        let counts: Vec<i64> = tables.iter().map(|t| app.count(t, "1=1")).collect();
+        (counts, app.slot_counts(slot), app.slot_counts(other))
+    };
+    let before = snapshot();
+    let id = id_number(2);
+    let person: Vec<(&str, &str)> = vec![
+        ("name", "王小明"),
+        ("id_number", &id),
+        ("phone", "13800138002"),
+        ("email", "w2@example.com"),
+        ("dose_number", "1"),
+    ];
+    let other_id = other.to_string();
+    let password = crate::helpers::PASSWORD;
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/login".into(),
+            vec![("username", "desk"), ("password", password)],
+        ),
+        ("/logout".into(), vec![]),
+        ("/verify".into(), vec![("payload", "DW1.x.y")]),
+        (format!("/slots/{other}/book"), person.clone()),
+        (format!("/towns/{}/wait", city.town), person.clone()),
+        ("/appointment/cancel".into(), vec![]),
+        ("/appointment/move".into(), vec![("slot_id", &other_id)]),
+        (
+            "/household/members".into(),
+            vec![("name", "王小红"), ("id_number", &id)],
+        ),
+        (
+            "/household/book".into(),
+            vec![("slot_id", &other_id), ("member", "1")],
+        ),
+        (
+            "/find".into(),
+            vec![("code", "7K3Q9MZD"), ("id_number", &id)],
+        ),
+        (
+            "/entry/find".into(),
+            vec![("code", "7K3Q9MZD"), ("id_number", &id)],
+        ),
+        (
+            "/household/find".into(),
+            vec![("code", "7K3Q9MZD"), ("id_number", &id)],
+        ),
+    ];
+    let forged = "0".repeat(64);
+    for (path, fields) in &forms {
+        let mut with_forged = fields.clone();
+        with_forged.push(("csrf", &forged));
+        for form in [fields, &with_forged] {
+            let res = app.post_raw(path, form).await;
+            assert_eq!(res.status(), 403, "{path} {form:?}");
+            let body = res.text().await.unwrap();
+            assert!(body.contains("表单已过期"), "{path}: {body}");
+        }
+    }
+    assert_eq!(snapshot(), before, "a refused form wrote something");
+    // The grant was live all along: with the token, the cancel goes through.
+    let token = app.csrf("/appointment/cancel").await;
+    let res = app
+        .post_raw("/appointment/cancel", &[("csrf", &token)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.slot_counts(slot).0, 0, "the booking is cancelled");
+}
