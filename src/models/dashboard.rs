@@ -163,15 +163,48 @@ fn at(t: NaiveDateTime) -> String {
     format!("'{}'", t.format("%Y-%m-%d %H:%M:%S"))
 }
 
-/// `CASE` giving the index of the day `col` falls in: -1 before `starts[0]`, `i` in
-/// `[starts[i], starts[i + 1])`, and `starts.len() - 1` from the last start on.
-fn day_index(col: &str, starts: &[NaiveDateTime]) -> String {
-    let mut sql = String::from("CASE");
-    for (i, s) in starts.iter().enumerate() {
-        sql.push_str(&format!(" WHEN {col} < {} THEN {}", at(*s), i as i64 - 1));
+/// The city days a figure counts, as their UTC starts and the start of the day after them
+/// ([`day_starts`]: `n + 1` instants, never empty): day `i` is `[starts[i], starts[i + 1])`.
+struct Days(Vec<NaiveDateTime>);
+
+impl Days {
+    /// The `n` city days from `first`.
+    fn from(tz: Tz, first: NaiveDate, n: u32) -> Days {
+        Days(day_starts(tz, first, n))
     }
-    sql.push_str(&format!(" ELSE {} END", starts.len() as i64 - 1));
-    sql
+
+    /// `CASE` giving the index of the day `col` falls in: -1 before the first day, `i` on day
+    /// `i`, and `n` from the day after the last on.
+    fn index(&self, col: &str) -> String {
+        let mut sql = String::from("CASE");
+        for (i, s) in self.0.iter().enumerate() {
+            sql.push_str(&format!(" WHEN {col} < {} THEN {}", at(*s), i as i64 - 1));
+        }
+        sql.push_str(&format!(" ELSE {} END", self.0.len() as i64 - 1));
+        sql
+    }
+
+    /// From the first day's start to the last day's end.
+    fn span(&self) -> Span {
+        Span {
+            from: self.0.first().copied().unwrap_or_default(),
+            to: self.0.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// The instants `[from, to)`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+}
+
+impl Span {
+    /// `<col>` inside the span, as SQL.
+    fn within(self, col: &str) -> String {
+        format!("{col} >= {} AND {col} < {}", at(self.from), at(self.to))
+    }
 }
 
 /// `AND <col> = <town>` when the scope is one town.
@@ -182,14 +215,9 @@ fn in_town(col: &str, scope: Scope) -> String {
         .unwrap_or_default()
 }
 
-/// Doses given before the end of `starts`, per day, dose number and whether it completes the
+/// Doses given before the end of `days`, per day, dose number and whether it completes the
 /// series.
-pub fn doses(
-    c: &mut AnyConnection,
-    scope: Scope,
-    starts: &[NaiveDateTime],
-) -> QueryResult<Vec<DoseCount>> {
-    let end = starts.last().copied().unwrap_or_default();
+fn doses(c: &mut AnyConnection, scope: Scope, days: &Days) -> QueryResult<Vec<DoseCount>> {
     diesel::sql_query(format!(
         "SELECT {} AS day, v.dose_number AS dose_number, \
            CASE WHEN v.dose_number >= p.doses_in_series THEN 1 ELSE 0 END AS full_series, \
@@ -197,22 +225,15 @@ pub fn doses(
          FROM vaccinations v JOIN sites s ON s.id = v.site_id \
            JOIN products p ON p.id = v.product_id \
          WHERE v.given_at < {}{} GROUP BY 1, 2, 3",
-        day_index("v.given_at", starts),
-        at(end),
+        days.index("v.given_at"),
+        at(days.span().to),
         in_town("s.town_id", scope)
     ))
     .load(c)
 }
 
-/// Seats, bookings and seats for second doses of the slots starting on each day of `starts`.
-pub fn seats(
-    c: &mut AnyConnection,
-    scope: Scope,
-    starts: &[NaiveDateTime],
-) -> QueryResult<Vec<SeatDay>> {
-    let (Some(first), Some(end)) = (starts.first(), starts.last()) else {
-        return Ok(Vec::new());
-    };
+/// Seats, bookings and seats for second doses of the slots starting on each of `days`.
+fn seats(c: &mut AnyConnection, scope: Scope, days: &Days) -> QueryResult<Vec<SeatDay>> {
     diesel::sql_query(format!(
         "SELECT {} AS day, CAST(SUM(sl.seats) AS BIGINT) AS seats, \
            CAST(SUM(sl.booked_first + sl.booked_second) AS BIGINT) AS booked, \
@@ -220,10 +241,9 @@ pub fn seats(
              THEN sl.second_dose_held ELSE sl.booked_second END) AS BIGINT) AS held, \
            CAST(SUM(sl.booked_second) AS BIGINT) AS booked_second \
          FROM slots sl JOIN sites s ON s.id = sl.site_id \
-         WHERE sl.starts_at >= {} AND sl.starts_at < {}{} GROUP BY 1",
-        day_index("sl.starts_at", starts),
-        at(*first),
-        at(*end),
+         WHERE {}{} GROUP BY 1",
+        days.index("sl.starts_at"),
+        days.span().within("sl.starts_at"),
         in_town("s.town_id", scope)
     ))
     .load(c)
@@ -289,13 +309,8 @@ pub fn waiting(c: &mut AnyConnection, scope: Scope) -> QueryResult<Vec<WaitingCo
     .load(c)
 }
 
-/// Each active site's doses on hand and promised, and the doses it gave in `[from, to)`.
-pub fn stock(
-    c: &mut AnyConnection,
-    scope: Scope,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<SiteStock>> {
+/// Each active site's doses on hand and promised, and the doses it gave in the span `given`.
+fn stock(c: &mut AnyConnection, scope: Scope, given: Span) -> QueryResult<Vec<SiteStock>> {
     diesel::sql_query(format!(
         "SELECT s.id AS site_id, s.name AS site, s.name_en AS site_en, t.name AS town, \
            t.name_en AS town_en, \
@@ -304,71 +319,48 @@ pub fn stock(
            CAST(COALESCE((SELECT SUM(b.promised) FROM stock_balances b \
              WHERE b.site_id = s.id), 0) AS BIGINT) AS promised, \
            (SELECT COUNT(*) FROM vaccinations v WHERE v.site_id = s.id \
-             AND v.given_at >= {} AND v.given_at < {}) AS given \
+             AND {}) AS given \
          FROM sites s JOIN towns t ON t.id = s.town_id \
          WHERE s.active = TRUE{} ORDER BY t.name, s.name, s.id",
-        at(from),
-        at(to),
+        given.within("v.given_at"),
         in_town("s.town_id", scope)
     ))
     .load(c)
 }
 
-/// Appointments starting on each day of `starts`, per status.
-pub fn appointments(
-    c: &mut AnyConnection,
-    scope: Scope,
-    starts: &[NaiveDateTime],
-) -> QueryResult<Vec<StatusDay>> {
-    let (Some(first), Some(end)) = (starts.first(), starts.last()) else {
-        return Ok(Vec::new());
-    };
+/// Appointments starting on each of `days`, per status.
+fn appointments(c: &mut AnyConnection, scope: Scope, days: &Days) -> QueryResult<Vec<StatusDay>> {
     diesel::sql_query(format!(
         "SELECT {} AS day, a.status AS status, COUNT(*) AS n \
          FROM appointments a JOIN sites s ON s.id = a.site_id \
-         WHERE a.starts_at >= {} AND a.starts_at < {}{} GROUP BY 1, 2",
-        day_index("a.starts_at", starts),
-        at(*first),
-        at(*end),
+         WHERE {}{} GROUP BY 1, 2",
+        days.index("a.starts_at"),
+        days.span().within("a.starts_at"),
         in_town("s.town_id", scope)
     ))
     .load(c)
 }
 
-/// Doses written off as wasted on each day of `starts`.
-pub fn wasted(
-    c: &mut AnyConnection,
-    scope: Scope,
-    starts: &[NaiveDateTime],
-) -> QueryResult<Vec<DayCount>> {
-    let (Some(first), Some(end)) = (starts.first(), starts.last()) else {
-        return Ok(Vec::new());
-    };
+/// Doses written off as wasted on each of `days`.
+fn wasted(c: &mut AnyConnection, scope: Scope, days: &Days) -> QueryResult<Vec<DayCount>> {
     diesel::sql_query(format!(
         "SELECT {} AS day, CAST(SUM(-m.delta) AS BIGINT) AS n \
          FROM stock_movements m JOIN sites s ON s.id = m.site_id \
-         WHERE m.kind = 'wasted' AND m.created_at >= {} AND m.created_at < {}{} GROUP BY 1",
-        day_index("m.created_at", starts),
-        at(*first),
-        at(*end),
+         WHERE m.kind = 'wasted' AND {}{} GROUP BY 1",
+        days.index("m.created_at"),
+        days.span().within("m.created_at"),
         in_town("s.town_id", scope)
     ))
     .load(c)
 }
 
-/// Adverse reactions that occurred in `[from, to)`, per severity.
-pub fn reactions(
-    c: &mut AnyConnection,
-    scope: Scope,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<SeverityCount>> {
+/// Adverse reactions that occurred in `span`, per severity.
+fn reactions(c: &mut AnyConnection, scope: Scope, span: Span) -> QueryResult<Vec<SeverityCount>> {
     diesel::sql_query(format!(
         "SELECT e.severity AS severity, COUNT(*) AS n \
          FROM adverse_events e JOIN sites s ON s.id = e.site_id \
-         WHERE e.occurred_at >= {} AND e.occurred_at < {}{} GROUP BY e.severity",
-        at(from),
-        at(to),
+         WHERE {}{} GROUP BY e.severity",
+        span.within("e.occurred_at"),
         in_town("s.town_id", scope)
     ))
     .load(c)
@@ -391,12 +383,11 @@ pub fn read(
         None => towns.iter().map(|t| t.eligible).sum(),
     };
     let first = today - Duration::days(i64::from(HISTORY_DAYS) - 1);
-    let history_starts = day_starts(tz, first, HISTORY_DAYS);
-    let ahead_starts = day_starts(tz, today, AHEAD_DAYS);
+    let history = Days::from(tz, first, HISTORY_DAYS);
+    let ahead = Days::from(tz, today, AHEAD_DAYS);
     let products = product::list(c)?;
-    let rate_from = crate::domain::days::day_start(tz, today - Duration::days(RATE_DAYS.into()));
-    let today_start = crate::domain::days::day_start(tz, today);
-    let (from, to) = (history_starts[0], history_starts[HISTORY_DAYS as usize]);
+    // The days before today the stock's rate of use is taken over.
+    let rate = Days::from(tz, today - Duration::days(RATE_DAYS.into()), RATE_DAYS).span();
     // The doses given on these days are the ones not yet past today whose window opens by the
     // last day ahead.
     let last_ahead = today + Duration::days(i64::from(AHEAD_DAYS) - 1);
@@ -420,14 +411,14 @@ pub fn read(
         ahead: (0..AHEAD_DAYS)
             .map(|i| today + Duration::days(i.into()))
             .collect(),
-        doses: doses(c, scope, &history_starts)?,
-        seats: seats(c, scope, &ahead_starts)?,
+        doses: doses(c, scope, &history)?,
+        seats: seats(c, scope, &ahead)?,
         due: due(c, scope, tz, &products, today, AHEAD_DAYS)?,
         waiting: waiting(c, scope)?,
-        stock: stock(c, scope, rate_from, today_start)?,
-        appointments: appointments(c, scope, &history_starts)?,
-        wasted: wasted(c, scope, &history_starts)?,
-        reactions: reactions(c, scope, from, to)?,
+        stock: stock(c, scope, rate)?,
+        appointments: appointments(c, scope, &history)?,
+        wasted: wasted(c, scope, &history)?,
+        reactions: reactions(c, scope, history.span())?,
         towns,
         due_from,
         due_to,
