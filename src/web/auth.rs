@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
 use serde::Deserialize;
 
@@ -102,6 +102,7 @@ async fn verify_on_hasher(password: String, stored: Option<String>) -> Result<bo
 
 /// `POST /login`.
 pub async fn login(
+    req: HttpRequest,
     Posted { ctx, state, form }: Posted<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     // No account has a name with control or text-direction characters (nor can the database
@@ -179,6 +180,9 @@ pub async fn login(
         }
         None => {
             tracing::info!("failed login");
+            if let Some(peer) = req.peer_addr() {
+                state.limits.login_failed(peer.ip());
+            }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(
                 state.settings.login_delay_ms,
             ))

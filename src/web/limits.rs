@@ -1,14 +1,14 @@
 //! Per-address rate limits (governor's keyed GCRA limiters): booking and entering a draw,
-//! looking up or cancelling an appointment by code, and logging in. Over the limit a request
-//! is answered 429 with `Retry-After` (JSON on the API, a page in the visitor's language
-//! elsewhere) before it reaches a handler or the database.
+//! looking up or cancelling an appointment by code, and wrong passwords. Over the limit a
+//! request is answered 429 with `Retry-After` (JSON on the API, a page in the visitor's
+//! language elsewhere) before it reaches a handler or the database.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -32,7 +32,8 @@ pub enum Action {
     Book,
     /// Looking up (an appointment, a household) or cancelling by booking or entry code.
     Lookup,
-    /// Logging in.
+    /// Logging in: only wrong passwords count ([`Limits::login_failed`]), so the staff of one
+    /// clinic, logging in rightly from one address, never wait for each other.
     Login,
 }
 
@@ -115,7 +116,11 @@ pub struct Limits {
     pub codes: CodeAttempts,
     book: Option<DefaultKeyedRateLimiter<IpAddr>>,
     lookup: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    login: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Wrong passwords per address.
+    failed_logins: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The addresses whose wrong passwords went over that limit, and until when their logins
+    /// wait.
+    login_blocked: Mutex<HashMap<IpAddr, Instant>>,
     checks: AtomicU32,
 }
 
@@ -134,7 +139,8 @@ impl Limits {
             codes: CodeAttempts::default(),
             book: limiter(s.rate_book_per_minute),
             lookup: limiter(s.rate_lookup_per_minute),
-            login: limiter(s.rate_login_per_minute),
+            failed_logins: limiter(s.rate_login_per_minute),
+            login_blocked: Mutex::default(),
             checks: AtomicU32::new(0),
         }
     }
@@ -144,14 +150,14 @@ impl Limits {
         let limiter = match action {
             Action::Book => &self.book,
             Action::Lookup => &self.lookup,
-            Action::Login => &self.login,
+            Action::Login => return self.login_wait(ip),
         };
         let Some(limiter) = limiter else {
             return Ok(());
         };
         // Forget quiet addresses now and then, so the maps stay small.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
-            for l in [&self.book, &self.lookup, &self.login]
+            for l in [&self.book, &self.lookup, &self.failed_logins]
                 .into_iter()
                 .flatten()
             {
@@ -159,10 +165,46 @@ impl Limits {
             }
         }
         limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            whole_seconds(not_until.wait_time_from(DefaultClock::default().now()))
         })
     }
+
+    /// Seconds the logins from `ip` must wait, if its wrong passwords went over the limit.
+    fn login_wait(&self, ip: IpAddr) -> Result<(), u64> {
+        let Ok(blocked) = self.login_blocked.lock() else {
+            return Ok(());
+        };
+        match blocked.get(&ip) {
+            Some(until) => match whole_seconds(until.saturating_duration_since(Instant::now())) {
+                0 => Ok(()),
+                wait => Err(wait),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// A wrong password (or an unknown user) came from `ip`: counted, and once over the limit
+    /// its logins wait until the limit allows another.
+    pub fn login_failed(&self, ip: IpAddr) {
+        let Some(limiter) = &self.failed_logins else {
+            return;
+        };
+        if let Err(not_until) = limiter.check_key(&ip) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            if let Ok(mut blocked) = self.login_blocked.lock() {
+                let now = Instant::now();
+                if blocked.len() > 100_000 {
+                    blocked.retain(|_, until| *until > now);
+                }
+                blocked.insert(ip, now + wait);
+            }
+        }
+    }
+}
+
+/// A wait in whole seconds, rounded up (what `Retry-After` says).
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// Answer 429 to an address over its limit, before the handler runs.
@@ -268,5 +310,30 @@ mod tests {
             Ok(()),
             "each action has its own limit"
         );
+    }
+
+    #[test]
+    fn logins_wait_only_after_a_burst_of_wrong_passwords_and_only_at_that_address() {
+        let mut s = Settings::defaults();
+        s.rate_login_per_minute = 6;
+        let l = Limits::new(&s);
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        for _ in 0..50 {
+            assert_eq!(
+                l.check(Action::Login, a),
+                Ok(()),
+                "right logins never count"
+            );
+        }
+        for _ in 0..3 {
+            l.login_failed(a);
+            assert_eq!(l.check(Action::Login, a), Ok(()), "within the burst");
+        }
+        l.login_failed(a);
+        let wait = l.check(Action::Login, a).unwrap_err();
+        assert!((1..=10).contains(&wait), "{wait}");
+        assert_eq!(l.check(Action::Login, b), Ok(()));
+        assert_eq!(l.check(Action::Book, a), Ok(()), "only logins wait");
     }
 }

@@ -261,3 +261,54 @@ async fn a_flood_of_wrong_passwords_does_not_starve_the_reads() {
     );
     assert_eq!(app.count("sessions", "1 = 1"), 0);
 }
+
+/// The staff of one clinic share one address. Logging in rightly never counts against it, so
+/// eight of them logging in at once all get in; wrong passwords do count: after a burst of them
+/// the address's next login waits (429 with `Retry-After`, no session made), right password or
+/// not.
+#[actix_web::test]
+async fn a_clinic_s_staff_log_in_together_and_only_wrong_passwords_make_an_address_wait() {
+    let app = crate::helpers::spawn_app_with_settings(|s| s.rate_login_per_minute = 10).await;
+    let city = app.city();
+    let names: Vec<String> = (1..=8).map(|i| format!("nurse{i}")).collect();
+    for n in &names {
+        add_user(&app, n, "clinic", Some(city.site));
+    }
+    let staff: Vec<Session> = names.iter().map(|_| Session::new(&app)).collect();
+    let answers = futures::future::join_all(
+        staff
+            .iter()
+            .zip(&names)
+            .map(|(s, n)| s.login(n, crate::helpers::PASSWORD)),
+    )
+    .await;
+    for (n, res) in names.iter().zip(answers) {
+        assert_eq!(res.status(), 303, "{n}");
+    }
+    assert_eq!(app.count("sessions", "revoked_at IS NULL"), 8);
+
+    let guesser = Session::new(&app);
+    // A burst of a third of the minute's 10, at least 3, and the one that went over it.
+    for i in 0..4 {
+        let res = guesser.login("nurse1", &format!("wrong {i}")).await;
+        assert_eq!(res.status(), 401, "wrong password {i}");
+    }
+    let colleague = Session::new(&app);
+    let res = colleague.login("nurse1", crate::helpers::PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "the address now waits, right password or not"
+    );
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    assert_eq!(
+        app.count("sessions", "revoked_at IS NULL"),
+        8,
+        "no session made"
+    );
+}
