@@ -30,7 +30,8 @@ pub struct SlotChoice {
     pub time: String,
     pub product: String,
     pub label: String,
-    /// No seat left at all.
+    /// It takes no booking: no seat left, closed, no dose to promise, not open yet or being
+    /// drawn (the label says which).
     pub full: bool,
     pub chosen: bool,
 }

@@ -17,13 +17,13 @@ use super::respond::{see_other, show, View};
 use super::state::{blocking, read, AppState};
 use crate::booking::household::{self as house, HouseholdError};
 use crate::booking::BookingError;
-use crate::domain::days::{day_bounds, local_day};
+use crate::domain::days::local_day;
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
 use crate::error::AppError;
-use crate::i18n::{at_label, day_label, hm, Keyed, Lang};
+use crate::i18n::{at_label, day_label, Keyed, Lang};
 use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
-use crate::models::{appointment, product, site, slot, vaccination, LocalName};
+use crate::models::{appointment, product, site, vaccination, LocalName};
 use crate::views::household::{
     HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, SiteChoice, SlotChoice,
 };
@@ -276,40 +276,44 @@ impl View for (Grant, Shown) {
             (None, None) => today,
         };
         let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
-        let slots = match site_id {
+        // The day's slots as the site's own page lists them, with the same reasons why one takes
+        // no booking; a household books first come, so not into a slot whose seats are drawn.
+        let slots: Vec<SlotChoice> = match site_id {
             Some(s) => {
-                let (from, to) = day_bounds(tz, day);
-                read(state, move |c, _| {
-                    Ok(slot::list_for_site_between(c, SiteId(s), from, to)?)
-                })
-                .await?
+                let day = super::site_day::read_day(state, SiteId(s), day).await?;
+                let (slots, draws, stock) = &*day.slots;
+                let rows = super::site_day::Day {
+                    lang,
+                    tz,
+                    rules: state.rules(),
+                    slots,
+                    draws,
+                    stock,
+                    products: &products,
+                    exceptions: &day.exceptions,
+                    mover: None,
+                }
+                .rows();
+                rows.into_iter()
+                    .map(|row| {
+                        let drawn = row.in_draw.then(|| ctx.t("draw.status.open").to_string());
+                        let closed = row.closed.or(drawn);
+                        SlotChoice {
+                            full: row.shut
+                                || row.no_stock
+                                || row.free_second == 0
+                                || closed.is_some(),
+                            chosen: shown.chosen_slot.is_some_and(|c| c.to_string() == row.id),
+                            label: closed.unwrap_or(row.label),
+                            id: row.id,
+                            time: row.time,
+                            product: row.product,
+                        }
+                    })
+                    .collect()
             }
             None => Vec::new(),
         };
-        let rules = state.rules();
-        let slots: Vec<SlotChoice> = slots
-            .iter()
-            .filter(|sl| sl.starts_at > rules.now)
-            .map(|sl| {
-                let first = sl.free_first(rules.now, rules.release_hours);
-                let all = sl.free_second();
-                let label = if all == 0 {
-                    ctx.t("site.full").to_string()
-                } else if first == 0 {
-                    ctx.t("site.second_only").to_string()
-                } else {
-                    ctx.tf("site.seats_left", &[("n", &first.to_string())])
-                };
-                SlotChoice {
-                    id: sl.id.to_string(),
-                    time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
-                    product: crate::views::product_name(lang, &products, sl.product_id),
-                    label,
-                    full: all == 0,
-                    chosen: shown.chosen_slot == Some(sl.id),
-                }
-            })
-            .collect();
         let rc = RowContext {
             lang,
             state,
@@ -463,28 +467,19 @@ impl TryFrom<Vec<(String, String)>> for BookForm {
     }
 }
 
-/// A booking refusal in words.
-fn booking_text(lang: Lang, tz: chrono_tz::Tz, e: &BookingError) -> String {
-    match e {
-        BookingError::TooEarly(d) => lang.tf(e.key(), &[("date", &day_label(lang, *d))]),
-        BookingError::NotOpen(at) => {
-            let at = format!("{} {}", day_label(lang, local_day(tz, *at)), hm(tz, *at));
-            lang.tf(e.key(), &[("when", &at)])
-        }
-        e => lang.t(e.key()).to_string(),
-    }
-}
-
 /// A household refusal in words, saying that nothing was booked.
 fn refusal_text(lang: Lang, tz: chrono_tz::Tz, e: &HouseholdError) -> String {
     match e {
         HouseholdError::Member(name, why) => lang.tf(
             "err.house.member",
-            &[("name", name), ("why", &booking_text(lang, tz, why))],
+            &[
+                ("name", name),
+                ("why", &super::resident::refusal_text(lang, tz, why)),
+            ],
         ),
         HouseholdError::Booking(why) => lang.tf(
             "err.house.refused",
-            &[("why", &booking_text(lang, tz, why))],
+            &[("why", &super::resident::refusal_text(lang, tz, why))],
         ),
         e => lang.t(e.key()).to_string(),
     }

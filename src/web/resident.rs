@@ -27,12 +27,12 @@ use crate::i18n::{Keyed, Lang};
 use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
 use crate::models::LocalName;
 use crate::models::{
-    appointment, exception, product, resident, screening, site, slot, stock, stock::unpromised,
-    town, vaccination, waiting, AppointmentStatus,
+    appointment, product, resident, screening, site, slot, stock, stock::unpromised, town,
+    vaccination, waiting, AppointmentStatus,
 };
 use crate::views::{
-    day_bounds, day_label, hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors,
-    HomePage, ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
+    day_label, hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, HomePage,
+    ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -248,28 +248,15 @@ async fn render_site(
     };
     let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
     let tz = state.settings.time_zone;
-    let (from, to) = day_bounds(tz, day);
     let context = super::draw::site_context(&state, site_id).await?;
     if !context.0.active {
         return Err(AppError::NotFound);
     }
     let (s, t, products, others) = &*context;
-    let (day_slots, _) = super::draw::slots_and_draws(&state, site_id, from, to).await?;
-    let (slots, draws, stock) = &*day_slots;
+    let read_day = super::site_day::read_day(&state, site_id, day).await?;
+    let (slots, draws, stock) = &*read_day.slots;
+    let exceptions = read_day.exceptions;
     let rules = state.rules();
-    // A slot without seats was closed by the site (an exception, or a template change that
-    // kept it for appointments since cancelled): its reason is read only when there is one.
-    let exceptions = if slots
-        .iter()
-        .any(|sl| sl.seats == 0 && sl.starts_at > rules.now)
-    {
-        read(&state, move |c, _| {
-            Ok(exception::list_for_site_from(c, site_id, day)?)
-        })
-        .await?
-    } else {
-        Vec::new()
-    };
     let day_rows = super::site_day::Day {
         lang: ctx.lang,
         tz,

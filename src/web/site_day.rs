@@ -1,18 +1,54 @@
-//! One day of a site as its page lists it: each slot's seats, the label that says why a slot
-//! takes no booking (closed, full, no vaccine in stock, second doses only) and, on the move page,
-//! whether the appointment being moved could go there.
+//! One day of a site as its page and the household page list it: each slot's seats, the label
+//! that says why a slot takes no booking (closed, full, no vaccine in stock, second doses only,
+//! not open yet, being drawn) and, on the move page, whether the appointment being moved could go
+//! there.
 
-use chrono::Timelike;
+use actix_web::web;
+use chrono::{NaiveDate, Timelike};
 use chrono_tz::Tz;
 
+use super::cache::DaySlots;
 use super::moving::Mover;
+use super::state::{read, AppState};
 use crate::booking::draw::{opening_among, Opening};
 use crate::booking::Rules;
+use crate::domain::days::day_bounds;
+use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::ids::SiteId;
 use crate::models::draw::Draw;
 use crate::models::stock::{self, StockBalance};
 use crate::models::{exception, Product, Slot};
 use crate::views::{hm, local, product_name, SlotRow};
+
+/// What a site's day is made from: its slots, draws and stock (through the one-second cache) and
+/// the exceptions that closed any slot of it still ahead.
+pub struct DayRead {
+    pub slots: DaySlots,
+    pub exceptions: Vec<exception::SiteException>,
+}
+
+/// Read the city day `day` of `site`. The exceptions are read only when a slot ahead has no
+/// seats (closed by the site: an exception, or a template change that kept it for appointments
+/// since cancelled), for its reason.
+pub async fn read_day(
+    state: &web::Data<AppState>,
+    site: SiteId,
+    day: NaiveDate,
+) -> Result<DayRead, AppError> {
+    let (from, to) = day_bounds(state.settings.time_zone, day);
+    let (slots, _) = super::draw::slots_and_draws(state, site, from, to).await?;
+    let now = state.now();
+    let exceptions = if slots.0.iter().any(|sl| sl.seats == 0 && sl.starts_at > now) {
+        read(state, move |c, _| {
+            Ok(exception::list_for_site_from(c, site, day)?)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
+    Ok(DayRead { slots, exceptions })
+}
 
 /// What a day's rows are made from.
 pub struct Day<'a> {

@@ -591,3 +591,71 @@ async fn each_member_s_row_shows_their_own_doses_and_appointments_named_in_the_p
         "{booked}"
     );
 }
+
+/// The household page lists a day's slots as the site's own page does, with the same reasons
+/// why one takes no booking: a slot being drawn, one not open yet and one the site closed are
+/// offered to nobody, and the seats left are the ones there is a dose to promise for. Each
+/// label is the site page's, word for word.
+#[actix_web::test]
+async fn the_household_page_offers_a_day_s_slots_as_the_site_page_does() {
+    use dosewise::i18n::Lang;
+    let app = spawn_app().await;
+    let city = app.city();
+    let mine = slot_at(&app, city, 2, 0, 4);
+    // Two doses: the first booking promises one, so one is left to offer.
+    app.add_stock(city, 2);
+    let s = booked_browser(&app, mine).await;
+    assert_eq!(add_member(&s, "测试乙", 2).await.status(), 303);
+    let drawn = slot_at(&app, city, 2, 60, 3);
+    let later = slot_at(&app, city, 2, 120, 3);
+    let shut = slot_at(&app, city, 2, 180, 0);
+    let free = slot_at(&app, city, 2, 240, 3);
+    {
+        let mut c = app.conn();
+        crate::helpers::open_in_draw(
+            &mut c,
+            city,
+            &[drawn],
+            test_now() - Duration::minutes(10),
+            60,
+        );
+        crate::helpers::open_at(&mut c, &[later], test_now() + Duration::days(1));
+    }
+    let date = (test_now() + Duration::days(2)).date().to_string();
+    let query = format!("?site={}&date={date}", city.site);
+    let household = s.get_text_in(&format!("/household{query}"), "en").await;
+    let site_page = s
+        .get_text_in(&format!("/sites/{}{query}", city.site), "en")
+        .await;
+    // The household's radio button of `slot`: whether it is disabled, and its label.
+    let choice = |slot: i64| {
+        let at = household
+            .find(&format!("name=\"slot_id\" value=\"{slot}\""))
+            .unwrap_or_else(|| panic!("slot {slot} listed: {household}"));
+        let line = household[at..].split("</label>").next().unwrap();
+        let disabled = line.split('>').next().unwrap().contains("disabled");
+        let label = line.rsplit(" · ").next().unwrap().trim().to_string();
+        (disabled, label)
+    };
+    let seats = Lang::En.tf("site.seats_left", &[("n", "1")]);
+    let opens = Lang::En.t("draw.status.open").to_string();
+    let closed = Lang::En.t("site.closed").to_string();
+    assert_eq!(choice(drawn), (true, opens), "being drawn");
+    let (disabled, label) = choice(later);
+    assert!(
+        disabled && label.starts_with("Opens"),
+        "not open yet: {label}"
+    );
+    assert_eq!(choice(shut), (true, closed), "closed by the site");
+    assert_eq!(
+        choice(free),
+        (false, seats.clone()),
+        "one dose left to promise"
+    );
+    for label in [&seats, &label] {
+        assert!(
+            site_page.contains(label.as_str()),
+            "the site page says {label} too"
+        );
+    }
+}
