@@ -169,13 +169,22 @@ pub fn at_label(lang: Lang, tz: Tz, at: NaiveDateTime) -> String {
     format!("{} {}", day_label(lang, local_day(tz, at)), hm(tz, at))
 }
 
+/// A time range within a day: `09:00–09:30`.
+pub fn span(tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
+    format!("{}–{}", hm(tz, start), hm(tz, end))
+}
+
+/// A city time to the minute as lists, logs and exports show it: `2030-03-04 09:00`.
+pub fn stamp(tz: Tz, at: NaiveDateTime) -> String {
+    local(tz, at).format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// A full date and time range: `11月30日 星期一 09:00–09:30`.
 pub fn when(lang: Lang, tz: Tz, start: NaiveDateTime, end: NaiveDateTime) -> String {
     format!(
-        "{} {}–{}",
+        "{} {}",
         day_label(lang, local_day(tz, start)),
-        hm(tz, start),
-        hm(tz, end)
+        span(tz, start, end)
     )
 }
 

@@ -12,6 +12,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::NaiveDate;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -57,6 +58,36 @@ pub struct Record {
     /// The doses, in order.
     #[serde(rename = "ds")]
     pub doses: Vec<Dose>,
+}
+
+/// How the record writes a city day.
+const DAY: &str = "%Y-%m-%d";
+
+impl Dose {
+    /// Dose `number` of `product` from `lot`, given at `site` on the city day `day`.
+    pub fn given(number: i32, product: &str, lot: &str, day: NaiveDate, site: &str) -> Dose {
+        Dose {
+            number,
+            product: product.to_string(),
+            lot: lot.to_string(),
+            date: day.format(DAY).to_string(),
+            site: site.to_string(),
+        }
+    }
+}
+
+impl Record {
+    /// The record of `doses`, issued on the city day `issued` to the resident `name` (ID number
+    /// ending `id_last4`). `key_id` is filled in by [`RecordKey::sign`].
+    pub fn issue(name: &str, id_last4: &str, issued: NaiveDate, doses: Vec<Dose>) -> Record {
+        Record {
+            key_id: String::new(),
+            name: name.to_string(),
+            id_last4: id_last4.to_string(),
+            issued: issued.format(DAY).to_string(),
+            doses,
+        }
+    }
 }
 
 /// The key that signs records.

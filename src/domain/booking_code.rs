@@ -13,6 +13,11 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub struct BookingCode(String);
 
 impl BookingCode {
+    /// A stored code as people read it (`7K3Q-9MZD`); as stored if it is not one.
+    pub fn shown(stored: &str) -> String {
+        BookingCode::parse(stored).map_or_else(|_| stored.to_string(), |c| c.to_string())
+    }
+
     /// A fresh random code (40 bits; uniqueness is enforced by the database).
     pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> BookingCode {
         BookingCode(

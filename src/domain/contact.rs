@@ -125,6 +125,17 @@ impl Email {
     }
 }
 
+/// An e-mail address with most of its local part hidden, as staff pages list a recipient:
+/// `wa***@example.com`.
+pub fn mask_email(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            format!("{}***@{domain}", local.chars().take(2).collect::<String>())
+        }
+        None => "***".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +158,13 @@ mod tests {
         ] {
             assert_eq!(PersonName::parse(typed).unwrap_err().key, key, "{typed:?}");
         }
+    }
+
+    #[test]
+    fn a_masked_address_keeps_two_characters_and_the_domain() {
+        assert_eq!(mask_email("wang@example.com"), "wa***@example.com");
+        assert_eq!(mask_email("王小明@例子.cn"), "王小***@例子.cn");
+        assert_eq!(mask_email("not an address"), "***");
     }
 
     #[test]

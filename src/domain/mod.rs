@@ -10,7 +10,7 @@ mod id_number;
 pub mod text;
 
 pub use booking_code::BookingCode;
-pub use contact::{Email, PersonName, Phone};
+pub use contact::{mask_email, Email, PersonName, Phone};
 pub use id_number::IdNumber;
 pub use text::{PlainText, TextRule};
 

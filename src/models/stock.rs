@@ -94,6 +94,20 @@ pub fn unpromised(balances: &[StockBalance], site: i64, product: i64) -> i32 {
         .map_or(0, |b| (b.on_hand - b.promised).max(0))
 }
 
+/// First-dose seats `s` may offer at `now`: its free seats, but never more than the site's
+/// doses of the slot's vaccine not yet promised to an appointment (a seat without a dose
+/// would only be refused when booked, or drawn for nobody). What the site, household and
+/// availability pages offer.
+pub fn offered_first(
+    s: &super::Slot,
+    now: NaiveDateTime,
+    release_hours: i64,
+    balances: &[StockBalance],
+) -> i32 {
+    s.free_first(now, release_hours)
+        .min(unpromised(balances, s.site_id, s.product_id))
+}
+
 /// The balances of several sites (a town's page).
 pub fn balances_for_sites(
     conn: &mut AnyConnection,

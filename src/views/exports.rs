@@ -253,9 +253,7 @@ impl Sheet {
 
     /// A time in the city, to the minute.
     fn at(&self, t: NaiveDateTime) -> String {
-        crate::domain::days::local(self.tz, t)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        crate::i18n::stamp(self.tz, t)
     }
 
     /// A stored status in the page's language (as stored if unknown).

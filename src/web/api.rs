@@ -327,7 +327,7 @@ async fn render_availability(
                 .unwrap_or_default(),
             seats: s.seats,
             free_first_dose: if s.starts_at > rules.now {
-                super::draw::offered_first(s, rules.now, rules.release_hours, stock)
+                crate::models::stock::offered_first(s, rules.now, rules.release_hours, stock)
             } else {
                 0
             },
@@ -647,15 +647,13 @@ pub async fn draw(
 /// the last second (the read is made at most once a second while it succeeds; a failure is
 /// never cached, so the next probe reads again).
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    use diesel::connection::SimpleConnection;
     let st = state.clone();
     let ok = state
         .caches
         .health
         .get_or_load((), 0, || {
             blocking(&st, |st| {
-                let mut c = st.db.read.get()?;
-                c.batch_execute("SELECT 1").map_err(AppError::from)
+                crate::db::ping(&mut *st.db.read.get()?).map_err(AppError::from)
             })
         })
         .await;
@@ -669,9 +667,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// write path as bookings (on SQLite the group-commit writer), within `DOSEWISE_DB_TIMEOUT_MS`.
 /// A read-only, full or locked database is not ready even though `/healthz` says 200.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    use diesel::connection::SimpleConnection;
     let ok = blocking_with(&state, Patience::Strict, |st| {
-        st.db.read.get()?.batch_execute("SELECT 1")?;
+        crate::db::ping(&mut *st.db.read.get()?)?;
         let now = st.now();
         st.db
             .transaction(move |c| crate::models::readiness::touch(c, now).map_err(AppError::from))

@@ -207,9 +207,7 @@ impl View for (i64, Option<String>) {
             plans: plans
                 .into_iter()
                 .map(|p| {
-                    let at = crate::views::local(tz, p.created_at)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string();
+                    let at = crate::i18n::stamp(tz, p.created_at);
                     (p.id.to_string(), at, status_key(&p.status), p.created_by)
                 })
                 .collect(),
@@ -558,16 +556,6 @@ pub async fn notices(
     })
 }
 
-/// An email address with most of its local part hidden.
-fn mask_email(address: &str) -> String {
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            format!("{}***@{domain}", local.chars().take(2).collect::<String>())
-        }
-        None => "***".into(),
-    }
-}
-
 /// `GET /bureau/mail`: how much mail is waiting, and what failed for good.
 pub async fn mail(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpResponse, AppError> {
     let tz = state.settings.time_zone;
@@ -583,13 +571,11 @@ pub async fn mail(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpRespo
         failed: failed
             .into_iter()
             .map(|m| {
-                let at = crate::views::local(tz, m.created_at)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string();
+                let at = crate::i18n::stamp(tz, m.created_at);
                 (
                     at,
                     m.kind,
-                    mask_email(&m.recipient),
+                    crate::domain::mask_email(&m.recipient),
                     m.attempts,
                     m.last_error.unwrap_or_default(),
                 )

@@ -21,8 +21,8 @@ use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::draw::{self, Draw};
 use crate::models::draw_entry::EntryStatus;
-use crate::models::stock::{self, StockBalance};
-use crate::models::{site, slot, Slot};
+use crate::models::stock;
+use crate::models::{site, slot};
 use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
 use crate::views::{at_label, local, FormErrors, ResidentForm};
 
@@ -100,19 +100,6 @@ pub async fn slots_and_draws(
     })
     .await?;
     Ok((std::sync::Arc::new(settled), read_at))
-}
-
-/// First-dose seats `s` may offer at `now`: its free seats, but never more than the site's
-/// doses of the slot's vaccine not yet promised to an appointment (a seat without a dose
-/// would only be refused when booked, or drawn for nobody).
-pub fn offered_first(
-    s: &Slot,
-    now: NaiveDateTime,
-    release_hours: i64,
-    stock: &[StockBalance],
-) -> i32 {
-    let unpromised = crate::models::stock::unpromised(stock, s.site_id, s.product_id);
-    s.free_first(now, release_hours).min(unpromised)
 }
 
 /// A draw as pages show it.
@@ -194,11 +181,7 @@ pub async fn entry_page(
 fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site) -> EntryPage {
     let (lang, tz) = (ctx.lang, state.settings.time_zone);
     let status = es.entry.status();
-    let booking_code = es.appointment.as_ref().map(|a| {
-        BookingCode::parse(&a.code)
-            .map(|c| c.to_string())
-            .unwrap_or(a.code.clone())
-    });
+    let booking_code = es.appointment.as_ref().map(|a| BookingCode::shown(&a.code));
     let message = match status {
         EntryStatus::Waiting => lang.tf(
             "entry.status.waiting",
@@ -218,9 +201,7 @@ fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site
         },
     };
     EntryPage {
-        code: BookingCode::parse(&es.entry.code)
-            .map(|c| c.to_string())
-            .unwrap_or(es.entry.code.clone()),
+        code: BookingCode::shown(&es.entry.code),
         status: status.as_str(),
         message,
         site_name: s.local_name(lang).to_string(),

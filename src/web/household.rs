@@ -157,8 +157,7 @@ fn member_row(
         .iter()
         .map(|a| {
             let at = at_label(lang, tz, a.starts_at);
-            let code =
-                BookingCode::parse(&a.code).map_or_else(|_| a.code.clone(), |c| c.to_string());
+            let code = BookingCode::shown(&a.code);
             let n = a.dose_number.to_string();
             let status = lang.t(&format!("status.{}", a.status().as_str()));
             let site = site_name(a.site_id);

@@ -37,22 +37,18 @@ pub async fn record_page(
     .await?;
     let tz = state.settings.time_zone;
     let today = state.today();
-    let rec = Record {
-        key_id: String::new(),
-        name: r.name.clone(),
-        id_last4: r.id_last4.clone(),
-        issued: today.format("%Y-%m-%d").to_string(),
-        doses: doses
+    let rec = Record::issue(
+        &r.name,
+        &r.id_last4,
+        today,
+        doses
             .iter()
-            .map(|(v, product, site)| Dose {
-                number: v.dose_number,
-                product: product.clone(),
-                lot: v.lot.clone(),
-                date: local_day(tz, v.given_at).format("%Y-%m-%d").to_string(),
-                site: site.clone(),
+            .map(|(v, product, site)| {
+                let day = local_day(tz, v.given_at);
+                Dose::given(v.dose_number, product, &v.lot, day, site)
             })
             .collect(),
-    };
+    );
     let payload = if rec.doses.is_empty() {
         String::new()
     } else {

@@ -473,9 +473,7 @@ pub async fn appointment_page(
     let lang = ctx.lang;
     let tz = state.settings.time_zone;
     let status = a.status();
-    let code = BookingCode::parse(&a.code)
-        .map(|c| c.to_string())
-        .unwrap_or(a.code.clone());
+    let code = BookingCode::shown(&a.code);
     let next_dose_n = doses.len() as i32 + 1;
     let next_dose = (status == AppointmentStatus::Vaccinated
         && next_dose_n <= p.doses_in_series
@@ -550,9 +548,7 @@ pub async fn cancel_confirm(
     }
     let tz = state.settings.time_zone;
     html(&CancelPage {
-        code: BookingCode::parse(&a.code)
-            .map(|c| c.to_string())
-            .unwrap_or(a.code.clone()),
+        code: BookingCode::shown(&a.code),
         site_name: s.local_name(ctx.lang).to_string(),
         when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
         ctx,

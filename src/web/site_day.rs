@@ -14,12 +14,13 @@ use crate::booking::draw::{opening_among, Opening};
 use crate::booking::Rules;
 use crate::domain::days::day_bounds;
 use crate::error::AppError;
+use crate::i18n::span;
 use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::draw::Draw;
 use crate::models::stock::{self, StockBalance};
 use crate::models::{exception, Product, Slot};
-use crate::views::{hm, local, product_name, SlotRow};
+use crate::views::{local, product_name, SlotRow};
 
 /// What a site's day is made from: its slots, draws and stock (through the one-second cache) and
 /// the exceptions that closed any slot of it still ahead.
@@ -71,8 +72,12 @@ impl Day<'_> {
             .iter()
             .filter(|sl| sl.starts_at > rules.now)
             .map(|sl| {
-                let free_first =
-                    super::draw::offered_first(sl, rules.now, rules.release_hours, self.stock);
+                let free_first = crate::models::stock::offered_first(
+                    sl,
+                    rules.now,
+                    rules.release_hours,
+                    self.stock,
+                );
                 let free_second = sl.free_second();
                 // Every booking promises a dose, a second one too: without one to promise the
                 // slot offers no booking, whatever its seats.
@@ -108,7 +113,7 @@ impl Day<'_> {
                 });
                 SlotRow {
                     id: sl.id.to_string(),
-                    time: format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at)),
+                    time: span(tz, sl.starts_at, sl.ends_at),
                     product: product_name(lang, self.products, sl.product_id),
                     free_first,
                     free_second,

@@ -16,7 +16,7 @@ use crate::i18n::Lang;
 use crate::models::adverse_event::AdverseEvent;
 use crate::models::desk::{CheckinRecord, DeskDay, DoseRecord, SiteLots, SiteSlots};
 use crate::models::lot::Lot;
-use crate::models::{AppointmentStatus, LocalName, Site, Slot, Town};
+use crate::models::{AppointmentStatus, LocalName, Site, Town};
 use crate::views::layout::Layout;
 use crate::views::{at_label, day_label, hm, product_name, when, FormErrors};
 
@@ -89,10 +89,6 @@ fn reaction_line(lang: Lang, tz: Tz, e: &AdverseEvent) -> String {
         e.symptoms,
         e.action_taken
     )
-}
-
-fn slot_time(tz: Tz, sl: &Slot) -> String {
-    format!("{}–{}", hm(tz, sl.starts_at), hm(tz, sl.ends_at))
 }
 
 /// The admin's site chooser: every active site with its town's name.
@@ -175,7 +171,7 @@ pub fn today_page(
             totals.deferred += counts.deferred;
             SlotBlock {
                 id: sl.id.to_string(),
-                time: slot_time(tz, sl),
+                time: crate::i18n::span(tz, sl.starts_at, sl.ends_at),
                 product: product_name(lang, &products, sl.product_id),
                 seats: sl.seats,
                 taken: sl.booked_first + sl.booked_second,
@@ -359,7 +355,7 @@ pub fn walkin_page(
                 lang.tf(
                     "clinic.walkin.slot",
                     &[
-                        ("time", &slot_time(tz, sl)),
+                        ("time", &crate::i18n::span(tz, sl.starts_at, sl.ends_at)),
                         ("product", &product_name(lang, &products, sl.product_id)),
                         ("n", &sl.free_second().to_string()),
                     ],

@@ -8,7 +8,6 @@ use crate::error::AppError;
 use crate::models::{audit, setup_progress};
 use crate::setup;
 use crate::views::admin::AdminHomePage;
-use crate::views::local;
 use crate::web::ctx::{Acting, Admin, Button, Ctx, Signed};
 use crate::web::respond::html;
 use crate::web::state::{attempt, read, AppState};
@@ -52,7 +51,7 @@ async fn render_home(
             .into_iter()
             .map(|e| {
                 (
-                    local(tz, e.created_at).format("%Y-%m-%d %H:%M").to_string(),
+                    crate::i18n::stamp(tz, e.created_at),
                     format!("{} · {} · {}", e.actor, e.action, e.subject),
                 )
             })

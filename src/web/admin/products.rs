@@ -10,7 +10,7 @@ use crate::ids::ProductId;
 use crate::models::{product, product_change};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
-use crate::views::{local, FormErrors};
+use crate::views::FormErrors;
 use crate::web::ctx::{Bureau, Ctx, Signed};
 use crate::web::respond::{show, View};
 use crate::web::state::{read, AppState};
@@ -132,7 +132,7 @@ impl View for (i64, ProductForm, FormErrors) {
                 .into_iter()
                 .map(|h| {
                     (
-                        local(tz, h.changed_at).format("%Y-%m-%d %H:%M").to_string(),
+                        crate::i18n::stamp(tz, h.changed_at),
                         format!("{}–{}", h.old_min_interval_days, h.old_max_interval_days),
                         format!("{}–{}", h.new_min_interval_days, h.new_max_interval_days),
                         h.reason,
