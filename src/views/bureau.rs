@@ -1,8 +1,15 @@
-//! Page structs of the bureau's shipment workflow.
+//! The pages of the bureau's shipment workflow: their structs, and the builders of the rows
+//! and of a plan's page.
+
+use std::collections::HashMap;
 
 use askama::Template;
 
 use super::FormErrors;
+use crate::bureau::{LevelTotals, LoadedPlan, StoredPlan};
+use crate::i18n::Lang;
+use crate::models::shipment::{Shipment, TownNotice};
+use crate::models::{LocalName, Product, Site, Town};
 use crate::views::layout::Layout;
 
 /// A shipment in a list.
@@ -169,4 +176,201 @@ impl MailPage {
         };
         self.ctx.t(key)
     }
+}
+
+/// The catalogue key of a shipment's or plan's status.
+pub fn status_key(status: &str) -> &'static str {
+    match status {
+        "approved" => "shipment.status.approved",
+        "draft" => "plan.status.draft",
+        _ => "shipment.status.received",
+    }
+}
+
+/// A shipment as a list shows it.
+pub fn shipment_row(lang: Lang, s: &Shipment, products: &[Product]) -> ShipmentRow {
+    ShipmentRow {
+        id: s.id.to_string(),
+        product: products
+            .iter()
+            .find(|p| p.id == s.product_id)
+            .map(|p| p.local_name(lang).to_string())
+            .unwrap_or_default(),
+        doses: s.doses,
+        received_on: s.received_on.to_string(),
+        next_expected_on: s.next_expected_on.to_string(),
+        next_latest_on: s.next_latest_on.to_string(),
+        status: status_key(&s.status),
+    }
+}
+
+/// A share as a percentage, to a tenth.
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The catalogue key of what capped a town's allocation.
+fn cap_key(cap: &str) -> &'static str {
+    match cap {
+        "capacity" => "cap.capacity",
+        "waiting_list" => "cap.waiting_list",
+        "stock" => "cap.stock",
+        "shipment_exhausted" => "cap.shipment_exhausted",
+        "adjusted" => "cap.adjusted",
+        _ => "cap.none",
+    }
+}
+
+/// The plan's totals per level beside the optimum's.
+fn level_rows(optimal: &LevelTotals, current: &LevelTotals) -> Vec<LevelRow> {
+    [
+        (
+            "level.urgent_second",
+            optimal.urgent_second,
+            current.urgent_second,
+        ),
+        ("level.reserve", optimal.reserve, current.reserve),
+        ("level.first", optimal.first, current.first),
+        (
+            "level.other_second",
+            optimal.other_second,
+            current.other_second,
+        ),
+    ]
+    .into_iter()
+    .map(|(label, optimal, current)| LevelRow {
+        label,
+        optimal,
+        current,
+        lost: optimal.saturating_sub(current),
+    })
+    .collect()
+}
+
+/// The notices to towns, each town named in the page's language as it is now.
+pub fn notice_rows(
+    lang: Lang,
+    notices: Vec<TownNotice>,
+    towns: &HashMap<i64, crate::models::Town>,
+) -> Vec<NoticeRow> {
+    notices
+        .into_iter()
+        .map(|n| NoticeRow {
+            town: towns
+                .get(&n.town_id)
+                .map(|t| t.local_name(lang).to_string())
+                .unwrap_or_default(),
+            doses: n.doses,
+            arrives_on: n.arrives_on.to_string(),
+            second_doses_due: n.second_doses_due,
+            due_by: n.due_by.map(|d| d.to_string()).unwrap_or_default(),
+            first_dose_seats: n.first_dose_seats,
+        })
+        .collect()
+}
+
+/// The adjust form of a plan's page as typed, with its errors (empty when first shown).
+#[derive(Default)]
+pub struct AdjustShown {
+    pub code: String,
+    pub doses: String,
+    pub reason: String,
+    pub errors: FormErrors,
+    pub refusal: Option<String>,
+}
+
+/// What a plan's page is made from: the plan as loaded, its notices, and the towns and sites as
+/// they are now.
+pub struct PlanRead {
+    pub loaded: LoadedPlan,
+    pub notices: Vec<TownNotice>,
+    pub towns: HashMap<i64, Town>,
+    pub sites: HashMap<i64, Site>,
+}
+
+/// A plan's page with its adjust form.
+pub fn plan_page(ctx: Layout, read: PlanRead, form: AdjustShown) -> PlanPage {
+    let PlanRead {
+        loaded,
+        notices,
+        towns,
+        sites,
+    } = read;
+    let id = loaded.row.id;
+    // The plan stored the names as they were; the page names towns and sites in its
+    // language as they are now (the stored name for one no longer listed).
+    let lang = ctx.lang;
+    let town_name = |id: i64, stored: String| {
+        towns
+            .get(&id)
+            .map_or(stored, |t| t.local_name(lang).to_string())
+    };
+    let site_name = |id: i64, stored: String| {
+        sites
+            .get(&id)
+            .map_or(stored, |s| s.local_name(lang).to_string())
+    };
+    let StoredPlan {
+        towns: lines,
+        central_hold,
+        levels,
+        water_level,
+        adjustments,
+    } = loaded.plan;
+    let approved = loaded.row.status == "approved";
+    let page = PlanPage {
+        plan_id: id.to_string(),
+        shipment_id: loaded.shipment.id.to_string(),
+        product: loaded.product.local_name(ctx.lang).to_string(),
+        shipment_doses: loaded.shipment.doses,
+        pack_size: loaded.product.pack_size,
+        approved,
+        status: status_key(&loaded.row.status),
+        central_hold,
+        water_level: pct(water_level),
+        levels: level_rows(&loaded.optimal.levels, &levels),
+        towns: lines
+            .into_iter()
+            .map(|t| PlanTownRow {
+                optimal_ship: loaded
+                    .optimal
+                    .towns
+                    .iter()
+                    .find(|o| o.code == t.code)
+                    .map_or(0, |o| o.ship),
+                code: t.code,
+                name: town_name(t.town_id, t.name),
+                ship: t.ship,
+                urgent: t.urgent_second,
+                reserve: t.reserve,
+                first: t.first,
+                other: t.other_second,
+                coverage_before: pct(t.coverage_before),
+                coverage_after: pct(t.coverage_after),
+                cap: cap_key(&t.cap),
+                sites: t
+                    .sites
+                    .into_iter()
+                    .map(|s| SiteShareRow {
+                        second: s.second_doses.values().sum(),
+                        name: site_name(s.site_id, s.name),
+                        ship: s.ship,
+                        first: s.first,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        adjustments: adjustments
+            .into_iter()
+            .map(|a| (a.code, a.from, a.to, a.reason, a.by))
+            .collect(),
+        notices: notice_rows(ctx.lang, notices, &towns),
+        errors: form.errors,
+        refusal: form.refusal,
+        adjust_code: form.code,
+        adjust_doses: form.doses,
+        adjust_reason: form.reason,
+        ctx,
+    };
+    page
 }

@@ -10,41 +10,17 @@ use serde::Deserialize;
 use super::ctx::{staff_form, Acting, Bureau, Button, Ctx, Signed};
 use super::respond::{html, redirect_or, refused_status, show, View};
 use super::state::{attempt, read, AppState};
-use crate::bureau::{self, BureauError, LevelTotals, ShipmentInput, StoredPlan};
+use crate::bureau::{self, BureauError, ShipmentInput};
 use crate::domain::{parse_date, parse_id, text, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::{Keyed, Lang};
-use crate::models::shipment::{self, Shipment, TownNotice};
-use crate::models::{product, site, LocalName, Product, Site};
+use crate::models::shipment;
+use crate::models::{product, site, LocalName, Site};
 use crate::views::bureau::{
-    LevelRow, NoticeRow, NoticesPage, PlanPage, PlanTownRow, ShipmentForm, ShipmentPage,
-    ShipmentRow, ShipmentsPage, SiteShareRow,
+    self as views_bureau, shipment_row, status_key, AdjustShown, NoticesPage, PlanPage, PlanRead,
+    ShipmentForm, ShipmentPage, ShipmentsPage,
 };
 use crate::views::FormErrors;
-
-fn status_key(status: &str) -> &'static str {
-    match status {
-        "approved" => "shipment.status.approved",
-        "draft" => "plan.status.draft",
-        _ => "shipment.status.received",
-    }
-}
-
-fn shipment_row(lang: Lang, s: &Shipment, products: &[Product]) -> ShipmentRow {
-    ShipmentRow {
-        id: s.id.to_string(),
-        product: products
-            .iter()
-            .find(|p| p.id == s.product_id)
-            .map(|p| p.local_name(lang).to_string())
-            .unwrap_or_default(),
-        doses: s.doses,
-        received_on: s.received_on.to_string(),
-        next_expected_on: s.next_expected_on.to_string(),
-        next_latest_on: s.next_latest_on.to_string(),
-        status: status_key(&s.status),
-    }
-}
 
 /// A bureau error as the page shows it: field errors next to the field, the rest on top.
 fn explain(lang: Lang, e: &BureauError) -> (FormErrors, Option<String>) {
@@ -253,79 +229,8 @@ pub async fn make_plan(
     .await
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-fn cap_key(cap: &str) -> &'static str {
-    match cap {
-        "capacity" => "cap.capacity",
-        "waiting_list" => "cap.waiting_list",
-        "stock" => "cap.stock",
-        "shipment_exhausted" => "cap.shipment_exhausted",
-        "adjusted" => "cap.adjusted",
-        _ => "cap.none",
-    }
-}
-
-fn level_rows(optimal: &LevelTotals, current: &LevelTotals) -> Vec<LevelRow> {
-    [
-        (
-            "level.urgent_second",
-            optimal.urgent_second,
-            current.urgent_second,
-        ),
-        ("level.reserve", optimal.reserve, current.reserve),
-        ("level.first", optimal.first, current.first),
-        (
-            "level.other_second",
-            optimal.other_second,
-            current.other_second,
-        ),
-    ]
-    .into_iter()
-    .map(|(label, optimal, current)| LevelRow {
-        label,
-        optimal,
-        current,
-        lost: optimal.saturating_sub(current),
-    })
-    .collect()
-}
-
-fn notice_rows(
-    lang: Lang,
-    notices: Vec<TownNotice>,
-    towns: &HashMap<i64, crate::models::Town>,
-) -> Vec<NoticeRow> {
-    notices
-        .into_iter()
-        .map(|n| NoticeRow {
-            town: towns
-                .get(&n.town_id)
-                .map(|t| t.local_name(lang).to_string())
-                .unwrap_or_default(),
-            doses: n.doses,
-            arrives_on: n.arrives_on.to_string(),
-            second_doses_due: n.second_doses_due,
-            due_by: n.due_by.map(|d| d.to_string()).unwrap_or_default(),
-            first_dose_seats: n.first_dose_seats,
-        })
-        .collect()
-}
-
-/// What a plan page shows after a form: the typed values and any errors.
-#[derive(Default)]
-struct PlanFormState {
-    code: String,
-    doses: String,
-    reason: String,
-    errors: FormErrors,
-    refusal: Option<String>,
-}
-
 /// The plan `id`'s page with its adjust form.
-impl View for (i64, PlanFormState) {
+impl View for (i64, AdjustShown) {
     type Page = PlanPage;
 
     async fn page(self, ctx: Ctx, state: &web::Data<AppState>) -> Result<Self::Page, AppError> {
@@ -338,82 +243,13 @@ impl View for (i64, PlanFormState) {
             Ok((loaded, notices, bureau::towns_by_id(c)?, sites))
         })
         .await?;
-        // The plan stored the names as they were; the page names towns and sites in its
-        // language as they are now (the stored name for one no longer listed).
-        let lang = ctx.lang;
-        let town_name = |id: i64, stored: String| {
-            towns
-                .get(&id)
-                .map_or(stored, |t| t.local_name(lang).to_string())
+        let read = PlanRead {
+            loaded,
+            notices,
+            towns,
+            sites,
         };
-        let site_name = |id: i64, stored: String| {
-            sites
-                .get(&id)
-                .map_or(stored, |s| s.local_name(lang).to_string())
-        };
-        let StoredPlan {
-            towns: lines,
-            central_hold,
-            levels,
-            water_level,
-            adjustments,
-        } = loaded.plan;
-        let approved = loaded.row.status == "approved";
-        let page = PlanPage {
-            plan_id: id.to_string(),
-            shipment_id: loaded.shipment.id.to_string(),
-            product: loaded.product.local_name(ctx.lang).to_string(),
-            shipment_doses: loaded.shipment.doses,
-            pack_size: loaded.product.pack_size,
-            approved,
-            status: status_key(&loaded.row.status),
-            central_hold,
-            water_level: pct(water_level),
-            levels: level_rows(&loaded.optimal.levels, &levels),
-            towns: lines
-                .into_iter()
-                .map(|t| PlanTownRow {
-                    optimal_ship: loaded
-                        .optimal
-                        .towns
-                        .iter()
-                        .find(|o| o.code == t.code)
-                        .map_or(0, |o| o.ship),
-                    code: t.code,
-                    name: town_name(t.town_id, t.name),
-                    ship: t.ship,
-                    urgent: t.urgent_second,
-                    reserve: t.reserve,
-                    first: t.first,
-                    other: t.other_second,
-                    coverage_before: pct(t.coverage_before),
-                    coverage_after: pct(t.coverage_after),
-                    cap: cap_key(&t.cap),
-                    sites: t
-                        .sites
-                        .into_iter()
-                        .map(|s| SiteShareRow {
-                            second: s.second_doses.values().sum(),
-                            name: site_name(s.site_id, s.name),
-                            ship: s.ship,
-                            first: s.first,
-                        })
-                        .collect(),
-                })
-                .collect(),
-            adjustments: adjustments
-                .into_iter()
-                .map(|a| (a.code, a.from, a.to, a.reason, a.by))
-                .collect(),
-            notices: notice_rows(ctx.lang, notices, &towns),
-            errors: form.errors,
-            refusal: form.refusal,
-            adjust_code: form.code,
-            adjust_doses: form.doses,
-            adjust_reason: form.reason,
-            ctx,
-        };
-        Ok(page)
+        Ok(views_bureau::plan_page(ctx, read, form))
     }
 }
 
@@ -422,7 +258,7 @@ pub async fn plan_detail(
     path: web::Path<i64>,
     Signed { ctx, state, .. }: Signed<Bureau>,
 ) -> Result<HttpResponse, AppError> {
-    let shown = (*path, PlanFormState::default());
+    let shown = (*path, AdjustShown::default());
     show(ctx, &state, shown, StatusCode::OK).await
 }
 
@@ -444,7 +280,7 @@ pub async fn adjust(
     Acting(ctx, state, user, form): Acting<AdjustForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = *path;
-    let mut st8 = PlanFormState {
+    let mut st8 = AdjustShown {
         code: form.code.clone(),
         doses: form.doses.clone(),
         reason: form.reason.clone(),
@@ -506,7 +342,7 @@ pub async fn approve(
     let done = |_| format!("/bureau/plans/{id}");
     redirect_or(outcome, done, |e| async move {
         let (_, refusal) = explain(ctx.lang, &found(e)?);
-        let shown = PlanFormState {
+        let shown = AdjustShown {
             refusal,
             ..Default::default()
         };
@@ -551,7 +387,7 @@ pub async fn notices(
     })
     .await?;
     html(&NoticesPage {
-        rows: notice_rows(ctx.lang, list, &towns),
+        rows: views_bureau::notice_rows(ctx.lang, list, &towns),
         ctx,
     })
 }

@@ -7,24 +7,19 @@
 use crate::models::LocalName;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use chrono_tz::Tz;
 
 use super::cookies;
 use super::ctx::{Ctx, Posted, Visit};
 use super::lookup::{self, LookupForm, LookupPage};
 use super::respond::{html, see_other};
 use super::state::{blocking, read, AppState};
-use crate::booking::draw::{self as drawing, EntryState};
-use crate::domain::BookingCode;
+use crate::booking::draw as drawing;
 use crate::error::AppError;
-use crate::i18n::Lang;
 use crate::ids::SiteId;
 use crate::models::draw::{self, Draw};
-use crate::models::draw_entry::EntryStatus;
 use crate::models::stock;
 use crate::models::{site, slot};
-use crate::views::draw::{Countdown, DrawPage, DrawRow, EntryFindPage, EntryPage};
-use crate::views::{at_label, local, FormErrors, ResidentForm};
+use crate::views::draw::{self as views_draw, DrawPage, EntryFindPage};
 
 /// A site (active or not), its town, the vaccines and the town's sites, through the one-second
 /// read cache; `NotFound` for no such site.
@@ -102,33 +97,6 @@ pub async fn slots_and_draws(
     Ok((std::sync::Arc::new(settled), read_at))
 }
 
-/// A draw as pages show it.
-pub fn draw_row(lang: Lang, tz: Tz, now: NaiveDateTime, d: &Draw) -> DrawRow {
-    let status = if d.is_done() {
-        "draw.status.done"
-    } else if now < d.opens_at {
-        "draw.status.scheduled"
-    } else if now < d.closes_at && d.status == "scheduled" {
-        "draw.status.open"
-    } else {
-        "draw.status.running"
-    };
-    DrawRow {
-        id: d.id.to_string(),
-        window: lang.tf(
-            "draw.window",
-            &[
-                ("opens", &at_label(lang, tz, d.opens_at)),
-                ("closes", &at_label(lang, tz, d.closes_at)),
-            ],
-        ),
-        status_label: lang.t(status),
-        seed_hash: d.seed_hash.clone(),
-        seed: d.revealed_seed().map(str::to_string),
-        entries: d.entries,
-    }
-}
-
 /// 303 to the entry page, with the cookie that lets this browser see the entry.
 pub fn grant_entry(state: &AppState, entry_id: i64) -> HttpResponse {
     cookies::grant(
@@ -163,7 +131,7 @@ pub async fn entry_page(
     })
     .await?;
     let appointment_id = es.appointment.as_ref().map(|a| a.id);
-    let page = entry_view(ctx, &state, es, site);
+    let page = views_draw::entry_page(ctx, state.settings.time_zone, es, site);
     let mut res = html(&page)?;
     if let Some(a) = appointment_id {
         // Whoever may see the entry may see the appointment it was given.
@@ -176,44 +144,6 @@ pub async fn entry_page(
         ));
     }
     Ok(res)
-}
-
-fn entry_view(ctx: Ctx, state: &AppState, es: EntryState, s: crate::models::Site) -> EntryPage {
-    let (lang, tz) = (ctx.lang, state.settings.time_zone);
-    let status = es.entry.status();
-    let booking_code = es.appointment.as_ref().map(|a| BookingCode::shown(&a.code));
-    let message = match status {
-        EntryStatus::Waiting => lang.tf(
-            "entry.status.waiting",
-            &[("time", &at_label(lang, tz, es.draw.closes_at))],
-        ),
-        EntryStatus::Drawn => match &es.appointment {
-            Some(a) => lang.tf(
-                "entry.status.drawn",
-                &[("when", &at_label(lang, tz, a.starts_at))],
-            ),
-            None => lang.t("entry.status.not_drawn").to_string(),
-        },
-        EntryStatus::NotDrawn => match es.entry.reason.as_deref() {
-            Some(drawing::REASON_CONTACT_CAP) => lang.t("entry.status.contact_cap").to_string(),
-            Some(drawing::REASON_NO_STOCK) => lang.t("entry.status.no_stock").to_string(),
-            _ => lang.t("entry.status.not_drawn").to_string(),
-        },
-    };
-    EntryPage {
-        code: BookingCode::shown(&es.entry.code),
-        status: status.as_str(),
-        message,
-        site_name: s.local_name(lang).to_string(),
-        requested: at_label(lang, tz, es.entry.starts_at),
-        draw_at: at_label(lang, tz, es.draw.closes_at),
-        draw_id: es.draw.id.to_string(),
-        booking_code,
-        town_id: s.town_id.to_string(),
-        form: ResidentForm::default(),
-        errors: FormErrors::default(),
-        ctx,
-    }
 }
 
 /// The entry's look-up page.
@@ -253,7 +183,7 @@ pub async fn draw_page(
     let page = DrawPage {
         site_id: s.id.to_string(),
         site_name: s.local_name(ctx.lang).to_string(),
-        draw: draw_row(ctx.lang, tz, state.now(), &d),
+        draw: views_draw::draw_row(ctx.lang, tz, state.now(), &d),
         order: d.order(),
         ctx,
     };
@@ -281,58 +211,6 @@ pub async fn load_draw(
     .await
 }
 
-/// The opening of a slot as the site page labels it: `None` when it can be booked or entered.
-pub fn closed_label(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<String> {
-    match opening {
-        drawing::Opening::NotOpen(at) => {
-            Some(lang.tf("site.opens_at", &[("when", &at_label(lang, tz, *at))]))
-        }
-        drawing::Opening::Pending(_) => Some(lang.t("draw.status.running").to_string()),
-        _ => None,
-    }
-}
-
-/// The countdown to `at` as the site page shows it at `now` (`None` once it has passed).
-pub fn countdown(lang: Lang, tz: Tz, now: NaiveDateTime, at: NaiveDateTime) -> Option<Countdown> {
-    let secs = (at - now).num_seconds();
-    if secs <= 0 {
-        return None;
-    }
-    Some(Countdown {
-        datetime: local(tz, at).to_rfc3339(),
-        when: at_label(lang, tz, at),
-        left: time_left(lang, secs),
-        secs,
-        // Reload once a minute in the last ten, and right at the opening.
-        refresh: (secs <= 600).then(|| secs.min(60)),
-        fmt_dh: lang.t("countdown.dh").to_string(),
-        fmt_hm: lang.t("countdown.hm").to_string(),
-        fmt_m: lang.t("countdown.m").to_string(),
-        soon: lang.t("countdown.soon").to_string(),
-    })
-}
-
-/// `secs` in words, to the minute (rounded up): "1 d 2 h", "2 h 5 min", "5 min".
-pub fn time_left(lang: Lang, secs: i64) -> String {
-    let minutes = (secs + 59) / 60;
-    let (d, h, m) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-    if secs < 60 {
-        lang.t("countdown.soon").to_string()
-    } else if d > 0 {
-        lang.tf(
-            "countdown.dh",
-            &[("d", &d.to_string()), ("h", &h.to_string())],
-        )
-    } else if h > 0 {
-        lang.tf(
-            "countdown.hm",
-            &[("h", &h.to_string()), ("m", &m.to_string())],
-        )
-    } else {
-        lang.tf("countdown.m", &[("m", &m.to_string())])
-    }
-}
-
 /// `GET /static/countdown.js`: keeps the site page's countdown current between reloads and
 /// reloads the page at the opening. The page works without it (text and a meta refresh).
 pub async fn countdown_script() -> HttpResponse {
@@ -340,35 +218,4 @@ pub async fn countdown_script() -> HttpResponse {
         include_str!("../../static/countdown.js"),
         "text/javascript; charset=utf-8",
     )
-}
-
-/// What the booking form says about a slot's opening: not yet, in a draw, being drawn.
-pub fn opening_notice(lang: Lang, tz: Tz, opening: &drawing::Opening) -> Option<String> {
-    match opening {
-        drawing::Opening::NotOpen(at) => {
-            Some(lang.tf("err.book.not_open", &[("when", &at_label(lang, tz, *at))]))
-        }
-        drawing::Opening::Window(d) => Some(lang.tf(
-            "book.draw_notice",
-            &[("closes", &at_label(lang, tz, d.closes_at))],
-        )),
-        drawing::Opening::Pending(_) => Some(lang.t("err.book.draw_running").to_string()),
-        drawing::Opening::Open => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_time_left_is_in_words_to_the_minute_rounded_up() {
-        let en = Lang::En;
-        assert_eq!(time_left(en, 59), "less than a minute");
-        assert_eq!(time_left(en, 60), "1 min");
-        assert_eq!(time_left(en, 61), "2 min");
-        assert_eq!(time_left(en, 3600), "1 h 0 min");
-        assert_eq!(time_left(en, 2 * 86400 + 3 * 3600), "2 d 3 h");
-        assert_eq!(time_left(Lang::Zh, 300), "5 分钟");
-    }
 }

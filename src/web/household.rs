@@ -281,7 +281,7 @@ impl View for (Grant, Shown) {
             Some(s) => {
                 let day = super::site_day::read_day(state, SiteId(s), day).await?;
                 let (slots, draws, stock) = &*day.slots;
-                let rows = super::site_day::Day {
+                let rows = crate::views::site_day::Day {
                     lang,
                     tz,
                     rules: state.rules(),

@@ -257,7 +257,7 @@ async fn render_site(
     let (slots, draws, stock) = &*read_day.slots;
     let exceptions = read_day.exceptions;
     let rules = state.rules();
-    let day_rows = super::site_day::Day {
+    let day_rows = crate::views::site_day::Day {
         lang: ctx.lang,
         tz,
         rules,
@@ -279,7 +279,8 @@ async fn render_site(
             },
         )
         .min();
-    let countdown = next_opening.and_then(|at| super::draw::countdown(ctx.lang, tz, rules.now, at));
+    let countdown =
+        next_opening.and_then(|at| crate::views::draw::countdown(ctx.lang, tz, rules.now, at));
     let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let page = SitePage {
         countdown,
@@ -295,7 +296,7 @@ async fn render_site(
         no_stock: day_rows.site_without_stock(),
         draws: draws
             .iter()
-            .map(|d| super::draw::draw_row(ctx.lang, tz, rules.now, d))
+            .map(|d| crate::views::draw::draw_row(ctx.lang, tz, rules.now, d))
             .collect(),
         moving,
         date_error: refused.clone().or_else(|| date_error.clone()),
@@ -345,7 +346,7 @@ impl View for (SlotId, ResidentForm, FormErrors, Option<String>) {
         });
         let refusal =
             refusal.or_else(|| (dry && !entering).then(|| ctx.t("err.book.no_stock").into()));
-        let notice = super::draw::opening_notice(ctx.lang, tz, &opening);
+        let notice = crate::views::draw::opening_notice(ctx.lang, tz, &opening);
         let page = BookPage {
             slot_id: sl.id.to_string(),
             site_id: s.id.to_string(),

@@ -1,26 +1,15 @@
-//! One day of a site as its page and the household page list it: each slot's seats, the label
-//! that says why a slot takes no booking (closed, full, no vaccine in stock, second doses only,
-//! not open yet, being drawn) and, on the move page, whether the appointment being moved could go
-//! there.
+//! The reads of one day of a site, as its page and the household page list it
+//! (`views::site_day::Day` makes the rows).
 
 use actix_web::web;
-use chrono::{NaiveDate, Timelike};
-use chrono_tz::Tz;
+use chrono::NaiveDate;
 
 use super::cache::DaySlots;
-use super::moving::Mover;
 use super::state::{read, AppState};
-use crate::booking::draw::{opening_among, Opening};
-use crate::booking::Rules;
 use crate::domain::days::day_bounds;
 use crate::error::AppError;
-use crate::i18n::span;
-use crate::i18n::Lang;
 use crate::ids::SiteId;
-use crate::models::draw::Draw;
-use crate::models::stock::{self, StockBalance};
-use crate::models::{exception, Product, Slot};
-use crate::views::{local, product_name, SlotRow};
+use crate::models::exception;
 
 /// What a site's day is made from: its slots, draws and stock (through the one-second cache) and
 /// the exceptions that closed any slot of it still ahead.
@@ -49,110 +38,4 @@ pub async fn read_day(
         Vec::new()
     };
     Ok(DayRead { slots, exceptions })
-}
-
-/// What a day's rows are made from.
-pub struct Day<'a> {
-    pub lang: Lang,
-    pub tz: Tz,
-    pub rules: Rules,
-    pub slots: &'a [Slot],
-    pub draws: &'a [Draw],
-    pub stock: &'a [StockBalance],
-    pub products: &'a [Product],
-    pub exceptions: &'a [exception::SiteException],
-    pub mover: Option<&'a Mover>,
-}
-
-impl Day<'_> {
-    /// The rows of the slots still ahead.
-    pub fn rows(&self) -> Vec<SlotRow> {
-        let (lang, tz, rules) = (self.lang, self.tz, self.rules);
-        self.slots
-            .iter()
-            .filter(|sl| sl.starts_at > rules.now)
-            .map(|sl| {
-                let free_first = crate::models::stock::offered_first(
-                    sl,
-                    rules.now,
-                    rules.release_hours,
-                    self.stock,
-                );
-                let free_second = sl.free_second();
-                // Every booking promises a dose, a second one too: without one to promise the
-                // slot offers no booking, whatever its seats.
-                let no_stock = stock::unpromised(self.stock, sl.site_id, sl.product_id) == 0;
-                let closure = (sl.seats == 0).then(|| closure_label(lang, tz, sl, self.exceptions));
-                let label = if let Some(c) = &closure {
-                    c.clone()
-                } else if free_second == 0 {
-                    lang.t("site.full").to_string()
-                } else if no_stock {
-                    lang.t("site.no_stock").to_string()
-                } else if free_first == 0 {
-                    lang.t("site.second_only").to_string()
-                } else {
-                    lang.tf("site.seats_left", &[("n", &free_first.to_string())])
-                };
-                let opening = opening_among(rules.now, sl, self.draws);
-                let in_draw = matches!(opening, Opening::Window(_));
-                let closed = super::draw::closed_label(lang, tz, &opening).or_else(|| {
-                    // A move is a first-come booking: not into a slot whose seats are being drawn.
-                    (self.mover.is_some() && in_draw)
-                        .then(|| lang.t("draw.status.open").to_string())
-                });
-                // A move within the appointment's own site and vaccine keeps its promised dose.
-                let movable = self.mover.is_some_and(|m| {
-                    let needs_dose = m.holds != (sl.site_id, sl.product_id);
-                    let (first, second) = if no_stock && needs_dose {
-                        (0, 0)
-                    } else {
-                        (free_first, free_second)
-                    };
-                    m.fits(sl, self.products, first, second, tz)
-                });
-                SlotRow {
-                    id: sl.id.to_string(),
-                    time: span(tz, sl.starts_at, sl.ends_at),
-                    product: product_name(lang, self.products, sl.product_id),
-                    free_first,
-                    free_second,
-                    no_stock: no_stock && closure.is_none() && free_second > 0,
-                    label,
-                    closed,
-                    in_draw,
-                    shut: closure.is_some(),
-                    current: self.mover.is_some_and(|m| m.from.0 == sl.id),
-                    movable,
-                }
-            })
-            .collect()
-    }
-
-    /// Whether the site holds no dose of any vaccine left to promise.
-    pub fn site_without_stock(&self) -> bool {
-        self.stock
-            .iter()
-            .all(|b| stock::unpromised(self.stock, b.site_id, b.product_id) == 0)
-    }
-}
-
-/// "Closed", with the reason of the latest exception that closed the slot's time (or gave it no
-/// seats) when there is one.
-fn closure_label(lang: Lang, tz: Tz, sl: &Slot, exceptions: &[exception::SiteException]) -> String {
-    let start = local(tz, sl.starts_at);
-    let day = start.date_naive();
-    let from = i32::try_from(start.time().num_seconds_from_midnight() / 60).unwrap_or(0);
-    let to = from + i32::try_from((sl.ends_at - sl.starts_at).num_minutes()).unwrap_or(0);
-    let reason = exceptions
-        .iter()
-        .rev()
-        .filter(|e| e.day == day && e.starts < to && from < e.ends)
-        .find(|e| e.kind == "closed" || e.seats == Some(0))
-        .map(|e| e.reason.trim())
-        .filter(|r| !r.is_empty());
-    match reason {
-        Some(r) => lang.tf("site.closed_because", &[("reason", r)]),
-        None => lang.t("site.closed").to_string(),
-    }
 }
