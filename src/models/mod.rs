@@ -31,6 +31,7 @@ pub mod appointment;
 pub mod audit;
 pub mod desk;
 pub mod lot;
+pub mod my_appointment;
 pub mod outbox;
 pub mod product;
 pub mod readiness;

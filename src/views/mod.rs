@@ -6,6 +6,7 @@ pub mod draw;
 pub mod household;
 pub mod layout;
 pub mod record;
+pub mod resident;
 pub mod site_day;
 
 use std::collections::BTreeMap;

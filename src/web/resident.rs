@@ -17,22 +17,20 @@ use super::respond::{html, html_status, see_other, show, View};
 use super::state::{blocking, read, AppState};
 use crate::booking::{self, BookingError, ResidentDetails};
 use crate::domain::days::local_day;
-use crate::domain::eligibility::next_dose_window;
 use crate::domain::{
-    parse_date, parse_dose_number, parse_id, BookingCode, Email, FieldError, IdNumber, PersonName,
-    Phone,
+    parse_date, parse_dose_number, parse_id, Email, FieldError, IdNumber, PersonName, Phone,
 };
 use crate::error::AppError;
 use crate::i18n::{Keyed, Lang};
-use crate::ids::{AppointmentId, ProductId, ResidentId, SiteId, SlotId, TownId};
-use crate::models::LocalName;
+use crate::ids::{ProductId, SiteId, SlotId, TownId};
 use crate::models::{
-    appointment, product, resident, screening, site, slot, stock, stock::unpromised, town,
-    vaccination, waiting, AppointmentStatus,
+    my_appointment, product, site, slot, stock, stock::unpromised, town, waiting,
+    AppointmentStatus, LocalName,
 };
+use crate::views::resident::{self as views_resident, AppointmentContext};
 use crate::views::{
-    day_label, hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, HomePage,
-    ResidentForm, SitePage, SiteRow, TownPage, TownRow, WaitingPage,
+    day_label, when, BookPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, TownPage,
+    TownRow, WaitingPage,
 };
 
 /// How far ahead the day navigation goes.
@@ -451,84 +449,18 @@ pub async fn appointment_page(
     q: web::Query<AppointmentQuery>,
     lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
-    let data = read(&state, move |c, _| {
-        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
-        let r = resident::find(c, ResidentId(a.resident_id))?.ok_or(AppError::NotFound)?;
-        let s = site::find(c, SiteId(a.site_id))?.ok_or(AppError::NotFound)?;
-        let p = product::find(c, ProductId(a.product_id))?.ok_or(AppError::NotFound)?;
-        let sl = slot::find(c, SlotId(a.slot_id))?.ok_or(AppError::NotFound)?;
-        let doses = vaccination::list_for_resident(c, ResidentId(r.id))?;
-        let next = doses.len() as i32 + 1;
-        let pending = appointment::find_active_for_dose(c, ResidentId(r.id), next)?;
-        let deferral = if a.status() == AppointmentStatus::Deferred {
-            screening::latest_for_appointment(c, AppointmentId(a.id))?
-                .filter(|sc| sc.outcome == "deferred")
-                .map(|sc| sc.reason)
-        } else {
-            None
-        };
-        Ok((a, r, s, p, sl, doses, pending, deferral))
+    let found = read(&state, move |c, _| {
+        my_appointment::read(c, id)?.ok_or(AppError::NotFound)
     })
     .await?;
-    let (a, r, s, p, sl, doses, pending, deferral_reason) = data;
-    let lang = ctx.lang;
-    let tz = state.settings.time_zone;
-    let status = a.status();
-    let code = BookingCode::shown(&a.code);
-    let next_dose_n = doses.len() as i32 + 1;
-    let next_dose = (status == AppointmentStatus::Vaccinated
-        && next_dose_n <= p.doses_in_series
-        && pending.is_none())
-    .then(|| next_dose_window(&p.series(), &doses, next_dose_n, tz))
-    .flatten()
-    .map(|window| {
-        let args = [
-            ("n", next_dose_n.to_string()),
-            ("opens", day_label(lang, window.opens)),
-            ("closes", day_label(lang, window.closes)),
-        ];
-        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if window.is_past(state.today()) {
-            lang.tf("appt.next_dose_overdue", &args)
-        } else {
-            lang.tf("appt.next_dose_window", &args)
-        }
-    });
-    let arrive_at = hm(tz, sl.starts_at - Duration::minutes(10));
-    let page = AppointmentPage {
-        qr: qr_svg(&format!("{}/staff/checkin/{}", state.base_url, a.code)),
-        code,
-        name: r.name,
-        masked_id: IdNumber::mask_stored(&r.id_last4),
-        site_id: s.id.to_string(),
-        site_name: s.local_name(lang).to_string(),
-        address: s.local_address(lang).to_string(),
-        when: when(lang, tz, sl.starts_at, sl.ends_at),
-        arrive: lang.tf("appt.arrive", &[("time", &arrive_at)]),
-        observe: lang.tf(
-            "appt.observe",
-            &[("n", &state.settings.observation_minutes.to_string())],
-        ),
-        product: p.local_name(lang).to_string(),
-        dose_number: a.dose_number,
-        status_label: lang.t(&format!("status.{}", status.as_str())),
-        status: status.as_str(),
-        active: status == AppointmentStatus::Booked,
-        heading: match (status, q.done.as_deref()) {
-            (AppointmentStatus::Booked, Some("booked")) => "appt.confirmed",
-            (AppointmentStatus::Booked, Some("moved")) => "appt.moved_title",
-            (AppointmentStatus::Cancelled, Some("cancelled")) => "appt.cancelled_title",
-            _ => "appt.title",
-        },
-        next_dose,
-        town_id: s.town_id.to_string(),
-        deferral_reason: deferral_reason.filter(|r| !r.trim().is_empty()),
-        rebook: matches!(
-            status,
-            AppointmentStatus::Cancelled | AppointmentStatus::Deferred | AppointmentStatus::NoShow
-        ),
-        ctx,
+    let shown = AppointmentContext {
+        tz: state.settings.time_zone,
+        today: state.today(),
+        base_url: &state.base_url,
+        observation_minutes: state.settings.observation_minutes,
+        done: q.done.as_deref(),
     };
+    let page = views_resident::appointment_page(ctx, found, shown);
     html(&page)
 }
 
@@ -537,23 +469,15 @@ pub async fn cancel_confirm(
     Visit { ctx, state }: Visit,
     lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
-    let (a, s, sl) = read(&state, move |c, _| {
-        let a = appointment::find(c, id)?.ok_or(AppError::NotFound)?;
-        let s = site::find(c, SiteId(a.site_id))?.ok_or(AppError::NotFound)?;
-        let sl = slot::find(c, SlotId(a.slot_id))?.ok_or(AppError::NotFound)?;
-        Ok((a, s, sl))
+    let found = read(&state, move |c, _| {
+        my_appointment::read(c, id)?.ok_or(AppError::NotFound)
     })
     .await?;
-    if a.status() != AppointmentStatus::Booked {
+    if found.appointment.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
     }
     let tz = state.settings.time_zone;
-    html(&CancelPage {
-        code: BookingCode::shown(&a.code),
-        site_name: s.local_name(ctx.lang).to_string(),
-        when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
-        ctx,
-    })
+    html(&views_resident::cancel_page(ctx, tz, &found))
 }
 
 /// `POST /appointment/cancel`.

@@ -1,0 +1,105 @@
+//! The builders of a resident's own pages: their appointment and the question before cancelling
+//! it, from `models::my_appointment`'s read.
+
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+
+use super::layout::Layout;
+use super::{hm, qr_svg, when, AppointmentPage, CancelPage};
+use crate::domain::eligibility::next_dose_window;
+use crate::domain::{BookingCode, IdNumber};
+use crate::i18n::day_label;
+use crate::models::my_appointment::MyAppointment;
+use crate::models::{AppointmentStatus, LocalName};
+
+/// What the appointment page says beside the appointment: the city's zone and day, where the
+/// desk's QR code leads, how long people stay after the injection, and what led here
+/// (`booked`, `moved` or `cancelled`, or nothing when looked up again later).
+pub struct AppointmentContext<'a> {
+    pub tz: Tz,
+    pub today: NaiveDate,
+    pub base_url: &'a str,
+    pub observation_minutes: i64,
+    pub done: Option<&'a str>,
+}
+
+/// The appointment page.
+pub fn appointment_page(
+    ctx: Layout,
+    read: MyAppointment,
+    c: AppointmentContext,
+) -> AppointmentPage {
+    let MyAppointment {
+        appointment: a,
+        resident: r,
+        slot: sl,
+        site: s,
+        product: p,
+        doses,
+        next_booked,
+        deferral_reason,
+    } = read;
+    let (lang, tz) = (ctx.lang, c.tz);
+    let status = a.status();
+    let next_dose_n = doses.len() as i32 + 1;
+    let next_dose = (status == AppointmentStatus::Vaccinated
+        && next_dose_n <= p.doses_in_series
+        && next_booked.is_none())
+    .then(|| next_dose_window(&p.series(), &doses, next_dose_n, tz))
+    .flatten()
+    .map(|window| {
+        let args = [
+            ("n", next_dose_n.to_string()),
+            ("opens", day_label(lang, window.opens)),
+            ("closes", day_label(lang, window.closes)),
+        ];
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if window.is_past(c.today) {
+            lang.tf("appt.next_dose_overdue", &args)
+        } else {
+            lang.tf("appt.next_dose_window", &args)
+        }
+    });
+    let arrive_at = hm(tz, sl.starts_at - Duration::minutes(10));
+    AppointmentPage {
+        qr: qr_svg(&format!("{}/staff/checkin/{}", c.base_url, a.code)),
+        code: BookingCode::shown(&a.code),
+        name: r.name,
+        masked_id: IdNumber::mask_stored(&r.id_last4),
+        site_id: s.id.to_string(),
+        site_name: s.local_name(lang).to_string(),
+        address: s.local_address(lang).to_string(),
+        when: when(lang, tz, sl.starts_at, sl.ends_at),
+        arrive: lang.tf("appt.arrive", &[("time", &arrive_at)]),
+        observe: lang.tf("appt.observe", &[("n", &c.observation_minutes.to_string())]),
+        product: p.local_name(lang).to_string(),
+        dose_number: a.dose_number,
+        status_label: lang.t(&format!("status.{}", status.as_str())),
+        status: status.as_str(),
+        active: status == AppointmentStatus::Booked,
+        heading: match (status, c.done) {
+            (AppointmentStatus::Booked, Some("booked")) => "appt.confirmed",
+            (AppointmentStatus::Booked, Some("moved")) => "appt.moved_title",
+            (AppointmentStatus::Cancelled, Some("cancelled")) => "appt.cancelled_title",
+            _ => "appt.title",
+        },
+        next_dose,
+        town_id: s.town_id.to_string(),
+        deferral_reason: deferral_reason.filter(|r| !r.trim().is_empty()),
+        rebook: matches!(
+            status,
+            AppointmentStatus::Cancelled | AppointmentStatus::Deferred | AppointmentStatus::NoShow
+        ),
+        ctx,
+    }
+}
+
+/// The question before cancelling the appointment.
+pub fn cancel_page(ctx: Layout, tz: Tz, read: &MyAppointment) -> CancelPage {
+    CancelPage {
+        code: BookingCode::shown(&read.appointment.code),
+        site_name: read.site.local_name(ctx.lang).to_string(),
+        when: when(ctx.lang, tz, read.slot.starts_at, read.slot.ends_at),
+        ctx,
+    }
+}
