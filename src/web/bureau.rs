@@ -1,5 +1,6 @@
 //! The bureau's shipment pages: record a shipment, plan it, adjust and approve the plan, the
-//! notices to towns, and the audit log. Rules live in `bureau/`.
+//! notices to towns, and the mail that failed. Rules live in `bureau/`; the rows and a plan's
+//! page are built by `views::bureau` (the audit log is `web::exports::audit_page`).
 
 use std::collections::HashMap;
 

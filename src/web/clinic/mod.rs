@@ -1,7 +1,7 @@
 //! The clinic desk's pages: the site's day by slot (counts, stock, the observation list), check
 //! in by code (identity, screening, then the dose), walk-ins, no-shows, wastage and adverse
-//! reactions. Handlers parse forms (`forms`) into commands, make one call into `booking::clinic`
-//! or one read of `models::desk`, and hand the data to `views::clinic`.
+//! reactions. Handlers parse forms (`forms`) into commands, make a call into `booking::clinic`
+//! or read `models::desk`, and hand the data to `views::clinic`.
 
 mod checkin;
 mod day;
