@@ -71,7 +71,7 @@ pub struct Settings {
     pub rate_book_per_minute: u32,
     /// Per address and minute: look-ups and cancellations by code (`DOSEWISE_RATE_LOOKUP`).
     pub rate_lookup_per_minute: u32,
-    /// Per address and minute: wrong passwords (`DOSEWISE_RATE_LOGIN`); right ones never wait.
+    /// Per address and minute: wrong passwords (`DOSEWISE_RATE_LOGIN`); right ones are never counted.
     pub rate_login_per_minute: u32,
     /// `DOSEWISE_DRAW_MINUTES`: the draw window offered for a site's release rule when its
     /// template does not give one (each template stores its own). Default 10.

@@ -586,12 +586,12 @@ fn prepare(manager: &Manager) -> anyhow::Result<()> {
     run_migrations(&mut conn)
 }
 
-/// Apply pending migrations for the connection's backend.
 /// Ask the database to answer a statement (`SELECT 1`): the health probes' read.
 pub fn ping(conn: &mut AnyConnection) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")
 }
 
+/// Apply pending migrations for the connection's backend.
 pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
     match conn {
         AnyConnection::Sqlite(c) => c

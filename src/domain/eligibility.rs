@@ -252,6 +252,25 @@ mod tests {
             proptest::prop_assert_eq!(window.opens <= on, given <= DoseWindow::opened_by(on, min));
             proptest::prop_assert_eq!(window.is_past(on), given <= DoseWindow::past_by(on, max));
         }
+
+        /// The same at the days where an answer changes: two days either side of the window's
+        /// first day and of the first day after it (a random day lands there rarely).
+        #[test]
+        fn the_day_bounds_answer_as_the_window_does_at_its_edges(
+            given_after in 0i64..1_000,
+            min in 0i32..100,
+            longer in 0i32..100,
+            at_close in proptest::bool::ANY,
+            near in -2i64..=2,
+        ) {
+            let given = day(2030, 1, 1) + Duration::days(given_after);
+            let max = min + longer;
+            let edge = if at_close { i64::from(max) + 1 } else { i64::from(min) };
+            let on = given + Duration::days(edge + near);
+            let window = DoseWindow::after_day(given, min, max);
+            proptest::prop_assert_eq!(window.opens <= on, given <= DoseWindow::opened_by(on, min));
+            proptest::prop_assert_eq!(window.is_past(on), given <= DoseWindow::past_by(on, max));
+        }
     }
 
     #[test]

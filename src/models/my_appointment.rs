@@ -1,7 +1,8 @@
 //! What a resident's own appointment page shows, read in a few queries, as `desk` reads the
 //! desk's: the appointment with its resident, slot, site and vaccine in one query, then the
 //! resident's doses, the booking of their next dose if there is one, and why screening deferred
-//! this one. Read only; `views::resident` formats it.
+//! this one (`find_joined` alone for the question before cancelling). Read only;
+//! `views::resident` formats it.
 
 use diesel::prelude::*;
 
@@ -28,9 +29,13 @@ pub struct MyAppointment {
     pub deferral_reason: Option<String>,
 }
 
-/// The appointment `id` and what its page needs; `None` when there is no such appointment.
-pub fn read(c: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<MyAppointment>> {
-    let found = appointments::table
+/// An appointment with its resident, slot, site and vaccine.
+pub type Joined = (Appointment, Resident, Slot, Site, Product);
+
+/// The appointment `id` with its resident, slot, site and vaccine, in one query (what the
+/// question before cancelling shows); `None` when there is no such appointment.
+pub fn find_joined(c: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<Joined>> {
+    appointments::table
         .inner_join(residents::table)
         .inner_join(slots::table.on(slots::id.eq(appointments::slot_id)))
         .inner_join(sites::table.on(sites::id.eq(appointments::site_id)))
@@ -44,7 +49,12 @@ pub fn read(c: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<MyAp
             Product::as_select(),
         ))
         .first(c)
-        .optional()?;
+        .optional()
+}
+
+/// The appointment `id` and what its page needs; `None` when there is no such appointment.
+pub fn read(c: &mut AnyConnection, id: AppointmentId) -> QueryResult<Option<MyAppointment>> {
+    let found = find_joined(c, id)?;
     let Some((appointment, resident, slot, site, product)) = found else {
         return Ok(None);
     };

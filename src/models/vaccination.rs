@@ -71,35 +71,29 @@ pub fn list_for_residents(
     )
 }
 
-/// A resident's doses, in order, each with its product's and site's names: the vaccination
-/// record. Three queries whatever the number of doses.
+/// A resident's doses, in order, each with its product and site: the vaccination record (the
+/// signed payload names them as stored, the page in its language). Three queries whatever the
+/// number of doses.
 pub fn list_named_for_resident(
     conn: &mut AnyConnection,
     resident: ResidentId,
-) -> QueryResult<Vec<(Vaccination, String, String)>> {
+) -> QueryResult<Vec<(Vaccination, super::Product, super::Site)>> {
     use crate::db::schema::{products, sites};
     let given = list_for_resident(conn, resident)?;
     let product_ids: Vec<i64> = given.iter().map(|v| v.product_id).collect();
     let site_ids: Vec<i64> = given.iter().map(|v| v.site_id).collect();
-    let products: Vec<(i64, String)> = products::table
-        .filter(products::id.eq_any(&product_ids))
-        .select((products::id, products::name))
-        .load(conn)?;
-    let sites: Vec<(i64, String)> = sites::table
-        .filter(sites::id.eq_any(&site_ids))
-        .select((sites::id, sites::name))
-        .load(conn)?;
-    let name = |rows: &[(i64, String)], id: i64| {
-        rows.iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_default()
-    };
+    let products: Vec<super::Product> = super::load_all(
+        conn,
+        products::table.filter(products::id.eq_any(&product_ids)),
+    )?;
+    let sites: Vec<super::Site> =
+        super::load_all(conn, sites::table.filter(sites::id.eq_any(&site_ids)))?;
     Ok(given
         .into_iter()
-        .map(|v| {
-            let (p, s) = (name(&products, v.product_id), name(&sites, v.site_id));
-            (v, p, s)
+        .filter_map(|v| {
+            let p = products.iter().find(|p| p.id == v.product_id)?.clone();
+            let s = sites.iter().find(|s| s.id == v.site_id)?.clone();
+            Some((v, p, s))
         })
         .collect())
 }

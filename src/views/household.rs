@@ -44,7 +44,7 @@ pub struct SiteChoice {
 }
 
 /// The typed values of the add-a-member form, kept on errors (the ID number only in the answer
-/// to the same POST).
+/// to the same POST, and only when another field is wrong).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(default)]
 pub struct MemberForm {

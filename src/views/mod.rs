@@ -180,6 +180,14 @@ pub struct SlotRow {
     pub movable: bool,
 }
 
+impl SlotRow {
+    /// Whether a first-come booking can take a seat here now: open, not closed by the site, a
+    /// seat and a dose to promise (the household page offers only these).
+    pub fn takes_booking(&self) -> bool {
+        !self.shut && self.closed.is_none() && !self.no_stock && self.free_second > 0
+    }
+}
+
 /// A site's day of slots.
 #[derive(Template)]
 #[template(path = "resident/site.html")]

@@ -10,7 +10,7 @@ use crate::domain::eligibility::next_dose_window;
 use crate::domain::{BookingCode, IdNumber};
 use crate::i18n::day_label;
 use crate::models::my_appointment::MyAppointment;
-use crate::models::{AppointmentStatus, LocalName};
+use crate::models::{Appointment, AppointmentStatus, LocalName, Site, Slot};
 
 /// What the appointment page says beside the appointment: the city's zone and day, where the
 /// desk's QR code leads, how long people stay after the injection, and what led here
@@ -95,11 +95,11 @@ pub fn appointment_page(
 }
 
 /// The question before cancelling the appointment.
-pub fn cancel_page(ctx: Layout, tz: Tz, read: &MyAppointment) -> CancelPage {
+pub fn cancel_page(ctx: Layout, tz: Tz, a: &Appointment, s: &Site, sl: &Slot) -> CancelPage {
     CancelPage {
-        code: BookingCode::shown(&read.appointment.code),
-        site_name: read.site.local_name(ctx.lang).to_string(),
-        when: when(ctx.lang, tz, read.slot.starts_at, read.slot.ends_at),
+        code: BookingCode::shown(&a.code),
+        site_name: s.local_name(ctx.lang).to_string(),
+        when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
         ctx,
     }
 }

@@ -26,6 +26,9 @@ pub struct Day<'a> {
     pub products: &'a [Product],
     pub exceptions: &'a [exception::SiteException],
     pub mover: Option<&'a Mover>,
+    /// The page books first come (a move, the household's booking together): a slot whose seats
+    /// are being drawn takes no such booking, and says so.
+    pub first_come: bool,
 }
 
 impl Day<'_> {
@@ -61,9 +64,8 @@ impl Day<'_> {
                 let opening = opening_among(rules.now, sl, self.draws);
                 let in_draw = matches!(opening, Opening::Window(_));
                 let closed = super::draw::closed_label(lang, tz, &opening).or_else(|| {
-                    // A move is a first-come booking: not into a slot whose seats are being drawn.
-                    (self.mover.is_some() && in_draw)
-                        .then(|| lang.t("draw.status.open").to_string())
+                    // A first-come booking does not go into a slot whose seats are being drawn.
+                    (self.first_come && in_draw).then(|| lang.t("draw.status.open").to_string())
                 });
                 // A move within the appointment's own site and vaccine keeps its promised dose.
                 let movable = self.mover.is_some_and(|m| {

@@ -127,6 +127,17 @@ pub async fn login(
     .await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = verify_on_hasher(form.password.clone(), stored).await?;
+    // A wrong password counts against the address; then, right or wrong, a login from an address
+    // over its limit is refused (429, no session), so logins sent together learn nothing past it.
+    if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
+        if !(ok && user.is_some()) {
+            state.limits.login_failed(ip);
+        }
+        if let Err(wait) = state.limits.login_wait(ip) {
+            tracing::info!(retry_after = wait, "login over the limit");
+            return Ok(super::limits::too_many(&req, wait));
+        }
+    }
     let token = random_token();
     let found = match user.filter(|_| ok) {
         None => None,
@@ -180,9 +191,6 @@ pub async fn login(
         }
         None => {
             tracing::info!("failed login");
-            if let Some(peer) = req.peer_addr() {
-                state.limits.login_failed(peer.ip());
-            }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(
                 state.settings.login_delay_ms,
             ))

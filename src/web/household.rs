@@ -276,7 +276,7 @@ impl View for (Grant, Shown) {
         };
         let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
         // The day's slots as the site's own page lists them, with the same reasons why one takes
-        // no booking; a household books first come, so not into a slot whose seats are drawn.
+        // no booking (a household books first come: not into a slot whose seats are drawn).
         let slots: Vec<SlotChoice> = match site_id {
             Some(s) => {
                 let day = super::site_day::read_day(state, SiteId(s), day).await?;
@@ -291,23 +291,17 @@ impl View for (Grant, Shown) {
                     products: &products,
                     exceptions: &day.exceptions,
                     mover: None,
+                    first_come: true,
                 }
                 .rows();
                 rows.into_iter()
-                    .map(|row| {
-                        let drawn = row.in_draw.then(|| ctx.t("draw.status.open").to_string());
-                        let closed = row.closed.or(drawn);
-                        SlotChoice {
-                            full: row.shut
-                                || row.no_stock
-                                || row.free_second == 0
-                                || closed.is_some(),
-                            chosen: shown.chosen_slot.is_some_and(|c| c.to_string() == row.id),
-                            label: closed.unwrap_or(row.label),
-                            id: row.id,
-                            time: row.time,
-                            product: row.product,
-                        }
+                    .map(|row| SlotChoice {
+                        full: !row.takes_booking(),
+                        chosen: shown.chosen_slot.is_some_and(|c| c.to_string() == row.id),
+                        label: row.closed.clone().unwrap_or(row.label),
+                        id: row.id,
+                        time: row.time,
+                        product: row.product,
                     })
                     .collect()
             }

@@ -49,11 +49,12 @@ impl Action {
             | "/household/members"
             | "/household/book" => Some(Action::Book),
             "/login" => Some(Action::Login),
-            "/find" | "/appointment/cancel" | "/household/find" => Some(Action::Lookup),
+            "/find" | "/entry/find" | "/appointment/cancel" | "/household/find" => {
+                Some(Action::Lookup)
+            }
             p if p.starts_with("/api/v1/appointments/") || p.starts_with("/api/v1/entries") => {
                 Some(Action::Lookup)
             }
-            p if p.starts_with("/entries") => Some(Action::Lookup),
             p if (p.starts_with("/slots/") && p.ends_with("/book"))
                 || (p.starts_with("/towns/") && p.ends_with("/wait")) =>
             {
@@ -147,6 +148,7 @@ impl Limits {
 
     /// `Ok` if `ip` may do `action` now, else how many seconds until it may.
     pub fn check(&self, action: Action, ip: IpAddr) -> Result<(), u64> {
+        self.tick();
         let limiter = match action {
             Action::Book => &self.book,
             Action::Lookup => &self.lookup,
@@ -155,22 +157,32 @@ impl Limits {
         let Some(limiter) = limiter else {
             return Ok(());
         };
-        // Forget quiet addresses now and then, so the maps stay small.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
-            for l in [&self.book, &self.lookup, &self.failed_logins]
-                .into_iter()
-                .flatten()
-            {
-                l.retain_recent();
-            }
-        }
         limiter.check_key(&ip).map_err(|not_until| {
             whole_seconds(not_until.wait_time_from(DefaultClock::default().now()))
         })
     }
 
-    /// Seconds the logins from `ip` must wait, if its wrong passwords went over the limit.
-    fn login_wait(&self, ip: IpAddr) -> Result<(), u64> {
+    /// Forget quiet addresses now and then, so the maps stay small.
+    fn tick(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 10_000 != 9_999 {
+            return;
+        }
+        for l in [&self.book, &self.lookup, &self.failed_logins]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+        }
+        if let Ok(mut blocked) = self.login_blocked.lock() {
+            let now = Instant::now();
+            blocked.retain(|_, until| *until > now);
+        }
+    }
+
+    /// Seconds the logins from `ip` must wait, if its wrong passwords went over the limit: asked
+    /// before a login's password is checked (429 without hashing it) and again once it has been
+    /// (see `web::auth::login`), so logins sent together learn nothing past the limit.
+    pub fn login_wait(&self, ip: IpAddr) -> Result<(), u64> {
         let Ok(blocked) = self.login_blocked.lock() else {
             return Ok(());
         };
@@ -186,17 +198,14 @@ impl Limits {
     /// A wrong password (or an unknown user) came from `ip`: counted, and once over the limit
     /// its logins wait until the limit allows another.
     pub fn login_failed(&self, ip: IpAddr) {
+        self.tick();
         let Some(limiter) = &self.failed_logins else {
             return;
         };
         if let Err(not_until) = limiter.check_key(&ip) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             if let Ok(mut blocked) = self.login_blocked.lock() {
-                let now = Instant::now();
-                if blocked.len() > 100_000 {
-                    blocked.retain(|_, until| *until > now);
-                }
-                blocked.insert(ip, now + wait);
+                blocked.insert(ip, Instant::now() + wait);
             }
         }
     }
@@ -226,6 +235,13 @@ pub async fn rate_limit(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     tracing::info!(action = ?action, retry_after = wait, "rate limited");
+    let res = too_many(req.request(), wait);
+    Ok(req.into_response(res))
+}
+
+/// The 429 answer of a request over its limit, with `Retry-After`: JSON on the API, a page in
+/// the visitor's language elsewhere.
+pub fn too_many(req: &actix_web::HttpRequest, wait: u64) -> HttpResponse {
     let status = StatusCode::TOO_MANY_REQUESTS;
     let mut res = if req.path().starts_with("/api/") {
         HttpResponse::build(status).json(serde_json::json!({
@@ -234,18 +250,13 @@ pub async fn rate_limit(
             "retry_after": wait,
         }))
     } else {
-        let page = ErrorPage::new(
-            request_lang(req.request()),
-            req.request(),
-            status.as_u16(),
-            "err.rate_limited",
-        );
+        let page = ErrorPage::new(request_lang(req), req, status.as_u16(), "err.rate_limited");
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .body(page.render().unwrap_or_else(|_| status.to_string()))
     };
     super::middleware::retry_after(&mut res, wait);
-    Ok(req.into_response(res))
+    res
 }
 
 #[cfg(test)]
@@ -263,6 +274,7 @@ mod tests {
         assert_eq!(Action::of(&post, "/towns/3/wait"), Some(Action::Book));
         assert_eq!(Action::of(&post, "/find"), Some(Action::Lookup));
         assert_eq!(Action::of(&post, "/household/find"), Some(Action::Lookup));
+        assert_eq!(Action::of(&post, "/entry/find"), Some(Action::Lookup));
         assert_eq!(Action::of(&post, "/household/book"), Some(Action::Book));
         assert_eq!(
             Action::of(&post, "/api/v1/appointments/lookup"),

@@ -14,7 +14,7 @@ use crate::domain::{IdNumber, PlainText, TextRule};
 use crate::error::AppError;
 use crate::i18n::day_label;
 use crate::ids::ResidentId;
-use crate::models::{appointment, resident, vaccination};
+use crate::models::{appointment, resident, vaccination, LocalName};
 use crate::record::{Dose, Record, RecordKey, Verdict};
 use crate::views::record::{DoseLine, RecordPage, VerdictView, VerifyPage};
 use crate::views::{qr_svg, FormErrors};
@@ -45,7 +45,7 @@ pub async fn record_page(
             .iter()
             .map(|(v, product, site)| {
                 let day = local_day(tz, v.given_at);
-                Dose::given(v.dose_number, product, &v.lot, day, site)
+                Dose::given(v.dose_number, &product.name, &v.lot, day, &site.name)
             })
             .collect(),
     );
@@ -62,10 +62,10 @@ pub async fn record_page(
             .into_iter()
             .map(|(v, product, site)| DoseLine {
                 number: v.dose_number,
-                product,
+                product: product.local_name(ctx.lang).to_string(),
                 lot: v.lot,
                 day: day_label(ctx.lang, local_day(tz, v.given_at)),
-                site,
+                site: site.local_name(ctx.lang).to_string(),
             })
             .collect(),
         qr: if payload.is_empty() {

@@ -265,6 +265,7 @@ async fn render_site(
         products,
         exceptions: &exceptions,
         mover,
+        first_come: mover.is_some(),
     };
     // The day's next opening still ahead, for the countdown.
     let next_opening = slots
@@ -470,14 +471,15 @@ pub async fn cancel_confirm(
     lookup::Granted(id): lookup::Granted,
 ) -> Result<HttpResponse, AppError> {
     let found = read(&state, move |c, _| {
-        my_appointment::read(c, id)?.ok_or(AppError::NotFound)
+        my_appointment::find_joined(c, id)?.ok_or(AppError::NotFound)
     })
     .await?;
-    if found.appointment.status() != AppointmentStatus::Booked {
+    let (a, _, sl, s, _) = found;
+    if a.status() != AppointmentStatus::Booked {
         return Ok(see_other("/appointment"));
     }
     let tz = state.settings.time_zone;
-    html(&views_resident::cancel_page(ctx, tz, &found))
+    html(&views_resident::cancel_page(ctx, tz, &a, &s, &sl))
 }
 
 /// `POST /appointment/cancel`.

@@ -218,3 +218,40 @@ async fn a_booking_code_tried_with_wrong_id_numbers_is_slowed_whoever_asks() {
     let again = lookup(&codes[0], &wrong).await.unwrap();
     assert_eq!(again.status(), 404, "the count started again");
 }
+
+/// Every look-up by code counts against the one per-address allowance of look-ups, whichever
+/// form or API it comes through: once an address has spent it on `/find`, the draw entry's,
+/// the household's and the API's look-ups answer 429 too (the entry's was left out before).
+#[actix_web::test]
+async fn every_look_up_by_code_shares_the_address_s_look_up_limit() {
+    let app = crate::helpers::spawn_app_with_settings(|s| s.rate_lookup_per_minute = 6).await;
+    let wrong = crate::helpers::id_number(77);
+    let find = |path: &'static str, code: &'static str| {
+        let app = &app;
+        let wrong = wrong.clone();
+        async move {
+            let token = app.csrf(path).await;
+            let form = [
+                ("csrf", token.as_str()),
+                ("code", code),
+                ("id_number", &wrong),
+            ];
+            app.post_raw(path, &form).await.status()
+        }
+    };
+    // A burst of a third of the minute's 6, at least 3: unknown codes, each its own.
+    for code in ["AAAA2222", "BBBB3333", "CCCC4444"] {
+        assert_eq!(find("/find", code).await, 404, "{code}");
+    }
+    for path in ["/entry/find", "/household/find", "/find"] {
+        assert_eq!(find(path, "DDDD5555").await, 429, "{path}");
+    }
+    let api = app
+        .client
+        .post(format!("{}/api/v1/entries/lookup", app.address))
+        .json(&serde_json::json!({"code": "EEEE6666", "id_number": wrong}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 429);
+}

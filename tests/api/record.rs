@@ -146,3 +146,32 @@ async fn the_verify_page_checks_a_record_in_chromium_with_the_network_off() {
     .await;
     assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
 }
+
+/// In English the record page names the vaccine and site in English, while the record it signs
+/// keeps the names as stored (a checker anywhere reads the same words), and so does `/verify`.
+#[actix_web::test]
+async fn the_record_page_names_vaccine_and_site_in_its_language_and_signs_the_stored_names() {
+    let app = spawn_app().await;
+    let city = app.city();
+    booked(&app, city).await;
+    let (site_zh, product_zh) =
+        app.name_in_english(city, ["Test Clinic", "1 Test Road", "Test Vaccine"]);
+    give_dose(&app, city, &id_number(1), 1, 0);
+    let en = app.get_text_in("/record", "en").await;
+    let table = en.split("data-payload").next().unwrap();
+    assert!(
+        table.contains("Test Clinic") && table.contains("Test Vaccine"),
+        "{en}"
+    );
+    assert!(
+        !table.contains(&site_zh) && !table.contains(&product_zh),
+        "{en}"
+    );
+    let rec = record_of(&payload_in(&en));
+    assert_eq!(
+        (rec.doses[0].product.as_str(), rec.doses[0].site.as_str()),
+        (product_zh.as_str(), site_zh.as_str())
+    );
+    let zh = app.get_text("/record").await;
+    assert!(zh.contains(&site_zh) && zh.contains(&product_zh));
+}

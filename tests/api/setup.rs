@@ -925,6 +925,9 @@ async fn staff_accounts_are_created_deactivated_at_once_and_reset_with_audit_ent
     assert_eq!(login(OLD).await, 401, "cannot log in");
     // Reactivate, reset the password: the old one stops working.
     change(id, "active", ("active", "true")).await;
+    let res = change(id, "password", ("password", "short")).await;
+    assert_eq!(res.status(), 422, "a password too short is a field error");
+    assert_eq!(login(OLD).await, 303, "and changes nothing");
     let res = change(id, "password", ("password", NEW)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(login(OLD).await, 401);

@@ -148,9 +148,7 @@ pub fn today_page(
                     }
                     ApptRow {
                         code: a.code.clone(),
-                        code_shown: BookingCode::parse(&a.code)
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|_| a.code.clone()),
+                        code_shown: BookingCode::shown(&a.code),
                         name: r.name.clone(),
                         masked_id: IdNumber::mask_stored(&r.id_last4),
                         dose: a.dose_number,

@@ -158,8 +158,13 @@ pub async fn reset_password(
         }
         Err(e) => {
             let (errors, refusal) = explain(ctx.lang, e)?;
+            // A password too short or too long is a field error (422), shown on top of the list
+            // where the row's form is; a refusal stays 409.
+            let status = refused_status(&refusal);
             let refusal = refusal.or_else(|| errors.all().first().map(|(_, m)| m.to_string()));
-            users_list(ctx, &state, None, refusal).await
+            let mut res = users_list(ctx, &state, None, refusal).await?;
+            *res.status_mut() = status;
+            Ok(res)
         }
     }
 }
