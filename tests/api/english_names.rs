@@ -342,6 +342,31 @@ async fn staff_and_bureau_pages_and_the_towns_api_carry_the_english_names() {
     assert!(dash.contains(">Riverside</option>"), "{dash}");
     assert!(dash.contains("Riverside Clinic"), "{dash}");
 
+    // The admin's lists: towns, sites (with their town and address), vaccines and the users'
+    // site chooser, in the admin's language; Chinese pages keep the Chinese names.
+    let admin = login_as(&app, Role::Admin).await;
+    assert_eq!(admin.get("/lang/en").await.status(), 303);
+    for (path, english) in [
+        ("/admin/towns", &["Riverside"][..]),
+        (
+            "/admin/sites",
+            &["Riverside Clinic", "10 River Road", "Riverside"][..],
+        ),
+        ("/admin/products", &["Testvax"][..]),
+        ("/admin/users", &["Riverside Clinic"][..]),
+    ] {
+        let en = admin.get_text(path).await;
+        for name in english {
+            assert!(en.contains(name), "{path}: {name}");
+        }
+        assert!(
+            !en.contains(&zh_site) && !en.contains(&zh_product),
+            "{path}: {en}"
+        );
+    }
+    assert_eq!(admin.get("/lang/zh-CN").await.status(), 303);
+    assert!(admin.get_text("/admin/sites").await.contains(&zh_site));
+
     // The API gives both names; a town or site without an English name gives null.
     let v: serde_json::Value = app.get("/api/v1/towns").await.json().await.unwrap();
     let town = v

@@ -7,6 +7,7 @@ use super::forms::product_input;
 use super::{Refusal, SetupForm};
 use crate::error::AppError;
 use crate::ids::ProductId;
+use crate::models::LocalName;
 use crate::models::{product, product_change};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{ProductEditPage, ProductForm, ProductListRow, ProductsPage};
@@ -41,8 +42,8 @@ impl View for (ProductForm, FormErrors) {
                 .into_iter()
                 .map(|p| ProductListRow {
                     id: p.id.to_string(),
+                    name: p.local_name(ctx.lang).to_string(),
                     code: p.code,
-                    name: p.name,
                     manufacturer: p.manufacturer,
                     doses: p.doses_in_series,
                     interval: format!("{}–{}", p.min_interval_days, p.max_interval_days),

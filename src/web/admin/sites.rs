@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::forms::{exception_input, site_input, template_input};
 use super::{explain, run_parsed, Refusal, SetupForm};
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::ids::SiteId;
+use crate::models::LocalName;
 use crate::models::{exception, product, site, site_product, slot, template, town};
 use crate::setup::{self, ExceptionOutcome, SetupError};
 use crate::views::admin::{
@@ -26,10 +28,16 @@ const WEEKDAY_KEYS: [&str; 7] = [
     "day.mon", "day.tue", "day.wed", "day.thu", "day.fri", "day.sat", "day.sun",
 ];
 
-fn town_options(towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
+/// The towns to choose from, each named in the page's language.
+fn town_options(lang: Lang, towns: Vec<crate::models::Town>) -> Vec<(String, String)> {
     towns
         .into_iter()
-        .map(|t| (t.id.to_string(), format!("{} · {}", t.code, t.name)))
+        .map(|t| {
+            (
+                t.id.to_string(),
+                format!("{} · {}", t.code, t.local_name(lang)),
+            )
+        })
         .collect()
 }
 
@@ -56,17 +64,17 @@ impl View for (SiteForm, FormErrors) {
                 town: towns
                     .iter()
                     .find(|t| t.id == s.town_id)
-                    .map(|t| t.name.clone())
+                    .map(|t| t.local_name(ctx.lang).to_string())
                     .unwrap_or_default(),
                 has_template: templates.iter().any(|t| t.site_id == s.id),
-                name: s.name,
-                address: s.address,
+                name: s.local_name(ctx.lang).to_string(),
+                address: s.local_address(ctx.lang).to_string(),
                 active: s.active,
             })
             .collect();
         Ok(SitesPage {
             sites: rows,
-            towns: town_options(towns.into_iter().filter(|t| t.active).collect()),
+            towns: town_options(ctx.lang, towns.into_iter().filter(|t| t.active).collect()),
             form,
             errors,
             ctx,
@@ -176,12 +184,17 @@ impl View for (i64, SiteView) {
             .collect();
         let page = SiteEditPage {
             id: id.to_string(),
-            towns: town_options(towns),
+            towns: town_options(ctx.lang, towns),
             form,
             errors: v.errors,
             products: products
                 .into_iter()
-                .map(|p| (p.id.to_string(), format!("{} · {}", p.code, p.name)))
+                .map(|p| {
+                    (
+                        p.id.to_string(),
+                        format!("{} · {}", p.code, p.local_name(ctx.lang)),
+                    )
+                })
                 .collect(),
             template,
             template_errors: v.template_errors,

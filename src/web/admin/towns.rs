@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use super::forms::town_input;
 use super::{explain, Refusal, SetupForm};
 use crate::error::AppError;
+use crate::models::LocalName;
 use crate::models::{site, town, Town};
 use crate::setup::{self, SetupError};
 use crate::views::admin::{TownEditPage, TownForm, TownListRow, TownsPage};
@@ -34,8 +35,8 @@ impl View for (TownForm, FormErrors) {
                 .map(|t| TownListRow {
                     sites: sites.iter().filter(|s| s.town_id == t.id).count(),
                     id: t.id.to_string(),
+                    name: t.local_name(ctx.lang).to_string(),
                     code: t.code,
-                    name: t.name,
                     eligible: t.eligible,
                     contact_emails: t.contact_emails,
                     active: t.active,

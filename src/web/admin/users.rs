@@ -8,6 +8,7 @@ use super::forms::user_input;
 use super::{explain, run_parsed, Refusal, SetupForm};
 use crate::domain::city::Password;
 use crate::error::AppError;
+use crate::models::LocalName;
 use crate::models::{site, user};
 use crate::setup::{self, invalid, SetupError};
 use crate::views::admin::{UserForm, UserRow, UsersPage};
@@ -56,7 +57,7 @@ async fn users_page(
                     site: u
                         .site_id
                         .and_then(|sid| sites.iter().find(|s| s.id == sid))
-                        .map(|s| s.name.clone())
+                        .map(|s| s.local_name(ctx.lang).to_string())
                         .unwrap_or_default(),
                     is_me: u.id == me,
                     username: u.username,
@@ -66,7 +67,7 @@ async fn users_page(
                 .collect(),
             sites: sites
                 .into_iter()
-                .map(|s| (s.id.to_string(), s.name))
+                .map(|s| (s.id.to_string(), s.local_name(ctx.lang).to_string()))
                 .collect(),
             form: UserForm {
                 password: String::new(),
