@@ -1,16 +1,17 @@
-//! The builders of a resident's own pages: their appointment and the question before cancelling
-//! it, from `models::my_appointment`'s read.
+//! The builders of a resident's pages: a slot's booking form, their appointment and the
+//! question before cancelling it (from `models::my_appointment`'s read).
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::layout::Layout;
-use super::{hm, qr_svg, when, AppointmentPage, CancelPage};
+use super::{hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, ResidentForm};
+use crate::booking::draw::Opening;
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{BookingCode, IdNumber};
 use crate::i18n::day_label;
 use crate::models::my_appointment::MyAppointment;
-use crate::models::{Appointment, AppointmentStatus, LocalName, Site, Slot};
+use crate::models::{Appointment, AppointmentStatus, LocalName, Product, Site, Slot};
 
 /// What the appointment page says beside the appointment: the city's zone and day, where the
 /// desk's QR code leads, how long people stay after the injection, and what led here
@@ -100,6 +101,57 @@ pub fn cancel_page(ctx: Layout, tz: Tz, a: &Appointment, s: &Site, sl: &Slot) ->
         code: BookingCode::shown(&a.code),
         site_name: s.local_name(ctx.lang).to_string(),
         when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
+        ctx,
+    }
+}
+
+/// What a slot's booking form is made from: the slot, its site and vaccine, where its opening
+/// stands, and whether the site has no dose of it left to promise.
+pub struct BookRead {
+    pub slot: Slot,
+    pub site: Site,
+    pub product: Product,
+    pub opening: Opening,
+    pub dry: bool,
+}
+
+/// A slot's booking form (empty, again with its errors, or refused), at `now`.
+pub fn book_page(
+    ctx: Layout,
+    tz: Tz,
+    now: NaiveDateTime,
+    read: BookRead,
+    form: ResidentForm,
+    errors: FormErrors,
+    refusal: Option<String>,
+) -> BookPage {
+    let BookRead {
+        slot: sl,
+        site: s,
+        product: p,
+        opening,
+        dry,
+    } = read;
+    let lang = ctx.lang;
+    let entering = matches!(opening, Opening::Window(_));
+    // Said before the form is filled: a slot that has started, or (first come) no dose to
+    // promise.
+    let refusal = refusal
+        .or_else(|| (sl.starts_at <= now).then(|| lang.t("err.book.slot_started").to_string()))
+        .or_else(|| (dry && !entering).then(|| lang.t("err.book.no_stock").to_string()));
+    BookPage {
+        slot_id: sl.id.to_string(),
+        site_id: s.id.to_string(),
+        site_name: s.local_name(lang).to_string(),
+        address: s.local_address(lang).to_string(),
+        when: when(lang, tz, sl.starts_at, sl.ends_at),
+        product: p.local_name(lang).to_string(),
+        doses_in_series: p.doses_in_series,
+        notice: super::draw::opening_notice(lang, tz, &opening),
+        form,
+        errors,
+        refusal,
+        entering,
         ctx,
     }
 }

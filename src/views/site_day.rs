@@ -3,17 +3,28 @@
 //! not open yet, being drawn) and, on the move page, whether the appointment being moved could go
 //! there. Read by `web::site_day::read_day`.
 
-use chrono::Timelike;
+use chrono::{Duration, NaiveDate, Timelike};
 use chrono_tz::Tz;
 
 use crate::booking::draw::{opening_among, Opening};
 use crate::booking::relocate::Mover;
 use crate::booking::Rules;
+use crate::i18n::day_label;
 use crate::i18n::{span, Lang};
 use crate::models::draw::Draw;
 use crate::models::stock::{self, StockBalance};
-use crate::models::{exception, Product, Slot};
-use crate::views::{local, product_name, SlotRow};
+use crate::models::{exception, LocalName, Product, Site, Slot, Town};
+use crate::views::layout::Layout;
+use crate::views::{local, product_name, SitePage, SlotRow};
+
+/// How many days after today a resident's pages show (a day asked beyond is shown as the last).
+pub const DAYS_AHEAD: i64 = 60;
+
+/// The day a resident's page shows for `asked`: no earlier than today, no later than
+/// [`DAYS_AHEAD`] after it.
+pub fn shown_day(today: NaiveDate, asked: NaiveDate) -> NaiveDate {
+    asked.clamp(today, today + Duration::days(DAYS_AHEAD))
+}
 
 /// What a day's rows are made from.
 pub struct Day<'a> {
@@ -120,5 +131,63 @@ fn closure_label(lang: Lang, tz: Tz, sl: &Slot, exceptions: &[exception::SiteExc
     match reason {
         Some(r) => lang.tf("site.closed_because", &[("reason", r)]),
         None => lang.t("site.closed").to_string(),
+    }
+}
+
+/// What a site's day page shows beside the day's rows.
+pub struct SiteDayShown<'a> {
+    pub site: &'a Site,
+    pub town: &'a Town,
+    /// The town's sites, to go to another.
+    pub others: &'a [Site],
+    pub today: NaiveDate,
+    /// The day shown (see [`shown_day`]).
+    pub day: NaiveDate,
+    /// What went wrong, said on top: a move refused, or a `?date=` that could not be read.
+    pub problem: Option<String>,
+}
+
+/// A site's day page: its slots as `day` makes them, the draws they open with and the countdown
+/// to the next opening.
+pub fn site_page(ctx: Layout, day: &Day, shown: SiteDayShown) -> SitePage {
+    let (lang, tz, now) = (ctx.lang, day.tz, day.rules.now);
+    let next_opening = day
+        .slots
+        .iter()
+        .filter(|sl| sl.starts_at > now)
+        .filter_map(|sl| match opening_among(now, sl, day.draws) {
+            Opening::NotOpen(at) => Some(at),
+            _ => None,
+        })
+        .min();
+    let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let (s, today, shown_day) = (shown.site, shown.today, shown.day);
+    SitePage {
+        countdown: next_opening.and_then(|at| super::draw::countdown(lang, tz, now, at)),
+        site_id: s.id.to_string(),
+        site_name: s.local_name(lang).to_string(),
+        address: s.local_address(lang).to_string(),
+        town_id: shown.town.id.to_string(),
+        town_name: shown.town.local_name(lang).to_string(),
+        day: day_label(lang, shown_day),
+        prev_date: (shown_day > today).then(|| fmt(shown_day - Duration::days(1))),
+        next_date: (shown_day < today + Duration::days(DAYS_AHEAD))
+            .then(|| fmt(shown_day + Duration::days(1))),
+        slots: day.rows(),
+        no_stock: day.site_without_stock(),
+        draws: day
+            .draws
+            .iter()
+            .map(|d| super::draw::draw_row(lang, tz, now, d))
+            .collect(),
+        moving: day.mover.is_some(),
+        date_error: shown.problem,
+        other_sites: shown
+            .others
+            .iter()
+            .filter(|o| o.id != s.id)
+            .map(|o| (o.id.to_string(), o.local_name(lang).to_string()))
+            .collect(),
+        ctx,
     }
 }

@@ -7,7 +7,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Duration;
 use serde::Deserialize;
 
 use super::cookies;
@@ -28,9 +27,6 @@ use crate::views::household::{
     HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, SiteChoice, SlotChoice,
 };
 use crate::views::FormErrors;
-
-/// How far ahead the day picker goes (as the site page's).
-const DAYS_AHEAD: i64 = 60;
 
 /// What lets this browser see a household.
 #[derive(Debug, Clone, Copy)]
@@ -274,7 +270,7 @@ impl View for (Grant, Shown) {
                 .unwrap_or(today),
             (None, None) => today,
         };
-        let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
+        let day = crate::views::site_day::shown_day(today, day);
         // The day's slots as the site's own page lists them, with the same reasons why one takes
         // no booking (a household books first come: not into a slot whose seats are drawn).
         let slots: Vec<SlotChoice> = match site_id {

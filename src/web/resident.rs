@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::common::CsrfForm;
@@ -27,14 +26,12 @@ use crate::models::{
     my_appointment, product, site, slot, stock, stock::unpromised, town, waiting,
     AppointmentStatus, LocalName,
 };
-use crate::views::resident::{self as views_resident, AppointmentContext};
+use crate::views::resident::{self as views_resident, AppointmentContext, BookRead};
+use crate::views::site_day::{shown_day, SiteDayShown};
 use crate::views::{
-    day_label, when, BookPage, FormErrors, HomePage, ResidentForm, SitePage, SiteRow, TownPage,
-    TownRow, WaitingPage,
+    day_label, when, BookPage, FormErrors, HomePage, ResidentForm, SiteRow, TownPage, TownRow,
+    WaitingPage,
 };
-
-/// How far ahead the day navigation goes.
-const DAYS_AHEAD: i64 = 60;
 
 /// Turn a field error into its message in the page's language.
 pub fn field_message(lang: Lang, e: FieldError) -> String {
@@ -224,7 +221,6 @@ async fn render_site(
     // Why a move just failed (the page is then the answer to that POST, 409).
     refused: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let moving = mover.is_some();
     let today = state.today();
     // A date that cannot be read shows today, saying what was wrong with it (400).
     let (day, date_error) = match date
@@ -244,7 +240,7 @@ async fn render_site(
             None,
         ),
     };
-    let day = day.clamp(today, today + Duration::days(DAYS_AHEAD));
+    let day = shown_day(today, day);
     let tz = state.settings.time_zone;
     let context = super::draw::site_context(&state, site_id).await?;
     if !context.0.active {
@@ -267,45 +263,15 @@ async fn render_site(
         mover,
         first_come: mover.is_some(),
     };
-    // The day's next opening still ahead, for the countdown.
-    let next_opening = slots
-        .iter()
-        .filter(|sl| sl.starts_at > rules.now)
-        .filter_map(
-            |sl| match crate::booking::draw::opening_among(rules.now, sl, draws) {
-                crate::booking::draw::Opening::NotOpen(at) => Some(at),
-                _ => None,
-            },
-        )
-        .min();
-    let countdown =
-        next_opening.and_then(|at| crate::views::draw::countdown(ctx.lang, tz, rules.now, at));
-    let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let page = SitePage {
-        countdown,
-        site_id: s.id.to_string(),
-        site_name: s.local_name(ctx.lang).to_string(),
-        address: s.local_address(ctx.lang).to_string(),
-        town_id: t.id.to_string(),
-        town_name: t.local_name(ctx.lang).to_string(),
-        day: day_label(ctx.lang, day),
-        prev_date: (day > today).then(|| fmt(day - Duration::days(1))),
-        next_date: (day < today + Duration::days(DAYS_AHEAD)).then(|| fmt(day + Duration::days(1))),
-        slots: day_rows.rows(),
-        no_stock: day_rows.site_without_stock(),
-        draws: draws
-            .iter()
-            .map(|d| crate::views::draw::draw_row(ctx.lang, tz, rules.now, d))
-            .collect(),
-        moving,
-        date_error: refused.clone().or_else(|| date_error.clone()),
-        other_sites: others
-            .iter()
-            .filter(|o| o.id != site_id.0)
-            .map(|o| (o.id.to_string(), o.local_name(ctx.lang).to_string()))
-            .collect(),
-        ctx,
+    let shown = SiteDayShown {
+        site: s,
+        town: t,
+        others,
+        today,
+        day,
+        problem: refused.clone().or_else(|| date_error.clone()),
     };
+    let page = crate::views::site_day::site_page(ctx, &day_rows, shown);
     html_status(
         &page,
         if refused.is_some() {
@@ -337,30 +303,15 @@ impl View for (SlotId, ResidentForm, FormErrors, Option<String>) {
             Ok((sl, s, p, opening, dry))
         })
         .await?;
-        let tz = state.settings.time_zone;
-        let entering = matches!(opening, booking::draw::Opening::Window(_));
-        // Said before the form is filled: a slot that has started, or (first come) no dose to promise.
-        let refusal = refusal.or_else(|| {
-            (sl.starts_at <= state.now()).then(|| ctx.t("err.book.slot_started").to_string())
-        });
-        let refusal =
-            refusal.or_else(|| (dry && !entering).then(|| ctx.t("err.book.no_stock").into()));
-        let notice = crate::views::draw::opening_notice(ctx.lang, tz, &opening);
-        let page = BookPage {
-            slot_id: sl.id.to_string(),
-            site_id: s.id.to_string(),
-            site_name: s.local_name(ctx.lang).to_string(),
-            address: s.local_address(ctx.lang).to_string(),
-            when: when(ctx.lang, tz, sl.starts_at, sl.ends_at),
-            product: p.local_name(ctx.lang).to_string(),
-            doses_in_series: p.doses_in_series,
-            form,
-            errors,
-            refusal,
-            notice,
-            entering,
-            ctx,
+        let read = BookRead {
+            slot: sl,
+            site: s,
+            product: p,
+            opening,
+            dry,
         };
+        let tz = state.settings.time_zone;
+        let page = views_resident::book_page(ctx, tz, state.now(), read, form, errors, refusal);
         Ok(page)
     }
 }
