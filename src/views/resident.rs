@@ -1,17 +1,20 @@
-//! The builders of a resident's pages: a slot's booking form, their appointment and the
-//! question before cancelling it (from `models::my_appointment`'s read).
+//! The builders of a resident's pages: a town's page, a slot's booking form, their appointment
+//! and the question before cancelling it (from `models::my_appointment`'s read).
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::layout::Layout;
-use super::{hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, ResidentForm};
+use super::{
+    hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, ResidentForm, SiteRow,
+    TownPage,
+};
 use crate::booking::draw::Opening;
 use crate::domain::eligibility::next_dose_window;
 use crate::domain::{BookingCode, IdNumber};
 use crate::i18n::day_label;
 use crate::models::my_appointment::MyAppointment;
-use crate::models::{Appointment, AppointmentStatus, LocalName, Product, Site, Slot};
+use crate::models::{Appointment, AppointmentStatus, LocalName, Product, Site, Slot, Town};
 
 /// What the appointment page says beside the appointment: the city's zone and day, where the
 /// desk's QR code leads, how long people stay after the injection, and what led here
@@ -152,6 +155,42 @@ pub fn book_page(
         errors,
         refusal,
         entering,
+        ctx,
+    }
+}
+
+/// A town's page from its read (the town, its sites, each site's next free slot, how many wait
+/// on its list, and the sites with no dose to promise), with the waiting-list form.
+pub fn town_page(
+    ctx: Layout,
+    tz: Tz,
+    read: &(Town, Vec<Site>, Vec<Slot>, i64, Vec<i64>),
+    form: ResidentForm,
+    errors: FormErrors,
+) -> TownPage {
+    let (t, sites, free, waiting, dry) = read;
+    let lang = ctx.lang;
+    let rows: Vec<SiteRow> = sites
+        .iter()
+        .map(|s| SiteRow {
+            id: s.id.to_string(),
+            name: s.local_name(lang).to_string(),
+            address: s.local_address(lang).to_string(),
+            next_free: free
+                .iter()
+                .find(|f| f.site_id == s.id)
+                .map(|f| when(lang, tz, f.starts_at, f.ends_at)),
+            no_stock: dry.contains(&s.id),
+        })
+        .collect();
+    TownPage {
+        town_id: t.id.to_string(),
+        town_name: t.local_name(lang).to_string(),
+        any_free: !free.is_empty(),
+        sites: rows,
+        waiting: *waiting,
+        form,
+        errors,
         ctx,
     }
 }

@@ -29,8 +29,7 @@ use crate::models::{
 use crate::views::resident::{self as views_resident, AppointmentContext, BookRead};
 use crate::views::site_day::{shown_day, SiteDayShown};
 use crate::views::{
-    day_label, when, BookPage, FormErrors, HomePage, ResidentForm, SiteRow, TownPage, TownRow,
-    WaitingPage,
+    day_label, BookPage, FormErrors, HomePage, ResidentForm, TownPage, TownRow, WaitingPage,
 };
 
 /// Turn a field error into its message in the page's language.
@@ -158,32 +157,8 @@ impl View for (TownId, ResidentForm, FormErrors) {
             .town
             .get_or_load(id.0, generation, load)
             .await?;
-        let (t, sites, free, waiting, dry) = &*cached;
         let tz = state.settings.time_zone;
-        let rows: Vec<SiteRow> = sites
-            .iter()
-            .map(|s| SiteRow {
-                id: s.id.to_string(),
-                name: s.local_name(ctx.lang).to_string(),
-                address: s.local_address(ctx.lang).to_string(),
-                next_free: free
-                    .iter()
-                    .find(|f| f.site_id == s.id)
-                    .map(|f| when(ctx.lang, tz, f.starts_at, f.ends_at)),
-                no_stock: dry.contains(&s.id),
-            })
-            .collect();
-        let page = TownPage {
-            town_id: t.id.to_string(),
-            town_name: t.local_name(ctx.lang).to_string(),
-            any_free: !free.is_empty(),
-            sites: rows,
-            waiting: *waiting,
-            form,
-            errors,
-            ctx,
-        };
-        Ok(page)
+        Ok(views_resident::town_page(ctx, tz, &cached, form, errors))
     }
 }
 
