@@ -2,8 +2,15 @@
 //! the one that books several members together; and the page that finds a household.
 
 use askama::Template;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 
 use super::FormErrors;
+use crate::domain::days::local_day;
+use crate::domain::eligibility::next_dose_window;
+use crate::domain::{BookingCode, IdNumber};
+use crate::i18n::{at_label, day_label, Lang};
+use crate::models::{appointment, vaccination};
 use crate::views::layout::Layout;
 
 /// One member, as the household page shows them (the ID number masked).
@@ -85,4 +92,109 @@ pub struct HouseholdFindPage {
     pub code: String,
     pub errors: FormErrors,
     pub refusal: Option<String>,
+}
+
+/// What every member's row is written with.
+pub struct RowContext<'a> {
+    pub lang: Lang,
+    pub tz: Tz,
+    pub today: NaiveDate,
+    pub products: &'a [crate::models::Product],
+    /// Every site's name in the page's language.
+    pub site_names: &'a [(i64, String)],
+    /// The members ticked on the form being shown again.
+    pub chosen: &'a [i64],
+}
+
+/// A member's doses in words, what comes next for them, and whether they can be booked now.
+pub fn member_row(
+    rc: &RowContext<'_>,
+    m: &crate::models::Resident,
+    given: &[vaccination::Vaccination],
+    appts: &[appointment::Appointment],
+) -> MemberRow {
+    let RowContext {
+        lang,
+        tz,
+        today,
+        products,
+        site_names,
+        chosen,
+    } = *rc;
+    let site_name = |id: i64| {
+        site_names
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    let doses = given
+        .iter()
+        .map(|v| {
+            let day = day_label(lang, local_day(tz, v.given_at));
+            let n = v.dose_number.to_string();
+            let product = super::product_name(lang, products, v.product_id);
+            let site = site_name(v.site_id);
+            let args = [
+                ("n", n.as_str()),
+                ("product", &product),
+                ("day", &day),
+                ("site", &site),
+            ];
+            lang.tf("house.dose_given", &args)
+        })
+        .collect();
+    let appointments = appts
+        .iter()
+        .map(|a| {
+            let at = at_label(lang, tz, a.starts_at);
+            let code = BookingCode::shown(&a.code);
+            let n = a.dose_number.to_string();
+            let status = lang.t(&format!("status.{}", a.status().as_str()));
+            let site = site_name(a.site_id);
+            let args = [
+                ("n", n.as_str()),
+                ("when", &at),
+                ("site", &site),
+                ("code", &code),
+                ("status", status),
+            ];
+            lang.tf("house.appt_line", &args)
+        })
+        .collect();
+    let vaccs = given;
+    let next_n = vaccs.len() as i32 + 1;
+    let n = next_n.to_string();
+    let series = vaccs
+        .first()
+        .and_then(|v| products.iter().find(|p| p.id == v.product_id))
+        .map(|p| p.series());
+    let booked = appts
+        .iter()
+        .any(|a| a.dose_number == next_n && a.status().is_active());
+    let (next, bookable) = match series {
+        Some(s) if next_n > s.doses => (lang.t("house.complete").to_string(), false),
+        _ if booked => (lang.tf("house.next_booked", &[("n", &n)]), false),
+        Some(s) => match next_dose_window(&s, vaccs, next_n, tz) {
+            Some(w) if w.opens > today => {
+                let date = day_label(lang, w.opens);
+                (
+                    lang.tf("house.next_from", &[("n", &n), ("date", &date)]),
+                    true,
+                )
+            }
+            _ => (lang.tf("house.next_dose", &[("n", &n)]), true),
+        },
+        None => (lang.tf("house.next_dose", &[("n", &n)]), true),
+    };
+    MemberRow {
+        id: m.id.to_string(),
+        name: m.name.clone(),
+        masked_id: IdNumber::mask_stored(&m.id_last4),
+        doses,
+        appointments,
+        next,
+        bookable,
+        chosen: chosen.contains(&m.id),
+    }
 }

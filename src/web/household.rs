@@ -17,14 +17,13 @@ use super::state::{blocking, read, AppState};
 use crate::booking::household::{self as house, HouseholdError};
 use crate::booking::BookingError;
 use crate::domain::days::local_day;
-use crate::domain::eligibility::next_dose_window;
-use crate::domain::{parse_date, parse_id, BookingCode, FieldError, IdNumber, PersonName};
+use crate::domain::{parse_date, parse_id, FieldError, IdNumber, PersonName};
 use crate::error::AppError;
-use crate::i18n::{at_label, day_label, Keyed, Lang};
+use crate::i18n::{day_label, Keyed, Lang};
 use crate::ids::{AppointmentId, ResidentId, SiteId, SlotId};
 use crate::models::{appointment, product, site, vaccination, LocalName};
 use crate::views::household::{
-    HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, SiteChoice, SlotChoice,
+    HouseholdFindPage, HouseholdPage, MemberForm, MemberRow, RowContext, SiteChoice, SlotChoice,
 };
 use crate::views::FormErrors;
 
@@ -99,109 +98,6 @@ pub async fn household_page(
         ..Shown::default()
     };
     no_store(show(ctx, &state, (grant, shown), StatusCode::OK).await)
-}
-
-/// What every member's row is written with.
-struct RowContext<'a> {
-    lang: Lang,
-    state: &'a AppState,
-    products: &'a [crate::models::Product],
-    site_names: &'a [(i64, String)],
-    /// The members ticked on the form being shown again.
-    chosen: &'a [i64],
-}
-
-/// A member's doses in words, what comes next for them, and whether they can be booked now.
-fn member_row(
-    rc: &RowContext<'_>,
-    m: &crate::models::Resident,
-    given: &[vaccination::Vaccination],
-    appts: &[appointment::Appointment],
-) -> MemberRow {
-    let RowContext {
-        lang,
-        state,
-        products,
-        site_names,
-        chosen,
-    } = *rc;
-    let tz = state.settings.time_zone;
-    let site_name = |id: i64| {
-        site_names
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_default()
-    };
-    let doses = given
-        .iter()
-        .map(|v| {
-            let day = day_label(lang, local_day(tz, v.given_at));
-            let n = v.dose_number.to_string();
-            let product = crate::views::product_name(lang, products, v.product_id);
-            let site = site_name(v.site_id);
-            let args = [
-                ("n", n.as_str()),
-                ("product", &product),
-                ("day", &day),
-                ("site", &site),
-            ];
-            lang.tf("house.dose_given", &args)
-        })
-        .collect();
-    let appointments = appts
-        .iter()
-        .map(|a| {
-            let at = at_label(lang, tz, a.starts_at);
-            let code = BookingCode::shown(&a.code);
-            let n = a.dose_number.to_string();
-            let status = lang.t(&format!("status.{}", a.status().as_str()));
-            let site = site_name(a.site_id);
-            let args = [
-                ("n", n.as_str()),
-                ("when", &at),
-                ("site", &site),
-                ("code", &code),
-                ("status", status),
-            ];
-            lang.tf("house.appt_line", &args)
-        })
-        .collect();
-    let vaccs = given;
-    let next_n = vaccs.len() as i32 + 1;
-    let n = next_n.to_string();
-    let series = vaccs
-        .first()
-        .and_then(|v| products.iter().find(|p| p.id == v.product_id))
-        .map(|p| p.series());
-    let booked = appts
-        .iter()
-        .any(|a| a.dose_number == next_n && a.status().is_active());
-    let (next, bookable) = match series {
-        Some(s) if next_n > s.doses => (lang.t("house.complete").to_string(), false),
-        _ if booked => (lang.tf("house.next_booked", &[("n", &n)]), false),
-        Some(s) => match next_dose_window(&s, vaccs, next_n, tz) {
-            Some(w) if w.opens > state.today() => {
-                let date = day_label(lang, w.opens);
-                (
-                    lang.tf("house.next_from", &[("n", &n), ("date", &date)]),
-                    true,
-                )
-            }
-            _ => (lang.tf("house.next_dose", &[("n", &n)]), true),
-        },
-        None => (lang.tf("house.next_dose", &[("n", &n)]), true),
-    };
-    MemberRow {
-        id: m.id.to_string(),
-        name: m.name.clone(),
-        masked_id: IdNumber::mask_stored(&m.id_last4),
-        doses,
-        appointments,
-        next,
-        bookable,
-        chosen: chosen.contains(&m.id),
-    }
 }
 
 /// The household page, with what `shown` adds.
@@ -305,14 +201,15 @@ impl View for (Grant, Shown) {
         };
         let rc = RowContext {
             lang,
-            state,
+            tz,
+            today: state.today(),
             products: &products,
             site_names: &site_names,
             chosen: &shown.chosen,
         };
         let members: Vec<MemberRow> = rows
             .iter()
-            .map(|(m, given, appts)| member_row(&rc, m, given, appts))
+            .map(|(m, given, appts)| crate::views::household::member_row(&rc, m, given, appts))
             .collect();
         let max = state.settings.household_max;
         let page = HouseholdPage {
