@@ -2,8 +2,14 @@
 //! checks one.
 
 use askama::Template;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 
-use super::FormErrors;
+use super::{qr_svg, FormErrors};
+use crate::domain::days::local_day;
+use crate::domain::IdNumber;
+use crate::i18n::day_label;
+use crate::models::{LocalName, Product, Resident, Site, Vaccination};
 use crate::record::Record;
 use crate::views::layout::Layout;
 
@@ -54,4 +60,39 @@ pub struct VerifyPage {
     pub payload: String,
     pub errors: FormErrors,
     pub verdict: Option<VerdictView>,
+}
+
+/// The record page of `resident` on the city day `today`: their doses, named in the page's
+/// language, and the QR code of `payload` (the record as signed; empty before any dose).
+pub fn record_page(
+    ctx: Layout,
+    tz: Tz,
+    today: NaiveDate,
+    resident: &Resident,
+    doses: Vec<(Vaccination, Product, Site)>,
+    payload: String,
+) -> RecordPage {
+    let lang = ctx.lang;
+    RecordPage {
+        name: resident.name.clone(),
+        masked_id: IdNumber::mask_stored(&resident.id_last4),
+        issued: day_label(lang, today),
+        doses: doses
+            .into_iter()
+            .map(|(v, product, site)| DoseLine {
+                number: v.dose_number,
+                product: product.local_name(lang).to_string(),
+                day: day_label(lang, local_day(tz, v.given_at)),
+                site: site.local_name(lang).to_string(),
+                lot: v.lot,
+            })
+            .collect(),
+        qr: if payload.is_empty() {
+            String::new()
+        } else {
+            qr_svg(&payload)
+        },
+        payload,
+        ctx,
+    }
 }

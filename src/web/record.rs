@@ -10,14 +10,13 @@ use super::lookup::Granted;
 use super::respond::{html, html_status};
 use super::state::{read, AppState};
 use crate::domain::days::local_day;
-use crate::domain::{IdNumber, PlainText, TextRule};
+use crate::domain::{PlainText, TextRule};
 use crate::error::AppError;
-use crate::i18n::day_label;
 use crate::ids::ResidentId;
-use crate::models::{appointment, resident, vaccination, LocalName};
+use crate::models::{appointment, resident, vaccination};
 use crate::record::{Dose, Record, RecordKey, Verdict};
-use crate::views::record::{DoseLine, RecordPage, VerdictView, VerifyPage};
-use crate::views::{qr_svg, FormErrors};
+use crate::views::record::{VerdictView, VerifyPage};
+use crate::views::FormErrors;
 
 fn record_key(state: &AppState) -> RecordKey {
     RecordKey::from_seed(&state.keys.record_seed)
@@ -54,28 +53,7 @@ pub async fn record_page(
     } else {
         record_key(&state).sign(&rec)
     };
-    let page = RecordPage {
-        name: r.name,
-        masked_id: IdNumber::mask_stored(&r.id_last4),
-        issued: day_label(ctx.lang, today),
-        doses: doses
-            .into_iter()
-            .map(|(v, product, site)| DoseLine {
-                number: v.dose_number,
-                product: product.local_name(ctx.lang).to_string(),
-                lot: v.lot,
-                day: day_label(ctx.lang, local_day(tz, v.given_at)),
-                site: site.local_name(ctx.lang).to_string(),
-            })
-            .collect(),
-        qr: if payload.is_empty() {
-            String::new()
-        } else {
-            qr_svg(&payload)
-        },
-        payload,
-        ctx,
-    };
+    let page = crate::views::record::record_page(ctx, tz, today, &r, doses, payload);
     html(&page)
 }
 
