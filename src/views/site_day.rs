@@ -23,7 +23,12 @@ pub const DAYS_AHEAD: i64 = 60;
 /// The day a resident's page shows for `asked`: no earlier than today, no later than
 /// [`DAYS_AHEAD`] after it.
 pub fn shown_day(today: NaiveDate, asked: NaiveDate) -> NaiveDate {
-    asked.clamp(today, today + Duration::days(DAYS_AHEAD))
+    asked.clamp(today, last_day(today))
+}
+
+/// The last day a resident's pages show.
+pub fn last_day(today: NaiveDate) -> NaiveDate {
+    today + Duration::days(DAYS_AHEAD)
 }
 
 /// What a day's rows are made from.
@@ -161,7 +166,7 @@ pub fn site_page(ctx: Layout, day: &Day, shown: SiteDayShown) -> SitePage {
         })
         .min();
     let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
-    let (s, today, shown_day) = (shown.site, shown.today, shown.day);
+    let (s, today, d) = (shown.site, shown.today, shown.day);
     SitePage {
         countdown: next_opening.and_then(|at| super::draw::countdown(lang, tz, now, at)),
         site_id: s.id.to_string(),
@@ -169,10 +174,9 @@ pub fn site_page(ctx: Layout, day: &Day, shown: SiteDayShown) -> SitePage {
         address: s.local_address(lang).to_string(),
         town_id: shown.town.id.to_string(),
         town_name: shown.town.local_name(lang).to_string(),
-        day: day_label(lang, shown_day),
-        prev_date: (shown_day > today).then(|| fmt(shown_day - Duration::days(1))),
-        next_date: (shown_day < today + Duration::days(DAYS_AHEAD))
-            .then(|| fmt(shown_day + Duration::days(1))),
+        day: day_label(lang, d),
+        prev_date: (d > today).then(|| fmt(d - Duration::days(1))),
+        next_date: (d < last_day(today)).then(|| fmt(d + Duration::days(1))),
         slots: day.rows(),
         no_stock: day.site_without_stock(),
         draws: day

@@ -103,7 +103,7 @@ pub type TownList = Arc<(Vec<Town>, Vec<Site>)>;
 /// A town, its sites, each site's next slot with a free first-dose seat and a dose to promise,
 /// the length of the town's waiting list, and the sites without a dose left to promise: the town
 /// page.
-pub type TownContext = Arc<(Town, Vec<Site>, Vec<Slot>, i64, Vec<i64>)>;
+pub type TownContext = Arc<crate::views::resident::TownRead>;
 
 /// The caches the application keeps.
 #[derive(Default)]

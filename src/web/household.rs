@@ -202,7 +202,7 @@ impl View for (Grant, Shown) {
         let rc = RowContext {
             lang,
             tz,
-            today: state.today(),
+            today,
             products: &products,
             site_names: &site_names,
             chosen: &shown.chosen,
