@@ -131,14 +131,21 @@ pub fn affected_by(
     Ok(out)
 }
 
-/// Where a displaced booking would go: a slot (and its site's name), or nowhere.
+/// Where a displaced booking would go: a slot (and its site's names), or nowhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub slot_id: i64,
     pub site_id: i64,
     pub site_name: String,
+    pub site_name_en: Option<String>,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
+}
+
+impl crate::models::LocalName for Target {
+    fn local_name(&self, lang: crate::i18n::Lang) -> &str {
+        crate::models::in_lang(lang, &self.site_name, self.site_name_en.as_deref())
+    }
 }
 
 /// What confirming an exception would do: each displaced booking and where it goes (`None`:
@@ -209,19 +216,21 @@ fn preview(
     token: String,
     changed: bool,
 ) -> Result<Preview, SetupError> {
-    let mut names: BTreeMap<i64, String> = BTreeMap::new();
+    let mut names: BTreeMap<i64, (String, Option<String>)> = BTreeMap::new();
     let mut rows = Vec::with_capacity(affected.len());
     for (a, p) in affected.into_iter().zip(plan) {
         let target = match &p.to {
             Some(to) => {
                 if let std::collections::btree_map::Entry::Vacant(e) = names.entry(to.site_id) {
-                    let name = site::find(c, SiteId(to.site_id))?.map(|s| s.name);
+                    let name = site::find(c, SiteId(to.site_id))?.map(|s| (s.name, s.name_en));
                     e.insert(name.unwrap_or_default());
                 }
+                let (site_name, site_name_en) = names[&to.site_id].clone();
                 Some(Target {
                     slot_id: to.id,
                     site_id: to.site_id,
-                    site_name: names[&to.site_id].clone(),
+                    site_name,
+                    site_name_en,
                     starts_at: to.starts_at,
                     ends_at: to.ends_at,
                 })

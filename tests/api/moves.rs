@@ -174,6 +174,21 @@ async fn an_exception_moves_five_bookings_cancels_the_one_with_nowhere_to_go_and
     );
     assert!(first_plan[&code_of(&app, 5)].1.contains("测试接种点"));
     let stale = confirm_token(&shown);
+    // In English the plan names the site in English (set for this look, then unset).
+    app.name_in_english(city, ["Test Clinic", "1 Test Road", "Test Vaccine"]);
+    assert_eq!(admin.get("/lang/en").await.status(), 303);
+    let en = closure.post().await.text().await.unwrap();
+    assert!(
+        plan_rows(&en)[&code_of(&app, 5)].1.contains("Test Clinic"),
+        "{en}"
+    );
+    assert_eq!(admin.get("/lang/zh-CN").await.status(), 303);
+    diesel::sql_query("UPDATE sites SET name_en = NULL, address_en = NULL")
+        .execute(&mut *app.conn())
+        .unwrap();
+    diesel::sql_query("UPDATE products SET name_en = NULL")
+        .execute(&mut *app.conn())
+        .unwrap();
     assert_eq!(app.count("site_exceptions", "1=1"), 0);
     assert_eq!(app.count("appointments", "status = 'booked'"), 6);
     assert_eq!(app.slot_counts(here), (0, 0, 3));

@@ -221,7 +221,7 @@ impl View for (i64, SiteView) {
                     to: to.map(|t| {
                         format!(
                             "{} · {}",
-                            t.site_name,
+                            t.local_name(lang),
                             when(lang, tz, t.starts_at, t.ends_at)
                         )
                     }),
