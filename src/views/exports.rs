@@ -256,7 +256,8 @@ impl Sheet {
         crate::i18n::stamp(self.tz, t)
     }
 
-    /// A stored status in the page's language (as stored if unknown).
+    /// A stored status, severity, ledger kind or waiting-list status in the page's language (as
+    /// stored if unknown).
     fn status<'a>(&self, status: &'a str) -> Cow<'a, str> {
         let key = match status {
             "booked" => "status.booked",
@@ -268,6 +269,12 @@ impl Sheet {
             "mild" => "clinic.severity.mild",
             "moderate" => "clinic.severity.moderate",
             "severe" => "clinic.severity.severe",
+            "received" => "export.kind.received",
+            "allocated" => "export.kind.allocated",
+            "given" => "export.kind.given",
+            "wasted" => "export.kind.wasted",
+            "waiting" => "export.waiting.waiting",
+            "notified" => "export.waiting.notified",
             _ => return Cow::Borrowed(status),
         };
         Cow::Borrowed(self.lang.t(key))
@@ -317,7 +324,7 @@ impl Sheet {
                 .into(),
             r.product.as_str().into(),
             r.delta.into(),
-            r.kind.as_str().into(),
+            Cell::Text(self.status(&r.kind)),
             r.lot.as_deref().unwrap_or("").into(),
             r.reason.as_str().into(),
             r.actor.as_str().into(),
@@ -350,7 +357,7 @@ impl Sheet {
             self.at(r.created_at).into(),
             r.town.as_str().into(),
             r.dose_number.into(),
-            r.status.as_str().into(),
+            Cell::Text(self.status(&r.status)),
             r.name.as_str().into(),
             IdNumber::mask_stored(&r.id_last4).into(),
         ];
