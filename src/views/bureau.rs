@@ -7,7 +7,12 @@ use askama::Template;
 
 use super::FormErrors;
 use crate::bureau::{LevelTotals, LoadedPlan, StoredPlan};
-use crate::i18n::Lang;
+use chrono_tz::Tz;
+
+use crate::domain::mask_email;
+use crate::i18n::{stamp, Lang};
+use crate::models::outbox::OutboxRow;
+use crate::models::shipment::{AllocationPlan, ShipmentLot};
 use crate::models::shipment::{Shipment, TownNotice};
 use crate::models::{LocalName, Product, Site, Town};
 use crate::views::layout::Layout;
@@ -373,4 +378,70 @@ pub fn plan_page(ctx: Layout, read: PlanRead, form: AdjustShown) -> PlanPage {
         ctx,
     };
     page
+}
+
+/// What a shipment's page is made from: the shipment, its lots, its plans and the vaccines.
+pub struct ShipmentRead {
+    pub shipment: Shipment,
+    pub lots: Vec<ShipmentLot>,
+    pub plans: Vec<AllocationPlan>,
+    pub products: Vec<Product>,
+}
+
+/// A shipment's page, with the refusal of its plan button if any.
+pub fn shipment_page(
+    ctx: Layout,
+    tz: Tz,
+    read: ShipmentRead,
+    refusal: Option<String>,
+) -> ShipmentPage {
+    let ShipmentRead {
+        shipment: s,
+        lots,
+        plans,
+        products,
+    } = read;
+    ShipmentPage {
+        can_plan: s.status != "approved",
+        s: shipment_row(ctx.lang, &s, &products),
+        lots: lots
+            .into_iter()
+            .map(|l| (l.lot_number, l.expires_on.to_string(), l.doses))
+            .collect(),
+        plans: plans
+            .into_iter()
+            .map(|p| {
+                let at = stamp(tz, p.created_at);
+                (p.id.to_string(), at, status_key(&p.status), p.created_by)
+            })
+            .collect(),
+        refusal,
+        ctx,
+    }
+}
+
+/// The mail page: how much mail is in each state, and what failed for good (the recipient
+/// masked).
+pub fn mail_page(
+    ctx: Layout,
+    tz: Tz,
+    counts: Vec<(String, i64)>,
+    failed: Vec<OutboxRow>,
+) -> MailPage {
+    MailPage {
+        counts,
+        failed: failed
+            .into_iter()
+            .map(|m| {
+                (
+                    stamp(tz, m.created_at),
+                    m.kind,
+                    mask_email(&m.recipient),
+                    m.attempts,
+                    m.last_error.unwrap_or_default(),
+                )
+            })
+            .collect(),
+        ctx,
+    }
 }

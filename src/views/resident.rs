@@ -6,8 +6,8 @@ use chrono_tz::Tz;
 
 use super::layout::Layout;
 use super::{
-    hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, ResidentForm, SiteRow,
-    TownPage,
+    hm, qr_svg, when, AppointmentPage, BookPage, CancelPage, FormErrors, HomePage, ResidentForm,
+    SiteRow, TownPage, TownRow,
 };
 use crate::booking::draw::Opening;
 use crate::domain::eligibility::next_dose_window;
@@ -195,6 +195,24 @@ pub fn town_page(
         waiting: *waiting,
         form,
         errors,
+        ctx,
+    }
+}
+
+/// The home page: the towns to choose from, each with how many sites it has; `first_run`
+/// until some site has published slots.
+pub fn home_page(ctx: Layout, first_run: bool, list: &(Vec<Town>, Vec<Site>)) -> HomePage {
+    let (towns, sites) = list;
+    HomePage {
+        first_run,
+        towns: towns
+            .iter()
+            .map(|t| TownRow {
+                id: t.id.to_string(),
+                name: t.local_name(ctx.lang).to_string(),
+                sites: sites.iter().filter(|s| s.town_id == t.id).count(),
+            })
+            .collect(),
         ctx,
     }
 }

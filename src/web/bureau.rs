@@ -18,8 +18,8 @@ use crate::i18n::{Keyed, Lang};
 use crate::models::shipment;
 use crate::models::{product, site, LocalName, Site};
 use crate::views::bureau::{
-    self as views_bureau, shipment_row, status_key, AdjustShown, NoticesPage, PlanPage, PlanRead,
-    ShipmentForm, ShipmentPage, ShipmentsPage,
+    self as views_bureau, shipment_row, AdjustShown, NoticesPage, PlanPage, PlanRead, ShipmentForm,
+    ShipmentPage, ShipmentRead, ShipmentsPage,
 };
 use crate::views::FormErrors;
 
@@ -174,23 +174,13 @@ impl View for (i64, Option<String>) {
         })
         .await?;
         let tz = state.settings.time_zone;
-        Ok(ShipmentPage {
-            can_plan: s.status != "approved",
-            s: shipment_row(ctx.lang, &s, &products),
-            lots: lots
-                .into_iter()
-                .map(|l| (l.lot_number, l.expires_on.to_string(), l.doses))
-                .collect(),
-            plans: plans
-                .into_iter()
-                .map(|p| {
-                    let at = crate::i18n::stamp(tz, p.created_at);
-                    (p.id.to_string(), at, status_key(&p.status), p.created_by)
-                })
-                .collect(),
-            refusal,
-            ctx,
-        })
+        let read = ShipmentRead {
+            shipment: s,
+            lots,
+            plans,
+            products,
+        };
+        Ok(views_bureau::shipment_page(ctx, tz, read, refusal))
     }
 }
 
@@ -403,21 +393,5 @@ pub async fn mail(Signed { ctx, state, .. }: Signed<Bureau>) -> Result<HttpRespo
         ))
     })
     .await?;
-    html(&crate::views::bureau::MailPage {
-        counts,
-        failed: failed
-            .into_iter()
-            .map(|m| {
-                let at = crate::i18n::stamp(tz, m.created_at);
-                (
-                    at,
-                    m.kind,
-                    crate::domain::mask_email(&m.recipient),
-                    m.attempts,
-                    m.last_error.unwrap_or_default(),
-                )
-            })
-            .collect(),
-        ctx,
-    })
+    html(&views_bureau::mail_page(ctx, tz, counts, failed))
 }

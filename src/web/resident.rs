@@ -28,9 +28,7 @@ use crate::models::{
 };
 use crate::views::resident::{self as views_resident, AppointmentContext, BookRead};
 use crate::views::site_day::{shown_day, SiteDayShown};
-use crate::views::{
-    day_label, BookPage, FormErrors, HomePage, ResidentForm, TownPage, TownRow, WaitingPage,
-};
+use crate::views::{day_label, BookPage, FormErrors, ResidentForm, TownPage, WaitingPage};
 
 /// Turn a field error into its message in the page's language.
 pub fn field_message(lang: Lang, e: FieldError) -> String {
@@ -89,21 +87,8 @@ pub fn refusal_message(lang: Lang, e: &BookingError) -> String {
 pub async fn home(Visit { ctx, state }: Visit) -> Result<HttpResponse, AppError> {
     let open = super::common::published(&state).await?;
     let list = super::common::town_list(&state).await?;
-    let (towns, sites) = &*list;
-    let rows = towns
-        .iter()
-        .map(|t| TownRow {
-            id: t.id.to_string(),
-            name: t.local_name(ctx.lang).to_string(),
-            sites: sites.iter().filter(|s| s.town_id == t.id).count(),
-        })
-        .collect();
-    html(&HomePage {
-        // Not set up until some site has published slots (issue 6).
-        first_run: !open,
-        towns: rows,
-        ctx,
-    })
+    // Not set up until some site has published slots (issue 6).
+    html(&views_resident::home_page(ctx, !open, &list))
 }
 
 /// `GET /towns/{id}`: the town's sites with each one's next free slot.
