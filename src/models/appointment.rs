@@ -126,19 +126,6 @@ pub fn find_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<
     )
 }
 
-/// A resident's appointments, newest first.
-pub fn list_for_resident(
-    conn: &mut AnyConnection,
-    resident: ResidentId,
-) -> QueryResult<Vec<Appointment>> {
-    super::load_all(
-        conn,
-        appointments::table
-            .filter(appointments::resident_id.eq(resident.0))
-            .order(appointments::created_at.desc()),
-    )
-}
-
 /// The appointments of the residents `residents`, newest first.
 pub fn list_for_residents(
     conn: &mut AnyConnection,

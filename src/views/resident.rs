@@ -163,8 +163,7 @@ pub fn book_page(
 /// wait on its list, and the sites with no dose to promise (kept a second in `web::cache`).
 pub type TownRead = (Town, Vec<Site>, Vec<Slot>, i64, Vec<i64>);
 
-/// A town's page from its read (the town, its sites, each site's next free slot, how many wait
-/// on its list, and the sites with no dose to promise), with the waiting-list form.
+/// A town's page from its [`TownRead`], with the waiting-list form.
 pub fn town_page(
     ctx: Layout,
     tz: Tz,

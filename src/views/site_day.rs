@@ -9,8 +9,7 @@ use chrono_tz::Tz;
 use crate::booking::draw::{opening_among, Opening};
 use crate::booking::relocate::Mover;
 use crate::booking::Rules;
-use crate::i18n::day_label;
-use crate::i18n::{span, Lang};
+use crate::i18n::{day_label, span, Lang};
 use crate::models::draw::Draw;
 use crate::models::stock::{self, StockBalance};
 use crate::models::{exception, LocalName, Product, Site, Slot, Town};
@@ -55,12 +54,8 @@ impl Day<'_> {
             .iter()
             .filter(|sl| sl.starts_at > rules.now)
             .map(|sl| {
-                let free_first = crate::models::stock::offered_first(
-                    sl,
-                    rules.now,
-                    rules.release_hours,
-                    self.stock,
-                );
+                let free_first =
+                    stock::offered_first(sl, rules.now, rules.release_hours, self.stock);
                 let free_second = sl.free_second();
                 // Every booking promises a dose, a second one too: without one to promise the
                 // slot offers no booking, whatever its seats.

@@ -4,7 +4,6 @@
 //! number on the page. Each test checks the page and the database.
 
 use chrono::Duration;
-use dosewise::ids::ResidentId;
 use dosewise::models::appointment;
 
 use crate::helpers::{
@@ -168,8 +167,8 @@ async fn a_household_books_two_members_together_into_one_slot() {
     );
     assert_eq!(app.stock(city), (10, 3), "one promised dose per booking");
     for i in [2, 3] {
-        let id = ResidentId(resident_id(&app, i));
-        let appts = appointment::list_for_resident(&mut app.conn(), id).unwrap();
+        let id = resident_id(&app, i);
+        let appts = appointment::list_for_residents(&mut app.conn(), &[id]).unwrap();
         assert_eq!(appts.len(), 1);
         assert_eq!((appts[0].slot_id, appts[0].dose_number), (together, 1));
         assert_eq!(appts[0].status, "booked");
@@ -415,7 +414,7 @@ async fn any_member_finds_the_household_by_code_and_id_number_with_the_lookup_li
     add_members(&s, 2..=2).await;
     let member = resident_id(&app, 2);
     assert_eq!(book_together(&s, together, &[member]).await.status(), 303);
-    let code = appointment::list_for_resident(&mut app.conn(), ResidentId(member)).unwrap()[0]
+    let code = appointment::list_for_residents(&mut app.conn(), &[member]).unwrap()[0]
         .code
         .clone();
 
